@@ -1,6 +1,6 @@
 // Build: compile the AssemblyScript kernels (if any) to dist/wasm, then TypeScript to dist/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -9,16 +9,18 @@ const run = (cmd, args) => {
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 
-rmSync(join(root, 'dist'), { recursive: true, force: true });
+// dist/ is not wiped: builds may run concurrently with tests that read dist/wasm.
 mkdirSync(join(root, 'dist/wasm'), { recursive: true });
-const asmDir = join(root, 'src/ring/assembly');
-if (existsSync(asmDir)) {
+// Every src/<layer>/assembly/<name>.ts (not starting with '_') becomes dist/wasm/<name>.wasm.
+for (const layer of readdirSync(join(root, 'src'))) {
+  const asmDir = join(root, 'src', layer, 'assembly');
+  if (!existsSync(asmDir)) continue;
   for (const f of readdirSync(asmDir)) {
     if (!f.endsWith('.ts') || f.endsWith('.d.ts') || f.startsWith('_')) continue;
     const name = f.replace(/\.ts$/, '');
     run(process.execPath, [
       join(root, 'node_modules/assemblyscript/bin/asc.js'),
-      join('src/ring/assembly', f),
+      join('src', layer, 'assembly', f),
       '--outFile', join('dist/wasm', `${name}.wasm`),
       '-O3', '--noAssert', '--runtime', 'stub', '--enable', 'simd',
       '--initialMemory', '32', '--maxMemory', '65536',
