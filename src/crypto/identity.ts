@@ -1,0 +1,177 @@
+/**
+ * Static X25519 identity keys of a player.
+ *
+ * A public key is 32 raw bytes (base64 in config files). A private key is a
+ * `PrivateKey` object that wraps a node:crypto KeyObject and refuses coercion
+ * (valueOf, toJSON, Symbol.toPrimitive, template strings all throw), so it
+ * cannot leak into logs or JSON by accident. Exporting the raw bytes is an
+ * explicit call (`exportPrivateKey`), used only by keygen.
+ */
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
+import { inspect } from 'node:util';
+
+export const KEY_BYTES = 32;
+
+// DER prefixes of X25519 keys (RFC 8410): PKCS#8 private key and SPKI public key.
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
+/** Throws TypeError unless `value` is a Uint8Array, RangeError unless it has `length` bytes. */
+export function checkBytes(value: unknown, name: string, fn: string, length?: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`${fn}: "${name}" expected Uint8Array, got ${describe(value)}`);
+  }
+  if (length !== undefined && value.length !== length) {
+    throw new RangeError(`${fn}: "${name}" expected ${length} bytes, got ${value.length}`);
+  }
+  return value;
+}
+
+/** Throws TypeError unless `value` is a non-empty string (of at most `max` UTF-8 bytes). */
+export function checkName(value: unknown, name: string, fn: string, max = 255): string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`${fn}: "${name}" expected string, got ${describe(value)}`);
+  }
+  const n = Buffer.byteLength(value, 'utf8');
+  if (n === 0 || n > max) {
+    throw new RangeError(`${fn}: "${name}" expected a string of 1 to ${max} bytes, got ${n} bytes`);
+  }
+  return value;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Uint8Array) return `${value.constructor.name}(${value.length})`;
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return typeof value;
+}
+
+const refuse = (what: string): never => {
+  throw new TypeError(`PrivateKey: a private key cannot be converted (${what}); use exportPrivateKey() explicitly`);
+};
+
+/** An X25519 private key that refuses coercion. */
+export class PrivateKey {
+  readonly #key: KeyObject;
+  readonly #publicKey: Uint8Array;
+
+  private constructor(key: KeyObject) {
+    this.#key = key;
+    const der = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    this.#publicKey = new Uint8Array(der.subarray(der.length - KEY_BYTES));
+  }
+
+  /** @internal */
+  static fromKeyObject(key: KeyObject): PrivateKey {
+    if (key.type !== 'private' || key.asymmetricKeyType !== 'x25519') {
+      throw new TypeError('PrivateKey: "key" expected an X25519 private KeyObject');
+    }
+    return new PrivateKey(key);
+  }
+
+  /** The 32-byte public key of this private key (a copy). */
+  get publicKey(): Uint8Array {
+    return this.#publicKey.slice();
+  }
+
+  /** @internal X25519(this, peerPublicKey); throws on a low-order peer key (all-zero output). */
+  agree(peerPublicKey: Uint8Array, fn = 'agree'): Buffer {
+    checkBytes(peerPublicKey, 'peerPublicKey', fn, KEY_BYTES);
+    const shared = diffieHellman({ privateKey: this.#key, publicKey: importPublicKey(peerPublicKey) });
+    let acc = 0;
+    for (const b of shared) acc |= b;
+    if (acc === 0) throw new RangeError(`${fn}: "peerPublicKey" is a low-order point (shared secret is zero)`);
+    return shared;
+  }
+
+  /** @internal */
+  get keyObject(): KeyObject {
+    return this.#key;
+  }
+
+  valueOf(): never {
+    return refuse('valueOf');
+  }
+  toJSON(): never {
+    return refuse('toJSON');
+  }
+  toString(): never {
+    return refuse('toString');
+  }
+  [Symbol.toPrimitive](): never {
+    return refuse('Symbol.toPrimitive');
+  }
+  [inspect.custom](): string {
+    return 'PrivateKey(X25519, <redacted>)';
+  }
+}
+
+export interface Identity {
+  /** 32 raw bytes. */
+  publicKey: Uint8Array;
+  privateKey: PrivateKey;
+}
+
+/** A fresh static X25519 identity (from the node:crypto CSPRNG). */
+export function generateIdentity(): Identity {
+  const { privateKey } = generateKeyPairSync('x25519');
+  const sk = PrivateKey.fromKeyObject(privateKey);
+  return { publicKey: sk.publicKey, privateKey: sk };
+}
+
+/** Rebuild an identity from the 32 raw private-key bytes. */
+export function identityFromPrivateKey(raw: Uint8Array): Identity {
+  checkBytes(raw, 'raw', 'identityFromPrivateKey', KEY_BYTES);
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  const sk = PrivateKey.fromKeyObject(key);
+  return { publicKey: sk.publicKey, privateKey: sk };
+}
+
+/** The 32 raw private-key bytes (for key files only). The caller should wipe them after use. */
+export function exportPrivateKey(privateKey: PrivateKey): Uint8Array {
+  if (!(privateKey instanceof PrivateKey)) {
+    throw new TypeError(`exportPrivateKey: "privateKey" expected PrivateKey, got ${describe(privateKey)}`);
+  }
+  const der = privateKey.keyObject.export({ type: 'pkcs8', format: 'der' });
+  const raw = new Uint8Array(der.subarray(der.length - KEY_BYTES));
+  der.fill(0);
+  return raw;
+}
+
+/** @internal A node:crypto KeyObject for a raw public key. */
+export function importPublicKey(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+/** Standard base64 of a 32-byte public key. */
+export function encodePublicKey(publicKey: Uint8Array): string {
+  checkBytes(publicKey, 'publicKey', 'encodePublicKey', KEY_BYTES);
+  return Buffer.from(publicKey).toString('base64');
+}
+
+const B64 = /^[A-Za-z0-9+/]{43}=$/;
+
+/** Parse a base64 (standard alphabet, padded) 32-byte key; `name` is used in the error. */
+export function decodeKey(text: unknown, name = 'text', fn = 'decodeKey'): Uint8Array {
+  if (typeof text !== 'string') throw new TypeError(`${fn}: "${name}" expected base64 string, got ${describe(text)}`);
+  const t = text.trim();
+  if (!B64.test(t)) {
+    throw new RangeError(`${fn}: "${name}" expected 44 characters of base64 encoding 32 bytes, got ${JSON.stringify(t.slice(0, 60))}`);
+  }
+  return new Uint8Array(Buffer.from(t, 'base64'));
+}
+
+/** Constant-time equality of two byte strings of equal length. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc |= a[i]! ^ b[i]!;
+  return acc === 0;
+}
