@@ -23,7 +23,7 @@ for (const layer of readdirSync(join(root, 'src'))) {
       join('src', layer, 'assembly', f),
       '--outFile', join('dist/wasm', `${name}.wasm`),
       '-O3', '--noAssert', '--runtime', 'stub', '--enable', 'simd',
-      '--initialMemory', '32', '--maxMemory', '65536',
+      '--initialMemory', '32', '--maximumMemory', '65536',
     ]);
   }
 }
