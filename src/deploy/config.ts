@@ -1,0 +1,242 @@
+/**
+ * Deployment configuration: which player runs where, with which role and
+ * which (pinned) public key.
+ *
+ * Two accepted shapes:
+ *   TF Encrypted's flat map     { "server0": "localhost:4440", ... }
+ *   the full form               { "version": 1, "players": {
+ *                                   "server0": { "address": "10.0.0.5:4440",
+ *                                                "role": "compute-server",
+ *                                                "publicKey": "<base64 of 32 bytes>" } } }
+ * (entries of the full form may also be a bare "host:port" string). Every
+ * problem is a ConfigError naming the entry: duplicate names (the parser
+ * refuses duplicate JSON keys), duplicate host:port, missing or unknown role,
+ * malformed address or port, badly encoded key, unknown fields.
+ */
+import { readFileSync } from 'node:fs';
+import { decodeKey } from '../crypto/identity.js';
+import { DuplicateKeyError, JsonSyntaxError, parseJsonStrict } from './json.js';
+
+export const ROLES = ['model-owner', 'data-owner', 'compute-server', 'aggregator'] as const;
+/** model-owner = SERVER placement, data-owner = CLIENTS, compute-server = MPC servers, aggregator = AGGREGATORS. */
+export type Role = (typeof ROLES)[number];
+
+export interface PlayerEntry {
+  name: string;
+  host: string;
+  port: number;
+  /** `host:port` as written (IPv6 in brackets). */
+  address: string;
+  role?: Role;
+  /** Pinned X25519 public key (32 bytes). */
+  publicKey?: Uint8Array;
+}
+
+export interface DeployConfig {
+  version: 1;
+  players: PlayerEntry[];
+}
+
+export interface ConfigOptions {
+  /** Every player must have a role (default true; false accepts TFE's flat config). */
+  requireRoles?: boolean;
+  /** Every player must have a public key (default false; the gRPC transport requires them). */
+  requireKeys?: boolean;
+  /** Used in messages, e.g. the file name. */
+  source?: string;
+}
+
+export class ConfigError extends Error {
+  /** The entry concerned, e.g. `players.server0.address`, or `<root>`. */
+  readonly entry: string;
+  constructor(message: string, entry: string) {
+    super(message);
+    this.name = 'ConfigError';
+    this.entry = entry;
+  }
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+const FIELDS = new Set(['address', 'role', 'publicKey']);
+
+function isIPv4(h: string): boolean {
+  const p = h.split('.');
+  return p.length === 4 && p.every((x) => /^(0|[1-9]\d{0,2})$/.test(x) && Number(x) <= 255);
+}
+
+function isIPv6(h: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(h) || !h.includes(':')) return false;
+  const dbl = h.split('::');
+  if (dbl.length > 2) return false;
+  const groups = h.split(':').filter((g) => g !== '');
+  const last = groups[groups.length - 1] ?? '';
+  const v4 = last.includes('.');
+  if (v4 && !isIPv4(last)) return false;
+  const n = groups.length + (v4 ? 1 : 0);
+  if (!groups.slice(0, v4 ? -1 : undefined).every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
+  return dbl.length === 2 ? n <= 7 : n === 8;
+}
+
+function isHostname(h: string): boolean {
+  return h.length <= 253 && h.split('.').every((l) => LABEL.test(l)) && !/^\d+$/.test(h.split('.').pop() ?? '');
+}
+
+/** Parse `host:port` (IPv6 as `[::1]:4440`); throws ConfigError naming `entry`. */
+export function parseAddress(address: unknown, entry: string): { host: string; port: number } {
+  if (typeof address !== 'string') throw new ConfigError(`${entry}: expected a "host:port" string, got ${address === null ? 'null' : typeof address}`, entry);
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  if (!m) throw new ConfigError(`${entry}: malformed address ${JSON.stringify(address)}, expected "host:port" (IPv6 as "[addr]:port")`, entry);
+  const host = (m[1] ?? m[2])!;
+  const port = Number(m[3]);
+  if (m[1] !== undefined ? !isIPv6(host) : !(isIPv4(host) || isHostname(host))) {
+    throw new ConfigError(`${entry}: malformed host ${JSON.stringify(host)} in ${JSON.stringify(address)}`, entry);
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError(`${entry}: port ${m[3]} out of range, expected an integer in [1, 65535]`, entry);
+  }
+  return { host, port };
+}
+
+const entryPath = (full: boolean, name: string) => (full ? `players.${name}` : name);
+
+/** Validate an already-parsed config object. */
+export function validateConfig(raw: unknown, options: ConfigOptions = {}): DeployConfig {
+  const requireRoles = options.requireRoles ?? true;
+  const src = options.source ? `${options.source}: ` : '';
+  const err = (msg: string, entry: string) => new ConfigError(`${src}${msg}`, entry);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw err('<root>: expected a JSON object', '<root>');
+  const obj = raw as Record<string, unknown>;
+  const full = 'players' in obj;
+  let entries: Record<string, unknown>;
+  if (full) {
+    for (const k of Object.keys(obj)) if (k !== 'players' && k !== 'version') throw err(`${k}: unknown top-level field (expected "version" and "players")`, k);
+    if (obj['version'] !== undefined && obj['version'] !== 1) throw err(`version: unsupported config version ${JSON.stringify(obj['version'])}, expected 1`, 'version');
+    const p = obj['players'];
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw err('players: expected an object mapping player names to entries', 'players');
+    entries = p as Record<string, unknown>;
+  } else {
+    entries = obj;
+  }
+  const names = Object.keys(entries);
+  if (names.length === 0) throw err(`${full ? 'players' : '<root>'}: no players configured`, full ? 'players' : '<root>');
+  const players: PlayerEntry[] = [];
+  const byAddress = new Map<string, string>();
+  const lower = new Map<string, string>();
+  for (const name of names) {
+    const at = entryPath(full, name);
+    if (!NAME.test(name)) throw err(`${at}: invalid player name ${JSON.stringify(name)} (letters, digits, "_", ".", "-"; at most 63; starting with a letter or digit)`, at);
+    const clash = lower.get(name.toLowerCase());
+    if (clash !== undefined) throw err(`${at}: duplicate player name (same as ${JSON.stringify(clash)} up to case)`, at);
+    lower.set(name.toLowerCase(), name);
+    const e = entries[name];
+    let address: unknown;
+    let role: unknown;
+    let key: unknown;
+    if (typeof e === 'string') {
+      address = e;
+    } else if (typeof e === 'object' && e !== null && !Array.isArray(e)) {
+      const o = e as Record<string, unknown>;
+      for (const k of Object.keys(o)) if (!FIELDS.has(k)) throw err(`${at}.${k}: unknown field (expected address, role, publicKey)`, `${at}.${k}`);
+      if (!('address' in o)) throw err(`${at}.address: missing`, `${at}.address`);
+      address = o['address'];
+      role = o['role'];
+      key = o['publicKey'];
+    } else {
+      throw err(`${at}: expected "host:port" or { address, role, publicKey }`, at);
+    }
+    let host: string;
+    let port: number;
+    try {
+      ({ host, port } = parseAddress(address, `${at}.address`));
+    } catch (x) {
+      throw err((x as Error).message, `${at}.address`);
+    }
+    const p: PlayerEntry = { name, host, port, address: address as string };
+    if (role === undefined) {
+      if (requireRoles) throw err(`${at}.role: missing (one of ${ROLES.join(', ')})`, `${at}.role`);
+    } else if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+      throw err(`${at}.role: unknown role ${JSON.stringify(role)}, expected one of ${ROLES.join(', ')}`, `${at}.role`);
+    } else {
+      p.role = role as Role;
+    }
+    if (key === undefined) {
+      if (options.requireKeys) throw err(`${at}.publicKey: missing (run "fedcrypt keygen --name ${name}" and paste the .pub file here)`, `${at}.publicKey`);
+    } else {
+      try {
+        p.publicKey = decodeKey(key, `${at}.publicKey`, 'config');
+      } catch (x) {
+        throw err(`${at}.publicKey: ${(x as Error).message.replace(/^config: /, '')}`, `${at}.publicKey`);
+      }
+    }
+    const hp = `${host.toLowerCase()}:${port}`;
+    const other = byAddress.get(hp);
+    if (other !== undefined) throw err(`${at}.address: ${address as string} is already used by player ${JSON.stringify(other)}`, `${at}.address`);
+    byAddress.set(hp, name);
+    players.push(p);
+  }
+  const keys = new Map<string, string>();
+  for (const p of players) {
+    if (!p.publicKey) continue;
+    const k = Buffer.from(p.publicKey).toString('base64');
+    const other = keys.get(k);
+    const at = `${entryPath(full, p.name)}.publicKey`;
+    if (other !== undefined) throw err(`${at}: same public key as player ${JSON.stringify(other)} (each player needs its own key pair)`, at);
+    keys.set(k, p.name);
+  }
+  return { version: 1, players };
+}
+
+/** Parse config text (duplicate JSON keys are refused) and validate it. */
+export function parseConfig(text: string, options: ConfigOptions = {}): DeployConfig {
+  if (typeof text !== 'string') throw new TypeError(`parseConfig: "text" expected string, got ${typeof text}`);
+  const src = options.source ? `${options.source}: ` : '';
+  let raw: unknown;
+  try {
+    raw = parseJsonStrict(text);
+  } catch (e) {
+    if (e instanceof DuplicateKeyError) {
+      const entry = e.path.replace(/^\[|\]$/g, '');
+      const what = /^players[.[]/.test(e.path) || !text.includes('"players"') ? 'duplicate player name' : 'duplicate key';
+      throw new ConfigError(`${src}${e.path}: ${what} ${JSON.stringify(e.key)} (line ${e.line})`, entry);
+    }
+    if (e instanceof JsonSyntaxError) throw new ConfigError(`${src}${e.message}`, e.path);
+    throw e;
+  }
+  return validateConfig(raw, options);
+}
+
+export function loadConfig(path: string, options: ConfigOptions = {}): DeployConfig {
+  if (typeof path !== 'string') throw new TypeError(`loadConfig: "path" expected string, got ${typeof path}`);
+  return parseConfig(readFileSync(path, 'utf8'), { source: path, ...options });
+}
+
+/** The entry of `name`, or a ConfigError. */
+export function playerEntry(config: DeployConfig, name: string): PlayerEntry {
+  const p = config.players.find((x) => x.name === name);
+  if (!p) throw new ConfigError(`player ${JSON.stringify(name)} is not in the config (players: ${config.players.map((x) => x.name).join(', ')})`, name);
+  return p;
+}
+
+/** Pinned public keys of every player; a player without one is a ConfigError. */
+export function pinnedKeys(config: DeployConfig): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const p of config.players) {
+    if (!p.publicKey) throw new ConfigError(`players.${p.name}.publicKey: missing; every player needs a pinned key for authenticated links`, `players.${p.name}.publicKey`);
+    out.set(p.name, p.publicKey);
+  }
+  return out;
+}
+
+/** The full-form JSON of a config (keys in base64). */
+export function formatConfig(config: DeployConfig): string {
+  const players: Record<string, unknown> = {};
+  for (const p of config.players) {
+    players[p.name] = {
+      address: p.address,
+      ...(p.role ? { role: p.role } : {}),
+      ...(p.publicKey ? { publicKey: Buffer.from(p.publicKey).toString('base64') } : {}),
+    };
+  }
+  return `${JSON.stringify({ version: 1, players }, null, 2)}\n`;
+}

@@ -1,0 +1,170 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync, readFileSync, chmodSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import {
+  ConfigError,
+  formatConfig,
+  keygen,
+  loadConfig,
+  loadIdentity,
+  parseAddress,
+  parseConfig,
+  parseJsonStrict,
+  pinnedKeys,
+  playerEntry,
+  DuplicateKeyError,
+} from '../../src/deploy/index.js';
+import { encodePublicKey, generateIdentity } from '../../src/crypto/identity.js';
+
+const k1 = encodePublicKey(generateIdentity().publicKey);
+const k2 = encodePublicKey(generateIdentity().publicKey);
+
+const full = (players: Record<string, unknown>) => JSON.stringify({ version: 1, players });
+
+/** Assert a ConfigError whose entry is `entry` and whose message mentions `what`. */
+function refuses(text: string, entry: string, what: RegExp, options = {}): void {
+  assert.throws(
+    () => parseConfig(text, options),
+    (e: Error) => {
+      assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e.name}: ${e.message}`);
+      assert.equal(e.entry, entry, e.message);
+      assert.match(e.message, what);
+      return true;
+    },
+  );
+}
+
+test('config: full form with roles and keys parses', () => {
+  const c = parseConfig(full({
+    'server0': { address: 'localhost:4440', role: 'compute-server', publicKey: k1 },
+    'model-owner': { address: '10.0.0.2:4441', role: 'model-owner', publicKey: k2 },
+    'data-owner-0': { address: '[::1]:4442', role: 'data-owner' },
+  }));
+  assert.equal(c.players.length, 3);
+  assert.deepEqual(playerEntry(c, 'data-owner-0'), { name: 'data-owner-0', host: '::1', port: 4442, address: '[::1]:4442', role: 'data-owner' });
+  assert.equal(encodePublicKey(playerEntry(c, 'server0').publicKey!), k1);
+  assert.throws(() => pinnedKeys(c), (e: Error) => e instanceof ConfigError && e.entry === 'players.data-owner-0.publicKey');
+  assert.throws(() => playerEntry(c, 'nobody'), ConfigError);
+  // format -> parse round trip
+  assert.deepEqual(parseConfig(formatConfig(c)), c);
+});
+
+test('config: TFE flat form accepted when roles are not required, refused otherwise', () => {
+  const text = JSON.stringify({ server0: 'localhost:4440', server1: 'localhost:4441' });
+  assert.equal(parseConfig(text, { requireRoles: false }).players[1]!.port, 4441);
+  refuses(text, 'server0.role', /missing/);
+});
+
+test('config: duplicate names (JSON keys, or equal up to case) are refused naming the entry', () => {
+  const text = `{"version":1,"players":{"server0":{"address":"a:1","role":"aggregator"},"server0":{"address":"b:2","role":"aggregator"}}}`;
+  refuses(text, 'players.server0', /duplicate player name "server0"/);
+  refuses(`{"s":"a:1","s":"a:2"}`, 's', /duplicate player name/, { requireRoles: false });
+  refuses(full({ Server0: { address: 'a:1', role: 'aggregator' }, server0: { address: 'a:2', role: 'aggregator' } }), 'players.server0', /duplicate player name/);
+});
+
+test('config: duplicate host:port refused naming the entry', () => {
+  refuses(full({ a: { address: 'host.example:4440', role: 'aggregator' }, b: { address: 'HOST.example:4440', role: 'data-owner' } }), 'players.b.address', /already used by player "a"/);
+});
+
+test('config: missing or unknown role', () => {
+  refuses(full({ a: { address: 'h:1' } }), 'players.a.role', /missing/);
+  refuses(full({ a: { address: 'h:1', role: 'admin' } }), 'players.a.role', /unknown role "admin"/);
+  refuses(full({ a: { address: 'h:1', role: 3 } }), 'players.a.role', /unknown role 3/);
+});
+
+test('config: malformed addresses and ports', () => {
+  const bad: [string, RegExp][] = [
+    ['localhost', /malformed address/],
+    ['localhost:', /malformed address/],
+    [':4440', /malformed address/],
+    ['localhost:0', /out of range/],
+    ['localhost:65536', /out of range/],
+    ['localhost:99999', /out of range/],
+    ['localhost:-1', /malformed address/],
+    ['localhost:44a0', /malformed address/],
+    ['local host:1', /malformed host/],
+    ['-bad-.com:1', /malformed host/],
+    ['300.1.1.1:1', /malformed host/],
+    ['::1:4440', /malformed address/],
+    ['[::g]:4440', /malformed host/],
+    ['[1:2:3:4:5:6:7:8:9]:1', /malformed host/],
+    ['http://h:1', /malformed address/],
+  ];
+  for (const [addr, why] of bad) refuses(full({ p: { address: addr, role: 'aggregator' } }), 'players.p.address', why);
+  refuses(full({ p: { address: 4440, role: 'aggregator' } }), 'players.p.address', /expected a "host:port" string/);
+  refuses(full({ p: { role: 'aggregator' } }), 'players.p.address', /missing/);
+  for (const ok of ['a:1', '127.0.0.1:65535', '[::1]:8', '[fe80::1:2]:9', 'node-1.example.org:443', '[::ffff:10.0.0.1]:5']) {
+    assert.doesNotThrow(() => parseAddress(ok, 'x'), ok);
+  }
+  fc.assert(fc.property(fc.ipV4(), fc.integer({ min: 1, max: 65535 }), (h, p) => {
+    assert.deepEqual(parseAddress(`${h}:${p}`, 'x'), { host: h, port: p });
+  }), { numRuns: 50 });
+});
+
+test('config: bad key encoding, shared keys, keys required', () => {
+  refuses(full({ p: { address: 'h:1', role: 'aggregator', publicKey: 'abc' } }), 'players.p.publicKey', /44 characters/);
+  refuses(full({ p: { address: 'h:1', role: 'aggregator', publicKey: k1.slice(0, -2) + '!=' } }), 'players.p.publicKey', /base64/);
+  refuses(full({ p: { address: 'h:1', role: 'aggregator', publicKey: 7 } }), 'players.p.publicKey', /expected base64 string/);
+  refuses(full({ p: { address: 'h:1', role: 'aggregator', publicKey: k1 }, q: { address: 'h:2', role: 'aggregator', publicKey: k1 } }), 'players.q.publicKey', /same public key as player "p"/);
+  refuses(full({ p: { address: 'h:1', role: 'aggregator' } }), 'players.p.publicKey', /missing/, { requireKeys: true });
+});
+
+test('config: structural errors (not JSON, not an object, no players, bad names, unknown fields, version)', () => {
+  refuses('{"a": ', 'a', /invalid JSON.*unexpected end/);
+  refuses('[1]', '<root>', /expected a JSON object/);
+  refuses('{}', '<root>', /no players/);
+  refuses(JSON.stringify({ players: {} }), 'players', /no players/);
+  refuses(JSON.stringify({ players: [] }), 'players', /expected an object/);
+  refuses(full({ 'bad name': { address: 'h:1', role: 'aggregator' } }), 'players.bad name', /invalid player name/);
+  refuses(full({ p: { address: 'h:1', role: 'aggregator', port: 3 } }), 'players.p.port', /unknown field/);
+  refuses(full({ p: 42 }), 'players.p', /expected "host:port"/);
+  refuses(JSON.stringify({ version: 2, players: { p: 'h:1' } }), 'version', /unsupported config version/);
+  refuses(JSON.stringify({ players: { p: { address: 'h:1', role: 'aggregator' } }, extra: 1 }), 'extra', /unknown top-level field/);
+  assert.throws(() => parseConfig(3 as never), (e: Error) => e instanceof TypeError && /"text"/.test(e.message));
+});
+
+test('strict JSON parser agrees with JSON.parse on valid JSON and refuses duplicates', () => {
+  fc.assert(fc.property(fc.jsonValue(), (v) => {
+    const s = JSON.stringify(v);
+    assert.deepEqual(parseJsonStrict(s), JSON.parse(s));
+  }), { numRuns: 200 });
+  assert.throws(() => parseJsonStrict('{"a":{"b":1,"b":2}}'), (e: Error) => e instanceof DuplicateKeyError && e.path === 'a.b');
+  assert.throws(() => parseJsonStrict('{"a":1} x'), SyntaxError);
+  assert.throws(() => parseJsonStrict('{"__proto__":1,"__proto__":2}'), DuplicateKeyError);
+});
+
+test('keygen writes a 0600 private key and a .pub; loadIdentity reads it back; config from file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-keys-'));
+  try {
+    const r = keygen('server0', join(dir, 'keys'));
+    assert.equal(statSync(r.privateKeyPath).mode & 0o777, 0o600);
+    assert.equal(readFileSync(r.publicKeyPath, 'utf8').trim(), r.publicKey);
+    const id = loadIdentity(r.privateKeyPath);
+    assert.equal(id.name, 'server0');
+    assert.equal(encodePublicKey(id.publicKey), r.publicKey);
+    assert.doesNotMatch(readFileSync(r.publicKeyPath, 'utf8'), /privateKey/);
+    assert.throws(() => keygen('server0', join(dir, 'keys')), RangeError); // no silent overwrite
+    const r2 = keygen('server0', join(dir, 'keys'), { force: true });
+    assert.notEqual(r2.publicKey, r.publicKey);
+    assert.equal(statSync(r2.privateKeyPath).mode & 0o777, 0o600);
+    chmodSync(r2.privateKeyPath, 0o644);
+    assert.throws(() => loadIdentity(r2.privateKeyPath), (e: Error) => e instanceof ConfigError && /chmod 600/.test(e.message));
+    chmodSync(r2.privateKeyPath, 0o600);
+    const body = JSON.parse(readFileSync(r2.privateKeyPath, 'utf8')) as Record<string, string>;
+    writeFileSync(r2.privateKeyPath, JSON.stringify({ ...body, publicKey: r.publicKey }));
+    assert.throws(() => loadIdentity(r2.privateKeyPath), /does not match/);
+    writeFileSync(r2.privateKeyPath, 'not json');
+    assert.throws(() => loadIdentity(r2.privateKeyPath), ConfigError);
+    assert.throws(() => keygen('../evil', dir), (e: Error) => e instanceof RangeError && /"name"/.test(e.message));
+    assert.throws(() => keygen(3 as never, dir), (e: Error) => e instanceof TypeError && /"name"/.test(e.message));
+    assert.throws(() => keygen('a', '' as never), (e: Error) => e instanceof TypeError && /"dir"/.test(e.message));
+    const cfgPath = join(dir, 'config.json');
+    writeFileSync(cfgPath, full({ server0: { address: 'h:1', role: 'compute-server', publicKey: r.publicKey }, x: { address: 'h:1', role: 'aggregator' } }));
+    assert.throws(() => loadConfig(cfgPath), (e: Error) => e instanceof ConfigError && e.message.startsWith(cfgPath) && e.entry === 'players.x.address');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
