@@ -1,0 +1,12 @@
+/** fedcrypt/learning: federated learning on tfjs (FedSGD, FedAvg), MNIST, models, run reports. */
+export { tf, initTf } from './tf.js';
+export * from './mnist.js';
+export * from './models.js';
+export * from './optimizers.js';
+export * from './aggregator.js';
+export * from './secure-aggregators.js';
+export * from './roles.js';
+export * from './fedsgd.js';
+export * from './fedavg.js';
+export * from './report.js';
+export * from './train.js';

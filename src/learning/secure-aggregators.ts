@@ -1,0 +1,92 @@
+/**
+ * Adapters from the aggregation layer's secure protocols to the learning
+ * layer's `Aggregator` interface.
+ *
+ * - ABY3 / Pond: `secureMean(updates, weights, options)` from
+ *   `src/aggregation/mpc.ts` (data owners secret-share their updates to the
+ *   compute servers, which compute the weighted mean on shares; only the
+ *   model owner receives the revealed mean).
+ * - Paillier: `secureMean` from `src/aggregation/paillier.ts`.
+ *
+ * The modules are loaded lazily so the learning layer compiles and its
+ * plaintext path runs while those layers are being written; a missing module
+ * gives an error naming it.
+ */
+import { type Aggregator, type AggregateResult, checkMeanArgs } from './aggregator.js';
+
+export const PROTOCOL_NAMES = ['aby3', 'pond', 'paillier', 'plaintext'] as const;
+export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
+export const PRECISIONS = ['low', 'high'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+export interface SecureAggregatorOptions {
+  protocol: Exclude<ProtocolName, 'plaintext'>;
+  precision?: Precision;
+  /** Extra options passed through to the protocol. */
+  protocolOptions?: Record<string, unknown>;
+}
+
+interface SecureMeanModule {
+  secureMean(updates: Float32Array[], weights: number[] | undefined, options: Record<string, unknown>): Promise<{ mean: Float32Array; bytesPerPlayer?: Record<string, number>; bytesByRole?: Record<string, number> }>;
+}
+
+const MODULES: Record<SecureAggregatorOptions['protocol'], string> = {
+  aby3: '../aggregation/mpc.js',
+  pond: '../aggregation/mpc.js',
+  paillier: '../aggregation/paillier.js',
+};
+
+async function loadModule(protocol: SecureAggregatorOptions['protocol']): Promise<SecureMeanModule> {
+  const spec: string = MODULES[protocol];
+  let mod: Partial<SecureMeanModule>;
+  try {
+    mod = (await import(spec)) as Partial<SecureMeanModule>;
+  } catch (e) {
+    throw new Error(`secure aggregation with ${protocol} is not available: cannot load src/aggregation/${spec.slice(15, -3)}.ts (${(e as Error).message})`);
+  }
+  if (typeof mod.secureMean !== 'function') throw new Error(`secure aggregation with ${protocol} is not available: src/aggregation/${spec.slice(15, -3)}.ts exports no secureMean()`);
+  return mod as SecureMeanModule;
+}
+
+/** Whether the aggregation layer provides `protocol` in this build. */
+export async function protocolAvailable(protocol: ProtocolName): Promise<boolean> {
+  if (protocol === 'plaintext') return true;
+  try {
+    await loadModule(protocol);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function secureAggregator(options: SecureAggregatorOptions): Aggregator {
+  const { protocol } = options;
+  if (!(protocol in MODULES)) throw new RangeError(`unknown protocol "${String(protocol)}"; valid protocols: ${PROTOCOL_NAMES.join(', ')}`);
+  const precision = options.precision ?? 'low';
+  if (!PRECISIONS.includes(precision)) throw new RangeError(`"precision" expected one of ${PRECISIONS.join(', ')}, got ${String(precision)}`);
+  let mod: Promise<SecureMeanModule> | undefined;
+  return {
+    name: protocol,
+    secure: true,
+    description: `secure aggregation with ${protocol === 'paillier' ? 'Paillier' : protocol.toUpperCase()} (${precision} precision)`,
+    async mean(updates, weights): Promise<AggregateResult> {
+      checkMeanArgs(updates, weights);
+      mod ??= loadModule(protocol);
+      const m = await mod;
+      const r = await m.secureMean([...updates], [...weights], { protocol, precision, ...options.protocolOptions });
+      return { mean: r.mean, bytesByRole: r.bytesByRole ?? r.bytesPerPlayer ?? {} };
+    },
+  };
+}
+
+/** An aggregator by protocol name; 'plaintext' is the (insecure) baseline. */
+export async function makeAggregator(protocol: string, precision: Precision = 'low', ownerNames?: readonly string[]): Promise<Aggregator> {
+  if (typeof protocol !== 'string') throw new TypeError(`"protocol" expected string, got ${typeof protocol}`);
+  const p = protocol.toLowerCase();
+  if (!(PROTOCOL_NAMES as readonly string[]).includes(p)) throw new RangeError(`unknown protocol "${protocol}"; valid protocols: ${PROTOCOL_NAMES.join(', ')}`);
+  if (p === 'plaintext') {
+    const { plaintextAggregator } = await import('./aggregator.js');
+    return plaintextAggregator(ownerNames);
+  }
+  return secureAggregator({ protocol: p as SecureAggregatorOptions['protocol'], precision });
+}
