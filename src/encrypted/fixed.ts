@@ -1,0 +1,179 @@
+/**
+ * Fixed-point encoding of floats into Z_2^64 (16 fractional bits, precision
+ * 'low', the default) or Z_2^128 (32 fractional bits, precision 'high').
+ *
+ * x is encoded as round(x * 2^f) mod 2^l, two's complement. The representable
+ * range is |x| < 2^(l-1-f): 2^47 for 'low', 2^95 for 'high'. Encoding error is
+ * at most 2^-(f+1). Decoding reads the two's complement value and divides by
+ * 2^f (rounded to the nearest double). See docs/encrypted.md for the error
+ * bounds of each operation.
+ *
+ * Hosts are assumed little-endian (limbs are read through 32-bit views).
+ */
+import { RingTensor, type RingBits } from '../ring/index.js';
+import { describe, EncodingRangeError, fmtShape, ShapeMismatchError } from './errors.js';
+
+export type Precision = 'low' | 'high';
+
+export interface FixedPointConfig {
+  readonly precision: Precision;
+  /** Ring bit width l. */
+  readonly bits: RingBits;
+  /** Fractional bits f. */
+  readonly frac: number;
+  /** Largest magnitude that encodes: |x| < 2^(l-1-f). */
+  readonly bound: number;
+  /** log2 of `bound`. */
+  readonly boundLog2: number;
+}
+
+export const FIXED_LOW: FixedPointConfig = Object.freeze({ precision: 'low', bits: 64, frac: 16, bound: 2 ** 47, boundLog2: 47 });
+export const FIXED_HIGH: FixedPointConfig = Object.freeze({ precision: 'high', bits: 128, frac: 32, bound: 2 ** 95, boundLog2: 95 });
+
+export function fixedConfig(precision: unknown = 'low', fn = 'fixedConfig'): FixedPointConfig {
+  if (precision === 'low') return FIXED_LOW;
+  if (precision === 'high') return FIXED_HIGH;
+  if (typeof precision !== 'string') throw new TypeError(`${fn}: option 'precision' must be 'low' or 'high', got ${describe(precision)}`);
+  throw new RangeError(`${fn}: option 'precision' must be 'low' or 'high', got ${JSON.stringify(precision)}`);
+}
+
+/** A float input: a number, nested number arrays, or a Float32Array/Float64Array (with a shape). */
+export type FloatInput = number | readonly FloatInput[] | Float32Array | Float64Array;
+
+export interface FlatFloats {
+  values: Float64Array | Float32Array;
+  shape: number[];
+}
+
+function checkShapeArg(fn: string, shape: unknown): number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${fn}: option 'shape' must be an array of non-negative integers, got ${describe(shape)}`);
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw new RangeError(`${fn}: option 'shape' must hold non-negative integers, got ${fmtShape(shape)}`);
+    }
+  }
+  return [...shape];
+}
+
+export const shapeSize = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+/** Flatten a float input into a typed array plus shape (typed arrays are not copied). */
+export function flattenFloats(fn: string, arg: string, value: unknown, shape?: readonly number[]): FlatFloats {
+  if (value instanceof Float64Array || value instanceof Float32Array) {
+    const sh = shape === undefined ? [value.length] : checkShapeArg(fn, shape);
+    if (shapeSize(sh) !== value.length) {
+      throw new ShapeMismatchError(`${fn}: argument '${arg}' has ${value.length} elements, but option 'shape' ${fmtShape(sh)} needs ${shapeSize(sh)}`);
+    }
+    return { values: value, shape: sh };
+  }
+  if (typeof value === 'number') {
+    const sh = shape === undefined ? [] : checkShapeArg(fn, shape);
+    if (shapeSize(sh) !== 1) throw new ShapeMismatchError(`${fn}: argument '${arg}' is a scalar, but option 'shape' is ${fmtShape(sh)}`);
+    return { values: Float64Array.of(value), shape: sh };
+  }
+  if (!Array.isArray(value)) {
+    throw new TypeError(`${fn}: argument '${arg}' must be a number, nested number arrays, Float32Array or Float64Array, got ${describe(value)}`);
+  }
+  // infer the shape of a nested array and check it is rectangular
+  const inferred: number[] = [];
+  let probe: unknown = value;
+  while (Array.isArray(probe)) {
+    inferred.push(probe.length);
+    probe = probe[0];
+  }
+  const out = new Float64Array(shapeSize(inferred));
+  let k = 0;
+  const walk = (v: unknown, depth: number, path: string): void => {
+    if (depth === inferred.length) {
+      if (typeof v !== 'number') throw new TypeError(`${fn}: argument '${arg}${path}' must be a number, got ${describe(v)}`);
+      out[k++] = v;
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== inferred[depth]) {
+      throw new ShapeMismatchError(`${fn}: argument '${arg}' is not rectangular: '${arg}${path}' should be an array of length ${inferred[depth]} (shape ${fmtShape(inferred)})`);
+    }
+    for (let i = 0; i < v.length; i++) walk(v[i], depth + 1, `${path}[${i}]`);
+  };
+  walk(value, 0, '');
+  if (shape !== undefined) {
+    const sh = checkShapeArg(fn, shape);
+    if (shapeSize(sh) !== out.length) {
+      throw new ShapeMismatchError(`${fn}: argument '${arg}' has shape ${fmtShape(inferred)}, incompatible with option 'shape' ${fmtShape(sh)}`);
+    }
+    return { values: out, shape: sh };
+  }
+  return { values: out, shape: inferred };
+}
+
+function rangeText(cfg: FixedPointConfig): string {
+  return `(-2^${cfg.boundLog2}, 2^${cfg.boundLog2}) ≈ ±${cfg.bound.toExponential(3)} of precision '${cfg.precision}' (Z_2^${cfg.bits}, ${cfg.frac} fractional bits)`;
+}
+
+/** Check that every value is finite and inside the representable range; throws EncodingRangeError naming the range. */
+export function checkEncodable(fn: string, arg: string, values: ArrayLike<number>, cfg: FixedPointConfig): void {
+  const b = cfg.bound;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!(v > -b && v < b)) {
+      const what = Number.isNaN(v) ? 'NaN' : String(v);
+      throw new EncodingRangeError(`${fn}: argument '${arg}' element ${i} is ${what}; fixed-point values must be finite and in ${rangeText(cfg)}`);
+    }
+  }
+}
+
+const TWO32 = 2 ** 32;
+
+/** Encode floats (already range-checked or checked here) into a ring tensor. */
+export function encode(values: ArrayLike<number>, shape: readonly number[], cfg: FixedPointConfig, fn = 'encode'): RingTensor {
+  checkEncodable(fn, 'value', values, cfg);
+  const n = values.length;
+  const scale = 2 ** cfg.frac;
+  const t = new RingTensor(cfg.bits, shape);
+  const u32 = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
+  if (cfg.bits === 64) {
+    for (let i = 0; i < n; i++) {
+      const x = Math.round(values[i]! * scale);
+      const hi = Math.floor(x / TWO32);
+      u32[2 * i] = x - hi * TWO32;
+      u32[2 * i + 1] = hi;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      let x = Math.round(values[i]! * scale);
+      for (let l = 0; l < 3; l++) {
+        const q = Math.floor(x / TWO32);
+        u32[4 * i + l] = x - q * TWO32;
+        x = q;
+      }
+      u32[4 * i + 3] = x;
+    }
+  }
+  return t;
+}
+
+/** Decode a ring tensor holding values scaled by 2^scaleBits (default: the config's f). */
+export function decode(t: RingTensor, cfg: FixedPointConfig, scaleBits: number = cfg.frac): Float64Array {
+  const n = t.size;
+  const out = new Float64Array(n);
+  const u32 = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
+  const i32 = new Int32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
+  const inv = 2 ** -scaleBits;
+  if (t.bits === 64) {
+    for (let i = 0; i < n; i++) out[i] = (i32[2 * i + 1]! * TWO32 + u32[2 * i]!) * inv;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const j = 4 * i;
+      // split into the integer-ish top and the low limb to keep precision
+      const top = (i32[j + 3]! * TWO32 + u32[j + 2]!) * TWO32 + u32[j + 1]!;
+      out[i] = top * (TWO32 * inv) + u32[j]! * inv;
+    }
+  }
+  return out;
+}
+
+/** Encode one public scalar as a ring element (bigint, two's complement). */
+export function encodeScalar(v: number, cfg: FixedPointConfig, fn = 'encodeScalar', arg = 'value'): bigint {
+  if (typeof v !== 'number') throw new TypeError(`${fn}: argument '${arg}' must be a number, got ${describe(v)}`);
+  checkEncodable(fn, arg, [v], cfg);
+  return BigInt(Math.round(v * 2 ** cfg.frac));
+}

@@ -1,0 +1,19 @@
+/** fedcrypt/encrypted: players, fixed point, tensor kinds, and the Plaintext, Pond and ABY3 protocols. */
+export { Player, checkPlayer } from './player.js';
+export {
+  ShapeMismatchError, PrecisionMismatchError, ProtocolMismatchError, UnknownPlayerError, SensitivityError,
+  EncodingRangeError, DuplicatePlayerError, NotLocalError,
+} from './errors.js';
+export {
+  FIXED_LOW, FIXED_HIGH, fixedConfig, encode, decode, encodeScalar, checkEncodable, flattenFloats,
+  type Precision, type FixedPointConfig, type FloatInput, type FlatFloats,
+} from './fixed.js';
+export {
+  Tensor, PublicTensor, SecretTensor, PrivateTensor, ProtocolTensor, PlaintextTensor, EncryptedTensor, AdditiveTensor, ReplicatedTensor,
+  type Encoding, type Sensitivity, type ProtocolRef,
+} from './tensor.js';
+export { TrustedDealer, type TripleSource, type TripleRequest, type TripleShares } from './triples.js';
+export { Protocol, type ProtocolOptions, type EncryptOptions, type PublicValue } from './protocols/base.js';
+export { Plaintext, type PlaintextOptions } from './protocols/plaintext.js';
+export { Pond } from './protocols/pond.js';
+export { ABY3 } from './protocols/aby3.js';

@@ -1,0 +1,214 @@
+/**
+ * ABY3 (Mohassel & Rindal 2018) arithmetic sharing among three servers:
+ * x = x0 + x1 + x2 mod 2^l, server i holds the pair (x_i, x_(i+1)).
+ *
+ * Set-up: server i draws a PRF key k_i from the CSPRNG and sends it to server
+ * i+1 (16 bytes, once), so each pair of servers shares one key. Zero-sharings
+ * alpha_i = F(k_i, nonce) - F(k_(i-1), nonce) then cost no communication.
+ *
+ * - encrypt: the owner sends server0 two seeds (for x0, x1), server1 the seed
+ *   of x1 and x2 = x - x0 - x1 in full, server2 x2 in full and the seed of x0.
+ * - mul (integers): z_i = x_i y_i + x_i y_(i+1) + x_(i+1) y_i + alpha_i, and
+ *   server i sends z_i to server i-1: one element per product per server.
+ * - mul (fixed point, fused with truncation, after ABY3's Pi_trunc1):
+ *   server2 sends z_2 to server1, so server0 holds a = z_0 and server1 holds
+ *   b = z_1 + z_2 (a 2-out-of-2 sharing); each truncates its share locally
+ *   (SecureML); then with r, m = F(k_0, .) known to servers 0 and 1 the new
+ *   sharing is (a' - m, r, b' + m - r): server0 sends a' - m and server1 sends
+ *   b' + m - r to server2. Again one element per product per server, two rounds.
+ * - truncate: the same second half, with a = x0 and b = x1 + x2 (no first message).
+ * - reveal: the target receives the components it lacks (one message if it is
+ *   a server, three if not), from the servers holding them as first part.
+ */
+import { Prg } from '../../crypto/prg.js';
+import * as ring from '../../ring/index.js';
+import { RingTensor } from '../../ring/index.js';
+import type { Player } from '../player.js';
+import { ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
+import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
+
+const I3 = [0, 1, 2] as const;
+
+export class ABY3 extends Protocol<ReplicatedTensor> {
+  readonly kind = 'aby3';
+  readonly servers: readonly [Player, Player, Player];
+
+  constructor(server0: Player, server1: Player, server2: Player, options?: ProtocolOptions) {
+    const opts = checkOptions('ABY3', options);
+    super('aby3', 'ABY3', opts);
+    this.servers = checkRoster('ABY3', ['server0', 'server1', 'server2'], [server0, server1, server2]) as [Player, Player, Player];
+    this.servers.forEach((p) => this.register(p));
+  }
+
+  get players(): readonly Player[] { return this.servers; }
+  protected get partHolders(): readonly Player[] {
+    const [a, b, c] = this.servers;
+    return [a, a, b, b, c, c];
+  }
+  /** x0 sits at server0's first part and server2's second part. */
+  protected get constantSlots(): readonly number[] { return [0, 5]; }
+
+  protected makeTensor(parts: Parts, shape: readonly number[], encoding: Encoding, sensitivity: Sensitivity): ReplicatedTensor {
+    return new ReplicatedTensor(this, this.servers, parts, shape, encoding, sensitivity);
+  }
+
+  protected ownsTensor(x: ProtocolTensor): x is ReplicatedTensor {
+    return x instanceof ReplicatedTensor;
+  }
+
+  #s(i: number): Player {
+    return this.servers[((i % 3) + 3) % 3]!;
+  }
+
+  protected async setup(): Promise<void> {
+    await Promise.all(I3.map((i) => this.establishKey(this.#s(i), this.#s(i + 1))));
+  }
+
+  /** Key shared by server i and server i+1. */
+  #k(i: number): Uint8Array {
+    return this.pairKey(this.#s(i), this.#s(i + 1));
+  }
+
+  protected async shareRing(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string): Promise<Parts> {
+    let seeds: Uint8Array | undefined;
+    let x2: RingTensor | undefined;
+    if (this.isLocal(owner)) {
+      const pa = new Prg();
+      const pb = new Prg();
+      seeds = new Uint8Array(32);
+      seeds.set(pa.seed, 0);
+      seeds.set(pb.seed, 16);
+      x2 = ring.sub(ring.sub(this.must(value, owner, 'input'), this.randomRing(shape, pa)), this.randomRing(shape, pb));
+    }
+    const [s0, s1, s2, r1, r2] = await Promise.all([
+      this.moveBytes(owner, this.#s(0), `${key}/seeds01`, seeds),
+      this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
+      this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
+      this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
+      this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
+    ]);
+    const fromSeed = (s: Uint8Array): RingTensor => this.randomRing(shape, new Prg(new Uint8Array(s)));
+    const parts: Parts = new Array(6).fill(undefined);
+    if (s0 !== undefined) {
+      parts[0] = fromSeed(s0.subarray(0, 16));
+      parts[1] = fromSeed(s0.subarray(16, 32));
+    }
+    if (s1 !== undefined) {
+      parts[2] = fromSeed(s1);
+      parts[3] = r1;
+    }
+    if (s2 !== undefined) {
+      parts[4] = r2;
+      parts[5] = fromSeed(s2);
+    }
+    return parts;
+  }
+
+  /** alpha_i: server i's share of a fresh zero-sharing. */
+  #zero(i: number, nonce: string, shape: readonly number[]): RingTensor {
+    return ring.sub(this.prfRing(this.#k(i), nonce, shape), this.prfRing(this.#k(i - 1), nonce, shape));
+  }
+
+  /** z_i (3-out-of-3, re-randomised) from the replicated operands, for each local server. */
+  #localProducts(x: Parts, y: Parts, shape: readonly number[], key: string, f: (xi: RingTensor, xj: RingTensor, yi: RingTensor, yj: RingTensor) => RingTensor): (RingTensor | undefined)[] {
+    return I3.map((i) => {
+      const me = this.#s(i);
+      if (!this.isLocal(me)) return undefined;
+      const z = f(this.must(x[2 * i], me, 'x'), this.must(x[2 * i + 1], me, 'x'), this.must(y[2 * i], me, 'y'), this.must(y[2 * i + 1], me, 'y'));
+      ring.addInPlace(z, this.#zero(i, `${key}/alpha`, shape));
+      return z;
+    });
+  }
+
+  /** Re-replicate a 3-out-of-3 sharing: server i sends z_i to server i-1. */
+  async #reshare(z: (RingTensor | undefined)[], shape: readonly number[], key: string): Promise<Parts> {
+    const got = await Promise.all(I3.map((i) => this.move(this.#s(i), this.#s(i - 1), `${key}/z${i}`, z[i], shape)));
+    // got[i] is z_i where server i-1 executes
+    const parts: Parts = new Array(6).fill(undefined);
+    for (const i of I3) {
+      if (!this.isLocal(this.#s(i))) continue;
+      parts[2 * i] = z[i];
+      parts[2 * i + 1] = got[(i + 1) % 3];
+    }
+    return parts;
+  }
+
+  /**
+   * From a 2-out-of-2 sharing a (server0) + b (server1) of a value scaled by
+   * 2^(2f): truncate locally and re-replicate (server0 and server1 each send one element to server2).
+   */
+  async #truncate2of2(a: RingTensor | undefined, b: RingTensor | undefined, shape: readonly number[], key: string): Promise<Parts> {
+    const f = this.fixed.frac;
+    const [p0, p1, p2] = this.servers;
+    let s0: RingTensor | undefined;
+    let s1: RingTensor | undefined;
+    let s2: RingTensor | undefined;
+    if (this.isLocal(p0)) {
+      const r = this.prfRing(this.#k(0), `${key}/r`, shape);
+      const m = this.prfRing(this.#k(0), `${key}/m`, shape);
+      s0 = ring.sub(ring.shrLogical(this.must(a, p0, 'a'), f), m);
+      s1 = r;
+    }
+    if (this.isLocal(p1)) {
+      const r = this.prfRing(this.#k(0), `${key}/r`, shape);
+      const m = this.prfRing(this.#k(0), `${key}/m`, shape);
+      const bt = ring.neg(ring.shrLogical(ring.neg(this.must(b, p1, 'b')), f));
+      s1 = r;
+      s2 = ring.sub(ring.add(bt, m), r);
+    }
+    const [g0, g2] = await Promise.all([
+      this.move(p0, p2, `${key}/t0`, s0, shape),
+      this.move(p1, p2, `${key}/t2`, s2, shape),
+    ]);
+    const parts: Parts = new Array(6).fill(undefined);
+    if (this.isLocal(p0)) { parts[0] = s0; parts[1] = s1; }
+    if (this.isLocal(p1)) { parts[2] = s1; parts[3] = s2; }
+    if (this.isLocal(p2)) { parts[4] = g2; parts[5] = g0; }
+    return parts;
+  }
+
+  async #finish(z: (RingTensor | undefined)[], shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
+    if (!trunc) return this.#reshare(z, shape, key);
+    const [p0, p1, p2] = this.servers;
+    const z2 = await this.move(p2, p1, `${key}/z2`, z[2], shape);
+    const b = this.isLocal(p1) ? ring.add(this.must(z[1], p1, 'z1'), this.must(z2, p1, 'z2')) : undefined;
+    return this.#truncate2of2(this.isLocal(p0) ? z[0] : undefined, b, shape, key);
+  }
+
+  protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
+    const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
+      const t = ring.mul(xi, ring.add(yi, yj));
+      ring.addInPlace(t, ring.mul(xj, yi));
+      return t;
+    });
+    return this.#finish(z, shape, key, trunc);
+  }
+
+  protected matmulParts(x: Parts, y: Parts, sx: readonly number[], sy: readonly number[], key: string, trunc: boolean): Promise<Parts> {
+    const shape = [sx[0]!, sy[1]!];
+    const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
+      const t = ring.matmul(xi, ring.add(yi, yj));
+      ring.addInPlace(t, ring.matmul(xj, yi));
+      return t;
+    });
+    return this.#finish(z, shape, key, trunc);
+  }
+
+  protected truncParts(x: Parts, shape: readonly number[], key: string): Promise<Parts> {
+    const [p0, p1] = this.servers;
+    const a = this.isLocal(p0) ? x[0] : undefined;
+    const b = this.isLocal(p1) ? ring.add(this.must(x[2], p1, 'x1'), this.must(x[3], p1, 'x2')) : undefined;
+    return this.#truncate2of2(a, b, shape, key);
+  }
+
+  protected async revealParts(x: Parts, shape: readonly number[], to: Player, key: string): Promise<RingTensor | undefined> {
+    const j = this.servers.findIndex((s) => s.name === to.name);
+    // component k is sent by server k (its first part) unless the target holds it
+    const needed = I3.filter((k) => j < 0 || (k !== j && k !== (j + 1) % 3));
+    const got = await Promise.all(needed.map((k) => this.move(this.#s(k), to, `${key}/reveal${k}`, x[2 * k], shape)));
+    if (!this.isLocal(to)) return undefined;
+    let acc: RingTensor = got.length === 3 ? ring.add(got[0]!, got[1]!) : ring.add(this.must(x[2 * j], to, 'x'), this.must(x[2 * j + 1], to, 'x'));
+    acc = ring.add(acc, got[got.length - 1]!);
+    return acc;
+  }
+}

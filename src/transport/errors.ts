@@ -1,0 +1,4 @@
+/** Errors raised by transports. */
+export class TransportError extends Error {
+  override name = 'TransportError';
+}
