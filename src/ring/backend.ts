@@ -16,13 +16,19 @@ export function kernels(): RingKernels {
 
 /** Chooses the kernels behind every ring op. 'wasm' throws if the module was not built. */
 export function setRingBackend(name: RingBackendName): void {
-  if (name === 'ts') current = referenceKernels;
-  else if (name === 'wasm') {
-    if (!loaded.kernels) {
-      throw new RingBackendError(`setRingBackend: the wasm ring kernels are not available (${loaded.error}); run \`npm run build\``);
+  current = selectKernels(name, loaded);
+}
+
+/** The kernels for `name` given a load result (exported for tests). */
+export function selectKernels(name: RingBackendName, load: { kernels: RingKernels | null; error: string }): RingKernels {
+  if (name === 'ts') return referenceKernels;
+  if (name === 'wasm') {
+    if (!load.kernels) {
+      throw new RingBackendError(`setRingBackend: the wasm ring kernels are not available (${load.error}); run \`npm run build\``);
     }
-    current = loaded.kernels;
-  } else if (typeof name !== 'string') {
+    return load.kernels;
+  }
+  if (typeof name !== 'string') {
     throw new TypeError(`setRingBackend: argument 'name' must be 'wasm' or 'ts', got ${describe(name)}`);
   } else {
     throw new RangeError(`setRingBackend: argument 'name' must be 'wasm' or 'ts', got '${String(name)}'`);

@@ -1,6 +1,172 @@
-/** Loads dist/wasm/ring.wasm synchronously and wraps it as RingKernels. */
+/**
+ * Loads dist/wasm/ring.wasm (built from src/ring/assembly/ring.ts by
+ * `npm run build`) synchronously at module load and wraps it as RingKernels.
+ *
+ * Memory: tensors live in ordinary JS BigUint64Arrays; each kernel call copies
+ * its inputs into a scratch region of the module's memory, runs, and copies
+ * the result out (BigUint64Array.set, i.e. memcpy). Elementwise kernels work
+ * in cache-sized chunks so the copies stay in cache. The memory grows to the
+ * largest footprint seen (matmul/sum copy whole operands) and is reused; views
+ * are re-created after memory.grow.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { RingKernels } from './reference.js';
+import type { RingBits } from './tensor.js';
 
-export function loadWasmKernels(): { kernels: RingKernels | null; error: string } {
-  return { kernels: null, error: 'not implemented yet' };
+// Minimal WebAssembly typings (the project's lib settings do not include them).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  WebAssembly: {
+    Module: new (bytes: Uint8Array) => object;
+    Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  };
+}
+
+type Fn = (...args: (number | bigint)[]) => void;
+interface RingExports {
+  memory: WasmMemory;
+  heapBase(): number;
+  add64: Fn; sub64: Fn; mul64: Fn; neg64: Fn; addScalar64: Fn; mulScalar64: Fn; shift64: Fn; sum64: Fn; matmul64: Fn;
+  add128: Fn; sub128: Fn; mul128: Fn; neg128: Fn; addScalar128: Fn; mulScalar128: Fn; shift128: Fn; sum128: Fn; matmul128: Fn;
+}
+
+/** Directory of the fedcrypt package (walks up from this file; works from src/ under tsx and from dist/). */
+export function packageRoot(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name === 'fedcrypt') return dir;
+      } catch {
+        // not ours; keep walking
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+const PAGE = 65536;
+/** Elements (u64 limbs) per chunk for elementwise kernels: 3 arrays x 128 KiB. */
+const CHUNK = 16384;
+
+class Arena {
+  private u64: BigUint64Array;
+  readonly base: number;
+  constructor(private readonly ex: RingExports) {
+    this.base = ex.heapBase();
+    this.u64 = new BigUint64Array(ex.memory.buffer);
+  }
+  /** Makes [base, base + bytes) addressable; returns a current u64 view. */
+  ensure(bytes: number): BigUint64Array {
+    const need = this.base + bytes;
+    const mem = this.ex.memory;
+    if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+    if (this.u64.buffer !== mem.buffer || this.u64.length * 8 !== mem.buffer.byteLength) this.u64 = new BigUint64Array(mem.buffer);
+    return this.u64;
+  }
+}
+
+const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+
+function makeKernels(ex: RingExports): RingKernels {
+  const arena = new Arena(ex);
+  const base = arena.base;
+  // Fixed chunk regions for elementwise kernels.
+  const pA = base, pB = base + CHUNK * 8, pO = base + 2 * CHUNK * 8;
+  arena.ensure(3 * CHUNK * 8);
+  const lim = (bits: RingBits): number => (bits === 64 ? 1 : 2);
+
+  function binary(f64: Fn, f128: Fn, bits: RingBits, a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void {
+    const mem = arena.ensure(3 * CHUNK * 8);
+    const L = lim(bits);
+    const f = bits === 64 ? f64 : f128;
+    for (let s = 0; s < out.length; s += CHUNK) {
+      const e = Math.min(out.length, s + CHUNK);
+      mem.set(a.subarray(s, e), pA / 8);
+      mem.set(b.subarray(s, e), pB / 8);
+      f(pA, pB, pO, (e - s) / L);
+      out.set(mem.subarray(pO / 8, pO / 8 + (e - s)), s);
+    }
+  }
+
+  /** f(pA, ...args, pO, n) over chunks. */
+  function unary(f: Fn, bits: RingBits, a: BigUint64Array, out: BigUint64Array, args: (number | bigint)[]): void {
+    const mem = arena.ensure(3 * CHUNK * 8);
+    const L = lim(bits);
+    for (let s = 0; s < out.length; s += CHUNK) {
+      const e = Math.min(out.length, s + CHUNK);
+      mem.set(a.subarray(s, e), pA / 8);
+      f(pA, ...args, pO, (e - s) / L);
+      out.set(mem.subarray(pO / 8, pO / 8 + (e - s)), s);
+    }
+  }
+
+  const lo = (s: bigint): bigint => BigInt.asUintN(64, s);
+  const hi = (s: bigint): bigint => BigInt.asUintN(64, s >> 64n);
+  const kindOf = { shl: 0, shrLogical: 1, shrArith: 2 } as const;
+
+  return {
+    name: 'wasm',
+    add: (bits, a, b, out) => binary(ex.add64, ex.add128, bits, a, b, out),
+    sub: (bits, a, b, out) => binary(ex.sub64, ex.sub128, bits, a, b, out),
+    mul: (bits, a, b, out) => binary(ex.mul64, ex.mul128, bits, a, b, out),
+    neg: (bits, a, out) => unary(bits === 64 ? ex.neg64 : ex.neg128, bits, a, out, []),
+    addScalar: (bits, a, s, out) =>
+      bits === 64 ? unary(ex.addScalar64, bits, a, out, [s]) : unary(ex.addScalar128, bits, a, out, [lo(s), hi(s)]),
+    mulScalar: (bits, a, s, out) =>
+      bits === 64 ? unary(ex.mulScalar64, bits, a, out, [s]) : unary(ex.mulScalar128, bits, a, out, [lo(s), hi(s)]),
+    shl: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shl]),
+    shrLogical: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shrLogical]),
+    shrArith: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shrArith]),
+    sumAxis(bits, a, outer, len, inner, out) {
+      const inBytes = align(a.length * 8);
+      const mem = arena.ensure(inBytes + out.length * 8);
+      const pIn = base, pOut = base + inBytes;
+      mem.set(a, pIn / 8);
+      (bits === 64 ? ex.sum64 : ex.sum128)(pIn, outer, len, inner, pOut);
+      out.set(mem.subarray(pOut / 8, pOut / 8 + out.length));
+    },
+    matmul(bits, a, b, out, m, k, n) {
+      const sa = align(a.length * 8), sb = align(b.length * 8), so = align(out.length * 8);
+      const mem = arena.ensure(sa + sb + so + k * 64);
+      const pa = base, pb = base + sa, po = pb + sb, pp = po + so;
+      mem.set(a, pa / 8);
+      mem.set(b, pb / 8);
+      if (bits === 64) ex.matmul64(pa, pb, po, m, k, n, pp);
+      else ex.matmul128(pa, pb, po, m, k, n);
+      out.set(mem.subarray(po / 8, po / 8 + out.length));
+    },
+  };
+}
+
+/** dist/wasm/ring.wasm under the package root (null when the root is not found). */
+export function defaultWasmPath(): string | null {
+  const root = packageRoot();
+  return root === null ? null : join(root, 'dist', 'wasm', 'ring.wasm');
+}
+
+/** Instantiates the ring module from `file` (raw exports; used by the kernels and the benchmark). */
+export function instantiateRingWasm(file: string): RingExports {
+  const WA = (globalThis as unknown as WasmApi).WebAssembly;
+  return new WA.Instance(new WA.Module(readFileSync(file)), {}).exports as unknown as RingExports;
+}
+
+export type { RingExports };
+
+export function loadWasmKernels(file: string | null = defaultWasmPath()): { kernels: RingKernels | null; error: string } {
+  if (file === null) return { kernels: null, error: 'fedcrypt package root not found' };
+  if (!existsSync(file)) return { kernels: null, error: `${file} is missing` };
+  try {
+    return { kernels: makeKernels(instantiateRingWasm(file)), error: '' };
+  } catch (e) {
+    return { kernels: null, error: `${file} failed to load: ${(e as Error).message}` };
+  }
 }
