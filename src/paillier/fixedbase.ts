@@ -1,0 +1,53 @@
+/**
+ * Fixed-base exponentiation with a windowed precomputed table (the "fixed-base
+ * windowing" / BGMW idea): for an exponent of `bits` bits split in windows of
+ * `w` bits, table[i][d] = base^(d·2^(w·i)) mod m for d in 1..2^w-1, so
+ * base^e = Π_i table[i][digit_i(e)]: about bits/w modular multiplications and
+ * no squarings. Memory: ceil(bits/w)·(2^w - 1) residues.
+ */
+export class FixedBaseTable {
+  readonly base: bigint;
+  readonly modulus: bigint;
+  readonly bits: number;
+  readonly w: number;
+  readonly #rows: bigint[][];
+
+  constructor(base: bigint, modulus: bigint, bits: number, w = 6) {
+    if (!Number.isInteger(w) || w < 1 || w > 12) throw new RangeError(`FixedBaseTable: "w" expected integer in [1, 12], got ${w}`);
+    this.base = base;
+    this.modulus = modulus;
+    this.bits = bits;
+    this.w = w;
+    const windows = Math.ceil(bits / w);
+    const rows: bigint[][] = [];
+    let g = base % modulus; // base^(2^(w·i))
+    for (let i = 0; i < windows; i++) {
+      const row = new Array<bigint>(1 << w);
+      row[0] = 1n;
+      row[1] = g;
+      for (let d = 2; d < 1 << w; d++) row[d] = (row[d - 1]! * g) % modulus;
+      rows.push(row);
+      g = (row[(1 << w) - 1]! * g) % modulus;
+    }
+    this.#rows = rows;
+  }
+
+  /** base^e mod m for 0 <= e < 2^bits. */
+  pow(e: bigint): bigint {
+    if (e < 0n || e >> BigInt(this.bits) !== 0n) throw new RangeError(`FixedBaseTable.pow: exponent outside [0, 2^${this.bits})`);
+    const mask = BigInt((1 << this.w) - 1);
+    const wb = BigInt(this.w);
+    let r = 1n;
+    let first = true;
+    for (let i = 0; e !== 0n; i++, e >>= wb) {
+      const d = Number(e & mask);
+      if (d === 0) continue;
+      const t = this.#rows[i]![d]!;
+      if (first) {
+        r = t;
+        first = false;
+      } else r = (r * t) % this.modulus;
+    }
+    return r;
+  }
+}

@@ -1,0 +1,60 @@
+/** fedcrypt/paillier: the Paillier cryptosystem (g = n+1, DJN noise, CRT decryption), packing, worker pool. */
+export {
+  PaillierPublicKey,
+  PaillierPrivateKey,
+  generateKeyPair,
+  defaultNoiseBits,
+  publicKeyToBytes,
+  publicKeyFromBytes,
+  publicKeyFromJSON,
+  exportPrivateKey,
+  importPrivateKey,
+  exportPrivateKeyBytes,
+  importPrivateKeyBytes,
+  MIN_KEY_BITS,
+  MAX_KEY_BITS,
+  type PaillierKeyPair,
+  type PublicKeyJSON,
+  type PrivateKeyJSON,
+} from './keys.js';
+export {
+  encrypt,
+  decrypt,
+  encryptTextbook,
+  decryptTextbook,
+  encryptWithNoise,
+  noise,
+  add,
+  addPlain,
+  multiplyScalar,
+  rerandomize,
+  sumCiphertexts,
+  validateCiphertext,
+  ciphertextToBytes,
+  ciphertextFromBytes,
+  ciphertextsToBytes,
+  ciphertextsFromBytes,
+  ciphertextToJSON,
+  ciphertextFromJSON,
+} from './paillier.js';
+export { PaillierPacking, type PackingOptions, type IntegerVector } from './packing.js';
+export {
+  encryptVector,
+  addVectors,
+  rerandomizeVector,
+  decryptVector,
+  encryptedVectorToBytes,
+  encryptedVectorFromBytes,
+  type EncryptedVector,
+} from './vector.js';
+export { PaillierWorkerPool, sharedPaillierPool } from './pool.js';
+export { FixedBaseTable } from './fixedbase.js';
+export { montStatus } from './mont.js';
+export {
+  InvalidCiphertextError,
+  EncodingLengthError,
+  ValueOutOfRangeError,
+  TooManyClientsError,
+  KeyMismatchError,
+  SecretCoercionError,
+} from './errors.js';
