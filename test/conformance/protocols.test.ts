@@ -126,7 +126,7 @@ const OPS: OpCase[] = [
   {
     name: 'addN',
     arb: fc.tuple(dim, dim, fc.integer({ min: 1, max: 5 })).chain(([m, n, k]) => fc.array(mat(m, n, LIN), { minLength: k, maxLength: k })).map((xs) => ({ x: xs[0]!, xs })),
-    secure: (p, e) => p.addN(e), plain: ({ xs }) => xs!.reduce((acc, m) => zip(acc, m.values, (a, b) => a + b), new Float64Array(xs![0]!.values.length)),
+    secure: (p, e) => p.addN(e), plain: ({ xs }) => xs!.reduce<Float64Array>((acc, m) => zip(acc, m.values, (a, b) => a + b), new Float64Array(xs![0]!.values.length)),
     bound: ({ xs }, u) => xs!.length * u / 2,
   },
   {
