@@ -68,7 +68,13 @@ class Arena {
   ensure(bytes: number): BigUint64Array {
     const need = this.base + bytes;
     const mem = this.ex.memory;
-    if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+    if (mem.buffer.byteLength < need) {
+      try {
+        mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+      } catch (e) {
+        throw new RangeError(`ring wasm kernels: cannot grow wasm memory to ${Math.ceil(need / 2 ** 20)} MiB (${(e as Error).message})`);
+      }
+    }
     if (this.u64.buffer !== mem.buffer || this.u64.length * 8 !== mem.buffer.byteLength) this.u64 = new BigUint64Array(mem.buffer);
     return this.u64;
   }
@@ -76,7 +82,17 @@ class Arena {
 
 const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 
-function makeKernels(ex: RingExports): RingKernels {
+export interface WasmKernelOptions {
+  /**
+   * Soft bound on the scratch bytes one sum/matmul call copies into wasm
+   * memory; larger operands are processed in blocks (B of a matmul is always
+   * copied whole). Default 64 MiB.
+   */
+  maxScratchBytes?: number;
+}
+
+function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKernels {
+  const LIMIT = options.maxScratchBytes ?? 64 * 2 ** 20;
   const arena = new Arena(ex);
   const base = arena.base;
   // Fixed chunk regions for elementwise kernels.
@@ -127,22 +143,52 @@ function makeKernels(ex: RingExports): RingKernels {
     shrLogical: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shrLogical]),
     shrArith: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shrArith]),
     sumAxis(bits, a, outer, len, inner, out) {
-      const inBytes = align(a.length * 8);
-      const mem = arena.ensure(inBytes + out.length * 8);
-      const pIn = base, pOut = base + inBytes;
-      mem.set(a, pIn / 8);
-      (bits === 64 ? ex.sum64 : ex.sum128)(pIn, outer, len, inner, pOut);
-      out.set(mem.subarray(pOut / 8, pOut / 8 + out.length));
+      const sum = bits === 64 ? ex.sum64 : ex.sum128;
+      if (a.length * 8 <= LIMIT) {
+        const inBytes = align(a.length * 8);
+        const mem = arena.ensure(inBytes + out.length * 8);
+        const pIn = base, pOut = base + inBytes;
+        mem.set(a, pIn / 8);
+        sum(pIn, outer, len, inner, pOut);
+        out.set(mem.subarray(pOut / 8, pOut / 8 + out.length));
+        return;
+      }
+      // Blocked: per outer index, sum `lc` rows of length `inner` at a time into tmp, add tmp into acc.
+      const L = lim(bits);
+      const row = inner * L; // limbs per row
+      const lc = Math.max(1, Math.floor(LIMIT / 8 / row));
+      const rowBytes = align(row * 8);
+      const mem = arena.ensure(2 * rowBytes + align(lc * row * 8));
+      const pAcc = base, pTmp = base + rowBytes, pIn = base + 2 * rowBytes;
+      const addRow = bits === 64 ? ex.add64 : ex.add128;
+      for (let o = 0; o < outer; o++) {
+        mem.fill(0n, pAcc / 8, pAcc / 8 + row);
+        for (let l0 = 0; l0 < len; l0 += lc) {
+          const l1 = Math.min(len, l0 + lc);
+          mem.set(a.subarray((o * len + l0) * row, (o * len + l1) * row), pIn / 8);
+          sum(pIn, 1, l1 - l0, inner, pTmp);
+          addRow(pAcc, pTmp, pAcc, inner);
+        }
+        out.set(mem.subarray(pAcc / 8, pAcc / 8 + row), o * row);
+      }
     },
     matmul(bits, a, b, out, m, k, n) {
-      const sa = align(a.length * 8), sb = align(b.length * 8), so = align(out.length * 8);
-      const mem = arena.ensure(sa + sb + so + k * 64);
-      const pa = base, pb = base + sa, po = pb + sb, pp = po + so;
-      mem.set(a, pa / 8);
+      // B whole; A and out in blocks of `rb` rows so the scratch stays near LIMIT.
+      const L = lim(bits);
+      const sb = align(b.length * 8);
+      const rowBytes = (k + n) * 8 * L;
+      const rb = Math.max(1, Math.min(m, Math.floor(Math.max(0, LIMIT - sb) / rowBytes)));
+      const sa = align(rb * k * 8 * L), so = align(rb * n * 8 * L);
+      const mem = arena.ensure(sb + sa + so + k * 64);
+      const pb = base, pa = base + sb, po = pa + sa, pp = po + so;
       mem.set(b, pb / 8);
-      if (bits === 64) ex.matmul64(pa, pb, po, m, k, n, pp);
-      else ex.matmul128(pa, pb, po, m, k, n);
-      out.set(mem.subarray(po / 8, po / 8 + out.length));
+      for (let i0 = 0; i0 < m; i0 += rb) {
+        const i1 = Math.min(m, i0 + rb);
+        mem.set(a.subarray(i0 * k * L, i1 * k * L), pa / 8);
+        if (bits === 64) ex.matmul64(pa, pb, po, i1 - i0, k, n, pp);
+        else ex.matmul128(pa, pb, po, i1 - i0, k, n);
+        out.set(mem.subarray(po / 8, po / 8 + (i1 - i0) * n * L), i0 * n * L);
+      }
     },
   };
 }
@@ -161,11 +207,14 @@ export function instantiateRingWasm(file: string): RingExports {
 
 export type { RingExports };
 
-export function loadWasmKernels(file: string | null = defaultWasmPath()): { kernels: RingKernels | null; error: string } {
+export function loadWasmKernels(
+  file: string | null = defaultWasmPath(),
+  options: WasmKernelOptions = {},
+): { kernels: RingKernels | null; error: string } {
   if (file === null) return { kernels: null, error: 'fedcrypt package root not found' };
   if (!existsSync(file)) return { kernels: null, error: `${file} is missing` };
   try {
-    return { kernels: makeKernels(instantiateRingWasm(file)), error: '' };
+    return { kernels: makeKernels(instantiateRingWasm(file), options), error: '' };
   } catch (e) {
     return { kernels: null, error: `${file} failed to load: ${(e as Error).message}` };
   }

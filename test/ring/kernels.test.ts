@@ -239,3 +239,36 @@ test('matmul at a size that exercises full 8-column panels and grows wasm memory
 test('elemArb covers the whole ring (sanity of the generators)', () => {
   fc.assert(fc.property(bitsArb.chain((bits) => fc.tuple(fc.constant(bits), elemArb(bits))), ([bits, x]) => x >= 0n && x < mod(bits)));
 });
+
+test('blocked wasm sum/matmul (tiny scratch bound) equal the reference kernels', { skip: !hasWasm }, async () => {
+  const { loadWasmKernels, defaultWasmPath } = await import('../../src/ring/wasm.js');
+  const small = loadWasmKernels(defaultWasmPath(), { maxScratchBytes: 2048 }).kernels!;
+  assert.ok(small);
+  fc.assert(
+    fc.property(
+      bitsArb,
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 70 }),
+      fc.integer({ min: 1, max: 40 }),
+      (bits, outer, len, inner) => {
+        const L = bits / 64;
+        const a = new BigUint64Array(randomBytes(outer * len * inner * L * 8).buffer);
+        const want = new BigUint64Array(outer * inner * L);
+        const got = new BigUint64Array(outer * inner * L);
+        R.referenceKernels.sumAxis(bits, a, outer, len, inner, want);
+        small.sumAxis(bits, a, outer, len, inner, got);
+        assert.deepEqual(got, want);
+      },
+    ),
+    { numRuns: 30 },
+  );
+  for (const [bits, m, k, n] of [[64, 37, 9, 13], [128, 23, 5, 11], [64, 3, 40, 40]] as const) {
+    const L = bits / 64;
+    const a = new BigUint64Array(randomBytes(m * k * L * 8).buffer);
+    const b = new BigUint64Array(randomBytes(k * n * L * 8).buffer);
+    const want = new BigUint64Array(m * n * L), got = new BigUint64Array(m * n * L);
+    R.referenceKernels.matmul(bits, a, b, want, m, k, n);
+    small.matmul(bits, a, b, got, m, k, n);
+    assert.deepEqual(got, want);
+  }
+});
