@@ -1,0 +1,25 @@
+/**
+ * fedcrypt/runtime: execution of federated computations. Importing it installs
+ * a default context factory (a `localContext()` with the insecure reference
+ * aggregation) so that `await comp(...)` works without further set-up.
+ */
+import { setDefaultContextFactory } from '../core/context.js';
+import { localContext } from './local.js';
+
+export { localContext, type LocalContext, type LocalContextOptions } from './local.js';
+export { evaluate, runLocal, EMPTY_SCOPE, BACKEND, type LocalEnv } from './executor.js';
+export { toResultLeaf } from './intrinsics.js';
+export { runCoreDemo, temperatureComputations, secureSumComputation } from './demo.js';
+export {
+  AGGREGATION_URIS,
+  isAggregationProtocol,
+  type AggregationProtocol,
+  type AggregationRequest,
+  type AggregationResult,
+  type AggregationLeaf,
+  type AggregateLeafValue,
+  type AggregationUri,
+} from '../aggregation/protocol.js';
+export { insecureReferenceAggregation, referenceAggregate, type InsecureReferenceOptions } from '../aggregation/reference.js';
+
+setDefaultContextFactory(() => localContext());
