@@ -10,6 +10,8 @@ import { Worker } from 'node:worker_threads';
 import { exportPrivateKey, PaillierPrivateKey, PaillierPublicKey } from './keys.js';
 import { InvalidCiphertextError, EncodingLengthError, ValueOutOfRangeError, describe } from './errors.js';
 import { checkCiphertextRange } from './paillier.js';
+import { PaillierPacking, type IntegerVector } from './packing.js';
+import { checkEncryptedVector, type EncryptedVector } from './vector.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 type Pending = { resolve: (r: string[]) => void; reject: (e: Error) => void };
@@ -105,6 +107,32 @@ export class PaillierWorkerPool {
     const pk = publicKey.toJSON();
     const parts = await Promise.all(this.#split(ms).map((chunk, i) => this.#call(i, { op: 'encrypt', pk, ms: chunk.map((m) => m.toString(16)) })));
     return parts.flat().map((h) => BigInt('0x' + h));
+  }
+
+  async rerandomizeMany(publicKey: PaillierPublicKey, cs: readonly bigint[]): Promise<bigint[]> {
+    if (!(publicKey instanceof PaillierPublicKey)) throw new TypeError(`rerandomizeMany: "publicKey" expected PaillierPublicKey, got ${describe(publicKey)}`);
+    cs.forEach((c, i) => checkCiphertextRange('rerandomizeMany', publicKey, c, `cs[${i}]`));
+    const pk = publicKey.toJSON();
+    const parts = await Promise.all(this.#split(cs).map((chunk, i) => this.#call(i, { op: 'rerandomize', pk, cs: chunk.map((c) => c.toString(16)) })));
+    return parts.flat().map((h) => BigInt('0x' + h));
+  }
+
+  /** Encode, pack and encrypt one vector on the workers (contributions = 1). */
+  async encryptVector(publicKey: PaillierPublicKey, packing: PaillierPacking, values: IntegerVector): Promise<EncryptedVector> {
+    if (!(packing instanceof PaillierPacking)) throw new TypeError(`encryptVector: "packing" expected PaillierPacking, got ${describe(packing)}`);
+    const ms = packing.encode(values);
+    return { length: values.length, contributions: 1, ciphertexts: await this.encryptMany(publicKey, ms) };
+  }
+
+  /** Decrypt on the workers, then unpack. */
+  async decryptVector(privateKey: PaillierPrivateKey, packing: PaillierPacking, v: EncryptedVector): Promise<bigint[]> {
+    checkEncryptedVector('decryptVector', privateKey.publicKey, packing, v);
+    return packing.decode(await this.decryptMany(privateKey, v.ciphertexts), v.length, v.contributions);
+  }
+
+  /** Re-randomize every ciphertext of a vector on the workers. */
+  async rerandomizeVector(publicKey: PaillierPublicKey, v: EncryptedVector): Promise<EncryptedVector> {
+    return { length: v.length, contributions: v.contributions, ciphertexts: await this.rerandomizeMany(publicKey, v.ciphertexts) };
   }
 
   async decryptMany(privateKey: PaillierPrivateKey, cs: readonly bigint[]): Promise<bigint[]> {

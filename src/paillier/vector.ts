@@ -17,8 +17,10 @@ import {
   decrypt,
   encrypt,
   rerandomize,
-  sumCiphertexts,
+  treeProduct,
+  validateCiphertext,
 } from './paillier.js';
+import { gcd } from './bigint.js';
 
 export interface EncryptedVector {
   readonly length: number;
@@ -67,9 +69,18 @@ export function addVectors(publicKey: PaillierPublicKey, packing: PaillierPackin
   });
   const contributions = vectors.reduce((a, v) => a + v.contributions, 0);
   packing.checkContributions(fn, contributions);
+  const { n, n2 } = publicKey;
   const ciphertexts: bigint[] = [];
+  // every element was range-checked above; the unit check (gcd with n) runs
+  // once on the product of all sums, and per position only if that fails
+  let all = 1n;
   for (let k = 0; k < vectors[0]!.ciphertexts.length; k++) {
-    ciphertexts.push(sumCiphertexts(publicKey, vectors.map((v) => v.ciphertexts[k]!)));
+    const s = treeProduct(vectors.map((v) => v.ciphertexts[k]!), n2);
+    ciphertexts.push(s);
+    all = (all * (s % n)) % n;
+  }
+  if (gcd(all, n) !== 1n) {
+    vectors.forEach((v, i) => v.ciphertexts.forEach((c: bigint, k: number) => validateCiphertext(publicKey, c, fn, `vectors[${i}].ciphertexts[${k}]`)));
   }
   return { length, contributions, ciphertexts };
 }

@@ -6,12 +6,13 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { importPrivateKey, publicKeyFromJSON, type PaillierPrivateKey, type PaillierPublicKey, type PrivateKeyJSON, type PublicKeyJSON } from './keys.js';
-import { encrypt, decrypt } from './paillier.js';
+import { encrypt, decrypt, rerandomize } from './paillier.js';
 
 export type WorkerRequest =
   | { id: number; op: 'encrypt'; pk: PublicKeyJSON; ms: string[] }
   | { id: number; op: 'decrypt'; sk: PrivateKeyJSON; cs: string[] }
   | { id: number; op: 'decryptHalf'; sk: PrivateKeyJSON; half: 'p' | 'q'; cs: string[] }
+  | { id: number; op: 'rerandomize'; pk: PublicKeyJSON; cs: string[] }
   | { id: number; op: 'warm'; pk: PublicKeyJSON };
 
 export type WorkerReply = { id: number; ok: true; result: string[] } | { id: number; ok: false; name: string; message: string };
@@ -57,6 +58,11 @@ parentPort!.on('message', (req: WorkerRequest) => {
       case 'decryptHalf': {
         const sk = priv(req.sk);
         result = req.cs.map((c) => hex(req.half === 'p' ? sk.decryptModP(big(c)) : sk.decryptModQ(big(c))));
+        break;
+      }
+      case 'rerandomize': {
+        const pk = pub(req.pk);
+        result = req.cs.map((c) => hex(rerandomize(pk, big(c))));
         break;
       }
       case 'warm': {
