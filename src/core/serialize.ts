@@ -119,7 +119,7 @@ export function serializeComputation(comp: Computation): string {
     locals: [...locals.keys()].map(localToJson),
     ir: irJson,
   };
-  return JSON.stringify(doc, null, 1);
+  return JSON.stringify(doc);
 }
 
 // ---------------------------------------------------------------------------

@@ -221,6 +221,22 @@ export function toNode(x: unknown, intrinsic: string, argument: string, expected
   const hasSymbolic = (v: unknown): boolean =>
     isSymbolic(v) || isComputation(v) || isPlacement(v) || (Array.isArray(v) && v.some(hasSymbolic)) ||
     (v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v) && !isTensorLike(v) && Object.values(v).some(hasSymbolic));
+  if (expected?.kind === 'struct' && x !== null && typeof x === 'object' && !ArrayBuffer.isView(x) && !isTensorLike(x)) {
+    const n = expected.elements.length;
+    const names = expected.elements.map(([k]) => k);
+    const bad = Array.isArray(x)
+      ? x.length !== n
+      : Object.keys(x).length !== n || Object.keys(x).some((k) => !names.includes(k));
+    if (bad) {
+      throw new FedTypeError({
+        intrinsic,
+        argument,
+        expected: String(expected),
+        actual: Array.isArray(x) ? `an array of ${x.length}` : `an object with fields ${Object.keys(x).join(', ') || '(none)'}`,
+        hint: 'mismatched struct shape',
+      });
+    }
+  }
   if (Array.isArray(x) && (x.some(hasSymbolic) || expected?.kind === 'struct')) {
     const exp = expected?.kind === 'struct' && expected.elements.length === x.length ? expected : undefined;
     return ir.struct(x.map((e, i) => ({ name: exp?.elements[i]![0], value: toNode(e, intrinsic, `${argument}[${i}]`, exp?.elements[i]![1]) })));
