@@ -123,11 +123,23 @@ export function checkEncodable(fn: string, arg: string, values: ArrayLike<number
 
 const TWO32 = 2 ** 32;
 
-/** Encode floats (already range-checked or checked here) into a ring tensor. */
-export function encode(values: ArrayLike<number>, shape: readonly number[], cfg: FixedPointConfig, fn = 'encode'): RingTensor {
-  checkEncodable(fn, 'value', values, cfg);
+/**
+ * Encode floats into a ring tensor: round(values[i] * multiplier * 2^f).
+ * Checks every value (times `multiplier`) first.
+ */
+export function encode(values: ArrayLike<number>, shape: readonly number[], cfg: FixedPointConfig, fn = 'encode', multiplier = 1): RingTensor {
+  if (multiplier !== 1) {
+    if (!Number.isFinite(multiplier)) throw new EncodingRangeError(`${fn}: multiplier ${multiplier} is not finite`);
+    const b = cfg.bound / Math.abs(multiplier);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!(v > -b && v < b)) checkEncodable(fn, 'value', [v * multiplier], cfg);
+    }
+  } else {
+    checkEncodable(fn, 'value', values, cfg);
+  }
   const n = values.length;
-  const scale = 2 ** cfg.frac;
+  const scale = 2 ** cfg.frac * multiplier;
   const t = new RingTensor(cfg.bits, shape);
   const u32 = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
   if (cfg.bits === 64) {
@@ -151,10 +163,14 @@ export function encode(values: ArrayLike<number>, shape: readonly number[], cfg:
   return t;
 }
 
-/** Decode a ring tensor holding values scaled by 2^scaleBits (default: the config's f). */
-export function decode(t: RingTensor, cfg: FixedPointConfig, scaleBits: number = cfg.frac): Float64Array {
+/**
+ * Decode a ring tensor holding values scaled by 2^scaleBits (default: the
+ * config's f), into `out` when given (e.g. a Float32Array, to avoid a copy).
+ */
+export function decode<O extends Float64Array | Float32Array = Float64Array>(t: RingTensor, cfg: FixedPointConfig, scaleBits: number = cfg.frac, out?: O): O {
   const n = t.size;
-  const out = new Float64Array(n);
+  if (out !== undefined && out.length !== n) throw new ShapeMismatchError(`decode: argument 'out' has ${out.length} elements, expected ${n}`);
+  out ??= new Float64Array(n) as O;
   const u32 = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
   const i32 = new Int32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
   const inv = 2 ** -scaleBits;

@@ -117,7 +117,8 @@ const OPS: OpCase[] = [
     name: 'divPublic',
     arb: fc.tuple(single(LIN), fc.double({ min: 0.5, max: 100, noNaN: true }), fc.boolean()).map(([x, c, s]) => ({ x, c: s ? c : -c })),
     secure: (p, [x], { c }) => p.divPublic(x, c), plain: ({ x, c }) => x.values.map((v) => v / c!),
-    bound: ({ x, c }, u) => Math.abs(1 / c!) * u / 2 + maxAbs(x.values) * u / 2 + u * u / 4 + u,
+    // 1/c is encoded with f + k fractional bits, k = max(0, ceil(log2 |c|))
+    bound: ({ x, c }, u) => maxAbs(x.values) * u * 2 ** -Math.max(0, Math.ceil(Math.log2(Math.abs(c!)))) / 2 + u / 2 / Math.abs(c!) + u,
   },
   {
     name: 'addPublic', arb: fc.tuple(single(LIN), fc.double({ min: -LIN, max: LIN, noNaN: true })).map(([x, c]) => ({ x, c })),

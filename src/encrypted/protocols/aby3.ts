@@ -137,8 +137,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    * From a 2-out-of-2 sharing a (server0) + b (server1) of a value scaled by
    * 2^(2f): truncate locally and re-replicate (server0 and server1 each send one element to server2).
    */
-  async #truncate2of2(a: RingTensor | undefined, b: RingTensor | undefined, shape: readonly number[], key: string): Promise<Parts> {
-    const f = this.fixed.frac;
+  async #truncate2of2(a: RingTensor | undefined, b: RingTensor | undefined, shape: readonly number[], key: string, f = this.fixed.frac): Promise<Parts> {
     const [p0, p1, p2] = this.servers;
     let s0: RingTensor | undefined;
     let s1: RingTensor | undefined;
@@ -194,11 +193,11 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     return this.#finish(z, shape, key, trunc);
   }
 
-  protected truncParts(x: Parts, shape: readonly number[], key: string): Promise<Parts> {
+  protected truncParts(x: Parts, shape: readonly number[], key: string, shift?: number): Promise<Parts> {
     const [p0, p1] = this.servers;
     const a = this.isLocal(p0) ? x[0] : undefined;
     const b = this.isLocal(p1) ? ring.add(this.must(x[2], p1, 'x1'), this.must(x[3], p1, 'x2')) : undefined;
-    return this.#truncate2of2(a, b, shape, key);
+    return this.#truncate2of2(a, b, shape, key, shift);
   }
 
   protected async revealParts(x: Parts, shape: readonly number[], to: Player, key: string): Promise<RingTensor | undefined> {

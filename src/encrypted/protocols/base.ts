@@ -154,8 +154,8 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
   /** Elementwise product of two same-shaped sharings; truncates by 2^f when `trunc`. */
   protected abstract mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts>;
   protected abstract matmulParts(x: Parts, y: Parts, shapeX: readonly number[], shapeY: readonly number[], key: string, trunc: boolean): Promise<Parts>;
-  /** Divide the shared value by 2^f. */
-  protected abstract truncParts(x: Parts, shape: readonly number[], key: string): Promise<Parts>;
+  /** Divide the shared value by 2^shift (default f). */
+  protected abstract truncParts(x: Parts, shape: readonly number[], key: string, shift?: number): Promise<Parts>;
   /** Open the value to `to`; resolves with it where `to` executes, undefined elsewhere. */
   protected abstract revealParts(x: Parts, shape: readonly number[], to: Player, key: string): Promise<RingTensor | undefined>;
 
@@ -374,17 +374,43 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
   }
 
   /**
-   * Open `x` to `player` only. Resolves with a PrivateTensor of `player`
-   * (its value is present only where `player` executes). Throws at once if the
-   * player is unknown or outside `x.sensitivity`.
+   * Secret-share a fixed-point input whose encoding the owner produces itself
+   * (`encodeFn` runs only where the owner executes; e.g. to fold a scale into
+   * the encoding without materialising a scaled copy).
    */
-  reveal(x: T, player: Player): Promise<PrivateTensor> {
-    const fn = 'reveal';
+  encryptEncoded(owner: Player, encodeFn: (cfg: FixedPointConfig) => RingTensor, shape: readonly number[], options: Omit<EncryptOptions, 'shape'> = {}): Promise<T> {
+    const fn = 'encryptEncoded';
+    checkPlayer(`${this.constructor.name}.${fn}`, 'owner', owner);
+    const sens = this.checkSensitivityOption(fn, options.sensitivity);
+    this.register(owner);
+    const sh = flattenFloats(`${this.constructor.name}.${fn}`, 'shape', new Float64Array(shape.reduce((a, b) => a * b, 1)), shape).shape;
+    let encoded: RingTensor | undefined;
+    if (this.isLocal(owner)) {
+      encoded = encodeFn(this.fixed);
+      if (!(encoded instanceof RingTensor) || encoded.bits !== this.bits || !sameShape(encoded.shape, sh)) {
+        throw new TypeError(`${this.constructor.name}.${fn}: 'encodeFn' must return a RingTensor in Z_2^${this.bits} of shape ${fmtShape(sh)}`);
+      }
+    }
+    const key = this.nextOp();
+    return this.ready().then(async () => this.makeTensor(await this.shareRing(owner, encoded, sh, key), sh, 'fixed', sens));
+  }
+
+  #checkReveal(fn: string, x: T, player: Player): Player {
     this.checkOperand(fn, 'x', x);
     const p = this.checkKnownPlayer(fn, 'player', player);
     if (x.sensitivity !== null && !x.sensitivity.some((q) => q.name === p.name)) {
       throw new SensitivityError(`${this.constructor.name}.${fn}: player '${p.name}' is outside the sensitivity set {${x.sensitivity.map((q) => q.name).join(', ')}} of argument 'x'`);
     }
+    return p;
+  }
+
+  /**
+   * Open `x` to `player` only. Resolves with a PrivateTensor of `player`
+   * (its value is present only where `player` executes). Throws at once if the
+   * player is unknown or outside `x.sensitivity`.
+   */
+  reveal(x: T, player: Player): Promise<PrivateTensor> {
+    const p = this.#checkReveal('reveal', x, player);
     const key = this.nextOp();
     return this.ready().then(async () => {
       const r = await this.revealParts([...x.parts], x.shape, p, key);
@@ -392,6 +418,13 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       const values = decode(r, this.fixed, x.encoding === 'fixed' ? this.fixed.frac : 0);
       return new PrivateTensor(p, x.shape, values, r);
     });
+  }
+
+  /** Like reveal, but resolves with the raw ring value (undefined where `player` does not execute); no decoding copy. */
+  revealRing(x: T, player: Player): Promise<RingTensor | undefined> {
+    const p = this.#checkReveal('revealRing', x, player);
+    const key = this.nextOp();
+    return this.ready().then(() => this.revealParts([...x.parts], x.shape, p, key));
   }
 
   // ------------------------------------------------------------ local (linear) ops
@@ -573,22 +606,29 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     return this.mulPublicChecked(fn, x, pub, false);
   }
 
-  /** x / c for a public non-zero c: multiplies by the encoded 1/c and truncates. */
+  /**
+   * x / c for a public non-zero c: multiplies by 1/c encoded with f + k
+   * fractional bits, k = max(0, ceil(log2 max|c|)), and truncates by f + k, so
+   * that 1/c keeps f significant bits (relative error <= 2^-(f+1)).
+   */
   divPublic(x: T, c: PublicValue): Promise<T> {
     const fn = 'divPublic';
     this.checkOperand(fn, 'x', x);
     const pub = this.publicOperand(fn, 'c', c);
     const inv = new Float64Array(pub.values.length);
+    let maxAbs = 0;
     for (let i = 0; i < inv.length; i++) {
       const v = pub.values[i]!;
       if (v === 0) throw new RangeError(`${this.constructor.name}.${fn}: argument 'c' element ${i} is 0`);
       inv[i] = 1 / v;
+      maxAbs = Math.max(maxAbs, Math.abs(v));
     }
     checkEncodable(`${this.constructor.name}.${fn}`, '1/c', inv, this.fixed);
-    return this.mulPublicChecked(fn, x, { values: inv, shape: pub.shape }, true);
+    const extra = Math.max(0, Math.min(Math.ceil(Math.log2(maxAbs)), this.bits - 2 - 3 * this.fixed.frac));
+    return this.mulPublicChecked(fn, x, { values: inv, shape: pub.shape }, true, extra);
   }
 
-  private mulPublicChecked(fn: string, x: T, pub: { values: Float64Array | Float32Array; shape: number[] }, forceFixed: boolean): Promise<T> {
+  private mulPublicChecked(fn: string, x: T, pub: { values: Float64Array | Float32Array; shape: number[] }, forceFixed: boolean, extraBits = 0): Promise<T> {
     const shape = broadcastShape(`${this.constructor.name}.${fn}`, x.shape, pub.shape, 'x', 'c');
     let integral = !forceFixed;
     for (let i = 0; integral && i < pub.values.length; i++) integral = Number.isSafeInteger(pub.values[i]!);
@@ -600,10 +640,13 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       return Promise.resolve(this.makeTensor(parts, shape, x.encoding, x.sensitivity));
     }
     const scalar = pub.shape.length === 0;
-    const enc = scalar ? undefined : encode(pub.values, pub.shape, this.fixed);
-    const s = scalar ? encodeScalar(pub.values[0]!, this.fixed, `${this.constructor.name}.${fn}`, 'c') : 0n;
+    // x is int: the product carries f fractional bits already (shift by the extra bits only)
+    const cfg = { ...this.fixed, frac: this.fixed.frac + extraBits, bound: this.fixed.bound / 2 ** extraBits };
+    const enc = scalar ? undefined : encode(pub.values, pub.shape, cfg);
+    const s = scalar ? encodeScalar(pub.values[0]!, cfg, `${this.constructor.name}.${fn}`, 'c') : 0n;
     const parts = this.mapParts([x], (p) => (enc === undefined ? ring.mulScalar(p, s) : ring.mul(p, enc)));
-    if (x.encoding === 'int') return Promise.resolve(this.makeTensor(parts, shape, 'fixed', x.sensitivity));
-    return this.ready().then(async () => this.makeTensor(await this.truncParts(parts, shape, key), shape, 'fixed', x.sensitivity));
+    const shift = (x.encoding === 'int' ? 0 : this.fixed.frac) + extraBits;
+    if (shift === 0) return Promise.resolve(this.makeTensor(parts, shape, 'fixed', x.sensitivity));
+    return this.ready().then(async () => this.makeTensor(await this.truncParts(parts, shape, key, shift), shape, 'fixed', x.sensitivity));
   }
 }

@@ -45,8 +45,8 @@ export class Plaintext extends Protocol<PlaintextTensor> {
     return [await this.move(owner, this.evaluator, `${key}/input`, value, shape)];
   }
 
-  #trunc(p: RingTensor): RingTensor {
-    return ring.shrArith(p, this.fixed.frac);
+  #trunc(p: RingTensor, shift = this.fixed.frac): RingTensor {
+    return ring.shrArith(p, shift);
   }
 
   protected async mulParts(x: Parts, y: Parts, _shape: readonly number[], _key: string, trunc: boolean): Promise<Parts> {
@@ -61,8 +61,8 @@ export class Plaintext extends Protocol<PlaintextTensor> {
     return [trunc ? this.#trunc(z) : z];
   }
 
-  protected async truncParts(x: Parts): Promise<Parts> {
-    return [x[0] === undefined ? undefined : this.#trunc(x[0])];
+  protected async truncParts(x: Parts, _shape: readonly number[], _key: string, shift?: number): Promise<Parts> {
+    return [x[0] === undefined ? undefined : this.#trunc(x[0], shift)];
   }
 
   protected revealParts(x: Parts, shape: readonly number[], to: Player, key: string): Promise<RingTensor | undefined> {

@@ -80,8 +80,7 @@ export class Pond extends Protocol<AdditiveTensor> {
     return [x0, x1];
   }
 
-  #truncShare(i: number, z: RingTensor): RingTensor {
-    const f = this.fixed.frac;
+  #truncShare(i: number, z: RingTensor, f = this.fixed.frac): RingTensor {
     return i === 0 ? ring.shrLogical(z, f) : ring.neg(ring.shrLogical(ring.neg(z), f));
   }
 
@@ -120,8 +119,8 @@ export class Pond extends Protocol<AdditiveTensor> {
     return this.#beaver(x, y, 'matmul', sx, sy, [sx[0]!, sy[1]!], key, trunc);
   }
 
-  protected async truncParts(x: Parts): Promise<Parts> {
-    return x.map((p, i) => (p === undefined ? undefined : this.#truncShare(i, p)));
+  protected async truncParts(x: Parts, _shape: readonly number[], _key: string, shift?: number): Promise<Parts> {
+    return x.map((p, i) => (p === undefined ? undefined : this.#truncShare(i, p, shift)));
   }
 
   protected async revealParts(x: Parts, shape: readonly number[], to: Player, key: string): Promise<RingTensor | undefined> {

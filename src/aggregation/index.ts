@@ -1,0 +1,24 @@
+/** fedcrypt/aggregation: the secure-aggregation plug-in interface and its implementations. */
+export * from './protocol.js';
+export { insecureReferenceAggregation, referenceAggregate, exactSum, floatSum, type InsecureReferenceOptions } from './reference.js';
+export { mpcAggregation, secureMean, type MpcAggregationOptions, type MpcProtocolName, type SecureMeanOptions, type SecureMeanResult } from './mpc.js';
+export {
+  PaillierAggregation,
+  paillierAggregation,
+  paillierContext,
+  paillierSecureMean,
+  PAILLIER_CHANNEL_GRID,
+  channelFor,
+  MisroutedMessageError,
+  StageMachine as PaillierStageMachine,
+  STAGES as PAILLIER_STAGES,
+  type PaillierAggregationOptions,
+  type PaillierContextOptions,
+  type PaillierSecureMeanOptions,
+  type PaillierSecureMeanResult,
+  type PaillierReport,
+  type ChannelGridEntry,
+  type ChannelKind,
+  type RelayEvent,
+  type ObservedMessage,
+} from './paillier.js';

@@ -1,0 +1,175 @@
+/**
+ * MPC secure aggregation (ABY3 / Pond) against the insecure reference
+ * semantics, what each party receives, and the secureMean fast path.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { intrinsicByUri } from '../../src/core/intrinsics.js';
+import { AGGREGATORS, CLIENTS, SERVER, type Placement } from '../../src/core/placements.js';
+import { tensor, type DType } from '../../src/core/types.js';
+import type { NumericArray } from '../../src/core/values.js';
+import { mpcAggregation, referenceAggregate, secureMean, type AggregationRequest, type AggregationUri } from '../../src/aggregation/index.js';
+import { Player } from '../../src/encrypted/index.js';
+import { MemoryTransport, type Transport } from '../../src/transport/index.js';
+
+interface Msg { from: string; to: string; key: string; bytes: number }
+class RecordingTransport implements Transport {
+  readonly kind = 'recording';
+  readonly log: Msg[] = [];
+  readonly inner = new MemoryTransport();
+  isLocal(p: string) { return this.inner.isLocal(p); }
+  send(from: string, to: string, key: string, payload: Uint8Array) { this.log.push({ from, to, key, bytes: payload.length }); return this.inner.send(from, to, key, payload); }
+  receive(to: string, from: string, key: string) { return this.inner.receive(to, from, key); }
+  stats() { return this.inner.stats(); }
+  resetStats() { this.inner.resetStats(); }
+  close() { return this.inner.close(); }
+}
+
+let invocation = 0;
+function request(uri: AggregationUri, dtypes: DType[], clientValues: NumericArray[][], extra: Partial<AggregationRequest> = {}, target: Placement = SERVER): AggregationRequest {
+  const found = intrinsicByUri(uri);
+  assert.ok(found, `uri ${uri} is registered`);
+  const leaves = dtypes.map((dtype, j) => ({ path: dtypes.length === 1 ? '' : `[${j}]`, type: tensor(dtype, [clientValues[0]![j]!.length]), size: clientValues[0]![j]!.length }));
+  return {
+    invocationId: `agg/${++invocation}`, intrinsic: found.def, variant: found.variant, uri,
+    valueType: leaves[0]!.type, resultType: leaves[0]!.type, leaves, clientValues,
+    source: CLIENTS, target, numClients: clientValues.length, numAggregators: 1, ...extra,
+  };
+}
+
+const U: Record<'low' | 'high', number> = { low: 2 ** -16, high: 2 ** -32 };
+const f32 = (n: number) => fc.array(fc.float({ min: -100, max: 100, noNaN: true, noDefaultInfinity: true }), { minLength: n, maxLength: n }).map((a) => Float32Array.from(a));
+
+for (const protocol of ['aby3', 'pond'] as const) {
+  for (const precision of ['low', 'high'] as const) {
+    describe(`mpcAggregation ${protocol} (${precision}) matches the reference`, () => {
+      const u = U[precision];
+      const agg = mpcAggregation({ protocol, precision });
+
+      it('federated_secure_sum on integers is exact (uint32 near 2^32, int64, bitwidth and maxInput bounds)', async () => {
+        await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 62 }), async (clients, n, bitwidth) => {
+          const bound = 1n << BigInt(bitwidth);
+          const vals = Array.from({ length: clients }, (_, c) => [BigInt64Array.from({ length: n }, (_, i) => (bound - 1n - BigInt(c * 7 + i)) < 0n ? 0n : bound - 1n - BigInt(c * 7 + i))]);
+          const req = request('federated_secure_sum', ['int64'], vals, { bitwidth, bound });
+          const got = await agg.aggregate(req);
+          assert.deepEqual(Array.from(got.leaves[0]!, BigInt), [...(referenceAggregate(req).leaves[0] as readonly bigint[])]);
+        }), { numRuns: 8 });
+        const u32 = [[Uint32Array.of(2 ** 32 - 1, 5)], [Uint32Array.of(2 ** 32 - 2, 0)]];
+        const req = request('federated_secure_sum_at_aggregators', ['uint32'], u32, { bitwidth: 32, bound: 1n << 32n }, AGGREGATORS);
+        assert.deepEqual(Array.from((await agg.aggregate(req)).leaves[0]!, BigInt), [2n ** 33n - 3n, 5n]);
+      });
+
+      it('integer leaves of federated_sum_at_aggregators are exact, negative values included', async () => {
+        const vals = [[Int32Array.of(-2147483648, 7, 0)], [Int32Array.of(-2147483648, -9, 2147483647)]];
+        const req = request('federated_sum_at_aggregators', ['int32'], vals, {}, AGGREGATORS);
+        assert.deepEqual(Array.from((await agg.aggregate(req)).leaves[0]!, BigInt), [-4294967296n, -2n, 2147483647n]);
+      });
+
+      it('float sums, means and weighted means are within the documented bound (struct of two leaves)', async () => {
+        await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 3 }), async (clients, n, m) => {
+          const vals: NumericArray[][] = [];
+          for (let c = 0; c < clients; c++) vals.push([fc.sample(f32(n), 1)[0]!, fc.sample(f32(m), 1)[0]!]);
+          const weights = Float64Array.from({ length: clients }, (_, c) => 1 + ((c * 37) % 11));
+          for (const uri of ['federated_sum_at_aggregators', 'federated_mean_at_aggregators', 'federated_weighted_mean_at_aggregators'] as const) {
+            const req = request(uri, ['float32', 'float32'], vals, uri === 'federated_weighted_mean_at_aggregators' ? { weights } : {});
+            const want = referenceAggregate(req).leaves;
+            const got = (await agg.aggregate(req)).leaves;
+            const W = uri === 'federated_sum_at_aggregators' ? 1 : uri === 'federated_mean_at_aggregators' ? clients : weights.reduce((a, b) => a + b, 0);
+            got.forEach((leaf, j) => {
+              assert.ok(leaf instanceof Float64Array);
+              leaf.forEach((g, i) => {
+                const w = Number((want[j] as Float64Array)[i]);
+                // encodings: clients * u/2 (scaled by 1/W); divPublic: |S/W| u/2 + u (docs/encrypted.md)
+                const bound = uri === 'federated_sum_at_aggregators' ? clients * u / 2 : clients * u / 2 / W + Math.abs(w) * u / 2 + u;
+                assert.ok(Math.abs(g - w) <= bound + Math.abs(w) * 2 ** -40, `${uri} leaf ${j} element ${i}: got ${g}, want ${w}, bound ${bound}`);
+              });
+            });
+          }
+        }), { numRuns: 6 });
+      });
+    });
+  }
+}
+
+describe('mpcAggregation: what each party receives', () => {
+  for (const protocol of ['aby3', 'pond'] as const) {
+    it(`${protocol}: clients only send, servers get one full component per client at most, only the target receives the result`, async () => {
+      const transport = new RecordingTransport();
+      const agg = mpcAggregation({ protocol, transport });
+      const n = 64;
+      const vals = [0, 1, 2].map((c) => [Float32Array.from({ length: n }, (_, i) => c + i / 8)]);
+      const req = request('federated_mean_at_aggregators', ['float32'], vals);
+      const got = (await agg.aggregate(req)).leaves[0] as Float64Array;
+      got.forEach((v, i) => assert.ok(Math.abs(v - (1 + i / 8)) < 2 ** -12));
+      const E = 8;
+      const clients = ['client0', 'client1', 'client2'];
+      const servers = protocol === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1'];
+      for (const c of clients) assert.ok(!transport.log.some((m) => m.to === c), `${c} receives nothing`);
+      for (const s of servers) {
+        for (const c of clients) {
+          const fromClient = transport.log.filter((m) => m.from === c && m.to === s).reduce((a, m) => a + m.bytes, 0);
+          assert.ok(fromClient <= n * E + 32, `${s} receives at most one full component from ${c} (${fromClient} B)`);
+        }
+      }
+      const toTarget = transport.log.filter((m) => m.to === 'server');
+      assert.equal(toTarget.length, servers.length, 'one reveal message per server holding a needed component');
+      assert.ok(toTarget.every((m) => servers.includes(m.from) && m.bytes === n * E));
+      // nobody but the target receives anything after the aggregate is formed
+      const revealKeys = new Set(toTarget.map((m) => m.key));
+      assert.ok(transport.log.filter((m) => revealKeys.has(m.key)).every((m) => m.to === 'server'));
+      assert.ok(agg.lastBytesSent && agg.lastBytesSent['client0']! > 0);
+      await agg.close?.();
+    });
+  }
+});
+
+describe('secureMean (learning fast path)', () => {
+  for (const protocol of ['aby3', 'pond'] as const) {
+    it(`${protocol}: weighted mean of 3 owners' 100k-parameter updates, bytes per player as in theory`, async () => {
+      const n = 100_000;
+      const updates = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * (k + 1)) * 3));
+      const weights = [10, 20, 70];
+      const r = await secureMean(updates, weights, { protocol });
+      assert.ok(r.mean instanceof Float32Array && r.mean.length === n);
+      const u = 2 ** -16;
+      for (let i = 0; i < n; i += 97) {
+        const want = (10 * updates[0]![i]! + 20 * updates[1]![i]! + 70 * updates[2]![i]!) / 100;
+        // float32 output rounding (2^-24 relative) plus the documented fixed-point bound
+        assert.ok(Math.abs(r.mean[i]! - want) <= 3 * u / 2 / 100 + Math.abs(want) * u / 2 + u + Math.abs(want) * 2 ** -23, `element ${i}: ${r.mean[i]} vs ${want}`);
+      }
+      const E = 8;
+      if (protocol === 'aby3') {
+        for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], 2 * n * E + 64, 'owner: two full components and four seeds');
+        // truncation after the division: server0 and server1 send n each; reveal: each server sends n to the model owner
+        assert.equal(r.bytesPerPlayer['server0'], n * E + 16 + n * E);
+        assert.equal(r.bytesPerPlayer['server1'], n * E + 16 + n * E);
+        assert.equal(r.bytesPerPlayer['server2'], 16 + n * E);
+      } else {
+        for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], n * E + 16, 'owner: one masked share and a seed');
+        assert.equal(r.bytesPerPlayer['server0'], n * E);
+        assert.equal(r.bytesPerPlayer['server1'], n * E);
+        assert.equal(r.bytesPerPlayer['crypto-producer'] ?? 0, 0, 'no triples needed');
+      }
+      assert.equal(r.bytesPerPlayer['model-owner'] ?? 0, 0);
+    });
+  }
+
+  it('unweighted mean at high precision', async () => {
+    const r = await secureMean([Float32Array.of(1, 2.5), Float32Array.of(3, -0.5)], undefined, { precision: 'high' });
+    assert.deepEqual(Array.from(r.mean), [2, 1]);
+  });
+
+  it('bad input', async () => {
+    await assert.rejects(secureMean([], undefined), TypeError);
+    await assert.rejects(secureMean([new Float64Array(2) as never]), /updates\[0\]' must be a Float32Array/);
+    await assert.rejects(secureMean([new Float32Array(2), new Float32Array(3)]), (e: unknown) => e instanceof RangeError && /'updates\[1\]' has 3 values/.test((e as Error).message));
+    await assert.rejects(secureMean([new Float32Array(2)], [1, 2]), RangeError);
+    await assert.rejects(secureMean([new Float32Array(2)], [-1]), (e: unknown) => e instanceof RangeError && /weights\[0\]/.test((e as Error).message));
+    await assert.rejects(secureMean([new Float32Array(2)], [0]), /all zero/);
+    await assert.rejects(secureMean([Float32Array.of(NaN)]), (e: unknown) => e instanceof RangeError && /NaN.*2\^47/.test((e as Error).message));
+    await assert.rejects(secureMean([new Float32Array(2)], undefined, { protocol: 'spdz' as never }), (e: unknown) => e instanceof RangeError && /'aby3' or 'pond'/.test((e as Error).message));
+    assert.throws(() => mpcAggregation({ precision: 'mid' as never }), RangeError);
+    assert.throws(() => mpcAggregation({ servers: [new Player('a')] }), TypeError);
+  });
+});
