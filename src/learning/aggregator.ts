@@ -20,7 +20,7 @@ export interface Aggregator {
   /** Human-readable description printed by the CLI and the report. */
   readonly description?: string;
   /** Weighted mean of per-owner flat updates (all the same length). */
-  mean(updates: readonly Float32Array[], weights: readonly number[]): Promise<AggregateResult>;
+  mean(updates: readonly Float32Array[], weights: readonly number[], owners?: readonly string[]): Promise<AggregateResult>;
   /** Release resources (workers, transports). */
   close?(): Promise<void>;
 }
@@ -94,10 +94,11 @@ export function plaintextAggregator(ownerNames?: readonly string[]): Aggregator 
     name: 'plaintext',
     secure: false,
     description: PLAINTEXT_DESCRIPTION,
-    async mean(updates, weights) {
+    async mean(updates, weights, owners) {
       const mean = weightedMeanPlain(updates, weights);
+      const names = owners && owners.length === updates.length ? owners : ownerNames && ownerNames.length === updates.length ? ownerNames : undefined;
       const bytesByRole: Record<string, number> = {};
-      updates.forEach((u, i) => { bytesByRole[ownerNames?.[i] ?? `data-owner-${i}`] = u.length * 4; });
+      updates.forEach((u, i) => { bytesByRole[names?.[i] ?? `data-owner-${i}`] = u.length * 4; });
       bytesByRole['aggregator'] = mean.length * 4;
       return { mean, bytesByRole };
     },

@@ -112,7 +112,7 @@ export function buildFederatedAveraging(options: FederatedAveragingOptions): Ite
       if (kept.length === 0) throw new BadUpdateError(skipped.map((s) => s.owner).join(', '), 'every data owner was skipped; round aborted, model unchanged');
       // federatedMean at AGGREGATORS, weighted by example counts
       const t2 = performance.now();
-      const agg = await options.aggregator.mean(kept.map((k) => k.delta), kept.map((k) => k.examples));
+      const agg = await options.aggregator.mean(kept.map((k) => k.delta), kept.map((k) => k.examples), kept.map((k) => k.name));
       const t3 = performance.now();
       for (const [k, v] of Object.entries(agg.bytesByRole)) bytesByRole[k] = (bytesByRole[k] ?? 0) + v;
       // server update: pseudo-gradient = -meanDelta

@@ -104,7 +104,7 @@ export async function fedSgdRound(modelOwner: ModelOwner, dataOwners: readonly D
   }
   if (updates.length === 0) throw new BadUpdateError(skipped.map((s) => s.owner).join(', '), 'every data owner was skipped; round aborted, model unchanged');
   const t1 = performance.now();
-  const agg = await aggregator.mean(updates, counts);
+  const agg = await aggregator.mean(updates, counts, used);
   const t2 = performance.now();
   addBytes(bytesByRole, agg.bytesByRole);
   modelOwner.updateModel(agg.mean);

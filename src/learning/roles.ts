@@ -38,7 +38,7 @@ function checkName(name: unknown): string {
 }
 
 /** The default server optimizer: AMSGrad with cosine decay over the planned steps (see docs/learning.md for why). */
-export function defaultServerOptimizer(totalSteps: number, lr = 0.003): FlatOptimizer {
+export function defaultServerOptimizer(totalSteps: number, lr = 0.008): FlatOptimizer {
   return adam({ lr, amsgrad: true, decay: cosineDecay(Math.max(1, totalSteps), 0.02) });
 }
 

@@ -22,6 +22,8 @@ export type Precision = (typeof PRECISIONS)[number];
 export interface SecureAggregatorOptions {
   protocol: Exclude<ProtocolName, 'plaintext'>;
   precision?: Precision;
+  /** Names of the data owners, in update order (for the bytes-per-role figures). */
+  ownerNames?: readonly string[];
   /** Extra options passed through to the protocol. */
   protocolOptions?: Record<string, unknown>;
 }
@@ -69,11 +71,12 @@ export function secureAggregator(options: SecureAggregatorOptions): Aggregator {
     name: protocol,
     secure: true,
     description: `secure aggregation with ${protocol === 'paillier' ? 'Paillier' : protocol.toUpperCase()} (${precision} precision)`,
-    async mean(updates, weights): Promise<AggregateResult> {
+    async mean(updates, weights, owners): Promise<AggregateResult> {
       checkMeanArgs(updates, weights);
       mod ??= loadModule(protocol);
       const m = await mod;
-      const r = await m.secureMean([...updates], [...weights], { protocol, precision, ...options.protocolOptions });
+      const ownerNames = owners && owners.length === updates.length ? owners : options.ownerNames && options.ownerNames.length === updates.length ? options.ownerNames : undefined;
+      const r = await m.secureMean([...updates], [...weights], { protocol, precision, ...(ownerNames ? { ownerNames } : {}), ...options.protocolOptions });
       return { mean: r.mean, bytesByRole: r.bytesByRole ?? r.bytesPerPlayer ?? {} };
     },
   };
@@ -88,5 +91,5 @@ export async function makeAggregator(protocol: string, precision: Precision = 'l
     const { plaintextAggregator } = await import('./aggregator.js');
     return plaintextAggregator(ownerNames);
   }
-  return secureAggregator({ protocol: p as SecureAggregatorOptions['protocol'], precision });
+  return secureAggregator({ protocol: p as SecureAggregatorOptions['protocol'], precision, ownerNames });
 }

@@ -30,7 +30,7 @@ export interface TrainOptions {
   onBadUpdate?: BadUpdatePolicy;
   /** Server optimizer: 'amsgrad' (default), 'adam' or 'sgd'. */
   optimizer?: 'amsgrad' | 'adam' | 'sgd';
-  /** Server learning rate; default 0.003 (FedSGD) / 1.0 (FedAvg, SGD on the mean delta). */
+  /** Server learning rate; default 0.008 (FedSGD) / 1.0 (FedAvg, SGD on the mean delta). */
   lr?: number;
   /** FedAvg: local epochs per round (default 1) and client learning rate (default 0.05, SGD). */
   localEpochs?: number;
@@ -82,7 +82,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const nonIid = options.nonIid ?? false;
   const onBadUpdate = options.onBadUpdate ?? 'abort';
   const optName = options.optimizer ?? (mode === 'fedsgd' ? 'amsgrad' : 'sgd');
-  const lr = options.lr ?? (mode === 'fedsgd' ? 0.003 : 1.0);
+  const lr = options.lr ?? (mode === 'fedsgd' ? 0.008 : 1.0);
 
   const backend = await initTf();
   const data = loadDataset(datasetName);

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { makeAggregator, secureAggregator, protocolAvailable } from '../../src/learning/secure-aggregators.js';
+import { weightedMeanPlain } from '../../src/learning/aggregator.js';
+
+const FRAC = { low: 16, high: 32 } as const;
+
+/**
+ * Fixed-point bound of the weighted mean (docs/encrypted.md): each owner encodes w_i x_i (u/2 each),
+ * addN adds them, divPublic by W costs (|S| + 1/W) u/2 + u^2/4 + u; then the float32 result rounding.
+ */
+function bound(updates: Float32Array[], weights: number[], i: number, u: number, ref: number): number {
+  const W = weights.reduce((a, b) => a + b, 0);
+  let S = 0;
+  updates.forEach((x, k) => { S += weights[k]! * x[i]!; });
+  return (updates.length * u) / 2 / W + (Math.abs(S) + 1 / W) * (u / 2) + u * u / 4 + u + Math.abs(ref) * 2 ** -23 + 1e-12;
+}
+
+for (const protocol of ['aby3', 'pond'] as const) {
+  for (const precision of ['low', 'high'] as const) {
+    test(`${protocol} (${precision}) secure weighted mean equals the plaintext mean within the fixed-point bound`, async (t) => {
+      if (!(await protocolAvailable(protocol))) {
+        if (process.env.CI) assert.fail(`${protocol} not available from src/aggregation/mpc.ts`);
+        t.skip(`${protocol} not available from src/aggregation/mpc.ts yet`);
+        return;
+      }
+      const agg = await makeAggregator(protocol, precision);
+      assert.equal(agg.secure, true);
+      assert.match(agg.description!, new RegExp(`secure aggregation with ${protocol.toUpperCase()} \\(${precision} precision\\)`));
+      const u = 2 ** -FRAC[precision];
+      await fc.assert(fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }).chain((k) => fc.integer({ min: 1, max: 64 }).chain((n) => fc.tuple(
+          fc.array(fc.array(fc.float({ min: -4, max: 4, noNaN: true }), { minLength: n, maxLength: n }), { minLength: k, maxLength: k }),
+          fc.array(fc.integer({ min: 1, max: 512 }), { minLength: k, maxLength: k }),
+        ))),
+        async ([us, ws]) => {
+          const updates = us.map((x) => Float32Array.from(x));
+          const names = updates.map((_, i) => `owner-${i}`);
+          const r = await agg.mean(updates, ws, names);
+          const ref = weightedMeanPlain(updates, ws);
+          assert.equal(r.mean.length, ref.length);
+          for (let i = 0; i < ref.length; i++) {
+            const b = bound(updates, ws, i, u, ref[i]!);
+            assert.ok(Math.abs(r.mean[i]! - ref[i]!) <= b, `element ${i}: ${r.mean[i]} vs ${ref[i]} (bound ${b})`);
+          }
+          // every owner sent its shares; compute servers took part; the model owner gets the mean as the return value
+          for (const nm of names) assert.ok((r.bytesByRole[nm] ?? 0) > 0, `${nm} sent shares`);
+          assert.ok(Object.keys(r.bytesByRole).some((k) => /server/.test(k)), 'server traffic recorded');
+        },
+      ), { numRuns: 12 });
+      await assert.rejects(agg.mean([new Float32Array(2)], [1, 1]), /"weights" expected 1 entries/);
+    });
+  }
+}
+
+test('secureAggregator validates its options', () => {
+  assert.throws(() => secureAggregator({ protocol: 'spdz' as 'aby3' }), /unknown protocol "spdz"; valid protocols/);
+});
