@@ -186,7 +186,7 @@ function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKern
         const i1 = Math.min(m, i0 + rb);
         mem.set(a.subarray(i0 * k * L, i1 * k * L), pa / 8);
         if (bits === 64) ex.matmul64(pa, pb, po, i1 - i0, k, n, pp);
-        else ex.matmul128(pa, pb, po, i1 - i0, k, n);
+        else ex.matmul128(pa, pb, po, i1 - i0, k, n, pp);
         out.set(mem.subarray(po / 8, po / 8 + (i1 - i0) * n * L), i0 * n * L);
       }
     },

@@ -234,6 +234,15 @@ test('matmul at a size that exercises full 8-column panels and grows wasm memory
     const b = randomTensor(bits, [k, n], randomBytes);
     sameResult(underBackends(() => R.matmul(a, b)));
   }
+  // all-ones limbs maximise every partial sum and carry in the 128-bit kernel
+  for (const bits of [64, 128] as const) {
+    const max = (1n << BigInt(bits)) - 1n;
+    const a = R.RingTensor.fromBigInts(bits, [9, 300], new Array<bigint>(9 * 300).fill(max));
+    const b = R.RingTensor.fromBigInts(bits, [300, 7], new Array<bigint>(300 * 7).fill(max));
+    const r = underBackends(() => R.matmul(a, b));
+    sameResult(r);
+    assert.deepEqual(r.ts.toBigInts(), new Array<bigint>(63).fill(300n % (max + 1n)));
+  }
 });
 
 test('elemArb covers the whole ring (sanity of the generators)', () => {

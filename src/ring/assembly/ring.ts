@@ -339,25 +339,98 @@ export function sum128(a: usize, outer: i32, len: i32, inner: i32, o: usize): vo
   }
 }
 
-/** out[m,n] = a[m,k] x b[k,n] mod 2^128. out must not alias the inputs. */
-export function matmul128(a: usize, b: usize, o: usize, m: i32, k: i32, n: i32): void {
+/**
+ * out[m,n] = a[m,k] x b[k,n] mod 2^128 (SIMD). `panel` is scratch of k*64 bytes.
+ * With a = ah*2^64 + al, b = bh*2^64 + bl:
+ *   sum a*b = sum al*bl (full 128 bits) + 2^64 * (sum al*bh + ah*bl mod 2^64).
+ * Splitting al = a1*2^32 + a0, bl = b1*2^32 + b0, the full part is
+ *   L + (H + C)*2^32 + (D + E)*2^64 with L, H the sums of the low/high 32 bits
+ *   of a0*b0, C, D those of a0*b1 + a1*b0, E = sum a1*b1 mod 2^64; every lane
+ *   sum stays below 2^64 while k < 2^30 (wasm memory caps k far below that).
+ * Columns are packed 4 at a time as 32-bit halves: per p of the panel,
+ *   b0 | b1 | bh0 | bh1 (4 x u32 each).
+ * Pass 1 accumulates L, H, C, D, E; pass 2 the cross term X = sum al*bh + ah*bl
+ * mod 2^64 (same 32-bit trick as matmul64); two passes keep each within the
+ * 16 x64 vector registers.
+ */
+export function matmul128(a: usize, b: usize, o: usize, m: i32, k: i32, n: i32, panel: usize): void {
   const K = <usize>k, N = <usize>n;
-  memory.fill(o, 0, (<usize>m) * N * 16);
-  for (let i: usize = 0; i < <usize>m; i++) {
-    const orow = o + ((i * N) << 4);
+  const M32 = i64x2.splat(0xffffffff);
+  const SIGN = i64x2.splat(0x8000000000000000);
+  for (let jb = 0; jb < n; jb += 4) {
+    const w = min(4, n - jb);
     for (let p: usize = 0; p < K; p++) {
-      const aoff = a + ((i * K + p) << 4);
-      const al = load<u64>(aoff), ah = load<u64>(aoff, 8);
-      const brow = b + ((p * N) << 4);
-      for (let j: usize = 0; j < N; j++) {
-        const bl = load<u64>(brow + (j << 4)), bh = load<u64>(brow + (j << 4), 8);
-        const pl = al * bl;
-        const ph = mulhi(al, bl) + al * bh + ah * bl;
-        const q = orow + (j << 4);
-        const ol = load<u64>(q), oh = load<u64>(q, 8);
-        const lo = ol + pl;
-        store<u64>(q, lo);
-        store<u64>(q, oh + ph + <u64>(lo < ol), 8);
+      const src = b + ((p * N + <usize>jb) << 4);
+      const dst = panel + (p << 6);
+      for (let c = 0; c < 4; c++) {
+        const lo: u64 = c < w ? load<u64>(src + ((<usize>c) << 4)) : 0;
+        const hi: u64 = c < w ? load<u64>(src + ((<usize>c) << 4), 8) : 0;
+        const q = dst + ((<usize>c) << 2);
+        store<u32>(q, <u32>lo);
+        store<u32>(q, <u32>(lo >> 32), 16);
+        store<u32>(q, <u32>hi, 32);
+        store<u32>(q, <u32>(hi >> 32), 48);
+      }
+    }
+    for (let i: usize = 0; i < <usize>m; i++) {
+      const arow = a + ((i * K) << 4);
+      // pass 1: full-width al*bl
+      let L0 = i64x2.splat(0), L1 = L0, H0 = L0, H1 = L0, C0 = L0, C1 = L0, D0 = L0, D1 = L0, E0 = L0, E1 = L0;
+      for (let p: usize = 0; p < K; p++) {
+        const pp = panel + (p << 6);
+        const b0 = v128.load(pp), b1 = v128.load(pp, 16);
+        const al = load<u64>(arow + (p << 4));
+        const a0 = i32x4.splat(<i32>al), a1 = i32x4.splat(<i32>(al >> 32));
+        let t = i64x2.extmul_low_i32x4_u(a0, b0);
+        L0 = i64x2.add(L0, v128.and(t, M32));
+        H0 = i64x2.add(H0, i64x2.shr_u(t, 32));
+        t = i64x2.extmul_high_i32x4_u(a0, b0);
+        L1 = i64x2.add(L1, v128.and(t, M32));
+        H1 = i64x2.add(H1, i64x2.shr_u(t, 32));
+        t = i64x2.extmul_low_i32x4_u(a0, b1);
+        let u = i64x2.extmul_low_i32x4_u(a1, b0);
+        C0 = i64x2.add(C0, i64x2.add(v128.and(t, M32), v128.and(u, M32)));
+        D0 = i64x2.add(D0, i64x2.add(i64x2.shr_u(t, 32), i64x2.shr_u(u, 32)));
+        t = i64x2.extmul_high_i32x4_u(a0, b1);
+        u = i64x2.extmul_high_i32x4_u(a1, b0);
+        C1 = i64x2.add(C1, i64x2.add(v128.and(t, M32), v128.and(u, M32)));
+        D1 = i64x2.add(D1, i64x2.add(i64x2.shr_u(t, 32), i64x2.shr_u(u, 32)));
+        E0 = i64x2.add(E0, i64x2.extmul_low_i32x4_u(a1, b1));
+        E1 = i64x2.add(E1, i64x2.extmul_high_i32x4_u(a1, b1));
+      }
+      // pass 2: cross terms al*bh + ah*bl mod 2^64
+      let X0 = i64x2.splat(0), X1 = X0, XC = X0;
+      for (let p: usize = 0; p < K; p++) {
+        const pp = panel + (p << 6);
+        const b0 = v128.load(pp), b1 = v128.load(pp, 16), h0 = v128.load(pp, 32), h1 = v128.load(pp, 48);
+        const al = load<u64>(arow + (p << 4)), ah = load<u64>(arow + (p << 4), 8);
+        const a0 = i32x4.splat(<i32>al), a1 = i32x4.splat(<i32>(al >> 32));
+        const g0 = i32x4.splat(<i32>ah), g1 = i32x4.splat(<i32>(ah >> 32));
+        X0 = i64x2.add(X0, i64x2.add(i64x2.extmul_low_i32x4_u(a0, h0), i64x2.extmul_low_i32x4_u(g0, b0)));
+        X1 = i64x2.add(X1, i64x2.add(i64x2.extmul_high_i32x4_u(a0, h0), i64x2.extmul_high_i32x4_u(g0, b0)));
+        XC = i32x4.add(XC, i32x4.add(i32x4.add(i32x4.mul(a1, h0), i32x4.mul(a0, h1)), i32x4.add(i32x4.mul(g1, b0), i32x4.mul(g0, b1))));
+      }
+      X0 = i64x2.add(X0, i64x2.shl(i64x2.extend_low_i32x4_u(XC), 32));
+      X1 = i64x2.add(X1, i64x2.shl(i64x2.extend_high_i32x4_u(XC), 32));
+      // combine: lo = L + (S << 32), hi = (S >> 32) + D + E + X + carry, S = H + C
+      const S0 = i64x2.add(H0, C0), S1 = i64x2.add(H1, C1);
+      const lo0 = i64x2.add(L0, i64x2.shl(S0, 32)), lo1 = i64x2.add(L1, i64x2.shl(S1, 32));
+      const cy0 = i64x2.lt_s(v128.xor(lo0, SIGN), v128.xor(L0, SIGN)); // -1 where lo0 <u L0
+      const cy1 = i64x2.lt_s(v128.xor(lo1, SIGN), v128.xor(L1, SIGN));
+      const hi0 = i64x2.sub(i64x2.add(i64x2.add(i64x2.shr_u(S0, 32), D0), i64x2.add(E0, X0)), cy0);
+      const hi1 = i64x2.sub(i64x2.add(i64x2.add(i64x2.shr_u(S1, 32), D1), i64x2.add(E1, X1)), cy1);
+      const dst = o + ((i * N + <usize>jb) << 4);
+      const r0 = i64x2.shuffle(lo0, hi0, 0, 2), r1 = i64x2.shuffle(lo0, hi0, 1, 3);
+      const r2 = i64x2.shuffle(lo1, hi1, 0, 2), r3 = i64x2.shuffle(lo1, hi1, 1, 3);
+      if (w == 4) {
+        v128.store(dst, r0);
+        v128.store(dst, r1, 16);
+        v128.store(dst, r2, 32);
+        v128.store(dst, r3, 48);
+      } else {
+        v128.store(dst, r0);
+        if (w > 1) v128.store(dst, r1, 16);
+        if (w > 2) v128.store(dst, r2, 32);
       }
     }
   }
