@@ -15,9 +15,11 @@
  *   (encoding 'int', no fixed point), in Z_2^64 when the sum provably fits in
  *   63 bits, else in Z_2^128.
  * - Float sums and means use fixed point at the chosen precision (error bounds
- *   in docs/encrypted.md). Weighted mean: each client encodes w_i * x_i itself
- *   (its own weight, no extra copy), the servers sum and divide by the public
- *   sum of weights (the weights are given to the runtime in the clear).
+ *   in docs/encrypted.md). Means: the public scale (1/n or w_i / sum(w); the
+ *   weights reach the runtime in the clear) is folded by each owner into its
+ *   own encoding (no copy) and the servers only add, or, with
+ *   `meanScaling: 'servers'`, owners share w_i * x_i and the servers divide
+ *   the sum by the public total.
  *
  * Players: clients `client0..`, servers `server0..2` (Pond: `server0`,
  * `server1`, dealer `crypto-producer`), the output player named after the
@@ -47,6 +49,15 @@ export interface MpcAggregationOptions {
   transport?: Transport;
   /** Compute servers (ABY3: 3; Pond: 2 servers then the crypto producer). Default server0..2 / server0, server1, crypto-producer. */
   servers?: readonly Player[];
+  /**
+   * Where a mean's public scale (1/n, or w_i / sum(w)) is applied:
+   * 'owners' (default): each owner folds its own factor into its encoding, the
+   * servers only add (error <= n * 2^-(f+1), no truncation, no extra messages);
+   * 'servers': owners share w_i * x_i, the servers add and divide by the public
+   * total (one truncation: relative error 2^-(f+1) plus 1.5 units, and
+   * n * 2^-(f+1) / sum(w) from the encodings; see docs/encrypted.md).
+   */
+  meanScaling?: 'owners' | 'servers';
 }
 
 type MpcProto = ABY3 | Pond;
@@ -115,6 +126,7 @@ export function mpcAggregation(options: MpcAggregationOptions = {}): Aggregation
   const kind = checkName(fn, options.protocol);
   const precision = fixedConfig(options.precision ?? 'low', fn).precision;
   const servers = checkServers(fn, kind, options.servers);
+  const scaling = checkScaling(fn, options.meanScaling);
   const transport = options.transport ?? new MemoryTransport();
   const self = {
     name: `mpc-${kind}`,
@@ -159,16 +171,12 @@ export function mpcAggregation(options: MpcAggregationOptions = {}): Aggregation
         const pr = proto(precision);
         const asFloats = (v: NumericArray): Float32Array | Float64Array => (v instanceof Float32Array || v instanceof Float64Array ? v : Float64Array.from(v as ArrayLike<number | bigint>, Number));
         let sum: Shared;
-        if (req.uri === 'federated_weighted_mean_at_aggregators') {
-          const w = req.weights!;
-          let total = 0;
-          for (let k = 0; k < w.length; k++) total += w[k]!;
-          const shares = await Promise.all(values.map((v, i) => encryptScaled(pr, clients[i]!, asFloats(v), w[i]!)));
-          sum = await (pr as ABY3).divPublic((pr as ABY3).addN(shares as ReplicatedTensor[]), total);
-        } else {
+        if (req.uri === 'federated_sum_at_aggregators') {
           const shares = await Promise.all(values.map((v, i) => pr.encrypt(clients[i]!, asFloats(v)) as Promise<Shared>));
-          const s = (pr as ABY3).addN(shares as ReplicatedTensor[]);
-          sum = req.uri === 'federated_mean_at_aggregators' ? await (pr as ABY3).divPublic(s, req.numClients) : s;
+          sum = (pr as ABY3).addN(shares as ReplicatedTensor[]);
+        } else {
+          const w = req.uri === 'federated_weighted_mean_at_aggregators' ? Array.from(req.weights!) : values.map(() => 1);
+          sum = await weightedMeanShared(pr, clients, values.map(asFloats), w, scaling);
         }
         const r = await (pr as ABY3).reveal(sum as ReplicatedTensor, target);
         leaves.push(r.read());
@@ -181,6 +189,23 @@ export function mpcAggregation(options: MpcAggregationOptions = {}): Aggregation
     },
   };
   return self;
+}
+
+function checkScaling(fn: string, s: unknown): 'owners' | 'servers' {
+  if (s === undefined || s === 'owners' || s === 'servers') return s ?? 'owners';
+  throw new RangeError(`${fn}: option 'meanScaling' must be 'owners' or 'servers', got ${JSON.stringify(s)}`);
+}
+
+/** Shared weighted mean: sum(w_i x_i) / sum(w_i), the scale applied per `scaling`. */
+async function weightedMeanShared(pr: MpcProto, owners: readonly Player[], xs: readonly (Float32Array | Float64Array)[], w: readonly number[], scaling: 'owners' | 'servers'): Promise<Shared> {
+  let total = 0;
+  for (const v of w) total += v;
+  if (scaling === 'owners') {
+    const shares = await Promise.all(xs.map((x, i) => encryptScaled(pr, owners[i]!, x, w[i]! / total)));
+    return (pr as ABY3).addN(shares as ReplicatedTensor[]);
+  }
+  const shares = await Promise.all(xs.map((x, i) => encryptScaled(pr, owners[i]!, x, w[i]!)));
+  return (pr as ABY3).divPublic((pr as ABY3).addN(shares as ReplicatedTensor[]), total);
 }
 
 /** Encrypt w * x at the owner without materialising w * x (encode multiplies). */
@@ -229,19 +254,15 @@ export async function secureMean(updates: readonly Float32Array[], weights?: rea
   const kind = checkName(fn, options.protocol);
   const precision = fixedConfig(options.precision ?? 'low', fn).precision;
   const servers = checkServers(fn, kind, options.servers);
+  const scaling = checkScaling(fn, options.meanScaling);
   const owners = updates.map((_, i) => new Player(options.ownerNames?.[i] ?? `data-owner-${i}`));
   const modelOwner = options.modelOwner ?? new Player('model-owner');
   const transport = options.transport ?? new MemoryTransport();
   const before = transport.stats();
   const pr = makeProtocol(kind, servers, { precision, transport, players: [...owners, modelOwner] });
   const n = updates[0]!.length;
-  const w = weights ?? updates.map(() => 1);
-  const total = w.reduce((a, b) => a + b, 0);
-  // owners share w_i * x_i; the servers add and divide by the public total weight
-  const shares = await Promise.all(updates.map((u, i) => encryptScaled(pr, owners[i]!, u, w[i]!)));
-  const sum = (pr as ABY3).addN(shares as ReplicatedTensor[]);
-  const mean = await (pr as ABY3).divPublic(sum, total);
-  const revealed = await (pr as ABY3).revealRing(mean, modelOwner);
+  const mean = await weightedMeanShared(pr, owners, updates, weights ?? updates.map(() => 1), scaling);
+  const revealed = await (pr as ABY3).revealRing(mean as ReplicatedTensor, modelOwner);
   const out = new Float32Array(n);
   if (revealed !== undefined) decode(revealed, pr.fixed, pr.fixed.frac, out);
   const bytes = statsDelta(before, transport.stats());

@@ -46,6 +46,7 @@ for (const protocol of ['aby3', 'pond'] as const) {
     describe(`mpcAggregation ${protocol} (${precision}) matches the reference`, () => {
       const u = U[precision];
       const agg = mpcAggregation({ protocol, precision });
+      const aggServers = mpcAggregation({ protocol, precision, meanScaling: 'servers' });
 
       it('federated_secure_sum on integers is exact (uint32 near 2^32, int64, bitwidth and maxInput bounds)', async () => {
         await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 62 }), async (clients, n, bitwidth) => {
@@ -71,18 +72,19 @@ for (const protocol of ['aby3', 'pond'] as const) {
           const vals: NumericArray[][] = [];
           for (let c = 0; c < clients; c++) vals.push([fc.sample(f32(n), 1)[0]!, fc.sample(f32(m), 1)[0]!]);
           const weights = Float64Array.from({ length: clients }, (_, c) => 1 + ((c * 37) % 11));
-          for (const uri of ['federated_sum_at_aggregators', 'federated_mean_at_aggregators', 'federated_weighted_mean_at_aggregators'] as const) {
+          for (const [uri, scaling] of [['federated_sum_at_aggregators', 'owners'], ['federated_mean_at_aggregators', 'owners'], ['federated_weighted_mean_at_aggregators', 'owners'],
+            ['federated_mean_at_aggregators', 'servers'], ['federated_weighted_mean_at_aggregators', 'servers']] as const) {
             const req = request(uri, ['float32', 'float32'], vals, uri === 'federated_weighted_mean_at_aggregators' ? { weights } : {});
             const want = referenceAggregate(req).leaves;
-            const got = (await agg.aggregate(req)).leaves;
+            const got = (await (scaling === 'owners' ? agg : aggServers).aggregate(req)).leaves;
             const W = uri === 'federated_sum_at_aggregators' ? 1 : uri === 'federated_mean_at_aggregators' ? clients : weights.reduce((a, b) => a + b, 0);
             got.forEach((leaf, j) => {
               assert.ok(leaf instanceof Float64Array);
               leaf.forEach((g, i) => {
                 const w = Number((want[j] as Float64Array)[i]);
-                // encodings: clients * u/2 (scaled by 1/W); divPublic: |S/W| u/2 + u (docs/encrypted.md)
-                const bound = uri === 'federated_sum_at_aggregators' ? clients * u / 2 : clients * u / 2 / W + Math.abs(w) * u / 2 + u;
-                assert.ok(Math.abs(g - w) <= bound + Math.abs(w) * 2 ** -40, `${uri} leaf ${j} element ${i}: got ${g}, want ${w}, bound ${bound}`);
+                // owners scale: one encoding (u/2) per client; servers scale: encodings scaled by 1/W, then divPublic |S/W| u/2 + u (docs/encrypted.md)
+                const bound = scaling === 'owners' ? clients * u / 2 : clients * u / 2 / W + Math.abs(w) * u / 2 + u;
+                assert.ok(Math.abs(g - w) <= bound + Math.abs(w) * 2 ** -40, `${uri} (${scaling}) leaf ${j} element ${i}: got ${g}, want ${w}, bound ${bound}`);
               });
             });
           }
@@ -126,33 +128,38 @@ describe('mpcAggregation: what each party receives', () => {
 
 describe('secureMean (learning fast path)', () => {
   for (const protocol of ['aby3', 'pond'] as const) {
-    it(`${protocol}: weighted mean of 3 owners' 100k-parameter updates, bytes per player as in theory`, async () => {
-      const n = 100_000;
-      const updates = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * (k + 1)) * 3));
-      const weights = [10, 20, 70];
-      const r = await secureMean(updates, weights, { protocol });
-      assert.ok(r.mean instanceof Float32Array && r.mean.length === n);
-      const u = 2 ** -16;
-      for (let i = 0; i < n; i += 97) {
-        const want = (10 * updates[0]![i]! + 20 * updates[1]![i]! + 70 * updates[2]![i]!) / 100;
-        // float32 output rounding (2^-24 relative) plus the documented fixed-point bound
-        assert.ok(Math.abs(r.mean[i]! - want) <= 3 * u / 2 / 100 + Math.abs(want) * u / 2 + u + Math.abs(want) * 2 ** -23, `element ${i}: ${r.mean[i]} vs ${want}`);
-      }
-      const E = 8;
-      if (protocol === 'aby3') {
-        for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], 2 * n * E + 64, 'owner: two full components and four seeds');
-        // truncation after the division: server0 and server1 send n each; reveal: each server sends n to the model owner
-        assert.equal(r.bytesPerPlayer['server0'], n * E + 16 + n * E);
-        assert.equal(r.bytesPerPlayer['server1'], n * E + 16 + n * E);
-        assert.equal(r.bytesPerPlayer['server2'], 16 + n * E);
-      } else {
-        for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], n * E + 16, 'owner: one masked share and a seed');
-        assert.equal(r.bytesPerPlayer['server0'], n * E);
-        assert.equal(r.bytesPerPlayer['server1'], n * E);
-        assert.equal(r.bytesPerPlayer['crypto-producer'] ?? 0, 0, 'no triples needed');
-      }
-      assert.equal(r.bytesPerPlayer['model-owner'] ?? 0, 0);
-    });
+    for (const meanScaling of ['owners', 'servers'] as const) {
+      it(`${protocol}, scaling at the ${meanScaling}: weighted mean of 3 owners' 100k-parameter updates, bytes per player as in theory`, async () => {
+        const n = 100_000;
+        const updates = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * (k + 1)) * 3));
+        const weights = [10, 20, 70];
+        const r = await secureMean(updates, weights, { protocol, meanScaling });
+        assert.ok(r.mean instanceof Float32Array && r.mean.length === n);
+        const u = 2 ** -16;
+        for (let i = 0; i < n; i += 97) {
+          const want = (10 * updates[0]![i]! + 20 * updates[1]![i]! + 70 * updates[2]![i]!) / 100;
+          // float32 output rounding (2^-24 relative) plus the documented fixed-point bound
+          const bound = meanScaling === 'owners' ? 3 * u / 2 : 3 * u / 2 / 100 + Math.abs(want) * u / 2 + u;
+          assert.ok(Math.abs(r.mean[i]! - want) <= bound + Math.abs(want) * 2 ** -23, `element ${i}: ${r.mean[i]} vs ${want}`);
+        }
+        const E = 8;
+        // truncation after the division ('servers'): ABY3 server0 and server1 send n each; Pond truncates locally
+        const trunc = meanScaling === 'servers' ? n * E : 0;
+        if (protocol === 'aby3') {
+          for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], 2 * n * E + 64, 'owner: two full components and four seeds');
+          // set-up key 16 B; reveal: each server sends its first component (n) to the model owner
+          assert.equal(r.bytesPerPlayer['server0'], 16 + trunc + n * E);
+          assert.equal(r.bytesPerPlayer['server1'], 16 + trunc + n * E);
+          assert.equal(r.bytesPerPlayer['server2'], 16 + n * E);
+        } else {
+          for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], n * E + 16, 'owner: one masked share and a seed');
+          assert.equal(r.bytesPerPlayer['server0'], n * E);
+          assert.equal(r.bytesPerPlayer['server1'], n * E);
+          assert.equal(r.bytesPerPlayer['crypto-producer'] ?? 0, 0, 'no triples needed');
+        }
+        assert.equal(r.bytesPerPlayer['model-owner'] ?? 0, 0);
+      });
+    }
   }
 
   it('unweighted mean at high precision', async () => {
@@ -170,6 +177,7 @@ describe('secureMean (learning fast path)', () => {
     await assert.rejects(secureMean([Float32Array.of(NaN)]), (e: unknown) => e instanceof RangeError && /NaN.*2\^47/.test((e as Error).message));
     await assert.rejects(secureMean([new Float32Array(2)], undefined, { protocol: 'spdz' as never }), (e: unknown) => e instanceof RangeError && /'aby3' or 'pond'/.test((e as Error).message));
     assert.throws(() => mpcAggregation({ precision: 'mid' as never }), RangeError);
+    assert.throws(() => mpcAggregation({ meanScaling: 'dealer' as never }), (e: unknown) => e instanceof RangeError && /'meanScaling'/.test((e as Error).message));
     assert.throws(() => mpcAggregation({ servers: [new Player('a')] }), TypeError);
   });
 });
