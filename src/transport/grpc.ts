@@ -1,0 +1,805 @@
+/**
+ * The networked transport: players in separate processes (or hosts) talking
+ * over gRPC (@grpc/grpc-js), every link mutually authenticated against the
+ * public keys pinned in the deployment config.
+ *
+ * - One GrpcTransport per process, owning one or several local players; it
+ *   serves each local player's `host:port` from the config (`start()`), and
+ *   dials a peer lazily on the first `send` to it.
+ * - One bidirectional stream per (sending player -> receiving player): the
+ *   sender runs the initiator of the pinned-key handshake
+ *   (crypto/secure-channel.ts), waits for Ready, then streams AEAD frames.
+ *   A peer whose name has no pinned key, or who cannot prove the pinned key,
+ *   is refused. gRPC itself runs without TLS: confidentiality and
+ *   authentication come from the handshake and the AEAD frames.
+ * - A message is cut into chunks of `chunkBytes` (default 1 MiB), each its own
+ *   gRPC message and its own AEAD frame (seq number, round id as associated
+ *   data); the receiver reassembles by (message id, offset).
+ * - A frame with a bad tag, a replayed or out-of-window sequence number, or a
+ *   round id older than the receiver's current round is dropped and logged;
+ *   it never reaches a mailbox, so it cannot corrupt the round (the message
+ *   it carried is missing and the receive fails at its deadline, naming the
+ *   peer). A message above `maxMessageBytes` is refused by the sender
+ *   (RangeError) and by the receiver (dropped, logged).
+ *
+ * Lifecycle: `await t.start()` ... `await t.close()` (idempotent; ends every
+ * stream, rejects pending receives, shuts the servers down; call it from a
+ * SIGTERM handler).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { PlayerStats, ReceiveOptions, Transport } from './channel.js';
+import { TransportError } from './errors.js';
+import { linkService, SCHEMA_VERSION, type LinkFrame } from './grpc-schema.js';
+import {
+  HandshakeInitiator,
+  HandshakeResponder,
+  SecureChannelError,
+  type CipherSuite,
+  type LocalParty,
+  type SecureSession,
+} from '../crypto/secure-channel.js';
+import { bytesEqual } from '../crypto/identity.js';
+import { pinnedKeys, type DeployConfig, type PlayerEntry } from '../deploy/config.js';
+
+/** A TransportError that names the peer concerned. */
+export class PeerError extends TransportError {
+  override name = 'PeerError';
+  constructor(message: string, readonly peer: string) {
+    super(message);
+  }
+}
+
+export interface TransportEvent {
+  /** link-up / link-down: a link was established or lost; refused: a link was refused; dropped: a frame or message was discarded. */
+  type: 'link-up' | 'link-down' | 'refused' | 'dropped';
+  /** The remote player (claimed name if not authenticated). */
+  peer: string | undefined;
+  /** The local player concerned. */
+  local: string | undefined;
+  reason: string;
+}
+
+export interface GrpcTransportOptions {
+  /** Every player of the deployment, each with a pinned public key. */
+  config: DeployConfig;
+  /** The players hosted by this process, with their private identities. */
+  local: LocalParty | readonly LocalParty[];
+  /** Bound into every handshake: processes of another run cannot connect. Default 'fedcrypt'. */
+  runId?: string;
+  /** Interface to listen on. Default: the configured host if it is an IP address, else all interfaces. */
+  bindHost?: string;
+  /** Chunk size (default 1 MiB; 64 KiB to 16 MiB). */
+  chunkBytes?: number;
+  /** Largest message sent or accepted (default 1 GiB). */
+  maxMessageBytes?: number;
+  /** How long `send` waits for a peer to come up and complete the handshake (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Default deadline of `receive` when the call gives none (default: none). */
+  receiveTimeoutMs?: number;
+  suite?: CipherSuite;
+  /** Replay window per link (reordering tolerated). Default 1024. */
+  window?: number;
+  /** Receives security and link events. Default: refusals and drops go to stderr. */
+  logger?: (event: TransportEvent) => void;
+  /**
+   * TESTING ONLY (fault injection): sees every outgoing frame after sealing
+   * and returns the frames actually written (e.g. tampered, duplicated, none).
+   */
+  tapOutgoing?: (peer: string, frame: LinkFrame) => LinkFrame[];
+}
+
+interface Counter extends PlayerStats {
+  receivedSinceSend: boolean;
+}
+const newCounter = (): Counter => ({ bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0, rounds: 0, receivedSinceSend: true });
+
+interface Waiter {
+  resolve: (p: Uint8Array) => void;
+  reject: (e: Error) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+interface Mailbox {
+  payload?: Uint8Array;
+  waiter?: Waiter;
+}
+
+interface OutLink {
+  from: string;
+  to: string;
+  call: grpc.ClientDuplexStream<LinkFrame, LinkFrame>;
+  session: SecureSession;
+  nextMessageId: number;
+  broken: Error | undefined;
+}
+
+interface Partial {
+  key: string;
+  buf: Uint8Array;
+  got: number;
+}
+
+const KIND_CHUNK = 1;
+const HEADER_FIXED = 32;
+const MiB = 1 << 20;
+const MAX_CHUNK = 16 * MiB;
+const FRAME_MARGIN = 64 * 1024;
+/** HTTP/2 flow-control window (per stream and per connection) on both ends. */
+const WINDOW = 16 * MiB;
+const fnName = 'GrpcTransport';
+
+function checkName(fn: string, arg: string, v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0) {
+    throw new TypeError(`${fn}: argument '${arg}' must be a non-empty string, got ${v === null ? 'null' : typeof v}`);
+  }
+  return v;
+}
+
+function checkInt(fn: string, arg: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${fn}: "${arg}" expected integer, got ${typeof v}`);
+  if (v < lo || v > hi) throw new RangeError(`${fn}: "${arg}" expected integer in [${lo}, ${hi}], got ${v}`);
+  return v;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+/** Chunk header, padded to a multiple of 8 so chunk data stays 8-byte aligned. */
+function chunkHeader(messageId: number, total: number, offset: number, key: Uint8Array): Uint8Array {
+  const len = (HEADER_FIXED + key.length + 7) & ~7;
+  const h = new Uint8Array(len);
+  const v = new DataView(h.buffer);
+  v.setUint8(0, KIND_CHUNK);
+  v.setUint16(2, key.length);
+  v.setUint32(4, len);
+  v.setBigUint64(8, BigInt(messageId));
+  v.setBigUint64(16, BigInt(total));
+  v.setBigUint64(24, BigInt(offset));
+  h.set(key, HEADER_FIXED);
+  return h;
+}
+
+/** Bytes [start, start + len) of the concatenation of `pieces` (a copy). */
+function gather(pieces: readonly Uint8Array[], start: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let pos = 0;
+  for (const q of pieces) {
+    if (pos + q.length > start && pos < start + len) {
+      const a = Math.max(start, pos);
+      const b = Math.min(start + len, pos + q.length);
+      out.set(q.subarray(a - pos, b - pos), a - start);
+    }
+    pos += q.length;
+  }
+  return out;
+}
+
+/** Copy the concatenation of `pieces` from byte `start` to its end into `dst` at `at`. */
+function copyFrom(pieces: readonly Uint8Array[], start: number, dst: Uint8Array, at: number): void {
+  let pos = 0;
+  for (const q of pieces) {
+    const end = pos + q.length;
+    if (end > start) {
+      const a = Math.max(start, pos);
+      dst.set(q.subarray(a - pos), at + a - start);
+    }
+    pos = end;
+  }
+}
+
+function roundAd(round: number): Uint8Array {
+  const a = new Uint8Array(4);
+  new DataView(a.buffer).setUint32(0, round);
+  return a;
+}
+
+/** The context bound into every handshake: run id + the players' names, roles and keys. */
+export function deploymentContext(config: DeployConfig, runId: string): Uint8Array {
+  const h = createHash('sha256').update(`fedcrypt-grpc/v${SCHEMA_VERSION}\0${runId}\0`);
+  for (const p of [...config.players].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    h.update(`${p.name}\0${p.role ?? ''}\0`).update(p.publicKey ?? new Uint8Array(0));
+  }
+  return new Uint8Array(h.digest());
+}
+
+/**
+ * grpc-js lets clients raise the HTTP/2 flow-control window
+ * ('grpc-node.flow_control_window') but not servers, whose streams then
+ * receive through 64 KiB windows, a round trip each: large messages crawl.
+ * We set the SETTINGS of the server's HTTP/2 sessions ourselves (through
+ * grpc-js's `commonServerOptions`, which it hands to http2.createServer at
+ * bind time) and widen each session's connection window. If a grpc-js
+ * upgrade renames the field, this silently does nothing (slower, still correct).
+ */
+function widenServerWindow(server: grpc.Server): void {
+  const s = server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> } };
+  if (s.commonServerOptions && typeof s.commonServerOptions === 'object') {
+    s.commonServerOptions.settings = { ...(s.commonServerOptions.settings ?? {}), initialWindowSize: WINDOW };
+  }
+}
+
+function widenSessionWindows(server: grpc.Server): void {
+  const s = server as unknown as { http2Servers?: Map<{ on(ev: 'session', f: (sess: { setLocalWindowSize?(n: number): void }) => void): void }, unknown> };
+  if (!(s.http2Servers instanceof Map)) return;
+  for (const h of s.http2Servers.keys()) {
+    h.on('session', (sess) => {
+      try {
+        sess.setLocalWindowSize?.(WINDOW);
+      } catch {
+        /* older node */
+      }
+    });
+  }
+}
+
+export class GrpcTransport implements Transport {
+  readonly kind = 'grpc';
+  readonly #config: DeployConfig;
+  readonly #entries: Map<string, PlayerEntry>;
+  readonly #pinned: Map<string, Uint8Array>;
+  readonly #locals: Map<string, LocalParty>;
+  readonly #context: Uint8Array;
+  readonly #chunk: number;
+  readonly #max: number;
+  readonly #connectTimeout: number;
+  readonly #receiveTimeout: number | undefined;
+  readonly #suite: CipherSuite;
+  readonly #window: number | undefined;
+  readonly #log: (e: TransportEvent) => void;
+  readonly #tap: GrpcTransportOptions['tapOutgoing'];
+  readonly #bindHost: string | undefined;
+  readonly #ctor: grpc.ServiceClientConstructor;
+
+  #servers: grpc.Server[] = [];
+  #clients = new Map<string, grpc.Client>();
+  #links = new Map<string, Promise<OutLink>>();
+  #incoming = new Set<grpc.ServerDuplexStream<LinkFrame, LinkFrame>>();
+  #boxes = new Map<string, Mailbox>();
+  #stats = new Map<string, Counter>();
+  #round = 0;
+  #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  #ports = new Map<string, number>();
+  /** Frames and messages dropped (bad tag, replay, stale round, oversized, duplicate). */
+  dropped = 0;
+
+  constructor(options: GrpcTransportOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`${fnName}: "options" expected object, got ${options === null ? 'null' : typeof options}`);
+    const cfg = options.config;
+    if (typeof cfg !== 'object' || cfg === null || !Array.isArray(cfg.players)) throw new TypeError(`${fnName}: "config" expected a DeployConfig (see deploy/config.ts parseConfig)`);
+    this.#config = cfg;
+    this.#entries = new Map(cfg.players.map((p) => [p.name, p]));
+    this.#pinned = pinnedKeys(cfg);
+    const locals = Array.isArray(options.local) ? options.local : [options.local as LocalParty];
+    if (locals.length === 0) throw new RangeError(`${fnName}: "local" expected at least one local player`);
+    this.#locals = new Map();
+    locals.forEach((l: LocalParty, i: number) => {
+      if (typeof l !== 'object' || l === null) throw new TypeError(`${fnName}: "local[${i}]" expected { name, identity }`);
+      checkName(fnName, `local[${i}].name`, l.name);
+      const pinned = this.#pinned.get(l.name);
+      if (!pinned) throw new RangeError(`${fnName}: "local[${i}].name" ${JSON.stringify(l.name)} is not a player of the config`);
+      if (!l.identity || !(l.identity.publicKey instanceof Uint8Array) || !bytesEqual(l.identity.publicKey, pinned)) {
+        throw new RangeError(`${fnName}: "local[${i}].identity" does not match the public key pinned for ${JSON.stringify(l.name)} in the config`);
+      }
+      this.#locals.set(l.name, l);
+    });
+    const runId = options.runId ?? 'fedcrypt';
+    checkName(fnName, 'runId', runId);
+    this.#context = deploymentContext(cfg, runId);
+    this.#chunk = checkInt(fnName, 'chunkBytes', options.chunkBytes ?? MiB, 16 * 1024, MAX_CHUNK);
+    this.#max = checkInt(fnName, 'maxMessageBytes', options.maxMessageBytes ?? 1024 * MiB, 0, 2 ** 40);
+    this.#connectTimeout = checkInt(fnName, 'connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 1, 2 ** 31 - 1);
+    this.#receiveTimeout = options.receiveTimeoutMs === undefined ? undefined : checkInt(fnName, 'receiveTimeoutMs', options.receiveTimeoutMs, 1, 2 ** 31 - 1);
+    this.#suite = options.suite ?? 'aes-256-gcm';
+    this.#window = options.window;
+    this.#tap = options.tapOutgoing;
+    this.#bindHost = options.bindHost;
+    this.#log = options.logger ?? ((e) => {
+      if (e.type === 'refused' || e.type === 'dropped') console.warn(`[fedcrypt grpc] ${e.type} (local ${e.local ?? '?'}, peer ${e.peer ?? '?'}): ${e.reason}`);
+    });
+    this.#ctor = grpc.makeGenericClientConstructor(linkService(), 'PlayerLink');
+  }
+
+  /** Round id carried by every frame sent; frames of an older round are dropped on receipt. */
+  get round(): number {
+    return this.#round;
+  }
+
+  setRound(round: number): void {
+    checkInt('GrpcTransport.setRound', 'round', round, 0, 2 ** 32 - 1);
+    this.#round = round;
+  }
+
+  /** The port each local player listens on (after start). */
+  ports(): Record<string, number> {
+    return Object.fromEntries(this.#ports);
+  }
+
+  get #grpcOptions(): grpc.ChannelOptions {
+    return {
+      // A frame is one chunk plus < 64 KiB of headers; peers may use chunks up to MAX_CHUNK.
+      'grpc.max_send_message_length': this.#chunk + FRAME_MARGIN,
+      'grpc.max_receive_message_length': MAX_CHUNK + FRAME_MARGIN,
+      'grpc-node.flow_control_window': WINDOW,
+      'grpc.enable_retries': 0,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    };
+  }
+
+  /** Serve every local player's address. Resolves once listening. */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new TransportError(`GrpcTransport.start: called in state '${this.#state}', expected 'new'`);
+    this.#state = 'starting';
+    try {
+      for (const name of this.#locals.keys()) {
+        const e = this.#entries.get(name)!;
+        const server = new grpc.Server(this.#grpcOptions);
+        widenServerWindow(server);
+        server.addService(this.#ctor.service, { Link: (call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>) => this.#onLink(call) });
+        const host = this.#bindHost ?? (isIP(e.host) ? e.host : '0.0.0.0');
+        const target = isIP(host) === 6 ? `[${host}]:${e.port}` : `${host}:${e.port}`;
+        this.#servers.push(server);
+        const port = await new Promise<number>((resolve, reject) =>
+          server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+        ).catch((err: Error) => {
+          throw new PeerError(`GrpcTransport.start: cannot listen for "${name}" on ${target}: ${err.message}`, name);
+        });
+        widenSessionWindows(server);
+        this.#ports.set(name, port);
+      }
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    this.#state = 'running';
+  }
+
+  isLocal(player: string): boolean {
+    return this.#locals.has(player);
+  }
+
+  #counter(p: string): Counter {
+    let c = this.#stats.get(p);
+    if (c === undefined) this.#stats.set(p, (c = newCounter()));
+    return c;
+  }
+
+  stats(): Record<string, PlayerStats> {
+    const out: Record<string, PlayerStats> = {};
+    for (const [p, c] of this.#stats) {
+      out[p] = { bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, messagesSent: c.messagesSent, messagesReceived: c.messagesReceived, rounds: c.rounds };
+    }
+    return out;
+  }
+
+  resetStats(): void {
+    this.#stats.clear();
+  }
+
+  // ------------------------------------------------------------------ receiving side
+
+  #deliver(from: string, to: string, key: string, payload: Uint8Array): void {
+    const id = `${from}\u0000${to}\u0000${key}`;
+    const box = this.#boxes.get(id);
+    if (box === undefined) {
+      this.#boxes.set(id, { payload });
+      return;
+    }
+    if (box.payload !== undefined || box.waiter === undefined) {
+      this.dropped++;
+      this.#log({ type: 'dropped', peer: from, local: to, reason: `duplicate message under key '${key}' (first one kept)` });
+      return;
+    }
+    this.#boxes.delete(id);
+    this.#received(to, payload);
+    if (box.waiter.timer !== undefined) clearTimeout(box.waiter.timer);
+    box.waiter.resolve(payload);
+  }
+
+  #received(to: string, payload: Uint8Array): void {
+    const r = this.#counter(to);
+    r.bytesReceived += payload.byteLength;
+    r.messagesReceived++;
+    r.receivedSinceSend = true;
+  }
+
+  receive(to: string, from: string, key: string, options?: ReceiveOptions): Promise<Uint8Array> {
+    checkName('receive', 'to', to);
+    checkName('receive', 'from', from);
+    checkName('receive', 'key', key);
+    if (this.#state === 'closed') return Promise.reject(new PeerError(`receive: transport is closed (${from} -> ${to}, key '${key}')`, from));
+    if (!this.isLocal(to)) return Promise.reject(new TransportError(`receive: player '${to}' is not local to this transport`));
+    if (!this.#entries.has(from)) return Promise.reject(new PeerError(`receive: player '${from}' is not in the config`, from));
+    const id = `${from}\u0000${to}\u0000${key}`;
+    const box = this.#boxes.get(id);
+    if (box?.payload !== undefined) {
+      this.#boxes.delete(id);
+      this.#received(to, box.payload);
+      return Promise.resolve(box.payload);
+    }
+    if (box?.waiter !== undefined) return Promise.reject(new TransportError(`receive: '${to}' is already waiting for '${from}' under key '${key}'`));
+    const timeoutMs = options?.timeoutMs ?? this.#receiveTimeout;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      if (timeoutMs !== undefined) {
+        waiter.timer = setTimeout(() => {
+          this.#boxes.delete(id);
+          reject(new PeerError(`receive: nothing from '${from}' to '${to}' under key '${key}' within ${timeoutMs} ms`, from));
+        }, timeoutMs);
+      }
+      this.#boxes.set(id, { waiter });
+    });
+  }
+
+  /** Reject every receive of `to` waiting on `from` (the link from `from` is gone). */
+  #failWaiters(from: string, to: string, why: string): void {
+    const prefix = `${from}\u0000${to}\u0000`;
+    for (const [id, b] of this.#boxes) {
+      if (!id.startsWith(prefix) || b.waiter === undefined) continue;
+      this.#boxes.delete(id);
+      if (b.waiter.timer !== undefined) clearTimeout(b.waiter.timer);
+      b.waiter.reject(new PeerError(`receive: ${why} while '${to}' waited for '${from}' under key '${id.slice(prefix.length)}'`, from));
+    }
+  }
+
+  #onLink(call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>): void {
+    if (this.#state === 'closed') {
+      call.end();
+      return;
+    }
+    this.#incoming.add(call);
+    const responder = new HandshakeResponder({
+      self: [...this.#locals.values()],
+      peers: this.#pinned,
+      context: this.#context,
+      suite: this.#suite,
+      ...(this.#window !== undefined ? { window: this.#window } : {}),
+    });
+    let session: SecureSession | undefined;
+    let done = false;
+    const partial = new Map<number, Partial | null>();
+    const refuse = (reason: string) => {
+      if (done) return;
+      done = true;
+      this.#log({ type: 'refused', peer: responder.peerName, local: undefined, reason });
+      try {
+        call.write({ refusal: { reason } });
+      } catch {
+        /* stream already gone */
+      }
+      call.end();
+    };
+    call.on('data', (f: LinkFrame) => {
+      if (done) return;
+      if (session) {
+        if (f.body !== 'sealed' || !(f.sealed?.frame instanceof Uint8Array)) {
+          this.dropped++;
+          this.#log({ type: 'dropped', peer: session.peerName, local: session.localName, reason: `unexpected '${f.body}' frame on an established link` });
+          return;
+        }
+        this.#onSealed(session, f.sealed.frame, partial);
+        return;
+      }
+      try {
+        if (responder.stage === 'new') {
+          if (f.body !== 'hello' || !f.hello) return refuse(`expected a hello, got '${f.body}'`);
+          if (f.hello.schema_version !== SCHEMA_VERSION) return refuse(`schema version ${f.hello.schema_version ?? 0} not supported (this player speaks ${SCHEMA_VERSION})`);
+          call.write({ reply: { handshake: responder.respond(f.hello.handshake ?? new Uint8Array(0)) } });
+        } else {
+          if (f.body !== 'finish' || !f.finish) return refuse(`expected handshake finish, got '${f.body}'`);
+          session = responder.finish(f.finish.handshake ?? new Uint8Array(0));
+          call.write({ ready: {} });
+          this.#log({ type: 'link-up', peer: session.peerName, local: session.localName, reason: 'incoming link authenticated' });
+        }
+      } catch (e) {
+        refuse(e instanceof SecureChannelError || e instanceof RangeError || e instanceof TypeError ? e.message : `handshake failed: ${(e as Error).message}`);
+      }
+    });
+    const finish = (why: string) => {
+      this.#incoming.delete(call);
+      if (!session) {
+        if (!done) {
+          done = true;
+          this.#log({ type: 'refused', peer: responder.peerName, local: undefined, reason: `link closed before the handshake completed (${why})` });
+        }
+        return;
+      }
+      const s = session;
+      session = undefined;
+      done = true;
+      partial.clear();
+      s.close();
+      this.#log({ type: 'link-down', peer: s.peerName, local: s.localName, reason: why });
+      this.#failWaiters(s.peerName, s.localName, `link from '${s.peerName}' closed (${why})`);
+    };
+    call.on('end', () => {
+      finish('peer ended the stream');
+      try {
+        call.end();
+      } catch {
+        /* already ended */
+      }
+    });
+    call.on('error', (e: Error) => finish(`stream error: ${e.message}`));
+    call.on('close', () => finish('stream closed'));
+  }
+
+  #onSealed(session: SecureSession, frame: Uint8Array, partial: Map<number, Partial | null>): void {
+    const peer = session.peerName;
+    const local = session.localName;
+    const drop = (reason: string) => {
+      this.dropped++;
+      this.#log({ type: 'dropped', peer, local, reason });
+    };
+    let m;
+    try {
+      m = session.openPieces(frame);
+    } catch (e) {
+      return drop((e as Error).message);
+    }
+    const pieces = m.pieces;
+    let ptLen = 0;
+    for (const q of pieces) ptLen += q.length;
+    if (m.ad.length !== 4) return drop(`frame ${m.seq} carries no round id`);
+    const round = new DataView(m.ad.buffer, m.ad.byteOffset, 4).getUint32(0);
+    if (round < this.#round) return drop(`frame ${m.seq} belongs to round ${round}, current round is ${this.#round}`);
+    if (ptLen < HEADER_FIXED) return drop(`frame ${m.seq} is not a chunk`);
+    const head = gather(pieces, 0, HEADER_FIXED);
+    if (head[0] !== KIND_CHUNK) return drop(`frame ${m.seq} is not a chunk`);
+    const v = new DataView(head.buffer, head.byteOffset, HEADER_FIXED);
+    const keyLen = v.getUint16(2);
+    const hLen = v.getUint32(4);
+    const id = Number(v.getBigUint64(8));
+    const total = v.getBigUint64(16);
+    const offset = v.getBigUint64(24);
+    if (hLen < HEADER_FIXED + keyLen || hLen > ptLen) return drop(`frame ${m.seq}: bad chunk header`);
+    const dataLen = ptLen - hLen;
+    if (total > BigInt(this.#max)) {
+      if (!partial.has(id)) drop(`message ${id} of ${total} bytes exceeds the limit of ${this.#max} bytes`);
+      partial.set(id, null);
+      return;
+    }
+    const n = Number(total);
+    if (offset + BigInt(dataLen) > total) return drop(`frame ${m.seq}: chunk at ${offset} (+${dataLen}) outside message of ${n} bytes`);
+    const off = Number(offset);
+    let p = partial.get(id);
+    if (p === null) return; // refused message
+    if (p === undefined) {
+      let key: string;
+      try {
+        key = dec.decode(gather(pieces, HEADER_FIXED, keyLen));
+      } catch {
+        return drop(`frame ${m.seq}: key is not UTF-8`);
+      }
+      p = { key, buf: new Uint8Array(n), got: 0 };
+      if (dataLen < n) partial.set(id, p);
+    }
+    copyFrom(pieces, hLen, p.buf, off);
+    p.got += dataLen;
+    if (p.got >= n) {
+      partial.delete(id);
+      this.#deliver(peer, local, p.key, p.buf);
+    }
+  }
+
+  // ------------------------------------------------------------------ sending side
+
+  #client(e: PlayerEntry): grpc.Client {
+    let c = this.#clients.get(e.address);
+    if (!c) {
+      c = new this.#ctor(e.address, grpc.credentials.createInsecure(), this.#grpcOptions);
+      this.#clients.set(e.address, c);
+    }
+    return c;
+  }
+
+  #link(from: string, to: string): Promise<OutLink> {
+    const id = `${from}\u0000${to}`;
+    let p = this.#links.get(id);
+    if (!p) {
+      p = this.#connect(from, to);
+      this.#links.set(id, p);
+      p.catch(() => {
+        if (this.#links.get(id) === p) this.#links.delete(id);
+      });
+    }
+    return p;
+  }
+
+  async #connect(from: string, to: string): Promise<OutLink> {
+    const entry = this.#entries.get(to)!;
+    const deadline = Date.now() + this.#connectTimeout;
+    const client = this.#client(entry);
+    await new Promise<void>((resolve, reject) =>
+      client.waitForReady(deadline, (err) =>
+        err ? reject(new PeerError(`send: player '${to}' at ${entry.address} is not reachable within ${this.#connectTimeout} ms (${err.message})`, to)) : resolve(),
+      ),
+    );
+    if (this.#state === 'closed') throw new PeerError(`send: transport closed while connecting to '${to}'`, to);
+    const call = (client as unknown as { Link(): grpc.ClientDuplexStream<LinkFrame, LinkFrame> }).Link();
+    // A small queue of incoming frames for the handshake.
+    const queue: LinkFrame[] = [];
+    let wake: (() => void) | undefined;
+    let ended: Error | undefined;
+    const onData = (f: LinkFrame) => {
+      queue.push(f);
+      wake?.();
+    };
+    const onEnd = (e?: Error) => {
+      ended ??= e ?? new Error('stream ended');
+      wake?.();
+    };
+    call.on('data', onData);
+    call.on('end', () => onEnd());
+    call.on('error', (e: Error) => onEnd(e));
+    const next = async (): Promise<LinkFrame> => {
+      for (;;) {
+        const f = queue.shift();
+        if (f) return f;
+        if (ended) throw new PeerError(`send: link to '${to}' closed during the handshake (${ended.message})`, to);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new PeerError(`send: handshake with '${to}' did not complete within ${this.#connectTimeout} ms`, to);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    };
+    const refused = (f: LinkFrame, expected: string) =>
+      new PeerError(
+        f.body === 'refusal' ? `send: '${to}' refused the link from '${from}': ${f.refusal?.reason ?? ''}` : `send: '${to}' answered '${f.body}', expected '${expected}'`,
+        to,
+      );
+    try {
+      const init = new HandshakeInitiator({
+        self: this.#locals.get(from)!,
+        peer: { name: to, publicKey: this.#pinned.get(to)! },
+        context: this.#context,
+        suite: this.#suite,
+        ...(this.#window !== undefined ? { window: this.#window } : {}),
+      });
+      call.write({ hello: { schema_version: SCHEMA_VERSION, handshake: init.start() } });
+      const reply = await next();
+      if (reply.body !== 'reply' || !reply.reply) throw refused(reply, 'reply');
+      let fin;
+      try {
+        fin = init.finish(reply.reply.handshake ?? new Uint8Array(0));
+      } catch (e) {
+        throw new PeerError(`send: '${to}' failed authentication: ${(e as Error).message}`, to);
+      }
+      call.write({ finish: { handshake: fin.message } });
+      const ready = await next();
+      if (ready.body !== 'ready') throw refused(ready, 'ready');
+      const link: OutLink = { from, to, call, session: fin.session, nextMessageId: 0, broken: undefined };
+      call.removeListener('data', onData);
+      const breakLink = (why: string) => {
+        if (link.broken) return;
+        link.broken = new PeerError(`send: link from '${from}' to '${to}' lost (${why})`, to);
+        const id = `${from}\u0000${to}`;
+        if (this.#links.get(id) !== undefined) this.#links.delete(id);
+        link.session.close();
+        if (this.#state !== 'closed') this.#log({ type: 'link-down', peer: to, local: from, reason: why });
+        call.emit('fedcrypt-broken');
+      };
+      call.on('data', (f: LinkFrame) => {
+        if (f.body === 'refusal') breakLink(`refused: ${f.refusal?.reason ?? ''}`);
+      });
+      call.on('end', () => breakLink('peer ended the stream'));
+      call.on('error', (e: Error) => breakLink(e.message));
+      call.on('close', () => breakLink('stream closed'));
+      this.#log({ type: 'link-up', peer: to, local: from, reason: 'outgoing link authenticated' });
+      return link;
+    } catch (e) {
+      if (e instanceof PeerError) this.#log({ type: 'refused', peer: to, local: from, reason: e.message });
+      call.cancel();
+      throw e;
+    }
+  }
+
+  async #write(link: OutLink, frame: LinkFrame): Promise<void> {
+    const frames = this.#tap ? this.#tap(link.to, frame) : [frame];
+    for (const f of frames) {
+      if (link.broken) throw link.broken;
+      if (!link.call.write(f)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            link.call.removeListener('drain', done);
+            link.call.removeListener('fedcrypt-broken', done);
+            resolve();
+          };
+          link.call.on('drain', done);
+          link.call.on('fedcrypt-broken', done);
+        });
+      }
+    }
+    if (link.broken) throw link.broken;
+  }
+
+  async send(from: string, to: string, key: string, payload: Uint8Array): Promise<void> {
+    checkName('send', 'from', from);
+    checkName('send', 'to', to);
+    checkName('send', 'key', key);
+    if (!(payload instanceof Uint8Array)) throw new TypeError(`send: argument 'payload' must be a Uint8Array`);
+    if (payload.length > this.#max) throw new RangeError(`send: argument 'payload' has ${payload.length} bytes, above the limit of ${this.#max} bytes (maxMessageBytes) for '${from}' -> '${to}'`);
+    const keyBytes = enc.encode(key);
+    if (keyBytes.length > 0xffff) throw new RangeError(`send: argument 'key' has ${keyBytes.length} bytes, at most 65535 allowed`);
+    if (this.#state === 'closed') throw new PeerError(`send: transport is closed (${from} -> ${to}, key '${key}')`, to);
+    if (!this.isLocal(from)) throw new TransportError(`send: player '${from}' is not local to this transport`);
+    if (!this.#entries.has(to)) throw new PeerError(`send: player '${to}' is not in the config`, to);
+    const c = this.#counter(from);
+    if (c.receivedSinceSend) {
+      c.rounds++;
+      c.receivedSinceSend = false;
+    }
+    c.bytesSent += payload.byteLength;
+    c.messagesSent++;
+    if (this.isLocal(to)) {
+      this.#deliver(from, to, key, payload);
+      return;
+    }
+    if (this.#state !== 'running') throw new TransportError(`send: call start() first (state '${this.#state}')`);
+    const link = await this.#link(from, to);
+    if (link.broken) throw link.broken;
+    const id = link.nextMessageId++;
+    const ad = roundAd(this.#round);
+    const n = payload.length;
+    let off = 0;
+    do {
+      const part = payload.subarray(off, Math.min(n, off + this.#chunk));
+      const pieces = link.session.sealPieces([chunkHeader(id, n, off, keyBytes), part], ad);
+      await this.#write(link, { sealed: { pieces } });
+      off += part.length;
+    } while (off < n);
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    for (const [id, b] of this.#boxes) {
+      if (b.waiter === undefined) continue;
+      if (b.waiter.timer !== undefined) clearTimeout(b.waiter.timer);
+      const [from, to, key] = id.split('\u0000');
+      b.waiter.reject(new PeerError(`receive: transport closed while '${to}' waited for '${from}' under key '${key}'`, from!));
+    }
+    this.#boxes.clear();
+    const links = [...this.#links.values()];
+    this.#links.clear();
+    for (const p of links) {
+      const l = await p.catch(() => undefined);
+      if (l && !l.broken) {
+        l.broken = new PeerError(`send: transport closed`, l.to);
+        l.call.end();
+      }
+    }
+    for (const call of this.#incoming) {
+      try {
+        call.end();
+      } catch {
+        /* gone */
+      }
+    }
+    await Promise.all(
+      this.#servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(() => {
+              s.forceShutdown();
+              resolve();
+            }, 2000);
+            s.tryShutdown(() => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+      ),
+    );
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+    this.#servers = [];
+  }
+}
