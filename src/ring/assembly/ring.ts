@@ -172,8 +172,7 @@ export function matmul64(a: usize, b: usize, o: usize, m: i32, k: i32, n: i32, p
         store<u32>(dst + 32 + ((<usize>c) << 2), <u32>(v >> 32));
       }
     }
-    let i = 0;
-    for (; i < m; i++) {
+    for (let i = 0; i < m; i++) {
       const arow = a + (((<usize>i) * K) << 3);
       let p0 = i64x2.splat(0), p1 = i64x2.splat(0), p2 = i64x2.splat(0), p3 = i64x2.splat(0);
       let c0 = i64x2.splat(0), c1 = i64x2.splat(0);
@@ -207,18 +206,19 @@ function storeRow(dst: usize, w: i32, p0: v128, p1: v128, p2: v128, p3: v128, c0
     v128.store(dst, r2, 32);
     v128.store(dst, r3, 48);
   } else {
-    const tmp = dst; // partial block: write lane by lane
-    for (let c = 0; c < w; c++) {
-      let v: u64;
-      const r = c >> 1;
-      const v2 = r == 0 ? r0 : r == 1 ? r1 : r == 2 ? r2 : r3;
-      v = (c & 1) == 0 ? <u64>i64x2.extract_lane(v2, 0) : <u64>i64x2.extract_lane(v2, 1);
-      store<u64>(tmp + ((<usize>c) << 3), v);
+    // partial block (last w < 8 columns): whole vectors, then an odd last lane
+    const full = w >> 1;
+    if (full > 0) v128.store(dst, r0);
+    if (full > 1) v128.store(dst, r1, 16);
+    if (full > 2) v128.store(dst, r2, 32);
+    if (w & 1) {
+      const v = full == 0 ? r0 : full == 1 ? r1 : full == 2 ? r2 : r3;
+      store<u64>(dst + ((<usize>(w - 1)) << 3), <u64>i64x2.extract_lane(v, 0));
     }
   }
 }
 
-// ------------------------------------------------------------------ Z_2^128 (scalar limb arithmetic)
+// ------------------------------------------------------------------ Z_2^128 (limb arithmetic; elementwise scalar, matmul SIMD)
 
 /** High 64 bits of the 128-bit product a*b. */
 // @ts-ignore: decorator
