@@ -69,17 +69,28 @@ export function checkMeanArgs(updates: readonly Float32Array[], weights: readonl
   return n;
 }
 
-/** Weighted mean in float64 accumulation, written into a fresh Float32Array. */
+/**
+ * Weighted mean, accumulated in float64 block by block (4096 values) and
+ * written into one fresh Float32Array: the only model-sized allocation.
+ */
 export function weightedMeanPlain(updates: readonly Float32Array[], weights: readonly number[]): Float32Array {
   const n = checkMeanArgs(updates, weights);
   const total = weights.reduce((a, b) => a + b, 0);
-  const acc = new Float64Array(n);
-  for (let k = 0; k < updates.length; k++) {
-    const u = updates[k]!;
-    const w = weights[k]! / total;
-    for (let i = 0; i < n; i++) acc[i] = acc[i]! + w * u[i]!;
+  const ws = weights.map((w) => w / total);
+  const out = new Float32Array(n);
+  const B = 4096;
+  const acc = new Float64Array(B);
+  for (let s = 0; s < n; s += B) {
+    const e = Math.min(n, s + B);
+    acc.fill(0);
+    for (let k = 0; k < updates.length; k++) {
+      const u = updates[k]!;
+      const w = ws[k]!;
+      for (let i = s; i < e; i++) acc[i - s] += w * u[i]!;
+    }
+    for (let i = s; i < e; i++) out[i] = acc[i - s]!;
   }
-  return Float32Array.from(acc);
+  return out;
 }
 
 export const PLAINTEXT_DESCRIPTION = 'plaintext aggregation (baseline, NOT secure)';
