@@ -58,3 +58,6 @@ export {
   KeyMismatchError,
   SecretCoercionError,
 } from './errors.js';
+// Phase 2: the aggregation service bound to the Federated Core (lives in src/aggregation/paillier.ts;
+// re-exported here because the issue names fedcrypt/paillier as its home).
+export { paillierContext, paillierAggregation, paillierSecureMean, type PaillierContextOptions } from '../aggregation/paillier.js';

@@ -16,7 +16,7 @@ import { TooManyClientsError, ValueOutOfRangeError, describe, expectInt } from '
 export interface PackingOptions {
   /** Bit length of the Paillier modulus n (e.g. 2048). */
   keyBits: number;
-  /** Bits of each value (1..64): values in [-2^(b-1), 2^(b-1)) if signed, [0, 2^b) otherwise. */
+  /** Bits of each value (1..256): values in [-2^(b-1), 2^(b-1)) if signed, [0, 2^b) otherwise. */
   bitwidth: number;
   /** Largest number of contributions that may be summed (≥ 1). */
   maxClients: number;
@@ -24,7 +24,7 @@ export interface PackingOptions {
   signed?: boolean;
 }
 
-export type IntegerVector = ArrayLike<number> | readonly bigint[] | BigInt64Array | BigUint64Array;
+export type IntegerVector = ArrayLike<number> | ArrayLike<bigint> | ArrayLike<number | bigint> | BigInt64Array | BigUint64Array;
 
 export class PaillierPacking {
   readonly keyBits: number;
@@ -42,7 +42,7 @@ export class PaillierPacking {
     const fn = 'PaillierPacking';
     if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: "options" expected object, got ${describe(options)}`);
     this.keyBits = expectInt(fn, 'keyBits', options.keyBits, 64, 1 << 14);
-    this.bitwidth = expectInt(fn, 'bitwidth', options.bitwidth, 1, 64);
+    this.bitwidth = expectInt(fn, 'bitwidth', options.bitwidth, 1, 256);
     this.maxClients = expectInt(fn, 'maxClients', options.maxClients, 1, 2 ** 31);
     if (options.signed !== undefined && typeof options.signed !== 'boolean') throw new TypeError(`${fn}: "signed" expected boolean, got ${describe(options.signed)}`);
     this.signed = options.signed ?? true;

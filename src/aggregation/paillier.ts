@@ -1,0 +1,601 @@
+/**
+ * Paillier secure aggregation through an aggregation service (the
+ * federated-aggregations seed, with packing and authenticated channels).
+ *
+ * Parties: SERVER ('server', holds the Paillier key pair and routes all
+ * traffic, as the TFF driver does), AGGREGATORS ('aggregator', adds
+ * ciphertexts, never holds a decryption key), CLIENTS ('client-0', ...).
+ *
+ * Stages of one aggregation (invocation id `inv`):
+ *   0 KEYS      SERVER generates the key pair (once per protocol instance)
+ *   1 PUBLISH   SERVER -> each client and the aggregator: the public key, in a
+ *               sealed box authenticated by the server's pinned X25519 key
+ *   2 SUBMIT    each client encodes (offset / fixed point), packs, encrypts,
+ *               seals the encrypted vector to the aggregator's pinned key
+ *               (associated data = inv) and hands the box to SERVER
+ *   3 RELAY     SERVER forwards every box to the aggregator unchanged (it can
+ *               neither read nor forge them; the `relay` hook models a
+ *               malicious router in tests)
+ *   4 AGGREGATE the aggregator opens each box against the pinned client keys
+ *               (UnknownPeerError, ChannelAuthError, ReplayError,
+ *               WrongContextError, a box in another client's slot:
+ *               MisroutedMessageError), checks every ciphertext and the
+ *               contribution count, adds in a balanced tree, re-randomizes
+ *               once, and seals the aggregate to SERVER
+ *   5 DECRYPT   SERVER opens it, decrypts (CRT, worker threads), unpacks and
+ *               removes offsets / fixed-point scaling.
+ * A bad message is rejected before any of its ciphertexts is multiplied in:
+ * with onInvalid 'throw' (default) the aggregation fails with the typed
+ * error; with 'drop' the aggregate of the honest rest is returned and the
+ * rejected clients are listed in `lastReport`.
+ *
+ * Encodings: secure sums pack the values as they are (unsigned, bitwidth of
+ * the declared bound). Integer sums/means use signed offset encoding (33 bits
+ * for int32/uint32, 64 for int64). Floats use fixed point with scale
+ * 2^fracBits (default 32) in 96-bit signed slots (|x| < 2^(94 - fracBits));
+ * weighted means encode (w_i / W)·x_i with the total weight W treated as
+ * public, as the MPC secureMean does.
+ */
+import { MemoryTransport } from '../transport/memory.js';
+import type { Transport } from '../transport/channel.js';
+import {
+  generateIdentity,
+  SealedBoxReceiver,
+  SealedBoxSender,
+  SecureChannelError,
+  type CipherSuite,
+  type Identity,
+  type PinnedKeys,
+} from '../crypto/secure-channel.js';
+import { localContext, type LocalContext } from '../runtime/local.js';
+import { generateKeyPair, publicKeyFromBytes, publicKeyToBytes, type PaillierKeyPair, type PaillierPrivateKey, type PaillierPublicKey } from '../paillier/keys.js';
+import { PaillierPacking, type IntegerVector } from '../paillier/packing.js';
+import {
+  addVectors,
+  decryptVector,
+  encryptedVectorFromBytes,
+  encryptedVectorToBytes,
+  encryptVector,
+  rerandomizeVector,
+  type EncryptedVector,
+} from '../paillier/vector.js';
+import { PaillierWorkerPool, sharedPaillierPool } from '../paillier/pool.js';
+import { TooManyClientsError, ValueOutOfRangeError } from '../paillier/errors.js';
+import type { AggregateLeafValue, AggregationProtocol, AggregationRequest, AggregationResult, AggregationUri } from './protocol.js';
+
+// ---------------------------------------------------------------- channel grid
+
+export type ChannelKind = 'sealed-box' | 'sealed-box-relayed' | 'none';
+
+export interface ChannelGridEntry {
+  readonly from: 'SERVER' | 'CLIENTS' | 'AGGREGATORS';
+  readonly to: 'SERVER' | 'CLIENTS' | 'AGGREGATORS';
+  readonly kind: ChannelKind;
+  /** The party that carries the bytes when they are relayed. */
+  readonly via?: 'SERVER';
+  readonly carries: string;
+}
+
+/** Which pair of placements talks over which kind of channel (as data). */
+export const PAILLIER_CHANNEL_GRID: readonly ChannelGridEntry[] = Object.freeze([
+  { from: 'SERVER', to: 'CLIENTS', kind: 'sealed-box', carries: 'Paillier public key (authenticated by the server key)' },
+  { from: 'SERVER', to: 'AGGREGATORS', kind: 'sealed-box', carries: 'Paillier public key (authenticated by the server key)' },
+  { from: 'CLIENTS', to: 'AGGREGATORS', kind: 'sealed-box-relayed', via: 'SERVER', carries: 'packed Paillier ciphertexts, end-to-end encrypted and authenticated' },
+  { from: 'AGGREGATORS', to: 'SERVER', kind: 'sealed-box', carries: 'aggregate ciphertexts (re-randomized) and the list of rejected clients' },
+  { from: 'CLIENTS', to: 'CLIENTS', kind: 'none', carries: 'nothing' },
+  { from: 'AGGREGATORS', to: 'CLIENTS', kind: 'none', carries: 'nothing' },
+  { from: 'CLIENTS', to: 'SERVER', kind: 'none', carries: 'nothing of its own (only relays boxes for AGGREGATORS)' },
+].map((e) => Object.freeze(e)) as ChannelGridEntry[]);
+
+export function channelFor(from: ChannelGridEntry['from'], to: ChannelGridEntry['to']): ChannelGridEntry {
+  const e = PAILLIER_CHANNEL_GRID.find((x) => x.from === from && x.to === to);
+  if (!e) throw new RangeError(`channelFor: no channel from ${from} to ${to}`);
+  return e;
+}
+
+// ---------------------------------------------------------------- errors, stages
+
+/** An authentic box that arrived in another client's slot (a router swapping or duplicating messages). */
+export class MisroutedMessageError extends SecureChannelError {}
+
+export const STAGES = ['KEYS', 'PUBLISH', 'SUBMIT', 'RELAY', 'AGGREGATE', 'DECRYPT', 'DONE'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Stage machine of one aggregation; advancing out of order throws. */
+export class StageMachine {
+  #i = 0;
+  get stage(): Stage {
+    return STAGES[this.#i]!;
+  }
+  advance(to: Stage): void {
+    const j = STAGES.indexOf(to);
+    if (j !== this.#i + 1) throw new Error(`paillier protocol: invalid stage transition ${this.stage} -> ${to}`);
+    this.#i = j;
+  }
+}
+
+// ---------------------------------------------------------------- options
+
+export interface RelayEvent {
+  readonly invocationId: string;
+  /** Slot (client index) the box is relayed for. */
+  readonly client: number;
+  readonly box: Uint8Array;
+}
+
+export interface ObservedMessage {
+  readonly from: string;
+  readonly to: string;
+  readonly key: string;
+  readonly payload: Uint8Array;
+}
+
+export interface PaillierAggregationOptions {
+  /** Declared maximum number of clients (sets the packing headroom). */
+  numClients: number;
+  /** Paillier modulus bits (default 2048; 512/1024 only for tests). */
+  keyBits?: number;
+  /** Fixed-point fractional bits for floats (default 32). */
+  fracBits?: number;
+  /** 'throw' (default): a bad client message fails the aggregation with its typed error; 'drop': aggregate the honest rest. */
+  onInvalid?: 'throw' | 'drop';
+  /** Worker threads: a pool, true (the shared pool), false (main thread), or 'auto' (default: pool for >= 16 ciphertexts). */
+  workers?: PaillierWorkerPool | boolean | 'auto';
+  /** Transport for all messages (default: a private in-memory transport). */
+  transport?: Transport;
+  /** X25519 identities by party name (default: fresh ones). */
+  identities?: ReadonlyMap<string, Identity>;
+  /** Pinned public keys by party name (default: from `identities`); never taken from the router. */
+  pinnedKeys?: PinnedKeys;
+  suite?: CipherSuite;
+  /** The router's treatment of each relayed box (default: forward unchanged). Models a malicious server in tests. */
+  relay?: (e: RelayEvent) => Uint8Array;
+  /** Sees every message put on the transport (tests: what each party receives). */
+  observe?: (m: ObservedMessage) => void;
+}
+
+export interface PaillierReport {
+  invocationId: string;
+  contributions: number;
+  rejected: { client: number; error: Error }[];
+  ciphertextsPerClient: number;
+  bytesPerClient: number;
+}
+
+export const SERVER_NAME = 'server';
+export const AGGREGATOR_NAME = 'aggregator';
+export const clientName = (i: number) => `client-${i}`;
+const CONTEXT = 'fedcrypt/aggregation/paillier/v1';
+
+const URIS: readonly AggregationUri[] = Object.freeze([
+  'federated_secure_sum',
+  'federated_secure_sum_at_aggregators',
+  'federated_sum_at_aggregators',
+  'federated_mean_at_aggregators',
+  'federated_weighted_mean_at_aggregators',
+]);
+
+// ---------------------------------------------------------------- encoding plans
+
+/** How a request's leaves become one integer vector per client, and back. */
+interface Plan {
+  packing: PaillierPacking;
+  length: number;
+  encode(client: number): IntegerVector;
+  decode(sums: bigint[], contributions: number): AggregateLeafValue[];
+}
+
+const isIntDType = (d: string) => d === 'int32' || d === 'uint32' || d === 'int64';
+
+function planFor(req: AggregationRequest, keyBits: number, maxClients: number, fracBits: number): Plan {
+  const sizes = req.leaves.map((l) => l.size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const scale = 2 ** fracBits;
+  const bigScale = 1n << BigInt(fracBits);
+  if (req.uri === 'federated_secure_sum' || req.uri === 'federated_secure_sum_at_aggregators') {
+    const bound = req.bound ?? (1n << BigInt(req.bitwidth ?? 32));
+    const bitwidth = Math.max(1, (bound - 1n).toString(2).length);
+    const packing = new PaillierPacking({ keyBits, bitwidth, maxClients, signed: false });
+    return {
+      packing,
+      length: total,
+      encode: (c) => concatLeaves(req.clientValues[c]!, total, (x) => x),
+      decode: (sums) => splitLeaves(sums, sizes).map((s) => s),
+    };
+  }
+  const weighted = req.uri === 'federated_weighted_mean_at_aggregators';
+  const intLeaf = req.leaves.map((l) => isIntDType(l.type.dtype));
+  const anyFloat = intLeaf.some((x) => !x);
+  const anyInt64 = req.leaves.some((l) => l.type.dtype === 'int64');
+  const bitwidth = weighted || anyFloat ? 96 : anyInt64 ? 64 : 33;
+  const packing = new PaillierPacking({ keyBits, bitwidth, maxClients, signed: true });
+  const fixed = (x: number, what: string): bigint => {
+    const v = x * scale;
+    if (!Number.isFinite(v) || Math.abs(v) >= 2 ** 94) throw new ValueOutOfRangeError(`paillier aggregation: ${what} = ${x} does not fit the fixed-point range (|x| < 2^${94 - fracBits})`);
+    return BigInt(Math.round(v));
+  };
+  // weighted means: clients encode (w_i / W)·x_i with the total weight W public (as in the MPC secureMean)
+  const W = weighted ? req.weights!.reduce((a, b) => a + b, 0) : 1;
+  return {
+    packing,
+    length: total,
+    encode(c) {
+      const f = weighted ? req.weights![c]! / W : 1;
+      const out: bigint[] = new Array(total);
+      let k = 0;
+      req.clientValues[c]!.forEach((a, j) => {
+        for (let i = 0; i < a.length; i++) {
+          const x = a[i]!;
+          if (weighted) out[k++] = fixed(f * Number(x), `weighted value of client ${c}`);
+          else if (intLeaf[j]) out[k++] = typeof x === 'bigint' ? x : BigInt(x);
+          else out[k++] = fixed(x as number, `value of client ${c}`);
+        }
+      });
+      return out;
+    },
+    decode(sums, contributions) {
+      const parts = splitLeaves(sums, sizes);
+      const divisor = req.uri === 'federated_mean_at_aggregators' ? contributions : 1;
+      return parts.map((s, j) => {
+        if (req.uri === 'federated_sum_at_aggregators' && intLeaf[j]) return s;
+        const f = new Float64Array(s.length);
+        const unscale = weighted || !intLeaf[j] ? bigScale : 1n;
+        for (let i = 0; i < s.length; i++) f[i] = toNumber(s[i]!, unscale) / divisor;
+        return f;
+      });
+    },
+  };
+}
+
+/** x / d as a float64, accurate for large x (integer and fractional parts separately). */
+function toNumber(x: bigint, d: bigint): number {
+  if (d === 1n) return Number(x);
+  const q = x / d;
+  const r = x - q * d;
+  return Number(q) + Number(r) / Number(d);
+}
+
+function concatLeaves(leaves: readonly ArrayLike<number | bigint>[], total: number, f: (x: number | bigint) => number | bigint): (number | bigint)[] {
+  const out: (number | bigint)[] = new Array(total);
+  let k = 0;
+  for (const a of leaves) for (let i = 0; i < a.length; i++) out[k++] = f(a[i]!);
+  return out;
+}
+
+function splitLeaves(sums: bigint[], sizes: number[]): bigint[][] {
+  const out: bigint[][] = [];
+  let k = 0;
+  for (const s of sizes) {
+    out.push(sums.slice(k, k + s));
+    k += s;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the protocol
+
+export class PaillierAggregation implements AggregationProtocol {
+  readonly name = 'paillier';
+  readonly secure = true;
+  readonly intrinsics = URIS;
+  readonly numClients: number;
+  readonly keyBits: number;
+  readonly fracBits: number;
+  readonly transport: Transport;
+  /** Report of the last aggregation (rejected clients, sizes). */
+  lastReport: PaillierReport | undefined;
+
+  readonly #opts: PaillierAggregationOptions;
+  readonly #identities: ReadonlyMap<string, Identity>;
+  readonly #pinned: PinnedKeys;
+  #keys: PaillierKeyPair | undefined;
+  // long-lived channel endpoints (sequence numbers and replay windows persist across aggregations)
+  readonly #clientSenders: SealedBoxSender[] = [];
+  readonly #clientReceivers: SealedBoxReceiver[] = [];
+  readonly #serverSender: SealedBoxSender;
+  readonly #serverReceiver: SealedBoxReceiver;
+  readonly #aggSender: SealedBoxSender;
+  readonly #aggReceiver: SealedBoxReceiver;
+  #counter = 0;
+
+  constructor(options: PaillierAggregationOptions) {
+    const fn = 'paillierAggregation';
+    if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: "options" expected object, got ${options === null ? 'null' : typeof options}`);
+    const nc = options.numClients;
+    if (typeof nc !== 'number' || !Number.isInteger(nc)) throw new TypeError(`${fn}: "numClients" expected integer in [1, 100000], got ${String(nc)}`);
+    if (nc < 1 || nc > 100_000) throw new RangeError(`${fn}: "numClients" expected integer in [1, 100000], got ${nc}`);
+    const kb = options.keyBits ?? 2048;
+    if (typeof kb !== 'number' || !Number.isInteger(kb)) throw new TypeError(`${fn}: "keyBits" expected even integer in [256, 8192], got ${String(kb)}`);
+    if (kb < 256 || kb > 8192 || kb % 2 !== 0) throw new RangeError(`${fn}: "keyBits" expected even integer in [256, 8192], got ${kb}`);
+    const fb = options.fracBits ?? 32;
+    if (!Number.isInteger(fb) || fb < 0 || fb > 60) throw new RangeError(`${fn}: "fracBits" expected integer in [0, 60], got ${String(fb)}`);
+    if (options.onInvalid !== undefined && options.onInvalid !== 'throw' && options.onInvalid !== 'drop') {
+      throw new RangeError(`${fn}: "onInvalid" expected 'throw' or 'drop', got ${String(options.onInvalid)}`);
+    }
+    this.numClients = nc;
+    this.keyBits = kb;
+    this.fracBits = fb;
+    this.#opts = options;
+    this.transport = options.transport ?? new MemoryTransport();
+    const names = [SERVER_NAME, AGGREGATOR_NAME, ...Array.from({ length: nc }, (_, i) => clientName(i))];
+    const ids = new Map(options.identities ?? []);
+    for (const n of names) if (!ids.has(n)) ids.set(n, generateIdentity());
+    this.#identities = ids;
+    this.#pinned = options.pinnedKeys ?? new Map(names.map((n) => [n, ids.get(n)!.publicKey]));
+    const pin = (ns: string[]) => new Map(ns.filter((n) => this.#pinned.has(n)).map((n) => [n, this.#pinned.get(n)!]));
+    const self = (n: string) => ({ name: n, identity: ids.get(n)! });
+    const suite = options.suite;
+    const clientNames = names.slice(2);
+    for (const c of clientNames) {
+      this.#clientSenders.push(new SealedBoxSender({ self: self(c), recipients: pin([AGGREGATOR_NAME]), context: CONTEXT, suite }));
+      this.#clientReceivers.push(new SealedBoxReceiver({ self: self(c), senders: pin([SERVER_NAME]), context: CONTEXT, suite }));
+    }
+    this.#serverSender = new SealedBoxSender({ self: self(SERVER_NAME), recipients: pin([AGGREGATOR_NAME, ...clientNames]), context: CONTEXT, suite });
+    this.#serverReceiver = new SealedBoxReceiver({ self: self(SERVER_NAME), senders: pin([AGGREGATOR_NAME]), context: CONTEXT, suite });
+    this.#aggSender = new SealedBoxSender({ self: self(AGGREGATOR_NAME), recipients: pin([SERVER_NAME]), context: CONTEXT, suite });
+    this.#aggReceiver = new SealedBoxReceiver({ self: self(AGGREGATOR_NAME), senders: pin([SERVER_NAME, ...clientNames]), context: CONTEXT, suite });
+  }
+
+  /** Public half of the identities (what a deployment would put in configuration). */
+  get pinnedKeys(): PinnedKeys {
+    return this.#pinned;
+  }
+
+  /** The server's Paillier public key (generating the key pair on first use). */
+  get publicKey(): PaillierPublicKey {
+    return this.#serverKeys().publicKey;
+  }
+
+  #serverKeys(): PaillierKeyPair {
+    return (this.#keys ??= generateKeyPair(this.keyBits));
+  }
+
+  #pool(ciphertexts: number): PaillierWorkerPool | null {
+    const w = this.#opts.workers ?? 'auto';
+    if (w instanceof PaillierWorkerPool) return w;
+    if (w === true || (w === 'auto' && ciphertexts >= 16)) return sharedPaillierPool();
+    return null;
+  }
+
+  async #send(from: string, to: string, key: string, payload: Uint8Array): Promise<void> {
+    this.#opts.observe?.({ from, to, key, payload });
+    await this.transport.send(from, to, key, payload);
+  }
+
+  async aggregate(req: AggregationRequest): Promise<AggregationResult> {
+    if (!URIS.includes(req.uri)) throw new RangeError(`paillier aggregation: intrinsic ${req.uri} is not implemented`);
+    if (req.numClients > this.numClients) {
+      throw new TooManyClientsError(`paillier aggregation: ${req.numClients} clients exceed the declared numClients = ${this.numClients} (packing headroom)`);
+    }
+    const plan = planFor(req, this.keyBits, this.numClients, this.fracBits);
+    const clients = Array.from({ length: req.numClients }, (_, c) => () => plan.encode(c));
+    const { sums, contributions } = await this.run(req.invocationId, plan.packing, plan.length, clients);
+    return { leaves: plan.decode(sums, contributions) };
+  }
+
+  /**
+   * One run of the protocol over already-encoded client vectors (each a
+   * function so encoding happens "at the client"). Resolves with the exact
+   * packed sums and the number of contributions that made it in.
+   */
+  async run(invocationId: string, packing: PaillierPacking, length: number, clients: readonly (() => IntegerVector)[]): Promise<{ sums: bigint[]; contributions: number }> {
+    const inv = `${invocationId}#${++this.#counter}`;
+    const k = clients.length;
+    if (k > this.numClients) throw new TooManyClientsError(`paillier aggregation: ${k} clients exceed the declared numClients = ${this.numClients}`);
+    packing.checkContributions('paillier aggregation', k);
+    const sm = new StageMachine();
+    const { publicKey, privateKey } = this.#serverKeys();
+    const pool = this.#pool(packing.ciphertextsFor(length) * k);
+    if (pool) await pool.warm(publicKey);
+    const t = this.transport;
+    const onInvalid = this.#opts.onInvalid ?? 'throw';
+    const rejected: { client: number; error: Error }[] = [];
+    let bytesPerClient = 0;
+
+    // 1 PUBLISH (SERVER)
+    sm.advance('PUBLISH');
+    const pkBytes = publicKeyToBytes(publicKey);
+    await Promise.all([
+      ...clients.map((_, i) => this.#send(SERVER_NAME, clientName(i), `${inv}/pk`, this.#serverSender.seal(clientName(i), pkBytes, inv))),
+      this.#send(SERVER_NAME, AGGREGATOR_NAME, `${inv}/pk`, this.#serverSender.seal(AGGREGATOR_NAME, pkBytes, inv)),
+    ]);
+
+    // 2 SUBMIT (each client)
+    sm.advance('SUBMIT');
+    const submit = async (i: number): Promise<void> => {
+      const name = clientName(i);
+      const box = await t.receive(name, SERVER_NAME, `${inv}/pk`);
+      const pk = publicKeyFromBytes(this.#clientReceivers[i]!.open(box, inv).plaintext);
+      if (pk.bits !== this.keyBits) throw new RangeError(`${name}: server published a ${pk.bits}-bit key, configuration says ${this.keyBits}`);
+      const values = clients[i]!();
+      if (values.length !== length) throw new RangeError(`${name}: encoded ${values.length} values, expected ${length}`);
+      const enc: EncryptedVector = pool ? await pool.encryptVector(pk, packing, values) : encryptVector(pk, packing, values);
+      const bytes = encryptedVectorToBytes(pk, enc);
+      bytesPerClient = bytes.length;
+      await this.#send(name, SERVER_NAME, `${inv}/up/${i}`, this.#clientSenders[i]!.seal(AGGREGATOR_NAME, bytes, inv));
+    };
+    // clients encrypt one after another when a pool is used (the pool already uses every core)
+    if (pool) for (let i = 0; i < k; i++) await submit(i);
+    else await Promise.all(clients.map((_, i) => submit(i)));
+
+    // 3 RELAY (SERVER, the router)
+    sm.advance('RELAY');
+    await Promise.all(
+      clients.map(async (_, i) => {
+        const box = await t.receive(SERVER_NAME, clientName(i), `${inv}/up/${i}`);
+        const out = this.#opts.relay ? this.#opts.relay({ invocationId: inv, client: i, box }) : box;
+        await this.#send(SERVER_NAME, AGGREGATOR_NAME, `${inv}/relay/${i}`, out);
+      }),
+    );
+
+    // 4 AGGREGATE (aggregator)
+    sm.advance('AGGREGATE');
+    {
+      const pkBox = await t.receive(AGGREGATOR_NAME, SERVER_NAME, `${inv}/pk`);
+      const pk = publicKeyFromBytes(this.#aggReceiver.open(pkBox, inv).plaintext);
+      const accepted: EncryptedVector[] = [];
+      for (let i = 0; i < k; i++) {
+        const box = await t.receive(AGGREGATOR_NAME, SERVER_NAME, `${inv}/relay/${i}`);
+        try {
+          const opened = this.#aggReceiver.open(box, inv);
+          if (opened.sender !== clientName(i)) {
+            throw new MisroutedMessageError(`aggregator: slot of ${clientName(i)} holds a box from "${opened.sender}"`, opened.sender);
+          }
+          const v = encryptedVectorFromBytes(pk, packing, opened.plaintext);
+          if (v.length !== length || v.contributions !== 1) throw new RangeError(`aggregator: ${clientName(i)} sent ${v.length} values / ${v.contributions} contributions, expected ${length} / 1`);
+          // full unit check of this client's ciphertexts before it is mixed in
+          addVectors(pk, packing, [v]);
+          accepted.push(v);
+        } catch (e) {
+          if (onInvalid === 'throw') throw e;
+          rejected.push({ client: i, error: e as Error });
+        }
+      }
+      if (accepted.length === 0) throw new RangeError('aggregator: no valid client contribution');
+      const sum = addVectors(pk, packing, accepted);
+      const fresh = pool ? await pool.rerandomizeVector(pk, sum) : rerandomizeVector(pk, sum);
+      const msg = encryptedVectorToBytes(pk, fresh);
+      await this.#send(AGGREGATOR_NAME, SERVER_NAME, `${inv}/agg`, this.#aggSender.seal(SERVER_NAME, msg, inv));
+    }
+
+    // 5 DECRYPT (SERVER)
+    sm.advance('DECRYPT');
+    const box = await t.receive(SERVER_NAME, AGGREGATOR_NAME, `${inv}/agg`);
+    const agg = encryptedVectorFromBytes(publicKey, packing, this.#serverReceiver.open(box, inv).plaintext);
+    if (agg.length !== length) throw new RangeError(`server: aggregate has ${agg.length} values, expected ${length}`);
+    const sums = pool ? await pool.decryptVector(privateKey, packing, agg) : decryptVector(privateKey, packing, agg);
+    sm.advance('DONE');
+    this.lastReport = {
+      invocationId: inv,
+      contributions: agg.contributions,
+      rejected,
+      ciphertextsPerClient: packing.ciphertextsFor(length),
+      bytesPerClient,
+    };
+    return { sums, contributions: agg.contributions };
+  }
+
+  /** The SERVER party's Paillier private key (this object simulates every party in one process; the aggregator role never reads it). */
+  serverPrivateKey(): PaillierPrivateKey {
+    return this.#serverKeys().privateKey;
+  }
+
+  /** Test/ops access to a party's identity (a deployment keeps each in its own process). */
+  identityOf(name: string): Identity | undefined {
+    return this.#identities.get(name);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#opts.transport) await this.transport.close();
+  }
+}
+
+export function paillierAggregation(options: PaillierAggregationOptions): PaillierAggregation {
+  return new PaillierAggregation(options);
+}
+
+export interface PaillierContextOptions extends PaillierAggregationOptions {
+  /** Aggregator parties simulated by the context (the protocol uses one aggregation service). */
+  numAggregators?: number;
+}
+
+/** A local execution context with the Paillier aggregation bound to its secure intrinsics. */
+export function paillierContext(options: PaillierContextOptions): LocalContext {
+  const { numAggregators, ...rest } = options ?? ({} as PaillierContextOptions);
+  return localContext({ aggregation: paillierAggregation(rest), ...(numAggregators === undefined ? {} : { numAggregators }) });
+}
+
+// ---------------------------------------------------------------- fast path for the learning layer
+
+export interface PaillierSecureMeanOptions {
+  /** 'low': 20 fractional bits in 40-bit slots; 'high': 32 in 64-bit slots (default 'low'). */
+  precision?: 'low' | 'high';
+  keyBits?: number;
+  /** Reuse one protocol instance (and its keys) across rounds; by default one is cached per (clients, keyBits). */
+  protocol?: PaillierAggregation | string;
+  workers?: PaillierWorkerPool | boolean | 'auto';
+}
+
+export interface PaillierSecureMeanResult {
+  mean: Float32Array;
+  bytesPerPlayer: Record<string, number>;
+  bytesByRole: Record<string, number>;
+}
+
+const cachedProtocols = new Map<string, PaillierAggregation>();
+let meanCounter = 0;
+
+/**
+ * Weighted mean of flat Float32Array updates through the full Paillier
+ * protocol (clients encrypt w_i/W · x_i in fixed point, the aggregator adds,
+ * the server decrypts; W = Σ w_i is public as in the MPC secureMean).
+ * Encryption and decryption run on worker threads.
+ */
+export async function paillierSecureMean(
+  updates: readonly Float32Array[],
+  weights?: readonly number[],
+  options: PaillierSecureMeanOptions = {},
+): Promise<PaillierSecureMeanResult> {
+  const fn = 'paillierSecureMean';
+  if (!Array.isArray(updates) || updates.length === 0) throw new TypeError(`${fn}: "updates" expected non-empty array of Float32Array`);
+  updates.forEach((u, i) => {
+    if (!(u instanceof Float32Array)) throw new TypeError(`${fn}: "updates[${i}]" expected Float32Array`);
+    if (u.length !== updates[0]!.length) throw new RangeError(`${fn}: "updates[${i}]" has ${u.length} values, "updates[0]" has ${updates[0]!.length}`);
+  });
+  const w = weights ?? updates.map(() => 1);
+  if (!Array.isArray(w) || w.length !== updates.length) throw new RangeError(`${fn}: "weights" expected one number per update (${updates.length})`);
+  w.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new RangeError(`${fn}: "weights[${i}]" expected finite number >= 0, got ${x}`);
+  });
+  const W = w.reduce((a, b) => a + b, 0);
+  if (!(W > 0)) throw new RangeError(`${fn}: "weights" must not be all zero`);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: "options" expected object`);
+  const precision = options.precision ?? 'low';
+  if (precision !== 'low' && precision !== 'high') throw new RangeError(`${fn}: "precision" expected 'low' or 'high', got ${String(precision)}`);
+  const frac = precision === 'low' ? 20 : 32;
+  const bitwidth = precision === 'low' ? 40 : 64;
+  const keyBits = options.keyBits ?? 2048;
+  let proto: PaillierAggregation;
+  if (options.protocol instanceof PaillierAggregation) proto = options.protocol;
+  else {
+    const id = `${updates.length}/${keyBits}`;
+    proto = cachedProtocols.get(id) ?? new PaillierAggregation({ numClients: updates.length, keyBits, workers: options.workers ?? true });
+    cachedProtocols.set(id, proto);
+  }
+  const packing = new PaillierPacking({ keyBits: proto.keyBits, bitwidth, maxClients: proto.numClients, signed: true });
+  const scale = 2 ** frac;
+  const lim = 2 ** (bitwidth - 1);
+  const n = updates[0]!.length;
+  const clients = updates.map((u, c) => () => {
+    const f = w[c]! / W;
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const v = Math.round(u[i]! * f * scale);
+      if (!(Math.abs(v) < lim)) throw new ValueOutOfRangeError(`${fn}: updates[${c}][${i}] = ${u[i]} does not fit ${precision} precision (|x·w/W| < 2^${bitwidth - 1 - frac})`);
+      out[i] = v;
+    }
+    return out;
+  });
+  const before = proto.transport.stats();
+  const { sums } = await proto.run(`secure-mean/${++meanCounter}`, packing, n, clients);
+  const mean = new Float32Array(n);
+  for (let i = 0; i < n; i++) mean[i] = Number(sums[i]!) / scale;
+  const after = proto.transport.stats();
+  const bytesPerPlayer: Record<string, number> = {};
+  for (const [p, s] of Object.entries(after)) {
+    const d = s.bytesSent - (before[p]?.bytesSent ?? 0);
+    if (d > 0) bytesPerPlayer[p] = d;
+  }
+  const bytesByRole: Record<string, number> = {};
+  for (const [p, b] of Object.entries(bytesPerPlayer)) {
+    const role = p.startsWith('client-') ? 'clients' : p;
+    bytesByRole[role] = (bytesByRole[role] ?? 0) + b;
+  }
+  return { mean, bytesPerPlayer, bytesByRole };
+}
+
+/** The learning layer looks for `secureMean` in this module (src/learning/secure-aggregators.ts). */
+export async function secureMean(updates: readonly Float32Array[], weights?: readonly number[], options: Record<string, unknown> = {}): Promise<PaillierSecureMeanResult> {
+  const { precision, keyBits, workers } = options as PaillierSecureMeanOptions;
+  return paillierSecureMean(updates, weights, { precision, keyBits, workers });
+}
