@@ -92,9 +92,9 @@ export class TrustedDealer implements TripleSource {
     let out0: TripleShares | undefined;
     let out1: TripleShares | undefined;
     if (t.isLocal(this.player.name)) {
-      const a = ring.add(prfRing(bits, k0!, `${key}/a`, shapeA), prfRing(bits, k1!, `${key}/a`, shapeA));
-      const b = ring.add(prfRing(bits, k0!, `${key}/b`, shapeB), prfRing(bits, k1!, `${key}/b`, shapeB));
-      const c1 = ring.sub(product(a, b), prfRing(bits, k0!, `${key}/c`, shapeC));
+      const a = ring.addInPlace(prfRing(bits, k0!, `${key}/a`, shapeA), prfRing(bits, k1!, `${key}/a`, shapeA));
+      const b = ring.addInPlace(prfRing(bits, k0!, `${key}/b`, shapeB), prfRing(bits, k1!, `${key}/b`, shapeB));
+      const c1 = ring.subInPlace(product(a, b), prfRing(bits, k0!, `${key}/c`, shapeC));
       tasks.push(t.send(this.player.name, s1.name, c1Key, c1.toBytes()));
     }
     if (t.isLocal(s0.name)) {

@@ -78,7 +78,9 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       seeds = new Uint8Array(32);
       seeds.set(pa.seed, 0);
       seeds.set(pb.seed, 16);
-      x2 = ring.sub(ring.sub(this.must(value, owner, 'input'), this.randomRing(shape, pa)), this.randomRing(shape, pb));
+      const r = this.randomRing(shape, pa);
+      x2 = ring.sub(this.must(value, owner, 'input'), r);
+      ring.subInPlace(x2, this.randomRing(shape, pb));
     }
     const [s0, s1, s2, r1, r2] = await Promise.all([
       this.moveBytes(owner, this.#s(0), `${key}/seeds01`, seeds),
@@ -104,18 +106,24 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     return parts;
   }
 
-  /** alpha_i: server i's share of a fresh zero-sharing. */
-  #zero(i: number, nonce: string, shape: readonly number[]): RingTensor {
-    return ring.sub(this.prfRing(this.#k(i), nonce, shape), this.prfRing(this.#k(i - 1), nonce, shape));
+  /** Fill `t` with PRF(key, nonce) (reusing its memory). */
+  #prfInto(t: RingTensor, key: Uint8Array, nonce: string): RingTensor {
+    Prg.derive(key, nonce).fill(t.data);
+    return t;
   }
 
-  /** z_i (3-out-of-3, re-randomised) from the replicated operands, for each local server. */
-  #localProducts(x: Parts, y: Parts, shape: readonly number[], key: string, f: (xi: RingTensor, xj: RingTensor, yi: RingTensor, yj: RingTensor) => RingTensor): (RingTensor | undefined)[] {
+  /**
+   * z_i (3-out-of-3, re-randomised by alpha_i = F(k_i) - F(k_(i-1))) from the
+   * replicated operands, for each local server. `f` returns a fresh tensor and
+   * its second argument is a fresh scratch tensor it may overwrite.
+   */
+  #localProducts(x: Parts, y: Parts, shape: readonly number[], key: string, f: (xi: RingTensor, xj: RingTensor, yi: RingTensor, yj: RingTensor) => [RingTensor, RingTensor]): (RingTensor | undefined)[] {
     return I3.map((i) => {
       const me = this.#s(i);
       if (!this.isLocal(me)) return undefined;
-      const z = f(this.must(x[2 * i], me, 'x'), this.must(x[2 * i + 1], me, 'x'), this.must(y[2 * i], me, 'y'), this.must(y[2 * i + 1], me, 'y'));
-      ring.addInPlace(z, this.#zero(i, `${key}/alpha`, shape));
+      const [z, scratch] = f(this.must(x[2 * i], me, 'x'), this.must(x[2 * i + 1], me, 'x'), this.must(y[2 * i], me, 'y'), this.must(y[2 * i + 1], me, 'y'));
+      ring.addInPlace(z, this.#prfInto(scratch, this.#k(i), `${key}/alpha`));
+      ring.subInPlace(z, this.#prfInto(scratch, this.#k(i - 1), `${key}/alpha`));
       return z;
     });
   }
@@ -135,25 +143,28 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
 
   /**
    * From a 2-out-of-2 sharing a (server0) + b (server1) of a value scaled by
-   * 2^(2f): truncate locally and re-replicate (server0 and server1 each send one element to server2).
+   * 2^(2f): truncate locally and re-replicate (server0 and server1 each send
+   * one element to server2). `b` is always fresh (overwritten); `a` is
+   * overwritten only when `ownA`.
    */
-  async #truncate2of2(a: RingTensor | undefined, b: RingTensor | undefined, shape: readonly number[], key: string, f = this.fixed.frac): Promise<Parts> {
+  async #truncate2of2(a: RingTensor | undefined, b: RingTensor | undefined, shape: readonly number[], key: string, f = this.fixed.frac, ownA = false): Promise<Parts> {
     const [p0, p1, p2] = this.servers;
     let s0: RingTensor | undefined;
     let s1: RingTensor | undefined;
     let s2: RingTensor | undefined;
     if (this.isLocal(p0)) {
-      const r = this.prfRing(this.#k(0), `${key}/r`, shape);
-      const m = this.prfRing(this.#k(0), `${key}/m`, shape);
-      s0 = ring.sub(ring.shrLogical(this.must(a, p0, 'a'), f), m);
-      s1 = r;
+      const a0 = this.must(a, p0, 'a');
+      s0 = ownA ? ring.shrLogicalInPlace(a0, f) : ring.shrLogical(a0, f);
+      ring.subInPlace(s0, this.prfRing(this.#k(0), `${key}/m`, shape));
+      s1 = this.prfRing(this.#k(0), `${key}/r`, shape);
     }
     if (this.isLocal(p1)) {
       const r = this.prfRing(this.#k(0), `${key}/r`, shape);
-      const m = this.prfRing(this.#k(0), `${key}/m`, shape);
-      const bt = ring.neg(ring.shrLogical(ring.neg(this.must(b, p1, 'b')), f));
+      const bt = ring.negInPlace(ring.shrLogicalInPlace(ring.negInPlace(this.must(b, p1, 'b')), f));
+      ring.addInPlace(bt, this.prfRing(this.#k(0), `${key}/m`, shape));
+      ring.subInPlace(bt, r);
       s1 = r;
-      s2 = ring.sub(ring.add(bt, m), r);
+      s2 = bt;
     }
     const [g0, g2] = await Promise.all([
       this.move(p0, p2, `${key}/t0`, s0, shape),
@@ -170,15 +181,17 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     if (!trunc) return this.#reshare(z, shape, key);
     const [p0, p1, p2] = this.servers;
     const z2 = await this.move(p2, p1, `${key}/z2`, z[2], shape);
-    const b = this.isLocal(p1) ? ring.add(this.must(z[1], p1, 'z1'), this.must(z2, p1, 'z2')) : undefined;
-    return this.#truncate2of2(this.isLocal(p0) ? z[0] : undefined, b, shape, key);
+    // z1 is fresh and never sent: accumulate into it (z2 was received: not mutated)
+    const b = this.isLocal(p1) ? ring.addInPlace(this.must(z[1], p1, 'z1'), this.must(z2, p1, 'z2')) : undefined;
+    return this.#truncate2of2(this.isLocal(p0) ? z[0] : undefined, b, shape, key, this.fixed.frac, true);
   }
 
   protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
     const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
-      const t = ring.mul(xi, ring.add(yi, yj));
-      ring.addInPlace(t, ring.mul(xj, yi));
-      return t;
+      const t = ring.mulInPlace(ring.add(yi, yj), xi);
+      const u = ring.mul(xj, yi);
+      ring.addInPlace(t, u);
+      return [t, u];
     });
     return this.#finish(z, shape, key, trunc);
   }
@@ -187,8 +200,9 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     const shape = [sx[0]!, sy[1]!];
     const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
       const t = ring.matmul(xi, ring.add(yi, yj));
-      ring.addInPlace(t, ring.matmul(xj, yi));
-      return t;
+      const u = ring.matmul(xj, yi);
+      ring.addInPlace(t, u);
+      return [t, u];
     });
     return this.#finish(z, shape, key, trunc);
   }

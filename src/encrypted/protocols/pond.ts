@@ -67,6 +67,7 @@ export class Pond extends Protocol<AdditiveTensor> {
       const prg = new Prg();
       seed = prg.seed;
       masked = ring.sub(this.must(value, owner, 'input'), this.randomRing(shape, prg));
+      // (value may be the caller's tensor: not overwritten)
     }
     const [s, x1] = await Promise.all([
       this.moveBytes(owner, this.server0, `${key}/seed`, seed),
@@ -80,8 +81,10 @@ export class Pond extends Protocol<AdditiveTensor> {
     return [x0, x1];
   }
 
-  #truncShare(i: number, z: RingTensor, f = this.fixed.frac): RingTensor {
-    return i === 0 ? ring.shrLogical(z, f) : ring.neg(ring.shrLogical(ring.neg(z), f));
+  /** SecureML local truncation of share i; overwrites `z` when `own`. */
+  #truncShare(i: number, z: RingTensor, f = this.fixed.frac, own = false): RingTensor {
+    if (i === 0) return own ? ring.shrLogicalInPlace(z, f) : ring.shrLogical(z, f);
+    return ring.negInPlace(ring.shrLogicalInPlace(own ? ring.negInPlace(z) : ring.neg(z), f));
   }
 
   async #beaver(x: Parts, y: Parts, kind: 'mul' | 'matmul', shapeX: readonly number[], shapeY: readonly number[], shapeZ: readonly number[], key: string, trunc: boolean): Promise<Parts> {
@@ -103,10 +106,10 @@ export class Pond extends Protocol<AdditiveTensor> {
       ]);
       const E = ring.add(e, eo);
       const D = ring.add(d, doo);
-      const z = ring.add(t.c, product(E, t.b));
+      const z = ring.addInPlace(product(E, t.b), t.c);
       ring.addInPlace(z, product(t.a, D));
       if (i === 0) ring.addInPlace(z, product(E, D));
-      return trunc ? this.#truncShare(i, z) : z;
+      return trunc ? this.#truncShare(i, z, this.fixed.frac, true) : z;
     };
     return Promise.all([step(0), step(1)]);
   }
