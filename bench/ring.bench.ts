@@ -4,7 +4,7 @@
 //   node --import tsx bench/ring.bench.ts
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import * as R from '../src/ring/index.js';
 import { defaultWasmPath, instantiateRingWasm } from '../src/ring/wasm.js';
 
@@ -31,6 +31,7 @@ const rnd = (bits: R.RingBits, shape: number[]): R.RingTensor =>
 const gops = (m: number, k: number, n: number, ms: number): number => (2 * m * k * n) / (ms * 1e6);
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 const results: Record<string, unknown> = {};
+const loadStart = loadavg()[0]!;
 const log = (k: string, v: Record<string, number | string>): void => {
   results[k] = v;
   console.log(k.padEnd(34), Object.entries(v).map(([a, b]) => `${a}=${typeof b === 'number' ? r3(b) : b}`).join('  '));
@@ -138,6 +139,7 @@ const out = {
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
   cores: cpus().length,
+  loadavg_1min: { start: loadStart, end: loadavg()[0]! }, // the machine is shared: figures vary with load
   note: 'medians; matmul ops = 2*M*N*K; "api" includes copy in/out of wasm memory and the output allocation; "resident" is the kernel on operands already in wasm memory',
   targets: { matmul64_256_gops: 3, elementwise_ns_per_el: 1 },
   results,
