@@ -61,6 +61,7 @@ export interface MpcAggregationOptions {
 }
 
 type MpcProto = ABY3 | Pond;
+let mpcObjects = 0;
 type Shared = ReplicatedTensor | AdditiveTensor;
 
 function checkName(fn: string, protocol: unknown): MpcProtocolName {
@@ -128,6 +129,8 @@ export function mpcAggregation(options: MpcAggregationOptions = {}): Aggregation
   const servers = checkServers(fn, kind, options.servers);
   const scaling = checkScaling(fn, options.meanScaling);
   const transport = options.transport ?? new MemoryTransport();
+  // distinguishes rendezvous keys of several aggregation objects on one transport (same order in every process)
+  const objectId = mpcObjects++;
   const self = {
     name: `mpc-${kind}`,
     secure: true,
@@ -138,7 +141,7 @@ export function mpcAggregation(options: MpcAggregationOptions = {}): Aggregation
       const before = transport.stats();
       const clients = Array.from({ length: req.numClients }, (_, i) => new Player(`client${i}`));
       const target = new Player(req.target.uri);
-      const baseId = `mpc-${req.invocationId}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 56);
+      const baseId = `mpc${objectId}-${req.invocationId}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 56);
       const protos = new Map<string, MpcProto>();
       const proto = (p: Precision): MpcProto => {
         let x = protos.get(p);
