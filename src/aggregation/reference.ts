@@ -11,6 +11,18 @@ import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationProtocol, ty
 
 /** Exact sum of one leaf over clients. */
 export function exactSum(clientValues: readonly (readonly NumericArray[])[], leaf: number, size: number): bigint[] {
+  // 32-bit integers: float64 sums are exact while |sum| < 2^53, i.e. for fewer than 2^21 clients.
+  const small = clientValues.length < 2 ** 21 && clientValues.every((c) => !(c[leaf] instanceof BigInt64Array));
+  if (small) {
+    const acc = new Float64Array(size);
+    for (const c of clientValues) {
+      const a = c[leaf] as Int32Array;
+      for (let i = 0; i < size; i++) acc[i]! += a[i]!;
+    }
+    const out = new Array<bigint>(size);
+    for (let i = 0; i < size; i++) out[i] = BigInt(acc[i]!);
+    return out;
+  }
   const out = new Array<bigint>(size).fill(0n);
   for (const c of clientValues) {
     const a = c[leaf]!;

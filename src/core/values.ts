@@ -28,6 +28,7 @@ import {
   describe,
   FederatedType,
   FunctionType,
+  isFloatDType,
   SequenceType,
   StructType,
   TensorType,
@@ -203,7 +204,12 @@ function tensorFromJs(x: unknown, type: TensorType, path: string): TensorValue {
       throw new FedArgumentError('SHAPE', path, `a flat typed array cannot give the unknown dimensions of ${String(type)}; pass nested arrays`);
     }
     const out = allocate(type.dtype, x.length);
-    for (let i = 0; i < x.length; i++) putElement(out, i, (x as ArrayLike<unknown>)[i], type.dtype, `${path}[${i}]`);
+    if (x.constructor === out.constructor || (isFloatDType(type.dtype) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array))) {
+      // Same representation (or any numbers into floats): no element can be invalid.
+      (out as Float64Array).set(x as Float64Array);
+    } else {
+      for (let i = 0; i < x.length; i++) putElement(out, i, (x as ArrayLike<unknown>)[i], type.dtype, `${path}[${i}]`);
+    }
     return new TensorValue(concrete, out);
   }
   if (Array.isArray(x)) {
@@ -322,6 +328,12 @@ function element(t: TensorValue, i: number): number | bigint | boolean {
 export function tensorToJs(t: TensorValue): unknown {
   const shape = t.type.shape as number[];
   if (shape.length === 0) return element(t, 0);
+  if (shape.length === 1 && t.type.dtype !== 'bool') {
+    const d = t.data as Float64Array;
+    const out = new Array<number>(d.length);
+    for (let i = 0; i < d.length; i++) out[i] = d[i]!;
+    return out;
+  }
   let k = 0;
   const build = (d: number): unknown[] => {
     const n = shape[d]!;
