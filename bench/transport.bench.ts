@@ -32,7 +32,7 @@ const median = (xs: number[]) => {
 const mbps = (ms: number) => SIZE / 1e6 / (ms / 1e3);
 
 function peer(mode: string, env: object): { child: ChildProcess; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, [...(process.env['BENCH_CHILD_ARGS'] ?? '').split(' ').filter(Boolean), '--import', 'tsx', join(root, 'bench/transport-peer.ts'), mode], {
+  const child = spawn(process.execPath, [...(process.env['BENCH_CHILD_ARGS'] ?? '').split(' ').filter(Boolean), '--import', 'tsx', join(root, 'test/transport/peer-process.ts'), mode], {
     cwd: root,
     env: { ...process.env, FEDCRYPT_PEER: JSON.stringify(env) },
     stdio: ['ignore', 'pipe', 'inherit'],

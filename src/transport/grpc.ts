@@ -459,10 +459,10 @@ export class GrpcTransport implements Transport {
     let session: SecureSession | undefined;
     let done = false;
     const partial = new Map<number, Partial | null>();
-    const refuse = (reason: string) => {
+    const refuse = (reason: string, peer = responder.peerName) => {
       if (done) return;
       done = true;
-      this.#log({ type: 'refused', peer: responder.peerName, local: undefined, reason });
+      this.#log({ type: 'refused', peer, local: undefined, reason });
       try {
         call.write({ refusal: { reason } });
       } catch {
@@ -493,7 +493,10 @@ export class GrpcTransport implements Transport {
           this.#log({ type: 'link-up', peer: session.peerName, local: session.localName, reason: 'incoming link authenticated' });
         }
       } catch (e) {
-        refuse(e instanceof SecureChannelError || e instanceof RangeError || e instanceof TypeError ? e.message : `handshake failed: ${(e as Error).message}`);
+        refuse(
+          e instanceof SecureChannelError || e instanceof RangeError || e instanceof TypeError ? e.message : `handshake failed: ${(e as Error).message}`,
+          e instanceof SecureChannelError ? e.peer ?? responder.peerName : responder.peerName,
+        );
       }
     });
     const finish = (why: string) => {

@@ -2,17 +2,17 @@
  * The second process of bench/transport.bench.ts (and of the two-process
  * transport test): a receiving player that acknowledges every message.
  *
- *   node --import tsx bench/transport-peer.ts grpc   (env FEDCRYPT_PEER: JSON { config, name, privateKey (base64), count, runId })
- *   node --import tsx bench/transport-peer.ts tcp    (env FEDCRYPT_PEER: JSON { count }); prints the port
+ *   node --import tsx test/transport/peer-process.ts grpc   (env FEDCRYPT_PEER: JSON { config, name, privateKey (base64), count, runId })
+ *   node --import tsx test/transport/peer-process.ts tcp    (env FEDCRYPT_PEER: JSON { count }); prints the port
  *
  * grpc: for i in 0..count-1: receive 'x/i' from 'a', send 'y/i' to 'a' (1 byte, or the SHA-256 of the payload).
  * tcp: length-prefixed messages (u32 BE), answers each with 1 byte.
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
-import { identityFromPrivateKey } from '../src/crypto/identity.js';
-import { parseConfig } from '../src/deploy/config.js';
-import { GrpcTransport } from '../src/transport/grpc.js';
+import { identityFromPrivateKey } from '../../src/crypto/identity.js';
+import { parseConfig } from '../../src/deploy/config.js';
+import { GrpcTransport } from '../../src/transport/grpc.js';
 
 const mode = process.argv[2];
 const args = JSON.parse(process.env['FEDCRYPT_PEER'] ?? '{}') as { config?: string; name?: string; privateKey?: string; count: number; runId?: string; digest?: boolean };
