@@ -8,11 +8,12 @@
  * (3) memory: aggregating a 1M-parameter update from 3 owners (in a fresh child
  *     process per aggregator): peak RSS and copies of one update it amounts to.
  *
- * FL_BENCH_QUICK=1: 1 epoch, fewer steps. FL_BENCH_PROTOCOL=aby3|pond|paillier (default aby3);
+ * FL_BENCH_QUICK=1: 1 epoch, fewer steps. FL_BENCH_ONLY=speed,memory,accuracy: run only those
+ * parts (the others are kept from an existing bench/results/fl.json). FL_BENCH_PROTOCOL=aby3|pond|paillier (default aby3);
  * when that protocol is not available yet, the secure side is measured with the
  * plaintext aggregator and the JSON says so.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 // light imports only: the memory child must not load tfjs (its heap would blur the RSS figures)
@@ -38,18 +39,21 @@ async function memoryChild(kind: string, n: number): Promise<void> {
   await agg.mean(small, [1, 1, 1]);
   const updates = Array.from({ length: k }, (_, j) => { const u = new Float32Array(n); for (let i = 0; i < n; i++) u[i] = Math.sin(i + j) * 0.01; return u; });
   globalThis.gc?.();
+  // Linux: VmHWM is the peak RSS of this process image; writing 5 to clear_refs resets it to the current RSS
+  const hwm = (): number => { const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8')); return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024; };
+  let reset = true;
+  try { writeFileSync('/proc/self/clear_refs', '5'); } catch { reset = false; }
   const before = process.memoryUsage();
-  const maxBefore = process.resourceUsage().maxRSS * 1024;
+  const maxBefore = hwm();
   const t0 = performance.now();
   const r = await agg.mean(updates, [1, 1, 1]);
   const ms = performance.now() - t0;
-  const maxAfter = process.resourceUsage().maxRSS * 1024;
+  const maxAfter = hwm();
   const after = process.memoryUsage();
   await agg.close?.();
-  // peak RSS over the process lifetime is the kernel's maxRSS; the aggregation's extra is its rise above the RSS just before
   const extra = Math.max(0, maxAfter - Math.max(before.rss, maxBefore));
   process.stdout.write(JSON.stringify({
-    kind, params: n, owners: k, ms, rssBeforeBytes: before.rss, maxRssBeforeBytes: maxBefore, peakRssBytes: maxAfter, extraPeakBytes: extra,
+    kind, params: n, owners: k, ms, peakReset: reset, rssBeforeBytes: before.rss, maxRssBeforeBytes: maxBefore, peakRssBytes: maxAfter, extraPeakBytes: extra,
     copiesOfOneUpdate: extra / (4 * n), inputBytes: k * 4 * n, arrayBuffersRetainedBytes: after.arrayBuffers - before.arrayBuffers, meanOk: r.mean.length === n,
   }) + '\n');
 }
@@ -62,10 +66,14 @@ async function main(): Promise<void> {
   const plain = plaintextAggregator();
   const secureLabel = available ? `${PROTOCOL} (${PRECISION})` : `plaintext (STAND-IN: ${PROTOCOL} not available in src/aggregation yet)`;
   console.log(`fl bench: backend ${backend}; secure side = ${secureLabel}${QUICK ? '; QUICK' : ''}`);
-  const out: Record<string, unknown> = { date: new Date().toISOString(), quick: QUICK, backend, protocol: PROTOCOL, precision: PRECISION, secureAvailable: available, secureLabel };
+  const only = new Set((process.env.FL_BENCH_ONLY ?? 'speed,memory,accuracy').split(',').map((x) => x.trim()));
+  const resultsPath = join(root, 'bench/results/fl.json');
+  let previous: Record<string, unknown> = {};
+  if (only.size < 3) { try { previous = JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown>; } catch { previous = {}; } }
+  const out: Record<string, unknown> = { ...previous, date: new Date().toISOString(), quick: QUICK, backend, protocol: PROTOCOL, precision: PRECISION, secureAvailable: available, secureLabel };
 
   // (2a) speed: FedSGD steps, alternating aggregators from the same model state
-  {
+  if (only.has('speed')) {
     const data = loadMnist();
     const parts = splitForOwners(data.train, 3);
     const owners = parts.map((p, i) => new DataOwner(`data-owner-${i}`, 'network_a', data, p, { batchSize: 128, seed: 1, shuffleSeed: i }));
@@ -90,7 +98,7 @@ async function main(): Promise<void> {
   }
 
   // (2b) speed: FedAvg round with 1 local epoch
-  {
+  if (only.has('speed')) {
     const data = loadMnist();
     const parts = splitForOwners(data.train, 3);
     const owners = parts.map((p, i) => new DataOwner(`data-owner-${i}`, 'network_a', data, p, { batchSize: 128, seed: 1, shuffleSeed: i }));
@@ -104,7 +112,7 @@ async function main(): Promise<void> {
   }
 
   // (3) memory, in fresh processes
-  {
+  if (only.has('memory')) {
     const n = 1_000_000;
     const kinds = available ? ['plaintext', PROTOCOL] : ['plaintext'];
     const res: unknown[] = [];
@@ -120,7 +128,7 @@ async function main(): Promise<void> {
   }
 
   // (1) accuracy, 5 epochs from the same seed
-  {
+  if (only.has('accuracy')) {
     const epochs = QUICK ? 1 : 5;
     const maxSteps = QUICK ? 60 : undefined;
     const runs: Record<string, unknown> = {};
@@ -136,7 +144,7 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(join(root, 'bench/results'), { recursive: true });
-  writeFileSync(join(root, 'bench/results/fl.json'), JSON.stringify(out, null, 2) + '\n');
+  writeFileSync(resultsPath, JSON.stringify(out, null, 2) + '\n');
   console.log('wrote bench/results/fl.json');
 }
 

@@ -10,14 +10,22 @@
  *   meanDelta@SERVER  = federatedMean(delta, weight = n, placement AGGREGATORS)  -- the aggregator's protocol
  *   state'@SERVER     = serverUpdate(state, meanDelta)                     -- server optimizer on -meanDelta
  *
- * The stages are kept as separate functions so they map one-to-one onto the
- * core's intrinsics.
+ * It is traced once per model size with the Federated Core
+ * (`federatedComputation`) and run in a local context whose aggregation
+ * plug-in is the chosen Aggregator (`aggregatorAsProtocol`), so the weighted
+ * mean is taken at AGGREGATORS by that protocol.
  */
 import { type Aggregator, BadUpdateError, validateUpdate } from './aggregator.js';
 import type { DataOwner } from './roles.js';
 import type { ModelOwner } from './roles.js';
 import { type ModelSpec, makeModel, getFlatWeights } from './models.js';
 import { type FlatOptimizer, sgd } from './optimizers.js';
+import {
+  AGGREGATORS, CLIENTS, SERVER, federated, federatedBroadcast, federatedComputation, federatedMap, federatedMean, federatedTransfer, federatedZip,
+  localComputation, struct, tensor, withContext, type Computation,
+} from '../core/index.js';
+import { localContext } from '../runtime/index.js';
+import type { AggregationProtocol, AggregationRequest, AggregationResult, AggregationUri } from '../aggregation/protocol.js';
 import type { BadUpdatePolicy, EpochMetrics, RoundInfo } from './fedsgd.js';
 
 export interface FedAvgState {
@@ -60,30 +68,99 @@ export interface IterativeProcess {
   next(state: FedAvgState, clientData: readonly DataOwner[]): Promise<{ state: FedAvgState; metrics: FedAvgMetrics }>;
 }
 
-interface ClientOutput { name: string; delta: Float32Array; examples: number; loss: number }
-
-/** federatedBroadcast: SERVER → every client (each gets the same weights). */
-function federatedBroadcast(weights: Float32Array, clients: readonly DataOwner[]): number {
-  for (const c of clients) c.updateModel(weights);
-  return weights.length * 4 * clients.length;
+/**
+ * The learning layer's Aggregator as the core's aggregation plug-in: it
+ * carries out federated_weighted_mean_at_aggregators (and the unweighted
+ * mean) for float32 leaves, and keeps the bytes-per-role figures.
+ */
+export function aggregatorAsProtocol(aggregator: Aggregator, ownerNames: () => readonly string[]): AggregationProtocol & { lastBytesByRole: Record<string, number> } {
+  const p = {
+    name: aggregator.name,
+    secure: aggregator.secure,
+    intrinsics: ['federated_mean_at_aggregators', 'federated_weighted_mean_at_aggregators'] as AggregationUri[],
+    lastBytesByRole: {} as Record<string, number>,
+    async aggregate(req: AggregationRequest): Promise<AggregationResult> {
+      const weights = req.weights ? Array.from(req.weights) : req.clientValues.map(() => 1);
+      const names = ownerNames();
+      const leaves: Float64Array[] = [];
+      p.lastBytesByRole = {};
+      for (let l = 0; l < req.leaves.length; l++) {
+        const updates = req.clientValues.map((c) => (c[l] instanceof Float32Array ? (c[l] as Float32Array) : Float32Array.from(c[l] as ArrayLike<number>)));
+        // clients whose weight is 0 (skipped bad updates) take no part
+        const keep = weights.map((w, i) => (w > 0 ? i : -1)).filter((i) => i >= 0);
+        const r = await aggregator.mean(keep.map((i) => updates[i]!), keep.map((i) => weights[i]!), names.length === weights.length ? keep.map((i) => names[i]!) : undefined);
+        for (const [k, v] of Object.entries(r.bytesByRole)) p.lastBytesByRole[k] = (p.lastBytesByRole[k] ?? 0) + v;
+        leaves.push(Float64Array.from(r.mean));
+      }
+      return { leaves };
+    },
+  };
+  return p;
 }
 
-/** federatedMap(clientUpdate): local training at each client. */
-function federatedMapClientUpdate(clients: readonly DataOwner[], opts: FederatedAveragingOptions): ClientOutput[] {
-  return clients.map((c) => {
-    const r = c.localUpdate({ epochs: opts.localEpochs ?? 1, batchSize: opts.batchSize, optimizer: (opts.clientOptimizer ?? (() => sgd({ lr: 0.05 })))(), maxSteps: opts.maxLocalSteps });
-    return { name: c.name, delta: r.delta, examples: r.examples, loss: r.loss };
-  });
+interface RoundScratch {
+  clients: readonly DataOwner[];
+  losses: number[];
+  examples: number[];
+  skipped: { owner: string; reason: string }[];
+  localMs: number;
 }
 
-export function buildFederatedAveraging(options: FederatedAveragingOptions): IterativeProcess {
+export function buildFederatedAveraging(options: FederatedAveragingOptions): IterativeProcess & { readonly computation: (n: number) => Computation } {
   if (!options || typeof options !== 'object') throw new TypeError('"options" expected an object');
   if (!options.aggregator || typeof options.aggregator.mean !== 'function') throw new TypeError('"aggregator" expected an Aggregator');
   if (options.modelFn === undefined) throw new TypeError('"modelFn" expected a model name or a function returning a tfjs LayersModel');
   const policy = options.onBadUpdate ?? 'abort';
   if (policy !== 'abort' && policy !== 'skip') throw new RangeError(`"onBadUpdate" expected 'abort' or 'skip', got ${String(policy)}`);
   const server = options.serverOptimizer ?? sgd({ lr: 1 });
+  const makeClientOpt = options.clientOptimizer ?? (() => sgd({ lr: 0.05 }));
+  // per-round data the client computation reads (the client data are JS objects, not tensors)
+  let scratch: RoundScratch | undefined;
+  const protocol = aggregatorAsProtocol(options.aggregator, () => scratch?.clients.map((c) => c.name) ?? []);
+  const ctx = localContext({ aggregation: protocol });
+  const comps = new Map<number, Computation>();
+
+  /** The round as a federated computation on the core, for models of n parameters. */
+  function computation(n: number): Computation {
+    const hit = comps.get(n);
+    if (hit) return hit;
+    const W = tensor('float32', [n]);
+    const F32 = tensor('float32');
+    const I32 = tensor('int32');
+    const Out = struct([['delta', W], ['examples', F32]]);
+    // local training at one client: the weights it received and its own index
+    const clientUpdate = localComputation([W, I32], (w: Float32Array | number[], id: number) => {
+      const s = scratch!;
+      const c = s.clients[id]!;
+      const t0 = performance.now();
+      c.updateModel(w instanceof Float32Array ? w : Float32Array.from(w));
+      const r = c.localUpdate({ epochs: options.localEpochs ?? 1, batchSize: options.batchSize, optimizer: makeClientOpt(), maxSteps: options.maxLocalSteps });
+      s.localMs += performance.now() - t0;
+      try {
+        validateUpdate(c.name, r.delta, n);
+      } catch (e) {
+        if (policy === 'abort' || !(e instanceof BadUpdateError)) throw e;
+        s.skipped.push({ owner: c.name, reason: e.reason });
+        return { delta: new Float32Array(n), examples: 0 };
+      }
+      s.losses[id] = r.loss;
+      s.examples[id] = r.examples;
+      return { delta: r.delta, examples: r.examples };
+    }, { name: 'client_update', result: Out });
+    const delta = localComputation([Out], (o: { delta: Float32Array }) => o.delta, { name: 'delta_of', result: W });
+    const examples = localComputation([Out], (o: { examples: number }) => o.examples, { name: 'examples_of', result: F32 });
+    const comp = federatedComputation([federated(W, SERVER), federated(I32, CLIENTS)], (weights, ids) => {
+      const atClients = federatedBroadcast(weights);
+      const out = federatedMap(clientUpdate, federatedZip([atClients, ids]));
+      const mean = federatedMean(federatedMap(delta, out), { weights: federatedMap(examples, out), placement: AGGREGATORS });
+      return federatedTransfer(mean, { placement: SERVER });
+    }, { name: 'federated_averaging_round' });
+    comps.set(n, comp);
+    return comp;
+  }
+
   return {
+    computation,
     initialize(): FedAvgState {
       const m = makeModel(options.modelFn, options.seed ?? 0);
       const weights = getFlatWeights(m);
@@ -94,45 +171,53 @@ export function buildFederatedAveraging(options: FederatedAveragingOptions): Ite
       if (!state || !(state.weights instanceof Float32Array)) throw new TypeError('"state" expected a FedAvgState from initialize() or next()');
       if (!Array.isArray(clientData) || clientData.length === 0) throw new RangeError('"clientData" expected at least one data owner');
       const n = state.weights.length;
+      const comp = computation(n);
+      scratch = { clients: clientData, losses: [], examples: [], skipped: [], localMs: 0 };
+      const s = scratch;
+      const ids = clientData.map((_, i) => i);
       const t0 = performance.now();
-      const bytesByRole: Record<string, number> = { 'model-owner': federatedBroadcast(state.weights, clientData) };
-      const outs = federatedMapClientUpdate(clientData, options);
-      const t1 = performance.now();
-      const kept: ClientOutput[] = [];
-      const skipped: { owner: string; reason: string }[] = [];
-      for (const o of outs) {
-        try {
-          validateUpdate(o.name, o.delta, n);
-          kept.push(o);
-        } catch (e) {
-          if (policy === 'abort' || !(e instanceof BadUpdateError)) throw e;
-          skipped.push({ owner: o.name, reason: e.reason });
-        }
+      let meanJs: unknown;
+      try {
+        meanJs = await withContext(ctx, () => comp(state.weights, ids));
+      } catch (e) {
+        throw unwrapBadUpdate(e);
+      } finally {
+        scratch = undefined;
       }
-      if (kept.length === 0) throw new BadUpdateError(skipped.map((s) => s.owner).join(', '), 'every data owner was skipped; round aborted, model unchanged');
-      // federatedMean at AGGREGATORS, weighted by example counts
-      const t2 = performance.now();
-      const agg = await options.aggregator.mean(kept.map((k) => k.delta), kept.map((k) => k.examples), kept.map((k) => k.name));
-      const t3 = performance.now();
-      for (const [k, v] of Object.entries(agg.bytesByRole)) bytesByRole[k] = (bytesByRole[k] ?? 0) + v;
-      // server update: pseudo-gradient = -meanDelta
-      validateUpdate('aggregate', agg.mean, n);
+      const t1 = performance.now();
+      if (s.skipped.length === clientData.length) throw new BadUpdateError(s.skipped.map((k) => k.owner).join(', '), 'every data owner was skipped; round aborted, model unchanged');
+      const mean = Float32Array.from(meanJs as ArrayLike<number>);
+      // server update at SERVER: pseudo-gradient = -meanDelta
+      validateUpdate('aggregate', mean, n);
       const weights = state.weights.slice();
-      const pg = new Float32Array(n);
-      for (let i = 0; i < n; i++) pg[i] = -agg.mean[i]!;
+      for (let i = 0; i < n; i++) mean[i] = -mean[i]!;
       server.restore(state.optimizerState);
-      server.step(weights, pg);
-      const t4 = performance.now();
-      const examples = kept.reduce((a, k) => a + k.examples, 0);
+      server.step(weights, mean);
+      const t2 = performance.now();
+      const examplesTotal = s.examples.reduce((a, b) => a + (b ?? 0), 0);
+      const lossSum = s.losses.reduce((a, l, i) => a + (l ?? 0) * (s.examples[i] ?? 0), 0);
+      const bytesByRole: Record<string, number> = { 'model-owner': n * 4 * clientData.length };
+      for (const [k, v] of Object.entries(protocol.lastBytesByRole)) bytesByRole[k] = (bytesByRole[k] ?? 0) + v;
       return {
         state: { round: state.round + 1, weights, optimizerState: server.snapshot() },
         metrics: {
-          round: state.round + 1, clients: kept.length, examples, trainLoss: kept.reduce((a, k) => a + k.loss * k.examples, 0) / examples,
-          localMs: t1 - t0 + (t2 - t1), aggregationMs: t3 - t2, serverMs: t4 - t3, bytesByRole, skipped,
+          round: state.round + 1, clients: clientData.length - s.skipped.length, examples: examplesTotal, trainLoss: examplesTotal > 0 ? lossSum / examplesTotal : NaN,
+          // everything in the federated computation that is not local training: broadcast, value conversion, the aggregation protocol
+          localMs: s.localMs, aggregationMs: t1 - t0 - s.localMs, serverMs: t2 - t1, bytesByRole, skipped: s.skipped,
         },
       };
     },
   };
+}
+
+/** The executor may wrap errors thrown by a local computation; find the BadUpdateError inside. */
+function unwrapBadUpdate(e: unknown): unknown {
+  let x: unknown = e;
+  for (let i = 0; i < 5 && x; i++) {
+    if (x instanceof BadUpdateError) return x;
+    x = (x as { cause?: unknown }).cause;
+  }
+  return e;
 }
 
 export interface RunFedAvgOptions {
