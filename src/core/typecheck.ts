@@ -51,6 +51,14 @@ export function checkIR(node: Node, path = '$', scope: ReadonlyMap<string, Type>
         throw new FedSerializationError('TYPE', path, `call of ${String(ft)} with argument ${node.arg === null ? 'none' : String(node.arg.type)}`);
       }
       same(path, 'call', node.type, ft.result);
+      // A placement literal given to federated_value/eval must name the variant's placement.
+      if (node.fn.kind === 'intrinsic' && node.arg?.kind === 'struct') {
+        const v = intrinsicByUri(node.fn.uri)?.variant;
+        const lit = node.arg.elements[1]?.value;
+        if (v && v.args[1] === 'placement' && lit?.kind === 'placement' && lit.placement.name !== v.target) {
+          throw new FedSerializationError('TYPE', `${path}.arg.elements[1]`, `placement literal ${lit.placement.name} given to '${node.fn.uri}'`);
+        }
+      }
       return;
     }
     case 'lambda': {

@@ -20,6 +20,7 @@ import {
   federatedSecureSum,
   federatedSum,
   federatedTransfer,
+  federatedValue,
   localComputation,
   registerLocalComputation,
   serializeComputation,
@@ -228,3 +229,18 @@ test('bad input: tampered JSON IR with unknown intrinsic, out-of-scope reference
   refused(tamper((d) => (d.ir.body.extra = 1)), 'FIELD', /unexpected field 'extra'/);
   refused(tamper((d) => (d.ir.body.locals[0].value.fn.uri = 'federated_secure_sum_at_aggregators')), 'TYPE');
 });
+
+test('bad input: tampered placement literal; local-kind computations round-trip and run directly', async () => {
+  const c = federatedComputation([], () => federatedBroadcast(federatedValue(2, SERVER)));
+  const text = serializeComputation(c);
+  refusedText(text.replace('"kind":"placement","placement":"SERVER"', '"kind":"placement","placement":"CLIENTS"'), 'TYPE', /placement literal CLIENTS given to 'federated_value_at_server'/);
+  const sq = localComputation([tensor('float64', [2])], (v: number[]) => v.map((x) => x * x), { name: 'square' });
+  const back = deserializeComputation(serializeComputation(sq));
+  assert.equal(back.kind, 'local');
+  assert.equal(String(back.typeSignature), '(float64[2] -> float64[2])');
+  assert.deepEqual(await ctx.invoke(back, [[3, -4]]), [9, 16]);
+});
+
+function refusedText(text: string, code: string, re?: RegExp): void {
+  assert.throws(() => deserializeComputation(text), (e: unknown) => e instanceof FedSerializationError && e.code === code && (!re || re.test(e.message)));
+}

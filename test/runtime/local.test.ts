@@ -319,3 +319,15 @@ test('a sequence-typed parameter: sequences pass as arrays', async () => {
   const comp = federatedComputation(federated(sequence(F32), CLIENTS), (x) => federatedSum(sequenceSum(x)));
   assert.equal(await ctx.invoke(comp, [[[1, 2], [], [0.5]]]), 3.5);
 });
+
+test('composition: a federated computation over unplaced values used as the mapped function; local computations called directly', async () => {
+  const twice = localComputation([F32], (x: number) => 2 * x, { name: 'twice' });
+  const quad = federatedComputation([F32], (x) => twice(twice(x)), { name: 'quad' });
+  assert.equal(String(quad.typeSignature), '(float32 -> float32)');
+  const comp = federatedComputation(federated(F32, CLIENTS), (x) => federatedMean(federatedMap(quad, x)));
+  assert.equal(await ctx.invoke(comp, [[1, 2, 3]]), 8);
+  assert.equal(await withContext(ctx, () => twice(1.5)), 3);
+  const cst = federatedComputation([], () => federatedValue({ a: 1, b: [0.5, 2] }, AGGREGATORS));
+  assert.equal(String(cst.typeSignature), '( -> <a=int32,b=float32[2]>@AGGREGATORS)');
+  assert.deepEqual(await ctx.invoke(cst, []), { a: 1, b: [0.5, 2] });
+});
