@@ -69,7 +69,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
       const line = `${o.mode === 'fedsgd' ? 'epoch' : 'round'} ${m.epoch}: test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}, train loss ${m.trainLoss.toFixed(4)}; local training ${(m.localMs / 1000).toFixed(2)}s, aggregation ${(m.aggregationMs / 1000).toFixed(2)}s` + (m.skipped.length ? `; skipped ${m.skipped.length} bad update(s): ${[...new Set(m.skipped.map((s) => s.owner))].join(', ')}` : '');
       if (bar) bar.stop();
       log(line);
-      if (bar) bar.start(bar.getTotal(), m.round, { epoch: m.epoch + 1, loss: m.trainLoss.toFixed(4), local: '-', agg: '-' });
+      if (bar && m.round < bar.getTotal()) bar.start(bar.getTotal(), m.round, { epoch: m.epoch + 1, loss: m.trainLoss.toFixed(4), local: '-', agg: '-' });
     },
   };
   const r = await train(opts);
