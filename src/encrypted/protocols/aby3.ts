@@ -155,13 +155,13 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     if (this.isLocal(p0)) {
       const a0 = this.must(a, p0, 'a');
       s0 = ownA ? ring.shrLogicalInPlace(a0, f) : ring.shrLogical(a0, f);
-      ring.subInPlace(s0, this.prfRing(this.#k(0), `${key}/m`, shape));
+      ring.subInPlace(s0, this.#prfInto(this.scratch(shape), this.#k(0), `${key}/m`));
       s1 = this.prfRing(this.#k(0), `${key}/r`, shape);
     }
     if (this.isLocal(p1)) {
       const r = this.prfRing(this.#k(0), `${key}/r`, shape);
       const bt = ring.negInPlace(ring.shrLogicalInPlace(ring.negInPlace(this.must(b, p1, 'b')), f));
-      ring.addInPlace(bt, this.prfRing(this.#k(0), `${key}/m`, shape));
+      ring.addInPlace(bt, this.#prfInto(this.scratch(shape), this.#k(0), `${key}/m`));
       ring.subInPlace(bt, r);
       s1 = r;
       s2 = bt;
@@ -189,7 +189,9 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
     const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
       const t = ring.mulInPlace(ring.add(yi, yj), xi);
-      const u = ring.mul(xj, yi);
+      const u = this.scratch(shape);
+      u.data.set(xj.data);
+      ring.mulInPlace(u, yi);
       ring.addInPlace(t, u);
       return [t, u];
     });

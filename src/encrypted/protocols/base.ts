@@ -256,6 +256,19 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     return new RingTensor(this.bits, shape, Prg.derive(key, nonce).fill(new BigUint64Array(size * (this.bits / 64))));
   }
 
+  #scratchBuf: BigUint64Array | undefined;
+
+  /**
+   * A scratch tensor over memory reused across ops (first touch of fresh
+   * memory is slow). Valid only until the next await: never let it escape or
+   * live across a message.
+   */
+  protected scratch(shape: readonly number[]): RingTensor {
+    const limbs = shape.reduce((a, b) => a * b, 1) * (this.bits / 64);
+    if (this.#scratchBuf === undefined || this.#scratchBuf.length < limbs) this.#scratchBuf = new BigUint64Array(limbs);
+    return new RingTensor(this.bits, shape, new BigUint64Array(this.#scratchBuf.buffer, 0, limbs));
+  }
+
   /** A fresh uniformly random ring tensor from a CSPRNG-seeded PRG. */
   protected randomRing(shape: readonly number[], prg: Prg = new Prg()): RingTensor {
     const size = shape.reduce((a, b) => a * b, 1);

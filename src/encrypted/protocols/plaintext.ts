@@ -45,20 +45,20 @@ export class Plaintext extends Protocol<PlaintextTensor> {
     return [await this.move(owner, this.evaluator, `${key}/input`, value, shape)];
   }
 
-  #trunc(p: RingTensor, shift = this.fixed.frac): RingTensor {
-    return ring.shrArith(p, shift);
+  #trunc(p: RingTensor, shift = this.fixed.frac, own = false): RingTensor {
+    return own ? ring.shrArithInPlace(p, shift) : ring.shrArith(p, shift);
   }
 
   protected async mulParts(x: Parts, y: Parts, _shape: readonly number[], _key: string, trunc: boolean): Promise<Parts> {
     if (x[0] === undefined || y[0] === undefined) return [undefined];
     const z = ring.mul(x[0], y[0]);
-    return [trunc ? this.#trunc(z) : z];
+    return [trunc ? this.#trunc(z, this.fixed.frac, true) : z];
   }
 
   protected async matmulParts(x: Parts, y: Parts, _sx: readonly number[], _sy: readonly number[], _key: string, trunc: boolean): Promise<Parts> {
     if (x[0] === undefined || y[0] === undefined) return [undefined];
     const z = ring.matmul(x[0], y[0]);
-    return [trunc ? this.#trunc(z) : z];
+    return [trunc ? this.#trunc(z, this.fixed.frac, true) : z];
   }
 
   protected async truncParts(x: Parts, _shape: readonly number[], _key: string, shift?: number): Promise<Parts> {
