@@ -137,6 +137,8 @@ export interface PaillierAggregationOptions {
   keyBits?: number;
   /** Fixed-point fractional bits for floats (default 32). */
   fracBits?: number;
+  /** Bits of the DJN noise exponent in the server's key (default ceil(keyBits/2); >= 256 = 2λ is the generic-attack floor, see docs/paillier.md). */
+  noiseBits?: number;
   /** 'throw' (default): a bad client message fails the aggregation with its typed error; 'drop': aggregate the honest rest. */
   onInvalid?: 'throw' | 'drop';
   /** Worker threads: a pool, true (the shared pool), false (main thread), or 'auto' (default: pool for >= 16 ciphertexts). */
@@ -312,6 +314,9 @@ export class PaillierAggregation implements AggregationProtocol {
     if (options.onInvalid !== undefined && options.onInvalid !== 'throw' && options.onInvalid !== 'drop') {
       throw new RangeError(`${fn}: "onInvalid" expected 'throw' or 'drop', got ${String(options.onInvalid)}`);
     }
+    if (options.noiseBits !== undefined && (!Number.isInteger(options.noiseBits) || options.noiseBits < 128 || options.noiseBits > 2 * kb)) {
+      throw new RangeError(`${fn}: "noiseBits" expected integer in [128, ${2 * kb}], got ${String(options.noiseBits)}`);
+    }
     this.numClients = nc;
     this.keyBits = kb;
     this.fracBits = fb;
@@ -347,7 +352,7 @@ export class PaillierAggregation implements AggregationProtocol {
   }
 
   #serverKeys(): PaillierKeyPair {
-    return (this.#keys ??= generateKeyPair(this.keyBits));
+    return (this.#keys ??= generateKeyPair(this.keyBits, this.#opts.noiseBits === undefined ? {} : { noiseBits: this.#opts.noiseBits }));
   }
 
   #pool(ciphertexts: number): PaillierWorkerPool | null {
@@ -511,6 +516,8 @@ export interface PaillierSecureMeanOptions {
   /** 'low': 20 fractional bits in 40-bit slots; 'high': 32 in 64-bit slots (default 'low'). */
   precision?: 'low' | 'high';
   keyBits?: number;
+  /** DJN noise exponent bits (default ceil(keyBits/2)); 256 is 4x cheaper per encryption (see docs/paillier.md). */
+  noiseBits?: number;
   /** Reuse one protocol instance (and its keys) across rounds; by default one is cached per (clients, keyBits). */
   protocol?: PaillierAggregation | string;
   workers?: PaillierWorkerPool | boolean | 'auto';
@@ -558,8 +565,10 @@ export async function paillierSecureMean(
   let proto: PaillierAggregation;
   if (options.protocol instanceof PaillierAggregation) proto = options.protocol;
   else {
-    const id = `${updates.length}/${keyBits}`;
-    proto = cachedProtocols.get(id) ?? new PaillierAggregation({ numClients: updates.length, keyBits, workers: options.workers ?? true });
+    const id = `${updates.length}/${keyBits}/${options.noiseBits ?? 'default'}`;
+    proto =
+      cachedProtocols.get(id) ??
+      new PaillierAggregation({ numClients: updates.length, keyBits, workers: options.workers ?? true, ...(options.noiseBits === undefined ? {} : { noiseBits: options.noiseBits }) });
     cachedProtocols.set(id, proto);
   }
   const packing = new PaillierPacking({ keyBits: proto.keyBits, bitwidth, maxClients: proto.numClients, signed: true });
@@ -596,6 +605,6 @@ export async function paillierSecureMean(
 
 /** The learning layer looks for `secureMean` in this module (src/learning/secure-aggregators.ts). */
 export async function secureMean(updates: readonly Float32Array[], weights?: readonly number[], options: Record<string, unknown> = {}): Promise<PaillierSecureMeanResult> {
-  const { precision, keyBits, workers } = options as PaillierSecureMeanOptions;
-  return paillierSecureMean(updates, weights, { precision, keyBits, workers });
+  const { precision, keyBits, workers, noiseBits } = options as PaillierSecureMeanOptions;
+  return paillierSecureMean(updates, weights, { precision, keyBits, workers, noiseBits });
 }

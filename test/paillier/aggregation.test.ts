@@ -222,3 +222,15 @@ test('paillierSecureMean: weighted mean of Float32Array updates on worker thread
   await assert.rejects(paillierSecureMean([], undefined, { keyBits: 512 }), TypeError);
   await assert.rejects(paillierSecureMean([new Float32Array(2), new Float32Array(3)], undefined, { keyBits: 512 }), RangeError);
 });
+
+test('protocol options: bad values are typed errors naming the option; noiseBits reaches the server key', async () => {
+  assert.throws(() => paillierAggregation({ numClients: 0 }), (e: Error) => e instanceof RangeError && /"numClients"/.test(e.message));
+  assert.throws(() => paillierAggregation({ numClients: '3' as unknown as number }), TypeError);
+  assert.throws(() => paillierAggregation({ numClients: 3, keyBits: 1001 }), (e: Error) => e instanceof RangeError && /"keyBits"/.test(e.message));
+  assert.throws(() => paillierAggregation({ numClients: 3, noiseBits: 64 }), (e: Error) => e instanceof RangeError && /"noiseBits"/.test(e.message));
+  assert.throws(() => paillierAggregation({ numClients: 3, onInvalid: 'ignore' as 'drop' }), RangeError);
+  const proto = paillierAggregation({ numClients: 5, keyBits: 512, noiseBits: 300, workers: false });
+  assert.deepEqual(await localContext({ aggregation: proto }).invoke(seedComp, seedArgs), [10, 15]);
+  assert.equal(proto.publicKey.noiseBits, 300);
+  await proto.close();
+});
