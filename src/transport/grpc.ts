@@ -322,8 +322,11 @@ export class GrpcTransport implements Transport {
       'grpc.max_receive_message_length': MAX_CHUNK + FRAME_MARGIN,
       'grpc-node.flow_control_window': WINDOW,
       'grpc.enable_retries': 0,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      // A restarted peer is found again quickly (the default backoff grows to 2 minutes).
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2000,
+      'grpc.keepalive_time_ms': 60_000,
+      'grpc.keepalive_timeout_ms': 20_000,
     };
   }
 

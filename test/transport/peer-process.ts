@@ -15,7 +15,7 @@ import { parseConfig } from '../../src/deploy/config.js';
 import { GrpcTransport } from '../../src/transport/grpc.js';
 
 const mode = process.argv[2];
-const args = JSON.parse(process.env['FEDCRYPT_PEER'] ?? '{}') as { config?: string; name?: string; privateKey?: string; count: number; runId?: string; digest?: boolean };
+const args = JSON.parse(process.env['FEDCRYPT_PEER'] ?? '{}') as { config?: string; name?: string; privateKey?: string; count: number; warmup?: number; runId?: string; digest?: boolean };
 
 if (mode === 'grpc') {
   const config = parseConfig(args.config!);
@@ -25,43 +25,56 @@ if (mode === 'grpc') {
   process.on('SIGTERM', stop);
   await t.start();
   process.stdout.write('ready\n');
+  let cpu = process.cpuUsage();
   for (let i = 0; i < args.count; i++) {
+    if (i === (args.warmup ?? 0)) cpu = process.cpuUsage();
     const p = await t.receive(args.name!, 'a', `x/${i}`);
     const reply = args.digest ? new Uint8Array(createHash('sha256').update(p).digest()) : Uint8Array.of(1);
     await t.send(args.name!, 'a', `y/${i}`, reply);
   }
+  const used = process.cpuUsage(cpu);
   // Let the last ack leave before closing.
   await new Promise((r) => setTimeout(r, 200));
-  process.stdout.write(`${JSON.stringify(t.stats())}\n`);
+  process.stdout.write(`${JSON.stringify({ ...t.stats(), cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
   await t.close();
 } else if (mode === 'tcp') {
   const server = createServer((sock) => {
     sock.setNoDelay(true);
-    let need = -1;
+    // A lean receiver: one buffer per message, data copied into it once.
+    const head = Buffer.alloc(4);
+    let headGot = 0;
+    let msg: Uint8Array | undefined;
     let got = 0;
-    let pending: Buffer[] = [];
-    let buffered = 0;
+    let count = 0;
+    let cpu = process.cpuUsage();
     sock.on('data', (d: Buffer) => {
-      pending.push(d);
-      buffered += d.length;
-      for (;;) {
-        if (need < 0) {
-          if (buffered < 4) return;
-          const all = Buffer.concat(pending);
-          need = all.readUInt32BE(0);
-          pending = [all.subarray(4)];
-          buffered = all.length - 4;
-          got = 0;
+      let at = 0;
+      while (at < d.length) {
+        if (msg === undefined) {
+          const n = Math.min(4 - headGot, d.length - at);
+          d.copy(head, headGot, at, at + n);
+          headGot += n;
+          at += n;
+          if (headGot === 4) {
+            msg = new Uint8Array(head.readUInt32BE(0));
+            got = 0;
+            headGot = 0;
+          }
+          continue;
         }
-        if (buffered < need) return;
-        // Assemble the message (as a receiver must), then acknowledge.
-        const all = Buffer.concat(pending);
-        const msg = Buffer.from(all.subarray(0, need));
-        got += msg.length;
-        pending = [all.subarray(need)];
-        buffered = all.length - need;
-        need = -1;
-        sock.write(Uint8Array.of(1));
+        const n = Math.min(msg.length - got, d.length - at);
+        msg.set(d.subarray(at, at + n), got);
+        got += n;
+        at += n;
+        if (got === msg.length) {
+          msg = undefined;
+          if (++count === (args.warmup ?? 0)) cpu = process.cpuUsage();
+          sock.write(Uint8Array.of(1));
+          if (count === args.count) {
+            const used = process.cpuUsage(cpu);
+            process.stdout.write(`${JSON.stringify({ cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
+          }
+        }
       }
     });
   });
