@@ -133,6 +133,7 @@ ${m.error ? `<p class="warn">Run stopped: ${esc(m.error)}</p>` : ''}
   var made = [];
   function plot(id, title, series, data, extra){
     var opts = Object.assign({ title: title, width: W, height: H, series: [{ label: m.unit }].concat(series), scales: { x: { time: false } } }, extra || {});
+    if (!extra) opts.scales.y = { range: function(u, min, max){ var pad = (max - min) * 0.1 || Math.abs(max) * 0.05 || 1; return [min - pad, max + pad]; } };
     made.push(new uPlot(opts, data, document.getElementById(id)));
   }
   plot('plot-accuracy', 'Test accuracy (%) per ' + m.unit,
@@ -149,7 +150,8 @@ ${m.error ? `<p class="warn">Run stopped: ${esc(m.error)}</p>` : ''}
   plot('plot-bytes', 'MiB sent per role (' + roles.join(', ') + ')',
     [{ label: 'MiB sent', stroke: '#8c564b', fill: 'rgba(140,86,75,0.4)', width: 1, paths: bars, points: { show: false } }],
     [roles.map(function(_, i){ return i; }), roles.map(function(r){ return m.totals.bytesByRole[r] / 1048576; })],
-    { axes: [{ values: function(u, vals){ return vals.map(function(v){ return Number.isInteger(v) && roles[v] !== undefined ? roles[v] : ''; }); } }, {}], scales: { x: { time: false, range: [-0.5, Math.max(0.5, roles.length - 0.5)] } } });
+    { width: 1060, axes: [{ values: function(u, vals){ return vals.map(function(v){ return Number.isInteger(v) && roles[v] !== undefined ? roles[v] : ''; }); } }, {}],
+      scales: { x: { time: false, range: [-0.5, Math.max(0.5, roles.length - 0.5)] }, y: { range: function(u, min, max){ return [0, max > 0 ? max * 1.1 : 1]; } } } });
   // uPlot sizes and draws its canvases after a microtask; check once that has happened
   setTimeout(function(){
     var canvases = Array.prototype.map.call(document.querySelectorAll('.uplot canvas'), function(c){ return [c.width, c.height]; });
