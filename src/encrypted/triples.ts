@@ -28,6 +28,8 @@ export interface TripleRequest {
   key: string;
   servers: readonly [Player, Player];
   transport: Transport;
+  /** Receive timeout (ms), if the protocol has one. */
+  timeoutMs?: number;
 }
 
 export interface TripleShares {
@@ -70,7 +72,7 @@ export class TrustedDealer implements TripleSource {
           await t.send(this.player.name, s.name, key, k);
         }
         if (t.isLocal(s.name)) {
-          const got = await t.receive(s.name, this.player.name, key);
+          const got = await t.receive(s.name, this.player.name, key, req.timeoutMs === undefined ? undefined : { timeoutMs: req.timeoutMs });
           if (got.length !== SEED_BYTES) throw new TransportError(`TrustedDealer: key from '${this.player.name}' has ${got.length} bytes, expected ${SEED_BYTES}`);
           k = got;
         }
@@ -101,7 +103,7 @@ export class TrustedDealer implements TripleSource {
       out0 = { a: prfRing(bits, k0!, `${key}/a`, shapeA), b: prfRing(bits, k0!, `${key}/b`, shapeB), c: prfRing(bits, k0!, `${key}/c`, shapeC) };
     }
     if (t.isLocal(s1.name)) {
-      tasks.push(t.receive(s1.name, this.player.name, c1Key).then((p) => {
+      tasks.push(t.receive(s1.name, this.player.name, c1Key, req.timeoutMs === undefined ? undefined : { timeoutMs: req.timeoutMs }).then((p) => {
         const limbs = sizeOf(shapeC) * (bits / 64);
         if (p.byteLength !== limbs * 8) throw new TransportError(`TrustedDealer: triple '${key}' has ${p.byteLength} bytes, expected ${limbs * 8}`);
         const data = p.byteOffset % 8 === 0 ? new BigUint64Array(p.buffer, p.byteOffset, limbs) : new BigUint64Array(p.slice().buffer);

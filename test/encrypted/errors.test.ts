@@ -136,6 +136,14 @@ describe('bad input', () => {
     assert.throws(() => aby3.encrypt(alice, undefined), (e: unknown) => e instanceof TypeError && /does not execute in this process; pass option 'shape'/.test((e as Error).message));
   });
 
+  it('a peer that never answers: the receive times out naming it (option timeoutMs)', async () => {
+    // only server0 runs here; nobody plays server1/server2, so the key set-up cannot complete
+    const transport = new MemoryTransport({ local: ['server0', 'alice'] });
+    const aby3 = new ABY3(s0, s1, s2, { transport, timeoutMs: 20 });
+    await assert.rejects(aby3.encrypt(alice, [1, 2]), (e: unknown) => e instanceof Error && e.name === 'TransportError' && /nothing from 'server2' to 'server0'/.test((e as Error).message));
+    assert.throws(() => new ABY3(s0, s1, s2, { timeoutMs: -1 }), RangeError);
+  });
+
   it('sum over a bad axis', async () => {
     const { aby3 } = setup();
     const x = await aby3.encrypt(alice, [[1, 2], [3, 4]]);

@@ -38,6 +38,8 @@ export interface ProtocolOptions {
   id?: string;
   /** Further players that may own inputs or receive reveals (owners are also registered by `encrypt`). */
   players?: readonly Player[];
+  /** Reject a receive with a TransportError naming the peer after this many ms (default: wait forever). */
+  timeoutMs?: number;
 }
 
 export interface EncryptOptions {
@@ -111,6 +113,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
   readonly precision: Precision;
   readonly fixed: FixedPointConfig;
   readonly transport: Transport;
+  readonly timeoutMs: number | undefined;
   #op = 0;
   readonly #known = new Map<string, Player>();
   readonly #pairKeys = new Map<string, Uint8Array>();
@@ -123,6 +126,10 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       throw new TypeError(`${fn}: option 'transport' must be a Transport, got ${describe(options.transport)}`);
     }
     this.transport = options.transport ?? getDefaultTransport();
+    if (options.timeoutMs !== undefined && (typeof options.timeoutMs !== 'number' || !(options.timeoutMs > 0))) {
+      throw new RangeError(`${fn}: option 'timeoutMs' must be a positive number, got ${String(options.timeoutMs)}`);
+    }
+    this.timeoutMs = options.timeoutMs;
     if (options.id !== undefined) {
       if (typeof options.id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(options.id)) throw new RangeError(`${fn}: option 'id' must match /^[A-Za-z0-9_.-]{1,64}$/, got ${String(options.id)}`);
       this.id = options.id;
@@ -192,7 +199,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
   }
 
   protected async recvRing(to: Player, from: Player, key: string, shape: readonly number[]): Promise<RingTensor> {
-    const p = await this.transport.receive(to.name, from.name, key);
+    const p = await this.transport.receive(to.name, from.name, key, this.#recvOptions());
     const size = shape.reduce((a, b) => a * b, 1);
     const limbs = size * (this.bits / 64);
     if (p.byteLength !== limbs * 8) {
@@ -219,9 +226,13 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
   protected moveBytes(from: Player, to: Player, key: string, value: Uint8Array | undefined): Promise<Uint8Array | undefined> {
     if (from.name === to.name) return Promise.resolve(value);
     const sending = this.isLocal(from) ? this.transport.send(from.name, to.name, key, this.must(value, from, key)) : undefined;
-    const receiving = this.isLocal(to) ? this.transport.receive(to.name, from.name, key) : undefined;
+    const receiving = this.isLocal(to) ? this.transport.receive(to.name, from.name, key, this.#recvOptions()) : undefined;
     if (receiving === undefined) return (sending ?? Promise.resolve()).then(() => undefined);
     return sending === undefined ? receiving : Promise.all([sending, receiving]).then(([, r]) => r);
+  }
+
+  #recvOptions(): { timeoutMs: number } | undefined {
+    return this.timeoutMs === undefined ? undefined : { timeoutMs: this.timeoutMs };
   }
 
   protected must<V>(v: V | undefined, holder: Player, what: string): V {

@@ -89,7 +89,7 @@ export class Pond extends Protocol<AdditiveTensor> {
 
   async #beaver(x: Parts, y: Parts, kind: 'mul' | 'matmul', shapeX: readonly number[], shapeY: readonly number[], shapeZ: readonly number[], key: string, trunc: boolean): Promise<Parts> {
     const servers = [this.server0, this.server1] as const;
-    const triple = await this.triples.triple({ kind, bits: this.bits, shapeA: shapeX, shapeB: shapeY, shapeC: shapeZ, session: this.id, key: `${key}/triple`, servers, transport: this.transport });
+    const triple = await this.triples.triple({ kind, bits: this.bits, shapeA: shapeX, shapeB: shapeY, shapeC: shapeZ, session: this.id, key: `${key}/triple`, servers, transport: this.transport, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }) });
     const product = kind === 'mul' ? ring.mul : ring.matmul;
     const step = async (i: 0 | 1): Promise<RingTensor | undefined> => {
       const me = servers[i];
