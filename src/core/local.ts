@@ -7,8 +7,11 @@
  * nested arrays, objects) and returns a value of the result type (any accepted
  * input form). When `result` is not given it is inferred by calling `fn` once
  * on zero values of the parameter types (a probe): a tf.Tensor or typed array
- * gives its dtype and shape; a plain number gives the parameters' float dtype
- * when they all share one, else float32; a bigint gives int64; a boolean
+ * gives its dtype and shape; a plain number gives the parameters' dtype when
+ * all their numeric leaves share one (int32 -> int32, float64 -> float64),
+ * else their one float dtype, else float32 (a non-integer returned where an
+ * integer dtype was inferred is a clear error at run time, never rounded);
+ * a bigint gives int64; a boolean
  * gives bool; nested numeric arrays a tensor; objects named structs, mixed
  * arrays positional structs. If a parameter has an unknown dimension or is a
  * sequence, inferred result dimensions are unknown (`?`). Async functions need
@@ -27,7 +30,7 @@
 import { FedSerializationError, FedTypeError } from './errors.js';
 import * as ir from './ir.js';
 import type { LocalDef } from './ir.js';
-import { describe, isFloatDType, isType, StructType, TensorType, tensorLeaves, isTensorStruct, type DType, type Type } from './types.js';
+import { describe, isFloatDType, isType, StructType, TensorType, type DType, type Type } from './types.js';
 import { isTensorLike, tensorToJs, TensorValue, allocate } from './values.js';
 import { makeComputation, type Computation } from './tracing.js';
 
@@ -82,12 +85,19 @@ function hasUnknownOrSequence(t: Type): boolean {
   }
 }
 
-function commonFloat(params: readonly Type[]): DType {
-  const floats = new Set<DType>();
-  for (const p of params) {
-    if (isTensorStruct(p)) for (const l of tensorLeaves(p)) if (isFloatDType(l.type.dtype)) floats.add(l.type.dtype);
-  }
-  return floats.size === 1 ? [...floats][0]! : 'float32';
+/** The dtype of plain-number results: the parameters' dtype when all numeric leaves share one, else their one float dtype, else float32. */
+function numberDType(params: readonly Type[]): DType {
+  const all = new Set<DType>();
+  const collect = (t: Type): void => {
+    if (t.kind === 'tensor') {
+      if (t.dtype !== 'bool') all.add(t.dtype);
+    } else if (t.kind === 'struct') t.elements.forEach(([, e]) => collect(e));
+    else if (t.kind === 'sequence') collect(t.element);
+  };
+  params.forEach(collect);
+  if (all.size === 1) return [...all][0]!;
+  const floats = [...all].filter(isFloatDType);
+  return floats.length === 1 ? floats[0]! : 'float32';
 }
 
 /** Infer the type of a JS value returned by a local computation. */
@@ -191,7 +201,7 @@ export function localComputation(
       throw new FedTypeError({ intrinsic: name, argument: 'result', expected: 'a synchronous result, or { result: <Type> }', actual: 'a Promise', hint: 'async local computations must declare their result type' });
     }
     try {
-      resultType = inferJsType(out, commonFloat(params));
+      resultType = inferJsType(out, numberDType(params));
     } catch (e) {
       throw new FedTypeError({ intrinsic: name, argument: 'result', expected: 'a value whose type can be inferred', actual: (e as Error).message, hint: 'pass { result: <Type> }' });
     }

@@ -150,7 +150,16 @@ function keys(o: Record<string, unknown>, allowed: readonly string[], path: stri
   for (const k of allowed) if (!(k in o)) fail('FIELD', path, `missing field '${k}'`);
 }
 
+export const MAX_DEPTH = 256;
+
+function depthOf(path: string): number {
+  let d = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 46 /* . */) d++;
+  return d;
+}
+
 export function typeFromJson(x: unknown, path = '$'): Type {
+  if (depthOf(path) > MAX_DEPTH) fail('FIELD', path, `nesting deeper than ${MAX_DEPTH}`);
   const o = obj(x, path);
   try {
     switch (o.kind) {
@@ -229,6 +238,7 @@ function dataFromJson(values: unknown[], t: TensorType, path: string): TensorVal
 }
 
 function nodeFromJson(x: unknown, path: string, locals: readonly LocalDef[]): Node {
+  if (depthOf(path) > MAX_DEPTH) fail('FIELD', path, `nesting deeper than ${MAX_DEPTH}`);
   const o = obj(x, path);
   if (typeof o.kind !== 'string' || !(NODE_KINDS as readonly string[]).includes(o.kind)) {
     fail('NODE_KIND', path, `unknown IR node kind ${JSON.stringify(o.kind)} (expected one of ${NODE_KINDS.join(', ')})`);

@@ -244,3 +244,10 @@ test('bad input: tampered placement literal; local-kind computations round-trip 
 function refusedText(text: string, code: string, re?: RegExp): void {
   assert.throws(() => deserializeComputation(text), (e: unknown) => e instanceof FedSerializationError && e.code === code && (!re || re.test(e.message)));
 }
+
+test('bad input: absurdly deep JSON is refused cleanly, not with a stack overflow', () => {
+  const deep = '{"kind":"sequence","element":'.repeat(20000) + '{"kind":"tensor","dtype":"int32","shape":[]}' + '}'.repeat(20000);
+  refused(golden('secure-sum.json').replace('"parameterTypes":[', `"parameterTypes":[${deep},`), 'FIELD', /nesting deeper than 256/);
+  const deepNode = '{"kind":"selection","index":0,"name":null,"type":{"kind":"placement"},"source":'.repeat(20000) + '{}' + '}'.repeat(20000);
+  refused(tamper((d) => (d.ir.body.result = '__DEEP__')).replace('"__DEEP__"', deepNode), 'FIELD', /nesting deeper than 256/);
+});

@@ -269,7 +269,9 @@ test('bad input: symbolic values refuse coercion and intrinsics refuse being cal
 test('local computations: result type inference and its refusals', () => {
   assert.equal(String(localComputation([F32, F32], (a: number, b: number) => a / b).typeSignature), '(<float32,float32> -> float32)');
   assert.equal(String(localComputation([tensor('float64', [3])], (a: number[]) => a.map((x) => x * 2)).typeSignature), '(float64[3] -> float64[3])');
-  assert.equal(String(localComputation([I32], (a: number) => ({ x: a, ok: a > 0 })).typeSignature), '(int32 -> <x=float32,ok=bool>)');
+  assert.equal(String(localComputation([I32], (a: number) => ({ x: a, ok: a > 0 })).typeSignature), '(int32 -> <x=int32,ok=bool>)');
+  assert.equal(String(localComputation([I32, F32], (a: number, b: number) => a * b).typeSignature), '(<int32,float32> -> float32)');
+  assert.equal(String(localComputation([I32, tensor('int64')], (a: number) => a).typeSignature), '(<int32,int64> -> float32)');
   assert.equal(String(localComputation([tensor('float32', [null])], (a: number[]) => a).typeSignature), '(float32[?] -> float32[?])');
   assert.equal(String(localComputation([I32], () => new Int32Array(4)).typeSignature), '(int32 -> int32[4])');
   throwsFed(() => localComputation([I32], async (a: number) => a), 'local', 'result', /Promise/);

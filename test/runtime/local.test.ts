@@ -331,3 +331,11 @@ test('composition: a federated computation over unplaced values used as the mapp
   assert.equal(String(cst.typeSignature), '( -> <a=int32,b=float32[2]>@AGGREGATORS)');
   assert.deepEqual(await ctx.invoke(cst, []), { a: 1, b: [0.5, 2] });
 });
+
+test('an inferred integer result refuses a non-integer at run time (never rounds)', async () => {
+  const half = localComputation([I32], (x: number) => x / 2, { name: 'half' });
+  assert.equal(String(half.typeSignature), '(int32 -> int32)');
+  const comp = federatedComputation(federated(I32, CLIENTS), (x) => federatedMap(half, x));
+  assert.deepEqual(await ctx.invoke(comp, [[4, 8]]), [2, 4]);
+  await rejectsWith(ctx.invoke(comp, [[3]]), FedArgumentError, 'DTYPE', /result of local computation 'half'.*got 1\.5.*pass \{ result \}/);
+});
