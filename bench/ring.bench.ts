@@ -1,6 +1,11 @@
 // Ring kernel benchmark: Z_2^64 matmul 256^3 (G ops/s, 2*M*N*K ops) and
 // elementwise add/mul on 1M elements (ns/element), wasm against baselines
-// measured in the same run. Writes bench/results/ring.json.
+// measured in the same run. Contenders that allocate little are interleaved
+// round-robin (one call each per round) so that load changes on this shared
+// machine hit all of them alike; contenders that make garbage (the allocating
+// ops, the BigInt reference) run on their own afterwards so that their GC
+// pauses do not land in the others' timings. Figures are medians.
+// Writes bench/results/ring.json.
 //   node --import tsx bench/ring.bench.ts
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -13,17 +18,27 @@ if (!R.wasmAvailable().available) {
   process.exit(1);
 }
 
-/** Median wall time (ms) of `runs` calls after `warm` warm-up calls. */
-function median(f: () => unknown, runs: number, warm = 2): number {
-  for (let i = 0; i < warm; i++) f();
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const s = process.hrtime.bigint();
-    f();
-    t.push(Number(process.hrtime.bigint() - s) / 1e6);
+/** Median wall time (ms) per contender, `rounds` interleaved rounds after `warm` warm-up rounds. */
+function race(contenders: Record<string, () => unknown>, rounds: number, warm = 2): Record<string, number> {
+  const names = Object.keys(contenders);
+  const t: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < warm + rounds; r++) {
+    for (const n of names) {
+      const s = process.hrtime.bigint();
+      contenders[n]!();
+      if (r >= warm) t[n]!.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
   }
-  t.sort((x, y) => x - y);
-  return t[Math.floor(t.length / 2)]!;
+  return Object.fromEntries(names.map((n) => [n, t[n]!.sort((x, y) => x - y)[Math.floor(rounds / 2)]!]));
+}
+
+function withTs<T>(f: () => T): T {
+  R.setRingBackend('ts');
+  try {
+    return f();
+  } finally {
+    R.setRingBackend('wasm');
+  }
 }
 
 const rnd = (bits: R.RingBits, shape: number[]): R.RingTensor =>
@@ -34,7 +49,7 @@ const results: Record<string, unknown> = {};
 const loadStart = loadavg()[0]!;
 const log = (k: string, v: Record<string, number | string>): void => {
   results[k] = v;
-  console.log(k.padEnd(34), Object.entries(v).map(([a, b]) => `${a}=${typeof b === 'number' ? r3(b) : b}`).join('  '));
+  console.log(k.padEnd(14), Object.entries(v).map(([a, b]) => `${a}=${typeof b === 'number' ? r3(b) : b}`).join('  '));
 };
 
 // Raw module instance for the "resident" figures (operands already in wasm memory, no copies).
@@ -50,15 +65,13 @@ const ensure = (bytes: number): BigUint64Array => {
 {
   const n = 256;
   const a = rnd(64, [n, n]), b = rnd(64, [n, n]);
-  const api = median(() => R.matmul(a, b), 15);
   const mem = ensure(3 * n * n * 8 + n * 64);
   mem.set(a.data, base / 8);
   mem.set(b.data, base / 8 + n * n);
-  const resident = median(() => ex.matmul64(base, base + n * n * 8, base + 2 * n * n * 8, n, n, n, base + 3 * n * n * 8), 15);
   // baseline 1: plain JS Float64 matmul of the same size (i-p-j loop, the cache-friendly order)
   const fa = new Float64Array(n * n).map(() => Math.random()), fb = new Float64Array(n * n).map(() => Math.random());
   const fo = new Float64Array(n * n);
-  const f64 = median(() => {
+  const f64 = (): void => {
     fo.fill(0);
     for (let i = 0; i < n; i++) {
       for (let p = 0; p < n; p++) {
@@ -67,33 +80,40 @@ const ensure = (bytes: number): BigUint64Array => {
         for (let j = 0; j < n; j++) fo[orow + j] += av * fb[brow + j]!;
       }
     }
-  }, 7);
+  };
   // baseline 2: the TypeScript reference kernels (BigInt), at 48^3, scaled by op count
   const s = 48;
   const sa = rnd(64, [s, s]), sb = rnd(64, [s, s]);
-  R.setRingBackend('ts');
-  const tsRef = median(() => R.matmul(sa, sb), 3, 1);
-  R.setRingBackend('wasm');
+  const t = race({
+    api: () => R.matmul(a, b),
+    resident: () => ex.matmul64(base, base + n * n * 8, base + 2 * n * n * 8, n, n, n, base + 3 * n * n * 8),
+    f64,
+  }, 11);
+  t.tsRef = race({ tsRef: () => withTs(() => R.matmul(sa, sb)) }, 3, 1).tsRef!;
   log('matmul64_256', {
-    gops_api: gops(n, n, n, api),
-    gops_resident: gops(n, n, n, resident),
-    ms_api: api,
-    baseline_js_float64_gops: gops(n, n, n, f64),
-    baseline_ts_reference_gops_48: gops(s, s, s, tsRef),
-    ratio_vs_js_float64: f64 / api,
-    ratio_vs_ts_reference: gops(n, n, n, api) / gops(s, s, s, tsRef),
+    gops_api: gops(n, n, n, t.api!),
+    gops_resident: gops(n, n, n, t.resident!),
+    ms_api: t.api!,
+    baseline_js_float64_gops: gops(n, n, n, t.f64!),
+    baseline_ts_reference_gops_48: gops(s, s, s, t.tsRef!),
+    ratio_api_vs_js_float64: t.f64! / t.api!,
+    ratio_api_vs_ts_reference: gops(n, n, n, t.api!) / gops(s, s, s, t.tsRef!),
   });
   const c = rnd(128, [n, n]), d = rnd(128, [n, n]);
-  const api128 = median(() => R.matmul(c, d), 5, 1);
-  R.setRingBackend('ts');
-  const ts128 = median(() => R.matmul(rnd(128, [24, 24]), rnd(128, [24, 24])), 3, 1);
-  R.setRingBackend('wasm');
-  log('matmul128_256', { gops_api: gops(n, n, n, api128), ms_api: api128, baseline_ts_reference_gops_24: gops(24, 24, 24, ts128), ratio_vs_ts_reference: gops(n, n, n, api128) / gops(24, 24, 24, ts128) });
+  const c24 = rnd(128, [24, 24]), d24 = rnd(128, [24, 24]);
+  const u = { ...race({ api: () => R.matmul(c, d) }, 5, 1), ...race({ tsRef: () => withTs(() => R.matmul(c24, d24)) }, 3, 1) };
+  log('matmul128_256', {
+    gops_api: gops(n, n, n, u.api!),
+    ms_api: u.api!,
+    baseline_ts_reference_gops_24: gops(24, 24, 24, u.tsRef!),
+    ratio_api_vs_ts_reference: gops(n, n, n, u.api!) / gops(24, 24, 24, u.tsRef!),
+  });
 }
 
 // ------------------------------------------------------------------ elementwise
 {
   const N = 1 << 20;
+  const M = 1 << 16; // TS reference size (scaled per element)
   for (const bits of [64, 128] as const) {
     const a = rnd(bits, [N]), b = rnd(bits, [N]);
     const dst = a.clone();
@@ -101,36 +121,41 @@ const ensure = (bytes: number): BigUint64Array => {
     const mem = ensure(3 * N * 8 * limbs);
     mem.set(a.data, base / 8);
     mem.set(b.data, base / 8 + N * limbs);
+    const sa = R.slice(a, [0], [M]), sb = R.slice(b, [0], [M]);
+    const x = a.data, y = b.data, o = new BigUint64Array(N * limbs);
     for (const op of ['add', 'mul'] as const) {
-      const alloc = median(() => R[op](a, b), 15);
-      const inPlace = median(() => (op === 'add' ? R.addInPlace : R.mulInPlace)(dst, b), 21);
       const kern = bits === 64 ? (op === 'add' ? ex.add64 : ex.mul64) : op === 'add' ? ex.add128 : ex.mul128;
-      const resident = median(() => kern(base, base + N * 8 * limbs, base + 2 * N * 8 * limbs, N), 21);
-      const row: Record<string, number> = {
-        ns_per_el_inplace_with_copies: (inPlace * 1e6) / N,
-        ns_per_el_resident: (resident * 1e6) / N,
-        ns_per_el_allocating: (alloc * 1e6) / N,
+      const contenders: Record<string, () => unknown> = {
+        inPlace: () => (op === 'add' ? R.addInPlace : R.mulInPlace)(dst, b),
+        resident: () => kern(base, base + N * 8 * limbs, base + 2 * N * 8 * limbs, N),
       };
+      // baseline: plain JS loop over BigUint64Array (V8 lowers the wrap-around store to int64 ops when warm)
       if (bits === 64) {
-        // baseline: plain JS loop over BigUint64Array (V8 optimizes the wrap-around store)
-        const x = a.data, y = b.data, o = new BigUint64Array(N);
-        const js = median(op === 'add' ? () => { for (let i = 0; i < N; i++) o[i] = x[i]! + y[i]!; } : () => { for (let i = 0; i < N; i++) o[i] = x[i]! * y[i]!; }, 9);
-        row.baseline_js_biguint64_loop_ns_per_el = (js * 1e6) / N;
-        row.ratio_js_loop_vs_inplace = js / inPlace;
+        contenders.jsLoop = op === 'add'
+          ? () => { for (let i = 0; i < N; i++) o[i] = x[i]! + y[i]!; }
+          : () => { for (let i = 0; i < N; i++) o[i] = x[i]! * y[i]!; };
       }
-      // baseline: TS reference kernels on 64K elements
-      const M = 1 << 16;
-      const sa = R.slice(a, [0], [M]), sb = R.slice(b, [0], [M]);
-      R.setRingBackend('ts');
-      const ref = median(() => R[op](sa, sb), 3, 1);
-      R.setRingBackend('wasm');
-      row.baseline_ts_reference_ns_per_el = (ref * 1e6) / M;
+      const t = race(contenders, 15);
+      t.allocating = race({ allocating: () => R[op](a, b) }, 15).allocating!;
+      t.tsRef = race({ tsRef: () => withTs(() => R[op](sa, sb)) }, 3, 1).tsRef!;
+      const ns = (ms: number, count = N): number => (ms * 1e6) / count;
+      const row: Record<string, number> = {
+        ns_per_el_inplace_with_copies: ns(t.inPlace!),
+        ns_per_el_resident: ns(t.resident!),
+        ns_per_el_allocating: ns(t.allocating!),
+        baseline_ts_reference_ns_per_el: ns(t.tsRef!, M),
+      };
+      if (t.jsLoop !== undefined) {
+        row.baseline_js_biguint64_loop_ns_per_el = ns(t.jsLoop);
+        row.ratio_js_loop_vs_inplace = t.jsLoop / t.inPlace!;
+      }
       log(`${op}${bits}_1M`, row);
     }
   }
   const a = rnd(64, [N]);
-  log('sum64_1M', { ns_per_el_api: (median(() => R.sum(a), 15) * 1e6) / N });
-  log('shrArith64_1M', { ns_per_el_inplace_with_copies: (median(() => R.shrArithInPlace(a, 16), 15) * 1e6) / N });
+  const t = race({ sum: () => R.sum(a), shr: () => R.shrArithInPlace(a, 16) }, 15);
+  log('sum64_1M', { ns_per_el_api: (t.sum! * 1e6) / N });
+  log('shrArith64_1M', { ns_per_el_inplace_with_copies: (t.shr! * 1e6) / N });
 }
 
 const out = {
@@ -140,7 +165,7 @@ const out = {
   cpu: cpus()[0]?.model ?? 'unknown',
   cores: cpus().length,
   loadavg_1min: { start: loadStart, end: loadavg()[0]! }, // the machine is shared: figures vary with load
-  note: 'medians; matmul ops = 2*M*N*K; "api" includes copy in/out of wasm memory and the output allocation; "resident" is the kernel on operands already in wasm memory',
+  note: 'medians over interleaved rounds; matmul ops = 2*M*N*K; "api" / "inplace_with_copies" include the copies into and out of wasm memory (and, for api/allocating, the output allocation); "resident" is the kernel alone on operands already in wasm memory',
   targets: { matmul64_256_gops: 3, elementwise_ns_per_el: 1 },
   results,
 };
