@@ -551,6 +551,11 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     this.checkOperand(fn, 'x', x);
     const pub = this.publicOperand(fn, 'c', c);
     const shape = broadcastShape(`${this.constructor.name}.${fn}`, x.shape, pub.shape, 'x', 'c');
+    if (x.encoding === 'int') {
+      for (let i = 0; i < pub.values.length; i++) {
+        if (!Number.isSafeInteger(pub.values[i]!)) throw new TypeError(`${this.constructor.name}.${fn}: argument 'x' holds integers; argument 'c' element ${i} must be a safe integer, got ${pub.values[i]}`);
+      }
+    }
     const enc = encode(pub.values, pub.shape, x.encoding === 'fixed' ? this.fixed : { ...this.fixed, frac: 0 }, `${this.constructor.name}.${fn}`);
     const slots = new Set(this.constantSlots);
     const parts = this.mapParts([x], (p) => p);
