@@ -42,7 +42,8 @@ test('grpc: payloads of every size cross bit for bit, both ways, in any receive 
   const a = ts.get('a')!;
   const b = ts.get('b')!;
   try {
-    const sizes = [0, 1, 1000, MiB - 1, MiB, MiB + 1, 9 * MiB + 7];
+    const C = 256 * 1024; // the default chunk size: test its boundaries
+    const sizes = [0, 1, 1000, C - 1, C, C + 1, 9 * MiB + 7];
     const payloads = sizes.map(rand);
     // all sent concurrently, received in reverse order
     const sends = payloads.map((p, i) => a.send('a', 'b', `m/${i}`, p));
