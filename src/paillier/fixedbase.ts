@@ -4,20 +4,37 @@
  * `w` bits, table[i][d] = base^(d·2^(w·i)) mod m for d in 1..2^w-1, so
  * base^e = Π_i table[i][digit_i(e)]: about bits/w modular multiplications and
  * no squarings. Memory: ceil(bits/w)·(2^w - 1) residues.
+ *
+ * When the wasm kernel is available the table lives in wasm memory in
+ * Montgomery form and the products run there (mont.ts WasmFixedBase);
+ * otherwise it is built here from BigInts on first use.
  */
+import { WasmFixedBase } from './mont.js';
+
 export class FixedBaseTable {
   readonly base: bigint;
   readonly modulus: bigint;
   readonly bits: number;
   readonly w: number;
-  readonly #rows: bigint[][];
+  #rows: bigint[][] | undefined;
+  readonly #wasm: WasmFixedBase | null;
 
-  constructor(base: bigint, modulus: bigint, bits: number, w = 6) {
+  constructor(base: bigint, modulus: bigint, bits: number, w = 7) {
     if (!Number.isInteger(w) || w < 1 || w > 12) throw new RangeError(`FixedBaseTable: "w" expected integer in [1, 12], got ${w}`);
     this.base = base;
     this.modulus = modulus;
     this.bits = bits;
     this.w = w;
+    this.#wasm = (modulus & 1n) === 1n && WasmFixedBase.available(modulus, bits, w) ? new WasmFixedBase(base, modulus, bits, w) : null;
+  }
+
+  /** Whether the products run in wasm. */
+  get wasm(): boolean {
+    return this.#wasm !== null;
+  }
+
+  #build(): bigint[][] {
+    const { base, modulus, bits, w } = this;
     const windows = Math.ceil(bits / w);
     const rows: bigint[][] = [];
     let g = base % modulus; // base^(2^(w·i))
@@ -29,12 +46,19 @@ export class FixedBaseTable {
       rows.push(row);
       g = (row[(1 << w) - 1]! * g) % modulus;
     }
-    this.#rows = rows;
+    return rows;
   }
 
   /** base^e mod m for 0 <= e < 2^bits. */
   pow(e: bigint): bigint {
     if (e < 0n || e >> BigInt(this.bits) !== 0n) throw new RangeError(`FixedBaseTable.pow: exponent outside [0, 2^${this.bits})`);
+    if (this.#wasm) return this.#wasm.pow(e);
+    return this.powBigint(e);
+  }
+
+  /** The BigInt path (also the reference in tests). */
+  powBigint(e: bigint): bigint {
+    const rows = (this.#rows ??= this.#build());
     const mask = BigInt((1 << this.w) - 1);
     const wb = BigInt(this.w);
     let r = 1n;
@@ -42,7 +66,7 @@ export class FixedBaseTable {
     for (let i = 0; e !== 0n; i++, e >>= wb) {
       const d = Number(e & mask);
       if (d === 0) continue;
-      const t = this.#rows[i]![d]!;
+      const t = rows[i]![d]!;
       if (first) {
         r = t;
         first = false;

@@ -15,7 +15,11 @@ interface WasmApi {
 const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface MontExports {
-  memory: { buffer: ArrayBuffer };
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  digitsPtr(): number;
+  tableEnd(nwin: number, w: number): number;
+  fbbuild(nwin: number, w: number): void;
+  fbpow(nwin: number, w: number): void;
   slotPtr(k: number): number;
   maxLimbs(): number;
   setup(s: number, ninv: number): void;
@@ -138,4 +142,61 @@ export class MontModulus {
 export function powMod(base: bigint, exp: bigint, m: bigint): bigint {
   if ((m & 1n) === 1n && exp > 64n && m >> 255n !== 0n && load() !== null) return new MontModulus(m).pow(base, exp);
   return modPow(base, exp, m);
+}
+
+/** The table currently loaded in this thread's wasm instance (one at a time). */
+let tableOwner: WasmFixedBase | null = null;
+
+/**
+ * Fixed-base exponentiation with the table in wasm memory (Montgomery form).
+ * One table is resident per thread; using another key's table rebuilds it.
+ */
+export class WasmFixedBase {
+  readonly mod: MontModulus;
+  readonly base: bigint;
+  readonly bits: number;
+  readonly w: number;
+  readonly nwin: number;
+
+  constructor(base: bigint, modulus: bigint, bits: number, w: number) {
+    this.mod = new MontModulus(modulus);
+    this.base = base % modulus;
+    this.bits = bits;
+    this.w = w;
+    this.nwin = Math.ceil(bits / w);
+  }
+
+  /** Whether the wasm path can serve this table. */
+  static available(modulus: bigint, bits: number, w: number): boolean {
+    const x = load();
+    if (x === null) return false;
+    const s = Math.ceil((modulus.toString(2).length + 2) / 28);
+    return s <= x.maxLimbs() && Math.ceil(bits / w) <= 4096;
+  }
+
+  /** base^e mod m for 0 <= e < 2^bits. */
+  pow(e: bigint): bigint {
+    const x = load()!;
+    const { s } = this.mod;
+    x.setup(s, this.mod.ninv);
+    let mem = new Uint32Array(x.memory.buffer);
+    const slot = (k: number) => x.slotPtr(k) / 4;
+    writeLimbs(mem, slot(0), this.mod.m, s);
+    writeLimbs(mem, slot(1), this.mod.r2, s);
+    if (tableOwner !== this) {
+      const need = x.tableEnd(this.nwin, this.w);
+      const have = x.memory.buffer.byteLength;
+      if (need > have) x.memory.grow(Math.ceil((need - have) / 65536));
+      mem = new Uint32Array(x.memory.buffer);
+      writeLimbs(mem, slot(2), this.base, s);
+      x.fbbuild(this.nwin, this.w);
+      tableOwner = this;
+    }
+    const L = this.nwin * this.w;
+    const bitsStr = e.toString(2).padStart(L, '0');
+    const at = x.digitsPtr() / 4;
+    for (let i = 0; i < this.nwin; i++) mem[at + i] = parseInt(bitsStr.slice(L - (i + 1) * this.w, L - i * this.w), 2);
+    x.fbpow(this.nwin, this.w);
+    return readLimbs(mem, slot(2), s);
+  }
 }

@@ -91,3 +91,22 @@ test('fixed-length big-endian bytes round trip and reject overflow', () => {
   const r = randomBelow(1000n);
   assert.ok(r >= 0n && r < 1000n);
 });
+
+test('fixed-base table: the wasm path and the BigInt path agree with modPow, across two resident tables', async () => {
+  const { FixedBaseTable } = await import('../../src/paillier/fixedbase.js');
+  fc.assert(
+    fc.property(fc.bigInt(1n << 511n, 1n << 1100n), fc.bigInt(2n, 1n << 1100n), fc.array(fc.bigInt(0n, (1n << 300n) - 1n), { minLength: 1, maxLength: 4 }), (m0, b, es) => {
+      const m = m0 | 1n;
+      const t1 = new FixedBaseTable(b, m, 300, 5);
+      const t2 = new FixedBaseTable(b + 1n, m, 300, 7);
+      for (const e of es) {
+        assert.equal(t1.pow(e), modPow(b, e, m));
+        assert.equal(t2.pow(e), modPow(b + 1n, e, m));
+        assert.equal(t1.powBigint(e), modPow(b, e, m));
+      }
+      assert.equal(t1.wasm, true);
+      assert.throws(() => t1.pow(1n << 300n), RangeError);
+    }),
+    { numRuns: 8 },
+  );
+});

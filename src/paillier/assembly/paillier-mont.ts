@@ -16,7 +16,7 @@
 //   7 ONE  8 MREV  9 BREV  10 Y  11.. table of 2^W entries
 
 const MASK: u64 = (1 << 28) - 1;
-const MAXS: i32 = 160;
+const MAXS: i32 = 224;
 const STR: i32 = MAXS + 16;
 const BASE: usize = 65536;
 const W: i32 = 5;
@@ -24,6 +24,9 @@ const NSLOTS: i32 = 11 + (1 << W);
 
 let S: i32 = 0;
 let NINV: u64 = 0;
+// fixed-base table region: window digits (u32), then entries of S words each
+const DBASE: usize = BASE + <usize>(NSLOTS * STR * 4);
+const TBASE: usize = DBASE + 16384;
 
 @inline function slot(k: i32): usize {
   return BASE + <usize>(k * STR * 4) + 16;
@@ -258,4 +261,65 @@ export function mulmod(square: i32): void {
   montmul(x, slot(1), x);
   reduceOnce(x);
   reduceOnce(x);
+}
+
+/** Start of the window-digit area (u32 per window) used by fbpow. */
+export function digitsPtr(): usize {
+  return DBASE;
+}
+
+/** Bytes of wasm memory needed for a fixed-base table of nwin windows of w bits. */
+export function tableEnd(nwin: i32, w: i32): usize {
+  return TBASE + <usize>nwin * (<usize>1 << <usize>w) * (<usize>S << 2);
+}
+
+@inline function entry(i: i32, d: i32, w: i32): usize {
+  return TBASE + ((<usize>i << <usize>w) + <usize>d) * (<usize>S << 2);
+}
+
+/**
+ * Build table[i][d] = X^(d·2^(w·i))·R mod m (Montgomery form, in [0, 2m)) for
+ * i < nwin, 1 <= d < 2^w, from the base X (normal form) in slot 2.
+ * Entries are stored densely (S words) and only ever used as the second
+ * (reversed-copied) operand of montmul, so they need no padding.
+ */
+export function fbbuild(nwin: i32, w: i32): void {
+  const s = S;
+  const bytes = <usize>s << 2;
+  const g = slot(10);
+  reverseInto(slot(0), slot(8));
+  montmul(slot(2), slot(1), g); // g = X·R
+  const per = 1 << w;
+  for (let i = 0; i < nwin; i++) {
+    memory.copy(entry(i, 1, w), g, bytes);
+    for (let d = 2; d < per; d++) montmul(g, entry(i, d - 1, w), entry(i, d, w));
+    montmul(g, entry(i, per - 1, w), g); // g^(2^w)
+  }
+}
+
+/** X = Π_i table[i][digit_i] mod m (digits in the digit area), fully reduced, in slot 2. */
+export function fbpow(nwin: i32, w: i32): void {
+  const s = S;
+  const bytes = <usize>s << 2;
+  const acc = slot(6);
+  const one = slot(7);
+  reverseInto(slot(0), slot(8));
+  memory.fill(one, 0, bytes);
+  store<u32>(one, 1);
+  let started = false;
+  for (let i = 0; i < nwin; i++) {
+    const d = <i32>load<u32>(DBASE + (<usize>i << 2));
+    if (d == 0) continue;
+    if (!started) {
+      memory.copy(acc, entry(i, d, w), bytes);
+      started = true;
+    } else montmul(acc, entry(i, d, w), acc);
+  }
+  if (!started) {
+    memory.fill(slot(2), 0, bytes);
+    store<u32>(slot(2), 1);
+    return;
+  }
+  montmul(acc, one, slot(2));
+  reduceOnce(slot(2));
 }
