@@ -74,3 +74,20 @@ describe('sharing algebra', () => {
     assert.deepEqual(Array.from((await aby3.reveal(aby3.addPublic(n, [10, -20]), carol)).read()), [11, -18]);
   });
 });
+
+describe('a server as input owner', () => {
+  for (const kind of ['aby3', 'pond'] as const) {
+    it(`${kind}: server1 owns an input; nothing is sent to itself and the value round-trips`, async () => {
+      const t = new MemoryTransport();
+      const p = kind === 'aby3' ? new ABY3(s0, s1, s2, { transport: t, players: [carol] }) : new Pond(s0, s1, s2, { transport: t, players: [carol] });
+      await (p as ABY3).encrypt(alice, [0]); // set-up keys first
+      t.resetStats();
+      const x = await (p as ABY3).encrypt(s1, [2.5, -1, 7]);
+      const st = t.stats();
+      assert.equal(st['server1']?.bytesReceived ?? 0, 0, 'the owner receives nothing');
+      // ABY3: seeds to server0 (32 B), x2 + seed to server2; Pond: the seed to server0 only
+      assert.equal(st['server1']?.bytesSent, kind === 'aby3' ? 32 + 3 * 8 + 16 : 16);
+      assert.deepEqual(Array.from((await (p as ABY3).reveal(x, carol)).read()), [2.5, -1, 7]);
+    });
+  }
+});
