@@ -10,19 +10,27 @@ import {
   FreeNameError,
   deserializeComputation,
   federated,
+  federatedAggregate,
+  federatedApply,
   federatedBroadcast,
   federatedCollect,
   federatedComputation,
+  federatedEval,
   federatedMap,
   federatedMax,
   federatedMean,
   federatedMin,
+  federatedReduce,
   federatedSecureSum,
   federatedSum,
   federatedTransfer,
   federatedValue,
+  federatedZip,
   localComputation,
   registerLocalComputation,
+  sequenceMap,
+  sequenceReduce,
+  sequenceSum,
   serializeComputation,
   struct,
   tensor,
@@ -250,4 +258,57 @@ test('bad input: absurdly deep JSON is refused cleanly, not with a stack overflo
   refused(golden('secure-sum.json').replace('"parameterTypes":[', `"parameterTypes":[${deep},`), 'FIELD', /nesting deeper than 256/);
   const deepNode = '{"kind":"selection","index":0,"name":null,"type":{"kind":"placement"},"source":'.repeat(20000) + '{}' + '}'.repeat(20000);
   refused(tamper((d) => (d.ir.body.result = '__DEEP__')).replace('"__DEEP__"', deepNode), 'FIELD', /nesting deeper than 256/);
+});
+
+test('round trip of a computation using every intrinsic (each variant re-checked on load) is exact and computes the same', async () => {
+  const I = tensor('int32');
+  const inc = localComputation([I], (x: number) => x + 1, { name: 'inc', result: I });
+  const add = localComputation([I, I], (a: number, b: number) => a + b, { name: 'add', result: I });
+  const ident = localComputation([I], (x: number) => x, { name: 'ident', result: I });
+  const seven = localComputation([], () => 7, { name: 'seven', result: I });
+  const both = localComputation([struct({ a: I, b: I })], (p: { a: number; b: number }) => p.a * p.b, { name: 'both', result: I });
+  const c = federatedComputation([federated(I, CLIENTS), federated(I, SERVER), federated(tensor('float32'), CLIENTS)], (x, s, w) => {
+    const seq = federatedCollect(x, { placement: AGGREGATORS });
+    return {
+      evalClients: federatedEval(seven, CLIENTS),
+      evalServer: federatedEval(seven, SERVER),
+      evalAgg: federatedEval(seven, AGGREGATORS),
+      toAgg: federatedBroadcast(s, { placement: AGGREGATORS }),
+      fromAgg: federatedBroadcast(federatedValue(1, AGGREGATORS)),
+      down: federatedBroadcast(s),
+      sumAgg: federatedSum(x, { placement: AGGREGATORS }),
+      secure: federatedSecureSum(x, { maxInput: 1000n, placement: AGGREGATORS }),
+      secureServer: federatedSecureSum(x, { bitwidth: 12 }),
+      aggregate: federatedAggregate(x, 0, add, add, ident, { placement: AGGREGATORS }),
+      aggregateServer: federatedAggregate(x, 0, add, add, ident),
+      reduce: federatedReduce(x, 0, add),
+      reduceAgg: federatedReduce(x, 0, add, { placement: AGGREGATORS }),
+      min: federatedMin(x, { placement: AGGREGATORS }),
+      max: federatedMax(x),
+      seq: sequenceReduce(sequenceMap(inc, seq), 0, add),
+      seqSum: sequenceSum(seq),
+      meanAgg: federatedTransfer(federatedMean(x, { placement: AGGREGATORS })),
+      weighted: federatedMean(x, { weights: w }),
+      weightedAgg: federatedMean(x, { weights: w, placement: AGGREGATORS }),
+      mapServer: federatedMap(inc, s),
+      apply: federatedApply(inc, s),
+      applyAgg: federatedApply(inc, federatedValue(2, AGGREGATORS)),
+      mapAgg: federatedMap(inc, federatedValue(3, AGGREGATORS)),
+      zipServer: federatedMap(both, federatedZip({ a: s, b: federatedValue(5, SERVER) })),
+      zipClients: federatedZip([x, w]),
+    };
+  });
+  const text = serializeComputation(c);
+  const back = deserializeComputation(text);
+  assert.equal(serializeComputation(back), text);
+  assert.equal(back.printIR(), c.printIR());
+  const args = [[3, 1, 4, 1, 5], 10, [1, 1, 2, 0, 1]];
+  const a = await ctx.invoke(c, args);
+  assert.deepEqual(await ctx.invoke(back, args), a);
+  assert.deepEqual(a, {
+    evalClients: [7, 7, 7, 7, 7], evalServer: 7, evalAgg: [7], toAgg: 10, fromAgg: 1, down: 10, sumAgg: 14, secure: 14, secureServer: 14,
+    aggregate: 14, aggregateServer: 14, reduce: 14, reduceAgg: 14, min: 1, max: 5, seq: 19, seqSum: 14, meanAgg: 2.8,
+    weighted: (3 + 1 + 8 + 0 + 5) / 5, weightedAgg: (3 + 1 + 8 + 0 + 5) / 5, mapServer: 11, apply: 11, applyAgg: 3, mapAgg: 4, zipServer: 50,
+    zipClients: [[3, 1], [1, 1], [4, 2], [1, 0], [5, 1]],
+  });
 });
