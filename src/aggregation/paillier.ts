@@ -389,26 +389,31 @@ export class PaillierAggregation implements AggregationProtocol {
     if (k > this.numClients) throw new TooManyClientsError(`paillier aggregation: ${k} clients exceed the declared numClients = ${this.numClients}`);
     packing.checkContributions('paillier aggregation', k);
     const sm = new StageMachine();
-    const { publicKey, privateKey } = this.#serverKeys();
-    const pool = this.#pool(packing.ciphertextsFor(length) * k);
-    if (pool) await pool.warm(publicKey);
     const t = this.transport;
+    // SPMD: each role's steps run where the transport says the role is local
+    // (all of them in the in-memory simulation; one per process over a network).
+    const serverLocal = t.isLocal(SERVER_NAME);
+    const aggLocal = t.isLocal(AGGREGATOR_NAME);
+    const pool = this.#pool(packing.ciphertextsFor(length) * k);
     const onInvalid = this.#opts.onInvalid ?? 'throw';
     const rejected: { client: number; error: Error }[] = [];
     let bytesPerClient = 0;
 
-    // 1 PUBLISH (SERVER)
+    // 0 KEYS, 1 PUBLISH (SERVER)
     sm.advance('PUBLISH');
-    const pkBytes = publicKeyToBytes(publicKey);
-    await Promise.all([
-      ...clients.map((_, i) => this.#send(SERVER_NAME, clientName(i), `${inv}/pk`, this.#serverSender.seal(clientName(i), pkBytes, inv))),
-      this.#send(SERVER_NAME, AGGREGATOR_NAME, `${inv}/pk`, this.#serverSender.seal(AGGREGATOR_NAME, pkBytes, inv)),
-    ]);
+    if (serverLocal) {
+      const pkBytes = publicKeyToBytes(this.#serverKeys().publicKey);
+      await Promise.all([
+        ...clients.map((_, i) => this.#send(SERVER_NAME, clientName(i), `${inv}/pk`, this.#serverSender.seal(clientName(i), pkBytes, inv))),
+        this.#send(SERVER_NAME, AGGREGATOR_NAME, `${inv}/pk`, this.#serverSender.seal(AGGREGATOR_NAME, pkBytes, inv)),
+      ]);
+    }
 
     // 2 SUBMIT (each client)
     sm.advance('SUBMIT');
     const submit = async (i: number): Promise<void> => {
       const name = clientName(i);
+      if (!t.isLocal(name)) return;
       const box = await t.receive(name, SERVER_NAME, `${inv}/pk`);
       const pk = publicKeyFromBytes(this.#clientReceivers[i]!.open(box, inv).plaintext);
       if (pk.bits !== this.keyBits) throw new RangeError(`${name}: server published a ${pk.bits}-bit key, configuration says ${this.keyBits}`);
@@ -425,17 +430,19 @@ export class PaillierAggregation implements AggregationProtocol {
 
     // 3 RELAY (SERVER, the router)
     sm.advance('RELAY');
-    await Promise.all(
-      clients.map(async (_, i) => {
-        const box = await t.receive(SERVER_NAME, clientName(i), `${inv}/up/${i}`);
-        const out = this.#opts.relay ? this.#opts.relay({ invocationId: inv, client: i, box }) : box;
-        await this.#send(SERVER_NAME, AGGREGATOR_NAME, `${inv}/relay/${i}`, out);
-      }),
-    );
+    if (serverLocal) {
+      await Promise.all(
+        clients.map(async (_, i) => {
+          const box = await t.receive(SERVER_NAME, clientName(i), `${inv}/up/${i}`);
+          const out = this.#opts.relay ? this.#opts.relay({ invocationId: inv, client: i, box }) : box;
+          await this.#send(SERVER_NAME, AGGREGATOR_NAME, `${inv}/relay/${i}`, out);
+        }),
+      );
+    }
 
-    // 4 AGGREGATE (aggregator)
+    // 4 AGGREGATE (aggregator; it only ever holds the public key)
     sm.advance('AGGREGATE');
-    {
+    if (aggLocal) {
       const pkBox = await t.receive(AGGREGATOR_NAME, SERVER_NAME, `${inv}/pk`);
       const pk = publicKeyFromBytes(this.#aggReceiver.open(pkBox, inv).plaintext);
       const accepted: EncryptedVector[] = [];
@@ -465,6 +472,11 @@ export class PaillierAggregation implements AggregationProtocol {
 
     // 5 DECRYPT (SERVER)
     sm.advance('DECRYPT');
+    if (!serverLocal) {
+      sm.advance('DONE');
+      return { sums: [], contributions: 0 };
+    }
+    const { publicKey, privateKey } = this.#serverKeys();
     const box = await t.receive(SERVER_NAME, AGGREGATOR_NAME, `${inv}/agg`);
     const agg = encryptedVectorFromBytes(publicKey, packing, this.#serverReceiver.open(box, inv).plaintext);
     if (agg.length !== length) throw new RangeError(`server: aggregate has ${agg.length} values, expected ${length}`);
