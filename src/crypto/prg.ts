@@ -10,6 +10,7 @@
  * distinct nonces give disjoint counter ranges (up to 2^64 blocks each).
  */
 import { createCipheriv, createHash, randomBytes, type Cipher } from 'node:crypto';
+import { RingTensor, type RingBits } from '../ring/index.js';
 
 export const SEED_BYTES = 16;
 const CHUNK = 256 * 1024;
@@ -116,6 +117,13 @@ export class Prg {
       throw new RangeError(`Prg.randomWords: "count" expected a non-negative integer, got ${count}`);
     }
     return this.fill(new BigUint64Array(count));
+  }
+
+  /** A uniformly random ring tensor (Z_2^bits) from the next bytes of the stream. */
+  ringTensor(bits: RingBits, shape: readonly number[]): RingTensor {
+    const t = new RingTensor(bits, shape);
+    this.fill(t.data);
+    return t;
   }
 
   /** Seeds never print, serialize or coerce. */

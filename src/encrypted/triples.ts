@@ -48,7 +48,7 @@ export interface TripleSource {
 const sizeOf = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
 function prfRing(bits: RingBits, key: Uint8Array, nonce: string, shape: readonly number[]): RingTensor {
-  return new RingTensor(bits, shape, Prg.derive(key, nonce).fill(new BigUint64Array(sizeOf(shape) * (bits / 64))));
+  return Prg.derive(key, nonce).ringTensor(bits, shape);
 }
 
 /** Triples from a trusted third party (the "crypto producer" of TFE's Pond). */

@@ -34,6 +34,15 @@ describe('Prg (AES-128-CTR)', () => {
     assert.equal(Prg.derive(k, 1).randomWords(3).length, 3);
   });
 
+  it('ring tensors from the stream: the same bytes, in both rings', () => {
+    const seed = randomSeed();
+    for (const bits of [64, 128] as const) {
+      const t = new Prg(seed).ringTensor(bits, [3, 5]);
+      assert.deepEqual(t.shape, [3, 5]);
+      assert.deepEqual(Buffer.from(t.toBytes()), Buffer.from(new Prg(seed).random(15 * bits / 8)));
+    }
+  });
+
   it('checks its arguments and refuses coercion', () => {
     assert.throws(() => new Prg(new Uint8Array(15)), (e: unknown) => e instanceof RangeError && /"seed" expected 16 bytes, got 15/.test((e as Error).message));
     assert.throws(() => new Prg('x' as never), (e: unknown) => e instanceof TypeError && /"seed"/.test((e as Error).message));

@@ -263,8 +263,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
 
   /** PRF(key, nonce) as a uniformly random ring tensor. */
   protected prfRing(key: Uint8Array, nonce: string, shape: readonly number[]): RingTensor {
-    const size = shape.reduce((a, b) => a * b, 1);
-    return new RingTensor(this.bits, shape, Prg.derive(key, nonce).fill(new BigUint64Array(size * (this.bits / 64))));
+    return Prg.derive(key, nonce).ringTensor(this.bits, shape);
   }
 
   #scratchBuf: BigUint64Array | undefined;
@@ -282,8 +281,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
 
   /** A fresh uniformly random ring tensor from a CSPRNG-seeded PRG. */
   protected randomRing(shape: readonly number[], prg: Prg = new Prg()): RingTensor {
-    const size = shape.reduce((a, b) => a * b, 1);
-    return new RingTensor(this.bits, shape, prg.fill(new BigUint64Array(size * (this.bits / 64))));
+    return prg.ringTensor(this.bits, shape);
   }
 
   // ------------------------------------------------------------ checks
