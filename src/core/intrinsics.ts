@@ -324,10 +324,11 @@ function aggregation(
   o: InferOptions,
   uris: readonly [server: string, aggregators: string],
   member: (t: FederatedType) => Type,
+  params: IntrinsicParams = {},
 ): Inferred {
   const target = placementOption(self.name, o.placement, [SERVER, AGGREGATORS], SERVER);
   const v = federatedAt(self.name, 'value', args[0]!, [CLIENTS]);
-  return result(pick(self, target === SERVER ? uris[0] : uris[1]), args, new FederatedType(member(v), target, true), o.params ?? {});
+  return result(pick(self, target === SERVER ? uris[0] : uris[1]), args, new FederatedType(member(v), target, true), params);
 }
 
 define({
@@ -438,14 +439,21 @@ define({
   infer(args, o) {
     arity(this.name, args, ['value']);
     const params = secureSumParams(this.name, (o.params ?? {}) as { bitwidth?: unknown; maxInput?: unknown });
-    return aggregation(this, args, { ...o, params }, ['federated_secure_sum', 'federated_secure_sum_at_aggregators'], (v) => {
-      const what = 'integer tensors (int32, int64, uint32) or structs of them';
-      if (!isTensorStruct(v.member)) err(this.name, 'value', `a value of ${what}`, v);
-      for (const l of tensorLeaves(v.member)) {
-        if (!isIntegerDType(l.type.dtype)) err(this.name, 'value', `a value of ${what}`, v, `leaf${l.path} is ${l.type.dtype}`);
-      }
-      return v.member;
-    });
+    return aggregation(
+      this,
+      args,
+      o,
+      ['federated_secure_sum', 'federated_secure_sum_at_aggregators'],
+      (v) => {
+        const what = 'integer tensors (int32, int64, uint32) or structs of them';
+        if (!isTensorStruct(v.member)) err(this.name, 'value', `a value of ${what}`, v);
+        for (const l of tensorLeaves(v.member)) {
+          if (!isIntegerDType(l.type.dtype)) err(this.name, 'value', `a value of ${what}`, v, `leaf${l.path} is ${l.type.dtype}`);
+        }
+        return v.member;
+      },
+      params,
+    );
   },
 });
 

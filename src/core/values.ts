@@ -297,7 +297,7 @@ export function fromJs(x: unknown, type: Type, path = 'value', opts: FromJsOptio
         throw new FedArgumentError(
           'VALUE_FORM',
           path,
-          `expected ${String(type)}: an array with one value per ${type.placement === undefined ? 'member' : type.placement.name === 'CLIENTS' ? 'client' : 'member'}, got ${describe(x)}`,
+          `expected ${String(type)}: an array with one value per ${type.placement.name === 'CLIENTS' ? 'client' : 'member'}, got ${describe(x)}`,
         );
       }
       const expected = type.placement.name === 'CLIENTS' ? opts.clients : type.placement.name === 'AGGREGATORS' ? (opts.aggregators ?? 1) : 1;

@@ -236,6 +236,9 @@ test('bad input: tampered JSON IR with unknown intrinsic, out-of-scope reference
   refused(tamper((d) => delete d.ir.body.result.name), 'FIELD', /missing field 'name'/);
   refused(tamper((d) => (d.ir.body.extra = 1)), 'FIELD', /unexpected field 'extra'/);
   refused(tamper((d) => (d.ir.body.locals[0].value.fn.uri = 'federated_secure_sum_at_aggregators')), 'TYPE');
+  refused(tamper((d) => (d.ir.body.locals[0].value.fn.params.extra = 1)), 'TYPE', /parameters/);
+  const sum = serializeComputation(federatedComputation(federated(tensor('int32'), CLIENTS), (x) => federatedSum(x)));
+  refusedText(sum.replace('"params":{}', '"params":{"bitwidth":8}'), 'TYPE', /parameters \{"bitwidth":8\} are not valid/);
 });
 
 test('bad input: tampered placement literal; local-kind computations round-trip and run directly', async () => {
