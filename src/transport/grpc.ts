@@ -129,6 +129,8 @@ const HEADER_FIXED = 32;
 const MiB = 1 << 20;
 const MAX_CHUNK = 16 * MiB;
 const DEFAULT_CHUNK = 256 * 1024;
+/** Incomplete (or refused) messages remembered per link; beyond this, new messages are dropped. */
+const MAX_PARTIAL = 1024;
 const FRAME_MARGIN = 64 * 1024;
 /** HTTP/2 flow-control window (per stream and per connection) on both ends. */
 const WINDOW = 16 * MiB;
@@ -577,6 +579,7 @@ export class GrpcTransport implements Transport {
     let p = partial.get(id);
     if (p === null) return; // refused message
     if (p === undefined) {
+      if (partial.size >= MAX_PARTIAL) return drop(`frame ${m.seq}: more than ${MAX_PARTIAL} incomplete messages on this link`);
       let key: string;
       try {
         key = dec.decode(gather(pieces, HEADER_FIXED, keyLen));
@@ -781,11 +784,16 @@ export class GrpcTransport implements Transport {
     const links = [...this.#links.values()];
     this.#links.clear();
     for (const p of links) {
-      const l = await p.catch(() => undefined);
-      if (l && !l.broken) {
-        l.broken = new PeerError(`send: transport closed`, l.to);
-        l.call.end();
-      }
+      // Do not wait for links still connecting: closing the clients below makes them fail.
+      p.then(
+        (l) => {
+          if (!l.broken) {
+            l.broken = new PeerError(`send: transport closed`, l.to);
+            l.call.end();
+          }
+        },
+        () => {},
+      );
     }
     for (const call of this.#incoming) {
       try {
@@ -794,6 +802,8 @@ export class GrpcTransport implements Transport {
         /* gone */
       }
     }
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
     await Promise.all(
       this.#servers.map(
         (s) =>
@@ -801,7 +811,7 @@ export class GrpcTransport implements Transport {
             const t = setTimeout(() => {
               s.forceShutdown();
               resolve();
-            }, 2000);
+            }, 500);
             s.tryShutdown(() => {
               clearTimeout(t);
               resolve();
@@ -809,8 +819,6 @@ export class GrpcTransport implements Transport {
           }),
       ),
     );
-    for (const c of this.#clients.values()) c.close();
-    this.#clients.clear();
     this.#servers = [];
   }
 }

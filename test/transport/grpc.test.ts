@@ -350,3 +350,31 @@ test('grpc: two OS processes exchange messages bit for bit (bounded in time)', a
     await a.close();
   }
 });
+
+test('grpc: a player process stops cleanly on SIGTERM, and its peer learns it at once', async () => {
+  const d = await deployment(['a', 'b']);
+  const child = spawn(process.execPath, ['--import', 'tsx', `${root}test/transport/peer-process.ts`, 'grpc'], {
+    cwd: root,
+    env: { ...process.env, FEDCRYPT_PEER: JSON.stringify({ config: d.configText, name: 'b', privateKey: Buffer.from(exportPrivateKey(d.parties.get('b')!.identity.privateKey)).toString('base64'), count: 2, runId: 'test' }) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'test', logger: () => {}, connectTimeoutMs: 15_000 });
+  await a.start();
+  try {
+    const it = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    assert.equal((await it.next()).value, 'ready');
+    await a.send('a', 'b', 'x/0', rand(10));
+    await a.receive('a', 'b', 'y/0', { timeoutMs: 15_000 });
+    // b will never answer: it is stopped first
+    const pending = assert.rejects(a.receive('a', 'b', 'y/1'), (e: Error) => e instanceof PeerError && e.peer === 'b' && /closed/.test(e.message));
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    await pending;
+  } finally {
+    clearTimeout(killer);
+    child.kill('SIGKILL');
+    await a.close();
+  }
+});

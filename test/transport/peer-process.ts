@@ -21,14 +21,24 @@ if (mode === 'grpc') {
   const config = parseConfig(args.config!);
   const identity = identityFromPrivateKey(new Uint8Array(Buffer.from(args.privateKey!, 'base64')));
   const t = new GrpcTransport({ config, local: { name: args.name!, identity }, runId: args.runId ?? 'fedcrypt', receiveTimeoutMs: 60_000 });
-  const stop = () => void t.close().then(() => process.exit(0));
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    void t.close().then(() => process.exit(0));
+  };
   process.on('SIGTERM', stop);
   await t.start();
   process.stdout.write('ready\n');
   let cpu = process.cpuUsage();
   for (let i = 0; i < args.count; i++) {
     if (i === (args.warmup ?? 0)) cpu = process.cpuUsage();
-    const p = await t.receive(args.name!, 'a', `x/${i}`);
+    let p: Uint8Array;
+    try {
+      p = await t.receive(args.name!, 'a', `x/${i}`);
+    } catch (e) {
+      if (stopping) await new Promise(() => {}); // SIGTERM: close() is ending the process
+      throw e;
+    }
     const reply = args.digest ? new Uint8Array(createHash('sha256').update(p).digest()) : Uint8Array.of(1);
     await t.send(args.name!, 'a', `y/${i}`, reply);
   }
