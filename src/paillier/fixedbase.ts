@@ -56,6 +56,12 @@ export class FixedBaseTable {
     return this.powBigint(e);
   }
 
+  /** Build the table now (in wasm memory, or the BigInt rows) instead of on the first pow. */
+  prepare(): void {
+    if (this.#wasm) this.#wasm.pow(0n);
+    else this.#rows ??= this.#build();
+  }
+
   /** The BigInt path (also the reference in tests). */
   powBigint(e: bigint): bigint {
     const rows = (this.#rows ??= this.#build());

@@ -66,7 +66,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
         break;
       }
       case 'warm': {
-        void pub(req.pk).noiseTable;
+        pub(req.pk).noiseTable.prepare();
         result = [];
         break;
       }
