@@ -24,6 +24,12 @@ export interface SecureAggregatorOptions {
   precision?: Precision;
   /** Names of the data owners, in update order (for the bytes-per-role figures). */
   ownerNames?: readonly string[];
+  /**
+   * Aggregate at most this many values per protocol run (the mean is
+   * elementwise, so chunks give the same result); bounds the protocol's
+   * working memory for large models. Default 65536.
+   */
+  chunkSize?: number;
   /** Extra options passed through to the protocol. */
   protocolOptions?: Record<string, unknown>;
 }
@@ -66,6 +72,8 @@ export function secureAggregator(options: SecureAggregatorOptions): Aggregator {
   if (!(protocol in MODULES)) throw new RangeError(`unknown protocol "${String(protocol)}"; valid protocols: ${PROTOCOL_NAMES.join(', ')}`);
   const precision = options.precision ?? 'low';
   if (!PRECISIONS.includes(precision)) throw new RangeError(`"precision" expected one of ${PRECISIONS.join(', ')}, got ${String(precision)}`);
+  const chunk = options.chunkSize ?? 65536;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`"chunkSize" expected integer >= 1, got ${String(chunk)}`);
   let mod: Promise<SecureMeanModule> | undefined;
   return {
     name: protocol,
@@ -76,8 +84,21 @@ export function secureAggregator(options: SecureAggregatorOptions): Aggregator {
       mod ??= loadModule(protocol);
       const m = await mod;
       const ownerNames = owners && owners.length === updates.length ? owners : options.ownerNames && options.ownerNames.length === updates.length ? options.ownerNames : undefined;
-      const r = await m.secureMean([...updates], [...weights], { protocol, precision, ...(ownerNames ? { ownerNames } : {}), ...options.protocolOptions });
-      return { mean: r.mean, bytesByRole: r.bytesByRole ?? r.bytesPerPlayer ?? {} };
+      const opts = { protocol, precision, ...(ownerNames ? { ownerNames } : {}), ...options.protocolOptions };
+      const n = updates[0]!.length;
+      if (n <= chunk) {
+        const r = await m.secureMean([...updates], [...weights], opts);
+        return { mean: r.mean, bytesByRole: { ...(r.bytesByRole ?? r.bytesPerPlayer ?? {}) } };
+      }
+      const mean = new Float32Array(n);
+      const bytesByRole: Record<string, number> = {};
+      for (let s = 0; s < n; s += chunk) {
+        const e = Math.min(n, s + chunk);
+        const r = await m.secureMean(updates.map((u) => u.subarray(s, e)), [...weights], opts);
+        mean.set(r.mean, s);
+        for (const [k, v] of Object.entries(r.bytesByRole ?? r.bytesPerPlayer ?? {})) bytesByRole[k] = (bytesByRole[k] ?? 0) + v;
+      }
+      return { mean, bytesByRole };
     },
   };
 }

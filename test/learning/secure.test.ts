@@ -57,3 +57,22 @@ for (const protocol of ['aby3', 'pond'] as const) {
 test('secureAggregator validates its options', () => {
   assert.throws(() => secureAggregator({ protocol: 'spdz' as 'aby3' }), /unknown protocol "spdz"; valid protocols/);
 });
+
+test('chunked secure aggregation (chunkSize smaller than the update) gives the same mean and adds up the bytes', async (t) => {
+  if (!(await protocolAvailable('aby3'))) {
+    if (process.env.CI) assert.fail('aby3 not available');
+    t.skip('aby3 not available from src/aggregation/mpc.ts yet');
+    return;
+  }
+  const n = 1000;
+  const updates = [1, 2, 3].map((k) => Float32Array.from({ length: n }, (_, i) => Math.cos(i * k) * 0.5));
+  const whole = await secureAggregator({ protocol: 'aby3', precision: 'high' }).mean(updates, [1, 2, 3]);
+  const chunked = await secureAggregator({ protocol: 'aby3', precision: 'high', chunkSize: 97 }).mean(updates, [1, 2, 3]);
+  const ref = weightedMeanPlain(updates, [1, 2, 3]);
+  for (let i = 0; i < n; i++) {
+    assert.ok(Math.abs(chunked.mean[i]! - ref[i]!) <= bound(updates, [1, 2, 3], i, 2 ** -32, ref[i]!), `element ${i}`);
+    assert.ok(Math.abs(chunked.mean[i]! - whole.mean[i]!) < 1e-6);
+  }
+  assert.ok(chunked.bytesByRole['data-owner-0']! >= whole.bytesByRole['data-owner-0']!);
+  assert.throws(() => secureAggregator({ protocol: 'aby3', chunkSize: 0 }), /"chunkSize" expected integer >= 1/);
+});
