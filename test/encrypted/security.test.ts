@@ -79,7 +79,7 @@ for (const precision of ['low', 'high'] as const) {
       const rec = new RecordingTransport();
       const aby3 = new ABY3(s0, s1, s2, { transport: rec, precision, players: [carol] });
       const n = 777;
-      const x = await aby3.encrypt(alice, Float64Array.from({ length: n }, (_, i) => i / 7));
+      const x = await aby3.encrypt(alice, Float64Array.from({ length: n }, (_, i) => i / 70));
       const y = await aby3.encrypt(bob, Float64Array.from({ length: n }, (_, i) => 1 - i / 300));
       const xi = await aby3.encryptInts(alice, Array.from({ length: n }, (_, i) => i));
       const yi = await aby3.encryptInts(bob, Array.from({ length: n }, (_, i) => 3 - i));
@@ -98,7 +98,7 @@ for (const precision of ['low', 'high'] as const) {
         assert.ok(log.every((m) => !['alice', 'bob', 'carol'].includes(m.to)), `${label}: nothing leaves the servers`);
         const r = (await aby3.reveal(z, carol)).read();
         if (label === 'integer mul') r.forEach((v, i) => assert.equal(v, i * (3 - i)));
-        else r.forEach((v, i) => assert.ok(Math.abs(v - (i / 7) * (1 - i / 300)) < 2 ** -8, `element ${i}`));
+        else r.forEach((v, i) => assert.ok(Math.abs(v - (i / 70) * (1 - i / 300)) < 2 ** -8, `element ${i}`));
       }
     });
 
