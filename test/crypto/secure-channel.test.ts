@@ -326,3 +326,22 @@ test('sealed box: the relay sees only ciphertext; bad inputs name the argument',
   assert.throws(() => receiver('c', -3), RangeError);
   assert.throws(() => new SealedBoxSender({ self: clients[0]!, recipients: [] as never, context: 'c' }), (e: Error) => e instanceof TypeError && /"recipients"/.test(e.message));
 });
+
+test('session: vectored forms (sealParts, sealPieces, openPieces) agree with seal/open', () => {
+  const [a, b] = connectPair(alice, bob, 'v');
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 40_000 }), { maxLength: 4 }), fc.string(), fc.integer({ min: 0, max: 2 }), (parts, ad, how) => {
+      const whole = Buffer.concat(parts);
+      const frame = how === 0 ? a.sealParts(parts, ad) : how === 1 ? Buffer.concat(a.sealPieces(parts, ad)) : a.seal(new Uint8Array(whole), ad);
+      const m = b.openPieces(frame);
+      assert.deepEqual(Buffer.concat(m.pieces), whole);
+      assert.equal(Buffer.from(m.ad).toString(), ad);
+    }),
+    { numRuns: 40 },
+  );
+  const f = Buffer.concat(a.sealPieces([randomBytes(50_000)]));
+  f[f.length - 1]! ^= 1;
+  assert.throws(() => b.openPieces(f), ChannelAuthError);
+  assert.throws(() => a.sealPieces('x' as never), (e: Error) => e instanceof TypeError && /"parts"/.test(e.message));
+  assert.throws(() => a.sealParts([Uint8Array.of(1), 2 as never]), (e: Error) => e instanceof TypeError && /"parts\[1\]"/.test(e.message));
+});
