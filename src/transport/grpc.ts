@@ -480,6 +480,11 @@ export class GrpcTransport implements Transport {
       }
       call.end();
     };
+    // A dialer that does not complete the handshake in time is refused (no half-open streams piling up).
+    const handshakeTimer = setTimeout(() => {
+      if (!session) refuse(`handshake not completed within ${this.#connectTimeout} ms`);
+    }, this.#connectTimeout);
+    handshakeTimer.unref();
     call.on('data', (f: LinkFrame) => {
       if (done) return;
       if (session) {
@@ -499,6 +504,7 @@ export class GrpcTransport implements Transport {
         } else {
           if (f.body !== 'finish' || !f.finish) return refuse(`expected handshake finish, got '${f.body}'`);
           session = responder.finish(f.finish.handshake ?? new Uint8Array(0));
+          clearTimeout(handshakeTimer);
           call.write({ ready: {} });
           this.#log({ type: 'link-up', peer: session.peerName, local: session.localName, reason: 'incoming link authenticated' });
         }
@@ -510,6 +516,7 @@ export class GrpcTransport implements Transport {
       }
     });
     const finish = (why: string) => {
+      clearTimeout(handshakeTimer);
       this.#incoming.delete(call);
       if (!session) {
         if (!done) {

@@ -378,3 +378,32 @@ test('grpc: a player process stops cleanly on SIGTERM, and its peer learns it at
     await a.close();
   }
 });
+
+test('grpc: a dialer that never completes the handshake is refused after the connect timeout', async () => {
+  const d = await deployment(['a', 'b']);
+  const { logs, closeAll } = await start(d, ['b'], { connectTimeoutMs: 300 });
+  const grpc = await import('@grpc/grpc-js');
+  const { linkService } = await import('../../src/transport/grpc-schema.js');
+  const Ctor = grpc.makeGenericClientConstructor(linkService(), 'PlayerLink');
+  const client = new Ctor(d.config.players[1]!.address, grpc.credentials.createInsecure());
+  const call = (client as unknown as { Link(): import('@grpc/grpc-js').ClientDuplexStream<LinkFrame, LinkFrame> }).Link();
+  const frames: LinkFrame[] = [];
+  call.on('data', (f: LinkFrame) => frames.push(f));
+  call.on('error', () => {});
+  try {
+    call.write({ ready: {} }); // not a hello: refused at once
+    await new Promise((r) => call.once('end', r));
+    assert.equal(frames[0]?.body, 'refusal');
+    const silent = (client as unknown as { Link(): import('@grpc/grpc-js').ClientDuplexStream<LinkFrame, LinkFrame> }).Link();
+    const got: LinkFrame[] = [];
+    silent.on('data', (f: LinkFrame) => got.push(f));
+    silent.on('error', () => {});
+    await new Promise((r) => silent.once('end', r)); // says nothing: refused after 300 ms
+    assert.equal(got[0]?.body, 'refusal');
+    assert.match(got[0]!.refusal!.reason!, /handshake not completed within 300 ms/);
+    assert.ok(logs.get('b')!.filter((e) => e.type === 'refused').length >= 2);
+  } finally {
+    client.close();
+    await closeAll();
+  }
+});
