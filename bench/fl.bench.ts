@@ -9,7 +9,8 @@
  *     process per aggregator): peak RSS and copies of one update it amounts to.
  *
  * FL_BENCH_QUICK=1: 1 epoch, fewer steps. FL_BENCH_ONLY=speed,memory,accuracy: run only those
- * parts (the others are kept from an existing bench/results/fl.json). FL_BENCH_PROTOCOL=aby3|pond|paillier (default aby3);
+ * parts (the others are kept from an existing bench/results/fl.json). FL_BENCH_OUT=<path>
+ * writes elsewhere (e.g. bench/results/fl-pond.json). FL_BENCH_PROTOCOL=aby3|pond|paillier (default aby3);
  * when that protocol is not available yet, the secure side is measured with the
  * plaintext aggregator and the JSON says so.
  */
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   const secureLabel = available ? `${PROTOCOL} (${PRECISION})` : `plaintext (STAND-IN: ${PROTOCOL} not available in src/aggregation yet)`;
   console.log(`fl bench: backend ${backend}; secure side = ${secureLabel}${QUICK ? '; QUICK' : ''}`);
   const only = new Set((process.env.FL_BENCH_ONLY ?? 'speed,memory,accuracy').split(',').map((x) => x.trim()));
-  const resultsPath = join(root, 'bench/results/fl.json');
+  const resultsPath = join(root, process.env.FL_BENCH_OUT ?? 'bench/results/fl.json');
   let previous: Record<string, unknown> = {};
   if (only.size < 3) { try { previous = JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown>; } catch { previous = {}; } }
   const out: Record<string, unknown> = { ...previous, date: new Date().toISOString(), quick: QUICK, backend, protocol: PROTOCOL, precision: PRECISION, secureAvailable: available, secureLabel };
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
 
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(resultsPath, JSON.stringify(out, null, 2) + '\n');
-  console.log('wrote bench/results/fl.json');
+  console.log(`wrote ${resultsPath}`);
 }
 
 await main();

@@ -97,3 +97,41 @@ test('a user-supplied LayersModel with a softmax output trains and evaluates', (
   assert.throws(() => makeModel((() => 42) as unknown as () => tf.LayersModel), /LayersModel/);
   m.dispose();
 });
+
+test('Conv2DBackpropFilter (missing from tfjs-backend-wasm, registered by initTf) equals the direct sum, valid and same padding, strides 1 and 2', () => {
+  for (const [xs, fs, st, pad] of [[[2, 7, 6, 2], [3, 3, 2, 3], 1, 'valid'], [[1, 8, 8, 1], [5, 5, 1, 2], 2, 'same'], [[2, 9, 7, 3], [3, 2, 3, 2], 2, 'valid']] as [number[], number[], number, 'valid' | 'same'][]) {
+    const [b, h, w, c] = xs as [number, number, number, number];
+    const [fh, fw, , f] = fs as [number, number, number, number];
+    const xd = Float32Array.from({ length: b * h * w * c }, (_, i) => Math.sin(i * 1.3));
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], st, 1, pad);
+    const oh = info.outHeight, ow = info.outWidth, top = info.padInfo.top, left = info.padInfo.left;
+    const dyd = Float32Array.from({ length: b * oh * ow * f }, (_, i) => Math.cos(i * 0.7));
+    const before = tf.memory().numTensors;
+    const got = tf.tidy(() => tf.grad((wt: tf.Tensor4D) => tf.conv2d(tf.tensor4d(xd, xs as [number, number, number, number]), wt, st, pad).mul(tf.tensor4d(dyd, [b, oh, ow, f])).sum())(tf.zeros(fs) as tf.Tensor4D).dataSync().slice());
+    assert.equal(tf.memory().numTensors, before, 'no tensors leaked');
+    for (let i = 0; i < fh; i++) for (let j = 0; j < fw; j++) for (let ci = 0; ci < c; ci++) for (let fo = 0; fo < f; fo++) {
+      let ref = 0;
+      for (let n = 0; n < b; n++) for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) {
+        const iy = y * st + i - top, ix = x * st + j - left;
+        if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
+        ref += xd[((n * h + iy) * w + ix) * c + ci]! * dyd[((n * oh + y) * ow + x) * f + fo]!;
+      }
+      const k = ((i * fw + j) * c + ci) * f + fo;
+      assert.ok(Math.abs(got[k]! - ref) < 1e-4, `dW[${i},${j},${ci},${fo}] ${got[k]} vs ${ref} (${pad}, stride ${st})`);
+    }
+  }
+});
+
+test('every built-in model computes finite, non-zero gradients on the wasm backend', () => {
+  const x = Float32Array.from({ length: 4 * 784 }, (_, i) => ((i * 31) % 255) / 255);
+  const y = Uint8Array.of(0, 3, 7, 9);
+  for (const name of MODEL_NAMES) {
+    const m = buildModel(name, { seed: 1 });
+    const before = tf.memory().numTensors;
+    const { loss, grad } = flatGradient(m, x, y);
+    assert.equal(tf.memory().numTensors, before, `${name}: no tensors leaked`);
+    assert.ok(Number.isFinite(loss), name);
+    assert.ok(grad.every(Number.isFinite) && grad.some((g) => g !== 0), name);
+    m.dispose();
+  }
+});
