@@ -107,7 +107,7 @@ test('Conv2DBackpropFilter (missing from tfjs-backend-wasm, registered by initTf
     const oh = info.outHeight, ow = info.outWidth, top = info.padInfo.top, left = info.padInfo.left;
     const dyd = Float32Array.from({ length: b * oh * ow * f }, (_, i) => Math.cos(i * 0.7));
     const before = tf.memory().numTensors;
-    const got = tf.tidy(() => tf.grad((wt: tf.Tensor4D) => tf.conv2d(tf.tensor4d(xd, xs as [number, number, number, number]), wt, st, pad).mul(tf.tensor4d(dyd, [b, oh, ow, f])).sum())(tf.zeros(fs) as tf.Tensor4D).dataSync().slice());
+    const got = tf.tidy(() => tf.grad((wt: tf.Tensor) => tf.conv2d(tf.tensor4d(xd, [b, h, w, c]), wt as tf.Tensor4D, st, pad).mul(tf.tensor4d(dyd, [b, oh, ow, f])).sum())(tf.zeros(fs)).dataSync().slice());
     assert.equal(tf.memory().numTensors, before, 'no tensors leaked');
     for (let i = 0; i < fh; i++) for (let j = 0; j < fw; j++) for (let ci = 0; ci < c; ci++) for (let fo = 0; fo < f; fo++) {
       let ref = 0;
