@@ -15,3 +15,4 @@ export {
 } from './config.js';
 export { keygen, keyPaths, loadIdentity, type KeygenResult } from './keys.js';
 export { parseJsonStrict, JsonSyntaxError, DuplicateKeyError } from './json.js';
+export { startPlayer, type PlayerOptions } from './player.js';

@@ -168,3 +168,35 @@ test('keygen writes a 0600 private key and a .pub; loadIdentity reads it back; c
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('startPlayer: config + key file start a player; a key of another player or not matching the config is refused', async () => {
+  const { startPlayer } = await import('../../src/deploy/player.js');
+  const { freePorts } = await import('../transport/helpers.js');
+  const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-player-'));
+  try {
+    const [p0, p1] = await freePorts(2);
+    const k0 = keygen('server0', dir);
+    const k1 = keygen('server1', dir);
+    const cfgPath = join(dir, 'config.json');
+    writeFileSync(cfgPath, full({
+      server0: { address: `127.0.0.1:${p0}`, role: 'compute-server', publicKey: k0.publicKey },
+      server1: { address: `127.0.0.1:${p1}`, role: 'compute-server', publicKey: k1.publicKey },
+    }));
+    const t0 = await startPlayer({ configPath: cfgPath, name: 'server0', keyPath: k0.privateKeyPath, handleSignals: false, logger: () => {} });
+    const t1 = await startPlayer({ configPath: cfgPath, name: 'server1', keyPath: k1.privateKeyPath, handleSignals: false, logger: () => {} });
+    try {
+      await t0.send('server0', 'server1', 'k', Uint8Array.of(4, 2));
+      assert.deepEqual(await t1.receive('server1', 'server0', 'k', { timeoutMs: 5000 }), Uint8Array.of(4, 2));
+    } finally {
+      await t0.close();
+      await t1.close();
+    }
+    await assert.rejects(startPlayer({ configPath: cfgPath, name: 'server0', keyPath: k1.privateKeyPath, handleSignals: false }), (e: Error) => e instanceof ConfigError && /for player "server1"/.test(e.message));
+    keygen('server0', dir, { force: true }); // the config now pins the old key
+    await assert.rejects(startPlayer({ configPath: cfgPath, name: 'server0', keyPath: k0.privateKeyPath, handleSignals: false }), (e: Error) => e instanceof ConfigError && e.entry === 'players.server0.publicKey');
+    await assert.rejects(startPlayer({ configPath: cfgPath, name: 'nobody', keyPath: k0.privateKeyPath, handleSignals: false }), ConfigError);
+    await assert.rejects(startPlayer({ configPath: cfgPath, name: '', keyPath: k0.privateKeyPath }), (e: Error) => e instanceof TypeError && /"name"/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
