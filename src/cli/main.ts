@@ -125,7 +125,8 @@ export function buildCli(): Command {
         process.exitCode = 1;
         return;
       }
-      await rt.runCoreDemo();
+      const text = await rt.runCoreDemo();
+      if (typeof text === 'string') console.log(text);
     });
   return program;
 }
