@@ -190,7 +190,7 @@ export function randomPrime(bits: number, rounds = MR_ROUNDS): bigint {
   if (!Number.isInteger(bits) || bits < 16) throw new RangeError(`randomPrime: "bits" expected integer >= 16, got ${bits}`);
   const top = 3n << BigInt(bits - 2);
   for (;;) {
-    let start = randomBits(bits) | top | 1n;
+    const start = randomBits(bits) | top | 1n;
     const res = SMALL_PRIMES.map((p) => Number(start % BigInt(p)));
     // search a window of 2^14 odd numbers before drawing a fresh start
     for (let delta = 0; delta < 1 << 15; delta += 2) {
@@ -206,6 +206,5 @@ export function randomPrime(bits: number, rounds = MR_ROUNDS): bigint {
       if (bitLength(c) !== bits) break;
       if (millerRabin(c, 1) && millerRabin(c, rounds - 1)) return c;
     }
-    start = 0n;
   }
 }
