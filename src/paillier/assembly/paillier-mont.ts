@@ -212,41 +212,55 @@ function reduceOnce(a: usize): void {
   }
 }
 
-/** X = X^EXP mod m, EXP given as `expWords` little-endian u32 words (EXP > 0). */
+@inline function expBit(e: usize, b: i32): i32 {
+  return <i32>((load<u32>(e + (<usize>(b >> 5) << 2)) >> <u32>(b & 31)) & 1);
+}
+
+/**
+ * X = X^EXP mod m, EXP given as `expWords` little-endian u32 words (EXP > 0).
+ * Left-to-right sliding window of up to SW = 6 bits over the odd powers
+ * X^1, X^3, ..., X^63 (32 table entries).
+ */
 export function modexp(expWords: i32): void {
-  const s = S;
+  const SW = 6;
   const x = slot(2);
   const e = slot(3);
   const acc = slot(6);
   const one = slot(7);
   const tbl = slot(11);
   const size = <usize>(STR * 4);
-  const bytes = <usize>s << 2;
+  const bytes = <usize>S << 2;
   reverseInto(slot(0), slot(8));
   store<u32>(one, 1);
-  // table[0] = R mod m, table[1] = x·R, table[k] = table[k-1]·table[1]
-  montmul(slot(1), one, tbl);
-  montmul(x, slot(1), tbl + size);
-  for (let k = 2; k < 1 << W; k++) montmul(tbl + <usize>(k - 1) * size, tbl + size, tbl + <usize>k * size);
+  // table[k] = X^(2k+1)·R; slot 10 holds X^2·R
+  montmul(x, slot(1), tbl);
+  montmul(tbl, tbl, slot(10));
+  for (let k = 1; k < 1 << (SW - 1); k++) montmul(slot(10), tbl + <usize>(k - 1) * size, tbl + <usize>k * size);
   let top = expWords - 1;
   while (top > 0 && load<u32>(e + (<usize>top << 2)) == 0) top--;
   const nbits = top * 32 + (32 - <i32>clz<u32>(load<u32>(e + (<usize>top << 2))));
-  let pos = nbits;
-  let first = true;
-  while (pos > 0) {
-    const take = first ? (nbits % W == 0 ? W : nbits % W) : W;
-    pos -= take;
-    let d: i32 = 0;
-    for (let b = pos + take - 1; b >= pos; b--) {
-      d = (d << 1) | <i32>((load<u32>(e + (<usize>(b >> 5) << 2)) >> <u32>(b & 31)) & 1);
+  let i = nbits - 1;
+  let started = false;
+  while (i >= 0) {
+    if (expBit(e, i) == 0) {
+      montsqr(acc, acc); // started is true here: the top bit is 1
+      i--;
+      continue;
     }
-    if (first) {
-      memory.copy(acc, tbl + <usize>d * size, bytes);
-      first = false;
+    let j = i - SW + 1;
+    if (j < 0) j = 0;
+    while (expBit(e, j) == 0) j++;
+    let val = 0;
+    for (let b = i; b >= j; b--) val = (val << 1) | expBit(e, b);
+    const entry = tbl + <usize>((val - 1) >> 1) * size;
+    if (started) {
+      for (let k = j; k <= i; k++) montsqr(acc, acc);
+      montmul(acc, entry, acc);
     } else {
-      for (let k = 0; k < take; k++) montsqr(acc, acc);
-      if (d != 0) montmul(acc, tbl + <usize>d * size, acc);
+      memory.copy(acc, entry, bytes);
+      started = true;
     }
+    i = j - 1;
   }
   montmul(acc, one, x);
   reduceOnce(x);
