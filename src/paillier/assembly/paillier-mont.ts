@@ -74,17 +74,41 @@ function montmul(a: usize, b: usize, out: usize): void {
     const off = <usize>(s - 1 - i) << 2;
     const pb = brev + off;
     const pm = mrev + off;
-    for (let j = 0; j < jend; j += 4) {
+    let h1 = i64x2.splat(0);
+    let h2 = i64x2.splat(0);
+    let j = 0;
+    for (; j + 8 <= jend; j += 8) {
+      const o = <usize>j << 2;
+      const va = v128.load(a + o);
+      const vb = v128.load(pb + o);
+      const vq = v128.load(q + o);
+      const vm = v128.load(pm + o);
+      const va2 = v128.load(a + o + 16);
+      const vb2 = v128.load(pb + o + 16);
+      const vq2 = v128.load(q + o + 16);
+      const vm2 = v128.load(pm + o + 16);
+      v1 = i64x2.add(v1, i64x2.extmul_low_i32x4_u(va, vb));
+      h1 = i64x2.add(h1, i64x2.extmul_high_i32x4_u(va, vb));
+      v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq, vm));
+      h2 = i64x2.add(h2, i64x2.extmul_high_i32x4_u(vq, vm));
+      v1 = i64x2.add(v1, i64x2.extmul_low_i32x4_u(va2, vb2));
+      h1 = i64x2.add(h1, i64x2.extmul_high_i32x4_u(va2, vb2));
+      v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq2, vm2));
+      h2 = i64x2.add(h2, i64x2.extmul_high_i32x4_u(vq2, vm2));
+    }
+    if (j < jend) {
       const o = <usize>j << 2;
       const va = v128.load(a + o);
       const vb = v128.load(pb + o);
       v1 = i64x2.add(v1, i64x2.extmul_low_i32x4_u(va, vb));
-      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(va, vb));
+      h1 = i64x2.add(h1, i64x2.extmul_high_i32x4_u(va, vb));
       const vq = v128.load(q + o);
       const vm = v128.load(pm + o);
       v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq, vm));
-      v2 = i64x2.add(v2, i64x2.extmul_high_i32x4_u(vq, vm));
+      h2 = i64x2.add(h2, i64x2.extmul_high_i32x4_u(vq, vm));
     }
+    v1 = i64x2.add(v1, h1);
+    v2 = i64x2.add(v2, h2);
     const c1: u64 = carry + <u64>i64x2.extract_lane(v1, 0) + <u64>i64x2.extract_lane(v1, 1);
     let c2: u64 = <u64>i64x2.extract_lane(v2, 0) + <u64>i64x2.extract_lane(v2, 1);
     const qi = (((c1 + c2) & MASK) * NINV) & MASK;
@@ -99,17 +123,41 @@ function montmul(a: usize, b: usize, out: usize): void {
     const off = <isize>(s - 1 - i) << 2; // negative
     const pb = <usize>(<isize>brev + off);
     const pm = <usize>(<isize>mrev + off);
-    for (let j = (i - s + 1) & ~3; j < jend; j += 4) {
+    let h1 = i64x2.splat(0);
+    let h2 = i64x2.splat(0);
+    let j = (i - s + 1) & ~3;
+    for (; j + 8 <= jend; j += 8) {
+      const o = <usize>j << 2;
+      const va = v128.load(a + o);
+      const vb = v128.load(pb + o);
+      const vq = v128.load(q + o);
+      const vm = v128.load(pm + o);
+      const va2 = v128.load(a + o + 16);
+      const vb2 = v128.load(pb + o + 16);
+      const vq2 = v128.load(q + o + 16);
+      const vm2 = v128.load(pm + o + 16);
+      v1 = i64x2.add(v1, i64x2.extmul_low_i32x4_u(va, vb));
+      h1 = i64x2.add(h1, i64x2.extmul_high_i32x4_u(va, vb));
+      v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq, vm));
+      h2 = i64x2.add(h2, i64x2.extmul_high_i32x4_u(vq, vm));
+      v1 = i64x2.add(v1, i64x2.extmul_low_i32x4_u(va2, vb2));
+      h1 = i64x2.add(h1, i64x2.extmul_high_i32x4_u(va2, vb2));
+      v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq2, vm2));
+      h2 = i64x2.add(h2, i64x2.extmul_high_i32x4_u(vq2, vm2));
+    }
+    if (j < jend) {
       const o = <usize>j << 2;
       const va = v128.load(a + o);
       const vb = v128.load(pb + o);
       v1 = i64x2.add(v1, i64x2.extmul_low_i32x4_u(va, vb));
-      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(va, vb));
+      h1 = i64x2.add(h1, i64x2.extmul_high_i32x4_u(va, vb));
       const vq = v128.load(q + o);
       const vm = v128.load(pm + o);
       v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq, vm));
-      v2 = i64x2.add(v2, i64x2.extmul_high_i32x4_u(vq, vm));
+      h2 = i64x2.add(h2, i64x2.extmul_high_i32x4_u(vq, vm));
     }
+    v1 = i64x2.add(v1, h1);
+    v2 = i64x2.add(v2, h2);
     const c1: u64 = carry + <u64>i64x2.extract_lane(v1, 0) + <u64>i64x2.extract_lane(v1, 1);
     const c2: u64 = <u64>i64x2.extract_lane(v2, 0) + <u64>i64x2.extract_lane(v2, 1);
     const lo = (c1 & MASK) + (c2 & MASK);
@@ -124,14 +172,27 @@ function montmul(a: usize, b: usize, out: usize): void {
 // Sum over j in [j0, jmid) of a[j]·a[i-j] (arev = a reversed), j0 a multiple of 4 or with zero terms below.
 @inline function halfColumn(a: usize, pa: usize, j0: i32, jmid: i32): u64 {
   let v = i64x2.splat(0);
+  let w = i64x2.splat(0);
   let j = j0;
+  for (; j + 8 <= jmid; j += 8) {
+    const o = <usize>j << 2;
+    const va = v128.load(a + o);
+    const vb = v128.load(pa + o);
+    const va2 = v128.load(a + o + 16);
+    const vb2 = v128.load(pa + o + 16);
+    v = i64x2.add(v, i64x2.extmul_low_i32x4_u(va, vb));
+    w = i64x2.add(w, i64x2.extmul_high_i32x4_u(va, vb));
+    v = i64x2.add(v, i64x2.extmul_low_i32x4_u(va2, vb2));
+    w = i64x2.add(w, i64x2.extmul_high_i32x4_u(va2, vb2));
+  }
   for (; j + 4 <= jmid; j += 4) {
     const o = <usize>j << 2;
     const va = v128.load(a + o);
     const vb = v128.load(pa + o);
     v = i64x2.add(v, i64x2.extmul_low_i32x4_u(va, vb));
-    v = i64x2.add(v, i64x2.extmul_high_i32x4_u(va, vb));
+    w = i64x2.add(w, i64x2.extmul_high_i32x4_u(va, vb));
   }
+  v = i64x2.add(v, w);
   let r: u64 = <u64>i64x2.extract_lane(v, 0) + <u64>i64x2.extract_lane(v, 1);
   for (; j < jmid; j++) r += ld(a, j) * ld(pa, j);
   return r;
@@ -162,14 +223,28 @@ function montsqr(a: usize, out: usize): void {
     c1 += carry;
     // q·m part (q[j] = 0 for j >= i while column i < s is open)
     let v2 = i64x2.splat(0);
+    let v3 = i64x2.splat(0);
     const jend = i < s ? (i + 4) & ~3 : (s + 3) & ~3;
-    for (let j = lo; j < jend; j += 4) {
+    let j = lo;
+    for (; j + 8 <= jend; j += 8) {
+      const o = <usize>j << 2;
+      const vq = v128.load(q + o);
+      const vm = v128.load(pm + o);
+      const vq2 = v128.load(q + o + 16);
+      const vm2 = v128.load(pm + o + 16);
+      v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq, vm));
+      v3 = i64x2.add(v3, i64x2.extmul_high_i32x4_u(vq, vm));
+      v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq2, vm2));
+      v3 = i64x2.add(v3, i64x2.extmul_high_i32x4_u(vq2, vm2));
+    }
+    if (j < jend) {
       const o = <usize>j << 2;
       const vq = v128.load(q + o);
       const vm = v128.load(pm + o);
       v2 = i64x2.add(v2, i64x2.extmul_low_i32x4_u(vq, vm));
-      v2 = i64x2.add(v2, i64x2.extmul_high_i32x4_u(vq, vm));
+      v3 = i64x2.add(v3, i64x2.extmul_high_i32x4_u(vq, vm));
     }
+    v2 = i64x2.add(v2, v3);
     let c2: u64 = <u64>i64x2.extract_lane(v2, 0) + <u64>i64x2.extract_lane(v2, 1);
     if (i < s) {
       const qi = (((c1 + c2) & MASK) * NINV) & MASK;
