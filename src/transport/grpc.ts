@@ -752,6 +752,8 @@ export class GrpcTransport implements Transport {
     if (this.#state === 'closed') throw new PeerError(`send: transport is closed (${from} -> ${to}, key '${key}')`, to);
     if (!this.isLocal(from)) throw new TransportError(`send: player '${from}' is not local to this transport`);
     if (!this.#entries.has(to)) throw new PeerError(`send: player '${to}' is not in the config`, to);
+    const remote = !this.isLocal(to);
+    if (remote && this.#state !== 'running') throw new TransportError(`send: call start() first (state '${this.#state}')`);
     const c = this.#counter(from);
     if (c.receivedSinceSend) {
       c.rounds++;
@@ -759,11 +761,10 @@ export class GrpcTransport implements Transport {
     }
     c.bytesSent += payload.byteLength;
     c.messagesSent++;
-    if (this.isLocal(to)) {
+    if (!remote) {
       this.#deliver(from, to, key, payload);
       return;
     }
-    if (this.#state !== 'running') throw new TransportError(`send: call start() first (state '${this.#state}')`);
     const link = await this.#link(from, to);
     if (link.broken) throw link.broken;
     const id = link.nextMessageId++;
