@@ -76,3 +76,21 @@ test('chunked secure aggregation (chunkSize smaller than the update) gives the s
   assert.ok(chunked.bytesByRole['data-owner-0']! >= whole.bytesByRole['data-owner-0']!);
   assert.throws(() => secureAggregator({ protocol: 'aby3', chunkSize: 0 }), /"chunkSize" expected integer >= 1/);
 });
+
+test('paillier secure weighted mean equals the plaintext mean within the fixed-point bound (through the adapter)', async (t) => {
+  if (!(await protocolAvailable('paillier'))) {
+    if (process.env.CI) assert.fail('paillier not available');
+    t.skip('paillier not available from src/aggregation/paillier.ts yet');
+    return;
+  }
+  const agg = secureAggregator({ protocol: 'paillier', precision: 'low', protocolOptions: { keyBits: 1024 } });
+  assert.match(agg.description!, /secure aggregation with Paillier \(low precision\)/);
+  const n = 40;
+  const updates = [1, 2, 3].map((k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * k + 0.3) * 2));
+  const ws = [100, 50, 25];
+  const r = await agg.mean(updates, ws, ['a', 'b', 'c']);
+  const ref = weightedMeanPlain(updates, ws);
+  // each client rounds w_i/W x_i to 20 fractional bits: error <= 3 * 2^-21, plus float32 rounding
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(r.mean[i]! - ref[i]!) <= 3 * 2 ** -21 + Math.abs(ref[i]!) * 2 ** -23, `element ${i}: ${r.mean[i]} vs ${ref[i]}`);
+  assert.ok(Object.values(r.bytesByRole).reduce((a, b) => a + b, 0) > 0);
+});
