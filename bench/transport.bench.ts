@@ -86,6 +86,44 @@ async function benchTcp(payload: Uint8Array): Promise<Run> {
   return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage };
 }
 
+/** grpc-js alone: bidi stream of raw byte chunks (no handshake, AEAD or protobuf), same chunk size. */
+async function benchRawGrpc(payload: Uint8Array): Promise<Run> {
+  const grpc = await import('@grpc/grpc-js');
+  const ident = (b: Buffer) => b;
+  const service = { Link: { path: '/fedcrypt.bench.Raw/Link', requestStream: true, responseStream: true, requestSerialize: ident, requestDeserialize: ident, responseSerialize: ident, responseDeserialize: ident } };
+  const { child, line } = peer('rawgrpc', {});
+  const port = Number(await line());
+  const Ctor = grpc.makeGenericClientConstructor(service, 'Raw');
+  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20, 'grpc-node.flow_control_window': 16 << 20 });
+  const call = (client as unknown as { Link(): import('@grpc/grpc-js').ClientDuplexStream<Buffer, Buffer> }).Link();
+  let ack: (() => void) | undefined;
+  call.on('data', () => ack?.());
+  call.on('error', () => {});
+  const chunk = CHUNK ?? 256 * 1024;
+  const times: number[] = [];
+  let cpu = process.cpuUsage();
+  for (let i = 0; i < COUNT; i++) {
+    if (i === WARMUP) cpu = process.cpuUsage();
+    const t0 = performance.now();
+    const done = new Promise<void>((r) => (ack = r));
+    for (let off = 0; off < payload.length; off += chunk) {
+      const part = payload.subarray(off, off + chunk);
+      const m = Buffer.allocUnsafe(4 + part.length);
+      m.writeUInt32BE(payload.length, 0);
+      m.set(part, 4);
+      if (!call.write(m)) await new Promise((r) => call.once('drain', r));
+    }
+    await done;
+    if (i >= WARMUP) times.push(performance.now() - t0);
+  }
+  const u = process.cpuUsage(cpu);
+  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number };
+  call.end();
+  client.close();
+  child.kill('SIGTERM');
+  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage };
+}
+
 async function benchGrpc(payload: Uint8Array): Promise<Run> {
   const d = await deployment(['a', 'b']);
   const b = d.parties.get('b')!;
@@ -111,13 +149,15 @@ async function benchGrpc(payload: Uint8Array): Promise<Run> {
 const payload = new Uint8Array(SIZE);
 for (let i = 0; i < SIZE; i++) payload[i] = (i * 2654435761) >>> 24;
 const tcpRuns: Run[] = [];
+const rawRuns: Run[] = [];
 const grpcRuns: Run[] = [];
 const load0 = loadavg();
 for (let r = 0; r < ROUNDS; r++) {
   tcpRuns.push(await benchTcp(payload));
+  rawRuns.push(await benchRawGrpc(payload));
   grpcRuns.push(await benchGrpc(payload));
-  const [a, b] = [tcpRuns[r]!, grpcRuns[r]!];
-  console.log(`round ${r + 1}: tcp ${median(a.times).toFixed(1)} ms, grpc ${median(b.times).toFixed(1)} ms`);
+  const [a, c, b] = [tcpRuns[r]!, rawRuns[r]!, grpcRuns[r]!];
+  console.log(`round ${r + 1}: tcp ${median(a.times).toFixed(1)} ms, grpc-js alone ${median(c.times).toFixed(1)} ms, GrpcTransport ${median(b.times).toFixed(1)} ms`);
 }
 const summarize = (runs: Run[]) => {
   const ms = median(runs.flatMap((x) => x.times));
@@ -130,6 +170,7 @@ const summarize = (runs: Run[]) => {
   };
 };
 const tcp = summarize(tcpRuns);
+const raw = summarize(rawRuns);
 const grpcR = summarize(grpcRuns);
 const result = {
   bench: 'transport',
@@ -140,8 +181,10 @@ const result = {
   warmup: WARMUP,
   chunk_bytes: CHUNK ?? 'default',
   baseline_tcp: tcp,
+  grpc_js_alone: { ...raw, note: 'grpc-js bidi stream of raw chunks: no handshake, AEAD or protobuf (where the framework cost ends)' },
   grpc: { ...grpcR, suite: 'aes-256-gcm' },
   ratio_grpc_over_tcp_throughput: grpcR.median_MBps / tcp.median_MBps,
+  ratio_grpc_over_grpc_js_alone: grpcR.median_MBps / raw.median_MBps,
   target_MBps: 300,
   meets_target: grpcR.median_MBps >= 300,
   load_average_before: load0,
@@ -155,5 +198,6 @@ writeFileSync(join(root, 'bench/results/transport.json'), `${JSON.stringify(resu
 const fmt = (n: string, x: typeof tcp) =>
   `${n}: ${x.median_ms.toFixed(2)} ms median, ${x.median_MBps.toFixed(0)} MB/s (best round ${x.best_round_MBps.toFixed(0)}); cpu per message: sender ${x.sender_cpu_ms_per_message.toFixed(1)} ms, receiver ${x.receiver_cpu_ms_per_message.toFixed(1)} ms`;
 console.log(fmt('raw TCP', tcp));
+console.log(fmt('grpc-js', raw));
 console.log(fmt('gRPC   ', grpcR));
 console.log(`ratio ${result.ratio_grpc_over_tcp_throughput.toFixed(2)}; target >= 300 MB/s ${result.meets_target ? 'met' : 'NOT met'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);

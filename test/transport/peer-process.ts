@@ -4,6 +4,7 @@
  *
  *   node --import tsx test/transport/peer-process.ts grpc   (env FEDCRYPT_PEER: JSON { config, name, privateKey (base64), count, runId })
  *   node --import tsx test/transport/peer-process.ts tcp    (env FEDCRYPT_PEER: JSON { count }); prints the port
+ *   node --import tsx test/transport/peer-process.ts rawgrpc (env as tcp): grpc-js alone, for the bench; prints the port
  *
  * grpc: for i in 0..count-1: receive 'x/i' from 'a', send 'y/i' to 'a' (1 byte, or the SHA-256 of the payload).
  * tcp: length-prefixed messages (u32 BE), answers each with 1 byte.
@@ -15,6 +16,19 @@ import { parseConfig } from '../../src/deploy/config.js';
 import { GrpcTransport } from '../../src/transport/grpc.js';
 
 const mode = process.argv[2];
+
+/** A bytes-in/bytes-out bidi service for the grpc-js-only baseline. */
+const RAW_SERVICE = (ident: (b: Buffer) => Buffer) => ({
+  Link: {
+    path: '/fedcrypt.bench.Raw/Link',
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: ident,
+    requestDeserialize: ident,
+    responseSerialize: ident,
+    responseDeserialize: ident,
+  },
+});
 const args = JSON.parse(process.env['FEDCRYPT_PEER'] ?? '{}') as { config?: string; name?: string; privateKey?: string; count: number; warmup?: number; runId?: string; digest?: boolean };
 
 if (mode === 'grpc') {
@@ -92,7 +106,45 @@ if (mode === 'grpc') {
     process.stdout.write(`${(server.address() as { port: number }).port}\n`);
   });
   process.on('SIGTERM', () => process.exit(0));
+} else if (mode === 'rawgrpc') {
+  // grpc-js alone (no handshake, no AEAD, no protobuf): a bidi stream of raw
+  // byte messages, each a chunk of one payload prefixed by its total length.
+  const grpc = await import('@grpc/grpc-js');
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  const ident = (b: Buffer) => b;
+  server.addService(RAW_SERVICE(ident), {
+    Link: (call: import('@grpc/grpc-js').ServerDuplexStream<Buffer, Buffer>) => {
+      let msg: Uint8Array | undefined;
+      let got = 0;
+      let count = 0;
+      let cpu = process.cpuUsage();
+      call.on('data', (d: Buffer) => {
+        if (msg === undefined) {
+          msg = new Uint8Array(d.readUInt32BE(0));
+          got = 0;
+        }
+        msg.set(d.subarray(4), got);
+        got += d.length - 4;
+        if (got === msg.length) {
+          msg = undefined;
+          if (++count === (args.warmup ?? 0)) cpu = process.cpuUsage();
+          call.write(Buffer.from([1]));
+          if (count === args.count) {
+            const used = process.cpuUsage(cpu);
+            process.stdout.write(`${JSON.stringify({ cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
+          }
+        }
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => {});
+    },
+  });
+  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+    if (err) throw err;
+    process.stdout.write(`${port}\n`);
+  });
+  process.on('SIGTERM', () => process.exit(0));
 } else {
-  console.error('usage: transport-peer.ts grpc|tcp');
+  console.error('usage: peer-process.ts grpc|tcp|rawgrpc');
   process.exit(2);
 }
