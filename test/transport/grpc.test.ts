@@ -282,9 +282,9 @@ test('grpc: a peer that is down makes send fail within the connect timeout, nami
     await b.start();
     await b.send('b', 'a', 'hello', rand(1));
     await a.receive('a', 'b', 'hello', { timeoutMs: 5000 });
-    const pending = a.receive('a', 'b', 'never');
+    const pending = assert.rejects(a.receive('a', 'b', 'never'), (e: Error) => e instanceof PeerError && e.peer === 'b' && /link from 'b' closed/.test(e.message));
     await b.close(); // b goes away: a's receive from b fails now, not at some distant deadline
-    await assert.rejects(pending, (e: Error) => e instanceof PeerError && e.peer === 'b' && /link from 'b' closed/.test(e.message));
+    await pending;
   } finally {
     await a.close();
   }
@@ -303,11 +303,11 @@ test('grpc: lifecycle and bad inputs', async () => {
   await assert.rejects(a.receive('b', 'a', 'k'), /not local/);
   await assert.rejects(a.receive('a', 'zed', 'k'), (e: Error) => e instanceof PeerError && e.peer === 'zed');
   await assert.rejects(a.receive('a', 'b', 'k', { timeoutMs: 20 }), (e: Error) => e instanceof PeerError && e.peer === 'b' && /within 20 ms/.test(e.message));
-  const pending = a.receive('a', 'b', 'later');
+  const pending = assert.rejects(a.receive('a', 'b', 'later'), (e: Error) => e instanceof PeerError && /closed/.test(e.message));
   await assert.rejects(a.receive('a', 'b', 'later'), /already waiting/);
   await a.close();
   await a.close(); // idempotent
-  await assert.rejects(pending, (e: Error) => e instanceof PeerError && /closed/.test(e.message));
+  await pending;
   await assert.rejects(a.send('a', 'b', 'k', rand(1)), /closed/);
 
   const other = generateIdentity();
