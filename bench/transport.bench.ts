@@ -56,6 +56,8 @@ interface Run {
   times: number[];
   senderCpuMs: number;
   receiverCpuMs: number;
+  senderFaults: number;
+  receiverFaults: number;
 }
 
 async function benchTcp(payload: Uint8Array): Promise<Run> {
@@ -68,8 +70,12 @@ async function benchTcp(payload: Uint8Array): Promise<Run> {
   sock.on('data', () => ack?.());
   const times: number[] = [];
   let cpu = process.cpuUsage();
+  let faults = process.resourceUsage().minorPageFault;
   for (let i = 0; i < COUNT; i++) {
-    if (i === WARMUP) cpu = process.cpuUsage();
+    if (i === WARMUP) {
+      cpu = process.cpuUsage();
+      faults = process.resourceUsage().minorPageFault;
+    }
     const t0 = performance.now();
     const done = new Promise<void>((r) => (ack = r));
     const len = Buffer.alloc(4);
@@ -80,10 +86,11 @@ async function benchTcp(payload: Uint8Array): Promise<Run> {
     if (i >= WARMUP) times.push(performance.now() - t0);
   }
   const u = process.cpuUsage(cpu);
-  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number };
+  const senderFaults = (process.resourceUsage().minorPageFault - faults) / SAMPLES;
+  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number; pageFaultsPerMessage: number };
   sock.destroy();
   child.kill('SIGTERM');
-  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage };
+  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage, senderFaults, receiverFaults: receiver.pageFaultsPerMessage };
 }
 
 /** grpc-js alone: bidi stream of raw byte chunks (no handshake, AEAD or protobuf), same chunk size. */
@@ -102,8 +109,12 @@ async function benchRawGrpc(payload: Uint8Array): Promise<Run> {
   const chunk = CHUNK ?? 256 * 1024;
   const times: number[] = [];
   let cpu = process.cpuUsage();
+  let faults = process.resourceUsage().minorPageFault;
   for (let i = 0; i < COUNT; i++) {
-    if (i === WARMUP) cpu = process.cpuUsage();
+    if (i === WARMUP) {
+      cpu = process.cpuUsage();
+      faults = process.resourceUsage().minorPageFault;
+    }
     const t0 = performance.now();
     const done = new Promise<void>((r) => (ack = r));
     for (let off = 0; off < payload.length; off += chunk) {
@@ -117,11 +128,12 @@ async function benchRawGrpc(payload: Uint8Array): Promise<Run> {
     if (i >= WARMUP) times.push(performance.now() - t0);
   }
   const u = process.cpuUsage(cpu);
-  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number };
+  const senderFaults = (process.resourceUsage().minorPageFault - faults) / SAMPLES;
+  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number; pageFaultsPerMessage: number };
   call.end();
   client.close();
   child.kill('SIGTERM');
-  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage };
+  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage, senderFaults, receiverFaults: receiver.pageFaultsPerMessage };
 }
 
 async function benchGrpc(payload: Uint8Array): Promise<Run> {
@@ -133,17 +145,22 @@ async function benchGrpc(payload: Uint8Array): Promise<Run> {
   if ((await line()) !== 'ready') throw new Error('grpc peer did not start');
   const times: number[] = [];
   let cpu = process.cpuUsage();
+  let faults = process.resourceUsage().minorPageFault;
   for (let i = 0; i < COUNT; i++) {
-    if (i === WARMUP) cpu = process.cpuUsage();
+    if (i === WARMUP) {
+      cpu = process.cpuUsage();
+      faults = process.resourceUsage().minorPageFault;
+    }
     const t0 = performance.now();
     await Promise.all([t.send('a', 'b', `x/${i}`, payload), t.receive('a', 'b', `y/${i}`)]);
     if (i >= WARMUP) times.push(performance.now() - t0);
   }
   const u = process.cpuUsage(cpu);
-  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number };
+  const senderFaults = (process.resourceUsage().minorPageFault - faults) / SAMPLES;
+  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number; pageFaultsPerMessage: number };
   await new Promise((r) => child.once('exit', r));
   await t.close();
-  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage };
+  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage, senderFaults, receiverFaults: receiver.pageFaultsPerMessage };
 }
 
 const payload = new Uint8Array(SIZE);
@@ -167,6 +184,8 @@ const summarize = (runs: Run[]) => {
     best_round_MBps: Math.max(...runs.map((x) => mbps(median(x.times)))),
     sender_cpu_ms_per_message: median(runs.map((x) => x.senderCpuMs)),
     receiver_cpu_ms_per_message: median(runs.map((x) => x.receiverCpuMs)),
+    sender_page_faults_per_message: median(runs.map((x) => x.senderFaults)),
+    receiver_page_faults_per_message: median(runs.map((x) => x.receiverFaults)),
   };
 };
 const tcp = summarize(tcpRuns);
@@ -196,7 +215,7 @@ const result = {
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/transport.json'), `${JSON.stringify(result, null, 2)}\n`);
 const fmt = (n: string, x: typeof tcp) =>
-  `${n}: ${x.median_ms.toFixed(2)} ms median, ${x.median_MBps.toFixed(0)} MB/s (best round ${x.best_round_MBps.toFixed(0)}); cpu per message: sender ${x.sender_cpu_ms_per_message.toFixed(1)} ms, receiver ${x.receiver_cpu_ms_per_message.toFixed(1)} ms`;
+  `${n}: ${x.median_ms.toFixed(2)} ms median, ${x.median_MBps.toFixed(0)} MB/s (best round ${x.best_round_MBps.toFixed(0)}); cpu per message: sender ${x.sender_cpu_ms_per_message.toFixed(1)} ms, receiver ${x.receiver_cpu_ms_per_message.toFixed(1)} ms; page faults per message: ${x.sender_page_faults_per_message.toFixed(0)} / ${x.receiver_page_faults_per_message.toFixed(0)}`;
 console.log(fmt('raw TCP', tcp));
 console.log(fmt('grpc-js', raw));
 console.log(fmt('gRPC   ', grpcR));

@@ -44,8 +44,12 @@ if (mode === 'grpc') {
   await t.start();
   process.stdout.write('ready\n');
   let cpu = process.cpuUsage();
+  let faults = process.resourceUsage().minorPageFault;
   for (let i = 0; i < args.count; i++) {
-    if (i === (args.warmup ?? 0)) cpu = process.cpuUsage();
+    if (i === (args.warmup ?? 0)) {
+      cpu = process.cpuUsage();
+      faults = process.resourceUsage().minorPageFault;
+    }
     let p: Uint8Array;
     try {
       p = await t.receive(args.name!, 'a', `x/${i}`);
@@ -59,7 +63,7 @@ if (mode === 'grpc') {
   const used = process.cpuUsage(cpu);
   // Let the last ack leave before closing.
   await new Promise((r) => setTimeout(r, 200));
-  process.stdout.write(`${JSON.stringify({ ...t.stats(), cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...t.stats(), cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)), pageFaultsPerMessage: (process.resourceUsage().minorPageFault - faults) / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
   await t.close();
 } else if (mode === 'tcp') {
   const server = createServer((sock) => {
@@ -71,6 +75,7 @@ if (mode === 'grpc') {
     let got = 0;
     let count = 0;
     let cpu = process.cpuUsage();
+  let faults = process.resourceUsage().minorPageFault;
     sock.on('data', (d: Buffer) => {
       let at = 0;
       while (at < d.length) {
@@ -80,7 +85,7 @@ if (mode === 'grpc') {
           headGot += n;
           at += n;
           if (headGot === 4) {
-            msg = new Uint8Array(head.readUInt32BE(0));
+            msg = Buffer.allocUnsafeSlow(head.readUInt32BE(0)); // as the gRPC transport does
             got = 0;
             headGot = 0;
           }
@@ -92,11 +97,14 @@ if (mode === 'grpc') {
         at += n;
         if (got === msg.length) {
           msg = undefined;
-          if (++count === (args.warmup ?? 0)) cpu = process.cpuUsage();
+          if (++count === (args.warmup ?? 0)) {
+            cpu = process.cpuUsage();
+            faults = process.resourceUsage().minorPageFault;
+          }
           sock.write(Uint8Array.of(1));
           if (count === args.count) {
             const used = process.cpuUsage(cpu);
-            process.stdout.write(`${JSON.stringify({ cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
+            process.stdout.write(`${JSON.stringify({ cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)), pageFaultsPerMessage: (process.resourceUsage().minorPageFault - faults) / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
           }
         }
       }
@@ -118,20 +126,24 @@ if (mode === 'grpc') {
       let got = 0;
       let count = 0;
       let cpu = process.cpuUsage();
+  let faults = process.resourceUsage().minorPageFault;
       call.on('data', (d: Buffer) => {
         if (msg === undefined) {
-          msg = new Uint8Array(d.readUInt32BE(0));
+          msg = Buffer.allocUnsafeSlow(d.readUInt32BE(0)); // as the gRPC transport does
           got = 0;
         }
         msg.set(d.subarray(4), got);
         got += d.length - 4;
         if (got === msg.length) {
           msg = undefined;
-          if (++count === (args.warmup ?? 0)) cpu = process.cpuUsage();
+          if (++count === (args.warmup ?? 0)) {
+            cpu = process.cpuUsage();
+            faults = process.resourceUsage().minorPageFault;
+          }
           call.write(Buffer.from([1]));
           if (count === args.count) {
             const used = process.cpuUsage(cpu);
-            process.stdout.write(`${JSON.stringify({ cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
+            process.stdout.write(`${JSON.stringify({ cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)), pageFaultsPerMessage: (process.resourceUsage().minorPageFault - faults) / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
           }
         }
       });
