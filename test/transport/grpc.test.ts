@@ -414,3 +414,27 @@ test('grpc: a dialer that never completes the handshake is refused after the con
     await closeAll();
   }
 });
+
+test('grpc: a message with a chunk missing is abandoned, never delivered with a hole', async () => {
+  const d = await deployment(['a', 'b']);
+  let n = 0;
+  let armed = false;
+  const { ts, logs, closeAll } = await start(d, ['a', 'b'], (name) => (name === 'a' ? {
+    chunkBytes: 16 * 1024,
+    tapOutgoing: (_p, f) => (armed && f.sealed && n++ === 1 ? [] : [f]), // the second chunk never arrives
+  } : {}));
+  const a = ts.get('a')!;
+  const b = ts.get('b')!;
+  try {
+    armed = true;
+    await a.send('a', 'b', 'holey', rand(50_000)); // 4 chunks
+    armed = false;
+    await assert.rejects(b.receive('b', 'a', 'holey', { timeoutMs: 300 }), PeerError);
+    await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /chunk is missing; message abandoned/.test(e.reason)), 'the abandon');
+    const ok = rand(40_000);
+    await a.send('a', 'b', 'next', ok);
+    assert.deepEqual(await b.receive('b', 'a', 'next', { timeoutMs: 5000 }), ok);
+  } finally {
+    await closeAll();
+  }
+});
