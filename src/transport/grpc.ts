@@ -307,6 +307,11 @@ export class GrpcTransport implements Transport {
     this.#ctor = grpc.makeGenericClientConstructor(linkService(), 'PlayerLink');
   }
 
+  /** The deployment this transport serves. */
+  get config(): DeployConfig {
+    return this.#config;
+  }
+
   /** Round id carried by every frame sent; frames of an older round are dropped on receipt. */
   get round(): number {
     return this.#round;
