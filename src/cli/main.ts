@@ -118,13 +118,7 @@ export function buildCli(): Command {
     .command('demo')
     .description("the Federated Core's demo (runCoreDemo from the runtime layer)")
     .action(async () => {
-      const spec = '../runtime/index.js';
-      const rt = (await import(spec).catch(() => ({}))) as { runCoreDemo?: () => Promise<unknown> };
-      if (typeof rt.runCoreDemo !== 'function') {
-        console.error('error: runCoreDemo() is not available in the runtime layer yet; try `fedcrypt train network_a mnist`');
-        process.exitCode = 1;
-        return;
-      }
+      const rt = await import('../runtime/index.js');
       const text = await rt.runCoreDemo();
       if (typeof text === 'string') console.log(text);
     });

@@ -8,9 +8,9 @@
  *   model owner receives the revealed mean).
  * - Paillier: `secureMean` from `src/aggregation/paillier.ts`.
  *
- * The modules are loaded lazily so the learning layer compiles and its
- * plaintext path runs while those layers are being written; a missing module
- * gives an error naming it.
+ * The modules are loaded lazily (on the first aggregation), so the plaintext
+ * path and CLI start-up do not load them; a failing load gives an error
+ * naming the module.
  */
 import { type Aggregator, type AggregateResult, checkMeanArgs } from './aggregator.js';
 
@@ -38,21 +38,22 @@ interface SecureMeanModule {
   secureMean(updates: Float32Array[], weights: number[] | undefined, options: Record<string, unknown>): Promise<{ mean: Float32Array; bytesPerPlayer?: Record<string, number>; bytesByRole?: Record<string, number> }>;
 }
 
-const MODULES: Record<SecureAggregatorOptions['protocol'], string> = {
-  aby3: '../aggregation/mpc.js',
-  pond: '../aggregation/mpc.js',
-  paillier: '../aggregation/paillier.js',
+const MODULES: Record<SecureAggregatorOptions['protocol'], { path: string; load: () => Promise<unknown> }> = {
+  aby3: { path: 'src/aggregation/mpc.ts', load: () => import('../aggregation/mpc.js') },
+  pond: { path: 'src/aggregation/mpc.ts', load: () => import('../aggregation/mpc.js') },
+  paillier: { path: 'src/aggregation/paillier.ts', load: () => import('../aggregation/paillier.js') },
 };
 
+/** Load the protocol's module lazily (the plaintext path and the CLI's start-up do not pay for it). */
 async function loadModule(protocol: SecureAggregatorOptions['protocol']): Promise<SecureMeanModule> {
-  const spec: string = MODULES[protocol];
+  const { path, load } = MODULES[protocol];
   let mod: Partial<SecureMeanModule>;
   try {
-    mod = (await import(spec)) as Partial<SecureMeanModule>;
+    mod = (await load()) as Partial<SecureMeanModule>;
   } catch (e) {
-    throw new Error(`secure aggregation with ${protocol} is not available: cannot load src/aggregation/${spec.slice(15, -3)}.ts (${(e as Error).message})`);
+    throw new Error(`secure aggregation with ${protocol} is not available: cannot load ${path} (${(e as Error).message})`);
   }
-  if (typeof mod.secureMean !== 'function') throw new Error(`secure aggregation with ${protocol} is not available: src/aggregation/${spec.slice(15, -3)}.ts exports no secureMean()`);
+  if (typeof mod.secureMean !== 'function') throw new Error(`secure aggregation with ${protocol} is not available: ${path} exports no secureMean()`);
   return mod as SecureMeanModule;
 }
 
