@@ -34,6 +34,14 @@ test('train (plaintext, 3 short steps) prints the baseline warning, per-epoch me
     const l2: string[] = [];
     assert.equal(await runTrain('logistic_regression', 'mnist', { ...base, mode: 'fedavg', epochs: 2, maxSteps: 2, out: join(dir, 'run2') }, (s) => l2.push(s)), 0, l2.join('\n'));
     assert.match(l2.join('\n'), /round 2: test accuracy/);
+    // non-IID split with a secure protocol
+    const l3: string[] = [];
+    assert.equal(await runTrain('logistic_regression', 'mnist', { ...base, protocol: 'pond', nonIid: true, maxSteps: 2, out: join(dir, 'run3') }, (s) => l3.push(s)), 0, l3.join('\n'));
+    assert.match(l3.join('\n'), /3 data owners \(non-IID\)/);
+    assert.match(l3.join('\n'), /aggregation: secure aggregation with POND \(low precision\)/);
+    const m3 = JSON.parse(readFileSync(join(dir, 'run3', 'metrics.json'), 'utf8'));
+    assert.equal(m3.config.nonIid, true);
+    assert.ok(Object.keys(m3.totals.bytesByRole).some((k: string) => /server/.test(k)));
   } finally { rmSync(dir, { recursive: true }); }
 });
 
@@ -47,6 +55,9 @@ test('unknown model / dataset / protocol names list the valid ones (exit code 1)
   const p = cli(['train', 'network_a', 'mnist', '--protocol', 'spdz']);
   assert.notEqual(p.status, 0);
   assert.match(p.stderr, /Allowed choices are aby3, pond, paillier, plaintext/);
+  const b = cli(['train', 'network_a', '--on-bad-update', 'ignore']);
+  assert.notEqual(b.status, 0);
+  assert.match(b.stderr, /Allowed choices are abort, skip/);
   const e = cli(['train', 'network_a', '--epochs', 'x']);
   assert.notEqual(e.status, 0);
   assert.match(e.stderr, /--epochs expected an integer >= 1, got "x"/);
