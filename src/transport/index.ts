@@ -1,4 +1,5 @@
-/** fedcrypt/transport: the channel interface and its in-memory implementation. */
+/** fedcrypt/transport: the channel interface, the in-memory and the gRPC implementations. */
 export type { Transport, PlayerStats, ReceiveOptions } from './channel.js';
 export { TransportError } from './errors.js';
 export { MemoryHub, MemoryTransport, getDefaultTransport, type MemoryTransportOptions } from './memory.js';
+export { GrpcTransport, PeerError, deploymentContext, type GrpcTransportOptions, type TransportEvent } from './grpc.js';
