@@ -5,7 +5,6 @@ export { mpcAggregation, secureMean, type MpcAggregationOptions, type MpcProtoco
 export {
   PaillierAggregation,
   paillierAggregation,
-  paillierContext,
   paillierSecureMean,
   PAILLIER_CHANNEL_GRID,
   channelFor,
@@ -13,7 +12,6 @@ export {
   StageMachine as PaillierStageMachine,
   STAGES as PAILLIER_STAGES,
   type PaillierAggregationOptions,
-  type PaillierContextOptions,
   type PaillierSecureMeanOptions,
   type PaillierSecureMeanResult,
   type PaillierReport,

@@ -47,7 +47,6 @@ import {
   type Identity,
   type PinnedKeys,
 } from '../crypto/secure-channel.js';
-import { localContext, type LocalContext } from '../runtime/local.js';
 import { generateKeyPair, publicKeyFromBytes, publicKeyToBytes, type PaillierKeyPair, type PaillierPrivateKey, type PaillierPublicKey } from '../paillier/keys.js';
 import { PaillierPacking, type IntegerVector } from '../paillier/packing.js';
 import {
@@ -509,17 +508,6 @@ export class PaillierAggregation implements AggregationProtocol {
 
 export function paillierAggregation(options: PaillierAggregationOptions): PaillierAggregation {
   return new PaillierAggregation(options);
-}
-
-export interface PaillierContextOptions extends PaillierAggregationOptions {
-  /** Aggregator parties simulated by the context (the protocol uses one aggregation service). */
-  numAggregators?: number;
-}
-
-/** A local execution context with the Paillier aggregation bound to its secure intrinsics. */
-export function paillierContext(options: PaillierContextOptions): LocalContext {
-  const { numAggregators, ...rest } = options ?? ({} as PaillierContextOptions);
-  return localContext({ aggregation: paillierAggregation(rest), ...(numAggregators === undefined ? {} : { numAggregators }) });
 }
 
 // ---------------------------------------------------------------- fast path for the learning layer

@@ -60,4 +60,7 @@ export {
 } from './errors.js';
 // Phase 2: the aggregation service bound to the Federated Core (lives in src/aggregation/paillier.ts;
 // re-exported here because the issue names fedcrypt/paillier as its home).
-export { paillierContext, paillierAggregation, paillierSecureMean, type PaillierContextOptions } from '../aggregation/paillier.js';
+// Facade: the issue names paillierContext as part of fedcrypt/paillier. It lives in the
+// runtime layer (a context binds the aggregation protocol); this entry point re-exports it.
+export { paillierAggregation, paillierSecureMean } from '../aggregation/paillier.js';
+export { paillierContext, type PaillierContextOptions } from '../runtime/contexts.js';

@@ -9,6 +9,7 @@ import { localContext } from './local.js';
 export { localContext, type LocalContext, type LocalContextOptions } from './local.js';
 export { evaluate, runLocal, EMPTY_SCOPE, BACKEND, type LocalEnv } from './executor.js';
 export { toResultLeaf } from './intrinsics.js';
+export { paillierContext, mpcContext, type PaillierContextOptions } from './contexts.js';
 export { runCoreDemo, temperatureComputations, secureSumComputation } from './demo.js';
 export {
   AGGREGATION_URIS,

@@ -25,12 +25,12 @@ import {
   PAILLIER_CHANNEL_GRID,
   PaillierAggregation,
   paillierAggregation,
-  paillierContext,
   paillierSecureMean,
   StageMachine,
   type ObservedMessage,
 } from '../../src/aggregation/paillier.js';
 import { paillierContext as fromPaillierLayer } from '../../src/paillier/index.js';
+import { paillierContext } from '../../src/runtime/index.js';
 import { decrypt, encryptedVectorFromBytes, PaillierPacking, TooManyClientsError } from '../../src/paillier/index.js';
 import { sharedPaillierPool } from '../../src/paillier/pool.js';
 import { runAggregationConformance } from '../aggregation/conformance.js';
