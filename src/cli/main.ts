@@ -109,7 +109,7 @@ export function buildCli(): Command {
     .option('--lr <x>', 'model owner (server) learning rate', numArg('--lr'))
     .addOption(new Option('--optimizer <name>', 'model owner (server) optimizer').choices(['amsgrad', 'adam', 'sgd']))
     .option('--local-epochs <n>', 'FedAvg: local epochs per round', intArg('--local-epochs', 1))
-    .option('--client-lr <x>', 'FedAvg: client SGD learning rate', numArg('--client-lr'))
+    .option('--client-lr <x>', 'FedAvg: client SGD learning rate (default 0.3)', numArg('--client-lr'))
     .option('--no-progress', 'plain progress lines instead of a progress bar')
     .action(async (model: string, dataset: string, o: TrainCliOptions) => {
       process.exitCode = await runTrain(model, dataset, o);

@@ -50,7 +50,7 @@ export interface FedAvgMetrics {
 export interface FederatedAveragingOptions {
   /** A model name or a factory of fresh tfjs LayersModels (used for the initial weights). */
   modelFn: ModelSpec;
-  /** A fresh optimizer for each client's local training each round; default SGD lr 0.05. */
+  /** A fresh optimizer for each client's local training each round; default SGD lr 0.3. */
   clientOptimizer?: () => FlatOptimizer;
   /** The server optimizer, applied to the pseudo-gradient -meanDelta; default SGD lr 1 (plain FedAvg). */
   serverOptimizer?: FlatOptimizer;
@@ -113,7 +113,7 @@ export function buildFederatedAveraging(options: FederatedAveragingOptions): Ite
   const policy = options.onBadUpdate ?? 'abort';
   if (policy !== 'abort' && policy !== 'skip') throw new RangeError(`"onBadUpdate" expected 'abort' or 'skip', got ${String(policy)}`);
   const server = options.serverOptimizer ?? sgd({ lr: 1 });
-  const makeClientOpt = options.clientOptimizer ?? (() => sgd({ lr: 0.05 }));
+  const makeClientOpt = options.clientOptimizer ?? (() => sgd({ lr: 0.3 }));
   // per-round data the client computation reads (the client data are JS objects, not tensors)
   let scratch: RoundScratch | undefined;
   const protocol = aggregatorAsProtocol(options.aggregator, () => scratch?.clients.map((c) => c.name) ?? []);
@@ -233,7 +233,7 @@ export interface RunFedAvgOptions {
 
 /** Run FedAvg rounds with the model owner's weights and server optimizer; validates after every round. */
 export async function runFedAvg(modelOwner: ModelOwner, dataOwners: readonly DataOwner[], aggregator: Aggregator, o: RunFedAvgOptions): Promise<EpochMetrics[]> {
-  const clientLr = o.clientLr ?? 0.05;
+  const clientLr = o.clientLr ?? 0.3;
   const proc = buildFederatedAveraging({
     modelFn: () => { throw new Error('unused'); }, aggregator, serverOptimizer: modelOwner.optimizer, clientOptimizer: () => sgd({ lr: clientLr }),
     localEpochs: o.localEpochs, maxLocalSteps: o.maxLocalSteps, onBadUpdate: o.onBadUpdate,

@@ -32,7 +32,7 @@ export interface TrainOptions {
   optimizer?: 'amsgrad' | 'adam' | 'sgd';
   /** Server learning rate; default 0.008 (FedSGD) / 1.0 (FedAvg, SGD on the mean delta). */
   lr?: number;
-  /** FedAvg: local epochs per round (default 1) and client learning rate (default 0.05, SGD). */
+  /** FedAvg: local epochs per round (default 1) and client learning rate (default 0.3, SGD). */
   localEpochs?: number;
   clientLr?: number;
   validationLimit?: number;
@@ -96,7 +96,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const config: RunMetrics['config'] = {
     model: modelName(model), dataset: datasetName, protocol: aggregator.name, precision, owners: nOwners, mode, batchSize, epochs, seed, nonIid,
     maxSteps: options.maxSteps, onBadUpdate, optimizer: optName, lr, aggregation: aggregator.description ?? aggregator.name, backend,
-    ...(mode === 'fedavg' ? { localEpochs: options.localEpochs ?? 1, clientLr: options.clientLr ?? 0.05 } : {}),
+    ...(mode === 'fedavg' ? { localEpochs: options.localEpochs ?? 1, clientLr: options.clientLr ?? 0.3 } : {}),
   };
   options.onStart?.({ aggregator, numParams: modelOwner.numParams, stepsPerEpoch, totalSteps, backend });
   const t0 = performance.now();
@@ -110,7 +110,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       });
     } else {
       await runFedAvg(modelOwner, dataOwners, aggregator, {
-        rounds: epochs, localEpochs: options.localEpochs ?? 1, clientLr: options.clientLr ?? 0.05, maxLocalSteps: options.maxSteps, onBadUpdate,
+        rounds: epochs, localEpochs: options.localEpochs ?? 1, clientLr: options.clientLr ?? 0.3, maxLocalSteps: options.maxSteps, onBadUpdate,
         validationLimit: options.validationLimit, onRound: options.onRound,
         onEpoch: (m) => { epochMetrics.push(m); options.onEpoch?.(m); },
       });
