@@ -31,6 +31,7 @@ import { ABY3 } from '../encrypted/protocols/aby3.js';
 import type { ProtocolOptions } from '../encrypted/protocols/base.js';
 import { Pond } from '../encrypted/protocols/pond.js';
 import { decode, encode, fixedConfig, type Precision } from '../encrypted/fixed.js';
+import { RingArena } from '../encrypted/arena.js';
 import { Player } from '../encrypted/player.js';
 import type { AdditiveTensor, ReplicatedTensor } from '../encrypted/tensor.js';
 import { RingTensor } from '../ring/index.js';
@@ -222,6 +223,8 @@ export interface SecureMeanOptions extends MpcAggregationOptions {
   ownerNames?: readonly string[];
   /** The player receiving the mean (default 'model-owner'). */
   modelOwner?: Player;
+  /** Decode the mean into this Float32Array (of the updates' length) instead of a fresh one. */
+  out?: Float32Array;
 }
 
 export interface SecureMeanResult {
@@ -264,10 +267,26 @@ export async function secureMean(updates: readonly Float32Array[], weights?: rea
   const before = transport.stats();
   const pr = makeProtocol(kind, servers, { precision, transport, players: [...owners, modelOwner] });
   const n = updates[0]!.length;
-  const mean = await weightedMeanShared(pr, owners, updates, weights ?? updates.map(() => 1), scaling);
-  const revealed = await (pr as ABY3).revealRing(mean as ReplicatedTensor, modelOwner);
-  const out = new Float32Array(n);
-  if (revealed !== undefined) decode(revealed, pr.fixed, pr.fixed.frac, out);
+  if (options.out !== undefined && (!(options.out instanceof Float32Array) || options.out.length !== n)) {
+    throw new TypeError(`${fn}: option 'out' must be a Float32Array of ${n} values`);
+  }
+  const out = options.out ?? new Float32Array(n);
+  const w = weights ?? updates.map(() => 1);
+  if (pr instanceof ABY3) {
+    // fused input step (encode, mask, add in place through a fixed working set); the
+    // working memory is pooled across calls only when no other process can still read it
+    const arena = new RingArena({ pooled: [...owners, modelOwner, ...servers].every((p) => transport.isLocal(p.name)) });
+    let total = 0;
+    for (const v of w) total += v;
+    let sum = await pr.encryptSum(owners, updates, scaling === 'owners' ? w.map((v) => v / total) : w, { size: n, arena });
+    if (scaling === 'servers') sum = await pr.divPublic(sum, total);
+    await pr.revealInto(sum, modelOwner, out);
+    arena.dispose();
+  } else {
+    const mean = await weightedMeanShared(pr, owners, updates, w, scaling);
+    const revealed = await (pr as unknown as ABY3).revealRing(mean as ReplicatedTensor, modelOwner);
+    if (revealed !== undefined) decode(revealed, pr.fixed, pr.fixed.frac, out);
+  }
   const bytes = statsDelta(before, transport.stats());
   if (options.transport === undefined) await transport.close();
   return { mean: out, bytesPerPlayer: bytes, bytesByRole: { ...bytes } };

@@ -2,7 +2,7 @@
  * Pseudo-random generator: AES-128 in counter mode from `node:crypto`, keyed
  * by a 16-byte seed drawn from the CSPRNG (`crypto.randomBytes`).
  *
- * Output is produced in 256 KiB chunks (a single huge `update()` is slow, and so
+ * Output is produced in 64 KiB chunks (a single huge `update()` is slow, and so
  * is first touch of fresh memory) from one reused all-zero input buffer.
  *
  * `Prg.derive(key, nonce)` is the PRF used for pairwise keys: the stream for
@@ -13,7 +13,7 @@ import { createCipheriv, createHash, randomBytes, type Cipher } from 'node:crypt
 import { RingTensor, type RingBits } from '../ring/index.js';
 
 export const SEED_BYTES = 16;
-const CHUNK = 256 * 1024;
+const CHUNK = 64 * 1024;
 let zeroChunk: Uint8Array | undefined;
 
 function checkSeed(seed: unknown, fn: string): Uint8Array {
@@ -122,6 +122,13 @@ export class Prg {
   /** A uniformly random ring tensor (Z_2^bits) from the next bytes of the stream. */
   ringTensor(bits: RingBits, shape: readonly number[]): RingTensor {
     const t = new RingTensor(bits, shape);
+    this.fill(t.data);
+    return t;
+  }
+
+  /** Fill an existing ring tensor with the next bytes of the stream (reusing its memory); returns it. */
+  ringTensorInto(t: RingTensor): RingTensor {
+    if (!(t instanceof RingTensor)) throw new TypeError(`Prg.ringTensorInto: "t" expected a RingTensor, got ${describe(t)}`);
     this.fill(t.data);
     return t;
   }

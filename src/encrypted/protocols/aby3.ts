@@ -23,7 +23,10 @@
 import { Prg } from '../../crypto/prg.js';
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
-import type { Player } from '../player.js';
+import { RingArena } from '../arena.js';
+import { ShapeMismatchError } from '../errors.js';
+import { checkScaledEncodable, decodeSumInto, encodeSubInto } from '../fixed.js';
+import { checkPlayer, type Player } from '../player.js';
 import { ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
 import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
 
@@ -217,13 +220,151 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   }
 
   protected async revealParts(x: Parts, shape: readonly number[], to: Player, key: string): Promise<RingTensor | undefined> {
+    const c = await this.#revealComponents(x, shape, to, key);
+    if (c === undefined) return undefined;
+    return ring.addInPlace(ring.add(c[0], c[1]), c[2]);
+  }
+
+  /** The three components of `x` where `to` executes (undefined elsewhere); component k is sent by server k (its first part) unless `to` holds it. */
+  async #revealComponents(x: Parts, shape: readonly number[], to: Player, key: string): Promise<[RingTensor, RingTensor, RingTensor] | undefined> {
     const j = this.servers.findIndex((s) => s.name === to.name);
-    // component k is sent by server k (its first part) unless the target holds it
     const needed = I3.filter((k) => j < 0 || (k !== j && k !== (j + 1) % 3));
     const got = await Promise.all(needed.map((k) => this.move(this.#s(k), to, `${key}/reveal${k}`, x[2 * k], shape)));
     if (!this.isLocal(to)) return undefined;
-    let acc: RingTensor = got.length === 3 ? ring.add(got[0]!, got[1]!) : ring.add(this.must(x[2 * j], to, 'x'), this.must(x[2 * j + 1], to, 'x'));
-    acc = ring.add(acc, got[got.length - 1]!);
-    return acc;
+    if (got.length === 3) return got as [RingTensor, RingTensor, RingTensor];
+    return [this.must(x[2 * j], to, 'x'), this.must(x[2 * j + 1], to, 'x'), got[0]!];
+  }
+
+  /**
+   * Like `reveal`, but decodes straight into `out` where `player` executes
+   * (no ring sum, no Float64Array): the same messages as `reveal`. Resolves
+   * with `out` there, undefined elsewhere.
+   */
+  revealInto<O extends Float32Array | Float64Array>(x: ReplicatedTensor, player: Player, out: O): Promise<O | undefined> {
+    const fn = 'revealInto';
+    if (!(out instanceof Float32Array || out instanceof Float64Array)) throw new TypeError(`ABY3.${fn}: argument 'out' must be a Float32Array or Float64Array, got ${out === null ? 'null' : typeof out}`);
+    this.checkOperand(fn, 'x', x);
+    if (out.length !== x.size) throw new ShapeMismatchError(`ABY3.${fn}: argument 'out' has ${out.length} elements, 'x' has ${x.size}`);
+    const p = this.checkRevealTarget(fn, x, player);
+    const key = this.nextOp();
+    return this.ready().then(async () => {
+      const c = await this.#revealComponents([...x.parts], x.shape, p, key);
+      if (c === undefined) return undefined;
+      return decodeSumInto(c, this.fixed, x.encoding === 'fixed' ? this.fixed.frac : 0, out);
+    });
+  }
+
+  /**
+   * Secure aggregation's input step, fused: each owner secret-shares
+   * `multipliers[i] * inputs[i]` (fixed point) and the servers add the
+   * shares, giving one ReplicatedTensor of the sum. Same messages and bytes as
+   * `encryptEncoded` per owner followed by `addN` (each owner: seeds of
+   * components 0 and 1, 32 B to server0, 16 B each to server1 and server2,
+   * and the full component 2 to server1 and server2), but owners are handled
+   * one after the other through a fixed working set (`options.arena`), with
+   * the encoding, the masking and the sums done in place (no BigInt, no
+   * clone), and each component sum computed once per process (where both of
+   * its holders execute here they share it; where the owner executes here
+   * too, its PRG expansion is reused instead of recomputed from the seed).
+   *
+   * `inputs[i]` is needed only where owner i executes (pass undefined
+   * elsewhere, and `options.size`). Values are range-checked at each local
+   * owner before anything is sent (EncodingRangeError naming the owner).
+   */
+  async encryptSum(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], options: { size?: number; arena?: RingArena; sensitivity?: readonly Player[] | null } = {}): Promise<ReplicatedTensor> {
+    const fn = 'ABY3.encryptSum';
+    if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
+    owners.forEach((o, i) => checkPlayer(fn, `owners[${i}]`, o));
+    if (!Array.isArray(inputs) || inputs.length !== owners.length) throw new TypeError(`${fn}: argument 'inputs' must be an array with one entry per owner (${owners.length})`);
+    if (!Array.isArray(multipliers) || multipliers.length !== owners.length) throw new TypeError(`${fn}: argument 'multipliers' must be an array with one number per owner (${owners.length})`);
+    multipliers.forEach((m, i) => {
+      if (typeof m !== 'number') throw new TypeError(`${fn}: argument 'multipliers[${i}]' must be a number, got ${typeof m}`);
+      if (!Number.isFinite(m)) throw new RangeError(`${fn}: argument 'multipliers[${i}]' must be finite, got ${m}`);
+    });
+    if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object`);
+    const arena = options.arena ?? new RingArena({ pooled: false });
+    if (!(arena instanceof RingArena)) throw new TypeError(`${fn}: option 'arena' must be a RingArena`);
+    const sens = this.checkSensitivityOption('encryptSum', options.sensitivity);
+    let n = options.size;
+    if (n !== undefined && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${fn}: option 'size' must be a non-negative integer, got ${String(n)}`);
+    owners.forEach((o, i) => {
+      this.register(o);
+      if (!this.isLocal(o)) return;
+      const x = inputs[i];
+      if (!(x instanceof Float32Array || x instanceof Float64Array)) throw new TypeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') must be a Float32Array or Float64Array, got ${x === null ? 'null' : typeof x}`);
+      if (n === undefined) n = x.length;
+      else if (x.length !== n) throw new ShapeMismatchError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') has ${x.length} values, expected ${n}`);
+      // range check before anything is sent
+      checkScaledEncodable(`${fn}: owner '${o.name}'`, `inputs[${i}]`, x, multipliers[i]!, this.fixed);
+    });
+    if (n === undefined) throw new TypeError(`${fn}: no owner executes in this process; pass option 'size'`);
+    const shape = [n];
+    const bits = this.bits;
+    const key = this.nextOp();
+    await this.ready();
+    const [p0, p1, p2] = this.servers;
+    const local = this.servers.map((s) => this.isLocal(s));
+    // component c is held by server c (first part) and server c-1 (second part)
+    const holds = I3.map((c) => local[c]! || local[(c + 2) % 3]!);
+    const acc: (RingTensor | undefined)[] = [undefined, undefined, undefined];
+    const addTo = (c: number, t: RingTensor): void => {
+      const a = acc[c];
+      if (a === undefined) {
+        const fresh = arena.take(bits, shape);
+        fresh.data.set(t.data);
+        acc[c] = fresh;
+      } else ring.addInPlace(a, t);
+    };
+    const expandInto = (c: number, seed: Uint8Array): void => {
+      const prg = new Prg(new Uint8Array(seed));
+      if (acc[c] === undefined) {
+        acc[c] = prg.ringTensorInto(arena.take(bits, shape));
+      } else {
+        const t = prg.ringTensorInto(arena.take(bits, shape));
+        ring.addInPlace(acc[c]!, t);
+        arena.give(t);
+      }
+    };
+    for (let i = 0; i < owners.length; i++) {
+      const owner = owners[i]!;
+      const k = `${key}/${i}`;
+      let seeds: Uint8Array | undefined;
+      let r: [RingTensor, RingTensor] | undefined;
+      let x2: RingTensor | undefined;
+      if (this.isLocal(owner)) {
+        const pa = new Prg();
+        const pb = new Prg();
+        seeds = new Uint8Array(32);
+        seeds.set(pa.seed, 0);
+        seeds.set(pb.seed, 16);
+        r = [pa.ringTensorInto(arena.take(bits, shape)), pb.ringTensorInto(arena.take(bits, shape))];
+        x2 = encodeSubInto(inputs[i]!, multipliers[i]!, this.fixed, r[0], r[1], arena.take(bits, shape), fn, `inputs[${i}]`, true);
+      }
+      const [s0, s1, s2, y1, y2] = await Promise.all([
+        this.moveBytes(owner, p0, `${k}/seeds01`, seeds),
+        this.moveBytes(owner, p1, `${k}/seed1`, seeds?.subarray(16, 32)),
+        this.moveBytes(owner, p2, `${k}/seed0`, seeds?.subarray(0, 16)),
+        this.move(owner, p1, `${k}/x2`, x2, shape),
+        this.move(owner, p2, `${k}/x2`, x2, shape),
+      ]);
+      // r (the owner's own expansion of the seeds) stands for PRG(seed) where the owner executes too
+      if (holds[0]) {
+        if (r !== undefined) addTo(0, r[0]);
+        else expandInto(0, this.must(s0?.subarray(0, 16) ?? s2, local[0] ? p0 : p2, 'seed0'));
+      }
+      if (holds[1]) {
+        if (r !== undefined) addTo(1, r[1]);
+        else expandInto(1, this.must(s0?.subarray(16, 32) ?? s1, local[0] ? p0 : p1, 'seed1'));
+      }
+      if (holds[2]) addTo(2, this.must(y1 ?? y2, local[1] ? p1 : p2, 'x2'));
+      if (r !== undefined) {
+        arena.give(r[0]);
+        arena.give(r[1]);
+      }
+      // x2 may be reused only when no receiver of it is in another process
+      if (x2 !== undefined && local[1] && local[2]) arena.give(x2);
+    }
+    const parts: Parts = [local[0] ? acc[0] : undefined, local[0] ? acc[1] : undefined, local[1] ? acc[1] : undefined, local[1] ? acc[2] : undefined, local[2] ? acc[2] : undefined, local[2] ? acc[0] : undefined];
+    return this.makeTensor(parts, shape, 'fixed', sens);
   }
 }

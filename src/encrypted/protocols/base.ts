@@ -417,6 +417,11 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     return this.ready().then(async () => this.makeTensor(await this.shareRing(owner, encoded, sh, key), sh, 'fixed', sens));
   }
 
+  /** Checks of a reveal to `player` (known, inside `x`'s sensitivity), for subclasses' reveal variants. */
+  protected checkRevealTarget(fn: string, x: T, player: Player): Player {
+    return this.#checkReveal(fn, x, player);
+  }
+
   #checkReveal(fn: string, x: T, player: Player): Player {
     this.checkOperand(fn, 'x', x);
     const p = this.checkKnownPlayer(fn, 'player', player);
