@@ -133,7 +133,11 @@ ${m.error ? `<p class="warn">Run stopped: ${esc(m.error)}</p>` : ''}
   var made = [];
   function plot(id, title, series, data, extra){
     var opts = Object.assign({ title: title, width: W, height: H, series: [{ label: m.unit }].concat(series), scales: { x: { time: false } } }, extra || {});
-    if (!extra) opts.scales.y = { range: function(u, min, max){ var pad = (max - min) * 0.1 || Math.abs(max) * 0.05 || 1; return [min - pad, max + pad]; } };
+    if (!extra) {
+      opts.scales.y = { range: function(u, min, max){ var pad = (max - min) * 0.1 || Math.abs(max) * 0.05 || 1; return [min - pad, max + pad]; } };
+      // epochs/rounds are whole numbers: no fractional ticks on the x axis
+      opts.axes = [{ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], values: function(u, vals){ return vals.map(function(v){ return Number.isInteger(v) ? String(v) : ''; }); } }, {}];
+    }
     made.push(new uPlot(opts, data, document.getElementById(id)));
   }
   plot('plot-accuracy', 'Test accuracy (%) per ' + m.unit,
