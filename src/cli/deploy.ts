@@ -1,0 +1,146 @@
+/**
+ * Deployment commands of the fedcrypt CLI:
+ *
+ *   fedcrypt keygen --name server0 [--dir keys] [--force]
+ *   fedcrypt player --config config.json --name server0 [--key keys/server0.key]
+ *   fedcrypt launch --config config.json [--keys keys]
+ *   fedcrypt train network_a mnist --config config.json [--round-timeout 60] [--checkpoint-dir ckpt] [--resume]
+ *
+ * `train` without --config is unchanged (in process); these commands add the
+ * options to the existing `train` command and run the networked driver when
+ * --config is given.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import type { TrainCliOptions } from './main.js';
+
+function intArg(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} expected an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+}
+function secondsArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} expected a number of seconds > 0, got "${v}"`);
+    return n;
+  };
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+interface NetTrainCli extends TrainCliOptions {
+  config?: string;
+  key?: string;
+  roundTimeout?: number;
+  checkpointDir?: string;
+  resume?: boolean;
+  validationLimit?: number;
+}
+
+/** `fedcrypt train ... --config`: the networked driver. Returns the exit code. */
+export async function runNetworkedTrain(model: string, dataset: string, o: NetTrainCli, ownersGiven: boolean, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
+  const { runNetworkedTraining } = await import('../deploy/driver.js');
+  const t0 = performance.now();
+  const r = await runNetworkedTraining({
+    configPath: o.config!, ...(o.key ? { keyPath: o.key } : {}),
+    model, dataset, protocol: o.protocol, precision: o.precision, ...(ownersGiven ? { owners: o.owners } : {}), mode: o.mode, epochs: o.epochs,
+    batchSize: o.batchSize, seed: o.seed, nonIid: o.nonIid ?? false, ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
+    ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    roundTimeoutMs: Math.round((o.roundTimeout ?? 60) * 1000), ...(o.checkpointDir ? { checkpointDir: o.checkpointDir } : {}), resume: o.resume ?? false,
+    ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
+    log,
+    onRound: (x) => log(`  round ${x.round}/${x.totalSteps} (epoch ${x.epoch}) train loss ${x.trainLoss.toFixed(4)}, ${x.ms.toFixed(0)} ms`),
+    onEpoch: (m) => log(`epoch ${m.epoch} (round ${m.round}): test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}`),
+  });
+  const secs = ((performance.now() - t0) / 1000).toFixed(2);
+  if (r.error) {
+    console.error(`error: ${r.error.message}`);
+    log(`stopped after round ${r.round}/${r.totalSteps}${o.checkpointDir ? `; checkpoint of round ${r.round} in ${o.checkpointDir} (continue with --resume)` : ''}`);
+    return 1;
+  }
+  const last = r.epochs[r.epochs.length - 1];
+  log(`finished round ${r.round}/${r.totalSteps} in ${secs}s${last ? `; final test accuracy: ${pct(last.accuracy)}` : ''}`);
+  return 0;
+}
+
+export function registerDeployCommands(program: Command): void {
+  program
+    .command('keygen')
+    .description("write a player's key pair: <dir>/<name>.key (private, 0600) and <dir>/<name>.pub (paste into config.json)")
+    .requiredOption('--name <name>', 'player name, as in config.json')
+    .option('--dir <dir>', 'folder for the key files', 'keys')
+    .option('--force', 'replace an existing key')
+    .action(async (o: { name: string; dir: string; force?: boolean }) => {
+      const { keygen } = await import('../deploy/keys.js');
+      const k = keygen(o.name, o.dir, { force: o.force ?? false });
+      console.log(`wrote ${k.privateKeyPath} (keep private) and ${k.publicKeyPath}`);
+      console.log(`publicKey of ${k.name}: ${k.publicKey}`);
+    });
+
+  program
+    .command('player')
+    .description('run one player of config.json and serve jobs until stopped (SIGTERM/SIGINT end it cleanly)')
+    .requiredOption('--config <file>', 'config.json with every player (address, role, publicKey)')
+    .requiredOption('--name <name>', 'the player this process runs')
+    .option('--key <file>', "the player's key file (default keys/<name>.key)")
+    .action(async (o: { config: string; name: string; key?: string }) => {
+      const { startPlayer } = await import('../deploy/player.js');
+      const { loadConfig } = await import('../deploy/config.js');
+      const { servePlayer } = await import('../deploy/training.js');
+      const config = loadConfig(o.config, { requireKeys: true });
+      let stopped = false;
+      const transport = await startPlayer({ configPath: o.config, name: o.name, keyPath: o.key ?? `keys/${o.name}.key`, handleSignals: false });
+      const stop = () => {
+        if (stopped) return;
+        stopped = true;
+        console.error(`${o.name}: stopping`);
+        void transport.close();
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      console.error(`${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`);
+      await servePlayer(transport, config, o.name, { stopped: () => stopped });
+      await transport.close();
+      console.error(`${o.name}: stopped`);
+    });
+
+  program
+    .command('launch')
+    .description("start every player of config.json on this machine as child processes (not the model owner: run 'fedcrypt train --config' for it)")
+    .requiredOption('--config <file>', 'config.json')
+    .option('--keys <dir>', 'folder with the <name>.key files', 'keys')
+    .option('--include-model-owner', 'also start the model owner as a plain player')
+    .action(async (o: { config: string; keys: string; includeModelOwner?: boolean }) => {
+      const { launchPlayers } = await import('../deploy/launch.js');
+      const l = launchPlayers({ configPath: o.config, keysDir: o.keys, includeModelOwner: o.includeModelOwner ?? false });
+      const stop = () => void l.stop();
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      const codes = await l.exited;
+      process.exitCode = Object.values(codes).every((c) => c === 0 || c === null) ? 0 : 1;
+    });
+
+  const train = program.commands.find((c) => c.name() === 'train');
+  if (train) {
+    train
+      .option('--config <file>', 'run across the players of config.json (this process is the model owner)')
+      .option('--key <file>', "networked: the model owner's key file (default keys/<model owner>.key)")
+      .option('--round-timeout <seconds>', 'networked: deadline of each round', secondsArg('--round-timeout'), 60)
+      .option('--checkpoint-dir <dir>', 'networked: checkpoint after every round into this folder')
+      .option('--resume', 'networked: continue from the checkpoint in --checkpoint-dir')
+      .option('--validation-limit <n>', 'networked: validate on at most n test images', intArg('--validation-limit', 1));
+    train.action(async (model: string, dataset: string, o: NetTrainCli) => {
+      if (o.config === undefined) {
+        for (const k of ['checkpointDir', 'resume', 'key', 'validationLimit'] as const) {
+          if (o[k] !== undefined) throw new InvalidArgumentError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --config (networked training)`);
+        }
+        const { runTrain } = await import('./main.js');
+        process.exitCode = await runTrain(model, dataset, o);
+        return;
+      }
+      process.exitCode = await runNetworkedTrain(model, dataset, o, train.getOptionValueSource('owners') === 'cli');
+    });
+  }
+}

@@ -1,0 +1,427 @@
+/**
+ * Networked FedSGD as one SPMD program: every process (the model owner, each
+ * data owner, each compute server) runs this code and executes only its own
+ * parts, over any Transport (gRPC across processes, or MemoryTransports on
+ * one hub to simulate them in one process).
+ *
+ * Per round r (rendezvous keys `<jobId>/r<r>/...`):
+ *   1. the model owner sends `go` to every player: the weights to each data
+ *      owner, an empty marker to each compute server;
+ *   2. each data owner sets the weights, computes its gradient on its next
+ *      batch (data order = f(seed, round)), and secret-shares
+ *      (w_i / sum w) * grad_i to the servers (ABY3 / Pond; the public factor
+ *      is folded into the owner's fixed-point encoding, as in secureMean with
+ *      meanScaling 'owners'); plaintext: sends grad_i to the model owner;
+ *   3. the servers add the shares and reveal the sum to the model owner only
+ *      (exact ring sum, so the result is deterministic: the same bits as the
+ *      in-process secureMean);
+ *   4. every player sends `done` (data owners: loss, examples); the model
+ *      owner applies the mean with its optimizer and checkpoints.
+ * Every receive of a round has the round deadline. A failure anywhere ends
+ * the round with a RoundError naming the player at fault; the model owner's
+ * state stays that of the last completed round.
+ */
+import { decode, encode } from '../encrypted/fixed.js';
+import { Player } from '../encrypted/player.js';
+import { ABY3 } from '../encrypted/protocols/aby3.js';
+import { Pond } from '../encrypted/protocols/pond.js';
+import type { ReplicatedTensor } from '../encrypted/tensor.js';
+import type { Transport } from '../transport/channel.js';
+import { encodeJobSpec, jobPeers, JobError, parseJobSpec, configRoles, configHash, type JobSpec } from './job.js';
+import type { DeployConfig } from './config.js';
+import type { DataOwner, ModelOwner } from '../learning/roles.js';
+
+export const JOB_KEY = 'fedcrypt/job';
+/** Job control frames carry the largest round id, so a player still in an older round accepts them. */
+const CONTROL_ROUND = 2 ** 32 - 1;
+const GO_ROUND = 1;
+const GO_END = 0;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export class RoundError extends Error {
+  override name = 'RoundError';
+  constructor(message: string, readonly round: number, readonly player: string | undefined) {
+    super(message);
+  }
+}
+
+/** Set the transport's round id where the transport has one (gRPC). */
+export function setTransportRound(t: Transport, round: number): void {
+  const g = t as Transport & { setRound?: (r: number) => void };
+  if (typeof g.setRound === 'function') g.setRound(round);
+}
+
+const json = (v: unknown): Uint8Array => enc.encode(JSON.stringify(v));
+const unjson = <T>(b: Uint8Array): T => JSON.parse(dec.decode(b)) as T;
+
+function f32Bytes(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+function bytesF32(b: Uint8Array, offset: number, what: string, n: number): Float32Array {
+  if (b.length - offset !== n * 4) throw new JobError(`${what}: expected ${n} float32 values (${n * 4} bytes), got ${b.length - offset} bytes`);
+  const out = new Float32Array(n);
+  new Uint8Array(out.buffer).set(b.subarray(offset));
+  return out;
+}
+
+/** Error text with the peer it names, if any. */
+function peerOf(e: unknown): string | undefined {
+  const p = (e as { peer?: unknown } | null)?.peer;
+  return typeof p === 'string' ? p : undefined;
+}
+
+// ------------------------------------------------------------------ the aggregation step (SPMD)
+
+export interface Aggregation {
+  /** Run round `round`'s aggregation; `update` is this process's data owner's update (if any). Resolves with the mean at the model owner. */
+  round(round: number, update: Float32Array | undefined, me: string | undefined): Promise<Float32Array | undefined>;
+}
+
+/** The job's aggregation: one protocol instance per job (id `job-<jobId>`), one sum and reveal per round. */
+export function jobAggregation(spec: JobSpec, transport: Transport): Aggregation {
+  const n = spec.numParams;
+  const counts = spec.dataOwners.map(() => spec.batchSize);
+  let total = 0;
+  for (const c of counts) total += c;
+  if (spec.protocol === 'plaintext') {
+    return {
+      async round(r, update, me) {
+        const key = `${spec.jobId}/r${r}/update`;
+        if (me !== undefined && spec.dataOwners.includes(me)) await transport.send(me, spec.modelOwner, key, f32Bytes(update!));
+        if (!transport.isLocal(spec.modelOwner)) return undefined;
+        const ups = await Promise.all(spec.dataOwners.map((o) => transport.receive(spec.modelOwner, o, key, { timeoutMs: spec.roundTimeoutMs })));
+        const { weightedMeanPlain } = await import('../learning/aggregator.js');
+        return weightedMeanPlain(ups.map((b, i) => bytesF32(b, 0, `update of ${spec.dataOwners[i]!}`, n)), counts);
+      },
+    };
+  }
+  const owners = spec.dataOwners.map((o) => new Player(o));
+  const mo = new Player(spec.modelOwner);
+  const [s0, s1, s2] = spec.servers.map((s) => new Player(s)) as [Player, Player, Player];
+  const opts = { precision: spec.precision, transport, id: `job-${spec.jobId}`, players: [...owners, mo], timeoutMs: spec.roundTimeoutMs };
+  const pr = spec.protocol === 'aby3' ? new ABY3(s0, s1, s2, opts) : new Pond(s0, s1, s2, opts);
+  const p3 = pr as ABY3; // both share the generic Protocol API used here
+  return {
+    async round(_r, update) {
+      // Mirrors secureMean (meanScaling 'owners'): owner i encodes (w_i / sum w) * x_i; the servers only add.
+      const shares = await Promise.all(
+        owners.map((o, i) => {
+          const w = counts[i]! / total;
+          const x = transport.isLocal(o.name) ? update : undefined;
+          if (w === 1) return p3.encrypt(o, x, { shape: [n] });
+          return p3.encryptEncoded(o, (cfg) => encode(x!, [n], cfg, 'secureMean', w), [n]);
+        }),
+      );
+      const sum = p3.addN(shares as ReplicatedTensor[]);
+      const revealed = await p3.revealRing(sum, mo);
+      if (revealed === undefined) return undefined;
+      const out = new Float32Array(n);
+      decode(revealed, p3.fixed, p3.fixed.frac, out);
+      return out;
+    },
+  };
+}
+
+// ------------------------------------------------------------------ data owner set-up
+
+/** Advance a DataOwner's data order by `k` batches without computing anything (mirrors its nextBatch). */
+export function skipBatches(owner: DataOwner, k: number): void {
+  const o = owner as unknown as { reshuffle(): void; cursor: number; order: Uint32Array; batchSize: number };
+  if (typeof o.reshuffle !== 'function' || typeof o.cursor !== 'number' || !(o.order instanceof Uint32Array)) {
+    throw new Error('skipBatches: DataOwner internals changed (reshuffle/cursor/order); resume cannot replay the data order');
+  }
+  for (let i = 0; i < k; i++) {
+    if (o.cursor + o.batchSize > o.order.length) o.reshuffle();
+    o.cursor += o.batchSize;
+  }
+}
+
+const sliceCache = new Map<string, import('../learning/mnist.js').Dataset>();
+
+/** Data owner `index` of the job, as train() builds it (same slice, same data-order seed), advanced to the job's start round. */
+export async function makeDataOwner(spec: JobSpec, index: number): Promise<DataOwner> {
+  const L = await import('../learning/index.js');
+  await L.initTf();
+  const cacheKey = `${spec.dataset}/${spec.dataOwners.length}/${spec.nonIid}/${index}`;
+  let mine = sliceCache.get(cacheKey);
+  if (mine === undefined) {
+    const data = L.loadDataset(spec.dataset);
+    const part = L.splitForOwners(data.train, spec.dataOwners.length, spec.nonIid)[index]!;
+    // keep only this owner's slice (a copy), not the whole training set
+    mine = { ...part, images: part.images.slice(), labels: part.labels.slice() };
+    sliceCache.clear();
+    sliceCache.set(cacheKey, mine);
+  }
+  const owner = new L.DataOwner(spec.dataOwners[index]!, spec.model, { train: mine, test: mine }, mine, {
+    batchSize: spec.batchSize, seed: spec.seed, shuffleSeed: spec.seed * 7919 + index,
+  });
+  skipBatches(owner, spec.startRound);
+  return owner;
+}
+
+// ------------------------------------------------------------------ player side
+
+export interface PlayerJobResult {
+  jobId: string;
+  rounds: number;
+}
+
+/** Run this process's parts of a job (data owner or compute server). */
+export async function runPlayerJob(transport: Transport, spec: JobSpec, me: string, prepared?: DataOwner): Promise<PlayerJobResult> {
+  const mo = spec.modelOwner;
+  const ownerIndex = spec.dataOwners.indexOf(me);
+  const isServer = spec.servers.includes(me) && spec.protocol !== 'plaintext';
+  if (ownerIndex < 0 && !isServer) throw new JobError(`player '${me}' has no part in job ${spec.jobId}`);
+  let abortReject!: (e: Error) => void;
+  const abort = new Promise<never>((_, reject) => (abortReject = reject));
+  abort.catch(() => {});
+  transport.receive(me, mo, `${spec.jobId}/abort`).then(
+    (b) => abortReject(new JobError(`job ${spec.jobId} aborted by the model owner: ${dec.decode(b)}`)),
+    (e: Error) => abortReject(e),
+  );
+  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, abort]);
+  let round = spec.startRound;
+  let owner: DataOwner | undefined;
+  try {
+    owner = ownerIndex >= 0 ? (prepared ?? (await makeDataOwner(spec, ownerIndex))) : undefined;
+    const agg = jobAggregation(spec, transport);
+    for (let r = spec.startRound + 1; ; r++) {
+      const go = await race(transport.receive(me, mo, `${spec.jobId}/r${r}/go`, { timeoutMs: spec.idleTimeoutMs }));
+      if (go[0] === GO_END) break;
+      round = r;
+      setTransportRound(transport, r);
+      let update: Float32Array | undefined;
+      let status: { loss?: number; examples?: number; bad?: string } = {};
+      if (owner) {
+        const A: typeof import('../learning/aggregator.js') = await import('../learning/aggregator.js');
+        owner.updateModel(bytesF32(go, 4, `weights of round ${r}`, spec.numParams));
+        const g = owner.computeGradient();
+        try {
+          A.validateUpdate(me, g.grad, spec.numParams);
+        } catch (e) {
+          if (e instanceof A.BadUpdateError) throw new RoundError(e.message, r, me);
+          throw e;
+        }
+        update = g.grad;
+        status = { loss: g.loss, examples: g.examples };
+      }
+      await race(agg.round(r, update, me));
+      await race(transport.send(me, mo, `${spec.jobId}/r${r}/done`, json(status)));
+    }
+    return { jobId: spec.jobId, rounds: round - spec.startRound };
+  } catch (e) {
+    // tell the model owner what went wrong and whom it concerns (best effort)
+    const report = { round, peer: peerOf(e) ?? (e instanceof RoundError ? e.player : undefined), message: (e as Error).message };
+    await Promise.race([transport.send(me, mo, `${spec.jobId}/fail`, json(report)).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+    throw e;
+  } finally {
+    owner?.dispose();
+  }
+}
+
+export interface ServeOptions {
+  /** Stop serving (checked between jobs). */
+  stopped?: () => boolean;
+  log?: (line: string) => void;
+  /** Resolve after this many jobs (tests); default: forever. */
+  maxJobs?: number;
+}
+
+/**
+ * Serve jobs in sequence: wait for a job spec from the config's model owner,
+ * check it (same config hash, names this player), acknowledge, run it, and
+ * wait for the next one.
+ */
+export async function servePlayer(transport: Transport, config: DeployConfig, me: string, options: ServeOptions = {}): Promise<void> {
+  const log = options.log ?? ((s: string) => console.error(s));
+  const { modelOwner } = configRoles(config);
+  const hash = configHash(config);
+  let jobs = 0;
+  while (!(options.stopped?.() ?? false) && jobs < (options.maxJobs ?? Infinity)) {
+    setTransportRound(transport, 0);
+    let bytes: Uint8Array;
+    try {
+      bytes = await transport.receive(me, modelOwner, JOB_KEY);
+    } catch (e) {
+      if ((options.stopped?.() ?? false) || /closed/.test((e as Error).message) && /transport is closed|transport closed/.test((e as Error).message)) break;
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    let spec: JobSpec;
+    try {
+      spec = parseJobSpec(bytes);
+      if (spec.configHash !== hash) throw new JobError(`job for another config (hash ${spec.configHash.slice(0, 12)}, this player's config has ${hash.slice(0, 12)})`);
+      if (spec.modelOwner !== modelOwner) throw new JobError(`job names model owner '${spec.modelOwner}', the config's is '${modelOwner}'`);
+      if (!jobPeers(spec).includes(me)) throw new JobError(`job ${spec.jobId} gives player '${me}' no part`);
+    } catch (e) {
+      log(`${me}: refused a job: ${(e as Error).message}`);
+      const id = (() => { try { return (JSON.parse(dec.decode(bytes)) as { jobId?: unknown }).jobId; } catch { return undefined; } })();
+      if (typeof id === 'string' && /^[0-9a-f]{12}$/.test(id)) await transport.send(me, modelOwner, `${id}/ack`, json({ ok: false, error: (e as Error).message })).catch(() => {});
+      continue;
+    }
+    jobs++;
+    try {
+      // load the data (and tfjs) before accepting, so that the first round's deadline does not include it
+      const idx = spec.dataOwners.indexOf(me);
+      const prepared = idx >= 0 ? await makeDataOwner(spec, idx) : undefined;
+      await transport.send(me, modelOwner, `${spec.jobId}/ack`, json({ ok: true }));
+      log(`${me}: job ${spec.jobId}: ${spec.protocol} ${spec.model}, rounds ${spec.startRound + 1}..${spec.totalSteps}`);
+      const r = await runPlayerJob(transport, spec, me, prepared);
+      log(`${me}: job ${spec.jobId} finished (${r.rounds} rounds)`);
+    } catch (e) {
+      log(`${me}: job ${spec.jobId} failed: ${(e as Error).message}`);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ model owner (driver) side
+
+export interface DriverRound {
+  round: number;
+  epoch: number;
+  totalSteps: number;
+  trainLoss: number;
+  ms: number;
+}
+
+export interface DriverHooks {
+  onRound?: (r: DriverRound) => void | Promise<void>;
+  /** After the model owner applied round `round` (checkpoint here). */
+  afterRound?: (round: number) => void | Promise<void>;
+  log?: (line: string) => void;
+}
+
+class FailureCollector {
+  #signals: { player: string | undefined; message: string; rank: number }[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #reject!: (e: Error) => void;
+  readonly promise: Promise<never>;
+  active = true;
+  constructor(readonly round: () => number) {
+    this.promise = new Promise<never>((_, rej) => (this.#reject = rej));
+    this.promise.catch(() => {});
+  }
+  /** rank: 0 link lost, 1 reported by a peer, 2 error seen here, 3 deadline */
+  signal(player: string | undefined, message: string, rank: number): void {
+    if (!this.active) return;
+    this.#signals.push({ player, message, rank });
+    this.#timer ??= setTimeout(() => this.#fire(), 300);
+  }
+  #fire(): void {
+    const best = [...this.#signals].sort((a, b) => a.rank - b.rank)[0]!;
+    const r = this.round();
+    const who = best.player !== undefined ? `player '${best.player}'` : 'unknown player';
+    this.#reject(new RoundError(`round ${r} failed: ${who}: ${best.message}`, r, best.player));
+  }
+  stop(): void {
+    this.active = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+}
+
+/**
+ * The model owner's loop: send the job, wait for every acknowledgement, then
+ * run rounds startRound+1 .. totalSteps. On failure throws a RoundError (or
+ * JobError at start) naming the player; `modelOwner` then holds the state of
+ * the last completed round.
+ */
+export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwner: ModelOwner, hooks: DriverHooks = {}): Promise<{ rounds: number }> {
+  const mo = spec.modelOwner;
+  const peers = jobPeers(spec);
+  const job = spec.jobId;
+  // 1. the job spec, at the control round id (accepted whatever round a player is still in)
+  setTransportRound(transport, CONTROL_ROUND);
+  const sent = await Promise.allSettled(peers.map((p) => transport.send(mo, p, JOB_KEY, encodeJobSpec(spec))));
+  setTransportRound(transport, 0);
+  sent.forEach((s, i) => {
+    if (s.status === 'rejected') throw new RoundError(`job ${job}: cannot reach player '${peers[i]!}': ${(s.reason as Error).message}`, spec.startRound + 1, peers[i]);
+  });
+  // a player still busy with an aborted job takes up to a round deadline to notice
+  // (and a data owner loads its data before accepting)
+  const ackTimeout = 2 * spec.roundTimeoutMs + 60_000;
+  const acks = await Promise.allSettled(peers.map((p) => transport.receive(mo, p, `${job}/ack`, { timeoutMs: ackTimeout })));
+  acks.forEach((a, i) => {
+    const p = peers[i]!;
+    if (a.status === 'rejected') throw new RoundError(`job ${job}: player '${p}' did not accept the job: ${(a.reason as Error).message}`, spec.startRound + 1, p);
+    const v = unjson<{ ok: boolean; error?: string }>(a.value);
+    if (!v.ok) throw new JobError(`job ${job}: player '${p}' refused the job: ${v.error ?? ''}`);
+  });
+  let round = spec.startRound;
+  const failure = new FailureCollector(() => round + 1);
+  for (const p of peers) {
+    transport.receive(mo, p, `${job}/fail`).then(
+      (b) => {
+        const rep = unjson<{ peer?: string; message?: string }>(b);
+        const peer = rep.peer !== undefined && rep.peer !== mo ? rep.peer : p;
+        failure.signal(peer, `${rep.message ?? 'failed'} (reported by ${p})`, peer === p ? 1 : 1);
+      },
+      (e: Error) => failure.signal(p, `link lost (${e.message})`, 0),
+    );
+  }
+  const agg = jobAggregation(spec, transport);
+  const log = hooks.log ?? (() => {});
+  try {
+    for (let r = spec.startRound + 1; r <= spec.totalSteps; r++) {
+      const t0 = performance.now();
+      setTransportRound(transport, r);
+      const done = new Set<string>();
+      const deadline = setTimeout(() => {
+        const missing = peers.filter((p) => !done.has(p));
+        failure.signal(missing[0], `round did not complete within ${spec.roundTimeoutMs} ms (no answer from ${missing.join(', ') || 'nobody?'})`, 3);
+      }, spec.roundTimeoutMs);
+      const weights = modelOwner.shareWeights();
+      const goOwner = new Uint8Array(4 + weights.byteLength);
+      goOwner[0] = GO_ROUND;
+      goOwner.set(f32Bytes(weights), 4);
+      const goServer = Uint8Array.of(GO_ROUND, 0, 0, 0);
+      const work = (async () => {
+        await Promise.all(peers.map((p) => transport.send(mo, p, `${job}/r${r}/go`, spec.dataOwners.includes(p) ? goOwner : goServer)));
+        const [mean, statuses] = await Promise.all([
+          agg.round(r, undefined, mo),
+          Promise.all(
+            peers.map((p) =>
+              transport.receive(mo, p, `${job}/r${r}/done`, { timeoutMs: spec.roundTimeoutMs }).then((b) => {
+                done.add(p);
+                return unjson<{ loss?: number; examples?: number }>(b);
+              }),
+            ),
+          ),
+        ]);
+        return { mean: mean!, statuses };
+      })();
+      work.catch((e: Error) => failure.signal(peerOf(e), e.message, 2));
+      let res: Awaited<typeof work>;
+      try {
+        res = await Promise.race([work, failure.promise]);
+      } finally {
+        clearTimeout(deadline);
+      }
+      modelOwner.updateModel(res.mean);
+      round = r;
+      let lossSum = 0;
+      let total = 0;
+      for (const s of res.statuses) {
+        if (typeof s.loss === 'number' && typeof s.examples === 'number') {
+          lossSum += s.loss * s.examples;
+          total += s.examples;
+        }
+      }
+      await hooks.afterRound?.(r);
+      await hooks.onRound?.({ round: r, epoch: Math.ceil(r / spec.stepsPerEpoch), totalSteps: spec.totalSteps, trainLoss: total > 0 ? lossSum / total : NaN, ms: performance.now() - t0 });
+    }
+    failure.stop();
+    // end of job: every player leaves its loop
+    setTransportRound(transport, spec.totalSteps + 1);
+    await Promise.allSettled(peers.map((p) => transport.send(mo, p, `${job}/r${spec.totalSteps + 1}/go`, Uint8Array.of(GO_END, 0, 0, 0))));
+    return { rounds: round - spec.startRound };
+  } catch (e) {
+    failure.stop();
+    log(`model owner: ${(e as Error).message}; aborting job ${job}`);
+    await Promise.race([
+      Promise.allSettled(peers.map((p) => transport.send(mo, p, `${job}/abort`, enc.encode((e as Error).message)))),
+      new Promise((r) => setTimeout(r, 2000).unref()),
+    ]);
+    throw e;
+  }
+}

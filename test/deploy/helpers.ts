@@ -1,0 +1,124 @@
+/** Helpers for the networked-training tests: the in-process reference, configs, child processes. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'test', 'deploy', 'cli-entry.ts');
+/** tsx's loader, resolved here (children may run in another folder). */
+export const TSX = import.meta.resolve('tsx');
+
+export interface RefParams {
+  model: string; protocol: string; precision: 'low' | 'high'; owners: number; batchSize: number; epochs: number; seed: number; maxSteps: number; lr?: number;
+}
+
+/**
+ * The in-process run (learning layer: ModelOwner, DataOwner, trainFedSGD and the
+ * protocol's aggregator), built as train() builds it; returns the final weights.
+ */
+export async function referenceWeights(p: RefParams): Promise<Float32Array> {
+  const L = await import('../../src/learning/index.js');
+  await L.initTf();
+  const data = L.loadDataset('mnist');
+  const parts = L.splitForOwners(data.train, p.owners, false);
+  const names = parts.map((_, i) => `data-owner-${i}`);
+  const agg = await L.makeAggregator(p.protocol, p.precision, names);
+  const owners = parts.map((part, i) => new L.DataOwner(names[i]!, p.model, data, part, { batchSize: p.batchSize, seed: p.seed, shuffleSeed: p.seed * 7919 + i }));
+  const spe = Math.min(...owners.map((o) => o.iterations));
+  const total = Math.min(p.epochs * spe, p.maxSteps);
+  const mo = new L.ModelOwner('model-owner', p.model, data, { seed: p.seed, optimizer: L.adam({ lr: p.lr ?? 0.008, amsgrad: true, decay: L.cosineDecay(Math.max(1, total), 0.02) }) });
+  await L.trainFedSGD(mo, owners, agg, { epochs: p.epochs, maxSteps: p.maxSteps, validationLimit: 50 });
+  const w = mo.shareWeights();
+  mo.dispose();
+  owners.forEach((o) => o.dispose());
+  await agg.close?.();
+  return w;
+}
+
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export const ROLES7: [string, string][] = [
+  ['model-owner', 'model-owner'],
+  ['server0', 'compute-server'], ['server1', 'compute-server'], ['server2', 'compute-server'],
+  ['owner0', 'data-owner'], ['owner1', 'data-owner'], ['owner2', 'data-owner'],
+];
+
+/** Same bits? (compares the raw float32 words, so -0/NaN patterns count) */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  out: string[];
+  exited: Promise<number | null>;
+}
+
+/** Start `node --import tsx test/deploy/cli-entry.ts ...args`, collecting its output lines. */
+export function startCli(name: string, args: string[], cwd: string, onLine?: (line: string) => void): Proc {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } });
+  const out: string[] = [];
+  const take = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (line === '') continue;
+      out.push(line);
+      onLine?.(line);
+    }
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { name, child, out, exited };
+}
+
+/** Kill by pid (only processes this test started). */
+export async function stop(p: Proc, signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill(signal);
+  const t = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+  await p.exited;
+  clearTimeout(t);
+}
+
+export function waitFor(p: Proc, re: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hit = p.out.find((l) => re.test(l));
+    if (hit) return resolve(hit);
+    const onData = () => {
+      const h = p.out.find((l) => re.test(l));
+      if (h) {
+        cleanup();
+        resolve(h);
+      }
+    };
+    const t = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${p.name}: no line matching ${re} within ${timeoutMs} ms; output:\n${p.out.join('\n')}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(t);
+      p.child.stdout!.off('data', onData);
+      p.child.stderr!.off('data', onData);
+    };
+    p.child.stdout!.on('data', onData);
+    p.child.stderr!.on('data', onData);
+    void p.exited.then(() => setTimeout(onData, 10));
+  });
+}
