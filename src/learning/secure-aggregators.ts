@@ -95,8 +95,10 @@ export function secureAggregator(options: SecureAggregatorOptions): Aggregator {
       const bytesByRole: Record<string, number> = {};
       for (let s = 0; s < n; s += chunk) {
         const e = Math.min(n, s + chunk);
-        const r = await m.secureMean(updates.map((u) => u.subarray(s, e)), [...weights], opts);
-        mean.set(r.mean, s);
+        // decoded straight into the result where the module supports option 'out' (ABY3/Pond)
+        const target = mean.subarray(s, e);
+        const r = await m.secureMean(updates.map((u) => u.subarray(s, e)), [...weights], { ...opts, out: target });
+        if (r.mean !== target) mean.set(r.mean, s);
         for (const [k, v] of Object.entries(r.bytesByRole ?? r.bytesPerPlayer ?? {})) bytesByRole[k] = (bytesByRole[k] ?? 0) + v;
       }
       return { mean, bytesByRole };

@@ -165,6 +165,23 @@ describe('secureMean (learning fast path)', () => {
     }
   }
 
+  it("option 'out': the mean is decoded into the given Float32Array; concurrent calls sharing the pooled working memory stay correct", async () => {
+    const n = 5000;
+    const mk = (k: number) => [0, 1, 2].map((j) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * (j + 1) + k) * 2));
+    const sets = [mk(0), mk(1), mk(2), mk(3)];
+    const outs = sets.map(() => new Float32Array(n));
+    const rs = await Promise.all(sets.map((u, k) => secureMean(u, [1, 2, 3], { out: outs[k]! })));
+    rs.forEach((r, k) => {
+      assert.equal(r.mean, outs[k], 'the same array');
+      for (let i = 0; i < n; i += 7) {
+        const want = (sets[k]![0]![i]! + 2 * sets[k]![1]![i]! + 3 * sets[k]![2]![i]!) / 6;
+        assert.ok(Math.abs(r.mean[i]! - want) <= 3 * 2 ** -17 + Math.abs(want) * 2 ** -23, `set ${k} element ${i}`);
+      }
+    });
+    await assert.rejects(secureMean(sets[0]!, undefined, { out: new Float32Array(n - 1) }), (e: unknown) => e instanceof TypeError && /option 'out'/.test((e as Error).message));
+    await assert.rejects(secureMean(sets[0]!, undefined, { out: new Float64Array(n) as never }), (e: unknown) => e instanceof TypeError && /option 'out'/.test((e as Error).message));
+  });
+
   it('unweighted mean at high precision', async () => {
     const r = await secureMean([Float32Array.of(1, 2.5), Float32Array.of(3, -0.5)], undefined, { precision: 'high' });
     assert.deepEqual(Array.from(r.mean), [2, 1]);
