@@ -19,7 +19,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { exportPrivateKey } from '../src/crypto/identity.js';
-import { GrpcTransport } from '../src/transport/grpc.js';
+import { GrpcTransport, primeAllocator } from '../src/transport/grpc.js';
 import { deployment } from '../test/transport/helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -29,6 +29,9 @@ const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3);
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 8);
 const COUNT = WARMUP + SAMPLES;
 const CHUNK = process.env['BENCH_CHUNK'] ? Number(process.env['BENCH_CHUNK']) : undefined;
+/** BENCH_TUNE=0: no allocator priming anywhere (GrpcTransport's tuneAllocator: false, baselines unprimed). */
+const TUNE = process.env['BENCH_TUNE'] !== '0';
+if (TUNE) primeAllocator();
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -40,7 +43,7 @@ const mbps = (ms: number) => SIZE / 1e6 / (ms / 1e3);
 function peer(mode: string, env: object): { child: ChildProcess; line: () => Promise<string> } {
   const child = spawn(process.execPath, [...(process.env['BENCH_CHILD_ARGS'] ?? '').split(' ').filter(Boolean), '--import', 'tsx', join(root, 'test/transport/peer-process.ts'), mode], {
     cwd: root,
-    env: { ...process.env, FEDCRYPT_PEER: JSON.stringify({ ...env, count: COUNT, warmup: WARMUP }) },
+    env: { ...process.env, FEDCRYPT_PEER: JSON.stringify({ ...env, count: COUNT, warmup: WARMUP, tune: TUNE }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const it = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -140,7 +143,7 @@ async function benchGrpc(payload: Uint8Array): Promise<Run> {
   const d = await deployment(['a', 'b']);
   const b = d.parties.get('b')!;
   const { child, line } = peer('grpc', { config: d.configText, name: 'b', privateKey: Buffer.from(exportPrivateKey(b.identity.privateKey)).toString('base64'), runId: 'bench' });
-  const t = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'bench', receiveTimeoutMs: 60_000, ...(CHUNK ? { chunkBytes: CHUNK } : {}) });
+  const t = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'bench', receiveTimeoutMs: 60_000, tuneAllocator: TUNE, ...(CHUNK ? { chunkBytes: CHUNK } : {}) });
   await t.start();
   if ((await line()) !== 'ready') throw new Error('grpc peer did not start');
   const times: number[] = [];
@@ -169,6 +172,15 @@ const tcpRuns: Run[] = [];
 const rawRuns: Run[] = [];
 const grpcRuns: Run[] = [];
 const load0 = loadavg();
+// BENCH_ONLY=grpc: GrpcTransport alone (for profiling; no baseline, no JSON written).
+const ONLY = process.env['BENCH_ONLY'];
+if (ONLY === 'grpc') {
+  for (let r = 0; r < ROUNDS; r++) {
+    const g = await benchGrpc(payload);
+    console.log(`GrpcTransport ${median(g.times).toFixed(1)} ms = ${mbps(median(g.times)).toFixed(0)} MB/s; cpu sender ${g.senderCpuMs.toFixed(1)} ms, receiver ${g.receiverCpuMs.toFixed(1)} ms; faults ${g.senderFaults.toFixed(0)} / ${g.receiverFaults.toFixed(0)}`);
+  }
+  process.exit(0);
+}
 for (let r = 0; r < ROUNDS; r++) {
   tcpRuns.push(await benchTcp(payload));
   rawRuns.push(await benchRawGrpc(payload));

@@ -31,7 +31,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { PlayerStats, ReceiveOptions, Transport } from './channel.js';
 import { TransportError } from './errors.js';
-import { linkService, SCHEMA_VERSION, type LinkFrame } from './grpc-schema.js';
+import { linkService, releaseWire, SCHEMA_VERSION, WirePool, type LinkFrame } from './grpc-schema.js';
 import {
   HandshakeInitiator,
   HandshakeResponder,
@@ -78,6 +78,8 @@ export interface GrpcTransportOptions {
   chunkBytes?: number;
   /** Largest message sent or accepted (default 1 GiB). */
   maxMessageBytes?: number;
+  /** Call `primeAllocator()` on start (default true): fewer page faults on large messages; see there. */
+  tuneAllocator?: boolean;
   /** How long `send` waits for a peer to come up and complete the handshake (default 10 s). */
   connectTimeoutMs?: number;
   /** Default deadline of `receive` when the call gives none (default: none). */
@@ -240,6 +242,36 @@ function widenSessionWindows(server: grpc.Server): void {
   }
 }
 
+/** Just under glibc's ceiling for its dynamic mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX, 32 MiB on 64-bit). */
+const PRIME_BYTES = 31 * MiB;
+let allocatorPrimed = false;
+
+/**
+ * Make glibc's malloc keep freed buffers of up to 31 MiB for reuse instead of
+ * handing them back to the kernel (once per process; what the environment
+ * variables MALLOC_MMAP_THRESHOLD_=32505856 MALLOC_TRIM_THRESHOLD_=65011712
+ * would do, which this call cannot override if set).
+ *
+ * Why: a 4 MiB message crosses several buffers of chunk size on each side
+ * (node:crypto's outputs, grpc-js's framing copy and reassembly, the message
+ * itself), all garbage after use. By default glibc serves allocations above
+ * 128 KiB with fresh mmap()ed pages and trims its heap eagerly, so every
+ * message faults its buffers in again, page by page; on the project's VM a
+ * page fault costs ~15-20 us, i.e. up to ~20 ms per 4 MiB, more than the
+ * cryptography. glibc raises both thresholds by itself after freeing a large
+ * mmap()ed chunk (up to 32 MiB / 64 MiB): this allocates one such chunk (31
+ * MiB of address space, one page touched) and drops it, so that the next
+ * garbage collection frees it and sets the thresholds. Cost: the process may
+ * keep up to ~64 MiB of freed memory mapped. No effect on other allocators
+ * (musl, jemalloc) beyond one short-lived allocation.
+ */
+export function primeAllocator(): void {
+  if (allocatorPrimed) return;
+  allocatorPrimed = true;
+  const b = Buffer.allocUnsafeSlow(PRIME_BYTES);
+  b[0] = 0;
+}
+
 export class GrpcTransport implements Transport {
   readonly kind = 'grpc';
   readonly #config: DeployConfig;
@@ -256,7 +288,10 @@ export class GrpcTransport implements Transport {
   readonly #log: (e: TransportEvent) => void;
   readonly #tap: GrpcTransportOptions['tapOutgoing'];
   readonly #bindHost: string | undefined;
+  readonly #tuneAllocator: boolean;
   readonly #ctor: grpc.ServiceClientConstructor;
+  /** Reused wire buffers of outgoing chunks (see WirePool). */
+  readonly #wirePool: WirePool;
 
   #servers: grpc.Server[] = [];
   #clients = new Map<string, grpc.Client>();
@@ -301,10 +336,13 @@ export class GrpcTransport implements Transport {
     this.#window = options.window;
     this.#tap = options.tapOutgoing;
     this.#bindHost = options.bindHost;
+    if (options.tuneAllocator !== undefined && typeof options.tuneAllocator !== 'boolean') throw new TypeError(`${fnName}: "tuneAllocator" expected boolean, got ${typeof options.tuneAllocator}`);
+    this.#tuneAllocator = options.tuneAllocator ?? true;
     this.#log = options.logger ?? ((e) => {
       if (e.type === 'refused' || e.type === 'dropped') console.warn(`[fedcrypt grpc] ${e.type} (local ${e.local ?? '?'}, peer ${e.peer ?? '?'}): ${e.reason}`);
     });
     this.#ctor = grpc.makeGenericClientConstructor(linkService(), 'PlayerLink');
+    this.#wirePool = new WirePool(this.#chunk + FRAME_MARGIN);
   }
 
   /** The deployment this transport serves. */
@@ -346,6 +384,7 @@ export class GrpcTransport implements Transport {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new TransportError(`GrpcTransport.start: called in state '${this.#state}', expected 'new'`);
     this.#state = 'starting';
+    if (this.#tuneAllocator) primeAllocator();
     try {
       for (const name of this.#locals.keys()) {
         const e = this.#entries.get(name)!;
@@ -742,7 +781,7 @@ export class GrpcTransport implements Transport {
     const frames = this.#tap ? this.#tap(link.to, frame) : [frame];
     for (const f of frames) {
       if (link.broken) throw link.broken;
-      if (!link.call.write(f)) {
+      if (!link.call.write(f, () => releaseWire(f))) {
         await new Promise<void>((resolve) => {
           const done = () => {
             link.call.removeListener('drain', done);
@@ -790,7 +829,7 @@ export class GrpcTransport implements Transport {
     do {
       const part = payload.subarray(off, Math.min(n, off + this.#chunk));
       const pieces = link.session.sealPieces([chunkHeader(id, n, off, keyBytes), part], ad);
-      await this.#write(link, { sealed: { pieces } });
+      await this.#write(link, { sealed: { pieces, pool: this.#wirePool } });
       off += part.length;
     } while (off < n);
   }

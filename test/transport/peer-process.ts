@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { identityFromPrivateKey } from '../../src/crypto/identity.js';
 import { parseConfig } from '../../src/deploy/config.js';
-import { GrpcTransport } from '../../src/transport/grpc.js';
+import { GrpcTransport, primeAllocator } from '../../src/transport/grpc.js';
 
 const mode = process.argv[2];
 
@@ -29,12 +29,14 @@ const RAW_SERVICE = (ident: (b: Buffer) => Buffer) => ({
     responseDeserialize: ident,
   },
 });
-const args = JSON.parse(process.env['FEDCRYPT_PEER'] ?? '{}') as { config?: string; name?: string; privateKey?: string; count: number; warmup?: number; runId?: string; digest?: boolean };
+const args = JSON.parse(process.env['FEDCRYPT_PEER'] ?? '{}') as { config?: string; name?: string; privateKey?: string; count: number; warmup?: number; runId?: string; digest?: boolean; tune?: boolean };
+// The baselines get the same allocator tuning as GrpcTransport (unless tune: false).
+if (args.tune !== false && mode !== 'grpc') primeAllocator();
 
 if (mode === 'grpc') {
   const config = parseConfig(args.config!);
   const identity = identityFromPrivateKey(new Uint8Array(Buffer.from(args.privateKey!, 'base64')));
-  const t = new GrpcTransport({ config, local: { name: args.name!, identity }, runId: args.runId ?? 'fedcrypt', receiveTimeoutMs: 60_000 });
+  const t = new GrpcTransport({ config, local: { name: args.name!, identity }, runId: args.runId ?? 'fedcrypt', receiveTimeoutMs: 60_000, tuneAllocator: args.tune !== false });
   let stopping = false;
   const stop = () => {
     stopping = true;
