@@ -124,12 +124,15 @@ export function checkEncodable(fn: string, arg: string, values: ArrayLike<number
 const TWO32 = 2 ** 32;
 
 /**
- * Math.round (ties toward +infinity), exactly, for finite x; V8's Math.round
- * is several times slower than Math.floor on the hot paths.
+ * Math.round (ties toward +infinity), exactly, for finite x, without its cost
+ * on the hot paths (V8's Math.round, or a data-dependent branch on the
+ * fraction, is 2-3x slower here). floor(x + 0.5) is right unless x + 0.5
+ * rounded up across an integer (x = 0.49999999999999994, or odd |x| >= 2^52),
+ * which `r - 0.5 > x` detects exactly; that rare branch takes Math.round.
  */
 const roundHalfUp = (x: number): number => {
-  const f = Math.floor(x);
-  return x - f >= 0.5 ? f + 1 : f;
+  const r = Math.floor(x + 0.5);
+  return r - 0.5 > x ? Math.round(x) : r;
 };
 
 /**

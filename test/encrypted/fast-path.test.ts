@@ -33,6 +33,8 @@ function floatsFor(cfg: FixedPointConfig, mult: number): fc.Arbitrary<number[]> 
       fc.double({ min: -1e3, max: 1e3, noNaN: true }),
       fc.double({ min: -lim, max: lim, noNaN: true }),
       fc.constantFrom(0, -0, lim, -lim, 0.5 * 2 ** -cfg.frac, -0.5 * 2 ** -cfg.frac, 1.5 * 2 ** -cfg.frac, -2.5 * 2 ** -cfg.frac),
+      // where floor(v + 0.5) is not Math.round(v): v = 0.49999999999999994, odd |v| >= 2^52
+      fc.constantFrom(0.49999999999999994, -0.49999999999999994, 2 ** 52 + 1, -(2 ** 52 + 1), 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 52 - 0.5, -(2 ** 52 - 0.5)).map((v) => v * 2 ** -cfg.frac / mult),
       fc.integer({ min: -(2 ** 30), max: 2 ** 30 }).map((k) => k * 2 ** -(cfg.frac + 1)),
     ),
     { minLength: 1, maxLength: 40 },
