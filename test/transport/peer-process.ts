@@ -121,6 +121,10 @@ if (mode === 'grpc') {
   // byte messages, each a chunk of one payload prefixed by its total length.
   const grpc = await import('@grpc/grpc-js');
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  // The same 16 MiB HTTP/2 windows as GrpcTransport's servers (see widenServerWindow there).
+  const WINDOW = 16 << 20;
+  const hooks = server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> }; http2Servers?: Map<{ on(ev: 'session', f: (s: { setLocalWindowSize?(n: number): void }) => void): void }, unknown> };
+  if (hooks.commonServerOptions) hooks.commonServerOptions.settings = { ...(hooks.commonServerOptions.settings ?? {}), initialWindowSize: WINDOW };
   const ident = (b: Buffer) => b;
   server.addService(RAW_SERVICE(ident), {
     Link: (call: import('@grpc/grpc-js').ServerDuplexStream<Buffer, Buffer>) => {
@@ -131,11 +135,13 @@ if (mode === 'grpc') {
   let faults = process.resourceUsage().minorPageFault;
       call.on('data', (d: Buffer) => {
         if (msg === undefined) {
+          // a 4-byte message with the total length, then the chunks
           msg = Buffer.allocUnsafeSlow(d.readUInt32BE(0)); // as the gRPC transport does
           got = 0;
+          return;
         }
-        msg.set(d.subarray(4), got);
-        got += d.length - 4;
+        msg.set(d, got);
+        got += d.length;
         if (got === msg.length) {
           msg = undefined;
           if (++count === (args.warmup ?? 0)) {
@@ -155,6 +161,7 @@ if (mode === 'grpc') {
   });
   server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
     if (err) throw err;
+    if (hooks.http2Servers instanceof Map) for (const h of hooks.http2Servers.keys()) h.on('session', (sess) => sess.setLocalWindowSize?.(WINDOW));
     process.stdout.write(`${port}\n`);
   });
   process.on('SIGTERM', () => process.exit(0));
