@@ -149,10 +149,12 @@ describe('secureMean (learning fast path)', () => {
         // truncation after the division ('servers'): ABY3 server0 and server1 send n each; Pond truncates locally
         const trunc = meanScaling === 'servers' ? n * E : 0;
         if (protocol === 'aby3') {
-          for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], 2 * n * E + 64, 'owner: two full components and four seeds');
+          // fused input step (ABY3.encryptSum): each owner uploads one full component (to server1) and four seeds;
+          // server1 forwards the sum of those components to server2 once (n)
+          for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], n * E + 64, 'owner: one full component and four seeds');
           // set-up key 16 B; reveal: each server sends its first component (n) to the model owner
           assert.equal(r.bytesPerPlayer['server0'], 16 + trunc + n * E);
-          assert.equal(r.bytesPerPlayer['server1'], 16 + trunc + n * E);
+          assert.equal(r.bytesPerPlayer['server1'], 16 + trunc + n * E + n * E);
           assert.equal(r.bytesPerPlayer['server2'], 16 + n * E);
         } else {
           for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], n * E + 16, 'owner: one masked share and a seed');

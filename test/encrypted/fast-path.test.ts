@@ -225,11 +225,14 @@ describe('ABY3.encryptSum + revealInto', () => {
           const arena = new RingArena({ pooled });
           const sum = await p.encryptSum(owners, xs, mult, { arena });
           const st = t.stats();
-          for (const o of owners) assert.equal(st[o.name]!.bytesSent, 2 * n * E + 64, 'each owner: the full masked component to two servers and four seeds');
+          for (const o of owners) assert.equal(st[o.name]!.bytesSent, n * E + 64, 'each owner: one full masked component (to server1) and four seeds');
+          assert.equal(st['server1']!.bytesSent, n * E + 16, 'server1: the sum of the components 2, to server2 (and its set-up key)');
+          const fwd = t.log.filter((g) => g.from === 'server1' && g.to === 'server2' && g.bytes.length === n * E);
+          assert.equal(fwd.length, 1, 'server2 receives the components 2 only as their sum');
           // what the servers receive from owners: 32 + 16 + 16 seed bytes, and x2 = x - r0 - r1 (not the encoding)
           for (const [k, o] of owners.entries()) {
             const m = t.log.filter((g) => g.from === o.name);
-            assert.deepEqual(m.map((g) => `${g.to}:${g.bytes.length}`).sort(), [`server0:32`, `server1:${n * E}`, `server1:16`, `server2:${n * E}`, `server2:16`].sort());
+            assert.deepEqual(m.map((g) => `${g.to}:${g.key.split('/').pop()}:${g.bytes.length}`).sort(), [`server0:seeds01:32`, `server1:x2:${n * E}`, `server1:seed1:16`, `server2:seed0:16`].sort());
             const x2 = m.find((g) => g.to === 'server1' && g.key.endsWith('/x2'))!.bytes;
             const enc = encode(xs[k]!, [n], cfg, 'e', mult[k]);
             assert.notDeepEqual(x2, new Uint8Array(enc.data.buffer), 'masked');

@@ -257,10 +257,13 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   /**
    * Secure aggregation's input step, fused: each owner secret-shares
    * `multipliers[i] * inputs[i]` (fixed point) and the servers add the
-   * shares, giving one ReplicatedTensor of the sum. Same messages and bytes as
-   * `encryptEncoded` per owner followed by `addN` (each owner: seeds of
-   * components 0 and 1, 32 B to server0, 16 B each to server1 and server2,
-   * and the full component 2 to server1 and server2), but owners are handled
+   * shares, giving one ReplicatedTensor of the sum. Messages: each owner
+   * sends the seeds of components 0 and 1 (32 B to server0, 16 B each to
+   * server1 and server2) and the full component 2 = x - x0 - x1 to server1
+   * only; server1 adds the owners' components 2 and forwards that sum to
+   * server2 once (n elements), so each owner uploads one full component (not
+   * two, as `encryptEncoded` + `addN` would) and server2 sees only the sum,
+   * i.e. exactly its replicated share of the result. Owners are handled
    * one after the other through a fixed working set (`options.arena`), with
    * the encoding, the masking and the sums done in place (no BigInt, no
    * clone), and each component sum computed once per process (where both of
@@ -305,7 +308,8 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     const [p0, p1, p2] = this.servers;
     const local = this.servers.map((s) => this.isLocal(s));
     // component c is held by server c (first part) and server c-1 (second part)
-    const holds = I3.map((c) => local[c]! || local[(c + 2) % 3]!);
+    // components 0 and 1 are summed where one of their holders executes; component 2 by server1 only (then forwarded)
+    const holds = [local[0]! || local[2]!, local[0]! || local[1]!];
     const acc: (RingTensor | undefined)[] = [undefined, undefined, undefined];
     const addTo = (c: number, t: RingTensor): void => {
       const a = acc[c];
@@ -340,12 +344,11 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
         r = [pa.ringTensorInto(arena.take(bits, shape)), pb.ringTensorInto(arena.take(bits, shape))];
         x2 = encodeSubInto(inputs[i]!, multipliers[i]!, this.fixed, r[0], r[1], arena.take(bits, shape), fn, `inputs[${i}]`, true);
       }
-      const [s0, s1, s2, y1, y2] = await Promise.all([
+      const [s0, s1, s2, y1] = await Promise.all([
         this.moveBytes(owner, p0, `${k}/seeds01`, seeds),
         this.moveBytes(owner, p1, `${k}/seed1`, seeds?.subarray(16, 32)),
         this.moveBytes(owner, p2, `${k}/seed0`, seeds?.subarray(0, 16)),
         this.move(owner, p1, `${k}/x2`, x2, shape),
-        this.move(owner, p2, `${k}/x2`, x2, shape),
       ]);
       // r (the owner's own expansion of the seeds) stands for PRG(seed) where the owner executes too
       if (holds[0]) {
@@ -356,14 +359,17 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
         if (r !== undefined) addTo(1, r[1]);
         else expandInto(1, this.must(s0?.subarray(16, 32) ?? s1, local[0] ? p0 : p1, 'seed1'));
       }
-      if (holds[2]) addTo(2, this.must(y1 ?? y2, local[1] ? p1 : p2, 'x2'));
+      if (local[1]) addTo(2, this.must(y1, p1, 'x2'));
       if (r !== undefined) {
         arena.give(r[0]);
         arena.give(r[1]);
       }
-      // x2 may be reused only when no receiver of it is in another process
-      if (x2 !== undefined && local[1] && local[2]) arena.give(x2);
+      // x2 may be reused only when its receiver is not in another process
+      if (x2 !== undefined && local[1]) arena.give(x2);
     }
+    // server1 forwards the sum of the x2's (component 2 of the sum) to server2, once
+    const fwd = await this.move(p1, p2, `${key}/x2sum`, local[1] ? this.must(acc[2], p1, 'x2 sum') : undefined, shape);
+    if (local[2] && !local[1]) acc[2] = fwd;
     const parts: Parts = [local[0] ? acc[0] : undefined, local[0] ? acc[1] : undefined, local[1] ? acc[1] : undefined, local[1] ? acc[2] : undefined, local[2] ? acc[2] : undefined, local[2] ? acc[0] : undefined];
     return this.makeTensor(parts, shape, 'fixed', sens);
   }
