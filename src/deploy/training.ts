@@ -340,13 +340,20 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
   // a player still busy with an aborted job takes up to a round deadline to notice
   // (and a data owner loads its data before accepting)
   const ackTimeout = 2 * spec.roundTimeoutMs + 60_000;
-  const acks = await Promise.allSettled(peers.map((p) => transport.receive(mo, p, `${job}/ack`, { timeoutMs: ackTimeout })));
-  acks.forEach((a, i) => {
-    const p = peers[i]!;
-    if (a.status === 'rejected') throw new RoundError(`job ${job}: player '${p}' did not accept the job: ${(a.reason as Error).message}`, spec.startRound + 1, p);
-    const v = unjson<{ ok: boolean; error?: string }>(a.value);
-    if (!v.ok) throw new JobError(`job ${job}: player '${p}' refused the job: ${v.error ?? ''}`);
-  });
+  // fail fast: the first refusal or missing acknowledgement ends the start
+  await Promise.all(
+    peers.map((p) =>
+      transport.receive(mo, p, `${job}/ack`, { timeoutMs: ackTimeout }).then(
+        (b) => {
+          const v = unjson<{ ok: boolean; error?: string }>(b);
+          if (!v.ok) throw new JobError(`job ${job}: player '${p}' refused the job: ${v.error ?? ''}`);
+        },
+        (e: Error) => {
+          throw new RoundError(`job ${job}: player '${p}' did not accept the job: ${e.message}`, spec.startRound + 1, p);
+        },
+      ),
+    ),
+  );
   let round = spec.startRound;
   const failure = new FailureCollector(() => round + 1);
   for (const p of peers) {
@@ -390,10 +397,17 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
         ]);
         return { mean: mean!, statuses };
       })();
-      work.catch((e: Error) => failure.signal(peerOf(e), e.message, 2));
+      // a failure of the work is one signal among others (link losses, peers' reports, the deadline): the collector names the culprit
+      const ok = work.then(
+        (v) => v,
+        (e: Error) => {
+          failure.signal(peerOf(e), e.message, 2);
+          return new Promise<never>(() => {});
+        },
+      );
       let res: Awaited<typeof work>;
       try {
-        res = await Promise.race([work, failure.promise]);
+        res = await Promise.race([ok, failure.promise]);
       } finally {
         clearTimeout(deadline);
       }
