@@ -32,6 +32,8 @@ import type { DeployConfig } from './config.js';
 import type { DataOwner, ModelOwner } from '../learning/roles.js';
 
 export const JOB_KEY = 'fedcrypt/job';
+/** FEDCRYPT_TRACE=1: per-round phase times on stderr. */
+const TRACE = process.env['FEDCRYPT_TRACE'] === '1';
 /** Job control frames carry the largest round id, so a player still in an older round accepts them. */
 const CONTROL_ROUND = 2 ** 32 - 1;
 const GO_ROUND = 1;
@@ -187,7 +189,9 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
     owner = ownerIndex >= 0 ? (prepared ?? (await makeDataOwner(spec, ownerIndex))) : undefined;
     const agg = jobAggregation(spec, transport);
     for (let r = spec.startRound + 1; ; r++) {
+      const tWait = performance.now();
       const go = await race(transport.receive(me, mo, `${spec.jobId}/r${r}/go`, { timeoutMs: spec.idleTimeoutMs }));
+      const tGo = performance.now();
       if (go[0] === GO_END) break;
       round = r;
       setTransportRound(transport, r);
@@ -206,8 +210,10 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
         update = g.grad;
         status = { loss: g.loss, examples: g.examples };
       }
+      const tg = performance.now();
       await race(agg.round(r, update, me));
       await race(transport.send(me, mo, `${spec.jobId}/r${r}/done`, json(status)));
+      if (TRACE) console.error(`${me} r${r}: waited go ${(tGo - tWait).toFixed(0)} ms, local ${(tg - tGo).toFixed(0)} ms, aggregation ${(performance.now() - tg).toFixed(0)} ms`);
     }
     return { jobId: spec.jobId, rounds: round - spec.startRound };
   } catch (e) {
@@ -384,8 +390,12 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
       const goServer = Uint8Array.of(GO_ROUND, 0, 0, 0);
       const work = (async () => {
         await Promise.all(peers.map((p) => transport.send(mo, p, `${job}/r${r}/go`, spec.dataOwners.includes(p) ? goOwner : goServer)));
+        const tSent = performance.now();
         const [mean, statuses] = await Promise.all([
-          agg.round(r, undefined, mo),
+          agg.round(r, undefined, mo).then((m) => {
+            if (TRACE) log(`model owner r${r}: go sent in ${(tSent - t0).toFixed(0)} ms, mean after ${(performance.now() - t0).toFixed(0)} ms`);
+            return m;
+          }),
           Promise.all(
             peers.map((p) =>
               transport.receive(mo, p, `${job}/r${r}/done`, { timeoutMs: spec.roundTimeoutMs }).then((b) => {

@@ -1,0 +1,113 @@
+/**
+ * A networked secure FedSGD epoch (network_a, 3 data owners, ABY3, batch 128)
+ * with every player a separate OS process on loopback (3 compute servers and
+ * 3 data owners started by launchPlayers, the model owner in this process),
+ * against the in-process epoch (the learning layer's fedSgdRound with the
+ * ABY3 secure aggregator, one process) in the same run. Both runs use the same
+ * seed and must end with the same weights (checked). Reported: total and
+ * median round time of each, and the ratio networked / in-process (target
+ * <= 1.5). Start-up (process launch, data loading, job set-up) is reported
+ * separately and not part of the epoch time.
+ *
+ *   node --import tsx bench/networked.bench.ts     -> bench/results/networked.json
+ *   env: BENCH_STEPS (rounds; default a full epoch = 156), BENCH_PROTOCOL (aby3)
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { keygen } from '../src/deploy/keys.js';
+import { launchPlayers } from '../src/deploy/launch.js';
+import { runNetworkedTraining } from '../src/deploy/driver.js';
+import { freePorts, ROLES7, sameBits } from '../test/deploy/helpers.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const PROTOCOL = process.env['BENCH_PROTOCOL'] ?? 'aby3';
+const BATCH = 128;
+const SEED = 1;
+const FULL_EPOCH = Math.floor(20000 / BATCH);
+const STEPS = Number(process.env['BENCH_STEPS'] ?? FULL_EPOCH);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function inProcess(): Promise<{ rounds: number[]; weights: Float32Array }> {
+  const L = await import('../src/learning/index.js');
+  await L.initTf();
+  const data = L.loadDataset('mnist');
+  const parts = L.splitForOwners(data.train, 3, false);
+  const names = parts.map((_, i) => `data-owner-${i}`);
+  const agg = await L.makeAggregator(PROTOCOL, 'low', names);
+  const owners = parts.map((p, i) => new L.DataOwner(names[i]!, 'network_a', data, p, { batchSize: BATCH, seed: SEED, shuffleSeed: SEED * 7919 + i }));
+  const total = Math.min(owners[0]!.iterations, STEPS);
+  const mo = new L.ModelOwner('model-owner', 'network_a', data, { seed: SEED, optimizer: L.adam({ lr: 0.008, amsgrad: true, decay: L.cosineDecay(Math.max(1, total), 0.02) }) });
+  const rounds: number[] = [];
+  for (let r = 0; r < total; r++) {
+    const t0 = performance.now();
+    await L.fedSgdRound(mo, owners, agg);
+    rounds.push(performance.now() - t0);
+  }
+  const weights = mo.shareWeights();
+  mo.dispose();
+  owners.forEach((o) => o.dispose());
+  await agg.close?.();
+  return { rounds, weights };
+}
+
+async function networked(): Promise<{ rounds: number[]; weights: Float32Array; startupMs: number; jobMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-netbench-'));
+  const ports = await freePorts(ROLES7.length);
+  const players: Record<string, unknown> = {};
+  ROLES7.forEach(([name, role], i) => {
+    const k = keygen(name, join(dir, 'keys'));
+    players[name] = { address: `127.0.0.1:${ports[i]}`, role, publicKey: k.publicKey };
+  });
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ version: 1, players }, null, 2));
+  const t0 = performance.now();
+  let serving = 0;
+  let ready!: () => void;
+  const allUp = new Promise<void>((r) => (ready = r));
+  const l = launchPlayers({
+    configPath, keysDir: join(dir, 'keys'), cliPath: join(root, 'test/deploy/cli-entry.ts'), execArgv: ['--import', import.meta.resolve('tsx')],
+    log: (line) => {
+      if (/serving on port/.test(line) && ++serving === 6) ready();
+      if (/failed|error/i.test(line)) console.error(line);
+    },
+  });
+  try {
+    await allUp;
+    const startupMs = performance.now() - t0;
+    const rounds: number[] = [];
+    const t1 = performance.now();
+    const r = await runNetworkedTraining({
+      configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, epochs: 1, maxSteps: STEPS, batchSize: BATCH, seed: SEED, validationLimit: 10,
+      roundTimeoutMs: 60_000, onRound: (x) => rounds.push(x.ms),
+    });
+    if (r.error) throw r.error;
+    return { rounds, weights: r.weights, startupMs, jobMs: performance.now() - t1 };
+  } finally {
+    await l.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const load0 = loadavg()[0]!;
+const inp = await inProcess();
+const net = await networked();
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const result = {
+  bench: 'networked',
+  what: `secure FedSGD epoch: network_a, 3 data owners, ${PROTOCOL}, batch ${BATCH}, ${STEPS} rounds${STEPS === FULL_EPOCH ? ' (one full epoch)' : ` (of ${FULL_EPOCH} in an epoch)`}`,
+  machine: { cpus: cpus().length, loadavg1Before: load0, loadavg1After: loadavg()[0] },
+  inProcess: { totalMs: sum(inp.rounds), medianRoundMs: median(inp.rounds) },
+  networked: { totalMs: sum(net.rounds), medianRoundMs: median(net.rounds), firstRoundMs: net.rounds[0], startupMs: net.startupMs, jobIncludingSetupMs: net.jobMs, processes: 7 },
+  ratio: { total: sum(net.rounds) / sum(inp.rounds), medianRound: median(net.rounds) / median(inp.rounds), target: 1.5 },
+  sameWeights: sameBits(inp.weights, net.weights),
+};
+console.log(JSON.stringify(result, null, 2));
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/networked.json'), `${JSON.stringify(result, null, 2)}\n`);
+if (!result.sameWeights) process.exitCode = 1;
