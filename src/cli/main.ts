@@ -8,6 +8,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { pathToFileURL } from 'node:url';
+import { registerDeployCommands } from './deploy.js';
 import { train, type TrainOptions, MODEL_NAMES, DATASET_NAMES, PROTOCOL_NAMES, type EpochMetrics, type RoundInfo } from '../learning/index.js';
 
 function intArg(name: string, min: number) {
@@ -122,6 +123,7 @@ export function buildCli(): Command {
       const text = await rt.runCoreDemo();
       if (typeof text === 'string') console.log(text);
     });
+  registerDeployCommands(program);
   return program;
 }
 

@@ -1,12 +1,4 @@
-/** The CLI with the deployment commands registered (what src/cli/main.ts runs once it registers them). */
-import { buildCli } from '../../src/cli/main.js';
-import { registerDeployCommands } from '../../src/cli/deploy.js';
+/** The fedcrypt CLI (src/cli/main.ts, with the deployment commands registered), for the tests' child processes. */
+import { main } from '../../src/cli/main.js';
 
-const program = buildCli();
-registerDeployCommands(program);
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  console.error(`error: ${(e as Error).message}`);
-  process.exitCode = 1;
-}
+await main();
