@@ -247,3 +247,16 @@ test('framing: a chunk spliced in from an earlier message of the link is refused
     await close();
   }
 });
+
+test('GrpcTransport: "tuneAllocator" must be a boolean (TypeError naming it)', async () => {
+  const d = await deployment(['a', 'b']);
+  for (const bad of ['yes', 1, null]) {
+    assert.throws(
+      () => new GrpcTransport({ config: d.config, local: d.parties.get('a')!, tuneAllocator: bad as unknown as boolean }),
+      (e: Error) => e instanceof TypeError && /"tuneAllocator"/.test(e.message),
+    );
+  }
+  const t = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, tuneAllocator: false, logger: () => {} });
+  await t.start();
+  await t.close();
+});
