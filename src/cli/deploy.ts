@@ -11,7 +11,9 @@
  * --config is given.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import type { TrainCliOptions } from './main.js';
+// a cycle (main.ts registers these commands); safe: runTrain is only called from an action, after both modules are evaluated.
+// (A dynamic import('./main.js') here would wait for main.ts's top-level await when it is the entry point: a deadlock.)
+import { runTrain, type TrainCliOptions } from './main.js';
 
 function intArg(name: string, min: number) {
   return (v: string): number => {
@@ -136,7 +138,6 @@ export function registerDeployCommands(program: Command): void {
         for (const k of ['checkpointDir', 'resume', 'key', 'validationLimit'] as const) {
           if (o[k] !== undefined) throw new InvalidArgumentError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --config (networked training)`);
         }
-        const { runTrain } = await import('./main.js');
         process.exitCode = await runTrain(model, dataset, o);
         return;
       }
