@@ -275,7 +275,8 @@ export async function secureMean(updates: readonly Float32Array[], weights?: rea
   if (pr instanceof ABY3) {
     // fused input step (encode, mask, add in place through a fixed working set); the
     // working memory is pooled across calls only when no other process can still read it
-    const arena = new RingArena({ pooled: [...owners, modelOwner, ...servers].every((p) => transport.isLocal(p.name)) });
+    // (an in-memory transport with every player local: payloads are handed over, not kept)
+    const arena = new RingArena({ pooled: transport.kind === 'memory' && [...owners, modelOwner, ...servers].every((p) => transport.isLocal(p.name)) });
     let total = 0;
     for (const v of w) total += v;
     let sum = await pr.encryptSum(owners, updates, scaling === 'owners' ? w.map((v) => v / total) : w, { size: n, arena });

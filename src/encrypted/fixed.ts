@@ -259,16 +259,36 @@ function encodeSub64(values: Float32Array | Float64Array, scale: number, a: Uint
 function encodeSub128(values: Float32Array | Float64Array, scale: number, a: Uint32Array, c: Uint32Array, o: Uint32Array): void {
   const n = values.length;
   for (let i = 0, j = 0; i < n; i++, j += 4) {
-    let x = roundHalfUp(values[i]! * scale);
-    let borrow = 0;
-    for (let l = 0; l < 3; l++) {
-      const q = Math.floor(x / TWO32);
-      const d = x - q * TWO32 - a[j + l]! - c[j + l]! + borrow;
-      borrow = Math.floor(d / TWO32);
-      o[j + l] = d - borrow * TWO32;
-      x = q;
-    }
-    o[j + 3] = x - a[j + 3]! - c[j + 3]! + borrow;
+    const x = roundHalfUp(values[i]! * scale);
+    const q0 = Math.floor(x / TWO32);
+    const d0 = x - q0 * TWO32 - a[j]! - c[j]!;
+    const b0 = Math.floor(d0 / TWO32);
+    o[j] = d0 - b0 * TWO32;
+    const q1 = Math.floor(q0 / TWO32);
+    const d1 = q0 - q1 * TWO32 - a[j + 1]! - c[j + 1]! + b0;
+    const b1 = Math.floor(d1 / TWO32);
+    o[j + 1] = d1 - b1 * TWO32;
+    const q2 = Math.floor(q1 / TWO32);
+    const d2 = q1 - q2 * TWO32 - a[j + 2]! - c[j + 2]! + b1;
+    const b2 = Math.floor(d2 / TWO32);
+    o[j + 2] = d2 - b2 * TWO32;
+    o[j + 3] = q2 - a[j + 3]! - c[j + 3]! + b2; // stored mod 2^32
+  }
+}
+
+// decodeSumInto's loop for three 128-bit parts (a reveal), unrolled
+function decodeSum128x3(a: Uint32Array, b: Uint32Array, c: Uint32Array, inv: number, out: Float32Array | Float64Array): void {
+  const n = out.length;
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    const s0 = a[j]! + b[j]! + c[j]!;
+    const c0 = Math.floor(s0 / TWO32);
+    const s1 = a[j + 1]! + b[j + 1]! + c[j + 1]! + c0;
+    const c1 = Math.floor(s1 / TWO32);
+    const s2 = a[j + 2]! + b[j + 2]! + c[j + 2]! + c1;
+    const c2 = Math.floor(s2 / TWO32);
+    const w3 = (a[j + 3]! + b[j + 3]! + c[j + 3]! + c2) | 0;
+    const top = (w3 * TWO32 + (s2 - c2 * TWO32)) * TWO32 + (s1 - c1 * TWO32);
+    out[i] = top * (TWO32 * inv) + (s0 - c0 * TWO32) * inv;
   }
 }
 
@@ -309,6 +329,8 @@ export function decodeSumInto<O extends Float64Array | Float32Array>(parts: read
         out[i] = (((hi + carry) | 0) * TWO32 + (lo - carry * TWO32)) * inv;
       }
     }
+  } else if (m === 3) {
+    decodeSum128x3(vs[0]!, vs[1]!, vs[2]!, inv, out);
   } else {
     const w = [0, 0, 0, 0];
     for (let i = 0, j = 0; i < n; i++, j += 4) {

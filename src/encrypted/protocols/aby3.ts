@@ -364,8 +364,9 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
         arena.give(r[0]);
         arena.give(r[1]);
       }
-      // x2 may be reused only when its receiver is not in another process
-      if (x2 !== undefined && local[1]) arena.give(x2);
+      // x2 may be reused only when its receiver is in this process and has consumed it
+      // (an in-memory transport hands the same buffer over; others may keep the payload)
+      if (x2 !== undefined && local[1] && this.transport.kind === 'memory') arena.give(x2);
     }
     // server1 forwards the sum of the x2's (component 2 of the sum) to server2, once
     const fwd = await this.move(p1, p2, `${key}/x2sum`, local[1] ? this.must(acc[2], p1, 'x2 sum') : undefined, shape);
