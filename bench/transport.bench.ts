@@ -10,7 +10,8 @@
  * and the ratio.
  *
  *   node --import tsx bench/transport.bench.ts   -> bench/results/transport.json
- *   env: BENCH_ROUNDS (3), BENCH_SAMPLES per round (8), BENCH_WARMUP (3), BENCH_CHUNK (transport default)
+ *   env: BENCH_ROUNDS (3), BENCH_SAMPLES per round (8), BENCH_WARMUP (16), BENCH_CHUNK (transport default),
+ *        BENCH_TUNE=0 (no allocator priming anywhere), BENCH_ONLY=grpc (GrpcTransport alone, for profiling; no JSON)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,14 @@ import { deployment } from '../test/transport/helpers.js';
 const root = new URL('..', import.meta.url).pathname;
 const SIZE = 4 * 1024 * 1024;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3);
+/**
+ * Messages not measured at the start of each round. A fresh process grows its
+ * malloc heap page by page until V8's external-memory GC starts returning
+ * buffers (~64 MiB of garbage): on this VM every fresh page costs a fault of
+ * ~15-20 us, so the first ~16 messages of 4 MiB measure heap growth, not the
+ * steady state of a long-running player. Same warm-up for all three.
+ */
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 16);
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 8);
 const COUNT = WARMUP + SAMPLES;
 const CHUNK = process.env['BENCH_CHUNK'] ? Number(process.env['BENCH_CHUNK']) : undefined;
@@ -192,7 +200,10 @@ for (let r = 0; r < ROUNDS; r++) {
   rawRuns.push(await benchRawGrpc(payload));
   grpcRuns.push(await benchGrpc(payload));
   const [a, c, b] = [tcpRuns[r]!, rawRuns[r]!, grpcRuns[r]!];
-  console.log(`round ${r + 1}: tcp ${median(a.times).toFixed(1)} ms, grpc-js alone ${median(c.times).toFixed(1)} ms, GrpcTransport ${median(b.times).toFixed(1)} ms`);
+  console.log(
+    `round ${r + 1}: tcp ${median(a.times).toFixed(1)} ms, grpc-js alone ${median(c.times).toFixed(1)} ms, GrpcTransport ${median(b.times).toFixed(1)} ms` +
+      ` (GrpcTransport/TCP ${(median(a.times) / median(b.times)).toFixed(2)}, /grpc-js ${(median(c.times) / median(b.times)).toFixed(2)})`,
+  );
 }
 const summarize = (runs: Run[]) => {
   const ms = median(runs.flatMap((x) => x.times));
@@ -220,6 +231,10 @@ const result = {
   baseline_tcp: tcp,
   grpc_js_alone: { ...raw, note: 'grpc-js bidi stream of raw chunks: no handshake, AEAD or protobuf (where the framework cost ends)' },
   grpc: { ...grpcR, suite: 'aes-256-gcm' },
+  per_round: tcpRuns.map((t, r) => {
+    const [x, y, z] = [mbps(median(t.times)), mbps(median(rawRuns[r]!.times)), mbps(median(grpcRuns[r]!.times))];
+    return { tcp_MBps: x, grpc_js_alone_MBps: y, grpc_MBps: z, grpc_over_tcp: z / x, grpc_over_grpc_js_alone: z / y };
+  }),
   ratio_grpc_over_tcp_throughput: grpcR.median_MBps / tcp.median_MBps,
   ratio_grpc_over_grpc_js_alone: grpcR.median_MBps / raw.median_MBps,
   target_MBps: 300,
