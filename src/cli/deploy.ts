@@ -141,7 +141,10 @@ export function registerDeployCommands(program: Command): void {
         process.exitCode = await runTrain(model, dataset, o);
         return;
       }
-      process.exitCode = await runNetworkedTrain(model, dataset, o, train.getOptionValueSource('owners') === 'cli');
+      const code = await runNetworkedTrain(model, dataset, o, train.getOptionValueSource('owners') === 'cli');
+      process.exitCode = code;
+      // the transport is closed; do not linger on a connection attempt to a dead player (stdout to a pipe is synchronous on Linux)
+      setTimeout(() => process.exit(code), 500).unref();
     });
   }
 }

@@ -304,9 +304,14 @@ class FailureCollector {
   #reject!: (e: Error) => void;
   readonly promise: Promise<never>;
   active = true;
+  #started = performance.now();
   constructor(readonly round: () => number) {
     this.promise = new Promise<never>((_, rej) => (this.#reject = rej));
     this.promise.catch(() => {});
+  }
+  /** Start timing a new round. */
+  restart(): void {
+    this.#started = performance.now();
   }
   /** rank: 0 link lost, 1 reported by a peer, 2 error seen here, 3 deadline */
   signal(player: string | undefined, message: string, rank: number): void {
@@ -318,7 +323,8 @@ class FailureCollector {
     const best = [...this.#signals].sort((a, b) => a.rank - b.rank)[0]!;
     const r = this.round();
     const who = best.player !== undefined ? `player '${best.player}'` : 'unknown player';
-    this.#reject(new RoundError(`round ${r} failed: ${who}: ${best.message}`, r, best.player));
+    const ms = (performance.now() - this.#started).toFixed(0);
+    this.#reject(new RoundError(`round ${r} failed after ${ms} ms: ${who}: ${best.message}`, r, best.player));
   }
   stop(): void {
     this.active = false;
@@ -377,6 +383,7 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
   try {
     for (let r = spec.startRound + 1; r <= spec.totalSteps; r++) {
       const t0 = performance.now();
+      failure.restart();
       setTransportRound(transport, r);
       const done = new Set<string>();
       const deadline = setTimeout(() => {
@@ -444,7 +451,7 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
     log(`model owner: ${(e as Error).message}; aborting job ${job}`);
     await Promise.race([
       Promise.allSettled(peers.map((p) => transport.send(mo, p, `${job}/abort`, enc.encode((e as Error).message)))),
-      new Promise((r) => setTimeout(r, 2000).unref()),
+      new Promise((r) => setTimeout(r, 1000).unref()),
     ]);
     throw e;
   }

@@ -92,7 +92,9 @@ describe('networked training across processes', { timeout: 240_000 }, () => {
     const out = driver.out.join('\n');
     assert.ok(killedAt > 0, `server1 was never killed:\n${out}`);
     assert.equal(code, 1, out);
-    assert.match(out, /round [3-5] failed: player 'server1'/);
+    assert.match(out, /round [3-5] failed after \d+ ms: player 'server1'/);
+    const detectMs = Number(/failed after (\d+) ms/.exec(out)![1]);
+    assert.ok(detectMs < TIMEOUT_S * 1000, `failure detected ${detectMs} ms into the round`);
     // the requirement: reported within the round deadline (plus the driver's exit: abort notices, closing links)
     assert.ok(reportedAfterMs < TIMEOUT_S * 1000 + 5000, `driver exited ${reportedAfterMs} ms after the kill`);
     t.diagnostic(`${out.split('\n').find((l) => /^error:/.test(l)) ?? ''} (driver exited ${reportedAfterMs} ms after the kill)`);
