@@ -6,12 +6,14 @@ export {
 } from './errors.js';
 export {
   FIXED_LOW, FIXED_HIGH, fixedConfig, encode, decode, encodeScalar, checkEncodable, flattenFloats,
+  encodeSubInto, decodeSumInto, checkScaledEncodable,
   type Precision, type FixedPointConfig, type FloatInput, type FlatFloats,
 } from './fixed.js';
 export {
   Tensor, PublicTensor, SecretTensor, PrivateTensor, ProtocolTensor, PlaintextTensor, EncryptedTensor, AdditiveTensor, ReplicatedTensor,
   type Encoding, type Sensitivity, type ProtocolRef,
 } from './tensor.js';
+export { RingArena, type RingArenaOptions } from './arena.js';
 export { TrustedDealer, type TripleSource, type TripleRequest, type TripleShares } from './triples.js';
 export { Protocol, type ProtocolOptions, type EncryptOptions, type PublicValue } from './protocols/base.js';
 export { Plaintext, type PlaintextOptions } from './protocols/plaintext.js';
