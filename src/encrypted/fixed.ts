@@ -276,6 +276,17 @@ function encodeSub128(values: Float32Array | Float64Array, scale: number, a: Uin
   }
 }
 
+// decodeSumInto's loop for three 64-bit parts (a reveal)
+function decodeSum64x3(a: Uint32Array, b: Uint32Array, c: Uint32Array, inv: number, out: Float32Array | Float64Array): void {
+  const n = out.length;
+  for (let i = 0, j = 0; i < n; i++, j += 2) {
+    const lo = a[j]! + b[j]! + c[j]!;
+    const carry = Math.floor(lo / TWO32);
+    const hi = (a[j + 1]! + b[j + 1]! + c[j + 1]! + carry) | 0;
+    out[i] = (hi * TWO32 + (lo - carry * TWO32)) * inv;
+  }
+}
+
 // decodeSumInto's loop for three 128-bit parts (a reveal), unrolled
 function decodeSum128x3(a: Uint32Array, b: Uint32Array, c: Uint32Array, inv: number, out: Float32Array | Float64Array): void {
   const n = out.length;
@@ -310,13 +321,7 @@ export function decodeSumInto<O extends Float64Array | Float32Array>(parts: read
   const m = vs.length;
   if (cfg.bits === 64) {
     if (m === 3) {
-      const [a, b, c] = vs as [Uint32Array, Uint32Array, Uint32Array];
-      for (let i = 0, j = 0; i < n; i++, j += 2) {
-        const lo = a[j]! + b[j]! + c[j]!;
-        const carry = Math.floor(lo / TWO32);
-        const hi = (a[j + 1]! + b[j + 1]! + c[j + 1]! + carry) | 0;
-        out[i] = (hi * TWO32 + (lo - carry * TWO32)) * inv;
-      }
+      decodeSum64x3(vs[0]!, vs[1]!, vs[2]!, inv, out);
     } else {
       for (let i = 0, j = 0; i < n; i++, j += 2) {
         let lo = 0;
