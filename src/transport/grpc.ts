@@ -831,6 +831,11 @@ export class GrpcTransport implements Transport {
       const pieces = link.session.sealPieces([chunkHeader(id, n, off, keyBytes), part], ad);
       await this.#write(link, { sealed: { pieces, pool: this.#wirePool } });
       off += part.length;
+      // Let the event loop run between chunks: Node's HTTP/2 session flushes
+      // to the socket from a setImmediate, so without this the whole message
+      // would be encrypted before its first byte leaves and the receiver could
+      // not decrypt chunk k while we encrypt chunk k + 1.
+      if (off < n) await new Promise<void>((resolve) => setImmediate(resolve));
     } while (off < n);
   }
 
