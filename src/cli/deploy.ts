@@ -89,7 +89,7 @@ export function registerDeployCommands(program: Command): void {
     .option('--key <file>', "the player's key file (default keys/<name>.key)")
     .action(async (o: { config: string; name: string; key?: string }) => {
       const { startPlayer } = await import('../deploy/player.js');
-      const { loadConfig } = await import('../deploy/config.js');
+      const { loadConfig } = await import('../transport/config.js');
       const { servePlayer } = await import('../deploy/training.js');
       const config = loadConfig(o.config, { requireKeys: true });
       let stopped = false;

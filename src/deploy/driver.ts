@@ -8,7 +8,7 @@ import type { Transport } from '../transport/channel.js';
 import type { GrpcTransport } from '../transport/grpc.js';
 import type { ModelOwner } from '../learning/roles.js';
 import type { FlatOptimizer } from '../learning/optimizers.js';
-import { loadConfig, type DeployConfig } from './config.js';
+import { loadConfig, type DeployConfig } from '../transport/config.js';
 import { checkServersFor, configHash, configRoles, JobError, newJobId, trainingParams, JOB_VERSION, NETWORK_PROTOCOLS, type JobSpec, type NetworkProtocol, type TrainingParams } from './job.js';
 import { flattenOptimizerState, hasCheckpoint, loadCheckpoint, paramDifferences, saveCheckpoint, CheckpointError } from './checkpoint.js';
 import { runDriverJob, type DriverRound } from './training.js';

@@ -12,9 +12,9 @@ export {
   type PlayerEntry,
   type DeployConfig,
   type ConfigOptions,
-} from './config.js';
+} from '../transport/config.js';
 export { keygen, keyPaths, loadIdentity, type KeygenResult } from './keys.js';
-export { parseJsonStrict, JsonSyntaxError, DuplicateKeyError } from './json.js';
+export { parseJsonStrict, JsonSyntaxError, DuplicateKeyError } from '../transport/config-json.js';
 export { startPlayer, type PlayerOptions } from './player.js';
 // networked training (issue 6, second half)
 export { configHash, configRoles, parseJobSpec, encodeJobSpec, JobError, NETWORK_PROTOCOLS, type JobSpec, type TrainingParams, type NetworkProtocol } from './job.js';

@@ -9,7 +9,7 @@
  * same config the player loaded.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ConfigError, formatConfig, type DeployConfig } from './config.js';
+import { ConfigError, formatConfig, type DeployConfig } from '../transport/config.js';
 
 export const JOB_VERSION = 1;
 export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'plaintext'] as const;

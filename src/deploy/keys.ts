@@ -11,7 +11,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeKey, encodePublicKey, exportPrivateKey, generateIdentity, identityFromPrivateKey, bytesEqual, type Identity } from '../crypto/identity.js';
-import { ConfigError } from './config.js';
+import { ConfigError } from '../transport/config.js';
 
 const FORMAT = 'fedcrypt-x25519-v1';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { loadConfig } from './config.js';
+import { loadConfig } from '../transport/config.js';
 import { configRoles } from './job.js';
 
 export interface LaunchOptions {

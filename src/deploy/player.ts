@@ -2,7 +2,7 @@
  * Start one player of a deployment from files: the building block of the
  * planned `fedcrypt player --config config.json --name server0 --key keys/server0.key`.
  */
-import { ConfigError, loadConfig, playerEntry } from './config.js';
+import { ConfigError, loadConfig, playerEntry } from '../transport/config.js';
 import { loadIdentity } from './keys.js';
 import { GrpcTransport, type GrpcTransportOptions } from '../transport/grpc.js';
 

@@ -28,7 +28,7 @@ import { Pond } from '../encrypted/protocols/pond.js';
 import type { ReplicatedTensor } from '../encrypted/tensor.js';
 import type { Transport } from '../transport/channel.js';
 import { encodeJobSpec, jobPeers, JobError, parseJobSpec, configRoles, configHash, type JobSpec } from './job.js';
-import type { DeployConfig } from './config.js';
+import type { DeployConfig } from '../transport/config.js';
 import type { DataOwner, ModelOwner } from '../learning/roles.js';
 
 export const JOB_KEY = 'fedcrypt/job';

@@ -41,7 +41,7 @@ import {
   type SecureSession,
 } from '../crypto/secure-channel.js';
 import { bytesEqual } from '../crypto/identity.js';
-import { pinnedKeys, type DeployConfig, type PlayerEntry } from '../deploy/config.js';
+import { pinnedKeys, type DeployConfig, type PlayerEntry } from './config.js';
 
 /** A TransportError that names the peer concerned. */
 export class PeerError extends TransportError {
@@ -308,7 +308,7 @@ export class GrpcTransport implements Transport {
   constructor(options: GrpcTransportOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError(`${fnName}: "options" expected object, got ${options === null ? 'null' : typeof options}`);
     const cfg = options.config;
-    if (typeof cfg !== 'object' || cfg === null || !Array.isArray(cfg.players)) throw new TypeError(`${fnName}: "config" expected a DeployConfig (see deploy/config.ts parseConfig)`);
+    if (typeof cfg !== 'object' || cfg === null || !Array.isArray(cfg.players)) throw new TypeError(`${fnName}: "config" expected a DeployConfig (see transport/config.ts parseConfig)`);
     this.#config = cfg;
     this.#entries = new Map(cfg.players.map((p) => [p.name, p]));
     this.#pinned = pinnedKeys(cfg);

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { parseConfig } from '../../src/deploy/config.js';
+import { parseConfig } from '../../src/transport/config.js';
 import { configHash, configRoles, encodeJobSpec, JobError, parseJobSpec, type JobSpec } from '../../src/deploy/job.js';
 import { CheckpointError, checkpointPath, loadCheckpoint, paramDifferences, saveCheckpoint, flattenOptimizerState } from '../../src/deploy/checkpoint.js';
 import { runDriverJob, servePlayer, RoundError } from '../../src/deploy/training.js';

@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keygen } from '../../src/deploy/keys.js';
-import { parseConfig } from '../../src/deploy/config.js';
+import { parseConfig } from '../../src/transport/config.js';
 import { loadCheckpoint } from '../../src/deploy/checkpoint.js';
 import { driveTraining } from '../../src/deploy/driver.js';
 import { servePlayer } from '../../src/deploy/training.js';

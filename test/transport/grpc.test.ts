@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { generateIdentity, exportPrivateKey, encodePublicKey } from '../../src/crypto/identity.js';
-import { parseConfig, ConfigError } from '../../src/deploy/config.js';
+import { parseConfig, ConfigError } from '../../src/transport/config.js';
 import { GrpcTransport, PeerError, type GrpcTransportOptions, type TransportEvent } from '../../src/transport/grpc.js';
 import type { LinkFrame } from '../../src/transport/grpc-schema.js';
 import { TransportError } from '../../src/transport/errors.js';

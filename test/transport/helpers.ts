@@ -2,7 +2,7 @@
 import { createServer } from 'node:net';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { encodePublicKey } from '../../src/crypto/identity.js';
-import { parseConfig, type DeployConfig } from '../../src/deploy/config.js';
+import { parseConfig, type DeployConfig } from '../../src/transport/config.js';
 import type { LocalParty } from '../../src/crypto/secure-channel.js';
 
 /** `n` distinct free TCP ports on 127.0.0.1 (bound to port 0, then released). */

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { identityFromPrivateKey } from '../../src/crypto/identity.js';
-import { parseConfig } from '../../src/deploy/config.js';
+import { parseConfig } from '../../src/transport/config.js';
 import { GrpcTransport, primeAllocator } from '../../src/transport/grpc.js';
 
 const mode = process.argv[2];

@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { decodeKey } from '../crypto/identity.js';
-import { DuplicateKeyError, JsonSyntaxError, parseJsonStrict } from './json.js';
+import { DuplicateKeyError, JsonSyntaxError, parseJsonStrict } from './config-json.js';
 
 export const ROLES = ['model-owner', 'data-owner', 'compute-server', 'aggregator'] as const;
 /** model-owner = SERVER placement, data-owner = CLIENTS, compute-server = MPC servers, aggregator = AGGREGATORS. */
