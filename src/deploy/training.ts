@@ -22,6 +22,7 @@
  * state stays that of the last completed round.
  */
 import { decode, encode } from '../encrypted/fixed.js';
+import { RingArena } from '../encrypted/arena.js';
 import { Player } from '../encrypted/player.js';
 import { ABY3 } from '../encrypted/protocols/aby3.js';
 import { Pond } from '../encrypted/protocols/pond.js';
@@ -101,18 +102,41 @@ export function jobAggregation(spec: JobSpec, transport: Transport): Aggregation
   const owners = spec.dataOwners.map((o) => new Player(o));
   const mo = new Player(spec.modelOwner);
   const [s0, s1, s2] = spec.servers.map((s) => new Player(s)) as [Player, Player, Player];
+  // one protocol instance per job, with an id every process derives alike (rendezvous keys `job-<jobId>/<op>/...`)
   const opts = { precision: spec.precision, transport, id: `job-${spec.jobId}`, players: [...owners, mo], timeoutMs: spec.roundTimeoutMs };
-  const pr = spec.protocol === 'aby3' ? new ABY3(s0, s1, s2, opts) : new Pond(s0, s1, s2, opts);
-  const p3 = pr as ABY3; // both share the generic Protocol API used here
+  // meanScaling 'owners', as secureMean: owner i folds the public w_i / sum w into its fixed-point encoding; the servers only add
+  const multipliers = counts.map((c) => c / total);
+  // where this process runs a data owner, its update; undefined for the owners of other processes
+  const inputs = (update: Float32Array | undefined): (Float32Array | undefined)[] => owners.map((o) => (transport.isLocal(o.name) ? update : undefined));
+  if (spec.protocol === 'aby3') {
+    const pr = new ABY3(s0, s1, s2, opts);
+    // working memory may be pooled only when no other process can still read a payload (secureMean's rule)
+    const pooled = transport.kind === 'memory' && [...owners, mo, s0, s1, s2].every((p) => transport.isLocal(p.name));
+    return {
+      async round(_r, update) {
+        // the fused secure-aggregation path of secureMean (ABY3.encryptSum + revealInto), run SPMD:
+        // each owner uploads one full share component (to server1) and seeds; server2 sees only the sum
+        const arena = new RingArena({ pooled });
+        try {
+          const sum = await pr.encryptSum(owners, inputs(update), multipliers, { size: n, arena });
+          return await pr.revealInto(sum, mo, new Float32Array(n));
+        } finally {
+          arena.dispose();
+        }
+      },
+    };
+  }
+  const pr = new Pond(s0, s1, s2, opts);
+  const p3 = pr as unknown as ABY3; // Pond shares the generic Protocol API used here
   return {
     async round(_r, update) {
-      // Mirrors secureMean (meanScaling 'owners'): owner i encodes (w_i / sum w) * x_i; the servers only add.
+      // secureMean's Pond path: encryptEncoded (scale folded into the encoding) + addN + revealRing + decode
+      const x = inputs(update);
       const shares = await Promise.all(
         owners.map((o, i) => {
-          const w = counts[i]! / total;
-          const x = transport.isLocal(o.name) ? update : undefined;
-          if (w === 1) return p3.encrypt(o, x, { shape: [n] });
-          return p3.encryptEncoded(o, (cfg) => encode(x!, [n], cfg, 'secureMean', w), [n]);
+          const w = multipliers[i]!;
+          if (w === 1) return p3.encrypt(o, x[i], { shape: [n] });
+          return p3.encryptEncoded(o, (cfg) => encode(x[i]!, [n], cfg, 'secureMean', w), [n]);
         }),
       );
       const sum = p3.addN(shares as ReplicatedTensor[]);
@@ -126,18 +150,6 @@ export function jobAggregation(spec: JobSpec, transport: Transport): Aggregation
 }
 
 // ------------------------------------------------------------------ data owner set-up
-
-/** Advance a DataOwner's data order by `k` batches without computing anything (mirrors its nextBatch). */
-export function skipBatches(owner: DataOwner, k: number): void {
-  const o = owner as unknown as { reshuffle(): void; cursor: number; order: Uint32Array; batchSize: number };
-  if (typeof o.reshuffle !== 'function' || typeof o.cursor !== 'number' || !(o.order instanceof Uint32Array)) {
-    throw new Error('skipBatches: DataOwner internals changed (reshuffle/cursor/order); resume cannot replay the data order');
-  }
-  for (let i = 0; i < k; i++) {
-    if (o.cursor + o.batchSize > o.order.length) o.reshuffle();
-    o.cursor += o.batchSize;
-  }
-}
 
 const sliceCache = new Map<string, import('../learning/mnist.js').Dataset>();
 
@@ -158,7 +170,7 @@ export async function makeDataOwner(spec: JobSpec, index: number): Promise<DataO
   const owner = new L.DataOwner(spec.dataOwners[index]!, spec.model, { train: mine, test: mine }, mine, {
     batchSize: spec.batchSize, seed: spec.seed, shuffleSeed: spec.seed * 7919 + index,
   });
-  skipBatches(owner, spec.startRound);
+  owner.skipBatches(spec.startRound);
   return owner;
 }
 

@@ -209,6 +209,23 @@ export class DataOwner {
     this.cursor += bs;
   }
 
+  /**
+   * Advance the data order by `n` batches of `batchSize` without reading any
+   * data, exactly as `n` calls of `computeGradient` would (reshuffling at the
+   * same points, from the same seeded order). Resuming at round `r` is
+   * `skipBatches(r)` on a fresh owner: the round number is the whole state of
+   * the data order.
+   */
+  skipBatches(n: number): void {
+    if (typeof n !== 'number') throw new TypeError(`"n" expected a number, got ${typeof n}`);
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`"n" expected integer >= 0, got ${n}`);
+    const bs = this.batchSize;
+    for (let i = 0; i < n; i++) {
+      if (this.cursor + bs > this.order.length) this.reshuffle();
+      this.cursor += bs;
+    }
+  }
+
   /** Set the weights received from the model owner. */
   updateModel(weights: Float32Array): void {
     setFlatWeights(this.model, weights);
