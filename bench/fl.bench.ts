@@ -114,16 +114,29 @@ async function main(): Promise<void> {
 
   // (3) memory, in fresh processes
   if (only.has('memory')) {
-    const n = 1_000_000;
+    // Two sizes: the excess peak RSS has a constant part (V8 frees node:crypto's PRG output buffers only
+    // when external memory has grown by its GC threshold, tens of MiB whatever the model size) and a part
+    // proportional to the update. The marginal copies (slope between the sizes) is the second.
+    const sizes = [1_000_000, 4_000_000];
     const kinds = available ? ['plaintext', PROTOCOL] : ['plaintext'];
     const res: unknown[] = [];
     for (const kind of kinds) {
-      const c = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench/fl.bench.ts'), '--memory-child', kind, String(n)], { cwd: root, encoding: 'utf8', env: process.env });
-      if (c.status !== 0) { res.push({ kind, error: c.stderr.slice(-500) }); continue; }
-      const line = c.stdout.trim().split('\n').pop()!;
-      const j = JSON.parse(line) as { kind: string; peakRssBytes: number; rssBeforeBytes: number; extraPeakBytes: number; copiesOfOneUpdate: number; ms: number };
-      res.push(j);
-      console.log(`memory, 1M-parameter update x 3 owners, ${kind}: RSS before ${(j.rssBeforeBytes / 2 ** 20).toFixed(0)} MiB, peak ${(j.peakRssBytes / 2 ** 20).toFixed(0)} MiB: +${(j.extraPeakBytes / 2 ** 20).toFixed(1)} MiB during aggregation = ${j.copiesOfOneUpdate.toFixed(1)} copies of one 4 MB update; ${j.ms.toFixed(0)} ms`);
+      const byN: { n: number; extra: number }[] = [];
+      for (const n of sizes) {
+        const c = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench/fl.bench.ts'), '--memory-child', kind, String(n)], { cwd: root, encoding: 'utf8', env: process.env });
+        if (c.status !== 0) { res.push({ kind, params: n, error: c.stderr.slice(-500) }); continue; }
+        const line = c.stdout.trim().split('\n').pop()!;
+        const j = JSON.parse(line) as { kind: string; peakRssBytes: number; rssBeforeBytes: number; extraPeakBytes: number; copiesOfOneUpdate: number; ms: number };
+        res.push(j);
+        byN.push({ n, extra: j.extraPeakBytes });
+        console.log(`memory, ${(n / 1e6).toFixed(0)}M-parameter update x 3 owners, ${kind}: RSS before ${(j.rssBeforeBytes / 2 ** 20).toFixed(0)} MiB, peak ${(j.peakRssBytes / 2 ** 20).toFixed(0)} MiB: +${(j.extraPeakBytes / 2 ** 20).toFixed(1)} MiB during aggregation = ${j.copiesOfOneUpdate.toFixed(1)} copies of one ${(4 * n / 1e6).toFixed(0)} MB update; ${j.ms.toFixed(0)} ms`);
+      }
+      if (byN.length === 2) {
+        const marginal = (byN[1]!.extra - byN[0]!.extra) / (4 * (byN[1]!.n - byN[0]!.n));
+        const constant = byN[0]!.extra - marginal * 4 * byN[0]!.n;
+        res.push({ kind, marginalCopiesOfUpdate: marginal, constantExtraBytes: constant });
+        console.log(`memory, ${kind}: marginal ${marginal.toFixed(2)} copies of the update per parameter added, constant part ${(constant / 2 ** 20).toFixed(1)} MiB`);
+      }
     }
     out.memory = res;
   }
