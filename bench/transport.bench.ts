@@ -121,7 +121,7 @@ async function benchRawGrpc(payload: Uint8Array): Promise<Run> {
   let ack: (() => void) | undefined;
   call.on('data', () => ack?.());
   call.on('error', () => {});
-  const chunk = CHUNK ?? 256 * 1024;
+  const chunk = CHUNK ?? 1024 * 1024; // GrpcTransport's default chunk
   const times: number[] = [];
   let cpu = process.cpuUsage();
   let faults = process.resourceUsage().minorPageFault;

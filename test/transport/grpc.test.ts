@@ -51,7 +51,7 @@ test('grpc: payloads of every size cross bit for bit, both ways, in any receive 
   const a = ts.get('a')!;
   const b = ts.get('b')!;
   try {
-    const C = 256 * 1024; // the default chunk size: test its boundaries
+    const C = MiB; // the default chunk size: test its boundaries
     const sizes = [0, 1, 1000, C - 1, C, C + 1, 9 * MiB + 7];
     const payloads = sizes.map(rand);
     // all sent concurrently, received in reverse order
