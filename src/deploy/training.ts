@@ -56,6 +56,22 @@ export function setTransportRound(t: Transport, round: number): void {
 }
 
 const json = (v: unknown): Uint8Array => enc.encode(JSON.stringify(v));
+
+/**
+ * Send a job acknowledgement at the control round id, as the job spec came:
+ * the driver stays at that round until every job spec is out (a slow peer can
+ * take a while), and a frame of an older round would be dropped there.
+ * Nothing else reaches this player before the driver has every acknowledgement,
+ * and the round is back to 0 as soon as the frame is written.
+ */
+async function sendAck(transport: Transport, from: string, to: string, key: string, payload: Uint8Array): Promise<void> {
+  setTransportRound(transport, CONTROL_ROUND);
+  try {
+    await transport.send(from, to, key, payload);
+  } finally {
+    setTransportRound(transport, 0);
+  }
+}
 const unjson = <T>(b: Uint8Array): T => JSON.parse(dec.decode(b)) as T;
 
 function f32Bytes(a: Float32Array): Uint8Array {
@@ -275,7 +291,7 @@ export async function servePlayer(transport: Transport, config: DeployConfig, me
     } catch (e) {
       log(`${me}: refused a job: ${(e as Error).message}`);
       const id = (() => { try { return (JSON.parse(dec.decode(bytes)) as { jobId?: unknown }).jobId; } catch { return undefined; } })();
-      if (typeof id === 'string' && /^[0-9a-f]{12}$/.test(id)) await transport.send(me, modelOwner, `${id}/ack`, json({ ok: false, error: (e as Error).message })).catch(() => {});
+      if (typeof id === 'string' && /^[0-9a-f]{12}$/.test(id)) await sendAck(transport, me, modelOwner, `${id}/ack`, json({ ok: false, error: (e as Error).message })).catch(() => {});
       continue;
     }
     jobs++;
@@ -283,7 +299,7 @@ export async function servePlayer(transport: Transport, config: DeployConfig, me
       // load the data (and tfjs) before accepting, so that the first round's deadline does not include it
       const idx = spec.dataOwners.indexOf(me);
       const prepared = idx >= 0 ? await makeDataOwner(spec, idx) : undefined;
-      await transport.send(me, modelOwner, `${spec.jobId}/ack`, json({ ok: true }));
+      await sendAck(transport, me, modelOwner, `${spec.jobId}/ack`, json({ ok: true }));
       log(`${me}: job ${spec.jobId}: ${spec.protocol} ${spec.model}, rounds ${spec.startRound + 1}..${spec.totalSteps}`);
       const r = await runPlayerJob(transport, spec, me, prepared);
       log(`${me}: job ${spec.jobId} finished (${r.rounds} rounds)`);

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { parseConfig } from '../../src/transport/config.js';
 import { configHash, configRoles, encodeJobSpec, JobError, parseJobSpec, type JobSpec } from '../../src/deploy/job.js';
 import { CheckpointError, checkpointPath, loadCheckpoint, paramDifferences, saveCheckpoint, flattenOptimizerState } from '../../src/deploy/checkpoint.js';
-import { runDriverJob, servePlayer, RoundError } from '../../src/deploy/training.js';
+import { JOB_KEY, runDriverJob, servePlayer, RoundError } from '../../src/deploy/training.js';
 import { resolveParams } from '../../src/deploy/driver.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
 import { ROLES7 } from './helpers.js';
@@ -103,6 +103,42 @@ test('a player refuses a job for another config, and the driver reports which pl
     (e: Error) => e instanceof JobError && /player 'server0' refused the job: job for another config/.test(e.message),
   );
   hub.close();
+  await Promise.race([served, new Promise((r) => setTimeout(r, 100))]);
+});
+
+test('an acknowledgement reaches a driver still sending the job to a slower peer (frames carry round ids, as over gRPC)', async () => {
+  const c = config();
+  const hub = new MemoryHub();
+  // the gRPC transport's rule, on the hub: a frame stamped with a round older than the receiver's current round is dropped
+  const rounds = new Map<string, number>();
+  const dropped: string[] = [];
+  let ackSent!: () => void;
+  const server0Acked = new Promise<void>((r) => (ackSent = r));
+  const deliver = hub.deliver.bind(hub);
+  hub.deliver = (from, to, key, payload) => {
+    if ((rounds.get(from) ?? 0) < (rounds.get(to) ?? 0)) dropped.push(`${key} from ${from} (round ${rounds.get(from) ?? 0}) to ${to} (round ${rounds.get(to) ?? 0})`);
+    else deliver(from, to, key, payload);
+    if (from === 'server0' && key.endsWith('/ack')) ackSent();
+  };
+  const withRounds = (name: string): MemoryTransport => Object.assign(new MemoryTransport({ hub, local: [name] }), { setRound: (r: number) => void rounds.set(name, r) });
+  const served = servePlayer(withRounds('server0'), c, 'server0', { maxJobs: 1, log: () => {} });
+  const mo = withRounds('model-owner');
+  const send = mo.send.bind(mo);
+  // the job reaches owner0 only once server0 has acknowledged it: the driver is still sending job specs (at the control round)
+  mo.send = async (from, to, key, payload) => {
+    if (to === 'owner0' && key === JOB_KEY) await server0Acked;
+    return send(from, to, key, payload);
+  };
+  const s = spec({ protocol: 'aby3' });
+  const job = runDriverJob(mo, { ...s, dataOwners: ['owner0'], servers: ['server0', 'server1', 'server2'] }, {} as never);
+  job.catch(() => {});
+  await server0Acked;
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(dropped, [], 'a frame was dropped as stale');
+  assert.equal(rounds.get('server0'), 0, 'server0 is back at round 0 after acknowledging');
+  // nobody else serves: end the job start
+  hub.close();
+  await assert.rejects(job, RoundError);
   await Promise.race([served, new Promise((r) => setTimeout(r, 100))]);
 });
 
