@@ -31,6 +31,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { PlayerStats, ReceiveOptions, Transport } from './channel.js';
 import { TransportError } from './errors.js';
+import { PlayerCounters } from './stats.js';
 import { linkService, releaseWire, SCHEMA_VERSION, WirePool, type LinkFrame } from './grpc-schema.js';
 import {
   HandshakeInitiator,
@@ -98,10 +99,6 @@ export interface GrpcTransportOptions {
   tapOutgoing?: (peer: string, frame: LinkFrame) => LinkFrame[];
 }
 
-interface Counter extends PlayerStats {
-  receivedSinceSend: boolean;
-}
-const newCounter = (): Counter => ({ bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0, rounds: 0, receivedSinceSend: true });
 
 interface Waiter {
   resolve: (p: Uint8Array) => void;
@@ -300,7 +297,7 @@ export class GrpcTransport implements Transport {
   #links = new Map<string, Promise<OutLink>>();
   #incoming = new Set<grpc.ServerDuplexStream<LinkFrame, LinkFrame>>();
   #boxes = new Map<string, Mailbox>();
-  #stats = new Map<string, Counter>();
+  readonly #counters = new PlayerCounters();
   #round = 0;
   #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   #ports = new Map<string, number>();
@@ -415,22 +412,12 @@ export class GrpcTransport implements Transport {
     return this.#locals.has(player);
   }
 
-  #counter(p: string): Counter {
-    let c = this.#stats.get(p);
-    if (c === undefined) this.#stats.set(p, (c = newCounter()));
-    return c;
-  }
-
   stats(): Record<string, PlayerStats> {
-    const out: Record<string, PlayerStats> = {};
-    for (const [p, c] of this.#stats) {
-      out[p] = { bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, messagesSent: c.messagesSent, messagesReceived: c.messagesReceived, rounds: c.rounds };
-    }
-    return out;
+    return this.#counters.snapshot();
   }
 
   resetStats(): void {
-    this.#stats.clear();
+    this.#counters.reset();
   }
 
   // ------------------------------------------------------------------ receiving side
@@ -454,10 +441,7 @@ export class GrpcTransport implements Transport {
   }
 
   #received(to: string, payload: Uint8Array): void {
-    const r = this.#counter(to);
-    r.bytesReceived += payload.byteLength;
-    r.messagesReceived++;
-    r.receivedSinceSend = true;
+    this.#counters.received(to, payload.byteLength);
   }
 
   receive(to: string, from: string, key: string, options?: ReceiveOptions): Promise<Uint8Array> {
@@ -811,13 +795,7 @@ export class GrpcTransport implements Transport {
     if (!this.#entries.has(to)) throw new PeerError(`send: player '${to}' is not in the config`, to);
     const remote = !this.isLocal(to);
     if (remote && this.#state !== 'running') throw new TransportError(`send: call start() first (state '${this.#state}')`);
-    const c = this.#counter(from);
-    if (c.receivedSinceSend) {
-      c.rounds++;
-      c.receivedSinceSend = false;
-    }
-    c.bytesSent += payload.byteLength;
-    c.messagesSent++;
+    this.#counters.sent(from, payload.byteLength);
     if (!remote) {
       this.#deliver(from, to, key, payload);
       return;

@@ -9,19 +9,12 @@
  */
 import type { PlayerStats, ReceiveOptions, Transport } from './channel.js';
 import { TransportError } from './errors.js';
+import { PlayerCounters } from './stats.js';
 
 interface Mailbox {
   payload?: Uint8Array;
   waiter?: { resolve: (p: Uint8Array) => void; reject: (e: Error) => void; timer?: ReturnType<typeof setTimeout> };
 }
-
-interface Counter extends PlayerStats {
-  receivedSinceSend: boolean;
-}
-
-const newCounter = (): Counter => ({
-  bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0, rounds: 0, receivedSinceSend: true,
-});
 
 function checkName(fn: string, arg: string, v: unknown): string {
   if (typeof v !== 'string' || v.length === 0) {
@@ -33,25 +26,13 @@ function checkName(fn: string, arg: string, v: unknown): string {
 /** The shared mailboxes and counters behind one or more MemoryTransports. */
 export class MemoryHub {
   readonly #boxes = new Map<string, Mailbox>();
-  readonly #stats = new Map<string, Counter>();
+  readonly #counters = new PlayerCounters();
   #closed = false;
-
-  #counter(p: string): Counter {
-    let c = this.#stats.get(p);
-    if (c === undefined) this.#stats.set(p, (c = newCounter()));
-    return c;
-  }
 
   deliver(from: string, to: string, key: string, payload: Uint8Array): void {
     if (this.#closed) throw new TransportError(`send: transport is closed (${from} -> ${to}, key '${key}')`);
     const id = `${from}\u0000${to}\u0000${key}`;
-    const c = this.#counter(from);
-    if (c.receivedSinceSend) {
-      c.rounds++;
-      c.receivedSinceSend = false;
-    }
-    c.bytesSent += payload.byteLength;
-    c.messagesSent++;
+    this.#counters.sent(from, payload.byteLength);
     const box = this.#boxes.get(id);
     if (box === undefined) {
       this.#boxes.set(id, { payload });
@@ -61,16 +42,9 @@ export class MemoryHub {
       throw new TransportError(`send: duplicate message from '${from}' to '${to}' under key '${key}'`);
     }
     this.#boxes.delete(id);
-    this.#received(to, payload);
+    this.#counters.received(to, payload.byteLength);
     if (box.waiter.timer !== undefined) clearTimeout(box.waiter.timer);
     box.waiter.resolve(payload);
-  }
-
-  #received(to: string, payload: Uint8Array): void {
-    const r = this.#counter(to);
-    r.bytesReceived += payload.byteLength;
-    r.messagesReceived++;
-    r.receivedSinceSend = true;
   }
 
   collect(to: string, from: string, key: string, options?: ReceiveOptions): Promise<Uint8Array> {
@@ -79,7 +53,7 @@ export class MemoryHub {
     const box = this.#boxes.get(id);
     if (box?.payload !== undefined) {
       this.#boxes.delete(id);
-      this.#received(to, box.payload);
+      this.#counters.received(to, box.payload.byteLength);
       return Promise.resolve(box.payload);
     }
     if (box?.waiter !== undefined) {
@@ -99,15 +73,11 @@ export class MemoryHub {
   }
 
   stats(): Record<string, PlayerStats> {
-    const out: Record<string, PlayerStats> = {};
-    for (const [p, c] of this.#stats) {
-      out[p] = { bytesSent: c.bytesSent, bytesReceived: c.bytesReceived, messagesSent: c.messagesSent, messagesReceived: c.messagesReceived, rounds: c.rounds };
-    }
-    return out;
+    return this.#counters.snapshot();
   }
 
   resetStats(): void {
-    this.#stats.clear();
+    this.#counters.reset();
   }
 
   /** Messages sent but not yet received (useful to check a protocol leaves nothing behind). */
