@@ -2,11 +2,12 @@
 import { RingBackendError } from './errors.js';
 import { referenceKernels, type RingKernels } from './reference.js';
 import { describe } from './shape.js';
+import { residentHeap } from './heap.js';
 import { loadWasmKernels } from './wasm.js';
 
 export type RingBackendName = 'wasm' | 'ts';
 
-const loaded = loadWasmKernels();
+const loaded = loadWasmKernels(undefined, { resident: residentHeap() });
 let current: RingKernels = loaded.kernels ?? referenceKernels;
 
 /** Kernels of the current backend. */

@@ -23,3 +23,11 @@ export class RingBackendError extends Error {
     this.name = 'RingBackendError';
   }
 }
+
+/** A tensor used after the ring scope that created it ended (see ringScope). */
+export class RingDisposedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RingDisposedError';
+  }
+}

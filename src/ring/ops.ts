@@ -4,15 +4,18 @@
  * except the *InPlace variants, which write into and return `dst`.
  */
 import { kernels } from './backend.js';
-import { RingMismatchError, RingShapeError } from './errors.js';
+import { RingDisposedError, RingMismatchError, RingShapeError } from './errors.js';
 import { broadcastShapes, checkShape, describe, fmtShape, normAxis, shapeSize, stridesOf } from './shape.js';
-import { limbsOf, RingTensor, type RingBits } from './tensor.js';
+import { emptyTensor, limbsOf, RingTensor, type RingBits } from './tensor.js';
 
 // ---------------------------------------------------------------- checks
 
 export function checkTensor(fn: string, arg: string, x: unknown): RingTensor {
   if (!(x instanceof RingTensor)) {
     throw new TypeError(`${fn}: argument '${arg}' must be a RingTensor, got ${describe(x)}`);
+  }
+  if (x.disposed) {
+    throw new RingDisposedError(`${fn}: argument '${arg}' was freed when the ring scope that created it ended (return it from the scope to keep it)`);
   }
   return x;
 }
@@ -45,9 +48,8 @@ const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
  * out[idx] = src[offset + sum_d idx_d * strides[d]] (strides in elements),
  * for idx over outShape; copies `limbs` limbs per element.
  */
-function gather(src: BigUint64Array, limbs: number, outShape: readonly number[], strides: readonly number[], offset: number): BigUint64Array {
+function gatherInto(src: BigUint64Array, limbs: number, outShape: readonly number[], strides: readonly number[], offset: number, out: BigUint64Array): BigUint64Array {
   const n = shapeSize(outShape);
-  const out = new BigUint64Array(n * limbs);
   if (n === 0) return out;
   const rank = outShape.length;
   if (rank === 0) {
@@ -92,6 +94,20 @@ function gather(src: BigUint64Array, limbs: number, outShape: readonly number[],
   }
 }
 
+/** A new tensor of `shape` gathered from `src` (see gatherInto). */
+function gather(bits: RingBits, src: BigUint64Array, shape: readonly number[], strides: readonly number[], offset: number): RingTensor {
+  const t = emptyTensor(bits, shape);
+  gatherInto(src, limbsOf(bits), shape, strides, offset, t.data);
+  return t;
+}
+
+/** A copy of `a`'s limbs under a new shape of the same size. */
+function copyAs(a: RingTensor, shape: readonly number[]): RingTensor {
+  const t = emptyTensor(a.bits, shape);
+  t.data.set(a.data);
+  return t;
+}
+
 /** Strides of `x` seen through broadcasting to `shape` (0 on broadcast dims). */
 function broadcastStrides(xShape: readonly number[], shape: readonly number[]): number[] {
   const xs = stridesOf(xShape);
@@ -101,7 +117,7 @@ function broadcastStrides(xShape: readonly number[], shape: readonly number[]): 
 
 function expandTo(x: RingTensor, shape: readonly number[]): RingTensor {
   if (sameShape(x.shape, shape)) return x;
-  return new RingTensor(x.bits, shape, gather(x.data, limbsOf(x.bits), shape, broadcastStrides(x.shape, shape), 0));
+  return gather(x.bits, x.data, shape, broadcastStrides(x.shape, shape), 0);
 }
 
 // ---------------------------------------------------------------- elementwise
@@ -114,21 +130,21 @@ function binaryOp(fn: string, k: BinKernel, a: RingTensor, b: RingTensor): RingT
   sameRing(fn, a, 'a', b, 'b');
   const K = kernels();
   if (sameShape(a.shape, b.shape)) {
-    const out = new RingTensor(a.bits, a.shape);
+    const out = emptyTensor(a.bits, a.shape);
     K[k](a.bits, a.data, b.data, out.data);
     return out;
   }
   const shape = broadcastShapes(fn, 'b', a.shape, b.shape);
   if (b.size === 1 && sameShape(a.shape, shape)) {
     const s = b.get(0);
-    const out = new RingTensor(a.bits, shape);
+    const out = emptyTensor(a.bits, shape);
     if (k === 'mul') K.mulScalar(a.bits, a.data, s, out.data);
     else K.addScalar(a.bits, a.data, k === 'add' ? s : BigInt.asUintN(a.bits, -s), out.data);
     return out;
   }
   const A = expandTo(a, shape);
   const B = expandTo(b, shape);
-  const out = new RingTensor(a.bits, shape);
+  const out = emptyTensor(a.bits, shape);
   K[k](a.bits, A.data, B.data, out.data);
   return out;
 }
@@ -171,7 +187,7 @@ export const mulInPlace = (dst: RingTensor, b: RingTensor): RingTensor => binary
 /** -a mod 2^bits. */
 export function neg(a: RingTensor): RingTensor {
   checkTensor('neg', 'a', a);
-  const out = new RingTensor(a.bits, a.shape);
+  const out = emptyTensor(a.bits, a.shape);
   kernels().neg(a.bits, a.data, out.data);
   return out;
 }
@@ -187,7 +203,7 @@ export function negInPlace(dst: RingTensor): RingTensor {
 export function addScalar(a: RingTensor, s: bigint): RingTensor {
   checkTensor('addScalar', 'a', a);
   const v = checkScalar('addScalar', 's', s, a.bits);
-  const out = new RingTensor(a.bits, a.shape);
+  const out = emptyTensor(a.bits, a.shape);
   kernels().addScalar(a.bits, a.data, v, out.data);
   return out;
 }
@@ -196,7 +212,7 @@ export function addScalar(a: RingTensor, s: bigint): RingTensor {
 export function mulScalar(a: RingTensor, s: bigint): RingTensor {
   checkTensor('mulScalar', 'a', a);
   const v = checkScalar('mulScalar', 's', s, a.bits);
-  const out = new RingTensor(a.bits, a.shape);
+  const out = emptyTensor(a.bits, a.shape);
   kernels().mulScalar(a.bits, a.data, v, out.data);
   return out;
 }
@@ -218,7 +234,7 @@ export function mulScalarInPlace(dst: RingTensor, s: bigint): RingTensor {
 function shiftOp(fn: string, kern: 'shl' | 'shrLogical' | 'shrArith', a: RingTensor, k: number, inPlace: boolean): RingTensor {
   checkTensor(fn, inPlace ? 'dst' : 'a', a);
   const kk = checkShift(fn, k, a.bits);
-  const out = inPlace ? a : new RingTensor(a.bits, a.shape);
+  const out = inPlace ? a : emptyTensor(a.bits, a.shape);
   kernels()[kern](a.bits, a.data, kk, out.data);
   return out;
 }
@@ -255,7 +271,7 @@ export function sum(a: RingTensor, axis?: number, keepDims = false): RingTensor 
     inner = shapeSize(a.shape.slice(ax + 1));
     shape = keepDims ? a.shape.map((d, i) => (i === ax ? 1 : d)) : a.shape.filter((_, i) => i !== ax);
   }
-  const out = new RingTensor(a.bits, shape);
+  const out = emptyTensor(a.bits, shape);
   if (out.size > 0) kernels().sumAxis(a.bits, a.data, outer, len, inner, out.data);
   return out;
 }
@@ -271,7 +287,7 @@ export function matmul(a: RingTensor, b: RingTensor): RingTensor {
     throw new RingShapeError(`matmul: argument 'b' has shape ${fmtShape(b.shape)}, expected a 2-D shape [${k},n] (k from 'a' of shape ${fmtShape(a.shape)})`);
   }
   const n = b.shape[1]!;
-  const out = new RingTensor(a.bits, [m, n]);
+  const out = emptyTensor(a.bits, [m, n]);
   if (out.size > 0) kernels().matmul(a.bits, a.data, b.data, out.data, m, k, n);
   return out;
 }
@@ -301,7 +317,7 @@ export function transpose(a: RingTensor, perm?: readonly number[]): RingTensor {
   }
   const st = stridesOf(a.shape);
   const shape = p.map((ax) => a.shape[ax]!);
-  return new RingTensor(a.bits, shape, gather(a.data, limbsOf(a.bits), shape, p.map((ax) => st[ax]!), 0));
+  return gather(a.bits, a.data, shape, p.map((ax) => st[ax]!), 0);
 }
 
 /** Same elements, new shape (one dimension may be -1). Copies. */
@@ -320,7 +336,7 @@ export function reshape(a: RingTensor, shape: readonly number[]): RingTensor {
     sh = shape.map((d) => (d === -1 ? a.size / known : d));
   }
   if (shapeSize(sh) !== a.size) bad();
-  return new RingTensor(a.bits, sh, a.data.slice());
+  return copyAs(a, sh);
 }
 
 /** TF-style slice: `size[d] = -1` takes the rest of dimension d. */
@@ -344,7 +360,7 @@ export function slice(a: RingTensor, begin: readonly number[], size: readonly nu
   }
   const st = stridesOf(a.shape);
   const offset = begin.reduce((acc, b, d) => acc + b * st[d]!, 0);
-  return new RingTensor(a.bits, sz, gather(a.data, limbsOf(a.bits), sz, st, offset));
+  return gather(a.bits, a.data, sz, st, offset);
 }
 
 /** Joins tensors along `axis`; all other dimensions must agree. */
@@ -371,7 +387,8 @@ export function concat(tensorsArg: readonly RingTensor[], axis: number): RingTen
   const limbs = limbsOf(first.bits);
   const outer = shapeSize(first.shape.slice(0, ax));
   const inner = shapeSize(first.shape.slice(ax + 1)) * limbs;
-  const out = new BigUint64Array(shapeSize(shape) * limbs);
+  const res = emptyTensor(first.bits, shape);
+  const out = res.data;
   const row = total * inner;
   let col = 0;
   for (const t of tensors) {
@@ -379,7 +396,7 @@ export function concat(tensorsArg: readonly RingTensor[], axis: number): RingTen
     for (let o = 0; o < outer; o++) out.set(t.data.subarray(o * chunk, (o + 1) * chunk), o * row + col);
     col += chunk;
   }
-  return new RingTensor(first.bits, shape, out);
+  return res;
 }
 
 /** numpy broadcast_to (copies). */
@@ -397,7 +414,7 @@ export function expandDims(a: RingTensor, axis: number): RingTensor {
   const ax = normAxis('expandDims', 'axis', axis, a.shape.length + 1);
   const shape = [...a.shape];
   shape.splice(ax, 0, 1);
-  return new RingTensor(a.bits, shape, a.data.slice());
+  return copyAs(a, shape);
 }
 
 /** Removes size-1 dimensions (all of them, or those listed, which must be 1). Copies. */
@@ -412,7 +429,7 @@ export function squeeze(a: RingTensor, axes?: readonly number[]): RingTensor {
       if (a.shape[ax] !== 1) throw new RingShapeError(`squeeze: argument 'axes' names axis ${ax} of size ${a.shape[ax]} in shape ${fmtShape(a.shape)}, expected size 1`);
     }
   }
-  return new RingTensor(a.bits, a.shape.filter((_, i) => !drop.has(i)), a.data.slice());
+  return copyAs(a, a.shape.filter((_, i) => !drop.has(i)));
 }
 
 /** True when both tensors have the same ring, shape and elements. */

@@ -1,5 +1,6 @@
 /** RingTensor: a dense row-major tensor over Z_2^64 or Z_2^128. */
 import { RingShapeError } from './errors.js';
+import { currentScope, MIN_RESIDENT_BYTES, residentHeap, track } from './heap.js';
 import { checkShape, describe, fmtShape, shapeSize } from './shape.js';
 
 export type RingBits = 64 | 128;
@@ -36,7 +37,7 @@ export class RingTensor {
     this.size = shapeSize(this.shape);
     const limbs = this.size * limbsOf(this.bits);
     if (data === undefined) {
-      this.data = new BigUint64Array(limbs);
+      this.data = allocate(this, limbs);
     } else {
       if (!(data instanceof BigUint64Array)) {
         throw new TypeError(`RingTensor: argument 'data' must be a BigUint64Array, got ${describe(data)}`);
@@ -102,7 +103,9 @@ export class RingTensor {
   }
 
   clone(): RingTensor {
-    return new RingTensor(this.bits, this.shape, this.data.slice());
+    const t = emptyTensor(this.bits, this.shape);
+    t.data.set(this.data);
+    return t;
   }
 
   /** Little-endian limbs; a view over `data` (no copy) on little-endian hosts. */
@@ -135,6 +138,57 @@ export class RingTensor {
   toString(): string {
     return `RingTensor(Z_2^${this.bits}, shape ${fmtShape(this.shape)})`;
   }
+
+  /** True once the ring scope that created this tensor has ended without returning it (see ringScope). */
+  get disposed(): boolean {
+    return this.data.length !== this.size * limbsOf(this.bits);
+  }
+}
+
+const EMPTY = new BigUint64Array(0);
+/** Set by emptyTensor: the next allocation may skip zeroing (its caller writes every limb). */
+let uninitialised = false;
+
+/**
+ * Limbs for a new tensor: a block of the resident heap inside a ring scope
+ * (large enough tensors, heap available), else a fresh zeroed JS array.
+ */
+function allocate(t: RingTensor, limbs: number): BigUint64Array {
+  const zero = !uninitialised;
+  uninitialised = false;
+  const scope = currentScope();
+  const heap = scope === undefined ? null : residentHeap();
+  if (heap === null || limbs * 8 < MIN_RESIDENT_BYTES) return new BigUint64Array(limbs);
+  const [ptr, cls] = heap.alloc(limbs * 8);
+  if (zero) heap.zero(ptr, limbs * 8);
+  const w = t as { data: BigUint64Array };
+  track(scope!, t, {
+    ptr,
+    cls,
+    dispose() {
+      w.data = EMPTY;
+      heap.release(ptr, cls);
+    },
+    evict() {
+      w.data = w.data.slice();
+      heap.release(ptr, cls);
+    },
+  });
+  return heap.view(ptr, limbs);
+}
+
+/**
+ * A tensor whose limbs the caller overwrites entirely before anyone reads
+ * them (ring ops' outputs): inside a ring scope its reused heap block is not
+ * zeroed first. Outside scopes it is a zeroed tensor like any other.
+ */
+export function emptyTensor(bits: RingBits, shape: readonly number[]): RingTensor {
+  uninitialised = true;
+  try {
+    return new RingTensor(bits, shape);
+  } finally {
+    uninitialised = false;
+  }
 }
 
 function fromByteSource(fn: string, bits: RingBits, shape: readonly number[], bytes: Uint8Array, exact: boolean): RingTensor {
@@ -149,14 +203,15 @@ function fromByteSource(fn: string, bits: RingBits, shape: readonly number[], by
       `${fn}: argument 'bytes' has ${bytes.length} bytes, expected ${exact ? '' : 'at least '}${need} for shape ${fmtShape(sh)} in Z_2^${bits}`,
     );
   }
-  const data = new BigUint64Array(need / 8);
+  const t = emptyTensor(bits, sh);
+  const data = t.data;
   if (LITTLE_ENDIAN) {
-    new Uint8Array(data.buffer).set(bytes.subarray(0, need));
+    new Uint8Array(data.buffer, data.byteOffset, need).set(bytes.subarray(0, need));
   } else {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, need);
     for (let i = 0; i < data.length; i++) data[i] = dv.getBigUint64(8 * i, true);
   }
-  return new RingTensor(bits, sh, data);
+  return t;
 }
 
 export { MASK64 };

@@ -12,6 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RingHeap } from './heap.js';
 import type { RingKernels } from './reference.js';
 import type { RingBits } from './tensor.js';
 
@@ -31,6 +32,7 @@ type Fn = (...args: (number | bigint)[]) => void;
 interface RingExports {
   memory: WasmMemory;
   heapBase(): number;
+  zero: Fn;
   add64: Fn; sub64: Fn; mul64: Fn; neg64: Fn; addScalar64: Fn; mulScalar64: Fn; shift64: Fn; sum64: Fn; matmul64: Fn;
   add128: Fn; sub128: Fn; mul128: Fn; neg128: Fn; addScalar128: Fn; mulScalar128: Fn; shift128: Fn; sum128: Fn; matmul128: Fn;
 }
@@ -89,6 +91,11 @@ export interface WasmKernelOptions {
    * copied whole). Default 64 MiB.
    */
   maxScratchBytes?: number;
+  /**
+   * The resident tensor heap (src/ring/heap.ts): when every operand of a call
+   * is a view into its memory, the call runs there in place, with no copies.
+   */
+  resident?: RingHeap | null;
 }
 
 function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKernels {
@@ -99,8 +106,19 @@ function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKern
   const pA = base, pB = base + CHUNK * 8, pO = base + 2 * CHUNK * 8;
   arena.ensure(3 * CHUNK * 8);
   const lim = (bits: RingBits): number => (bits === 64 ? 1 : 2);
+  // the export name of one of `ex`'s kernels (to call the same kernel of the resident instance)
+  const names = new Map<Fn, keyof RingExports>();
+  for (const key of Object.keys(ex) as (keyof RingExports)[]) if (typeof ex[key] === 'function') names.set(ex[key] as Fn, key);
+  const name = (f: Fn): 'add64' => names.get(f) as 'add64';
+
+  const R = options.resident ?? null;
+  const RX = R?.ex;
 
   function binary(f64: Fn, f128: Fn, bits: RingBits, a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void {
+    if (R !== null && R.owns(out) && R.owns(a) && R.owns(b)) {
+      (bits === 64 ? RX![name(f64)] : RX![name(f128)])(a.byteOffset, b.byteOffset, out.byteOffset, out.length / lim(bits));
+      return;
+    }
     const mem = arena.ensure(3 * CHUNK * 8);
     const L = lim(bits);
     const f = bits === 64 ? f64 : f128;
@@ -115,6 +133,10 @@ function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKern
 
   /** f(pA, ...args, pO, n) over chunks. */
   function unary(f: Fn, bits: RingBits, a: BigUint64Array, out: BigUint64Array, args: (number | bigint)[]): void {
+    if (R !== null && R.owns(out) && R.owns(a)) {
+      RX![name(f)](a.byteOffset, ...args, out.byteOffset, out.length / lim(bits));
+      return;
+    }
     const mem = arena.ensure(3 * CHUNK * 8);
     const L = lim(bits);
     for (let s = 0; s < out.length; s += CHUNK) {
@@ -144,6 +166,10 @@ function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKern
     shrArith: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shrArith]),
     sumAxis(bits, a, outer, len, inner, out) {
       const sum = bits === 64 ? ex.sum64 : ex.sum128;
+      if (R !== null && R.owns(a) && R.owns(out)) {
+        (bits === 64 ? RX!.sum64 : RX!.sum128)(a.byteOffset, outer, len, inner, out.byteOffset);
+        return;
+      }
       if (a.length * 8 <= LIMIT) {
         const inBytes = align(a.length * 8);
         const mem = arena.ensure(inBytes + out.length * 8);
@@ -175,6 +201,15 @@ function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKern
     matmul(bits, a, b, out, m, k, n) {
       // B whole; A and out in blocks of `rb` rows so the scratch stays near LIMIT.
       const L = lim(bits);
+      if (R !== null && R.owns(a) && R.owns(b) && R.owns(out)) {
+        const [pp, cls] = R.alloc(k * 64);
+        try {
+          (bits === 64 ? RX!.matmul64 : RX!.matmul128)(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n, pp);
+        } finally {
+          R.release(pp, cls);
+        }
+        return;
+      }
       const sb = align(b.length * 8);
       const rowBytes = (k + n) * 8 * L;
       const rb = Math.max(1, Math.min(m, Math.floor(Math.max(0, LIMIT - sb) / rowBytes)));

@@ -435,3 +435,10 @@ export function matmul128(a: usize, b: usize, o: usize, m: i32, k: i32, n: i32, 
     }
   }
 }
+
+// ------------------------------------------------------------------ heap support
+
+/** Zeroes n bytes at p (a reused block of the resident tensor heap, src/ring/heap.ts). */
+export function zero(p: usize, n: usize): void {
+  memory.fill(p, 0, n);
+}
