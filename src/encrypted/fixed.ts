@@ -287,6 +287,13 @@ function decodeSum64x3(a: Uint32Array, b: Uint32Array, c: Uint32Array, inv: numb
   }
 }
 
+let zeros = new Uint32Array(0);
+/** A read-only run of at least `n` zero words (shared; grown on demand). */
+function zeroWords(n: number): Uint32Array {
+  if (zeros.length < n) zeros = new Uint32Array(n);
+  return zeros.subarray(0, n);
+}
+
 // decodeSumInto's loop for three 128-bit parts (a reveal), unrolled
 function decodeSum128x3(a: Uint32Array, b: Uint32Array, c: Uint32Array, inv: number, out: Float32Array | Float64Array): void {
   const n = out.length;
@@ -318,6 +325,8 @@ export function decodeSumInto<O extends Float64Array | Float32Array>(parts: read
   });
   const inv = 2 ** -scaleBits;
   const vs = parts.map((t) => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2));
+  // two parts (a reveal to an outside player): the unrolled three-part loops with a zero third part
+  if (vs.length === 2) vs.push(zeroWords(vs[0]!.length));
   const m = vs.length;
   if (cfg.bits === 64) {
     if (m === 3) {

@@ -222,17 +222,31 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   protected async revealParts(x: Parts, shape: readonly number[], to: Player, key: string): Promise<RingTensor | undefined> {
     const c = await this.#revealComponents(x, shape, to, key);
     if (c === undefined) return undefined;
-    return ring.addInPlace(ring.add(c[0], c[1]), c[2]);
+    const sum = ring.add(c[0]!, c[1]!);
+    for (let i = 2; i < c.length; i++) ring.addInPlace(sum, c[i]!);
+    return sum;
   }
 
-  /** The three components of `x` where `to` executes (undefined elsewhere); component k is sent by server k (its first part) unless `to` holds it. */
-  async #revealComponents(x: Parts, shape: readonly number[], to: Player, key: string): Promise<[RingTensor, RingTensor, RingTensor] | undefined> {
+  /**
+   * Components of `x` summing to its value, where `to` executes (undefined
+   * elsewhere). A server `to` holds two components and receives the third
+   * from the server whose first part it is. An outside player receives two
+   * messages: x0 + x1 from server0 (which holds both) and x2 from server2;
+   * the first is the value minus the uniformly random x2, so the pair tells
+   * it nothing beyond the value, and it costs 2n elements instead of 3n.
+   */
+  async #revealComponents(x: Parts, shape: readonly number[], to: Player, key: string): Promise<RingTensor[] | undefined> {
     const j = this.servers.findIndex((s) => s.name === to.name);
-    const needed = I3.filter((k) => j < 0 || (k !== j && k !== (j + 1) % 3));
-    const got = await Promise.all(needed.map((k) => this.move(this.#s(k), to, `${key}/reveal${k}`, x[2 * k], shape)));
+    if (j < 0) {
+      const s0 = this.#s(0);
+      const x01 = this.isLocal(s0) ? ring.add(this.must(x[0], s0, 'x0'), this.must(x[1], s0, 'x1')) : undefined;
+      const got = await Promise.all([this.move(s0, to, `${key}/reveal01`, x01, shape), this.move(this.#s(2), to, `${key}/reveal2`, x[4], shape)]);
+      return this.isLocal(to) ? (got as RingTensor[]) : undefined;
+    }
+    const k = (j + 2) % 3;
+    const got = await this.move(this.#s(k), to, `${key}/reveal${k}`, x[2 * k], shape);
     if (!this.isLocal(to)) return undefined;
-    if (got.length === 3) return got as [RingTensor, RingTensor, RingTensor];
-    return [this.must(x[2 * j], to, 'x'), this.must(x[2 * j + 1], to, 'x'), got[0]!];
+    return [this.must(x[2 * j], to, 'x'), this.must(x[2 * j + 1], to, 'x'), got!];
   }
 
   /**
