@@ -21,6 +21,7 @@
  * the round with a RoundError naming the player at fault; the model owner's
  * state stays that of the last completed round.
  */
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { decode, encode } from '../encrypted/fixed.js';
 import { RingArena } from '../encrypted/arena.js';
 import { Player } from '../encrypted/player.js';
@@ -35,6 +36,41 @@ import type { DataOwner, ModelOwner } from '../learning/roles.js';
 export const JOB_KEY = 'fedcrypt/job';
 /** FEDCRYPT_TRACE=1: per-round phase times on stderr. */
 const TRACE = process.env['FEDCRYPT_TRACE'] === '1';
+/**
+ * The phase marks of the current round in this process (FEDCRYPT_TRACE=1):
+ * wall-clock times (ms since the epoch, sub-ms), so that the lines of all
+ * processes of a machine can be merged into one timeline
+ * (`trace <player> r<round> <phase>@<time> ...`).
+ */
+const marks: [string, number][] = [];
+function mark(phase: string): void {
+  if (TRACE) marks.push([phase, performance.timeOrigin + performance.now()]);
+}
+let lastCpu: NodeJS.CpuUsage | undefined;
+let lastFaults = 0;
+/** Main-thread GC pauses since the previous line: [ms, count, of which full (mark-compact)]. */
+const gc = [0, 0, 0];
+if (TRACE) {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc[0]! += e.duration;
+      gc[1]!++;
+      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc[2]!++;
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+function flushMarks(me: string, r: number, out: (line: string) => void): void {
+  if (!TRACE) return;
+  // CPU time of this process since its previous line (user + system, all threads)
+  const cpu = process.cpuUsage(lastCpu);
+  lastCpu = process.cpuUsage();
+  const faults = process.resourceUsage().minorPageFault;
+  const newFaults = faults - lastFaults;
+  lastFaults = faults;
+  out(`trace ${me} r${r} ${marks.map(([p, t]) => `${p}@${t.toFixed(1)}`).join(' ')} cpu=${((cpu.user + cpu.system) / 1000).toFixed(1)} gc=${gc[0]!.toFixed(1)}/${gc[1]}/${gc[2]} faults=${newFaults}`);
+  marks.length = 0;
+  gc.fill(0);
+}
 /** Job control frames carry the largest round id, so a player still in an older round accepts them. */
 const CONTROL_ROUND = 2 ** 32 - 1;
 const GO_ROUND = 1;
@@ -77,8 +113,15 @@ const unjson = <T>(b: Uint8Array): T => JSON.parse(dec.decode(b)) as T;
 function f32Bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
+/**
+ * The n float32 values of `b` from byte `offset`: a view where they are
+ * 4-byte aligned (a received payload is the receiver's own buffer, never
+ * written again by the transport), else a copy. Read-only use only: with the
+ * in-memory transport, every data owner gets the same payload.
+ */
 function bytesF32(b: Uint8Array, offset: number, what: string, n: number): Float32Array {
   if (b.length - offset !== n * 4) throw new JobError(`${what}: expected ${n} float32 values (${n * 4} bytes), got ${b.length - offset} bytes`);
+  if ((b.byteOffset + offset) % 4 === 0) return new Float32Array(b.buffer, b.byteOffset + offset, n);
   const out = new Float32Array(n);
   new Uint8Array(out.buffer).set(b.subarray(offset));
   return out;
@@ -93,12 +136,30 @@ function peerOf(e: unknown): string | undefined {
 // ------------------------------------------------------------------ the aggregation step (SPMD)
 
 export interface Aggregation {
-  /** Run round `round`'s aggregation; `update` is this process's data owner's update (if any). Resolves with the mean at the model owner. */
+  /**
+   * Run round `round`'s aggregation; `update` is this process's data owner's update (if any).
+   * Resolves with the mean at the model owner (valid until the next call: its memory may be reused).
+   */
   round(round: number, update: Float32Array | undefined, me: string | undefined): Promise<Float32Array | undefined>;
+}
+
+/** FEDCRYPT_TRACE=1: the transport, with a mark when each send and receive of the aggregation resolves. */
+function traced(t: Transport): Transport {
+  if (!TRACE) return t;
+  const short = (key: string) => key.split('/').slice(2).join('/'); // without the protocol id and the op counter
+  return new Proxy(t, {
+    get(target, prop, receiver) {
+      if (prop === 'send') return (from: string, to: string, key: string, p: Uint8Array) => target.send(from, to, key, p).then(() => mark(`sent>${to}:${short(key)}`));
+      if (prop === 'receive') return (to: string, from: string, key: string, o?: { timeoutMs?: number }) => target.receive(to, from, key, o).then((b) => (mark(`got<${from}:${short(key)}`), b));
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 /** The job's aggregation: one protocol instance per job (id `job-<jobId>`), one sum and reveal per round. */
 export function jobAggregation(spec: JobSpec, transport: Transport): Aggregation {
+  transport = traced(transport);
   const n = spec.numParams;
   const counts = spec.dataOwners.map(() => spec.batchSize);
   let total = 0;
@@ -126,19 +187,29 @@ export function jobAggregation(spec: JobSpec, transport: Transport): Aggregation
   const inputs = (update: Float32Array | undefined): (Float32Array | undefined)[] => owners.map((o) => (transport.isLocal(o.name) ? update : undefined));
   if (spec.protocol === 'aby3') {
     const pr = new ABY3(s0, s1, s2, opts);
-    // working memory may be pooled only when no other process can still read a payload (secureMean's rule)
-    const pooled = transport.kind === 'memory' && [...owners, mo, s0, s1, s2].every((p) => transport.isLocal(p.name));
+    // The round's working memory (shares, masks, sums: ~6 tensors of n ring elements per process)
+    // is reused from round to round (a process-wide pool) where nothing can still read it once the
+    // round's sends and receives are done: with every player in this process on the in-memory
+    // transport (secureMean's rule), and over gRPC, which encrypts, i.e. copies, a payload to a
+    // remote player before its send resolves (and every local player of this process has
+    // finished the round when it resolves). Fresh buffers instead cost page faults and garbage
+    // every round. Only a completed round gives its memory back: after a failure, a send may still be pending.
+    const allLocal = [...owners, mo, s0, s1, s2].every((p) => transport.isLocal(p.name));
+    const pooled = transport.kind === 'grpc' || (transport.kind === 'memory' && allLocal);
+    // the mean (the model owner's output; revealInto wants it everywhere), reused from round to round: the caller applies it before the next round
+    let mean: Float32Array | undefined;
     return {
       async round(_r, update) {
         // the fused secure-aggregation path of secureMean (ABY3.encryptSum + revealInto), run SPMD:
         // each owner uploads one full share component (to server1) and seeds; server2 sees only the sum
         const arena = new RingArena({ pooled });
-        try {
-          const sum = await pr.encryptSum(owners, inputs(update), multipliers, { size: n, arena });
-          return await pr.revealInto(sum, mo, new Float32Array(n));
-        } finally {
-          arena.dispose();
-        }
+        const sum = await pr.encryptSum(owners, inputs(update), multipliers, { size: n, arena });
+        mark('summed');
+        mean ??= new Float32Array(n); // written only where the model owner executes
+        const out = await pr.revealInto(sum, mo, mean);
+        mark('revealed');
+        arena.dispose();
+        return out;
       },
     };
   }
@@ -220,6 +291,7 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
       const tWait = performance.now();
       const go = await race(transport.receive(me, mo, `${spec.jobId}/r${r}/go`, { timeoutMs: spec.idleTimeoutMs }));
       const tGo = performance.now();
+      mark('go');
       if (go[0] === GO_END) break;
       round = r;
       setTransportRound(transport, r);
@@ -228,7 +300,9 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
       if (owner) {
         const A: typeof import('../learning/aggregator.js') = await import('../learning/aggregator.js');
         owner.updateModel(bytesF32(go, 4, `weights of round ${r}`, spec.numParams));
+        mark('weights');
         const g = owner.computeGradient();
+        mark('grad');
         try {
           A.validateUpdate(me, g.grad, spec.numParams);
         } catch (e) {
@@ -241,6 +315,8 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
       const tg = performance.now();
       await race(agg.round(r, update, me));
       await race(transport.send(me, mo, `${spec.jobId}/r${r}/done`, json(status)));
+      mark('done');
+      flushMarks(me, r, (l) => console.error(l));
       if (TRACE) console.error(`${me} r${r}: waited go ${(tGo - tWait).toFixed(0)} ms, local ${(tg - tGo).toFixed(0)} ms, aggregation ${(performance.now() - tg).toFixed(0)} ms`);
     }
     return { jobId: spec.jobId, rounds: round - spec.startRound };
@@ -411,6 +487,7 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
   try {
     for (let r = spec.startRound + 1; r <= spec.totalSteps; r++) {
       const t0 = performance.now();
+      mark('start');
       failure.restart();
       setTransportRound(transport, r);
       const done = new Set<string>();
@@ -426,6 +503,7 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
       const work = (async () => {
         await Promise.all(peers.map((p) => transport.send(mo, p, `${job}/r${r}/go`, spec.dataOwners.includes(p) ? goOwner : goServer)));
         const tSent = performance.now();
+        mark('goSent');
         const [mean, statuses] = await Promise.all([
           agg.round(r, undefined, mo).then((m) => {
             if (TRACE) log(`model owner r${r}: go sent in ${(tSent - t0).toFixed(0)} ms, mean after ${(performance.now() - t0).toFixed(0)} ms`);
@@ -435,6 +513,7 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
             peers.map((p) =>
               transport.receive(mo, p, `${job}/r${r}/done`, { timeoutMs: spec.roundTimeoutMs }).then((b) => {
                 done.add(p);
+                mark(`done:${p}`);
                 return unjson<{ loss?: number; examples?: number }>(b);
               }),
             ),
@@ -456,7 +535,9 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
       } finally {
         clearTimeout(deadline);
       }
+      mark('allDone');
       modelOwner.updateModel(res.mean);
+      mark('applied');
       round = r;
       let lossSum = 0;
       let total = 0;
@@ -467,6 +548,8 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
         }
       }
       await hooks.afterRound?.(r);
+      mark('after');
+      flushMarks(mo, r, log);
       await hooks.onRound?.({ round: r, epoch: Math.ceil(r / spec.stepsPerEpoch), totalSteps: spec.totalSteps, trainLoss: total > 0 ? lossSum / total : NaN, ms: performance.now() - t0 });
     }
     failure.stop();

@@ -782,6 +782,13 @@ export class GrpcTransport implements Transport {
     if (link.broken) throw link.broken;
   }
 
+  /**
+   * Send `payload` from local player `from` to `to`. To a remote player, the
+   * payload is encrypted chunk by chunk (a copy) before the returned promise
+   * resolves: from then on the caller may overwrite or reuse it (deploy pools
+   * its working memory on this). To a local player it is handed over as is,
+   * like the in-memory transport.
+   */
   async send(from: string, to: string, key: string, payload: Uint8Array): Promise<void> {
     checkName('send', 'from', from);
     checkName('send', 'to', to);

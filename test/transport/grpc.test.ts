@@ -97,6 +97,27 @@ test('grpc: several local players in one process; local pairs skip the network',
   }
 });
 
+test('grpc: a payload to a remote player may be overwritten once its send resolves (deploy pools its working memory on this)', async () => {
+  const d = await deployment(['a', 'b']);
+  // a small chunk size: the message crosses in several chunks, each sent after the event loop ran
+  const { ts, closeAll } = await start(d, ['a', 'b'], { chunkBytes: 64 * 1024 });
+  const a = ts.get('a')!;
+  const b = ts.get('b')!;
+  try {
+    const buf = rand(5 * 64 * 1024 + 3);
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 3; i++) {
+      sent.push(buf.slice());
+      await a.send('a', 'b', `m/${i}`, buf);
+      buf.fill(0xa5 + i); // reuse the buffer for the next message
+      buf[i] = i;
+    }
+    for (let i = 0; i < 3; i++) assert.deepEqual(await b.receive('b', 'a', `m/${i}`, { timeoutMs: 10_000 }), sent[i]);
+  } finally {
+    await closeAll();
+  }
+});
+
 test('grpc: what crosses the wire is ciphertext only (no payload, no rendezvous key)', async () => {
   const d = await deployment(['a', 'b']);
   const wire: Uint8Array[] = [];
