@@ -10,7 +10,9 @@
  * separately and not part of the epoch time.
  *
  *   node --import tsx bench/networked.bench.ts     -> bench/results/networked.json
- *   env: BENCH_STEPS (rounds; default a full epoch = 156), BENCH_PROTOCOL (aby3)
+ *   env: BENCH_STEPS (rounds; default a full epoch = 156), BENCH_PROTOCOL (aby3),
+ *        FEDCRYPT_TRACE=1 (every process's per-round phase lines on stderr; see docs/DEPLOY.md),
+ *        BENCH_PROFILE_DIR=<dir> (the six player processes write --cpu-prof profiles there)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir, cpus } from 'node:os';
@@ -26,6 +28,8 @@ const BATCH = 128;
 const SEED = 1;
 const FULL_EPOCH = Math.floor(20000 / BATCH);
 const STEPS = Number(process.env['BENCH_STEPS'] ?? FULL_EPOCH);
+const TRACE = process.env['FEDCRYPT_TRACE'] === '1';
+const PROFILE = process.env['BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE_DIR']}`] : [];
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,10 +75,11 @@ async function networked(): Promise<{ rounds: number[]; weights: Float32Array; s
   let ready!: () => void;
   const allUp = new Promise<void>((r) => (ready = r));
   const l = launchPlayers({
-    configPath, keysDir: join(dir, 'keys'), cliPath: join(root, 'test/deploy/cli-entry.ts'), execArgv: ['--import', import.meta.resolve('tsx')],
+    configPath, keysDir: join(dir, 'keys'), cliPath: join(root, 'test/deploy/cli-entry.ts'), execArgv: ['--import', import.meta.resolve('tsx'), ...PROFILE],
     log: (line) => {
       if (/serving on port/.test(line) && ++serving === 6) ready();
-      if (/failed|error/i.test(line)) console.error(line);
+      if (TRACE && / r\d+[: ]/.test(line)) console.error(line);
+      else if (/failed|error/i.test(line)) console.error(line);
     },
   });
   try {
@@ -84,7 +89,7 @@ async function networked(): Promise<{ rounds: number[]; weights: Float32Array; s
     const t1 = performance.now();
     const r = await runNetworkedTraining({
       configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, epochs: 1, maxSteps: STEPS, batchSize: BATCH, seed: SEED, validationLimit: 10,
-      roundTimeoutMs: 60_000, onRound: (x) => rounds.push(x.ms),
+      roundTimeoutMs: 60_000, onRound: (x) => rounds.push(x.ms), ...(TRACE ? { log: (line: string) => console.error(line) } : {}),
     });
     if (r.error) throw r.error;
     return { rounds, weights: r.weights, startupMs, jobMs: performance.now() - t1 };

@@ -10,7 +10,7 @@
  * and the ratio.
  *
  *   node --import tsx bench/transport.bench.ts   -> bench/results/transport.json
- *   env: BENCH_ROUNDS (3), BENCH_SAMPLES per round (8), BENCH_WARMUP (16), BENCH_CHUNK (transport default),
+ *   env: BENCH_ROUNDS (3), BENCH_SAMPLES per round (8), BENCH_WARMUP (16), BENCH_CHUNK (transport default), BENCH_SIZE (bytes, 4 MiB),
  *        BENCH_TUNE=0 (no allocator priming anywhere), BENCH_ONLY=grpc (GrpcTransport alone, for profiling; no JSON)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +24,7 @@ import { GrpcTransport, primeAllocator } from '../src/transport/grpc.js';
 import { deployment } from '../test/transport/helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const SIZE = 4 * 1024 * 1024;
+const SIZE = Number(process.env['BENCH_SIZE'] ?? 4 * 1024 * 1024);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 /**
  * Messages not measured at the start of each round. A fresh process grows its
@@ -222,7 +222,7 @@ const raw = summarize(rawRuns);
 const grpcR = summarize(grpcRuns);
 const result = {
   bench: 'transport',
-  what: 'one 4 MiB message between two Node processes on loopback, until a 1-byte ack returns (MB = 1e6 bytes)',
+  what: `one ${SIZE === 4 * 1024 * 1024 ? '4 MiB' : `${SIZE}-byte`} message between two Node processes on loopback, until a 1-byte ack returns (MB = 1e6 bytes)`,
   size_bytes: SIZE,
   rounds: ROUNDS,
   samples_per_round: SAMPLES,
