@@ -279,9 +279,13 @@ export async function secureMean(updates: readonly Float32Array[], weights?: rea
     const arena = new RingArena({ pooled: transport.kind === 'memory' && [...owners, modelOwner, ...servers].every((p) => transport.isLocal(p.name)) });
     let total = 0;
     for (const v of w) total += v;
-    let sum = await pr.encryptSum(owners, updates, scaling === 'owners' ? w.map((v) => v / total) : w, { size: n, arena });
-    if (scaling === 'servers') sum = await pr.divPublic(sum, total);
-    await pr.revealInto(sum, modelOwner, out);
+    if (scaling === 'owners') {
+      // the sum is only revealed: no replicated sum at the servers (ABY3.aggregateInto)
+      await pr.aggregateInto(owners, updates, w.map((v) => v / total), modelOwner, out, { size: n, arena });
+    } else {
+      const sum = await pr.encryptSum(owners, updates, w, { size: n, arena });
+      await pr.revealInto(await pr.divPublic(sum, total), modelOwner, out);
+    }
     arena.dispose();
   } else {
     const mean = await weightedMeanShared(pr, owners, updates, w, scaling);

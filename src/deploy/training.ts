@@ -196,17 +196,14 @@ export function jobAggregation(spec: JobSpec, transport: Transport): Aggregation
     // every round. Only a completed round gives its memory back: after a failure, a send may still be pending.
     const allLocal = [...owners, mo, s0, s1, s2].every((p) => transport.isLocal(p.name));
     const pooled = transport.kind === 'grpc' || (transport.kind === 'memory' && allLocal);
-    // the mean (the model owner's output; revealInto wants it everywhere), reused from round to round: the caller applies it before the next round
-    let mean: Float32Array | undefined;
+    // the mean (the model owner's output), reused from round to round: the caller applies it before the next round
+    const mean = transport.isLocal(mo.name) ? new Float32Array(n) : undefined;
     return {
       async round(_r, update) {
-        // the fused secure-aggregation path of secureMean (ABY3.encryptSum + revealInto), run SPMD:
-        // each owner uploads one full share component (to server1) and seeds; server2 sees only the sum
+        // secureMean's path (ABY3.aggregateInto), run SPMD: each owner sends seeds to server0 and one
+        // masked component to server1; server0 and server1 each send one sum to the model owner
         const arena = new RingArena({ pooled });
-        const sum = await pr.encryptSum(owners, inputs(update), multipliers, { size: n, arena });
-        mark('summed');
-        mean ??= new Float32Array(n); // written only where the model owner executes
-        const out = await pr.revealInto(sum, mo, mean);
+        const out = await pr.aggregateInto(owners, inputs(update), multipliers, mo, mean, { size: n, arena });
         mark('revealed');
         arena.dispose();
         return out;

@@ -146,7 +146,8 @@ describe('networked training across processes', { timeout: 240_000 }, () => {
     for (const m of seen.filter((x) => servers.includes(x.to) && x.from === 'model-owner')) assert.ok(m.bytes < 2000, `${m.to} received ${m.bytes} bytes (${m.key}) from the model owner`);
     // each server receives from each owner per round at most one model-sized ring tensor (a share component) and seeds
     for (const s of servers) for (const o of owners) assert.ok(seen.filter((x) => x.to === s && x.from === o && x.bytes > 64).length <= STEPS);
-    // ABY3's fused input step (ABY3.encryptSum, as secureMean): each owner uploads exactly one model-sized component per round, to server1; only seeds to the others
+    // ABY3.aggregateInto (as secureMean): each owner uploads exactly one model-sized component per round, to server1; only seeds to server0
+    for (const o of owners) assert.ok(!seen.some((x) => x.from === o && x.to === 'server2'), `${o} sent nothing to server2`);
     for (const o of owners) {
       const big = seen.filter((x) => x.from === o && servers.includes(x.to) && x.bytes > 64);
       assert.equal(big.length, STEPS, `${o} sent ${big.length} model-sized messages to the servers in ${STEPS} rounds`);

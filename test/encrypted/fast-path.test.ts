@@ -325,3 +325,87 @@ describe('ABY3.encryptSum + revealInto', () => {
     assert.deepEqual(Array.from((await p.revealInto(sum, target, new Float64Array(4)))!), [0, 0, 0, 0]);
   });
 });
+
+describe('ABY3.aggregateInto (secure aggregation revealed to one outside player)', () => {
+  for (const precision of ['low', 'high'] as const) {
+    it(`equals encryptSum + revealInto bit for bit and the plaintext reference (${precision}); what each party receives`, async () => {
+      const cfg = precision === 'low' ? FIXED_LOW : FIXED_HIGH;
+      const E = cfg.bits / 8;
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 300 }), fc.array(fc.double({ min: 0.01, max: 5, noNaN: true }), { minLength: 3, maxLength: 3 }), fc.boolean(), fc.integer({ min: 0, max: 2 ** 30 }), async (n, mult, pooled, s) => {
+          const xs = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * (k + 2) + s) * 100));
+          const t = new RecordingTransport();
+          const p = new ABY3(...servers, { precision, transport: t, players: [...owners, target] });
+          const arena = new RingArena({ pooled });
+          await p.encryptSum(owners, [new Float32Array(1), new Float32Array(1), new Float32Array(1)], [1, 1, 1]); // set-up (pairwise keys) out of the way
+          t.log.length = 0;
+          const out = new Float32Array(n);
+          assert.equal(await p.aggregateInto(owners, xs, mult, target, out, { arena }), out);
+          // owners: 32 B of seeds to server0 and x2 = x - r0 - r1 to server1; nothing else, and nothing reaches server2
+          for (const [k, o] of owners.entries()) {
+            const m = t.log.filter((g) => g.from === o.name);
+            assert.deepEqual(m.map((g) => `${g.to}:${g.bytes.length}`).sort(), [`server0:32`, `server1:${n * E}`]);
+            const enc = encode(xs[k]!, [n], cfg, 'e', mult[k]);
+            const seeds = m.find((g) => g.to === 'server0')!.bytes;
+            const x2 = new RingTensor(cfg.bits, [n], new BigUint64Array(m.find((g) => g.to === 'server1')!.bytes.slice().buffer));
+            const r0 = new Prg(seeds.slice(0, 16)).ringTensor(cfg.bits, [n]);
+            const r1 = new Prg(seeds.slice(16, 32)).ringTensor(cfg.bits, [n]);
+            for (let i = 0; i < n; i++) assert.equal(BigInt.asUintN(cfg.bits, x2.get(i) + r0.get(i) + r1.get(i)), enc.get(i));
+          }
+          assert.ok(!t.log.some((g) => g.to === 'server2' || g.from === 'server2'), 'server2 takes no part');
+          assert.ok(!t.log.some((g) => owners.some((o) => o.name === g.to)), 'owners receive nothing');
+          // the target: one sum from server0 and one from server1
+          assert.deepEqual(t.log.filter((g) => g.to === 'mo').map((g) => `${g.from}:${g.bytes.length}`).sort(), [`server0:${n * E}`, `server1:${n * E}`]);
+          assert.equal(t.log.length, 2 * owners.length + 2);
+          // same value as the replicated path
+          const ref = await p.revealInto(await p.encryptSum(owners, xs, mult), target, new Float32Array(n));
+          assert.deepEqual(out, ref);
+          const u = 2 ** -cfg.frac;
+          for (let i = 0; i < n; i++) {
+            const want = mult[0]! * xs[0]![i]! + mult[1]! * xs[1]![i]! + mult[2]! * xs[2]![i]!;
+            assert.ok(Math.abs(out[i]! - want) <= 1.5 * u + Math.abs(want) * 2 ** -23, `element ${i}: ${out[i]} vs ${want}`);
+          }
+          arena.dispose();
+          await t.close();
+        }),
+        { numRuns: 8 },
+      );
+      RingArena.clearPool();
+    });
+  }
+
+  it('SPMD: each player (or group) in its own simulated process; only the target gets the value', async () => {
+    const n = 64;
+    const xs = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.cos(i + k) * 3));
+    const mult = [0.2, 0.3, 0.5];
+    for (const groups of [
+      [['o0'], ['o1'], ['o2'], ['server0'], ['server1'], ['server2'], ['mo']],
+      [['o0', 'server0'], ['o1', 'server1', 'server2', 'mo'], ['o2']],
+      [['o0', 'o1', 'server2'], ['server0', 'server1'], ['o2', 'mo']],
+    ]) {
+      const hub = new MemoryHub();
+      const results = await Promise.all(groups.map(async (local) => {
+        const t = new MemoryTransport({ hub, local });
+        const p = new ABY3(...servers, { precision: 'low', transport: t, players: [...owners, target], id: 'spmd-agg', timeoutMs: 5000 });
+        return p.aggregateInto(owners, owners.map((o, k) => (local.includes(o.name) ? xs[k] : undefined)), mult, target, local.includes('mo') ? new Float32Array(n) : undefined, { size: n });
+      }));
+      groups.forEach((g, i) => {
+        if (!g.includes('mo')) assert.equal(results[i], undefined, `${g.join('+')} gets nothing`);
+        else for (let e = 0; e < n; e++) assert.ok(Math.abs(results[i]![e]! - (0.2 * xs[0]![e]! + 0.3 * xs[1]![e]! + 0.5 * xs[2]![e]!)) <= 2 ** -15);
+      });
+    }
+  });
+
+  it('bad input: a server as target, a wrong out, bad values before anything is sent', async () => {
+    const t = new MemoryTransport();
+    const p = new ABY3(...servers, { transport: t, players: [...owners, target] });
+    const ok = owners.map(() => new Float32Array(4));
+    await assert.rejects(p.aggregateInto(owners, ok, [1, 1, 1], servers[1], new Float32Array(4)), (e: unknown) => e instanceof TypeError && /argument 'player' must not be a compute server \(got 'server1'\)/.test((e as Error).message));
+    await assert.rejects(p.aggregateInto(owners, ok, [1, 1, 1], new Player('eve'), new Float32Array(4)), /'player'/);
+    await assert.rejects(p.aggregateInto(owners, ok, [1, 1, 1], target, [0, 0, 0, 0] as never), (e: unknown) => e instanceof TypeError && /'out'/.test((e as Error).message));
+    await assert.rejects(p.aggregateInto(owners, ok, [1, 1, 1], target, new Float32Array(3)), (e: unknown) => e instanceof ShapeMismatchError && /'out' has 3 elements, expected 4/.test((e as Error).message));
+    await assert.rejects(p.aggregateInto(owners, [ok[0]!, ok[1]!, Float32Array.of(0, Infinity, 0, 0)], [1, 1, 1], target, new Float32Array(4)), (e: unknown) => e instanceof EncodingRangeError && /ABY3.aggregateInto: owner 'o2'/.test((e as Error).message));
+    await assert.rejects(p.aggregateInto(owners, ok, [1, 1], target, new Float32Array(4)), (e: unknown) => e instanceof TypeError && /'multipliers'/.test((e as Error).message));
+    assert.deepEqual(t.stats(), {}, 'nothing was sent');
+  });
+});

@@ -290,31 +290,8 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    */
   async encryptSum(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], options: { size?: number; arena?: RingArena; sensitivity?: readonly Player[] | null } = {}): Promise<ReplicatedTensor> {
     const fn = 'ABY3.encryptSum';
-    if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
-    owners.forEach((o, i) => checkPlayer(fn, `owners[${i}]`, o));
-    if (!Array.isArray(inputs) || inputs.length !== owners.length) throw new TypeError(`${fn}: argument 'inputs' must be an array with one entry per owner (${owners.length})`);
-    if (!Array.isArray(multipliers) || multipliers.length !== owners.length) throw new TypeError(`${fn}: argument 'multipliers' must be an array with one number per owner (${owners.length})`);
-    multipliers.forEach((m, i) => {
-      if (typeof m !== 'number') throw new TypeError(`${fn}: argument 'multipliers[${i}]' must be a number, got ${typeof m}`);
-      if (!Number.isFinite(m)) throw new RangeError(`${fn}: argument 'multipliers[${i}]' must be finite, got ${m}`);
-    });
-    if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object`);
-    const arena = options.arena ?? new RingArena({ pooled: false });
-    if (!(arena instanceof RingArena)) throw new TypeError(`${fn}: option 'arena' must be a RingArena`);
+    const { arena, n } = this.#checkSumArgs(fn, owners, inputs, multipliers, options);
     const sens = this.checkSensitivityOption('encryptSum', options.sensitivity);
-    let n = options.size;
-    if (n !== undefined && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${fn}: option 'size' must be a non-negative integer, got ${String(n)}`);
-    owners.forEach((o, i) => {
-      this.register(o);
-      if (!this.isLocal(o)) return;
-      const x = inputs[i];
-      if (!(x instanceof Float32Array || x instanceof Float64Array)) throw new TypeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') must be a Float32Array or Float64Array, got ${x === null ? 'null' : typeof x}`);
-      if (n === undefined) n = x.length;
-      else if (x.length !== n) throw new ShapeMismatchError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') has ${x.length} values, expected ${n}`);
-      // range check before anything is sent
-      checkScaledEncodable(`${fn}: owner '${o.name}'`, `inputs[${i}]`, x, multipliers[i]!, this.fixed);
-    });
-    if (n === undefined) throw new TypeError(`${fn}: no owner executes in this process; pass option 'size'`);
     const shape = [n];
     const bits = this.bits;
     const key = this.nextOp();
@@ -387,5 +364,110 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     if (local[2] && !local[1]) acc[2] = fwd;
     const parts: Parts = [local[0] ? acc[0] : undefined, local[0] ? acc[1] : undefined, local[1] ? acc[1] : undefined, local[1] ? acc[2] : undefined, local[2] ? acc[2] : undefined, local[2] ? acc[0] : undefined];
     return this.makeTensor(parts, shape, 'fixed', sens);
+  }
+
+  /** The argument checks shared by encryptSum and aggregateInto (values range-checked at each local owner). */
+  #checkSumArgs(fn: string, owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], options: { size?: number; arena?: RingArena }): { arena: RingArena; n: number } {
+    if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
+    owners.forEach((o, i) => checkPlayer(fn, `owners[${i}]`, o));
+    if (!Array.isArray(inputs) || inputs.length !== owners.length) throw new TypeError(`${fn}: argument 'inputs' must be an array with one entry per owner (${owners.length})`);
+    if (!Array.isArray(multipliers) || multipliers.length !== owners.length) throw new TypeError(`${fn}: argument 'multipliers' must be an array with one number per owner (${owners.length})`);
+    multipliers.forEach((m, i) => {
+      if (typeof m !== 'number') throw new TypeError(`${fn}: argument 'multipliers[${i}]' must be a number, got ${typeof m}`);
+      if (!Number.isFinite(m)) throw new RangeError(`${fn}: argument 'multipliers[${i}]' must be finite, got ${m}`);
+    });
+    if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object`);
+    const arena = options.arena ?? new RingArena({ pooled: false });
+    if (!(arena instanceof RingArena)) throw new TypeError(`${fn}: option 'arena' must be a RingArena`);
+    let n = options.size;
+    if (n !== undefined && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${fn}: option 'size' must be a non-negative integer, got ${String(n)}`);
+    owners.forEach((o, i) => {
+      this.register(o);
+      if (!this.isLocal(o)) return;
+      const x = inputs[i];
+      if (!(x instanceof Float32Array || x instanceof Float64Array)) throw new TypeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') must be a Float32Array or Float64Array, got ${x === null ? 'null' : typeof x}`);
+      if (n === undefined) n = x.length;
+      else if (x.length !== n) throw new ShapeMismatchError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') has ${x.length} values, expected ${n}`);
+      // range check before anything is sent
+      checkScaledEncodable(`${fn}: owner '${o.name}'`, `inputs[${i}]`, x, multipliers[i]!, this.fixed);
+    });
+    if (n === undefined) throw new TypeError(`${fn}: no owner executes in this process; pass option 'size'`);
+    return { arena, n };
+  }
+
+  /**
+   * Secure aggregation revealed to one outside player, fused: the value of
+   * `encryptSum(owners, inputs, multipliers)` decoded into `out` where
+   * `player` executes, without forming the replicated sum no one computes on.
+   * The owners share exactly as in encryptSum (x = r0 + r1 + x2, r0 and r1
+   * from two fresh seeds); what the reveal needs is r0 + r1 at server0 and
+   * x2 at server1, so each owner sends its 32 B of seeds to server0 and its
+   * full component x2 = x - r0 - r1 to server1, server0 and server1 each add
+   * what they received, and each sends that one sum to `player`, which
+   * decodes the two. server2 takes no part. What each party sees: server0
+   * seeds only (independent of the inputs), server1 the x2's (each uniform
+   * given that it lacks r0), `player` the two sums (the value and a uniform
+   * mask). Two messages of n elements reach `player`, against the three of
+   * encryptSum's forward to server2 plus revealInto's two.
+   *
+   * `inputs[i]` only where owner i executes (elsewhere undefined, and
+   * `options.size`); `out` where `player` executes. Resolves with `out`
+   * there, undefined elsewhere.
+   */
+  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena } = {}): Promise<O | undefined> {
+    const fn = 'ABY3.aggregateInto';
+    const { arena, n } = this.#checkSumArgs(fn, owners, inputs, multipliers, options);
+    const to = this.checkKnownPlayer(fn, 'player', player);
+    if (this.servers.some((s) => s.name === to.name)) throw new TypeError(`${fn}: argument 'player' must not be a compute server (got '${to.name}'); use encryptSum and revealInto`);
+    if (this.isLocal(to)) {
+      if (!(out instanceof Float32Array || out instanceof Float64Array)) throw new TypeError(`${fn}: argument 'out' must be a Float32Array or Float64Array where '${to.name}' executes, got ${out === null ? 'null' : typeof out}`);
+      if (out.length !== n) throw new ShapeMismatchError(`${fn}: argument 'out' has ${out.length} elements, expected ${n}`);
+    }
+    const shape = [n];
+    const bits = this.bits;
+    const key = this.nextOp();
+    await this.ready();
+    const [p0, p1] = this.servers;
+    const [l0, l1] = [this.isLocal(p0), this.isLocal(p1)];
+    let masks: RingTensor | undefined; // server0: sum of r0 + r1
+    let rest: RingTensor | undefined; // server1: sum of x2
+    const accumulate = (acc: RingTensor | undefined, t: RingTensor): RingTensor => {
+      if (acc !== undefined) return ring.addInPlace(acc, t);
+      const fresh = arena.take(bits, shape);
+      fresh.data.set(t.data);
+      return fresh;
+    };
+    for (let i = 0; i < owners.length; i++) {
+      const owner = owners[i]!;
+      const k = `${key}/${i}`;
+      let seeds: Uint8Array | undefined;
+      let r: [RingTensor, RingTensor] | undefined;
+      let x2: RingTensor | undefined;
+      if (this.isLocal(owner)) {
+        const pa = new Prg();
+        const pb = new Prg();
+        seeds = new Uint8Array(32);
+        seeds.set(pa.seed, 0);
+        seeds.set(pb.seed, 16);
+        r = [pa.ringTensorInto(arena.take(bits, shape)), pb.ringTensorInto(arena.take(bits, shape))];
+        x2 = encodeSubInto(inputs[i]!, multipliers[i]!, this.fixed, r[0], r[1], arena.take(bits, shape), fn, `inputs[${i}]`, true);
+      }
+      const [sd, y] = await Promise.all([this.moveBytes(owner, p0, `${k}/seeds01`, seeds), this.move(owner, p1, `${k}/x2`, x2, shape)]);
+      if (l0) {
+        // the owner's own expansion stands for PRG(seed) where it executes here too
+        const got = this.must(sd, p0, 'seeds');
+        const pair = r ?? [new Prg(new Uint8Array(got.subarray(0, 16))), new Prg(new Uint8Array(got.subarray(16, 32)))].map((g) => g.ringTensorInto(arena.take(bits, shape)));
+        masks = accumulate(masks, pair[0]!);
+        ring.addInPlace(masks, pair[1]!);
+        if (r === undefined) pair.forEach((t) => arena.give(t));
+      }
+      if (l1) rest = accumulate(rest, this.must(y, p1, 'x2'));
+      if (r !== undefined) r.forEach((t) => arena.give(t));
+      // x2 may be reused only when its receiver is in this process and has consumed it
+      if (x2 !== undefined && l1 && this.transport.kind === 'memory') arena.give(x2);
+    }
+    const [a, b] = await Promise.all([this.move(p0, to, `${key}/masks`, masks, shape), this.move(p1, to, `${key}/rest`, rest, shape)]);
+    if (!this.isLocal(to)) return undefined;
+    return decodeSumInto([this.must(a, to, 'masks'), this.must(b, to, 'rest')], this.fixed, this.fixed.frac, out!);
   }
 }
