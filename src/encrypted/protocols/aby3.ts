@@ -323,18 +323,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     for (let i = 0; i < owners.length; i++) {
       const owner = owners[i]!;
       const k = `${key}/${i}`;
-      let seeds: Uint8Array | undefined;
-      let r: [RingTensor, RingTensor] | undefined;
-      let x2: RingTensor | undefined;
-      if (this.isLocal(owner)) {
-        const pa = new Prg();
-        const pb = new Prg();
-        seeds = new Uint8Array(32);
-        seeds.set(pa.seed, 0);
-        seeds.set(pb.seed, 16);
-        r = [pa.ringTensorInto(arena.take(bits, shape)), pb.ringTensorInto(arena.take(bits, shape))];
-        x2 = encodeSubInto(inputs[i]!, multipliers[i]!, this.fixed, r[0], r[1], arena.take(bits, shape), fn, `inputs[${i}]`, true);
-      }
+      const { seeds, r, x2 } = this.isLocal(owner) ? this.#ownerShare(fn, i, inputs[i]!, multipliers[i]!, arena, shape) : {};
       const [s0, s1, s2, y1] = await Promise.all([
         this.moveBytes(owner, p0, `${k}/seeds01`, seeds),
         this.moveBytes(owner, p1, `${k}/seed1`, seeds?.subarray(16, 32)),
@@ -364,6 +353,23 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     if (local[2] && !local[1]) acc[2] = fwd;
     const parts: Parts = [local[0] ? acc[0] : undefined, local[0] ? acc[1] : undefined, local[1] ? acc[1] : undefined, local[1] ? acc[2] : undefined, local[2] ? acc[2] : undefined, local[2] ? acc[0] : undefined];
     return this.makeTensor(parts, shape, 'fixed', sens);
+  }
+
+  /**
+   * Owner i's side of the aggregation sharing: two fresh CSPRNG seeds, their
+   * expansions r0 and r1, and x2 = encode(multiplier * x) - r0 - r1, written
+   * into working memory from `arena`.
+   */
+  #ownerShare(fn: string, i: number, x: Float32Array | Float64Array, multiplier: number, arena: RingArena, shape: number[]): { seeds: Uint8Array; r: [RingTensor, RingTensor]; x2: RingTensor } {
+    const bits = this.bits;
+    const pa = new Prg();
+    const pb = new Prg();
+    const seeds = new Uint8Array(32);
+    seeds.set(pa.seed, 0);
+    seeds.set(pb.seed, 16);
+    const r: [RingTensor, RingTensor] = [pa.ringTensorInto(arena.take(bits, shape)), pb.ringTensorInto(arena.take(bits, shape))];
+    const x2 = encodeSubInto(x, multiplier, this.fixed, r[0], r[1], arena.take(bits, shape), fn, `inputs[${i}]`, true);
+    return { seeds, r, x2 };
   }
 
   /** The argument checks shared by encryptSum and aggregateInto (values range-checked at each local owner). */
@@ -440,18 +446,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     for (let i = 0; i < owners.length; i++) {
       const owner = owners[i]!;
       const k = `${key}/${i}`;
-      let seeds: Uint8Array | undefined;
-      let r: [RingTensor, RingTensor] | undefined;
-      let x2: RingTensor | undefined;
-      if (this.isLocal(owner)) {
-        const pa = new Prg();
-        const pb = new Prg();
-        seeds = new Uint8Array(32);
-        seeds.set(pa.seed, 0);
-        seeds.set(pb.seed, 16);
-        r = [pa.ringTensorInto(arena.take(bits, shape)), pb.ringTensorInto(arena.take(bits, shape))];
-        x2 = encodeSubInto(inputs[i]!, multipliers[i]!, this.fixed, r[0], r[1], arena.take(bits, shape), fn, `inputs[${i}]`, true);
-      }
+      const { seeds, r, x2 } = this.isLocal(owner) ? this.#ownerShare(fn, i, inputs[i]!, multipliers[i]!, arena, shape) : {};
       const [sd, y] = await Promise.all([this.moveBytes(owner, p0, `${k}/seeds01`, seeds), this.move(owner, p1, `${k}/x2`, x2, shape)]);
       if (l0) {
         // the owner's own expansion stands for PRG(seed) where it executes here too
