@@ -1,5 +1,5 @@
 /** RingTensor: a dense row-major tensor over Z_2^64 or Z_2^128. */
-import { RingShapeError } from './errors.js';
+import { RingDisposedError, RingShapeError } from './errors.js';
 import { currentScope, MIN_RESIDENT_BYTES, residentHeap, track } from './heap.js';
 import { checkShape, describe, fmtShape, shapeSize } from './shape.js';
 
@@ -98,11 +98,13 @@ export class RingTensor {
       if (typeof i !== 'number') throw new TypeError(`get: argument 'i' must be an integer, got ${describe(i)}`);
       throw new RangeError(`get: argument 'i' expected integer in [0, ${this.size}), got ${i}`);
     }
+    this.checkLive('get');
     if (this.bits === 64) return this.data[i]!;
     return (this.data[2 * i + 1]! << 64n) | this.data[2 * i]!;
   }
 
   clone(): RingTensor {
+    this.checkLive('clone');
     const t = emptyTensor(this.bits, this.shape);
     t.data.set(this.data);
     return t;
@@ -110,6 +112,7 @@ export class RingTensor {
 
   /** Little-endian limbs; a view over `data` (no copy) on little-endian hosts. */
   toBytes(): Uint8Array {
+    this.checkLive('toBytes');
     if (LITTLE_ENDIAN) return new Uint8Array(this.data.buffer, this.data.byteOffset, this.data.byteLength);
     const out = new Uint8Array(this.data.byteLength);
     const dv = new DataView(out.buffer);
@@ -143,6 +146,10 @@ export class RingTensor {
   get disposed(): boolean {
     return this.data.length !== this.size * limbsOf(this.bits);
   }
+
+  private checkLive(fn: string): void {
+    if (this.disposed) throw new RingDisposedError(`${fn}: this tensor was freed when the ring scope that created it ended (return it from the scope to keep it)`);
+  }
 }
 
 const EMPTY = new BigUint64Array(0);
@@ -159,7 +166,13 @@ function allocate(t: RingTensor, limbs: number): BigUint64Array {
   const scope = currentScope();
   const heap = scope === undefined ? null : residentHeap();
   if (heap === null || limbs * 8 < MIN_RESIDENT_BYTES) return new BigUint64Array(limbs);
-  const [ptr, cls] = heap.alloc(limbs * 8);
+  let block: [number, number];
+  try {
+    block = heap.alloc(limbs * 8);
+  } catch {
+    return new BigUint64Array(limbs); // the heap cannot grow (wasm32's 4 GiB): JS memory, as outside scopes
+  }
+  const [ptr, cls] = block;
   if (zero) heap.zero(ptr, limbs * 8);
   const w = t as { data: BigUint64Array };
   track(scope!, t, {

@@ -83,6 +83,10 @@ test('a tensor not returned from its scope is freed: every op refuses it, naming
   assert.throws(() => R.add(other, leaked!), (e: Error) => e instanceof R.RingDisposedError && /add: argument 'b'/.test(e.message));
   assert.throws(() => R.matmul(R.reshape(leaked!, [32, 32]), other), (e: Error) => e instanceof R.RingDisposedError && /reshape: argument 'a'/.test(e.message));
   assert.throws(() => R.sum(leaked!), R.RingDisposedError);
+  assert.throws(() => leaked!.clone(), (e: Error) => e instanceof R.RingDisposedError && /^clone:/.test(e.message));
+  assert.throws(() => leaked!.get(0), (e: Error) => e instanceof R.RingDisposedError && /^get:/.test(e.message));
+  assert.throws(() => leaked!.toBytes(), R.RingDisposedError);
+  assert.throws(() => leaked!.toBigInts(), R.RingDisposedError);
 });
 
 test('nested scopes: what the inner scope returns stays resident in the outer one, and is freed with it', { skip: !heap }, () => {
