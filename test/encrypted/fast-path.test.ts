@@ -212,6 +212,15 @@ class RecordingTransport implements Transport {
   close() { return this.inner.close(); }
 }
 
+/** out equals sum_k mult[k] * xs[k] within the fixed-point bound (3 owners' encodings, u/2 each) plus float32 output rounding. */
+function checkWeightedSum(out: Float32Array, xs: Float32Array[], mult: number[], frac: number): void {
+  const u = 2 ** -frac;
+  for (let i = 0; i < out.length; i++) {
+    const want = mult[0]! * xs[0]![i]! + mult[1]! * xs[1]![i]! + mult[2]! * xs[2]![i]!;
+    assert.ok(Math.abs(out[i]! - want) <= 1.5 * u + Math.abs(want) * 2 ** -23, `element ${i}: ${out[i]} vs ${want}`);
+  }
+}
+
 describe('ABY3.encryptSum + revealInto', () => {
   for (const precision of ['low', 'high'] as const) {
     it(`weighted sum of 3 owners equals the plaintext reference and the unfused path bit for bit (${precision}); bytes as in theory; servers get seeds and masked words only`, async () => {
@@ -253,11 +262,7 @@ describe('ABY3.encryptSum + revealInto', () => {
           const dec = new Float32Array(n);
           decodeSumInto([ref!], cfg, cfg.frac, dec);
           assert.deepEqual(out, dec);
-          const u = 2 ** -cfg.frac;
-          for (let i = 0; i < n; i++) {
-            const want = mult[0]! * xs[0]![i]! + mult[1]! * xs[1]![i]! + mult[2]! * xs[2]![i]!;
-            assert.ok(Math.abs(out[i]! - want) <= 1.5 * u + Math.abs(want) * 2 ** -23, `element ${i}: ${out[i]} vs ${want}`);
-          }
+          checkWeightedSum(out, xs, mult, cfg.frac);
           arena.dispose();
           await t.close();
         }),
@@ -360,11 +365,7 @@ describe('ABY3.aggregateInto (secure aggregation revealed to one outside player)
           // same value as the replicated path
           const ref = await p.revealInto(await p.encryptSum(owners, xs, mult), target, new Float32Array(n));
           assert.deepEqual(out, ref);
-          const u = 2 ** -cfg.frac;
-          for (let i = 0; i < n; i++) {
-            const want = mult[0]! * xs[0]![i]! + mult[1]! * xs[1]![i]! + mult[2]! * xs[2]![i]!;
-            assert.ok(Math.abs(out[i]! - want) <= 1.5 * u + Math.abs(want) * 2 ** -23, `element ${i}: ${out[i]} vs ${want}`);
-          }
+          checkWeightedSum(out, xs, mult, cfg.frac);
           arena.dispose();
           await t.close();
         }),
