@@ -106,22 +106,20 @@ function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKern
   const pA = base, pB = base + CHUNK * 8, pO = base + 2 * CHUNK * 8;
   arena.ensure(3 * CHUNK * 8);
   const lim = (bits: RingBits): number => (bits === 64 ? 1 : 2);
-  // the export name of one of `ex`'s kernels (to call the same kernel of the resident instance)
-  const names = new Map<Fn, keyof RingExports>();
-  for (const key of Object.keys(ex) as (keyof RingExports)[]) if (typeof ex[key] === 'function') names.set(ex[key] as Fn, key);
-  const name = (f: Fn): 'add64' => names.get(f) as 'add64';
 
   const R = options.resident ?? null;
   const RX = R?.ex;
 
-  function binary(f64: Fn, f128: Fn, bits: RingBits, a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void {
+  /** Kernel `op` at `bits` (e.g. add64) of the module: run in place when every operand is resident, else over copied chunks. */
+  function binary(op: 'add' | 'sub' | 'mul', bits: RingBits, a: BigUint64Array, b: BigUint64Array, out: BigUint64Array): void {
+    const kernel = `${op}${bits}` as const;
     if (R !== null && R.owns(out) && R.owns(a) && R.owns(b)) {
-      (bits === 64 ? RX![name(f64)] : RX![name(f128)])(a.byteOffset, b.byteOffset, out.byteOffset, out.length / lim(bits));
+      RX![kernel](a.byteOffset, b.byteOffset, out.byteOffset, out.length / lim(bits));
       return;
     }
     const mem = arena.ensure(3 * CHUNK * 8);
     const L = lim(bits);
-    const f = bits === 64 ? f64 : f128;
+    const f = ex[kernel];
     for (let s = 0; s < out.length; s += CHUNK) {
       const e = Math.min(out.length, s + CHUNK);
       mem.set(a.subarray(s, e), pA / 8);
@@ -131,14 +129,16 @@ function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKern
     }
   }
 
-  /** f(pA, ...args, pO, n) over chunks. */
-  function unary(f: Fn, bits: RingBits, a: BigUint64Array, out: BigUint64Array, args: (number | bigint)[]): void {
+  /** Kernel `op` at `bits`: f(a, ...args, out, n), in place when resident, else over copied chunks. */
+  function unary(op: 'neg' | 'addScalar' | 'mulScalar' | 'shift', bits: RingBits, a: BigUint64Array, out: BigUint64Array, args: (number | bigint)[]): void {
+    const kernel = `${op}${bits}` as const;
     if (R !== null && R.owns(out) && R.owns(a)) {
-      RX![name(f)](a.byteOffset, ...args, out.byteOffset, out.length / lim(bits));
+      RX![kernel](a.byteOffset, ...args, out.byteOffset, out.length / lim(bits));
       return;
     }
     const mem = arena.ensure(3 * CHUNK * 8);
     const L = lim(bits);
+    const f = ex[kernel];
     for (let s = 0; s < out.length; s += CHUNK) {
       const e = Math.min(out.length, s + CHUNK);
       mem.set(a.subarray(s, e), pA / 8);
@@ -153,21 +153,19 @@ function makeKernels(ex: RingExports, options: WasmKernelOptions = {}): RingKern
 
   return {
     name: 'wasm',
-    add: (bits, a, b, out) => binary(ex.add64, ex.add128, bits, a, b, out),
-    sub: (bits, a, b, out) => binary(ex.sub64, ex.sub128, bits, a, b, out),
-    mul: (bits, a, b, out) => binary(ex.mul64, ex.mul128, bits, a, b, out),
-    neg: (bits, a, out) => unary(bits === 64 ? ex.neg64 : ex.neg128, bits, a, out, []),
-    addScalar: (bits, a, s, out) =>
-      bits === 64 ? unary(ex.addScalar64, bits, a, out, [s]) : unary(ex.addScalar128, bits, a, out, [lo(s), hi(s)]),
-    mulScalar: (bits, a, s, out) =>
-      bits === 64 ? unary(ex.mulScalar64, bits, a, out, [s]) : unary(ex.mulScalar128, bits, a, out, [lo(s), hi(s)]),
-    shl: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shl]),
-    shrLogical: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shrLogical]),
-    shrArith: (bits, a, k, out) => unary(bits === 64 ? ex.shift64 : ex.shift128, bits, a, out, [k, kindOf.shrArith]),
+    add: (bits, a, b, out) => binary('add', bits, a, b, out),
+    sub: (bits, a, b, out) => binary('sub', bits, a, b, out),
+    mul: (bits, a, b, out) => binary('mul', bits, a, b, out),
+    neg: (bits, a, out) => unary('neg', bits, a, out, []),
+    addScalar: (bits, a, s, out) => unary('addScalar', bits, a, out, bits === 64 ? [s] : [lo(s), hi(s)]),
+    mulScalar: (bits, a, s, out) => unary('mulScalar', bits, a, out, bits === 64 ? [s] : [lo(s), hi(s)]),
+    shl: (bits, a, k, out) => unary('shift', bits, a, out, [k, kindOf.shl]),
+    shrLogical: (bits, a, k, out) => unary('shift', bits, a, out, [k, kindOf.shrLogical]),
+    shrArith: (bits, a, k, out) => unary('shift', bits, a, out, [k, kindOf.shrArith]),
     sumAxis(bits, a, outer, len, inner, out) {
-      const sum = bits === 64 ? ex.sum64 : ex.sum128;
+      const sum = ex[`sum${bits}`];
       if (R !== null && R.owns(a) && R.owns(out)) {
-        (bits === 64 ? RX!.sum64 : RX!.sum128)(a.byteOffset, outer, len, inner, out.byteOffset);
+        RX![`sum${bits}`](a.byteOffset, outer, len, inner, out.byteOffset);
         return;
       }
       if (a.length * 8 <= LIMIT) {

@@ -14,7 +14,8 @@ import { RingArena } from '../../src/encrypted/arena.js';
 import { decodeSumInto, encode, encodeSubInto, FIXED_HIGH, FIXED_LOW, type FixedPointConfig } from '../../src/encrypted/fixed.js';
 import { ABY3, EncodingRangeError, Player, SensitivityError, ShapeMismatchError } from '../../src/encrypted/index.js';
 import { RingTensor } from '../../src/ring/index.js';
-import { MemoryHub, MemoryTransport, type Transport } from '../../src/transport/index.js';
+import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
+import { RecordingTransport } from './recording.js';
 
 const CFGS: FixedPointConfig[] = [FIXED_LOW, FIXED_HIGH];
 
@@ -194,23 +195,6 @@ describe('RingArena and Prg.ringTensorInto', () => {
 const servers = ['server0', 'server1', 'server2'].map((n) => new Player(n)) as [Player, Player, Player];
 const owners = ['o0', 'o1', 'o2'].map((n) => new Player(n));
 const target = new Player('mo');
-
-interface Msg { from: string; to: string; key: string; bytes: Uint8Array }
-/** Records a copy of every payload. */
-class RecordingTransport implements Transport {
-  readonly kind = 'recording';
-  readonly log: Msg[] = [];
-  constructor(readonly inner: MemoryTransport = new MemoryTransport()) {}
-  isLocal(p: string) { return this.inner.isLocal(p); }
-  send(from: string, to: string, key: string, payload: Uint8Array) {
-    this.log.push({ from, to, key, bytes: payload.slice() });
-    return this.inner.send(from, to, key, payload);
-  }
-  receive(to: string, from: string, key: string) { return this.inner.receive(to, from, key); }
-  stats() { return this.inner.stats(); }
-  resetStats() { this.inner.resetStats(); }
-  close() { return this.inner.close(); }
-}
 
 /** out equals sum_k mult[k] * xs[k] within the fixed-point bound (3 owners' encodings, u/2 each) plus float32 output rounding. */
 function checkWeightedSum(out: Float32Array, xs: Float32Array[], mult: number[], frac: number): void {

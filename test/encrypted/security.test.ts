@@ -7,28 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ABY3, Player, Plaintext, Pond } from '../../src/encrypted/index.js';
-import { MemoryHub, MemoryTransport, type PlayerStats, type Transport } from '../../src/transport/index.js';
+import { MemoryHub, MemoryTransport, type PlayerStats } from '../../src/transport/index.js';
+import { RecordingTransport } from './recording.js';
 
 const [s0, s1, s2, alice, bob, carol] = ['server0', 'server1', 'server2', 'alice', 'bob', 'carol'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player, Player];
-
-interface Msg { from: string; to: string; key: string; bytes: Uint8Array }
-
-/** Records a copy of every payload. */
-class RecordingTransport implements Transport {
-  readonly kind = 'recording';
-  readonly log: Msg[] = [];
-  constructor(readonly inner: MemoryTransport = new MemoryTransport()) {}
-  isLocal(p: string) { return this.inner.isLocal(p); }
-  send(from: string, to: string, key: string, payload: Uint8Array) {
-    this.log.push({ from, to, key, bytes: payload.slice() });
-    return this.inner.send(from, to, key, payload);
-  }
-  receive(to: string, from: string, key: string) { return this.inner.receive(to, from, key); }
-  stats() { return this.inner.stats(); }
-  resetStats() { this.inner.resetStats(); }
-  close() { return this.inner.close(); }
-  take(): Msg[] { return this.log.splice(0); }
-}
 
 const sent = (st: Record<string, PlayerStats>, p: string) => st[p]?.bytesSent ?? 0;
 const msgs = (st: Record<string, PlayerStats>, p: string) => st[p]?.messagesSent ?? 0;
