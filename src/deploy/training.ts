@@ -32,6 +32,9 @@ import type { Transport } from '../transport/channel.js';
 import { encodeJobSpec, jobPeers, JobError, parseJobSpec, configRoles, configHash, type JobSpec } from './job.js';
 import type { DeployConfig } from '../transport/config.js';
 import type { DataOwner, ModelOwner } from '../learning/roles.js';
+// a leaf module (no tfjs): imported statically, since a dynamic import() in the round loop costs a
+// round trip to the ESM loader's hooks thread under tsx, several ms on a busy machine
+import { BadUpdateError, validateUpdate, weightedMeanPlain } from '../learning/aggregator.js';
 
 export const JOB_KEY = 'fedcrypt/job';
 /** FEDCRYPT_TRACE=1: per-round phase times on stderr. */
@@ -171,7 +174,6 @@ export function jobAggregation(spec: JobSpec, transport: Transport): Aggregation
         if (me !== undefined && spec.dataOwners.includes(me)) await transport.send(me, spec.modelOwner, key, f32Bytes(update!));
         if (!transport.isLocal(spec.modelOwner)) return undefined;
         const ups = await Promise.all(spec.dataOwners.map((o) => transport.receive(spec.modelOwner, o, key, { timeoutMs: spec.roundTimeoutMs })));
-        const { weightedMeanPlain } = await import('../learning/aggregator.js');
         return weightedMeanPlain(ups.map((b, i) => bytesF32(b, 0, `update of ${spec.dataOwners[i]!}`, n)), counts);
       },
     };
@@ -295,15 +297,14 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
       let update: Float32Array | undefined;
       let status: { loss?: number; examples?: number; bad?: string } = {};
       if (owner) {
-        const A: typeof import('../learning/aggregator.js') = await import('../learning/aggregator.js');
         owner.updateModel(bytesF32(go, 4, `weights of round ${r}`, spec.numParams));
         mark('weights');
         const g = owner.computeGradient();
         mark('grad');
         try {
-          A.validateUpdate(me, g.grad, spec.numParams);
+          validateUpdate(me, g.grad, spec.numParams);
         } catch (e) {
-          if (e instanceof A.BadUpdateError) throw new RoundError(e.message, r, me);
+          if (e instanceof BadUpdateError) throw new RoundError(e.message, r, me);
           throw e;
         }
         update = g.grad;
