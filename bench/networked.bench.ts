@@ -1,7 +1,8 @@
 /**
  * A networked secure FedSGD epoch (network_a, 3 data owners, ABY3, batch 128)
  * with every player a separate OS process on loopback (3 compute servers and
- * 3 data owners started by launchPlayers, the model owner in this process),
+ * 3 data owners started by launchPlayers, the model owner a seventh process,
+ * bench/networked-driver.ts),
  * against the in-process epoch (the learning layer's fedSgdRound with the
  * ABY3 secure aggregator, one process) in the same run. Both runs use the same
  * seed and must end with the same weights (checked). Reported: total and
@@ -12,14 +13,16 @@
  *   node --import tsx bench/networked.bench.ts     -> bench/results/networked.json
  *   env: BENCH_STEPS (rounds; default a full epoch = 156), BENCH_PROTOCOL (aby3),
  *        FEDCRYPT_TRACE=1 (every process's per-round phase lines on stderr; see docs/DEPLOY.md),
- *        BENCH_PROFILE_DIR=<dir> (the six player processes write --cpu-prof profiles there)
+ *        BENCH_PROFILE_DIR=<dir> (the seven player processes write --cpu-prof profiles there),
+ *        BENCH_MO_FLAGS='<node flags>' (for the model owner's process, e.g. --trace-gc),
+ *        BENCH_NODE_FLAGS='<node flags>' (for all seven, e.g. --heap-growing-percent=0 to compare without tuneHeapForRounds)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { keygen } from '../src/deploy/keys.js';
 import { launchPlayers } from '../src/deploy/launch.js';
-import { runNetworkedTraining } from '../src/deploy/driver.js';
+import { spawn } from 'node:child_process';
 import { freePorts, ROLES7, sameBits } from '../test/deploy/helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -29,6 +32,10 @@ const SEED = 1;
 const FULL_EPOCH = Math.floor(20000 / BATCH);
 const STEPS = Number(process.env['BENCH_STEPS'] ?? FULL_EPOCH);
 const TRACE = process.env['FEDCRYPT_TRACE'] === '1';
+/** BENCH_MO_FLAGS: Node flags for the model owner's process (e.g. --trace-gc; its stdout then goes to stderr). */
+const MO_FLAGS = (process.env['BENCH_MO_FLAGS'] ?? '').split(' ').filter(Boolean);
+/** BENCH_NODE_FLAGS: Node flags for all seven processes (e.g. --heap-growing-percent=0: V8's own heap sizing, without tuneHeapForRounds). */
+const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 const PROFILE = process.env['BENCH_PROFILE_DIR'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE_DIR']}`] : [];
 
 const median = (xs: number[]) => {
@@ -75,7 +82,7 @@ async function networked(): Promise<{ rounds: number[]; weights: Float32Array; s
   let ready!: () => void;
   const allUp = new Promise<void>((r) => (ready = r));
   const l = launchPlayers({
-    configPath, keysDir: join(dir, 'keys'), cliPath: join(root, 'test/deploy/cli-entry.ts'), execArgv: ['--import', import.meta.resolve('tsx'), ...PROFILE],
+    configPath, keysDir: join(dir, 'keys'), cliPath: join(root, 'test/deploy/cli-entry.ts'), execArgv: [...NODE_FLAGS, '--import', import.meta.resolve('tsx'), ...PROFILE],
     log: (line) => {
       if (/serving on port/.test(line) && ++serving === 6) ready();
       if (TRACE && / r\d+[: ]/.test(line)) console.error(line);
@@ -85,14 +92,20 @@ async function networked(): Promise<{ rounds: number[]; weights: Float32Array; s
   try {
     await allUp;
     const startupMs = performance.now() - t0;
-    const rounds: number[] = [];
-    const t1 = performance.now();
-    const r = await runNetworkedTraining({
-      configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, epochs: 1, maxSteps: STEPS, batchSize: BATCH, seed: SEED, validationLimit: 10,
-      roundTimeoutMs: 60_000, onRound: (x) => rounds.push(x.ms), ...(TRACE ? { log: (line: string) => console.error(line) } : {}),
+    // the model owner in its own process, as `fedcrypt train --config` runs in a deployment
+    const driver = spawn(process.execPath, [...NODE_FLAGS, ...MO_FLAGS, '--import', import.meta.resolve('tsx'), ...PROFILE, join(root, 'bench/networked-driver.ts')], {
+      env: { ...process.env, FEDCRYPT_BENCH_DRIVER: JSON.stringify({ configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, steps: STEPS, batchSize: BATCH, seed: SEED, trace: TRACE }) },
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    if (r.error) throw r.error;
-    return { rounds, weights: r.weights, startupMs, jobMs: performance.now() - t1 };
+    let out = '';
+    driver.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    if (MO_FLAGS.length > 0) driver.stdout!.on('data', (b: Buffer) => process.stderr.write(b.toString().replace(/^\{"rounds.*$/m, '')));
+    const code = await new Promise<number | null>((r) => driver.on('exit', r));
+    if (code !== 0) throw new Error(`model owner process exited with code ${code}`);
+    const res = JSON.parse(out.trim().split('\n').pop()!) as { rounds: number[]; jobMs: number; weights: string };
+    const b = Buffer.from(res.weights, 'base64');
+    const weights = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    return { rounds: res.rounds, weights, startupMs, jobMs: res.jobMs };
   } finally {
     await l.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -108,7 +121,7 @@ const result = {
   what: `secure FedSGD epoch: network_a, 3 data owners, ${PROTOCOL}, batch ${BATCH}, ${STEPS} rounds${STEPS === FULL_EPOCH ? ' (one full epoch)' : ` (of ${FULL_EPOCH} in an epoch)`}`,
   machine: { cpus: cpus().length, loadavg1Before: load0, loadavg1After: loadavg()[0] },
   inProcess: { totalMs: sum(inp.rounds), medianRoundMs: median(inp.rounds) },
-  networked: { totalMs: sum(net.rounds), medianRoundMs: median(net.rounds), firstRoundMs: net.rounds[0], startupMs: net.startupMs, jobIncludingSetupMs: net.jobMs, processes: 7 },
+  networked: { totalMs: sum(net.rounds), medianRoundMs: median(net.rounds), firstRoundMs: net.rounds[0], startupMs: net.startupMs, jobIncludingSetupMs: net.jobMs, processes: 7, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS },
   ratio: { total: sum(net.rounds) / sum(inp.rounds), medianRound: median(net.rounds) / median(inp.rounds), target: 1.5 },
   sameWeights: sameBits(inp.weights, net.weights),
 };

@@ -44,6 +44,7 @@ interface NetTrainCli extends TrainCliOptions {
 /** `fedcrypt train ... --config`: the networked driver. Returns the exit code. */
 export async function runNetworkedTrain(model: string, dataset: string, o: NetTrainCli, ownersGiven: boolean, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
   const { runNetworkedTraining } = await import('../deploy/driver.js');
+  (await import('../deploy/heap.js')).tuneHeapForRounds();
   const t0 = performance.now();
   const r = await runNetworkedTraining({
     configPath: o.config!, ...(o.key ? { keyPath: o.key } : {}),
@@ -88,6 +89,7 @@ export function registerDeployCommands(program: Command): void {
     .requiredOption('--name <name>', 'the player this process runs')
     .option('--key <file>', "the player's key file (default keys/<name>.key)")
     .action(async (o: { config: string; name: string; key?: string }) => {
+      (await import('../deploy/heap.js')).tuneHeapForRounds();
       const { startPlayer } = await import('../deploy/player.js');
       const { loadConfig } = await import('../transport/config.js');
       const { servePlayer } = await import('../deploy/training.js');

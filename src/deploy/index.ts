@@ -22,3 +22,4 @@ export { saveCheckpoint, loadCheckpoint, hasCheckpoint, CheckpointError, type Ch
 export { servePlayer, runPlayerJob, runDriverJob, jobAggregation, RoundError, type ServeOptions, type DriverRound } from './training.js';
 export { runNetworkedTraining, driveTraining, prepareDriver, resolveParams, type NetworkTrainOptions, type NetworkTrainResult, type DriverOptions } from './driver.js';
 export { launchPlayers, type LaunchOptions, type Launched } from './launch.js';
+export { tuneHeapForRounds, HEAP_GROWING_PERCENT } from './heap.js';
