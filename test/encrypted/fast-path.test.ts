@@ -205,6 +205,40 @@ function checkWeightedSum(out: Float32Array, xs: Float32Array[], mult: number[],
   }
 }
 
+/**
+ * Run `round` SPMD: each group of players in its own simulated process (one
+ * MemoryTransport per group on one hub), for several groupings; only the group
+ * with the target gets the weighted mean of the three owners' inputs.
+ */
+async function checkSpmd(id: string, round: (p: ABY3, local: string[], inputs: (Float32Array | undefined)[], mult: number[], n: number) => Promise<Float32Array | undefined>): Promise<void> {
+  const n = 64;
+  const xs = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.cos(i + k) * 3));
+  const mult = [0.2, 0.3, 0.5];
+  const groupings: string[][][] = [
+    [['o0'], ['o1'], ['o2'], ['server0'], ['server1'], ['server2'], ['mo']],
+    [['o0', 'server0'], ['o1', 'server1', 'server2', 'mo'], ['o2']],
+    [['o0', 'o1', 'server2'], ['server0', 'server1'], ['o2', 'mo']],
+  ];
+  for (const groups of groupings) {
+    const hub = new MemoryHub();
+    const results = await Promise.all(groups.map(async (local) => {
+      const t = new MemoryTransport({ hub, local });
+      const p = new ABY3(...servers, { precision: 'low', transport: t, players: [...owners, target], id, timeoutMs: 5000 });
+      return round(p, local, owners.map((o, k) => (local.includes(o.name) ? xs[k] : undefined)), mult, n);
+    }));
+    groups.forEach((g, i) => {
+      if (!g.includes('mo')) assert.equal(results[i], undefined, `${g.join('+')} gets nothing`);
+      else {
+        const out = results[i]!;
+        for (let e = 0; e < n; e++) {
+          const want = mult[0]! * xs[0]![e]! + mult[1]! * xs[1]![e]! + mult[2]! * xs[2]![e]!;
+          assert.ok(Math.abs(out[e]! - want) <= 2 ** -15, `${groups.map((x) => x.join('+')).join(' | ')}: element ${e}`);
+        }
+      }
+    });
+  }
+}
+
 describe('ABY3.encryptSum + revealInto', () => {
   for (const precision of ['low', 'high'] as const) {
     it(`weighted sum of 3 owners equals the plaintext reference and the unfused path bit for bit (${precision}); bytes as in theory; servers get seeds and masked words only`, async () => {
@@ -257,34 +291,7 @@ describe('ABY3.encryptSum + revealInto', () => {
   }
 
   it('SPMD: each player (or group of players) in its own simulated process gives the same mean, only at the target', async () => {
-    const n = 64;
-    const xs = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.cos(i + k) * 3));
-    const mult = [0.2, 0.3, 0.5];
-    const groupings: string[][][] = [
-      [['o0'], ['o1'], ['o2'], ['server0'], ['server1'], ['server2'], ['mo']],
-      [['o0', 'server0'], ['o1', 'server1', 'server2', 'mo'], ['o2']],
-      [['o0', 'o1', 'server2'], ['server0', 'server1'], ['o2', 'mo']],
-    ];
-    for (const groups of groupings) {
-      const hub = new MemoryHub();
-      const results = await Promise.all(groups.map(async (local) => {
-        const t = new MemoryTransport({ hub, local });
-        const p = new ABY3(...servers, { precision: 'low', transport: t, players: [...owners, target], id: 'spmd', timeoutMs: 5000 });
-        const inputs = owners.map((o, k) => (local.includes(o.name) ? xs[k] : undefined));
-        const sum = await p.encryptSum(owners, inputs, mult, { size: n, arena: new RingArena({ pooled: false }) });
-        return p.revealInto(sum, target, new Float32Array(n));
-      }));
-      groups.forEach((g, i) => {
-        if (!g.includes('mo')) assert.equal(results[i], undefined, `${g.join('+')} gets nothing`);
-        else {
-          const out = results[i]!;
-          for (let e = 0; e < n; e++) {
-            const want = 0.2 * xs[0]![e]! + 0.3 * xs[1]![e]! + 0.5 * xs[2]![e]!;
-            assert.ok(Math.abs(out[e]! - want) <= 2 ** -15, `${groups.map((x) => x.join('+')).join(' | ')}: element ${e}`);
-          }
-        }
-      });
-    }
+    await checkSpmd('spmd', async (p, _local, inputs, mult, n) => p.revealInto(await p.encryptSum(owners, inputs, mult, { size: n, arena: new RingArena({ pooled: false }) }), target, new Float32Array(n)));
   });
 
   it('bad input: argument checks name the argument; a bad value at an owner is rejected before anything is sent', async () => {
@@ -360,25 +367,7 @@ describe('ABY3.aggregateInto (secure aggregation revealed to one outside player)
   }
 
   it('SPMD: each player (or group) in its own simulated process; only the target gets the value', async () => {
-    const n = 64;
-    const xs = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.cos(i + k) * 3));
-    const mult = [0.2, 0.3, 0.5];
-    for (const groups of [
-      [['o0'], ['o1'], ['o2'], ['server0'], ['server1'], ['server2'], ['mo']],
-      [['o0', 'server0'], ['o1', 'server1', 'server2', 'mo'], ['o2']],
-      [['o0', 'o1', 'server2'], ['server0', 'server1'], ['o2', 'mo']],
-    ]) {
-      const hub = new MemoryHub();
-      const results = await Promise.all(groups.map(async (local) => {
-        const t = new MemoryTransport({ hub, local });
-        const p = new ABY3(...servers, { precision: 'low', transport: t, players: [...owners, target], id: 'spmd-agg', timeoutMs: 5000 });
-        return p.aggregateInto(owners, owners.map((o, k) => (local.includes(o.name) ? xs[k] : undefined)), mult, target, local.includes('mo') ? new Float32Array(n) : undefined, { size: n });
-      }));
-      groups.forEach((g, i) => {
-        if (!g.includes('mo')) assert.equal(results[i], undefined, `${g.join('+')} gets nothing`);
-        else for (let e = 0; e < n; e++) assert.ok(Math.abs(results[i]![e]! - (0.2 * xs[0]![e]! + 0.3 * xs[1]![e]! + 0.5 * xs[2]![e]!)) <= 2 ** -15);
-      });
-    }
+    await checkSpmd('spmd-agg', (p, local, inputs, mult, n) => p.aggregateInto(owners, inputs, mult, target, local.includes('mo') ? new Float32Array(n) : undefined, { size: n }));
   });
 
   it('bad input: a server as target, a wrong out, bad values before anything is sent', async () => {
