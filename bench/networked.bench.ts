@@ -12,6 +12,7 @@
  *
  *   node --import tsx bench/networked.bench.ts     -> bench/results/networked.json
  *   env: BENCH_STEPS (rounds; default a full epoch = 156), BENCH_PROTOCOL (aby3),
+ *        BENCH_LINKS (tls | noise: how the links are secured; default tls, as the README's deployment),
  *        FEDCRYPT_TRACE=1 (every process's per-round phase lines on stderr; see docs/DEPLOY.md),
  *        BENCH_PROFILE_DIR=<dir> (the seven player processes write --cpu-prof profiles there),
  *        BENCH_MO_FLAGS='<node flags>' (for the model owner's process, e.g. --trace-gc),
@@ -27,6 +28,7 @@ import { freePorts, ROLES7, sameBits } from '../test/deploy/helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const PROTOCOL = process.env['BENCH_PROTOCOL'] ?? 'aby3';
+const LINKS = process.env['BENCH_LINKS'] ?? 'tls';
 const BATCH = 128;
 const SEED = 1;
 const FULL_EPOCH = Math.floor(20000 / BATCH);
@@ -73,10 +75,10 @@ async function networked(): Promise<{ rounds: number[]; weights: Float32Array; s
   const players: Record<string, unknown> = {};
   ROLES7.forEach(([name, role], i) => {
     const k = keygen(name, join(dir, 'keys'));
-    players[name] = { address: `127.0.0.1:${ports[i]}`, role, publicKey: k.publicKey };
+    players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
   });
   const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ version: 1, players }, null, 2));
+  writeFileSync(configPath, JSON.stringify({ version: 1, links: LINKS, players }, null, 2));
   const t0 = performance.now();
   let serving = 0;
   let ready!: () => void;
@@ -121,7 +123,7 @@ const result = {
   what: `secure FedSGD epoch: network_a, 3 data owners, ${PROTOCOL}, batch ${BATCH}, ${STEPS} rounds${STEPS === FULL_EPOCH ? ' (one full epoch)' : ` (of ${FULL_EPOCH} in an epoch)`}`,
   machine: { cpus: cpus().length, loadavg1Before: load0, loadavg1After: loadavg()[0] },
   inProcess: { totalMs: sum(inp.rounds), medianRoundMs: median(inp.rounds) },
-  networked: { totalMs: sum(net.rounds), medianRoundMs: median(net.rounds), firstRoundMs: net.rounds[0], startupMs: net.startupMs, jobIncludingSetupMs: net.jobMs, processes: 7, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS },
+  networked: { links: LINKS, totalMs: sum(net.rounds), medianRoundMs: median(net.rounds), firstRoundMs: net.rounds[0], startupMs: net.startupMs, jobIncludingSetupMs: net.jobMs, processes: 7, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS },
   ratio: { total: sum(net.rounds) / sum(inp.rounds), medianRound: median(net.rounds) / median(inp.rounds), target: 1.5 },
   sameWeights: sameBits(inp.weights, net.weights),
 };

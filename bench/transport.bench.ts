@@ -1,8 +1,11 @@
 /**
  * Moving a 4 MiB tensor between two player processes on loopback:
- * GrpcTransport (pinned-key handshake, AES-256-GCM per chunk, protobuf,
- * HTTP/2) against a raw TCP socket between two Node processes (baseline: a
- * lean length-prefixed receiver, one buffer per message), in the same run.
+ * GrpcTransport with 'tls' links (mutual TLS 1.3 with pinned certificates,
+ * protobuf, HTTP/2: what the README's deployment uses; the target applies to
+ * it) and with 'noise' links (pinned-key handshake, AES-256-GCM per chunk),
+ * against a raw TCP socket between two Node processes (baseline: a lean
+ * length-prefixed receiver, one buffer per message) and grpc-js alone
+ * (plaintext, no framework), in the same run.
  * One sample: send 4 MiB, wait for the receiver's 1-byte acknowledgement;
  * throughput = 4 MiB / time. The two are measured in alternating rounds
  * (the machine is shared; alternating spreads load changes over both), and
@@ -11,7 +14,8 @@
  *
  *   node --import tsx bench/transport.bench.ts   -> bench/results/transport.json
  *   env: BENCH_ROUNDS (3), BENCH_SAMPLES per round (8), BENCH_WARMUP (16), BENCH_CHUNK (transport default), BENCH_SIZE (bytes, 4 MiB),
- *        BENCH_TUNE=0 (no allocator priming anywhere), BENCH_ONLY=grpc (GrpcTransport alone, for profiling; no JSON)
+ *        BENCH_TUNE=0 (no allocator priming anywhere), BENCH_ONLY=grpc (GrpcTransport alone, for profiling; no JSON),
+ *        BENCH_LINKS (with BENCH_ONLY: tls or noise; default tls)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,9 +23,9 @@ import { connect } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { exportPrivateKey } from '../src/crypto/identity.js';
 import { GrpcTransport, primeAllocator } from '../src/transport/grpc.js';
-import { deployment } from '../test/transport/helpers.js';
+import type { LinkMode } from '../src/transport/config.js';
+import { deployment, peerSecrets } from '../test/transport/helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const SIZE = Number(process.env['BENCH_SIZE'] ?? 4 * 1024 * 1024);
@@ -153,10 +157,9 @@ async function benchRawGrpc(payload: Uint8Array): Promise<Run> {
   return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage, senderFaults, receiverFaults: receiver.pageFaultsPerMessage };
 }
 
-async function benchGrpc(payload: Uint8Array): Promise<Run> {
-  const d = await deployment(['a', 'b']);
-  const b = d.parties.get('b')!;
-  const { child, line } = peer('grpc', { config: d.configText, name: 'b', privateKey: Buffer.from(exportPrivateKey(b.identity.privateKey)).toString('base64'), runId: 'bench' });
+async function benchGrpc(payload: Uint8Array, links: LinkMode): Promise<Run> {
+  const d = await deployment(['a', 'b'], links);
+  const { child, line } = peer('grpc', { config: d.configText, name: 'b', ...peerSecrets(d, 'b'), runId: 'bench' });
   const t = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'bench', receiveTimeoutMs: 60_000, tuneAllocator: TUNE, ...(CHUNK ? { chunkBytes: CHUNK } : {}) });
   await t.start();
   if ((await line()) !== 'ready') throw new Error('grpc peer did not start');
@@ -185,12 +188,13 @@ for (let i = 0; i < SIZE; i++) payload[i] = (i * 2654435761) >>> 24;
 const tcpRuns: Run[] = [];
 const rawRuns: Run[] = [];
 const grpcRuns: Run[] = [];
+const noiseRuns: Run[] = [];
 const load0 = loadavg();
 // BENCH_ONLY=grpc: GrpcTransport alone (for profiling; no baseline, no JSON written).
 const ONLY = process.env['BENCH_ONLY'];
 if (ONLY === 'grpc') {
   for (let r = 0; r < ROUNDS; r++) {
-    const g = await benchGrpc(payload);
+    const g = await benchGrpc(payload, (process.env['BENCH_LINKS'] ?? 'tls') as LinkMode);
     console.log(`GrpcTransport ${median(g.times).toFixed(1)} ms = ${mbps(median(g.times)).toFixed(0)} MB/s; cpu sender ${g.senderCpuMs.toFixed(1)} ms, receiver ${g.receiverCpuMs.toFixed(1)} ms; faults ${g.senderFaults.toFixed(0)} / ${g.receiverFaults.toFixed(0)}`);
   }
   process.exit(0);
@@ -198,11 +202,12 @@ if (ONLY === 'grpc') {
 for (let r = 0; r < ROUNDS; r++) {
   tcpRuns.push(await benchTcp(payload));
   rawRuns.push(await benchRawGrpc(payload));
-  grpcRuns.push(await benchGrpc(payload));
-  const [a, c, b] = [tcpRuns[r]!, rawRuns[r]!, grpcRuns[r]!];
+  grpcRuns.push(await benchGrpc(payload, 'tls'));
+  noiseRuns.push(await benchGrpc(payload, 'noise'));
+  const [a, c, b, n] = [tcpRuns[r]!, rawRuns[r]!, grpcRuns[r]!, noiseRuns[r]!];
   console.log(
-    `round ${r + 1}: tcp ${median(a.times).toFixed(1)} ms, grpc-js alone ${median(c.times).toFixed(1)} ms, GrpcTransport ${median(b.times).toFixed(1)} ms` +
-      ` (GrpcTransport/TCP ${(median(a.times) / median(b.times)).toFixed(2)}, /grpc-js ${(median(c.times) / median(b.times)).toFixed(2)})`,
+    `round ${r + 1}: tcp ${median(a.times).toFixed(1)} ms, grpc-js alone ${median(c.times).toFixed(1)} ms, GrpcTransport tls ${median(b.times).toFixed(1)} ms, noise ${median(n.times).toFixed(1)} ms` +
+      ` (tls/TCP ${(median(a.times) / median(b.times)).toFixed(2)}, tls/grpc-js ${(median(c.times) / median(b.times)).toFixed(2)})`,
   );
 }
 const summarize = (runs: Run[]) => {
@@ -220,6 +225,7 @@ const summarize = (runs: Run[]) => {
 const tcp = summarize(tcpRuns);
 const raw = summarize(rawRuns);
 const grpcR = summarize(grpcRuns);
+const noiseR = summarize(noiseRuns);
 const result = {
   bench: 'transport',
   what: `one ${SIZE === 4 * 1024 * 1024 ? '4 MiB' : `${SIZE}-byte`} message between two Node processes on loopback, until a 1-byte ack returns (MB = 1e6 bytes)`,
@@ -230,10 +236,11 @@ const result = {
   chunk_bytes: CHUNK ?? 'default',
   baseline_tcp: tcp,
   grpc_js_alone: { ...raw, note: 'grpc-js bidi stream of raw chunks: no handshake, AEAD or protobuf (where the framework cost ends)' },
-  grpc: { ...grpcR, suite: 'aes-256-gcm' },
+  grpc: { ...grpcR, links: 'tls', note: 'mutual TLS (Node/OpenSSL negotiates TLS 1.3), Ed25519 certificates pinned; the deployment default' },
+  grpc_noise: { ...noiseR, links: 'noise', suite: 'aes-256-gcm' },
   per_round: tcpRuns.map((t, r) => {
-    const [x, y, z] = [mbps(median(t.times)), mbps(median(rawRuns[r]!.times)), mbps(median(grpcRuns[r]!.times))];
-    return { tcp_MBps: x, grpc_js_alone_MBps: y, grpc_MBps: z, grpc_over_tcp: z / x, grpc_over_grpc_js_alone: z / y };
+    const [x, y, z, w] = [mbps(median(t.times)), mbps(median(rawRuns[r]!.times)), mbps(median(grpcRuns[r]!.times)), mbps(median(noiseRuns[r]!.times))];
+    return { tcp_MBps: x, grpc_js_alone_MBps: y, grpc_MBps: z, grpc_noise_MBps: w, grpc_over_tcp: z / x, grpc_over_grpc_js_alone: z / y };
   }),
   ratio_grpc_over_tcp_throughput: grpcR.median_MBps / tcp.median_MBps,
   ratio_grpc_over_grpc_js_alone: grpcR.median_MBps / raw.median_MBps,
@@ -251,5 +258,6 @@ const fmt = (n: string, x: typeof tcp) =>
   `${n}: ${x.median_ms.toFixed(2)} ms median, ${x.median_MBps.toFixed(0)} MB/s (best round ${x.best_round_MBps.toFixed(0)}); cpu per message: sender ${x.sender_cpu_ms_per_message.toFixed(1)} ms, receiver ${x.receiver_cpu_ms_per_message.toFixed(1)} ms; page faults per message: ${x.sender_page_faults_per_message.toFixed(0)} / ${x.receiver_page_faults_per_message.toFixed(0)}`;
 console.log(fmt('raw TCP', tcp));
 console.log(fmt('grpc-js', raw));
-console.log(fmt('gRPC   ', grpcR));
-console.log(`ratio ${result.ratio_grpc_over_tcp_throughput.toFixed(2)}; target >= 300 MB/s ${result.meets_target ? 'met' : 'NOT met'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(fmt('gRPC tls  ', grpcR));
+console.log(fmt('gRPC noise', noiseR));
+console.log(`ratio tls/TCP ${result.ratio_grpc_over_tcp_throughput.toFixed(2)}; target >= 300 MB/s ${result.meets_target ? 'met' : 'NOT met'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);

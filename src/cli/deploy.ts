@@ -71,21 +71,23 @@ export async function runNetworkedTrain(model: string, dataset: string, o: NetTr
 export function registerDeployCommands(program: Command): void {
   program
     .command('keygen')
-    .description("write a player's key pair: <dir>/<name>.key (private, 0600) and <dir>/<name>.pub (paste into config.json)")
+    .description("write a player's keys: <dir>/<name>.key (private, 0600), <dir>/<name>.pub and <dir>/<name>.crt (paste the printed certificate and publicKey into config.json)")
     .requiredOption('--name <name>', 'player name, as in config.json')
     .option('--dir <dir>', 'folder for the key files', 'keys')
     .option('--force', 'replace an existing key')
     .action(async (o: { name: string; dir: string; force?: boolean }) => {
       const { keygen } = await import('../deploy/keys.js');
       const k = keygen(o.name, o.dir, { force: o.force ?? false });
-      console.log(`wrote ${k.privateKeyPath} (keep private) and ${k.publicKeyPath}`);
-      console.log(`publicKey of ${k.name}: ${k.publicKey}`);
+      console.log(`wrote ${k.privateKeyPath} (keep private), ${k.publicKeyPath} and ${k.certificatePath}`);
+      console.log(`for config.json, players.${k.name}:`);
+      console.log(`  "certificate": "${k.certificate}",`);
+      console.log(`  "publicKey": "${k.publicKey}"`);
     });
 
   program
     .command('player')
     .description('run one player of config.json and serve jobs until stopped (SIGTERM/SIGINT end it cleanly)')
-    .requiredOption('--config <file>', 'config.json with every player (address, role, publicKey)')
+    .requiredOption('--config <file>', 'config.json with every player (address, role, certificate or publicKey)')
     .requiredOption('--name <name>', 'the player this process runs')
     .option('--key <file>', "the player's key file (default keys/<name>.key)")
     .action(async (o: { config: string; name: string; key?: string }) => {

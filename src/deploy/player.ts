@@ -7,7 +7,7 @@ import { loadIdentity } from './keys.js';
 import { GrpcTransport, type GrpcTransportOptions } from '../transport/grpc.js';
 
 export interface PlayerOptions extends Omit<GrpcTransportOptions, 'config' | 'local'> {
-  /** Path of config.json (every player needs a publicKey). */
+  /** Path of config.json (every player needs a certificate on 'tls' links, a publicKey on 'noise' links). */
   configPath: string;
   /** Name of the player this process runs. */
   name: string;
@@ -28,10 +28,15 @@ export async function startPlayer(options: PlayerOptions): Promise<GrpcTransport
   const entry = playerEntry(config, name);
   const identity = loadIdentity(keyPath);
   if (identity.name !== name) throw new ConfigError(`${keyPath}: key file is for player "${identity.name}", not "${name}"`, keyPath);
-  if (!entry.publicKey || Buffer.compare(Buffer.from(entry.publicKey), Buffer.from(identity.publicKey)) !== 0) {
+  if (config.links === 'tls') {
+    if (!identity.tls) throw new ConfigError(`${keyPath}: key file has no TLS certificate (an old format); run "fedcrypt keygen --name ${name} --force" and update the config`, keyPath);
+    if (!entry.certificate || Buffer.compare(Buffer.from(entry.certificate), Buffer.from(identity.tls.certificate.der)) !== 0) {
+      throw new ConfigError(`players.${name}.certificate: does not match ${keyPath} (run keygen again or fix the config)`, `players.${name}.certificate`);
+    }
+  } else if (!entry.publicKey || Buffer.compare(Buffer.from(entry.publicKey), Buffer.from(identity.publicKey)) !== 0) {
     throw new ConfigError(`players.${name}.publicKey: does not match ${keyPath} (run keygen again or fix the config)`, `players.${name}.publicKey`);
   }
-  const transport = new GrpcTransport({ ...rest, config, local: { name, identity } });
+  const transport = new GrpcTransport({ ...rest, config, local: { name, identity, ...(identity.tls ? { tls: identity.tls } : {}) } });
   await transport.start();
   if (handleSignals) {
     const stop = () => void transport.close();

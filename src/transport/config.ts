@@ -1,20 +1,26 @@
 /**
  * Deployment configuration: which player runs where, with which role and
- * which (pinned) public key.
+ * which pinned credential (certificate or public key).
  *
  * Two accepted shapes:
  *   TF Encrypted's flat map     { "server0": "localhost:4440", ... }
- *   the full form               { "version": 1, "players": {
+ *   the full form               { "version": 1, "links": "tls", "players": {
  *                                   "server0": { "address": "10.0.0.5:4440",
  *                                                "role": "compute-server",
+ *                                                "certificate": "<base64 DER>",
  *                                                "publicKey": "<base64 of 32 bytes>" } } }
- * (entries of the full form may also be a bare "host:port" string). Every
- * problem is a ConfigError naming the entry: duplicate names (the parser
- * refuses duplicate JSON keys), duplicate host:port, missing or unknown role,
- * malformed address or port, badly encoded key, unknown fields.
+ * (entries of the full form may also be a bare "host:port" string). "links"
+ * picks how links are secured: "tls" needs every player's certificate,
+ * "noise" (the default) every player's publicKey. Every problem is a
+ * ConfigError naming the entry: duplicate names (the parser refuses duplicate
+ * JSON keys), duplicate host:port, missing or unknown role, malformed address
+ * or port, badly encoded key, a certificate that does not parse, is not a
+ * self-signed Ed25519 certificate for that player's name or is expired,
+ * unknown fields.
  */
 import { readFileSync } from 'node:fs';
 import { decodeKey } from '../crypto/identity.js';
+import { certificateDer, checkPlayerCertificate } from '../crypto/tls-identity.js';
 import { DuplicateKeyError, JsonSyntaxError, parseJsonStrict } from './config-json.js';
 
 export const ROLES = ['model-owner', 'data-owner', 'compute-server', 'aggregator'] as const;
@@ -28,19 +34,31 @@ export interface PlayerEntry {
   /** `host:port` as written (IPv6 in brackets). */
   address: string;
   role?: Role;
-  /** Pinned X25519 public key (32 bytes). */
+  /** Pinned X25519 public key (32 bytes): authenticates the player on 'noise' links. */
   publicKey?: Uint8Array;
+  /** Pinned self-signed Ed25519 certificate (DER): authenticates the player on 'tls' links. */
+  certificate?: Uint8Array;
 }
+
+/**
+ * How links are secured: 'tls' (mutual TLS 1.3, every player's self-signed
+ * certificate pinned) or 'noise' (pinned-key handshake over plaintext gRPC,
+ * then an AEAD frame per chunk). See transport/grpc.ts.
+ */
+export const LINK_MODES = ['tls', 'noise'] as const;
+export type LinkMode = (typeof LINK_MODES)[number];
 
 export interface DeployConfig {
   version: 1;
+  /** Default 'noise' (what a config without "links" has always meant). */
+  links: LinkMode;
   players: PlayerEntry[];
 }
 
 export interface ConfigOptions {
   /** Every player must have a role (default true; false accepts TFE's flat config). */
   requireRoles?: boolean;
-  /** Every player must have a public key (default false; the gRPC transport requires them). */
+  /** Every player must have what its links need: a certificate ('tls') or a public key ('noise'). Default false; the gRPC transport requires them. */
   requireKeys?: boolean;
   /** Used in messages, e.g. the file name. */
   source?: string;
@@ -58,7 +76,7 @@ export class ConfigError extends Error {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
-const FIELDS = new Set(['address', 'role', 'publicKey']);
+const FIELDS = new Set(['address', 'role', 'publicKey', 'certificate']);
 
 function isIPv4(h: string): boolean {
   const p = h.split('.');
@@ -98,6 +116,11 @@ export function parseAddress(address: unknown, entry: string): { host: string; p
   return { host, port };
 }
 
+function decodeBase64(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) throw new RangeError('not base64 (expected the base64 DER certificate written by "fedcrypt keygen")');
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
 const entryPath = (full: boolean, name: string) => (full ? `players.${name}` : name);
 
 /** Validate an already-parsed config object. */
@@ -110,14 +133,16 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
   const full = 'players' in obj;
   let entries: Record<string, unknown>;
   if (full) {
-    for (const k of Object.keys(obj)) if (k !== 'players' && k !== 'version') throw err(`${k}: unknown top-level field (expected "version" and "players")`, k);
+    for (const k of Object.keys(obj)) if (k !== 'players' && k !== 'version' && k !== 'links') throw err(`${k}: unknown top-level field (expected "version", "links" and "players")`, k);
     if (obj['version'] !== undefined && obj['version'] !== 1) throw err(`version: unsupported config version ${JSON.stringify(obj['version'])}, expected 1`, 'version');
+    if (obj['links'] !== undefined && !(LINK_MODES as readonly unknown[]).includes(obj['links'])) throw err(`links: unknown link mode ${JSON.stringify(obj['links'])}, expected one of ${LINK_MODES.join(', ')}`, 'links');
     const p = obj['players'];
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw err('players: expected an object mapping player names to entries', 'players');
     entries = p as Record<string, unknown>;
   } else {
     entries = obj;
   }
+  const links: LinkMode = full && obj['links'] !== undefined ? (obj['links'] as LinkMode) : 'noise';
   const names = Object.keys(entries);
   if (names.length === 0) throw err(`${full ? 'players' : '<root>'}: no players configured`, full ? 'players' : '<root>');
   const players: PlayerEntry[] = [];
@@ -133,17 +158,19 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
     let address: unknown;
     let role: unknown;
     let key: unknown;
+    let cert: unknown;
     if (typeof e === 'string') {
       address = e;
     } else if (typeof e === 'object' && e !== null && !Array.isArray(e)) {
       const o = e as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!FIELDS.has(k)) throw err(`${at}.${k}: unknown field (expected address, role, publicKey)`, `${at}.${k}`);
+      for (const k of Object.keys(o)) if (!FIELDS.has(k)) throw err(`${at}.${k}: unknown field (expected address, role, publicKey, certificate)`, `${at}.${k}`);
       if (!('address' in o)) throw err(`${at}.address: missing`, `${at}.address`);
       address = o['address'];
       role = o['role'];
       key = o['publicKey'];
+      cert = o['certificate'];
     } else {
-      throw err(`${at}: expected "host:port" or { address, role, publicKey }`, at);
+      throw err(`${at}: expected "host:port" or { address, role, publicKey, certificate }`, at);
     }
     let host: string;
     let port: number;
@@ -161,12 +188,25 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
       p.role = role as Role;
     }
     if (key === undefined) {
-      if (options.requireKeys) throw err(`${at}.publicKey: missing (run "fedcrypt keygen --name ${name}" and paste the .pub file here)`, `${at}.publicKey`);
+      if (options.requireKeys && links === 'noise') throw err(`${at}.publicKey: missing (run "fedcrypt keygen --name ${name}" and paste the .pub file here)`, `${at}.publicKey`);
     } else {
       try {
         p.publicKey = decodeKey(key, `${at}.publicKey`, 'config');
       } catch (x) {
         throw err(`${at}.publicKey: ${(x as Error).message.replace(/^config: /, '')}`, `${at}.publicKey`);
+      }
+    }
+    if (cert === undefined) {
+      if (options.requireKeys && links === 'tls') throw err(`${at}.certificate: missing (run "fedcrypt keygen --name ${name}" and paste the certificate it prints here)`, `${at}.certificate`);
+    } else {
+      try {
+        if (typeof cert !== 'string') throw new RangeError(`expected a base64 DER (or PEM) certificate string, got ${cert === null ? 'null' : typeof cert}`);
+        const der = cert.includes('-----BEGIN') ? certificateDer(cert) : decodeBase64(cert);
+        checkPlayerCertificate(der, name, `${at}.certificate`);
+        p.certificate = der;
+      } catch (x) {
+        const m = (x as Error).message;
+        throw err(m.startsWith(`${at}.certificate`) ? m : `${at}.certificate: ${m.replace(/^certificateDer: argument 'certificate' /, '')}`, `${at}.certificate`);
       }
     }
     const hp = `${host.toLowerCase()}:${port}`;
@@ -184,7 +224,16 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
     if (other !== undefined) throw err(`${at}: same public key as player ${JSON.stringify(other)} (each player needs its own key pair)`, at);
     keys.set(k, p.name);
   }
-  return { version: 1, players };
+  const certs = new Map<string, string>();
+  for (const p of players) {
+    if (!p.certificate) continue;
+    const k = Buffer.from(p.certificate).toString('base64');
+    const other = certs.get(k);
+    const at = `${entryPath(full, p.name)}.certificate`;
+    if (other !== undefined) throw err(`${at}: same certificate as player ${JSON.stringify(other)}`, at);
+    certs.set(k, p.name);
+  }
+  return { version: 1, links, players };
 }
 
 /** Parse config text (duplicate JSON keys are refused) and validate it. */
@@ -218,6 +267,16 @@ export function playerEntry(config: DeployConfig, name: string): PlayerEntry {
   return p;
 }
 
+/** Pinned certificates (DER) of every player; a player without one is a ConfigError. */
+export function pinnedCertificates(config: DeployConfig): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const p of config.players) {
+    if (!p.certificate) throw new ConfigError(`players.${p.name}.certificate: missing; every player needs a pinned certificate for TLS links`, `players.${p.name}.certificate`);
+    out.set(p.name, p.certificate);
+  }
+  return out;
+}
+
 /** Pinned public keys of every player; a player without one is a ConfigError. */
 export function pinnedKeys(config: DeployConfig): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
@@ -236,7 +295,8 @@ export function formatConfig(config: DeployConfig): string {
       address: p.address,
       ...(p.role ? { role: p.role } : {}),
       ...(p.publicKey ? { publicKey: Buffer.from(p.publicKey).toString('base64') } : {}),
+      ...(p.certificate ? { certificate: Buffer.from(p.certificate).toString('base64') } : {}),
     };
   }
-  return `${JSON.stringify({ version: 1, players }, null, 2)}\n`;
+  return `${JSON.stringify({ version: 1, ...(config.links === 'tls' ? { links: 'tls' } : {}), players }, null, 2)}\n`;
 }

@@ -25,7 +25,7 @@ export const SCHEMA_JSON = {
                   },
                 },
                 LinkFrame: {
-                  oneofs: { body: { oneof: ['hello', 'reply', 'finish', 'ready', 'sealed', 'refusal'] } },
+                  oneofs: { body: { oneof: ['hello', 'reply', 'finish', 'ready', 'sealed', 'refusal', 'open', 'chunk'] } },
                   fields: {
                     hello: { type: 'Hello', id: 1 },
                     reply: { type: 'HandshakeReply', id: 2 },
@@ -33,6 +33,8 @@ export const SCHEMA_JSON = {
                     ready: { type: 'Ready', id: 4 },
                     sealed: { type: 'Sealed', id: 5 },
                     refusal: { type: 'Refusal', id: 6 },
+                    open: { type: 'Open', id: 7 },
+                    chunk: { type: 'Chunk', id: 8 },
                   },
                 },
                 Hello: { fields: { schema_version: { type: 'uint32', id: 1 }, handshake: bytesField(2) } },
@@ -41,6 +43,8 @@ export const SCHEMA_JSON = {
                 Ready: { fields: {} },
                 Sealed: { fields: { frame: bytesField(1) } },
                 Refusal: { fields: { reason: { type: 'string', id: 1 } } },
+                Open: { fields: { schema_version: { type: 'uint32', id: 1 }, context: bytesField(2) } },
+                Chunk: { fields: { frame: bytesField(1), round: { type: 'uint32', id: 2 } } },
               },
             },
           },
@@ -59,7 +63,7 @@ export function loadSchema(): PackageDefinition {
 
 /** What a LinkFrame decodes to (proto-loader with oneofs: true). */
 export interface LinkFrame {
-  body?: 'hello' | 'reply' | 'finish' | 'ready' | 'sealed' | 'refusal';
+  body?: 'hello' | 'reply' | 'finish' | 'ready' | 'sealed' | 'refusal' | 'open' | 'chunk';
   hello?: { schema_version?: number; handshake?: Uint8Array };
   reply?: { handshake?: Uint8Array };
   finish?: { handshake?: Uint8Array };
@@ -72,6 +76,15 @@ export interface LinkFrame {
    */
   sealed?: { frame?: Uint8Array; pieces?: readonly Uint8Array[]; pool?: WirePool; wire?: Buffer };
   refusal?: { reason?: string };
+  open?: { schema_version?: number; context?: Uint8Array };
+  /**
+   * On send, `encoded` may stand for the whole frame: the serialized
+   * LinkFrame (encodeSealedPieces with a round), passed through as is; if
+   * `pool` is set it is also `wire`, released to the pool by the write's
+   * callback (releaseWire). The sender encodes at once, so that the payload
+   * may be reused as soon as `send` resolves even if grpc-js queues the frame.
+   */
+  chunk?: { frame?: Uint8Array; round?: number; encoded?: Buffer; pool?: WirePool; wire?: Buffer };
 }
 
 function varintLength(n: number): number {
@@ -93,23 +106,30 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
 }
 
 /**
- * Protobuf encoding of LinkFrame { sealed { frame = concat(pieces) } }, by
- * hand: one allocation and one copy (protobufjs would need the frame
+ * Protobuf encoding of LinkFrame { sealed { frame = concat(pieces) } }, or,
+ * with a `round`, of LinkFrame { chunk { frame = concat(pieces), round } },
+ * by hand: one allocation and one copy (protobufjs would need the frame
  * concatenated first). test/transport/schema.test.ts checks it against protobufjs.
  */
-export function encodeSealedPieces(pieces: readonly Uint8Array[], pool?: WirePool): Buffer {
+export function encodeSealedPieces(pieces: readonly Uint8Array[], pool?: WirePool, round?: number): Buffer {
   let n = 0;
   for (const p of pieces) n += p.length;
-  const inner = 1 + varintLength(n) + n; // Sealed: field 1, wire type 2
+  const chunk = round !== undefined;
+  // field 1 (frame), wire type 2; for a Chunk, field 2 (round), varint
+  const inner = 1 + varintLength(n) + n + (chunk ? 1 + varintLength(round) : 0);
   const size = 1 + varintLength(inner) + inner;
   const out = pool ? pool.take(size) : Buffer.allocUnsafeSlow(size);
-  out[0] = (5 << 3) | 2; // LinkFrame.sealed
+  out[0] = chunk ? (8 << 3) | 2 : (5 << 3) | 2; // LinkFrame.chunk or LinkFrame.sealed
   let at = writeVarint(out, 1, inner);
-  out[at++] = (1 << 3) | 2; // Sealed.frame
+  out[at++] = (1 << 3) | 2; // .frame
   at = writeVarint(out, at, n);
   for (const p of pieces) {
     out.set(p, at);
     at += p.length;
+  }
+  if (chunk) {
+    out[at++] = 2 << 3; // Chunk.round
+    at = writeVarint(out, at, round);
   }
   return out;
 }
@@ -154,14 +174,14 @@ export class WirePool {
 
 /** Call from the write callback of a frame: returns its wire buffer (if any) to its pool. */
 export function releaseWire(frame: LinkFrame): void {
-  const s = frame.sealed;
+  const s = frame.sealed ?? frame.chunk;
   if (s?.wire === undefined) return;
   const w = s.wire;
   s.wire = undefined;
   s.pool?.give(w);
 }
 
-function serializeSealed(s: NonNullable<LinkFrame['sealed']>): Buffer {
+function serializePieces(s: NonNullable<LinkFrame['sealed']>): Buffer {
   // A frame object written twice (fault-injection taps) may be serialized
   // again before the first write's callback: only one pooled buffer per frame
   // object is in flight at a time; the other copies get fresh buffers.
@@ -171,12 +191,12 @@ function serializeSealed(s: NonNullable<LinkFrame['sealed']>): Buffer {
   return out;
 }
 
-/** The PlayerLink service definition with the fast path for sealed frames. */
+/** The PlayerLink service definition with the fast path for sealed and chunk frames. */
 export function linkService(): ServiceDefinition {
   const def = loadSchema()[SERVICE_PATH] as unknown as ServiceDefinition;
   const link = def['Link']!;
   const fast = (slow: (v: LinkFrame) => Buffer) => (v: LinkFrame): Buffer =>
-    v.sealed?.pieces ? serializeSealed(v.sealed) : slow(v);
+    v.sealed?.pieces ? serializePieces(v.sealed) : v.chunk?.encoded ? v.chunk.encoded : slow(v);
   return {
     Link: {
       ...link,

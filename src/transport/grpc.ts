@@ -1,38 +1,51 @@
 /**
  * The networked transport: players in separate processes (or hosts) talking
  * over gRPC (@grpc/grpc-js), every link mutually authenticated against the
- * public keys pinned in the deployment config.
+ * credentials pinned in the deployment config.
  *
  * - One GrpcTransport per process, owning one or several local players; it
  *   serves each local player's `host:port` from the config (`start()`), and
  *   dials a peer lazily on the first `send` to it.
- * - One bidirectional stream per (sending player -> receiving player): the
- *   sender runs the initiator of the pinned-key handshake
- *   (crypto/secure-channel.ts), waits for Ready, then streams AEAD frames.
- *   A peer whose name has no pinned key, or who cannot prove the pinned key,
- *   is refused. gRPC itself runs without TLS: confidentiality and
- *   authentication come from the handshake and the AEAD frames.
+ * - One bidirectional stream per (sending player -> receiving player). How it
+ *   is secured is the config's "links" mode:
+ *   - 'tls': mutual TLS. Every player serves and dials with its own
+ *     self-signed Ed25519 certificate; a server trusts exactly the config's
+ *     certificates as client roots, a client exactly the one certificate the
+ *     config pins for the player it dials (and checks it byte for byte). The
+ *     receiver names the sender by the certificate it presented. The stream
+ *     opens with Open (schema version, deployment context), then carries
+ *     Chunk frames; TLS's record layer gives confidentiality, integrity and
+ *     replay protection (a tampered or replayed record ends the connection).
+ *   - 'noise': plaintext gRPC; the sender runs the initiator of the
+ *     pinned-key handshake (crypto/secure-channel.ts), waits for Ready, then
+ *     streams AEAD frames (sequence number, round id as associated data). A
+ *     frame with a bad tag, or a replayed or out-of-window sequence number,
+ *     is dropped and logged.
+ *   A peer with no pinned credential, or who cannot prove it, is refused.
+ *   TLS costs the sender about a quarter of the CPU of the AEAD frames
+ *   (docs/DEPLOY.md): node:crypto has no encrypt-into-buffer API, TLS
+ *   encrypts into buffers it reuses.
  * - A message is cut into chunks of `chunkBytes` (default 1 MiB), each its own
- *   gRPC message and its own AEAD frame (seq number, round id as associated
- *   data); the receiver reassembles by (message id, offset).
- * - A frame with a bad tag, a replayed or out-of-window sequence number, or a
- *   round id older than the receiver's current round is dropped and logged;
- *   it never reaches a mailbox, so it cannot corrupt the round (the message
- *   it carried is missing and the receive fails at its deadline, naming the
- *   peer). A message above `maxMessageBytes` is refused by the sender
- *   (RangeError) and by the receiver (dropped, logged).
+ *   gRPC message (and, on 'noise' links, its own AEAD frame); the receiver
+ *   reassembles by (message id, offset).
+ * - A chunk whose round id is older than the receiver's current round is
+ *   dropped and logged; like any dropped frame it never reaches a mailbox, so
+ *   it cannot corrupt the round (the message it carried is missing and the
+ *   receive fails at its deadline, naming the peer). A message above
+ *   `maxMessageBytes` is refused by the sender (RangeError) and by the
+ *   receiver (dropped, logged).
  *
  * Lifecycle: `await t.start()` ... `await t.close()` (idempotent; ends every
  * stream, rejects pending receives, shuts the servers down; call it from a
  * SIGTERM handler).
  */
 import * as grpc from '@grpc/grpc-js';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { PlayerStats, ReceiveOptions, Transport } from './channel.js';
 import { TransportError } from './errors.js';
 import { PlayerCounters } from './stats.js';
-import { linkService, releaseWire, SCHEMA_VERSION, WirePool, type LinkFrame } from './grpc-schema.js';
+import { encodeSealedPieces, linkService, releaseWire, SCHEMA_VERSION, WirePool, type LinkFrame } from './grpc-schema.js';
 import {
   HandshakeInitiator,
   HandshakeResponder,
@@ -41,8 +54,9 @@ import {
   type LocalParty,
   type SecureSession,
 } from '../crypto/secure-channel.js';
-import { bytesEqual } from '../crypto/identity.js';
-import { pinnedKeys, type DeployConfig, type PlayerEntry } from './config.js';
+import { bytesEqual, type Identity } from '../crypto/identity.js';
+import { certificateMatchesKey, exportTlsPrivateKeyPem, type TlsIdentity } from '../crypto/tls-identity.js';
+import { pinnedCertificates, pinnedKeys, type DeployConfig, type LinkMode, type PlayerEntry } from './config.js';
 
 /** A TransportError that names the peer concerned. */
 export class PeerError extends TransportError {
@@ -62,11 +76,18 @@ export interface TransportEvent {
   reason: string;
 }
 
+/** A player hosted by this process: its X25519 identity ('noise' links) and/or its TLS identity ('tls' links). */
+export interface LocalPlayer {
+  name: string;
+  identity?: Identity;
+  tls?: TlsIdentity;
+}
+
 export interface GrpcTransportOptions {
-  /** Every player of the deployment, each with a pinned public key. */
+  /** Every player of the deployment, each with the pinned credential its links mode needs. */
   config: DeployConfig;
   /** The players hosted by this process, with their private identities. */
-  local: LocalParty | readonly LocalParty[];
+  local: LocalPlayer | readonly LocalPlayer[];
   /** Bound into every handshake: processes of another run cannot connect. Default 'fedcrypt'. */
   runId?: string;
   /** Interface to listen on. Default: the configured host if it is an IP address, else all interfaces. */
@@ -114,7 +135,8 @@ interface OutLink {
   from: string;
   to: string;
   call: grpc.ClientDuplexStream<LinkFrame, LinkFrame>;
-  session: SecureSession;
+  /** The AEAD session of a 'noise' link; none on a 'tls' link. */
+  session: SecureSession | undefined;
   nextMessageId: number;
   broken: Error | undefined;
 }
@@ -202,14 +224,18 @@ function roundAd(round: number): Uint8Array {
   return a;
 }
 
-/** The context bound into every handshake: run id + the players' names, roles and keys. */
+/** The context bound into every link: links mode, run id, and the players' names, roles and pinned credentials. */
 export function deploymentContext(config: DeployConfig, runId: string): Uint8Array {
-  const h = createHash('sha256').update(`fedcrypt-grpc/v${SCHEMA_VERSION}\0${runId}\0`);
+  const mode = config.links ?? 'noise';
+  const h = createHash('sha256').update(`fedcrypt-grpc/v${SCHEMA_VERSION}\0${mode === 'tls' ? 'tls\0' : ''}${runId}\0`);
   for (const p of [...config.players].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     h.update(`${p.name}\0${p.role ?? ''}\0`).update(p.publicKey ?? new Uint8Array(0));
+    if (mode === 'tls') h.update(`\0${p.certificate?.length ?? 0}\0`).update(p.certificate ?? new Uint8Array(0));
   }
   return new Uint8Array(h.digest());
 }
+
+const pem = (der: Uint8Array) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 /**
  * grpc-js lets clients raise the HTTP/2 flow-control window
@@ -227,8 +253,9 @@ function widenServerWindow(server: grpc.Server): void {
   }
 }
 
-function widenSessionWindows(server: grpc.Server): void {
-  const s = server as unknown as { http2Servers?: Map<{ on(ev: 'session', f: (sess: { setLocalWindowSize?(n: number): void }) => void): void }, unknown> };
+function widenSessionWindows(server: grpc.Server, onTlsError?: (e: Error) => void): void {
+  type H2 = { on(ev: 'session', f: (sess: { setLocalWindowSize?(n: number): void }) => void): void; on(ev: 'tlsClientError', f: (e: Error) => void): void };
+  const s = server as unknown as { http2Servers?: Map<H2, unknown> };
   if (!(s.http2Servers instanceof Map)) return;
   for (const h of s.http2Servers.keys()) {
     h.on('session', (sess) => {
@@ -238,6 +265,9 @@ function widenSessionWindows(server: grpc.Server): void {
         /* older node */
       }
     });
+    // A client whose certificate is not pinned fails the TLS handshake before
+    // grpc-js sees a call: this is the only place the refusal can be logged.
+    if (onTlsError) h.on('tlsClientError', onTlsError);
   }
 }
 
@@ -275,8 +305,15 @@ export class GrpcTransport implements Transport {
   readonly kind = 'grpc';
   readonly #config: DeployConfig;
   readonly #entries: Map<string, PlayerEntry>;
+  readonly #mode: LinkMode;
+  /** 'noise': pinned X25519 keys by player. */
   readonly #pinned: Map<string, Uint8Array>;
-  readonly #locals: Map<string, LocalParty>;
+  /** 'tls': pinned certificates (DER) by player, and the player of each certificate (base64 DER). */
+  readonly #certs: Map<string, Uint8Array>;
+  readonly #certOwner: Map<string, string>;
+  readonly #locals: Map<string, LocalPlayer>;
+  /** Why the last TLS connection to a player failed our pin check (for error messages). */
+  readonly #tlsFailure = new Map<string, string>();
   readonly #context: Uint8Array;
   readonly #chunk: number;
   readonly #max: number;
@@ -310,17 +347,30 @@ export class GrpcTransport implements Transport {
     if (typeof cfg !== 'object' || cfg === null || !Array.isArray(cfg.players)) throw new TypeError(`${fnName}: "config" expected a DeployConfig (see transport/config.ts parseConfig)`);
     this.#config = cfg;
     this.#entries = new Map(cfg.players.map((p) => [p.name, p]));
-    this.#pinned = pinnedKeys(cfg);
-    const locals = Array.isArray(options.local) ? options.local : [options.local as LocalParty];
+    this.#mode = cfg.links ?? 'noise';
+    if (this.#mode !== 'tls' && this.#mode !== 'noise') throw new RangeError(`${fnName}: "config.links" expected 'tls' or 'noise', got ${JSON.stringify(this.#mode)}`);
+    const tls = this.#mode === 'tls';
+    this.#pinned = tls ? new Map() : pinnedKeys(cfg);
+    this.#certs = tls ? pinnedCertificates(cfg) : new Map();
+    this.#certOwner = new Map([...this.#certs].map(([name, der]) => [Buffer.from(der).toString('base64'), name]));
+    const locals = Array.isArray(options.local) ? options.local : [options.local as LocalPlayer];
     if (locals.length === 0) throw new RangeError(`${fnName}: "local" expected at least one local player`);
     this.#locals = new Map();
-    locals.forEach((l: LocalParty, i: number) => {
-      if (typeof l !== 'object' || l === null) throw new TypeError(`${fnName}: "local[${i}]" expected { name, identity }`);
+    locals.forEach((l: LocalPlayer, i: number) => {
+      if (typeof l !== 'object' || l === null) throw new TypeError(`${fnName}: "local[${i}]" expected { name, identity } or { name, tls }`);
       checkName(fnName, `local[${i}].name`, l.name);
-      const pinned = this.#pinned.get(l.name);
-      if (!pinned) throw new RangeError(`${fnName}: "local[${i}].name" ${JSON.stringify(l.name)} is not a player of the config`);
-      if (!l.identity || !(l.identity.publicKey instanceof Uint8Array) || !bytesEqual(l.identity.publicKey, pinned)) {
-        throw new RangeError(`${fnName}: "local[${i}].identity" does not match the public key pinned for ${JSON.stringify(l.name)} in the config`);
+      if (!this.#entries.has(l.name)) throw new RangeError(`${fnName}: "local[${i}].name" ${JSON.stringify(l.name)} is not a player of the config`);
+      if (tls) {
+        const cert = this.#certs.get(l.name)!;
+        if (!l.tls || !(l.tls.certificate?.der instanceof Uint8Array) || !bytesEqual(l.tls.certificate.der, cert)) {
+          throw new RangeError(`${fnName}: "local[${i}].tls" does not hold the certificate pinned for ${JSON.stringify(l.name)} in the config`);
+        }
+        if (!certificateMatchesKey(cert, l.tls.privateKey)) throw new RangeError(`${fnName}: "local[${i}].tls.privateKey" does not match the certificate of ${JSON.stringify(l.name)}`);
+      } else {
+        const pinned = this.#pinned.get(l.name)!;
+        if (!l.identity || !(l.identity.publicKey instanceof Uint8Array) || !bytesEqual(l.identity.publicKey, pinned)) {
+          throw new RangeError(`${fnName}: "local[${i}].identity" does not match the public key pinned for ${JSON.stringify(l.name)} in the config`);
+        }
       }
       this.#locals.set(l.name, l);
     });
@@ -347,6 +397,11 @@ export class GrpcTransport implements Transport {
   /** The deployment this transport serves. */
   get config(): DeployConfig {
     return this.#config;
+  }
+
+  /** How links are secured ('tls' or 'noise', from the config). */
+  get links(): LinkMode {
+    return this.#mode;
   }
 
   /** Round id carried by every frame sent; frames of an older round are dropped on receipt. */
@@ -389,16 +444,29 @@ export class GrpcTransport implements Transport {
         const e = this.#entries.get(name)!;
         const server = new grpc.Server(this.#grpcOptions);
         widenServerWindow(server);
-        server.addService(this.#ctor.service, { Link: (call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>) => this.#onLink(call) });
+        server.addService(this.#ctor.service, { Link: (call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>) => this.#onLink(call, name) });
         const host = this.#bindHost ?? (isIP(e.host) ? e.host : '0.0.0.0');
         const target = isIP(host) === 6 ? `[${host}]:${e.port}` : `${host}:${e.port}`;
         this.#servers.push(server);
+        const own = this.#mode === 'tls' ? this.#locals.get(name)!.tls : undefined;
+        const creds = own
+          ? grpc.ServerCredentials.createSsl(
+              Buffer.from([...this.#certs.values()].map(pem).join('')),
+              [{ private_key: Buffer.from(exportTlsPrivateKeyPem(own)), cert_chain: Buffer.from(pem(own.certificate.der)) }],
+              true, // client certificates required and verified against the config's
+            )
+          : grpc.ServerCredentials.createInsecure();
         const port = await new Promise<number>((resolve, reject) =>
-          server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+          server.bindAsync(target, creds, (err, p) => (err ? reject(err) : resolve(p))),
         ).catch((err: Error) => {
           throw new PeerError(`GrpcTransport.start: cannot listen for "${name}" on ${target}: ${err.message}`, name);
         });
-        widenSessionWindows(server);
+        widenSessionWindows(
+          server,
+          this.#mode === 'tls'
+            ? (err) => this.#log({ type: 'refused', peer: undefined, local: name, reason: `TLS handshake failed (a client without a pinned certificate?): ${err.message}` })
+            : undefined,
+        );
         this.#ports.set(name, port);
       }
     } catch (e) {
@@ -483,14 +551,103 @@ export class GrpcTransport implements Transport {
     }
   }
 
-  #onLink(call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>): void {
+  #onLink(call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>, local: string): void {
     if (this.#state === 'closed') {
       call.end();
       return;
     }
+    if (this.#mode === 'tls') this.#onTlsLink(call, local);
+    else this.#onNoiseLink(call);
+  }
+
+  /** Refuse an incoming stream (logged, a Refusal frame, then the end). */
+  #refuseCall(call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>, reason: string, peer: string | undefined, local: string | undefined): void {
+    this.#log({ type: 'refused', peer, local, reason });
+    try {
+      call.write({ refusal: { reason } });
+    } catch {
+      /* stream already gone */
+    }
+    call.end();
+  }
+
+  /** Common end of an incoming stream: forget it; if it was up, fail the receives waiting on it. */
+  #onIncomingEnd(call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>, finish: (why: string) => void): void {
+    call.on('end', () => {
+      finish('peer ended the stream');
+      try {
+        call.end();
+      } catch {
+        /* already ended */
+      }
+    });
+    call.on('error', (e: Error) => finish(`stream error: ${e.message}`));
+    call.on('close', () => finish('stream closed'));
+  }
+
+  #onTlsLink(call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>, local: string): void {
+    // TLS has verified the client's certificate against the config's; name the
+    // sender by it (byte for byte), never by anything it says.
+    const raw = (call.getAuthContext?.() as { sslPeerCertificate?: { raw?: Buffer } } | undefined)?.sslPeerCertificate?.raw;
+    const peer = raw ? this.#certOwner.get(raw.toString('base64')) : undefined;
+    if (peer === undefined) {
+      this.#refuseCall(call, raw ? 'client certificate is not pinned in the config' : 'no client certificate', undefined, local);
+      return;
+    }
+    this.#incoming.add(call);
+    let up = false;
+    let done = false;
+    let frames = 0;
+    const partial = new Map<number, Partial | null>();
+    const refuse = (reason: string) => {
+      if (done) return;
+      done = true;
+      this.#refuseCall(call, reason, peer, local);
+    };
+    const openTimer = setTimeout(() => {
+      if (!up) refuse(`link not opened within ${this.#connectTimeout} ms`);
+    }, this.#connectTimeout);
+    openTimer.unref();
+    call.on('data', (f: LinkFrame) => {
+      if (done) return;
+      if (up) {
+        frames++;
+        if (f.body !== 'chunk' || !(f.chunk?.frame instanceof Uint8Array)) {
+          this.dropped++;
+          this.#log({ type: 'dropped', peer, local, reason: `unexpected '${f.body}' frame on an established TLS link` });
+          return;
+        }
+        this.#onChunk(peer, local, `frame ${frames}`, f.chunk.round ?? 0, [f.chunk.frame], partial);
+        return;
+      }
+      if (f.body !== 'open' || !f.open) return refuse(`expected 'open' on a TLS link, got '${f.body}'`);
+      if (f.open.schema_version !== SCHEMA_VERSION) return refuse(`schema version ${f.open.schema_version ?? 0} not supported (this player speaks ${SCHEMA_VERSION})`);
+      if (!(f.open.context instanceof Uint8Array) || !bytesEqual(f.open.context, this.#context)) {
+        return refuse('deployment context differs (another run id, or another config)');
+      }
+      up = true;
+      clearTimeout(openTimer);
+      call.write({ ready: {} });
+      this.#log({ type: 'link-up', peer, local, reason: 'incoming TLS link authenticated' });
+    });
+    this.#onIncomingEnd(call, (why) => {
+      clearTimeout(openTimer);
+      this.#incoming.delete(call);
+      const wasUp = up && !done;
+      if (!up && !done) this.#log({ type: 'refused', peer, local, reason: `link closed before it was opened (${why})` });
+      done = true;
+      if (!wasUp) return;
+      up = false;
+      partial.clear();
+      this.#log({ type: 'link-down', peer, local, reason: why });
+      this.#failWaiters(peer, local, `link from '${peer}' closed (${why})`);
+    });
+  }
+
+  #onNoiseLink(call: grpc.ServerDuplexStream<LinkFrame, LinkFrame>): void {
     this.#incoming.add(call);
     const responder = new HandshakeResponder({
-      self: [...this.#locals.values()],
+      self: [...this.#locals.values()] as LocalParty[],
       peers: this.#pinned,
       context: this.#context,
       suite: this.#suite,
@@ -502,13 +659,7 @@ export class GrpcTransport implements Transport {
     const refuse = (reason: string, peer = responder.peerName) => {
       if (done) return;
       done = true;
-      this.#log({ type: 'refused', peer, local: undefined, reason });
-      try {
-        call.write({ refusal: { reason } });
-      } catch {
-        /* stream already gone */
-      }
-      call.end();
+      this.#refuseCall(call, reason, peer, undefined);
     };
     // A dialer that does not complete the handshake in time is refused (no half-open streams piling up).
     const handshakeTimer = setTimeout(() => {
@@ -545,7 +696,7 @@ export class GrpcTransport implements Transport {
         );
       }
     });
-    const finish = (why: string) => {
+    this.#onIncomingEnd(call, (why) => {
       clearTimeout(handshakeTimer);
       this.#incoming.delete(call);
       if (!session) {
@@ -562,48 +713,46 @@ export class GrpcTransport implements Transport {
       s.close();
       this.#log({ type: 'link-down', peer: s.peerName, local: s.localName, reason: why });
       this.#failWaiters(s.peerName, s.localName, `link from '${s.peerName}' closed (${why})`);
-    };
-    call.on('end', () => {
-      finish('peer ended the stream');
-      try {
-        call.end();
-      } catch {
-        /* already ended */
-      }
     });
-    call.on('error', (e: Error) => finish(`stream error: ${e.message}`));
-    call.on('close', () => finish('stream closed'));
   }
 
   #onSealed(session: SecureSession, frame: Uint8Array, partial: Map<number, Partial | null>): void {
-    const peer = session.peerName;
-    const local = session.localName;
-    const drop = (reason: string) => {
-      this.dropped++;
-      this.#log({ type: 'dropped', peer, local, reason });
-    };
     let m;
     try {
       m = session.openPieces(frame);
     } catch (e) {
-      return drop((e as Error).message);
+      this.dropped++;
+      this.#log({ type: 'dropped', peer: session.peerName, local: session.localName, reason: (e as Error).message });
+      return;
     }
-    const pieces = m.pieces;
+    if (m.ad.length !== 4) {
+      this.dropped++;
+      this.#log({ type: 'dropped', peer: session.peerName, local: session.localName, reason: `frame ${m.seq} carries no round id` });
+      return;
+    }
+    const round = new DataView(m.ad.buffer, m.ad.byteOffset, 4).getUint32(0);
+    this.#onChunk(session.peerName, session.localName, `frame ${m.seq}`, round, m.pieces, partial);
+  }
+
+  /** One authenticated chunk (its bytes: the concatenation of `pieces`) from `peer` to `local`. */
+  #onChunk(peer: string, local: string, what: string, round: number, pieces: readonly Uint8Array[], partial: Map<number, Partial | null>): void {
+    const drop = (reason: string) => {
+      this.dropped++;
+      this.#log({ type: 'dropped', peer, local, reason });
+    };
     let ptLen = 0;
     for (const q of pieces) ptLen += q.length;
-    if (m.ad.length !== 4) return drop(`frame ${m.seq} carries no round id`);
-    const round = new DataView(m.ad.buffer, m.ad.byteOffset, 4).getUint32(0);
-    if (round < this.#round) return drop(`frame ${m.seq} belongs to round ${round}, current round is ${this.#round}`);
-    if (ptLen < HEADER_FIXED) return drop(`frame ${m.seq} is not a chunk`);
+    if (round < this.#round) return drop(`${what} belongs to round ${round}, current round is ${this.#round}`);
+    if (ptLen < HEADER_FIXED) return drop(`${what} is not a chunk`);
     const head = gather(pieces, 0, HEADER_FIXED);
-    if (head[0] !== KIND_CHUNK) return drop(`frame ${m.seq} is not a chunk`);
+    if (head[0] !== KIND_CHUNK) return drop(`${what} is not a chunk`);
     const v = new DataView(head.buffer, head.byteOffset, HEADER_FIXED);
     const keyLen = v.getUint16(2);
     const hLen = v.getUint32(4);
     const id = Number(v.getBigUint64(8));
     const total = v.getBigUint64(16);
     const offset = v.getBigUint64(24);
-    if (hLen < HEADER_FIXED + keyLen || hLen > ptLen) return drop(`frame ${m.seq}: bad chunk header`);
+    if (hLen < HEADER_FIXED + keyLen || hLen > ptLen) return drop(`${what}: bad chunk header`);
     const dataLen = ptLen - hLen;
     if (total > BigInt(this.#max)) {
       if (!partial.has(id)) drop(`message ${id} of ${total} bytes exceeds the limit of ${this.#max} bytes`);
@@ -611,12 +760,12 @@ export class GrpcTransport implements Transport {
       return;
     }
     const n = Number(total);
-    if (offset + BigInt(dataLen) > total) return drop(`frame ${m.seq}: chunk at ${offset} (+${dataLen}) outside message of ${n} bytes`);
+    if (offset + BigInt(dataLen) > total) return drop(`${what}: chunk at ${offset} (+${dataLen}) outside message of ${n} bytes`);
     const off = Number(offset);
     let p = partial.get(id);
     if (p === null) return; // refused message
     if (p === undefined) {
-      if (partial.size >= MAX_PARTIAL) return drop(`frame ${m.seq}: more than ${MAX_PARTIAL} incomplete messages on this link`);
+      if (partial.size >= MAX_PARTIAL) return drop(`${what}: more than ${MAX_PARTIAL} incomplete messages on this link`);
       if (off !== 0) {
         partial.set(id, null);
         return drop(`message ${id}: first chunk at offset ${off}, expected 0 (message abandoned)`);
@@ -625,7 +774,7 @@ export class GrpcTransport implements Transport {
       try {
         key = dec.decode(gather(pieces, HEADER_FIXED, keyLen));
       } catch {
-        return drop(`frame ${m.seq}: key is not UTF-8`);
+        return drop(`${what}: key is not UTF-8`);
       }
       // Uninitialised memory (malloc: ~10x cheaper than zeroed fresh pages on large
       // messages); safe because chunks must arrive contiguous and in order, so the
@@ -647,11 +796,30 @@ export class GrpcTransport implements Transport {
 
   // ------------------------------------------------------------------ sending side
 
-  #client(e: PlayerEntry): grpc.Client {
-    let c = this.#clients.get(e.address);
+  /** The channel from local player `from` to `e` ('tls': one per pair, each presents its own certificate; 'noise': one per address). */
+  #client(from: string, e: PlayerEntry): grpc.Client {
+    const id = this.#mode === 'tls' ? `${from}\u0000${e.address}` : e.address;
+    let c = this.#clients.get(id);
     if (!c) {
-      c = new this.#ctor(e.address, grpc.credentials.createInsecure(), this.#grpcOptions);
-      this.#clients.set(e.address, c);
+      if (this.#mode === 'tls') {
+        const own = this.#locals.get(from)!.tls!;
+        const pinned = this.#certs.get(e.name)!;
+        const creds = grpc.credentials.createSsl(Buffer.from(pem(pinned)), Buffer.from(exportTlsPrivateKeyPem(own)), Buffer.from(pem(own.certificate.der)), {
+          // OpenSSL has verified the chain against the one pinned certificate; this checks it is that very certificate.
+          checkServerIdentity: (_host, cert) => {
+            if (cert?.raw instanceof Uint8Array && bytesEqual(cert.raw, pinned)) return undefined;
+            const got = cert?.raw ? new X509Certificate(cert.raw).subject.replace(/\n/g, ', ') : 'none';
+            const why = `'${e.name}' at ${e.address} presented a certificate (${got}) that is not the one pinned for it`;
+            this.#tlsFailure.set(e.name, why);
+            return new Error(why);
+          },
+        });
+        // SNI and the expected name: the player's name (never an IP address).
+        c = new this.#ctor(e.address, creds, { ...this.#grpcOptions, 'grpc.ssl_target_name_override': e.name, 'grpc.default_authority': e.name });
+      } else {
+        c = new this.#ctor(e.address, grpc.credentials.createInsecure(), this.#grpcOptions);
+      }
+      this.#clients.set(id, c);
     }
     return c;
   }
@@ -672,11 +840,13 @@ export class GrpcTransport implements Transport {
   async #connect(from: string, to: string): Promise<OutLink> {
     const entry = this.#entries.get(to)!;
     const deadline = Date.now() + this.#connectTimeout;
-    const client = this.#client(entry);
+    const client = this.#client(from, entry);
     await new Promise<void>((resolve, reject) =>
-      client.waitForReady(deadline, (err) =>
-        err ? reject(new PeerError(`send: player '${to}' at ${entry.address} is not reachable within ${this.#connectTimeout} ms (${err.message})`, to)) : resolve(),
-      ),
+      client.waitForReady(deadline, (err) => {
+        if (!err) return resolve();
+        const tls = this.#mode === 'tls' ? ` or no TLS session: ${this.#tlsFailure.get(to) ?? 'it may not present the pinned certificate, or may not accept ours'}` : '';
+        reject(new PeerError(`send: player '${to}' at ${entry.address} is not reachable within ${this.#connectTimeout} ms (${err.message}${tls})`, to));
+      }),
     );
     if (this.#state === 'closed') throw new PeerError(`send: transport closed while connecting to '${to}'`, to);
     const call = (client as unknown as { Link(): grpc.ClientDuplexStream<LinkFrame, LinkFrame> }).Link();
@@ -718,33 +888,40 @@ export class GrpcTransport implements Transport {
         to,
       );
     try {
-      const init = new HandshakeInitiator({
-        self: this.#locals.get(from)!,
-        peer: { name: to, publicKey: this.#pinned.get(to)! },
-        context: this.#context,
-        suite: this.#suite,
-        ...(this.#window !== undefined ? { window: this.#window } : {}),
-      });
-      call.write({ hello: { schema_version: SCHEMA_VERSION, handshake: init.start() } });
-      const reply = await next();
-      if (reply.body !== 'reply' || !reply.reply) throw refused(reply, 'reply');
-      let fin;
-      try {
-        fin = init.finish(reply.reply.handshake ?? new Uint8Array(0));
-      } catch (e) {
-        throw new PeerError(`send: '${to}' failed authentication: ${(e as Error).message}`, to);
+      let session: SecureSession | undefined;
+      if (this.#mode === 'tls') {
+        // TLS has authenticated both ends; bind the stream to this deployment and run.
+        call.write({ open: { schema_version: SCHEMA_VERSION, context: this.#context } });
+      } else {
+        const init = new HandshakeInitiator({
+          self: this.#locals.get(from)! as LocalParty,
+          peer: { name: to, publicKey: this.#pinned.get(to)! },
+          context: this.#context,
+          suite: this.#suite,
+          ...(this.#window !== undefined ? { window: this.#window } : {}),
+        });
+        call.write({ hello: { schema_version: SCHEMA_VERSION, handshake: init.start() } });
+        const reply = await next();
+        if (reply.body !== 'reply' || !reply.reply) throw refused(reply, 'reply');
+        let fin;
+        try {
+          fin = init.finish(reply.reply.handshake ?? new Uint8Array(0));
+        } catch (e) {
+          throw new PeerError(`send: '${to}' failed authentication: ${(e as Error).message}`, to);
+        }
+        call.write({ finish: { handshake: fin.message } });
+        session = fin.session;
       }
-      call.write({ finish: { handshake: fin.message } });
       const ready = await next();
       if (ready.body !== 'ready') throw refused(ready, 'ready');
-      const link: OutLink = { from, to, call, session: fin.session, nextMessageId: 0, broken: undefined };
+      const link: OutLink = { from, to, call, session, nextMessageId: 0, broken: undefined };
       call.removeListener('data', onData);
       const breakLink = (why: string) => {
         if (link.broken) return;
         link.broken = new PeerError(`send: link from '${from}' to '${to}' lost (${why})`, to);
         const id = `${from}\u0000${to}`;
         if (this.#links.get(id) !== undefined) this.#links.delete(id);
-        link.session.close();
+        link.session?.close();
         if (this.#state !== 'closed') this.#log({ type: 'link-down', peer: to, local: from, reason: why });
         call.emit('fedcrypt-broken');
       };
@@ -754,13 +931,27 @@ export class GrpcTransport implements Transport {
       call.on('end', () => breakLink('peer ended the stream'));
       call.on('error', (e: Error) => breakLink(e.message));
       call.on('close', () => breakLink('stream closed'));
-      this.#log({ type: 'link-up', peer: to, local: from, reason: 'outgoing link authenticated' });
+      this.#log({ type: 'link-up', peer: to, local: from, reason: `outgoing ${this.#mode === 'tls' ? 'TLS ' : ''}link authenticated` });
       return link;
     } catch (e) {
       if (e instanceof PeerError) this.#log({ type: 'refused', peer: to, local: from, reason: e.message });
       call.cancel();
       throw e;
     }
+  }
+
+  /**
+   * The frame of one chunk. Either way the chunk's bytes are copied before
+   * this returns (grpc-js may queue the frame object and serialize it later).
+   * 'noise': sealed into fresh ciphertext, serialized later into a pooled
+   * wire buffer. 'tls': serialized now into a pooled wire buffer (TLS
+   * encrypts it); with a fault-injection tap, as a plain frame the tap can edit.
+   */
+  #frame(link: OutLink, plain: Uint8Array[], round: number, ad: Uint8Array): LinkFrame {
+    if (link.session) return { sealed: { pieces: link.session.sealPieces(plain, ad), pool: this.#wirePool } };
+    if (this.#tap) return { chunk: { frame: Buffer.concat(plain), round } };
+    const wire = encodeSealedPieces(plain, this.#wirePool, round);
+    return { chunk: { encoded: wire, wire, pool: this.#wirePool } };
   }
 
   async #write(link: OutLink, frame: LinkFrame): Promise<void> {
@@ -810,13 +1001,14 @@ export class GrpcTransport implements Transport {
     const link = await this.#link(from, to);
     if (link.broken) throw link.broken;
     const id = link.nextMessageId++;
-    const ad = roundAd(this.#round);
+    const round = this.#round;
+    const ad = roundAd(round);
     const n = payload.length;
     let off = 0;
     do {
       const part = payload.subarray(off, Math.min(n, off + this.#chunk));
-      const pieces = link.session.sealPieces([chunkHeader(id, n, off, keyBytes), part], ad);
-      await this.#write(link, { sealed: { pieces, pool: this.#wirePool } });
+      const plain = [chunkHeader(id, n, off, keyBytes), part];
+      await this.#write(link, this.#frame(link, plain, round, ad));
       off += part.length;
       // Let the event loop run between chunks: Node's HTTP/2 session flushes
       // to the socket from a setImmediate, so without this the whole message

@@ -3,4 +3,4 @@ export type { Transport, PlayerStats, ReceiveOptions } from './channel.js';
 export { TransportError } from './errors.js';
 export { MemoryHub, MemoryTransport, getDefaultTransport, type MemoryTransportOptions } from './memory.js';
 export { GrpcTransport, PeerError, deploymentContext, type GrpcTransportOptions, type TransportEvent } from './grpc.js';
-export { ROLES, ConfigError, parseAddress, validateConfig, parseConfig, loadConfig, playerEntry, pinnedKeys, formatConfig, type Role, type PlayerEntry, type DeployConfig, type ConfigOptions } from './config.js';
+export { ROLES, LINK_MODES, ConfigError, parseAddress, validateConfig, parseConfig, loadConfig, playerEntry, pinnedKeys, pinnedCertificates, formatConfig, type Role, type LinkMode, type PlayerEntry, type DeployConfig, type ConfigOptions } from './config.js';

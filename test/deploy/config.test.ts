@@ -18,6 +18,10 @@ import {
   DuplicateKeyError,
 } from '../../src/deploy/index.js';
 import { encodePublicKey, generateIdentity } from '../../src/crypto/identity.js';
+import { generateTlsIdentity } from '../../src/crypto/tls-identity.js';
+import { selfSignedCertificate } from '../../src/crypto/x509.js';
+import { pinnedCertificates } from '../../src/transport/config.js';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 
 const k1 = encodePublicKey(generateIdentity().publicKey);
 const k2 = encodePublicKey(generateIdentity().publicKey);
@@ -112,6 +116,40 @@ test('config: bad key encoding, shared keys, keys required', () => {
   refuses(full({ p: { address: 'h:1', role: 'aggregator' } }), 'players.p.publicKey', /missing/, { requireKeys: true });
 });
 
+test("config: 'tls' links need every player's certificate, each a self-signed Ed25519 certificate for that name, valid now", () => {
+  const b64 = (der: Uint8Array) => Buffer.from(der).toString('base64');
+  const s0 = generateTlsIdentity('server0');
+  const s1 = generateTlsIdentity('server1');
+  const tls = (players: Record<string, unknown>) => JSON.stringify({ version: 1, links: 'tls', players });
+  const c = parseConfig(tls({
+    server0: { address: 'h:1', role: 'compute-server', certificate: b64(s0.certificate.der) },
+    server1: { address: 'h:2', role: 'compute-server', certificate: s1.certificate.pem }, // PEM accepted too
+  }), { requireKeys: true });
+  assert.equal(c.links, 'tls');
+  assert.deepEqual(pinnedCertificates(c).get('server1'), s1.certificate.der);
+  assert.deepEqual(parseConfig(formatConfig(c)), c);
+  assert.match(formatConfig(c), /"links": "tls"/);
+  assert.equal(parseConfig(full({ p: { address: 'h:1', role: 'aggregator' } })).links, 'noise'); // the default
+  const one = (cert: unknown, name = 'server0') => tls({ [name]: { address: 'h:1', role: 'compute-server', certificate: cert } });
+  const at = 'players.server0.certificate';
+  refuses(tls({ server0: { address: 'h:1', role: 'compute-server', publicKey: k1 } }), at, /missing.*fedcrypt keygen/, { requireKeys: true });
+  assert.doesNotThrow(() => parseConfig(tls({ server0: { address: 'h:1', role: 'compute-server' } }))); // only the transport requires them
+  refuses(one(7), at, /expected a base64 DER/);
+  refuses(one('not base64!'), at, /not base64/);
+  refuses(one(b64(Uint8Array.of(0x30, 0x03, 1, 2, 3))), at, /not an X.509 certificate/);
+  refuses(one(b64(s1.certificate.der)), at, /for "server1", not "server0"/); // another player's certificate
+  const other = generateKeyPairSync('ed25519');
+  const forged = selfSignedCertificate({ privateKey: other.privateKey, commonName: 'server0' });
+  const flipped = Uint8Array.from(forged.der);
+  flipped[flipped.length - 5]! ^= 1; // breaks the self-signature
+  refuses(one(b64(flipped)), at, /not self-signed|not an X.509/);
+  const old = selfSignedCertificate({ privateKey: other.privateKey, commonName: 'server0', notBefore: new Date('2001-01-01T00:00:00Z'), validDays: 30 });
+  refuses(one(b64(old.der)), at, /valid from 2001-01-01.*not now/);
+  refuses(tls({ server0: { address: 'h:1', role: 'compute-server', certificate: b64(s0.certificate.der) }, x: { address: 'h:2', role: 'aggregator', certificate: b64(s0.certificate.der) } }), 'players.x.certificate', /for "server0", not "x"/);
+  refuses(JSON.stringify({ version: 1, links: 'ssl', players: { p: 'h:1' } }), 'links', /unknown link mode "ssl", expected one of tls, noise/);
+  refuses(full({ p: { address: 'h:1', role: 'aggregator', certificate: b64(s0.certificate.der) } }), 'players.p.certificate', /for "server0", not "p"/);
+});
+
 test('config: structural errors (not JSON, not an object, no players, bad names, unknown fields, version)', () => {
   refuses('{"a": ', 'a', /invalid JSON.*unexpected end/);
   refuses('[1]', '<root>', /expected a JSON object/);
@@ -146,6 +184,23 @@ test('keygen writes a 0600 private key and a .pub; loadIdentity reads it back; c
     assert.equal(id.name, 'server0');
     assert.equal(encodePublicKey(id.publicKey), r.publicKey);
     assert.doesNotMatch(readFileSync(r.publicKeyPath, 'utf8'), /privateKey/);
+    // the TLS credential: the certificate (PEM file, base64 DER printed) names the player and carries the key file's TLS key
+    assert.ok(id.tls);
+    assert.equal(Buffer.from(id.tls.certificate.der).toString('base64'), r.certificate);
+    assert.equal(readFileSync(r.certificatePath, 'utf8'), id.tls.certificate.pem);
+    assert.match(new X509Certificate(readFileSync(r.certificatePath)).subject, /^CN=server0$/);
+    assert.doesNotMatch(readFileSync(r.certificatePath, 'utf8'), /PRIVATE/);
+    assert.equal(String(id.tls.privateKey), '[object KeyObject]'); // does not print
+    // a v1 key file (no TLS credential) still loads
+    const v1 = JSON.parse(readFileSync(r.privateKeyPath, 'utf8')) as Record<string, string>;
+    const v1Path = join(dir, 'v1.key');
+    writeFileSync(v1Path, JSON.stringify({ format: 'fedcrypt-x25519-v1', name: v1['name'], publicKey: v1['publicKey'], privateKey: v1['privateKey'] }), { mode: 0o600 });
+    assert.equal(loadIdentity(v1Path).tls, undefined);
+    assert.equal(encodePublicKey(loadIdentity(v1Path).publicKey), r.publicKey);
+    // a certificate swapped in from another key file is refused
+    const other = keygen('server0', join(dir, 'other'));
+    writeFileSync(v1Path, JSON.stringify({ ...v1, certificate: other.certificate }), { mode: 0o600 });
+    assert.throws(() => loadIdentity(v1Path), (e: Error) => e instanceof ConfigError && /does not match tlsPrivateKey/.test(e.message));
     assert.throws(() => keygen('server0', join(dir, 'keys')), RangeError); // no silent overwrite
     const r2 = keygen('server0', join(dir, 'keys'), { force: true });
     assert.notEqual(r2.publicKey, r.publicKey);
@@ -164,6 +219,39 @@ test('keygen writes a 0600 private key and a .pub; loadIdentity reads it back; c
     const cfgPath = join(dir, 'config.json');
     writeFileSync(cfgPath, full({ server0: { address: 'h:1', role: 'compute-server', publicKey: r.publicKey }, x: { address: 'h:1', role: 'aggregator' } }));
     assert.throws(() => loadConfig(cfgPath), (e: Error) => e instanceof ConfigError && e.message.startsWith(cfgPath) && e.entry === 'players.x.address');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("startPlayer, 'tls' links: the key file's certificate must be the one pinned; an old key file without one is refused", async () => {
+  const { startPlayer } = await import('../../src/deploy/player.js');
+  const { freePorts } = await import('../transport/helpers.js');
+  const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-player-tls-'));
+  try {
+    const [p0, p1] = await freePorts(2);
+    const k0 = keygen('server0', dir);
+    const k1 = keygen('server1', dir);
+    const cfgPath = join(dir, 'config.json');
+    writeFileSync(cfgPath, JSON.stringify({ version: 1, links: 'tls', players: {
+      server0: { address: `127.0.0.1:${p0}`, role: 'compute-server', certificate: k0.certificate },
+      server1: { address: `127.0.0.1:${p1}`, role: 'compute-server', certificate: k1.certificate },
+    } }));
+    const t0 = await startPlayer({ configPath: cfgPath, name: 'server0', keyPath: k0.privateKeyPath, handleSignals: false, logger: () => {} });
+    const t1 = await startPlayer({ configPath: cfgPath, name: 'server1', keyPath: k1.privateKeyPath, handleSignals: false, logger: () => {} });
+    try {
+      assert.equal(t0.links, 'tls');
+      await t0.send('server0', 'server1', 'k', Uint8Array.of(4, 2));
+      assert.deepEqual(await t1.receive('server1', 'server0', 'k', { timeoutMs: 5000 }), Uint8Array.of(4, 2));
+    } finally {
+      await t0.close();
+      await t1.close();
+    }
+    const body = JSON.parse(readFileSync(k0.privateKeyPath, 'utf8')) as Record<string, string>;
+    writeFileSync(k0.privateKeyPath, JSON.stringify({ format: 'fedcrypt-x25519-v1', name: 'server0', publicKey: body['publicKey'], privateKey: body['privateKey'] }));
+    await assert.rejects(startPlayer({ configPath: cfgPath, name: 'server0', keyPath: k0.privateKeyPath, handleSignals: false }), (e: Error) => e instanceof ConfigError && /no TLS certificate/.test(e.message));
+    keygen('server0', dir, { force: true }); // the config now pins the old certificate
+    await assert.rejects(startPlayer({ configPath: cfgPath, name: 'server0', keyPath: k0.privateKeyPath, handleSignals: false }), (e: Error) => e instanceof ConfigError && e.entry === 'players.server0.certificate');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

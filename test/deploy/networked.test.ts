@@ -46,9 +46,10 @@ describe('networked training across processes', { timeout: 240_000 }, () => {
     const players: Record<string, unknown> = {};
     ROLES7.forEach(([name, role], i) => {
       const k = keygen(name, join(dir, 'keys'));
-      players[name] = { address: `127.0.0.1:${ports[i]}`, role, publicKey: k.publicKey };
+      players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
     });
-    configText = JSON.stringify({ version: 1, players }, null, 2);
+    // mutual TLS links, as the README's deployment uses
+    configText = JSON.stringify({ version: 1, links: 'tls', players }, null, 2);
     writeFileSync(join(dir, 'config.json'), configText);
     launch = startCli('launch', ['launch', '--config', 'config.json'], dir, (line) => {
       const m = /launch: started (\S+) \(pid (\d+)\)/.exec(line);
@@ -170,11 +171,12 @@ describe('networked training across processes', { timeout: 240_000 }, () => {
     assert.ok(sameBits(r.weights, ref));
   });
 
-  test('a model owner whose key is not pinned in the players\' config is refused', async () => {
-    // the intruder's own config pins its key; the players' config does not
+  test('a model owner whose certificate is not pinned in the players\' config is refused', async () => {
+    // the intruder's own config pins its certificate; the players' config does not
     const k = keygen('model-owner', join(dir, 'intruder'));
-    const cfg = JSON.parse(configText) as { players: Record<string, { publicKey: string }> };
+    const cfg = JSON.parse(configText) as { players: Record<string, { publicKey: string; certificate: string }> };
     cfg.players['model-owner']!.publicKey = k.publicKey;
+    cfg.players['model-owner']!.certificate = k.certificate;
     writeFileSync(join(dir, 'intruder.json'), JSON.stringify(cfg));
     const args = ['train', ...common, '--round-timeout', '3'];
     args[args.indexOf('config.json')] = 'intruder.json';
@@ -183,7 +185,7 @@ describe('networked training across processes', { timeout: 240_000 }, () => {
     const code = await driver.exited;
     const out = driver.out.join('\n');
     assert.equal(code, 1, out);
-    assert.match(out, /cannot reach player '(server\d|owner\d)'.*(refused|authentication|closed)/);
+    assert.match(out, /cannot reach player '(server\d|owner\d)'.*(refused|authentication|closed|not reachable)/);
   });
 
   test('a player started with a bad config exits with an error naming the entry', async () => {

@@ -8,7 +8,7 @@ import { parseConfig, ConfigError } from '../../src/transport/config.js';
 import { GrpcTransport, PeerError, type GrpcTransportOptions, type TransportEvent } from '../../src/transport/grpc.js';
 import type { LinkFrame } from '../../src/transport/grpc-schema.js';
 import { TransportError } from '../../src/transport/errors.js';
-import { deployment, type Deployment } from './helpers.js';
+import { deployment, LINK_MODES, peerSecrets, type Deployment } from './helpers.js';
 
 const MiB = 1 << 20;
 const root = new URL('../..', import.meta.url).pathname;
@@ -45,80 +45,86 @@ async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<
 /** Concatenate a sealed frame's pieces. */
 const frameBytes = (f: LinkFrame): Uint8Array => (f.sealed?.pieces ? Buffer.concat(f.sealed.pieces) : f.sealed!.frame!);
 
-test('grpc: payloads of every size cross bit for bit, both ways, in any receive order; stats count them', async () => {
-  const d = await deployment(['a', 'b']);
-  const { ts, closeAll } = await start(d, ['a', 'b']);
-  const a = ts.get('a')!;
-  const b = ts.get('b')!;
-  try {
-    const C = MiB; // the default chunk size: test its boundaries
-    const sizes = [0, 1, 1000, C - 1, C, C + 1, 9 * MiB + 7];
-    const payloads = sizes.map(rand);
-    // all sent concurrently, received in reverse order
-    const sends = payloads.map((p, i) => a.send('a', 'b', `m/${i}`, p));
-    for (let i = sizes.length - 1; i >= 0; i--) {
-      const got = await b.receive('b', 'a', `m/${i}`, { timeoutMs: 20_000 });
-      assert.equal(got.length, sizes[i]);
-      assert.ok(Buffer.from(got).equals(Buffer.from(payloads[i]!)), `payload ${i} (${sizes[i]} bytes) differs`);
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: payloads of every size cross bit for bit, both ways, in any receive order; stats count them`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    const { ts, closeAll } = await start(d, ['a', 'b']);
+    const a = ts.get('a')!;
+    const b = ts.get('b')!;
+    try {
+      const C = MiB; // the default chunk size: test its boundaries
+      const sizes = [0, 1, 1000, C - 1, C, C + 1, 9 * MiB + 7];
+      const payloads = sizes.map(rand);
+      // all sent concurrently, received in reverse order
+      const sends = payloads.map((p, i) => a.send('a', 'b', `m/${i}`, p));
+      for (let i = sizes.length - 1; i >= 0; i--) {
+        const got = await b.receive('b', 'a', `m/${i}`, { timeoutMs: 20_000 });
+        assert.equal(got.length, sizes[i]);
+        assert.ok(Buffer.from(got).equals(Buffer.from(payloads[i]!)), `payload ${i} (${sizes[i]} bytes) differs`);
+      }
+      await Promise.all(sends);
+      const back = rand(3 * MiB);
+      await b.send('b', 'a', 'back', back);
+      assert.deepEqual(await a.receive('a', 'b', 'back', { timeoutMs: 10_000 }), back);
+      const total = sizes.reduce((x, y) => x + y, 0);
+      assert.deepEqual(a.stats()['a'], { bytesSent: total, bytesReceived: back.length, messagesSent: sizes.length, messagesReceived: 1, rounds: 1 });
+      assert.deepEqual(b.stats()['b'], { bytesSent: back.length, bytesReceived: total, messagesSent: 1, messagesReceived: sizes.length, rounds: 1 });
+      a.resetStats();
+      assert.deepEqual(a.stats(), {});
+      assert.equal(a.dropped + b.dropped, 0);
+    } finally {
+      await closeAll();
     }
-    await Promise.all(sends);
-    const back = rand(3 * MiB);
-    await b.send('b', 'a', 'back', back);
-    assert.deepEqual(await a.receive('a', 'b', 'back', { timeoutMs: 10_000 }), back);
-    const total = sizes.reduce((x, y) => x + y, 0);
-    assert.deepEqual(a.stats()['a'], { bytesSent: total, bytesReceived: back.length, messagesSent: sizes.length, messagesReceived: 1, rounds: 1 });
-    assert.deepEqual(b.stats()['b'], { bytesSent: back.length, bytesReceived: total, messagesSent: 1, messagesReceived: sizes.length, rounds: 1 });
-    a.resetStats();
-    assert.deepEqual(a.stats(), {});
-    assert.equal(a.dropped + b.dropped, 0);
-  } finally {
-    await closeAll();
-  }
-});
+  });
+}
 
-test('grpc: several local players in one process; local pairs skip the network', async () => {
-  const d = await deployment(['a', 'b', 'c']);
-  const ab = new GrpcTransport({ config: d.config, local: [d.parties.get('a')!, d.parties.get('b')!], runId: 'test', logger: () => {} });
-  const c = new GrpcTransport({ config: d.config, local: d.parties.get('c')!, runId: 'test', logger: () => {} });
-  await ab.start();
-  await c.start();
-  try {
-    assert.ok(ab.isLocal('a') && ab.isLocal('b') && !ab.isLocal('c'));
-    const p = rand(100);
-    await ab.send('a', 'b', 'k', p);
-    assert.equal(await ab.receive('b', 'a', 'k'), p); // same object: no copy, like the memory transport
-    await Promise.all([ab.send('a', 'c', 'k', p), ab.send('b', 'c', 'k', rand(5)), c.send('c', 'b', 'k2', p)]);
-    assert.deepEqual(await c.receive('c', 'a', 'k', { timeoutMs: 5000 }), p);
-    assert.equal((await c.receive('c', 'b', 'k', { timeoutMs: 5000 })).length, 5);
-    assert.deepEqual(await ab.receive('b', 'c', 'k2', { timeoutMs: 5000 }), p);
-  } finally {
-    await ab.close();
-    await c.close();
-  }
-});
-
-test('grpc: a payload to a remote player may be overwritten once its send resolves (deploy pools its working memory on this)', async () => {
-  const d = await deployment(['a', 'b']);
-  // a small chunk size: the message crosses in several chunks, each sent after the event loop ran
-  const { ts, closeAll } = await start(d, ['a', 'b'], { chunkBytes: 64 * 1024 });
-  const a = ts.get('a')!;
-  const b = ts.get('b')!;
-  try {
-    const buf = rand(5 * 64 * 1024 + 3);
-    const sent: Uint8Array[] = [];
-    for (let i = 0; i < 3; i++) {
-      sent.push(buf.slice());
-      await a.send('a', 'b', `m/${i}`, buf);
-      buf.fill(0xa5 + i); // reuse the buffer for the next message
-      buf[i] = i;
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: several local players in one process; local pairs skip the network`, async () => {
+    const d = await deployment(['a', 'b', 'c'], links);
+    const ab = new GrpcTransport({ config: d.config, local: [d.parties.get('a')!, d.parties.get('b')!], runId: 'test', logger: () => {} });
+    const c = new GrpcTransport({ config: d.config, local: d.parties.get('c')!, runId: 'test', logger: () => {} });
+    await ab.start();
+    await c.start();
+    try {
+      assert.ok(ab.isLocal('a') && ab.isLocal('b') && !ab.isLocal('c'));
+      const p = rand(100);
+      await ab.send('a', 'b', 'k', p);
+      assert.equal(await ab.receive('b', 'a', 'k'), p); // same object: no copy, like the memory transport
+      await Promise.all([ab.send('a', 'c', 'k', p), ab.send('b', 'c', 'k', rand(5)), c.send('c', 'b', 'k2', p)]);
+      assert.deepEqual(await c.receive('c', 'a', 'k', { timeoutMs: 5000 }), p);
+      assert.equal((await c.receive('c', 'b', 'k', { timeoutMs: 5000 })).length, 5);
+      assert.deepEqual(await ab.receive('b', 'c', 'k2', { timeoutMs: 5000 }), p);
+    } finally {
+      await ab.close();
+      await c.close();
     }
-    for (let i = 0; i < 3; i++) assert.deepEqual(await b.receive('b', 'a', `m/${i}`, { timeoutMs: 10_000 }), sent[i]);
-  } finally {
-    await closeAll();
-  }
-});
+  });
+}
 
-test('grpc: what crosses the wire is ciphertext only (no payload, no rendezvous key)', async () => {
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: a payload to a remote player may be overwritten once its send resolves (deploy pools its working memory on this)`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    // a small chunk size: the message crosses in several chunks, each sent after the event loop ran
+    const { ts, closeAll } = await start(d, ['a', 'b'], { chunkBytes: 64 * 1024 });
+    const a = ts.get('a')!;
+    const b = ts.get('b')!;
+    try {
+      const buf = rand(5 * 64 * 1024 + 3);
+      const sent: Uint8Array[] = [];
+      for (let i = 0; i < 3; i++) {
+        sent.push(buf.slice());
+        await a.send('a', 'b', `m/${i}`, buf);
+        buf.fill(0xa5 + i); // reuse the buffer for the next message
+        buf[i] = i;
+      }
+      for (let i = 0; i < 3; i++) assert.deepEqual(await b.receive('b', 'a', `m/${i}`, { timeoutMs: 10_000 }), sent[i]);
+    } finally {
+      await closeAll();
+    }
+  });
+}
+
+test('grpc noise: what crosses the wire is ciphertext only (no payload, no rendezvous key)', async () => {
   const d = await deployment(['a', 'b']);
   const wire: Uint8Array[] = [];
   const { ts, closeAll } = await start(d, ['a', 'b'], (n) => (n === 'a' ? { tapOutgoing: (_p, f) => (wire.push(f.sealed ? frameBytes(f) : Buffer.from(JSON.stringify(f))), [f]) } : {}));
@@ -135,7 +141,7 @@ test('grpc: what crosses the wire is ciphertext only (no payload, no rendezvous 
   }
 });
 
-test('grpc: a peer whose key is not in the config is refused', async () => {
+test('grpc noise: a peer whose key is not in the config is refused', async () => {
   const d = await deployment(['a', 'b']);
   const { logs, closeAll } = await start(d, ['b']);
   // mallory's own config lists b (with b's real key) and herself; b's config does not list mallory.
@@ -155,7 +161,7 @@ test('grpc: a peer whose key is not in the config is refused', async () => {
   }
 });
 
-test('grpc: a peer using a configured name without its private key is refused', async () => {
+test('grpc noise: a peer using a configured name without its private key is refused', async () => {
   const d = await deployment(['a', 'b']);
   const { logs, closeAll } = await start(d, ['b']);
   const m = generateIdentity();
@@ -173,20 +179,22 @@ test('grpc: a peer using a configured name without its private key is refused', 
   }
 });
 
-test('grpc: a process of another run (other run id) cannot connect', async () => {
-  const d = await deployment(['a', 'b']);
-  const { closeAll } = await start(d, ['b']);
-  const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'another-run', logger: () => {}, connectTimeoutMs: 3000 });
-  await a.start();
-  try {
-    await assert.rejects(a.send('a', 'b', 'k', rand(1)), (e: Error) => e instanceof PeerError && e.peer === 'b');
-  } finally {
-    await a.close();
-    await closeAll();
-  }
-});
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: a process of another run (other run id) cannot connect`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    const { closeAll } = await start(d, ['b']);
+    const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'another-run', logger: () => {}, connectTimeoutMs: 3000 });
+    await a.start();
+    try {
+      await assert.rejects(a.send('a', 'b', 'k', rand(1)), (e: Error) => e instanceof PeerError && e.peer === 'b');
+    } finally {
+      await a.close();
+      await closeAll();
+    }
+  });
+}
 
-test('grpc: a tampered frame is dropped and logged; the message fails at its deadline naming the peer; the link goes on', async () => {
+test('grpc noise: a tampered frame is dropped and logged; the message fails at its deadline naming the peer; the link goes on', async () => {
   const d = await deployment(['a', 'b']);
   let tamper = false;
   const { ts, logs, closeAll } = await start(d, ['a', 'b'], (n) => (n === 'a' ? {
@@ -218,7 +226,7 @@ test('grpc: a tampered frame is dropped and logged; the message fails at its dea
   }
 });
 
-test('grpc: replayed frames are dropped and logged; each message is delivered once, intact', async () => {
+test('grpc noise: replayed frames are dropped and logged; each message is delivered once, intact', async () => {
   const d = await deployment(['a', 'b']);
   let replay = false;
   const { ts, logs, closeAll } = await start(d, ['a', 'b'], (n) => (n === 'a' ? {
@@ -244,62 +252,68 @@ test('grpc: replayed frames are dropped and logged; each message is delivered on
   }
 });
 
-test('grpc: a frame of an older round is dropped; the current round goes through', async () => {
-  const d = await deployment(['a', 'b']);
-  const { ts, logs, closeAll } = await start(d, ['a', 'b']);
-  const a = ts.get('a')!;
-  const b = ts.get('b')!;
-  try {
-    b.setRound(3);
-    a.setRound(2);
-    await a.send('a', 'b', 'k', rand(10));
-    await assert.rejects(b.receive('b', 'a', 'k', { timeoutMs: 300 }), PeerError);
-    await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /round 2, current round is 3/.test(e.reason)), 'the stale-round drop');
-    a.setRound(3);
-    const p = rand(10);
-    await a.send('a', 'b', 'k', p);
-    assert.deepEqual(await b.receive('b', 'a', 'k', { timeoutMs: 5000 }), p);
-    assert.throws(() => a.setRound(-1), (e: Error) => e instanceof RangeError && /"round"/.test(e.message));
-  } finally {
-    await closeAll();
-  }
-});
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: a frame of an older round is dropped; the current round goes through`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    const { ts, logs, closeAll } = await start(d, ['a', 'b']);
+    const a = ts.get('a')!;
+    const b = ts.get('b')!;
+    try {
+      b.setRound(3);
+      a.setRound(2);
+      await a.send('a', 'b', 'k', rand(10));
+      await assert.rejects(b.receive('b', 'a', 'k', { timeoutMs: 300 }), PeerError);
+      await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /round 2, current round is 3/.test(e.reason)), 'the stale-round drop');
+      a.setRound(3);
+      const p = rand(10);
+      await a.send('a', 'b', 'k', p);
+      assert.deepEqual(await b.receive('b', 'a', 'k', { timeoutMs: 5000 }), p);
+      assert.throws(() => a.setRound(-1), (e: Error) => e instanceof RangeError && /"round"/.test(e.message));
+    } finally {
+      await closeAll();
+    }
+  });
+}
 
-test('grpc: an oversized message is refused by the sender and by the receiver', async () => {
-  const d = await deployment(['a', 'b']);
-  const { ts, logs, closeAll } = await start(d, ['a', 'b'], (n) => ({ maxMessageBytes: n === 'a' ? 4000 : 1000 }));
-  const a = ts.get('a')!;
-  const b = ts.get('b')!;
-  try {
-    await assert.rejects(a.send('a', 'b', 'big', rand(4001)), (e: Error) => e instanceof RangeError && /'payload'/.test(e.message) && /maxMessageBytes/.test(e.message));
-    await a.send('a', 'b', 'mid', rand(2000)); // within a's limit, above b's
-    await assert.rejects(b.receive('b', 'a', 'mid', { timeoutMs: 300 }), PeerError);
-    await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /exceeds the limit of 1000 bytes/.test(e.reason)), 'the oversize drop');
-    const ok = rand(1000);
-    await a.send('a', 'b', 'ok', ok);
-    assert.deepEqual(await b.receive('b', 'a', 'ok', { timeoutMs: 5000 }), ok);
-  } finally {
-    await closeAll();
-  }
-});
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: an oversized message is refused by the sender and by the receiver`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    const { ts, logs, closeAll } = await start(d, ['a', 'b'], (n) => ({ maxMessageBytes: n === 'a' ? 4000 : 1000 }));
+    const a = ts.get('a')!;
+    const b = ts.get('b')!;
+    try {
+      await assert.rejects(a.send('a', 'b', 'big', rand(4001)), (e: Error) => e instanceof RangeError && /'payload'/.test(e.message) && /maxMessageBytes/.test(e.message));
+      await a.send('a', 'b', 'mid', rand(2000)); // within a's limit, above b's
+      await assert.rejects(b.receive('b', 'a', 'mid', { timeoutMs: 300 }), PeerError);
+      await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /exceeds the limit of 1000 bytes/.test(e.reason)), 'the oversize drop');
+      const ok = rand(1000);
+      await a.send('a', 'b', 'ok', ok);
+      assert.deepEqual(await b.receive('b', 'a', 'ok', { timeoutMs: 5000 }), ok);
+    } finally {
+      await closeAll();
+    }
+  });
+}
 
-test('grpc: a peer that is down makes send fail within the connect timeout, naming it; a dead link fails pending receives', async () => {
-  const d = await deployment(['a', 'b']);
-  const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'test', logger: () => {}, connectTimeoutMs: 500 });
-  await a.start();
-  try {
-    await assert.rejects(a.send('a', 'b', 'k', rand(1)), (e: Error) => e instanceof PeerError && e.peer === 'b' && /'b' at 127\.0\.0\.1:\d+ is not reachable within 500 ms/.test(e.message));
-    const b = new GrpcTransport({ config: d.config, local: d.parties.get('b')!, runId: 'test', logger: () => {} });
-    await b.start();
-    await b.send('b', 'a', 'hello', rand(1));
-    await a.receive('a', 'b', 'hello', { timeoutMs: 5000 });
-    const pending = assert.rejects(a.receive('a', 'b', 'never'), (e: Error) => e instanceof PeerError && e.peer === 'b' && /link from 'b' closed/.test(e.message));
-    await b.close(); // b goes away: a's receive from b fails now, not at some distant deadline
-    await pending;
-  } finally {
-    await a.close();
-  }
-});
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: a peer that is down makes send fail within the connect timeout, naming it; a dead link fails pending receives`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'test', logger: () => {}, connectTimeoutMs: 500 });
+    await a.start();
+    try {
+      await assert.rejects(a.send('a', 'b', 'k', rand(1)), (e: Error) => e instanceof PeerError && e.peer === 'b' && /'b' at 127\.0\.0\.1:\d+ is not reachable within 500 ms/.test(e.message));
+      const b = new GrpcTransport({ config: d.config, local: d.parties.get('b')!, runId: 'test', logger: () => {} });
+      await b.start();
+      await b.send('b', 'a', 'hello', rand(1));
+      await a.receive('a', 'b', 'hello', { timeoutMs: 5000 });
+      const pending = assert.rejects(a.receive('a', 'b', 'never'), (e: Error) => e instanceof PeerError && e.peer === 'b' && /link from 'b' closed/.test(e.message));
+      await b.close(); // b goes away: a's receive from b fails now, not at some distant deadline
+      await pending;
+    } finally {
+      await a.close();
+    }
+  });
+}
 
 test('grpc: lifecycle and bad inputs', async () => {
   const d = await deployment(['a', 'b']);
@@ -334,70 +348,74 @@ test('grpc: lifecycle and bad inputs', async () => {
   assert.throws(() => new GrpcTransport(null as never), TypeError);
 });
 
-test('grpc: two OS processes exchange messages bit for bit (bounded in time)', async () => {
-  const d = await deployment(['a', 'b']);
-  const sizes = [0, 5, 100_000, 3 * MiB + 3];
-  const child = spawn(process.execPath, ['--import', 'tsx', `${root}test/transport/peer-process.ts`, 'grpc'], {
-    cwd: root,
-    env: { ...process.env, FEDCRYPT_PEER: JSON.stringify({ config: d.configText, name: 'b', privateKey: Buffer.from(exportPrivateKey(d.parties.get('b')!.identity.privateKey)).toString('base64'), count: sizes.length, runId: 'test', digest: true }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  const lines = createInterface({ input: child.stdout! });
-  const linesIt = lines[Symbol.asyncIterator]();
-  const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'test', logger: () => {}, connectTimeoutMs: 15_000 });
-  await a.start();
-  try {
-    assert.equal((await linesIt.next()).value, 'ready', stderr);
-    for (let i = 0; i < sizes.length; i++) {
-      const p = rand(sizes[i]!);
-      await a.send('a', 'b', `x/${i}`, p);
-      const digest = await a.receive('a', 'b', `y/${i}`, { timeoutMs: 15_000 });
-      assert.deepEqual(Buffer.from(digest), createHash('sha256').update(p).digest(), `message ${i} (${sizes[i]} bytes) altered`);
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: two OS processes exchange messages bit for bit (bounded in time)`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    const sizes = [0, 5, 100_000, 3 * MiB + 3];
+    const child = spawn(process.execPath, ['--import', 'tsx', `${root}test/transport/peer-process.ts`, 'grpc'], {
+      cwd: root,
+      env: { ...process.env, FEDCRYPT_PEER: JSON.stringify({ config: d.configText, name: 'b', ...peerSecrets(d, 'b'), count: sizes.length, runId: 'test', digest: true }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const lines = createInterface({ input: child.stdout! });
+    const linesIt = lines[Symbol.asyncIterator]();
+    const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'test', logger: () => {}, connectTimeoutMs: 15_000 });
+    await a.start();
+    try {
+      assert.equal((await linesIt.next()).value, 'ready', stderr);
+      for (let i = 0; i < sizes.length; i++) {
+        const p = rand(sizes[i]!);
+        await a.send('a', 'b', `x/${i}`, p);
+        const digest = await a.receive('a', 'b', `y/${i}`, { timeoutMs: 15_000 });
+        assert.deepEqual(Buffer.from(digest), createHash('sha256').update(p).digest(), `message ${i} (${sizes[i]} bytes) altered`);
+      }
+      const stats = JSON.parse(String((await linesIt.next()).value)) as Record<string, { bytesReceived: number; messagesReceived: number }>;
+      assert.equal(stats['b']!.bytesReceived, sizes.reduce((x, y) => x + y, 0));
+      assert.equal(stats['b']!.messagesReceived, sizes.length);
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+      await a.close();
     }
-    const stats = JSON.parse(String((await linesIt.next()).value)) as Record<string, { bytesReceived: number; messagesReceived: number }>;
-    assert.equal(stats['b']!.bytesReceived, sizes.reduce((x, y) => x + y, 0));
-    assert.equal(stats['b']!.messagesReceived, sizes.length);
-    assert.equal(await exited, 0, stderr);
-  } finally {
-    clearTimeout(killer);
-    child.kill('SIGKILL');
-    await a.close();
-  }
-});
-
-test('grpc: a player process stops cleanly on SIGTERM, and its peer learns it at once', async () => {
-  const d = await deployment(['a', 'b']);
-  const child = spawn(process.execPath, ['--import', 'tsx', `${root}test/transport/peer-process.ts`, 'grpc'], {
-    cwd: root,
-    env: { ...process.env, FEDCRYPT_PEER: JSON.stringify({ config: d.configText, name: 'b', privateKey: Buffer.from(exportPrivateKey(d.parties.get('b')!.identity.privateKey)).toString('base64'), count: 2, runId: 'test' }) },
-    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'test', logger: () => {}, connectTimeoutMs: 15_000 });
-  await a.start();
-  try {
-    const it = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    assert.equal((await it.next()).value, 'ready');
-    await a.send('a', 'b', 'x/0', rand(10));
-    await a.receive('a', 'b', 'y/0', { timeoutMs: 15_000 });
-    // b will never answer: it is stopped first
-    const pending = assert.rejects(a.receive('a', 'b', 'y/1'), (e: Error) => e instanceof PeerError && e.peer === 'b' && /closed/.test(e.message));
-    child.kill('SIGTERM');
-    assert.deepEqual(await exited, { code: 0, signal: null });
-    await pending;
-  } finally {
-    clearTimeout(killer);
-    child.kill('SIGKILL');
-    await a.close();
-  }
-});
+}
 
-test('grpc: a dialer that never completes the handshake is refused after the connect timeout', async () => {
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: a player process stops cleanly on SIGTERM, and its peer learns it at once`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    const child = spawn(process.execPath, ['--import', 'tsx', `${root}test/transport/peer-process.ts`, 'grpc'], {
+      cwd: root,
+      env: { ...process.env, FEDCRYPT_PEER: JSON.stringify({ config: d.configText, name: 'b', ...peerSecrets(d, 'b'), count: 2, runId: 'test' }) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    const a = new GrpcTransport({ config: d.config, local: d.parties.get('a')!, runId: 'test', logger: () => {}, connectTimeoutMs: 15_000 });
+    await a.start();
+    try {
+      const it = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+      assert.equal((await it.next()).value, 'ready');
+      await a.send('a', 'b', 'x/0', rand(10));
+      await a.receive('a', 'b', 'y/0', { timeoutMs: 15_000 });
+      // b will never answer: it is stopped first
+      const pending = assert.rejects(a.receive('a', 'b', 'y/1'), (e: Error) => e instanceof PeerError && e.peer === 'b' && /closed/.test(e.message));
+      child.kill('SIGTERM');
+      assert.deepEqual(await exited, { code: 0, signal: null });
+      await pending;
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+      await a.close();
+    }
+  });
+}
+
+test('grpc noise: a dialer that never completes the handshake is refused after the connect timeout', async () => {
   const d = await deployment(['a', 'b']);
   const { logs, closeAll } = await start(d, ['b'], { connectTimeoutMs: 300 });
   const grpc = await import('@grpc/grpc-js');
@@ -426,26 +444,29 @@ test('grpc: a dialer that never completes the handshake is refused after the con
   }
 });
 
-test('grpc: a message with a chunk missing is abandoned, never delivered with a hole', async () => {
-  const d = await deployment(['a', 'b']);
-  let n = 0;
-  let armed = false;
-  const { ts, logs, closeAll } = await start(d, ['a', 'b'], (name) => (name === 'a' ? {
-    chunkBytes: 16 * 1024,
-    tapOutgoing: (_p, f) => (armed && f.sealed && n++ === 1 ? [] : [f]), // the second chunk never arrives
-  } : {}));
-  const a = ts.get('a')!;
-  const b = ts.get('b')!;
-  try {
-    armed = true;
-    await a.send('a', 'b', 'holey', rand(50_000)); // 4 chunks
-    armed = false;
-    await assert.rejects(b.receive('b', 'a', 'holey', { timeoutMs: 300 }), PeerError);
-    await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /chunk is missing; message abandoned/.test(e.reason)), 'the abandon');
-    const ok = rand(40_000);
-    await a.send('a', 'b', 'next', ok);
-    assert.deepEqual(await b.receive('b', 'a', 'next', { timeoutMs: 5000 }), ok);
-  } finally {
-    await closeAll();
-  }
-});
+for (const links of LINK_MODES) {
+  test(`grpc ${links}: a message with a chunk missing is abandoned, never delivered with a hole`, async () => {
+    const d = await deployment(['a', 'b'], links);
+    let n = 0;
+    let armed = false;
+    const { ts, logs, closeAll } = await start(d, ['a', 'b'], (name) => (name === 'a' ? {
+      chunkBytes: 16 * 1024,
+      tapOutgoing: (_p, f) => (armed && (f.sealed || f.chunk) && n++ === 1 ? [] : [f]), // the second chunk never arrives
+    } : {}));
+    const a = ts.get('a')!;
+    const b = ts.get('b')!;
+    try {
+      armed = true;
+      await a.send('a', 'b', 'holey', rand(50_000)); // 4 chunks
+      armed = false;
+      await assert.rejects(b.receive('b', 'a', 'holey', { timeoutMs: 300 }), PeerError);
+      await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /chunk is missing; message abandoned/.test(e.reason)), 'the abandon');
+      const ok = rand(40_000);
+      await a.send('a', 'b', 'next', ok);
+      assert.deepEqual(await b.receive('b', 'a', 'next', { timeoutMs: 5000 }), ok);
+    } finally {
+      await closeAll();
+    }
+  });
+}
+

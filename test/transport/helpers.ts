@@ -1,9 +1,10 @@
 /** Helpers for the gRPC transport tests: free ports, configs with fresh identities. */
 import { createServer } from 'node:net';
-import { generateIdentity } from '../../src/crypto/identity.js';
+import { exportPrivateKey, generateIdentity } from '../../src/crypto/identity.js';
 import { encodePublicKey } from '../../src/crypto/identity.js';
-import { parseConfig, type DeployConfig } from '../../src/transport/config.js';
-import type { LocalParty } from '../../src/crypto/secure-channel.js';
+import { generateTlsIdentity } from '../../src/crypto/tls-identity.js';
+import { parseConfig, type DeployConfig, type LinkMode } from '../../src/transport/config.js';
+import type { LocalPlayer } from '../../src/transport/grpc.js';
 
 /** `n` distinct free TCP ports on 127.0.0.1 (bound to port 0, then released). */
 export async function freePorts(n: number): Promise<number[]> {
@@ -22,19 +23,37 @@ export async function freePorts(n: number): Promise<number[]> {
 export interface Deployment {
   config: DeployConfig;
   configText: string;
-  parties: Map<string, LocalParty>;
+  parties: Map<string, LocalPlayer>;
 }
 
-/** A config for `names` on 127.0.0.1 with free ports and fresh key pairs. */
-export async function deployment(names: string[]): Promise<Deployment> {
+/** Both link modes, for tests that run over each. */
+export const LINK_MODES: LinkMode[] = ['tls', 'noise'];
+
+/** A config for `names` on 127.0.0.1 with free ports, fresh key pairs and certificates; links 'noise' unless given. */
+export async function deployment(names: string[], links: LinkMode = 'noise'): Promise<Deployment> {
   const ports = await freePorts(names.length);
-  const parties = new Map<string, LocalParty>();
+  const parties = new Map<string, LocalPlayer>();
   const players: Record<string, unknown> = {};
   names.forEach((name, i) => {
     const identity = generateIdentity();
-    parties.set(name, { name, identity });
-    players[name] = { address: `127.0.0.1:${ports[i]}`, role: 'compute-server', publicKey: encodePublicKey(identity.publicKey) };
+    const tls = generateTlsIdentity(name);
+    parties.set(name, { name, identity, tls });
+    players[name] = {
+      address: `127.0.0.1:${ports[i]}`,
+      role: 'compute-server',
+      publicKey: encodePublicKey(identity.publicKey),
+      certificate: Buffer.from(tls.certificate.der).toString('base64'),
+    };
   });
-  const configText = JSON.stringify({ version: 1, players }, null, 2);
+  const configText = JSON.stringify({ version: 1, links, players }, null, 2);
   return { config: parseConfig(configText), configText, parties };
+}
+
+/** The secrets of `name` for test/transport/peer-process.ts (FEDCRYPT_PEER fields privateKey, tlsKey). */
+export function peerSecrets(d: Deployment, name: string): { privateKey: string; tlsKey: string } {
+  const p = d.parties.get(name)!;
+  return {
+    privateKey: Buffer.from(exportPrivateKey(p.identity!.privateKey)).toString('base64'),
+    tlsKey: p.tls!.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+  };
 }

@@ -2,7 +2,7 @@
  * The second process of bench/transport.bench.ts (and of the two-process
  * transport test): a receiving player that acknowledges every message.
  *
- *   node --import tsx test/transport/peer-process.ts grpc   (env FEDCRYPT_PEER: JSON { config, name, privateKey (base64), count, runId })
+ *   node --import tsx test/transport/peer-process.ts grpc   (env FEDCRYPT_PEER: JSON { config, name, privateKey (base64), tlsKey (base64 PKCS#8), count, runId })
  *   node --import tsx test/transport/peer-process.ts tcp    (env FEDCRYPT_PEER: JSON { count }); prints the port
  *   node --import tsx test/transport/peer-process.ts rawgrpc (env as tcp): grpc-js alone, for the bench; prints the port
  *
@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { identityFromPrivateKey } from '../../src/crypto/identity.js';
+import { importTlsPrivateKey } from '../../src/crypto/tls-identity.js';
 import { parseConfig } from '../../src/transport/config.js';
 import { GrpcTransport, primeAllocator } from '../../src/transport/grpc.js';
 
@@ -29,14 +30,16 @@ const RAW_SERVICE = (ident: (b: Buffer) => Buffer) => ({
     responseDeserialize: ident,
   },
 });
-const args = JSON.parse(process.env['FEDCRYPT_PEER'] ?? '{}') as { config?: string; name?: string; privateKey?: string; count: number; warmup?: number; runId?: string; digest?: boolean; tune?: boolean };
+const args = JSON.parse(process.env['FEDCRYPT_PEER'] ?? '{}') as { config?: string; name?: string; privateKey?: string; tlsKey?: string; count: number; warmup?: number; runId?: string; digest?: boolean; tune?: boolean };
 // The baselines get the same allocator tuning as GrpcTransport (unless tune: false).
 if (args.tune !== false && mode !== 'grpc') primeAllocator();
 
 if (mode === 'grpc') {
   const config = parseConfig(args.config!);
   const identity = identityFromPrivateKey(new Uint8Array(Buffer.from(args.privateKey!, 'base64')));
-  const t = new GrpcTransport({ config, local: { name: args.name!, identity }, runId: args.runId ?? 'fedcrypt', receiveTimeoutMs: 60_000, tuneAllocator: args.tune !== false });
+  const cert = config.players.find((p) => p.name === args.name)?.certificate;
+  const tls = args.tlsKey && cert ? { name: args.name!, privateKey: importTlsPrivateKey(new Uint8Array(Buffer.from(args.tlsKey, 'base64'))), certificate: { der: cert, pem: '' } } : undefined;
+  const t = new GrpcTransport({ config, local: { name: args.name!, identity, ...(tls ? { tls } : {}) }, runId: args.runId ?? 'fedcrypt', receiveTimeoutMs: 60_000, tuneAllocator: args.tune !== false });
   let stopping = false;
   const stop = () => {
     stopping = true;

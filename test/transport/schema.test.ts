@@ -17,6 +17,8 @@ const samples: LinkFrame[] = [
   { ready: {} },
   { sealed: { frame: Buffer.alloc(300, 5) } },
   { refusal: { reason: 'no pinned public key' } },
+  { open: { schema_version: 1, context: Buffer.alloc(32, 3) } },
+  { chunk: { frame: Buffer.alloc(300, 6), round: 7 } },
 ];
 
 test('schema: the embedded descriptor and the .proto file define the same service and encodings', () => {
@@ -48,7 +50,22 @@ test('schema: hand-encoded sealed frames equal protobufjs encoding, at every var
     }),
     { numRuns: 40 },
   );
+  // chunk frames (with their round, at every varint boundary of it)
+  fc.assert(
+    fc.property(sizes, fc.constantFrom(0, 1, 127, 128, 16383, 16384, 2 ** 32 - 1), (n, round) => {
+      const pieces = [Buffer.alloc(32, 1), Buffer.alloc(n, 2)];
+      const fast = encodeSealedPieces(pieces, undefined, round);
+      assert.deepEqual(fast, fromProto.requestSerialize({ chunk: { frame: Buffer.concat(pieces), round } }));
+      const back = fromProto.requestDeserialize(fast);
+      assert.equal(back.body, 'chunk');
+      assert.equal(back.chunk!.round, round);
+      assert.deepEqual(Buffer.from(back.chunk!.frame!), Buffer.concat(pieces));
+    }),
+    { numRuns: 40 },
+  );
   const svc = linkService()['Link'] as unknown as Method;
+  const encoded = encodeSealedPieces([Buffer.from('xyz')], undefined, 5);
+  assert.equal(svc.requestSerialize({ chunk: { encoded } }), encoded); // pre-encoded chunks pass through as they are
   assert.deepEqual(svc.requestSerialize({ sealed: { pieces: [Buffer.from('ab'), Buffer.from('c')] } }), fromProto.requestSerialize({ sealed: { frame: Buffer.from('abc') } }));
   assert.deepEqual(svc.requestSerialize(samples[0]), fromProto.requestSerialize(samples[0]));
 });
