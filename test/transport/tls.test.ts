@@ -96,6 +96,37 @@ async function proxied() {
   return { d, px, a, b, logA, logB, close };
 }
 
+/** Warm up the link a -> b, then let `rewrite` change the next client -> server segment of at least `min` bytes (once). */
+async function tamperOnce(ctx: Awaited<ReturnType<typeof proxied>>, min: number, rewrite: (b: Buffer) => Buffer): Promise<{ fired: () => boolean }> {
+  await ctx.a.send('a', 'b', 'warmup', rand(10));
+  await ctx.b.receive('b', 'a', 'warmup', { timeoutMs: 5000 });
+  let armed = true;
+  ctx.px.onUp = (buf) => {
+    if (!armed || buf.length < min) return buf;
+    armed = false;
+    return rewrite(buf);
+  };
+  return { fired: () => !armed };
+}
+
+/** An intruder (its own config, its own TLS identity) dialing b, whose config does not pin it: refused, logged by b, nothing delivered. */
+async function assertIntruderRefused(d: Deployment, name: string, cfg: Deployment['config'], tls: ReturnType<typeof generateTlsIdentity>, reason: RegExp): Promise<void> {
+  const logB: TransportEvent[] = [];
+  const b = transport(d, d.parties.get('b')!, logB);
+  await b.start();
+  const mt = transport({ config: cfg }, { name, tls }, [], { connectTimeoutMs: 1500 });
+  await mt.start();
+  try {
+    await assert.rejects(mt.send(name, 'b', 'k', rand(10)), (e: Error) => e instanceof PeerError && e.peer === 'b');
+    await waitFor(() => logB.some((e) => e.type === 'refused' && reason.test(e.reason)), 'the refusal on b');
+    assert.ok(!logB.some((e) => e.type === 'link-up'));
+    assert.equal(b.stats()['b'], undefined);
+  } finally {
+    await mt.close();
+    await b.close();
+  }
+}
+
 test('tls: what crosses the wire is ciphertext only (no payload, no rendezvous key, no round id in clear)', async () => {
   const { px, a, b, close } = await proxied();
   try {
@@ -119,25 +150,21 @@ test('tls: what crosses the wire is ciphertext only (no payload, no rendezvous k
 });
 
 test('tls: a flipped bit on the wire breaks the link (logged, receives fail naming the peer), never delivers altered data; the next send reconnects', async () => {
-  const { px, a, b, logB, close } = await proxied();
+  const ctx = await proxied();
+  const { a, b, logB, close } = ctx;
   try {
-    await a.send('a', 'b', 'warmup', rand(10));
-    await b.receive('b', 'a', 'warmup', { timeoutMs: 5000 });
-    let armed = true;
-    px.onUp = (buf) => {
-      if (!armed || buf.length < 200) return buf;
-      armed = false;
+    const t = await tamperOnce(ctx, 200, (buf) => {
       const c = Buffer.from(buf);
       c[c.length - 100]! ^= 0x04; // inside an application-data record
       return c;
-    };
+    });
     const pending = b.receive('b', 'a', 'x', { timeoutMs: 5000 });
     await a.send('a', 'b', 'x', rand(100_000));
     await assert.rejects(pending, (e: Error) => e instanceof PeerError && e.peer === 'a');
     await waitFor(() => logB.some((e) => e.type === 'link-down' && e.peer === 'a'), 'the link-down on b');
     assert.equal(b.stats()['b']?.messagesReceived ?? 0, 1); // only the warm-up
     // a learns the link is gone; a later send opens a new one
-    await waitFor(() => !armed, 'the tampering');
+    await waitFor(t.fired, 'the tampering');
     let ok = false;
     for (let i = 0; i < 50 && !ok; i++) {
       try {
@@ -156,16 +183,10 @@ test('tls: a flipped bit on the wire breaks the link (logged, receives fail nami
 });
 
 test('tls: a replayed TLS record breaks the link; the message is not delivered twice', async () => {
-  const { px, a, b, logB, close } = await proxied();
+  const ctx = await proxied();
+  const { a, b, logB, close } = ctx;
   try {
-    await a.send('a', 'b', 'warmup', rand(10));
-    await b.receive('b', 'a', 'warmup', { timeoutMs: 5000 });
-    let armed = true;
-    px.onUp = (buf) => {
-      if (!armed || buf.length < 100) return buf;
-      armed = false;
-      return Buffer.concat([buf, buf]); // the same records again
-    };
+    await tamperOnce(ctx, 100, (buf) => Buffer.concat([buf, buf])); // the same records again
     const p = rand(50_000);
     await a.send('a', 'b', 'x', p);
     await waitFor(() => logB.some((e) => e.type === 'link-down' && e.peer === 'a'), 'the link-down on b');
@@ -180,9 +201,6 @@ test('tls: a replayed TLS record breaks the link; the message is not delivered t
 
 test('tls: a client whose certificate is not pinned is refused by the TLS handshake, and the refusal is logged', async () => {
   const d = await deployment(['a', 'b'], 'tls');
-  const logB: TransportEvent[] = [];
-  const b = transport(d, d.parties.get('b')!, logB);
-  await b.start();
   // mallory's own config pins b's real certificate and her own; b's config does not know her.
   const m = generateTlsIdentity('mallory');
   const [mPort] = await freePorts(1);
@@ -190,36 +208,14 @@ test('tls: a client whose certificate is not pinned is refused by the TLS handsh
     b: { address: d.config.players[1]!.address, role: 'compute-server', certificate: Buffer.from(d.config.players[1]!.certificate!).toString('base64') },
     mallory: { address: `127.0.0.1:${mPort}`, role: 'data-owner', certificate: Buffer.from(m.certificate.der).toString('base64') },
   } }));
-  const mt = transport({ config: cfg }, { name: 'mallory', tls: m }, [], { connectTimeoutMs: 1500 });
-  await mt.start();
-  try {
-    await assert.rejects(mt.send('mallory', 'b', 'k', rand(10)), (e: Error) => e instanceof PeerError && e.peer === 'b');
-    await waitFor(() => logB.some((e) => e.type === 'refused' && /TLS handshake failed/.test(e.reason)), 'the refusal on b');
-    assert.ok(!logB.some((e) => e.type === 'link-up'));
-    assert.equal(b.stats()['b'], undefined);
-  } finally {
-    await mt.close();
-    await b.close();
-  }
+  await assertIntruderRefused(d, 'mallory', cfg, m, /TLS handshake failed/);
 });
 
 test("tls: a client claiming a configured name with another key (a certificate for 'a' it made itself) is refused", async () => {
   const d = await deployment(['a', 'b'], 'tls');
-  const logB: TransportEvent[] = [];
-  const b = transport(d, d.parties.get('b')!, logB);
-  await b.start();
   const fake = generateTlsIdentity('a');
   const cfg = parseConfig(editConfig(d.configText, 'a', (e) => (e['certificate'] = Buffer.from(fake.certificate.der).toString('base64'))));
-  const mt = transport({ config: cfg }, { name: 'a', tls: fake }, [], { connectTimeoutMs: 1500 });
-  await mt.start();
-  try {
-    await assert.rejects(mt.send('a', 'b', 'k', rand(10)), (e: Error) => e instanceof PeerError && e.peer === 'b');
-    await waitFor(() => logB.some((e) => e.type === 'refused'), 'the refusal on b');
-    assert.ok(!logB.some((e) => e.type === 'link-up'));
-  } finally {
-    await mt.close();
-    await b.close();
-  }
+  await assertIntruderRefused(d, 'a', cfg, fake, /TLS handshake failed/);
 });
 
 test('tls: a server that does not present the pinned certificate gets nothing; the error names the player', async () => {
