@@ -37,13 +37,13 @@ function check(results: Awaited<ReturnType<typeof program>>[]) {
 }
 
 describe('protocols over GrpcTransport, one transport per player', () => {
-  for (const kind of ['aby3', 'pond'] as const) {
-    it(`${kind}: same result and same traffic as over the memory transport`, async () => {
+  for (const [kind, links] of [['aby3', 'tls'], ['pond', 'tls'], ['aby3', 'noise'], ['pond', 'noise']] as const) {
+    it(`${kind} over ${links} links: same result and same traffic as over the memory transport`, async () => {
       const hub = new MemoryHub();
       check(await Promise.all(names.map((me) => program(kind, me, new MemoryTransport({ hub, local: [me] })))));
       const memStats = hub.stats();
 
-      const d = await deployment(names);
+      const d = await deployment(names, links);
       const ts = names.map((me) => new GrpcTransport({ config: d.config, local: d.parties.get(me)!, runId: `t-${kind}`, receiveTimeoutMs: 20_000, logger: () => {} }));
       await Promise.all(ts.map((t) => t.start()));
       try {
