@@ -73,6 +73,8 @@ interface Run {
   receiverCpuMs: number;
   senderFaults: number;
   receiverFaults: number;
+  /** GrpcTransport's receiver: garbage collections after the warm-up (count, of them major, total ms). */
+  receiverGc?: { count: number; major: number; ms: number };
 }
 
 async function benchTcp(payload: Uint8Array): Promise<Run> {
@@ -177,10 +179,10 @@ async function benchGrpc(payload: Uint8Array, links: LinkMode): Promise<Run> {
   }
   const u = process.cpuUsage(cpu);
   const senderFaults = (process.resourceUsage().minorPageFault - faults) / SAMPLES;
-  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number; pageFaultsPerMessage: number };
+  const receiver = JSON.parse(await line()) as { cpuMsPerMessage: number; pageFaultsPerMessage: number; gc: Run['receiverGc'] };
   await new Promise((r) => child.once('exit', r));
   await t.close();
-  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage, senderFaults, receiverFaults: receiver.pageFaultsPerMessage };
+  return { times, senderCpuMs: (u.user + u.system) / 1000 / SAMPLES, receiverCpuMs: receiver.cpuMsPerMessage, senderFaults, receiverFaults: receiver.pageFaultsPerMessage, ...(receiver.gc ? { receiverGc: receiver.gc } : {}) };
 }
 
 const payload = new Uint8Array(SIZE);
@@ -195,7 +197,7 @@ const ONLY = process.env['BENCH_ONLY'];
 if (ONLY === 'grpc') {
   for (let r = 0; r < ROUNDS; r++) {
     const g = await benchGrpc(payload, (process.env['BENCH_LINKS'] ?? 'tls') as LinkMode);
-    console.log(`GrpcTransport ${median(g.times).toFixed(1)} ms = ${mbps(median(g.times)).toFixed(0)} MB/s; cpu sender ${g.senderCpuMs.toFixed(1)} ms, receiver ${g.receiverCpuMs.toFixed(1)} ms; faults ${g.senderFaults.toFixed(0)} / ${g.receiverFaults.toFixed(0)}`);
+    console.log(`GrpcTransport ${median(g.times).toFixed(1)} ms = ${mbps(median(g.times)).toFixed(0)} MB/s; cpu sender ${g.senderCpuMs.toFixed(1)} ms, receiver ${g.receiverCpuMs.toFixed(1)} ms; faults ${g.senderFaults.toFixed(0)} / ${g.receiverFaults.toFixed(0)}; receiver GC ${JSON.stringify(g.receiverGc)}`);
   }
   process.exit(0);
 }

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { identityFromPrivateKey } from '../../src/crypto/identity.js';
 import { importTlsPrivateKey } from '../../src/crypto/tls-identity.js';
 import { parseConfig } from '../../src/transport/config.js';
@@ -47,11 +48,23 @@ if (mode === 'grpc') {
   };
   process.on('SIGTERM', stop);
   await t.start();
+  // GC after the warm-up, reported with the figures (what the receiver's CPU goes to)
+  const gc = { count: 0, major: 0, ms: 0 };
+  let counting = false;
+  new PerformanceObserver((list) => {
+    if (!counting) return;
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.ms += e.duration;
+      if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.major++;
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.stdout.write('ready\n');
   let cpu = process.cpuUsage();
   let faults = process.resourceUsage().minorPageFault;
   for (let i = 0; i < args.count; i++) {
     if (i === (args.warmup ?? 0)) {
+      counting = true;
       cpu = process.cpuUsage();
       faults = process.resourceUsage().minorPageFault;
     }
@@ -68,7 +81,7 @@ if (mode === 'grpc') {
   const used = process.cpuUsage(cpu);
   // Let the last ack leave before closing.
   await new Promise((r) => setTimeout(r, 200));
-  process.stdout.write(`${JSON.stringify({ ...t.stats(), cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)), pageFaultsPerMessage: (process.resourceUsage().minorPageFault - faults) / Math.max(1, args.count - (args.warmup ?? 0)) })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...t.stats(), cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)), pageFaultsPerMessage: (process.resourceUsage().minorPageFault - faults) / Math.max(1, args.count - (args.warmup ?? 0)), gc })}\n`);
   await t.close();
 } else if (mode === 'tcp') {
   const server = createServer((sock) => {
