@@ -22,9 +22,9 @@
  *     frame with a bad tag, or a replayed or out-of-window sequence number,
  *     is dropped and logged.
  *   A peer with no pinned credential, or who cannot prove it, is refused.
- *   TLS costs the sender about a quarter of the CPU of the AEAD frames
- *   (docs/DEPLOY.md): node:crypto has no encrypt-into-buffer API, TLS
- *   encrypts into buffers it reuses.
+ *   On top of grpc-js, TLS adds about a quarter of the sender CPU that the
+ *   AEAD frames add (docs/DEPLOY.md): node:crypto has no encrypt-into-buffer
+ *   API, TLS encrypts into buffers it reuses.
  * - A message is cut into chunks of `chunkBytes` (default 1 MiB), each its own
  *   gRPC message (and, on 'noise' links, its own AEAD frame); the receiver
  *   reassembles by (message id, offset).
@@ -108,8 +108,9 @@ export interface GrpcTransportOptions {
   connectTimeoutMs?: number;
   /** Default deadline of `receive` when the call gives none (default: none). */
   receiveTimeoutMs?: number;
+  /** AEAD of 'noise' links (default aes-256-gcm); 'tls' links use what TLS 1.3 negotiates. */
   suite?: CipherSuite;
-  /** Replay window per link (reordering tolerated). Default 1024. */
+  /** Replay window per 'noise' link (reordering tolerated). Default 1024. */
   window?: number;
   /** Receives security and link events. Default: refusals and drops go to stderr. */
   logger?: (event: TransportEvent) => void;
