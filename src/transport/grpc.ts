@@ -254,8 +254,10 @@ function widenServerWindow(server: grpc.Server): void {
   }
 }
 
-function widenSessionWindows(server: grpc.Server, onTlsError?: (e: Error) => void): void {
-  type H2 = { on(ev: 'session', f: (sess: { setLocalWindowSize?(n: number): void }) => void): void; on(ev: 'tlsClientError', f: (e: Error) => void): void };
+type TlsSocketLike = { authorizationError?: Error | string };
+
+function widenSessionWindows(server: grpc.Server, onTlsError?: (e: Error, socket: TlsSocketLike | undefined) => void): void {
+  type H2 = { on(ev: 'session', f: (sess: { setLocalWindowSize?(n: number): void }) => void): void; on(ev: 'tlsClientError', f: (e: Error, socket?: TlsSocketLike) => void): void };
   const s = server as unknown as { http2Servers?: Map<H2, unknown> };
   if (!(s.http2Servers instanceof Map)) return;
   for (const h of s.http2Servers.keys()) {
@@ -465,7 +467,14 @@ export class GrpcTransport implements Transport {
         widenSessionWindows(
           server,
           this.#mode === 'tls'
-            ? (err) => this.#log({ type: 'refused', peer: undefined, local: name, reason: `TLS handshake failed (a client without a pinned certificate?): ${err.message}` })
+            ? (err, socket) => {
+                // authorizationError: OpenSSL's verdict on the client certificate (e.g. DEPTH_ZERO_SELF_SIGNED_CERT: not one of ours)
+                const verdict = socket?.authorizationError;
+                const reason = verdict
+                  ? `TLS handshake failed: the client's certificate is not pinned in the config (${String(verdict)})`
+                  : `TLS handshake failed: ${err.message}`;
+                this.#log({ type: 'refused', peer: undefined, local: name, reason });
+              }
             : undefined,
         );
         this.#ports.set(name, port);

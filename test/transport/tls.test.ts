@@ -208,14 +208,14 @@ test('tls: a client whose certificate is not pinned is refused by the TLS handsh
     b: { address: d.config.players[1]!.address, role: 'compute-server', certificate: Buffer.from(d.config.players[1]!.certificate!).toString('base64') },
     mallory: { address: `127.0.0.1:${mPort}`, role: 'data-owner', certificate: Buffer.from(m.certificate.der).toString('base64') },
   } }));
-  await assertIntruderRefused(d, 'mallory', cfg, m, /TLS handshake failed/);
+  await assertIntruderRefused(d, 'mallory', cfg, m, /TLS handshake failed: the client's certificate is not pinned in the config/);
 });
 
 test("tls: a client claiming a configured name with another key (a certificate for 'a' it made itself) is refused", async () => {
   const d = await deployment(['a', 'b'], 'tls');
   const fake = generateTlsIdentity('a');
   const cfg = parseConfig(editConfig(d.configText, 'a', (e) => (e['certificate'] = Buffer.from(fake.certificate.der).toString('base64'))));
-  await assertIntruderRefused(d, 'a', cfg, fake, /TLS handshake failed/);
+  await assertIntruderRefused(d, 'a', cfg, fake, /TLS handshake failed: the client's certificate is not pinned in the config/);
 });
 
 test('tls: a server that does not present the pinned certificate gets nothing; the error names the player', async () => {
