@@ -293,3 +293,24 @@ test("tls: a 'tls' player needs its TLS identity, matching the config; the confi
   assert.throws(mk({ name: 'a', tls: a.tls! }, noCert), (e: Error) => /players\.b\.certificate: missing/.test(e.message));
   void generateIdentity;
 });
+
+test('tls: a dialer insists on TLS 1.3: a server (even with the pinned certificate) that offers only TLS 1.2 gets no link', async () => {
+  const d = await deployment(['a', 'b'], 'tls');
+  const { createSecureServer } = await import('node:http2');
+  const { exportTlsPrivateKeyPem } = await import('../../src/crypto/tls-identity.js');
+  const bId = d.parties.get('b')!.tls!;
+  const tlsErrors: string[] = [];
+  const old = createSecureServer({ key: exportTlsPrivateKeyPem(bId), cert: bId.certificate.pem, ca: d.parties.get('a')!.tls!.certificate.pem, requestCert: true, maxVersion: 'TLSv1.2' });
+  old.on('tlsClientError', (e: Error) => tlsErrors.push(e.message));
+  old.on('stream', (st) => st.respond({ ':status': 200 }));
+  await new Promise<void>((r) => old.listen(d.config.players[1]!.port, '127.0.0.1', r));
+  const a = transport(d, d.parties.get('a')!, [], { connectTimeoutMs: 1000 });
+  await a.start();
+  try {
+    await assert.rejects(a.send('a', 'b', 'k', rand(10)), (e: Error) => e instanceof PeerError && e.peer === 'b');
+    assert.ok(tlsErrors.some((m) => /unsupported protocol/i.test(m)), JSON.stringify(tlsErrors));
+  } finally {
+    await a.close();
+    await new Promise((r) => old.close(r));
+  }
+});
