@@ -140,7 +140,11 @@ export function selfSignedCertificate(options: SelfSignedOptions): Certificate {
   );
   const signature = sign(null, tbs, privateKey);
   const der = seq(tbs, algorithm, tlv(0x03, Uint8Array.of(0), signature));
-  const b64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
-  return { der, pem: `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n` };
+  return { der, pem: certificatePem(der) };
+}
+
+/** PEM text of a DER certificate (64-character base64 lines). */
+export function certificatePem(der: Uint8Array): string {
+  return `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 }
 

@@ -20,6 +20,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { decodeKey, encodePublicKey, exportPrivateKey, generateIdentity, identityFromPrivateKey, bytesEqual, type Identity } from '../crypto/identity.js';
 import { generateTlsIdentity, importTlsPrivateKey, certificateMatchesKey, checkPlayerCertificate, type TlsIdentity } from '../crypto/tls-identity.js';
+import { certificatePem } from '../crypto/x509.js';
 import { ConfigError } from '../transport/config.js';
 
 const FORMAT_V1 = 'fedcrypt-x25519-v1';
@@ -105,9 +106,9 @@ export function loadIdentity(path: string, options: { allowInsecureMode?: boolea
     const privateKey = importTlsPrivateKey(keyDer, 'tlsPrivateKey', path);
     keyDer.fill(0);
     const der = new Uint8Array(Buffer.from(obj['certificate'], 'base64'));
-    const cert = checkPlayerCertificate(der, name, `${path}.certificate`);
+    checkPlayerCertificate(der, name, `${path}.certificate`);
     if (!certificateMatchesKey(der, privateKey)) throw new RangeError(`${path}.certificate: does not match tlsPrivateKey`);
-    tls = { name, privateKey, certificate: { der, pem: cert.toString() } };
+    tls = { name, privateKey, certificate: { der, pem: certificatePem(der) } };
   } catch (e) {
     throw new ConfigError((e as Error).message.startsWith(path) ? (e as Error).message : `${path}: ${(e as Error).message}`, path);
   }

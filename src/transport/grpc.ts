@@ -57,6 +57,7 @@ import {
 } from '../crypto/secure-channel.js';
 import { bytesEqual, type Identity } from '../crypto/identity.js';
 import { certificateMatchesKey, exportTlsPrivateKeyPem, type TlsIdentity } from '../crypto/tls-identity.js';
+import { certificatePem as pem } from '../crypto/x509.js';
 import { pinnedCertificates, pinnedKeys, type DeployConfig, type LinkMode, type PlayerEntry } from './config.js';
 
 /** A TransportError that names the peer concerned. */
@@ -237,7 +238,6 @@ export function deploymentContext(config: DeployConfig, runId: string): Uint8Arr
   return new Uint8Array(h.digest());
 }
 
-const pem = (der: Uint8Array) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 /**
  * grpc-js lets clients raise the HTTP/2 flow-control window
@@ -316,8 +316,6 @@ export class GrpcTransport implements Transport {
   readonly #certs: Map<string, Uint8Array>;
   readonly #certOwner: Map<string, string>;
   readonly #locals: Map<string, LocalPlayer>;
-  /** Why the last TLS connection to a player failed our pin check (for error messages). */
-  readonly #tlsFailure = new Map<string, string>();
   readonly #context: Uint8Array;
   readonly #chunk: number;
   readonly #max: number;
@@ -823,9 +821,7 @@ export class GrpcTransport implements Transport {
           checkServerIdentity: (_host, cert) => {
             if (cert?.raw instanceof Uint8Array && bytesEqual(cert.raw, pinned)) return undefined;
             const got = cert?.raw ? new X509Certificate(cert.raw).subject.replace(/\n/g, ', ') : 'none';
-            const why = `'${e.name}' at ${e.address} presented a certificate (${got}) that is not the one pinned for it`;
-            this.#tlsFailure.set(e.name, why);
-            return new Error(why);
+            return new Error(`'${e.name}' at ${e.address} presented a certificate (${got}) that is not the one pinned for it`);
           },
         });
         // SNI and the expected name: the player's name (never an IP address).
@@ -858,7 +854,7 @@ export class GrpcTransport implements Transport {
     await new Promise<void>((resolve, reject) =>
       client.waitForReady(deadline, (err) => {
         if (!err) return resolve();
-        const tls = this.#mode === 'tls' ? ` or no TLS session: ${this.#tlsFailure.get(to) ?? 'it may not present the pinned certificate, or may not accept ours'}` : '';
+        const tls = this.#mode === 'tls' ? ' or no TLS session: it may not present the pinned certificate, or may not accept ours' : '';
         reject(new PeerError(`send: player '${to}' at ${entry.address} is not reachable within ${this.#connectTimeout} ms (${err.message}${tls})`, to));
       }),
     );

@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { identityFromPrivateKey } from '../../src/crypto/identity.js';
 import { importTlsPrivateKey } from '../../src/crypto/tls-identity.js';
+import { certificatePem } from '../../src/crypto/x509.js';
 import { parseConfig } from '../../src/transport/config.js';
 import { GrpcTransport, primeAllocator } from '../../src/transport/grpc.js';
 
@@ -39,7 +40,7 @@ if (mode === 'grpc') {
   const config = parseConfig(args.config!);
   const identity = identityFromPrivateKey(new Uint8Array(Buffer.from(args.privateKey!, 'base64')));
   const cert = config.players.find((p) => p.name === args.name)?.certificate;
-  const tls = args.tlsKey && cert ? { name: args.name!, privateKey: importTlsPrivateKey(new Uint8Array(Buffer.from(args.tlsKey, 'base64'))), certificate: { der: cert, pem: '' } } : undefined;
+  const tls = args.tlsKey && cert ? { name: args.name!, privateKey: importTlsPrivateKey(new Uint8Array(Buffer.from(args.tlsKey, 'base64'))), certificate: { der: cert, pem: certificatePem(cert) } } : undefined;
   const t = new GrpcTransport({ config, local: { name: args.name!, identity, ...(tls ? { tls } : {}) }, runId: args.runId ?? 'fedcrypt', receiveTimeoutMs: 60_000, tuneAllocator: args.tune !== false });
   let stopping = false;
   const stop = () => {
