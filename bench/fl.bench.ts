@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     const runs: Record<string, unknown> = {};
     for (const [label, agg] of [['secure', secure], ['plaintext', plain]] as const) {
       const t = performance.now();
-      const r = await train({ model: 'network_a', dataset: 'mnist', owners: 3, batchSize: 128, epochs, maxSteps, seed: 1, aggregator: agg, out: false });
+      const r = await train({ model: 'network_a', dataset: 'mnist', owners: 3, batchSize: 128, epochs, maxSteps, seed: 1, aggregator: agg, out: false, insecureAllowPlaintext: label === 'plaintext' });
       runs[label] = { aggregator: agg.description ?? agg.name, finalAccuracy: r.metrics.final.accuracy, perEpoch: r.metrics.epochs.map((e) => e.accuracy), localMs: r.metrics.totals.localMs, aggregationMs: r.metrics.totals.aggregationMs, wallMs: performance.now() - t };
       console.log(`accuracy, ${label}: ${(r.metrics.final.accuracy * 100).toFixed(2)}% after ${epochs} epoch(s) [${r.metrics.epochs.map((e) => (e.accuracy * 100).toFixed(2)).join(', ')}]`);
     }

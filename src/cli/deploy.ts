@@ -2,7 +2,7 @@
  * Deployment commands of the fedcrypt CLI:
  *
  *   fedcrypt keygen --name server0 [--dir keys] [--force]
- *   fedcrypt player --config config.json --name server0 [--key keys/server0.key]
+ *   fedcrypt player --config config.json --name server0 [--key keys/server0.key] [policy options]
  *   fedcrypt launch --config config.json [--keys keys]
  *   fedcrypt train network_a mnist --config config.json [--round-timeout 60] [--checkpoint-dir ckpt] [--resume]
  *
@@ -68,6 +68,18 @@ export async function runNetworkedTrain(model: string, dataset: string, o: NetTr
   return 0;
 }
 
+interface PlayerCli {
+  config: string;
+  name: string;
+  key?: string;
+  minContributors?: number;
+  minBatchSize?: number;
+  maxRounds?: number;
+  model?: string;
+  dataset?: string;
+  insecureAllowPlaintext?: boolean;
+}
+
 export function registerDeployCommands(program: Command): void {
   program
     .command('keygen')
@@ -90,12 +102,24 @@ export function registerDeployCommands(program: Command): void {
     .requiredOption('--config <file>', 'config.json with every player (address, role, certificate or publicKey)')
     .requiredOption('--name <name>', 'the player this process runs')
     .option('--key <file>', "the player's key file (default keys/<name>.key)")
-    .action(async (o: { config: string; name: string; key?: string }) => {
+    .option('--min-contributors <n>', "policy: refuse an aggregate of fewer data owners (default: the config's policy, else 3; only upward)", intArg('--min-contributors', 2))
+    .option('--min-batch-size <n>', "policy: refuse FedSGD batches smaller than n (default: the config's policy, else 16; only upward)", intArg('--min-batch-size', 1))
+    .option('--max-rounds <n>', "policy: refuse jobs of more rounds (default: the config's policy, else 10000; only downward)", intArg('--max-rounds', 1))
+    .option('--model <name>', 'policy: take part only in jobs for this model')
+    .option('--dataset <name>', 'policy: take part only in jobs on this dataset')
+    .option('--insecure-allow-plaintext', "INSECURE: also take part in 'plaintext' jobs, which hand this data owner's update to the model owner in the clear")
+    .action(async (o: PlayerCli) => {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
       const { startPlayer } = await import('../deploy/player.js');
       const { loadConfig } = await import('../transport/config.js');
       const { servePlayer } = await import('../deploy/training.js');
+      const { parseConfigPolicy, resolvePolicy } = await import('../deploy/policy.js');
       const config = loadConfig(o.config, { requireKeys: true });
+      const policy = resolvePolicy(parseConfigPolicy(config.policy, `${o.config}: `), {
+        insecureAllowPlaintext: o.insecureAllowPlaintext ?? false, minContributors: o.minContributors, minBatchSize: o.minBatchSize,
+        maxRounds: o.maxRounds, model: o.model, dataset: o.dataset,
+      });
+      if (policy.insecureAllowPlaintext) console.error(`${o.name}: WARNING: --insecure-allow-plaintext: this player takes part in plaintext jobs, where each data owner's update reaches the model owner in the clear`);
       let stopped = false;
       const transport = await startPlayer({ configPath: o.config, name: o.name, keyPath: o.key ?? `keys/${o.name}.key`, handleSignals: false });
       const stop = () => {
@@ -107,7 +131,7 @@ export function registerDeployCommands(program: Command): void {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       console.error(`${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`);
-      await servePlayer(transport, config, o.name, { stopped: () => stopped });
+      await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
       await transport.close();
       console.error(`${o.name}: stopped`);
     });

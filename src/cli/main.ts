@@ -32,7 +32,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 export interface TrainCliOptions {
   epochs: number; protocol: string; precision: 'low' | 'high'; owners: number; mode: 'fedsgd' | 'fedavg'; batchSize: number; seed: number;
   nonIid?: boolean; out?: string; onBadUpdate: 'abort' | 'skip'; maxSteps?: number; lr?: number; optimizer?: 'amsgrad' | 'adam' | 'sgd';
-  localEpochs?: number; clientLr?: number; progress?: boolean;
+  localEpochs?: number; clientLr?: number; progress?: boolean; insecureAllowPlaintext?: boolean;
 }
 
 export async function runTrain(model: string, dataset: string, o: TrainCliOptions, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
@@ -42,10 +42,11 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
   const opts: TrainOptions = {
     model, dataset, protocol: o.protocol, precision: o.precision, owners: o.owners, mode: o.mode, batchSize: o.batchSize, epochs: o.epochs,
     seed: o.seed, nonIid: o.nonIid ?? false, out: o.out, onBadUpdate: o.onBadUpdate, maxSteps: o.maxSteps, lr: o.lr, optimizer: o.optimizer,
-    localEpochs: o.localEpochs, clientLr: o.clientLr,
+    localEpochs: o.localEpochs, clientLr: o.clientLr, insecureAllowPlaintext: o.insecureAllowPlaintext ?? false,
     onStart: ({ aggregator, numParams, totalSteps, backend }) => {
       log(`fedcrypt train: ${model} on ${dataset}, ${o.owners} data owners${o.nonIid ? ' (non-IID)' : ''}, ${o.mode}, batch ${o.batchSize}, seed ${o.seed}, tfjs backend ${backend}`);
       log(`aggregation: ${aggregator.description ?? aggregator.name}`);
+      if (aggregator.name === 'plaintext') log("WARNING: --insecure-allow-plaintext: every data owner's update reaches the model owner in the clear");
       log(`model: ${numParams} parameters; ${totalSteps} ${o.mode === 'fedsgd' ? 'steps' : 'rounds'}`);
       if (fancy) {
         bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} | epoch {epoch} | loss {loss} | local {local}s agg {agg}s', hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -112,6 +113,7 @@ export function buildCli(): Command {
     .option('--local-epochs <n>', 'FedAvg: local epochs per round', intArg('--local-epochs', 1))
     .option('--client-lr <x>', 'FedAvg: client SGD learning rate (default 0.3)', numArg('--client-lr'))
     .option('--no-progress', 'plain progress lines instead of a progress bar')
+    .option('--insecure-allow-plaintext', "INSECURE: allow --protocol plaintext, which hands every data owner's update to the model owner (in process; networked players opt in on their own command line)")
     .action(async (model: string, dataset: string, o: TrainCliOptions) => {
       process.exitCode = await runTrain(model, dataset, o);
     });

@@ -11,7 +11,25 @@
  *   sum not representable in the result dtype, wrong number of client values).
  * - `FedSerializationError` (an `Error`): a serialized computation is not valid
  *   (unknown node kind, wrong type, wrong version, bad JSON).
+ * - `PolicyError` (an `Error`): a party refused, by a policy it holds locally,
+ *   to take part in something (a job, an aggregation, a reveal), naming the
+ *   rule broken. Every layer that enforces a party's policy throws it (the
+ *   deploy layer's job checks, the Paillier aggregator's minimum of
+ *   contributors, the learning layer's plaintext opt-in).
  */
+
+export class PolicyError extends Error {
+  override name = 'PolicyError';
+  /** The rule broken, e.g. 'minContributors', 'protocol', 'roster'. */
+  readonly rule: string;
+  /** The party that refused, when the error is reported on another party's side. */
+  readonly player: string | undefined;
+  constructor(rule: string, message: string, player?: string) {
+    super(`policy '${rule}': ${message}`);
+    this.rule = rule;
+    this.player = player;
+  }
+}
 
 export interface FedTypeErrorDetails {
   /** The intrinsic (e.g. 'federatedSum') or API function being built. */

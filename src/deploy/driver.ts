@@ -12,6 +12,7 @@ import { loadConfig, type DeployConfig } from '../transport/config.js';
 import { checkServersFor, configHash, configRoles, JobError, newJobId, trainingParams, JOB_VERSION, NETWORK_PROTOCOLS, type JobSpec, type NetworkProtocol, type TrainingParams } from './job.js';
 import { flattenOptimizerState, hasCheckpoint, loadCheckpoint, paramDifferences, saveCheckpoint, CheckpointError } from './checkpoint.js';
 import { runDriverJob, type DriverRound } from './training.js';
+import { checkJob, parseConfigPolicy, resolvePolicy } from './policy.js';
 
 export interface NetworkTrainOptions {
   model?: string;
@@ -141,6 +142,14 @@ export async function prepareDriver(config: DeployConfig, o: NetworkTrainOptions
     version: JOB_VERSION, jobId: newJobId(), ...params, numParams: modelOwner.numParams, stepsPerEpoch, totalSteps, startRound,
     roundTimeoutMs, idleTimeoutMs, configHash: hash,
   };
+  // the players check the job against their own policies (at least the config's floor): say now what they would refuse
+  try {
+    checkJob(resolvePolicy(parseConfigPolicy(config.policy), { insecureAllowPlaintext: true }), spec, configRoles(config), 'every player');
+  } catch (e) {
+    modelOwner.dispose();
+    throw e;
+  }
+  if (spec.protocol === 'plaintext') o.log?.("warning: protocol 'plaintext' hands every data owner's update to the model owner; each data owner refuses it unless its operator started it with --insecure-allow-plaintext");
   return { spec, modelOwner, epochs };
 }
 

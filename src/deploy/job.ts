@@ -5,15 +5,18 @@
  * config, and sends it to every player over the authenticated transport (the
  * pinned-key handshake and AEAD of crypto/secure-channel.ts authenticate the
  * sender as the config's model owner). A player accepts a job only if it
- * comes from the config's model owner, names it, and carries the hash of the
- * same config the player loaded.
+ * comes from the config's model owner, names it, carries the hash of the
+ * same config the player loaded, and passes the player's own policy
+ * (policy.ts: protocol, roster, minimum contributors, batch size, rounds,
+ * model and dataset).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ConfigError, formatConfig, type DeployConfig } from '../transport/config.js';
 
+import { NETWORK_PROTOCOLS, type NetworkProtocol } from './policy.js';
+
+export { NETWORK_PROTOCOLS, type NetworkProtocol };
 export const JOB_VERSION = 1;
-export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'plaintext'] as const;
-export type NetworkProtocol = (typeof NETWORK_PROTOCOLS)[number];
 export const OPTIMIZERS = ['amsgrad', 'adam', 'sgd'] as const;
 
 /** Fields that determine the trained model (a checkpoint must match them to be resumed). */

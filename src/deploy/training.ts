@@ -30,6 +30,7 @@ import { Pond } from '../encrypted/protocols/pond.js';
 import type { ReplicatedTensor } from '../encrypted/tensor.js';
 import type { Transport } from '../transport/channel.js';
 import { encodeJobSpec, jobPeers, JobError, parseJobSpec, configRoles, configHash, type JobSpec } from './job.js';
+import { checkJob, describePolicy, isPolicyRule, parseConfigPolicy, PolicyError, refusalOf, resolvePolicy, type PartyPolicy, type PolicyRoster } from './policy.js';
 import type { DeployConfig } from '../transport/config.js';
 import type { DataOwner, ModelOwner } from '../learning/roles.js';
 // a leaf module (no tfjs): imported statically, since a dynamic import() in the round loop costs a
@@ -267,8 +268,20 @@ export interface PlayerJobResult {
   rounds: number;
 }
 
-/** Run this process's parts of a job (data owner or compute server). */
-export async function runPlayerJob(transport: Transport, spec: JobSpec, me: string, prepared?: DataOwner): Promise<PlayerJobResult> {
+/** What a player checks every job against: its own policy and the config's roster. */
+export interface PlayerGuard {
+  policy: PartyPolicy;
+  roster: PolicyRoster;
+}
+
+/**
+ * Run this process's parts of a job (data owner or compute server). The job
+ * is checked against `guard` first (PolicyError, nothing sent), so a compute
+ * server never reveals, and a data owner never shares, an aggregate its
+ * policy refuses, whoever calls this.
+ */
+export async function runPlayerJob(transport: Transport, spec: JobSpec, me: string, guard: PlayerGuard, prepared?: DataOwner): Promise<PlayerJobResult> {
+  checkJob(guard.policy, spec, guard.roster, me);
   const mo = spec.modelOwner;
   const ownerIndex = spec.dataOwners.indexOf(me);
   const isServer = spec.servers.includes(me) && spec.protocol !== 'plaintext';
@@ -334,16 +347,24 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** Resolve after this many jobs (tests); default: forever. */
   maxJobs?: number;
+  /** This player's policy (default: the config's `"policy"` over the secure defaults, no local options). */
+  policy?: PartyPolicy;
 }
 
 /**
  * Serve jobs in sequence: wait for a job spec from the config's model owner,
- * check it (same config hash, names this player), acknowledge, run it, and
- * wait for the next one.
+ * check it (same config hash, names this player, passes this player's
+ * policy), acknowledge, run it, and wait for the next one. A refused job is
+ * logged and answered with the refusal only (its rule and reason): the
+ * player sends nothing else for it.
  */
 export async function servePlayer(transport: Transport, config: DeployConfig, me: string, options: ServeOptions = {}): Promise<void> {
   const log = options.log ?? ((s: string) => console.error(s));
-  const { modelOwner } = configRoles(config);
+  const roster = configRoles(config);
+  const { modelOwner } = roster;
+  const policy = options.policy ?? resolvePolicy(parseConfigPolicy(config.policy));
+  const guard: PlayerGuard = { policy, roster };
+  log(`${me}: policy: ${describePolicy(policy)}`);
   const hash = configHash(config);
   let jobs = 0;
   while (!(options.stopped?.() ?? false) && jobs < (options.maxJobs ?? Infinity)) {
@@ -362,10 +383,12 @@ export async function servePlayer(transport: Transport, config: DeployConfig, me
       if (spec.configHash !== hash) throw new JobError(`job for another config (hash ${spec.configHash.slice(0, 12)}, this player's config has ${hash.slice(0, 12)})`);
       if (spec.modelOwner !== modelOwner) throw new JobError(`job names model owner '${spec.modelOwner}', the config's is '${modelOwner}'`);
       if (!jobPeers(spec).includes(me)) throw new JobError(`job ${spec.jobId} gives player '${me}' no part`);
+      checkJob(policy, spec, roster, me);
     } catch (e) {
-      log(`${me}: refused a job: ${(e as Error).message}`);
       const id = (() => { try { return (JSON.parse(dec.decode(bytes)) as { jobId?: unknown }).jobId; } catch { return undefined; } })();
-      if (typeof id === 'string' && /^[0-9a-f]{12}$/.test(id)) await sendAck(transport, me, modelOwner, `${id}/ack`, json({ ok: false, error: (e as Error).message })).catch(() => {});
+      const jobName = typeof id === 'string' && /^[0-9a-f]{12}$/.test(id) ? id : undefined;
+      log(`${me}: refused ${jobName ? `job ${jobName}` : 'a job'}: ${(e as Error).message}`);
+      if (jobName) await sendAck(transport, me, modelOwner, `${jobName}/ack`, json({ ok: false, ...refusalOf(e) })).catch(() => {});
       continue;
     }
     jobs++;
@@ -373,9 +396,11 @@ export async function servePlayer(transport: Transport, config: DeployConfig, me
       // load the data (and tfjs) before accepting, so that the first round's deadline does not include it
       const idx = spec.dataOwners.indexOf(me);
       const prepared = idx >= 0 ? await makeDataOwner(spec, idx) : undefined;
-      await sendAck(transport, me, modelOwner, `${spec.jobId}/ack`, json({ ok: true }));
-      log(`${me}: job ${spec.jobId}: ${spec.protocol} ${spec.model}, rounds ${spec.startRound + 1}..${spec.totalSteps}`);
-      const r = await runPlayerJob(transport, spec, me, prepared);
+      // a plaintext job runs only by this operator's local opt-in: say so here and to the model owner
+      const insecure = spec.protocol === 'plaintext';
+      await sendAck(transport, me, modelOwner, `${spec.jobId}/ack`, json({ ok: true, ...(insecure ? { insecurePlaintextOptIn: true } : {}) }));
+      log(`${me}: job ${spec.jobId}: ${spec.protocol} ${spec.model}, rounds ${spec.startRound + 1}..${spec.totalSteps}${insecure ? " (INSECURE: this player's update goes to the model owner in the clear, by the local --insecure-allow-plaintext)" : ''}`);
+      const r = await runPlayerJob(transport, spec, me, guard, prepared);
       log(`${me}: job ${spec.jobId} finished (${r.rounds} rounds)`);
     } catch (e) {
       log(`${me}: job ${spec.jobId} failed: ${(e as Error).message}`);
@@ -444,6 +469,7 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
   const mo = spec.modelOwner;
   const peers = jobPeers(spec);
   const job = spec.jobId;
+  const log = hooks.log ?? (() => {});
   // 1. the job spec, at the control round id (accepted whatever round a player is still in)
   setTransportRound(transport, CONTROL_ROUND);
   const sent = await Promise.allSettled(peers.map((p) => transport.send(mo, p, JOB_KEY, encodeJobSpec(spec))));
@@ -455,19 +481,31 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
   // (and a data owner loads its data before accepting)
   const ackTimeout = 2 * spec.roundTimeoutMs + 60_000;
   // fail fast: the first refusal or missing acknowledgement ends the start
-  await Promise.all(
-    peers.map((p) =>
-      transport.receive(mo, p, `${job}/ack`, { timeoutMs: ackTimeout }).then(
-        (b) => {
-          const v = unjson<{ ok: boolean; error?: string }>(b);
-          if (!v.ok) throw new JobError(`job ${job}: player '${p}' refused the job: ${v.error ?? ''}`);
-        },
-        (e: Error) => {
-          throw new RoundError(`job ${job}: player '${p}' did not accept the job: ${e.message}`, spec.startRound + 1, p);
-        },
+  try {
+    await Promise.all(
+      peers.map((p) =>
+        transport.receive(mo, p, `${job}/ack`, { timeoutMs: ackTimeout }).then(
+          (b) => {
+            const v = unjson<{ ok: boolean; error?: string; rule?: unknown; insecurePlaintextOptIn?: unknown }>(b);
+            if (v.ok) {
+              if (v.insecurePlaintextOptIn === true) log(`model owner: player '${p}' takes part in the plaintext job by its operator's local opt-in (--insecure-allow-plaintext): its updates arrive in the clear`);
+              return;
+            }
+            const why = typeof v.error === 'string' ? v.error : '';
+            if (isPolicyRule(v.rule)) throw new PolicyError(v.rule, `job ${job}: player '${p}' refused the job: ${why.replace(/^policy '[A-Za-z]+': /, '')}`, p);
+            throw new JobError(`job ${job}: player '${p}' refused the job: ${why}`);
+          },
+          (e: Error) => {
+            throw new RoundError(`job ${job}: player '${p}' did not accept the job: ${e.message}`, spec.startRound + 1, p);
+          },
+        ),
       ),
-    ),
-  );
+    );
+  } catch (e) {
+    // the players that accepted leave the job at once instead of waiting for a first round
+    await abortJob(transport, spec, peers, (e as Error).message);
+    throw e;
+  }
   let round = spec.startRound;
   const failure = new FailureCollector(() => round + 1);
   for (const p of peers) {
@@ -481,7 +519,6 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
     );
   }
   const agg = jobAggregation(spec, transport);
-  const log = hooks.log ?? (() => {});
   try {
     for (let r = spec.startRound + 1; r <= spec.totalSteps; r++) {
       const t0 = performance.now();
@@ -558,10 +595,15 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
   } catch (e) {
     failure.stop();
     log(`model owner: ${(e as Error).message}; aborting job ${job}`);
-    await Promise.race([
-      Promise.allSettled(peers.map((p) => transport.send(mo, p, `${job}/abort`, enc.encode((e as Error).message)))),
-      new Promise((r) => setTimeout(r, 1000).unref()),
-    ]);
+    await abortJob(transport, spec, peers, (e as Error).message);
     throw e;
   }
+}
+
+/** Tell every player to leave the job (best effort, bounded). */
+async function abortJob(transport: Transport, spec: JobSpec, peers: readonly string[], why: string): Promise<void> {
+  await Promise.race([
+    Promise.allSettled(peers.map((p) => transport.send(spec.modelOwner, p, `${spec.jobId}/abort`, enc.encode(why)))),
+    new Promise((r) => setTimeout(r, 1000).unref()),
+  ]);
 }

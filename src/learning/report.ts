@@ -94,7 +94,9 @@ export function renderReportHtml(m: RunMetrics): string {
   const rows = Object.entries(c).filter(([, v]) => v !== undefined).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
   const bytesRows = Object.entries(m.totals.bytesByRole).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(fmtBytes(v))}</td><td>${v}</td></tr>`).join('');
   const epochRows = m.epochs.map((e) => `<tr><td>${e.epoch}</td><td>${e.round}</td><td>${pct(e.accuracy)}</td><td>${e.loss.toFixed(4)}</td><td>${e.trainLoss.toFixed(4)}</td><td>${(e.localMs / 1000).toFixed(2)}</td><td>${(e.aggregationMs / 1000).toFixed(2)}</td><td>${e.skipped.length}</td></tr>`).join('');
-  const warn = c.protocol === 'plaintext' ? '<p class="warn">Aggregation: plaintext aggregation (baseline, NOT secure).</p>' : `<p>Aggregation: ${esc(c.aggregation)}.</p>`;
+  const warn = c.protocol === 'plaintext'
+    ? `<p class="warn">Aggregation: plaintext aggregation (baseline, NOT secure)${c['insecurePlaintextOptIn'] === true ? ": every data owner's update reached the model owner in the clear; the operator opted in (--insecure-allow-plaintext)" : ''}.</p>`
+    : `<p>Aggregation: ${esc(c.aggregation)}.</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>fedcrypt run: ${esc(c.model)} on ${esc(c.dataset)} (${esc(c.protocol)})</title>

@@ -5,6 +5,7 @@
  */
 import { type Aggregator } from './aggregator.js';
 import { initTf } from './tf.js';
+import { PolicyError } from '../core/errors.js';
 import { loadDataset, splitForOwners } from './mnist.js';
 import { type ModelSpec, modelName, MODEL_NAMES } from './models.js';
 import { ModelOwner, DataOwner, defaultServerOptimizer } from './roles.js';
@@ -38,6 +39,13 @@ export interface TrainOptions {
   validationLimit?: number;
   /** Use this aggregator instead of one made from `protocol`. */
   aggregator?: Aggregator;
+  /**
+   * INSECURE: the operator's opt-in to the 'plaintext' baseline, which hands
+   * every data owner's update to the model owner. Without it a plaintext run
+   * is refused (PolicyError, rule 'protocol'); with it the run's metrics and
+   * report say so.
+   */
+  insecureAllowPlaintext?: boolean;
   /** Output folder; false to write nothing; default runs/<timestamp>. */
   out?: string | false;
   onRound?: (info: RoundInfo) => void;
@@ -73,6 +81,10 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   if (mode !== 'fedsgd' && mode !== 'fedavg') throw new RangeError(`"mode" expected 'fedsgd' or 'fedavg', got ${String(mode)}`);
   const protocol = options.protocol ?? 'aby3';
   if (!options.aggregator && !(PROTOCOL_NAMES as readonly string[]).includes(protocol.toLowerCase())) throw new RangeError(`unknown protocol "${protocol}"; valid protocols: ${PROTOCOL_NAMES.join(', ')}`);
+  const plaintext = options.aggregator ? options.aggregator.name === 'plaintext' : protocol.toLowerCase() === 'plaintext';
+  if (plaintext && options.insecureAllowPlaintext !== true) {
+    throw new PolicyError('protocol', "'plaintext' hands every data owner's update to the model owner: opt in with insecureAllowPlaintext: true (CLI: --insecure-allow-plaintext)");
+  }
   const precision = options.precision ?? 'low';
   const nOwners = options.owners ?? 3;
   if (!Number.isInteger(nOwners) || nOwners < 1) throw new RangeError(`"owners" expected integer >= 1, got ${nOwners}`);
@@ -96,6 +108,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const config: RunMetrics['config'] = {
     model: modelName(model), dataset: datasetName, protocol: aggregator.name, precision, owners: nOwners, mode, batchSize, epochs, seed, nonIid,
     maxSteps: options.maxSteps, onBadUpdate, optimizer: optName, lr, aggregation: aggregator.description ?? aggregator.name, backend,
+    ...(plaintext ? { insecurePlaintextOptIn: true } : {}),
     ...(mode === 'fedavg' ? { localEpochs: options.localEpochs ?? 1, clientLr: options.clientLr ?? 0.3 } : {}),
   };
   options.onStart?.({ aggregator, numParams: modelOwner.numParams, stepsPerEpoch, totalSteps, backend });

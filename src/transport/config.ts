@@ -53,6 +53,12 @@ export interface DeployConfig {
   /** Default 'noise' (what a config without "links" has always meant). */
   links: LinkMode;
   players: PlayerEntry[];
+  /**
+   * The optional `"policy"` object, kept as written (a JSON object): the
+   * deploy layer validates and applies it (deploy/policy.ts), each player as
+   * the floor of its own local policy.
+   */
+  policy?: Readonly<Record<string, unknown>>;
 }
 
 export interface ConfigOptions {
@@ -77,6 +83,7 @@ export class ConfigError extends Error {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 const FIELDS = new Set(['address', 'role', 'publicKey', 'certificate']);
+const TOP_FIELDS = ['version', 'links', 'players', 'policy'];
 
 function isIPv4(h: string): boolean {
   const p = h.split('.');
@@ -133,7 +140,8 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
   const full = 'players' in obj;
   let entries: Record<string, unknown>;
   if (full) {
-    for (const k of Object.keys(obj)) if (k !== 'players' && k !== 'version' && k !== 'links') throw err(`${k}: unknown top-level field (expected "version", "links" and "players")`, k);
+    for (const k of Object.keys(obj)) if (!TOP_FIELDS.includes(k)) throw err(`${k}: unknown top-level field (expected ${TOP_FIELDS.map((f) => `"${f}"`).join(', ')})`, k);
+    if (obj['policy'] !== undefined && (typeof obj['policy'] !== 'object' || obj['policy'] === null || Array.isArray(obj['policy']))) throw err('policy: expected an object (see docs/DEPLOY.md, "Party policy")', 'policy');
     if (obj['version'] !== undefined && obj['version'] !== 1) throw err(`version: unsupported config version ${JSON.stringify(obj['version'])}, expected 1`, 'version');
     if (obj['links'] !== undefined && !(LINK_MODES as readonly unknown[]).includes(obj['links'])) throw err(`links: unknown link mode ${JSON.stringify(obj['links'])}, expected one of ${LINK_MODES.join(', ')}`, 'links');
     const p = obj['players'];
@@ -233,7 +241,8 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
     if (other !== undefined) throw err(`${at}: same certificate as player ${JSON.stringify(other)}`, at);
     certs.set(k, p.name);
   }
-  return { version: 1, links, players };
+  const policy = full && obj['policy'] !== undefined ? (JSON.parse(JSON.stringify(obj['policy'])) as Record<string, unknown>) : undefined;
+  return { version: 1, links, players, ...(policy ? { policy } : {}) };
 }
 
 /** Parse config text (duplicate JSON keys are refused) and validate it. */
@@ -298,5 +307,5 @@ export function formatConfig(config: DeployConfig): string {
       ...(p.certificate ? { certificate: Buffer.from(p.certificate).toString('base64') } : {}),
     };
   }
-  return `${JSON.stringify({ version: 1, ...(config.links === 'tls' ? { links: 'tls' } : {}), players }, null, 2)}\n`;
+  return `${JSON.stringify({ version: 1, ...(config.links === 'tls' ? { links: 'tls' } : {}), ...(config.policy ? { policy: config.policy } : {}), players }, null, 2)}\n`;
 }

@@ -11,7 +11,7 @@ function cli(args: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: 120000 });
 }
 
-const base: TrainCliOptions = { epochs: 1, protocol: 'plaintext', precision: 'low', owners: 3, mode: 'fedsgd', batchSize: 32, seed: 1, onBadUpdate: 'abort', maxSteps: 3, progress: false };
+const base: TrainCliOptions = { epochs: 1, protocol: 'plaintext', precision: 'low', owners: 3, mode: 'fedsgd', batchSize: 32, seed: 1, onBadUpdate: 'abort', maxSteps: 3, progress: false, insecureAllowPlaintext: true };
 
 test('train (plaintext, 3 short steps) prints the baseline warning, per-epoch metrics, time split, bytes per role, final accuracy; writes the run folder', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-cli-'));
@@ -21,12 +21,15 @@ test('train (plaintext, 3 short steps) prints the baseline warning, per-epoch me
     const out = lines.join('\n');
     assert.equal(code, 0, out);
     assert.match(out, /aggregation: plaintext aggregation \(baseline, NOT secure\)/);
+    assert.match(out, /WARNING: --insecure-allow-plaintext/);
     assert.match(out, /epoch 1: test accuracy \d+\.\d\d%, test loss [\d.]+/);
     assert.match(out, /time: local training [\d.]+s, aggregation [\d.]+s/);
     assert.match(out, /bytes sent per role: model-owner [\d.]+ (KiB|MiB)/);
     assert.match(out, /final test accuracy: \d+\.\d\d%/);
     const m = JSON.parse(readFileSync(join(dir, 'run', 'metrics.json'), 'utf8'));
     assert.equal(m.config.protocol, 'plaintext');
+    assert.equal(m.config.insecurePlaintextOptIn, true, 'the opt-in is on record in metrics.json');
+    assert.match(readFileSync(join(dir, 'run', 'report.html'), 'utf8'), /the operator opted in \(--insecure-allow-plaintext\)/);
     assert.equal(m.epochs.length, 1);
     assert.equal(m.epochs[0].round, 3);
     assert.ok(existsSync(join(dir, 'run', 'report.html')));
@@ -46,10 +49,10 @@ test('train (plaintext, 3 short steps) prints the baseline warning, per-epoch me
 });
 
 test('unknown model / dataset / protocol names list the valid ones (exit code 1)', () => {
-  const m = cli(['train', 'network_q', 'mnist', '--protocol', 'plaintext']);
+  const m = cli(['train', 'network_q', 'mnist', '--protocol', 'plaintext', '--insecure-allow-plaintext']);
   assert.equal(m.status, 1);
   assert.match(m.stderr, /unknown model "network_q"; valid models: network_a, network_b, network_c, network_d, logistic_regression/);
-  const d = cli(['train', 'network_a', 'cifar', '--protocol', 'plaintext']);
+  const d = cli(['train', 'network_a', 'cifar', '--protocol', 'plaintext', '--insecure-allow-plaintext']);
   assert.equal(d.status, 1);
   assert.match(d.stderr, /unknown dataset "cifar"; valid datasets: mnist/);
   const p = cli(['train', 'network_a', 'mnist', '--protocol', 'spdz']);
@@ -61,4 +64,14 @@ test('unknown model / dataset / protocol names list the valid ones (exit code 1)
   const e = cli(['train', 'network_a', '--epochs', 'x']);
   assert.notEqual(e.status, 0);
   assert.match(e.stderr, /--epochs expected an integer >= 1, got "x"/);
+});
+
+test('plaintext without the operator\'s opt-in is refused before anything is trained (PolicyError naming the rule and the flag)', async () => {
+  const lines: string[] = [];
+  await assert.rejects(runTrain('network_a', 'mnist', { ...base, insecureAllowPlaintext: false, out: undefined }, (l) => lines.push(l)),
+    (e: Error) => e.name === 'PolicyError' && (e as Error & { rule: string }).rule === 'protocol' && /--insecure-allow-plaintext/.test(e.message));
+  assert.deepEqual(lines, [], 'nothing was set up or logged');
+  const r = cli(['train', 'network_a', 'mnist', '--protocol', 'plaintext', '--epochs', '1', '--max-steps', '1']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /policy 'protocol': 'plaintext' hands every data owner's update to the model owner/);
 });

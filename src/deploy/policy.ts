@@ -1,0 +1,244 @@
+/**
+ * Party policy: what a player is willing to contribute to, held locally and
+ * checked before it sends a byte for a job.
+ *
+ * A data owner or compute server never trusts what the model owner asks for.
+ * Every job spec it receives is checked here against its own policy, built
+ * from three sources, each only able to make the previous one stricter:
+ *
+ *   1. the defaults below (secure: no plaintext, at least 3 contributors,
+ *      batches of at least 16, at most 10,000 rounds);
+ *   2. the `"policy"` object of config.json (shared by every player; it
+ *      may raise or lower the numbers, but never enables plaintext);
+ *   3. the player's own command line (`fedcrypt player --min-contributors 5`):
+ *      only stricter than the config, and the one place where the loudly
+ *      named `--insecure-allow-plaintext` opts in to the plaintext baseline.
+ *
+ * A job that breaks the policy is refused with a PolicyError naming the rule;
+ * the refusing player logs it, answers the model owner with the refusal, and
+ * sends nothing else for that job.
+ */
+import { PolicyError } from '../core/errors.js';
+import { ConfigError } from '../transport/config.js';
+
+export { PolicyError };
+
+/** The protocols a networked job may name (job.ts re-exports this list). */
+export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'plaintext'] as const;
+export type NetworkProtocol = (typeof NETWORK_PROTOCOLS)[number];
+/** The secure ones: what a policy accepts unless told otherwise. */
+export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond'];
+
+/** The rules a PolicyError can name. */
+export const POLICY_RULES = ['protocol', 'minContributors', 'roster', 'minBatchSize', 'maxRounds', 'model', 'dataset', 'mode'] as const;
+export type PolicyRule = (typeof POLICY_RULES)[number];
+
+export interface PartyPolicy {
+  /** Protocols this party takes part in. Contains 'plaintext' only if `insecureAllowPlaintext`. */
+  readonly protocols: readonly NetworkProtocol[];
+  /** The operator's local opt-in to the plaintext baseline (never from the config or the model owner). */
+  readonly insecureAllowPlaintext: boolean;
+  /** An aggregate this party contributes to (or reveals) has at least this many distinct data owners. */
+  readonly minContributors: number;
+  /** FedSGD: each data owner's gradient is over at least this many examples. */
+  readonly minBatchSize: number;
+  /** A job has at most this many rounds in total. */
+  readonly maxRounds: number;
+  /** The models this party was started for (null: any model the library knows). */
+  readonly models: readonly string[] | null;
+  /** The datasets this party was started for (null: any). */
+  readonly datasets: readonly string[] | null;
+}
+
+export const DEFAULT_POLICY: PartyPolicy = Object.freeze({
+  protocols: Object.freeze([...SECURE_PROTOCOLS]),
+  insecureAllowPlaintext: false,
+  minContributors: 3,
+  minBatchSize: 16,
+  maxRounds: 10_000,
+  models: null,
+  datasets: null,
+});
+
+/** The `"policy"` object of config.json, as written (every field optional). */
+export interface ConfigPolicy {
+  minContributors?: number;
+  minBatchSize?: number;
+  maxRounds?: number;
+  protocols?: NetworkProtocol[];
+  models?: string[];
+  datasets?: string[];
+}
+
+const POLICY_FIELDS = ['minContributors', 'minBatchSize', 'maxRounds', 'protocols', 'models', 'datasets'] as const;
+const isInt = (v: unknown, lo: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= 2 ** 31;
+const isNameList = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && /^[a-z0-9_.-]{1,64}$/.test(x));
+
+/** Validate the config's `"policy"` object (ConfigError naming `policy.<field>`); undefined: no policy given. */
+export function parseConfigPolicy(raw: unknown, src = ''): ConfigPolicy {
+  if (raw === undefined) return {};
+  const err = (field: string, msg: string) => new ConfigError(`${src}policy${field ? `.${field}` : ''}: ${msg}`, field ? `policy.${field}` : 'policy');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw err('', 'expected an object');
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(POLICY_FIELDS as readonly string[]).includes(k)) throw err(k, `unknown field (expected ${POLICY_FIELDS.join(', ')})`);
+  const out: ConfigPolicy = {};
+  if (o['minContributors'] !== undefined) {
+    if (!isInt(o['minContributors'], 2)) throw err('minContributors', `expected an integer >= 2, got ${JSON.stringify(o['minContributors'])} (an aggregate of one contributor is that contributor's data)`);
+    out.minContributors = o['minContributors'];
+  }
+  if (o['minBatchSize'] !== undefined) {
+    if (!isInt(o['minBatchSize'], 1)) throw err('minBatchSize', `expected an integer >= 1, got ${JSON.stringify(o['minBatchSize'])}`);
+    out.minBatchSize = o['minBatchSize'];
+  }
+  if (o['maxRounds'] !== undefined) {
+    if (!isInt(o['maxRounds'], 1)) throw err('maxRounds', `expected an integer >= 1, got ${JSON.stringify(o['maxRounds'])}`);
+    out.maxRounds = o['maxRounds'];
+  }
+  if (o['protocols'] !== undefined) {
+    const p = o['protocols'];
+    if (!Array.isArray(p) || p.length === 0 || !p.every((x) => (NETWORK_PROTOCOLS as readonly unknown[]).includes(x))) {
+      throw err('protocols', `expected a non-empty list of ${SECURE_PROTOCOLS.join(', ')}, got ${JSON.stringify(p)}`);
+    }
+    if (p.includes('plaintext')) throw err('protocols', "'plaintext' cannot be enabled by the config: each player's operator opts in locally with --insecure-allow-plaintext");
+    out.protocols = [...new Set(p as NetworkProtocol[])];
+  }
+  for (const k of ['models', 'datasets'] as const) {
+    if (o[k] === undefined) continue;
+    if (!isNameList(o[k])) throw err(k, `expected a non-empty list of lower-case names, got ${JSON.stringify(o[k])}`);
+    out[k] = [...new Set(o[k])];
+  }
+  return out;
+}
+
+/** What the player's operator says on its own command line (every field optional). */
+export interface LocalPolicyOptions {
+  insecureAllowPlaintext?: boolean;
+  minContributors?: number;
+  minBatchSize?: number;
+  maxRounds?: number;
+  model?: string;
+  dataset?: string;
+}
+
+/**
+ * The policy of one player: defaults, then the config's `"policy"`, then the
+ * operator's local options, which may only make it stricter (RangeError
+ * naming the option otherwise).
+ */
+export function resolvePolicy(config: ConfigPolicy | undefined, local: LocalPolicyOptions = {}): PartyPolicy {
+  const c = config ?? {};
+  const base = {
+    minContributors: c.minContributors ?? DEFAULT_POLICY.minContributors,
+    minBatchSize: c.minBatchSize ?? DEFAULT_POLICY.minBatchSize,
+    maxRounds: c.maxRounds ?? DEFAULT_POLICY.maxRounds,
+  };
+  const upward = (name: 'minContributors' | 'minBatchSize', flag: string): number => {
+    const v = local[name];
+    if (v === undefined) return base[name];
+    if (!isInt(v, 1)) throw new RangeError(`"${flag}" expected an integer >= 1, got ${String(v)}`);
+    if (v < base[name]) throw new RangeError(`"${flag}" ${v} is below the config's ${base[name]}: the local policy may only be stricter than the config`);
+    return v;
+  };
+  const minContributors = upward('minContributors', '--min-contributors');
+  const minBatchSize = upward('minBatchSize', '--min-batch-size');
+  let maxRounds = base.maxRounds;
+  if (local.maxRounds !== undefined) {
+    if (!isInt(local.maxRounds, 1)) throw new RangeError(`"--max-rounds" expected an integer >= 1, got ${String(local.maxRounds)}`);
+    if (local.maxRounds > base.maxRounds) throw new RangeError(`"--max-rounds" ${local.maxRounds} is above the config's ${base.maxRounds}: the local policy may only be stricter than the config`);
+    maxRounds = local.maxRounds;
+  }
+  const narrow = (list: readonly string[] | undefined, pick: string | undefined, flag: string): readonly string[] | null => {
+    if (pick === undefined) return list ? Object.freeze([...list]) : null;
+    if (typeof pick !== 'string' || pick === '') throw new RangeError(`"${flag}" expected a non-empty name, got ${JSON.stringify(pick)}`);
+    const p = pick.toLowerCase();
+    if (list && !list.includes(p)) throw new RangeError(`"${flag}" ${p} is not among the config's (${list.join(', ')})`);
+    return Object.freeze([p]);
+  };
+  const insecureAllowPlaintext = local.insecureAllowPlaintext === true;
+  const protocols = [...(c.protocols ?? SECURE_PROTOCOLS), ...(insecureAllowPlaintext ? (['plaintext'] as const) : [])];
+  return Object.freeze({
+    protocols: Object.freeze(protocols),
+    insecureAllowPlaintext,
+    minContributors,
+    minBatchSize,
+    maxRounds,
+    models: narrow(c.models, local.model, '--model'),
+    datasets: narrow(c.datasets, local.dataset, '--dataset'),
+  });
+}
+
+/** One line for the player's log: what it accepts. */
+export function describePolicy(p: PartyPolicy): string {
+  return [
+    `protocols ${p.protocols.join(', ')}${p.insecureAllowPlaintext ? ' (INSECURE plaintext opted in locally: --insecure-allow-plaintext)' : ''}`,
+    `at least ${p.minContributors} contributors`,
+    `batch size at least ${p.minBatchSize}`,
+    `at most ${p.maxRounds} rounds`,
+    `models ${p.models ? p.models.join(', ') : 'any'}`,
+    `datasets ${p.datasets ? p.datasets.join(', ') : 'any'}`,
+  ].join('; ');
+}
+
+/** The parts of a job spec the policy looks at. */
+export interface PolicyJob {
+  protocol: string;
+  mode: string;
+  model: string;
+  dataset: string;
+  batchSize: number;
+  totalSteps: number;
+  modelOwner: string;
+  dataOwners: readonly string[];
+  servers: readonly string[];
+}
+
+/** The roster of the config: who may take which part. */
+export interface PolicyRoster {
+  modelOwner: string;
+  dataOwners: readonly string[];
+  servers: readonly string[];
+}
+
+/**
+ * Check a job against this party's policy and the config's roster; throws
+ * PolicyError naming the first rule broken. `me` is the checking player.
+ */
+export function checkJob(policy: PartyPolicy, job: PolicyJob, roster: PolicyRoster, me: string): void {
+  if (!(policy.protocols as readonly string[]).includes(job.protocol)) {
+    const hint = job.protocol === 'plaintext' ? " (plaintext hands each data owner's update to the model owner; only the operator's local --insecure-allow-plaintext enables it)" : '';
+    throw new PolicyError('protocol', `${me} takes part in ${policy.protocols.join(', ')} only, the job asks for '${job.protocol}'${hint}`);
+  }
+  if (job.mode !== 'fedsgd') throw new PolicyError('mode', `${me} takes part in 'fedsgd' jobs only, the job asks for '${job.mode}'`);
+  if (job.modelOwner !== roster.modelOwner) throw new PolicyError('roster', `the job names model owner '${job.modelOwner}', the config's is '${roster.modelOwner}'`);
+  // data owners: distinct, each one of the config's, in config order, and enough of them
+  const seen = new Set<string>();
+  for (const o of job.dataOwners) {
+    if (seen.has(o)) throw new PolicyError('roster', `data owner '${o}' appears more than once in the job (each contributor counts once)`);
+    seen.add(o);
+    if (!roster.dataOwners.includes(o)) throw new PolicyError('roster', `'${o}' is not a data owner of the config (${roster.dataOwners.join(', ')})`);
+  }
+  const inOrder = roster.dataOwners.filter((o) => seen.has(o));
+  if (inOrder.some((o, i) => job.dataOwners[i] !== o)) throw new PolicyError('roster', `the job's data owners (${job.dataOwners.join(', ')}) are not in config order (${inOrder.join(', ')})`);
+  if (job.dataOwners.length < policy.minContributors) {
+    throw new PolicyError('minContributors', `the job aggregates ${job.dataOwners.length} data owner${job.dataOwners.length === 1 ? '' : 's'} (${job.dataOwners.join(', ') || 'none'}), ${me} requires at least ${policy.minContributors}`);
+  }
+  if (job.protocol !== 'plaintext') {
+    const same = job.servers.length === roster.servers.length && job.servers.every((s, i) => s === roster.servers[i]);
+    if (!same) throw new PolicyError('roster', `the job's compute servers (${job.servers.join(', ') || 'none'}) are not the config's (${roster.servers.join(', ') || 'none'})`);
+  }
+  if (job.batchSize < policy.minBatchSize) throw new PolicyError('minBatchSize', `the job's batch size is ${job.batchSize}, ${me} requires at least ${policy.minBatchSize} examples per gradient`);
+  if (job.totalSteps > policy.maxRounds) throw new PolicyError('maxRounds', `the job has ${job.totalSteps} rounds, ${me} takes part in at most ${policy.maxRounds}`);
+  if (policy.models && !policy.models.includes(job.model)) throw new PolicyError('model', `${me} was started for model ${policy.models.join(', ')}, the job asks for '${job.model}'`);
+  if (policy.datasets && !policy.datasets.includes(job.dataset)) throw new PolicyError('dataset', `${me} was started for dataset ${policy.datasets.join(', ')}, the job asks for '${job.dataset}'`);
+}
+
+/** The refusal a player sends back: enough for the driver to rebuild the PolicyError. */
+export function refusalOf(e: unknown): { rule?: PolicyRule; error: string } {
+  if (e instanceof PolicyError && isPolicyRule(e.rule)) return { rule: e.rule, error: e.message };
+  return { error: (e as Error).message };
+}
+
+/** Is `rule` one of POLICY_RULES (a refusal's field from the network)? */
+export function isPolicyRule(rule: unknown): rule is PolicyRule {
+  return typeof rule === 'string' && (POLICY_RULES as readonly string[]).includes(rule);
+}

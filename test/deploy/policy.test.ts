@@ -1,0 +1,285 @@
+/**
+ * Party policy: every player checks a job against a policy it holds locally
+ * and refuses, before it sends a byte of data, what a malicious model owner
+ * asks for (issue 12, attack 1: job downgrade).
+ *
+ * The attacks are written as the model owner would run them: it sends real
+ * players (servePlayer, the code `fedcrypt player` runs) a job of its own
+ * making, over the in-memory hub and over gRPC with mutual TLS, and we record
+ * everything each victim sends.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseConfig, type DeployConfig } from '../../src/transport/config.js';
+import { configHash, configRoles, type JobSpec } from '../../src/deploy/job.js';
+import { checkJob, DEFAULT_POLICY, parseConfigPolicy, PolicyError, resolvePolicy, type PartyPolicy } from '../../src/deploy/policy.js';
+import { resolveParams, driveTraining } from '../../src/deploy/driver.js';
+import { runDriverJob, runPlayerJob, servePlayer } from '../../src/deploy/training.js';
+import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
+import { GrpcTransport } from '../../src/transport/grpc.js';
+import type { Transport } from '../../src/transport/channel.js';
+import { ROLES7 } from './helpers.js';
+import { deployment } from '../transport/helpers.js';
+
+const OWNERS = ['owner0', 'owner1', 'owner2'];
+const SERVERS = ['server0', 'server1', 'server2'];
+const dec = new TextDecoder();
+
+function config(roles: [string, string][] = ROLES7, policy?: unknown): DeployConfig {
+  const players: Record<string, unknown> = {};
+  roles.forEach(([n, r], i) => (players[n] = { address: `127.0.0.1:${6000 + i}`, role: r }));
+  return parseConfig(JSON.stringify({ version: 1, ...(policy ? { policy } : {}), players }));
+}
+
+/** An honest job for config `c` (what `fedcrypt train --config` would send), then the attacker's changes. */
+function spec(c: DeployConfig, over: Partial<JobSpec> = {}): JobSpec {
+  return {
+    version: 1, jobId: '0123456789ab', ...resolveParams(c, { epochs: 1, maxSteps: 2, batchSize: 16 }), numParams: 10, stepsPerEpoch: 5, totalSteps: 2, startRound: 0,
+    roundTimeoutMs: 1000, idleTimeoutMs: 1000, configHash: configHash(c), ...over,
+  };
+}
+
+const rule = (r: string) => (e: unknown) => e instanceof PolicyError && e.rule === r;
+
+// ------------------------------------------------------------------ the rules, one by one
+
+test('checkJob: an honest job passes; each rule refuses with a PolicyError naming it', () => {
+  const c = config();
+  const roster = configRoles(c);
+  const p = DEFAULT_POLICY;
+  checkJob(p, spec(c), roster, 'owner0');
+  const cases: [Partial<JobSpec>, string][] = [
+    [{ protocol: 'plaintext', servers: [] }, 'protocol'],
+    [{ mode: 'fedavg' as never }, 'mode'],
+    [{ modelOwner: 'owner1' }, 'roster'],
+    [{ dataOwners: ['owner0', 'owner0', 'owner0'] }, 'roster'],
+    [{ dataOwners: ['owner0', 'owner1', 'mallory'] }, 'roster'],
+    [{ dataOwners: ['owner1', 'owner0', 'owner2'] }, 'roster'],
+    [{ dataOwners: ['owner0'] }, 'minContributors'],
+    [{ dataOwners: ['owner0', 'owner2'] }, 'minContributors'],
+    [{ dataOwners: [] }, 'minContributors'],
+    [{ servers: ['server0', 'server1'] }, 'roster'],
+    [{ servers: ['server1', 'server0', 'server2'] }, 'roster'],
+    [{ servers: ['server0', 'server1', 'model-owner'] }, 'roster'],
+    [{ batchSize: 1 }, 'minBatchSize'],
+    [{ batchSize: 15 }, 'minBatchSize'],
+    [{ totalSteps: 10_001 }, 'maxRounds'],
+  ];
+  for (const [over, r] of cases) assert.throws(() => checkJob(p, spec(c, over), roster, 'owner0'), rule(r), `${JSON.stringify(over)} should break '${r}'`);
+  // the boundaries themselves pass
+  checkJob(p, spec(c, { batchSize: 16, totalSteps: 10_000 }), roster, 'owner0');
+});
+
+test('minimum contributors: exactly the minimum passes, one fewer is refused (any subset of the config\'s data owners, in config order)', () => {
+  const names = Array.from({ length: 8 }, (_, i) => `owner${i}`);
+  const c = config([['model-owner', 'model-owner'], ...SERVERS.map((s) => [s, 'compute-server'] as [string, string]), ...names.map((n) => [n, 'data-owner'] as [string, string])]);
+  const roster = configRoles(c);
+  fc.assert(fc.property(fc.integer({ min: 2, max: 8 }), fc.subarray(names), (min, subset) => {
+    const p = resolvePolicy({ minContributors: min });
+    const job = spec(c, { dataOwners: subset });
+    if (subset.length >= min) checkJob(p, job, roster, 'server0');
+    else assert.throws(() => checkJob(p, job, roster, 'server0'), rule('minContributors'));
+  }), { numRuns: 200 });
+  const p3 = resolvePolicy({});
+  checkJob(p3, spec(c, { dataOwners: names.slice(0, 3) }), roster, 'server0');
+  assert.throws(() => checkJob(p3, spec(c, { dataOwners: names.slice(0, 2) }), roster, 'server0'), rule('minContributors'));
+});
+
+test('model and dataset: a player started for one refuses jobs for another', () => {
+  const c = config();
+  const p = resolvePolicy({}, { model: 'network_a', dataset: 'mnist' });
+  checkJob(p, spec(c), configRoles(c), 'owner0');
+  assert.throws(() => checkJob(p, spec(c, { model: 'logistic_regression' }), configRoles(c), 'owner0'), rule('model'));
+  assert.throws(() => checkJob(p, spec(c, { dataset: 'cifar' }), configRoles(c), 'owner0'), rule('dataset'));
+});
+
+test('policy sources: the config cannot enable plaintext; the local command line can only make the policy stricter', () => {
+  assert.throws(() => parseConfigPolicy({ protocols: ['aby3', 'plaintext'] }), /policy\.protocols: 'plaintext' cannot be enabled by the config/);
+  assert.throws(() => parseConfigPolicy({ minContributors: 1 }), /policy\.minContributors: expected an integer >= 2/);
+  assert.throws(() => parseConfigPolicy({ minBatchSize: 0 }), /policy\.minBatchSize/);
+  assert.throws(() => parseConfigPolicy({ maxRounds: 1.5 }), /policy\.maxRounds/);
+  assert.throws(() => parseConfigPolicy({ minContributors: 3, trustModelOwner: true }), /policy\.trustModelOwner: unknown field/);
+  assert.throws(() => parseConfigPolicy([]), /policy: expected an object/);
+  assert.throws(() => parseConfig(JSON.stringify({ version: 1, policy: 3, players: { a: { address: '127.0.0.1:1', role: 'model-owner' } } })), /policy: expected an object/);
+  const cp = parseConfigPolicy({ minContributors: 4, minBatchSize: 32, maxRounds: 100, models: ['network_a'] });
+  const p = resolvePolicy(cp);
+  assert.deepEqual([p.minContributors, p.minBatchSize, p.maxRounds, p.models, p.protocols, p.insecureAllowPlaintext], [4, 32, 100, ['network_a'], ['aby3', 'pond'], false]);
+  assert.equal(resolvePolicy(cp, { minContributors: 5 }).minContributors, 5);
+  assert.throws(() => resolvePolicy(cp, { minContributors: 3 }), /"--min-contributors" 3 is below the config's 4/);
+  assert.throws(() => resolvePolicy(cp, { minBatchSize: 16 }), /"--min-batch-size" 16 is below the config's 32/);
+  assert.throws(() => resolvePolicy(cp, { maxRounds: 101 }), /"--max-rounds" 101 is above the config's 100/);
+  assert.throws(() => resolvePolicy(cp, { model: 'network_b' }), /"--model" network_b is not among the config's/);
+  const opted = resolvePolicy(cp, { insecureAllowPlaintext: true });
+  assert.deepEqual(opted.protocols, ['aby3', 'pond', 'plaintext']);
+  // the config's policy is part of the config hash: a model owner cannot hand a player a laxer copy
+  const a = config(ROLES7, { minContributors: 3 });
+  const b = config(ROLES7, { minContributors: 2 });
+  assert.notEqual(configHash(a), configHash(b));
+});
+
+// ------------------------------------------------------------------ attacks over the in-memory hub
+
+interface Sent { from: string; to: string; key: string; payload: Uint8Array }
+
+/** Real players (servePlayer) on one hub, every delivery recorded. */
+function players(c: DeployConfig, names: string[], policy?: (name: string) => PartyPolicy | undefined) {
+  const hub = new MemoryHub();
+  const sent: Sent[] = [];
+  const deliver = hub.deliver.bind(hub);
+  hub.deliver = (from, to, key, payload) => {
+    sent.push({ from, to, key, payload: payload.slice() });
+    deliver(from, to, key, payload);
+  };
+  const logs: string[] = [];
+  let stopped = false;
+  const serving = names.map((n) => {
+    const p = policy?.(n);
+    return servePlayer(new MemoryTransport({ hub, local: [n] }), c, n, { log: (l) => logs.push(l), stopped: () => stopped, ...(p ? { policy: p } : {}) });
+  });
+  return {
+    hub, sent, logs,
+    modelOwner: new MemoryTransport({ hub, local: ['model-owner'] }),
+    async close() {
+      stopped = true;
+      hub.close();
+      await Promise.all(serving);
+    },
+  };
+}
+
+/** Everything `victim` sent: only a refusal, nothing else. */
+function assertOnlyRefused(sent: Sent[], victim: string, jobId: string, r: string): void {
+  const out = sent.filter((m) => m.from === victim);
+  assert.equal(out.length, 1, `${victim} sent ${out.map((m) => `${m.key} (${m.payload.byteLength} B)`).join(', ')}`);
+  assert.equal(out[0]!.to, 'model-owner');
+  assert.equal(out[0]!.key, `${jobId}/ack`);
+  assert.ok(out[0]!.payload.byteLength < 600, `the refusal is ${out[0]!.payload.byteLength} bytes`);
+  const ack = JSON.parse(dec.decode(out[0]!.payload)) as { ok: boolean; rule: string; error: string };
+  assert.equal(ack.ok, false);
+  assert.equal(ack.rule, r);
+}
+
+const ATTACKS: { name: string; over: (c: DeployConfig) => Partial<JobSpec>; victims: string[]; rule: string }[] = [
+  { name: "downgrade to 'plaintext' (each owner's raw gradient to the model owner)", over: () => ({ protocol: 'plaintext', servers: [] }), victims: OWNERS, rule: 'protocol' },
+  { name: 'ABY3 with the victim as the only data owner (its exact update as "the mean")', over: () => ({ dataOwners: ['owner0'] }), victims: ['owner0', ...SERVERS], rule: 'minContributors' },
+  { name: 'the victim three times over (one contributor counted thrice)', over: () => ({ dataOwners: ['owner0', 'owner0', 'owner0'] }), victims: ['owner0', ...SERVERS], rule: 'roster' },
+  { name: 'batch size 1 (the first layer\'s gradient gives back the image)', over: () => ({ batchSize: 1 }), victims: [...OWNERS, ...SERVERS], rule: 'minBatchSize' },
+  { name: 'the model owner as a compute server (it would hold two of three shares)', over: () => ({ servers: ['server0', 'model-owner', 'server2'] }), victims: [...OWNERS, 'server0', 'server2'], rule: 'roster' },
+];
+
+for (const a of ATTACKS) {
+  test(`malicious model owner over the hub: ${a.name} is refused by every victim, which sends nothing but the refusal`, async () => {
+    const c = config();
+    const ps = players(c, [...OWNERS, ...SERVERS]);
+    const job = spec(c, a.over(c));
+    // the attacker hands every victim the job and collects the answers, as runDriverJob would
+    for (const v of a.victims) await ps.modelOwner.send('model-owner', v, 'fedcrypt/job', new TextEncoder().encode(JSON.stringify(job)));
+    const acks = await Promise.all(a.victims.map((v) => ps.modelOwner.receive('model-owner', v, `${job.jobId}/ack`, { timeoutMs: 30_000 })));
+    for (const b of acks) assert.equal((JSON.parse(dec.decode(b)) as { ok: boolean }).ok, false);
+    // the model owner keeps going: weights for the round, as if the job had started
+    for (const v of a.victims) await ps.modelOwner.send('model-owner', v, `${job.jobId}/r1/go`, new Uint8Array(4 + 40).fill(1, 0, 1));
+    await new Promise((r) => setImmediate(r));
+    for (const v of a.victims) assertOnlyRefused(ps.sent, v, job.jobId, a.rule);
+    for (const v of a.victims) assert.ok(ps.logs.some((l) => l.startsWith(`${v}: refused job ${job.jobId}: policy '${a.rule}'`)), `${v} logged its refusal:\n${ps.logs.join('\n')}`);
+    await ps.close();
+  });
+}
+
+test('the driver reports a refusal as a PolicyError naming the rule and the player; the players that accepted are told to leave', async () => {
+  const c = config();
+  // owner0 runs a stricter local policy than the others: it wants 4 contributors
+  const ps = players(c, [...OWNERS, ...SERVERS], (n) => (n === 'owner0' ? resolvePolicy(undefined, { minContributors: 4 }) : undefined));
+  const job = spec(c);
+  const logs: string[] = [];
+  await assert.rejects(runDriverJob(ps.modelOwner, job, {} as never, { log: (l) => logs.push(l) }), (e: unknown) => {
+    assert.ok(e instanceof PolicyError, String(e));
+    assert.equal(e.rule, 'minContributors');
+    assert.equal(e.player, 'owner0');
+    assert.match(e.message, /^policy 'minContributors': job 0123456789ab: player 'owner0' refused the job: the job aggregates 3 data owners .* owner0 requires at least 4$/);
+    return true;
+  });
+  assertOnlyRefused(ps.sent, 'owner0', job.jobId, 'minContributors');
+  // every player was sent the abort
+  for (const p of [...OWNERS, ...SERVERS]) assert.ok(ps.sent.some((m) => m.from === 'model-owner' && m.to === p && m.key === `${job.jobId}/abort`), `abort to ${p}`);
+  await ps.close();
+});
+
+test('a compute server asked to run a job it refuses sends nothing, whoever calls runPlayerJob', async () => {
+  const c = config();
+  const hub = new MemoryHub();
+  const sent: string[] = [];
+  const deliver = hub.deliver.bind(hub);
+  hub.deliver = (from, to, key, payload) => {
+    sent.push(`${from}>${to}:${key}`);
+    deliver(from, to, key, payload);
+  };
+  const t: Transport = new MemoryTransport({ hub, local: ['server1'] });
+  const guard = { policy: DEFAULT_POLICY, roster: configRoles(c) };
+  await assert.rejects(runPlayerJob(t, spec(c, { dataOwners: ['owner0', 'owner1'] }), 'server1', guard), rule('minContributors'));
+  assert.deepEqual(sent, []);
+  hub.close();
+});
+
+test('plaintext runs only where each data owner\'s operator opted in locally, and that is in the logs on both sides', async () => {
+  const roles = ROLES7.filter(([, r]) => r !== 'compute-server');
+  const c = config(roles);
+  const ps = players(c, OWNERS, () => resolvePolicy(undefined, { insecureAllowPlaintext: true }));
+  const driverLog: string[] = [];
+  const r = await driveTraining(ps.modelOwner, c, { protocol: 'plaintext', epochs: 1, maxSteps: 1, batchSize: 16, validationLimit: 10, roundTimeoutMs: 60_000, log: (l) => driverLog.push(l) });
+  assert.equal(r.error, undefined, String(r.error));
+  assert.equal(r.round, 1);
+  for (const o of OWNERS) {
+    assert.ok(ps.logs.some((l) => l.startsWith(`${o}: policy: protocols aby3, pond, plaintext (INSECURE plaintext opted in locally`)), ps.logs.join('\n'));
+    assert.ok(ps.logs.some((l) => l.startsWith(`${o}: job `) && /INSECURE: this player's update goes to the model owner in the clear/.test(l)), ps.logs.join('\n'));
+    assert.ok(driverLog.some((l) => l.includes(`player '${o}' takes part in the plaintext job by its operator's local opt-in`)), driverLog.join('\n'));
+  }
+  assert.ok(driverLog.some((l) => /warning: protocol 'plaintext'/.test(l)));
+  await ps.close();
+});
+
+test('the driver refuses up front a job the config\'s policy floor refuses (no job is sent)', async () => {
+  const c = config(ROLES7, { minBatchSize: 64 });
+  const hub = new MemoryHub();
+  const sent: string[] = [];
+  hub.deliver = (from, to, key) => void sent.push(`${from}>${to}:${key}`);
+  await assert.rejects(driveTraining(new MemoryTransport({ hub, local: ['model-owner'] }), c, { epochs: 1, maxSteps: 1, batchSize: 32 }), rule('minBatchSize'));
+  assert.deepEqual(sent, []);
+  hub.close();
+});
+
+// ------------------------------------------------------------------ the same attack over gRPC with mutual TLS
+
+test('malicious model owner over gRPC (mutual TLS): a plaintext job is refused by every data owner, which sends only the refusal', { timeout: 120_000 }, async () => {
+  const d = await deployment(ROLES7.map(([n]) => n), 'tls');
+  const raw = JSON.parse(d.configText) as { players: Record<string, { role: string }> };
+  for (const [n, r] of ROLES7) raw.players[n]!.role = r;
+  const c = parseConfig(JSON.stringify(raw));
+  const transports = new Map<string, GrpcTransport>();
+  const sent: Sent[] = [];
+  for (const [n] of ROLES7) {
+    const t = new GrpcTransport({ config: c, local: d.parties.get(n)!, runId: 'policy', connectTimeoutMs: 5000, logger: () => {} });
+    const send = t.send.bind(t);
+    t.send = (from, to, key, payload) => {
+      sent.push({ from, to, key, payload: payload.slice() });
+      return send(from, to, key, payload);
+    };
+    transports.set(n, t);
+  }
+  await Promise.all([...transports.values()].map((t) => t.start()));
+  let stopped = false;
+  const logs: string[] = [];
+  const serving = [...OWNERS, ...SERVERS].map((n) => servePlayer(transports.get(n)!, c, n, { log: (l) => logs.push(l), stopped: () => stopped }));
+  try {
+    const job = spec(c, { protocol: 'plaintext', servers: [], roundTimeoutMs: 30_000 });
+    await assert.rejects(runDriverJob(transports.get('model-owner')!, job, {} as never), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && OWNERS.includes(e.player ?? ''));
+    // every owner answered (the driver stops at the first refusal): wait for the three refusals in the logs
+    for (let i = 0; i < 600 && OWNERS.some((o) => !logs.some((l) => l.startsWith(`${o}: refused job`))); i++) await new Promise((r) => setTimeout(r, 50));
+    for (const o of OWNERS) assertOnlyRefused(sent, o, job.jobId, 'protocol');
+    for (const s of SERVERS) assert.deepEqual(sent.filter((m) => m.from === s), [], `${s} sent nothing`);
+  } finally {
+    stopped = true;
+    await Promise.all([...transports.values()].map((t) => t.close()));
+    await Promise.all(serving);
+  }
+});
