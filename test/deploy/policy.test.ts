@@ -250,7 +250,7 @@ test('the driver refuses up front a job the config\'s policy floor refuses (no j
 
 // ------------------------------------------------------------------ the same attack over gRPC with mutual TLS
 
-test('malicious model owner over gRPC (mutual TLS): a plaintext job is refused by every data owner, which sends only the refusal', { timeout: 120_000 }, async () => {
+test('malicious model owner over gRPC (mutual TLS): a plaintext job, then a job with the victim as the only data owner, are refused; the victims send only their refusals', { timeout: 120_000 }, async () => {
   const d = await deployment(ROLES7.map(([n]) => n), 'tls');
   const raw = JSON.parse(d.configText) as { players: Record<string, { role: string }> };
   for (const [n, r] of ROLES7) raw.players[n]!.role = r;
@@ -270,13 +270,23 @@ test('malicious model owner over gRPC (mutual TLS): a plaintext job is refused b
   let stopped = false;
   const logs: string[] = [];
   const serving = [...OWNERS, ...SERVERS].map((n) => servePlayer(transports.get(n)!, c, n, { log: (l) => logs.push(l), stopped: () => stopped }));
+  const refusedBy = async (jobId: string, victims: string[]) => {
+    // the driver stops at the first refusal; every victim answers: wait (hang guard only) for each refusal in its log
+    for (let i = 0; i < 1200 && victims.some((v) => !logs.some((l) => l.startsWith(`${v}: refused job ${jobId}`))); i++) await new Promise((r) => setTimeout(r, 50));
+  };
   try {
-    const job = spec(c, { protocol: 'plaintext', servers: [], roundTimeoutMs: 30_000 });
-    await assert.rejects(runDriverJob(transports.get('model-owner')!, job, {} as never), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && OWNERS.includes(e.player ?? ''));
-    // every owner answered (the driver stops at the first refusal): wait for the three refusals in the logs
-    for (let i = 0; i < 600 && OWNERS.some((o) => !logs.some((l) => l.startsWith(`${o}: refused job`))); i++) await new Promise((r) => setTimeout(r, 50));
-    for (const o of OWNERS) assertOnlyRefused(sent, o, job.jobId, 'protocol');
+    const mo = transports.get('model-owner')!;
+    const downgrade = spec(c, { jobId: 'aaaaaaaaaaaa', protocol: 'plaintext', servers: [], roundTimeoutMs: 30_000 });
+    await assert.rejects(runDriverJob(mo, downgrade, {} as never), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && OWNERS.includes(e.player ?? ''));
+    await refusedBy(downgrade.jobId, OWNERS);
+    for (const o of OWNERS) assertOnlyRefused(sent.filter((m) => m.key.startsWith(downgrade.jobId)), o, downgrade.jobId, 'protocol');
     for (const s of SERVERS) assert.deepEqual(sent.filter((m) => m.from === s), [], `${s} sent nothing`);
+    const lone = spec(c, { jobId: 'bbbbbbbbbbbb', dataOwners: ['owner0'], roundTimeoutMs: 30_000 });
+    await assert.rejects(runDriverJob(mo, lone, {} as never), (e: unknown) => e instanceof PolicyError && e.rule === 'minContributors');
+    await refusedBy(lone.jobId, ['owner0', ...SERVERS]);
+    for (const v of ['owner0', ...SERVERS]) assertOnlyRefused(sent.filter((m) => m.key.startsWith(lone.jobId)), v, lone.jobId, 'minContributors');
+    // nothing but refusals ever left a data owner or a server
+    for (const m of sent.filter((x) => x.from !== 'model-owner')) assert.match(m.key, /^(aaaaaaaaaaaa|bbbbbbbbbbbb)\/ack$/, `${m.from} sent ${m.key}`);
   } finally {
     stopped = true;
     await Promise.all([...transports.values()].map((t) => t.close()));
