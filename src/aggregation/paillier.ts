@@ -60,7 +60,8 @@ import {
 } from '../paillier/vector.js';
 import { PaillierWorkerPool, sharedPaillierPool } from '../paillier/pool.js';
 import { TooManyClientsError, ValueOutOfRangeError } from '../paillier/errors.js';
-import type { AggregateLeafValue, AggregationProtocol, AggregationRequest, AggregationResult, AggregationUri } from './protocol.js';
+import type { AggregationProtocol, AggregationRequest, AggregationResult, AggregationUri } from './protocol.js';
+import { planFor } from './paillier-plan.js';
 
 // ---------------------------------------------------------------- channel grid
 
@@ -175,103 +176,6 @@ const URIS: readonly AggregationUri[] = Object.freeze([
   'federated_mean_at_aggregators',
   'federated_weighted_mean_at_aggregators',
 ]);
-
-// ---------------------------------------------------------------- encoding plans
-
-/** How a request's leaves become one integer vector per client, and back. */
-interface Plan {
-  packing: PaillierPacking;
-  length: number;
-  encode(client: number): IntegerVector;
-  decode(sums: bigint[], contributions: number): AggregateLeafValue[];
-}
-
-const isIntDType = (d: string) => d === 'int32' || d === 'uint32' || d === 'int64';
-
-function planFor(req: AggregationRequest, keyBits: number, maxClients: number, fracBits: number): Plan {
-  const sizes = req.leaves.map((l) => l.size);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const scale = 2 ** fracBits;
-  const bigScale = 1n << BigInt(fracBits);
-  if (req.uri === 'federated_secure_sum' || req.uri === 'federated_secure_sum_at_aggregators') {
-    const bound = req.bound ?? (1n << BigInt(req.bitwidth ?? 32));
-    const bitwidth = Math.max(1, (bound - 1n).toString(2).length);
-    const packing = new PaillierPacking({ keyBits, bitwidth, maxClients, signed: false });
-    return {
-      packing,
-      length: total,
-      encode: (c) => concatLeaves(req.clientValues[c]!, total, (x) => x),
-      decode: (sums) => splitLeaves(sums, sizes).map((s) => s),
-    };
-  }
-  const weighted = req.uri === 'federated_weighted_mean_at_aggregators';
-  const intLeaf = req.leaves.map((l) => isIntDType(l.type.dtype));
-  const anyFloat = intLeaf.some((x) => !x);
-  const anyInt64 = req.leaves.some((l) => l.type.dtype === 'int64');
-  const bitwidth = weighted || anyFloat ? 96 : anyInt64 ? 64 : 33;
-  const packing = new PaillierPacking({ keyBits, bitwidth, maxClients, signed: true });
-  const fixed = (x: number, what: string): bigint => {
-    const v = x * scale;
-    if (!Number.isFinite(v) || Math.abs(v) >= 2 ** 94) throw new ValueOutOfRangeError(`paillier aggregation: ${what} = ${x} does not fit the fixed-point range (|x| < 2^${94 - fracBits})`);
-    return BigInt(Math.round(v));
-  };
-  // weighted means: clients encode (w_i / W)·x_i with the total weight W public (as in the MPC secureMean)
-  const W = weighted ? req.weights!.reduce((a, b) => a + b, 0) : 1;
-  return {
-    packing,
-    length: total,
-    encode(c) {
-      const f = weighted ? req.weights![c]! / W : 1;
-      const out: bigint[] = new Array(total);
-      let k = 0;
-      req.clientValues[c]!.forEach((a, j) => {
-        for (let i = 0; i < a.length; i++) {
-          const x = a[i]!;
-          if (weighted) out[k++] = fixed(f * Number(x), `weighted value of client ${c}`);
-          else if (intLeaf[j]) out[k++] = typeof x === 'bigint' ? x : BigInt(x);
-          else out[k++] = fixed(x as number, `value of client ${c}`);
-        }
-      });
-      return out;
-    },
-    decode(sums, contributions) {
-      const parts = splitLeaves(sums, sizes);
-      const divisor = req.uri === 'federated_mean_at_aggregators' ? contributions : 1;
-      return parts.map((s, j) => {
-        if (req.uri === 'federated_sum_at_aggregators' && intLeaf[j]) return s;
-        const f = new Float64Array(s.length);
-        const unscale = weighted || !intLeaf[j] ? bigScale : 1n;
-        for (let i = 0; i < s.length; i++) f[i] = toNumber(s[i]!, unscale) / divisor;
-        return f;
-      });
-    },
-  };
-}
-
-/** x / d as a float64, accurate for large x (integer and fractional parts separately). */
-function toNumber(x: bigint, d: bigint): number {
-  if (d === 1n) return Number(x);
-  const q = x / d;
-  const r = x - q * d;
-  return Number(q) + Number(r) / Number(d);
-}
-
-function concatLeaves(leaves: readonly ArrayLike<number | bigint>[], total: number, f: (x: number | bigint) => number | bigint): (number | bigint)[] {
-  const out: (number | bigint)[] = new Array(total);
-  let k = 0;
-  for (const a of leaves) for (let i = 0; i < a.length; i++) out[k++] = f(a[i]!);
-  return out;
-}
-
-function splitLeaves(sums: bigint[], sizes: number[]): bigint[][] {
-  const out: bigint[][] = [];
-  let k = 0;
-  for (const s of sizes) {
-    out.push(sums.slice(k, k + s));
-    k += s;
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- the protocol
 
@@ -510,101 +414,5 @@ export function paillierAggregation(options: PaillierAggregationOptions): Pailli
   return new PaillierAggregation(options);
 }
 
-// ---------------------------------------------------------------- fast path for the learning layer
-
-export interface PaillierSecureMeanOptions {
-  /** 'low': 20 fractional bits in 40-bit slots; 'high': 32 in 64-bit slots (default 'low'). */
-  precision?: 'low' | 'high';
-  keyBits?: number;
-  /** DJN noise exponent bits (default ceil(keyBits/2)); 256 is 4x cheaper per encryption (see docs/paillier.md). */
-  noiseBits?: number;
-  /** Reuse one protocol instance (and its keys) across rounds; by default one is cached per (clients, keyBits). */
-  protocol?: PaillierAggregation | string;
-  workers?: PaillierWorkerPool | boolean | 'auto';
-}
-
-export interface PaillierSecureMeanResult {
-  mean: Float32Array;
-  bytesPerPlayer: Record<string, number>;
-  bytesByRole: Record<string, number>;
-}
-
-const cachedProtocols = new Map<string, PaillierAggregation>();
-let meanCounter = 0;
-
-/**
- * Weighted mean of flat Float32Array updates through the full Paillier
- * protocol (clients encrypt w_i/W · x_i in fixed point, the aggregator adds,
- * the server decrypts; W = Σ w_i is public as in the MPC secureMean).
- * Encryption and decryption run on worker threads.
- */
-export async function paillierSecureMean(
-  updates: readonly Float32Array[],
-  weights?: readonly number[],
-  options: PaillierSecureMeanOptions = {},
-): Promise<PaillierSecureMeanResult> {
-  const fn = 'paillierSecureMean';
-  if (!Array.isArray(updates) || updates.length === 0) throw new TypeError(`${fn}: "updates" expected non-empty array of Float32Array`);
-  updates.forEach((u, i) => {
-    if (!(u instanceof Float32Array)) throw new TypeError(`${fn}: "updates[${i}]" expected Float32Array`);
-    if (u.length !== updates[0]!.length) throw new RangeError(`${fn}: "updates[${i}]" has ${u.length} values, "updates[0]" has ${updates[0]!.length}`);
-  });
-  const w = weights ?? updates.map(() => 1);
-  if (!Array.isArray(w) || w.length !== updates.length) throw new RangeError(`${fn}: "weights" expected one number per update (${updates.length})`);
-  w.forEach((x, i) => {
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new RangeError(`${fn}: "weights[${i}]" expected finite number >= 0, got ${x}`);
-  });
-  const W = w.reduce((a, b) => a + b, 0);
-  if (!(W > 0)) throw new RangeError(`${fn}: "weights" must not be all zero`);
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: "options" expected object`);
-  const precision = options.precision ?? 'low';
-  if (precision !== 'low' && precision !== 'high') throw new RangeError(`${fn}: "precision" expected 'low' or 'high', got ${String(precision)}`);
-  const frac = precision === 'low' ? 20 : 32;
-  const bitwidth = precision === 'low' ? 40 : 64;
-  const keyBits = options.keyBits ?? 2048;
-  let proto: PaillierAggregation;
-  if (options.protocol instanceof PaillierAggregation) proto = options.protocol;
-  else {
-    const id = `${updates.length}/${keyBits}/${options.noiseBits ?? 'default'}`;
-    proto =
-      cachedProtocols.get(id) ??
-      new PaillierAggregation({ numClients: updates.length, keyBits, workers: options.workers ?? true, ...(options.noiseBits === undefined ? {} : { noiseBits: options.noiseBits }) });
-    cachedProtocols.set(id, proto);
-  }
-  const packing = new PaillierPacking({ keyBits: proto.keyBits, bitwidth, maxClients: proto.numClients, signed: true });
-  const scale = 2 ** frac;
-  const lim = 2 ** (bitwidth - 1);
-  const n = updates[0]!.length;
-  const clients = updates.map((u, c) => () => {
-    const f = w[c]! / W;
-    const out = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const v = Math.round(u[i]! * f * scale);
-      if (!(Math.abs(v) < lim)) throw new ValueOutOfRangeError(`${fn}: updates[${c}][${i}] = ${u[i]} does not fit ${precision} precision (|x·w/W| < 2^${bitwidth - 1 - frac})`);
-      out[i] = v;
-    }
-    return out;
-  });
-  const before = proto.transport.stats();
-  const { sums } = await proto.run(`secure-mean/${++meanCounter}`, packing, n, clients);
-  const mean = new Float32Array(n);
-  for (let i = 0; i < n; i++) mean[i] = Number(sums[i]!) / scale;
-  const after = proto.transport.stats();
-  const bytesPerPlayer: Record<string, number> = {};
-  for (const [p, s] of Object.entries(after)) {
-    const d = s.bytesSent - (before[p]?.bytesSent ?? 0);
-    if (d > 0) bytesPerPlayer[p] = d;
-  }
-  const bytesByRole: Record<string, number> = {};
-  for (const [p, b] of Object.entries(bytesPerPlayer)) {
-    const role = p.startsWith('client-') ? 'clients' : p;
-    bytesByRole[role] = (bytesByRole[role] ?? 0) + b;
-  }
-  return { mean, bytesPerPlayer, bytesByRole };
-}
-
-/** The learning layer looks for `secureMean` in this module (src/learning/secure-aggregators.ts). */
-export async function secureMean(updates: readonly Float32Array[], weights?: readonly number[], options: Record<string, unknown> = {}): Promise<PaillierSecureMeanResult> {
-  const { precision, keyBits, workers, noiseBits } = options as PaillierSecureMeanOptions;
-  return paillierSecureMean(updates, weights, { precision, keyBits, workers, noiseBits });
-}
+// the learning layer's fast path (paillierSecureMean, secureMean) lives in paillier-mean.ts
+export { paillierSecureMean, secureMean, type PaillierSecureMeanOptions, type PaillierSecureMeanResult } from './paillier-mean.js';
