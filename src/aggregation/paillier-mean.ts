@@ -15,6 +15,8 @@ export interface PaillierSecureMeanOptions {
   keyBits?: number;
   /** DJN noise exponent bits (default ceil(keyBits/2)); 256 is 4x cheaper per encryption (see docs/paillier.md). */
   noiseBits?: number;
+  /** Minimum number of valid contributions (default 3; see PaillierAggregationOptions.minContributors). */
+  minContributors?: number;
   /** Reuse one protocol instance (and its keys) across rounds; by default one is cached per (clients, keyBits). */
   protocol?: PaillierAggregation | string;
   workers?: PaillierWorkerPool | boolean | 'auto';
@@ -62,10 +64,16 @@ export async function paillierSecureMean(
   let proto: PaillierAggregation;
   if (options.protocol instanceof PaillierAggregation) proto = options.protocol;
   else {
-    const id = `${updates.length}/${keyBits}/${options.noiseBits ?? 'default'}`;
+    const id = `${updates.length}/${keyBits}/${options.noiseBits ?? 'default'}/${options.minContributors ?? 'default'}`;
     proto =
       cachedProtocols.get(id) ??
-      new PaillierAggregation({ numClients: updates.length, keyBits, workers: options.workers ?? true, ...(options.noiseBits === undefined ? {} : { noiseBits: options.noiseBits }) });
+      new PaillierAggregation({
+        numClients: updates.length,
+        keyBits,
+        workers: options.workers ?? true,
+        ...(options.noiseBits === undefined ? {} : { noiseBits: options.noiseBits }),
+        ...(options.minContributors === undefined ? {} : { minContributors: options.minContributors }),
+      });
     cachedProtocols.set(id, proto);
   }
   const packing = new PaillierPacking({ keyBits: proto.keyBits, bitwidth, maxClients: proto.numClients, signed: true });
@@ -102,6 +110,6 @@ export async function paillierSecureMean(
 
 /** The learning layer looks for `secureMean` in this module (src/learning/secure-aggregators.ts). */
 export async function secureMean(updates: readonly Float32Array[], weights?: readonly number[], options: Record<string, unknown> = {}): Promise<PaillierSecureMeanResult> {
-  const { precision, keyBits, workers, noiseBits } = options as PaillierSecureMeanOptions;
-  return paillierSecureMean(updates, weights, { precision, keyBits, workers, noiseBits });
+  const { precision, keyBits, workers, noiseBits, minContributors } = options as PaillierSecureMeanOptions;
+  return paillierSecureMean(updates, weights, { precision, keyBits, workers, noiseBits, minContributors });
 }

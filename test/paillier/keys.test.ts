@@ -27,21 +27,10 @@ import {
 } from '../../src/paillier/index.js';
 import { checkModulus, noiseSeed, NOISE_BASE_DOMAIN } from '../../src/paillier/keys.js';
 import { gcd, isqrt, modPow, randomPrime, smallPrimeFactor } from '../../src/paillier/bigint.js';
-import { keyPair } from './fixtures.js';
+import { keyBytes, keyPair } from './fixtures.js';
 
 const { publicKey: pk, privateKey: sk } = keyPair(512);
 const n = pk.n;
-
-/** Key bytes as a server would put them on the wire: u16 L, u16 noiseBits, n (L bytes), hs (2L bytes). */
-export function keyBytes(n: bigint, hs: bigint, noiseBits: number): Uint8Array {
-  const L = Math.ceil(n.toString(2).length / 8);
-  const out = new Uint8Array(4 + 3 * L);
-  new DataView(out.buffer).setUint16(0, L);
-  new DataView(out.buffer).setUint16(2, noiseBits);
-  out.set(Buffer.from(n.toString(16).padStart(2 * L, '0'), 'hex'), 4);
-  out.set(Buffer.from(hs.toString(16).padStart(4 * L, '0'), 'hex'), 4 + L);
-  return out;
-}
 
 const untrusted = (field: string, re?: RegExp) => (e: unknown) =>
   e instanceof UntrustedKeyError && e instanceof RangeError && e.field === field && e.code === 'PAILLIER_UNTRUSTED_KEY' && e.name === 'UntrustedKeyError' && (re === undefined || re.test(e.message));
