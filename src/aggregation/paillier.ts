@@ -100,7 +100,7 @@ export const PAILLIER_CHANNEL_GRID: readonly ChannelGridEntry[] = Object.freeze(
   { from: 'SERVER', to: 'CLIENTS', kind: 'sealed-box', carries: 'Paillier public key (authenticated by the server key)' },
   { from: 'SERVER', to: 'AGGREGATORS', kind: 'sealed-box', carries: 'Paillier public key (authenticated by the server key)' },
   { from: 'CLIENTS', to: 'AGGREGATORS', kind: 'sealed-box-relayed', via: 'SERVER', carries: 'packed Paillier ciphertexts, end-to-end encrypted and authenticated' },
-  { from: 'AGGREGATORS', to: 'SERVER', kind: 'sealed-box', carries: 'aggregate ciphertexts (re-randomized) and the list of rejected clients' },
+  { from: 'AGGREGATORS', to: 'SERVER', kind: 'sealed-box', carries: 'aggregate ciphertexts (re-randomized) and the rejected clients, or a refusal without ciphertexts' },
   { from: 'CLIENTS', to: 'CLIENTS', kind: 'none', carries: 'nothing' },
   { from: 'AGGREGATORS', to: 'CLIENTS', kind: 'none', carries: 'nothing' },
   { from: 'CLIENTS', to: 'SERVER', kind: 'none', carries: 'nothing of its own (only relays boxes for AGGREGATORS)' },
