@@ -57,9 +57,14 @@ export function checkModulus(fn: string, n: unknown): bigint {
   return m;
 }
 
-/** n -> hs for moduli already checked (a few keys are live at a time). */
+/** n -> hs for moduli already checked (a few keys are live at a time; bounded, oldest out first). */
 const derivedBases = new Map<bigint, bigint>();
 const DERIVED_CACHE_SIZE = 16;
+
+/** Number of moduli whose derived base is cached (at most 16, whatever a server sends). */
+export function noiseBaseCacheSize(): number {
+  return derivedBases.size;
+}
 
 /** x in [0, n): SHA-256 in counter mode over (tag, counter, n), 128 bits longer than n, reduced mod n. */
 export function noiseSeed(n: bigint): bigint {
@@ -379,14 +384,12 @@ export interface PaillierKeyPair {
 export function generateKeyPair(bits = 2048, options: { noiseBits?: number } = {}): PaillierKeyPair {
   expectInt('generateKeyPair', 'bits', bits, MIN_KEY_BITS, MAX_KEY_BITS);
   if (bits % 2 !== 0) throw new RangeError(`generateKeyPair: "bits" expected even integer, got ${bits}`);
-  for (;;) {
-    const p = randomPrime(bits / 2);
-    let q = randomPrime(bits / 2);
-    while (q === p) q = randomPrime(bits / 2);
-    const n = p * q;
-    if (bitLength(n) !== bits) continue; // cannot happen with two top bits set; kept as a guard
-    if (gcd(n, (p - 1n) * (q - 1n)) !== 1n) continue;
-    const publicKey = new PaillierPublicKey(n, options);
-    return { publicKey, privateKey: new PaillierPrivateKey(p, q, publicKey) };
-  }
+  // Both primes have their two top bits set, so n = pq has exactly `bits` bits (9·2^(bits-4) <= n < 2^bits),
+  // and q - 1 < 2p (and p - 1 < 2q), so neither prime divides the other minus one: gcd(n, (p-1)(q-1)) = 1.
+  // PaillierPrivateKey checks the gcd again; the tests check the size.
+  const p = randomPrime(bits / 2);
+  let q = randomPrime(bits / 2);
+  while (q === p) q = randomPrime(bits / 2);
+  const publicKey = new PaillierPublicKey(p * q, options);
+  return { publicKey, privateKey: new PaillierPrivateKey(p, q, publicKey) };
 }

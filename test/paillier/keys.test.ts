@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import {
   checkKeyFingerprint,
   decrypt,
@@ -221,3 +222,36 @@ test('generateKeyPair: bad sizes name "bits"; the key carries the derived base a
   assert.equal(k.privateKey.publicKey, k.publicKey);
   assert.equal(decrypt(k.privateKey, encrypt(k.publicKey, 7n)), 7n);
 });
+
+test('boundaries the checks must get exactly right (each pinned so that moving it by one fails a test)', () => {
+  // an odd modulus of exactly 8192 bits with no small factor is accepted by checkModulus (8193 bits is not)
+  let big: bigint;
+  do big = (BigInt('0x' + randomBytes(1024).toString('hex')) | (1n << 8191n) | 1n) & ((1n << 8192n) - 1n);
+  while (smallPrimeFactor(big) !== 0);
+  assert.equal(checkModulus('f', big), big);
+  // 4 bytes: long enough to read L; L = 0 gives n = 0, refused as a modulus (not as "too short")
+  assert.throws(() => publicKeyFromBytes(new Uint8Array(4)), (e: Error) => e instanceof RangeError && !(e instanceof EncodingLengthError) && /"n" expected odd modulus/.test(e.message));
+  assert.throws(() => importPrivateKeyBytes(new Uint8Array(4)), (e: Error) => e instanceof RangeError && !(e instanceof EncodingLengthError) && /"n" expected odd modulus/.test(e.message));
+  assert.throws(() => importPrivateKeyBytes(new Uint8Array(3)), (e: Error) => e instanceof EncodingLengthError && /^importPrivateKeyBytes: "bytes" too short \(3 bytes\)/.test(e.message));
+  assert.throws(() => importPrivateKeyBytes([1, 2, 3, 4, 5] as unknown as Uint8Array), (e: Error) => e instanceof TypeError && /^importPrivateKeyBytes: "bytes" expected Uint8Array/.test(e.message));
+  // p = 3 (or q = 3) is an odd prime: the key is refused for its modulus (small factor), not as "not odd primes"
+  const q = [sk.p, sk.q].find((x) => x % 3n === 2n) ?? randomPrimeMod3();
+  assert.throws(() => new PaillierPrivateKey(3n, q), (e: unknown) => e instanceof UntrustedKeyError && e.field === 'n' && /small prime factor 3\b/.test((e as Error).message));
+  assert.throws(() => new PaillierPrivateKey(q, 3n), (e: unknown) => e instanceof UntrustedKeyError && e.field === 'n');
+  // gcd(n, (p-1)(q-1)) != 1 whichever prime divides the other minus one: 7 | 43 - 1, both orders
+  for (const [a, b] of [[7n, 43n], [43n, 7n]] as const) {
+    assert.throws(() => new PaillierPrivateKey(a, b), (e: Error) => e instanceof RangeError && /gcd\(n, \(p-1\)\(q-1\)\) != 1/.test(e.message), `${a}, ${b}`);
+  }
+  // a private key's JSON needs both primes in hex
+  const j = exportPrivateKey(sk);
+  for (const bad of [{ p: 'Z' }, { q: 'Z' }, { p: 5 }, { q: 5 }]) {
+    assert.throws(() => importPrivateKey({ ...j, ...bad }), (e: Error) => e instanceof TypeError && /^importPrivateKey: "p" and "q" expected lowercase hex strings/.test(e.message), JSON.stringify(bad));
+  }
+});
+
+function randomPrimeMod3(): bigint {
+  for (;;) {
+    const r = randomPrime(256);
+    if (r % 3n === 2n) return r;
+  }
+}
