@@ -1,5 +1,6 @@
 /** fedcrypt/aggregation: the secure-aggregation plug-in interface and its implementations. */
 export * from './protocol.js';
+export { PolicyError, DEFAULT_MIN_CONTRIBUTORS, type PolicyErrorDetails, type RejectedContribution } from './policy.js';
 export { insecureReferenceAggregation, referenceAggregate, exactSum, floatSum, type InsecureReferenceOptions } from './reference.js';
 export { mpcAggregation, secureMean, type MpcAggregationOptions, type MpcProtocolName, type SecureMeanOptions, type SecureMeanResult } from './mpc.js';
 export {

@@ -21,13 +21,20 @@
  *               WrongContextError, a box in another client's slot:
  *               MisroutedMessageError), checks every ciphertext and the
  *               contribution count, adds in a balanced tree, re-randomizes
- *               once, and seals the aggregate to SERVER
+ *               once, and seals the aggregate to SERVER, or, when it
+ *               refuses, a refusal that carries no ciphertext
  *   5 DECRYPT   SERVER opens it, decrypts (CRT, worker threads), unpacks and
  *               removes offsets / fixed-point scaling.
  * A bad message is rejected before any of its ciphertexts is multiplied in:
  * with onInvalid 'throw' (default) the aggregation fails with the typed
  * error; with 'drop' the aggregate of the honest rest is returned and the
- * rejected clients are listed in `lastReport`.
+ * rejected clients are listed in `lastReport`. Whatever `onInvalid` says, the
+ * aggregator never releases an aggregate of fewer than `minContributors`
+ * (default 3) valid contributions (PolicyError, rule 'minContributors'), and
+ * every party refuses a run with fewer clients than that before it sends a
+ * byte. Clients and the aggregator accept only a public key whose noise base
+ * is the one derived from n and whose noiseBits is at least 256, and, when
+ * `keyFingerprint` is set, only the pinned key (UntrustedKeyError).
  *
  * Encodings: secure sums pack the values as they are (unsigned, bitwidth of
  * the declared bound). Integer sums/means use signed offset encoding (33 bits
@@ -47,7 +54,17 @@ import {
   type Identity,
   type PinnedKeys,
 } from '../crypto/secure-channel.js';
-import { generateKeyPair, publicKeyFromBytes, publicKeyToBytes, type PaillierKeyPair, type PaillierPrivateKey, type PaillierPublicKey } from '../paillier/keys.js';
+import {
+  checkKeyFingerprint,
+  expectFingerprint,
+  generateKeyPair,
+  MIN_NOISE_BITS,
+  PaillierPrivateKey,
+  publicKeyFromBytes,
+  publicKeyToBytes,
+  type PaillierKeyPair,
+  type PaillierPublicKey,
+} from '../paillier/keys.js';
 import { PaillierPacking, type IntegerVector } from '../paillier/packing.js';
 import {
   addVectors,
@@ -59,8 +76,11 @@ import {
   type EncryptedVector,
 } from '../paillier/vector.js';
 import { PaillierWorkerPool, sharedPaillierPool } from '../paillier/pool.js';
-import { TooManyClientsError, ValueOutOfRangeError } from '../paillier/errors.js';
-import type { AggregateLeafValue, AggregationProtocol, AggregationRequest, AggregationResult, AggregationUri } from './protocol.js';
+import { TooManyClientsError, UntrustedKeyError } from '../paillier/errors.js';
+import { minContributorsOption, PolicyError, requireMinContributors, type RejectedContribution } from './policy.js';
+import { aggregatorMessageFromBytes, aggregatorMessageToBytes } from './paillier-wire.js';
+import type { AggregationProtocol, AggregationRequest, AggregationResult, AggregationUri } from './protocol.js';
+import { planFor } from './paillier-plan.js';
 
 // ---------------------------------------------------------------- channel grid
 
@@ -80,7 +100,7 @@ export const PAILLIER_CHANNEL_GRID: readonly ChannelGridEntry[] = Object.freeze(
   { from: 'SERVER', to: 'CLIENTS', kind: 'sealed-box', carries: 'Paillier public key (authenticated by the server key)' },
   { from: 'SERVER', to: 'AGGREGATORS', kind: 'sealed-box', carries: 'Paillier public key (authenticated by the server key)' },
   { from: 'CLIENTS', to: 'AGGREGATORS', kind: 'sealed-box-relayed', via: 'SERVER', carries: 'packed Paillier ciphertexts, end-to-end encrypted and authenticated' },
-  { from: 'AGGREGATORS', to: 'SERVER', kind: 'sealed-box', carries: 'aggregate ciphertexts (re-randomized) and the list of rejected clients' },
+  { from: 'AGGREGATORS', to: 'SERVER', kind: 'sealed-box', carries: 'aggregate ciphertexts (re-randomized) and the rejected clients, or a refusal without ciphertexts' },
   { from: 'CLIENTS', to: 'CLIENTS', kind: 'none', carries: 'nothing' },
   { from: 'AGGREGATORS', to: 'CLIENTS', kind: 'none', carries: 'nothing' },
   { from: 'CLIENTS', to: 'SERVER', kind: 'none', carries: 'nothing of its own (only relays boxes for AGGREGATORS)' },
@@ -136,8 +156,20 @@ export interface PaillierAggregationOptions {
   keyBits?: number;
   /** Fixed-point fractional bits for floats (default 32). */
   fracBits?: number;
-  /** Bits of the DJN noise exponent in the server's key (default ceil(keyBits/2); >= 256 = 2λ is the generic-attack floor, see docs/paillier.md). */
+  /** Bits of the DJN noise exponent in the server's key (default ceil(keyBits/2); at least 256 = 2λ, the generic-attack floor, see docs/paillier.md). */
   noiseBits?: number;
+  /**
+   * Minimum number of valid contributions an aggregate must have (default 3).
+   * Every party refuses a run with fewer clients before it sends anything; the
+   * aggregator refuses to release a sum of fewer valid contributions whatever
+   * `onInvalid` says (PolicyError, rule 'minContributors'): SERVER gets a
+   * refusal without ciphertexts and nothing is decrypted.
+   */
+  minContributors?: number;
+  /** SHA-256 fingerprint of the server's Paillier public key (publicKeyFingerprint): clients and the aggregator refuse any other key before encrypting or adding. */
+  keyFingerprint?: string;
+  /** The server's Paillier key pair (e.g. loaded from its key file; default: generated on first use). */
+  serverKeys?: PaillierKeyPair;
   /** 'throw' (default): a bad client message fails the aggregation with its typed error; 'drop': aggregate the honest rest. */
   onInvalid?: 'throw' | 'drop';
   /** Worker threads: a pool, true (the shared pool), false (main thread), or 'auto' (default: pool for >= 16 ciphertexts). */
@@ -157,11 +189,20 @@ export interface PaillierAggregationOptions {
 
 export interface PaillierReport {
   invocationId: string;
+  /** Contributions in the decrypted aggregate (0 when refused: nothing was decrypted). */
   contributions: number;
-  rejected: { client: number; error: Error }[];
+  /** Clients left out and why; `error` is the typed error where the aggregator ran in this process. */
+  rejected: { client: number; reason: string; error?: Error }[];
+  /** Set when the aggregator refused to release the aggregate. */
+  refused?: { rule: string; count: number; minimum: number };
   ciphertextsPerClient: number;
   bytesPerClient: number;
 }
+
+const reasonOf = (e: unknown): string => {
+  const s = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return s.length > 300 ? s.slice(0, 300) + '…' : s;
+};
 
 export const SERVER_NAME = 'server';
 export const AGGREGATOR_NAME = 'aggregator';
@@ -176,103 +217,6 @@ const URIS: readonly AggregationUri[] = Object.freeze([
   'federated_weighted_mean_at_aggregators',
 ]);
 
-// ---------------------------------------------------------------- encoding plans
-
-/** How a request's leaves become one integer vector per client, and back. */
-interface Plan {
-  packing: PaillierPacking;
-  length: number;
-  encode(client: number): IntegerVector;
-  decode(sums: bigint[], contributions: number): AggregateLeafValue[];
-}
-
-const isIntDType = (d: string) => d === 'int32' || d === 'uint32' || d === 'int64';
-
-function planFor(req: AggregationRequest, keyBits: number, maxClients: number, fracBits: number): Plan {
-  const sizes = req.leaves.map((l) => l.size);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const scale = 2 ** fracBits;
-  const bigScale = 1n << BigInt(fracBits);
-  if (req.uri === 'federated_secure_sum' || req.uri === 'federated_secure_sum_at_aggregators') {
-    const bound = req.bound ?? (1n << BigInt(req.bitwidth ?? 32));
-    const bitwidth = Math.max(1, (bound - 1n).toString(2).length);
-    const packing = new PaillierPacking({ keyBits, bitwidth, maxClients, signed: false });
-    return {
-      packing,
-      length: total,
-      encode: (c) => concatLeaves(req.clientValues[c]!, total, (x) => x),
-      decode: (sums) => splitLeaves(sums, sizes).map((s) => s),
-    };
-  }
-  const weighted = req.uri === 'federated_weighted_mean_at_aggregators';
-  const intLeaf = req.leaves.map((l) => isIntDType(l.type.dtype));
-  const anyFloat = intLeaf.some((x) => !x);
-  const anyInt64 = req.leaves.some((l) => l.type.dtype === 'int64');
-  const bitwidth = weighted || anyFloat ? 96 : anyInt64 ? 64 : 33;
-  const packing = new PaillierPacking({ keyBits, bitwidth, maxClients, signed: true });
-  const fixed = (x: number, what: string): bigint => {
-    const v = x * scale;
-    if (!Number.isFinite(v) || Math.abs(v) >= 2 ** 94) throw new ValueOutOfRangeError(`paillier aggregation: ${what} = ${x} does not fit the fixed-point range (|x| < 2^${94 - fracBits})`);
-    return BigInt(Math.round(v));
-  };
-  // weighted means: clients encode (w_i / W)·x_i with the total weight W public (as in the MPC secureMean)
-  const W = weighted ? req.weights!.reduce((a, b) => a + b, 0) : 1;
-  return {
-    packing,
-    length: total,
-    encode(c) {
-      const f = weighted ? req.weights![c]! / W : 1;
-      const out: bigint[] = new Array(total);
-      let k = 0;
-      req.clientValues[c]!.forEach((a, j) => {
-        for (let i = 0; i < a.length; i++) {
-          const x = a[i]!;
-          if (weighted) out[k++] = fixed(f * Number(x), `weighted value of client ${c}`);
-          else if (intLeaf[j]) out[k++] = typeof x === 'bigint' ? x : BigInt(x);
-          else out[k++] = fixed(x as number, `value of client ${c}`);
-        }
-      });
-      return out;
-    },
-    decode(sums, contributions) {
-      const parts = splitLeaves(sums, sizes);
-      const divisor = req.uri === 'federated_mean_at_aggregators' ? contributions : 1;
-      return parts.map((s, j) => {
-        if (req.uri === 'federated_sum_at_aggregators' && intLeaf[j]) return s;
-        const f = new Float64Array(s.length);
-        const unscale = weighted || !intLeaf[j] ? bigScale : 1n;
-        for (let i = 0; i < s.length; i++) f[i] = toNumber(s[i]!, unscale) / divisor;
-        return f;
-      });
-    },
-  };
-}
-
-/** x / d as a float64, accurate for large x (integer and fractional parts separately). */
-function toNumber(x: bigint, d: bigint): number {
-  if (d === 1n) return Number(x);
-  const q = x / d;
-  const r = x - q * d;
-  return Number(q) + Number(r) / Number(d);
-}
-
-function concatLeaves(leaves: readonly ArrayLike<number | bigint>[], total: number, f: (x: number | bigint) => number | bigint): (number | bigint)[] {
-  const out: (number | bigint)[] = new Array(total);
-  let k = 0;
-  for (const a of leaves) for (let i = 0; i < a.length; i++) out[k++] = f(a[i]!);
-  return out;
-}
-
-function splitLeaves(sums: bigint[], sizes: number[]): bigint[][] {
-  const out: bigint[][] = [];
-  let k = 0;
-  for (const s of sizes) {
-    out.push(sums.slice(k, k + s));
-    k += s;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- the protocol
 
 export class PaillierAggregation implements AggregationProtocol {
@@ -283,7 +227,9 @@ export class PaillierAggregation implements AggregationProtocol {
   readonly keyBits: number;
   readonly fracBits: number;
   readonly transport: Transport;
-  /** Report of the last aggregation (rejected clients, sizes). */
+  /** Minimum number of valid contributions an aggregate must have. */
+  readonly minContributors: number;
+  /** Report of the last aggregation (rejected clients, refusal, sizes). */
   lastReport: PaillierReport | undefined;
 
   readonly #opts: PaillierAggregationOptions;
@@ -313,8 +259,17 @@ export class PaillierAggregation implements AggregationProtocol {
     if (options.onInvalid !== undefined && options.onInvalid !== 'throw' && options.onInvalid !== 'drop') {
       throw new RangeError(`${fn}: "onInvalid" expected 'throw' or 'drop', got ${String(options.onInvalid)}`);
     }
-    if (options.noiseBits !== undefined && (!Number.isInteger(options.noiseBits) || options.noiseBits < 128 || options.noiseBits > 2 * kb)) {
-      throw new RangeError(`${fn}: "noiseBits" expected integer in [128, ${2 * kb}], got ${String(options.noiseBits)}`);
+    if (options.noiseBits !== undefined && (!Number.isInteger(options.noiseBits) || options.noiseBits < MIN_NOISE_BITS || options.noiseBits > 2 * kb)) {
+      throw new RangeError(`${fn}: "noiseBits" expected integer in [${MIN_NOISE_BITS}, ${2 * kb}], got ${String(options.noiseBits)}`);
+    }
+    this.minContributors = minContributorsOption(fn, options.minContributors);
+    if (options.keyFingerprint !== undefined) expectFingerprint(fn, 'keyFingerprint', options.keyFingerprint);
+    if (options.serverKeys !== undefined) {
+      const sk = options.serverKeys as Partial<PaillierKeyPair> | null;
+      if (typeof sk !== 'object' || sk === null || !(sk.privateKey instanceof PaillierPrivateKey) || sk.publicKey !== sk.privateKey.publicKey) {
+        throw new TypeError(`${fn}: "serverKeys" expected a PaillierKeyPair`);
+      }
+      if (sk.publicKey.bits !== kb) throw new RangeError(`${fn}: "serverKeys" is a ${sk.publicKey.bits}-bit key, "keyBits" says ${kb}`);
     }
     this.numClients = nc;
     this.keyBits = kb;
@@ -351,7 +306,27 @@ export class PaillierAggregation implements AggregationProtocol {
   }
 
   #serverKeys(): PaillierKeyPair {
-    return (this.#keys ??= generateKeyPair(this.keyBits, this.#opts.noiseBits === undefined ? {} : { noiseBits: this.#opts.noiseBits }));
+    return (this.#keys ??= this.#opts.serverKeys ?? generateKeyPair(this.keyBits, this.#opts.noiseBits === undefined ? {} : { noiseBits: this.#opts.noiseBits }));
+  }
+
+  /**
+   * What a client or the aggregator checks on the key SERVER published, before
+   * it encrypts or adds anything: the key parses under the checks of
+   * PaillierPublicKey (noise base derived from n, noiseBits >= 256, no
+   * trivially weak n: UntrustedKeyError), has the configured size, and is the
+   * pinned one when `keyFingerprint` is set.
+   */
+  #acceptKey(party: string, bytes: Uint8Array): PaillierPublicKey {
+    let pk: PaillierPublicKey;
+    try {
+      pk = publicKeyFromBytes(bytes);
+    } catch (e) {
+      if (e instanceof UntrustedKeyError) throw new UntrustedKeyError(e.field, `${party}: ${e.message}`);
+      throw e;
+    }
+    if (pk.bits !== this.keyBits) throw new RangeError(`${party}: server published a ${pk.bits}-bit key, configuration says ${this.keyBits}`);
+    if (this.#opts.keyFingerprint !== undefined) checkKeyFingerprint(party, pk, this.#opts.keyFingerprint);
+    return pk;
   }
 
   #pool(ciphertexts: number): PaillierWorkerPool | null {
@@ -387,6 +362,8 @@ export class PaillierAggregation implements AggregationProtocol {
     const k = clients.length;
     if (k > this.numClients) throw new TooManyClientsError(`paillier aggregation: ${k} clients exceed the declared numClients = ${this.numClients}`);
     packing.checkContributions('paillier aggregation', k);
+    // every party refuses a run below the minimum before it sends a byte
+    requireMinContributors('paillier aggregation', 'clients', k, this.minContributors);
     const sm = new StageMachine();
     const t = this.transport;
     // SPMD: each role's steps run where the transport says the role is local
@@ -395,8 +372,11 @@ export class PaillierAggregation implements AggregationProtocol {
     const aggLocal = t.isLocal(AGGREGATOR_NAME);
     const pool = this.#pool(packing.ciphertextsFor(length) * k);
     const onInvalid = this.#opts.onInvalid ?? 'throw';
-    const rejected: { client: number; error: Error }[] = [];
+    const rejected: PaillierReport['rejected'] = [];
     let bytesPerClient = 0;
+    const report = (contributions: number, refused?: PaillierReport['refused']): void => {
+      this.lastReport = { invocationId: inv, contributions, rejected, ...(refused ? { refused } : {}), ciphertextsPerClient: packing.ciphertextsFor(length), bytesPerClient };
+    };
 
     // 0 KEYS, 1 PUBLISH (SERVER)
     sm.advance('PUBLISH');
@@ -414,8 +394,7 @@ export class PaillierAggregation implements AggregationProtocol {
       const name = clientName(i);
       if (!t.isLocal(name)) return;
       const box = await t.receive(name, SERVER_NAME, `${inv}/pk`);
-      const pk = publicKeyFromBytes(this.#clientReceivers[i]!.open(box, inv).plaintext);
-      if (pk.bits !== this.keyBits) throw new RangeError(`${name}: server published a ${pk.bits}-bit key, configuration says ${this.keyBits}`);
+      const pk = this.#acceptKey(name, this.#clientReceivers[i]!.open(box, inv).plaintext);
       const values = clients[i]!();
       if (values.length !== length) throw new RangeError(`${name}: encoded ${values.length} values, expected ${length}`);
       const enc: EncryptedVector = pool ? await pool.encryptVector(pk, packing, values) : encryptVector(pk, packing, values);
@@ -443,7 +422,7 @@ export class PaillierAggregation implements AggregationProtocol {
     sm.advance('AGGREGATE');
     if (aggLocal) {
       const pkBox = await t.receive(AGGREGATOR_NAME, SERVER_NAME, `${inv}/pk`);
-      const pk = publicKeyFromBytes(this.#aggReceiver.open(pkBox, inv).plaintext);
+      const pk = this.#acceptKey(AGGREGATOR_NAME, this.#aggReceiver.open(pkBox, inv).plaintext);
       const accepted: EncryptedVector[] = [];
       for (let i = 0; i < k; i++) {
         const box = await t.receive(AGGREGATOR_NAME, SERVER_NAME, `${inv}/relay/${i}`);
@@ -458,14 +437,29 @@ export class PaillierAggregation implements AggregationProtocol {
           addVectors(pk, packing, [v]);
           accepted.push(v);
         } catch (e) {
-          if (onInvalid === 'throw') throw e;
-          rejected.push({ client: i, error: e as Error });
+          rejected.push({ client: i, reason: reasonOf(e), error: e as Error });
         }
       }
-      if (accepted.length === 0) throw new RangeError('aggregator: no valid client contribution');
+      const wire = (): RejectedContribution[] => rejected.map(({ client, reason }) => ({ client, reason }));
+      // the aggregator protects the clients: it releases no aggregate below the
+      // minimum (whatever onInvalid says), and none at all with onInvalid 'throw'
+      // and a rejected client. SERVER then gets a refusal without ciphertexts.
+      const refusal =
+        onInvalid === 'throw' && rejected.length > 0
+          ? { rule: 'onInvalid', count: accepted.length, minimum: k }
+          : accepted.length < this.minContributors
+            ? { rule: 'minContributors', count: accepted.length, minimum: this.minContributors }
+            : undefined;
+      if (refusal) {
+        const msg = aggregatorMessageToBytes({ kind: 'refused', ...refusal, rejected: wire() });
+        await this.#send(AGGREGATOR_NAME, SERVER_NAME, `${inv}/agg`, this.#aggSender.seal(SERVER_NAME, msg, inv));
+        report(0, refusal);
+        if (refusal.rule === 'onInvalid') throw rejected[0]!.error;
+        throw new PolicyError({ ...refusal, party: AGGREGATOR_NAME, rejected: wire() }, `${refusal.count} valid contributions, fewer than the minimum of ${refusal.minimum}; no aggregate was released`);
+      }
       const sum = addVectors(pk, packing, accepted);
       const fresh = pool ? await pool.rerandomizeVector(pk, sum) : rerandomizeVector(pk, sum);
-      const msg = encryptedVectorToBytes(pk, fresh);
+      const msg = aggregatorMessageToBytes({ kind: 'aggregate', rejected: wire(), vector: encryptedVectorToBytes(pk, fresh) });
       await this.#send(AGGREGATOR_NAME, SERVER_NAME, `${inv}/agg`, this.#aggSender.seal(SERVER_NAME, msg, inv));
     }
 
@@ -477,17 +471,20 @@ export class PaillierAggregation implements AggregationProtocol {
     }
     const { publicKey, privateKey } = this.#serverKeys();
     const box = await t.receive(SERVER_NAME, AGGREGATOR_NAME, `${inv}/agg`);
-    const agg = encryptedVectorFromBytes(publicKey, packing, this.#serverReceiver.open(box, inv).plaintext);
+    const m = aggregatorMessageFromBytes(this.#serverReceiver.open(box, inv).plaintext);
+    // where the aggregator ran elsewhere, its list of rejected clients is the report's
+    if (!aggLocal) rejected.push(...m.rejected.map((r) => ({ ...r })));
+    if (m.kind === 'refused') {
+      const refused = { rule: m.rule, count: m.count, minimum: m.minimum };
+      report(0, refused);
+      throw new PolicyError({ ...refused, party: AGGREGATOR_NAME, rejected: m.rejected }, `${m.count} valid contributions, minimum ${m.minimum}; no aggregate was released`);
+    }
+    const agg = encryptedVectorFromBytes(publicKey, packing, m.vector);
     if (agg.length !== length) throw new RangeError(`server: aggregate has ${agg.length} values, expected ${length}`);
+    requireMinContributors(SERVER_NAME, 'contributions in the aggregate', agg.contributions, this.minContributors, m.rejected);
     const sums = pool ? await pool.decryptVector(privateKey, packing, agg) : decryptVector(privateKey, packing, agg);
     sm.advance('DONE');
-    this.lastReport = {
-      invocationId: inv,
-      contributions: agg.contributions,
-      rejected,
-      ciphertextsPerClient: packing.ciphertextsFor(length),
-      bytesPerClient,
-    };
+    report(agg.contributions);
     return { sums, contributions: agg.contributions };
   }
 
@@ -510,101 +507,5 @@ export function paillierAggregation(options: PaillierAggregationOptions): Pailli
   return new PaillierAggregation(options);
 }
 
-// ---------------------------------------------------------------- fast path for the learning layer
-
-export interface PaillierSecureMeanOptions {
-  /** 'low': 20 fractional bits in 40-bit slots; 'high': 32 in 64-bit slots (default 'low'). */
-  precision?: 'low' | 'high';
-  keyBits?: number;
-  /** DJN noise exponent bits (default ceil(keyBits/2)); 256 is 4x cheaper per encryption (see docs/paillier.md). */
-  noiseBits?: number;
-  /** Reuse one protocol instance (and its keys) across rounds; by default one is cached per (clients, keyBits). */
-  protocol?: PaillierAggregation | string;
-  workers?: PaillierWorkerPool | boolean | 'auto';
-}
-
-export interface PaillierSecureMeanResult {
-  mean: Float32Array;
-  bytesPerPlayer: Record<string, number>;
-  bytesByRole: Record<string, number>;
-}
-
-const cachedProtocols = new Map<string, PaillierAggregation>();
-let meanCounter = 0;
-
-/**
- * Weighted mean of flat Float32Array updates through the full Paillier
- * protocol (clients encrypt w_i/W · x_i in fixed point, the aggregator adds,
- * the server decrypts; W = Σ w_i is public as in the MPC secureMean).
- * Encryption and decryption run on worker threads.
- */
-export async function paillierSecureMean(
-  updates: readonly Float32Array[],
-  weights?: readonly number[],
-  options: PaillierSecureMeanOptions = {},
-): Promise<PaillierSecureMeanResult> {
-  const fn = 'paillierSecureMean';
-  if (!Array.isArray(updates) || updates.length === 0) throw new TypeError(`${fn}: "updates" expected non-empty array of Float32Array`);
-  updates.forEach((u, i) => {
-    if (!(u instanceof Float32Array)) throw new TypeError(`${fn}: "updates[${i}]" expected Float32Array`);
-    if (u.length !== updates[0]!.length) throw new RangeError(`${fn}: "updates[${i}]" has ${u.length} values, "updates[0]" has ${updates[0]!.length}`);
-  });
-  const w = weights ?? updates.map(() => 1);
-  if (!Array.isArray(w) || w.length !== updates.length) throw new RangeError(`${fn}: "weights" expected one number per update (${updates.length})`);
-  w.forEach((x, i) => {
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new RangeError(`${fn}: "weights[${i}]" expected finite number >= 0, got ${x}`);
-  });
-  const W = w.reduce((a, b) => a + b, 0);
-  if (!(W > 0)) throw new RangeError(`${fn}: "weights" must not be all zero`);
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: "options" expected object`);
-  const precision = options.precision ?? 'low';
-  if (precision !== 'low' && precision !== 'high') throw new RangeError(`${fn}: "precision" expected 'low' or 'high', got ${String(precision)}`);
-  const frac = precision === 'low' ? 20 : 32;
-  const bitwidth = precision === 'low' ? 40 : 64;
-  const keyBits = options.keyBits ?? 2048;
-  let proto: PaillierAggregation;
-  if (options.protocol instanceof PaillierAggregation) proto = options.protocol;
-  else {
-    const id = `${updates.length}/${keyBits}/${options.noiseBits ?? 'default'}`;
-    proto =
-      cachedProtocols.get(id) ??
-      new PaillierAggregation({ numClients: updates.length, keyBits, workers: options.workers ?? true, ...(options.noiseBits === undefined ? {} : { noiseBits: options.noiseBits }) });
-    cachedProtocols.set(id, proto);
-  }
-  const packing = new PaillierPacking({ keyBits: proto.keyBits, bitwidth, maxClients: proto.numClients, signed: true });
-  const scale = 2 ** frac;
-  const lim = 2 ** (bitwidth - 1);
-  const n = updates[0]!.length;
-  const clients = updates.map((u, c) => () => {
-    const f = w[c]! / W;
-    const out = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const v = Math.round(u[i]! * f * scale);
-      if (!(Math.abs(v) < lim)) throw new ValueOutOfRangeError(`${fn}: updates[${c}][${i}] = ${u[i]} does not fit ${precision} precision (|x·w/W| < 2^${bitwidth - 1 - frac})`);
-      out[i] = v;
-    }
-    return out;
-  });
-  const before = proto.transport.stats();
-  const { sums } = await proto.run(`secure-mean/${++meanCounter}`, packing, n, clients);
-  const mean = new Float32Array(n);
-  for (let i = 0; i < n; i++) mean[i] = Number(sums[i]!) / scale;
-  const after = proto.transport.stats();
-  const bytesPerPlayer: Record<string, number> = {};
-  for (const [p, s] of Object.entries(after)) {
-    const d = s.bytesSent - (before[p]?.bytesSent ?? 0);
-    if (d > 0) bytesPerPlayer[p] = d;
-  }
-  const bytesByRole: Record<string, number> = {};
-  for (const [p, b] of Object.entries(bytesPerPlayer)) {
-    const role = p.startsWith('client-') ? 'clients' : p;
-    bytesByRole[role] = (bytesByRole[role] ?? 0) + b;
-  }
-  return { mean, bytesPerPlayer, bytesByRole };
-}
-
-/** The learning layer looks for `secureMean` in this module (src/learning/secure-aggregators.ts). */
-export async function secureMean(updates: readonly Float32Array[], weights?: readonly number[], options: Record<string, unknown> = {}): Promise<PaillierSecureMeanResult> {
-  const { precision, keyBits, workers, noiseBits } = options as PaillierSecureMeanOptions;
-  return paillierSecureMean(updates, weights, { precision, keyBits, workers, noiseBits });
-}
+// the learning layer's fast path (paillierSecureMean, secureMean) lives in paillier-mean.ts
+export { paillierSecureMean, secureMean, type PaillierSecureMeanOptions, type PaillierSecureMeanResult } from './paillier-mean.js';

@@ -139,6 +139,28 @@ const SMALL_PRIMES: number[] = (() => {
   return out;
 })();
 
+/** The product of the primes below 2^14 (one gcd finds any of them in n). */
+let smallPrimeProduct: bigint | undefined;
+
+/** A prime factor of n below 2^14, or 0 when there is none (n > 1). */
+export function smallPrimeFactor(n: bigint): number {
+  smallPrimeProduct ??= SMALL_PRIMES.reduce((a, p) => a * BigInt(p), 1n);
+  if (gcd(n, smallPrimeProduct) === 1n) return 0;
+  return SMALL_PRIMES.find((p) => n % BigInt(p) === 0n)!;
+}
+
+/** floor(sqrt(x)) for x >= 0 (Newton's method). */
+export function isqrt(x: bigint): bigint {
+  if (x < 0n) throw new RangeError('isqrt: negative argument');
+  if (x < 2n) return x;
+  let r = 1n << BigInt(Math.ceil(bitLength(x) / 2));
+  for (;;) {
+    const next = (r + x / r) >> 1n;
+    if (next >= r) return r;
+    r = next;
+  }
+}
+
 /** Miller-Rabin with `rounds` uniformly random bases in [2, n-2] (CSPRNG). */
 export function millerRabin(n: bigint, rounds: number): boolean {
   if (n < 4n) return n === 2n || n === 3n;

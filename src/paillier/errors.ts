@@ -40,6 +40,38 @@ export class TooManyClientsError extends RangeError {
   }
 }
 
+/**
+ * A public key a party refuses to encrypt under: a noise base that is not the
+ * one derived from n, a noise exponent below the floor, a modulus that fails
+ * the cheap sanity checks, or a key that does not match the pinned
+ * fingerprint. `field` names the offending field ('n', 'hs', 'noiseBits',
+ * 'keyFingerprint').
+ */
+export class UntrustedKeyError extends RangeError {
+  readonly code = 'PAILLIER_UNTRUSTED_KEY';
+  readonly field: 'n' | 'hs' | 'noiseBits' | 'keyFingerprint';
+  constructor(field: UntrustedKeyError['field'], message: string) {
+    super(message);
+    this.name = 'UntrustedKeyError';
+    this.field = field;
+  }
+}
+
+/**
+ * A decrypted slot whose sum exceeds what `contributions` in-range values can
+ * add up to: some contribution was encrypted outside the packing's range
+ * (a malicious or broken client). `index` is the value's position.
+ */
+export class SlotOverflowError extends RangeError {
+  readonly code = 'PAILLIER_SLOT_OVERFLOW';
+  readonly index: number;
+  constructor(index: number, message: string) {
+    super(message);
+    this.name = 'SlotOverflowError';
+    this.index = index;
+  }
+}
+
 /** Two objects that must share a key (or packing) do not. */
 export class KeyMismatchError extends TypeError {
   readonly code = 'PAILLIER_KEY_MISMATCH';

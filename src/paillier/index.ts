@@ -4,6 +4,10 @@ export {
   PaillierPrivateKey,
   generateKeyPair,
   defaultNoiseBits,
+  deriveNoiseBase,
+  publicKeyFingerprint,
+  checkKeyFingerprint,
+  MIN_NOISE_BITS,
   publicKeyToBytes,
   publicKeyFromBytes,
   publicKeyFromJSON,
@@ -57,6 +61,8 @@ export {
   TooManyClientsError,
   KeyMismatchError,
   SecretCoercionError,
+  UntrustedKeyError,
+  SlotOverflowError,
 } from './errors.js';
 // Phase 2: the aggregation service bound to the Federated Core (lives in src/aggregation/paillier.ts;
 // re-exported here because the issue names fedcrypt/paillier as its home).

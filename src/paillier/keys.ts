@@ -5,25 +5,96 @@
  * bits set (so n = pq has exactly `bits` bits), trial division then 64 rounds
  * of Miller-Rabin with CSPRNG bases, p != q, gcd(n, (p-1)(q-1)) = 1.
  *
- * The public key also carries the DJN noise base hs = h^n mod n^2, h = -x^2 mod n
- * for a random x (Damgard-Jurik-Nielsen, "A generalization of Paillier's
- * public-key system with applications to electronic voting", IJIS 2010, §4.1 /
- * "Some optimizations"); see paillier.ts for the exponent length and the
- * assumption it rests on. hs is public and part of the serialized public key;
- * a public key constructed from n alone gets a fresh hs.
+ * The DJN noise base (Damgard-Jurik-Nielsen, "A generalization of Paillier's
+ * public-key system with applications to electronic voting", IJIS 2010, §4.1,
+ * "Some optimizations") is hs = h^n mod n^2 with h = -x^2 mod n. Here x is not
+ * drawn by the key owner: every party derives it from n alone (SHA-256 of a
+ * domain tag and n, expanded and reduced mod n; `deriveNoiseBase`), so no
+ * server-chosen value enters the clients' noise. A public key whose `hs` is
+ * not the derived one is refused (UntrustedKeyError naming "hs"), as is a
+ * noise exponent below MIN_NOISE_BITS ("noiseBits") and a modulus that is
+ * prime, a square or has a factor below 2^14 ("n"). See docs/paillier.md.
  */
+import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { bigintToBytes, bitLength, bytesToBigint, gcd, mod, modInv, randomPrime, randomUnit } from './bigint.js';
-import { EncodingLengthError, KeyMismatchError, SecretCoercionError, describe, expectBigint, expectInt } from './errors.js';
+import { bigintToBytes, bitLength, bytesToBigint, gcd, isqrt, millerRabin, mod, modInv, randomPrime, smallPrimeFactor } from './bigint.js';
+import { EncodingLengthError, KeyMismatchError, SecretCoercionError, UntrustedKeyError, describe, expectBigint, expectInt } from './errors.js';
 import { FixedBaseTable } from './fixedbase.js';
 import { MontModulus, powMod } from './mont.js';
 
 export const MIN_KEY_BITS = 256;
 export const MAX_KEY_BITS = 8192;
+/** Floor of the DJN exponent length: 2λ for λ = 128 (the generic attack on an ℓ-bit exponent costs 2^(ℓ/2)). */
+export const MIN_NOISE_BITS = 256;
+/** Domain separation tag of the noise-base derivation (part of the key format: changing it changes every hs). */
+export const NOISE_BASE_DOMAIN = 'fedcrypt/paillier/djn-noise-base/v1';
 
-/** Length in bits of the DJN exponent: ceil(k/2) as in DJN, at least 256. */
+/** Length in bits of the DJN exponent: ceil(k/2) as in DJN, at least MIN_NOISE_BITS. */
 export function defaultNoiseBits(keyBits: number): number {
-  return Math.max(256, Math.ceil(keyBits / 2));
+  return Math.max(MIN_NOISE_BITS, Math.ceil(keyBits / 2));
+}
+
+/**
+ * The checks a party makes on a modulus it did not generate: odd, of
+ * MIN_KEY_BITS..MAX_KEY_BITS bits (RangeError), and none of the cheap
+ * give-aways of a modulus anyone can factor: a prime factor below 2^14, a
+ * square, a prime (UntrustedKeyError naming "n"). A modulus with a larger
+ * weak factor passes; only pinning the key (fingerprint) or a proof of a
+ * well-formed modulus (not implemented) rules that out.
+ */
+export function checkModulus(fn: string, n: unknown): bigint {
+  expectBigint(fn, 'n', n);
+  const m = n as bigint;
+  const bits = bitLength(m);
+  if (m < 0n || bits < MIN_KEY_BITS || bits > MAX_KEY_BITS || (m & 1n) === 0n) {
+    throw new RangeError(`${fn}: "n" expected odd modulus of ${MIN_KEY_BITS}..${MAX_KEY_BITS} bits, got ${describe(m)}`);
+  }
+  const f = smallPrimeFactor(m);
+  if (f !== 0) throw new UntrustedKeyError('n', `${fn}: "n" has the small prime factor ${f}`);
+  const r = isqrt(m);
+  if (r * r === m) throw new UntrustedKeyError('n', `${fn}: "n" is a perfect square`);
+  if (millerRabin(m, 1)) throw new UntrustedKeyError('n', `${fn}: "n" is prime`);
+  return m;
+}
+
+/** n -> hs for moduli already checked (a few keys are live at a time; bounded, oldest out first). */
+const derivedBases = new Map<bigint, bigint>();
+const DERIVED_CACHE_SIZE = 16;
+
+/** Number of moduli whose derived base is cached (at most 16, whatever a server sends). */
+export function noiseBaseCacheSize(): number {
+  return derivedBases.size;
+}
+
+/** x in [0, n): SHA-256 in counter mode over (tag, counter, n), 128 bits longer than n, reduced mod n. */
+export function noiseSeed(n: bigint): bigint {
+  const L = Math.ceil(bitLength(n) / 8);
+  const nb = bigintToBytes(n, L);
+  const need = L + 16;
+  const blocks: Buffer[] = [];
+  for (let i = 0; blocks.length * 32 < need; i++) {
+    const ctr = Buffer.alloc(4);
+    ctr.writeUInt32BE(i);
+    blocks.push(createHash('sha256').update(NOISE_BASE_DOMAIN).update(Buffer.from([0])).update(ctr).update(nb).digest());
+  }
+  return bytesToBigint(new Uint8Array(Buffer.concat(blocks).subarray(0, need))) % n;
+}
+
+/**
+ * The DJN noise base for modulus n, derived from n alone: x = noiseSeed(n),
+ * h = -x^2 mod n, hs = h^n mod n^2. Checks n first (checkModulus). Cached
+ * per n.
+ */
+export function deriveNoiseBase(n: bigint, fn = 'deriveNoiseBase'): bigint {
+  const hit = derivedBases.get(n);
+  if (hit !== undefined) return hit;
+  checkModulus(fn, n);
+  const x = noiseSeed(n);
+  if (gcd(x, n) !== 1n) throw new UntrustedKeyError('n', `${fn}: "n" shares a factor with its derived noise seed`);
+  const hs = powMod(n - ((x * x) % n), n, n * n);
+  if (derivedBases.size >= DERIVED_CACHE_SIZE) derivedBases.delete(derivedBases.keys().next().value!);
+  derivedBases.set(n, hs);
+  return hs;
 }
 
 export class PaillierPublicKey {
@@ -36,17 +107,30 @@ export class PaillierPublicKey {
   readonly byteLength: number;
   /** Bytes of one ciphertext (an element of Z_{n^2}). */
   readonly ciphertextByteLength: number;
-  /** DJN noise base hs = h^n mod n^2 (public). */
+  /** DJN noise base hs = h^n mod n^2, h = -x^2 mod n with x derived from n (deriveNoiseBase). */
   readonly hs: bigint;
   /** Bit length of the DJN random exponent. */
   readonly noiseBits: number;
   #table: FixedBaseTable | undefined;
 
+  /**
+   * A public key for modulus n. The noise base is always the one derived from
+   * n (deriveNoiseBase); `hs`, when given (e.g. parsed from bytes), must equal
+   * it (UntrustedKeyError naming "hs"). `noiseBits` must lie in
+   * [MIN_NOISE_BITS, 2·bits] (UntrustedKeyError naming "noiseBits").
+   */
   constructor(n: bigint, options: { hs?: bigint; noiseBits?: number } = {}) {
-    expectBigint('PaillierPublicKey', 'n', n);
+    const fn = 'PaillierPublicKey';
+    if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: "options" expected object, got ${describe(options)}`);
+    const hs = deriveNoiseBase(n, fn);
     const bits = bitLength(n);
-    if (bits < MIN_KEY_BITS || bits > MAX_KEY_BITS || (n & 1n) === 0n) {
-      throw new RangeError(`PaillierPublicKey: "n" expected odd modulus of ${MIN_KEY_BITS}..${MAX_KEY_BITS} bits, got ${describe(n)}`);
+    const nb = options.noiseBits ?? defaultNoiseBits(bits);
+    if (typeof nb !== 'number' || !Number.isInteger(nb)) throw new TypeError(`${fn}: "noiseBits" expected integer, got ${describe(nb)}`);
+    if (nb < MIN_NOISE_BITS || nb > 2 * bits) {
+      throw new UntrustedKeyError('noiseBits', `${fn}: "noiseBits" expected integer in [${MIN_NOISE_BITS}, ${2 * bits}] (the floor is 2λ for λ = 128), got ${nb}`);
+    }
+    if (options.hs !== undefined && expectBigint(fn, 'hs', options.hs) !== hs) {
+      throw new UntrustedKeyError('hs', `${fn}: "hs" is not the noise base derived from n; a noise base chosen by the key owner is refused`);
     }
     this.n = n;
     this.n2 = n * n;
@@ -54,16 +138,8 @@ export class PaillierPublicKey {
     this.bits = bits;
     this.byteLength = Math.ceil(bits / 8);
     this.ciphertextByteLength = Math.ceil(bitLength(this.n2) / 8);
-    this.noiseBits = expectInt('PaillierPublicKey', 'noiseBits', options.noiseBits ?? defaultNoiseBits(bits), 128, 2 * bits);
-    if (options.hs !== undefined) {
-      const hs = expectBigint('PaillierPublicKey', 'hs', options.hs);
-      if (hs <= 1n || hs >= this.n2 || gcd(hs, n) !== 1n) throw new RangeError('PaillierPublicKey: "hs" expected element of Z*_{n^2}');
-      this.hs = hs;
-    } else {
-      const x = randomUnit(n);
-      const h = mod(-(x * x), n);
-      this.hs = powMod(h, n, this.n2);
-    }
+    this.noiseBits = nb;
+    this.hs = hs;
     Object.freeze(this);
   }
 
@@ -141,6 +217,27 @@ export function publicKeyFromBytes(b: Uint8Array): PaillierPublicKey {
   const n = bytesToBigint(b.subarray(4, 4 + L));
   if (Math.ceil(bitLength(n) / 8) !== L) throw new EncodingLengthError('publicKeyFromBytes: modulus has a leading zero byte');
   return new PaillierPublicKey(n, { hs: bytesToBigint(b.subarray(4 + L)), noiseBits });
+}
+
+/** SHA-256 (lowercase hex) of the canonical public key bytes (publicKeyToBytes): what a party pins. */
+export function publicKeyFingerprint(pk: PaillierPublicKey): string {
+  if (!(pk instanceof PaillierPublicKey)) throw new TypeError(`publicKeyFingerprint: "publicKey" expected PaillierPublicKey, got ${describe(pk)}`);
+  return createHash('sha256').update(publicKeyToBytes(pk)).digest('hex');
+}
+
+const FINGERPRINT = /^[0-9a-f]{64}$/;
+
+/** A fingerprint option: 64 lowercase hex digits (TypeError naming `arg` otherwise). */
+export function expectFingerprint(fn: string, arg: string, v: unknown): string {
+  if (typeof v !== 'string' || !FINGERPRINT.test(v)) throw new TypeError(`${fn}: "${arg}" expected SHA-256 fingerprint (64 lowercase hex digits), got ${describe(v)}`);
+  return v;
+}
+
+/** Refuse a key that is not the pinned one (UntrustedKeyError naming "keyFingerprint"). */
+export function checkKeyFingerprint(fn: string, pk: PaillierPublicKey, expected: string): void {
+  expectFingerprint(fn, 'keyFingerprint', expected);
+  const got = publicKeyFingerprint(pk);
+  if (got !== expected) throw new UntrustedKeyError('keyFingerprint', `${fn}: the public key's fingerprint ${got} is not the pinned "keyFingerprint" ${expected}`);
 }
 
 const SECRET = 'PaillierPrivateKey';
@@ -287,14 +384,12 @@ export interface PaillierKeyPair {
 export function generateKeyPair(bits = 2048, options: { noiseBits?: number } = {}): PaillierKeyPair {
   expectInt('generateKeyPair', 'bits', bits, MIN_KEY_BITS, MAX_KEY_BITS);
   if (bits % 2 !== 0) throw new RangeError(`generateKeyPair: "bits" expected even integer, got ${bits}`);
-  for (;;) {
-    const p = randomPrime(bits / 2);
-    let q = randomPrime(bits / 2);
-    while (q === p) q = randomPrime(bits / 2);
-    const n = p * q;
-    if (bitLength(n) !== bits) continue; // cannot happen with two top bits set; kept as a guard
-    if (gcd(n, (p - 1n) * (q - 1n)) !== 1n) continue;
-    const publicKey = new PaillierPublicKey(n, options);
-    return { publicKey, privateKey: new PaillierPrivateKey(p, q, publicKey) };
-  }
+  // Both primes have their two top bits set, so n = pq has exactly `bits` bits (9·2^(bits-4) <= n < 2^bits),
+  // and q - 1 < 2p (and p - 1 < 2q), so neither prime divides the other minus one: gcd(n, (p-1)(q-1)) = 1.
+  // PaillierPrivateKey checks the gcd again; the tests check the size.
+  const p = randomPrime(bits / 2);
+  let q = randomPrime(bits / 2);
+  while (q === p) q = randomPrime(bits / 2);
+  const publicKey = new PaillierPublicKey(p * q, options);
+  return { publicKey, privateKey: new PaillierPrivateKey(p, q, publicKey) };
 }

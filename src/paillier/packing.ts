@@ -9,9 +9,16 @@
  * wraps modulo n (slotsPerCiphertext·slotBits ≤ bits(n) - 1). Decoding
  * subtracts k·2^(bitwidth-1), which needs the number of contributions k; it is
  * carried next to the ciphertexts and checked against maxClients on every add.
+ *
+ * Range checks: encode() refuses values outside the bitwidth. A malicious
+ * client can bypass encode() and encrypt any plaintext; decode() then detects
+ * what it can: a slot whose sum exceeds k·(2^bitwidth - 1) (SlotOverflowError)
+ * and bits above the last slot (RangeError). An excess that carries into the
+ * next slot, or a shift that keeps every slot within range, is not detectable
+ * (docs/paillier.md, "What a malicious data owner can still do").
  */
 import { bitLength } from './bigint.js';
-import { TooManyClientsError, ValueOutOfRangeError, describe, expectInt } from './errors.js';
+import { SlotOverflowError, TooManyClientsError, ValueOutOfRangeError, describe, expectInt } from './errors.js';
 
 export interface PackingOptions {
   /** Bit length of the Paillier modulus n (e.g. 2048). */
@@ -127,7 +134,9 @@ export class PaillierPacking {
 
   /**
    * Unpack the sum of `contributions` packed vectors of `length` values and
-   * remove the offsets. Returns exact bigints.
+   * remove the offsets. Returns exact bigints. A slot above
+   * contributions·(2^bitwidth - 1) is SlotOverflowError (naming the value's
+   * index); bits above the last slot are RangeError.
    */
   decode(plaintexts: readonly bigint[], length: number, contributions: number): bigint[] {
     const fn = 'PaillierPacking.decode';
@@ -140,12 +149,18 @@ export class PaillierPacking {
     const sb = BigInt(this.slotBits);
     const mask = (1n << sb) - 1n;
     const off = this.#offset * BigInt(contributions);
+    // the largest slot sum `contributions` in-range encodings can produce
+    const top = ((1n << BigInt(this.bitwidth)) - 1n) * BigInt(contributions);
     const out: bigint[] = new Array(length);
     for (let c = 0; c < plaintexts.length; c++) {
       let x = plaintexts[c]!;
       const end = Math.min((c + 1) * S, length);
       for (let i = c * S; i < end; i++) {
-        out[i] = (x & mask) - off;
+        const slot = x & mask;
+        if (slot > top) {
+          throw new SlotOverflowError(i, `${fn}: slot of value ${i} holds ${slot}, above ${contributions} × (2^${this.bitwidth} - 1): a contribution was encoded outside the packing's range`);
+        }
+        out[i] = slot - off;
         x >>= sb;
       }
       if (x !== 0n) throw new RangeError(`${fn}: plaintext ${c} has bits above its last slot (wrong key, packing or length)`);

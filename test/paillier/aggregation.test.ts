@@ -55,7 +55,8 @@ test('federatedMean at AGGREGATORS of floats, and secure sum at AGGREGATORS, mat
   got.forEach((g, j) => assert.ok(Math.abs(g - want[j]!) < 1e-8, `${g} vs ${want[j]}`));
 });
 
-runAggregationConformance('paillier', () => paillierAggregation({ numClients: 6, keyBits: 512, workers: false }), {
+// the conformance cases draw 1..6 clients: below the default minimum of 3, so the minimum is set to 1 here
+runAggregationConformance('paillier', () => paillierAggregation({ numClients: 6, keyBits: 512, workers: false, minContributors: 1 }), {
   numRuns: 5,
   maxClients: 6,
   floatTolerance: { abs: 1e-6, rel: 1e-9 },
@@ -218,7 +219,7 @@ test('paillierSecureMean: weighted mean of Float32Array updates on worker thread
     assert.ok(Math.abs(r.mean[i]! - want) < 1e-5, `${i}: ${r.mean[i]} vs ${want}`);
   }
   assert.ok(r.bytesByRole.clients! > 0 && r.bytesByRole.server! > 0 && r.bytesByRole.aggregator! > 0);
-  await assert.rejects(paillierSecureMean([new Float32Array([1e9])], undefined, { keyBits: 512 }), RangeError);
+  await assert.rejects(paillierSecureMean([new Float32Array([1e9])], undefined, { keyBits: 512, minContributors: 1 }), RangeError);
   await assert.rejects(paillierSecureMean([], undefined, { keyBits: 512 }), TypeError);
   await assert.rejects(paillierSecureMean([new Float32Array(2), new Float32Array(3)], undefined, { keyBits: 512 }), RangeError);
 });
@@ -229,6 +230,12 @@ test('protocol options: bad values are typed errors naming the option; noiseBits
   assert.throws(() => paillierAggregation({ numClients: 3, keyBits: 1001 }), (e: Error) => e instanceof RangeError && /"keyBits"/.test(e.message));
   assert.throws(() => paillierAggregation({ numClients: 3, noiseBits: 64 }), (e: Error) => e instanceof RangeError && /"noiseBits"/.test(e.message));
   assert.throws(() => paillierAggregation({ numClients: 3, onInvalid: 'ignore' as 'drop' }), RangeError);
+  assert.throws(() => paillierAggregation({ numClients: 3, noiseBits: 255 }), (e: Error) => e instanceof RangeError && /"noiseBits"/.test(e.message));
+  assert.throws(() => paillierAggregation({ numClients: 3, minContributors: 0 }), (e: Error) => e instanceof RangeError && /"minContributors"/.test(e.message));
+  assert.throws(() => paillierAggregation({ numClients: 3, minContributors: 2.5 }), (e: Error) => e instanceof TypeError && /"minContributors"/.test(e.message));
+  assert.throws(() => paillierAggregation({ numClients: 3, keyFingerprint: 'ABC' }), (e: Error) => e instanceof TypeError && /"keyFingerprint"/.test(e.message));
+  assert.throws(() => paillierAggregation({ numClients: 3, serverKeys: {} as never }), (e: Error) => e instanceof TypeError && /"serverKeys"/.test(e.message));
+  assert.equal(paillierAggregation({ numClients: 3 }).minContributors, 3);
   const proto = paillierAggregation({ numClients: 5, keyBits: 512, noiseBits: 300, workers: false });
   assert.deepEqual(await localContext({ aggregation: proto }).invoke(seedComp, seedArgs), [10, 15]);
   assert.equal(proto.publicKey.noiseBits, 300);

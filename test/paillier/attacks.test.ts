@@ -1,0 +1,269 @@
+// Attacks on the Paillier aggregation, written as the attacker would run them: a malicious SERVER
+// (or client) in its own "process" on a shared in-memory hub, driving honest parties that run the
+// real protocol code. Each test asserts what the victims send and what the attacker receives.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
+import { generateIdentity, SealedBoxReceiver, SealedBoxSender } from '../../src/crypto/secure-channel.js';
+import { clientName, paillierAggregation, type ObservedMessage, type PaillierAggregationOptions } from '../../src/aggregation/paillier.js';
+import { PolicyError } from '../../src/aggregation/policy.js';
+import { aggregatorMessageFromBytes } from '../../src/aggregation/paillier-wire.js';
+import {
+  encrypt,
+  encryptedVectorToBytes,
+  encryptWithNoise,
+  generateKeyPair,
+  PaillierPacking,
+  publicKeyFingerprint,
+  publicKeyFromBytes,
+  publicKeyToBytes,
+  SlotOverflowError,
+  UntrustedKeyError,
+} from '../../src/paillier/index.js';
+import { modPow, randomPrime } from '../../src/paillier/bigint.js';
+import { sharedPaillierPool } from '../../src/paillier/pool.js';
+import { keyBytes, keyPair } from './fixtures.js';
+
+after(() => sharedPaillierPool().close());
+
+const CONTEXT = 'fedcrypt/aggregation/paillier/v1';
+const K = 4;
+const CLIENTS = Array.from({ length: K }, (_, i) => clientName(i));
+const NAMES = ['server', 'aggregator', ...CLIENTS];
+const packing = new PaillierPacking({ keyBits: 512, bitwidth: 16, maxClients: K, signed: false });
+const xs = [[11, 12, 13], [1, 2, 3], [4, 5, 6], [7, 8, 9]];
+
+/**
+ * The honest parties (all but `attacker`) in one process running the real protocol, and the
+ * attacker in another on the same hub, holding only its own identity and everyone's public keys.
+ */
+function world(attacker: string, options: Partial<PaillierAggregationOptions> = {}, local = NAMES.filter((n) => n !== attacker)) {
+  const hub = new MemoryHub();
+  const identities = new Map(NAMES.map((n) => [n, generateIdentity()]));
+  const sent: ObservedMessage[] = [];
+  const proto = paillierAggregation({
+    numClients: K,
+    keyBits: 512,
+    workers: false,
+    transport: new MemoryTransport({ hub, local }),
+    identities,
+    observe: (m) => sent.push(m),
+    ...options,
+  });
+  const pinned = proto.pinnedKeys;
+  const me = { name: attacker, identity: identities.get(attacker)! };
+  const keysOf = (ns: string[]) => new Map(ns.map((n) => [n, pinned.get(n)!]));
+  return {
+    proto,
+    sent,
+    t: new MemoryTransport({ hub, local: [attacker] }),
+    sender: new SealedBoxSender({ self: me, recipients: keysOf(NAMES.filter((n) => n !== attacker)), context: CONTEXT }),
+    receiver: new SealedBoxReceiver({ self: me, senders: keysOf(attacker === 'server' ? ['aggregator', ...CLIENTS] : ['server']), context: CONTEXT }),
+    /** The honest parties' run of one aggregation (invocation id `round#1`), settled to its error or result. */
+    run: () => proto.run('round', packing, 3, xs.map((x) => () => x)).then((r) => r, (e: unknown) => e),
+  };
+}
+const INV = 'round#1';
+
+/** The malicious server publishes `pkBytes` to every client and the aggregator. */
+async function publish(w: ReturnType<typeof world>, pkBytes: Uint8Array): Promise<void> {
+  for (const to of ['aggregator', ...CLIENTS]) await w.t.send('server', to, `${INV}/pk`, w.sender.seal(to, pkBytes, INV));
+}
+
+test('lone client: a server that corrupts every box but one gets a refusal without ciphertexts; nothing is decrypted', async () => {
+  const w = world('server', { onInvalid: 'drop' });
+  const outcome = w.run();
+  const { publicKey } = keyPair(512);
+  await publish(w, publicKeyToBytes(publicKey));
+  // the router keeps client 0's box and breaks the others, hoping for "the sum of the valid rest"
+  for (let i = 0; i < K; i++) {
+    const box = await w.t.receive('server', CLIENTS[i]!, `${INV}/up/${i}`);
+    const out = box.slice();
+    if (i !== 0) out[out.length - 1]! ^= 1;
+    await w.t.send('server', 'aggregator', `${INV}/relay/${i}`, out);
+  }
+  // what the server gets back from the aggregator: a refusal, no ciphertext
+  const reply = w.receiver.open(await w.t.receive('server', 'aggregator', `${INV}/agg`), INV);
+  assert.equal(reply.sender, 'aggregator');
+  const m = aggregatorMessageFromBytes(reply.plaintext);
+  assert.equal(m.kind, 'refused');
+  // the whole message is the kind byte, the length and the JSON report: no ciphertext follows
+  const reportLength = new DataView(reply.plaintext.buffer, reply.plaintext.byteOffset).getUint32(1);
+  assert.equal(reply.plaintext.length, 5 + reportLength);
+  assert.deepEqual(Object.keys(JSON.parse(Buffer.from(reply.plaintext.subarray(5)).toString('utf8'))), ['rule', 'count', 'minimum', 'rejected']);
+  assert.deepEqual(m.kind === 'refused' && [m.rule, m.count, m.minimum], ['minContributors', 1, 3]);
+  assert.deepEqual(m.rejected.map((r) => r.client), [1, 2, 3]);
+  assert.ok(m.rejected.every((r) => /^ChannelAuthError: /.test(r.reason)), JSON.stringify(m.rejected));
+  // the honest parties' run fails with the policy error naming the rule, the count, the minimum and the rejected
+  const err = await outcome;
+  assert.ok(err instanceof PolicyError, String(err));
+  assert.deepEqual([err.rule, err.party, err.count, err.minimum, err.code], ['minContributors', 'aggregator', 1, 3, 'POLICY_REFUSED']);
+  assert.deepEqual(err.rejected.map((r) => r.client), [1, 2, 3]);
+  assert.match(err.message, /aggregator: policy "minContributors" refuses: 1 valid contributions, fewer than the minimum of 3; no aggregate was released; rejected: client 1 \(ChannelAuthError/);
+  // the aggregator sent exactly that one message; the report says the same
+  assert.deepEqual(w.sent.filter((s) => s.from === 'aggregator').map((s) => s.key), [`${INV}/agg`]);
+  assert.deepEqual(w.proto.lastReport!.refused, { rule: 'minContributors', count: 1, minimum: 3 });
+  assert.equal(w.proto.lastReport!.contributions, 0);
+  assert.deepEqual(w.proto.lastReport!.rejected.map((r) => r.client), [1, 2, 3]);
+});
+
+test('minContributors edge: exactly the minimum valid contributions is released, one fewer is refused (onInvalid "drop")', async () => {
+  const run = async (broken: number[]) => {
+    const seen: ObservedMessage[] = [];
+    const proto = paillierAggregation({
+      numClients: K,
+      keyBits: 512,
+      workers: false,
+      onInvalid: 'drop',
+      observe: (m) => seen.push(m),
+      relay: (e) => (broken.includes(e.client) ? e.box.subarray(1) : e.box),
+    });
+    const out = await proto.run('edge', packing, 3, xs.map((x) => () => x)).then((r) => r, (e: unknown) => e);
+    const toServer = seen.find((m) => m.from === 'aggregator')!;
+    const sid = { name: 'server', identity: proto.identityOf('server')! };
+    const opened = new SealedBoxReceiver({ self: sid, senders: new Map([['aggregator', proto.pinnedKeys.get('aggregator')!]]), context: CONTEXT }).open(toServer.payload);
+    await proto.close();
+    return { out, msg: aggregatorMessageFromBytes(opened.plaintext), report: proto.lastReport! };
+  };
+  const ok = await run([2]);
+  assert.deepEqual(ok.out, { sums: [19n, 22n, 25n], contributions: 3 });
+  assert.equal(ok.msg.kind, 'aggregate');
+  assert.deepEqual(ok.msg.rejected.map((r) => r.client), [2]);
+  assert.equal(ok.report.contributions, 3);
+  const refused = await run([1, 2]);
+  assert.ok(refused.out instanceof PolicyError && refused.out.count === 2 && refused.out.minimum === 3, String(refused.out));
+  assert.equal(refused.msg.kind, 'refused');
+  assert.deepEqual(refused.msg.rejected.map((r) => r.client), [1, 2]);
+});
+
+test('fewer clients than minContributors: every party refuses before it sends a byte; a lower minimum must be set explicitly', async () => {
+  const seen: ObservedMessage[] = [];
+  const proto = paillierAggregation({ numClients: K, keyBits: 512, workers: false, observe: (m) => seen.push(m) });
+  const err = await proto.run('few', packing, 3, xs.slice(0, 2).map((x) => () => x)).then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof PolicyError && err.rule === 'minContributors' && err.count === 2 && err.minimum === 3, String(err));
+  assert.match(err.message, /2 clients, fewer than the minimum of 3/);
+  assert.equal(seen.length, 0);
+  const strict = paillierAggregation({ numClients: K, keyBits: 512, workers: false, minContributors: 4, observe: (m) => seen.push(m) });
+  await assert.rejects(strict.run('few', packing, 3, xs.slice(0, 3).map((x) => () => x)), (e: unknown) => e instanceof PolicyError && e.count === 3 && e.minimum === 4);
+  assert.equal(seen.length, 0);
+  assert.deepEqual((await strict.run('all', packing, 3, xs.map((x) => () => x))).sums, [23n, 27n, 31n]);
+  const two = paillierAggregation({ numClients: K, keyBits: 512, workers: false, minContributors: 2 });
+  assert.deepEqual((await two.run('two', packing, 3, xs.slice(0, 2).map((x) => () => x))).sums, [12n, 14n, 16n]);
+  await Promise.all([proto.close(), strict.close(), two.close()]);
+});
+
+test('onInvalid "throw": the aggregator reports the rejected client to the server in a refusal and releases nothing', async () => {
+  const seen: ObservedMessage[] = [];
+  const proto = paillierAggregation({ numClients: K, keyBits: 512, workers: false, observe: (m) => seen.push(m), relay: (e) => (e.client === 3 ? e.box.subarray(2) : e.box) });
+  await assert.rejects(proto.run('t', packing, 3, xs.map((x) => () => x)), (e: Error) => e.name === 'ChannelAuthError' || e.name === 'SecureChannelError');
+  const toServer = seen.filter((m) => m.from === 'aggregator');
+  assert.equal(toServer.length, 1);
+  const sid = { name: 'server', identity: proto.identityOf('server')! };
+  const opened = new SealedBoxReceiver({ self: sid, senders: new Map([['aggregator', proto.pinnedKeys.get('aggregator')!]]), context: CONTEXT }).open(toServer[0]!.payload);
+  const m = aggregatorMessageFromBytes(opened.plaintext);
+  assert.ok(m.kind === 'refused' && m.rule === 'onInvalid' && m.count === 3 && m.minimum === 4, JSON.stringify(m));
+  assert.deepEqual(m.rejected.map((r) => r.client), [3]);
+  await proto.close();
+});
+
+// ---- server-chosen keys ----------------------------------------------------------------------------
+
+const kp = keyPair(512);
+const { n, n2 } = kp.publicKey;
+const { p, q } = kp.privateKey;
+// u = 1 mod p^2, -1 mod q^2: a unit of order 2
+const orderTwo = (1n + p * p * (((q * q - 2n) * modPow(p * p, -1n, q * q)) % (q * q))) % n2;
+const MALICIOUS: [string, Uint8Array, UntrustedKeyError['field']][] = [
+  ['hs = n^2 - 1 (noise ±1)', keyBytes(n, n2 - 1n, 256), 'hs'],
+  ['hs of order 2', keyBytes(n, orderTwo, 256), 'hs'],
+  ['hs = 1 + n (noise = an encryption of the exponent)', keyBytes(n, n + 1n, 256), 'hs'],
+  ['noiseBits 128', keyBytes(n, kp.publicKey.hs, 128), 'noiseBits'],
+  ['noiseBits 255', keyBytes(n, kp.publicKey.hs, 255), 'noiseBits'],
+  ['a prime modulus', keyBytes(randomPrime(512), 2n, 256), 'n'],
+];
+
+for (const [label, bytes, field] of MALICIOUS) {
+  test(`malicious server key (${label}): clients and the aggregator refuse it (UntrustedKeyError "${field}") and send nothing`, async () => {
+    const w = world('server');
+    const outcome = w.run();
+    await publish(w, bytes);
+    const err = await outcome;
+    assert.ok(err instanceof UntrustedKeyError && err.field === field, String(err));
+    assert.match(err.message, /^client-\d: PaillierPublicKey: /);
+    assert.deepEqual(w.sent, [], 'no honest party sent anything');
+    // the aggregator on its own (the clients elsewhere) refuses the same key before it reads a box
+    const agg = world('server', {}, ['aggregator']);
+    const aggRun = agg.run();
+    await publish(agg, bytes);
+    const aggErr = await aggRun;
+    assert.ok(aggErr instanceof UntrustedKeyError && aggErr.field === field && /^aggregator: /.test(aggErr.message), String(aggErr));
+    assert.deepEqual(agg.sent, []);
+  });
+}
+
+test('why those keys must be refused: with noise ±1 (or 1 + n) anyone reads the plaintext; honest ciphertexts resist the trick', () => {
+  const pk = kp.publicKey;
+  // the attack, without the key: c = ±(1 + m·n) mod n^2
+  const trick = (c: bigint): bigint | undefined => {
+    for (const s of [c, n2 - c]) if ((s - 1n) % n === 0n) return (s - 1n) / n;
+    return undefined;
+  };
+  const m = 0x1234_5678_9abc_def0_1234_5678n;
+  assert.equal(trick(encryptWithNoise(pk, m, n2 - 1n)), m);
+  assert.equal(trick(encryptWithNoise(pk, m, orderTwo)), undefined); // order 2: noise 1 or u, and u is public
+  assert.equal(trick((encryptWithNoise(pk, m, orderTwo) * orderTwo) % n2), m);
+  // hs = 1 + n: the "noise" (1 + n)^a = 1 + a·n only adds the short exponent a to m
+  const a = 1n << 200n;
+  assert.equal(trick(encryptWithNoise(pk, m, modPow(n + 1n, a, n2))), m + a);
+  // a ciphertext under the derived base is not readable this way
+  for (let i = 0; i < 20; i++) assert.equal(trick(encrypt(pk, m)), undefined);
+});
+
+test('pinned key: a fingerprint mismatch is refused by every client before any ciphertext is produced; the pinned key works', async () => {
+  const pinnedTo = keyPair(1024).publicKey; // the key the operators pinned; the server uses another
+  const seen: ObservedMessage[] = [];
+  const proto = paillierAggregation({ numClients: K, keyBits: 512, workers: false, keyFingerprint: publicKeyFingerprint(pinnedTo), observe: (m) => seen.push(m) });
+  const err = await proto.run('pin', packing, 3, xs.map((x) => () => x)).then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof UntrustedKeyError && err.field === 'keyFingerprint', String(err));
+  assert.match(err.message, /^client-\d: the public key's fingerprint [0-9a-f]{64} is not the pinned "keyFingerprint"/);
+  // only the server's key publications went out: no client box, no aggregate
+  assert.ok(seen.length > 0 && seen.every((m) => m.from === 'server' && m.key.endsWith('/pk')), JSON.stringify(seen.map((m) => [m.from, m.key])));
+  await proto.close();
+  const keys = generateKeyPair(512);
+  const good = paillierAggregation({ numClients: K, keyBits: 512, workers: false, serverKeys: keys, keyFingerprint: publicKeyFingerprint(keys.publicKey) });
+  assert.deepEqual((await good.run('pin', packing, 3, xs.map((x) => () => x))).sums, [23n, 27n, 31n]);
+  assert.equal(good.publicKey, keys.publicKey);
+  await good.close();
+  assert.throws(() => paillierAggregation({ numClients: K, keyBits: 1024, serverKeys: keys }), (e: Error) => e instanceof RangeError && /"serverKeys" is a 512-bit key/.test(e.message));
+});
+
+// ---- a malicious client ----------------------------------------------------------------------------
+
+/** Client 3 skips the encoder and encrypts a packed plaintext of its choosing. */
+async function maliciousClient(slots: bigint[]) {
+  const w = world('client-3');
+  const outcome = w.run();
+  const pkBox = w.receiver.open(await w.t.receive('client-3', 'server', `${INV}/pk`), INV);
+  const pk = publicKeyFromBytes(pkBox.plaintext);
+  const m = slots.reduce((acc, v, i) => acc | (v << BigInt(i * packing.slotBits)), 0n);
+  const bytes = encryptedVectorToBytes(pk, { length: 3, contributions: 1, ciphertexts: [encrypt(pk, m)] });
+  await w.t.send('client-3', 'server', `${INV}/up/3`, w.sender.seal('aggregator', bytes, INV));
+  return outcome;
+}
+
+test('malicious client: a slot above what k in-range values can sum to (and below the slot capacity) is detected after decryption', async () => {
+  const top = BigInt(K) * 65535n; // 4 contributions of at most 2^16 - 1; the slot holds up to 2^18 - 1 = top + 3
+  // the honest clients put 11 + 1 + 4 = 16 in slot 0
+  const err = await maliciousClient([top - 14n, 0n, 0n]);
+  assert.ok(err instanceof SlotOverflowError && err.index === 0, String(err));
+  assert.match(err.message, /slot of value 0 holds 262142, above 4 × \(2\^16 - 1\)/);
+});
+
+test('documented limit: an over-range value that keeps its slot within k·(2^bitwidth - 1) shifts the sum undetected (no range proofs)', async () => {
+  const out = (await maliciousClient([0n, 1n << 16n, 0n])) as { sums: bigint[]; contributions: number };
+  assert.deepEqual(out.sums, [16n, 19n + (1n << 16n), 22n]);
+  assert.equal(out.contributions, 4);
+  // one that carries out of its slot moves the next slot by one instead, also undetected
+  const carry = (await maliciousClient([(1n << 18n) - 16n, 0n, 0n])) as { sums: bigint[] };
+  assert.deepEqual(carry.sums, [0n, 20n, 22n]);
+});
