@@ -455,7 +455,7 @@ export class PaillierAggregation implements AggregationProtocol {
         await this.#send(AGGREGATOR_NAME, SERVER_NAME, `${inv}/agg`, this.#aggSender.seal(SERVER_NAME, msg, inv));
         report(0, refusal);
         if (refusal.rule === 'onInvalid') throw rejected[0]!.error;
-        throw new PolicyError({ ...refusal, party: AGGREGATOR_NAME, rejected: wire() }, `${refusal.count} valid contributions, fewer than the minimum of ${refusal.minimum}; no aggregate was released`);
+        throw new PolicyError(refusal.rule, `${refusal.count} valid contributions, fewer than the minimum of ${refusal.minimum}; no aggregate was released`, { ...refusal, party: AGGREGATOR_NAME, rejected: wire() });
       }
       const sum = addVectors(pk, packing, accepted);
       const fresh = pool ? await pool.rerandomizeVector(pk, sum) : rerandomizeVector(pk, sum);
@@ -477,7 +477,7 @@ export class PaillierAggregation implements AggregationProtocol {
     if (m.kind === 'refused') {
       const refused = { rule: m.rule, count: m.count, minimum: m.minimum };
       report(0, refused);
-      throw new PolicyError({ ...refused, party: AGGREGATOR_NAME, rejected: m.rejected }, `${m.count} valid contributions, minimum ${m.minimum}; no aggregate was released`);
+      throw new PolicyError(refused.rule, `${m.count} valid contributions, minimum ${m.minimum}; no aggregate was released`, { ...refused, party: AGGREGATOR_NAME, rejected: m.rejected });
     }
     const agg = encryptedVectorFromBytes(publicKey, packing, m.vector);
     if (agg.length !== length) throw new RangeError(`server: aggregate has ${agg.length} values, expected ${length}`);

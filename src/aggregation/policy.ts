@@ -6,50 +6,12 @@
  * (a sum of one client is that client's data).
  */
 
+import { PolicyError, type PolicyErrorDetails, type RejectedContribution } from '../core/errors.js';
+
 /** Default minimum number of contributions an aggregate must have. */
 export const DEFAULT_MIN_CONTRIBUTORS = 3;
 
-/** A client whose contribution was left out, and why. */
-export interface RejectedContribution {
-  readonly client: number;
-  /** Error class and message, e.g. "ChannelAuthError: ...". */
-  readonly reason: string;
-}
-
-export interface PolicyErrorDetails {
-  /** The rule that refused, e.g. 'minContributors'. */
-  readonly rule: string;
-  /** The party that refused (e.g. 'aggregator', 'client-0', 'server'). */
-  readonly party: string;
-  /** What the rule counted (e.g. valid contributions). */
-  readonly count?: number;
-  /** The rule's minimum. */
-  readonly minimum?: number;
-  /** Contributions left out before the rule was applied. */
-  readonly rejected?: readonly RejectedContribution[];
-}
-
-/** A refusal by policy: names the rule, the party, the count and the minimum. */
-export class PolicyError extends Error {
-  readonly code = 'POLICY_REFUSED';
-  readonly rule: string;
-  readonly party: string;
-  readonly count: number | undefined;
-  readonly minimum: number | undefined;
-  readonly rejected: readonly RejectedContribution[];
-
-  constructor(details: PolicyErrorDetails, message: string) {
-    const rejected = details.rejected ?? [];
-    const why = rejected.length === 0 ? '' : `; rejected: ${rejected.map((r) => `client ${r.client} (${r.reason})`).join(', ')}`;
-    super(`${details.party}: policy "${details.rule}" refuses: ${message}${why}`);
-    this.name = 'PolicyError';
-    this.rule = details.rule;
-    this.party = details.party;
-    this.count = details.count;
-    this.minimum = details.minimum;
-    this.rejected = rejected;
-  }
-}
+export { PolicyError, type PolicyErrorDetails, type RejectedContribution };
 
 /** Validate a `minContributors` option (integer >= 1; default DEFAULT_MIN_CONTRIBUTORS). */
 export function minContributorsOption(fn: string, v: unknown): number {
@@ -62,6 +24,6 @@ export function minContributorsOption(fn: string, v: unknown): number {
 /** Refuse (PolicyError, rule 'minContributors') when `count` is below `minimum`. */
 export function requireMinContributors(party: string, what: string, count: number, minimum: number, rejected: readonly RejectedContribution[] = []): void {
   if (count < minimum) {
-    throw new PolicyError({ rule: 'minContributors', party, count, minimum, rejected }, `${count} ${what}, fewer than the minimum of ${minimum}`);
+    throw new PolicyError('minContributors', `${count} ${what}, fewer than the minimum of ${minimum}`, { party, count, minimum, rejected });
   }
 }

@@ -18,16 +18,43 @@
  *   contributors, the learning layer's plaintext opt-in).
  */
 
+/** A contribution a party left out before applying a rule, and why. */
+export interface RejectedContribution {
+  readonly client: number;
+  /** Error class and message, e.g. "ChannelAuthError: ...". */
+  readonly reason: string;
+}
+
+export interface PolicyErrorDetails {
+  /** The party that refused (e.g. 'owner0', 'aggregator'), when known. */
+  readonly party?: string;
+  /** What the rule counted (e.g. valid contributions). */
+  readonly count?: number;
+  /** The rule's minimum. */
+  readonly minimum?: number;
+  /** Contributions left out before the rule was applied. */
+  readonly rejected?: readonly RejectedContribution[];
+}
+
 export class PolicyError extends Error {
   override name = 'PolicyError';
+  readonly code = 'POLICY_REFUSED';
   /** The rule broken, e.g. 'minContributors', 'protocol', 'roster'. */
   readonly rule: string;
-  /** The party that refused, when the error is reported on another party's side. */
-  readonly player: string | undefined;
-  constructor(rule: string, message: string, player?: string) {
-    super(`policy '${rule}': ${message}`);
+  /** The party that refused, when known. */
+  readonly party: string | undefined;
+  readonly count: number | undefined;
+  readonly minimum: number | undefined;
+  readonly rejected: readonly RejectedContribution[];
+  constructor(rule: string, message: string, details: PolicyErrorDetails = {}) {
+    const rejected = details.rejected ?? [];
+    const why = rejected.length === 0 ? '' : `; rejected: ${rejected.map((r) => `client ${r.client} (${r.reason})`).join(', ')}`;
+    super(`${details.party !== undefined ? `${details.party}: ` : ''}policy "${rule}" refuses: ${message}${why}`);
     this.rule = rule;
-    this.player = player;
+    this.party = details.party;
+    this.count = details.count;
+    this.minimum = details.minimum;
+    this.rejected = rejected;
   }
 }
 

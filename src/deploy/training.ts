@@ -492,7 +492,7 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
               return;
             }
             const why = typeof v.error === 'string' ? v.error : '';
-            if (isPolicyRule(v.rule)) throw new PolicyError(v.rule, `job ${job}: player '${p}' refused the job: ${why.replace(/^policy '[A-Za-z]+': /, '')}`, p);
+            if (isPolicyRule(v.rule)) throw new PolicyError(v.rule, `job ${job}: ${why.replace(/^policy "[A-Za-z]+" refuses: /, '')}`, { party: p });
             throw new JobError(`job ${job}: player '${p}' refused the job: ${why}`);
           },
           (e: Error) => {

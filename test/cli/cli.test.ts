@@ -73,5 +73,5 @@ test('plaintext without the operator\'s opt-in is refused before anything is tra
   assert.deepEqual(lines, [], 'nothing was set up or logged');
   const r = cli(['train', 'network_a', 'mnist', '--protocol', 'plaintext', '--epochs', '1', '--max-steps', '1']);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /policy 'protocol': 'plaintext' hands every data owner's update to the model owner/);
+  assert.match(r.stderr, /policy "protocol" refuses: 'plaintext' hands every data owner's update to the model owner/);
 });

@@ -181,7 +181,7 @@ for (const a of ATTACKS) {
     for (const v of a.victims) await ps.modelOwner.send('model-owner', v, `${job.jobId}/r1/go`, new Uint8Array(4 + 40).fill(1, 0, 1));
     await new Promise((r) => setImmediate(r));
     for (const v of a.victims) assertOnlyRefused(ps.sent, v, job.jobId, a.rule);
-    for (const v of a.victims) assert.ok(ps.logs.some((l) => l.startsWith(`${v}: refused job ${job.jobId}: policy '${a.rule}'`)), `${v} logged its refusal:\n${ps.logs.join('\n')}`);
+    for (const v of a.victims) assert.ok(ps.logs.some((l) => l.startsWith(`${v}: refused job ${job.jobId}: policy "${a.rule}" refuses: `)), `${v} logged its refusal:\n${ps.logs.join('\n')}`);
     await ps.close();
   });
 }
@@ -195,8 +195,8 @@ test('the driver reports a refusal as a PolicyError naming the rule and the play
   await assert.rejects(runDriverJob(ps.modelOwner, job, {} as never, { log: (l) => logs.push(l) }), (e: unknown) => {
     assert.ok(e instanceof PolicyError, String(e));
     assert.equal(e.rule, 'minContributors');
-    assert.equal(e.player, 'owner0');
-    assert.match(e.message, /^policy 'minContributors': job 0123456789ab: player 'owner0' refused the job: the job aggregates 3 data owners .* owner0 requires at least 4$/);
+    assert.equal(e.party, 'owner0');
+    assert.match(e.message, /^owner0: policy "minContributors" refuses: job 0123456789ab: the job aggregates 3 data owners .* owner0 requires at least 4$/);
     return true;
   });
   assertOnlyRefused(ps.sent, 'owner0', job.jobId, 'minContributors');
@@ -277,7 +277,7 @@ test('malicious model owner over gRPC (mutual TLS): a plaintext job, then a job 
   try {
     const mo = transports.get('model-owner')!;
     const downgrade = spec(c, { jobId: 'aaaaaaaaaaaa', protocol: 'plaintext', servers: [], roundTimeoutMs: 30_000 });
-    await assert.rejects(runDriverJob(mo, downgrade, {} as never), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && OWNERS.includes(e.player ?? ''));
+    await assert.rejects(runDriverJob(mo, downgrade, {} as never), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && OWNERS.includes(e.party ?? ''));
     await refusedBy(downgrade.jobId, OWNERS);
     for (const o of OWNERS) assertOnlyRefused(sent.filter((m) => m.key.startsWith(downgrade.jobId)), o, downgrade.jobId, 'protocol');
     for (const s of SERVERS) assert.deepEqual(sent.filter((m) => m.from === s), [], `${s} sent nothing`);
