@@ -37,6 +37,7 @@ import type { AdditiveTensor, ReplicatedTensor } from '../encrypted/tensor.js';
 import { RingTensor } from '../ring/index.js';
 import type { PlayerStats, Transport } from '../transport/channel.js';
 import { MemoryTransport } from '../transport/memory.js';
+import { minContributorsOption, requireMinContributors } from './policy.js';
 import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationProtocol, type AggregationRequest, type AggregationResult } from './protocol.js';
 
 export type MpcProtocolName = 'aby3' | 'pond';
@@ -50,6 +51,12 @@ export interface MpcAggregationOptions {
   transport?: Transport;
   /** Compute servers (ABY3: 3; Pond: 2 servers then the crypto producer). Default server0..2 / server0, server1, crypto-producer. */
   servers?: readonly Player[];
+  /**
+   * The servers reveal no aggregate of fewer contributors (default 3): an
+   * aggregation of fewer clients (for a weighted mean, fewer clients of
+   * non-zero weight) is refused with a PolicyError before anything is shared.
+   */
+  minContributors?: number;
   /**
    * Where a mean's public scale (1/n, or w_i / sum(w)) is applied:
    * 'owners' (default): each owner folds its own factor into its encoding, the
@@ -129,6 +136,7 @@ export function mpcAggregation(options: MpcAggregationOptions = {}): Aggregation
   const precision = fixedConfig(options.precision ?? 'low', fn).precision;
   const servers = checkServers(fn, kind, options.servers);
   const scaling = checkScaling(fn, options.meanScaling);
+  const minContributors = minContributorsOption(fn, options.minContributors);
   const transport = options.transport ?? new MemoryTransport();
   // distinguishes rendezvous keys of several aggregation objects on one transport (same order in every process)
   const objectId = mpcObjects++;
@@ -139,6 +147,9 @@ export function mpcAggregation(options: MpcAggregationOptions = {}): Aggregation
     transport,
     lastBytesSent: undefined as Record<string, number> | undefined,
     async aggregate(req: AggregationRequest): Promise<AggregationResult> {
+      // the servers' rule, checked before any client shares a value
+      const contributors = req.weights ? req.weights.filter((w) => w > 0).length : req.numClients;
+      requireMinContributors('aggregators', req.weights ? 'clients of non-zero weight' : 'clients', contributors, minContributors);
       const before = transport.stats();
       const clients = Array.from({ length: req.numClients }, (_, i) => new Player(`client${i}`));
       const target = new Player(req.target.uri);
@@ -261,6 +272,8 @@ export async function secureMean(updates: readonly Float32Array[], weights?: rea
   const precision = fixedConfig(options.precision ?? 'low', fn).precision;
   const servers = checkServers(fn, kind, options.servers);
   const scaling = checkScaling(fn, options.meanScaling);
+  // the servers' rule, before any owner shares a value
+  requireMinContributors('compute servers', weights ? 'data owners of non-zero weight' : 'data owners', weights ? weights.filter((x) => x > 0).length : updates.length, minContributorsOption(fn, options.minContributors));
   const owners = updates.map((_, i) => new Player(options.ownerNames?.[i] ?? `data-owner-${i}`));
   const modelOwner = options.modelOwner ?? new Player('model-owner');
   const transport = options.transport ?? new MemoryTransport();

@@ -32,7 +32,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 export interface TrainCliOptions {
   epochs: number; protocol: string; precision: 'low' | 'high'; owners: number; mode: 'fedsgd' | 'fedavg'; batchSize: number; seed: number;
   nonIid?: boolean; out?: string; onBadUpdate: 'abort' | 'skip'; maxSteps?: number; lr?: number; optimizer?: 'amsgrad' | 'adam' | 'sgd';
-  localEpochs?: number; clientLr?: number; progress?: boolean; insecureAllowPlaintext?: boolean;
+  localEpochs?: number; clientLr?: number; progress?: boolean; insecureAllowPlaintext?: boolean; minContributors?: number;
 }
 
 export async function runTrain(model: string, dataset: string, o: TrainCliOptions, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
@@ -43,6 +43,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
     model, dataset, protocol: o.protocol, precision: o.precision, owners: o.owners, mode: o.mode, batchSize: o.batchSize, epochs: o.epochs,
     seed: o.seed, nonIid: o.nonIid ?? false, out: o.out, onBadUpdate: o.onBadUpdate, maxSteps: o.maxSteps, lr: o.lr, optimizer: o.optimizer,
     localEpochs: o.localEpochs, clientLr: o.clientLr, insecureAllowPlaintext: o.insecureAllowPlaintext ?? false,
+    ...(o.minContributors !== undefined ? { minContributors: o.minContributors } : {}),
     onStart: ({ aggregator, numParams, totalSteps, backend }) => {
       log(`fedcrypt train: ${model} on ${dataset}, ${o.owners} data owners${o.nonIid ? ' (non-IID)' : ''}, ${o.mode}, batch ${o.batchSize}, seed ${o.seed}, tfjs backend ${backend}`);
       log(`aggregation: ${aggregator.description ?? aggregator.name}`);
@@ -113,6 +114,7 @@ export function buildCli(): Command {
     .option('--local-epochs <n>', 'FedAvg: local epochs per round', intArg('--local-epochs', 1))
     .option('--client-lr <x>', 'FedAvg: client SGD learning rate (default 0.3)', numArg('--client-lr'))
     .option('--no-progress', 'plain progress lines instead of a progress bar')
+    .option('--min-contributors <n>', 'secure protocols: the servers / aggregator refuse an aggregate of fewer data owners (default 3)', intArg('--min-contributors', 1))
     .option('--insecure-allow-plaintext', "INSECURE: allow --protocol plaintext, which hands every data owner's update to the model owner (in process; networked players opt in on their own command line)")
     .action(async (model: string, dataset: string, o: TrainCliOptions) => {
       process.exitCode = await runTrain(model, dataset, o);

@@ -107,7 +107,7 @@ export function secureAggregator(options: SecureAggregatorOptions): Aggregator {
 }
 
 /** An aggregator by protocol name; 'plaintext' is the (insecure) baseline. */
-export async function makeAggregator(protocol: string, precision: Precision = 'low', ownerNames?: readonly string[]): Promise<Aggregator> {
+export async function makeAggregator(protocol: string, precision: Precision = 'low', ownerNames?: readonly string[], protocolOptions?: Record<string, unknown>): Promise<Aggregator> {
   if (typeof protocol !== 'string') throw new TypeError(`"protocol" expected string, got ${typeof protocol}`);
   const p = protocol.toLowerCase();
   if (!(PROTOCOL_NAMES as readonly string[]).includes(p)) throw new RangeError(`unknown protocol "${protocol}"; valid protocols: ${PROTOCOL_NAMES.join(', ')}`);
@@ -115,5 +115,5 @@ export async function makeAggregator(protocol: string, precision: Precision = 'l
     const { plaintextAggregator } = await import('./aggregator.js');
     return plaintextAggregator(ownerNames);
   }
-  return secureAggregator({ protocol: p as SecureAggregatorOptions['protocol'], precision, ownerNames });
+  return secureAggregator({ protocol: p as SecureAggregatorOptions['protocol'], precision, ownerNames, ...(protocolOptions ? { protocolOptions } : {}) });
 }

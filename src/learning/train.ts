@@ -46,6 +46,12 @@ export interface TrainOptions {
    * report say so.
    */
   insecureAllowPlaintext?: boolean;
+  /**
+   * The secure protocols' minimum of contributors (default 3: the compute
+   * servers or the Paillier aggregator refuse an aggregate of fewer data
+   * owners, PolicyError 'minContributors'). Lower it only for experiments.
+   */
+  minContributors?: number;
   /** Output folder; false to write nothing; default runs/<timestamp>. */
   out?: string | false;
   onRound?: (info: RoundInfo) => void;
@@ -100,7 +106,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const data = loadDataset(datasetName);
   const parts = splitForOwners(data.train, nOwners, nonIid);
   const names = parts.map((_, i) => `data-owner-${i}`);
-  const aggregator = options.aggregator ?? (await makeAggregator(protocol, precision, names));
+  const aggregator = options.aggregator ?? (await makeAggregator(protocol, precision, names, options.minContributors === undefined ? undefined : { minContributors: options.minContributors }));
   const dataOwners = parts.map((p, i) => new DataOwner(names[i]!, model, data, p, { batchSize, seed, shuffleSeed: seed * 7919 + i }));
   const stepsPerEpoch = Math.min(...dataOwners.map((d) => d.iterations));
   const totalSteps = mode === 'fedsgd' ? Math.min(epochs * stepsPerEpoch, options.maxSteps ?? Infinity) : epochs;

@@ -9,7 +9,7 @@ import { intrinsicByUri } from '../../src/core/intrinsics.js';
 import { AGGREGATORS, CLIENTS, SERVER, type Placement } from '../../src/core/placements.js';
 import { tensor, type DType } from '../../src/core/types.js';
 import type { NumericArray } from '../../src/core/values.js';
-import { mpcAggregation, referenceAggregate, secureMean, type AggregationRequest, type AggregationUri } from '../../src/aggregation/index.js';
+import { mpcAggregation, PolicyError, referenceAggregate, secureMean, type AggregationRequest, type AggregationUri } from '../../src/aggregation/index.js';
 import { Player } from '../../src/encrypted/index.js';
 import { MemoryTransport, type Transport } from '../../src/transport/index.js';
 
@@ -45,8 +45,8 @@ for (const protocol of ['aby3', 'pond'] as const) {
   for (const precision of ['low', 'high'] as const) {
     describe(`mpcAggregation ${protocol} (${precision}) matches the reference`, () => {
       const u = U[precision];
-      const agg = mpcAggregation({ protocol, precision });
-      const aggServers = mpcAggregation({ protocol, precision, meanScaling: 'servers' });
+      const agg = mpcAggregation({ protocol, precision, minContributors: 1 });
+      const aggServers = mpcAggregation({ protocol, precision, meanScaling: 'servers', minContributors: 1 });
 
       it('federated_secure_sum on integers is exact (uint32 near 2^32, int64, bitwidth and maxInput bounds)', async () => {
         await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 62 }), async (clients, n, bitwidth) => {
@@ -99,7 +99,7 @@ describe('mpcAggregation: what each party receives', () => {
   for (const protocol of ['aby3', 'pond'] as const) {
     it(`${protocol}: clients only send, servers get one full component per client at most, only the target receives the result`, async () => {
       const transport = new RecordingTransport();
-      const agg = mpcAggregation({ protocol, transport });
+      const agg = mpcAggregation({ protocol, transport, minContributors: 1 });
       const n = 64;
       const vals = [0, 1, 2].map((c) => [Float32Array.from({ length: n }, (_, i) => c + i / 8)]);
       const req = request('federated_mean_at_aggregators', ['float32'], vals);
@@ -137,7 +137,7 @@ describe('secureMean (learning fast path)', () => {
         const n = 100_000;
         const updates = [0, 1, 2].map((k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * (k + 1)) * 3));
         const weights = [10, 20, 70];
-        const r = await secureMean(updates, weights, { protocol, meanScaling, precision });
+        const r = await secureMean(updates, weights, { protocol, meanScaling, precision, minContributors: 1 });
         assert.ok(r.mean instanceof Float32Array && r.mean.length === n);
         const u = precision === 'low' ? 2 ** -16 : 2 ** -32;
         for (let i = 0; i < n; i += 97) {
@@ -193,7 +193,7 @@ describe('secureMean (learning fast path)', () => {
   });
 
   it('unweighted mean at high precision', async () => {
-    const r = await secureMean([Float32Array.of(1, 2.5), Float32Array.of(3, -0.5)], undefined, { precision: 'high' });
+    const r = await secureMean([Float32Array.of(1, 2.5), Float32Array.of(3, -0.5)], undefined, { precision: 'high', minContributors: 1 });
     assert.deepEqual(Array.from(r.mean), [2, 1]);
   });
 
@@ -204,10 +204,36 @@ describe('secureMean (learning fast path)', () => {
     await assert.rejects(secureMean([new Float32Array(2)], [1, 2]), RangeError);
     await assert.rejects(secureMean([new Float32Array(2)], [-1]), (e: unknown) => e instanceof RangeError && /weights\[0\]/.test((e as Error).message));
     await assert.rejects(secureMean([new Float32Array(2)], [0]), /all zero/);
-    await assert.rejects(secureMean([Float32Array.of(NaN)]), (e: unknown) => e instanceof RangeError && /NaN.*2\^47/.test((e as Error).message));
+    await assert.rejects(secureMean([Float32Array.of(NaN)], undefined, { minContributors: 1 }), (e: unknown) => e instanceof RangeError && /NaN.*2\^47/.test((e as Error).message));
     await assert.rejects(secureMean([new Float32Array(2)], undefined, { protocol: 'spdz' as never }), (e: unknown) => e instanceof RangeError && /'aby3' or 'pond'/.test((e as Error).message));
     assert.throws(() => mpcAggregation({ precision: 'mid' as never }), RangeError);
     assert.throws(() => mpcAggregation({ meanScaling: 'dealer' as never }), (e: unknown) => e instanceof RangeError && /'meanScaling'/.test((e as Error).message));
     assert.throws(() => mpcAggregation({ servers: [new Player('a')] }), TypeError);
+  });
+});
+
+describe('mpcAggregation / secureMean: the servers reveal no aggregate of fewer than minContributors (default 3)', () => {
+  const refused = (count: number) => (e: unknown) => e instanceof PolicyError && e.rule === 'minContributors' && e.count === count && e.minimum === 3;
+  for (const protocol of ['aby3', 'pond'] as const) {
+    it(`${protocol}: 2 clients (or 3 with two weights of zero) are refused before any client shares a value; exactly 3 pass`, async () => {
+      const transport = new RecordingTransport();
+      const agg = mpcAggregation({ protocol, transport });
+      const vals = (k: number) => Array.from({ length: k }, (_, c) => [Float32Array.of(c, c + 0.5)]);
+      await assert.rejects(agg.aggregate(request('federated_mean_at_aggregators', ['float32'], vals(2))), refused(2));
+      // a weighted mean that weighs one client only is that client's value
+      await assert.rejects(agg.aggregate(request('federated_weighted_mean_at_aggregators', ['float32'], vals(3), { weights: Float64Array.of(1, 0, 0) })), refused(1));
+      await assert.rejects(secureMean([Float32Array.of(1), Float32Array.of(2)], undefined, { protocol, transport }), refused(2));
+      await assert.rejects(secureMean([Float32Array.of(1), Float32Array.of(2), Float32Array.of(3)], [0, 5, 0], { protocol, transport }), refused(1));
+      assert.deepEqual(transport.log, [], 'nothing was sent');
+      const got = (await agg.aggregate(request('federated_mean_at_aggregators', ['float32'], vals(3)))).leaves[0] as Float64Array;
+      assert.ok(Math.abs(got[0]! - 1) < 2 ** -12 && Math.abs(got[1]! - 1.5) < 2 ** -12);
+      assert.ok(transport.log.length > 0);
+      const m = await secureMean([Float32Array.of(1), Float32Array.of(2), Float32Array.of(6)], undefined, { protocol, transport });
+      assert.ok(Math.abs(m.mean[0]! - 3) < 2 ** -12);
+    });
+  }
+  it('the option is checked: an integer >= 1', () => {
+    assert.throws(() => mpcAggregation({ minContributors: 0 }), (e: unknown) => e instanceof RangeError && /"minContributors"/.test((e as Error).message));
+    assert.throws(() => mpcAggregation({ minContributors: 2.5 }), (e: unknown) => e instanceof TypeError && /"minContributors"/.test((e as Error).message));
   });
 });
