@@ -96,13 +96,13 @@ test('FedAvg with ABY3 secure aggregation matches plaintext aggregation within t
     return;
   }
   const run = async (agg: Aggregator) => {
-    const clients = owners([100, 200], 50);
+    const clients = owners([100, 200, 150], 50);
     const p = buildFederatedAveraging({ modelFn: 'logistic_regression', aggregator: agg, clientOptimizer: () => sgd({ lr: 0.1 }), seed: 5 });
     const r = await p.next(p.initialize(), clients);
     clients.forEach((c) => c.dispose());
     return r;
   };
-  const a = await run(await makeAggregator('aby3', 'high', ['data-owner-0', 'data-owner-1']));
+  const a = await run(await makeAggregator('aby3', 'high', ['data-owner-0', 'data-owner-1', 'data-owner-2']));
   const b = await run(plaintextAggregator());
   let maxd = 0;
   for (let i = 0; i < a.state.weights.length; i++) maxd = Math.max(maxd, Math.abs(a.state.weights[i]! - b.state.weights[i]!));
