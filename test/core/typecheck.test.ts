@@ -103,6 +103,22 @@ test('call: a placement literal given to federated_value must be the variant\'s 
     );
   accepts(at(SERVER));
   refuses(at(CLIENTS), 'TYPE', '$.arg.elements[1]', /placement literal CLIENTS given to 'federated_value_at_server'$/);
+  const evalAt = ir.intrinsic('federated_eval_at_clients', {}, fn(struct([fn(null, I), PLACEMENT_TYPE]), federated(I, CLIENTS)));
+  const seven = ir.lambda(null, null, one(7));
+  accepts(ir.call(evalAt, ir.struct([{ name: undefined, value: seven }, { name: undefined, value: ir.placementLiteral(CLIENTS) }])));
+  refuses(ir.call(evalAt, ir.struct([{ name: undefined, value: seven }, { name: undefined, value: ir.placementLiteral(SERVER) }])), 'TYPE', '$.arg.elements[1]', /placement literal SERVER given to 'federated_eval_at_clients'$/);
+});
+
+test('call: the placement of federated_value/eval is a literal, not a value passed by reference', () => {
+  const valueAtServer = ir.intrinsic('federated_value_at_server', {}, fn(struct([I, PLACEMENT_TYPE]), federated(I, SERVER)));
+  // Through a block local bound to a (wrong) literal: the literal check would not see it.
+  const viaLocal = ir.block(
+    [{ name: 'p', value: ir.placementLiteral(CLIENTS) }],
+    ir.call(valueAtServer, ir.struct([{ name: undefined, value: one(2) }, { name: undefined, value: ir.reference('p', PLACEMENT_TYPE) }])),
+  );
+  refuses(viaLocal, 'TYPE', '$.result.arg', /^\$\.result\.arg: the placement argument of 'federated_value_at_server' must be a placement literal$/);
+  // The whole argument passed as one struct-typed value.
+  refuses(withParam(struct([I, PLACEMENT_TYPE]), (q) => ir.call(valueAtServer, q)), 'TYPE', '$.body.arg', /the placement argument of 'federated_value_at_server' must be a placement literal$/);
 });
 
 test('reference: in scope, with the type of its binding', () => {
@@ -142,6 +158,7 @@ test('intrinsic: known uri, function type, arguments, inferred variant, type and
   refuses(ir.intrinsic('federated_leak', {}, sumType), 'INTRINSIC', '$', /^\$: unknown intrinsic 'federated_leak'$/);
   refuses(raw({ kind: 'intrinsic', uri: 'federated_sum', params: {}, type: I }), 'TYPE', '$', /intrinsic 'federated_sum' has non-function type int32$/);
   refuses(ir.intrinsic('federated_sum', {}, fn(null, federated(I, SERVER))), 'TYPE', '$', /intrinsic 'federated_sum': parameter null does not match its arguments \(value\)$/);
+  refuses(ir.intrinsic('federated_map', {}, fn(federated(I, CLIENTS), federated(I, CLIENTS))), 'TYPE', '$', /intrinsic 'federated_map': parameter \{int32\}@CLIENTS does not match its arguments \(fn, value\)$/);
   // The registry's own check (a FedTypeError) becomes a TYPE error naming the intrinsic and its type.
   refuses(ir.intrinsic('federated_sum', {}, fn(federated(I, SERVER), federated(I, SERVER))), 'TYPE', '$', /intrinsic 'federated_sum' with type \(int32@SERVER -> int32@SERVER\): federatedSum: argument 'value' expected/);
   // ... and so does a FedValueError (an option out of range).
