@@ -20,12 +20,17 @@
  * Serialization forms (see serialize.ts):
  * - registry: `registerLocalComputation(name, comp)`; serialized by name and
  *   looked up on deserialization (any function, closures included);
- * - source: `fn.toString()`, re-created with `new Function` inside a sandbox
- *   scope where only the parameters, standard globals (Math, Number, Array,
- *   typed arrays, ...) and the names listed in `env` resolve; any other free
- *   name throws a ReferenceError naming it. Serialization refuses a function
- *   that is not an expression (method shorthand, native, bound) or that reads
- *   a closure variable during a probe run.
+ * - source: `fn.toString()`. Deserialized only when the caller passes
+ *   `{ allowSource: true }`, and then compiled lazily, on the first call of the
+ *   computation, with `new Function` inside a `with` scope where only the
+ *   parameters, standard globals (Math, Number, Array, typed arrays, ...) and
+ *   the names listed in `env` resolve; any other free name throws a
+ *   FreeNameError naming it. That scope is a closure detector, NOT a sandbox:
+ *   source text can reach every global and `process` through `this`,
+ *   `Object.constructor` and the like, so running it runs arbitrary code with
+ *   the caller's full authority. Serialization refuses a function that is not
+ *   an expression (method shorthand, native, bound) or that reads a closure
+ *   variable during a probe run.
  */
 import { FedSerializationError, FedTypeError } from './errors.js';
 import * as ir from './ir.js';
@@ -251,7 +256,9 @@ export function registeredLocal(name: string): LocalDef | undefined {
 }
 
 // ---------------------------------------------------------------------------
-// Source form and the sandbox.
+// Source form. The `with` scope below detects closure variables; it is NOT a
+// sandbox and confines nothing (`this`, `Object.constructor("return process")()`
+// reach everything). Source text it runs is code with the caller's authority.
 
 const ALLOWED_GLOBALS = new Set([
   'Math', 'Number', 'Array', 'Object', 'JSON', 'BigInt', 'Boolean', 'String', 'Symbol', 'Map', 'Set', 'WeakMap',
@@ -272,7 +279,12 @@ export class FreeNameError extends ReferenceError {
   }
 }
 
-/** Re-create a function from its source text inside a scope that resolves only allowed names. */
+/**
+ * Re-create a function from its source text inside a `with` scope that
+ * resolves only allowed names, so a free name is reported (FreeNameError).
+ * This EVALUATES the text: it is not a sandbox, and hostile text escapes it.
+ * Only ever call it on text the caller trusts as its own code.
+ */
 export function recreateFromSource(source: string, name: string, env: Readonly<Record<string, unknown>>): (...a: unknown[]) => unknown {
   const values: Record<string, unknown> = { __name: (f: unknown) => f, ...env };
   const scope = new Proxy(Object.create(null) as object, {
@@ -297,6 +309,19 @@ export function recreateFromSource(source: string, name: string, env: Readonly<R
   }
   if (typeof made !== 'function') throw new FedSerializationError('LOCAL', '', `local computation '${name}': its source does not evaluate to a function`);
   return made as (...a: unknown[]) => unknown;
+}
+
+/**
+ * A function that compiles `source` (recreateFromSource) on its first call and
+ * not before: deserializing text with { allowSource: true } evaluates nothing;
+ * the code runs only when the computation is invoked.
+ */
+export function lazySourceFunction(source: string, name: string, env: Readonly<Record<string, unknown>>): (...a: unknown[]) => unknown {
+  let made: ((...a: unknown[]) => unknown) | undefined;
+  return (...args: unknown[]): unknown => {
+    made ??= recreateFromSource(source, name, env);
+    return made(...args);
+  };
 }
 
 /**

@@ -8,7 +8,7 @@
  * IR node carries its type. Local computations are listed once in `locals` and
  * referenced by index from `local` nodes; each is either
  *   {"form":"registry","registry":name, ...}  (looked up with registerLocalComputation) or
- *   {"form":"source","source":"(x) => ...","env":[names], ...}  (re-created in a sandbox).
+ *   {"form":"source","source":"(x) => ...","env":[names], ...}  (JS source text; see below).
  * Tensor data is a flat array: numbers (NaN, Infinity, -Infinity, -0 as
  * strings), int64 as decimal strings, bool as booleans.
  *
@@ -17,13 +17,18 @@
  * by typecheck.ts) and returns a callable computation. The round trip is exact:
  * serializing the result gives the same text.
  *
- * Source-form local computations are executed code: only deserialize text you
- * trust, or pass `{ allowSource: false }` to accept registry-form only.
+ * Source-form local computations are code. Deserialization refuses them unless
+ * the caller passes `{ allowSource: true }`; even then the text is not
+ * evaluated while parsing, only when the computation is first invoked, and
+ * then it runs with the caller's full authority (the `with` scope that
+ * resolves names is NOT a sandbox). Text that is not trusted (anything from
+ * the network or a file someone else wrote) must use the registry form, which
+ * names a function the receiving side registered itself.
  */
 import { FedSerializationError } from './errors.js';
 import type { LocalDef, Node } from './ir.js';
 import { NODE_KINDS } from './ir.js';
-import { localEnvValues, localSource, recreateFromSource, registeredLocal, registeredName } from './local.js';
+import { lazySourceFunction, localSource, registeredLocal, registeredName } from './local.js';
 import { placementByName } from './placements.js';
 import {
   FederatedType,
@@ -320,7 +325,18 @@ function nodeFromJson(x: unknown, path: string, locals: readonly LocalDef[]): No
 export interface DeserializeOptions {
   /** Values of the env names that source-form local computations declared (e.g. { tf }). */
   env?: Readonly<Record<string, unknown>>;
-  /** Accept source-form local computations (default true). They are executed code: only deserialize trusted text. */
+  /**
+   * Accept source-form local computations (default false: they are refused
+   * with FedSerializationError code LOCAL, and nothing in the text is run).
+   *
+   * `true` RUNS ARBITRARY CODE WITH THE CALLER'S FULL AUTHORITY: the source is
+   * compiled and executed when the computation is invoked (never while
+   * parsing), inside a `with` scope that only detects closure variables and is
+   * NOT a sandbox (`this` or `Object.constructor("return process")()` reach
+   * every global). Pass `true` only for text you wrote yourself or trust as
+   * your own code, never for text received over the network; registered
+   * (by-name) local computations are the form for text that is not trusted.
+   */
   allowSource?: boolean;
 }
 
@@ -343,8 +359,15 @@ function localFromJson(x: unknown, path: string, options: DeserializeOptions): L
     return def!;
   }
   if (o.form === 'source') {
+    if (options.allowSource !== true) {
+      fail(
+        'LOCAL',
+        path,
+        `source-form local computation '${name}' refused: source text is code and is not run unless the caller passes { allowSource: true } ` +
+          `for text it trusts as its own; register the function (registerLocalComputation) and serialize it by name instead`,
+      );
+    }
     keys(o, ['name', 'parameterTypes', 'result', 'form', 'source', 'env'], path);
-    if (options.allowSource === false) fail('LOCAL', path, `source-form local computation '${name}' refused (allowSource: false)`);
     const source = str(o.source, `${path}.source`);
     const env = arr(o.env, `${path}.env`).map((e, i) => str(e, `${path}.env[${i}]`));
     const values: Record<string, unknown> = {};
@@ -354,23 +377,23 @@ function localFromJson(x: unknown, path: string, options: DeserializeOptions): L
       }
       values[e] = options.env![e];
     }
-    const fn = recreateFromSource(source, name, values);
-    const def: LocalDef = Object.freeze({ name, parameterTypes: Object.freeze(parameterTypes), resultType, fn, registryName: undefined, env: Object.freeze(env), source });
-    envRegistry.set(def, values);
-    return def;
+    // Not compiled here: the text is evaluated on the computation's first call.
+    const fn = lazySourceFunction(source, name, values);
+    return Object.freeze({ name, parameterTypes: Object.freeze(parameterTypes), resultType, fn, registryName: undefined, env: Object.freeze(env), source });
   }
   return fail('LOCAL', `${path}.form`, `unknown local computation form ${JSON.stringify(o.form)} (expected "source" or "registry")`);
-}
-
-const envRegistry = new WeakMap<LocalDef, Record<string, unknown>>();
-/** Env values of a deserialized local computation (or of one built with { env }). */
-export function envOf(def: LocalDef): Readonly<Record<string, unknown>> {
-  return envRegistry.get(def) ?? localEnvValues(def);
 }
 
 /** Rebuild a callable computation from JSON text; throws FedSerializationError on anything invalid. */
 export function deserializeComputation(text: string, options: DeserializeOptions = {}): Computation {
   if (typeof text !== 'string') throw new TypeError(`deserializeComputation: "text" expected a string, got ${typeof text}`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`deserializeComputation: "options" expected an object, got ${options === null ? 'null' : typeof options}`);
+  if (options.allowSource !== undefined && typeof options.allowSource !== 'boolean') {
+    throw new TypeError(`deserializeComputation: "allowSource" expected a boolean, got ${typeof options.allowSource}`);
+  }
+  if (options.env !== undefined && (options.env === null || typeof options.env !== 'object')) {
+    throw new TypeError(`deserializeComputation: "env" expected an object of name -> value, got ${options.env === null ? 'null' : typeof options.env}`);
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);

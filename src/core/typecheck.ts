@@ -51,12 +51,18 @@ export function checkIR(node: Node, path = '$', scope: ReadonlyMap<string, Type>
         throw new FedSerializationError('TYPE', path, `call of ${String(ft)} with argument ${node.arg === null ? 'none' : String(node.arg.type)}`);
       }
       same(path, 'call', node.type, ft.result);
-      // A placement literal given to federated_value/eval must name the variant's placement.
-      if (node.fn.kind === 'intrinsic' && node.arg?.kind === 'struct') {
-        const v = intrinsicByUri(node.fn.uri)?.variant;
-        const lit = node.arg.elements[1]?.value;
-        if (v && v.args[1] === 'placement' && lit?.kind === 'placement' && lit.placement.name !== v.target) {
-          throw new FedSerializationError('TYPE', `${path}.arg.elements[1]`, `placement literal ${lit.placement.name} given to '${node.fn.uri}'`);
+      // federated_value/eval take their placement as a literal (as traced), and it must name the variant's placement.
+      if (node.fn.kind === 'intrinsic') {
+        const v = intrinsicByUri(node.fn.uri)!.variant; // the fn node was checked above: its uri is known
+        if (v.args[1] === 'placement') {
+          // Two arguments, so the parameter is a struct and (checked above) the argument is present.
+          const lit = node.arg!.kind === 'struct' ? node.arg!.elements[1]!.value : undefined;
+          if (lit === undefined || lit.kind !== 'placement') {
+            throw new FedSerializationError('TYPE', `${path}.arg`, `the placement argument of '${node.fn.uri}' must be a placement literal`);
+          }
+          if (lit.placement.name !== v.target) {
+            throw new FedSerializationError('TYPE', `${path}.arg.elements[1]`, `placement literal ${lit.placement.name} given to '${node.fn.uri}'`);
+          }
         }
       }
       return;

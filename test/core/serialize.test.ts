@@ -42,6 +42,9 @@ import { insecureReferenceAggregation, localContext, secureSumComputation, tempe
 
 const ctx = localContext({ aggregation: insecureReferenceAggregation({ warn: () => undefined }) });
 const golden = (name: string): string => readFileSync(new URL(`./golden/${name}`, import.meta.url), 'utf8').trimEnd();
+// The round trips below read back text this test wrote itself from its own functions: the one case where
+// source-form local computations may be accepted (see test/core/deserialize-attack.test.ts for the default).
+const OWN_TEXT = { allowSource: true } as const;
 
 test('golden: serialized secure sum (format, version, IR, types)', () => {
   assert.equal(serializeComputation(secureSumComputation()), golden('secure-sum.json'));
@@ -55,7 +58,11 @@ test('round trip of the examples is exact and the deserialized computations run'
   const readings = [68.5, 70.0, 69.5, 71.25, 72.0];
   for (const c of [t.server, t.aggregatorsShort, t.aggregatorsLong]) {
     const text = serializeComputation(c);
-    const back = deserializeComputation(text);
+    if (JSON.parse(text).locals.length > 0) {
+      // Source-form locals (count, divide) are refused by default.
+      assert.throws(() => deserializeComputation(text), (e: unknown) => e instanceof FedSerializationError && e.code === 'LOCAL' && /allowSource: true/.test(e.message));
+    }
+    const back = deserializeComputation(text, OWN_TEXT);
     assert.equal(serializeComputation(back), text);
     assert.equal(back.printIR(), c.printIR());
     assert.equal(String(back.typeSignature), String(c.typeSignature));
@@ -125,7 +132,7 @@ test('property: serialize -> deserialize -> serialize is exact, and the result c
     fc.asyncProperty(memberArb, fc.array(opArb, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 4 }), async (member, ops, n) => {
       const c = build(member, ops);
       const text = serializeComputation(c);
-      const back = deserializeComputation(text);
+      const back = deserializeComputation(text, OWN_TEXT);
       assert.equal(serializeComputation(back), text);
       assert.equal(back.printIR(), c.printIR());
       assert.equal(String(back.typeSignature), String(c.typeSignature));
@@ -150,11 +157,14 @@ test('source-form local computations run after deserialization (closure-free, st
   const text = serializeComputation(comp);
   const doc = JSON.parse(text);
   assert.deepEqual(doc.locals.map((l: { form: string; env: string[] }) => [l.form, l.env]), [['source', []], ['source', ['factor']]]);
-  assert.throws(() => deserializeComputation(text), (e: unknown) => e instanceof FedSerializationError && e.code === 'LOCAL' && /needs 'factor'/.test(e.message));
-  const back = deserializeComputation(text, { env: { factor: { k: 2 } } });
+  const refusedSource = (e: unknown): boolean => e instanceof FedSerializationError && e.code === 'LOCAL' && /'normalize' refused.*allowSource: true/.test(e.message);
+  assert.throws(() => deserializeComputation(text), refusedSource);
+  assert.throws(() => deserializeComputation(text, { env: { factor: { k: 2 } } }), refusedSource);
+  assert.throws(() => deserializeComputation(text, { env: { factor: { k: 2 } }, allowSource: false }), refusedSource);
+  assert.throws(() => deserializeComputation(text, OWN_TEXT), (e: unknown) => e instanceof FedSerializationError && e.code === 'LOCAL' && /needs 'factor'/.test(e.message));
+  const back = deserializeComputation(text, { ...OWN_TEXT, env: { factor: { k: 2 } } });
   const input = [[3, 4, 0], [0, 0, 5]];
   assert.deepEqual(await ctx.invoke(back, [input]), await ctx.invoke(comp, [input]));
-  assert.throws(() => deserializeComputation(text, { env: { factor: 1 }, allowSource: false }), (e: unknown) => e instanceof FedSerializationError && /allowSource/.test(e.message));
 });
 
 test('closures are refused at serialization with a clear error; registering makes them serializable', async () => {
@@ -185,7 +195,7 @@ test('non-expression functions are refused at serialization; free names on unpro
   const hidden = 5;
   const branchy = localComputation([tensor('int32')], (x: number) => (x > 0 ? x + hidden : x), { name: 'branchy', result: tensor('int32') });
   const c3 = federatedComputation(federated(tensor('int32'), CLIENTS), (x) => federatedMap(branchy, x));
-  const back = deserializeComputation(serializeComputation(c3)); // the zero probe does not take the branch
+  const back = deserializeComputation(serializeComputation(c3), OWN_TEXT); // the zero probe does not take the branch
   assert.deepEqual(await ctx.invoke(back, [[0, 0]]), [0, 0]);
   await assert.rejects(ctx.invoke(back, [[1]]), (e: unknown) => e instanceof FreeNameError && e.freeName === 'hidden');
 });
@@ -246,7 +256,7 @@ test('bad input: tampered placement literal; local-kind computations round-trip 
   const text = serializeComputation(c);
   refusedText(text.replace('"kind":"placement","placement":"SERVER"', '"kind":"placement","placement":"CLIENTS"'), 'TYPE', /placement literal CLIENTS given to 'federated_value_at_server'/);
   const sq = localComputation([tensor('float64', [2])], (v: number[]) => v.map((x) => x * x), { name: 'square' });
-  const back = deserializeComputation(serializeComputation(sq));
+  const back = deserializeComputation(serializeComputation(sq), OWN_TEXT);
   assert.equal(back.kind, 'local');
   assert.equal(String(back.typeSignature), '(float64[2] -> float64[2])');
   assert.deepEqual(await ctx.invoke(back, [[3, -4]]), [9, 16]);
@@ -302,7 +312,7 @@ test('round trip of a computation using every intrinsic (each variant re-checked
     };
   });
   const text = serializeComputation(c);
-  const back = deserializeComputation(text);
+  const back = deserializeComputation(text, OWN_TEXT);
   assert.equal(serializeComputation(back), text);
   assert.equal(back.printIR(), c.printIR());
   const args = [[3, 1, 4, 1, 5], 10, [1, 1, 2, 0, 1]];

@@ -5,9 +5,10 @@
  *
  *  1. a short ABY3 FedSGD run gives the same final weights, bit for bit, as the
  *     in-process run (learning layer's trainFedSGD + secure aggregator);
- *  2. killing server1 mid-training makes the driver fail naming server1, within
- *     the round deadline; after restarting server1, --resume ends with the same
- *     weights as the uninterrupted run;
+ *  2. killing server1 mid-training makes the driver fail naming server1, from
+ *     the lost link or a peer's report (not from the round deadline running
+ *     out); after restarting server1, --resume ends with the same weights as
+ *     the uninterrupted run;
  *  3. the same job over MemoryTransports (one per player, one hub) gives the
  *     same bits as over gRPC, and each party receives only what it should;
  *     Pond as well gives the in-process result;
@@ -31,6 +32,19 @@ const STEPS = 5;
 const BATCH = 32;
 const SEED = 5;
 const TIMEOUT_S = 6;
+/** Hang guard only: resolves with the exit code, or fails if `p` has not exited after `ms` (far beyond any normal run). */
+async function exitedOrHang(p: Proc, ms: number, what: string): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${p.name} hung: ${what} (no exit after ${ms / 1000} s); output:\n${p.out.join('\n')}`)), ms);
+  });
+  try {
+    return await Promise.race([p.exited, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const common = ['network_a', 'mnist', '--config', 'config.json', '--epochs', '1', '--max-steps', String(STEPS), '--batch-size', String(BATCH), '--seed', String(SEED), '--validation-limit', '20', '--round-timeout', String(TIMEOUT_S)];
 
 describe('networked training across processes', { timeout: 240_000 }, () => {
@@ -80,26 +94,27 @@ describe('networked training across processes', { timeout: 240_000 }, () => {
 
   test('killing server1 mid-training fails the round naming server1; restart + --resume ends with the same model', async (t) => {
     assert.ok(uninterrupted, 'needs the uninterrupted run');
-    let killedAt = 0;
+    let killed = false;
     const pid = pids.get('server1')!;
     const driver = startCli('driver-crash', ['train', ...common, '--checkpoint-dir', 'ck-b'], dir, (line) => {
-      if (killedAt === 0 && /round 2\/\d+/.test(line)) {
-        killedAt = Date.now();
+      if (!killed && /round 2\/\d+/.test(line)) {
+        killed = true;
         process.kill(pid, 'SIGKILL'); // started by our launch child
       }
     });
     procs.push(driver);
-    const code = await driver.exited;
-    const reportedAfterMs = Date.now() - killedAt;
+    // A generous hang guard, not a bound: the driver must notice the kill and exit on its own.
+    const code = await exitedOrHang(driver, 120_000, 'server1 was killed and the driver did not fail');
     const out = driver.out.join('\n');
-    assert.ok(killedAt > 0, `server1 was never killed:\n${out}`);
+    assert.ok(killed, `server1 was never killed:\n${out}`);
     assert.equal(code, 1, out);
-    assert.match(out, /round [3-5] failed after \d+ ms: player 'server1'/);
-    const detectMs = Number(/failed after (\d+) ms/.exec(out)![1]);
-    assert.ok(detectMs < TIMEOUT_S * 1000, `failure detected ${detectMs} ms into the round`);
-    // the requirement: reported within the round deadline (plus the driver's exit: abort notices, closing links)
-    assert.ok(reportedAfterMs < TIMEOUT_S * 1000 + 5000, `driver exited ${reportedAfterMs} ms after the kill`);
-    t.diagnostic(`${out.split('\n').find((l) => /^error:/.test(l)) ?? ''} (driver exited ${reportedAfterMs} ms after the kill)`);
+    // The driver names server1 as the culprit of the round in progress ...
+    const failure = /round ([3-5]) failed after \d+ ms: player '([^']+)': (.*)/.exec(out);
+    assert.ok(failure, `no round failure in:\n${out}`);
+    assert.equal(failure[2], 'server1', failure[0]);
+    // ... from an event (its link to server1 lost, a peer's report, an error naming server1), not from the round deadline running out.
+    assert.doesNotMatch(failure[3]!, /did not complete within/, failure[0]);
+    t.diagnostic(failure[0]);
     const ck = loadCheckpoint(join(dir, 'ck-b'));
     assert.ok(ck.round >= 2 && ck.round < STEPS, `checkpoint round ${ck.round}`);
     // restart server1 alone and resume
