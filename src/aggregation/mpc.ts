@@ -53,8 +53,8 @@ export interface MpcAggregationOptions {
   servers?: readonly Player[];
   /**
    * The servers reveal no aggregate of fewer contributors (default 3): an
-   * aggregation of fewer clients (for a weighted mean, fewer clients of
-   * non-zero weight) is refused with a PolicyError before anything is shared.
+   * aggregation of fewer clients (for a weighted mean, fewer clients of weight
+   * at least 1/100 of the largest) is refused with a PolicyError before anything is shared.
    */
   minContributors?: number;
   /**
@@ -113,6 +113,19 @@ function toRingInts(values: NumericArray, bits: 64 | 128): RingTensor {
   return encode(values as ArrayLike<number>, [n], cfg, 'mpcAggregation');
 }
 
+/**
+ * Contributors of a weighted mean that hide one another: clients whose weight
+ * is at least 1/100 of the largest (a client of weight 1e-12 beside one of
+ * weight 1 leaves the mean equal to that one's value).
+ */
+function significant(weights: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < weights.length; i++) max = Math.max(max, weights[i]!);
+  let n = 0;
+  for (let i = 0; i < weights.length; i++) if (weights[i]! > 0 && weights[i]! >= max / 100) n++;
+  return n;
+}
+
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 
@@ -148,8 +161,8 @@ export function mpcAggregation(options: MpcAggregationOptions = {}): Aggregation
     lastBytesSent: undefined as Record<string, number> | undefined,
     async aggregate(req: AggregationRequest): Promise<AggregationResult> {
       // the servers' rule, checked before any client shares a value
-      const contributors = req.weights ? req.weights.filter((w) => w > 0).length : req.numClients;
-      requireMinContributors('aggregators', req.weights ? 'clients of non-zero weight' : 'clients', contributors, minContributors);
+      const contributors = req.weights ? significant(req.weights) : req.numClients;
+      requireMinContributors('aggregators', req.weights ? 'clients of significant weight (at least 1/100 of the largest)' : 'clients', contributors, minContributors);
       const before = transport.stats();
       const clients = Array.from({ length: req.numClients }, (_, i) => new Player(`client${i}`));
       const target = new Player(req.target.uri);
@@ -273,7 +286,7 @@ export async function secureMean(updates: readonly Float32Array[], weights?: rea
   const servers = checkServers(fn, kind, options.servers);
   const scaling = checkScaling(fn, options.meanScaling);
   // the servers' rule, before any owner shares a value
-  requireMinContributors('compute servers', weights ? 'data owners of non-zero weight' : 'data owners', weights ? weights.filter((x) => x > 0).length : updates.length, minContributorsOption(fn, options.minContributors));
+  requireMinContributors('compute servers', weights ? 'data owners of significant weight (at least 1/100 of the largest)' : 'data owners', weights ? significant(weights) : updates.length, minContributorsOption(fn, options.minContributors));
   const owners = updates.map((_, i) => new Player(options.ownerNames?.[i] ?? `data-owner-${i}`));
   const modelOwner = options.modelOwner ?? new Player('model-owner');
   const transport = options.transport ?? new MemoryTransport();

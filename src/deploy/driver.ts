@@ -144,7 +144,10 @@ export async function prepareDriver(config: DeployConfig, o: NetworkTrainOptions
   };
   // the players check the job against their own policies (at least the config's floor): say now what they would refuse
   try {
-    checkJob(resolvePolicy(parseConfigPolicy(config.policy), { insecureAllowPlaintext: true }), spec, configRoles(config), 'every player');
+    // the laxest a player can be: the config's values (a player's own flags are only stricter)
+    const cp = parseConfigPolicy(config.policy);
+    const laxest = { insecureAllowPlaintext: true, minContributors: cp.minContributors, minBatchSize: cp.minBatchSize, maxRounds: cp.maxRounds };
+    checkJob(resolvePolicy(cp, laxest), spec, configRoles(config), 'every player');
   } catch (e) {
     modelOwner.dispose();
     throw e;

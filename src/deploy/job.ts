@@ -94,7 +94,9 @@ export function checkServersFor(protocol: NetworkProtocol, servers: readonly str
 }
 
 const isInt = (v: unknown, lo: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo;
-const isNames = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string' && x.length > 0);
+// player names as the config allows them (names from the network reach log lines: no control characters)
+const PLAYER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const isNames = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string' && PLAYER_NAME.test(x));
 
 /** Validate a job spec received from the network (JobError naming the field). */
 export function parseJobSpec(bytes: Uint8Array): JobSpec {
@@ -108,7 +110,9 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   const bad = (k: string, want: string) => new JobError(`job spec: field "${k}" expected ${want}, got ${JSON.stringify(o[k])}`);
   if (o['version'] !== JOB_VERSION) throw bad('version', String(JOB_VERSION));
   if (typeof o['jobId'] !== 'string' || !/^[0-9a-f]{12}$/.test(o['jobId'])) throw bad('jobId', '12 hex digits');
-  for (const k of ['model', 'dataset', 'modelOwner', 'configHash'] as const) if (typeof o[k] !== 'string' || o[k] === '') throw bad(k, 'a non-empty string');
+  for (const k of ['model', 'dataset'] as const) if (typeof o[k] !== 'string' || !/^[a-z0-9_.-]{1,64}$/.test(o[k])) throw bad(k, 'a lower-case name (letters, digits, _ . -)');
+  if (typeof o['modelOwner'] !== 'string' || !PLAYER_NAME.test(o['modelOwner'])) throw bad('modelOwner', 'a player name');
+  if (typeof o['configHash'] !== 'string' || !/^[0-9a-f]{64}$/.test(o['configHash'])) throw bad('configHash', '64 hex digits');
   if (!(NETWORK_PROTOCOLS as readonly unknown[]).includes(o['protocol'])) throw bad('protocol', NETWORK_PROTOCOLS.join(' | '));
   if (o['precision'] !== 'low' && o['precision'] !== 'high') throw bad('precision', "'low' | 'high'");
   if (o['mode'] !== 'fedsgd') throw bad('mode', "'fedsgd'");

@@ -30,7 +30,7 @@ export type NetworkProtocol = (typeof NETWORK_PROTOCOLS)[number];
 export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond'];
 
 /** The rules a PolicyError can name. */
-export const POLICY_RULES = ['protocol', 'minContributors', 'roster', 'minBatchSize', 'maxRounds', 'model', 'dataset', 'mode'] as const;
+export const POLICY_RULES = ['protocol', 'minContributors', 'roster', 'minBatchSize', 'maxRounds', 'model', 'dataset', 'mode', 'jobId', 'agreement'] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 
 export interface PartyPolicy {
@@ -48,6 +48,8 @@ export interface PartyPolicy {
   readonly models: readonly string[] | null;
   /** The datasets this party was started for (null: any). */
   readonly datasets: readonly string[] | null;
+  /** What the player should log at start (e.g. a config laxer than the defaults, ignored). */
+  readonly warnings?: readonly string[];
 }
 
 export const DEFAULT_POLICY: PartyPolicy = Object.freeze({
@@ -122,31 +124,37 @@ export interface LocalPolicyOptions {
 
 /**
  * The policy of one player: defaults, then the config's `"policy"`, then the
- * operator's local options, which may only make it stricter (RangeError
- * naming the option otherwise).
+ * operator's local options, which may only make it stricter than the config
+ * (RangeError naming the option otherwise).
+ *
+ * The config is written by someone else (often the model owner's side), so
+ * where it is laxer than the built-in defaults (fewer contributors, smaller
+ * batches, more rounds) it takes effect only when this player's operator
+ * says the same value locally; otherwise the default holds and the policy
+ * carries a warning for the player's log.
  */
 export function resolvePolicy(config: ConfigPolicy | undefined, local: LocalPolicyOptions = {}): PartyPolicy {
   const c = config ?? {};
-  const base = {
-    minContributors: c.minContributors ?? DEFAULT_POLICY.minContributors,
-    minBatchSize: c.minBatchSize ?? DEFAULT_POLICY.minBatchSize,
-    maxRounds: c.maxRounds ?? DEFAULT_POLICY.maxRounds,
-  };
-  const upward = (name: 'minContributors' | 'minBatchSize', flag: string): number => {
+  const warnings: string[] = [];
+  const numeric = (name: 'minContributors' | 'minBatchSize' | 'maxRounds', flag: string): number => {
+    const up = name !== 'maxRounds';
+    const d = DEFAULT_POLICY[name];
+    const fromConfig = c[name] ?? d;
     const v = local[name];
-    if (v === undefined) return base[name];
-    if (!isInt(v, 1)) throw new RangeError(`"${flag}" expected an integer >= 1, got ${String(v)}`);
-    if (v < base[name]) throw new RangeError(`"${flag}" ${v} is below the config's ${base[name]}: the local policy may only be stricter than the config`);
-    return v;
+    if (v !== undefined) {
+      if (!isInt(v, 1)) throw new RangeError(`"${flag}" expected an integer >= 1, got ${String(v)}`);
+      if (up ? v < fromConfig : v > fromConfig) throw new RangeError(`"${flag}" ${v} is ${up ? 'below' : 'above'} the config's ${fromConfig}: the local policy may only be stricter than the config`);
+      return v;
+    }
+    if (up ? fromConfig < d : fromConfig > d) {
+      warnings.push(`the config's policy.${name} ${fromConfig} is laxer than the built-in ${d}: this player keeps ${d} (its operator accepts ${fromConfig} with ${flag} ${fromConfig})`);
+      return d;
+    }
+    return fromConfig;
   };
-  const minContributors = upward('minContributors', '--min-contributors');
-  const minBatchSize = upward('minBatchSize', '--min-batch-size');
-  let maxRounds = base.maxRounds;
-  if (local.maxRounds !== undefined) {
-    if (!isInt(local.maxRounds, 1)) throw new RangeError(`"--max-rounds" expected an integer >= 1, got ${String(local.maxRounds)}`);
-    if (local.maxRounds > base.maxRounds) throw new RangeError(`"--max-rounds" ${local.maxRounds} is above the config's ${base.maxRounds}: the local policy may only be stricter than the config`);
-    maxRounds = local.maxRounds;
-  }
+  const minContributors = numeric('minContributors', '--min-contributors');
+  const minBatchSize = numeric('minBatchSize', '--min-batch-size');
+  const maxRounds = numeric('maxRounds', '--max-rounds');
   const narrow = (list: readonly string[] | undefined, pick: string | undefined, flag: string): readonly string[] | null => {
     if (pick === undefined) return list ? Object.freeze([...list]) : null;
     if (typeof pick !== 'string' || pick === '') throw new RangeError(`"${flag}" expected a non-empty name, got ${JSON.stringify(pick)}`);
@@ -164,6 +172,7 @@ export function resolvePolicy(config: ConfigPolicy | undefined, local: LocalPoli
     maxRounds,
     models: narrow(c.models, local.model, '--model'),
     datasets: narrow(c.datasets, local.dataset, '--dataset'),
+    warnings: Object.freeze(warnings),
   });
 }
 

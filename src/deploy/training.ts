@@ -30,6 +30,8 @@ import { Pond } from '../encrypted/protocols/pond.js';
 import type { ReplicatedTensor } from '../encrypted/tensor.js';
 import type { Transport } from '../transport/channel.js';
 import { encodeJobSpec, jobPeers, JobError, parseJobSpec, configRoles, configHash, type JobSpec } from './job.js';
+import { checkAgreement, encodeAgreement, revealingServers, specHash } from './agreement.js';
+import { TransportError } from '../transport/errors.js';
 import { checkJob, describePolicy, isPolicyRule, parseConfigPolicy, PolicyError, refusalOf, resolvePolicy, type PartyPolicy, type PolicyRoster } from './policy.js';
 import type { DeployConfig } from '../transport/config.js';
 import type { DataOwner, ModelOwner } from '../learning/roles.js';
@@ -84,9 +86,22 @@ const dec = new TextDecoder();
 
 export class RoundError extends Error {
   override name = 'RoundError';
-  constructor(message: string, readonly round: number, readonly player: string | undefined) {
-    super(message);
+  constructor(message: string, readonly round: number, readonly player: string | undefined, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
   }
+}
+
+/**
+ * The text of a failure a player reports to the model owner. Errors about the
+ * job, the policy, the round or the links say nothing of this player's data
+ * and go as they are; any other error (encoding a value out of range, the
+ * model computation) may quote values of the update, so the model owner gets
+ * its class only and the details stay in the player's own log.
+ */
+export function reportText(e: unknown, me: string): string {
+  if (e instanceof PolicyError || e instanceof JobError || e instanceof RoundError || e instanceof TransportError) return e.message;
+  const name = e instanceof Error ? e.name : typeof e;
+  return `${name} at '${me}' (details in its own log)`;
 }
 
 /** Set the transport's round id where the transport has one (gRPC). */
@@ -299,17 +314,24 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
   try {
     owner = ownerIndex >= 0 ? (prepared ?? (await makeDataOwner(spec, ownerIndex))) : undefined;
     const agg = jobAggregation(spec, transport);
+    const hash = specHash(spec);
+    const checkers = revealingServers(spec);
     for (let r = spec.startRound + 1; ; r++) {
       const tWait = performance.now();
       const go = await race(transport.receive(me, mo, `${spec.jobId}/r${r}/go`, { timeoutMs: spec.idleTimeoutMs }));
       const tGo = performance.now();
       mark('go');
       if (go[0] === GO_END) break;
+      // the job's rounds are what this player accepted: no round past totalSteps
+      if (r > spec.totalSteps) throw new PolicyError('maxRounds', `round ${r} asked for, the job accepted has ${spec.totalSteps} rounds: ${me} takes no part`);
       round = r;
       setTransportRound(transport, r);
       let update: Float32Array | undefined;
       let status: { loss?: number; examples?: number; bad?: string } = {};
       if (owner) {
+        // what this owner got, to the servers that reveal: they check every owner got the same job and weights
+        const agreement = encodeAgreement(hash, go.subarray(4), guard.policy.minContributors);
+        const told = Promise.all(checkers.map((s) => transport.send(me, s, `${spec.jobId}/r${r}/agree`, agreement)));
         owner.updateModel(bytesF32(go, 4, `weights of round ${r}`, spec.numParams));
         mark('weights');
         const g = owner.computeGradient();
@@ -317,11 +339,16 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
         try {
           validateUpdate(me, g.grad, spec.numParams);
         } catch (e) {
-          if (e instanceof BadUpdateError) throw new RoundError(e.message, r, me);
+          // the details (values, indices) stay in this player's log: the report to the model owner is generic
+          if (e instanceof BadUpdateError) throw new RoundError(`data owner '${me}' computed a non-finite or wrong-size update in round ${r} (details in its own log)`, r, me, e);
           throw e;
         }
         update = g.grad;
         status = { loss: g.loss, examples: g.examples };
+        await race(told);
+      } else if (checkers.includes(me)) {
+        const got = await race(Promise.all(spec.dataOwners.map((o) => transport.receive(me, o, `${spec.jobId}/r${r}/agree`, { timeoutMs: spec.roundTimeoutMs }))));
+        checkAgreement(hash, got, spec.dataOwners, r, me);
       }
       const tg = performance.now();
       await race(agg.round(r, update, me));
@@ -332,8 +359,8 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
     }
     return { jobId: spec.jobId, rounds: round - spec.startRound };
   } catch (e) {
-    // tell the model owner what went wrong and whom it concerns (best effort)
-    const report = { round, peer: peerOf(e) ?? (e instanceof RoundError ? e.player : undefined), message: (e as Error).message };
+    // tell the model owner what went wrong and whom it concerns (best effort), never data-derived details
+    const report = { round, peer: peerOf(e) ?? (e instanceof RoundError ? e.player : undefined), message: reportText(e, me) };
     await Promise.race([transport.send(me, mo, `${spec.jobId}/fail`, json(report)).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     throw e;
   } finally {
@@ -365,7 +392,10 @@ export async function servePlayer(transport: Transport, config: DeployConfig, me
   const policy = options.policy ?? resolvePolicy(parseConfigPolicy(config.policy));
   const guard: PlayerGuard = { policy, roster };
   log(`${me}: policy: ${describePolicy(policy)}`);
+  for (const w of policy.warnings ?? []) log(`${me}: WARNING: ${w}`);
   const hash = configHash(config);
+  // job ids this process has taken part in: a reused id would reuse its rendezvous keys and masks' labels
+  const seenJobs = new Set<string>();
   let jobs = 0;
   while (!(options.stopped?.() ?? false) && jobs < (options.maxJobs ?? Infinity)) {
     setTransportRound(transport, 0);
@@ -384,6 +414,7 @@ export async function servePlayer(transport: Transport, config: DeployConfig, me
       if (spec.modelOwner !== modelOwner) throw new JobError(`job names model owner '${spec.modelOwner}', the config's is '${modelOwner}'`);
       if (!jobPeers(spec).includes(me)) throw new JobError(`job ${spec.jobId} gives player '${me}' no part`);
       checkJob(policy, spec, roster, me);
+      if (seenJobs.has(spec.jobId)) throw new PolicyError('jobId', `job id ${spec.jobId} was used before: ${me} takes part in each job id once`);
     } catch (e) {
       const id = (() => { try { return (JSON.parse(dec.decode(bytes)) as { jobId?: unknown }).jobId; } catch { return undefined; } })();
       const jobName = typeof id === 'string' && /^[0-9a-f]{12}$/.test(id) ? id : undefined;
@@ -392,6 +423,7 @@ export async function servePlayer(transport: Transport, config: DeployConfig, me
       continue;
     }
     jobs++;
+    seenJobs.add(spec.jobId);
     try {
       // load the data (and tfjs) before accepting, so that the first round's deadline does not include it
       const idx = spec.dataOwners.indexOf(me);

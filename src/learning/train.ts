@@ -87,7 +87,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   if (mode !== 'fedsgd' && mode !== 'fedavg') throw new RangeError(`"mode" expected 'fedsgd' or 'fedavg', got ${String(mode)}`);
   const protocol = options.protocol ?? 'aby3';
   if (!options.aggregator && !(PROTOCOL_NAMES as readonly string[]).includes(protocol.toLowerCase())) throw new RangeError(`unknown protocol "${protocol}"; valid protocols: ${PROTOCOL_NAMES.join(', ')}`);
-  const plaintext = options.aggregator ? options.aggregator.name === 'plaintext' : protocol.toLowerCase() === 'plaintext';
+  // any aggregator that is not secure counts as plaintext, whatever its name
+  const plaintext = options.aggregator ? options.aggregator.secure !== true : protocol.toLowerCase() === 'plaintext';
   if (plaintext && options.insecureAllowPlaintext !== true) {
     throw new PolicyError('protocol', "'plaintext' hands every data owner's update to the model owner: opt in with insecureAllowPlaintext: true (CLI: --insecure-allow-plaintext)");
   }

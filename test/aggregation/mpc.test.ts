@@ -224,6 +224,9 @@ describe('mpcAggregation / secureMean: the servers reveal no aggregate of fewer 
       await assert.rejects(agg.aggregate(request('federated_weighted_mean_at_aggregators', ['float32'], vals(3), { weights: Float64Array.of(1, 0, 0) })), refused(1));
       await assert.rejects(secureMean([Float32Array.of(1), Float32Array.of(2)], undefined, { protocol, transport }), refused(2));
       await assert.rejects(secureMean([Float32Array.of(1), Float32Array.of(2), Float32Array.of(3)], [0, 5, 0], { protocol, transport }), refused(1));
+      // weights that are not zero but negligible hide nothing either: the mean would be the victim's value
+      await assert.rejects(secureMean([Float32Array.of(0.123), Float32Array.of(100), Float32Array.of(-50)], [1, 1e-12, 1e-12], { protocol, transport }), refused(1));
+      await assert.rejects(agg.aggregate(request('federated_weighted_mean_at_aggregators', ['float32'], vals(3), { weights: Float64Array.of(1, 0.009, 0.5) })), refused(2));
       assert.deepEqual(transport.log, [], 'nothing was sent');
       const got = (await agg.aggregate(request('federated_mean_at_aggregators', ['float32'], vals(3)))).leaves[0] as Float64Array;
       assert.ok(Math.abs(got[0]! - 1) < 2 ** -12 && Math.abs(got[1]! - 1.5) < 2 ** -12);

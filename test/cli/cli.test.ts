@@ -75,3 +75,10 @@ test('plaintext without the operator\'s opt-in is refused before anything is tra
   assert.equal(r.status, 1);
   assert.match(r.stderr, /policy "protocol" refuses: 'plaintext' hands every data owner's update to the model owner/);
 });
+
+test('an insecure aggregator needs the opt-in whatever its name', async () => {
+  const { train } = await import('../../src/learning/train.js');
+  const { plaintextAggregator } = await import('../../src/learning/aggregator.js');
+  await assert.rejects(train({ aggregator: { ...plaintextAggregator(), name: 'baseline' }, maxSteps: 1, epochs: 1, out: false }),
+    (e: Error) => e.name === 'PolicyError' && (e as Error & { rule: string }).rule === 'protocol');
+});

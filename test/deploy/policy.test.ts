@@ -20,6 +20,7 @@ import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
 import { GrpcTransport } from '../../src/transport/grpc.js';
 import type { Transport } from '../../src/transport/channel.js';
 import { ROLES7 } from './helpers.js';
+import { assertOnlyRefused, players, type Sent } from './policy-helpers.js';
 import { deployment } from '../transport/helpers.js';
 
 const OWNERS = ['owner0', 'owner1', 'owner2'];
@@ -76,7 +77,8 @@ test('minimum contributors: exactly the minimum passes, one fewer is refused (an
   const c = config([['model-owner', 'model-owner'], ...SERVERS.map((s) => [s, 'compute-server'] as [string, string]), ...names.map((n) => [n, 'data-owner'] as [string, string])]);
   const roster = configRoles(c);
   fc.assert(fc.property(fc.integer({ min: 2, max: 8 }), fc.subarray(names), (min, subset) => {
-    const p = resolvePolicy({ minContributors: min });
+    // the config's value, confirmed locally where it is below the built-in 3
+    const p = resolvePolicy({ minContributors: min }, { minContributors: min });
     const job = spec(c, { dataOwners: subset });
     if (subset.length >= min) checkJob(p, job, roster, 'server0');
     else assert.throws(() => checkJob(p, job, roster, 'server0'), rule('minContributors'));
@@ -110,6 +112,15 @@ test('policy sources: the config cannot enable plaintext; the local command line
   assert.throws(() => resolvePolicy(cp, { minBatchSize: 16 }), /"--min-batch-size" 16 is below the config's 32/);
   assert.throws(() => resolvePolicy(cp, { maxRounds: 101 }), /"--max-rounds" 101 is above the config's 100/);
   assert.throws(() => resolvePolicy(cp, { model: 'network_b' }), /"--model" network_b is not among the config's/);
+  // a config laxer than the built-in defaults is not taken on trust: the default holds, with a warning, unless the operator says the same locally
+  const lax = parseConfigPolicy({ minContributors: 2, minBatchSize: 1, maxRounds: 1_000_000 });
+  const kept = resolvePolicy(lax);
+  assert.deepEqual([kept.minContributors, kept.minBatchSize, kept.maxRounds], [3, 16, 10_000]);
+  assert.equal(kept.warnings?.length, 3);
+  assert.match(kept.warnings![0]!, /the config's policy\.minContributors 2 is laxer than the built-in 3: this player keeps 3 \(its operator accepts 2 with --min-contributors 2\)/);
+  const accepted = resolvePolicy(lax, { minContributors: 2, minBatchSize: 1, maxRounds: 1_000_000 });
+  assert.deepEqual([accepted.minContributors, accepted.minBatchSize, accepted.maxRounds, accepted.warnings], [2, 1, 1_000_000, []]);
+  assert.throws(() => resolvePolicy(lax, { minContributors: 1 }), /"--min-contributors" 1 is below the config's 2/);
   const opted = resolvePolicy(cp, { insecureAllowPlaintext: true });
   assert.deepEqual(opted.protocols, ['aby3', 'pond', 'plaintext']);
   // the config's policy is part of the config hash: a model owner cannot hand a player a laxer copy
@@ -119,46 +130,6 @@ test('policy sources: the config cannot enable plaintext; the local command line
 });
 
 // ------------------------------------------------------------------ attacks over the in-memory hub
-
-interface Sent { from: string; to: string; key: string; payload: Uint8Array }
-
-/** Real players (servePlayer) on one hub, every delivery recorded. */
-function players(c: DeployConfig, names: string[], policy?: (name: string) => PartyPolicy | undefined) {
-  const hub = new MemoryHub();
-  const sent: Sent[] = [];
-  const deliver = hub.deliver.bind(hub);
-  hub.deliver = (from, to, key, payload) => {
-    sent.push({ from, to, key, payload: payload.slice() });
-    deliver(from, to, key, payload);
-  };
-  const logs: string[] = [];
-  let stopped = false;
-  const serving = names.map((n) => {
-    const p = policy?.(n);
-    return servePlayer(new MemoryTransport({ hub, local: [n] }), c, n, { log: (l) => logs.push(l), stopped: () => stopped, ...(p ? { policy: p } : {}) });
-  });
-  return {
-    hub, sent, logs,
-    modelOwner: new MemoryTransport({ hub, local: ['model-owner'] }),
-    async close() {
-      stopped = true;
-      hub.close();
-      await Promise.all(serving);
-    },
-  };
-}
-
-/** Everything `victim` sent: only a refusal, nothing else. */
-function assertOnlyRefused(sent: Sent[], victim: string, jobId: string, r: string): void {
-  const out = sent.filter((m) => m.from === victim);
-  assert.equal(out.length, 1, `${victim} sent ${out.map((m) => `${m.key} (${m.payload.byteLength} B)`).join(', ')}`);
-  assert.equal(out[0]!.to, 'model-owner');
-  assert.equal(out[0]!.key, `${jobId}/ack`);
-  assert.ok(out[0]!.payload.byteLength < 600, `the refusal is ${out[0]!.payload.byteLength} bytes`);
-  const ack = JSON.parse(dec.decode(out[0]!.payload)) as { ok: boolean; rule: string; error: string };
-  assert.equal(ack.ok, false);
-  assert.equal(ack.rule, r);
-}
 
 const ATTACKS: { name: string; over: (c: DeployConfig) => Partial<JobSpec>; victims: string[]; rule: string }[] = [
   { name: "downgrade to 'plaintext' (each owner's raw gradient to the model owner)", over: () => ({ protocol: 'plaintext', servers: [] }), victims: OWNERS, rule: 'protocol' },
@@ -179,10 +150,10 @@ for (const a of ATTACKS) {
     for (const b of acks) assert.equal((JSON.parse(dec.decode(b)) as { ok: boolean }).ok, false);
     // the model owner keeps going: weights for the round, as if the job had started
     for (const v of a.victims) await ps.modelOwner.send('model-owner', v, `${job.jobId}/r1/go`, new Uint8Array(4 + 40).fill(1, 0, 1));
-    await new Promise((r) => setImmediate(r));
+    // every player has stopped serving: nothing more can leave a victim
+    await ps.close();
     for (const v of a.victims) assertOnlyRefused(ps.sent, v, job.jobId, a.rule);
     for (const v of a.victims) assert.ok(ps.logs.some((l) => l.startsWith(`${v}: refused job ${job.jobId}: policy "${a.rule}" refuses: `)), `${v} logged its refusal:\n${ps.logs.join('\n')}`);
-    await ps.close();
   });
 }
 
