@@ -11,7 +11,8 @@
  *                                                "publicKey": "<base64 of 32 bytes>" } } }
  * (entries of the full form may also be a bare "host:port" string). "links"
  * picks how links are secured: "tls" needs every player's certificate,
- * "noise" (the default) every player's publicKey. Every problem is a
+ * "noise" (the default) every player's publicKey. The optional "limits"
+ * object sets the receive limits of every link (transport/limits.ts). Every problem is a
  * ConfigError naming the entry: duplicate names (the parser refuses duplicate
  * JSON keys), duplicate host:port, missing or unknown role, malformed address
  * or port, badly encoded key, a certificate that does not parse, is not a
@@ -22,6 +23,7 @@ import { readFileSync } from 'node:fs';
 import { decodeKey } from '../crypto/identity.js';
 import { certificateDer, checkPlayerCertificate } from '../crypto/tls-identity.js';
 import { DuplicateKeyError, JsonSyntaxError, parseJsonStrict } from './config-json.js';
+import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblem, limitsConflict, type ReceiveLimits } from './limits.js';
 
 export const ROLES = ['model-owner', 'data-owner', 'compute-server', 'aggregator'] as const;
 /** model-owner = SERVER placement, data-owner = CLIENTS, compute-server = MPC servers, aggregator = AGGREGATORS. */
@@ -53,6 +55,8 @@ export interface DeployConfig {
   /** Default 'noise' (what a config without "links" has always meant). */
   links: LinkMode;
   players: PlayerEntry[];
+  /** Receive limits of every player's links (transport/limits.ts; defaults for those absent). */
+  limits?: Partial<ReceiveLimits>;
 }
 
 export interface ConfigOptions {
@@ -133,7 +137,7 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
   const full = 'players' in obj;
   let entries: Record<string, unknown>;
   if (full) {
-    for (const k of Object.keys(obj)) if (k !== 'players' && k !== 'version' && k !== 'links') throw err(`${k}: unknown top-level field (expected "version", "links" and "players")`, k);
+    for (const k of Object.keys(obj)) if (k !== 'players' && k !== 'version' && k !== 'links' && k !== 'limits') throw err(`${k}: unknown top-level field (expected "version", "links", "limits" and "players")`, k);
     if (obj['version'] !== undefined && obj['version'] !== 1) throw err(`version: unsupported config version ${JSON.stringify(obj['version'])}, expected 1`, 'version');
     if (obj['links'] !== undefined && !(LINK_MODES as readonly unknown[]).includes(obj['links'])) throw err(`links: unknown link mode ${JSON.stringify(obj['links'])}, expected one of ${LINK_MODES.join(', ')}`, 'links');
     const p = obj['players'];
@@ -233,7 +237,24 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
     if (other !== undefined) throw err(`${at}: same certificate as player ${JSON.stringify(other)}`, at);
     certs.set(k, p.name);
   }
-  return { version: 1, links, players };
+  const limits = full && obj['limits'] !== undefined ? parseLimits(obj['limits'], err) : undefined;
+  return { version: 1, links, players, ...(limits ? { limits } : {}) };
+}
+
+/** The optional top-level "limits" object: known fields only, each an integer in its range (ConfigError naming `limits.<field>`). */
+function parseLimits(raw: unknown, err: (msg: string, entry: string) => ConfigError): Partial<ReceiveLimits> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw err(`limits: expected an object with any of ${LIMIT_NAMES.join(', ')}`, 'limits');
+  const given = raw as Record<string, unknown>;
+  for (const k of Object.keys(given)) if (!(LIMIT_NAMES as readonly string[]).includes(k)) throw err(`limits.${k}: unknown field (expected ${LIMIT_NAMES.join(', ')})`, `limits.${k}`);
+  const out: Partial<ReceiveLimits> = {}; // in LIMIT_NAMES order, so that formatConfig (the config hash) does not depend on the file's order
+  for (const k of LIMIT_NAMES.filter((n) => n in given)) {
+    const problem = limitProblem(k, given[k]);
+    if (problem) throw err(`limits.${k}: ${problem.message}`, `limits.${k}`);
+    out[k] = given[k] as number;
+  }
+  const conflict = limitsConflict({ ...DEFAULT_LIMITS, ...out });
+  if (conflict) throw err(`limits.maxBufferedBytes: ${conflict}`, 'limits.maxBufferedBytes');
+  return out;
 }
 
 /** Parse config text (duplicate JSON keys are refused) and validate it. */
@@ -298,5 +319,5 @@ export function formatConfig(config: DeployConfig): string {
       ...(p.certificate ? { certificate: Buffer.from(p.certificate).toString('base64') } : {}),
     };
   }
-  return `${JSON.stringify({ version: 1, ...(config.links === 'tls' ? { links: 'tls' } : {}), players }, null, 2)}\n`;
+  return `${JSON.stringify({ version: 1, ...(config.links === 'tls' ? { links: 'tls' } : {}), ...(config.limits ? { limits: config.limits } : {}), players }, null, 2)}\n`;
 }
