@@ -28,6 +28,11 @@ interface OutLink {
   broken: Error | undefined;
 }
 
+/** Pause before opening again a stream that failed unheard (see #connect). */
+const RETRY_MS = 20;
+/** How long `close` waits for a link's peer to acknowledge its end. */
+const FLUSH_MS = 1000;
+
 export interface DialerOptions {
   chunkBytes: number;
   /** TESTING ONLY (fault injection): see GrpcTransportOptions.tapOutgoing. */
@@ -71,24 +76,37 @@ export class Dialer {
     } while (off < n);
   }
 
-  /** End every link and close every channel (links still connecting fail). */
-  close(): void {
+  /**
+   * End every link and close every channel (links still connecting fail).
+   * Resolves once each established link has been ended cleanly by its peer
+   * (everything written before has reached it), or after FLUSH_MS.
+   */
+  async close(): Promise<void> {
     const links = [...this.#links.values()];
     this.#links.clear();
-    for (const p of links) {
-      // Do not wait for links still connecting: closing the clients below makes them fail.
-      p.then(
-        (l) => {
-          if (!l.broken) {
-            l.broken = new PeerError(`send: transport closed`, l.to);
-            l.call.end();
-          }
-        },
-        () => {},
-      );
-    }
+    const ended = links.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          // Do not wait for links still connecting: closing the clients below makes them fail.
+          p.then(
+            (l) => {
+              if (l.broken) return resolve();
+              l.broken = new PeerError(`send: transport closed`, l.to);
+              const t = setTimeout(resolve, FLUSH_MS);
+              const done = () => {
+                clearTimeout(t);
+                resolve();
+              };
+              for (const ev of ['status', 'error', 'close']) l.call.once(ev, done);
+              l.call.end();
+            },
+            () => resolve(),
+          );
+        }),
+    );
     for (const c of this.#clients.values()) c.close();
     this.#clients.clear();
+    await Promise.all(ended);
   }
 
   /** The channel from local player `from` to `e` ('tls': one per pair, each presents its own certificate; 'noise': one per address). */
@@ -134,19 +152,35 @@ export class Dialer {
     return p;
   }
 
+  /**
+   * A new authenticated link. A stream that fails before the peer has said a
+   * word (the channel was still on a connection that had just died, e.g.
+   * right after a link loss) is opened again, until the connect deadline.
+   */
   async #connect(from: string, to: string): Promise<OutLink> {
     const ctx = this.#ctx;
     const entry = ctx.entries.get(to)!;
     const deadline = Date.now() + ctx.connectTimeout;
     const client = this.#client(from, entry);
-    await new Promise<void>((resolve, reject) =>
-      client.waitForReady(deadline, (err) => {
-        if (!err) return resolve();
-        const tls = ctx.mode === 'tls' ? ' or no TLS session: it may not present the pinned certificate, or may not accept ours' : '';
-        reject(new PeerError(`send: player '${to}' at ${entry.address} is not reachable within ${ctx.connectTimeout} ms (${err.message}${tls})`, to));
-      }),
-    );
-    if (ctx.closed()) throw new PeerError(`send: transport closed while connecting to '${to}'`, to);
+    for (;;) {
+      await new Promise<void>((resolve, reject) =>
+        client.waitForReady(deadline, (err) => {
+          if (!err) return resolve();
+          const tls = ctx.mode === 'tls' ? ' or no TLS session: it may not present the pinned certificate, or may not accept ours' : '';
+          reject(new PeerError(`send: player '${to}' at ${entry.address} is not reachable within ${ctx.connectTimeout} ms (${err.message}${tls})`, to));
+        }),
+      );
+      if (ctx.closed()) throw new PeerError(`send: transport closed while connecting to '${to}'`, to);
+      const r = await this.#open(client, from, to, deadline);
+      if (!('unheard' in r)) return r;
+      if (Date.now() >= deadline) throw r.unheard;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    }
+  }
+
+  /** One attempt: the link, or `unheard` when the stream failed before any answer from the peer. */
+  async #open(client: grpc.Client, from: string, to: string, deadline: number): Promise<OutLink | { unheard: PeerError }> {
+    const ctx = this.#ctx;
     const call = (client as unknown as { Link(): grpc.ClientDuplexStream<LinkFrame, LinkFrame> }).Link();
     // A small queue of incoming frames for the handshake.
     const queue: LinkFrame[] = [];
@@ -163,10 +197,11 @@ export class Dialer {
     call.on('data', onData);
     call.on('end', () => onEnd());
     call.on('error', (e: Error) => onEnd(e));
+    let heard = false;
     const next = async (): Promise<LinkFrame> => {
       for (;;) {
         const f = queue.shift();
-        if (f) return f;
+        if (f) return ((heard = true), f);
         if (ended) throw new PeerError(`send: link to '${to}' closed during the handshake (${ended.message})`, to);
         const left = deadline - Date.now();
         if (left <= 0) throw new PeerError(`send: handshake with '${to}' did not complete within ${ctx.connectTimeout} ms`, to);
@@ -232,8 +267,9 @@ export class Dialer {
       ctx.log({ type: 'link-up', peer: to, local: from, reason: `outgoing ${ctx.mode === 'tls' ? 'TLS ' : ''}link authenticated` });
       return link;
     } catch (e) {
-      if (e instanceof PeerError) ctx.log({ type: 'refused', peer: to, local: from, reason: e.message });
       call.cancel();
+      if (e instanceof PeerError && !heard && ended !== undefined && Date.now() < deadline) return { unheard: e };
+      if (e instanceof PeerError) ctx.log({ type: 'refused', peer: to, local: from, reason: e.message });
       throw e;
     }
   }

@@ -348,7 +348,6 @@ export class GrpcTransport implements Transport {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#mailboxes.close();
-    this.#dialer.close();
-    await this.#acceptor.close();
+    await Promise.all([this.#dialer.close(), this.#acceptor.close()]);
   }
 }

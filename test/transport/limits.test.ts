@@ -250,9 +250,14 @@ test('MemoryHub: the same limits as a deployment: unclaimed messages expire, a l
   let onEvent: (() => void) | undefined;
   const hub = new MemoryHub({ limits: { maxMessageBytes: 1000, maxBufferedBytes: 1000 + MAX_MESSAGE_EXTRA, unclaimedMessageTtlMs: 30 }, logger: (e) => (events.push(e), onEvent?.()) });
   const until = async (pred: () => boolean) => {
-    const guard = setTimeout(() => assert.fail(`hang: ${JSON.stringify(events)}`), HANG_GUARD_MS);
-    while (!pred()) await new Promise<void>((r) => (onEvent = r));
-    clearTimeout(guard);
+    const end = Date.now() + HANG_GUARD_MS;
+    while (!pred()) {
+      if (Date.now() > end) assert.fail(`hang: ${JSON.stringify(events)}`);
+      await new Promise<void>((r) => {
+        const guard = setTimeout(r, HANG_GUARD_MS);
+        onEvent = () => (clearTimeout(guard), r());
+      });
+    }
   };
   t.after(() => hub.close());
   const p = new MemoryTransport({ hub, local: ['p'] });
