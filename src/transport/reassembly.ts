@@ -13,7 +13,8 @@
  * (at most SMALL_MESSAGE) or when a receive already waits for its key (then
  * at most WAITED_PREALLOC: the fast path of a protocol whose receive is
  * posted first), else at its first chunk's size, and doubles as chunks
- * arrive (never beyond the declared size). Every buffer is charged to the
+ * arrive (never beyond the declared size; straight to the declared size, up
+ * to WAITED_PREALLOC, once a receive waits for it). Every buffer is charged to the
  * link (`LinkBudget`, shared by all streams of one peer -> local player
  * pair); going over `maxBufferedBytes` (with the link's unclaimed messages)
  * or over `maxIncompleteMessages` calls `sink.overLimit`, whose caller closes
@@ -157,7 +158,8 @@ export class Reassembler {
     if (off !== p.got) return this.#abandon(id, p, `message ${id}: chunk at offset ${off}, expected ${p.got} (a chunk is missing; message abandoned)`);
     const need = off + dataLen;
     if (need > p.buf.length) {
-      const cap = Math.min(n, Math.max(need, 2 * p.buf.length));
+      // double; or, if a receive now waits for it, straight to its size (up to WAITED_PREALLOC)
+      const cap = Math.min(n, Math.max(need, 2 * p.buf.length, this.sink.waiting(p.key) ? WAITED_PREALLOC : 0));
       const extra = cap - p.buf.length;
       if (!this.#fits(extra, `message ${id} from ${p.got} to ${cap} bytes`)) return;
       const grown = allocate(cap);

@@ -76,7 +76,14 @@ for (const links of LINK_MODES) {
       await m.chunk(0, GiB, MiB, 'unwaited', rand(MiB));
       await m.chunk(0, GiB, 2 * MiB, 'unwaited', rand(MiB));
       await waitFor(() => b.linkUsage('a', 'b').incompleteBytes === charged + 3 * MiB, 'the unwaited message grown to 4 MiB');
-      assert.ok(process.memoryUsage().arrayBuffers - before < 200 * MiB);
+      // once a receive waits for it, the next growth goes to WAITED_PREALLOC at once
+      const late = assert.rejects(b.receive('b', 'a', 'unwaited'), (e: Error) => e instanceof PeerError && e.peer === 'a');
+      await m.chunk(0, GiB, 3 * MiB, 'unwaited', rand(MiB)); // fills the 4 MiB
+      await m.chunk(0, GiB, 4 * MiB, 'unwaited', rand(MiB));
+      await waitFor(() => b.linkUsage('a', 'b').incompleteBytes === charged - MiB + WAITED_PREALLOC, 'the now awaited message grown to WAITED_PREALLOC');
+      assert.ok(process.memoryUsage().arrayBuffers - before < 260 * MiB);
+      m.close();
+      await late;
     } finally {
       m.close();
     }
