@@ -173,7 +173,10 @@ export class Dialer {
       if (ctx.closed()) throw new PeerError(`send: transport closed while connecting to '${to}'`, to);
       const r = await this.#open(client, from, to, deadline);
       if (!('unheard' in r)) return r;
-      if (Date.now() >= deadline) throw r.unheard;
+      if (Date.now() + RETRY_MS >= deadline) {
+        ctx.log({ type: 'refused', peer: to, local: from, reason: r.unheard.message });
+        throw r.unheard;
+      }
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     }
   }

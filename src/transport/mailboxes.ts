@@ -45,7 +45,7 @@ export interface MailboxesOptions {
   onReceived: (to: string, bytes: number) => void;
 }
 
-export type DeliverResult = 'taken' | 'stored' | 'duplicate';
+export type DeliverResult = 'taken' | 'stored' | 'duplicate' | 'closed';
 
 export class Mailboxes {
   readonly #boxes = new Map<string, Box>();
@@ -62,8 +62,9 @@ export class Mailboxes {
     this.#o = options;
   }
 
-  /** File `payload`: handed to a waiting receive ('taken'), kept for a later one ('stored'), or refused as a second message under the key ('duplicate'). */
+  /** File `payload`: handed to a waiting receive ('taken'), kept for a later one ('stored'), refused as a second message under the key ('duplicate'), or dropped after close ('closed'). */
   deliver(from: string, to: string, key: string, payload: Uint8Array): DeliverResult {
+    if (this.#closed) return 'closed';
     const id = boxId(from, to, key);
     const box = this.#boxes.get(id);
     if (box === undefined) {
