@@ -84,7 +84,13 @@ export class PrivateKey {
   /** @internal X25519(this, peerPublicKey); throws on a low-order peer key (all-zero output). */
   agree(peerPublicKey: Uint8Array, fn = 'agree'): Buffer {
     checkBytes(peerPublicKey, 'peerPublicKey', fn, KEY_BYTES);
-    const shared = diffieHellman({ privateKey: this.#key, publicKey: importPublicKey(peerPublicKey) });
+    let shared: Buffer;
+    try {
+      shared = diffieHellman({ privateKey: this.#key, publicKey: importPublicKey(peerPublicKey) });
+    } catch {
+      // OpenSSL refuses a low-order point itself (all-zero output); the check below is a second line
+      throw new RangeError(`${fn}: "peerPublicKey" is a low-order point (no shared secret)`);
+    }
     let acc = 0;
     for (const b of shared) acc |= b;
     if (acc === 0) throw new RangeError(`${fn}: "peerPublicKey" is a low-order point (shared secret is zero)`);

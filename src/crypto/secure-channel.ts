@@ -118,7 +118,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
 function checkSuite(suite: unknown, fn: string): CipherSuite {
-  if (typeof suite !== 'string' || !(suite in SUITES)) {
+  if (typeof suite !== 'string' || !Object.hasOwn(SUITES, suite)) {
     throw new RangeError(`${fn}: "suite" expected 'aes-256-gcm' or 'chacha20-poly1305', got ${JSON.stringify(suite)}`);
   }
   return suite as CipherSuite;
@@ -474,7 +474,7 @@ export class SecureSession {
     const pieces = aeadOpenPieces(this.suite, this.#recvKey, nonceFor(seq), frame.subarray(0, headerLen), r.rest());
     if (!pieces) throw new ChannelAuthError(`${fn}: bad authentication tag on message ${seq} from "${peer}"`, peer);
     this.#replay.mark(seq);
-    return { pieces, ad: ad.slice(), seq };
+    return { pieces, ad: new Uint8Array(ad), seq }; // a copy (a Buffer's slice() would be a view of the frame)
   }
 
   /** Wipe the keys; further use throws. */
@@ -532,7 +532,7 @@ export class HandshakeInitiator {
     const self = checkLocal(options.self, fn);
     if (typeof options.peer !== 'object' || options.peer === null) throw new TypeError(`${fn}: "peer" expected { name, publicKey }, got ${describe(options.peer)}`);
     const peerName = checkName(options.peer.name, 'peer.name', fn);
-    const peerKey = checkBytes(options.peer.publicKey, 'peer.publicKey', fn, KEY_BYTES).slice();
+    const peerKey = new Uint8Array(checkBytes(options.peer.publicKey, 'peer.publicKey', fn, KEY_BYTES)); // a copy, even of a Buffer
     this.#o = { self, peerName, peerKey, context: checkContext(options.context, fn), suite: checkSuite(options.suite ?? 'aes-256-gcm', fn), window: options.window };
   }
 
@@ -558,7 +558,7 @@ export class HandshakeInitiator {
     this.#eph = undefined;
     const r = new Reader(msg2, (m) => new HandshakeError(`${fn}: malformed reply from "${o.peerName}": ${m}`, o.peerName));
     if (r.u8() !== VERSION || r.u8() !== T_RESP) throw new HandshakeError(`${fn}: reply from "${o.peerName}" is not a handshake response`, o.peerName);
-    const eR = r.bytes(KEY_BYTES).slice();
+    const eR = r.bytes(KEY_BYTES);
     const tag = r.bytes(32);
     if (r.pos !== msg2.length) throw new HandshakeError(`${fn}: reply from "${o.peerName}" has trailing bytes`, o.peerName);
     let ikm: Buffer;
@@ -636,7 +636,7 @@ export class HandshakeResponder {
     const suiteId = r.u8();
     const iName = r.name();
     const rName = r.name();
-    const eI = r.bytes(KEY_BYTES).slice();
+    const eI = r.bytes(KEY_BYTES);
     if (r.pos !== msg1.length) throw new HandshakeError(`${fn}: hello from "${iName}" has trailing bytes`, iName);
     if (suiteId !== SUITES[this.#suite]) throw new HandshakeError(`${fn}: "${iName}" proposes cipher suite ${suiteId}, expected ${SUITES[this.#suite]}`, iName);
     const local = this.#locals.get(rName);
@@ -798,7 +798,7 @@ export class SealedBoxReceiver {
     if (r.u8() !== SUITES[this.#suite]) throw new ChannelAuthError(`${fn}: box uses another cipher suite`);
     const sName = r.name();
     const rName = r.name();
-    const e = r.bytes(KEY_BYTES).slice();
+    const e = r.bytes(KEY_BYTES);
     const seq = r.u64();
     const ad = r.bytes(r.u32());
     const headerLen = r.pos;
@@ -827,6 +827,6 @@ export class SealedBoxReceiver {
       pt.fill(0);
       throw new WrongContextError(`${fn}: box ${seq} from "${sName}" is bound to other associated data than expected`, sName);
     }
-    return { sender: sName, plaintext: new Uint8Array(pt.buffer, pt.byteOffset, pt.length), ad: ad.slice(), seq };
+    return { sender: sName, plaintext: new Uint8Array(pt.buffer, pt.byteOffset, pt.length), ad: new Uint8Array(ad), seq };
   }
 }

@@ -19,8 +19,9 @@
 import { createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { checkName, describe } from './identity.js';
 
-const OID_ED25519 = '1.3.101.112';
-const OID_COMMON_NAME = '2.5.4.3';
+/** DER of the OBJECT IDENTIFIERs used: id-Ed25519 (1.3.101.112, RFC 8410) and id-at-commonName (2.5.4.3). */
+const OID_ED25519 = Uint8Array.of(0x06, 0x03, 0x2b, 0x65, 0x70);
+const OID_COMMON_NAME = Uint8Array.of(0x06, 0x03, 0x55, 0x04, 0x03);
 const DAY_MS = 86_400_000;
 
 export interface SelfSignedOptions {
@@ -67,20 +68,6 @@ function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
 
 const seq = (...parts: Uint8Array[]) => tlv(0x30, ...parts);
 
-function oid(dotted: string): Uint8Array {
-  const arcs = dotted.split('.').map(Number);
-  const body: number[] = [40 * arcs[0]! + arcs[1]!];
-  for (const arc of arcs.slice(2)) {
-    const groups: number[] = [];
-    for (let v = arc; ; v = Math.floor(v / 128)) {
-      groups.unshift(v % 128);
-      if (v < 128) break;
-    }
-    groups.forEach((g, i) => body.push(i < groups.length - 1 ? g | 0x80 : g));
-  }
-  return tlv(0x06, Uint8Array.from(body));
-}
-
 /** A non-negative INTEGER from big-endian bytes, minimally encoded. */
 function uint(bytes: Uint8Array): Uint8Array {
   let i = 0;
@@ -99,7 +86,7 @@ function time(d: Date): Uint8Array {
 }
 
 function name(cn: string): Uint8Array {
-  return seq(tlv(0x31, seq(oid(OID_COMMON_NAME), tlv(0x0c, new TextEncoder().encode(cn)))));
+  return seq(tlv(0x31, seq(OID_COMMON_NAME, tlv(0x0c, new TextEncoder().encode(cn)))));
 }
 
 // ---------------------------------------------------------------- certificate
@@ -115,7 +102,7 @@ export function selfSignedCertificate(options: SelfSignedOptions): Certificate {
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new RangeError(`${fn}: option 'privateKey' must be an Ed25519 key, got ${String(privateKey.asymmetricKeyType)}`);
   checkName(commonName, 'commonName', fn, 64); // X.520 ub-common-name
   const days = options.validDays ?? 3650;
-  if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 36_500) throw new RangeError(`${fn}: option 'validDays' must be an integer from 1 to 36500, got ${String(days)}`);
+  if (!Number.isInteger(days) || days < 1 || days > 36_500) throw new RangeError(`${fn}: option 'validDays' must be an integer from 1 to 36500, got ${String(days)}`);
   const from = options.notBefore ?? new Date(Date.now() - 3_600_000);
   if (!(from instanceof Date) || Number.isNaN(from.getTime())) throw new TypeError(`${fn}: option 'notBefore' must be a valid Date, got ${describe(from)}`);
   const until = new Date(from.getTime() + days * DAY_MS);
@@ -126,7 +113,7 @@ export function selfSignedCertificate(options: SelfSignedOptions): Certificate {
   serial[0] = serial[0]! & 0x7f;
   if (serial.every((b) => b === 0)) serial[serial.length - 1] = 1; // RFC 5280: positive
 
-  const algorithm = seq(oid(OID_ED25519)); // Ed25519: no parameters (RFC 8410)
+  const algorithm = seq(OID_ED25519); // Ed25519: no parameters (RFC 8410)
   const spki = new Uint8Array(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })); // SubjectPublicKeyInfo
   const subject = name(commonName);
   const tbs = seq(

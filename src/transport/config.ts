@@ -11,7 +11,8 @@
  *                                                "publicKey": "<base64 of 32 bytes>" } } }
  * (entries of the full form may also be a bare "host:port" string). "links"
  * picks how links are secured: "tls" needs every player's certificate,
- * "noise" (the default) every player's publicKey. Every problem is a
+ * "noise" (the default) every player's publicKey. The optional "limits"
+ * object sets the receive limits of every link (transport/limits.ts). Every problem is a
  * ConfigError naming the entry: duplicate names (the parser refuses duplicate
  * JSON keys), duplicate host:port, missing or unknown role, malformed address
  * or port, badly encoded key, a certificate that does not parse, is not a
@@ -22,6 +23,7 @@ import { readFileSync } from 'node:fs';
 import { decodeKey } from '../crypto/identity.js';
 import { certificateDer, checkPlayerCertificate } from '../crypto/tls-identity.js';
 import { DuplicateKeyError, JsonSyntaxError, parseJsonStrict } from './config-json.js';
+import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblem, limitsConflict, type ReceiveLimits } from './limits.js';
 
 export const ROLES = ['model-owner', 'data-owner', 'compute-server', 'aggregator'] as const;
 /** model-owner = SERVER placement, data-owner = CLIENTS, compute-server = MPC servers, aggregator = AGGREGATORS. */
@@ -59,6 +61,8 @@ export interface DeployConfig {
    * the floor of its own local policy.
    */
   policy?: Readonly<Record<string, unknown>>;
+  /** Receive limits of every player's links (transport/limits.ts; defaults for those absent). */
+  limits?: Partial<ReceiveLimits>;
 }
 
 export interface ConfigOptions {
@@ -83,7 +87,7 @@ export class ConfigError extends Error {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 const FIELDS = new Set(['address', 'role', 'publicKey', 'certificate']);
-const TOP_FIELDS = ['version', 'links', 'players', 'policy'];
+const TOP_FIELDS = ['version', 'links', 'players', 'policy', 'limits'];
 
 function isIPv4(h: string): boolean {
   const p = h.split('.');
@@ -242,7 +246,24 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
     certs.set(k, p.name);
   }
   const policy = full && obj['policy'] !== undefined ? (JSON.parse(JSON.stringify(obj['policy'])) as Record<string, unknown>) : undefined;
-  return { version: 1, links, players, ...(policy ? { policy } : {}) };
+  const limits = full && obj['limits'] !== undefined ? parseLimits(obj['limits'], err) : undefined;
+  return { version: 1, links, players, ...(policy ? { policy } : {}), ...(limits ? { limits } : {}) };
+}
+
+/** The optional top-level "limits" object: known fields only, each an integer in its range (ConfigError naming `limits.<field>`). */
+function parseLimits(raw: unknown, err: (msg: string, entry: string) => ConfigError): Partial<ReceiveLimits> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw err(`limits: expected an object with any of ${LIMIT_NAMES.join(', ')}`, 'limits');
+  const given = raw as Record<string, unknown>;
+  for (const k of Object.keys(given)) if (!(LIMIT_NAMES as readonly string[]).includes(k)) throw err(`limits.${k}: unknown field (expected ${LIMIT_NAMES.join(', ')})`, `limits.${k}`);
+  const out: Partial<ReceiveLimits> = {}; // in LIMIT_NAMES order, so that formatConfig (the config hash) does not depend on the file's order
+  for (const k of LIMIT_NAMES.filter((n) => n in given)) {
+    const problem = limitProblem(k, given[k]);
+    if (problem) throw err(`limits.${k}: ${problem.message}`, `limits.${k}`);
+    out[k] = given[k] as number;
+  }
+  const conflict = limitsConflict({ ...DEFAULT_LIMITS, ...out });
+  if (conflict) throw err(`limits.maxBufferedBytes: ${conflict}`, 'limits.maxBufferedBytes');
+  return out;
 }
 
 /** Parse config text (duplicate JSON keys are refused) and validate it. */
@@ -307,5 +328,5 @@ export function formatConfig(config: DeployConfig): string {
       ...(p.certificate ? { certificate: Buffer.from(p.certificate).toString('base64') } : {}),
     };
   }
-  return `${JSON.stringify({ version: 1, ...(config.links === 'tls' ? { links: 'tls' } : {}), ...(config.policy ? { policy: config.policy } : {}), players }, null, 2)}\n`;
+  return `${JSON.stringify({ version: 1, ...(config.links === 'tls' ? { links: 'tls' } : {}), ...(config.policy ? { policy: config.policy } : {}), ...(config.limits ? { limits: config.limits } : {}), players }, null, 2)}\n`;
 }

@@ -8,13 +8,10 @@
  * network transport.
  */
 import type { PlayerStats, ReceiveOptions, Transport } from './channel.js';
-import { TransportError } from './errors.js';
+import { PeerError, TransportError } from './errors.js';
+import { messageCharge, resolveLimits, type ReceiveLimits } from './limits.js';
+import { Mailboxes } from './mailboxes.js';
 import { PlayerCounters } from './stats.js';
-
-interface Mailbox {
-  payload?: Uint8Array;
-  waiter?: { resolve: (p: Uint8Array) => void; reject: (e: Error) => void; timer?: ReturnType<typeof setTimeout> };
-}
 
 function checkName(fn: string, arg: string, v: unknown): string {
   if (typeof v !== 'string' || v.length === 0) {
@@ -23,53 +20,66 @@ function checkName(fn: string, arg: string, v: unknown): string {
   return v;
 }
 
+export interface MemoryHubOptions {
+  /**
+   * Receive limits, as a deployment's (limits.ts): a message above
+   * maxMessageBytes is refused (RangeError); a link (sender -> receiver)
+   * holding more than maxBufferedBytes of unclaimed messages is closed (the
+   * send fails, the receiver's waiting receives fail naming the sender, its
+   * unclaimed messages are dropped); an unclaimed message is dropped after
+   * unclaimedMessageTtlMs. maxIncompleteMessages does not apply (messages
+   * arrive whole). Default: the deployment defaults.
+   */
+  limits?: Partial<ReceiveLimits>;
+  /** Told of every message dropped and every link closed. Default: nothing. */
+  logger?: (event: { type: 'dropped' | 'refused'; peer: string; local: string; reason: string }) => void;
+}
+
 /** The shared mailboxes and counters behind one or more MemoryTransports. */
 export class MemoryHub {
-  readonly #boxes = new Map<string, Mailbox>();
   readonly #counters = new PlayerCounters();
+  readonly #limits: ReceiveLimits;
+  readonly #log: NonNullable<MemoryHubOptions['logger']>;
+  readonly #boxes: Mailboxes;
   #closed = false;
+
+  constructor(options: MemoryHubOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`MemoryHub: argument 'options' must be an object, got ${options === null ? 'null' : typeof options}`);
+    this.#limits = resolveLimits('MemoryHub', options.limits);
+    this.#log = options.logger ?? (() => {});
+    this.#boxes = new Mailboxes({
+      unclaimedTtlMs: this.#limits.unclaimedMessageTtlMs,
+      onDrop: (from, to, key, reason) => this.#log({ type: 'dropped', peer: from, local: to, reason: `message under key '${key}' dropped: ${reason}` }),
+      onReceived: (to, bytes) => this.#counters.received(to, bytes),
+    });
+  }
+
+  /** The receive limits in force. */
+  get limits(): Readonly<ReceiveLimits> {
+    return { ...this.#limits };
+  }
 
   deliver(from: string, to: string, key: string, payload: Uint8Array): void {
     if (this.#closed) throw new TransportError(`send: transport is closed (${from} -> ${to}, key '${key}')`);
-    const id = `${from}\u0000${to}\u0000${key}`;
-    this.#counters.sent(from, payload.byteLength);
-    const box = this.#boxes.get(id);
-    if (box === undefined) {
-      this.#boxes.set(id, { payload });
-      return;
+    const max = this.#limits.maxMessageBytes;
+    if (payload.byteLength > max) throw new RangeError(`send: argument 'payload' has ${payload.byteLength} bytes, above the limit of ${max} bytes (maxMessageBytes) for '${from}' -> '${to}'`);
+    const held = this.#boxes.held(from, to);
+    if (!this.#boxes.waiting(from, to, key) && held + messageCharge(payload.byteLength, key) > this.#limits.maxBufferedBytes) {
+      const why = `link from '${from}' closed by '${to}': holding the message under key '${key}' would bring the link to ${held + messageCharge(payload.byteLength, key)} bytes, above ${this.#limits.maxBufferedBytes} (limits.maxBufferedBytes)`;
+      const dropped = this.#boxes.dropLink(from, to, why);
+      this.#log({ type: 'refused', peer: from, local: to, reason: `${why}${dropped ? `; ${dropped} unclaimed message(s) of the link dropped` : ''}` });
+      this.#boxes.failWaiters(from, to, why);
+      throw new PeerError(`send: link from '${from}' to '${to}' lost (refused: ${why})`, to);
     }
-    if (box.payload !== undefined || box.waiter === undefined) {
+    this.#counters.sent(from, payload.byteLength);
+    if (this.#boxes.deliver(from, to, key, payload) === 'duplicate') {
       throw new TransportError(`send: duplicate message from '${from}' to '${to}' under key '${key}'`);
     }
-    this.#boxes.delete(id);
-    this.#counters.received(to, payload.byteLength);
-    if (box.waiter.timer !== undefined) clearTimeout(box.waiter.timer);
-    box.waiter.resolve(payload);
   }
 
   collect(to: string, from: string, key: string, options?: ReceiveOptions): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new TransportError(`receive: transport is closed (${from} -> ${to}, key '${key}')`));
-    const id = `${from}\u0000${to}\u0000${key}`;
-    const box = this.#boxes.get(id);
-    if (box?.payload !== undefined) {
-      this.#boxes.delete(id);
-      this.#counters.received(to, box.payload.byteLength);
-      return Promise.resolve(box.payload);
-    }
-    if (box?.waiter !== undefined) {
-      return Promise.reject(new TransportError(`receive: '${to}' is already waiting for '${from}' under key '${key}'`));
-    }
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const waiter: NonNullable<Mailbox['waiter']> = { resolve, reject };
-      const timeoutMs = options?.timeoutMs;
-      if (timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => {
-          this.#boxes.delete(id);
-          reject(new TransportError(`receive: nothing from '${from}' to '${to}' under key '${key}' within ${timeoutMs} ms`));
-        }, timeoutMs);
-      }
-      this.#boxes.set(id, { waiter });
-    });
+    return this.#boxes.collect(to, from, key, options?.timeoutMs);
   }
 
   stats(): Record<string, PlayerStats> {
@@ -82,20 +92,12 @@ export class MemoryHub {
 
   /** Messages sent but not yet received (useful to check a protocol leaves nothing behind). */
   pending(): number {
-    let n = 0;
-    for (const b of this.#boxes.values()) if (b.payload !== undefined) n++;
-    return n;
+    return this.#boxes.pending();
   }
 
   close(): void {
     this.#closed = true;
-    for (const [id, b] of this.#boxes) {
-      if (b.waiter !== undefined) {
-        if (b.waiter.timer !== undefined) clearTimeout(b.waiter.timer);
-        b.waiter.reject(new TransportError(`receive: transport closed while waiting (${id.split('\u0000').join(' -> ')})`));
-      }
-    }
-    this.#boxes.clear();
+    this.#boxes.close();
   }
 }
 

@@ -11,6 +11,7 @@ import {
   importTlsPrivateKey,
 } from '../../src/crypto/tls-identity.js';
 import { selfSignedCertificate } from '../../src/crypto/x509.js';
+import { ConfigError, parseConfig } from '../../src/transport/config.js';
 
 test('tls-identity: a generated identity passes the pinned-certificate checks for its name only', () => {
   fc.assert(
@@ -55,4 +56,18 @@ test('tls-identity: the private key leaves only through exportTlsPrivateKeyPem; 
   assert.deepEqual(certificateDer(id.certificate.pem), id.certificate.der);
   assert.throws(() => certificateDer('-----BEGIN KEY-----\nAA==\n-----END KEY-----'), /not a PEM certificate/);
   assert.throws(() => generateTlsIdentity(''), RangeError);
+});
+
+test('tls-identity: a certificate not yet valid is refused (by the check and by the config a player loads), up to the second it becomes valid', () => {
+  const id = generateTlsIdentity('p');
+  const from = new Date(Math.floor(Date.now() / 1000) * 1000 + 86_400_000); // tomorrow, to the second (X.509 times)
+  const future = selfSignedCertificate({ privateKey: id.privateKey, commonName: 'p', notBefore: from, validDays: 30 });
+  const until = new Date(from.getTime() + 30 * 86_400_000);
+  assert.throws(() => checkPlayerCertificate(future.der, 'p', 'c'), (e: Error) => e instanceof RangeError && e.message.startsWith(`c: the certificate is valid from ${from.toISOString()} to ${until.toISOString()}, not now (`));
+  assert.throws(() => checkPlayerCertificate(future.der, 'p', 'c', new Date(from.getTime() - 1000)), /c: the certificate is valid from .*, not now/);
+  assert.ok(checkPlayerCertificate(future.der, 'p', 'c', from) instanceof X509Certificate); // from its first second
+  assert.ok(checkPlayerCertificate(future.der, 'p', 'c', until) instanceof X509Certificate); // to its last
+  assert.throws(() => checkPlayerCertificate(future.der, 'p', 'c', new Date(until.getTime() + 1000)), /not now/);
+  const config = JSON.stringify({ version: 1, links: 'tls', players: { p: { address: '127.0.0.1:4440', role: 'aggregator', certificate: Buffer.from(future.der).toString('base64') } } });
+  assert.throws(() => parseConfig(config), (e: Error) => e instanceof ConfigError && e.entry === 'players.p.certificate' && /the certificate is valid from .*, not now/.test(e.message));
 });

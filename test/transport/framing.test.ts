@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { GrpcTransport, PeerError, type GrpcTransportOptions, type TransportEvent } from '../../src/transport/grpc.js';
 import { encodeSealedPieces, linkService, loadSchema, releaseWire, SERVICE_PATH, WirePool, type LinkFrame } from '../../src/transport/grpc-schema.js';
-import { deployment, type Deployment } from './helpers.js';
+import { deployment, HANG_GUARD_MS, waitFor, type Deployment } from './helpers.js';
 
 const KiB = 1024;
 const rand = (n: number) => new Uint8Array(randomBytes(n));
@@ -22,14 +22,6 @@ async function pair(d: Deployment, a: Partial<GrpcTransportOptions>) {
   await ta.start();
   await tb.start();
   return { ta, tb, logB, close: () => Promise.all([ta.close(), tb.close()]) };
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const frameBytes = (f: LinkFrame): Buffer => (f.sealed?.pieces ? Buffer.concat(f.sealed.pieces) : Buffer.from(f.sealed!.frame!));
@@ -99,7 +91,7 @@ test('grpc: many multi-chunk messages in flight at once on two links sharing the
     for (let rep = 0; rep < 2; rep++) {
       const sends = payloads.flatMap((p, i) => [ta.send('a', 'b', `m/${rep}/${i}`, p), ta.send('a', 'c', `m/${rep}/${i}`, p)]);
       const got = await Promise.all(
-        payloads.flatMap((_, i) => [tb.receive('b', 'a', `m/${rep}/${i}`, { timeoutMs: 20_000 }), tc.receive('c', 'a', `m/${rep}/${i}`, { timeoutMs: 20_000 })]),
+        payloads.flatMap((_, i) => [tb.receive('b', 'a', `m/${rep}/${i}`, { timeoutMs: HANG_GUARD_MS }), tc.receive('c', 'a', `m/${rep}/${i}`, { timeoutMs: HANG_GUARD_MS })]),
       );
       await Promise.all(sends);
       got.forEach((g, j) => assert.ok(Buffer.from(g).equals(Buffer.from(payloads[j >> 1]!)), `message ${rep}/${j >> 1} to ${j & 1 ? 'c' : 'b'} differs`));
@@ -136,17 +128,19 @@ async function attack(rewrite: (frames: LinkFrame[]) => LinkFrame[], expectDrop:
   });
   try {
     await ta.send('a', 'b', 'warmup', rand(10));
-    await tb.receive('b', 'a', 'warmup', { timeoutMs: 5000 });
+    await tb.receive('b', 'a', 'warmup', { timeoutMs: HANG_GUARD_MS });
     armed = true;
     const x = rand(4 * CH - 100); // exactly 4 chunks
     await ta.send('a', 'b', 'x', x);
     assert.equal(armed, false, 'the tap saw the 4 chunks');
     await waitFor(() => logB.some((e) => e.type === 'dropped' && expectDrop.test(e.reason)), `a drop matching ${expectDrop}`);
-    await assert.rejects(tb.receive('b', 'a', 'x', { timeoutMs: 200 }), (e: Error) => e instanceof PeerError && e.peer === 'a');
-    assert.equal(tb.stats()['b']!.messagesReceived, 1, 'only the warmup was delivered');
+    // 'next' follows every frame of 'x' on the link: once it is here, 'x' is known not to be
     const next = rand(3 * CH + 5);
     await ta.send('a', 'b', 'next', next);
-    assert.deepEqual(await tb.receive('b', 'a', 'next', { timeoutMs: 5000 }), next);
+    assert.deepEqual(await tb.receive('b', 'a', 'next', { timeoutMs: HANG_GUARD_MS }), next);
+    assert.equal(tb.pending(), 0);
+    await assert.rejects(tb.receive('b', 'a', 'x', { timeoutMs: 1 }), (e: Error) => e instanceof PeerError && e.peer === 'a');
+    assert.equal(tb.stats()['b']!.messagesReceived, 2, 'only the warmup and next were delivered');
     return logB.filter((e) => e.type === 'dropped');
   } finally {
     await close();
@@ -198,11 +192,13 @@ test('framing: the last chunk missing (message truncated) never delivers the mes
     armed = true;
     await ta.send('a', 'b', 'x', rand(3 * 16 * KiB)); // 3 chunks, the 3rd never arrives
     armed = false;
-    await assert.rejects(tb.receive('b', 'a', 'x', { timeoutMs: 300 }), PeerError);
     const next = rand(20 * KiB);
     await ta.send('a', 'b', 'next', next);
-    assert.deepEqual(await tb.receive('b', 'a', 'next', { timeoutMs: 5000 }), next);
+    assert.deepEqual(await tb.receive('b', 'a', 'next', { timeoutMs: HANG_GUARD_MS }), next);
     assert.equal(tb.stats()['b']!.messagesReceived, 1);
+    assert.equal(tb.pending(), 0);
+    assert.equal(tb.linkUsage('a', 'b').incompleteMessages, 1); // x waits for a last chunk that never comes
+    await assert.rejects(tb.receive('b', 'a', 'x', { timeoutMs: 1 }), PeerError);
   } finally {
     await close();
   }
@@ -237,12 +233,16 @@ test('framing: a chunk spliced in from an earlier message of the link is refused
     phase = 1;
     const x = rand(3 * CH);
     await ta.send('a', 'b', 'x', x);
-    assert.deepEqual(await tb.receive('b', 'a', 'x', { timeoutMs: 5000 }), x);
+    assert.deepEqual(await tb.receive('b', 'a', 'x', { timeoutMs: HANG_GUARD_MS }), x);
     phase = 2;
     await ta.send('a', 'b', 'y', rand(3 * CH));
-    await assert.rejects(tb.receive('b', 'a', 'y', { timeoutMs: 300 }), PeerError);
     await waitFor(() => logB.some((e) => e.type === 'dropped' && /already received/.test(e.reason)), 'the replayed splice');
-    assert.equal(tb.stats()['b']!.messagesReceived, 1);
+    const z = rand(100);
+    await ta.send('a', 'b', 'z', z); // after every frame of y
+    assert.deepEqual(await tb.receive('b', 'a', 'z', { timeoutMs: HANG_GUARD_MS }), z);
+    assert.equal(tb.pending(), 0);
+    await assert.rejects(tb.receive('b', 'a', 'y', { timeoutMs: 1 }), PeerError);
+    assert.equal(tb.stats()['b']!.messagesReceived, 2);
   } finally {
     await close();
   }

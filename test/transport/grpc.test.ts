@@ -8,7 +8,7 @@ import { parseConfig, ConfigError } from '../../src/transport/config.js';
 import { GrpcTransport, PeerError, type GrpcTransportOptions, type TransportEvent } from '../../src/transport/grpc.js';
 import type { LinkFrame } from '../../src/transport/grpc-schema.js';
 import { TransportError } from '../../src/transport/errors.js';
-import { deployment, LINK_MODES, peerSecrets, type Deployment } from './helpers.js';
+import { deployment, HANG_GUARD_MS, LINK_MODES, peerSecrets, waitFor, type Deployment } from './helpers.js';
 
 const MiB = 1 << 20;
 const root = new URL('../..', import.meta.url).pathname;
@@ -33,15 +33,6 @@ async function start(d: Deployment, names: string[], extra: Partial<GrpcTranspor
   return { ts, logs, closeAll };
 }
 
-/** Wait until `cond()` holds (events cross processes and event loops), at most `ms`. */
-async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Concatenate a sealed frame's pieces. */
 const frameBytes = (f: LinkFrame): Uint8Array => (f.sealed?.pieces ? Buffer.concat(f.sealed.pieces) : f.sealed!.frame!);
 
@@ -58,14 +49,14 @@ for (const links of LINK_MODES) {
       // all sent concurrently, received in reverse order
       const sends = payloads.map((p, i) => a.send('a', 'b', `m/${i}`, p));
       for (let i = sizes.length - 1; i >= 0; i--) {
-        const got = await b.receive('b', 'a', `m/${i}`, { timeoutMs: 20_000 });
+        const got = await b.receive('b', 'a', `m/${i}`, { timeoutMs: HANG_GUARD_MS });
         assert.equal(got.length, sizes[i]);
         assert.ok(Buffer.from(got).equals(Buffer.from(payloads[i]!)), `payload ${i} (${sizes[i]} bytes) differs`);
       }
       await Promise.all(sends);
       const back = rand(3 * MiB);
       await b.send('b', 'a', 'back', back);
-      assert.deepEqual(await a.receive('a', 'b', 'back', { timeoutMs: 10_000 }), back);
+      assert.deepEqual(await a.receive('a', 'b', 'back', { timeoutMs: HANG_GUARD_MS }), back);
       const total = sizes.reduce((x, y) => x + y, 0);
       assert.deepEqual(a.stats()['a'], { bytesSent: total, bytesReceived: back.length, messagesSent: sizes.length, messagesReceived: 1, rounds: 1 });
       assert.deepEqual(b.stats()['b'], { bytesSent: back.length, bytesReceived: total, messagesSent: 1, messagesReceived: sizes.length, rounds: 1 });
@@ -91,9 +82,9 @@ for (const links of LINK_MODES) {
       await ab.send('a', 'b', 'k', p);
       assert.equal(await ab.receive('b', 'a', 'k'), p); // same object: no copy, like the memory transport
       await Promise.all([ab.send('a', 'c', 'k', p), ab.send('b', 'c', 'k', rand(5)), c.send('c', 'b', 'k2', p)]);
-      assert.deepEqual(await c.receive('c', 'a', 'k', { timeoutMs: 5000 }), p);
-      assert.equal((await c.receive('c', 'b', 'k', { timeoutMs: 5000 })).length, 5);
-      assert.deepEqual(await ab.receive('b', 'c', 'k2', { timeoutMs: 5000 }), p);
+      assert.deepEqual(await c.receive('c', 'a', 'k', { timeoutMs: HANG_GUARD_MS }), p);
+      assert.equal((await c.receive('c', 'b', 'k', { timeoutMs: HANG_GUARD_MS })).length, 5);
+      assert.deepEqual(await ab.receive('b', 'c', 'k2', { timeoutMs: HANG_GUARD_MS }), p);
     } finally {
       await ab.close();
       await c.close();
@@ -117,7 +108,7 @@ for (const links of LINK_MODES) {
         buf.fill(0xa5 + i); // reuse the buffer for the next message
         buf[i] = i;
       }
-      for (let i = 0; i < 3; i++) assert.deepEqual(await b.receive('b', 'a', `m/${i}`, { timeoutMs: 10_000 }), sent[i]);
+      for (let i = 0; i < 3; i++) assert.deepEqual(await b.receive('b', 'a', `m/${i}`, { timeoutMs: HANG_GUARD_MS }), sent[i]);
     } finally {
       await closeAll();
     }
@@ -131,7 +122,7 @@ test('grpc noise: what crosses the wire is ciphertext only (no payload, no rende
   try {
     const secret = Buffer.from('gradient of data-owner-0, round 7: 0123456789abcdefghijklmnopqrstuvwxyz'.repeat(4));
     await ts.get('a')!.send('a', 'b', 'secret-rendezvous-key/42', new Uint8Array(secret));
-    assert.deepEqual(await ts.get('b')!.receive('b', 'a', 'secret-rendezvous-key/42', { timeoutMs: 5000 }), new Uint8Array(secret));
+    assert.deepEqual(await ts.get('b')!.receive('b', 'a', 'secret-rendezvous-key/42', { timeoutMs: HANG_GUARD_MS }), new Uint8Array(secret));
     const all = Buffer.concat(wire);
     assert.ok(wire.length >= 1);
     for (let i = 0; i + 12 <= secret.length; i++) assert.equal(all.indexOf(secret.subarray(i, i + 12)), -1);
@@ -210,17 +201,19 @@ test('grpc noise: a tampered frame is dropped and logged; the message fails at i
   const b = ts.get('b')!;
   try {
     await a.send('a', 'b', 'warmup', rand(10));
-    await b.receive('b', 'a', 'warmup', { timeoutMs: 5000 });
+    await b.receive('b', 'a', 'warmup', { timeoutMs: HANG_GUARD_MS });
     tamper = true;
     await a.send('a', 'b', 'x', rand(1000));
-    await assert.rejects(b.receive('b', 'a', 'x', { timeoutMs: 300 }), (e: Error) => e instanceof PeerError && e.peer === 'a' && /nothing from 'a'/.test(e.message));
     await waitFor(() => b.dropped >= 1, 'the tampered frame');
     const ev = logs.get('b')!.find((e) => e.type === 'dropped');
     assert.ok(ev && ev.peer === 'a' && /bad authentication tag/.test(ev.reason), JSON.stringify(logs.get('b')));
-    assert.equal(b.dropped, 1);
+    // the link goes on; y, sent after x on the same stream, arrives after it: x is not coming
     const y = rand(2000);
     await a.send('a', 'b', 'y', y);
-    assert.deepEqual(await b.receive('b', 'a', 'y', { timeoutMs: 5000 }), y);
+    assert.deepEqual(await b.receive('b', 'a', 'y', { timeoutMs: HANG_GUARD_MS }), y);
+    assert.equal(b.dropped, 1);
+    assert.equal(b.pending(), 0);
+    await assert.rejects(b.receive('b', 'a', 'x', { timeoutMs: 1 }), (e: Error) => e instanceof PeerError && e.peer === 'a' && /nothing from 'a'.*within 1 ms/.test(e.message));
   } finally {
     await closeAll();
   }
@@ -240,13 +233,16 @@ test('grpc noise: replayed frames are dropped and logged; each message is delive
     const p = rand(200 * 1024); // 4 chunks, each sent twice
     await a.send('a', 'b', 'x', p);
     await a.send('a', 'b', 'z', Uint8Array.of(7));
-    assert.deepEqual(await b.receive('b', 'a', 'x', { timeoutMs: 5000 }), p);
-    assert.deepEqual(await b.receive('b', 'a', 'z', { timeoutMs: 5000 }), Uint8Array.of(7));
+    assert.deepEqual(await b.receive('b', 'a', 'x', { timeoutMs: HANG_GUARD_MS }), p);
+    assert.deepEqual(await b.receive('b', 'a', 'z', { timeoutMs: HANG_GUARD_MS }), Uint8Array.of(7));
     await waitFor(() => b.dropped >= 5, 'the replayed frames');
-    await new Promise((r) => setTimeout(r, 50));
+    // a last message, not replayed, arrives after every frame written before it
+    replay = false;
+    await a.send('a', 'b', 'end', Uint8Array.of(8));
+    assert.deepEqual(await b.receive('b', 'a', 'end', { timeoutMs: HANG_GUARD_MS }), Uint8Array.of(8));
     assert.equal(b.dropped, 5);
     assert.ok(logs.get('b')!.filter((e) => e.type === 'dropped').every((e) => /already received/.test(e.reason)));
-    assert.equal(b.stats()['b']!.messagesReceived, 2);
+    assert.equal(b.stats()['b']!.messagesReceived, 3);
   } finally {
     await closeAll();
   }
@@ -262,12 +258,13 @@ for (const links of LINK_MODES) {
       b.setRound(3);
       a.setRound(2);
       await a.send('a', 'b', 'k', rand(10));
-      await assert.rejects(b.receive('b', 'a', 'k', { timeoutMs: 300 }), PeerError);
       await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /round 2, current round is 3/.test(e.reason)), 'the stale-round drop');
+      assert.equal(b.pending(), 0);
       a.setRound(3);
       const p = rand(10);
-      await a.send('a', 'b', 'k', p);
-      assert.deepEqual(await b.receive('b', 'a', 'k', { timeoutMs: 5000 }), p);
+      await a.send('a', 'b', 'k', p); // had the stale one been kept, this one would be the duplicate
+      assert.deepEqual(await b.receive('b', 'a', 'k', { timeoutMs: HANG_GUARD_MS }), p);
+      assert.equal(b.dropped, 1);
       assert.throws(() => a.setRound(-1), (e: Error) => e instanceof RangeError && /"round"/.test(e.message));
     } finally {
       await closeAll();
@@ -284,11 +281,12 @@ for (const links of LINK_MODES) {
     try {
       await assert.rejects(a.send('a', 'b', 'big', rand(4001)), (e: Error) => e instanceof RangeError && /'payload'/.test(e.message) && /maxMessageBytes/.test(e.message));
       await a.send('a', 'b', 'mid', rand(2000)); // within a's limit, above b's
-      await assert.rejects(b.receive('b', 'a', 'mid', { timeoutMs: 300 }), PeerError);
       await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /exceeds the limit of 1000 bytes/.test(e.reason)), 'the oversize drop');
       const ok = rand(1000);
       await a.send('a', 'b', 'ok', ok);
-      assert.deepEqual(await b.receive('b', 'a', 'ok', { timeoutMs: 5000 }), ok);
+      assert.deepEqual(await b.receive('b', 'a', 'ok', { timeoutMs: HANG_GUARD_MS }), ok);
+      assert.equal(b.pending(), 0); // 'mid' came before 'ok' on the link, and was not kept
+      await assert.rejects(b.receive('b', 'a', 'mid', { timeoutMs: 1 }), PeerError);
     } finally {
       await closeAll();
     }
@@ -305,7 +303,7 @@ for (const links of LINK_MODES) {
       const b = new GrpcTransport({ config: d.config, local: d.parties.get('b')!, runId: 'test', logger: () => {} });
       await b.start();
       await b.send('b', 'a', 'hello', rand(1));
-      await a.receive('a', 'b', 'hello', { timeoutMs: 5000 });
+      await a.receive('a', 'b', 'hello', { timeoutMs: HANG_GUARD_MS });
       const pending = assert.rejects(a.receive('a', 'b', 'never'), (e: Error) => e instanceof PeerError && e.peer === 'b' && /link from 'b' closed/.test(e.message));
       await b.close(); // b goes away: a's receive from b fails now, not at some distant deadline
       await pending;
@@ -370,7 +368,7 @@ for (const links of LINK_MODES) {
       for (let i = 0; i < sizes.length; i++) {
         const p = rand(sizes[i]!);
         await a.send('a', 'b', `x/${i}`, p);
-        const digest = await a.receive('a', 'b', `y/${i}`, { timeoutMs: 15_000 });
+        const digest = await a.receive('a', 'b', `y/${i}`, { timeoutMs: HANG_GUARD_MS });
         assert.deepEqual(Buffer.from(digest), createHash('sha256').update(p).digest(), `message ${i} (${sizes[i]} bytes) altered`);
       }
       const stats = JSON.parse(String((await linesIt.next()).value)) as Record<string, { bytesReceived: number; messagesReceived: number }>;
@@ -401,7 +399,7 @@ for (const links of LINK_MODES) {
       const it = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
       assert.equal((await it.next()).value, 'ready');
       await a.send('a', 'b', 'x/0', rand(10));
-      await a.receive('a', 'b', 'y/0', { timeoutMs: 15_000 });
+      await a.receive('a', 'b', 'y/0', { timeoutMs: HANG_GUARD_MS });
       // b will never answer: it is stopped first
       const pending = assert.rejects(a.receive('a', 'b', 'y/1'), (e: Error) => e instanceof PeerError && e.peer === 'b' && /closed/.test(e.message));
       child.kill('SIGTERM');
@@ -459,11 +457,12 @@ for (const links of LINK_MODES) {
       armed = true;
       await a.send('a', 'b', 'holey', rand(50_000)); // 4 chunks
       armed = false;
-      await assert.rejects(b.receive('b', 'a', 'holey', { timeoutMs: 300 }), PeerError);
       await waitFor(() => logs.get('b')!.some((e) => e.type === 'dropped' && /chunk is missing; message abandoned/.test(e.reason)), 'the abandon');
       const ok = rand(40_000);
       await a.send('a', 'b', 'next', ok);
-      assert.deepEqual(await b.receive('b', 'a', 'next', { timeoutMs: 5000 }), ok);
+      assert.deepEqual(await b.receive('b', 'a', 'next', { timeoutMs: HANG_GUARD_MS }), ok);
+      assert.equal(b.pending(), 0); // every chunk of 'holey' came before 'next', and it was not delivered
+      await assert.rejects(b.receive('b', 'a', 'holey', { timeoutMs: 1 }), PeerError);
     } finally {
       await closeAll();
     }

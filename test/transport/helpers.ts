@@ -4,7 +4,7 @@ import { exportPrivateKey, generateIdentity } from '../../src/crypto/identity.js
 import { encodePublicKey } from '../../src/crypto/identity.js';
 import { generateTlsIdentity } from '../../src/crypto/tls-identity.js';
 import { parseConfig, type DeployConfig, type LinkMode } from '../../src/transport/config.js';
-import type { LocalPlayer } from '../../src/transport/grpc.js';
+import type { LocalPlayer, TransportEvent } from '../../src/transport/grpc.js';
 
 /** `n` distinct free TCP ports on 127.0.0.1 (bound to port 0, then released). */
 export async function freePorts(n: number): Promise<number[]> {
@@ -56,4 +56,43 @@ export function peerSecrets(d: Deployment, name: string): { privateKey: string; 
     privateKey: Buffer.from(exportPrivateKey(p.identity!.privateKey)).toString('base64'),
     tlsKey: p.tls!.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
   };
+}
+
+/** Hang guard of the waits below: long enough never to fail a slow but working run. */
+export const HANG_GUARD_MS = 30_000;
+
+/** Transport events as they come, and a wait for the first one (past or future) matching a predicate. */
+export function eventLog(): { log: TransportEvent[]; logger: (e: TransportEvent) => void; until(pred: (e: TransportEvent) => boolean, what: string): Promise<TransportEvent> } {
+  const log: TransportEvent[] = [];
+  const waiters = new Set<{ pred: (e: TransportEvent) => boolean; resolve: (e: TransportEvent) => void }>();
+  const logger = (e: TransportEvent) => {
+    log.push(e);
+    for (const w of waiters) {
+      if (!w.pred(e)) continue;
+      waiters.delete(w);
+      w.resolve(e);
+    }
+  };
+  const until = (pred: (e: TransportEvent) => boolean, what: string) => {
+    const seen = log.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<TransportEvent>((resolve, reject) => {
+      const w = { pred, resolve: (e: TransportEvent) => { clearTimeout(t); resolve(e); } };
+      const t = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`no event: ${what} (within the ${HANG_GUARD_MS} ms hang guard); events: ${JSON.stringify(log)}`));
+      }, HANG_GUARD_MS);
+      waiters.add(w);
+    });
+  };
+  return { log, logger, until };
+}
+
+/** Poll `cond` (state that changes without an event) until it holds; fails only past the hang guard. */
+export async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + HANG_GUARD_MS;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (hang guard ${HANG_GUARD_MS} ms)`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }

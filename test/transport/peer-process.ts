@@ -80,8 +80,7 @@ if (mode === 'grpc') {
     await t.send(args.name!, 'a', `y/${i}`, reply);
   }
   const used = process.cpuUsage(cpu);
-  // Let the last ack leave before closing.
-  await new Promise((r) => setTimeout(r, 200));
+  // close() ends the link to 'a' once 'a' has the last ack
   process.stdout.write(`${JSON.stringify({ ...t.stats(), cpuMsPerMessage: (used.user + used.system) / 1000 / Math.max(1, args.count - (args.warmup ?? 0)), pageFaultsPerMessage: (process.resourceUsage().minorPageFault - faults) / Math.max(1, args.count - (args.warmup ?? 0)), gc })}\n`);
   await t.close();
 } else if (mode === 'tcp') {
