@@ -161,11 +161,16 @@ describe('networked training across processes', { timeout: 240_000 }, () => {
     // servers get from the model owner only the job spec and 4-byte round markers (never the weights)
     for (const m of seen.filter((x) => servers.includes(x.to) && x.from === 'model-owner')) assert.ok(m.bytes < 2000, `${m.to} received ${m.bytes} bytes (${m.key}) from the model owner`);
     // each server receives from each owner per round at most one model-sized ring tensor (a share component) and seeds
-    for (const s of servers) for (const o of owners) assert.ok(seen.filter((x) => x.to === s && x.from === o && x.bytes > 64).length <= STEPS);
+    for (const s of servers) for (const o of owners) assert.ok(seen.filter((x) => x.to === s && x.from === o && x.bytes > 64 && !x.key.endsWith('/agree')).length <= STEPS);
+    // the round agreement: each owner tells server0 and server1 (68 bytes: spec hash, weights digest, its minimum), once a round
+    for (const o of owners) for (const s of servers) {
+      const agree = seen.filter((x) => x.from === o && x.to === s && x.key.endsWith('/agree'));
+      assert.deepEqual(agree.map((x) => x.bytes), s === 'server2' ? [] : Array(STEPS).fill(68), `${o} -> ${s} agreements`);
+    }
     // ABY3.aggregateInto (as secureMean): each owner uploads exactly one model-sized component per round, to server1; only seeds to server0
     for (const o of owners) assert.ok(!seen.some((x) => x.from === o && x.to === 'server2'), `${o} sent nothing to server2`);
     for (const o of owners) {
-      const big = seen.filter((x) => x.from === o && servers.includes(x.to) && x.bytes > 64);
+      const big = seen.filter((x) => x.from === o && servers.includes(x.to) && x.bytes > 64 && !x.key.endsWith('/agree'));
       assert.equal(big.length, STEPS, `${o} sent ${big.length} model-sized messages to the servers in ${STEPS} rounds`);
       for (const m of big) assert.equal(m.to, 'server1', `${o} sent a model-sized ${m.key} to ${m.to}`);
     }
