@@ -37,7 +37,7 @@ export default {
     '!src/**/index.ts',
   ],
   // the sandbox needs the built wasm kernels (dist/wasm, from `npm run build`), not the rest of dist
-  ignorePatterns: ['/dist/*', '!/dist/wasm', '/runs', '/bench/results', '/reports', '/.tmp', '/tmp-scratch'],
+  ignorePatterns: ['/dist/*', '!/dist/wasm', '/runs', '/bench/results', '/reports', '/.tmp', '/tmp-scratch', '/.stryker-tmp*'],
   // tsx strips types without checking them; the AssemblyScript sources are not TypeScript babel can read
   disableTypeChecks: false,
   // the machine is shared: one mutant at a time (raise with --concurrency 2 on a free machine)

@@ -38,11 +38,20 @@ async function program(p: Any, me: string | undefined): Promise<[string, Float64
     ['addPublic', p.addPublic(x, [1, 2, 3])], ['sum', p.sum(x)], ['sum keepDims', p.sum(x, 1, true)], ['reshape', p.reshape(x, [3, 2])], ['addN', p.addN([x, y, x])],
   ];
   const out: [string, Float64Array | undefined][] = [];
+  for (const t of [x, y, n]) assertPlacement(t, me, 'input');
   for (const [name, t] of ops) {
+    assertPlacement(t, me, name);
     const r = await p.reveal(t, carol);
     out.push([name, r.isLocal ? r.read() : undefined]);
   }
   return out;
+}
+
+/** A part of a tensor exists exactly where its holder executes (everywhere when `me` is undefined). */
+function assertPlacement(t: Any, me: string | undefined, what: string): void {
+  const holders: Player[] = t.kind === 'replicated' ? t.placement.flatMap((q: Player) => [q, q]) : t.placement;
+  assert.equal(t.parts.length, holders.length, `${what}: one part per holder`);
+  assert.deepEqual(t.parts.map((q: unknown) => q !== undefined), holders.map((h) => me === undefined || h.name === me), `${what}: parts present at ${me ?? 'every player'}`);
 }
 
 const WANT: Record<string, number[]> = {
@@ -76,6 +85,25 @@ describe('every op, one simulated process per player', () => {
       check(await program(make(kind, { transport: new MemoryTransport(), players: [carol] }), undefined), `${kind} (one process)`);
     });
   }
+});
+
+describe('ABY3 fused aggregation, one simulated process per server', () => {
+  it('encryptSum: each server holds exactly its two components of the sum; revealInto gives the sum to the target only', async () => {
+    const owners = ['o0', 'o1', 'o2'].map((n) => new Player(n));
+    const xs = owners.map((_, k) => Float64Array.from({ length: 16 }, (_, i) => (k + 1) * i - 7.25));
+    const hub = new MemoryHub();
+    const groups = [['server0'], ['server1'], ['server2'], ['o0', 'o1', 'o2', 'carol']];
+    const results = await Promise.all(groups.map(async (local) => {
+      const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport({ hub, local }), id: 'sum-spmd', players: [...owners, carol] });
+      const sum = await p.encryptSum(owners, owners.map((o, k) => (local.includes(o.name) ? xs[k] : undefined)), [1, -1, 0.5], { size: 16 });
+      if (local.length === 1) assertPlacement(sum, local[0], `encryptSum at ${local[0]}`);
+      else assert.ok(sum.parts.every((q) => q === undefined), 'owners and target hold no part');
+      return p.revealInto(sum, carol, new Float64Array(16));
+    }));
+    assert.deepEqual(results.slice(0, 3), [undefined, undefined, undefined]);
+    results[3]!.forEach((v, i) => assert.ok(Math.abs(v - (xs[0]![i]! - xs[1]![i]! + 0.5 * xs[2]![i]!)) < 2 ** -13, `element ${i}`));
+    assert.equal(hub.pending(), 0);
+  });
 });
 
 describe('operands of the ops that communicate are left untouched', () => {
