@@ -176,3 +176,43 @@ describe('rosters', () => {
     assert.deepEqual(new ABY3(s0, s1, s2, { players: [carol, alice] }).knownPlayers.map((p) => p.name), ['carol', 'alice', 'server0', 'server1', 'server2']);
   });
 });
+
+describe('ABY3 fused aggregation: checks name the operation and the argument', () => {
+  const owners = ['o0', 'o1'].map((n) => new Player(n));
+  const ok = owners.map(() => new Float64Array(4));
+  for (const op of ['encryptSum', 'aggregateInto'] as const) {
+    it(`${op}: options, size, inputs and out`, () => {
+      const t = new MemoryTransport();
+      const p = new ABY3(s0, s1, s2, { transport: t, players: [...owners, carol] });
+      const call = (inputs: unknown[], options: unknown, out: unknown = new Float64Array(4)) => (op === 'encryptSum'
+        ? p.encryptSum(owners, inputs as never, [1, 1], options as never)
+        : p.aggregateInto(owners, inputs as never, [1, 1], carol, out as never, options as never));
+      const rejects = (f: () => Promise<unknown>, type: new (...a: never[]) => Error, message: string) => assert.rejects(f, (e: unknown) => e instanceof type && (e as Error).message === message);
+      return (async () => {
+        await rejects(() => call(ok, null), TypeError, `ABY3.${op}: argument 'options' must be an object`);
+        await rejects(() => call(ok, 'x'), TypeError, `ABY3.${op}: argument 'options' must be an object`);
+        for (const bad of [1.5, '4', -1]) await rejects(() => call(ok, { size: bad }), RangeError, `ABY3.${op}: option 'size' must be a non-negative integer, got ${String(bad)}`);
+        await rejects(() => call([ok[0], null], {}), TypeError, `ABY3.${op}: argument 'inputs[1]' (owner 'o1') must be a Float32Array or Float64Array, got null`);
+        await rejects(() => call([ok[0], [0, 0, 0, 0]], {}), TypeError, `ABY3.${op}: argument 'inputs[1]' (owner 'o1') must be a Float32Array or Float64Array, got object`);
+        if (op === 'aggregateInto') await rejects(() => call(ok, {}, null), TypeError, `ABY3.aggregateInto: argument 'out' must be a Float32Array or Float64Array where 'carol' executes, got null`);
+        else await rejects(() => call(ok, { sensitivity: 'carol' }), TypeError, `ABY3.encryptSum: option 'sensitivity' must be an array of Player or null, got string`);
+        assert.deepEqual(t.stats(), {}, 'nothing was sent');
+      })();
+    });
+  }
+});
+
+describe('Pond: the crypto producer', () => {
+  it('an object that is not a TripleSource is refused', () => {
+    assert.throws(() => new Pond(s0, s1, {} as never), (e: unknown) => e instanceof TypeError && (e as Error).message === `Pond: argument 'cryptoProducer' must be a Player or a TripleSource, got Object`);
+    assert.throws(() => new Pond(s0, s1, { triple: 1 } as never), (e: unknown) => e instanceof TypeError && /'cryptoProducer' must be a Player or a TripleSource/.test((e as Error).message));
+  });
+
+  it('a dealer that never answers: the triple times out naming it (option timeoutMs)', { timeout: 20_000 /* hang guard only */ }, async () => {
+    // the dealer (server2) runs nowhere: its key and c1 never arrive
+    const t = new MemoryTransport({ local: ['server0', 'server1', 'alice'] });
+    const pond = new Pond(s0, s1, s2, { transport: t, timeoutMs: 30 });
+    const x = await pond.encrypt(alice, [1, 2]);
+    await assert.rejects(pond.mul(x, x), (e: unknown) => e instanceof Error && e.name === 'TransportError' && /'server2'/.test((e as Error).message));
+  });
+});

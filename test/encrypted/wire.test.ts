@@ -201,6 +201,23 @@ describe('rendezvous keys: `${id}/${op}/${label}`, ops numbered from 1 in call o
   });
 });
 
+describe('rendezvous keys of the fused aggregation', () => {
+  it('encryptSum and aggregateInto: one key prefix per owner, then the sums', async () => {
+    const owners = ['o0', 'o1'].map((n) => new Player(n));
+    const rec = new RecordingTransport();
+    const p = new ABY3(s0, s1, s2, { transport: rec, id: 'k', players: [...owners, carol] });
+    const xs = owners.map(() => new Float64Array(2));
+    await p.encryptSum(owners, xs, [1, 1]);
+    await p.aggregateInto(owners, xs, [1, 1], carol, new Float64Array(2));
+    assert.deepEqual(rec.log.filter((m) => !m.key.includes('/setup/')).map((m) => `${m.from}>${m.to}:${m.key}`), [
+      ...[0, 1].flatMap((i) => [`o${i}>server0:k/1/${i}/seeds01`, `o${i}>server1:k/1/${i}/seed1`, `o${i}>server2:k/1/${i}/seed0`, `o${i}>server1:k/1/${i}/x2`]),
+      'server1>server2:k/1/x2sum',
+      ...[0, 1].flatMap((i) => [`o${i}>server0:k/2/${i}/seeds01`, `o${i}>server1:k/2/${i}/x2`]),
+      'server0>carol:k/2/masks', 'server1>carol:k/2/rest',
+    ]);
+  });
+});
+
 describe('peers that misbehave on the wire', () => {
   it('ABY3: a pairwise key of the wrong size from a malicious server is refused, naming it', async () => {
     const hub = new MemoryHub();
