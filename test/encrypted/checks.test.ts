@@ -75,6 +75,10 @@ for (const P of PROTOCOLS) {
         refuses(t, () => p.matmul(a, b), ShapeMismatchError, `${P.name}.matmul: expected shapes [m, k] and [k, n], got 'x' ${sa} and 'y' ${sb}`);
       }
       refuses(t, () => p.divPublic(x, 0), RangeError, `${P.name}.divPublic: argument 'c' element 0 is 0`);
+      for (const op of ['addPublic', 'mulPublic', 'divPublic']) {
+        refuses(t, () => p[op](x, 'two'), TypeError, `${P.name}.${op}: argument 'c' must be a number`);
+        refuses(t, () => p[op](x, [NaN, 1]), RangeError, `${P.name}.${op}: argument 'c' element 0 is NaN`);
+      }
     });
 
     it('owners, players and sensitivity options', async () => {

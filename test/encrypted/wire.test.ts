@@ -126,6 +126,24 @@ describe('operands of the ops that communicate are left untouched', () => {
   }
 });
 
+describe('local ops send nothing', () => {
+  for (const kind of KINDS) {
+    it(`${kind}: linear ops, integer constants, and a fraction times an integer tensor need no message`, async () => {
+      const rec = new RecordingTransport();
+      const p = make(kind, { transport: rec, players: [carol] });
+      const x = await p.encrypt(alice, X);
+      const n = await p.encryptInts(bob, flat(I), { shape: [2, 3] });
+      rec.take();
+      p.add(x, x); p.sub(x, x); p.neg(x); p.addN([x, x]); p.sum(x, 0); p.reshape(x, [6]); p.transpose(x); p.addPublic(x, 1.5);
+      await p.mulPublic(x, 3);
+      await p.mulPublic(x, [2, -1, 4]);
+      const half = await p.mulPublic(n, 0.5);
+      assert.deepEqual(rec.take().map((m) => m.key), [], 'no message');
+      assert.deepEqual(Array.from((await p.reveal(half, carol)).read()), flat(I).map((v) => v / 2));
+    });
+  }
+});
+
 describe('a reveal to a compute server', () => {
   it('ABY3: the server receives its one missing component, from the server holding it first', async () => {
     for (const [j, from] of [[0, 'server2'], [1, 'server0'], [2, 'server1']] as const) {
