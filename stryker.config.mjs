@@ -15,7 +15,7 @@ export default {
     // the test files that exercise the mutated code (the whole suite would only slow the dry run)
     testFiles: [
       'test/encrypted/*.test.ts',
-      'test/conformance/protocols.test.ts',
+      'test/conformance/*.test.ts',
       'test/aggregation/mpc*.test.ts',
       'test/crypto/*.test.ts',
       'test/transport/tls.test.ts',
