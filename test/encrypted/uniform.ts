@@ -6,10 +6,13 @@ export function bitFrequencies(payloads: Uint8Array[]): { freq: number[]; count:
   const ones = new Array<number>(64).fill(0);
   let count = 0;
   for (const p of payloads) {
-    const w = new BigUint64Array(p.slice().buffer);
-    for (const v of w) {
-      let x = v;
-      for (let b = 0; b < 64; b++) { ones[b]! += Number(x & 1n); x >>= 1n; }
+    // little-endian 64-bit words as (low, high) 32-bit halves
+    const w = new Uint32Array(p.slice().buffer);
+    for (let i = 0; i < w.length; i += 2) {
+      for (let h = 0; h < 2; h++) {
+        const x = w[i + h]!;
+        for (let b = 0; b < 32; b++) ones[32 * h + b]! += (x >>> b) & 1;
+      }
       count++;
     }
   }
