@@ -9,33 +9,12 @@ import { describe, it } from 'node:test';
 import { ABY3, Player, Plaintext, Pond } from '../../src/encrypted/index.js';
 import { MemoryHub, MemoryTransport, type PlayerStats } from '../../src/transport/index.js';
 import { RecordingTransport } from './recording.js';
+import { assertUniformBits, bitFrequencies } from './uniform.js';
 
 const [s0, s1, s2, alice, bob, carol] = ['server0', 'server1', 'server2', 'alice', 'bob', 'carol'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player, Player];
 
 const sent = (st: Record<string, PlayerStats>, p: string) => st[p]?.bytesSent ?? 0;
 const msgs = (st: Record<string, PlayerStats>, p: string) => st[p]?.messagesSent ?? 0;
-
-/** Fraction of ones per bit position over 64-bit words. */
-function bitFrequencies(payloads: Uint8Array[]): { freq: number[]; count: number } {
-  const ones = new Array<number>(64).fill(0);
-  let count = 0;
-  for (const p of payloads) {
-    const w = new BigUint64Array(p.slice().buffer);
-    for (const v of w) {
-      let x = v;
-      for (let b = 0; b < 64; b++) { ones[b]! += Number(x & 1n); x >>= 1n; }
-      count++;
-    }
-  }
-  return { freq: ones.map((o) => o / count), count };
-}
-
-function assertUniformBits(payloads: Uint8Array[], what: string) {
-  const { freq, count } = bitFrequencies(payloads);
-  const tol = 5 * 0.5 / Math.sqrt(count); // 5 sigma
-  freq.forEach((f, b) => assert.ok(Math.abs(f - 0.5) < tol, `${what}: bit ${b} is 1 with frequency ${f.toFixed(4)} over ${count} words (tolerance ${tol.toFixed(4)})`));
-  return freq;
-}
 
 for (const precision of ['low', 'high'] as const) {
   const E = precision === 'low' ? 8 : 16; // bytes per ring element
