@@ -12,7 +12,7 @@ import { configHash, type JobSpec } from '../../src/deploy/job.js';
 import { resolvePolicy } from '../../src/deploy/policy.js';
 import { resolveParams } from '../../src/deploy/driver.js';
 import { jobAggregation, makeDataOwner, reportText } from '../../src/deploy/training.js';
-import { checkAgreement, encodeAgreement, specHash } from '../../src/deploy/agreement.js';
+import { checkAgreement, encodeAgreement, revealingServers, specHash } from '../../src/deploy/agreement.js';
 import { PolicyError } from '../../src/core/errors.js';
 import { players } from './policy-helpers.js';
 
@@ -126,6 +126,16 @@ test('checkAgreement: the strictest minimum of the owners holds; equal specs and
     (e: unknown) => e instanceof PolicyError && e.rule === 'minContributors' && /'o1' requires at least 4 contributors, the job has 3/.test(e.message));
   assert.throws(() => checkAgreement(h, owners.map((_, i) => encodeAgreement(h, i === 2 ? new Uint8Array(8) : w, 3)), owners, 1, 's0'), (e: unknown) => e instanceof PolicyError && e.rule === 'agreement');
   assert.throws(() => checkAgreement(h, [encodeAgreement(h, w, 3).subarray(1), ...owners.slice(1).map(() => encodeAgreement(h, w, 3))], owners, 1, 's0'), (e: unknown) => e instanceof PolicyError && /67-byte agreement/.test(e.message));
+  // the first owner with the strictest minimum is named
+  assert.throws(() => checkAgreement(h, owners.map((_, i) => encodeAgreement(h, w, i === 0 ? 3 : 4)), owners, 1, 's0'), /'o1' requires at least 4/);
+  assert.throws(() => checkAgreement(h, owners.slice(1).map(() => encodeAgreement(h, w, 3)), owners, 1, 's0'), RangeError);
+  for (const m of [0, 1.5, 2 ** 32]) assert.throws(() => encodeAgreement(h, w, m), /"minContributors" expected an integer in \[1, 2\^32\)/);
+  assert.throws(() => encodeAgreement(h.subarray(1), w, 3), /"spec" expected 32 bytes, got 31/);
+  encodeAgreement(h, w, 1);
+  encodeAgreement(h, w, 2 ** 32 - 1);
+  assert.deepEqual(revealingServers({ protocol: 'aby3', servers: ['a', 'b', 'c'] }), ['a', 'b']);
+  assert.deepEqual(revealingServers({ protocol: 'pond', servers: ['a', 'b', 'c'] }), ['a', 'b']);
+  assert.deepEqual(revealingServers({ protocol: 'plaintext', servers: ['a', 'b', 'c'] }), []);
   // the spec hash does not depend on the order the fields came in
   assert.deepEqual(specHash({ b: 2, a: 1 } as never), specHash({ a: 1, b: 2 } as never));
   assert.notDeepEqual(specHash({ a: 1, b: 3 } as never), specHash({ a: 1, b: 2 } as never));

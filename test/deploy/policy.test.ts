@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseConfig, type DeployConfig } from '../../src/transport/config.js';
 import { configHash, configRoles, type JobSpec } from '../../src/deploy/job.js';
-import { checkJob, DEFAULT_POLICY, parseConfigPolicy, PolicyError, resolvePolicy, type PartyPolicy } from '../../src/deploy/policy.js';
+import { checkJob, DEFAULT_POLICY, isPolicyRule, parseConfigPolicy, PolicyError, refusalOf, resolvePolicy } from '../../src/deploy/policy.js';
 import { resolveParams, driveTraining } from '../../src/deploy/driver.js';
 import { runDriverJob, runPlayerJob, servePlayer } from '../../src/deploy/training.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
@@ -263,4 +263,49 @@ test('malicious model owner over gRPC (mutual TLS): a plaintext job, then a job 
     await Promise.all([...transports.values()].map((t) => t.close()));
     await Promise.all(serving);
   }
+});
+
+test('parseConfigPolicy refuses each malformed field by name; lists are de-duplicated', () => {
+  const bad: [unknown, RegExp][] = [
+    [null, /policy: expected an object/],
+    [{ maxRounds: 2 ** 31 + 1 }, /policy\.maxRounds/],
+    [{ minBatchSize: '16' }, /policy\.minBatchSize/],
+    [{ protocols: [] }, /policy\.protocols: expected a non-empty list/],
+    [{ protocols: 'aby3' }, /policy\.protocols/],
+    [{ protocols: ['aby3', 'spdz'] }, /policy\.protocols/],
+    [{ models: [] }, /policy\.models/],
+    [{ models: 'network_a' }, /policy\.models/],
+    [{ models: ['network_a', 3] }, /policy\.models/],
+    [{ models: ['Network_A'] }, /policy\.models/],
+    [{ datasets: ['mnist!'] }, /policy\.datasets/],
+    [{ datasets: ['!mnist'] }, /policy\.datasets/],
+    [{ datasets: ['m'.repeat(65)] }, /policy\.datasets/],
+  ];
+  for (const [raw, re] of bad) assert.throws(() => parseConfigPolicy(raw), (e: unknown) => e instanceof Error && e.name === 'ConfigError' && re.test(e.message), JSON.stringify(raw));
+  assert.deepEqual(parseConfigPolicy({ maxRounds: 2 ** 31, minBatchSize: 1, minContributors: 2 }), { maxRounds: 2 ** 31, minBatchSize: 1, minContributors: 2 });
+  assert.deepEqual(parseConfigPolicy({ protocols: ['aby3', 'aby3'], models: ['network_a', 'network_a'], datasets: ['m'.repeat(64)] }), { protocols: ['aby3'], models: ['network_a'], datasets: ['m'.repeat(64)] });
+});
+
+test('resolvePolicy: local options are checked by name; --model is lower-cased; the config protocols narrow', () => {
+  assert.throws(() => resolvePolicy(undefined, { minContributors: 1.5 }), /"--min-contributors" expected an integer >= 1, got 1.5/);
+  assert.throws(() => resolvePolicy(undefined, { maxRounds: 0 }), /"--max-rounds" expected an integer >= 1, got 0/);
+  assert.throws(() => resolvePolicy(undefined, { model: '' }), /"--model" expected a non-empty name/);
+  assert.deepEqual(resolvePolicy(undefined, { model: 'Network_A' }).models, ['network_a']);
+  assert.deepEqual(resolvePolicy({ protocols: ['pond'] }).protocols, ['pond']);
+  assert.deepEqual(resolvePolicy({ protocols: ['pond'] }, { insecureAllowPlaintext: true }).protocols, ['pond', 'plaintext']);
+  assert.deepEqual(resolvePolicy(undefined, { minContributors: 4, maxRounds: 5 }).warnings, []);
+});
+
+test('checkJob: an opted-in plaintext job needs no compute servers; refusals carry the rule over the wire only for known rules', () => {
+  const c = config();
+  const opted = resolvePolicy(undefined, { insecureAllowPlaintext: true });
+  checkJob(opted, spec(c, { protocol: 'plaintext', servers: [] }), configRoles(c), 'owner0');
+  assert.throws(() => checkJob(opted, spec(c, { servers: [] }), configRoles(c), 'owner0'), (e: unknown) => e instanceof PolicyError && e.rule === 'roster' && /\(none\) are not the config's \(server0, server1, server2\)/.test(e.message));
+  assert.throws(() => checkJob(DEFAULT_POLICY, spec(c, { dataOwners: ['owner0'] }), configRoles(c), 'owner0'), (e: unknown) => e instanceof PolicyError && /aggregates 1 data owner \(owner0\), owner0 requires at least 3$/.test(e.message));
+  assert.deepEqual(refusalOf(new PolicyError('roster', 'x')), { rule: 'roster', error: 'policy "roster" refuses: x' });
+  assert.deepEqual(refusalOf(new PolicyError('onInvalid', 'x')), { error: 'policy "onInvalid" refuses: x' });
+  assert.deepEqual(refusalOf(new RangeError('y')), { error: 'y' });
+  assert.equal(isPolicyRule('toString'), false);
+  assert.equal(isPolicyRule(3), false);
+  assert.equal(isPolicyRule('agreement'), true);
 });
