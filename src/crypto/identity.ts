@@ -38,7 +38,7 @@ export function checkName(value: unknown, name: string, fn: string, max = 255): 
   if (typeof value !== 'string') {
     throw new TypeError(`${fn}: "${name}" expected string, got ${describe(value)}`);
   }
-  const n = Buffer.byteLength(value, 'utf8');
+  const n = Buffer.byteLength(value); // UTF-8
   if (n === 0 || n > max) {
     throw new RangeError(`${fn}: "${name}" expected a string of 1 to ${max} bytes, got ${n} bytes`);
   }

@@ -128,7 +128,7 @@ function checkLocal(self: unknown, fn: string): LocalParty {
   if (typeof self !== 'object' || self === null) throw new TypeError(`${fn}: "self" expected { name, identity }, got ${describe(self)}`);
   const s = self as LocalParty;
   checkName(s.name, 'self.name', fn);
-  if (typeof s.identity !== 'object' || s.identity === null || !(s.identity.privateKey instanceof PrivateKey)) {
+  if (!((s.identity as Identity | null | undefined)?.privateKey instanceof PrivateKey)) {
     throw new TypeError(`${fn}: "self.identity" expected { publicKey, privateKey: PrivateKey }`);
   }
   checkBytes(s.identity.publicKey, 'self.identity.publicKey', fn, KEY_BYTES);
@@ -272,7 +272,7 @@ class Reader {
 }
 
 function nameBytes(name: string): Buffer {
-  const b = Buffer.from(name, 'utf8');
+  const b = Buffer.from(name); // UTF-8
   return Buffer.concat([Buffer.from([b.length]), b]);
 }
 
@@ -297,9 +297,14 @@ export class ReplayWindow {
   /** Why `seq` would be refused, or null if it is acceptable. Does not change state. */
   check(seq: number): string | null {
     if (seq > this.#highest) return null;
-    if (seq <= this.#highest - this.window || this.window === 0) return `sequence number ${seq} is outside the replay window (highest seen ${this.#highest}, window ${this.window})`;
+    if (seq <= this.#highest - this.window) return `sequence number ${seq} is outside the replay window (highest seen ${this.#highest}, window ${this.window})`;
     if (this.#seen.has(seq)) return `sequence number ${seq} was already received`;
     return null;
+  }
+
+  /** Sequence numbers remembered now: at most 2 * window + 16 (none with window 0). */
+  get tracked(): number {
+    return this.#seen.size;
   }
 
   /** Record `seq` as received (call only after authenticating it). */
@@ -668,7 +673,7 @@ export class HandshakeResponder {
     const p = this.#pending!;
     this.#pending = undefined;
     this.#stage = 'failed';
-    const ok = msg3.length === 34 && msg3[0] === VERSION && msg3[1] === T_FIN && bytesEqual(msg3.subarray(2), p.d.confirmI);
+    const ok = msg3[0] === VERSION && msg3[1] === T_FIN && bytesEqual(msg3.subarray(2), p.d.confirmI); // bytesEqual checks the length
     if (!ok) {
       p.d.i2r.fill(0);
       p.d.r2i.fill(0);

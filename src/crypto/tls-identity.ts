@@ -29,7 +29,7 @@ export function generateTlsIdentity(name: string, options: { validDays?: number 
 
 /** PKCS#8 PEM of the private key (for the TLS stack; the only way out of a TlsIdentity). */
 export function exportTlsPrivateKeyPem(identity: TlsIdentity): string {
-  if (identity === null || typeof identity !== 'object' || (identity.privateKey as KeyObject | undefined)?.type !== 'private') {
+  if ((identity as TlsIdentity | null | undefined)?.privateKey?.type !== 'private') {
     throw new TypeError(`exportTlsPrivateKeyPem: argument 'identity' must be a TlsIdentity, got ${describe(identity)}`);
   }
   return identity.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
@@ -51,7 +51,7 @@ export function importTlsPrivateKey(pkcs8: Uint8Array, arg = 'pkcs8', fn = 'impo
 /** Certificate bytes: DER, or PEM text. */
 export function certificateDer(value: Uint8Array | string, arg = 'certificate', fn = 'certificateDer'): Uint8Array {
   if (typeof value === 'string') {
-    const m = /^-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----\s*$/.exec(value.trim());
+    const m = /^-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----$/.exec(value.trim());
     if (!m) throw new RangeError(`${fn}: argument '${arg}' is not a PEM certificate`);
     return new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
   }
@@ -75,7 +75,7 @@ export function checkPlayerCertificate(der: Uint8Array, name: string, arg = 'cer
   }
   if (cert.publicKey.asymmetricKeyType !== 'ed25519') throw new RangeError(`${arg}: the certificate's key is ${String(cert.publicKey.asymmetricKeyType)}, expected ed25519`);
   if (!cert.verify(cert.publicKey) || cert.subject !== cert.issuer) throw new RangeError(`${arg}: the certificate is not self-signed by its own key`);
-  const cn = /^CN=(.*)$/m.exec(cert.subject)?.[1];
+  const cn = /^CN=(.*)/m.exec(cert.subject)?.[1]; // subject attributes one per line
   if (cn !== name) throw new RangeError(`${arg}: the certificate is for ${JSON.stringify(cn ?? cert.subject)}, not ${JSON.stringify(name)}`);
   const from = new Date(cert.validFrom);
   const to = new Date(cert.validTo);

@@ -96,7 +96,7 @@ export function selfSignedCertificate(options: SelfSignedOptions): Certificate {
   const fn = 'selfSignedCertificate';
   if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object, got ${describe(options)}`);
   const { privateKey, commonName } = options;
-  if (privateKey === null || typeof privateKey !== 'object' || (privateKey as KeyObject).type !== 'private') {
+  if ((privateKey as KeyObject | null | undefined)?.type !== 'private') {
     throw new TypeError(`${fn}: option 'privateKey' must be a private KeyObject, got ${describe(privateKey)}`);
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new RangeError(`${fn}: option 'privateKey' must be an Ed25519 key, got ${String(privateKey.asymmetricKeyType)}`);

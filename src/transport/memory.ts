@@ -106,6 +106,8 @@ export interface MemoryTransportOptions {
   hub?: MemoryHub;
   /** Players executing in this "process". Default: every player. */
   local?: Iterable<string>;
+  /** Receive limits of the private hub (see MemoryHubOptions); give them to the hub when sharing one. */
+  limits?: Partial<ReceiveLimits>;
 }
 
 export class MemoryTransport implements Transport {
@@ -117,7 +119,8 @@ export class MemoryTransport implements Transport {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`MemoryTransport: argument 'options' must be an object, got ${options === null ? 'null' : typeof options}`);
     }
-    this.hub = options.hub ?? new MemoryHub();
+    if (options.hub && options.limits) throw new TypeError(`MemoryTransport: give 'limits' to the shared hub (new MemoryHub({ limits })), not with option 'hub'`);
+    this.hub = options.hub ?? new MemoryHub(options.limits ? { limits: options.limits } : {});
     this.#local = options.local === undefined ? undefined : new Set([...options.local].map((p, i) => checkName('MemoryTransport', `local[${i}]`, p)));
   }
 

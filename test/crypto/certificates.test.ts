@@ -77,6 +77,8 @@ test('selfSignedCertificate: serials are minimal positive INTEGERs (leading zero
   const serialOf = (s: number[]) => new X509Certificate(selfSignedCertificate({ privateKey: key, commonName: 'p', serial: Uint8Array.from(s) }).der).serialNumber;
   assert.equal(serialOf([0, 0, 5]), '05');
   assert.equal(serialOf([5, 7]), '0507');
+  assert.equal(serialOf([0, 5, 7]), '0507');
+  assert.equal(serialOf([0, 0, 0, 0x7f, 0]), '7F00');
   assert.equal(serialOf([0, 0]), '01');
   assert.equal(serialOf([0]), '01');
   assert.equal(serialOf([0x80, 1]), '01');

@@ -76,9 +76,10 @@ test('identity checks: names by length in bytes, described types, keys of the ri
 
 test('identity: the public key handed out is a copy; the private key refuses every conversion by name and prints redacted', () => {
   const id = generateIdentity();
+  const before = Uint8Array.from(id.publicKey);
   const pk = id.privateKey.publicKey;
   pk.fill(0);
-  assert.deepEqual(id.privateKey.publicKey, id.publicKey);
+  assert.deepEqual(id.privateKey.publicKey, before);
   const k = id.privateKey as unknown as Record<string | symbol, () => unknown>;
   for (const [what, call] of [
     ['valueOf', () => k['valueOf']!()],
@@ -145,6 +146,7 @@ test('channel arguments: options, parties, pinned keys and suites are checked by
   assert.throws(() => initiator({ peer: 7 }), is(TypeError, /^HandshakeInitiator: "peer" expected \{ name, publicKey \}, got number$/));
   assert.throws(() => initiator({ suite: 5 }), is(RangeError, /^HandshakeInitiator: "suite" expected 'aes-256-gcm' or 'chacha20-poly1305', got 5$/));
   assert.throws(() => initiator({ suite: 'toString' }), is(RangeError, /"suite" expected/));
+  assert.throws(() => initiator({ suite: { toString: () => 'aes-256-gcm' } }), is(RangeError, /"suite" expected 'aes-256-gcm' or 'chacha20-poly1305', got \{\}$/));
   assert.throws(() => responder({ peers: new Map([['', alice.identity.publicKey]]) }), is(RangeError, /^HandshakeResponder: "peers key" expected a string of 1 to 255 bytes/));
   assert.throws(() => responder({ peers: new Map([['alice', new Uint8Array(3)]]) }), is(RangeError, /^HandshakeResponder: "peers\.get\("alice"\)" expected 32 bytes, got 3$/));
   assert.throws(() => responder({ self: [] }), is(RangeError, /^HandshakeResponder: "self" expected at least one local party$/));
@@ -165,12 +167,35 @@ test('ReplayWindow: the window is an integer from 0 to 2^20', () => {
   assert.equal(new ReplayWindow().window, 1024);
   assert.throws(() => new ReplayWindow((1 << 20) + 1), is(RangeError, /^ReplayWindow: "window" expected integer in \[0, 1048576\], got 1048577$/));
   assert.throws(() => new ReplayWindow('8' as never), is(TypeError, /^ReplayWindow: "window" expected integer, got string$/));
-  // window 0: nothing at or below the highest number, even unseen
+  assert.throws(() => new ReplayWindow(Uint8Array.of(8) as never), is(TypeError, /^ReplayWindow: "window" expected integer, got Uint8Array\(1\)$/));
+  // window 0: nothing at or below the highest number, even unseen; nothing remembered
   const w = new ReplayWindow(0);
-  w.mark(10);
-  assert.match(w.check(9)!, /outside the replay window \(highest seen 10, window 0\)/);
-  assert.match(w.check(10)!, /outside/);
-  assert.equal(w.check(11), null);
+  for (let s = 0; s < 100; s += 3) w.mark(s);
+  assert.match(w.check(98)!, /outside the replay window \(highest seen 99, window 0\)/);
+  assert.match(w.check(99)!, /outside/);
+  assert.equal(w.check(100), null);
+  assert.equal(w.tracked, 0);
+});
+
+test('ReplayWindow: what it remembers stays bounded: it grows to 2 * window + 16, then drops to the window, at each prune', () => {
+  for (const window of [1, 8, 64]) {
+    const w = new ReplayWindow(window);
+    const bound = 2 * window + 16;
+    let max = 0;
+    let prunes = 0;
+    for (let s = 0; s < 20 * bound; s++) {
+      const before = w.tracked;
+      w.mark(s);
+      if (w.tracked < before) {
+        prunes++;
+        assert.equal(w.tracked, window, `window ${window}: after a prune, only the numbers inside the window are kept`);
+      }
+      max = Math.max(max, w.tracked);
+    }
+    assert.equal(max, bound, `window ${window}`);
+    assert.ok(prunes >= 10, `window ${window}: pruned ${prunes} times, not at every message`);
+    assert.ok(prunes <= 20 * bound / (bound - window), `window ${window}: pruned ${prunes} times`);
+  }
 });
 
 // ---------------------------------------------------------------- sessions
@@ -206,6 +231,18 @@ test('session: every malformed frame is refused as a forgery naming the peer (tr
   const far = Buffer.from(good);
   far.writeBigUInt64BE(2n ** 53n, 2);
   refused(far, /^SecureSession\.open: malformed frame from "alice": sequence number out of range$/);
+  far.writeBigUInt64BE(2n ** 53n - 1n, 2); // the largest number is in range (the tag then fails)
+  refused(far, /^SecureSession\.open: bad authentication tag on message 9007199254740991 from "alice"$/);
+  refused(Buffer.of(1, 0x20), /^SecureSession\.open: frame from "alice" is not a data frame$/); // a type read from the last byte
+  // a view cut short inside the sequence number or the ad length: what lies beyond the view is never read
+  const beyond = (cut: number, fill: (b: Buffer) => void) => {
+    const whole = Buffer.alloc(64);
+    good.copy(whole);
+    fill(whole);
+    return new Uint8Array(whole.buffer, whole.byteOffset, cut);
+  };
+  refused(beyond(4, (b) => b.fill(0xff, 2, 10)), /^SecureSession\.open: malformed frame from "alice": truncated$/);
+  refused(beyond(12, (b) => b.writeUInt32BE(0, 10)), /^SecureSession\.open: malformed frame from "alice": truncated$/);
   const bigAd = Buffer.from(good);
   bigAd.writeUInt32BE(1000, 10);
   refused(bigAd, /truncated$/);
@@ -248,6 +285,7 @@ test('handshake: every malformed hello is refused with the reason (truncated, un
   }
   refused(Buffer.concat([Buffer.of(2), hello.subarray(1)]), HandshakeError, /^HandshakeResponder\.respond: not a handshake hello \(or unknown version\)$/);
   refused(Buffer.concat([Buffer.of(1, 2), hello.subarray(2)]), HandshakeError, /not a handshake hello/);
+  refused(Buffer.of(1, 9), HandshakeError, /^HandshakeResponder\.respond: not a handshake hello \(or unknown version\)$/); // a type read from the last byte
   const e = hello.subarray(hello.length - 32);
   refused(Buffer.concat([Buffer.of(1, 1, 1, 0), Buffer.of(3), Buffer.from('bob'), e]), HandshakeError, /^HandshakeResponder\.respond: malformed hello: empty name$/);
   refused(Buffer.concat([Buffer.of(1, 1, 1, 2, 0xc3, 0x28), Buffer.of(3), Buffer.from('bob'), e]), HandshakeError, /^HandshakeResponder\.respond: malformed hello: name is not UTF-8$/);

@@ -18,6 +18,7 @@ test('Prg: seeds, IVs and derive nonces are checked by name and range', () => {
   assert.throws(() => new Prg(null as never), is(TypeError, /^Prg: "seed" expected Uint8Array of 16 bytes, got null$/));
   assert.throws(() => new Prg(Object.create(null) as never), is(TypeError, /^Prg: "seed" expected Uint8Array of 16 bytes, got object$/));
   assert.throws(() => new Prg([1] as never), is(TypeError, /got Array$/));
+  assert.throws(() => new Prg('seed' as never), is(TypeError, /^Prg: "seed" expected Uint8Array of 16 bytes, got string$/));
   assert.throws(() => new Prg(new Uint8Array(17)), is(RangeError, /^Prg: "seed" expected 16 bytes, got 17$/));
   assert.throws(() => Prg.derive(new Uint8Array(8), 1), is(RangeError, /^Prg\.derive: "seed" expected 16 bytes, got 8$/));
   const seed = randomSeed();
@@ -57,6 +58,16 @@ test('Prg: sizes are non-negative safe integers; fill takes typed arrays only; t
   const r = new Prg(given);
   given.fill(1);
   assert.deepEqual(r.random(16), aesCtr(seed, new Uint8Array(16), 16), 'the PRG keeps its own copy of the seed');
+});
+
+test('Prg: small reads served from what the last one left over continue the stream exactly', () => {
+  const seed = randomSeed();
+  const sizes = [10, 10, 1, 4000, 75, 0, 4096, 3, 5000, 1];
+  const p = new Prg(seed);
+  const got = Buffer.concat(sizes.map((n) => p.random(n)));
+  assert.deepEqual(got, Buffer.from(aesCtr(seed, new Uint8Array(16), sizes.reduce((a, b) => a + b, 0))));
+  const words = new Prg(seed).randomWords(3);
+  assert.deepEqual(Buffer.from(words.buffer), got.subarray(0, 24));
 });
 
 test('Prg: ringTensorInto fills a ring tensor with the next bytes of the stream, and nothing else', () => {

@@ -5,7 +5,7 @@ import {
   ABY3, DuplicatePlayerError, EncodingRangeError, Plaintext, Player, Pond, PrecisionMismatchError, ProtocolMismatchError, PublicTensor,
   SensitivityError, ShapeMismatchError, UnknownPlayerError, encode, FIXED_LOW, FIXED_HIGH,
 } from '../../src/encrypted/index.js';
-import { MemoryTransport, TransportError } from '../../src/transport/index.js';
+import { MemoryTransport, PeerError } from '../../src/transport/index.js';
 
 const [s0, s1, s2, alice, bob, carol, mallory] = ['server0', 'server1', 'server2', 'alice', 'bob', 'carol', 'mallory'].map((n) => new Player(n)) as Player[] as [Player, Player, Player, Player, Player, Player, Player];
 
@@ -140,7 +140,7 @@ describe('bad input', () => {
     // only server0 runs here; nobody plays server1/server2, so the key set-up cannot complete
     const transport = new MemoryTransport({ local: ['server0', 'alice'] });
     const aby3 = new ABY3(s0, s1, s2, { transport, timeoutMs: 20 });
-    await assert.rejects(aby3.encrypt(alice, [1, 2]), (e: unknown) => e instanceof TransportError && /nothing from 'server2' to 'server0'/.test((e as Error).message));
+    await assert.rejects(aby3.encrypt(alice, [1, 2]), (e: unknown) => e instanceof PeerError && e.peer === 'server2' && /nothing from 'server2' to 'server0'/.test(e.message));
     assert.throws(() => new ABY3(s0, s1, s2, { timeoutMs: -1 }), RangeError);
   });
 

@@ -316,6 +316,10 @@ test('limits: bad values are refused naming the limit (options: TypeError/RangeE
   assert.throws(() => new MemoryHub({ limits: { maxMessageBytes: 10 * MiB, maxBufferedBytes: 10 * MiB } }), (e: Error) => e instanceof RangeError && /"limits\.maxBufferedBytes" 10485760 is below maxMessageBytes \(10485760\) plus 65791 bytes/.test(e.message));
   assert.throws(() => new MemoryHub({ limits: 5 as never }), (e: Error) => e instanceof TypeError && /"limits"/.test(e.message));
   assert.doesNotThrow(() => new MemoryHub({ limits: { maxMessageBytes: 10 * MiB, maxBufferedBytes: 10 * MiB + MAX_MESSAGE_EXTRA } }));
+  assert.equal(new MemoryTransport({ limits: { unclaimedMessageTtlMs: 5 } }).hub.limits.unclaimedMessageTtlMs, 5);
+  assert.deepEqual(new MemoryTransport().hub.limits, DEFAULT_LIMITS);
+  assert.throws(() => new MemoryTransport({ hub: new MemoryHub(), limits: { unclaimedMessageTtlMs: 5 } }), (e: Error) => e instanceof TypeError && /'limits'.*'hub'/.test(e.message));
+  assert.throws(() => new MemoryTransport({ limits: { maxIncompleteMessages: -1 } }), (e: Error) => e instanceof RangeError && /MemoryHub: "limits\.maxIncompleteMessages"/.test(e.message));
 
   const base = { version: 1, players: { p: { address: '127.0.0.1:4440', role: 'aggregator' } } };
   const refuses = (limits: unknown, entry: string, re: RegExp) =>
