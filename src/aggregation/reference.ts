@@ -8,6 +8,10 @@
  */
 import type { NumericArray } from '../core/values.js';
 import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationProtocol, type AggregationRequest, type AggregationResult } from './protocol.js';
+import type { AggregationPlan } from './plan.js';
+import { checkClientInput, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
+import { rolesAsProtocol } from './simulate.js';
+import { leavesFromBytes, leavesToBytes, resultFromBytes, resultToBytes } from './wire.js';
 
 /** Exact sum of one leaf over clients. */
 export function exactSum(clientValues: readonly (readonly NumericArray[])[], leaf: number, size: number): bigint[] {
@@ -43,8 +47,11 @@ export function floatSum(clientValues: readonly (readonly NumericArray[])[], lea
   return out;
 }
 
+/** What the reference arithmetic reads of a request. */
+export type ReferenceRequest = Pick<AggregationRequest, 'uri' | 'leaves' | 'clientValues' | 'numClients'> & { readonly weights?: Float64Array };
+
 /** Reference semantics of every aggregation uri. */
-export function referenceAggregate(req: AggregationRequest): AggregationResult {
+export function referenceAggregate(req: ReferenceRequest): AggregationResult {
   const leaves: AggregateLeafValue[] = req.leaves.map((leaf, j) => {
     const integer = leaf.type.dtype === 'int32' || leaf.type.dtype === 'int64' || leaf.type.dtype === 'uint32';
     switch (req.uri) {
@@ -71,6 +78,52 @@ export function referenceAggregate(req: AggregationRequest): AggregationResult {
   return { leaves };
 }
 
+/**
+ * The insecure reference as roles: every client sends its values IN THE CLEAR
+ * to the one aggregator party, which computes `referenceAggregate` and keeps
+ * it (target AGGREGATORS) or sends it to SERVER. A party runs it only with its
+ * operator's opt-in (`RolePolicy.allowInsecure`).
+ */
+export function referenceRoles(): AggregationRoles {
+  const name = 'insecure-reference';
+  const self: AggregationRoles = Object.freeze({
+    name,
+    secure: false,
+    intrinsics: AGGREGATION_URIS,
+    aggregatorCount: 1,
+    aggregatorNames: Object.freeze(['aggregator']),
+    params: Object.freeze({}),
+    async client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void> {
+      enforcePlan(self, ctx, plan, 'client');
+      checkClientInput(ctx.me, plan, input);
+      const body = leavesToBytes(plan, input.values);
+      const msg = new Uint8Array(8 + body.length);
+      new DataView(msg.buffer).setFloat64(0, input.weight ?? 1, true);
+      msg.set(body, 8);
+      await ctx.transport.send(ctx.me, plan.aggregators[0]!, `${plan.invocationId}/ref/value`, msg);
+    },
+    async aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined> {
+      enforcePlan(self, ctx, plan, 'aggregator', index);
+      const opts = ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs };
+      const msgs = await Promise.all(plan.clients.map((c) => ctx.transport.receive(ctx.me, c, `${plan.invocationId}/ref/value`, opts)));
+      const clientValues = msgs.map((m, i) => leavesFromBytes(plan, m.subarray(8), `value of ${plan.clients[i]!}`));
+      const weights = Float64Array.from(msgs, (m) => new DataView(m.buffer, m.byteOffset, 8).getFloat64(0, true));
+      const result = referenceAggregate({ uri: plan.uri, leaves: plan.leaves, clientValues, weights, numClients: plan.clients.length });
+      if (plan.target === 'AGGREGATORS') return result;
+      await ctx.transport.send(ctx.me, plan.server, `${plan.invocationId}/ref/result`, resultToBytes(plan, result));
+      return undefined;
+    },
+    async server(ctx: PartyContext, plan: AggregationPlan): Promise<AggregationResult | undefined> {
+      enforcePlan(self, ctx, plan, 'server');
+      if (plan.target !== 'SERVER') return undefined;
+      const opts = ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs };
+      const bytes = await ctx.transport.receive(ctx.me, plan.aggregators[0]!, `${plan.invocationId}/ref/result`, opts);
+      return resultFromBytes(plan, bytes, `aggregate from ${plan.aggregators[0]!}`);
+    },
+  });
+  return self;
+}
+
 let warnedProcess = false;
 const MESSAGE =
   'fedcrypt: insecureReferenceAggregation computes aggregates IN THE CLEAR (no secure protocol is bound); ' +
@@ -81,17 +134,18 @@ export interface InsecureReferenceOptions {
   warn?: (message: string) => void;
 }
 
-/** The insecure reference protocol: the default of localContext, and the oracle of the conformance suite. */
+/** The insecure reference protocol (its roles, simulated in this process): the default of localContext. */
 export function insecureReferenceAggregation(options: InsecureReferenceOptions = {}): AggregationProtocol {
   if (options === null || typeof options !== 'object') throw new TypeError(`insecureReferenceAggregation: "options" expected an object, got ${typeof options}`);
   if (options.warn !== undefined && typeof options.warn !== 'function') {
     throw new TypeError(`insecureReferenceAggregation: "warn" expected a function, got ${typeof options.warn}`);
   }
   let warned = false;
+  const inner = rolesAsProtocol(referenceRoles(), { allowInsecure: true });
   return Object.freeze({
-    name: 'insecure-reference',
+    name: inner.name,
     secure: false,
-    intrinsics: AGGREGATION_URIS,
+    intrinsics: inner.intrinsics,
     async aggregate(req: AggregationRequest): Promise<AggregationResult> {
       if (options.warn) {
         if (!warned) options.warn(MESSAGE);
@@ -100,7 +154,7 @@ export function insecureReferenceAggregation(options: InsecureReferenceOptions =
         warnedProcess = true;
         process.emitWarning(MESSAGE, { code: 'FEDCRYPT_INSECURE_AGGREGATION' });
       }
-      return referenceAggregate(req);
+      return inner.aggregate(req);
     },
   });
 }

@@ -1,0 +1,136 @@
+/**
+ * Aggregation protocols as per-party roles.
+ *
+ * A protocol is a set of roles; each party runs only its own role, with only
+ * its own inputs, and talks to the others through its `PartyContext`'s
+ * transport:
+ *
+ *   client(ctx, plan, input)   one per contributing client: encodes and
+ *                              shares / encrypts ITS OWN value; it never
+ *                              receives another client's value;
+ *   aggregator(ctx, plan, i)   one per aggregator party of the protocol (ABY3:
+ *                              three compute servers; Pond: two servers and a
+ *                              dealer; Paillier: the aggregation service):
+ *                              combines what it receives; resolves with the
+ *                              aggregate when the plan's target is AGGREGATORS;
+ *   server(ctx, plan)          the SERVER party (the model owner / driver):
+ *                              resolves with the aggregate when the target is
+ *                              SERVER (Paillier: it also holds the key and
+ *                              routes the clients' sealed boxes).
+ *
+ * The plan (`plan.ts`) is public and the same at every party. Every role's
+ * entry point checks it against the party's local policy (`enforcePlan`)
+ * before it sends a byte. In simulation all roles run in one process, each on
+ * its own transport view of one MemoryHub (`simulate.ts`); deployed, the same
+ * functions run in different processes over gRPC.
+ */
+import { PolicyError } from '../core/errors.js';
+import type { NumericArray } from '../core/values.js';
+import type { Transport } from '../transport/channel.js';
+import type { AggregationPlan } from './plan.js';
+import type { AggregationResult, AggregationUri } from './protocol.js';
+
+/** What a party holds locally while it runs a role. */
+export interface PartyContext {
+  /** This party's name (a player, or a client hosted by a player). */
+  readonly me: string;
+  /** A transport on which exactly this party is local (see `partyTransport`). */
+  readonly transport: Transport;
+  /** This party's own rules (never taken from the plan). */
+  readonly policy: RolePolicy;
+  /** Deadline of every receive of this role, in ms (default: none, the transport's own). */
+  readonly timeoutMs?: number;
+}
+
+/** The rules a party checks a plan against before it takes part. */
+export interface RolePolicy {
+  /** No aggregate of fewer contributors (clients in the plan) is taken part in. */
+  readonly minContributors: number;
+  /** Allow protocols that are not secure (values in the clear); an operator's explicit opt-in. */
+  readonly allowInsecure: boolean;
+}
+
+/** A client's own input: its flattened leaves (in plan.leaves order) and, for weighted means, its weight. */
+export interface ClientInput {
+  readonly values: readonly NumericArray[];
+  readonly weight?: number;
+}
+
+export interface AggregationRoles {
+  /** Short name, e.g. 'mpc-aby3', 'paillier', 'insecure-reference'; plans name it. */
+  readonly name: string;
+  /** Whether no party other than the target learns anything beyond the aggregate (under the protocol's threat model). */
+  readonly secure: boolean;
+  readonly intrinsics: readonly AggregationUri[];
+  /** Number of aggregator parties a plan must name (ABY3 3, Pond 3 (two servers and a dealer), Paillier 1, reference 0). */
+  readonly aggregatorCount: number;
+  /** Default names of the aggregator parties (simulation). */
+  readonly aggregatorNames: readonly string[];
+  /** Public parameters of this instance that every party must agree on; copied into every plan and compared by `enforcePlan`. */
+  readonly params: Readonly<Record<string, string | number | boolean>>;
+  client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void>;
+  aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined>;
+  server(ctx: PartyContext, plan: AggregationPlan): Promise<AggregationResult | undefined>;
+  /** Release resources (worker pools). */
+  close?(): Promise<void>;
+}
+
+export type RoleName = 'client' | 'aggregator' | 'server';
+
+/**
+ * The checks every role runs first, at every party, before it sends anything:
+ * the plan names this protocol with this party's own parameters, names this
+ * party in the role it is asked to run, has the protocol's number of
+ * aggregators and distinct party names, and satisfies the party's policy
+ * (a protocol that is not secure only with its operator's opt-in; at least
+ * its minimum of contributors). Throws PolicyError (rule 'protocol',
+ * 'minContributors', 'roster') or RangeError.
+ */
+export function enforcePlan(roles: AggregationRoles, ctx: PartyContext, plan: AggregationPlan, role: RoleName, index?: number): void {
+  const me = ctx.me;
+  if (plan.protocol !== roles.name) {
+    throw new PolicyError('protocol', `asked to run protocol '${plan.protocol}' as '${roles.name}'`, { party: me });
+  }
+  if (!roles.secure && !ctx.policy.allowInsecure) {
+    throw new PolicyError('protocol', `protocol '${roles.name}' is not secure (values in the clear) and this party did not opt in`, { party: me });
+  }
+  if (!roles.intrinsics.includes(plan.uri)) throw new RangeError(`${me}: protocol '${roles.name}' does not implement ${plan.uri}`);
+  for (const [k, v] of Object.entries(roles.params)) {
+    if (plan.params[k] !== v) throw new PolicyError('protocol', `plan asks ${k} = ${JSON.stringify(plan.params[k])}, this party runs ${roles.name} with ${JSON.stringify(v)}`, { party: me });
+  }
+  for (const k of Object.keys(plan.params)) {
+    if (!(k in roles.params)) throw new PolicyError('protocol', `plan sets parameter '${k}', unknown to ${roles.name}`, { party: me });
+  }
+  if (plan.aggregators.length !== roles.aggregatorCount) {
+    throw new PolicyError('roster', `plan names ${plan.aggregators.length} aggregator(s), ${roles.name} needs ${roles.aggregatorCount}`, { party: me });
+  }
+  const all = [plan.server, ...plan.aggregators, ...plan.clients];
+  if (new Set(all).size !== all.length) throw new PolicyError('roster', `plan names a party twice (${all.join(', ')})`, { party: me });
+  const where = role === 'client' ? plan.clients.indexOf(me) : role === 'aggregator' ? (plan.aggregators[index!] === me ? index! : -1) : plan.server === me ? 0 : -1;
+  if (where < 0) throw new PolicyError('roster', `asked to run role '${role}'${index === undefined ? '' : ` ${index}`}, but the plan does not name this party there`, { party: me });
+  if (plan.clients.length < ctx.policy.minContributors) {
+    throw new PolicyError('minContributors', `${plan.clients.length} clients, fewer than the minimum of ${ctx.policy.minContributors}`, {
+      party: me,
+      count: plan.clients.length,
+      minimum: ctx.policy.minContributors,
+    });
+  }
+}
+
+/** Check a client's own input against the plan (leaf count, sizes, weight). */
+export function checkClientInput(me: string, plan: AggregationPlan, input: ClientInput): void {
+  if (input === null || typeof input !== 'object' || !Array.isArray(input.values)) throw new TypeError(`${me}: client input expected { values: NumericArray[] }`);
+  if (input.values.length !== plan.leaves.length) throw new RangeError(`${me}: ${input.values.length} leaves, the plan has ${plan.leaves.length}`);
+  input.values.forEach((v, j) => {
+    if (!ArrayBuffer.isView(v) || (v as unknown as ArrayLike<unknown>).length !== plan.leaves[j]!.size) {
+      throw new RangeError(`${me}: leaf ${j} (${plan.leaves[j]!.path || 'value'}) has ${ArrayBuffer.isView(v) ? (v as unknown as ArrayLike<unknown>).length : typeof v} elements, the plan says ${plan.leaves[j]!.size}`);
+    }
+  });
+  const weighted = plan.uri === 'federated_weighted_mean_at_aggregators';
+  if (weighted) {
+    const w = input.weight;
+    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw new RangeError(`${me}: weight expected a finite number >= 0, got ${String(w)}`);
+  } else if (input.weight !== undefined) {
+    throw new RangeError(`${me}: a weight is only taken by a weighted mean, not by ${plan.uri}`);
+  }
+}
