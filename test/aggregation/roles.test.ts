@@ -181,3 +181,20 @@ describe('the insecure reference as roles', () => {
     await assert.rejects(simulateRoles(roles, plan(), p.clients.map(() => ({ values: [rand(6), ints(4)] })), { policy: OPEN }), /weight expected/);
   });
 });
+
+describe('checkClientInput: what only the client can check', () => {
+  it('refuses secure-sum values outside [0, bound) and NaN in a mean, naming the client and the element', async () => {
+    const { checkClientInput } = await import('../../src/aggregation/roles.js');
+    const ss = plan({ uri: 'federated_secure_sum', target: 'SERVER', bound: 16n, leaves: [leaf('', 'int32', [3])] });
+    assert.doesNotThrow(() => checkClientInput('client-0', ss, { values: [Int32Array.from([0, 15, 7])] }));
+    assert.throws(() => checkClientInput('client-0', ss, { values: [Int32Array.from([0, 16, 7])] }), /client-0: leaf 0 \(value\): element 1 = 16 outside \[0, 16\)/);
+    assert.throws(() => checkClientInput('client-0', ss, { values: [Int32Array.from([-1, 1, 7])] }), /element 0 = -1/);
+    const ss64 = plan({ uri: 'federated_secure_sum', target: 'SERVER', bound: 1n << 40n, leaves: [leaf('', 'int64', [2])] });
+    assert.throws(() => checkClientInput('c', ss64, { values: [BigInt64Array.from([1n, 1n << 40n])] }), /element 1/);
+    const m = plan({ uri: 'federated_mean_at_aggregators' });
+    assert.throws(() => checkClientInput('client-2', m, { values: [Float32Array.from([1, 2, 3, NaN, 5, 6]), ints(4)] }), /client-2: leaf 0 \(\.a\): element 3 is NaN/);
+    assert.throws(() => checkClientInput('client-2', m, { values: [rand(6), ints(4)], weight: 2 }), /only taken by a weighted mean/);
+    const w = plan();
+    for (const weight of [-1, Infinity, NaN, undefined]) assert.throws(() => checkClientInput('client-1', w, { values: [rand(6), ints(4)], ...(weight === undefined ? {} : { weight }) }), /weight expected/);
+  });
+});
