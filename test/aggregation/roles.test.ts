@@ -54,7 +54,7 @@ describe('aggregation plans', () => {
       ['unknown field', { ...good, evil: 1 }],
       ['version', { ...good, v: 2 }],
       ['uri', { ...good, uri: 'federated_collect' }],
-      ['target mismatch', { ...good, target: 'SERVER' }],
+      ['target mismatch', { ...good, uri: 'federated_secure_sum', bound: '8', target: 'AGGREGATORS' }],
       ['no clients', { ...good, clients: [] }],
       ['party twice', { ...good, clients: ['client-0', 'client-0', 'client-1'] }],
       ['server is a client', { ...good, server: 'client-0' }],
