@@ -78,6 +78,21 @@ interface PlayerCli {
   model?: string;
   dataset?: string;
   insecureAllowPlaintext?: boolean;
+  data?: string;
+  clients?: number;
+}
+
+/** The operator's data module: exports `data(source, client)` (or a default function). */
+async function loadDataModule(path: string): Promise<(source: string, client: { name: string; index: number }) => unknown> {
+  const { pathToFileURL } = await import('node:url');
+  const { resolve } = await import('node:path');
+  const { existsSync } = await import('node:fs');
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new InvalidArgumentError(`--data: no file ${abs} (a module exporting data(source, client))`);
+  const m = (await import(pathToFileURL(abs).href)) as { data?: unknown; default?: unknown };
+  const f = typeof m.data === 'function' ? m.data : typeof m.default === 'function' ? m.default : undefined;
+  if (f === undefined) throw new InvalidArgumentError(`--data: ${abs} exports no data(source, client) function`);
+  return f as (source: string, client: { name: string; index: number }) => unknown;
 }
 
 export function registerDeployCommands(program: Command): void {
@@ -108,6 +123,8 @@ export function registerDeployCommands(program: Command): void {
     .option('--model <name>', 'policy: take part only in jobs for this model')
     .option('--dataset <name>', 'policy: take part only in jobs on this dataset')
     .option('--insecure-allow-plaintext', "INSECURE: also take part in 'plaintext' jobs, which hand this data owner's update to the model owner in the clear")
+    .option('--data <module>', "data owner: a module exporting data(source, client) that serves this player's CLIENTS values in remote sessions (the driver only names a source)")
+    .option('--clients <n>', 'data owner: host n clients (<name>:0 ..), each its own party of every protocol (default 1: the player itself)', intArg('--clients', 1))
     .action(async (o: PlayerCli) => {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
       const { startPlayer } = await import('../deploy/player.js');
@@ -131,7 +148,14 @@ export function registerDeployCommands(program: Command): void {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       console.error(`${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`);
+      const { serveSessions } = await import('../deploy/session.js');
+      const data = o.data === undefined ? undefined : await loadDataModule(o.data);
+      // remote execution sessions (any federated computation) beside the training jobs; both end when the transport closes
+      const sessions = serveSessions(transport, config, o.name, { policy, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped }).catch((e: unknown) => {
+        if (!stopped) console.error(`${o.name}: sessions stopped: ${(e as Error).message}`);
+      });
       await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
+      await sessions;
       await transport.close();
       console.error(`${o.name}: stopped`);
     });

@@ -83,6 +83,8 @@ export interface SessionServeOptions {
   readonly maxSessions?: number;
   /** Deadline of each protocol receive, ms. */
   readonly timeoutMs?: number;
+  /** Stop serving (checked when a wait for the next session fails). */
+  readonly stopped?: () => boolean;
 }
 
 interface OpenMessage {
@@ -102,8 +104,19 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
   const clients = !isOwner ? [] : n === 1 && o.clients === undefined ? [me] : Array.from({ length: n }, (_, i) => hostedName(me, i));
   const hosting = new HostingTransport(transport);
   const seen = new Set<string>();
+  let pause = 50;
   for (let served = 0; served < (o.maxSessions ?? Infinity); ) {
-    const bytes = await transport.receive(me, roles.modelOwner, SESSION_KEY);
+    let bytes: Uint8Array;
+    try {
+      bytes = await transport.receive(me, roles.modelOwner, SESSION_KEY);
+      pause = 50;
+    } catch (e) {
+      // the model owner's link went away (it ended its run): wait for the next one, unless this player stops
+      if ((o.stopped?.() ?? false) || /transport is closed|transport closed/.test((e as Error).message)) return;
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(1000, pause * 2);
+      continue;
+    }
     let open: OpenMessage;
     try {
       open = JSON.parse(dec.decode(bytes)) as OpenMessage;
