@@ -19,6 +19,7 @@ import { PolicyError } from '../core/errors.js';
 import type { AggregationPlan } from '../aggregation/plan.js';
 import type { AggregationRoles, RolePolicy } from '../aggregation/roles.js';
 import { referenceRoles } from '../aggregation/reference.js';
+import { mpcRoles, type MpcRolesOptions } from '../aggregation/mpc-roles.js';
 import { servePlayerExecutor, type DataSource } from '../runtime/remote/player.js';
 import { remoteExecutionContext, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
 import type { Transport } from '../transport/channel.js';
@@ -34,14 +35,13 @@ const dec = new TextDecoder();
 /** How the policy's protocol names map to role sets (and back). */
 export const ROLE_SETS: Readonly<Record<NetworkProtocol, { readonly name: string; make(params: Readonly<Record<string, unknown>>): AggregationRoles }>> = Object.freeze({
   plaintext: { name: 'insecure-reference', make: () => referenceRoles() },
-  aby3: { name: 'mpc-aby3', make: unavailable('aby3') },
-  pond: { name: 'mpc-pond', make: unavailable('pond') },
+  aby3: { name: 'mpc-aby3', make: (p) => mpcRoles({ protocol: 'aby3', ...mpcParams(p) }) },
+  pond: { name: 'mpc-pond', make: (p) => mpcRoles({ protocol: 'pond', ...mpcParams(p) }) },
 });
 
-function unavailable(p: string) {
-  return (): AggregationRoles => {
-    throw new PolicyError('protocol', `protocol '${p}' has no role set in remote sessions yet`);
-  };
+/** The plan's precision and mean scaling (checked by mpcRoles; the protocol itself is the role set's). */
+function mpcParams(p: Readonly<Record<string, unknown>>): MpcRolesOptions {
+  return { ...(p['precision'] === undefined ? {} : { precision: p['precision'] as 'low' }), ...(p['meanScaling'] === undefined ? {} : { meanScaling: p['meanScaling'] as 'owners' }) };
 }
 
 /** The policy's protocol for a plan's role-set name. */

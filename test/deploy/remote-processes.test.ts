@@ -64,7 +64,8 @@ describe('remoteContext across processes', { timeout: 180_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const ctxOf = () => remoteContext({ config: join(dir, 'config.json'), key: join(dir, 'keys', 'model-owner.key'), protocol: 'plaintext', insecureAllowPlaintext: true, timeoutMs: 30_000 });
+  const ctxOf = (protocol: 'plaintext' | 'aby3' | 'pond' = 'plaintext') =>
+    remoteContext({ config: join(dir, 'config.json'), key: join(dir, 'keys', 'model-owner.key'), protocol, insecureAllowPlaintext: protocol === 'plaintext', timeoutMs: 30_000 });
 
   test('the temperature example and the secure sum give the in-process values', async () => {
     const ctx = ctxOf();
@@ -84,6 +85,24 @@ describe('remoteContext across processes', { timeout: 180_000 }, () => {
       await ctx.close();
     }
   });
+
+  for (const protocol of ['aby3', 'pond'] as const) {
+    test(`${protocol} across the processes: the same values (secure sum exact, mean within the fixed-point bound)`, async () => {
+      const ctx = ctxOf(protocol);
+      try {
+        const readings = CLIENTS.map((n) => Math.fround(TEMPS[(3 * ownerOf(n) + indexOf(n)) % TEMPS.length]!));
+        const want = readings.reduce((a, b) => a + b, 0) / readings.length;
+        const t = temperatureComputations();
+        for (const comp of [t.server, t.aggregatorsShort]) {
+          const r = (await withContext(ctx, () => comp(clientData('temps')))) as number;
+          assert.ok(Math.abs(r - want) <= CLIENTS.length * 2 ** -17 + 1e-5, `${comp.computationName}: ${r} vs ${want}`);
+        }
+        assert.deepEqual(await withContext(ctx, () => secureSumComputation()(clientData('vecs'))), [0 + 1 + 2 + 2, 1 + 1 + 1 + 11]);
+      } finally {
+        await ctx.close();
+      }
+    });
+  }
 
   test('a data owner started without the opt-in refuses the plaintext reference; the error names it and the rule', async () => {
     await stop(procs.get('owner1')!);

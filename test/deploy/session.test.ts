@@ -76,6 +76,33 @@ describe('remote sessions over the config', () => {
   });
 });
 
+describe('remote sessions with secure aggregation (players with the default policy)', () => {
+  for (const protocol of ['aby3', 'pond'] as const) {
+    it(`${protocol}: the temperature example in two forms and the secure sum; hosted clients are parties of their own`, async () => {
+      const c = config();
+      const d = start(c, () => DEFAULT_POLICY, (o) => ({ owner0: 1, owner1: 2, owner2: 1 })[o]);
+      const ctx = await openSession(d.driver, c, { protocol, policy: DEFAULT_POLICY, timeoutMs: 20_000 });
+      const names = ['owner0:0', 'owner1:0', 'owner1:1', 'owner2:0'];
+      const want = names.reduce((a, n) => a + Math.fround(tempOf(n)), 0) / names.length;
+      const t = temperatureComputations();
+      for (const comp of [t.server, t.aggregatorsShort]) {
+        const r = (await withContext(ctx, () => comp(clientData('temps')))) as number;
+        // fixed point, 16 fractional bits: within n * 2^-17 of the exact mean
+        assert.ok(Math.abs(r - want) <= names.length * 2 ** -17 + 1e-5, `${comp.computationName}: ${r} vs ${want}`);
+      }
+      assert.deepEqual(await withContext(ctx, () => secureSumComputation()(clientData('vecs'))), [0 + 1 + 1 + 2, 1 + 1 + 11 + 1]);
+      await ctx.close();
+      // each hosted client ran its own client role: the servers received shares from every hosted party
+      const fromClients = new Set(d.sent.filter((m) => /^server/.test(m.to) && /^owner/.test(m.from)).map((m) => m.from));
+      assert.deepEqual([...fromClients].sort(), ['owner0', 'owner1', 'owner2']);
+      const keys = d.sent.filter((m) => m.from === 'owner1' && /^server/.test(m.to)).map((m) => m.key);
+      assert.ok(keys.some((k) => k.startsWith('@owner1:0>')) && keys.some((k) => k.startsWith('@owner1:1>')), keys.join(' '));
+      // no data owner ever sent anything to the model owner but command replies
+      assert.ok(d.sent.filter((m) => /^owner/.test(m.from) && m.to === 'model-owner').every((m) => /^exec\/[0-9a-f]{16}\/(\d+\/reply|open)$/.test(m.key)));
+    });
+  }
+});
+
 describe('each player checks the session and every plan', () => {
   it('a player without the plaintext opt-in refuses the reference protocol; the driver names it', async () => {
     const c = config();
