@@ -6,6 +6,8 @@ export { mpcAggregation, secureMean, type MpcAggregationOptions, type MpcProtoco
 export {
   PaillierAggregation,
   paillierAggregation,
+  paillierRoles,
+  paillierBoxAd,
   paillierSecureMean,
   PAILLIER_CHANNEL_GRID,
   channelFor,
@@ -13,6 +15,8 @@ export {
   StageMachine as PaillierStageMachine,
   STAGES as PAILLIER_STAGES,
   type PaillierAggregationOptions,
+  type PaillierRoles,
+  type PaillierRolesOptions,
   type PaillierSecureMeanOptions,
   type PaillierSecureMeanResult,
   type PaillierReport,
