@@ -18,7 +18,7 @@ import { resultToBytes } from '../../src/aggregation/wire.js';
 import { PolicyError } from '../../src/core/errors.js';
 import { TensorType, type DType } from '../../src/core/types.js';
 import { allocate, type NumericArray } from '../../src/core/values.js';
-import { decryptVector, encryptedVectorFromBytes, publicKeyToBytes } from '../../src/paillier/index.js';
+import { decryptVector, encryptedVectorFromBytes, generateKeyPair, publicKeyToBytes, UntrustedKeyError } from '../../src/paillier/index.js';
 import { sharedPaillierPool } from '../../src/paillier/pool.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
 import { keyPair } from './fixtures.js';
@@ -284,28 +284,55 @@ test('a plan shown differently to one client (server equivocation) does not open
   assert.ok((await server) instanceof Error);
 });
 
+/** The honest aggregator and clients of `plan` (each on its own transport), and a malicious server on another. */
+function maliciousServer(roles: PaillierRoles, plan: AggregationPlan, values: (i: number) => NumericArray[]) {
+  const hub = new MemoryHub();
+  const ctx = (me: string) => ({ me, transport: new MemoryTransport({ hub, local: [me] }), policy: POLICY, timeoutMs: 120_000 });
+  const settle = (p: Promise<unknown>) => p.then((v) => v, (e: unknown) => e);
+  const honest = [settle(roles.aggregator(ctx('aggregator'), plan, 0)), ...plan.clients.map((c, i) => settle(roles.client(ctx(c), plan, { values: values(i) })))];
+  const t = new MemoryTransport({ hub, local: ['server'] });
+  const self = { name: 'server', identity: identities.get('server')! };
+  const sealer = new SealedBoxSender({ self, recipients: pinned, context: CONTEXT });
+  const opener = new SealedBoxReceiver({ self, senders: pinned, context: CONTEXT });
+  const ad = paillierBoxAd(plan);
+  const inv = plan.invocationId;
+  return {
+    hub,
+    honest,
+    publish: async (pkBytes: Uint8Array) => {
+      for (const to of ['aggregator', ...plan.clients]) await t.send('server', to, `${inv}/pk`, sealer.seal(to, pkBytes, ad));
+    },
+    boxes: () => Promise.all(plan.clients.map((c, i) => t.receive('server', c, `${inv}/up/${i}`))),
+    relay: (slot: number, box: Uint8Array) => t.send('server', 'aggregator', `${inv}/relay/${slot}`, box),
+    reply: async () => aggregatorMessageFromBytes(opener.open(await t.receive('server', 'aggregator', `${inv}/agg`), ad).plaintext),
+  };
+}
+
 test("a router that swaps two clients' boxes: each is authentic but in the wrong slot (MisroutedMessageError); the rest is below the minimum, so nothing is released", async () => {
   const roles = paillierRoles({ ...base, identities, serverKeys: KEYS, onInvalid: 'drop' });
   const plan = planOf(roles, 'federated_secure_sum', [leaf('int32', 1)], 4);
-  const ad = paillierBoxAd(plan);
-  const inv = plan.invocationId;
-  const hub = new MemoryHub();
-  const ctx = (me: string) => ({ me, transport: new MemoryTransport({ hub, local: [me] }), policy: POLICY, timeoutMs: 120_000 });
-  const honest = [roles.aggregator(ctx('aggregator'), plan, 0), ...plan.clients.map((c, i) => roles.client(ctx(c), plan, { values: [Int32Array.of(i + 1)] }))].map((p) =>
-    p.then((v) => v, (e: unknown) => e),
-  );
-  // the malicious server: the real key, then every box relayed, clients 0 and 1 swapped
-  const t = new MemoryTransport({ hub, local: ['server'] });
-  const sealer = new SealedBoxSender({ self: { name: 'server', identity: identities.get('server')! }, recipients: pinned, context: CONTEXT });
-  for (const to of ['aggregator', ...plan.clients]) await t.send('server', to, `${inv}/pk`, sealer.seal(to, publicKeyToBytes(KEYS.publicKey), ad));
-  const boxes = await Promise.all(plan.clients.map((c, i) => t.receive('server', c, `${inv}/up/${i}`)));
-  for (const [slot, from] of [[0, 1], [1, 0], [2, 2], [3, 3]] as const) await t.send('server', 'aggregator', `${inv}/relay/${slot}`, boxes[from]!);
-  const [aggOutcome, ...clients] = await Promise.all(honest);
+  const w = maliciousServer(roles, plan, (i) => [Int32Array.of(i + 1)]);
+  await w.publish(publicKeyToBytes(KEYS.publicKey));
+  const boxes = await w.boxes();
+  for (const [slot, from] of [[0, 1], [1, 0], [2, 2], [3, 3]] as const) await w.relay(slot, boxes[from]!);
+  const [aggOutcome, ...clients] = await Promise.all(w.honest);
   assert.deepEqual(clients, [undefined, undefined, undefined, undefined]);
   assert.ok(aggOutcome instanceof PolicyError && aggOutcome.rule === 'minContributors' && aggOutcome.count === 2, String(aggOutcome));
   const rejected = roles.lastReport!.rejected;
   assert.deepEqual(rejected.map((r) => r.client), [0, 1]);
   assert.ok(rejected.every((r) => r.error instanceof MisroutedMessageError), JSON.stringify(rejected));
-  const reply = new SealedBoxReceiver({ self: { name: 'server', identity: identities.get('server')! }, senders: pinned, context: CONTEXT }).open(await t.receive('server', 'aggregator', `${inv}/agg`), ad);
-  assert.equal(aggregatorMessageFromBytes(reply.plaintext).kind, 'refused');
+  assert.equal((await w.reply()).kind, 'refused');
+});
+
+test('a valid key with other noiseBits than the plan says is refused by every client and the aggregator (UntrustedKeyError "noiseBits"), who send nothing', async () => {
+  // fresh parties (the attacker's sealer starts at sequence number 0, which SIM's parties have seen from their server)
+  const roles = paillierRoles({ ...base, identities, serverKeys: KEYS });
+  const plan = planOf(roles, 'federated_secure_sum', [leaf('int32', 1)], 3);
+  assert.equal(plan.params['noiseBits'], 256);
+  const w = maliciousServer(roles, plan, (i) => [Int32Array.of(i)]);
+  await w.publish(publicKeyToBytes(generateKeyPair(512, { noiseBits: 300 }).publicKey));
+  const outcomes = await Promise.all(w.honest);
+  outcomes.forEach((e, i) => assert.ok(e instanceof UntrustedKeyError && e.field === 'noiseBits' && /noiseBits 300, the plan says 256/.test(e.message), `${i}: ${String(e)}`));
+  const stats = w.hub.stats();
+  assert.deepEqual(['aggregator', ...plan.clients].map((p) => stats[p]?.bytesSent ?? 0), [0, 0, 0, 0]);
 });
