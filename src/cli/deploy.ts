@@ -2,8 +2,10 @@
  * Deployment commands of the fedcrypt CLI:
  *
  *   fedcrypt keygen --name server0 [--dir keys] [--force]
+ *   fedcrypt config --keys keys --model-owner mo --data-owners owner0,owner1,owner2 --servers server0,server1,server2 [--out config.json]
+ *   fedcrypt config --check config.json [--keys keys]
  *   fedcrypt player --config config.json --name server0 [--key keys/server0.key] [policy options]
- *   fedcrypt launch --config config.json [--keys keys]
+ *   fedcrypt launch --config config.json [--keys keys] [--restart 3]
  *   fedcrypt train network_a mnist --config config.json [--round-timeout 60] [--checkpoint-dir ckpt] [--resume]
  *
  * `train` without --config is unchanged (in process); these commands add the
@@ -14,6 +16,8 @@ import { Command, InvalidArgumentError } from 'commander';
 // a cycle (main.ts registers these commands); safe: runTrain is only called from an action, after both modules are evaluated.
 // (A dynamic import('./main.js') here would wait for main.ts's top-level await when it is the entry point: a deadlock.)
 import { runTrain, type TrainCliOptions } from './main.js';
+import { checkTrainOptions, userMessage } from './options.js';
+import { registerConfigCommand } from './config-command.js';
 
 function intArg(name: string, min: number) {
   return (v: string): number => {
@@ -25,7 +29,7 @@ function intArg(name: string, min: number) {
 function secondsArg(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} expected a number of seconds > 0, got "${v}"`);
+    if (!Number.isFinite(n) || n < 0.001) throw new InvalidArgumentError(`${name} expected a number of seconds >= 0.001, got "${v}"`);
     return n;
   };
 }
@@ -59,7 +63,7 @@ export async function runNetworkedTrain(model: string, dataset: string, o: NetTr
   });
   const secs = ((performance.now() - t0) / 1000).toFixed(2);
   if (r.error) {
-    console.error(`error: ${r.error.message}`);
+    console.error(`error: ${userMessage(r.error.message)}`);
     log(`stopped after round ${r.round}/${r.totalSteps}${o.checkpointDir ? `; checkpoint of round ${r.round} in ${o.checkpointDir} (continue with --resume)` : ''}`);
     return 1;
   }
@@ -78,12 +82,13 @@ interface PlayerCli {
   model?: string;
   dataset?: string;
   insecureAllowPlaintext?: boolean;
+  readyFile?: string;
 }
 
 export function registerDeployCommands(program: Command): void {
   program
     .command('keygen')
-    .description("write a player's keys: <dir>/<name>.key (private, 0600), <dir>/<name>.pub and <dir>/<name>.crt (paste the printed certificate and publicKey into config.json)")
+    .description("write a player's keys: <dir>/<name>.key (private, 0600, stays on this host), <dir>/<name>.crt and <dir>/<name>.pub (public: 'fedcrypt config' builds config.json from them)")
     .requiredOption('--name <name>', 'player name, as in config.json')
     .option('--dir <dir>', 'folder for the key files', 'keys')
     .option('--force', 'replace an existing key')
@@ -94,7 +99,10 @@ export function registerDeployCommands(program: Command): void {
       console.log(`for config.json, players.${k.name}:`);
       console.log(`  "certificate": "${k.certificate}",`);
       console.log(`  "publicKey": "${k.publicKey}"`);
+      console.log(`next: send ${k.certificatePath} and ${k.publicKeyPath} (public) to whoever assembles the config; "fedcrypt config --keys <folder with every player's .crt and .pub> ..." writes config.json from them`);
     });
+
+  registerConfigCommand(program);
 
   program
     .command('player')
@@ -108,6 +116,7 @@ export function registerDeployCommands(program: Command): void {
     .option('--model <name>', 'policy: take part only in jobs for this model')
     .option('--dataset <name>', 'policy: take part only in jobs on this dataset')
     .option('--insecure-allow-plaintext', "INSECURE: also take part in 'plaintext' jobs, which hand this data owner's update to the model owner in the clear")
+    .option('--ready-file <file>', 'write this file once serving, touch it every 10 s, remove it when stopping (for probes; deploy/k8s/)')
     .action(async (o: PlayerCli) => {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
       const { startPlayer } = await import('../deploy/player.js');
@@ -131,7 +140,12 @@ export function registerDeployCommands(program: Command): void {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       console.error(`${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`);
-      await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
+      const unready = o.readyFile ? (await import('./ready-file.js')).holdReadyFile(o.readyFile, `${o.name} serving on port ${Object.values(transport.ports())[0] ?? '?'}\n`) : undefined;
+      try {
+        await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
+      } finally {
+        unready?.();
+      }
       await transport.close();
       console.error(`${o.name}: stopped`);
     });
@@ -142,9 +156,10 @@ export function registerDeployCommands(program: Command): void {
     .requiredOption('--config <file>', 'config.json')
     .option('--keys <dir>', 'folder with the <name>.key files', 'keys')
     .option('--include-model-owner', 'also start the model owner as a plain player')
-    .action(async (o: { config: string; keys: string; includeModelOwner?: boolean }) => {
+    .option('--restart <n>', 'start a crashed player again, at most n times per player (backoff 1 s, doubling, at most 30 s)', intArg('--restart', 0), 0)
+    .action(async (o: { config: string; keys: string; includeModelOwner?: boolean; restart: number }) => {
       const { launchPlayers } = await import('../deploy/launch.js');
-      const l = launchPlayers({ configPath: o.config, keysDir: o.keys, includeModelOwner: o.includeModelOwner ?? false });
+      const l = launchPlayers({ configPath: o.config, keysDir: o.keys, includeModelOwner: o.includeModelOwner ?? false, restarts: o.restart });
       const stop = () => void l.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -160,12 +175,10 @@ export function registerDeployCommands(program: Command): void {
       .option('--round-timeout <seconds>', 'networked: deadline of each round', secondsArg('--round-timeout'), 60)
       .option('--checkpoint-dir <dir>', 'networked: checkpoint after every round into this folder')
       .option('--resume', 'networked: continue from the checkpoint in --checkpoint-dir')
-      .option('--validation-limit <n>', 'networked: validate on at most n test images', intArg('--validation-limit', 1));
+      .option('--validation-limit <n>', 'validate on at most n test images', intArg('--validation-limit', 1));
     train.action(async (model: string, dataset: string, o: NetTrainCli) => {
+      checkTrainOptions(train, o as NetTrainCli & Record<string, unknown>);
       if (o.config === undefined) {
-        for (const k of ['checkpointDir', 'resume', 'key', 'validationLimit'] as const) {
-          if (o[k] !== undefined) throw new InvalidArgumentError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --config (networked training)`);
-        }
         process.exitCode = await runTrain(model, dataset, o);
         return;
       }
