@@ -139,8 +139,9 @@ export function registerDeployCommands(program: Command): void {
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      console.error(`${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`);
-      const unready = o.readyFile ? (await import('./ready-file.js')).holdReadyFile(o.readyFile, `${o.name} serving on port ${Object.values(transport.ports())[0] ?? '?'}\n`) : undefined;
+      const serving = `${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`;
+      const unready = o.readyFile ? (await import('./ready-file.js')).holdReadyFile(o.readyFile, `${serving}\n`) : undefined;
+      console.error(serving);
       try {
         await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
       } finally {
