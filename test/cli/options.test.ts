@@ -38,7 +38,7 @@ describe('train: options that do not apply are errors (CLI)', { timeout: 240_000
 
   it('in-process-only options with --config, before the config is even read', () => {
     const net = ['--config', 'no-such-config.json'];
-    refused([...net, '--out', 'run1'], /^error: --out is not available with --config yet/m);
+    refused([...net, '--out', 'run1'], /^error: --out is not available with --config --mode fedsgd yet/m);
     refused([...net, '--on-bad-update', 'skip'], /--on-bad-update skip is in-process only/);
     refused([...net, '--min-contributors', '4'], /--min-contributors is each player's own policy with --config: set "policy": \{ "minContributors": n \}/);
     refused([...net, '--protocol', 'plaintext', '--insecure-allow-plaintext'], /--insecure-allow-plaintext is each data owner's own opt-in with --config: .*fedcrypt player \.\.\. --insecure-allow-plaintext/);
