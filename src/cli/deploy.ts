@@ -199,7 +199,9 @@ export function registerDeployCommands(program: Command): void {
           data = await learningDataSource(o.data, o.name, config, o.clients ?? 1);
         } else if (o.data !== undefined) data = await loadDataModule(o.data);
         // remote execution sessions (any federated computation) beside the training jobs; both end when the transport closes
-        const sessions = serveSessions(transport, config, o.name, { policy, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped }).catch((e: unknown) => {
+        const { loadIdentity } = await import('../deploy/keys.js');
+        const identity = loadIdentity(o.key ?? `keys/${o.name}.key`);
+        const sessions = serveSessions(transport, config, o.name, { policy, identity, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped }).catch((e: unknown) => {
           if (!stopped) console.error(`${o.name}: sessions stopped: ${(e as Error).message}`);
         });
         await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });

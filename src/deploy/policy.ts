@@ -24,10 +24,12 @@ import { ConfigError } from '../transport/config.js';
 export { PolicyError };
 
 /** The protocols a networked job may name (job.ts re-exports this list). */
-export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'plaintext'] as const;
+export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'paillier', 'plaintext'] as const;
 export type NetworkProtocol = (typeof NETWORK_PROTOCOLS)[number];
 /** The secure ones: what a policy accepts unless told otherwise. */
-export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond'];
+export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond', 'paillier'];
+/** The protocols of the hand-written SPMD FedSGD job (deploy/training.ts); Paillier runs only on the execution stack. */
+export const JOB_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond', 'plaintext'];
 
 /** The rules a PolicyError can name. */
 export const POLICY_RULES = ['protocol', 'minContributors', 'roster', 'minBatchSize', 'maxRounds', 'model', 'dataset', 'mode', 'jobId', 'agreement'] as const;
