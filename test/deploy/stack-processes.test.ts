@@ -39,7 +39,8 @@ describe('FedAvg across processes on the execution stack', { timeout: 240_000 },
       const k = keygen(name, join(dir, 'keys'));
       players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
     });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', players }, null, 2));
+    // Paillier is not in the default policy: this config enables it for every player
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', policy: { protocols: ['aby3', 'pond', 'paillier'] }, players }, null, 2));
     await Promise.all(
       ROLES7.slice(1).map(async ([name, role]) => {
         const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);
