@@ -256,6 +256,13 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
     const opened = receivers.map((r) => (pr as ABY3).revealRing(x as ReplicatedTensor, r));
     return later(Promise.all(opened).then((rs) => rs.find((r) => r !== undefined)));
   };
+  // an aggregator reveals nothing before its party's release gate holds (roles.ts); awaited in program order, once
+  let gated = ctx.releaseGate === undefined;
+  const gate = async (): Promise<void> => {
+    if (gated) return;
+    await ctx.releaseGate!();
+    gated = true;
+  };
   const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
   // fixed-point sharing of this client's leaf j (or weight), the multiplier folded into the encoding
   const shareFloats = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared[]> =>
@@ -270,6 +277,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
   if (isWeighted(plan)) {
     const pr = proto(setup.precision);
     const shares = await shareFloats(pr, 1, (o) => [o.weight!], () => 1);
+    await gate();
     totalWeight = open(pr, (pr as ABY3).addN(shares as ReplicatedTensor[]));
   }
   const leaves: Promise<AggregateLeafValue | undefined>[] = [];
@@ -282,6 +290,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
         const o = mine(i);
         return (pr as ABY3).encryptInts(p, o === undefined ? undefined : toRingInts(o.values[j]!, pr.bits), { shape: [size] }) as Promise<Shared>;
       }));
+      await gate();
       leaves.push(later(open(pr, (pr as ABY3).addN(shares as ReplicatedTensor[])).then((r) => {
         if (r === undefined) return undefined;
         const ints = r.toSignedBigInts();
@@ -293,6 +302,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
     const shares = await shareFloats(pr, size, (o) => numbers(o.values[j]!), (o) => o.multiplier);
     let sum = (pr as ABY3).addN(shares as ReplicatedTensor[]) as Shared;
     if (isMean(plan) && setup.scaling === 'servers') sum = await (pr as ABY3).divPublic(sum as ReplicatedTensor, plan.clients.length);
+    await gate();
     leaves.push(later(open(pr, sum).then((r): Float64Array | undefined => (r === undefined ? undefined : decode<Float64Array>(r, pr.fixed)))));
   }
   const values = await Promise.all(leaves);

@@ -27,6 +27,7 @@ import type { AggregationUri } from '../../aggregation/protocol.js';
 import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
 import type { Transport } from '../../transport/channel.js';
 import { partyTransport } from '../../transport/view.js';
+import { hostOf } from '../../transport/hosting.js';
 import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../executor.js';
 import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
 import { abortKey, execKey } from './player.js';
@@ -127,7 +128,8 @@ class RemoteSession {
     const reply = unframe(await t.receive(this.o.server, player, `${key}/reply`, { timeoutMs: this.o.timeoutMs ?? 600_000 }), `reply of ${player}`);
     const h = reply.header;
     if (h['ok'] !== true) {
-      const party = typeof h['party'] === 'string' ? h['party'] : player;
+      // a player speaks for itself and the clients it hosts, never for another party
+      const party = typeof h['party'] === 'string' && hostOf(h['party']) === player ? h['party'] : player;
       const error = typeof h['error'] === 'string' ? h['error'].slice(0, 1000) : 'failed';
       if (typeof h['rule'] === 'string') throw new PolicyError(h['rule'], error.replace(/^.*?policy "[^"]*" refuses: /, ''), { party });
       throw new RemoteCommandError(player, String(header['op']), error);
@@ -185,13 +187,6 @@ function isConcrete(t: Type): boolean {
   return false;
 }
 
-/** The one member type all players reported for a new value. */
-function agreedType(replies: readonly { header: Record<string, unknown> }[], players: readonly string[], what: string): Type {
-  const ts = replies.map((r) => JSON.stringify(r.header['type']));
-  const i = ts.findIndex((t) => t !== ts[0]);
-  if (i >= 0) throw new FedValueError('CLIENT_COUNT', what, `players disagree on the type of ${what}: ${players[0]} has ${ts[0]}, ${players[i]} has ${ts[i]}`);
-  return typeFromJson(replies[0]!.header['type']);
-}
 
 interface Call {
   readonly def: IntrinsicDef;
@@ -229,14 +224,12 @@ async function map(c: Call): Promise<RtValue> {
   const placement = arg.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
   const players = playersAt(s, placement);
-  const header = { op: 'map', out, placement, fn: name, arg: arg.ref };
-  if (isConcrete(def!.resultType)) {
-    s.pipeline(players, header);
-    return new RemoteRef(resultType(c), out, def!.resultType);
+  // the players never describe the values they hold: the result type is the computation's own
+  if (!isConcrete(def!.resultType)) {
+    throw new FedArgumentError('VALUE_FORM', 'fn', `${name} has a result type with unknown dimensions (${String(def!.resultType)}); in a remote context pass { result } with known ones to localComputation`);
   }
-  await s.settle();
-  const replies = await s.all(players, header);
-  return new RemoteRef(resultType(c), out, agreedType(replies, players, `the result of ${name}`));
+  s.pipeline(players, { op: 'map', out, placement, fn: name, arg: arg.ref });
+  return new RemoteRef(resultType(c), out, def!.resultType);
 }
 
 async function zip(c: Call): Promise<RtValue> {
@@ -248,15 +241,8 @@ async function zip(c: Call): Promise<RtValue> {
   const out = s.newRef();
   const players = playersAt(s, placement);
   const names = st.type.elements.map(([n]) => n ?? null);
-  const header = { op: 'zip', out, placement, args: refs.map((r) => r.ref), names };
-  const known = new StructType(refs.map((r, i) => [names[i] ?? undefined, r.memberType] as const));
-  if (isConcrete(known)) {
-    s.pipeline(players, header);
-    return new RemoteRef(rt, out, known);
-  }
-  await s.settle();
-  const replies = await s.all(players, header);
-  return new RemoteRef(rt, out, agreedType(replies, players, 'a zipped value'));
+  s.pipeline(players, { op: 'zip', out, placement, args: refs.map((r) => r.ref), names });
+  return new RemoteRef(rt, out, new StructType(refs.map((r, i) => [names[i] ?? undefined, r.memberType] as const)));
 }
 
 async function aggregation(c: Call): Promise<RtValue> {
@@ -405,10 +391,12 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
         if (!(a instanceof ClientData)) {
           throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `in a remote context a ${String(t)} argument is clientData('<source>'): client data never comes from the driver`);
         }
+        if (!isConcrete(t.member)) {
+          throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `in a remote context a CLIENTS parameter needs a type with known dimensions (got ${String(t)}): the players never describe the data they hold`);
+        }
         const out = s.newRef();
-        const players = s.clientPlayers;
-        const replies = await s.all(players, { op: 'data', out, source: a.source, type: typeToJson(t.member) });
-        values.push(new RemoteRef(t, out, agreedType(replies, players, `data source '${a.source}'`)));
+        await s.all(s.clientPlayers, { op: 'data', out, source: a.source, type: typeToJson(t.member) });
+        values.push(new RemoteRef(t, out, t.member));
       } else if (t.kind === 'federated' && t.placement.name !== 'SERVER') {
         throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `a remote context takes arguments at SERVER or clientData(...) at CLIENTS, not ${String(t)}`);
       } else values.push(fromJs(args[i], t, `arg[${i}]`, { clients: s.clients.length, aggregators: s.aggregators.length }));

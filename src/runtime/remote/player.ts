@@ -21,10 +21,12 @@ import { PolicyError } from '../../core/errors.js';
 import { registeredLocal } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import { getIntrinsicImpl, intrinsicByUri } from '../../core/intrinsics.js';
-import { SequenceType, StructType, typeToJson, type FederatedType, type FunctionType, type Type } from '../../core/types.js';
+import { SequenceType, StructType, TensorType, typeToJson, type FederatedType, type FunctionType, type Type } from '../../core/types.js';
 import { FederatedValue, fromJs, fromLeaves, leavesOf, SequenceValue, StructValue, type RtValue } from '../../core/values.js';
-import { planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
-import type { AggregationRoles, ClientInput, PartyContext, RolePolicy } from '../../aggregation/roles.js';
+import { createHash } from 'node:crypto';
+import { checkPlan as checkPlanShape, planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
+import { checkContributors, type AggregationRoles, type ClientInput, type PartyContext, type RolePolicy } from '../../aggregation/roles.js';
+import { hostOf } from '../../transport/hosting.js';
 import type { Transport } from '../../transport/channel.js';
 import { TransportError } from '../../transport/errors.js';
 import { partyTransport } from '../../transport/view.js';
@@ -83,6 +85,10 @@ const LIFT_ENV: LocalEnv = {
 export const abortKey = (session: string): string => `exec/${session}/abort`;
 
 const ABORTED = Symbol('aborted');
+/** A value from a command, quoted for a message (a driver's strings never reach a log line raw). */
+const q = (x: unknown): string => (JSON.stringify(x) ?? String(x)).slice(0, 80);
+/** The rendezvous key of the client players' agreement on an aggregation (see `agreement` below). */
+export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
 
 /** `t`, with every receive failing once the session is aborted. */
 function abortable(t: Transport, aborted: Promise<typeof ABORTED>): Transport {
@@ -106,6 +112,24 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   const roleTransport = abortable(transport, aborted);
   const clients = [...(o.clients ?? [])];
   const store = new Map<number, Held>();
+  // everything the driver sent this player in the session, in order (client players compare it before any release)
+  const transcript = createHash('sha256').update(`fedcrypt/exec/${o.session}`);
+  /**
+   * An aggregator's release gate: every client player of the plan sent the
+   * digest of the commands it was sent, and they are all equal (a driver that
+   * sends the victim's player its data and the others a value of its own
+   * choice, or different plans, is refused before anything is revealed).
+   */
+  const agreement = async (plan: AggregationPlan): Promise<void> => {
+    const hosts = [...new Set(plan.clients.map(hostOf))];
+    const opts = o.timeoutMs ? { timeoutMs: o.timeoutMs } : {};
+    const digests = await Promise.all(hosts.map((p) => roleTransport.receive(me, p, agreeKey(o.session, plan.invocationId), opts)));
+    const first = Buffer.from(digests[0]!);
+    const odd = digests.findIndex((d) => d.length !== 32 || !first.equals(Buffer.from(d)));
+    if (first.length !== 32 || odd >= 0) {
+      throw new PolicyError('agreement', `the client players were not sent the same commands (${hosts[0]} and ${hosts[Math.max(odd, 0)]} differ); nothing is released`, { party: me });
+    }
+  };
   const rolesFor = (plan: AggregationPlan): AggregationRoles => {
     if (typeof o.roles === 'function') return o.roles(plan);
     const r = o.roles.find((x) => x.name === plan.protocol);
@@ -115,20 +139,19 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   const ctx = (party: string): PartyContext => ({ me: party, transport: partyTransport(roleTransport, party), policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
   const held = (ref: unknown, placement: Placed): Held => {
     const h = typeof ref === 'number' ? store.get(ref) : undefined;
-    if (h === undefined || h.placement !== placement) throw new RangeError(`${me}: no value #${String(ref)} at ${placement} here`);
+    if (h === undefined || h.placement !== placement) throw new RangeError(`${me}: no value #${q(ref)} at ${placement} here`);
     return h;
   };
   const partiesAt = (p: Placed): string[] => (p === 'CLIENTS' ? clients : [me]);
-  const put = (out: unknown, placement: Placed, values: Map<string, RtValue>): Type | undefined => {
-    if (typeof out !== 'number' || !Number.isInteger(out) || out < 0) throw new RangeError(`${me}: bad value number ${String(out)}`);
+  const put = (out: unknown, placement: Placed, values: Map<string, RtValue>): void => {
+    if (typeof out !== 'number' || !Number.isInteger(out) || out < 0) throw new RangeError(`${me}: bad value number ${q(out)}`);
     if (store.has(out)) throw new RangeError(`${me}: value #${out} exists`);
-    store.set(out, { placement, values });
     const types = [...values.values()].map((v) => JSON.stringify(typeToJson(concreteType(v))));
     if (types.some((t) => t !== types[0])) throw new RangeError(`${me}: the hosted clients' values differ in type`);
-    return values.size === 0 ? undefined : concreteType(values.values().next().value!);
+    store.set(out, { placement, values });
   };
   const placementOf = (x: unknown): Placed => {
-    if (x !== 'CLIENTS' && x !== 'AGGREGATORS') throw new RangeError(`${me}: bad placement ${String(x)}`);
+    if (x !== 'CLIENTS' && x !== 'AGGREGATORS') throw new RangeError(`${me}: bad placement ${q(x)}`);
     return x;
   };
 
@@ -138,10 +161,12 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         if (o.data === undefined) throw new RangeError(`${me}: this player serves no data`);
         if (typeof h['source'] !== 'string' || h['source'].length > 256) throw new RangeError(`${me}: bad data source name`);
         const type = typeFromJson(h['type']);
+        // the driver names the type in full: no reply ever describes a client's value (its shape included)
+        if (!isConcrete(type)) throw new RangeError(`${me}: data of a type with unknown dimensions (${String(type)}); remote data needs known ones`);
         const values = new Map<string, RtValue>();
         for (const [i, c] of clients.entries()) values.set(c, fromJs(await o.data(h['source'], { name: c, index: i }), type, `data of ${c}`));
-        const t = put(h['out'], 'CLIENTS', values);
-        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+        put(h['out'], 'CLIENTS', values);
+        return { header: { ok: true } };
       }
       case 'broadcast': {
         const p = placementOf(h['placement']);
@@ -152,12 +177,14 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       case 'map': {
         const p = placementOf(h['placement']);
         const def = typeof h['fn'] === 'string' ? registeredLocal(h['fn']) : undefined;
-        if (def === undefined) throw new PolicyError('computation', `'${String(h['fn']).slice(0, 80)}' is not a local computation registered at this player`, { party: me });
+        if (def === undefined) throw new PolicyError('computation', `${q(h['fn'])} is not a local computation registered at this player`, { party: me });
+        // no reply describes a value: a result type must be known before the values exist
+        if (!isConcrete(def.resultType)) throw new RangeError(`${me}: ${q(h['fn'])} has a result type with unknown dimensions (${String(def.resultType)}); remote values need known ones`);
         const src = held(h['arg'], p);
         const values = new Map<string, RtValue>();
         for (const [c, v] of src.values) values.set(c, await runLocal(def, v));
-        const t = put(h['out'], p, values);
-        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+        put(h['out'], p, values);
+        return { header: { ok: true } };
       }
       case 'zip': {
         const p = placementOf(h['placement']);
@@ -169,8 +196,8 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           const els = args.map((a) => a.values.get(c)!);
           values.set(c, new StructValue(new StructType(els.map((e, i) => [names[i] ?? undefined, concreteType(e)] as const)), els));
         }
-        const t = put(h['out'], p, values);
-        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+        put(h['out'], p, values);
+        return { header: { ok: true } };
       }
       case 'aggregate': {
         const plan = planFromBytes(blobs[0] ?? new Uint8Array(0));
@@ -179,14 +206,20 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const mine = plan.clients.filter((c) => clients.includes(c));
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
+        const index = plan.aggregators.indexOf(me);
+        if (mine.length > 0) {
+          // every client player states, to every aggregator, which commands it was sent in this session
+          // (a digest of all of them, this one included); the aggregators release nothing unless all agree
+          const digest = transcript.copy().digest();
+          await Promise.all([...new Set(plan.aggregators)].map((a) => roleTransport.send(me, hostOf(a), agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
+        }
         const tasks: Promise<unknown>[] = mine.map((c) => {
           const v = value!.values.get(c);
-          if (v === undefined) throw new RangeError(`${me}: no value of ${c}`);
-          const input: ClientInput = { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) };
+          if (v === undefined) throw new RangeError(`${me}: no value of ${q(c)}`);
+          const input = sanitize(plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, (n) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`));
           return r.client(ctx(c), plan, input);
         });
-        const index = plan.aggregators.indexOf(me);
-        const atAggregator = index >= 0 ? r.aggregator(ctx(me), plan, index) : undefined;
+        const atAggregator = index >= 0 ? r.aggregator({ ...ctx(me), releaseGate: () => agreement(plan) }, plan, index) : undefined;
         const [agg] = await Promise.all([atAggregator, ...tasks]);
         if (index >= 0 && plan.target === 'AGGREGATORS') {
           const result = agg as Awaited<ReturnType<AggregationRoles['aggregator']>>;
@@ -202,7 +235,16 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         // federatedCollect: each client's value, IN THE CLEAR, to every aggregator party (only with this party's opt-in)
         const parties = Array.isArray(h['clients']) ? (h['clients'] as unknown[]).filter((c): c is string => typeof c === 'string') : [];
         const aggs = Array.isArray(h['aggregators']) ? (h['aggregators'] as unknown[]).filter((c): c is string => typeof c === 'string') : [];
-        const key = `exec/${o.session}/collect/${String(h['out'])}`;
+        if (typeof h['out'] !== 'number' || !Number.isInteger(h['out'])) throw new RangeError(`${me}: bad value number ${q(h['out'])}`);
+        const key = `exec/${o.session}/collect/${h['out']}`;
+        // the roster of a collect is checked like a plan's: config compute servers as aggregators, no sybil
+        // clients, at least this party's minimum of distinct contributors (hosted clients count once)
+        const asPlan = checkPlanShape({
+          protocol: 'insecure-reference', invocationId: `${o.session}/collect/${h['out']}`, uri: 'federated_sum_at_aggregators', target: 'AGGREGATORS',
+          leaves: [{ path: '', type: new TensorType('float32', [1]), size: 1 }], clients: parties, aggregators: aggs, server: o.driver, params: {},
+        });
+        o.checkPlan?.(asPlan);
+        checkContributors(asPlan, o.policy, me);
         const mine = parties.filter((c) => clients.includes(c));
         if (mine.length > 0) {
           if (!o.policy.allowInsecure) {
@@ -230,7 +272,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       }
       case 'lift': {
         // an intrinsic that runs on each member where it is held, with no function argument (sequence_sum)
-        if (!LIFTABLE.includes(String(h['uri']))) throw new RangeError(`${me}: intrinsic ${String(h['uri']).slice(0, 60)} does not run on held values`);
+        if (!LIFTABLE.includes(String(h['uri']))) throw new RangeError(`${me}: intrinsic ${q(h['uri'])} does not run on held values`);
         const found = intrinsicByUri(String(h['uri']))!;
         const impl = getIntrinsicImpl<LocalEnv, RtValue>(BACKEND, found.variant.uri)!;
         const p = placementOf(h['placement']);
@@ -261,8 +303,10 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   for (let seq = 0; ; seq++) {
     const bytes = await Promise.race([transport.receive(me, o.driver, execKey(o.session, seq)), aborted]);
     if (typeof bytes === 'symbol') return;
+    transcript.update(createHash('sha256').update(bytes).digest());
     let reply: { header: Record<string, unknown>; blobs?: Uint8Array[] };
     let end = false;
+    let failed = false;
     try {
       const { header, blobs } = unframe(bytes, `${me}: command`);
       end = header['op'] === 'end';
@@ -270,17 +314,71 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     } catch (e) {
       o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       reply = { header: { ok: false, ...describeFailure(e, me) } };
+      failed = true;
     }
     await transport.send(me, o.driver, `${execKey(o.session, seq)}/reply`, frame(reply.header, reply.blobs ?? []));
-    if (end) return;
+    // a failed command ends the session here: a driver cannot probe this player's values one failure at a time
+    if (end || failed) return;
   }
 }
 
-/** What a player tells the driver about a failure: a policy refusal in full, anything else by class only. */
+/**
+ * A client's input as its role gets it: a secure-sum value outside [0, bound)
+ * is clipped into it, a non-finite float (and a negative or non-finite
+ * weight) becomes 0, so that whether an aggregation fails never depends on a
+ * client's value (the driver would otherwise learn a bit of it from the
+ * reply). `clipped` is told how many values changed (logged locally only).
+ */
+export function sanitize(plan: AggregationPlan, input: ClientInput, clipped: (n: number) => void): ClientInput {
+  let n = 0;
+  const secureSum = plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators';
+  const values = input.values.map((v) => {
+    let out: typeof v | undefined;
+    const set = (i: number, x: number | bigint) => {
+      out ??= v.slice() as typeof v;
+      (out as unknown as (number | bigint)[])[i] = x;
+      n++;
+    };
+    if (secureSum) {
+      const bound = plan.bound!;
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        if (typeof x === 'bigint') {
+          if (x < 0n) set(i, 0n);
+          else if (x >= bound) set(i, bound - 1n);
+        } else if (!(x >= 0)) set(i, 0);
+        else if (x >= Number(bound)) set(i, Number(bound - 1n));
+      }
+    } else if (v instanceof Float32Array || v instanceof Float64Array) {
+      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) set(i, 0);
+    }
+    return out ?? v;
+  });
+  let weight = input.weight;
+  if (weight !== undefined && !(Number.isFinite(weight) && weight >= 0)) {
+    weight = 0;
+    n++;
+  }
+  if (n > 0) clipped(n);
+  return { values, ...(weight === undefined ? {} : { weight }) };
+}
+
+/**
+ * What a player tells the driver about a failure: a policy refusal in full
+ * (its text is built from the plan and this player's own rules), anything
+ * else without its class or message (both may depend on a client's value).
+ */
 export function describeFailure(e: unknown, me: string): { error: string; rule?: string; party: string } {
   if (e instanceof PolicyError) return { error: e.message, rule: e.rule, party: e.party ?? me };
-  const name = e instanceof Error ? e.name : typeof e;
-  return { error: `${me}: ${name} (details in ${me}'s log)`, party: me };
+  return { error: `${me}: the command failed (details in ${me}'s log)`, party: me };
+}
+
+/** A type with every dimension known. */
+function isConcrete(t: Type): boolean {
+  if (t.kind === 'tensor') return t.size !== null;
+  if (t.kind === 'struct') return t.elements.every(([, e]) => isConcrete(e));
+  if (t.kind === 'sequence') return isConcrete(t.element);
+  return false;
 }
 
 function leavesTypes(t: Type): import('../../core/types.js').TensorType[] {
