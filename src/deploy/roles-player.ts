@@ -203,7 +203,7 @@ export async function serveRoles(transport: Transport, options: ServeRolesOption
   if (!Array.isArray(options.protocols)) throw new TypeError(`${fn}: "protocols" expected an array of AggregationRoles`);
   checkPolicy(fn, options.policy);
   const timeoutMs = options.timeoutMs ?? 600_000;
-  const running: Promise<void>[] = [];
+  const running = new Set<Promise<void>>();
   for (let seq = 0; ; seq++) {
     let bytes: Uint8Array;
     try {
@@ -211,9 +211,12 @@ export async function serveRoles(transport: Transport, options: ServeRolesOption
     } catch {
       break; // the transport closed
     }
-    running.push(servePlan(transport, options, seq, bytes, timeoutMs).then((out) => options.onOutcome?.(out)));
+    const p: Promise<void> = servePlan(transport, options, seq, bytes, timeoutMs)
+      .then((out) => options.onOutcome?.(out))
+      .finally(() => running.delete(p));
+    running.add(p);
   }
-  await Promise.allSettled(running);
+  await Promise.allSettled([...running]);
 }
 
 export interface DriveOptions {
