@@ -17,7 +17,11 @@ export interface AggregationPlan {
   /** Unique per aggregation; rendezvous keys and channel labels derive from it. */
   readonly invocationId: string;
   readonly uri: AggregationUri;
-  /** Where the aggregate goes: the SERVER party, or every aggregator party. */
+  /**
+   * Where the aggregate goes: the SERVER party, or every aggregator party.
+   * The `_at_aggregators` uris may go to SERVER (a federatedSum or
+   * federatedMean at SERVER run by the protocol, in a remote context).
+   */
   readonly target: TargetPlacement;
   /** Member type of the client values, leaf by leaf (concrete shapes). */
   readonly leaves: readonly AggregationLeaf[];
@@ -55,8 +59,8 @@ export function checkPlan(p: AggregationPlan): AggregationPlan {
   if (typeof p.invocationId !== 'string' || !INVOCATION.test(p.invocationId)) fail('"invocationId"', `expected [A-Za-z0-9_.:/#-], at most 160 characters, got ${JSON.stringify(p.invocationId)?.slice(0, 80)}`);
   if (!(AGGREGATION_URIS as readonly string[]).includes(p.uri)) fail('"uri"', `expected one of ${AGGREGATION_URIS.join(', ')}, got ${JSON.stringify(p.uri)?.slice(0, 80)}`);
   if (p.target !== 'SERVER' && p.target !== 'AGGREGATORS') fail('"target"', `expected 'SERVER' or 'AGGREGATORS', got ${JSON.stringify(p.target)?.slice(0, 80)}`);
-  const atAggregators = p.uri.endsWith('_at_aggregators');
-  if ((p.target === 'AGGREGATORS') !== atAggregators) fail('"target"', `${p.target} does not match ${p.uri}`);
+  // AGGREGATORS only for the _at_aggregators uris; SERVER for any (a sum or mean at SERVER is carried out by the protocol too)
+  if (p.target === 'AGGREGATORS' && !p.uri.endsWith('_at_aggregators')) fail('"target"', `AGGREGATORS does not match ${p.uri}`);
   if (!Array.isArray(p.leaves) || p.leaves.length === 0 || p.leaves.length > PLAN_LIMITS.maxLeaves) fail('"leaves"', `expected 1 to ${PLAN_LIMITS.maxLeaves} leaves`);
   let elements = 0;
   p.leaves.forEach((l, j) => {

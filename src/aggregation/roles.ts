@@ -126,6 +126,24 @@ export function checkClientInput(me: string, plan: AggregationPlan, input: Clien
       throw new RangeError(`${me}: leaf ${j} (${plan.leaves[j]!.path || 'value'}) has ${ArrayBuffer.isView(v) ? (v as unknown as ArrayLike<unknown>).length : typeof v} elements, the plan says ${plan.leaves[j]!.size}`);
     }
   });
+  // the checks only the client can make (deployed, nobody else sees its value)
+  const secureSum = plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators';
+  const mean = plan.uri === 'federated_mean_at_aggregators' || plan.uri === 'federated_weighted_mean_at_aggregators';
+  input.values.forEach((v, j) => {
+    const where = `${me}: leaf ${j} (${plan.leaves[j]!.path || 'value'})`;
+    if (secureSum) {
+      const bound = plan.bound!;
+      const nb = Number(bound);
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        if (typeof x === 'bigint' ? x < 0n || x >= bound : !(x >= 0 && x < nb) || !Number.isInteger(x)) {
+          throw new RangeError(`${where}: element ${i} = ${String(x)} outside [0, ${bound}) of the secure sum`);
+        }
+      }
+    } else if (mean && (v instanceof Float32Array || v instanceof Float64Array)) {
+      for (let i = 0; i < v.length; i++) if (Number.isNaN(v[i])) throw new RangeError(`${where}: element ${i} is NaN`);
+    }
+  });
   const weighted = plan.uri === 'federated_weighted_mean_at_aggregators';
   if (weighted) {
     const w = input.weight;

@@ -18,6 +18,14 @@ export interface LocalEnv {
   readonly aggregation: AggregationProtocol;
   /** A fresh id for an aggregation (rendezvous keys). */
   nextId(): string;
+  /** The backend whose intrinsic implementations run (default 'local'). */
+  readonly backend?: string;
+}
+
+/** The local computation behind a function value made from a 'local' IR node. */
+const localDefs = new WeakMap<FunctionValue, LocalDef>();
+export function localDefOf(f: RtValue): LocalDef | undefined {
+  return f.kind === 'function' ? localDefs.get(f) : undefined;
 }
 
 class Scope {
@@ -84,8 +92,9 @@ export async function evaluate(node: Node, scope: Scope, env: LocalEnv): Promise
     case 'intrinsic': {
       const found = intrinsicByUri(node.uri);
       if (!found) throw new TypeError(`unknown intrinsic '${node.uri}'`);
-      const impl = getIntrinsicImpl<LocalEnv, RtValue>(BACKEND, node.uri);
-      if (!impl) throw new TypeError(`intrinsic '${node.uri}' has no implementation in the local runtime`);
+      const backend = env.backend ?? BACKEND;
+      const impl = getIntrinsicImpl<LocalEnv, RtValue>(backend, node.uri);
+      if (!impl) throw new TypeError(`intrinsic '${node.uri}' has no implementation in the ${backend} runtime`);
       const { def, variant } = found;
       const type = node.type;
       const params = node.params;
@@ -105,7 +114,9 @@ export async function evaluate(node: Node, scope: Scope, env: LocalEnv): Promise
       return new PlacementValue(node.placement);
     case 'local': {
       const def = node.def;
-      return new FunctionValue(node.type, (a) => runLocal(def, a), def.name);
+      const f = new FunctionValue(node.type, (a) => runLocal(def, a), def.name);
+      localDefs.set(f, def);
+      return f;
     }
   }
 }

@@ -189,7 +189,7 @@ export function toResultLeaf(v: AggregateLeafValue | undefined, t: TensorType, p
   return new TensorValue(t, out);
 }
 
-const CLEAR_EQUIVALENT: Record<string, AggregationUri> = {
+export const CLEAR_EQUIVALENT: Record<string, AggregationUri> = {
   federated_sum: 'federated_sum_at_aggregators',
   federated_mean: 'federated_mean_at_aggregators',
   federated_weighted_mean: 'federated_weighted_mean_at_aggregators',

@@ -1,0 +1,360 @@
+/**
+ * The driver's side of the remote executor: an ExecutionContext that runs a
+ * federated computation with SERVER in this process and CLIENTS and
+ * AGGREGATORS at the players (`servePlayerExecutor`), over any Transport (a
+ * MemoryHub in simulation, gRPC across processes).
+ *
+ * The driver interprets the computation as `localContext` does; values placed
+ * at CLIENTS or AGGREGATORS are references to values the players hold
+ * (`RemoteRef`), and the intrinsics that touch them become commands:
+ * broadcast, map and zip (registered local computations only), aggregations
+ * (every party runs its role of the bound protocol; SERVER's runs here), and
+ * moving an AGGREGATORS value to SERVER. Client data is never an argument:
+ * a {T}@CLIENTS parameter takes `clientData('<source>')`, which each
+ * data-owner player resolves from its own data source.
+ */
+import { FedArgumentError, FedValueError, PolicyError } from '../../core/errors.js';
+import type { ExecutionContext } from '../../core/context.js';
+import { getIntrinsicImpl, INTRINSICS, registerIntrinsicImpl, secureSumBound, type IntrinsicDef, type IntrinsicVariant } from '../../core/intrinsics.js';
+import type { IntrinsicParams } from '../../core/ir.js';
+import { registeredName } from '../../core/local.js';
+import { typeFromJson } from '../../core/serialize.js';
+import type { Computation } from '../../core/tracing.js';
+import { FederatedType, FunctionType, isIntegerDType, mapTensorLeaves, packParameters, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
+import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, type RtValue } from '../../core/values.js';
+import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
+import type { AggregationUri } from '../../aggregation/protocol.js';
+import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
+import type { Transport } from '../../transport/channel.js';
+import { partyTransport } from '../../transport/view.js';
+import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../executor.js';
+import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
+import { abortKey, execKey } from './player.js';
+import { frame, unframe, valueFromParts, valueToParts } from './wire.js';
+
+export const REMOTE_BACKEND = 'remote';
+
+/** A {T}@CLIENTS argument: the name of a data source every data-owner player resolves locally. */
+export class ClientData {
+  constructor(readonly source: string) {
+    if (typeof source !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,255}$/.test(source)) throw new TypeError(`clientData: "source" expected a data source name, got ${JSON.stringify(source)}`);
+  }
+}
+export const clientData = (source: string): ClientData => new ClientData(source);
+
+/** A value placed at CLIENTS or AGGREGATORS, held by the players under number `ref`. */
+export class RemoteRef extends FederatedValue {
+  constructor(
+    type: FederatedType,
+    readonly ref: number,
+    /** The concrete member type (known dimensions). */
+    readonly memberType: Type,
+  ) {
+    super(type, []);
+    Object.defineProperty(this, 'members', {
+      get(): never {
+        throw new FedArgumentError('VALUE_FORM', '', `a value placed at ${type.placement.name} lives at the players; this intrinsic cannot read it in a remote context`);
+      },
+    });
+  }
+}
+
+export interface RemotePlayer {
+  readonly name: string;
+  /** The CLIENTS members it hosts (party names), in order. */
+  readonly clients: readonly string[];
+}
+
+export interface RemoteExecutionOptions {
+  /** The driver's transport (the SERVER party is local to it). */
+  readonly transport: Transport;
+  /** The SERVER party: this process. */
+  readonly server: string;
+  /** Session id shared with the players. */
+  readonly session: string;
+  /** Every player taking commands: data owners (with their hosted clients) and aggregator players. */
+  readonly players: readonly RemotePlayer[];
+  /** The protocol every aggregation runs. */
+  readonly roles: AggregationRoles;
+  /** The aggregator parties (players), in the protocol's order (default roles.aggregatorNames). */
+  readonly aggregators?: readonly string[];
+  /** The driver's own rules as the SERVER party. */
+  readonly policy: RolePolicy;
+  /** Deadline of each reply and protocol receive, ms (default 10 minutes). */
+  readonly timeoutMs?: number;
+}
+
+export interface RemoteContext extends ExecutionContext {
+  /** Number of CLIENTS members across the players. */
+  readonly numClients: number;
+  /** End the session at every player (they stop serving it). */
+  close(): Promise<void>;
+}
+
+interface RemoteEnv extends LocalEnv {
+  readonly session: RemoteSession;
+}
+
+/** The driver's session with the players. */
+class RemoteSession {
+  readonly clients: string[];
+  readonly aggregators: readonly string[];
+  readonly #seq = new Map<string, number>();
+  #refs = 0;
+  #aggs = 0;
+  constructor(readonly o: RemoteExecutionOptions) {
+    this.clients = o.players.flatMap((p) => p.clients);
+    this.aggregators = o.aggregators ?? o.roles.aggregatorNames;
+    const names = new Set(o.players.map((p) => p.name));
+    for (const a of this.aggregators) if (!names.has(a)) throw new RangeError(`remoteExecutionContext: aggregator '${a}' is not among the players`);
+  }
+  newRef(): number {
+    return this.#refs++;
+  }
+  newAggregation(): string {
+    return `${this.o.session}/agg/${this.#aggs++}`;
+  }
+  get clientPlayers(): string[] {
+    return this.o.players.filter((p) => p.clients.length > 0).map((p) => p.name);
+  }
+  /** Send one command to `player` and wait for its reply; a refusal is a PolicyError naming the party and rule. */
+  async command(player: string, header: Record<string, unknown>, blobs: Uint8Array[] = []): Promise<{ header: Record<string, unknown>; blobs: readonly Uint8Array[] }> {
+    const seq = this.#seq.get(player) ?? 0;
+    this.#seq.set(player, seq + 1);
+    const t = this.o.transport;
+    const key = execKey(this.o.session, seq);
+    await t.send(this.o.server, player, key, frame(header, blobs));
+    const reply = unframe(await t.receive(this.o.server, player, `${key}/reply`, { timeoutMs: this.o.timeoutMs ?? 600_000 }), `reply of ${player}`);
+    const h = reply.header;
+    if (h['ok'] !== true) {
+      const party = typeof h['party'] === 'string' ? h['party'] : player;
+      const error = typeof h['error'] === 'string' ? h['error'].slice(0, 1000) : 'failed';
+      if (typeof h['rule'] === 'string') throw new PolicyError(h['rule'], error.replace(/^.*?policy "[^"]*" refuses: /, ''), { party });
+      throw new RemoteCommandError(player, String(header['op']), error);
+    }
+    return reply;
+  }
+  all(players: readonly string[], header: Record<string, unknown>, blobs: Uint8Array[] = []): Promise<{ header: Record<string, unknown>; blobs: readonly Uint8Array[] }[]> {
+    return Promise.all(players.map((p) => this.command(p, header, blobs)));
+  }
+}
+
+/** A player failed a command (other than by a policy refusal). */
+export class RemoteCommandError extends Error {
+  constructor(
+    readonly player: string,
+    readonly op: string,
+    detail: string,
+  ) {
+    super(`player '${player}' failed '${op}': ${detail}`);
+    this.name = 'RemoteCommandError';
+  }
+}
+
+/** The one member type all players reported for a new value. */
+function agreedType(replies: readonly { header: Record<string, unknown> }[], players: readonly string[], what: string): Type {
+  const ts = replies.map((r) => JSON.stringify(r.header['type']));
+  const i = ts.findIndex((t) => t !== ts[0]);
+  if (i >= 0) throw new FedValueError('CLIENT_COUNT', what, `players disagree on the type of ${what}: ${players[0]} has ${ts[0]}, ${players[i]} has ${ts[i]}`);
+  return typeFromJson(replies[0]!.header['type']);
+}
+
+interface Call {
+  readonly def: IntrinsicDef;
+  readonly variant: IntrinsicVariant;
+  readonly type: FunctionType;
+  readonly params: IntrinsicParams;
+  readonly args: readonly RtValue[];
+  readonly ctx: LocalEnv;
+}
+const session = (c: Call): RemoteSession => (c.ctx as RemoteEnv).session;
+const resultType = (c: Call): FederatedType => c.type.result as FederatedType;
+const ref = (v: RtValue, what: string): RemoteRef => {
+  if (!(v instanceof RemoteRef)) throw new FedArgumentError('VALUE_FORM', what, `expected a value held by the players, got a ${v.kind} value`);
+  return v;
+};
+const isRef = (v: RtValue | undefined): boolean => v instanceof RemoteRef || (v?.kind === 'struct' && v.elements.some(isRef));
+const playersAt = (s: RemoteSession, p: string): string[] => (p === 'CLIENTS' ? s.clientPlayers : [...s.aggregators]);
+
+async function broadcast(c: Call, value: RtValue, placement: 'CLIENTS' | 'AGGREGATORS'): Promise<RtValue> {
+  const s = session(c);
+  const out = s.newRef();
+  const { type, blob } = valueToParts(value);
+  await s.all(playersAt(s, placement), { op: 'broadcast', out, placement, type }, [blob]);
+  return new RemoteRef(resultType(c), out, typeFromJson(type));
+}
+
+async function map(c: Call): Promise<RtValue> {
+  const s = session(c);
+  const def = localDefOf(c.args[0]!);
+  const name = def === undefined ? undefined : registeredName(def);
+  if (name === undefined) {
+    throw new FedArgumentError('VALUE_FORM', 'fn', `${c.variant.uri} in a remote context takes a local computation registered by name (registerLocalComputation) at every player; source text never travels`);
+  }
+  const arg = ref(c.args[1]!, 'value');
+  const placement = arg.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
+  const out = s.newRef();
+  const players = playersAt(s, placement);
+  const replies = await s.all(players, { op: 'map', out, placement, fn: name, arg: arg.ref });
+  return new RemoteRef(resultType(c), out, agreedType(replies, players, `the result of ${name}`));
+}
+
+async function zip(c: Call): Promise<RtValue> {
+  const s = session(c);
+  const st = c.args[0] as StructValue;
+  const rt = resultType(c);
+  const refs = st.elements.map((e, i) => ref(e, `value[${i}]`));
+  const placement = rt.placement.name as 'CLIENTS' | 'AGGREGATORS';
+  const out = s.newRef();
+  const players = playersAt(s, placement);
+  const names = st.type.elements.map(([n]) => n ?? null);
+  const replies = await s.all(players, { op: 'zip', out, placement, args: refs.map((r) => r.ref), names });
+  return new RemoteRef(rt, out, agreedType(replies, players, 'a zipped value'));
+}
+
+async function aggregation(c: Call): Promise<RtValue> {
+  const s = session(c);
+  const o = s.o;
+  const value = ref(c.args[0]!, 'value');
+  const weight = c.args.length === 2 ? ref(c.args[1]!, 'weights') : undefined;
+  const rt = resultType(c);
+  const isMean = c.def.name === 'federatedMean';
+  const member = value.memberType;
+  const leaves = tensorLeaves(member).map((l) => ({ path: l.path, type: l.type, size: l.type.size! }));
+  const resultLeafTypes = leaves.map((l) => (isMean && isIntegerDType(l.type.dtype) ? new TensorType('float64', l.type.shape) : l.type));
+  let k = 0;
+  const concrete = mapTensorLeaves(rt.member, () => resultLeafTypes[k++]!);
+  const uri = (c.variant.protocol ? c.variant.uri : CLEAR_EQUIVALENT[c.variant.uri]) as AggregationUri;
+  const plan: AggregationPlan = checkPlan({
+    protocol: o.roles.name,
+    invocationId: s.newAggregation(),
+    uri,
+    target: rt.placement.name === 'AGGREGATORS' ? 'AGGREGATORS' : 'SERVER',
+    leaves,
+    ...(c.def.name === 'federatedSecureSum' ? { bound: secureSumBound(c.params) } : {}),
+    clients: s.clients,
+    aggregators: s.aggregators,
+    server: o.server,
+    params: o.roles.params,
+  });
+  const out = s.newRef();
+  const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
+  const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
+  const ctx = { me: o.server, transport: partyTransport(o.transport, o.server), policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 };
+  const [atServer] = await Promise.all([o.roles.server(ctx, plan), s.all(players, header, [planToBytes(plan)])]);
+  if (plan.target === 'AGGREGATORS') return new RemoteRef(rt, out, concrete);
+  if (atServer === undefined) throw new FedValueError('PROTOCOL_RESULT', '', `protocol '${o.roles.name}' gave SERVER no aggregate`);
+  const what = `${c.def.name} (${c.variant.uri} via '${o.roles.name}')`;
+  const out2 = resultLeafTypes.map((t, j) => toResultLeaf(atServer.leaves[j], t, `result${leaves[j]!.path}`, what));
+  return new FederatedValue(rt, [fromLeaves(concrete, out2)]);
+}
+
+async function transferToServer(c: Call): Promise<RtValue> {
+  const s = session(c);
+  const v = ref(c.args[0]!, 'value');
+  const r = await s.command(s.aggregators[0]!, { op: 'transfer', ref: v.ref });
+  return new FederatedValue(resultType(c), [valueFromParts(r.header['type'], r.blobs[0] ?? new Uint8Array(0), 'value moved to SERVER')]);
+}
+
+const HANDLED: Record<string, (c: Call) => Promise<RtValue>> = {
+  federated_value_at_clients: (c) => broadcast(c, c.args[0]!, 'CLIENTS'),
+  federated_value_at_aggregators: (c) => broadcast(c, c.args[0]!, 'AGGREGATORS'),
+  federated_broadcast: (c) => broadcast(c, (c.args[0] as FederatedValue).members[0]!, 'CLIENTS'),
+  federated_broadcast_to_aggregators: (c) => broadcast(c, (c.args[0] as FederatedValue).members[0]!, 'AGGREGATORS'),
+  federated_map: map,
+  federated_map_at_aggregators: map,
+  federated_apply_at_aggregators: map,
+  federated_zip_at_clients: zip,
+  federated_zip_at_aggregators: zip,
+  federated_transfer_to_server: transferToServer,
+};
+for (const uri of ['federated_sum', 'federated_sum_at_aggregators', 'federated_mean', 'federated_weighted_mean', 'federated_mean_at_aggregators', 'federated_weighted_mean_at_aggregators', 'federated_secure_sum', 'federated_secure_sum_at_aggregators']) {
+  HANDLED[uri] = aggregation;
+}
+
+// every other intrinsic runs as in the local runtime, on values at SERVER only
+for (const d of INTRINSICS) {
+  for (const v of d.variants) {
+    const own = HANDLED[v.uri];
+    registerIntrinsicImpl<LocalEnv, RtValue>(REMOTE_BACKEND, v.uri, async (c) => {
+      if (own) return own(c as Call);
+      if (c.args.some(isRef)) {
+        throw new FedArgumentError('VALUE_FORM', v.uri, `${v.uri} on values placed at the players is not supported by the remote context (yet); it runs broadcast, map, zip, the aggregations and moving an AGGREGATORS value to SERVER`);
+      }
+      const local = getIntrinsicImpl<LocalEnv, RtValue>(BACKEND, v.uri);
+      if (!local) throw new TypeError(`intrinsic '${v.uri}' has no implementation`);
+      return local(c);
+    });
+  }
+}
+
+/** An execution context whose CLIENTS and AGGREGATORS are the players of `options`. */
+export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteContext {
+  const s = new RemoteSession(options);
+  let ended = false;
+  let failed: unknown;
+  /** Tell every player the session is over (they stop waiting on each other and on us). */
+  const abortAll = async (): Promise<void> => {
+    await Promise.allSettled(options.players.map((p) => options.transport.send(options.server, p.name, abortKey(options.session), new Uint8Array(0))));
+  };
+  async function invoke(comp: Computation, args: readonly unknown[]): Promise<unknown> {
+    if (ended) throw new FedArgumentError('NO_CONTEXT', comp.computationName, 'this remote context was closed');
+    if (failed !== undefined) throw new FedArgumentError('NO_CONTEXT', comp.computationName, `this remote session failed earlier (${failed instanceof Error ? failed.message : String(failed)}); start a new one`);
+    try {
+      return await run(comp, args);
+    } catch (e) {
+      // the first failure ends the session: every player is told, so none waits for a party that will not answer
+      failed = e;
+      await abortAll();
+      throw e;
+    }
+  }
+  async function run(comp: Computation, args: readonly unknown[]): Promise<unknown> {
+    const params = comp.parameterTypes;
+    if (args.length !== params.length) {
+      throw new FedArgumentError('ARG_COUNT', comp.computationName, `expected ${params.length} argument(s) (${params.map(String).join(', ')}), got ${args.length}`);
+    }
+    const values: RtValue[] = [];
+    for (const [i, t] of params.entries()) {
+      if (t.kind === 'federated' && t.placement.name === 'CLIENTS' && !t.allEqual) {
+        const a = args[i];
+        if (!(a instanceof ClientData)) {
+          throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `in a remote context a ${String(t)} argument is clientData('<source>'): client data never comes from the driver`);
+        }
+        const out = s.newRef();
+        const players = s.clientPlayers;
+        const replies = await s.all(players, { op: 'data', out, source: a.source, type: typeToJson(t.member) });
+        values.push(new RemoteRef(t, out, agreedType(replies, players, `data source '${a.source}'`)));
+      } else if (t.kind === 'federated' && t.placement.name !== 'SERVER') {
+        throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `a remote context takes arguments at SERVER or clientData(...) at CLIENTS, not ${String(t)}`);
+      } else values.push(fromJs(args[i], t, `arg[${i}]`, { clients: s.clients.length, aggregators: s.aggregators.length }));
+    }
+    const packed = packParameters(params);
+    const arg: RtValue | null = packed === null ? null : params.length === 1 ? values[0]! : new StructValue(packed as never, values);
+    let ids = 0;
+    const env: RemoteEnv = {
+      clients: () => s.clients.length,
+      numAggregators: s.aggregators.length,
+      aggregation: { name: 'remote', secure: true, intrinsics: [], aggregate: () => Promise.reject(new Error('remote context: aggregations run through the players')) },
+      nextId: () => `${options.session}/${ids++}`,
+      backend: REMOTE_BACKEND,
+      session: s,
+    };
+    const fn = await evaluate(comp.ir, EMPTY_SCOPE, env);
+    if (fn.kind !== 'function') throw new TypeError('computation IR is not a function');
+    const result = await fn.apply(arg);
+    if (isRef(result)) throw new FedArgumentError('VALUE_FORM', comp.computationName, 'the result is placed at the players; a remote computation returns values at SERVER');
+    return toJs(result);
+  }
+  return Object.freeze({
+    name: 'remote',
+    numClients: s.clients.length,
+    invoke,
+    async close() {
+      if (ended) return;
+      ended = true;
+      if (failed === undefined) await s.all(options.players.map((p) => p.name), { op: 'end' });
+      await abortAll();
+    },
+  });
+}

@@ -1,0 +1,222 @@
+/**
+ * The executor on a player: values stay where they are computed and are
+ * referred to by number; the driver sends commands, the player runs them on
+ * what it holds and answers with an acknowledgement (and, for a value placed
+ * at AGGREGATORS that the driver moves to SERVER, that value).
+ *
+ * What a player does and refuses, whoever the driver is:
+ * - CLIENTS values come from the player's own data source (`data`), named
+ *   at player start; the driver only names a source. No command returns a
+ *   CLIENTS value: the only way out of a client is its role in an aggregation
+ *   protocol this player's policy accepts (`enforcePlan`).
+ * - Only local computations registered in this process (by name) run here;
+ *   source text is never taken from the network.
+ * - Every hosted client runs its own client role with its own secrets (no
+ *   pre-aggregation across the clients it hosts).
+ * - Failures are answered with the error's class and, for a policy refusal,
+ *   its rule and message; other detail stays in this player's log (an error
+ *   message may quote a value).
+ */
+import { PolicyError } from '../../core/errors.js';
+import { registeredLocal } from '../../core/local.js';
+import { typeFromJson } from '../../core/serialize.js';
+import { StructType, typeToJson, type Type } from '../../core/types.js';
+import { fromJs, fromLeaves, leavesOf, StructValue, type RtValue } from '../../core/values.js';
+import { planFromBytes } from '../../aggregation/plan.js';
+import type { AggregationRoles, ClientInput, PartyContext, RolePolicy } from '../../aggregation/roles.js';
+import type { Transport } from '../../transport/channel.js';
+import { TransportError } from '../../transport/errors.js';
+import { partyTransport } from '../../transport/view.js';
+import { runLocal } from '../executor.js';
+import { toResultLeaf } from '../intrinsics.js';
+import { concreteType, frame, unframe, valueFromParts, valueToParts } from './wire.js';
+
+export type DataSource = (source: string, client: { readonly name: string; readonly index: number }) => unknown;
+
+export interface PlayerExecutorOptions {
+  /** This player's name (as in the config). */
+  readonly me: string;
+  /** The driver (SERVER party) it takes commands from. */
+  readonly driver: string;
+  /** Session id shared with the driver (rendezvous keys `exec/<session>/...`). */
+  readonly session: string;
+  /** CLIENTS members this player hosts (party names: itself, or `<me>:<i>`). Default none. */
+  readonly clients?: readonly string[];
+  /** Where the hosted clients' values come from. */
+  readonly data?: DataSource;
+  /** The aggregation protocols this player takes part in (its own configuration). */
+  readonly roles: readonly AggregationRoles[];
+  /** This player's own rules. */
+  readonly policy: RolePolicy;
+  /** Deadline of each protocol receive, ms. */
+  readonly timeoutMs?: number;
+  /** Where details of failures go (default: nowhere). */
+  readonly log?: (line: string) => void;
+}
+
+type Placed = 'CLIENTS' | 'AGGREGATORS';
+interface Held {
+  readonly placement: Placed;
+  readonly values: Map<string, RtValue>;
+}
+
+export const execKey = (session: string, seq: number): string => `exec/${session}/${seq}`;
+/** The driver sends this once per session: when it ends the session, or at its first failure (every player stops waiting). */
+export const abortKey = (session: string): string => `exec/${session}/abort`;
+
+const ABORTED = Symbol('aborted');
+
+/** `t`, with every receive failing once the session is aborted. */
+function abortable(t: Transport, aborted: Promise<typeof ABORTED>): Transport {
+  return new Proxy(t, {
+    get(target, prop, receiver) {
+      if (prop === 'receive') {
+        return (to: string, from: string, key: string, o?: object) =>
+          Promise.race([target.receive(to, from, key, o), aborted.then(() => Promise.reject(new TransportError(`receive from '${from}': the driver aborted the session`)))]);
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/** Answer the driver's commands until it ends the session. */
+export async function servePlayerExecutor(transport: Transport, o: PlayerExecutorOptions): Promise<void> {
+  const me = o.me;
+  const aborted: Promise<typeof ABORTED> = transport.receive(me, o.driver, abortKey(o.session)).then(() => ABORTED as typeof ABORTED);
+  aborted.catch(() => {});
+  const roleTransport = abortable(transport, aborted);
+  const clients = [...(o.clients ?? [])];
+  const store = new Map<number, Held>();
+  const roles = new Map(o.roles.map((r) => [r.name, r]));
+  const ctx = (party: string): PartyContext => ({ me: party, transport: partyTransport(roleTransport, party), policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+  const held = (ref: unknown, placement: Placed): Held => {
+    const h = typeof ref === 'number' ? store.get(ref) : undefined;
+    if (h === undefined || h.placement !== placement) throw new RangeError(`${me}: no value #${String(ref)} at ${placement} here`);
+    return h;
+  };
+  const partiesAt = (p: Placed): string[] => (p === 'CLIENTS' ? clients : [me]);
+  const put = (out: unknown, placement: Placed, values: Map<string, RtValue>): Type | undefined => {
+    if (typeof out !== 'number' || !Number.isInteger(out) || out < 0) throw new RangeError(`${me}: bad value number ${String(out)}`);
+    if (store.has(out)) throw new RangeError(`${me}: value #${out} exists`);
+    store.set(out, { placement, values });
+    const types = [...values.values()].map((v) => JSON.stringify(typeToJson(concreteType(v))));
+    if (types.some((t) => t !== types[0])) throw new RangeError(`${me}: the hosted clients' values differ in type`);
+    return values.size === 0 ? undefined : concreteType(values.values().next().value!);
+  };
+  const placementOf = (x: unknown): Placed => {
+    if (x !== 'CLIENTS' && x !== 'AGGREGATORS') throw new RangeError(`${me}: bad placement ${String(x)}`);
+    return x;
+  };
+
+  async function run(h: Record<string, unknown>, blobs: readonly Uint8Array[]): Promise<{ header: Record<string, unknown>; blobs?: Uint8Array[] }> {
+    switch (h['op']) {
+      case 'data': {
+        if (o.data === undefined) throw new RangeError(`${me}: this player serves no data`);
+        if (typeof h['source'] !== 'string' || h['source'].length > 256) throw new RangeError(`${me}: bad data source name`);
+        const type = typeFromJson(h['type']);
+        const values = new Map<string, RtValue>();
+        for (const [i, c] of clients.entries()) values.set(c, fromJs(await o.data(h['source'], { name: c, index: i }), type, `data of ${c}`));
+        const t = put(h['out'], 'CLIENTS', values);
+        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+      }
+      case 'broadcast': {
+        const p = placementOf(h['placement']);
+        const v = valueFromParts(h['type'], blobs[0] ?? new Uint8Array(0), `${me}: broadcast value`);
+        put(h['out'], p, new Map(partiesAt(p).map((c) => [c, v])));
+        return { header: { ok: true } };
+      }
+      case 'map': {
+        const p = placementOf(h['placement']);
+        const def = typeof h['fn'] === 'string' ? registeredLocal(h['fn']) : undefined;
+        if (def === undefined) throw new PolicyError('computation', `'${String(h['fn']).slice(0, 80)}' is not a local computation registered at this player`, { party: me });
+        const src = held(h['arg'], p);
+        const values = new Map<string, RtValue>();
+        for (const [c, v] of src.values) values.set(c, await runLocal(def, v));
+        const t = put(h['out'], p, values);
+        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+      }
+      case 'zip': {
+        const p = placementOf(h['placement']);
+        const args = Array.isArray(h['args']) ? h['args'].map((r) => held(r, p)) : [];
+        if (args.length === 0) throw new RangeError(`${me}: zip of nothing`);
+        const names = Array.isArray(h['names']) ? (h['names'] as (string | null)[]) : [];
+        const values = new Map<string, RtValue>();
+        for (const c of partiesAt(p)) {
+          const els = args.map((a) => a.values.get(c)!);
+          values.set(c, new StructValue(new StructType(els.map((e, i) => [names[i] ?? undefined, concreteType(e)] as const)), els));
+        }
+        const t = put(h['out'], p, values);
+        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+      }
+      case 'aggregate': {
+        const plan = planFromBytes(blobs[0] ?? new Uint8Array(0));
+        const r = roles.get(plan.protocol);
+        if (r === undefined) throw new PolicyError('protocol', `protocol '${plan.protocol}' is not one this player takes part in (${[...roles.keys()].join(', ') || 'none'})`, { party: me });
+        const mine = plan.clients.filter((c) => clients.includes(c));
+        const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
+        const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
+        const tasks: Promise<unknown>[] = mine.map((c) => {
+          const v = value!.values.get(c);
+          if (v === undefined) throw new RangeError(`${me}: no value of ${c}`);
+          const input: ClientInput = { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) };
+          return r.client(ctx(c), plan, input);
+        });
+        const index = plan.aggregators.indexOf(me);
+        const atAggregator = index >= 0 ? r.aggregator(ctx(me), plan, index) : undefined;
+        const [agg] = await Promise.all([atAggregator, ...tasks]);
+        if (index >= 0 && plan.target === 'AGGREGATORS') {
+          const result = agg as Awaited<ReturnType<AggregationRoles['aggregator']>>;
+          if (result === undefined) throw new Error(`${me}: the aggregator role returned no aggregate`);
+          const type = typeFromJson(h['resultType']);
+          const leafTypes = leavesTypes(type);
+          const value = fromLeaves(type, leafTypes.map((t, j) => toResultLeaf(result.leaves[j], t, plan.leaves[j]!.path, `aggregate of ${plan.invocationId}`)));
+          put(h['out'], 'AGGREGATORS', new Map([[me, value]]));
+        }
+        return { header: { ok: true } };
+      }
+      case 'transfer': {
+        // a value at AGGREGATORS (an aggregate) moves to SERVER; CLIENTS values never do
+        const v = held(h['ref'], 'AGGREGATORS').values.get(me)!;
+        const { type, blob } = valueToParts(v);
+        return { header: { ok: true, type }, blobs: [blob] };
+      }
+      case 'dispose': {
+        for (const r of Array.isArray(h['refs']) ? h['refs'] : []) store.delete(r as number);
+        return { header: { ok: true } };
+      }
+      default:
+        throw new RangeError(`${me}: unknown command ${JSON.stringify(h['op'])?.slice(0, 40)}`);
+    }
+  }
+
+  for (let seq = 0; ; seq++) {
+    const bytes = await Promise.race([transport.receive(me, o.driver, execKey(o.session, seq)), aborted]);
+    if (typeof bytes === 'symbol') return;
+    let reply: { header: Record<string, unknown>; blobs?: Uint8Array[] };
+    let end = false;
+    try {
+      const { header, blobs } = unframe(bytes, `${me}: command`);
+      end = header['op'] === 'end';
+      reply = end ? { header: { ok: true } } : await run(header, blobs);
+    } catch (e) {
+      o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      reply = { header: { ok: false, ...describeFailure(e, me) } };
+    }
+    await transport.send(me, o.driver, `${execKey(o.session, seq)}/reply`, frame(reply.header, reply.blobs ?? []));
+    if (end) return;
+  }
+}
+
+/** What a player tells the driver about a failure: a policy refusal in full, anything else by class only. */
+export function describeFailure(e: unknown, me: string): { error: string; rule?: string; party: string } {
+  if (e instanceof PolicyError) return { error: e.message, rule: e.rule, party: e.party ?? me };
+  const name = e instanceof Error ? e.name : typeof e;
+  return { error: `${me}: ${name} (details in ${me}'s log)`, party: me };
+}
+
+function leavesTypes(t: Type): import('../../core/types.js').TensorType[] {
+  if (t.kind === 'tensor') return [t];
+  if (t.kind === 'struct') return t.elements.flatMap(([, e]) => leavesTypes(e));
+  throw new RangeError(`expected a tensor or struct type, got ${String(t)}`);
+}

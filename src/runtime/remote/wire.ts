@@ -1,0 +1,104 @@
+/**
+ * Messages of the remote executor: the driver's commands to a player and the
+ * player's replies. A message is a JSON header (u32 little-endian length,
+ * then UTF-8) followed by binary blobs whose lengths the header lists;
+ * tensor values travel as blobs (their leaves' bytes), never as JSON numbers.
+ * Every decoder checks sizes before it reads.
+ */
+import { typeFromJson } from '../../core/serialize.js';
+import { StructType, typeToJson, type Type, type TypeJson } from '../../core/types.js';
+import { allocate, fromLeaves, leavesOf, TensorValue, type RtValue } from '../../core/values.js';
+
+export const MAX_HEADER_BYTES = 1 << 20;
+
+export interface Framed {
+  readonly header: Record<string, unknown>;
+  readonly blobs: readonly Uint8Array[];
+}
+
+export function frame(header: Record<string, unknown>, blobs: readonly Uint8Array[] = []): Uint8Array {
+  const h = new TextEncoder().encode(JSON.stringify({ ...header, blobs: blobs.map((b) => b.length) }));
+  if (h.length > MAX_HEADER_BYTES) throw new RangeError(`frame: header of ${h.length} bytes, above ${MAX_HEADER_BYTES}`);
+  const out = new Uint8Array(4 + h.length + blobs.reduce((a, b) => a + b.length, 0));
+  new DataView(out.buffer).setUint32(0, h.length, true);
+  out.set(h, 4);
+  let at = 4 + h.length;
+  for (const b of blobs) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
+export function unframe(bytes: Uint8Array, what: string): Framed {
+  if (!(bytes instanceof Uint8Array) || bytes.length < 4) throw new RangeError(`${what}: message too short`);
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  if (n > MAX_HEADER_BYTES || 4 + n > bytes.length) throw new RangeError(`${what}: header length ${n} does not fit the message of ${bytes.length} bytes`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + n)));
+  } catch {
+    throw new RangeError(`${what}: header is not JSON`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new RangeError(`${what}: header is not an object`);
+  const lens = (header as { blobs?: unknown }).blobs;
+  if (!Array.isArray(lens) || lens.length > 4096 || !lens.every((l) => Number.isInteger(l) && l >= 0)) throw new RangeError(`${what}: bad blob list`);
+  const total = (lens as number[]).reduce((a, b) => a + b, 0);
+  if (4 + n + total !== bytes.length) throw new RangeError(`${what}: blobs take ${total} bytes, the message has ${bytes.length - 4 - n}`);
+  const blobs: Uint8Array[] = [];
+  let at = 4 + n;
+  for (const l of lens as number[]) {
+    blobs.push(bytes.subarray(at, at + l));
+    at += l;
+  }
+  return { header: header as Record<string, unknown>, blobs };
+}
+
+/** A tensor or struct value: its concrete type (JSON) and its leaves as one blob. */
+export function valueToParts(v: RtValue): { type: TypeJson; blob: Uint8Array } {
+  const leaves = leavesOf(v);
+  const blob = new Uint8Array(leaves.reduce((a, t) => a + t.data.byteLength, 0));
+  let at = 0;
+  for (const t of leaves) {
+    blob.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return { type: typeToJson(concreteType(v)), blob };
+}
+
+/** The concrete type of a tensor/struct value (leaf types carry the run-time shapes). */
+export function concreteType(v: RtValue): Type {
+  if (v.kind === 'tensor') return v.type;
+  if (v.kind === 'struct') {
+    // StructValue.type may hold unknown dims; rebuild from the leaves
+    let k = 0;
+    const leaves = leavesOf(v);
+    const build = (t: Type): Type => (t.kind === 'tensor' ? leaves[k++]!.type : t.kind === 'struct' ? new StructType(t.elements.map(([n, e]) => [n, build(e)] as const)) : t);
+    return build(v.type);
+  }
+  throw new TypeError(`remote values must be tensors or structs of tensors, got a ${v.kind} value`);
+}
+
+export function valueFromParts(typeJson: unknown, blob: Uint8Array, what: string): RtValue {
+  const type = typeFromJson(typeJson);
+  const leafTypes: { dtype: string; size: number; t: Type }[] = [];
+  const walk = (t: Type): void => {
+    if (t.kind === 'tensor') {
+      if (t.size === null) throw new RangeError(`${what}: a value's type must have known dimensions, got ${String(t)}`);
+      leafTypes.push({ dtype: t.dtype, size: t.size, t });
+    } else if (t.kind === 'struct') t.elements.forEach(([, e]) => walk(e));
+    else throw new RangeError(`${what}: expected a tensor or struct type, got ${String(t)}`);
+  };
+  walk(type);
+  const leaves: TensorValue[] = [];
+  let at = 0;
+  for (const l of leafTypes) {
+    const a = allocate(l.t.kind === 'tensor' ? l.t.dtype : 'float32', l.size);
+    if (at + a.byteLength > blob.length) throw new RangeError(`${what}: value bytes are short (${blob.length})`);
+    new Uint8Array(a.buffer).set(blob.subarray(at, at + a.byteLength));
+    at += a.byteLength;
+    leaves.push(new TensorValue(l.t as never, a));
+  }
+  if (at !== blob.length) throw new RangeError(`${what}: ${blob.length - at} bytes past the value`);
+  return fromLeaves(type, leaves);
+}
