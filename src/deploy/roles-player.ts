@@ -26,7 +26,8 @@
  * The role code is the one the simulation runs (`simulateRoles`); only the
  * transport differs (gRPC between processes here).
  */
-import type { Transport } from '../transport/channel.js';
+import type { ReceiveOptions, Transport } from '../transport/channel.js';
+import { TransportError } from '../transport/errors.js';
 import { partyTransport } from '../transport/view.js';
 import { checkPlan, planFromBytes, planToBytes, type AggregationPlan } from '../aggregation/plan.js';
 import type { AggregationResult } from '../aggregation/protocol.js';
@@ -109,6 +110,22 @@ export async function runRole(transport: Transport, options: RunRoleOptions): Pr
   return role === 'aggregator' ? roles.aggregator(ctx, plan, index!) : roles.server(ctx, plan);
 }
 
+/** `t`, with every receive failing once `ended` settles (a role waiting on a party that failed gives up at once). */
+function endable(t: Transport, ended: Promise<unknown>, why: string): Transport {
+  const stop = ended.then(
+    () => Promise.reject(new TransportError(why)),
+    () => Promise.reject(new TransportError(why)),
+  );
+  stop.catch(() => {});
+  return new Proxy(t, {
+    get(target, prop, receiver) {
+      if (prop === 'receive') return (to: string, from: string, key: string, o?: ReceiveOptions) => Promise.race([target.receive(to, from, key, o), stop]);
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 /** Where the plan names `me`. */
 export function placeIn(plan: AggregationPlan, me: string): { role: RoleName; index?: number } | undefined {
   if (plan.server === me) return { role: 'server' };
@@ -177,13 +194,13 @@ async function servePlan(transport: Transport, o: ServeRolesOptions, seq: number
     // a client refuses before it computes or asks for its input (the role checks again before it sends)
     if (place.role === 'client') enforcePlan(roles, { me, transport: partyTransport(transport, me), policy: o.policy }, plan, 'client', place.index);
     const input = place.role === 'client' ? await (o.inputFor ?? (() => Promise.reject(new TypeError(`${me}: no input for a client role`))))(plan) : undefined;
-    return runRole(transport, { roles, plan, role: place.role, ...(place.index === undefined ? {} : { index: place.index }), ...(input === undefined ? {} : { input }), policy: o.policy, timeoutMs });
+    return runRole(endable(transport, end, `${me}: the driver ended plan ${plan.invocationId}`), { roles, plan, role: place.role, ...(place.index === undefined ? {} : { index: place.index }), ...(input === undefined ? {} : { input }), policy: o.policy, timeoutMs });
   })();
   const ended = { ended: true } as const;
   const first = await Promise.race([work.then((r) => ({ r }), (error: unknown) => ({ error })), end.then(() => ended, () => ended)]);
   const base = { seq, plan, ...(place ?? {}) };
   if ('ended' in first) {
-    work.catch(() => {}); // still waiting on a party that failed; its own deadline ends it
+    work.catch(() => {}); // its receives fail now (endable)
     return { ...base, aborted: true };
   }
   const report: Report = 'error' in first ? { ok: false, ...(first.error instanceof PolicyError ? { rule: first.error.rule } : {}), error: reportText(first.error, me) } : { ok: true };
@@ -264,6 +281,8 @@ export class RoleDriver {
       if (s.status === 'rejected') failure ??= new RoleError(`cannot send the plan to '${parties[i]!}': ${(s.reason as Error).message}`, parties[i]!, s.reason);
     });
     let result: AggregationResult | undefined;
+    let fail!: () => void;
+    const failed = new Promise<void>((r) => (fail = r));
     if (failure === undefined) {
       const reports = parties.map((p) =>
         transport.receive(me, p, `${key}/report`, { timeoutMs: timeoutMs + 60_000 }).then(
@@ -287,7 +306,7 @@ export class RoleDriver {
       const mine =
         own === undefined
           ? Promise.resolve(undefined)
-          : runRole(transport, { roles, plan, role: own.role, ...(own.index === undefined ? {} : { index: own.index }), policy, timeoutMs }).catch((e: unknown) => {
+          : runRole(endable(transport, failed, `${me}: plan ${plan.invocationId} failed at another party`), { roles, plan, role: own.role, ...(own.index === undefined ? {} : { index: own.index }), policy, timeoutMs }).catch((e: unknown) => {
               throw e instanceof PolicyError ? e : new RoleError(`the driver's own role failed: ${(e as Error).message}`, me, e);
             });
       try {
@@ -296,6 +315,7 @@ export class RoleDriver {
         failure = e as Error;
         reports.forEach((r) => r.catch(() => {}));
         mine.catch(() => {});
+        fail(); // the driver's own role stops waiting
       }
     }
     // end the plan at every party that has it (a party still waiting on one that failed gives up)
