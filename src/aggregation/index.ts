@@ -3,6 +3,7 @@ export * from './protocol.js';
 export { PolicyError, DEFAULT_MIN_CONTRIBUTORS, type PolicyErrorDetails, type RejectedContribution } from './policy.js';
 export { insecureReferenceAggregation, referenceAggregate, exactSum, floatSum, type InsecureReferenceOptions } from './reference.js';
 export { mpcAggregation, secureMean, type MpcAggregationOptions, type MpcProtocolName, type SecureMeanOptions, type SecureMeanResult } from './mpc.js';
+export { mpcRoles, type MpcRolesOptions } from './mpc-roles.js';
 export {
   PaillierAggregation,
   paillierAggregation,

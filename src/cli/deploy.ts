@@ -43,6 +43,7 @@ interface NetTrainCli extends TrainCliOptions {
 
 /** `fedcrypt train ... --config`: the networked driver. Returns the exit code. */
 export async function runNetworkedTrain(model: string, dataset: string, o: NetTrainCli, ownersGiven: boolean, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
+  if (o.mode === 'fedavg') return runStackTrain(model, dataset, o, log);
   const { runNetworkedTraining } = await import('../deploy/driver.js');
   (await import('../deploy/heap.js')).tuneHeapForRounds();
   const t0 = performance.now();
@@ -68,6 +69,35 @@ export async function runNetworkedTrain(model: string, dataset: string, o: NetTr
   return 0;
 }
 
+/** `fedcrypt train ... --config --mode fedavg`: FedAvg on the execution stack (remoteContext over the players). */
+async function runStackTrain(model: string, dataset: string, o: NetTrainCli, log: (s: string) => void): Promise<number> {
+  for (const k of ['checkpointDir', 'resume'] as const) {
+    if (o[k] !== undefined) throw new InvalidArgumentError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not available with --mode fedavg across processes yet`);
+  }
+  const { runStackTraining } = await import('../deploy/stack-training.js');
+  (await import('../deploy/heap.js')).tuneHeapForRounds();
+  const t0 = performance.now();
+  log(`fedcrypt train: ${model} on ${dataset} across the players of ${o.config}, fedavg over ${o.protocol}, ${o.epochs} rounds, batch ${o.batchSize}`);
+  const r = await runStackTraining({
+    configPath: o.config!, ...(o.key ? { keyPath: o.key } : {}), model, dataset, protocol: o.protocol as 'aby3', precision: o.precision, rounds: o.epochs,
+    batchSize: o.batchSize, seed: o.seed, ...(o.localEpochs !== undefined ? { localEpochs: o.localEpochs } : {}), ...(o.clientLr !== undefined ? { clientLr: o.clientLr } : {}),
+    ...(o.maxSteps !== undefined ? { maxLocalSteps: o.maxSteps } : {}), ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    roundTimeoutMs: Math.round((o.roundTimeout ?? 60) * 1000), ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
+    ...(o.out !== undefined ? { out: o.out } : {}), log,
+    onRound: (x) => log(`  round ${x.round}/${x.totalRounds}, ${x.ms.toFixed(0)} ms`),
+    onEpoch: (m) => log(`round ${m.round}: test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}`),
+  });
+  const secs = ((performance.now() - t0) / 1000).toFixed(2);
+  if (r.paths) log(`run folder: ${r.paths.dir} (metrics.json, report.html)`);
+  if (r.error) {
+    console.error(`error: ${r.error.message}`);
+    log(`stopped after round ${r.rounds}`);
+    return 1;
+  }
+  log(`finished ${r.rounds} rounds in ${secs}s; final test accuracy: ${pct(r.accuracy)}`);
+  return 0;
+}
+
 interface PlayerCli {
   config: string;
   name: string;
@@ -78,6 +108,21 @@ interface PlayerCli {
   model?: string;
   dataset?: string;
   insecureAllowPlaintext?: boolean;
+  data?: string;
+  clients?: number;
+}
+
+/** The operator's data module: exports `data(source, client)` (or a default function). */
+async function loadDataModule(path: string): Promise<(source: string, client: { name: string; index: number }) => unknown> {
+  const { pathToFileURL } = await import('node:url');
+  const { resolve } = await import('node:path');
+  const { existsSync } = await import('node:fs');
+  const abs = resolve(path);
+  if (!existsSync(abs)) throw new InvalidArgumentError(`--data: no file ${abs} (a module exporting data(source, client))`);
+  const m = (await import(pathToFileURL(abs).href)) as { data?: unknown; default?: unknown };
+  const f = typeof m.data === 'function' ? m.data : typeof m.default === 'function' ? m.default : undefined;
+  if (f === undefined) throw new InvalidArgumentError(`--data: ${abs} exports no data(source, client) function`);
+  return f as (source: string, client: { name: string; index: number }) => unknown;
 }
 
 export function registerDeployCommands(program: Command): void {
@@ -108,6 +153,8 @@ export function registerDeployCommands(program: Command): void {
     .option('--model <name>', 'policy: take part only in jobs for this model')
     .option('--dataset <name>', 'policy: take part only in jobs on this dataset')
     .option('--insecure-allow-plaintext', "INSECURE: also take part in 'plaintext' jobs, which hand this data owner's update to the model owner in the clear")
+    .option('--data <spec>', "data owner: the data this player's clients train on (mnist or mnist:<start>-<end>), or a module exporting data(source, client) that serves its CLIENTS values in remote sessions (the driver only names a source)")
+    .option('--clients <n>', 'data owner: host n clients (<name>:0 ..), each its own party of every protocol (default 1: the player itself)', intArg('--clients', 1))
     .action(async (o: PlayerCli) => {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
       const { startPlayer } = await import('../deploy/player.js');
@@ -131,7 +178,21 @@ export function registerDeployCommands(program: Command): void {
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       console.error(`${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`);
+      const { serveSessions } = await import('../deploy/session.js');
+      // --data: the operator's own module, or a dataset range this player trains on (mnist:0-20000)
+      let data: Awaited<ReturnType<typeof loadDataModule>> | undefined;
+      if (o.data !== undefined && /^[a-z0-9_-]+(:\d+-\d+)?$/.test(o.data)) {
+        const { learningDataSource } = await import('../deploy/stack-training.js');
+        const { setLearningPolicy } = await import('../learning/stack.js');
+        setLearningPolicy({ minBatchSize: policy.minBatchSize, models: policy.models });
+        data = await learningDataSource(o.data, o.name, config, o.clients ?? 1);
+      } else if (o.data !== undefined) data = await loadDataModule(o.data);
+      // remote execution sessions (any federated computation) beside the training jobs; both end when the transport closes
+      const sessions = serveSessions(transport, config, o.name, { policy, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped }).catch((e: unknown) => {
+        if (!stopped) console.error(`${o.name}: sessions stopped: ${(e as Error).message}`);
+      });
       await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
+      await sessions;
       await transport.close();
       console.error(`${o.name}: stopped`);
     });

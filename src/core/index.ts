@@ -46,6 +46,8 @@ export { federatedComputation, isComputation, isSymbolic, type Computation, type
 export {
   localComputation,
   registerLocalComputation,
+  registerLocalComputationFactory,
+  registeredLocal,
   unregisterLocalComputation,
   FreeNameError,
   type LocalComputationOptions,

@@ -251,8 +251,32 @@ export function unregisterLocalComputation(name: string): void {
 export function registeredName(def: LocalDef): string | undefined {
   return registryByDef.get(def);
 }
+/**
+ * A family of local computations named `<prefix><parameters>` (e.g. the
+ * learning layer's `fedcrypt.fedavg.update:network_a:…`): `make(rest)`
+ * returns the computation for the rest of the name, or undefined when the
+ * name is not one of the family. A made computation is registered under its
+ * full name, so it serializes by name and is made once per process.
+ */
+const factories = new Map<string, (rest: string) => Computation | undefined>();
+export function registerLocalComputationFactory(prefix: string, make: (rest: string) => Computation | undefined): void {
+  if (typeof prefix !== 'string' || prefix.length === 0) throw new TypeError(`registerLocalComputationFactory: "prefix" expected a non-empty string, got ${describe(prefix)}`);
+  if (typeof make !== 'function') throw new TypeError(`registerLocalComputationFactory: "make" expected a function, got ${describe(make)}`);
+  const prev = factories.get(prefix);
+  if (prev && prev !== make) throw new TypeError(`registerLocalComputationFactory: prefix '${prefix}' is already registered`);
+  factories.set(prefix, make);
+}
 export function registeredLocal(name: string): LocalDef | undefined {
-  return registryByName.get(name);
+  const hit = registryByName.get(name);
+  if (hit !== undefined || typeof name !== 'string') return hit;
+  for (const [prefix, make] of factories) {
+    if (!name.startsWith(prefix)) continue;
+    const comp = make(name.slice(prefix.length));
+    if (comp === undefined) return undefined;
+    registerLocalComputation(name, comp);
+    return registryByName.get(name);
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------

@@ -45,7 +45,8 @@ export interface FlatFloats {
   shape: number[];
 }
 
-function checkShapeArg(fn: string, shape: unknown): number[] {
+/** Check a shape argument (an array of non-negative safe integers); a copy. */
+export function checkShapeArg(fn: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw new TypeError(`${fn}: option 'shape' must be an array of non-negative integers, got ${describe(shape)}`);
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {

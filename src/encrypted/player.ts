@@ -1,7 +1,8 @@
 /** Named parties of a computation (`new Player('server0')`). */
 import { describe } from './errors.js';
 
-const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+// the names of the aggregation plans (roles.ts / plan.ts): a config player name, or a client it hosts (`owner0:3`)
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 export class Player {
   readonly name: string;
@@ -9,7 +10,7 @@ export class Player {
   constructor(name: string) {
     if (typeof name !== 'string') throw new TypeError(`Player: argument 'name' must be a string, got ${describe(name)}`);
     if (!NAME.test(name)) {
-      throw new RangeError(`Player: argument 'name' must match ${NAME} (letter first, then up to 63 of letters, digits, '_', '.', '-'), got ${JSON.stringify(name)}`);
+      throw new RangeError(`Player: argument 'name' must match ${NAME} (a letter or digit first, then up to 127 of letters, digits, '_', '.', ':', '-'), got ${JSON.stringify(name)}`);
     }
     this.name = name;
   }

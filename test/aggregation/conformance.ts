@@ -51,6 +51,12 @@ export interface ConformanceOptions {
   seed?: number;
   /** Per-test timeout in ms (default 120000). */
   timeoutMs?: number;
+  /**
+   * Weighted means: raise the first weight of a case whose weights sum below
+   * this (default 0: any weights, one of them > 0). For protocols whose error
+   * grows as 1/sum(w) (private weights in fixed point: the receiver divides).
+   */
+  minTotalWeight?: number;
 }
 
 export interface ConformanceCase {
@@ -83,6 +89,7 @@ function tensorValue(shape: number[], el: fc.Arbitrary<number | bigint>): fc.Arb
 export function caseArb(uri: AggregationUri, o: ConformanceOptions = {}): fc.Arbitrary<ConformanceCase> {
   const maxClients = o.maxClients ?? 6;
   const floatRange = o.floatRange ?? 1000;
+  const minTotalWeight = o.minTotalWeight ?? 0;
   const secure = uri.startsWith('federated_secure_sum');
   return fc
     .record({
@@ -107,6 +114,10 @@ export function caseArb(uri: AggregationUri, o: ConformanceOptions = {}): fc.Arb
         clients: fc.array(one, { minLength: n, maxLength: n }),
         weights: weighted
           ? fc.array(fc.double({ min: 0, max: 10, noNaN: true }).map(Math.fround), { minLength: n, maxLength: n }).map((w) => (w.some((x) => x > 0) ? w : [1, ...w.slice(1)]))
+              .map((w) => {
+                const total = w.reduce((a, b) => a + b, 0);
+                return total >= minTotalWeight ? w : [Math.fround(w[0]! + minTotalWeight), ...w.slice(1)];
+              })
           : fc.constant(undefined),
       }).map(({ clients, weights }) => ({
         uri,

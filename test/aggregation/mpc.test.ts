@@ -1,6 +1,8 @@
 /**
  * MPC secure aggregation (ABY3 / Pond) against the insecure reference
  * semantics, what each party receives, and the secureMean fast path.
+ * (mpcAggregation runs the per-party roles of mpc-roles.ts; their own tests:
+ * mpc-roles.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,6 +14,7 @@ import type { NumericArray } from '../../src/core/values.js';
 import { mpcAggregation, PolicyError, referenceAggregate, secureMean, type AggregationRequest, type AggregationUri } from '../../src/aggregation/index.js';
 import { Player } from '../../src/encrypted/index.js';
 import { MemoryTransport, type Transport } from '../../src/transport/index.js';
+import type { ReceivedMessage } from '../../src/aggregation/simulate.js';
 
 interface Msg { from: string; to: string; key: string; bytes: number }
 class RecordingTransport implements Transport {
@@ -27,7 +30,7 @@ class RecordingTransport implements Transport {
 }
 
 let invocation = 0;
-function request(uri: AggregationUri, dtypes: DType[], clientValues: NumericArray[][], extra: Partial<AggregationRequest> = {}, target: Placement = SERVER): AggregationRequest {
+function request(uri: AggregationUri, dtypes: DType[], clientValues: NumericArray[][], extra: Partial<AggregationRequest> = {}, target: Placement = uri.endsWith('_at_aggregators') ? AGGREGATORS : SERVER): AggregationRequest {
   const found = intrinsicByUri(uri);
   assert.ok(found, `uri ${uri} is registered`);
   const leaves = dtypes.map((dtype, j) => ({ path: dtypes.length === 1 ? '' : `[${j}]`, type: tensor(dtype, [clientValues[0]![j]!.length]), size: clientValues[0]![j]!.length }));
@@ -83,8 +86,10 @@ for (const protocol of ['aby3', 'pond'] as const) {
               assert.ok(leaf instanceof Float64Array);
               leaf.forEach((g, i) => {
                 const w = Number((want[j] as Float64Array)[i]);
+                // weighted (private weights, either scaling): sum(w x) and sum(w) each within n u/2, divided by the receiver: (n u/2)(1 + |m|)/(W - n u/2);
                 // owners scale: one encoding (u/2) per client; servers scale: encodings scaled by 1/W, then divPublic |S/W| u/2 + u (docs/encrypted.md)
-                const bound = scaling === 'owners' ? clients * u / 2 : clients * u / 2 / W + Math.abs(w) * u / 2 + u;
+                const bound = uri === 'federated_weighted_mean_at_aggregators' ? clients * u / 2 * (1 + Math.abs(w)) / (W - clients * u / 2)
+                  : scaling === 'owners' ? clients * u / 2 : clients * u / 2 / W + Math.abs(w) * u / 2 + u;
                 assert.ok(Math.abs(g - w) <= bound + Math.abs(w) * 2 ** -40, `${uri} (${scaling}) leaf ${j} element ${i}: got ${g}, want ${w}, bound ${bound}`);
               });
             });
@@ -97,33 +102,52 @@ for (const protocol of ['aby3', 'pond'] as const) {
 
 describe('mpcAggregation: what each party receives', () => {
   for (const protocol of ['aby3', 'pond'] as const) {
-    it(`${protocol}: clients only send, servers get one full component per client at most, only the target receives the result`, async () => {
-      const transport = new RecordingTransport();
-      const agg = mpcAggregation({ protocol, transport, minContributors: 1 });
-      const n = 64;
-      const vals = [0, 1, 2].map((c) => [Float32Array.from({ length: n }, (_, i) => c + i / 8)]);
-      const req = request('federated_mean_at_aggregators', ['float32'], vals);
-      const got = (await agg.aggregate(req)).leaves[0] as Float64Array;
-      got.forEach((v, i) => assert.ok(Math.abs(v - (1 + i / 8)) < 2 ** -12));
-      const E = 8;
-      const clients = ['client0', 'client1', 'client2'];
-      const servers = protocol === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1'];
-      for (const c of clients) assert.ok(!transport.log.some((m) => m.to === c), `${c} receives nothing`);
+    const clients = ['client-0', 'client-1', 'client-2'];
+    const servers = protocol === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1'];
+    const aggregators = protocol === 'aby3' ? servers : [...servers, 'crypto-producer'];
+    const E = 8;
+    const n = 64;
+    const common = (log: readonly ReceivedMessage[]) => {
+      for (const c of clients) assert.ok(!log.some((m) => m.to === c), `${c} receives nothing`);
       for (const s of servers) {
         for (const c of clients) {
-          const fromClient = transport.log.filter((m) => m.from === c && m.to === s).reduce((a, m) => a + m.bytes, 0);
+          const fromClient = log.filter((m) => m.from === c && m.to === s).reduce((a, m) => a + m.payload.length, 0);
           assert.ok(fromClient <= n * E + 32, `${s} receives at most one full component from ${c} (${fromClient} B)`);
         }
       }
-      const toTarget = transport.log.filter((m) => m.to === 'server');
+      assert.ok(log.every((m) => !clients.includes(m.from) || servers.includes(m.to)), 'clients send to the sharing servers only');
+    };
+
+    it(`${protocol}, target SERVER (secure sum): clients receive nothing, servers one full component per client at most, only the SERVER party receives the result`, async () => {
+      const log: ReceivedMessage[] = [];
+      const agg = mpcAggregation({ protocol, minContributors: 1, observe: (m) => log.push(m) });
+      const vals = [0, 1, 2].map((c) => [Int32Array.from({ length: n }, (_, i) => c * 100 + i)]);
+      const req = request('federated_secure_sum', ['int32'], vals, { bitwidth: 16, bound: 1n << 16n });
+      const got = (await agg.aggregate(req)).leaves[0]!;
+      assert.deepEqual(Array.from(got, BigInt), Array.from({ length: n }, (_, i) => BigInt(300 + 3 * i)));
+      common(log);
+      assert.ok(!log.some((m) => m.to === 'crypto-producer'), 'the dealer receives nothing (no triples needed)');
+      const toTarget = log.filter((m) => m.to === 'server');
       // Pond: one component from each server; ABY3: x0 + x1 from server0 and x2 from server2
       assert.deepEqual(toTarget.map((m) => m.from).sort(), protocol === 'aby3' ? ['server0', 'server2'] : servers, 'reveal messages to the target');
-      assert.ok(toTarget.every((m) => servers.includes(m.from) && m.bytes === n * E));
+      assert.ok(toTarget.every((m) => m.payload.length === n * E));
       // nobody but the target receives anything after the aggregate is formed
       const revealKeys = new Set(toTarget.map((m) => m.key));
-      assert.ok(transport.log.filter((m) => revealKeys.has(m.key)).every((m) => m.to === 'server'));
-      assert.ok(agg.lastBytesSent && agg.lastBytesSent['client0']! > 0);
+      assert.ok(log.filter((m) => revealKeys.has(m.key)).every((m) => m.to === 'server'));
+      assert.ok(agg.lastBytesSent && agg.lastBytesSent['client-0']! > 0);
       await agg.close?.();
+    });
+
+    it(`${protocol}, target AGGREGATORS (mean): the SERVER party takes no part, every aggregator party is opened the mean`, async () => {
+      const log: ReceivedMessage[] = [];
+      const agg = mpcAggregation({ protocol, minContributors: 1, observe: (m) => log.push(m) });
+      const vals = [0, 1, 2].map((c) => [Float32Array.from({ length: n }, (_, i) => c + i / 8)]);
+      const got = (await agg.aggregate(request('federated_mean_at_aggregators', ['float32'], vals))).leaves[0] as Float64Array;
+      got.forEach((v, i) => assert.ok(Math.abs(v - (1 + i / 8)) < 2 ** -12));
+      common(log);
+      assert.ok(!log.some((m) => m.to === 'server' || m.from === 'server'), 'the SERVER party neither sends nor receives');
+      for (const a of aggregators) assert.ok(log.some((m) => m.to === a && servers.includes(m.from)), `${a} is opened the mean`);
+      assert.ok(agg.lastBytesSent && agg.lastBytesSent['server'] === undefined);
     });
   }
 });
@@ -208,31 +232,43 @@ describe('secureMean (learning fast path)', () => {
     await assert.rejects(secureMean([new Float32Array(2)], undefined, { protocol: 'spdz' as never }), (e: unknown) => e instanceof RangeError && /'aby3' or 'pond'/.test((e as Error).message));
     assert.throws(() => mpcAggregation({ precision: 'mid' as never }), RangeError);
     assert.throws(() => mpcAggregation({ meanScaling: 'dealer' as never }), (e: unknown) => e instanceof RangeError && /'meanScaling'/.test((e as Error).message));
-    assert.throws(() => mpcAggregation({ servers: [new Player('a')] }), TypeError);
+    // per-party transports: the parties of mpcAggregation are simulated on their own views; the old options are refused by name
+    assert.throws(() => mpcAggregation({ servers: [new Player('a')] } as never), (e: unknown) => e instanceof TypeError && /option 'servers'/.test((e as Error).message));
+    assert.throws(() => mpcAggregation({ transport: new MemoryTransport() } as never), (e: unknown) => e instanceof TypeError && /option 'transport'/.test((e as Error).message));
+    assert.throws(() => mpcAggregation({ observe: 1 as never }), (e: unknown) => e instanceof TypeError && /option 'observe'/.test((e as Error).message));
+    assert.throws(() => mpcAggregation({ protocol: 'spdz' as never }), (e: unknown) => e instanceof RangeError && /'aby3' or 'pond'/.test((e as Error).message));
+    assert.throws(() => mpcAggregation(null as never), TypeError);
   });
 });
 
 describe('mpcAggregation / secureMean: the servers reveal no aggregate of fewer than minContributors (default 3)', () => {
   const refused = (count: number) => (e: unknown) => e instanceof PolicyError && e.rule === 'minContributors' && e.count === count && e.minimum === 3;
   for (const protocol of ['aby3', 'pond'] as const) {
-    it(`${protocol}: 2 clients (or 3 with two weights of zero) are refused before any client shares a value; exactly 3 pass`, async () => {
-      const transport = new RecordingTransport();
-      const agg = mpcAggregation({ protocol, transport });
+    it(`${protocol}: 2 clients are refused before any client shares a value; exactly 3 pass (mpcAggregation counts the plan's clients, its weights being private)`, async () => {
+      const log: ReceivedMessage[] = [];
+      const agg = mpcAggregation({ protocol, observe: (m) => log.push(m) });
       const vals = (k: number) => Array.from({ length: k }, (_, c) => [Float32Array.of(c, c + 0.5)]);
       await assert.rejects(agg.aggregate(request('federated_mean_at_aggregators', ['float32'], vals(2))), refused(2));
-      // a weighted mean that weighs one client only is that client's value
-      await assert.rejects(agg.aggregate(request('federated_weighted_mean_at_aggregators', ['float32'], vals(3), { weights: Float64Array.of(1, 0, 0) })), refused(1));
+      await assert.rejects(agg.aggregate(request('federated_weighted_mean_at_aggregators', ['float32'], vals(2), { weights: Float64Array.of(1, 2) })), refused(2));
+      assert.deepEqual(log, [], 'nothing was received by anyone');
+      const got = (await agg.aggregate(request('federated_mean_at_aggregators', ['float32'], vals(3)))).leaves[0] as Float64Array;
+      assert.ok(Math.abs(got[0]! - 1) < 2 ** -12 && Math.abs(got[1]! - 1.5) < 2 ** -12);
+      assert.ok(log.length > 0);
+      // weights are private inputs: no party can tell a zero weight, so 3 clients pass whatever their weights
+      const w = (await agg.aggregate(request('federated_weighted_mean_at_aggregators', ['float32'], vals(3), { weights: Float64Array.of(0, 5, 0) }))).leaves[0] as Float64Array;
+      assert.ok(Math.abs(w[0]! - 1) < 2 ** -12 && Math.abs(w[1]! - 1.5) < 2 ** -12);
+    });
+    it(`${protocol}: secureMean (public weights) refuses 2 owners, or 3 of which fewer than 3 have a weight of at least 1/100 of the largest, before anything is sent`, async () => {
+      const transport = new RecordingTransport();
       await assert.rejects(secureMean([Float32Array.of(1), Float32Array.of(2)], undefined, { protocol, transport }), refused(2));
       await assert.rejects(secureMean([Float32Array.of(1), Float32Array.of(2), Float32Array.of(3)], [0, 5, 0], { protocol, transport }), refused(1));
       // weights that are not zero but negligible hide nothing either: the mean would be the victim's value
       await assert.rejects(secureMean([Float32Array.of(0.123), Float32Array.of(100), Float32Array.of(-50)], [1, 1e-12, 1e-12], { protocol, transport }), refused(1));
-      await assert.rejects(agg.aggregate(request('federated_weighted_mean_at_aggregators', ['float32'], vals(3), { weights: Float64Array.of(1, 0.009, 0.5) })), refused(2));
+      await assert.rejects(secureMean([Float32Array.of(0.123), Float32Array.of(100), Float32Array.of(-50)], [1, 0.009, 0.5], { protocol, transport }), refused(2));
       assert.deepEqual(transport.log, [], 'nothing was sent');
-      const got = (await agg.aggregate(request('federated_mean_at_aggregators', ['float32'], vals(3)))).leaves[0] as Float64Array;
-      assert.ok(Math.abs(got[0]! - 1) < 2 ** -12 && Math.abs(got[1]! - 1.5) < 2 ** -12);
-      assert.ok(transport.log.length > 0);
       const m = await secureMean([Float32Array.of(1), Float32Array.of(2), Float32Array.of(6)], undefined, { protocol, transport });
       assert.ok(Math.abs(m.mean[0]! - 3) < 2 ** -12);
+      assert.ok(transport.log.length > 0);
     });
   }
   it('the option is checked: an integer >= 1', () => {

@@ -24,7 +24,7 @@ import {
   describe, DuplicatePlayerError, fmtShape, PrecisionMismatchError, ProtocolMismatchError, SensitivityError, ShapeMismatchError, UnknownPlayerError,
 } from '../errors.js';
 import {
-  checkEncodable, decode, encode, encodeScalar, fixedConfig, flattenFloats, type FixedPointConfig, type FloatInput, type Precision,
+  checkEncodable, checkShapeArg, decode, encode, encodeScalar, fixedConfig, flattenFloats, type FixedPointConfig, type FloatInput, type Precision,
 } from '../fixed.js';
 import { checkPlayer, Player } from '../player.js';
 import { PrivateTensor, ProtocolTensor, PublicTensor, type Encoding, type ProtocolRef, type Sensitivity } from '../tensor.js';
@@ -336,7 +336,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       shape = flat.shape;
     } else {
       if (options.shape === undefined) throw new TypeError(`${this.constructor.name}.${fn}: owner '${owner.name}' does not execute in this process; pass option 'shape'`);
-      shape = flattenFloats(`${this.constructor.name}.${fn}`, 'shape', new Float64Array(options.shape.reduce((a, b) => a * b, 1)), options.shape).shape;
+      shape = checkShapeArg(`${this.constructor.name}.${fn}`, options.shape);
     }
     const key = this.nextOp();
     return this.ready().then(async () => this.makeTensor(await this.shareRing(owner, encoded, shape, key), shape, 'fixed', sens));
@@ -405,7 +405,8 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     checkPlayer(`${this.constructor.name}.${fn}`, 'owner', owner);
     const sens = this.checkSensitivityOption(fn, options.sensitivity);
     this.register(owner);
-    const sh = flattenFloats(`${this.constructor.name}.${fn}`, 'shape', new Float64Array(shape.reduce((a, b) => a * b, 1)), shape).shape;
+    // (no allocation of the value's size: this runs at every party for every owner)
+    const sh = checkShapeArg(`${this.constructor.name}.${fn}`, shape);
     let encoded: RingTensor | undefined;
     if (this.isLocal(owner)) {
       encoded = encodeFn(this.fixed);

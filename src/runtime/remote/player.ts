@@ -22,7 +22,7 @@ import { registeredLocal } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import { StructType, typeToJson, type Type } from '../../core/types.js';
 import { fromJs, fromLeaves, leavesOf, StructValue, type RtValue } from '../../core/values.js';
-import { planFromBytes } from '../../aggregation/plan.js';
+import { planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationRoles, ClientInput, PartyContext, RolePolicy } from '../../aggregation/roles.js';
 import type { Transport } from '../../transport/channel.js';
 import { TransportError } from '../../transport/errors.js';
@@ -44,8 +44,14 @@ export interface PlayerExecutorOptions {
   readonly clients?: readonly string[];
   /** Where the hosted clients' values come from. */
   readonly data?: DataSource;
-  /** The aggregation protocols this player takes part in (its own configuration). */
-  readonly roles: readonly AggregationRoles[];
+  /**
+   * The aggregation protocols this player takes part in (its own
+   * configuration): a list, or a function that makes (or refuses, with a
+   * PolicyError) the role set a plan asks for.
+   */
+  readonly roles: readonly AggregationRoles[] | ((plan: AggregationPlan) => AggregationRoles);
+  /** This player's own checks of every plan (e.g. the roster against its config), before any role runs. */
+  readonly checkPlan?: (plan: AggregationPlan) => void;
   /** This player's own rules. */
   readonly policy: RolePolicy;
   /** Deadline of each protocol receive, ms. */
@@ -88,7 +94,12 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   const roleTransport = abortable(transport, aborted);
   const clients = [...(o.clients ?? [])];
   const store = new Map<number, Held>();
-  const roles = new Map(o.roles.map((r) => [r.name, r]));
+  const rolesFor = (plan: AggregationPlan): AggregationRoles => {
+    if (typeof o.roles === 'function') return o.roles(plan);
+    const r = o.roles.find((x) => x.name === plan.protocol);
+    if (r === undefined) throw new PolicyError('protocol', `protocol '${plan.protocol}' is not one this player takes part in (${o.roles.map((x) => x.name).join(', ') || 'none'})`, { party: me });
+    return r;
+  };
   const ctx = (party: string): PartyContext => ({ me: party, transport: partyTransport(roleTransport, party), policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
   const held = (ref: unknown, placement: Placed): Held => {
     const h = typeof ref === 'number' ? store.get(ref) : undefined;
@@ -151,8 +162,8 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       }
       case 'aggregate': {
         const plan = planFromBytes(blobs[0] ?? new Uint8Array(0));
-        const r = roles.get(plan.protocol);
-        if (r === undefined) throw new PolicyError('protocol', `protocol '${plan.protocol}' is not one this player takes part in (${[...roles.keys()].join(', ') || 'none'})`, { party: me });
+        o.checkPlan?.(plan);
+        const r = rolesFor(plan);
         const mine = plan.clients.filter((c) => clients.includes(c));
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;

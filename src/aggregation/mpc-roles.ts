@@ -1,0 +1,315 @@
+/**
+ * Secure aggregation by MPC among three aggregator parties (ABY3: three
+ * compute servers, replicated sharing; Pond: two servers and a dealer,
+ * additive sharing), as per-party roles (`roles.ts`).
+ *
+ * Every party runs the same SPMD program (the ABY3 / Pond code of
+ * `src/encrypted/protocols`) over its own transport view, on which only the
+ * party itself is local: the program makes the same protocol calls in the same
+ * order at every party (so op numbers and rendezvous keys agree), and each
+ * step runs only where its player executes. A client passes its own values;
+ * every other client's input is absent (undefined) everywhere but at that
+ * client. The protocol instance ids derive from `plan.invocationId`.
+ *
+ *   client i    checks the plan and its own input, then secret-shares its
+ *               leaves (ABY3: two seeds and one full component to server1 and
+ *               server2; Pond: a seed to server0 and one masked component to
+ *               server1); it receives nothing;
+ *   aggregator  adds the shares it receives (`addN`; for unweighted means with
+ *               meanScaling 'servers' also `divPublic(n)`), then opens the
+ *               sums to the receiving parties; with target AGGREGATORS every
+ *               aggregator party (Pond's dealer included) receives them;
+ *   server      with target SERVER receives the openings (ABY3: x0 + x1 from
+ *               server0 and x2 from server2; Pond: one share from each server).
+ *
+ * Arithmetic:
+ * - integer sums (secure sums, integer leaves of federated_sum_at_aggregators)
+ *   are exact: ring integers in Z_2^64 when n * bound < 2^63 provably, else in
+ *   Z_2^128 (bound: the plan's secure-sum bound, 2^63 for int64, 2^32 else);
+ * - float sums and means: fixed point at the plan's precision (u = 2^-16 at
+ *   'low', 2^-32 at 'high'). Unweighted means: with meanScaling 'owners' each
+ *   client folds the public 1/n (n = plan.clients.length) into its encoding,
+ *   the servers only add (error <= n u/2); with 'servers' the servers
+ *   `divPublic(n)` the sum (docs/encrypted.md);
+ * - weighted means: the weight is the client's PRIVATE input. Client i shares
+ *   w_i x_i (w_i folded into its fixed-point encoding, no scaled copy) and w_i
+ *   (one element); the servers add; the receiving party opens N' = sum(w x)
+ *   and W' = sum(w) and divides in float64. No party sees an individual
+ *   weight; the receiving party learns the total weight W besides the mean.
+ *   Each encoding rounds by at most u/2, so |N' - N| <= n u/2 and
+ *   |W' - W| <= n u/2, and the mean m' = N'/W' satisfies
+ *     |m' - m| <= (n u/2) (1 + |m|) / (W - n u/2)      (W > n u/2)
+ *   plus float64 rounding. Weights are meant to be sample counts or similar
+ *   (W >= 1); a total that opens as 0 (every weight below u/2) is refused
+ *   with a RangeError at the receiving party.
+ */
+import { createHash } from 'node:crypto';
+import type { NumericArray } from '../core/values.js';
+import { ABY3 } from '../encrypted/protocols/aby3.js';
+import type { ProtocolOptions } from '../encrypted/protocols/base.js';
+import { Pond } from '../encrypted/protocols/pond.js';
+import { checkEncodable, checkScaledEncodable, decode, encode, fixedConfig, type FixedPointConfig, type Precision } from '../encrypted/fixed.js';
+import { Player } from '../encrypted/player.js';
+import type { AdditiveTensor, ReplicatedTensor } from '../encrypted/tensor.js';
+import { RingTensor } from '../ring/index.js';
+import type { AggregationPlan } from './plan.js';
+import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationResult } from './protocol.js';
+import { checkClientInput, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
+
+export type MpcProtocolName = 'aby3' | 'pond';
+export type MeanScaling = 'owners' | 'servers';
+
+export interface MpcRolesOptions {
+  /** 'aby3' (default): three servers, replicated sharing; 'pond': two servers and a dealer. */
+  protocol?: MpcProtocolName;
+  /** Fixed-point precision of float sums and means: 'low' (default) or 'high'. Integer sums are exact either way. */
+  precision?: Precision;
+  /** Where an UNWEIGHTED mean's public 1/n is applied: 'owners' (default, folded into each encoding) or 'servers' (divPublic(n)). */
+  meanScaling?: MeanScaling;
+}
+
+/** Validate a protocol name option. */
+export function checkProtocolName(fn: string, protocol: unknown): MpcProtocolName {
+  if (protocol === undefined) return 'aby3';
+  if (protocol === 'aby3' || protocol === 'pond') return protocol;
+  if (typeof protocol !== 'string') throw new TypeError(`${fn}: option 'protocol' must be 'aby3' or 'pond', got ${typeof protocol}`);
+  throw new RangeError(`${fn}: option 'protocol' must be 'aby3' or 'pond', got ${JSON.stringify(protocol)}`);
+}
+
+/** Validate a meanScaling option. */
+export function checkMeanScaling(fn: string, s: unknown): MeanScaling {
+  if (s === undefined || s === 'owners' || s === 'servers') return s ?? 'owners';
+  throw new RangeError(`${fn}: option 'meanScaling' must be 'owners' or 'servers', got ${JSON.stringify(s)}`);
+}
+
+interface Setup {
+  readonly kind: MpcProtocolName;
+  readonly precision: Precision;
+  readonly scaling: MeanScaling;
+}
+
+type MpcProto = ABY3 | Pond;
+type Shared = ReplicatedTensor | AdditiveTensor;
+const FN = 'mpcRoles';
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** The MPC aggregation as per-party roles (see the module comment). */
+export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: argument 'options' must be an object, got ${options === null ? 'null' : typeof options}`);
+  const setup: Setup = Object.freeze({
+    kind: checkProtocolName(FN, options.protocol),
+    precision: fixedConfig(options.precision ?? 'low', FN).precision,
+    scaling: checkMeanScaling(FN, options.meanScaling),
+  });
+  const self: AggregationRoles = Object.freeze({
+    name: `mpc-${setup.kind}`,
+    secure: true,
+    intrinsics: AGGREGATION_URIS,
+    aggregatorCount: 3,
+    aggregatorNames: Object.freeze(setup.kind === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1', 'crypto-producer']),
+    params: Object.freeze({ protocol: setup.kind, precision: setup.precision, meanScaling: setup.scaling }),
+    async client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void> {
+      enforcePlan(self, ctx, plan, 'client');
+      checkClientInput(ctx.me, plan, input);
+      // every range check of this client's values, before it sends a byte
+      const own = checkOwnInput(setup, ctx.me, plan, input);
+      await runProgram(setup, ctx, plan, own);
+    },
+    async aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined> {
+      enforcePlan(self, ctx, plan, 'aggregator', index);
+      const r = await runProgram(setup, ctx, plan, undefined);
+      return plan.target === 'AGGREGATORS' ? r : undefined;
+    },
+    async server(ctx: PartyContext, plan: AggregationPlan): Promise<AggregationResult | undefined> {
+      enforcePlan(self, ctx, plan, 'server');
+      // target AGGREGATORS: the server takes no part (no protocol step runs at it)
+      if (plan.target !== 'SERVER') return undefined;
+      return runProgram(setup, ctx, plan, undefined);
+    },
+  });
+  return self;
+}
+
+// ------------------------------------------------------------------ the public shape of the computation
+
+type LeafPlan = { readonly exact: true; readonly precision: Precision } | { readonly exact: false };
+
+const isSecureSum = (plan: AggregationPlan): boolean => plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators';
+const isWeighted = (plan: AggregationPlan): boolean => plan.uri === 'federated_weighted_mean_at_aggregators';
+const isMean = (plan: AggregationPlan): boolean => plan.uri === 'federated_mean_at_aggregators';
+
+/** How leaf j is computed: exact ring integers (and in which ring), or fixed point. Public: every party derives the same. */
+function leafPlans(plan: AggregationPlan): LeafPlan[] {
+  const n = BigInt(plan.clients.length);
+  return plan.leaves.map((leaf) => {
+    const dt = leaf.type.dtype;
+    const integer = dt === 'int32' || dt === 'int64' || dt === 'uint32' || dt === 'bool';
+    if (!(isSecureSum(plan) || (plan.uri === 'federated_sum_at_aggregators' && integer))) return { exact: false };
+    // the largest |sum| must fit the signed ring
+    const maxAbs = plan.bound !== undefined ? plan.bound : dt === 'int64' ? 1n << 63n : 1n << 32n;
+    const total = maxAbs * n;
+    if (total >= 1n << 127n) throw new RangeError(`${FN}: a sum of ${n} values below ${maxAbs} may exceed 2^127`);
+    return { exact: true, precision: total < 1n << 63n ? 'low' : 'high' };
+  });
+}
+
+/** The public multiplier of an unweighted float leaf at its owner (1, or 1/n for means scaled by the owners). */
+function publicMultiplier(setup: Setup, plan: AggregationPlan): number {
+  return isMean(plan) && setup.scaling === 'owners' ? 1 / plan.clients.length : 1;
+}
+
+// ------------------------------------------------------------------ a client's own input
+
+interface OwnInput {
+  readonly index: number;
+  readonly values: readonly NumericArray[];
+  /** The multiplier folded into this client's float encodings (1, 1/n, or its private weight). */
+  readonly multiplier: number;
+  readonly weight?: number;
+}
+
+const numbers = (v: NumericArray): ArrayLike<number> => (v instanceof BigInt64Array ? Float64Array.from(v, Number) : (v as ArrayLike<number>));
+
+/** Range checks of a client's own values (EncodingRangeError / RangeError naming the client and leaf). */
+function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: ClientInput): OwnInput {
+  const cfg = fixedConfig(setup.precision);
+  const weighted = isWeighted(plan);
+  const multiplier = weighted ? input.weight! : publicMultiplier(setup, plan);
+  if (weighted) checkEncodable(`${me}`, 'weight', [input.weight!], cfg);
+  const lp = leafPlans(plan);
+  plan.leaves.forEach((leaf, j) => {
+    const v = input.values[j]!;
+    const what = `leaf ${j} (${leaf.path || 'value'})`;
+    if (lp[j]!.exact) {
+      if (!isSecureSum(plan)) return;
+      const bound = plan.bound!;
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        const ok = typeof x === 'bigint' ? x >= 0n && x < bound : Number.isInteger(x) && x >= 0 && BigInt(x) < bound;
+        if (!ok) throw new RangeError(`${me}: ${what} element ${i} is ${String(x)}, outside the secure sum's range [0, ${bound})`);
+      }
+      return;
+    }
+    checkScaledEncodable(me, what, numbers(v), multiplier, cfg);
+  });
+  return { index: plan.clients.indexOf(me), values: input.values, multiplier, ...(weighted ? { weight: input.weight! } : {}) };
+}
+
+/** Ring integers from a client's integer leaf (exact for every dtype the runtime passes). */
+function toRingInts(values: NumericArray, bits: 64 | 128): RingTensor {
+  const n = values.length;
+  if (values instanceof BigInt64Array) {
+    const t = new RingTensor(bits, [n]);
+    const limbs = bits / 64;
+    for (let i = 0; i < n; i++) {
+      const v = values[i]!;
+      t.data[i * limbs] = BigInt.asUintN(64, v);
+      if (limbs === 2) t.data[i * 2 + 1] = v < 0n ? 0xffffffffffffffffn : 0n;
+    }
+    return t;
+  }
+  const cfg: FixedPointConfig = { ...fixedConfig(bits === 64 ? 'low' : 'high'), frac: 0, bound: 2 ** 53, boundLog2: 53 };
+  return encode(values as ArrayLike<number>, [n], cfg, FN);
+}
+
+// ------------------------------------------------------------------ the SPMD program
+
+/** A protocol instance id every party derives alike from the invocation (and the ring). */
+export function mpcInstanceId(invocationId: string, precision: Precision): string {
+  const hash = createHash('sha256').update(invocationId).digest('hex').slice(0, 16);
+  return `mpc-${invocationId.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 24)}-${hash}-${precision}`;
+}
+
+/** Keep a promise's rejection for a later await without an unhandled-rejection report meanwhile. */
+function later<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/**
+ * The same program at every party of the plan. `own` is this party's input
+ * when it is a client. Resolves with the aggregate where this party is a
+ * receiving party (plan.server for target SERVER, each aggregator for target
+ * AGGREGATORS), undefined elsewhere.
+ */
+async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan, own: OwnInput | undefined): Promise<AggregationResult | undefined> {
+  // names become players before anything moves (a name the encrypted layer refuses fails here)
+  const clients = plan.clients.map((c) => new Player(c));
+  const server = new Player(plan.server);
+  const [a, b, c] = plan.aggregators.map((s) => new Player(s)) as [Player, Player, Player];
+  const receivers = plan.target === 'SERVER' ? [server] : [a, b, c];
+  const receiving = receivers.some((r) => r.name === ctx.me);
+  const lp = leafPlans(plan);
+  const protos = new Map<Precision, MpcProto>();
+  const proto = (p: Precision): MpcProto => {
+    let x = protos.get(p);
+    if (x === undefined) {
+      const opts: ProtocolOptions = { precision: p, transport: ctx.transport, id: mpcInstanceId(plan.invocationId, p), players: [...clients, server], ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }) };
+      x = setup.kind === 'aby3' ? new ABY3(a, b, c, opts) : new Pond(a, b, c, opts);
+      protos.set(p, x);
+    }
+    return x;
+  };
+  // open `x` to every receiving party, one reveal each (the same calls everywhere); the ring value where this party receives
+  const open = (pr: MpcProto, x: Shared): Promise<RingTensor | undefined> => {
+    const opened = receivers.map((r) => (pr as ABY3).revealRing(x as ReplicatedTensor, r));
+    return later(Promise.all(opened).then((rs) => rs.find((r) => r !== undefined)));
+  };
+  const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
+  // fixed-point sharing of this client's leaf j (or weight), the multiplier folded into the encoding
+  const shareFloats = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared[]> =>
+    Promise.all(clients.map((p, i) => (pr as ABY3).encryptEncoded(p, (cfg) => {
+      const o = mine(i);
+      if (o === undefined) throw new Error(`${FN}: internal error: client '${p.name}' executes here without its input`);
+      return encode(values(o), [size], cfg, FN, multiplier(o));
+    }, [size]) as Promise<Shared>));
+
+  // weighted means: the sum of the private weights, shared like the values
+  let totalWeight: Promise<RingTensor | undefined> | undefined;
+  if (isWeighted(plan)) {
+    const pr = proto(setup.precision);
+    const shares = await shareFloats(pr, 1, (o) => [o.weight!], () => 1);
+    totalWeight = open(pr, (pr as ABY3).addN(shares as ReplicatedTensor[]));
+  }
+  const leaves: Promise<AggregateLeafValue | undefined>[] = [];
+  for (let j = 0; j < plan.leaves.length; j++) {
+    const size = plan.leaves[j]!.size;
+    const how = lp[j]!;
+    if (how.exact) {
+      const pr = proto(how.precision);
+      const shares = await Promise.all(clients.map((p, i) => {
+        const o = mine(i);
+        return (pr as ABY3).encryptInts(p, o === undefined ? undefined : toRingInts(o.values[j]!, pr.bits), { shape: [size] }) as Promise<Shared>;
+      }));
+      leaves.push(later(open(pr, (pr as ABY3).addN(shares as ReplicatedTensor[])).then((r) => {
+        if (r === undefined) return undefined;
+        const ints = r.toSignedBigInts();
+        return ints.every((v) => v >= INT64_MIN && v <= INT64_MAX) ? BigInt64Array.from(ints) : ints;
+      })));
+      continue;
+    }
+    const pr = proto(setup.precision);
+    const shares = await shareFloats(pr, size, (o) => numbers(o.values[j]!), (o) => o.multiplier);
+    let sum = (pr as ABY3).addN(shares as ReplicatedTensor[]) as Shared;
+    if (isMean(plan) && setup.scaling === 'servers') sum = await (pr as ABY3).divPublic(sum as ReplicatedTensor, plan.clients.length);
+    leaves.push(later(open(pr, sum).then((r): Float64Array | undefined => (r === undefined ? undefined : decode<Float64Array>(r, pr.fixed)))));
+  }
+  const values = await Promise.all(leaves);
+  const weightRing = totalWeight === undefined ? undefined : await totalWeight;
+  if (!receiving) return undefined;
+  const out = values.map((v, j) => {
+    if (v === undefined) throw new Error(`${FN}: internal error: leaf ${j} was not opened at receiving party '${ctx.me}'`);
+    return v;
+  });
+  if (weightRing === undefined) return { leaves: out };
+  const W = decode<Float64Array>(weightRing, proto(setup.precision).fixed)[0]!;
+  if (!(W > 0)) throw new RangeError(`${ctx.me}: the weights of the weighted mean sum to ${W} in fixed point (precision '${setup.precision}' resolves ${2 ** -fixedConfig(setup.precision).frac}); no mean`);
+  return {
+    leaves: out.map((v) => {
+      const m = v as Float64Array;
+      for (let i = 0; i < m.length; i++) m[i]! /= W;
+      return m;
+    }),
+  };
+}

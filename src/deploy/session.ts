@@ -1,0 +1,213 @@
+/**
+ * Remote execution sessions across the players of config.json.
+ *
+ * The model owner (driver, SERVER) opens a session with every other player
+ * of the config; each player checks it (same config, from the config's model
+ * owner, a session id not seen before), answers with the CLIENTS members it
+ * hosts, and serves the session's commands (`servePlayerExecutor`) until the
+ * driver ends or aborts it. A player hosts its own clients and data: the
+ * driver never sends client data, only the name of a data source.
+ *
+ * Each player checks every aggregation plan against its own policy and the
+ * config before its role runs: the protocol is one its policy allows (the
+ * insecure reference only with its operator's --insecure-allow-plaintext),
+ * the SERVER party is the config's model owner, the aggregators are config
+ * compute servers, every client is hosted by a config data owner, and there
+ * are at least its minimum of distinct data owners among the clients.
+ */
+import { PolicyError } from '../core/errors.js';
+import type { AggregationPlan } from '../aggregation/plan.js';
+import type { AggregationRoles, RolePolicy } from '../aggregation/roles.js';
+import { referenceRoles } from '../aggregation/reference.js';
+import { mpcRoles, type MpcRolesOptions } from '../aggregation/mpc-roles.js';
+import { servePlayerExecutor, type DataSource } from '../runtime/remote/player.js';
+import { remoteExecutionContext, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
+import type { Transport } from '../transport/channel.js';
+import type { DeployConfig } from '../transport/config.js';
+import { HostingTransport, hostedName, hostOf } from '../transport/hosting.js';
+import { configHash, configRoles } from './job.js';
+import type { NetworkProtocol, PartyPolicy } from './policy.js';
+
+export const SESSION_KEY = 'fedcrypt/session';
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** How the policy's protocol names map to role sets (and back). */
+export const ROLE_SETS: Readonly<Record<NetworkProtocol, { readonly name: string; make(params: Readonly<Record<string, unknown>>): AggregationRoles }>> = Object.freeze({
+  plaintext: { name: 'insecure-reference', make: () => referenceRoles() },
+  aby3: { name: 'mpc-aby3', make: (p) => mpcRoles({ protocol: 'aby3', ...mpcParams(p) }) },
+  pond: { name: 'mpc-pond', make: (p) => mpcRoles({ protocol: 'pond', ...mpcParams(p) }) },
+});
+
+/** The plan's precision and mean scaling (checked by mpcRoles; the protocol itself is the role set's). */
+function mpcParams(p: Readonly<Record<string, unknown>>): MpcRolesOptions {
+  return { ...(p['precision'] === undefined ? {} : { precision: p['precision'] as 'low' }), ...(p['meanScaling'] === undefined ? {} : { meanScaling: p['meanScaling'] as 'owners' }) };
+}
+
+/** The policy's protocol for a plan's role-set name. */
+export function policyProtocolOf(roleSet: string): NetworkProtocol | undefined {
+  return (Object.keys(ROLE_SETS) as NetworkProtocol[]).find((k) => ROLE_SETS[k].name === roleSet);
+}
+
+/** A player's rules as the role layer reads them. */
+export function rolePolicy(p: PartyPolicy): RolePolicy {
+  return Object.freeze({ minContributors: p.minContributors, allowInsecure: p.insecureAllowPlaintext });
+}
+
+/** The checks a player makes of every plan against the config and its policy (PolicyError naming the rule). */
+export function checkPlanAgainstConfig(plan: AggregationPlan, config: DeployConfig, policy: PartyPolicy, me: string): void {
+  const roles = configRoles(config);
+  const protocol = policyProtocolOf(plan.protocol);
+  if (protocol === undefined || !policy.protocols.includes(protocol)) {
+    throw new PolicyError('protocol', `plan asks for ${protocol ?? plan.protocol}; this player takes part in ${policy.protocols.join(', ')}`, { party: me });
+  }
+  if (plan.server !== roles.modelOwner) throw new PolicyError('roster', `plan names '${plan.server}' as SERVER, the config's model owner is '${roles.modelOwner}'`, { party: me });
+  const bad = plan.aggregators.find((a) => !roles.servers.includes(a));
+  if (bad !== undefined) throw new PolicyError('roster', `plan names '${bad}' as an aggregator, not a compute server of the config`, { party: me });
+  const foreign = plan.clients.find((c) => !roles.dataOwners.includes(hostOf(c)));
+  if (foreign !== undefined) throw new PolicyError('roster', `plan names client '${foreign}', not hosted by a data owner of the config`, { party: me });
+  const owners = new Set(plan.clients.map(hostOf)).size;
+  if (owners < policy.minContributors) {
+    throw new PolicyError('minContributors', `${owners} distinct data owners among the plan's clients, fewer than the minimum of ${policy.minContributors}`, { party: me, count: owners, minimum: policy.minContributors });
+  }
+}
+
+export interface SessionServeOptions {
+  readonly policy: PartyPolicy;
+  /** This player's data source (data owners). */
+  readonly data?: DataSource;
+  /** Clients this player hosts (data owners; default 1: the player itself is the client). */
+  readonly clients?: number;
+  readonly log?: (line: string) => void;
+  /** Resolve after this many sessions (tests); default: forever. */
+  readonly maxSessions?: number;
+  /** Deadline of each protocol receive, ms. */
+  readonly timeoutMs?: number;
+  /** Stop serving (checked when a wait for the next session fails). */
+  readonly stopped?: () => boolean;
+}
+
+interface OpenMessage {
+  v: 1;
+  session: string;
+  configHash: string;
+}
+
+/** Serve remote execution sessions from the config's model owner, one at a time. */
+export async function serveSessions(transport: Transport, config: DeployConfig, me: string, o: SessionServeOptions): Promise<void> {
+  const log = o.log ?? ((s: string) => console.error(s));
+  const roles = configRoles(config);
+  const hash = configHash(config);
+  const isOwner = roles.dataOwners.includes(me);
+  const n = o.clients ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new RangeError(`serveSessions: "clients" expected an integer in [1, 100000], got ${n}`);
+  const clients = !isOwner ? [] : n === 1 && o.clients === undefined ? [me] : Array.from({ length: n }, (_, i) => hostedName(me, i));
+  const hosting = new HostingTransport(transport);
+  const seen = new Set<string>();
+  let pause = 50;
+  for (let served = 0; served < (o.maxSessions ?? Infinity); ) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await transport.receive(me, roles.modelOwner, SESSION_KEY);
+      pause = 50;
+    } catch (e) {
+      // the model owner's link went away (it ended its run): wait for the next one, unless this player stops
+      if ((o.stopped?.() ?? false) || /transport is closed|transport closed/.test((e as Error).message)) return;
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(1000, pause * 2);
+      continue;
+    }
+    let open: OpenMessage;
+    try {
+      open = JSON.parse(dec.decode(bytes)) as OpenMessage;
+      if (open?.v !== 1 || typeof open.session !== 'string' || !/^[0-9a-f]{16}$/.test(open.session)) throw new RangeError('malformed session request');
+      if (open.configHash !== hash) throw new RangeError(`session for another config (hash ${String(open.configHash).slice(0, 12)}, this player's is ${hash.slice(0, 12)})`);
+      if (seen.has(open.session)) throw new PolicyError('jobId', `session ${open.session} was used before`, { party: me });
+    } catch (e) {
+      log(`${me}: refused a session: ${(e as Error).message}`);
+      const id = (() => { try { return (JSON.parse(dec.decode(bytes)) as { session?: unknown }).session; } catch { return undefined; } })();
+      if (typeof id === 'string' && /^[0-9a-f]{16}$/.test(id)) {
+        await transport.send(me, roles.modelOwner, `exec/${id}/open`, enc.encode(JSON.stringify({ ok: false, error: (e as Error).message, ...(e instanceof PolicyError ? { rule: e.rule } : {}) }))).catch(() => {});
+      }
+      continue;
+    }
+    seen.add(open.session);
+    served++;
+    await transport.send(me, roles.modelOwner, `exec/${open.session}/open`, enc.encode(JSON.stringify({ ok: true, clients })));
+    log(`${me}: session ${open.session} opened (${clients.length} client(s) hosted)`);
+    const made = new Map<string, AggregationRoles>();
+    try {
+      await servePlayerExecutor(hosting, {
+        me,
+        driver: roles.modelOwner,
+        session: open.session,
+        clients,
+        ...(o.data ? { data: o.data } : {}),
+        policy: rolePolicy(o.policy),
+        ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+        checkPlan: (plan) => checkPlanAgainstConfig(plan, config, o.policy, me),
+        roles: (plan) => {
+          const key = `${plan.protocol} ${JSON.stringify(plan.params)}`;
+          let r = made.get(key);
+          if (r === undefined) {
+            const p = policyProtocolOf(plan.protocol)!;
+            r = ROLE_SETS[p].make(plan.params);
+            made.set(key, r);
+          }
+          return r;
+        },
+        log,
+      });
+      log(`${me}: session ${open.session} ended`);
+    } catch (e) {
+      log(`${me}: session ${open.session} failed: ${(e as Error).message}`);
+    } finally {
+      for (const r of made.values()) await r.close?.();
+    }
+  }
+}
+
+export interface OpenSessionOptions {
+  readonly protocol: NetworkProtocol;
+  /** Public parameters of the protocol (precision, ...). */
+  readonly params?: Readonly<Record<string, unknown>>;
+  /** The driver's own policy as SERVER. */
+  readonly policy: PartyPolicy;
+  /** Deadline of each reply, ms (default 10 minutes). */
+  readonly timeoutMs?: number;
+}
+
+/** Open a session with every player of the config; resolves with a remote execution context over them. */
+export async function openSession(transport: Transport, config: DeployConfig, o: OpenSessionOptions): Promise<RemoteContext> {
+  const roles = configRoles(config);
+  const me = roles.modelOwner;
+  const session = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const players = [...roles.dataOwners, ...roles.servers];
+  const msg = enc.encode(JSON.stringify({ v: 1, session, configHash: configHash(config) } satisfies OpenMessage));
+  await Promise.all(players.map((p) => transport.send(me, p, SESSION_KEY, msg)));
+  const timeoutMs = o.timeoutMs ?? 600_000;
+  const replies = await Promise.all(
+    players.map(async (p) => {
+      const r = JSON.parse(dec.decode(await transport.receive(me, p, `exec/${session}/open`, { timeoutMs }))) as { ok?: unknown; clients?: unknown; error?: unknown; rule?: unknown };
+      if (r.ok !== true) {
+        const why = typeof r.error === 'string' ? r.error.slice(0, 500) : 'refused';
+        if (typeof r.rule === 'string') throw new PolicyError(r.rule, why, { party: p });
+        throw new Error(`player '${p}' refused the session: ${why}`);
+      }
+      const clients = Array.isArray(r.clients) ? r.clients : [];
+      if (!clients.every((c): c is string => typeof c === 'string' && hostOf(c) === p)) throw new Error(`player '${p}' answered with clients it does not host`);
+      return { name: p, clients } satisfies RemotePlayer;
+    }),
+  );
+  const rs = ROLE_SETS[o.protocol].make(o.params ?? {});
+  return remoteExecutionContext({
+    transport: new HostingTransport(transport),
+    server: me,
+    session,
+    players: replies,
+    roles: rs,
+    aggregators: roles.servers.slice(0, rs.aggregatorCount),
+    policy: rolePolicy(o.policy),
+    timeoutMs,
+  });
+}

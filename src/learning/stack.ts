@@ -1,0 +1,247 @@
+/**
+ * Learning on the execution stack: one FedSGD step and one FedAvg round as
+ * federated computations that any execution context runs unchanged —
+ * `localContext` in one process, `remoteContext` across the players of a
+ * config:
+ *
+ *   round(weights@SERVER, hyper@SERVER, clients@CLIENTS):
+ *     out@CLIENTS  = federatedMap(step, federatedZip([broadcast(weights), broadcast(hyper), clients]))
+ *     mean@AGGREGATORS = federatedMean(update(out), { weights: examples(out) })   -- the bound protocol's roles
+ *     return transfer(mean, SERVER)
+ *
+ * `step` is a local computation registered by name (`fedcrypt.learning.…`),
+ * made on demand in every process from the name (model, size), so a player
+ * runs it without taking code from the network. It trains on a client that
+ * THIS process hosts (`hostLearningClients`): the CLIENTS value is only the
+ * local number of that client; its data never leaves the process. Every step
+ * checks the hyperparameters the driver sent against this process's learning
+ * policy (`setLearningPolicy`: minimum batch size, models) and refuses with a
+ * PolicyError.
+ */
+import { PolicyError } from '../core/errors.js';
+import {
+  AGGREGATORS, CLIENTS, SERVER, federated, federatedBroadcast, federatedComputation, federatedMap, federatedMean, federatedTransfer, federatedZip,
+  localComputation, registeredLocal, registerLocalComputationFactory, struct, tensor, withContext, type Computation, type ExecutionContext,
+} from '../core/index.js';
+import { BadUpdateError, validateUpdate } from './aggregator.js';
+import type { Dataset } from './mnist.js';
+import { MODEL_NAMES, type ModelSpec } from './models.js';
+import { DataOwner, type ModelOwner } from './roles.js';
+import { sgd } from './optimizers.js';
+import { initTf } from './tf.js';
+
+export type StackMode = 'fedsgd' | 'fedavg';
+const I32 = tensor('int32');
+const F32 = tensor('float32');
+
+/** The hyperparameters the driver broadcasts each round (checked by every client's policy). */
+export const HYPER = struct([
+  ['seed', I32],
+  ['batchSize', I32],
+  ['round', I32],
+  ['localEpochs', I32],
+  ['clientLr', F32],
+  ['maxLocalSteps', I32],
+]);
+export interface Hyper {
+  seed: number;
+  batchSize: number;
+  /** Index of this round (0-based): the data order of round r is that after r rounds. */
+  round: number;
+  localEpochs: number;
+  clientLr: number;
+  /** 0: no cap. */
+  maxLocalSteps: number;
+}
+
+/** A client whose data this process holds. */
+export interface HostedClient {
+  readonly name: string;
+  readonly data: Dataset;
+  /** Data order seed offset (train() uses the owner's index: seed * 7919 + index). */
+  readonly shuffleIndex: number;
+}
+
+const hosted: HostedClient[] = [];
+
+/** Host clients in this process; returns their local numbers (the CLIENTS values of the learning computations). */
+export function hostLearningClients(clients: readonly HostedClient[]): number[] {
+  return clients.map((c) => {
+    if (!c || typeof c.name !== 'string' || !c.data || !(c.data.images instanceof Float32Array)) throw new TypeError('hostLearningClients: expected { name, data: Dataset, shuffleIndex }');
+    hosted.push(Object.freeze({ ...c }));
+    return hosted.length - 1;
+  });
+}
+
+export interface LearningPolicy {
+  /** Refuse batches smaller than this. */
+  readonly minBatchSize: number;
+  /** Models this process trains (null: any). */
+  readonly models: readonly string[] | null;
+}
+let policy: LearningPolicy = Object.freeze({ minBatchSize: 1, models: null });
+
+/** This process's rules for every learning step it runs (a player's operator sets them at start). */
+export function setLearningPolicy(p: LearningPolicy): void {
+  if (!Number.isInteger(p.minBatchSize) || p.minBatchSize < 1) throw new RangeError(`setLearningPolicy: "minBatchSize" expected integer >= 1, got ${p.minBatchSize}`);
+  policy = Object.freeze({ minBatchSize: p.minBatchSize, models: p.models === null ? null : [...p.models] });
+}
+
+interface Trainer {
+  owner: DataOwner;
+  /** Rounds of data order consumed so far. */
+  rounds: number;
+}
+const trainers = new Map<string, Trainer>();
+
+/** The DataOwner of hosted client `id` for this model and batch order, advanced to round `h.round`. */
+function trainerFor(id: number, model: string, h: Hyper, mode: StackMode): Trainer {
+  const c = hosted[id];
+  if (c === undefined) throw new RangeError(`learning step: no client #${id} is hosted in this process`);
+  const key = `${id}|${model}|${h.batchSize}|${h.seed}|${mode}`;
+  let t = trainers.get(key);
+  if (t === undefined || t.rounds !== h.round) {
+    if (t !== undefined && mode === 'fedavg') throw new RangeError(`${c.name}: FedAvg round ${h.round} after round ${t.rounds - 1}: rounds must follow one another`);
+    t?.owner.dispose();
+    const owner = new DataOwner(c.name, model, { train: c.data, test: c.data }, c.data, { batchSize: h.batchSize, seed: h.seed, shuffleSeed: h.seed * 7919 + c.shuffleIndex });
+    // FedSGD: the data order at round r is the order after r batches (resume = skip)
+    if (mode === 'fedsgd') owner.skipBatches(h.round);
+    t = { owner, rounds: h.round };
+    trainers.set(key, t);
+  }
+  return t;
+}
+
+function checkPolicy(model: string, h: Hyper, party: string): void {
+  if (policy.models !== null && !policy.models.includes(model)) throw new PolicyError('model', `asked to train '${model}', this player trains ${policy.models.join(', ')}`, { party });
+  if (!(h.batchSize >= policy.minBatchSize)) {
+    throw new PolicyError('minBatchSize', `batch size ${h.batchSize} is below the minimum of ${policy.minBatchSize}`, { party, count: h.batchSize, minimum: policy.minBatchSize });
+  }
+}
+
+const Out = (n: number) => struct([['update', tensor('float32', [n])], ['examples', F32]]);
+const PREFIX = 'fedcrypt.learning.';
+
+/** The local computations of the family, from their names: `<mode>:<model>:<n>`, `update:<n>`, `examples:<n>`. */
+function make(rest: string): Computation | undefined {
+  const parts = rest.split(':');
+  const n = Number(parts[parts.length - 1]);
+  if (!Number.isInteger(n) || n < 1 || n > 2 ** 28) return undefined;
+  const W = tensor('float32', [n]);
+  if (parts.length === 2 && parts[0] === 'update') return localComputation([Out(n)], (o: { update: Float32Array }) => o.update, { name: 'update_of', result: W });
+  if (parts.length === 2 && parts[0] === 'examples') return localComputation([Out(n)], (o: { examples: number }) => o.examples, { name: 'examples_of', result: F32 });
+  if (parts.length !== 3 || (parts[0] !== 'fedsgd' && parts[0] !== 'fedavg')) return undefined;
+  const mode = parts[0] as StackMode;
+  const model = parts[1]!;
+  if (!(MODEL_NAMES as readonly string[]).includes(model) && model !== 'logistic') return undefined;
+  return localComputation(
+    [W, HYPER, I32],
+    async (w: Float32Array | number[], h: Hyper, id: number) => {
+      await initTf();
+      const name = hosted[id]?.name ?? `client #${id}`;
+      checkPolicy(model, h, name);
+      const t = trainerFor(id, model, h, mode);
+      const weights = w instanceof Float32Array ? w : Float32Array.from(w);
+      if (weights.length !== n) throw new RangeError(`${name}: ${weights.length} weights, the model has ${n}`);
+      t.owner.updateModel(weights);
+      if (mode === 'fedsgd') {
+        const g = t.owner.computeGradient();
+        t.rounds++;
+        validateUpdate(name, g.grad, n);
+        return { update: g.grad, examples: g.examples };
+      }
+      const r = t.owner.localUpdate({ epochs: h.localEpochs, batchSize: h.batchSize, optimizer: sgd({ lr: h.clientLr }), ...(h.maxLocalSteps > 0 ? { maxSteps: h.maxLocalSteps } : {}) });
+      t.rounds++;
+      validateUpdate(name, r.delta, n);
+      return { update: r.delta, examples: r.examples };
+    },
+    { name: `${mode}_step`, result: Out(n) },
+  );
+}
+const made = new Map<string, Computation>();
+registerLocalComputationFactory(PREFIX, (rest) => {
+  const c = make(rest);
+  if (c !== undefined) made.set(PREFIX + rest, c);
+  return c;
+});
+
+function local(name: string): Computation {
+  if (registeredLocal(name) === undefined) throw new RangeError(`no learning computation '${name}'`);
+  // the factory registered it; take the Computation made for it
+  const c = made.get(name);
+  if (c !== undefined) return c;
+  throw new Error(`learning computation '${name}' was registered elsewhere`);
+}
+
+/** The name of the step computation (what a player resolves). */
+export function stepName(mode: StackMode, model: string, n: number): string {
+  return `${PREFIX}${mode}:${model}:${n}`;
+}
+
+const rounds = new Map<string, Computation>();
+
+/** One FedSGD step or FedAvg round for a model of n parameters, as a federated computation. */
+export function learningRound(mode: StackMode, model: ModelSpec, n: number): Computation {
+  if (typeof model !== 'string') throw new TypeError('learningRound: "model" must be a model name (it is part of the step computation\'s registered name)');
+  const key = `${mode}:${model}:${n}`;
+  const hit = rounds.get(key);
+  if (hit) return hit;
+  const step = local(stepName(mode, model, n));
+  const update = local(`${PREFIX}update:${n}`);
+  const examples = local(`${PREFIX}examples:${n}`);
+  const W = tensor('float32', [n]);
+  const comp = federatedComputation([federated(W, SERVER), federated(HYPER, SERVER), federated(I32, CLIENTS)], (weights, hyper, clients) => {
+    const out = federatedMap(step, federatedZip([federatedBroadcast(weights), federatedBroadcast(hyper), clients]));
+    const mean = federatedMean(federatedMap(update, out), { weights: federatedMap(examples, out), placement: AGGREGATORS });
+    return federatedTransfer(mean, { placement: SERVER });
+  }, { name: `${mode}_round` });
+  rounds.set(key, comp);
+  return comp;
+}
+
+export interface StackRound {
+  round: number;
+  totalRounds: number;
+  ms: number;
+}
+
+export interface StackTrainOptions {
+  readonly mode: StackMode;
+  readonly model: string;
+  /** The SERVER side: weights, server optimizer, validation. */
+  readonly modelOwner: ModelOwner;
+  /** The CLIENTS argument: local numbers (localContext) or clientData('<source>') (remoteContext). */
+  readonly clients: unknown;
+  /** Rounds to run in total (FedSGD: steps). */
+  readonly rounds: number;
+  /** Rounds already done (a resumed run; FedSGD only). */
+  readonly startRound?: number;
+  readonly hyper: Omit<Hyper, 'round'>;
+  readonly onRound?: (r: StackRound) => void;
+  /** Called after each round with the model owner updated (checkpoint here). */
+  readonly afterRound?: (round: number) => void | Promise<void>;
+}
+
+/**
+ * The driver's loop, the same for every context: broadcast the weights and
+ * hyperparameters, let the context run the round, apply the aggregate with
+ * the model owner's optimizer (FedSGD: the mean gradient; FedAvg: the
+ * pseudo-gradient -mean delta).
+ */
+export async function trainOnContext(ctx: ExecutionContext, o: StackTrainOptions): Promise<void> {
+  const n = o.modelOwner.numParams;
+  const comp = learningRound(o.mode, o.model, n);
+  for (let r = o.startRound ?? 0; r < o.rounds; r++) {
+    const t0 = performance.now();
+    const hyper: Hyper = { ...o.hyper, round: r };
+    const out = await withContext(ctx, () => comp(o.modelOwner.shareWeights(), hyper, o.clients));
+    const mean = Float32Array.from(out as ArrayLike<number>);
+    validateUpdate('aggregate', mean, n);
+    if (o.mode === 'fedavg') for (let i = 0; i < n; i++) mean[i] = -mean[i]!;
+    o.modelOwner.updateModel(mean);
+    await o.afterRound?.(r + 1);
+    o.onRound?.({ round: r + 1, totalRounds: o.rounds, ms: performance.now() - t0 });
+  }
+}
+
+export { BadUpdateError };

@@ -1,0 +1,84 @@
+/**
+ * `fedcrypt train --config --mode fedavg`: FedAvg on the execution stack
+ * across 7 processes (3 data owners serving their own MNIST ranges, 3
+ * compute servers, the model owner's driver), with ABY3 at AGGREGATORS. The
+ * run folder is written as in process, and the model is the one the same
+ * learning rounds give in one process, to the last bit of the validation
+ * figures.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { keygen } from '../../src/deploy/keys.js';
+import { freePorts, ROLES7, startCli, stop, waitFor, type Proc } from './helpers.js';
+import { initTf } from '../../src/learning/tf.js';
+import { loadDataset, slice, sliceDataset } from '../../src/learning/mnist.js';
+import { ModelOwner } from '../../src/learning/roles.js';
+import { sgd } from '../../src/learning/optimizers.js';
+import { hostLearningClients, trainOnContext } from '../../src/learning/stack.js';
+import { localContext } from '../../src/runtime/index.js';
+import { mpcAggregation } from '../../src/aggregation/mpc.js';
+
+const MODEL = 'logistic_regression';
+const RANGES = [[0, 400], [400, 800], [800, 1200]] as const;
+const HYPER = { seed: 3, batchSize: 32, localEpochs: 1, clientLr: 0.3, maxLocalSteps: 4 };
+const ROUNDS = 2;
+
+describe('FedAvg across processes on the execution stack', { timeout: 240_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-stack-'));
+  const procs: Proc[] = [];
+
+  before(async () => {
+    const ports = await freePorts(ROLES7.length);
+    const players: Record<string, unknown> = {};
+    ROLES7.forEach(([name, role], i) => {
+      const k = keygen(name, join(dir, 'keys'));
+      players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
+    });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', players }, null, 2));
+    await Promise.all(
+      ROLES7.slice(1).map(async ([name, role]) => {
+        const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);
+        const extra = role === 'data-owner' ? ['--data', `mnist:${RANGES[i]![0]}-${RANGES[i]![1]}`] : [];
+        const p = startCli(name, ['player', '--config', 'config.json', '--name', name, ...extra], dir);
+        procs.push(p);
+        await waitFor(p, new RegExp(`${name}: serving on port`), 60_000);
+      }),
+    );
+  });
+
+  after(async () => {
+    for (const p of procs) await stop(p);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the driver trains, writes the run folder, and its model equals the in-process one', async () => {
+    const driver = startCli('driver', ['train', MODEL, 'mnist', '--config', 'config.json', '--mode', 'fedavg', '--protocol', 'aby3', '--epochs', String(ROUNDS),
+      '--batch-size', String(HYPER.batchSize), '--max-steps', String(HYPER.maxLocalSteps), '--seed', String(HYPER.seed), '--client-lr', String(HYPER.clientLr),
+      '--validation-limit', '100', '--out', 'run-a'], dir);
+    procs.push(driver);
+    const code = await driver.exited;
+    assert.equal(code, 0, driver.out.join('\n'));
+    assert.match(driver.out.join('\n'), new RegExp(`finished ${ROUNDS} rounds`));
+    assert.ok(existsSync(join(dir, 'run-a', 'report.html')), 'no report.html');
+    const m = JSON.parse(readFileSync(join(dir, 'run-a', 'metrics.json'), 'utf8')) as { config: { mode: string; protocol: string }; epochs: { accuracy: number; loss: number }[] };
+    assert.equal(m.config.mode, 'fedavg');
+    assert.equal(m.epochs.length, ROUNDS);
+
+    // the same rounds in one process
+    await initTf();
+    const data = loadDataset('mnist');
+    const ids = hostLearningClients(RANGES.map(([a, b], i) => ({ name: `owner${i}`, data: sliceDataset(data.train, slice(a, b)), shuffleIndex: i })));
+    const mo = new ModelOwner('model-owner', MODEL, data, { seed: HYPER.seed, optimizer: sgd({ lr: 1.0 }) });
+    const local: { accuracy: number; loss: number }[] = [];
+    await trainOnContext(localContext({ aggregation: mpcAggregation({ protocol: 'aby3' }) }), {
+      mode: 'fedavg', model: MODEL, modelOwner: mo, clients: ids, rounds: ROUNDS, hyper: HYPER,
+      afterRound: () => void local.push(mo.validateModel(100)),
+    });
+    assert.deepEqual(m.epochs.map((e) => [e.accuracy, e.loss]), local.map((e) => [e.accuracy, e.loss]));
+    // the data owners served their own data; their logs show the session
+    for (const p of procs.filter((x) => /^owner/.test(x.name))) assert.match(p.out.join('\n'), /session [0-9a-f]{16} (opened|ended)/);
+  });
+});
