@@ -24,4 +24,4 @@ export { runNetworkedTraining, driveTraining, prepareDriver, resolveParams, type
 export { launchPlayers, type LaunchOptions, type Launched } from './launch.js';
 export { tuneHeapForRounds, HEAP_GROWING_PERCENT } from './heap.js';
 // aggregation roles across processes (issue 13)
-export { runRole, serveRoles, placeIn, RoleDriver, RoleError, ROLES_KEY, type RunRoleOptions, type ServeRolesOptions, type RoleOutcome, type DriveOptions, type DriveResult } from './roles-player.js';
+export { runRole, serveRoles, placeIn, RoleDriver, RoleError, ROLES_KEY, type ObservedMessage, type RunRoleOptions, type ServeRolesOptions, type RoleOutcome, type DriveOptions, type DriveResult } from './roles-player.js';

@@ -126,6 +126,40 @@ function endable(t: Transport, ended: Promise<unknown>, why: string): Transport 
   });
 }
 
+/** A message a party's role sent or received (for tests and audits: what each party holds). */
+export interface ObservedMessage {
+  readonly invocationId: string;
+  readonly direction: 'sent' | 'received';
+  readonly from: string;
+  readonly to: string;
+  readonly key: string;
+  readonly payload: Uint8Array;
+}
+
+/** `t`, reporting every message the role of plan `invocationId` sends and receives. */
+function observed(t: Transport, invocationId: string, observe: ((m: ObservedMessage) => void) | undefined): Transport {
+  if (observe === undefined) return t;
+  return new Proxy(t, {
+    get(target, prop, receiver) {
+      if (prop === 'send') {
+        return (from: string, to: string, key: string, payload: Uint8Array) => {
+          observe({ invocationId, direction: 'sent', from, to, key, payload });
+          return target.send(from, to, key, payload);
+        };
+      }
+      if (prop === 'receive') {
+        return async (to: string, from: string, key: string, o?: ReceiveOptions) => {
+          const payload = await target.receive(to, from, key, o);
+          observe({ invocationId, direction: 'received', from, to, key, payload });
+          return payload;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 /** Where the plan names `me`. */
 export function placeIn(plan: AggregationPlan, me: string): { role: RoleName; index?: number } | undefined {
   if (plan.server === me) return { role: 'server' };
@@ -171,6 +205,8 @@ export interface ServeRolesOptions {
   readonly timeoutMs?: number;
   /** Called once per plan, after the driver ended it. */
   readonly onOutcome?: (o: RoleOutcome) => void;
+  /** Sees every message this player's roles send and receive. */
+  readonly observe?: (m: ObservedMessage) => void;
 }
 
 /** The part of `serveRoles` for one plan. */
@@ -194,7 +230,9 @@ async function servePlan(transport: Transport, o: ServeRolesOptions, seq: number
     // a client refuses before it computes or asks for its input (the role checks again before it sends)
     if (place.role === 'client') enforcePlan(roles, { me, transport: partyTransport(transport, me), policy: o.policy }, plan, 'client', place.index);
     const input = place.role === 'client' ? await (o.inputFor ?? (() => Promise.reject(new TypeError(`${me}: no input for a client role`))))(plan) : undefined;
-    return runRole(endable(transport, end, `${me}: the driver ended plan ${plan.invocationId}`), { roles, plan, role: place.role, ...(place.index === undefined ? {} : { index: place.index }), ...(input === undefined ? {} : { input }), policy: o.policy, timeoutMs });
+    // observed inside endable: a message that arrives for a receive the end cut short is still seen
+    const view = endable(observed(transport, plan.invocationId, o.observe), end, `${me}: the driver ended plan ${plan.invocationId}`);
+    return runRole(view, { roles, plan, role: place.role, ...(place.index === undefined ? {} : { index: place.index }), ...(input === undefined ? {} : { input }), policy: o.policy, timeoutMs });
   })();
   const ended = { ended: true } as const;
   const first = await Promise.race([work.then((r) => ({ r }), (error: unknown) => ({ error })), end.then(() => ended, () => ended)]);
@@ -241,6 +279,8 @@ export interface DriveOptions {
   readonly policy: RolePolicy;
   /** Deadline of the roles' receives, ms (default 10 minutes); a party's report is awaited that long plus a minute. */
   readonly timeoutMs?: number;
+  /** Sees every message the driver's own role sends and receives. */
+  readonly observe?: (m: ObservedMessage) => void;
 }
 
 export interface DriveResult {
@@ -306,7 +346,7 @@ export class RoleDriver {
       const mine =
         own === undefined
           ? Promise.resolve(undefined)
-          : runRole(endable(transport, failed, `${me}: plan ${plan.invocationId} failed at another party`), { roles, plan, role: own.role, ...(own.index === undefined ? {} : { index: own.index }), policy, timeoutMs }).catch((e: unknown) => {
+          : runRole(endable(observed(transport, plan.invocationId, options.observe), failed, `${me}: plan ${plan.invocationId} failed at another party`), { roles, plan, role: own.role, ...(own.index === undefined ? {} : { index: own.index }), policy, timeoutMs }).catch((e: unknown) => {
               throw e instanceof PolicyError ? e : new RoleError(`the driver's own role failed: ${(e as Error).message}`, me, e);
             });
       try {

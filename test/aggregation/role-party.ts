@@ -12,8 +12,9 @@
  * On stdout, one JSON line each:
  *   { "ready": name }                      serving
  *   { "report": { party, seq, invocationId, role, index, received, sent, result?, error?, aborted? } }
- * where received/sent list every message of the plan this party received or
- * sent: { from, to, key, bytes, sha256, b64 } (b64: the payload, when small),
+ * where received/sent list every message of the plan this party's role and
+ * control received or sent (unattributed: any other message on its transport but
+ * the plans themselves): { from, to, key, bytes, sha256, b64 } (b64: the payload, when small),
  * and result is the base64 of `resultToBytes` where this party is a target.
  */
 import { createInterface } from 'node:readline';
@@ -24,7 +25,7 @@ import type { AggregationPlan } from '../../src/aggregation/plan.js';
 import type { ClientInput } from '../../src/aggregation/roles.js';
 import { leavesFromBytes, resultToBytes } from '../../src/aggregation/wire.js';
 import { protocolByName } from './role-protocols.js';
-import { RecordingTransport, type Message } from './role-recording.js';
+import { PlanLog, RecordingTransport } from './role-recording.js';
 
 async function main(): Promise<void> {
   const { values: a } = parseArgs({
@@ -66,9 +67,9 @@ async function main(): Promise<void> {
   const grpc = await startPlayer({ configPath: a.config!, name: me, keyPath: a.key! });
   const t = new RecordingTransport(grpc);
   const out = (v: unknown) => process.stdout.write(`${JSON.stringify(v)}\n`);
+  const log = new PlanLog(t);
   const onOutcome = (o: RoleOutcome) => {
     const inv = o.plan?.invocationId;
-    const mine = (m: Message) => inv !== undefined && m.key.includes(inv);
     const e = o.error as { name?: string; rule?: string; message?: string } | undefined;
     out({
       report: {
@@ -77,8 +78,8 @@ async function main(): Promise<void> {
         invocationId: inv,
         role: o.role,
         index: o.index,
-        received: t.received.filter(mine),
-        sent: t.sent.filter(mine),
+        ...(inv === undefined ? { received: [], sent: [] } : log.of(inv)),
+        unattributed: log.unattributed(),
         ...(o.result && o.plan ? { result: Buffer.from(resultToBytes(o.plan, o.result)).toString('base64') } : {}),
         ...(e === undefined ? {} : { error: { name: e.name, rule: e.rule, message: e.message } }),
         ...(o.aborted ? { aborted: true } : {}),
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     });
   };
   out({ ready: me });
-  await serveRoles(t, { me, driver: a.driver!, protocols, policy, inputFor, timeoutMs: Number(a['timeout-ms']), onOutcome });
+  await serveRoles(t, { me, driver: a.driver!, protocols, policy, inputFor, timeoutMs: Number(a['timeout-ms']), onOutcome, observe: log.observe });
   await Promise.all(protocols.map((p) => p.close?.()));
   process.exit(0);
 }

@@ -4,6 +4,7 @@
  */
 import type { AggregationRoles } from '../../src/aggregation/roles.js';
 import { referenceRoles } from '../../src/aggregation/reference.js';
+import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
 
 export interface RoleProtocol {
   /** `AggregationRoles.name` (plans name it; a child is told the names it runs). */
@@ -14,6 +15,8 @@ export interface RoleProtocol {
 
 export const ROLE_PROTOCOLS: readonly RoleProtocol[] = [
   { name: 'insecure-reference', make: referenceRoles },
+  { name: 'mpc-aby3', make: () => mpcRoles({ protocol: 'aby3' }) },
+  { name: 'mpc-pond', make: () => mpcRoles({ protocol: 'pond' }) },
 ];
 
 export function protocolByName(name: string): RoleProtocol {

@@ -34,7 +34,7 @@ import type { AggregationUri } from '../../src/aggregation/protocol.js';
 import type { GrpcTransport } from '../../src/transport/grpc.js';
 import { freePorts, ROOT, TSX } from '../deploy/helpers.js';
 import { ROLE_PROTOCOLS } from './role-protocols.js';
-import { RecordingTransport, type Message } from './role-recording.js';
+import { isControl, messageId, PlanLog, RecordingTransport, type Message } from './role-recording.js';
 
 const PARTY = join(ROOT, 'test', 'aggregation', 'role-party.ts');
 /** Hang guards only (never reached by a normal run). */
@@ -57,6 +57,7 @@ interface Report {
   index?: number;
   received: Message[];
   sent: Message[];
+  unattributed: Message[];
   result?: string;
   error?: { name?: string; rule?: string; message?: string };
   aborted?: boolean;
@@ -139,6 +140,7 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
   const children = new Map<string, Child>();
   let grpc: GrpcTransport | undefined;
   let rec: RecordingTransport;
+  let log: PlanLog;
   let driver: RoleDriver;
   let plans = 0;
 
@@ -157,6 +159,7 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
     children.set(NO_OPT_IN, startParty(NO_OPT_IN, common(NO_OPT_IN), dir));
     grpc = await startPlayer({ configPath: join(dir, 'config.json'), name: SERVER, keyPath: join(dir, 'keys', `${SERVER}.key`), handleSignals: false });
     rec = new RecordingTransport(grpc);
+    log = new PlanLog(rec);
     driver = new RoleDriver(rec, SERVER);
     await Promise.all([...children.values()].map((c) => lineOf(c, (v) => v['ready'])));
   });
@@ -208,9 +211,9 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
     });
   }
 
-  /** What the driver (the SERVER party) sent and received for `plan`. */
-  const driverLog = (inv: string) => ({ received: rec.received.filter((m) => m.key.includes(inv)), sent: rec.sent.filter((m) => m.key.includes(inv)) });
-  const isControl = (m: Message) => m.key.startsWith(`${ROLES_KEY}/`);
+  /** What the driver (the SERVER party) sent and received for a plan. */
+  const driverLog = (inv: string) => log.of(inv);
+  const run = (roles: AggregationRoles, plan: AggregationPlan, policy = OPEN) => driver.run(roles, plan, { policy, timeoutMs: ROLE_TIMEOUT_MS, observe: log.observe });
 
   for (const [k, proto] of ROLE_PROTOCOLS.entries()) {
     const roles = local[k]!;
@@ -223,17 +226,21 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
         feed(plan, inputs);
         const inv = plan.invocationId;
         const parties = [...plan.aggregators, ...plan.clients];
-        const [run, ...reports] = await Promise.all([driver.run(roles, plan, { policy: OPEN, timeoutMs: ROLE_TIMEOUT_MS }), ...parties.map((p) => reportOf(children.get(p)!, inv))]);
+        const [done, ...reports] = await Promise.all([run(roles, plan), ...parties.map((p) => reportOf(children.get(p)!, inv))]);
         const by = new Map(reports.map((r) => [r.party, r]));
-        for (const r of reports) assert.equal(r.error, undefined, `${r.party}: ${JSON.stringify(r.error)}`);
+        for (const r of reports) {
+          assert.equal(r.error, undefined, `${r.party}: ${JSON.stringify(r.error)}`);
+          assert.deepEqual(r.unattributed, [], `${r.party} has messages of no plan`);
+        }
+        assert.deepEqual(log.unattributed(), [], 'the driver has messages of no plan');
 
         // 1. the aggregates, bit for bit
         if (plan.target === 'SERVER') {
-          assert.ok(run.result, 'the SERVER party got no aggregate');
-          assert.deepEqual(resultToBytes(plan, run.result), resultToBytes(plan, sim.result), `${uri}: the aggregate at SERVER differs from the simulation`);
+          assert.ok(done.result, 'the SERVER party got no aggregate');
+          assert.deepEqual(resultToBytes(plan, done.result), resultToBytes(plan, sim.result), `${uri}: the aggregate at SERVER differs from the simulation`);
           for (const a of plan.aggregators) assert.equal(by.get(a)!.result, undefined, `${a} holds the aggregate of a SERVER-target plan`);
         } else {
-          assert.equal(run.result, undefined);
+          assert.equal(done.result, undefined);
           plan.aggregators.forEach((a, i) => {
             assert.ok(by.get(a)!.result, `${a} got no aggregate`);
             assert.deepEqual(fromB64(by.get(a)!.result!), resultToBytes(plan, sim.atAggregators![i]!), `${uri}: the aggregate at ${a} differs from the simulation`);
@@ -262,8 +269,9 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
         // every message was received by the party it was sent to, byte for byte (sha256), and nothing else arrived
         const allSent = [...sent.values()].flat().filter((m) => !m.key.startsWith(`${ROLES_KEY}/plan/`));
         const allReceived = [...received.values()].flat();
-        const id = (m: Message) => `${m.from}>${m.to}:${m.key}:${m.sha256}`;
-        assert.deepEqual(allReceived.map(id).sort(), allSent.map(id).sort(), 'sent and received messages differ');
+        assert.deepEqual(allReceived.map(messageId).sort(), allSent.map(messageId).sort(), 'sent and received messages differ');
+        // the protocol ran over the network: role messages, not only control
+        assert.ok(allSent.some((m) => !isControl(m)), 'no role message was sent');
 
         // 3. no party received another party's input bytes in the clear, except the reference's aggregator
         const secrets = plan.clients.map((c, i) => ({
@@ -295,7 +303,7 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
       const plan = makePlan(roles, 'federated_secure_sum', [STRICT, CLIENTS[1]!, CLIENTS[2]!]);
       // it refuses before it asks for its input: it is never given one
       feed(plan, randomInputs(plan), STRICT);
-      const err = await driver.run(roles, plan, { policy: OPEN, timeoutMs: ROLE_TIMEOUT_MS }).then(
+      const err = await run(roles, plan).then(
         () => assert.fail('the plan ran'),
         (e: unknown) => e,
       );
@@ -313,7 +321,7 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
       test(`${proto.name}: every party must opt in to an insecure protocol; a client without it refuses and sends nothing`, async () => {
         const plan = makePlan(roles, 'federated_secure_sum', [NO_OPT_IN, CLIENTS[1]!, CLIENTS[2]!]);
         feed(plan, randomInputs(plan), NO_OPT_IN);
-        const err = await driver.run(roles, plan, { policy: OPEN, timeoutMs: ROLE_TIMEOUT_MS }).then(
+        const err = await run(roles, plan).then(
           () => assert.fail('the plan ran'),
           (e: unknown) => e,
         );
@@ -334,7 +342,7 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
         // the driver (SERVER) without the opt-in refuses before anything leaves it
         const plan2 = makePlan(roles, 'federated_secure_sum', CLIENTS);
         const before = rec.sent.length;
-        await assert.rejects(driver.run(roles, plan2, { policy: { minContributors: 1, allowInsecure: false }, timeoutMs: ROLE_TIMEOUT_MS }), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && e.party === SERVER);
+        await assert.rejects(run(roles, plan2, { minContributors: 1, allowInsecure: false }), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && e.party === SERVER);
         assert.equal(rec.sent.length, before, 'the refusing driver sent something');
       });
     }
