@@ -20,6 +20,8 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { startPlayer } from '../../src/deploy/player.js';
+import { loadIdentity } from '../../src/deploy/keys.js';
+import { loadConfig, pinnedKeys } from '../../src/transport/config.js';
 import { serveRoles, type RoleOutcome } from '../../src/deploy/roles-player.js';
 import type { AggregationPlan } from '../../src/aggregation/plan.js';
 import type { ClientInput } from '../../src/aggregation/roles.js';
@@ -42,7 +44,9 @@ async function main(): Promise<void> {
   });
   for (const k of ['name', 'config', 'key', 'driver', 'protocols'] as const) if (!a[k]) throw new TypeError(`role-party: --${k} is required`);
   const me = a.name!;
-  const protocols = a.protocols!.split(',').map((n) => protocolByName(n).make());
+  const identity = loadIdentity(a.key!);
+  const env = { identities: new Map([[me, identity]]), pinnedKeys: pinnedKeys(loadConfig(a.config!, { requireKeys: true })) };
+  const protocols = a.protocols!.split(',').map((n) => protocolByName(n).make(env));
   const policy = { minContributors: Number(a['min-contributors']), allowInsecure: a['allow-insecure']! };
 
   // this party's own inputs, by invocation id (from stdin only)

@@ -5,16 +5,25 @@
 import type { AggregationRoles } from '../../src/aggregation/roles.js';
 import { referenceRoles } from '../../src/aggregation/reference.js';
 import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
+import type { Identity } from '../../src/crypto/identity.js';
+
+/** What a process knows of the deployment when it builds its role sets. */
+export interface PartyEnv {
+  /** The X25519 identities of the parties it runs (a child: its own; the simulation: all). */
+  readonly identities: ReadonlyMap<string, Identity>;
+  /** Every party's pinned X25519 public key (config.json). */
+  readonly pinnedKeys: ReadonlyMap<string, Uint8Array>;
+}
 
 export interface RoleProtocol {
   /** `AggregationRoles.name` (plans name it; a child is told the names it runs). */
   readonly name: string;
-  /** A fresh role set, as every party (each process) builds it. */
-  readonly make: () => AggregationRoles;
+  /** A role set, as each process (or the simulation) builds it. */
+  readonly make: (env: PartyEnv) => AggregationRoles;
 }
 
 export const ROLE_PROTOCOLS: readonly RoleProtocol[] = [
-  { name: 'insecure-reference', make: referenceRoles },
+  { name: 'insecure-reference', make: () => referenceRoles() },
   { name: 'mpc-aby3', make: () => mpcRoles({ protocol: 'aby3' }) },
   { name: 'mpc-pond', make: () => mpcRoles({ protocol: 'pond' }) },
 ];

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { TensorType, type DType } from '../../src/core/types.js';
 import type { NumericArray } from '../../src/core/values.js';
 import { PolicyError } from '../../src/core/errors.js';
-import { keygen } from '../../src/deploy/keys.js';
+import { keygen, loadIdentity } from '../../src/deploy/keys.js';
 import { startPlayer } from '../../src/deploy/player.js';
 import { RoleDriver, ROLES_KEY } from '../../src/deploy/roles-player.js';
 import { checkPlan, type AggregationPlan } from '../../src/aggregation/plan.js';
@@ -135,8 +135,10 @@ function contains(hay: Uint8Array, needle: Uint8Array): boolean {
 
 describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-roles-'));
-  const local = ROLE_PROTOCOLS.map((p) => p.make());
-  const aggregators = Array.from({ length: Math.max(...local.map((r) => r.aggregatorCount)) }, (_, i) => `agg-${i}`);
+  // the driver's role sets (its own key), and the simulation's (every party's keys); built once the keys exist
+  let local: AggregationRoles[] = [];
+  let simulated: AggregationRoles[] = [];
+  const aggregators = Array.from({ length: 3 }, (_, i) => `agg-${i}`);
   const children = new Map<string, Child>();
   let grpc: GrpcTransport | undefined;
   let rec: RecordingTransport;
@@ -153,6 +155,11 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
       entries[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
     });
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', players: entries }, null, 2));
+    const identities = new Map(players.map(([name]) => [name, loadIdentity(join(dir, 'keys', `${name}.key`))]));
+    const pinned = new Map([...identities].map(([n, id]) => [n, id.publicKey]));
+    local = ROLE_PROTOCOLS.map((p) => p.make({ identities: new Map([[SERVER, identities.get(SERVER)!]]), pinnedKeys: pinned }));
+    simulated = ROLE_PROTOCOLS.map((p) => p.make({ identities, pinnedKeys: pinned }));
+    assert.ok(Math.max(...local.map((r) => r.aggregatorCount)) <= aggregators.length);
     const common = (name: string) => ['--config', 'config.json', '--key', join('keys', `${name}.key`), '--driver', SERVER, '--protocols', ROLE_PROTOCOLS.map((p) => p.name).join(','), '--timeout-ms', String(ROLE_TIMEOUT_MS)];
     for (const name of [...aggregators, ...CLIENTS]) children.set(name, startParty(name, [...common(name), '--allow-insecure'], dir));
     children.set(STRICT, startParty(STRICT, [...common(STRICT), '--allow-insecure', '--min-contributors', '5'], dir));
@@ -175,7 +182,7 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
         clearTimeout(t);
       }),
     );
-    await Promise.all(local.map((r) => r.close?.()));
+    await Promise.all([...local, ...simulated].map((r) => r.close?.()));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -216,17 +223,18 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
   const run = (roles: AggregationRoles, plan: AggregationPlan, policy = OPEN) => driver.run(roles, plan, { policy, timeoutMs: ROLE_TIMEOUT_MS, observe: log.observe });
 
   for (const [k, proto] of ROLE_PROTOCOLS.entries()) {
-    const roles = local[k]!;
+    // built in `before` (they need the keys); the test bodies run after it
+    const roles = () => local[k]!;
 
     test(`${proto.name}: a secure sum and a weighted mean across processes equal simulateRoles bit for bit; each party received only what the protocol allows`, async (t) => {
       for (const uri of ['federated_secure_sum', 'federated_weighted_mean_at_aggregators'] as const) {
-        const plan = makePlan(roles, uri, CLIENTS);
+        const plan = makePlan(roles(), uri, CLIENTS);
         const inputs = randomInputs(plan);
-        const sim = await simulateRoles(roles, plan, inputs, { policy: OPEN, timeoutMs: ROLE_TIMEOUT_MS });
+        const sim = await simulateRoles(simulated[k]!, plan, inputs, { policy: OPEN, timeoutMs: ROLE_TIMEOUT_MS });
         feed(plan, inputs);
         const inv = plan.invocationId;
         const parties = [...plan.aggregators, ...plan.clients];
-        const [done, ...reports] = await Promise.all([run(roles, plan), ...parties.map((p) => reportOf(children.get(p)!, inv))]);
+        const [done, ...reports] = await Promise.all([run(roles(), plan), ...parties.map((p) => reportOf(children.get(p)!, inv))]);
         const by = new Map(reports.map((r) => [r.party, r]));
         for (const r of reports) {
           assert.equal(r.error, undefined, `${r.party}: ${JSON.stringify(r.error)}`);
@@ -287,23 +295,23 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
               if (s.owner === party) continue;
               for (const part of s.parts) {
                 if (!contains(p, part)) continue;
-                assert.ok(!roles.secure && plan.aggregators[0] === party, `${party} received ${s.owner}'s input in the clear (${m.key} from ${m.from})`);
+                assert.ok(!roles().secure && plan.aggregators[0] === party, `${party} received ${s.owner}'s input in the clear (${m.key} from ${m.from})`);
                 seenInClear++;
               }
             }
           }
         }
         // the scan finds what is there: the reference's aggregator does hold every client's leaves (and weights)
-        if (!roles.secure) assert.equal(seenInClear, secrets.reduce((a, s) => a + s.parts.length, 0));
+        if (!roles().secure) assert.equal(seenInClear, secrets.reduce((a, s) => a + s.parts.length, 0));
         t.diagnostic(`${uri}: ${allSent.length} messages, ${allSent.reduce((a, m) => a + m.bytes, 0)} bytes`);
       }
     });
 
     test(`${proto.name}: a client whose policy says minContributors 5 refuses a 3-client plan; the driver's error names it and the rule`, async () => {
-      const plan = makePlan(roles, 'federated_secure_sum', [STRICT, CLIENTS[1]!, CLIENTS[2]!]);
+      const plan = makePlan(roles(), 'federated_secure_sum', [STRICT, CLIENTS[1]!, CLIENTS[2]!]);
       // it refuses before it asks for its input: it is never given one
       feed(plan, randomInputs(plan), STRICT);
-      const err = await run(roles, plan).then(
+      const err = await run(roles(), plan).then(
         () => assert.fail('the plan ran'),
         (e: unknown) => e,
       );
@@ -317,35 +325,43 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
       assert.deepEqual(r.sent.map((m) => `${m.to}:${m.key}`), [`${SERVER}:${ROLES_KEY}/${plan.invocationId}/report`]);
     });
 
-    if (!roles.secure) {
-      test(`${proto.name}: every party must opt in to an insecure protocol; a client without it refuses and sends nothing`, async () => {
-        const plan = makePlan(roles, 'federated_secure_sum', [NO_OPT_IN, CLIENTS[1]!, CLIENTS[2]!]);
-        feed(plan, randomInputs(plan), NO_OPT_IN);
-        const err = await run(roles, plan).then(
-          () => assert.fail('the plan ran'),
-          (e: unknown) => e,
-        );
-        assert.ok(err instanceof PolicyError, String(err));
-        assert.equal(err.party, NO_OPT_IN);
-        assert.equal(err.rule, 'protocol');
-        const inv = plan.invocationId;
-        const mine = await reportOf(children.get(NO_OPT_IN)!, inv);
-        assert.deepEqual(mine.sent.map((m) => `${m.to}:${m.key}`), [`${SERVER}:${ROLES_KEY}/${inv}/report`]);
-        // the aggregator was told to give up, and holds nothing of the refusing client
-        for (const a of plan.aggregators) {
-          const r = await reportOf(children.get(a)!, inv);
-          assert.ok(!r.received.some((m) => m.from === NO_OPT_IN), `${a} received from ${NO_OPT_IN}`);
-        }
-        // nor did the SERVER party get a role message
-        assert.deepEqual(driverLog(inv).received.filter((m) => !isControl(m)), []);
+    test(`${proto.name}: a client without the insecure opt-in refuses an insecure protocol (sending nothing) and takes part in a secure one`, async () => {
+      if (roles().secure) {
+        const plan = makePlan(roles(), 'federated_secure_sum', [NO_OPT_IN, CLIENTS[1]!, CLIENTS[2]!]);
+        const inputs = randomInputs(plan);
+        feed(plan, inputs);
+        const [done, sim] = await Promise.all([run(roles(), plan), simulateRoles(simulated[k]!, plan, inputs, { policy: OPEN, timeoutMs: ROLE_TIMEOUT_MS })]);
+        assert.deepEqual(resultToBytes(plan, done.result!), resultToBytes(plan, sim.result));
+        assert.equal((await reportOf(children.get(NO_OPT_IN)!, plan.invocationId)).error, undefined);
+        return;
+      }
+      // every party of the insecure reference must opt in (this one has not): it refuses, asks for no input, sends nothing
+      const plan = makePlan(roles(), 'federated_secure_sum', [NO_OPT_IN, CLIENTS[1]!, CLIENTS[2]!]);
+      feed(plan, randomInputs(plan), NO_OPT_IN);
+      const err = await run(roles(), plan).then(
+        () => assert.fail('the plan ran'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof PolicyError, String(err));
+      assert.equal(err.party, NO_OPT_IN);
+      assert.equal(err.rule, 'protocol');
+      const inv = plan.invocationId;
+      const mine = await reportOf(children.get(NO_OPT_IN)!, inv);
+      assert.deepEqual(mine.sent.map((m) => `${m.to}:${m.key}`), [`${SERVER}:${ROLES_KEY}/${inv}/report`]);
+      // the aggregator was told to give up, and holds nothing of the refusing client
+      for (const a of plan.aggregators) {
+        const r = await reportOf(children.get(a)!, inv);
+        assert.ok(!r.received.some((m) => m.from === NO_OPT_IN), `${a} received from ${NO_OPT_IN}`);
+      }
+      // nor did the SERVER party get a role message
+      assert.deepEqual(driverLog(inv).received.filter((m) => !isControl(m)), []);
 
-        // the driver (SERVER) without the opt-in refuses before anything leaves it
-        const plan2 = makePlan(roles, 'federated_secure_sum', CLIENTS);
-        const before = rec.sent.length;
-        await assert.rejects(run(roles, plan2, { minContributors: 1, allowInsecure: false }), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && e.party === SERVER);
-        assert.equal(rec.sent.length, before, 'the refusing driver sent something');
-      });
-    }
+      // the driver (SERVER) without the opt-in refuses before anything leaves it
+      const plan2 = makePlan(roles(), 'federated_secure_sum', CLIENTS);
+      const before = rec.sent.length;
+      await assert.rejects(run(roles(), plan2, { minContributors: 1, allowInsecure: false }), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && e.party === SERVER);
+      assert.equal(rec.sent.length, before, 'the refusing driver sent something');
+    });
   }
 });
 
