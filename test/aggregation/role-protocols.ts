@@ -20,6 +20,11 @@ export interface RoleProtocol {
   readonly name: string;
   /** A role set, as each process (or the simulation) builds it. */
   readonly make: (env: PartyEnv) => AggregationRoles;
+  /**
+   * The SERVER party routes each client's box, sealed to the aggregator, unchanged (Paillier);
+   * otherwise it receives from aggregator parties only.
+   */
+  readonly serverRelays?: boolean;
 }
 
 export const ROLE_PROTOCOLS: readonly RoleProtocol[] = [

@@ -264,7 +264,16 @@ describe('aggregation roles, each party in its own OS process (gRPC, mutual TLS)
           for (const m of sent.get(c)!) assert.ok(!plan.clients.includes(m.to), `${c} sent ${m.key} to client ${m.to}`);
         }
         const atServer = received.get(SERVER)!;
-        for (const m of atServer.filter((x) => !isControl(x))) assert.ok(plan.aggregators.includes(m.from), `SERVER received ${m.key} from ${m.from}, not an aggregator`);
+        const fromClients = atServer.filter((x) => !isControl(x) && plan.clients.includes(x.from));
+        for (const m of atServer.filter((x) => !isControl(x) && !fromClients.includes(x))) assert.ok(plan.aggregators.includes(m.from), `SERVER received ${m.key} from ${m.from}, not an aggregator`);
+        if (proto.serverRelays) {
+          // the SERVER only routes: one box from each client, each forwarded unchanged to the aggregator (sealed to it, useless to SERVER)
+          assert.deepEqual(fromClients.map((m) => m.from).sort(), [...plan.clients].sort(), 'SERVER receives one box from each client');
+          const forwarded = new Set(sent.get(SERVER)!.filter((m) => m.to === plan.aggregators[0]).map((m) => m.sha256));
+          for (const m of fromClients) assert.ok(forwarded.has(m.sha256), `SERVER did not forward ${m.from}'s box unchanged`);
+        } else {
+          assert.deepEqual(fromClients, [], 'SERVER received a message from a client');
+        }
         // the control messages the SERVER party gets are each party's short report, nothing else
         for (const m of atServer.filter(isControl)) {
           assert.equal(m.key, `${ROLES_KEY}/${inv}/report`, `SERVER received control message ${m.key} from ${m.from}`);
