@@ -14,8 +14,9 @@
  *       role (several plans may run at once) and reports the outcome to the
  *       driver under `fedcrypt/roles/<invocationId>/report`: `{ ok: true }`,
  *       or a refusal (`rule`, message) or failure (its class only, see
- *       `reportText`). The driver's `end` message (`.../end`) closes the
- *       plan; `{ abort: true }` makes a party that is still waiting give up.
+ *       `reportText`). The driver's `end` message (`.../end`, `abort`
+ *       true when a party failed) closes the plan: a role still waiting in
+ *       it gives up at once (its receives fail).
  *   RoleDriver.run(roles, plan, { policy })
  *       the driver's side: checks its own role first, sends the plan (as
  *       bytes) to every other party, runs its own role when the plan names
