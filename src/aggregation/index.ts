@@ -7,6 +7,8 @@ export { mpcRoles, type MpcRolesOptions } from './mpc-roles.js';
 export {
   PaillierAggregation,
   paillierAggregation,
+  paillierRoles,
+  paillierBoxAd,
   paillierSecureMean,
   PAILLIER_CHANNEL_GRID,
   channelFor,
@@ -14,6 +16,8 @@ export {
   StageMachine as PaillierStageMachine,
   STAGES as PAILLIER_STAGES,
   type PaillierAggregationOptions,
+  type PaillierRoles,
+  type PaillierRolesOptions,
   type PaillierSecureMeanOptions,
   type PaillierSecureMeanResult,
   type PaillierReport,

@@ -1,12 +1,17 @@
 /**
  * The learning layer's fast path through the Paillier aggregation: a weighted
- * mean of flat Float32Array updates (clients encrypt w_i/W · x_i in fixed
- * point, the aggregator adds, the server decrypts; W = Σ w_i is public as in
- * the MPC secureMean). Encryption and decryption run on worker threads.
+ * mean of flat Float32Array updates, run as the Paillier roles (a
+ * federated_weighted_mean_at_aggregators plan simulated by
+ * `PaillierAggregation.simulate`, no separate code path). Each client encodes
+ * w_i·x_i in fixed point and appends its weight w_i (its private input); SERVER
+ * decrypts Σ w_i·x_i and Σ w_i and divides; as the target is AGGREGATORS, the
+ * aggregation service receives the mean too. 'low' precision: 20 fractional
+ * bits in 40-bit slots (|w_i·x_i| < 2^19); 'high': 32 in 64-bit slots
+ * (|w_i·x_i| < 2^31). Encryption and decryption run on worker threads.
  */
-import { PaillierPacking } from '../paillier/packing.js';
-import { ValueOutOfRangeError } from '../paillier/errors.js';
-import type { PaillierWorkerPool } from '../paillier/pool.js';
+import { TensorType } from '../core/types.js';
+import { PaillierWorkerPool } from '../paillier/pool.js';
+import { checkPlan } from './plan.js';
 import { PaillierAggregation } from './paillier.js';
 
 export interface PaillierSecureMeanOptions {
@@ -17,8 +22,6 @@ export interface PaillierSecureMeanOptions {
   noiseBits?: number;
   /** Minimum number of valid contributions (default 3; see PaillierAggregationOptions.minContributors). */
   minContributors?: number;
-  /** Reuse one protocol instance (and its keys) across rounds; by default one is cached per (clients, keyBits). */
-  protocol?: PaillierAggregation | string;
   workers?: PaillierWorkerPool | boolean | 'auto';
 }
 
@@ -28,14 +31,17 @@ export interface PaillierSecureMeanResult {
   bytesByRole: Record<string, number>;
 }
 
+// one protocol instance (parties' identities, the server's key pair, the long-lived channel state)
+// per (clients, keyBits, noiseBits, minContributors, precision, workers)
 const cachedProtocols = new Map<string, PaillierAggregation>();
+const poolIds = new WeakMap<PaillierWorkerPool, number>();
 let meanCounter = 0;
+let poolCounter = 0;
 
 /**
- * Weighted mean of flat Float32Array updates through the full Paillier
- * protocol (clients encrypt w_i/W · x_i in fixed point, the aggregator adds,
- * the server decrypts; W = Σ w_i is public as in the MPC secureMean).
- * Encryption and decryption run on worker threads.
+ * Weighted mean of flat Float32Array updates through the Paillier roles
+ * (see the module comment). Fewer updates than `minContributors` (default 3)
+ * is a PolicyError; a value outside the precision's range a ValueOutOfRangeError.
  */
 export async function paillierSecureMean(
   updates: readonly Float32Array[],
@@ -53,53 +59,46 @@ export async function paillierSecureMean(
   w.forEach((x, i) => {
     if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new RangeError(`${fn}: "weights[${i}]" expected finite number >= 0, got ${x}`);
   });
-  const W = w.reduce((a, b) => a + b, 0);
-  if (!(W > 0)) throw new RangeError(`${fn}: "weights" must not be all zero`);
+  if (!w.some((x) => x > 0)) throw new RangeError(`${fn}: "weights" must not be all zero`);
   if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: "options" expected object`);
   const precision = options.precision ?? 'low';
   if (precision !== 'low' && precision !== 'high') throw new RangeError(`${fn}: "precision" expected 'low' or 'high', got ${String(precision)}`);
-  const frac = precision === 'low' ? 20 : 32;
-  const bitwidth = precision === 'low' ? 40 : 64;
   const keyBits = options.keyBits ?? 2048;
-  let proto: PaillierAggregation;
-  if (options.protocol instanceof PaillierAggregation) proto = options.protocol;
-  else {
-    const id = `${updates.length}/${keyBits}/${options.noiseBits ?? 'default'}/${options.minContributors ?? 'default'}`;
-    proto =
-      cachedProtocols.get(id) ??
-      new PaillierAggregation({
-        numClients: updates.length,
-        keyBits,
-        workers: options.workers ?? true,
-        ...(options.noiseBits === undefined ? {} : { noiseBits: options.noiseBits }),
-        ...(options.minContributors === undefined ? {} : { minContributors: options.minContributors }),
-      });
+  const workers = options.workers ?? true;
+  let wid: string = String(workers);
+  if (workers instanceof PaillierWorkerPool) {
+    if (!poolIds.has(workers)) poolIds.set(workers, ++poolCounter);
+    wid = `pool${poolIds.get(workers)}`;
+  }
+  const id = `${updates.length}/${keyBits}/${options.noiseBits ?? 'default'}/${options.minContributors ?? 'default'}/${precision}/${wid}`;
+  let proto = cachedProtocols.get(id);
+  if (!proto) {
+    proto = new PaillierAggregation({
+      numClients: updates.length,
+      keyBits,
+      fracBits: precision === 'low' ? 20 : 32,
+      floatBits: precision === 'low' ? 40 : 64,
+      workers,
+      ...(options.noiseBits === undefined ? {} : { noiseBits: options.noiseBits }),
+      ...(options.minContributors === undefined ? {} : { minContributors: options.minContributors }),
+    });
     cachedProtocols.set(id, proto);
   }
-  const packing = new PaillierPacking({ keyBits: proto.keyBits, bitwidth, maxClients: proto.numClients, signed: true });
-  const scale = 2 ** frac;
-  const lim = 2 ** (bitwidth - 1);
   const n = updates[0]!.length;
-  const clients = updates.map((u, c) => () => {
-    const f = w[c]! / W;
-    const out = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const v = Math.round(u[i]! * f * scale);
-      if (!(Math.abs(v) < lim)) throw new ValueOutOfRangeError(`${fn}: updates[${c}][${i}] = ${u[i]} does not fit ${precision} precision (|x·w/W| < 2^${bitwidth - 1 - frac})`);
-      out[i] = v;
-    }
-    return out;
+  const plan = checkPlan({
+    protocol: proto.roles.name,
+    invocationId: `secure-mean/${++meanCounter}`,
+    uri: 'federated_weighted_mean_at_aggregators',
+    target: 'AGGREGATORS',
+    leaves: [{ path: '', type: new TensorType('float32', [n]), size: n }],
+    clients: updates.map((_, i) => `client-${i}`),
+    aggregators: proto.roles.aggregatorNames,
+    server: 'server',
+    params: proto.roles.params,
   });
-  const before = proto.transport.stats();
-  const { sums } = await proto.run(`secure-mean/${++meanCounter}`, packing, n, clients);
-  const mean = new Float32Array(n);
-  for (let i = 0; i < n; i++) mean[i] = Number(sums[i]!) / scale;
-  const after = proto.transport.stats();
-  const bytesPerPlayer: Record<string, number> = {};
-  for (const [p, s] of Object.entries(after)) {
-    const d = s.bytesSent - (before[p]?.bytesSent ?? 0);
-    if (d > 0) bytesPerPlayer[p] = d;
-  }
+  const r = await proto.simulate(plan, updates.map((u, i) => ({ values: [u], weight: w[i]! })));
+  const mean = Float32Array.from(r.result.leaves[0] as Float64Array);
+  const bytesPerPlayer: Record<string, number> = { ...r.bytesSent };
   const bytesByRole: Record<string, number> = {};
   for (const [p, b] of Object.entries(bytesPerPlayer)) {
     const role = p.startsWith('client-') ? 'clients' : p;

@@ -1,79 +1,104 @@
 /**
- * Encoding plans of the Paillier aggregation: how a request's leaves become
- * one integer vector per client, and how the decrypted sums become results.
+ * Encodings of the Paillier aggregation: how ONE client's input becomes its
+ * integer vector (at that client), and how the decrypted sums become the
+ * aggregate (at SERVER). Everything here is a function of the public plan and
+ * the public parameters; `encode` only ever sees the one input it is given.
+ *
  * Secure sums pack the values as they are (unsigned, bitwidth of the declared
  * bound); integer sums/means use signed offset encoding (33 bits for
  * int32/uint32, 64 for int64); floats use fixed point with scale 2^fracBits in
- * 96-bit signed slots (|x| < 2^(94 - fracBits)); weighted means encode
- * (w_i / W)·x_i with the total weight W treated as public.
+ * signed slots of `floatBits` bits (|x| < 2^(floatBits - 1 - fracBits)).
+ * Weighted means: the weight is the client's private input; the client
+ * encodes w·x in fixed point and appends w as one more slot, and SERVER
+ * divides the decrypted sums Σ w·x by Σ w (no party sees an individual w).
+ * Unweighted means divide by the number of contributions in the aggregate.
  */
 import { PaillierPacking, type IntegerVector } from '../paillier/packing.js';
 import { ValueOutOfRangeError } from '../paillier/errors.js';
-import type { AggregateLeafValue, AggregationRequest } from './protocol.js';
+import type { AggregationPlan } from './plan.js';
+import type { AggregateLeafValue } from './protocol.js';
+import type { ClientInput } from './roles.js';
 
-/** How a request's leaves become one integer vector per client, and back. */
-export interface Plan {
-  packing: PaillierPacking;
-  length: number;
-  encode(client: number): IntegerVector;
-  decode(sums: bigint[], contributions: number): AggregateLeafValue[];
+/** The public parameters an encoding depends on. */
+export interface EncodingParams {
+  readonly keyBits: number;
+  readonly maxClients: number;
+  readonly fracBits: number;
+  readonly floatBits: number;
+}
+
+/** How a plan's leaves become one integer vector per client, and back. */
+export interface Encoding {
+  readonly packing: PaillierPacking;
+  /** Integers per client: the plan's elements, plus the weight for weighted means. */
+  readonly length: number;
+  /** One client's own input as integers (ValueOutOfRangeError for a value the slots cannot hold). */
+  encode(me: string, input: ClientInput): IntegerVector;
+  /** The aggregate from the exact sums of `contributions` clients. */
+  decode(sums: readonly bigint[], contributions: number): AggregateLeafValue[];
 }
 
 const isIntDType = (d: string) => d === 'int32' || d === 'uint32' || d === 'int64';
 
-export function planFor(req: AggregationRequest, keyBits: number, maxClients: number, fracBits: number): Plan {
-  const sizes = req.leaves.map((l) => l.size);
+export function encodingFor(plan: AggregationPlan, p: EncodingParams): Encoding {
+  const sizes = plan.leaves.map((l) => l.size);
   const total = sizes.reduce((a, b) => a + b, 0);
-  const scale = 2 ** fracBits;
-  const bigScale = 1n << BigInt(fracBits);
-  if (req.uri === 'federated_secure_sum' || req.uri === 'federated_secure_sum_at_aggregators') {
-    const bound = req.bound ?? (1n << BigInt(req.bitwidth ?? 32));
+  const { keyBits, maxClients, fracBits, floatBits } = p;
+  if (plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators') {
+    const bound = plan.bound!;
     const bitwidth = Math.max(1, (bound - 1n).toString(2).length);
     const packing = new PaillierPacking({ keyBits, bitwidth, maxClients, signed: false });
     return {
       packing,
       length: total,
-      encode: (c) => concatLeaves(req.clientValues[c]!, total, (x) => x),
-      decode: (sums) => splitLeaves(sums, sizes).map((s) => s),
+      encode: (_me, input) => concat(input.values, total),
+      decode: (sums) => split(sums, sizes),
     };
   }
-  const weighted = req.uri === 'federated_weighted_mean_at_aggregators';
-  const intLeaf = req.leaves.map((l) => isIntDType(l.type.dtype));
+  const weighted = plan.uri === 'federated_weighted_mean_at_aggregators';
+  const intLeaf = plan.leaves.map((l) => isIntDType(l.type.dtype));
   const anyFloat = intLeaf.some((x) => !x);
-  const anyInt64 = req.leaves.some((l) => l.type.dtype === 'int64');
-  const bitwidth = weighted || anyFloat ? 96 : anyInt64 ? 64 : 33;
+  const intBits = plan.leaves.some((l) => l.type.dtype === 'int64') ? 64 : 33;
+  const bitwidth = weighted ? floatBits : anyFloat ? Math.max(floatBits, intBits) : intBits;
   const packing = new PaillierPacking({ keyBits, bitwidth, maxClients, signed: true });
-  const fixed = (x: number, what: string): bigint => {
-    const v = x * scale;
-    if (!Number.isFinite(v) || Math.abs(v) >= 2 ** 94) throw new ValueOutOfRangeError(`paillier aggregation: ${what} = ${x} does not fit the fixed-point range (|x| < 2^${94 - fracBits})`);
-    return BigInt(Math.round(v));
+  const scale = 2 ** fracBits;
+  const limit = 2 ** (floatBits - 1);
+  const fixed = (x: number, what: () => string): number | bigint => {
+    const v = Math.round(x * scale);
+    if (!(Math.abs(v) < limit)) throw new ValueOutOfRangeError(`${what()} = ${x} does not fit the fixed-point range (|x| < 2^${floatBits - 1 - fracBits}; fracBits ${fracBits}, floatBits ${floatBits})`);
+    return Number.isSafeInteger(v) ? v : BigInt(v);
   };
-  // weighted means: clients encode (w_i / W)·x_i with the total weight W public (as in the MPC secureMean)
-  const W = weighted ? req.weights!.reduce((a, b) => a + b, 0) : 1;
+  const length = total + (weighted ? 1 : 0);
   return {
     packing,
-    length: total,
-    encode(c) {
-      const f = weighted ? req.weights![c]! / W : 1;
-      const out: bigint[] = new Array(total);
+    length,
+    encode(me, input) {
+      const w = weighted ? input.weight! : 1;
+      const out = new Array<number | bigint>(length);
       let k = 0;
-      req.clientValues[c]!.forEach((a, j) => {
+      input.values.forEach((a, j) => {
         for (let i = 0; i < a.length; i++) {
           const x = a[i]!;
-          if (weighted) out[k++] = fixed(f * Number(x), `weighted value of client ${c}`);
-          else if (intLeaf[j]) out[k++] = typeof x === 'bigint' ? x : BigInt(x);
-          else out[k++] = fixed(x as number, `value of client ${c}`);
+          if (weighted) out[k] = fixed(w * Number(x), () => `${me}: weight × value ${k}`);
+          else if (intLeaf[j]) out[k] = x;
+          else out[k] = fixed(x as number, () => `${me}: value ${k}`);
+          k++;
         }
       });
+      if (weighted) out[k] = fixed(w, () => `${me}: weight`);
       return out;
     },
     decode(sums, contributions) {
-      const parts = splitLeaves(sums, sizes);
-      const divisor = req.uri === 'federated_mean_at_aggregators' ? contributions : 1;
-      return parts.map((s, j) => {
-        if (req.uri === 'federated_sum_at_aggregators' && intLeaf[j]) return s;
+      let divisor = 1;
+      if (plan.uri === 'federated_mean_at_aggregators') divisor = contributions;
+      if (weighted) {
+        divisor = toNumber(sums[total]!, scale);
+        if (!(divisor > 0)) throw new RangeError(`paillier aggregation: the weights of the ${contributions} contributions sum to ${divisor} at 2^-${fracBits} precision; no weighted mean`);
+      }
+      return split(sums.slice(0, total), sizes).map((s, j) => {
+        if (plan.uri === 'federated_sum_at_aggregators' && intLeaf[j]) return s;
         const f = new Float64Array(s.length);
-        const unscale = weighted || !intLeaf[j] ? bigScale : 1n;
+        const unscale = weighted || !intLeaf[j] ? scale : 1;
         for (let i = 0; i < s.length; i++) f[i] = toNumber(s[i]!, unscale) / divisor;
         return f;
       });
@@ -81,22 +106,22 @@ export function planFor(req: AggregationRequest, keyBits: number, maxClients: nu
   };
 }
 
-/** x / d as a float64, accurate for large x (integer and fractional parts separately). */
-function toNumber(x: bigint, d: bigint): number {
-  if (d === 1n) return Number(x);
-  const q = x / d;
-  const r = x - q * d;
-  return Number(q) + Number(r) / Number(d);
+/** x / d as a float64 (d a power of two), accurate for large x (integer and fractional parts separately). */
+function toNumber(x: bigint, d: number): number {
+  if (x >= -(2n ** 53n) && x <= 2n ** 53n) return Number(x) / d;
+  const bd = BigInt(d);
+  const q = x / bd;
+  return Number(q) + Number(x - q * bd) / d;
 }
 
-function concatLeaves(leaves: readonly ArrayLike<number | bigint>[], total: number, f: (x: number | bigint) => number | bigint): (number | bigint)[] {
-  const out: (number | bigint)[] = new Array(total);
+function concat(leaves: ClientInput['values'], total: number): (number | bigint)[] {
+  const out = new Array<number | bigint>(total);
   let k = 0;
-  for (const a of leaves) for (let i = 0; i < a.length; i++) out[k++] = f(a[i]!);
+  for (const a of leaves) for (let i = 0; i < a.length; i++) out[k++] = a[i]!;
   return out;
 }
 
-function splitLeaves(sums: bigint[], sizes: number[]): bigint[][] {
+function split(sums: readonly bigint[], sizes: readonly number[]): bigint[][] {
   const out: bigint[][] = [];
   let k = 0;
   for (const s of sizes) {

@@ -2,8 +2,10 @@
  * Deployment commands of the fedcrypt CLI:
  *
  *   fedcrypt keygen --name server0 [--dir keys] [--force]
+ *   fedcrypt config --keys keys --model-owner mo --data-owners owner0,owner1,owner2 --servers server0,server1,server2 [--out config.json]
+ *   fedcrypt config --check config.json [--keys keys]
  *   fedcrypt player --config config.json --name server0 [--key keys/server0.key] [policy options]
- *   fedcrypt launch --config config.json [--keys keys]
+ *   fedcrypt launch --config config.json [--keys keys] [--restart 3]
  *   fedcrypt train network_a mnist --config config.json [--round-timeout 60] [--checkpoint-dir ckpt] [--resume]
  *
  * `train` without --config is unchanged (in process); these commands add the
@@ -14,6 +16,8 @@ import { Command, InvalidArgumentError } from 'commander';
 // a cycle (main.ts registers these commands); safe: runTrain is only called from an action, after both modules are evaluated.
 // (A dynamic import('./main.js') here would wait for main.ts's top-level await when it is the entry point: a deadlock.)
 import { runTrain, type TrainCliOptions } from './main.js';
+import { checkTrainOptions, userMessage } from './options.js';
+import { registerConfigCommand } from './config-command.js';
 
 function intArg(name: string, min: number) {
   return (v: string): number => {
@@ -25,7 +29,7 @@ function intArg(name: string, min: number) {
 function secondsArg(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} expected a number of seconds > 0, got "${v}"`);
+    if (!Number.isFinite(n) || n < 0.001) throw new InvalidArgumentError(`${name} expected a number of seconds >= 0.001, got "${v}"`);
     return n;
   };
 }
@@ -60,7 +64,7 @@ export async function runNetworkedTrain(model: string, dataset: string, o: NetTr
   });
   const secs = ((performance.now() - t0) / 1000).toFixed(2);
   if (r.error) {
-    console.error(`error: ${r.error.message}`);
+    console.error(`error: ${userMessage(r.error.message)}`);
     log(`stopped after round ${r.round}/${r.totalSteps}${o.checkpointDir ? `; checkpoint of round ${r.round} in ${o.checkpointDir} (continue with --resume)` : ''}`);
     return 1;
   }
@@ -71,9 +75,6 @@ export async function runNetworkedTrain(model: string, dataset: string, o: NetTr
 
 /** `fedcrypt train ... --config --mode fedavg`: FedAvg on the execution stack (remoteContext over the players). */
 async function runStackTrain(model: string, dataset: string, o: NetTrainCli, log: (s: string) => void): Promise<number> {
-  for (const k of ['checkpointDir', 'resume'] as const) {
-    if (o[k] !== undefined) throw new InvalidArgumentError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is not available with --mode fedavg across processes yet`);
-  }
   const { runStackTraining } = await import('../deploy/stack-training.js');
   (await import('../deploy/heap.js')).tuneHeapForRounds();
   const t0 = performance.now();
@@ -110,6 +111,7 @@ interface PlayerCli {
   insecureAllowPlaintext?: boolean;
   data?: string;
   clients?: number;
+  readyFile?: string;
 }
 
 /** The operator's data module: exports `data(source, client)` (or a default function). */
@@ -123,12 +125,13 @@ async function loadDataModule(path: string): Promise<(source: string, client: { 
   const f = typeof m.data === 'function' ? m.data : typeof m.default === 'function' ? m.default : undefined;
   if (f === undefined) throw new InvalidArgumentError(`--data: ${abs} exports no data(source, client) function`);
   return f as (source: string, client: { name: string; index: number }) => unknown;
+
 }
 
 export function registerDeployCommands(program: Command): void {
   program
     .command('keygen')
-    .description("write a player's keys: <dir>/<name>.key (private, 0600), <dir>/<name>.pub and <dir>/<name>.crt (paste the printed certificate and publicKey into config.json)")
+    .description("write a player's keys: <dir>/<name>.key (private, 0600, stays on this host), <dir>/<name>.crt and <dir>/<name>.pub (public: 'fedcrypt config' builds config.json from them)")
     .requiredOption('--name <name>', 'player name, as in config.json')
     .option('--dir <dir>', 'folder for the key files', 'keys')
     .option('--force', 'replace an existing key')
@@ -139,7 +142,10 @@ export function registerDeployCommands(program: Command): void {
       console.log(`for config.json, players.${k.name}:`);
       console.log(`  "certificate": "${k.certificate}",`);
       console.log(`  "publicKey": "${k.publicKey}"`);
+      console.log(`next: send ${k.certificatePath} and ${k.publicKeyPath} (public) to whoever assembles the config; "fedcrypt config --keys <folder with every player's .crt and .pub> ..." writes config.json from them`);
     });
+
+  registerConfigCommand(program);
 
   program
     .command('player')
@@ -155,6 +161,8 @@ export function registerDeployCommands(program: Command): void {
     .option('--insecure-allow-plaintext', "INSECURE: also take part in 'plaintext' jobs, which hand this data owner's update to the model owner in the clear")
     .option('--data <spec>', "data owner: the data this player's clients train on (mnist or mnist:<start>-<end>), or a module exporting data(source, client) that serves its CLIENTS values in remote sessions (the driver only names a source)")
     .option('--clients <n>', 'data owner: host n clients (<name>:0 ..), each its own party of every protocol (default 1: the player itself)', intArg('--clients', 1))
+    .option('--ready-file <file>', 'write this file once serving, touch it every 10 s, remove it when stopping (for probes; deploy/k8s/)')
+
     .action(async (o: PlayerCli) => {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
       const { startPlayer } = await import('../deploy/player.js');
@@ -177,22 +185,31 @@ export function registerDeployCommands(program: Command): void {
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      console.error(`${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`);
-      const { serveSessions } = await import('../deploy/session.js');
-      // --data: the operator's own module, or a dataset range this player trains on (mnist:0-20000)
-      let data: Awaited<ReturnType<typeof loadDataModule>> | undefined;
-      if (o.data !== undefined && /^[a-z0-9_-]+(:\d+-\d+)?$/.test(o.data)) {
-        const { learningDataSource } = await import('../deploy/stack-training.js');
-        const { setLearningPolicy } = await import('../learning/stack.js');
-        setLearningPolicy({ minBatchSize: policy.minBatchSize, models: policy.models });
-        data = await learningDataSource(o.data, o.name, config, o.clients ?? 1);
-      } else if (o.data !== undefined) data = await loadDataModule(o.data);
-      // remote execution sessions (any federated computation) beside the training jobs; both end when the transport closes
-      const sessions = serveSessions(transport, config, o.name, { policy, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped }).catch((e: unknown) => {
-        if (!stopped) console.error(`${o.name}: sessions stopped: ${(e as Error).message}`);
-      });
-      await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
-      await sessions;
+      const serving = `${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`;
+      const unready = o.readyFile ? (await import('./ready-file.js')).holdReadyFile(o.readyFile, `${serving}\n`) : undefined;
+      console.error(serving);
+      try {
+        const { serveSessions } = await import('../deploy/session.js');
+        // --data: the operator's own module, or a dataset range this player trains on (mnist:0-20000)
+        let data: Awaited<ReturnType<typeof loadDataModule>> | undefined;
+        if (o.data !== undefined && /^[a-z0-9_-]+(:\d+-\d+)?$/.test(o.data)) {
+          const { learningDataSource } = await import('../deploy/stack-training.js');
+          const { setLearningPolicy } = await import('../learning/stack.js');
+          setLearningPolicy({ minBatchSize: policy.minBatchSize, models: policy.models });
+          data = await learningDataSource(o.data, o.name, config, o.clients ?? 1);
+        } else if (o.data !== undefined) data = await loadDataModule(o.data);
+        // remote execution sessions (any federated computation) beside the training jobs; both end when the transport closes
+        const { loadIdentity } = await import('../deploy/keys.js');
+        const identity = loadIdentity(o.key ?? `keys/${o.name}.key`);
+        const sessions = serveSessions(transport, config, o.name, { policy, identity, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped }).catch((e: unknown) => {
+          if (!stopped) console.error(`${o.name}: sessions stopped: ${(e as Error).message}`);
+        });
+        await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
+        await sessions;
+      } finally {
+        unready?.();
+      }
+
       await transport.close();
       console.error(`${o.name}: stopped`);
     });
@@ -203,9 +220,10 @@ export function registerDeployCommands(program: Command): void {
     .requiredOption('--config <file>', 'config.json')
     .option('--keys <dir>', 'folder with the <name>.key files', 'keys')
     .option('--include-model-owner', 'also start the model owner as a plain player')
-    .action(async (o: { config: string; keys: string; includeModelOwner?: boolean }) => {
+    .option('--restart <n>', 'start a crashed player again, at most n times per player (backoff 1 s, doubling, at most 30 s)', intArg('--restart', 0), 0)
+    .action(async (o: { config: string; keys: string; includeModelOwner?: boolean; restart: number }) => {
       const { launchPlayers } = await import('../deploy/launch.js');
-      const l = launchPlayers({ configPath: o.config, keysDir: o.keys, includeModelOwner: o.includeModelOwner ?? false });
+      const l = launchPlayers({ configPath: o.config, keysDir: o.keys, includeModelOwner: o.includeModelOwner ?? false, restarts: o.restart });
       const stop = () => void l.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -221,12 +239,10 @@ export function registerDeployCommands(program: Command): void {
       .option('--round-timeout <seconds>', 'networked: deadline of each round', secondsArg('--round-timeout'), 60)
       .option('--checkpoint-dir <dir>', 'networked: checkpoint after every round into this folder')
       .option('--resume', 'networked: continue from the checkpoint in --checkpoint-dir')
-      .option('--validation-limit <n>', 'networked: validate on at most n test images', intArg('--validation-limit', 1));
+      .option('--validation-limit <n>', 'validate on at most n test images', intArg('--validation-limit', 1));
     train.action(async (model: string, dataset: string, o: NetTrainCli) => {
+      checkTrainOptions(train, o as NetTrainCli & Record<string, unknown>);
       if (o.config === undefined) {
-        for (const k of ['checkpointDir', 'resume', 'key', 'validationLimit'] as const) {
-          if (o[k] !== undefined) throw new InvalidArgumentError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --config (networked training)`);
-        }
         process.exitCode = await runTrain(model, dataset, o);
         return;
       }

@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { pathToFileURL } from 'node:url';
 import { registerDeployCommands } from './deploy.js';
+import { userMessage } from './options.js';
 import { train, type TrainOptions, MODEL_NAMES, DATASET_NAMES, PROTOCOL_NAMES, type EpochMetrics, type RoundInfo } from '../learning/index.js';
 
 function intArg(name: string, min: number) {
@@ -32,7 +33,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 export interface TrainCliOptions {
   epochs: number; protocol: string; precision: 'low' | 'high'; owners: number; mode: 'fedsgd' | 'fedavg'; batchSize: number; seed: number;
   nonIid?: boolean; out?: string; onBadUpdate: 'abort' | 'skip'; maxSteps?: number; lr?: number; optimizer?: 'amsgrad' | 'adam' | 'sgd';
-  localEpochs?: number; clientLr?: number; progress?: boolean; insecureAllowPlaintext?: boolean; minContributors?: number;
+  localEpochs?: number; clientLr?: number; progress?: boolean; insecureAllowPlaintext?: boolean; minContributors?: number; validationLimit?: number;
 }
 
 export async function runTrain(model: string, dataset: string, o: TrainCliOptions, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
@@ -44,6 +45,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
     seed: o.seed, nonIid: o.nonIid ?? false, out: o.out, onBadUpdate: o.onBadUpdate, maxSteps: o.maxSteps, lr: o.lr, optimizer: o.optimizer,
     localEpochs: o.localEpochs, clientLr: o.clientLr, insecureAllowPlaintext: o.insecureAllowPlaintext ?? false,
     ...(o.minContributors !== undefined ? { minContributors: o.minContributors } : {}),
+    ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
     onStart: ({ aggregator, numParams, totalSteps, backend }) => {
       log(`fedcrypt train: ${model} on ${dataset}, ${o.owners} data owners${o.nonIid ? ' (non-IID)' : ''}, ${o.mode}, batch ${o.batchSize}, seed ${o.seed}, tfjs backend ${backend}`);
       log(`aggregation: ${aggregator.description ?? aggregator.name}`);
@@ -83,7 +85,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
   log(`bytes sent per role: ${Object.entries(t.bytesByRole).map(([k, v]) => `${k} ${fmtBytes(v)}`).join(', ')}`);
   if (r.paths) log(`run folder: ${r.paths.dir} (metrics.json, report.html)`);
   if (r.error) {
-    console.error(`error: ${r.error.message}`);
+    console.error(`error: ${userMessage(r.error.message)}`);
     return 1;
   }
   log(`final test accuracy: ${pct(r.metrics.final.accuracy)}`);
@@ -135,7 +137,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    // the CLI's own usage errors are already in its words; a library's name its arguments as its API does
+    console.error(`error: ${e instanceof InvalidArgumentError ? (e as Error).message : userMessage((e as Error).message)}`);
     process.exitCode = 1;
   }
 }

@@ -68,6 +68,7 @@ async function serverOptimizer(kind: string, lr: number, totalSteps: number): Pr
 export function resolveParams(config: DeployConfig, o: NetworkTrainOptions): TrainingParams {
   const roles = configRoles(config);
   const protocol = (o.protocol ?? 'aby3').toLowerCase();
+  if (protocol === 'paillier') throw new RangeError('"protocol" paillier runs across processes with --mode fedavg (FedAvg on the execution stack); FedSGD across processes runs aby3, pond or plaintext');
   if (!(NETWORK_PROTOCOLS as readonly string[]).includes(protocol)) throw new RangeError(`"protocol" expected one of ${NETWORK_PROTOCOLS.join(', ')} for a networked run, got ${JSON.stringify(o.protocol)}`);
   checkServersFor(protocol as NetworkProtocol, roles.servers);
   if (o.owners !== undefined && o.owners !== roles.dataOwners.length) throw new RangeError(`"owners" is ${o.owners} but the config has ${roles.dataOwners.length} data owners (${roles.dataOwners.join(', ')})`);

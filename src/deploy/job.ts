@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ConfigError, formatConfig, type DeployConfig } from '../transport/config.js';
 
-import { NETWORK_PROTOCOLS, type NetworkProtocol } from './policy.js';
+import { JOB_PROTOCOLS, NETWORK_PROTOCOLS, type NetworkProtocol } from './policy.js';
 
 export { NETWORK_PROTOCOLS, type NetworkProtocol };
 export const JOB_VERSION = 1;
@@ -88,6 +88,10 @@ export function configRoles(config: DeployConfig): { modelOwner: string; dataOwn
 
 /** Check the servers a protocol needs are in the config. */
 export function checkServersFor(protocol: NetworkProtocol, servers: readonly string[]): void {
+  if (protocol === 'paillier') {
+    if (servers.length < 1) throw new ConfigError('players: paillier needs a player with role "compute-server" (the aggregation service)', 'players');
+    return;
+  }
   if (protocol !== 'plaintext' && servers.length !== 3) {
     throw new ConfigError(`players: ${protocol} needs exactly 3 players with role "compute-server"${protocol === 'pond' ? ' (two servers and the crypto producer)' : ''}, found ${servers.length}`, 'players');
   }
@@ -113,7 +117,7 @@ export function parseJobSpec(bytes: Uint8Array): JobSpec {
   for (const k of ['model', 'dataset'] as const) if (typeof o[k] !== 'string' || !/^[a-z0-9_.-]{1,64}$/.test(o[k])) throw bad(k, 'a lower-case name (letters, digits, _ . -)');
   if (typeof o['modelOwner'] !== 'string' || !PLAYER_NAME.test(o['modelOwner'])) throw bad('modelOwner', 'a player name');
   if (typeof o['configHash'] !== 'string' || !/^[0-9a-f]{64}$/.test(o['configHash'])) throw bad('configHash', '64 hex digits');
-  if (!(NETWORK_PROTOCOLS as readonly unknown[]).includes(o['protocol'])) throw bad('protocol', NETWORK_PROTOCOLS.join(' | '));
+  if (!(JOB_PROTOCOLS as readonly unknown[]).includes(o['protocol'])) throw bad('protocol', JOB_PROTOCOLS.join(' | '));
   if (o['precision'] !== 'low' && o['precision'] !== 'high') throw bad('precision', "'low' | 'high'");
   if (o['mode'] !== 'fedsgd') throw bad('mode', "'fedsgd'");
   if (!(OPTIMIZERS as readonly unknown[]).includes(o['optimizer'])) throw bad('optimizer', OPTIMIZERS.join(' | '));

@@ -17,7 +17,7 @@
  * (like ssh), and one whose public key does not match its private key.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { decodeKey, encodePublicKey, exportPrivateKey, generateIdentity, identityFromPrivateKey, bytesEqual, type Identity } from '../crypto/identity.js';
 import { generateTlsIdentity, importTlsPrivateKey, certificateMatchesKey, checkPlayerCertificate, type TlsIdentity } from '../crypto/tls-identity.js';
 import { certificatePem } from '../crypto/x509.js';
@@ -71,16 +71,39 @@ export function keygen(name: string, dir: string, options: { force?: boolean } =
 /** What a key file holds: the X25519 identity and, from format v2, the TLS identity. */
 export type PlayerIdentity = Identity & { name: string; tls?: TlsIdentity };
 
-/** Read a `.key` file written by keygen. */
-export function loadIdentity(path: string, options: { allowInsecureMode?: boolean } = {}): PlayerIdentity {
+/** How to make a player's key file, for messages about a missing one. */
+export function keygenHint(name: string, dir: string): string {
+  return `make it on that player's host with "fedcrypt keygen --name ${name} --dir ${dir}" (then rebuild the config with "fedcrypt config": the config pins the new certificate)`;
+}
+
+/**
+ * Read a `.key` file written by keygen. `name` (default: the file's base
+ * name) is the player it should be for, used in the message about a missing file.
+ */
+export function loadIdentity(path: string, options: { allowInsecureMode?: boolean; name?: string } = {}): PlayerIdentity {
   if (typeof path !== 'string') throw new TypeError(`loadIdentity: "path" expected string, got ${typeof path}`);
-  const st = statSync(path);
+  const who = options.name ?? basename(path).replace(/\.key$/, '');
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`${path}: no such key file (player "${who}"'s private key); ${keygenHint(who, dirname(path) || '.')}`, path);
+    throw new ConfigError(`${path}: cannot read player "${who}"'s key file: ${(e as Error).message}`, path);
+  }
+  if (st.isDirectory()) throw new ConfigError(`${path}: is a folder, expected player "${who}"'s key file (<dir>/${who}.key)`, path);
   if (!options.allowInsecureMode && process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
     throw new ConfigError(`${path}: private key file is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); run chmod 600 ${path}`, path);
   }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read player "${who}"'s key file: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}`, path);
+  }
   let obj: Record<string, unknown>;
   try {
-    obj = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    obj = JSON.parse(text) as Record<string, unknown>;
   } catch {
     throw new ConfigError(`${path}: not a fedcrypt key file (invalid JSON)`, path);
   }

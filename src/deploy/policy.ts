@@ -24,10 +24,20 @@ import { ConfigError } from '../transport/config.js';
 export { PolicyError };
 
 /** The protocols a networked job may name (job.ts re-exports this list). */
-export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'plaintext'] as const;
+export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'paillier', 'plaintext'] as const;
 export type NetworkProtocol = (typeof NETWORK_PROTOCOLS)[number];
 /** The secure ones: what a policy accepts unless told otherwise. */
-export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond'];
+export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond', 'paillier'];
+/**
+ * What a player takes part in when neither the config nor its operator says
+ * otherwise. Paillier is left out: its key holder is the model owner, so one
+ * compute server (the aggregation service) colluding with it reads every
+ * update, where ABY3 needs two of three servers. A config's
+ * `"policy": { "protocols": [...] }` or the operator enables it.
+ */
+export const DEFAULT_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond'];
+/** The protocols of the hand-written SPMD FedSGD job (deploy/training.ts); Paillier runs only on the execution stack. */
+export const JOB_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond', 'plaintext'];
 
 /** The rules a PolicyError can name. */
 export const POLICY_RULES = ['protocol', 'minContributors', 'roster', 'minBatchSize', 'maxRounds', 'model', 'dataset', 'mode', 'jobId', 'agreement'] as const;
@@ -53,7 +63,7 @@ export interface PartyPolicy {
 }
 
 export const DEFAULT_POLICY: PartyPolicy = Object.freeze({
-  protocols: Object.freeze([...SECURE_PROTOCOLS]),
+  protocols: Object.freeze([...DEFAULT_PROTOCOLS]),
   insecureAllowPlaintext: false,
   minContributors: 3,
   minBatchSize: 16,
@@ -163,7 +173,7 @@ export function resolvePolicy(config: ConfigPolicy | undefined, local: LocalPoli
     return Object.freeze([p]);
   };
   const insecureAllowPlaintext = local.insecureAllowPlaintext === true;
-  const protocols = [...(c.protocols ?? SECURE_PROTOCOLS), ...(insecureAllowPlaintext ? (['plaintext'] as const) : [])];
+  const protocols = [...(c.protocols ?? DEFAULT_PROTOCOLS), ...(insecureAllowPlaintext ? (['plaintext'] as const) : [])];
   return Object.freeze({
     protocols: Object.freeze(protocols),
     insecureAllowPlaintext,

@@ -55,7 +55,9 @@ export function remoteContext(o: RemoteContextOptions): DeployedContext {
       const { startPlayer } = await import('./player.js');
       transport = await startPlayer({ configPath: o.config, name: modelOwner, keyPath: o.key ?? `keys/${modelOwner}.key`, handleSignals: false, connectTimeoutMs: 10_000 });
     }
-    session = await openSession(transport, config, { protocol, ...(o.params ? { params: o.params } : {}), policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+    const { loadIdentity } = await import('./keys.js');
+    const identity = loadIdentity(o.key ?? `keys/${modelOwner}.key`);
+    session = await openSession(transport, config, { protocol, ...(o.params ? { params: o.params } : {}), policy, identity, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
     numClients = session.numClients;
     return session;
   }

@@ -20,6 +20,8 @@ import type { AggregationPlan } from '../aggregation/plan.js';
 import type { AggregationRoles, RolePolicy } from '../aggregation/roles.js';
 import { referenceRoles } from '../aggregation/reference.js';
 import { mpcRoles, type MpcRolesOptions } from '../aggregation/mpc-roles.js';
+import { paillierRoles } from '../aggregation/paillier-roles.js';
+import type { Identity } from '../crypto/secure-channel.js';
 import { servePlayerExecutor, type DataSource } from '../runtime/remote/player.js';
 import { remoteExecutionContext, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
 import type { Transport } from '../transport/channel.js';
@@ -32,16 +34,66 @@ export const SESSION_KEY = 'fedcrypt/session';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** What a party brings to the role sets it makes: its name, its own X25519 identity, the config (pinned keys). */
+export interface PartyKeys {
+  readonly me: string;
+  readonly identity?: Identity;
+  readonly config: DeployConfig;
+  /** A floor on the Paillier modulus a plan may ask for (default 2048). */
+  readonly minPaillierKeyBits?: number;
+}
+
+export interface RoleSet {
+  readonly name: string;
+  /** The role set a plan's (or the driver's) public parameters describe, for this party. */
+  make(params: Readonly<Record<string, unknown>>, party: PartyKeys): AggregationRoles;
+}
+
 /** How the policy's protocol names map to role sets (and back). */
-export const ROLE_SETS: Readonly<Record<NetworkProtocol, { readonly name: string; make(params: Readonly<Record<string, unknown>>): AggregationRoles }>> = Object.freeze({
+export const ROLE_SETS: Readonly<Record<NetworkProtocol, RoleSet>> = Object.freeze({
   plaintext: { name: 'insecure-reference', make: () => referenceRoles() },
   aby3: { name: 'mpc-aby3', make: (p) => mpcRoles({ protocol: 'aby3', ...mpcParams(p) }) },
   pond: { name: 'mpc-pond', make: (p) => mpcRoles({ protocol: 'pond', ...mpcParams(p) }) },
+  paillier: { name: 'paillier', make: (p, party) => paillierFor(p, party) },
 });
 
 /** The plan's precision and mean scaling (checked by mpcRoles; the protocol itself is the role set's). */
 function mpcParams(p: Readonly<Record<string, unknown>>): MpcRolesOptions {
   return { ...(p['precision'] === undefined ? {} : { precision: p['precision'] as 'low' }), ...(p['meanScaling'] === undefined ? {} : { meanScaling: p['meanScaling'] as 'owners' }) };
+}
+
+/** The X25519 public keys of the config's players (every Paillier box is sealed to or from one of them). */
+export function configPinnedKeys(config: DeployConfig): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const p of config.players) if (p.publicKey) out.set(p.name, p.publicKey);
+  return out;
+}
+
+/**
+ * Paillier for a party of a session: its own identity, every config player's
+ * X25519 key pinned (never a key from the router), the plan's public
+ * parameters, and no modulus below this party's floor.
+ */
+function paillierFor(p: Readonly<Record<string, unknown>>, party: PartyKeys): AggregationRoles {
+  const num = (k: string): number | undefined => (typeof p[k] === 'number' ? (p[k] as number) : undefined);
+  const keyBits = num('keyBits') ?? 2048;
+  const floor = party.minPaillierKeyBits ?? 2048;
+  if (keyBits < floor) throw new PolicyError('protocol', `a ${keyBits}-bit Paillier modulus is below this party's floor of ${floor} bits`, { party: party.me });
+  if (party.identity === undefined) throw new RangeError(`${party.me}: Paillier needs this player's X25519 identity (its key file)`);
+  const pinned = configPinnedKeys(party.config);
+  if (!pinned.has(party.me)) throw new RangeError(`${party.me}: Paillier needs every player's "publicKey" in config.json (missing for ${party.me})`);
+  const maxClients = num('maxClients');
+  if (maxClients === undefined) throw new RangeError(`${party.me}: a Paillier plan names its maxClients`);
+  return paillierRoles({
+    maxClients,
+    keyBits,
+    ...(num('fracBits') !== undefined ? { fracBits: num('fracBits')! } : {}),
+    ...(num('floatBits') !== undefined ? { floatBits: num('floatBits')! } : {}),
+    ...(num('noiseBits') !== undefined ? { noiseBits: num('noiseBits')! } : {}),
+    ...(p['onInvalid'] === 'drop' || p['onInvalid'] === 'throw' ? { onInvalid: p['onInvalid'] } : {}),
+    identities: new Map([[party.me, party.identity]]),
+    pinnedKeys: pinned,
+  });
 }
 
 /** The policy's protocol for a plan's role-set name. */
@@ -66,6 +118,10 @@ export function checkPlanAgainstConfig(plan: AggregationPlan, config: DeployConf
   if (bad !== undefined) throw new PolicyError('roster', `plan names '${bad}' as an aggregator, not a compute server of the config`, { party: me });
   const foreign = plan.clients.find((c) => !roles.dataOwners.includes(hostOf(c)));
   if (foreign !== undefined) throw new PolicyError('roster', `plan names client '${foreign}', not hosted by a data owner of the config`, { party: me });
+  if (protocol === 'paillier') {
+    const hostedClient = plan.clients.find((c) => c.includes(':'));
+    if (hostedClient !== undefined) throw new PolicyError('roster', `Paillier needs each client's X25519 key pinned in config.json; '${hostedClient}' is a client hosted by a player (start the data owners without --clients)`, { party: me });
+  }
   const owners = new Set(plan.clients.map(hostOf)).size;
   if (owners < policy.minContributors) {
     throw new PolicyError('minContributors', `${owners} distinct data owners among the plan's clients, fewer than the minimum of ${policy.minContributors}`, { party: me, count: owners, minimum: policy.minContributors });
@@ -85,6 +141,10 @@ export interface SessionServeOptions {
   readonly timeoutMs?: number;
   /** Stop serving (checked when a wait for the next session fails). */
   readonly stopped?: () => boolean;
+  /** This player's X25519 identity (from its key file): Paillier's sealed boxes. */
+  readonly identity?: Identity;
+  /** Refuse Paillier plans with a smaller modulus (default 2048; tests only go lower). */
+  readonly minPaillierKeyBits?: number;
 }
 
 interface OpenMessage {
@@ -151,7 +211,7 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
           let r = made.get(key);
           if (r === undefined) {
             const p = policyProtocolOf(plan.protocol)!;
-            r = ROLE_SETS[p].make(plan.params);
+            r = ROLE_SETS[p].make(plan.params, { me, config, ...(o.identity ? { identity: o.identity } : {}), ...(o.minPaillierKeyBits ? { minPaillierKeyBits: o.minPaillierKeyBits } : {}) });
             made.set(key, r);
           }
           return r;
@@ -173,6 +233,8 @@ export interface OpenSessionOptions {
   readonly params?: Readonly<Record<string, unknown>>;
   /** The driver's own policy as SERVER. */
   readonly policy: PartyPolicy;
+  /** The model owner's X25519 identity (from its key file): Paillier's sealed boxes. */
+  readonly identity?: Identity;
   /** Deadline of each reply, ms (default 10 minutes). */
   readonly timeoutMs?: number;
 }
@@ -199,7 +261,16 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
       return { name: p, clients } satisfies RemotePlayer;
     }),
   );
-  const rs = ROLE_SETS[o.protocol].make(o.params ?? {});
+  if (o.protocol === 'paillier') {
+    const hosting = replies.find((r) => r.clients.some((c) => c.includes(':')));
+    if (hosting !== undefined) {
+      await Promise.allSettled(players.map((p) => transport.send(me, p, `exec/${session}/abort`, new Uint8Array(0))));
+      throw new RangeError(`Paillier needs each client's X25519 key pinned in config.json; player '${hosting.name}' hosts ${hosting.clients.length} clients (start it without --clients)`);
+    }
+  }
+  const clientCount = replies.reduce((a, r) => a + r.clients.length, 0);
+  const params = o.protocol === 'paillier' ? { maxClients: clientCount, ...(o.params ?? {}) } : (o.params ?? {});
+  const rs = ROLE_SETS[o.protocol].make(params, { me, config, ...(o.identity ? { identity: o.identity } : {}), minPaillierKeyBits: 1 });
   return remoteExecutionContext({
     transport: new HostingTransport(transport),
     server: me,

@@ -182,6 +182,7 @@ export function nonIidSplit(ds: Dataset, n: number): Dataset[] {
 
 /** Split for n owners: the seed's equal slices, or by label when nonIid. */
 export function splitForOwners(ds: Dataset, n: number, nonIid = false): Dataset[] {
+  if (Number.isInteger(n) && n > ds.count) throw new RangeError(`"owners" expected at most ${ds.count} (the examples of ${ds.name}), got ${n}`);
   if (nonIid) return nonIidSplit(ds, n);
   return equalSlices(ds.count, n).map((s) => sliceDataset(ds, s));
 }

@@ -101,15 +101,21 @@ function trainerFor(id: number, model: string, h: Hyper, mode: StackMode): Train
   const key = `${id}|${model}|${h.batchSize}|${h.seed}|${mode}`;
   let t = trainers.get(key);
   if (t === undefined || t.rounds !== h.round) {
-    if (t !== undefined && mode === 'fedavg') throw new RangeError(`${c.name}: FedAvg round ${h.round} after round ${t.rounds - 1}: rounds must follow one another`);
+    // a new run, a resumed one, or a round seen again: the data order at round r is the order after
+    // r rounds' batches (FedSGD: one per round; FedAvg: the same number of local steps every round)
     t?.owner.dispose();
     const owner = new DataOwner(c.name, model, { train: c.data, test: c.data }, c.data, { batchSize: h.batchSize, seed: h.seed, shuffleSeed: h.seed * 7919 + c.shuffleIndex });
-    // FedSGD: the data order at round r is the order after r batches (resume = skip)
-    if (mode === 'fedsgd') owner.skipBatches(h.round);
+    owner.skipBatches(h.round * (mode === 'fedsgd' ? 1 : localSteps(c.data.count, h)));
     t = { owner, rounds: h.round };
     trainers.set(key, t);
   }
   return t;
+}
+
+/** Local steps of one FedAvg round (DataOwner.localUpdate's count). */
+function localSteps(count: number, h: Hyper): number {
+  const steps = Math.max(1, Math.floor((h.localEpochs * count) / h.batchSize));
+  return h.maxLocalSteps > 0 ? Math.min(steps, h.maxLocalSteps) : steps;
 }
 
 function checkPolicy(model: string, h: Hyper, party: string): void {

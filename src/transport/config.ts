@@ -200,7 +200,7 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
       p.role = role as Role;
     }
     if (key === undefined) {
-      if (options.requireKeys && links === 'noise') throw err(`${at}.publicKey: missing (run "fedcrypt keygen --name ${name}" and paste the .pub file here)`, `${at}.publicKey`);
+      if (options.requireKeys && links === 'noise') throw err(`${at}.publicKey: missing (run "fedcrypt keygen --name ${name}" on its host, then rebuild the config from the keys with "fedcrypt config")`, `${at}.publicKey`);
     } else {
       try {
         p.publicKey = decodeKey(key, `${at}.publicKey`, 'config');
@@ -209,7 +209,7 @@ export function validateConfig(raw: unknown, options: ConfigOptions = {}): Deplo
       }
     }
     if (cert === undefined) {
-      if (options.requireKeys && links === 'tls') throw err(`${at}.certificate: missing (run "fedcrypt keygen --name ${name}" and paste the certificate it prints here)`, `${at}.certificate`);
+      if (options.requireKeys && links === 'tls') throw err(`${at}.certificate: missing (run "fedcrypt keygen --name ${name}" on its host, then rebuild the config from the keys with "fedcrypt config")`, `${at}.certificate`);
     } else {
       try {
         if (typeof cert !== 'string') throw new RangeError(`expected a base64 DER (or PEM) certificate string, got ${cert === null ? 'null' : typeof cert}`);
@@ -285,9 +285,31 @@ export function parseConfig(text: string, options: ConfigOptions = {}): DeployCo
   return validateConfig(raw, options);
 }
 
+/** How to make the config file, for messages about a missing one. */
+export const MAKE_CONFIG_HINT = 'make it with "fedcrypt config --keys keys --model-owner <name> --data-owners <names> --servers <names> --out config.json" from the players\' keygen files (docs/DEPLOY.md)';
+
+/**
+ * Read a text file the deployment needs, or throw a ConfigError saying which
+ * file it is and how to make it (never a bare ENOENT): `what` names the file's
+ * purpose, `make` how to create it.
+ */
+export function readDeployFile(path: string, what: string, make: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? `no such file (${what}); ${make}`
+      : code === 'EACCES' || code === 'EPERM' ? `cannot read it (permission denied; ${what})`
+      : code === 'EISDIR' ? `is a folder, expected a file (${what})`
+      : `cannot read it (${what}): ${(e as Error).message}`;
+    throw new ConfigError(`${path}: ${why}`, path);
+  }
+}
+
 export function loadConfig(path: string, options: ConfigOptions = {}): DeployConfig {
   if (typeof path !== 'string') throw new TypeError(`loadConfig: "path" expected string, got ${typeof path}`);
-  return parseConfig(readFileSync(path, 'utf8'), { source: path, ...options });
+  return parseConfig(readDeployFile(path, 'the deployment config', MAKE_CONFIG_HINT), { source: path, ...options });
 }
 
 /** The entry of `name`, or a ConfigError. */

@@ -47,6 +47,12 @@ export interface ConformanceOptions {
   floatRange?: number;
   /** Restrict to these intrinsics (default: all the protocol implements). */
   intrinsics?: readonly AggregationUri[];
+  /**
+   * Weighted means: a drawn weight below this becomes 0 (default 0: any float32 in [0, 10]).
+   * A protocol whose clients keep their weights private and encode them in fixed point
+   * resolves a weight only to its precision, so the total weight must not vanish there.
+   */
+  minWeight?: number;
   /** fast-check seed, for reproducing a failure. */
   seed?: number;
   /** Per-test timeout in ms (default 120000). */
@@ -113,7 +119,9 @@ export function caseArb(uri: AggregationUri, o: ConformanceOptions = {}): fc.Arb
       return fc.record({
         clients: fc.array(one, { minLength: n, maxLength: n }),
         weights: weighted
-          ? fc.array(fc.double({ min: 0, max: 10, noNaN: true }).map(Math.fround), { minLength: n, maxLength: n }).map((w) => (w.some((x) => x > 0) ? w : [1, ...w.slice(1)]))
+          ? fc
+              .array(fc.double({ min: 0, max: 10, noNaN: true }).map((x) => (Math.fround(x) < (o.minWeight ?? 0) ? 0 : Math.fround(x))), { minLength: n, maxLength: n })
+              .map((w) => (w.some((x) => x > 0) ? w : [1, ...w.slice(1)]))
               .map((w) => {
                 const total = w.reduce((a, b) => a + b, 0);
                 return total >= minTotalWeight ? w : [Math.fround(w[0]! + minTotalWeight), ...w.slice(1)];

@@ -7,7 +7,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig, type DeployConfig } from '../../src/transport/config.js';
-import { DEFAULT_POLICY, resolvePolicy, type PartyPolicy } from '../../src/deploy/policy.js';
+import { DEFAULT_POLICY, parseConfigPolicy, resolvePolicy, type PartyPolicy } from '../../src/deploy/policy.js';
 import { openSession, serveSessions, checkPlanAgainstConfig, SESSION_KEY } from '../../src/deploy/session.js';
 import { clientData } from '../../src/runtime/remote/context.js';
 import { temperatureComputations, secureSumComputation } from '../../src/runtime/index.js';
@@ -16,6 +16,8 @@ import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
 import { checkPlan } from '../../src/aggregation/plan.js';
 import { TensorType } from '../../src/core/types.js';
 import { ROLES7 } from './helpers.js';
+import { encodePublicKey, generateIdentity } from '../../src/crypto/identity.js';
+import type { Identity } from '../../src/crypto/secure-channel.js';
 
 function config(): DeployConfig {
   const players: Record<string, unknown> = {};
@@ -101,6 +103,72 @@ describe('remote sessions with secure aggregation (players with the default poli
       assert.ok(d.sent.filter((m) => /^owner/.test(m.from) && m.to === 'model-owner').every((m) => /^exec\/[0-9a-f]{16}\/(\d+\/reply|open)$/.test(m.key)));
     });
   }
+});
+
+describe('remote sessions with Paillier (key holder at SERVER, aggregation service at server0)', () => {
+  // Paillier is not in the default policy (one compute server colluding with the model owner reads every update)
+  const PAILLIER = resolvePolicy(parseConfigPolicy({ protocols: ['aby3', 'pond', 'paillier'] }));
+  /** A config with every player's X25519 key pinned, and the identities that go with it. */
+  function keyedConfig(): { c: DeployConfig; ids: Map<string, Identity> } {
+    const ids = new Map<string, Identity>();
+    const players: Record<string, unknown> = {};
+    ROLES7.forEach(([n, r], i) => {
+      const id = generateIdentity();
+      ids.set(n, id);
+      players[n] = { address: `127.0.0.1:${6000 + i}`, role: r, publicKey: encodePublicKey(id.publicKey) };
+    });
+    return { c: parseConfig(JSON.stringify({ version: 1, players })), ids };
+  }
+  function startKeyed(c: DeployConfig, ids: Map<string, Identity>, floor: number, clientsOf: (o: string) => number | undefined = () => undefined, policy = PAILLIER) {
+    const hub = new MemoryHub();
+    hubs.push(hub);
+    const sent: { from: string; to: string; key: string }[] = [];
+    const deliver = hub.deliver.bind(hub);
+    hub.deliver = (from, to, key, payload) => (sent.push({ from, to, key }), deliver(from, to, key, payload));
+    const serving = ROLES7.filter(([, r]) => r !== 'model-owner').map(([n]) =>
+      serveSessions(new MemoryTransport({ hub, local: [n] }), c, n, {
+        policy, identity: ids.get(n)!, minPaillierKeyBits: floor,
+        data: (source, client) => (source === 'temps' ? tempOf(client.name) : vecOf(client.name)),
+        ...(clientsOf(n) === undefined ? {} : { clients: clientsOf(n)! }),
+        log: () => {}, maxSessions: 1, timeoutMs: 20_000,
+      }).catch((e: unknown) => e),
+    );
+    return { sent, serving, driver: new MemoryTransport({ hub, local: ['model-owner'] }) };
+  }
+
+  it('the temperature mean and the secure sum; the aggregation service holds no key, SERVER only routes sealed boxes', async () => {
+    const { c, ids } = keyedConfig();
+    const d = startKeyed(c, ids, 512);
+    const ctx = await openSession(d.driver, c, { protocol: 'paillier', params: { keyBits: 512 }, policy: PAILLIER, identity: ids.get('model-owner')!, timeoutMs: 20_000 });
+    const names = ['owner0', 'owner1', 'owner2'];
+    const want = names.reduce((a, n) => a + Math.fround(tempOf(n)), 0) / names.length;
+    const r = (await withContext(ctx, () => temperatureComputations().server(clientData('temps')))) as number;
+    assert.ok(Math.abs(r - want) < 1e-4, `${r} vs ${want}`);
+    assert.deepEqual(await withContext(ctx, () => secureSumComputation()(clientData('vecs'))), [0 + 1 + 2, 3]);
+    await ctx.close();
+    // the data owners' protocol messages go to the model owner (the router) only, never to another owner
+    const fromOwners = d.sent.filter((m) => /^owner/.test(m.from));
+    assert.ok(fromOwners.every((m) => m.to === 'model-owner'), JSON.stringify(fromOwners.filter((m) => m.to !== 'model-owner')));
+    // the aggregation service hears from the model owner only (relayed boxes, the public key), and answers it
+    assert.ok(d.sent.filter((m) => m.to === 'server0').every((m) => m.from === 'model-owner'));
+  });
+
+  it("a data owner refuses a modulus below its floor, and Paillier with hosted clients; the driver names it and the rule", async () => {
+    const { c, ids } = keyedConfig();
+    const d = startKeyed(c, ids, 2048);
+    const ctx = await openSession(d.driver, c, { protocol: 'paillier', params: { keyBits: 512 }, policy: PAILLIER, identity: ids.get('model-owner')!, timeoutMs: 20_000 });
+    await assert.rejects(withContext(ctx, () => secureSumComputation()(clientData('vecs'))), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && /^(owner\d|server0)$/.test(e.party ?? '') && /below this party's floor/.test(e.message));
+    // a player with the default policy does not take part in Paillier at all
+    const dflt = startKeyed(c, ids, 512, () => undefined, DEFAULT_POLICY);
+    const ctx3 = await openSession(dflt.driver, c, { protocol: 'paillier', params: { keyBits: 512 }, policy: PAILLIER, identity: ids.get('model-owner')!, timeoutMs: 20_000 });
+    await assert.rejects(withContext(ctx3, () => secureSumComputation()(clientData('vecs'))), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && /takes part in aby3, pond$/.test(e.message));
+    const h = startKeyed(c, ids, 512, (o) => (o === 'owner1' ? 2 : undefined));
+    await assert.rejects(openSession(h.driver, c, { protocol: 'paillier', params: { keyBits: 512 }, policy: PAILLIER, identity: ids.get('model-owner')!, timeoutMs: 20_000 }), /player 'owner1' hosts 2 clients/);
+    // and a player refuses such a plan itself (a driver that does not check)
+    const leaf = { path: '', type: new TensorType('float32', [1]), size: 1 };
+    const plan = checkPlan({ protocol: 'paillier', invocationId: 'x/1', uri: 'federated_secure_sum', target: 'SERVER', bound: 8n, leaves: [leaf], clients: ['owner0', 'owner1:0', 'owner1:1', 'owner2'], aggregators: ['server0'], server: 'model-owner', params: {} });
+    assert.throws(() => checkPlanAgainstConfig(plan, c, PAILLIER, 'owner0'), (e: unknown) => e instanceof PolicyError && e.rule === 'roster' && /hosted by a player/.test(e.message));
+  });
 });
 
 describe('each player checks the session and every plan', () => {

@@ -20,6 +20,8 @@ import { sgd } from '../../src/learning/optimizers.js';
 import { hostLearningClients, trainOnContext } from '../../src/learning/stack.js';
 import { localContext } from '../../src/runtime/index.js';
 import { mpcAggregation } from '../../src/aggregation/mpc.js';
+import { paillierAggregation } from '../../src/aggregation/paillier.js';
+import type { AggregationProtocol } from '../../src/aggregation/protocol.js';
 
 const MODEL = 'logistic_regression';
 const RANGES = [[0, 400], [400, 800], [800, 1200]] as const;
@@ -37,7 +39,8 @@ describe('FedAvg across processes on the execution stack', { timeout: 240_000 },
       const k = keygen(name, join(dir, 'keys'));
       players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
     });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', players }, null, 2));
+    // Paillier is not in the default policy: this config enables it for every player
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', policy: { protocols: ['aby3', 'pond', 'paillier'] }, players }, null, 2));
     await Promise.all(
       ROLES7.slice(1).map(async ([name, role]) => {
         const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);
@@ -54,31 +57,40 @@ describe('FedAvg across processes on the execution stack', { timeout: 240_000 },
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the driver trains, writes the run folder, and its model equals the in-process one', async () => {
-    const driver = startCli('driver', ['train', MODEL, 'mnist', '--config', 'config.json', '--mode', 'fedavg', '--protocol', 'aby3', '--epochs', String(ROUNDS),
-      '--batch-size', String(HYPER.batchSize), '--max-steps', String(HYPER.maxLocalSteps), '--seed', String(HYPER.seed), '--client-lr', String(HYPER.clientLr),
-      '--validation-limit', '100', '--out', 'run-a'], dir);
-    procs.push(driver);
-    const code = await driver.exited;
-    assert.equal(code, 0, driver.out.join('\n'));
-    assert.match(driver.out.join('\n'), new RegExp(`finished ${ROUNDS} rounds`));
-    assert.ok(existsSync(join(dir, 'run-a', 'report.html')), 'no report.html');
-    const m = JSON.parse(readFileSync(join(dir, 'run-a', 'metrics.json'), 'utf8')) as { config: { mode: string; protocol: string }; epochs: { accuracy: number; loss: number }[] };
-    assert.equal(m.config.mode, 'fedavg');
-    assert.equal(m.epochs.length, ROUNDS);
-
-    // the same rounds in one process
+  /** The same FedAvg rounds in one process, with the same protocol's roles simulated. */
+  async function inProcess(aggregation: AggregationProtocol): Promise<{ accuracy: number; loss: number }[]> {
     await initTf();
     const data = loadDataset('mnist');
     const ids = hostLearningClients(RANGES.map(([a, b], i) => ({ name: `owner${i}`, data: sliceDataset(data.train, slice(a, b)), shuffleIndex: i })));
     const mo = new ModelOwner('model-owner', MODEL, data, { seed: HYPER.seed, optimizer: sgd({ lr: 1.0 }) });
     const local: { accuracy: number; loss: number }[] = [];
-    await trainOnContext(localContext({ aggregation: mpcAggregation({ protocol: 'aby3' }) }), {
+    await trainOnContext(localContext({ aggregation }), {
       mode: 'fedavg', model: MODEL, modelOwner: mo, clients: ids, rounds: ROUNDS, hyper: HYPER,
       afterRound: () => void local.push(mo.validateModel(100)),
     });
-    assert.deepEqual(m.epochs.map((e) => [e.accuracy, e.loss]), local.map((e) => [e.accuracy, e.loss]));
-    // the data owners served their own data; their logs show the session
-    for (const p of procs.filter((x) => /^owner/.test(x.name))) assert.match(p.out.join('\n'), /session [0-9a-f]{16} (opened|ended)/);
-  });
+    await aggregation.close?.();
+    return local;
+  }
+
+  for (const protocol of ['aby3', 'paillier'] as const) {
+    test(`${protocol}: the driver trains, writes the run folder, and its model equals the in-process one`, async () => {
+      const out = `run-${protocol}`;
+      const driver = startCli('driver', ['train', MODEL, 'mnist', '--config', 'config.json', '--mode', 'fedavg', '--protocol', protocol, '--epochs', String(ROUNDS),
+        '--batch-size', String(HYPER.batchSize), '--max-steps', String(HYPER.maxLocalSteps), '--seed', String(HYPER.seed), '--client-lr', String(HYPER.clientLr),
+        '--validation-limit', '100', '--out', out], dir);
+      procs.push(driver);
+      const code = await driver.exited;
+      assert.equal(code, 0, driver.out.join("\n") + (process.env["DBG"] ? procs.map((p) => p.out.join("\n")).join("\n") : ""));
+      assert.match(driver.out.join('\n'), new RegExp(`finished ${ROUNDS} rounds`));
+      assert.ok(existsSync(join(dir, out, 'report.html')), 'no report.html');
+      const m = JSON.parse(readFileSync(join(dir, out, 'metrics.json'), 'utf8')) as { config: { mode: string; protocol: string }; epochs: { accuracy: number; loss: number }[] };
+      assert.equal(m.config.mode, 'fedavg');
+      assert.equal(m.config.protocol, protocol);
+      assert.equal(m.epochs.length, ROUNDS);
+      const local = await inProcess(protocol === 'aby3' ? mpcAggregation({ protocol: 'aby3' }) : paillierAggregation({ numClients: 3, keyBits: 2048 }));
+      assert.deepEqual(m.epochs.map((e) => [e.accuracy, e.loss]), local.map((e) => [e.accuracy, e.loss]));
+      // the data owners served their own data; their logs show the session
+      for (const p of procs.filter((x) => /^owner/.test(x.name))) assert.match(p.out.join('\n'), /session [0-9a-f]{16} (opened|ended)/);
+    });
+  }
 });

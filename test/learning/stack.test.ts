@@ -101,3 +101,21 @@ describe('learning rounds on the execution stack', { timeout: 240_000 }, () => {
     }
   });
 });
+
+describe('the data order of a round does not depend on the rounds run before in this process', () => {
+  it('fedavg and fedsgd from a fresh process state give the same model as a continued one (resume)', async () => {
+    // 3 rounds in one go, against 1 round then (new trainers: a restarted player) 2 more from round 1
+    for (const mode of ['fedsgd', 'fedavg'] as const) {
+      const ids = hostLearningClients(parts.map((d, i) => ({ name: `owner${i}`, data: d, shuffleIndex: i })));
+      const a = owner();
+      const ctx = localContext({ aggregation: mpcAggregation({ protocol: 'aby3' }) });
+      await trainOnContext(ctx, { mode, model: MODEL, modelOwner: a, clients: ids, rounds: 3, hyper });
+      const ids2 = hostLearningClients(parts.map((d, i) => ({ name: `owner${i}`, data: d, shuffleIndex: i })));
+      const b = owner();
+      await trainOnContext(ctx, { mode, model: MODEL, modelOwner: b, clients: ids2, rounds: 1, hyper });
+      const ids3 = hostLearningClients(parts.map((d, i) => ({ name: `owner${i}`, data: d, shuffleIndex: i })));
+      await trainOnContext(ctx, { mode, model: MODEL, modelOwner: b, clients: ids3, rounds: 3, startRound: 1, hyper });
+      assert.ok(sameBits(a.shareWeights(), b.shareWeights()), `${mode}: resumed run differs`);
+    }
+  });
+});

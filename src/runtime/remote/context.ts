@@ -20,7 +20,7 @@ import type { IntrinsicParams } from '../../core/ir.js';
 import { registeredName } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import type { Computation } from '../../core/tracing.js';
-import { FederatedType, FunctionType, isIntegerDType, mapTensorLeaves, packParameters, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
+import { FederatedType, FunctionType, isIntegerDType, mapTensorLeaves, packParameters, StructType, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
 import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, type RtValue } from '../../core/values.js';
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
@@ -137,6 +137,29 @@ class RemoteSession {
   all(players: readonly string[], header: Record<string, unknown>, blobs: Uint8Array[] = []): Promise<{ header: Record<string, unknown>; blobs: readonly Uint8Array[] }[]> {
     return Promise.all(players.map((p) => this.command(p, header, blobs)));
   }
+  /**
+   * Send without waiting for the replies (a player runs its commands in
+   * order, so a later command sees this one's value): the replies are checked
+   * at the next `settle()`, which every command whose result is read calls
+   * first. A round trip per intrinsic becomes one per aggregation.
+   */
+  pipeline(players: readonly string[], header: Record<string, unknown>, blobs: Uint8Array[] = []): void {
+    for (const p of players) {
+      const r = this.command(p, header, blobs).then(
+        () => undefined,
+        (e: unknown) => ({ error: e }),
+      );
+      this.#pending.push(r);
+    }
+  }
+  /** Wait for the pipelined replies; throw the first failure among them (the cause of what follows). */
+  async settle(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0);
+      for (const r of await Promise.all(batch)) if (r !== undefined) throw r.error;
+    }
+  }
+  readonly #pending: Promise<{ error: unknown } | undefined>[] = [];
 }
 
 /** A player failed a command (other than by a policy refusal). */
@@ -149,6 +172,13 @@ export class RemoteCommandError extends Error {
     super(`player '${player}' failed '${op}': ${detail}`);
     this.name = 'RemoteCommandError';
   }
+}
+
+/** A type with every dimension known (a value of it can be described without asking the players). */
+function isConcrete(t: Type): boolean {
+  if (t.kind === 'tensor') return t.size !== null;
+  if (t.kind === 'struct') return t.elements.every(([, e]) => isConcrete(e));
+  return false;
 }
 
 /** The one member type all players reported for a new value. */
@@ -180,7 +210,7 @@ async function broadcast(c: Call, value: RtValue, placement: 'CLIENTS' | 'AGGREG
   const s = session(c);
   const out = s.newRef();
   const { type, blob } = valueToParts(value);
-  await s.all(playersAt(s, placement), { op: 'broadcast', out, placement, type }, [blob]);
+  s.pipeline(playersAt(s, placement), { op: 'broadcast', out, placement, type }, [blob]);
   return new RemoteRef(resultType(c), out, typeFromJson(type));
 }
 
@@ -195,7 +225,13 @@ async function map(c: Call): Promise<RtValue> {
   const placement = arg.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
   const players = playersAt(s, placement);
-  const replies = await s.all(players, { op: 'map', out, placement, fn: name, arg: arg.ref });
+  const header = { op: 'map', out, placement, fn: name, arg: arg.ref };
+  if (isConcrete(def!.resultType)) {
+    s.pipeline(players, header);
+    return new RemoteRef(resultType(c), out, def!.resultType);
+  }
+  await s.settle();
+  const replies = await s.all(players, header);
   return new RemoteRef(resultType(c), out, agreedType(replies, players, `the result of ${name}`));
 }
 
@@ -208,7 +244,14 @@ async function zip(c: Call): Promise<RtValue> {
   const out = s.newRef();
   const players = playersAt(s, placement);
   const names = st.type.elements.map(([n]) => n ?? null);
-  const replies = await s.all(players, { op: 'zip', out, placement, args: refs.map((r) => r.ref), names });
+  const header = { op: 'zip', out, placement, args: refs.map((r) => r.ref), names };
+  const known = new StructType(refs.map((r, i) => [names[i] ?? undefined, r.memberType] as const));
+  if (isConcrete(known)) {
+    s.pipeline(players, header);
+    return new RemoteRef(rt, out, known);
+  }
+  await s.settle();
+  const replies = await s.all(players, header);
   return new RemoteRef(rt, out, agreedType(replies, players, 'a zipped value'));
 }
 
@@ -241,7 +284,15 @@ async function aggregation(c: Call): Promise<RtValue> {
   const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
   const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
   const ctx = { me: o.server, transport: partyTransport(o.transport, o.server), policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 };
-  const [atServer] = await Promise.all([o.roles.server(ctx, plan), s.all(players, header, [planToBytes(plan)])]);
+  let atServer;
+  try {
+    [atServer] = await Promise.all([o.roles.server(ctx, plan), s.all(players, header, [planToBytes(plan)])]);
+  } catch (e) {
+    // a failed pipelined command (a broadcast, a map) is the cause of what failed here
+    await s.settle();
+    throw e;
+  }
+  await s.settle();
   if (plan.target === 'AGGREGATORS') return new RemoteRef(rt, out, concrete);
   if (atServer === undefined) throw new FedValueError('PROTOCOL_RESULT', '', `protocol '${o.roles.name}' gave SERVER no aggregate`);
   const what = `${c.def.name} (${c.variant.uri} via '${o.roles.name}')`;
@@ -252,6 +303,7 @@ async function aggregation(c: Call): Promise<RtValue> {
 async function transferToServer(c: Call): Promise<RtValue> {
   const s = session(c);
   const v = ref(c.args[0]!, 'value');
+  await s.settle();
   const r = await s.command(s.aggregators[0]!, { op: 'transfer', ref: v.ref });
   return new FederatedValue(resultType(c), [valueFromParts(r.header['type'], r.blobs[0] ?? new Uint8Array(0), 'value moved to SERVER')]);
 }
@@ -343,6 +395,7 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     const fn = await evaluate(comp.ir, EMPTY_SCOPE, env);
     if (fn.kind !== 'function') throw new TypeError('computation IR is not a function');
     const result = await fn.apply(arg);
+    await s.settle();
     if (isRef(result)) throw new FedArgumentError('VALUE_FORM', comp.computationName, 'the result is placed at the players; a remote computation returns values at SERVER');
     return toJs(result);
   }
