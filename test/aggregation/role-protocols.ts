@@ -5,6 +5,7 @@
 import type { AggregationRoles } from '../../src/aggregation/roles.js';
 import { referenceRoles } from '../../src/aggregation/reference.js';
 import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
+import { paillierRoles } from '../../src/aggregation/paillier-roles.js';
 import type { Identity } from '../../src/crypto/identity.js';
 
 /** What a process knows of the deployment when it builds its role sets. */
@@ -31,6 +32,8 @@ export const ROLE_PROTOCOLS: readonly RoleProtocol[] = [
   { name: 'insecure-reference', make: () => referenceRoles() },
   { name: 'mpc-aby3', make: () => mpcRoles({ protocol: 'aby3' }) },
   { name: 'mpc-pond', make: () => mpcRoles({ protocol: 'pond' }) },
+  // 512-bit keys: a test size; each party runs its own X25519 identity and pins every player's key from config.json
+  { name: 'paillier', make: (env) => paillierRoles({ maxClients: 8, keyBits: 512, workers: false, identities: env.identities, pinnedKeys: env.pinnedKeys }), serverRelays: true },
 ];
 
 export function protocolByName(name: string): RoleProtocol {
