@@ -16,6 +16,7 @@ import {
   federatedTransfer,
   federatedZip,
   localComputation,
+  registerLocalComputation,
   sequence,
   sequenceSum,
   tensor,
@@ -27,6 +28,12 @@ import { localContext } from './local.js';
 
 const F32 = tensor('float32');
 
+// the long form's local computations, registered by name so that players (remote execution) run them too
+const count = localComputation([sequence(F32)], (s: number[]) => s.length, { name: 'count', result: F32 });
+const divide = localComputation([F32, F32], (total: number, n: number) => total / n, { name: 'divide' });
+registerLocalComputation('fedcrypt.demo.count', count);
+registerLocalComputation('fedcrypt.demo.divide', divide);
+
 /** The RFC's get_average_temperature in its three forms. */
 export function temperatureComputations(): { server: Computation; aggregatorsShort: Computation; aggregatorsLong: Computation } {
   const server = federatedComputation([federated(F32, CLIENTS)], (readings) => federatedMean(readings), { name: 'get_average_temperature' });
@@ -35,8 +42,6 @@ export function temperatureComputations(): { server: Computation; aggregatorsSho
     (readings) => federatedTransfer(federatedMean(readings, { placement: AGGREGATORS }), { placement: SERVER }),
     { name: 'get_average_temperature_short' },
   );
-  const count = localComputation([sequence(F32)], (s: number[]) => s.length, { name: 'count', result: F32 });
-  const divide = localComputation([F32, F32], (total: number, n: number) => total / n, { name: 'divide' });
   const aggregatorsLong = federatedComputation(
     [federated(F32, CLIENTS)],
     (readings) => {

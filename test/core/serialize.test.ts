@@ -58,10 +58,13 @@ test('round trip of the examples is exact and the deserialized computations run'
   const readings = [68.5, 70.0, 69.5, 71.25, 72.0];
   for (const c of [t.server, t.aggregatorsShort, t.aggregatorsLong]) {
     const text = serializeComputation(c);
-    if (JSON.parse(text).locals.length > 0) {
-      // Source-form locals (count, divide) are refused by default.
+    const locals = JSON.parse(text).locals as { form: string }[];
+    if (locals.some((l) => l.form === 'source')) {
+      // Source-form locals are refused by default.
       assert.throws(() => deserializeComputation(text), (e: unknown) => e instanceof FedSerializationError && e.code === 'LOCAL' && /allowSource: true/.test(e.message));
     }
+    // the long form's count and divide are registered by name (players run them): no source travels
+    if (c === t.aggregatorsLong) assert.deepEqual(locals.map((l) => l.form), ['registry', 'registry']);
     const back = deserializeComputation(text, OWN_TEXT);
     assert.equal(serializeComputation(back), text);
     assert.equal(back.printIR(), c.printIR());

@@ -8,7 +8,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AGGREGATORS, CLIENTS, SERVER, federated, federatedBroadcast, federatedComputation, federatedMap, federatedMean, federatedSecureSum, federatedSum,
-  federatedTransfer, federatedZip, localComputation, registerLocalComputation, struct, tensor, withContext, PolicyError,
+  federatedTransfer, federatedZip, federatedReduce, localComputation, registerLocalComputation, struct, tensor, withContext, PolicyError,
 } from '../../src/core/index.js';
 import { localContext, temperatureComputations, secureSumComputation } from '../../src/runtime/index.js';
 import { clientData, remoteExecutionContext, RemoteCommandError, type RemotePlayer } from '../../src/runtime/remote/context.js';
@@ -81,6 +81,7 @@ after(() => hubs.forEach((h) => h.close()));
 const double = localComputation([F32], (x: number) => 2 * x, { name: 'double' });
 registerLocalComputation('test-remote/double', double);
 const mul = localComputation([F32, F32], (a: number, b: number) => a * b, { name: 'mul' });
+const add = localComputation([F32, F32], (a: number, b: number) => a + b, { name: 'add' });
 registerLocalComputation('test-remote/mul', mul);
 const weightOf = localComputation([struct({ x: tensor('float32', [2]), n: tensor('int32') })], (p: { n: number }) => p.n, { name: 'weightOf', result: F32 });
 registerLocalComputation('test-remote/weightOf', weightOf);
@@ -91,11 +92,11 @@ describe('remoteExecutionContext over the insecure reference roles (operators op
   const d = deploy(referenceRoles());
   after(() => d.ctx.close());
 
-  it('the temperature example (to SERVER, at AGGREGATORS then moved) and the secure sum give the in-process values', async () => {
+  it('the temperature example in its three forms (the long one collects in the clear: operators opted in) and the secure sum give the in-process values', async () => {
     const t = temperatureComputations();
     const readings = Object.values(TEMPS);
     const local = localContext({ aggregation: insecureReferenceAggregation({ warn: () => {} }) });
-    for (const comp of [t.server, t.aggregatorsShort]) {
+    for (const comp of [t.server, t.aggregatorsShort, t.aggregatorsLong]) {
       const want = await withContext(local, () => comp(readings));
       const got = await withContext(d.ctx, () => comp(clientData('temps')));
       assert.equal(got, want, comp.computationName);
@@ -150,7 +151,8 @@ describe('what the remote context refuses', () => {
     const anon = localComputation([F32], (x: number) => x + 1);
     const comp = federatedComputation([federated(F32, CLIENTS)], (x) => federatedSum(federatedMap(anon, x)));
     await assert.rejects(withContext(deploy(referenceRoles()).ctx, () => comp(clientData('temps'))), /registered by name/);
-    await assert.rejects(withContext(deploy(referenceRoles()).ctx, () => t.aggregatorsLong(clientData('temps'))), /not supported by the remote context/);
+    const reduce = federatedComputation([federated(F32, CLIENTS)], (x) => federatedReduce(x, 0, add));
+    await assert.rejects(withContext(deploy(referenceRoles()).ctx, () => reduce(clientData('temps'))), /federated_reduce on values placed at the players is not supported/);
   });
   it('an unknown data source fails at the players, named, with no detail leaked; the session is then over', async () => {
     const d = deploy(referenceRoles());
@@ -178,5 +180,14 @@ describe('each player defends itself in the remote context', () => {
     const d = deploy(referenceRoles(), (p) => (p === 'owner2' ? { minContributors: 6, allowInsecure: true } : OPT_IN));
     await assert.rejects(withContext(d.ctx, () => secureSumComputation()(clientData('vecs'))), (e: unknown) => e instanceof PolicyError && e.rule === 'minContributors' && e.party === 'owner2:0');
     assert.ok(!d.received.some((m) => m.from === 'owner2:0'));
+  });
+});
+
+describe('federatedCollect in a remote context', () => {
+  it("a client whose operator did not opt in refuses to hand its value to the aggregators in the clear", async () => {
+    const d = deploy(referenceRoles(), (p) => (p === 'owner0' ? { minContributors: 1, allowInsecure: false } : OPT_IN));
+    await assert.rejects(withContext(d.ctx, () => temperatureComputations().aggregatorsLong(clientData('temps'))), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && e.party === 'owner0');
+    // nothing of owner0's clients reached the aggregator
+    assert.ok(!d.received.some((m) => m.to === 'aggregator' && m.from.startsWith('owner0')));
   });
 });

@@ -20,7 +20,7 @@ import type { IntrinsicParams } from '../../core/ir.js';
 import { registeredName } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import type { Computation } from '../../core/tracing.js';
-import { FederatedType, FunctionType, isIntegerDType, mapTensorLeaves, packParameters, StructType, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
+import { FederatedType, FunctionType, isIntegerDType, mapTensorLeaves, packParameters, SequenceType, StructType, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
 import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, type RtValue } from '../../core/values.js';
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
@@ -156,7 +156,11 @@ class RemoteSession {
   async settle(): Promise<void> {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0);
-      for (const r of await Promise.all(batch)) if (r !== undefined) throw r.error;
+      // the first failure settles it at once: the other players may be waiting on the one that failed
+      await new Promise<void>((resolve, reject) => {
+        let left = batch.length;
+        for (const p of batch) void p.then((r) => (r !== undefined ? reject(r.error) : --left === 0 ? resolve() : undefined));
+      });
     }
   }
   readonly #pending: Promise<{ error: unknown } | undefined>[] = [];
@@ -308,7 +312,35 @@ async function transferToServer(c: Call): Promise<RtValue> {
   return new FederatedValue(resultType(c), [valueFromParts(r.header['type'], r.blobs[0] ?? new Uint8Array(0), 'value moved to SERVER')]);
 }
 
+/** federatedCollect to AGGREGATORS: every client's value in the clear to every aggregator party (each client's policy decides). */
+async function collect(c: Call): Promise<RtValue> {
+  const s = session(c);
+  const v = ref(c.args[0]!, 'value');
+  const out = s.newRef();
+  const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
+  s.pipeline(players, { op: 'collect', value: v.ref, out, clients: s.clients, aggregators: s.aggregators, element: typeToJson(v.memberType) });
+  return new RemoteRef(resultType(c), out, new SequenceType(v.memberType));
+}
+
+/** An intrinsic without function arguments that each player runs on the members it holds (sequence_sum). */
+async function lift(c: Call): Promise<RtValue> {
+  const s = session(c);
+  const v = ref(c.args[0]!, 'value');
+  const rt = resultType(c);
+  const placement = v.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
+  const out = s.newRef();
+  const players = playersAt(s, placement);
+  await s.settle();
+  const replies = await s.all(players, { op: 'lift', uri: c.variant.uri, out, placement, arg: v.ref, type: typeToJson(c.type) });
+  void replies;
+  // the member type of a sum of a sequence of T is T (concrete: the held sequence's element type)
+  const element = v.memberType.kind === 'sequence' ? v.memberType.element : rt.member;
+  return new RemoteRef(rt, out, element);
+}
+
 const HANDLED: Record<string, (c: Call) => Promise<RtValue>> = {
+  federated_collect_at_aggregators: collect,
+  sequence_sum: async (c) => (c.args[0] instanceof RemoteRef ? lift(c) : getIntrinsicImpl<LocalEnv, RtValue>(BACKEND, 'sequence_sum')!(c)),
   federated_value_at_clients: (c) => broadcast(c, c.args[0]!, 'CLIENTS'),
   federated_value_at_aggregators: (c) => broadcast(c, c.args[0]!, 'AGGREGATORS'),
   federated_broadcast: (c) => broadcast(c, (c.args[0] as FederatedValue).members[0]!, 'CLIENTS'),

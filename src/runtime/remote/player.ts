@@ -20,14 +20,15 @@
 import { PolicyError } from '../../core/errors.js';
 import { registeredLocal } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
-import { StructType, typeToJson, type Type } from '../../core/types.js';
-import { fromJs, fromLeaves, leavesOf, StructValue, type RtValue } from '../../core/values.js';
+import { getIntrinsicImpl, intrinsicByUri } from '../../core/intrinsics.js';
+import { SequenceType, StructType, typeToJson, type FederatedType, type FunctionType, type Type } from '../../core/types.js';
+import { FederatedValue, fromJs, fromLeaves, leavesOf, SequenceValue, StructValue, type RtValue } from '../../core/values.js';
 import { planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationRoles, ClientInput, PartyContext, RolePolicy } from '../../aggregation/roles.js';
 import type { Transport } from '../../transport/channel.js';
 import { TransportError } from '../../transport/errors.js';
 import { partyTransport } from '../../transport/view.js';
-import { runLocal } from '../executor.js';
+import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
 import { concreteType, frame, unframe, valueFromParts, valueToParts } from './wire.js';
 
@@ -67,6 +68,17 @@ interface Held {
 }
 
 export const execKey = (session: string, seq: number): string => `exec/${session}/${seq}`;
+
+/** Intrinsics a player runs on the members it holds (no function argument, no other party involved). */
+export const LIFTABLE: readonly string[] = ['sequence_sum'];
+const LIFT_ENV: LocalEnv = {
+  clients: () => {
+    throw new RangeError('a lifted intrinsic does not count clients');
+  },
+  numAggregators: 1,
+  aggregation: { name: 'none', secure: true, intrinsics: [], aggregate: () => Promise.reject(new Error('no aggregation at a player')) },
+  nextId: () => 'lift',
+};
 /** The driver sends this once per session: when it ends the session, or at its first failure (every player stops waiting). */
 export const abortKey = (session: string): string => `exec/${session}/abort`;
 
@@ -184,6 +196,51 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           const value = fromLeaves(type, leafTypes.map((t, j) => toResultLeaf(result.leaves[j], t, plan.leaves[j]!.path, `aggregate of ${plan.invocationId}`)));
           put(h['out'], 'AGGREGATORS', new Map([[me, value]]));
         }
+        return { header: { ok: true } };
+      }
+      case 'collect': {
+        // federatedCollect: each client's value, IN THE CLEAR, to every aggregator party (only with this party's opt-in)
+        const parties = Array.isArray(h['clients']) ? (h['clients'] as unknown[]).filter((c): c is string => typeof c === 'string') : [];
+        const aggs = Array.isArray(h['aggregators']) ? (h['aggregators'] as unknown[]).filter((c): c is string => typeof c === 'string') : [];
+        const key = `exec/${o.session}/collect/${String(h['out'])}`;
+        const mine = parties.filter((c) => clients.includes(c));
+        if (mine.length > 0) {
+          if (!o.policy.allowInsecure) {
+            throw new PolicyError('protocol', "federatedCollect hands each client's value to the aggregators in the clear; this party did not opt in (--insecure-allow-plaintext)", { party: me });
+          }
+          const src = held(h['value'], 'CLIENTS');
+          for (const c of mine) {
+            const { type, blob } = valueToParts(src.values.get(c)!);
+            const bytes = frame({ type }, [blob]);
+            for (const a of aggs) await roleTransport.send(c, a, key, bytes);
+          }
+        }
+        if (aggs.includes(me)) {
+          const opts = o.timeoutMs ? { timeoutMs: o.timeoutMs } : {};
+          const items = await Promise.all(
+            parties.map(async (c) => {
+              const f = unframe(await roleTransport.receive(me, c, key, opts), `${me}: value collected from ${c}`);
+              return valueFromParts(f.header['type'], f.blobs[0] ?? new Uint8Array(0), `${me}: value collected from ${c}`);
+            }),
+          );
+          const element = typeFromJson(h['element']);
+          put(h['out'], 'AGGREGATORS', new Map([[me, new SequenceValue(new SequenceType(element), items)]]));
+        }
+        return { header: { ok: true } };
+      }
+      case 'lift': {
+        // an intrinsic that runs on each member where it is held, with no function argument (sequence_sum)
+        if (!LIFTABLE.includes(String(h['uri']))) throw new RangeError(`${me}: intrinsic ${String(h['uri']).slice(0, 60)} does not run on held values`);
+        const found = intrinsicByUri(String(h['uri']))!;
+        const impl = getIntrinsicImpl<LocalEnv, RtValue>(BACKEND, found.variant.uri)!;
+        const p = placementOf(h['placement']);
+        const src = held(h['arg'], p);
+        const type = typeFromJson(h['type']) as FunctionType;
+        const parties = [...src.values.keys()];
+        const argType = type.parameter as FederatedType;
+        const fv = new FederatedValue(argType, parties.map((c) => src.values.get(c)!));
+        const r = (await impl({ def: found.def, variant: found.variant, type, params: {}, args: [fv], ctx: LIFT_ENV })) as FederatedValue;
+        put(h['out'], p, new Map(parties.map((c, i) => [c, r.members[i]!])));
         return { header: { ok: true } };
       }
       case 'transfer': {

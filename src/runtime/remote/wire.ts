@@ -6,7 +6,7 @@
  * Every decoder checks sizes before it reads.
  */
 import { typeFromJson } from '../../core/serialize.js';
-import { StructType, typeToJson, type Type, type TypeJson } from '../../core/types.js';
+import { SequenceType, StructType, typeToJson, type Type, type TypeJson } from '../../core/types.js';
 import { allocate, fromLeaves, leavesOf, TensorValue, type RtValue } from '../../core/values.js';
 
 export const MAX_HEADER_BYTES = 1 << 20;
@@ -76,7 +76,8 @@ export function concreteType(v: RtValue): Type {
     const build = (t: Type): Type => (t.kind === 'tensor' ? leaves[k++]!.type : t.kind === 'struct' ? new StructType(t.elements.map(([n, e]) => [n, build(e)] as const)) : t);
     return build(v.type);
   }
-  throw new TypeError(`remote values must be tensors or structs of tensors, got a ${v.kind} value`);
+  if (v.kind === 'sequence') return new SequenceType(v.items.length > 0 ? concreteType(v.items[0]!) : v.type.element);
+  throw new TypeError(`remote values must be tensors, structs or sequences of them, got a ${v.kind} value`);
 }
 
 export function valueFromParts(typeJson: unknown, blob: Uint8Array, what: string): RtValue {
