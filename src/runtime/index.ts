@@ -24,3 +24,14 @@ export {
 export { insecureReferenceAggregation, referenceAggregate, type InsecureReferenceOptions } from '../aggregation/reference.js';
 
 setDefaultContextFactory(() => localContext());
+export {
+  clientData,
+  ClientData,
+  remoteExecutionContext,
+  RemoteRef,
+  RemoteCommandError,
+  type RemoteContext,
+  type RemoteExecutionOptions,
+  type RemotePlayer,
+} from './remote/context.js';
+export { servePlayerExecutor, type DataSource, type PlayerExecutorOptions } from './remote/player.js';
