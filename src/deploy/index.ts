@@ -23,8 +23,6 @@ export { servePlayer, runPlayerJob, runDriverJob, jobAggregation, RoundError, ty
 export { runNetworkedTraining, driveTraining, prepareDriver, resolveParams, type NetworkTrainOptions, type NetworkTrainResult, type DriverOptions } from './driver.js';
 export { launchPlayers, type LaunchOptions, type Launched } from './launch.js';
 export { tuneHeapForRounds, HEAP_GROWING_PERCENT } from './heap.js';
-// aggregation roles across processes (issue 13)
-export { runRole, serveRoles, placeIn, RoleDriver, RoleError, ROLES_KEY, type ObservedMessage, type RunRoleOptions, type ServeRolesOptions, type RoleOutcome, type DriveOptions, type DriveResult } from './roles-player.js';
 // one execution stack: remote sessions over the config's players (issue 13)
 export { remoteContext, type RemoteContextOptions, type DeployedContext } from './remote.js';
 export { openSession, serveSessions, checkPlanAgainstConfig, ROLE_SETS, SESSION_KEY, type SessionServeOptions, type OpenSessionOptions } from './session.js';

@@ -2,6 +2,8 @@
  * The protocols the cross-process role tests run (roles-processes.test.ts and
  * its child role-party.ts): adding one to the suite is one entry here.
  */
+import type { AggregationPlan } from '../../src/aggregation/plan.js';
+import type { AggregationResult } from '../../src/aggregation/protocol.js';
 import type { AggregationRoles } from '../../src/aggregation/roles.js';
 import { referenceRoles } from '../../src/aggregation/reference.js';
 import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
@@ -40,4 +42,33 @@ export function protocolByName(name: string): RoleProtocol {
   const p = ROLE_PROTOCOLS.find((x) => x.name === name);
   if (p === undefined) throw new RangeError(`unknown protocol '${name}' (known: ${ROLE_PROTOCOLS.map((x) => x.name).join(', ')})`);
   return p;
+}
+
+/** What `watched` reports: each aggregator role's aggregate, each server role as it runs. */
+export interface RoleWatch {
+  aggregator?: (plan: AggregationPlan, result: AggregationResult | undefined) => void;
+  server?: (plan: AggregationPlan, running: Promise<AggregationResult | undefined>) => void;
+}
+
+/** `roles`, reporting to `watch` (the role code is `roles`' own; role sets are frozen, so this is a new one). */
+export function watched(roles: AggregationRoles, watch: RoleWatch): AggregationRoles {
+  return Object.freeze({
+    name: roles.name,
+    secure: roles.secure,
+    intrinsics: roles.intrinsics,
+    aggregatorCount: roles.aggregatorCount,
+    aggregatorNames: roles.aggregatorNames,
+    params: roles.params,
+    client: (...a: Parameters<AggregationRoles['client']>) => roles.client(...a),
+    async aggregator(...a: Parameters<AggregationRoles['aggregator']>) {
+      const r = await roles.aggregator(...a);
+      watch.aggregator?.(a[1], r);
+      return r;
+    },
+    server(...a: Parameters<AggregationRoles['server']>) {
+      const running = roles.server(...a);
+      watch.server?.(a[1], running);
+      return running;
+    },
+  });
 }

@@ -1,14 +1,14 @@
 /**
  * What a process sent and received, message by message (the cross-process
- * role tests): every message on the process's transport
- * (`RecordingTransport`), and, per plan, what its roles sent and received
- * (`PlanLog`, fed by serveRoles' / RoleDriver's `observe`). A plan's messages
- * are its roles' messages plus its control messages (`fedcrypt/roles/<id>/...`);
- * anything else on the transport but the plans themselves is unattributed.
+ * role tests): `RecordingTransport` logs every message on the transport a
+ * process gives its executor (the driver's remote context, a player's
+ * `servePlayerExecutor`). Every key of a session names it: the executor's
+ * commands and replies (`exec/<session>/...`) and the protocols' messages
+ * (their keys derive from the plan's invocation id, `<session>/agg/<n>`), so
+ * a session's messages are those whose key contains the session id.
  */
 import { createHash } from 'node:crypto';
 import type { ReceiveOptions, Transport } from '../../src/transport/channel.js';
-import { ROLES_KEY, type ObservedMessage } from '../../src/deploy/roles-player.js';
 
 export interface Message {
   readonly from: string;
@@ -33,6 +33,7 @@ export const record = (from: string, to: string, key: string, p: Uint8Array): Me
 export class RecordingTransport implements Transport {
   readonly received: Message[] = [];
   readonly sent: Message[] = [];
+  readonly #listeners = new Set<() => void>();
   constructor(readonly inner: Transport) {}
   get kind(): string {
     return this.inner.kind;
@@ -47,7 +48,22 @@ export class RecordingTransport implements Transport {
   async receive(to: string, from: string, key: string, options?: ReceiveOptions): Promise<Uint8Array> {
     const p = await this.inner.receive(to, from, key, options);
     this.received.push(record(from, to, key, p));
+    for (const l of this.#listeners) l();
     return p;
+  }
+  /** Resolves once a received message satisfies `pick`. */
+  receivedOne(pick: (m: Message) => boolean): Promise<Message> {
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        const m = this.received.find(pick);
+        if (m === undefined) return false;
+        this.#listeners.delete(listener);
+        resolve(m);
+        return true;
+      };
+      const listener = (): void => void check();
+      if (!check()) this.#listeners.add(listener);
+    });
   }
   stats() {
     return this.inner.stats();
@@ -62,28 +78,7 @@ export class RecordingTransport implements Transport {
 
 /** Identity of a message (sender, receiver, key, payload hash). */
 export const messageId = (m: Message): string => `${m.from}>${m.to}:${m.key}:${m.sha256}`;
-export const isControl = (m: Message): boolean => m.key.startsWith(`${ROLES_KEY}/`);
-
-export class PlanLog {
-  readonly #plans = new Map<string, { received: Message[]; sent: Message[] }>();
-  constructor(readonly transport: RecordingTransport) {}
-
-  readonly observe = (m: ObservedMessage): void => {
-    let e = this.#plans.get(m.invocationId);
-    if (e === undefined) this.#plans.set(m.invocationId, (e = { received: [], sent: [] }));
-    e[m.direction].push(record(m.from, m.to, m.key, m.payload));
-  };
-
-  /** What this process's roles and control sent and received for plan `inv`. */
-  of(inv: string): { received: Message[]; sent: Message[] } {
-    const e = this.#plans.get(inv) ?? { received: [], sent: [] };
-    const control = (m: Message) => m.key.startsWith(`${ROLES_KEY}/${inv}/`);
-    return { received: [...e.received, ...this.transport.received.filter(control)], sent: [...e.sent, ...this.transport.sent.filter(control)] };
-  }
-
-  /** Messages on the transport that are neither a plan, a plan's control message, nor observed in a plan's role. */
-  unattributed(): Message[] {
-    const seen = new Set([...this.#plans.values()].flatMap((e) => [...e.received, ...e.sent]).map(messageId));
-    return [...this.transport.received, ...this.transport.sent].filter((m) => !isControl(m) && !seen.has(messageId(m)));
-  }
-}
+/** A command of the executor, a player's reply, or the session's abort (not a protocol's message). */
+export const isExec = (m: Message): boolean => m.key.startsWith('exec/');
+/** The messages of `session` in a log. */
+export const ofSession = (log: readonly Message[], session: string): Message[] => log.filter((m) => m.key.includes(session));
