@@ -107,11 +107,11 @@ describe("a player checks its place in an 'aggregate' plan, and every party it r
     await v.end();
   });
 
+  // (that the driver learns of the failure at all is finding 2 of remote-attacks.test.ts; this asserts only that nothing leaves the player)
   it('checks every client it hosts before any of them sends: one input outside the bound stops them all', async () => {
     const v = await victim({ 'owner0:0': [1, 2], 'owner0:1': [3, 300] });
     const r = await v.command({ op: 'aggregate', value: 0, out: 1 }, [planToBytes(plan({}))]);
     assert.equal(r['ok'], false);
-    assert.match(String(r['error']), /^owner0: RangeError/);
     assert.match(v.log.join('\n'), /owner0:1: leaf 0 \(value\): element 1 = 300 outside \[0, 256\)/);
     // owner0:0's value is within the bound, yet it did not send it either
     assert.deepEqual(v.contributions(), []);
