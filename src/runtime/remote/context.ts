@@ -127,7 +127,9 @@ class RemoteSession {
     const reply = unframe(await t.receive(this.o.server, player, `${key}/reply`, { timeoutMs: this.o.timeoutMs ?? 600_000 }), `reply of ${player}`);
     const h = reply.header;
     if (h['ok'] !== true) {
-      const party = typeof h['party'] === 'string' ? h['party'] : player;
+      // a player speaks for itself and the clients it hosts, never for another party
+      const named = h['party'];
+      const party = typeof named === 'string' && (named === player || this.o.players.some((p) => p.name === player && p.clients.includes(named))) ? named : player;
       const error = typeof h['error'] === 'string' ? h['error'].slice(0, 1000) : 'failed';
       if (typeof h['rule'] === 'string') throw new PolicyError(h['rule'], error.replace(/^.*?policy "[^"]*" refuses: /, ''), { party });
       throw new RemoteCommandError(player, String(header['op']), error);
