@@ -1,7 +1,7 @@
 /**
  * What the text of a reply can do: driver-controlled strings reach a
  * player's log, and a player's refusal names a party the driver believes.
- * (Findings 7a and 7b of branch attack-review; marked todo until fixed.)
+ * (Findings 7a and 7b of branch attack-review; 7a is marked todo until fixed.)
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +41,6 @@ describe('finding 7: reply and log text', () => {
 
   it(
     "7b: a malicious data owner's refusal names another (honest) party, and the driver reports that party",
-    { todo: "finding 7b: the driver takes the reply's 'party' as is (context.ts:130)" },
     async () => {
       const hub = new MemoryHub();
       const session = 'blame';

@@ -25,12 +25,12 @@ import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, type RtValue } f
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
 import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
+import { prepareRole } from '../../aggregation/party.js';
 import type { Transport } from '../../transport/channel.js';
-import { partyTransport } from '../../transport/view.js';
 import { hostOf } from '../../transport/hosting.js';
 import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../executor.js';
 import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
-import { abortKey, execKey } from './player.js';
+import { abortable, abortKey, execKey } from './player.js';
 import { frame, unframe, valueFromParts, valueToParts } from './wire.js';
 
 export const REMOTE_BACKEND = 'remote';
@@ -273,11 +273,15 @@ async function aggregation(c: Call): Promise<RtValue> {
   const out = s.newRef();
   const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
   const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
-  const ctx = { me: o.server, transport: partyTransport(o.transport, o.server), policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 };
+  // SERVER's own checks, before the plan leaves this process; its role stops waiting when a player fails
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const own = prepareRole(abortable(o.transport, stopped, 'the aggregation failed at a player'), { roles: o.roles, plan, role: 'server', policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 });
   let atServer;
   try {
-    [atServer] = await Promise.all([o.roles.server(ctx, plan), s.all(players, header, [planToBytes(plan)])]);
+    [atServer] = await Promise.all([own.run(), s.all(players, header, [planToBytes(plan)])]);
   } catch (e) {
+    stop();
     // a failed pipelined command (a broadcast, a map) is the cause of what failed here
     await s.settle();
     throw e;

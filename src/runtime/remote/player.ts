@@ -25,11 +25,11 @@ import { SequenceType, StructType, TensorType, typeToJson, type FederatedType, t
 import { FederatedValue, fromJs, fromLeaves, leavesOf, SequenceValue, StructValue, type RtValue } from '../../core/values.js';
 import { createHash } from 'node:crypto';
 import { checkPlan as checkPlanShape, planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
-import { checkContributors, type AggregationRoles, type ClientInput, type PartyContext, type RolePolicy } from '../../aggregation/roles.js';
+import { prepareRole } from '../../aggregation/party.js';
+import { checkContributors, type AggregationRoles, type ClientInput, type RolePolicy } from '../../aggregation/roles.js';
 import { hostOf } from '../../transport/hosting.js';
 import type { Transport } from '../../transport/channel.js';
 import { TransportError } from '../../transport/errors.js';
-import { partyTransport } from '../../transport/view.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
 import { concreteType, frame, unframe, valueFromParts, valueToParts } from './wire.js';
@@ -90,13 +90,13 @@ const q = (x: unknown): string => (JSON.stringify(x) ?? String(x)).slice(0, 80);
 /** The rendezvous key of the client players' agreement on an aggregation (see `agreement` below). */
 export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
 
-/** `t`, with every receive failing once the session is aborted. */
-function abortable(t: Transport, aborted: Promise<typeof ABORTED>): Transport {
+/** `t`, with every receive failing (`receive from '<from>': <why>`) once `aborted` resolves. */
+export function abortable(t: Transport, aborted: Promise<unknown>, why: string): Transport {
   return new Proxy(t, {
     get(target, prop, receiver) {
       if (prop === 'receive') {
         return (to: string, from: string, key: string, o?: object) =>
-          Promise.race([target.receive(to, from, key, o), aborted.then(() => Promise.reject(new TransportError(`receive from '${from}': the driver aborted the session`)))]);
+          Promise.race([target.receive(to, from, key, o), aborted.then(() => Promise.reject(new TransportError(`receive from '${from}': ${why}`)))]);
       }
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
@@ -109,7 +109,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   const me = o.me;
   const aborted: Promise<typeof ABORTED> = transport.receive(me, o.driver, abortKey(o.session)).then(() => ABORTED as typeof ABORTED);
   aborted.catch(() => {});
-  const roleTransport = abortable(transport, aborted);
+  const roleTransport = abortable(transport, aborted, 'the driver aborted the session');
   const clients = [...(o.clients ?? [])];
   const store = new Map<number, Held>();
   // everything the driver sent this player in the session, in order (client players compare it before any release)
@@ -136,7 +136,6 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     if (r === undefined) throw new PolicyError('protocol', `protocol '${plan.protocol}' is not one this player takes part in (${o.roles.map((x) => x.name).join(', ') || 'none'})`, { party: me });
     return r;
   };
-  const ctx = (party: string): PartyContext => ({ me: party, transport: partyTransport(roleTransport, party), policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
   const held = (ref: unknown, placement: Placed): Held => {
     const h = typeof ref === 'number' ? store.get(ref) : undefined;
     if (h === undefined || h.placement !== placement) throw new RangeError(`${me}: no value #${q(ref)} at ${placement} here`);
@@ -203,26 +202,33 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const plan = planFromBytes(blobs[0] ?? new Uint8Array(0));
         o.checkPlan?.(plan);
         const r = rolesFor(plan);
+        // this player's place in the plan: under its session's driver, every party it is named as one it runs
+        if (plan.server !== o.driver) throw new PolicyError('roster', `the plan names '${plan.server}' as SERVER, this session's driver is '${o.driver}'`, { party: me });
+        const unhosted = plan.clients.find((c) => roleTransport.isLocal(c) && !clients.includes(c));
+        if (unhosted !== undefined) throw new PolicyError('roster', `the plan names client '${unhosted}', which this player does not host`, { party: me });
         const mine = plan.clients.filter((c) => clients.includes(c));
+        const index = plan.aggregators.indexOf(me);
+        if (mine.length === 0 && index < 0) throw new PolicyError('roster', 'the plan gives this player no part (none of its clients, not an aggregator)', { party: me });
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
-        const index = plan.aggregators.indexOf(me);
+        const common = { roles: r, plan, policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) };
+        // every party this player runs is checked (its own policy, its place, a client's input) before any of them sends
+        const parties = mine.map((c) => {
+          const v = value!.values.get(c);
+          if (v === undefined) throw new RangeError(`${me}: no value of ${q(c)}`);
+          const input = sanitize(plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, (n) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`));
+          return prepareRole(roleTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
+        });
+        if (index >= 0) parties.push(prepareRole(roleTransport, { ...common, role: 'aggregator', index, releaseGate: () => agreement(plan) }));
         if (mine.length > 0) {
           // every client player states, to every aggregator, which commands it was sent in this session
           // (a digest of all of them, this one included); the aggregators release nothing unless all agree
           const digest = transcript.copy().digest();
-          await Promise.all([...new Set(plan.aggregators)].map((a) => roleTransport.send(me, hostOf(a), agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
+          await Promise.all([...new Set(plan.aggregators.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
         }
-        const tasks: Promise<unknown>[] = mine.map((c) => {
-          const v = value!.values.get(c);
-          if (v === undefined) throw new RangeError(`${me}: no value of ${q(c)}`);
-          const input = sanitize(plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, (n) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`));
-          return r.client(ctx(c), plan, input);
-        });
-        const atAggregator = index >= 0 ? r.aggregator({ ...ctx(me), releaseGate: () => agreement(plan) }, plan, index) : undefined;
-        const [agg] = await Promise.all([atAggregator, ...tasks]);
+        const results = await Promise.all(parties.map((p) => p.run()));
         if (index >= 0 && plan.target === 'AGGREGATORS') {
-          const result = agg as Awaited<ReturnType<AggregationRoles['aggregator']>>;
+          const result = results[results.length - 1];
           if (result === undefined) throw new Error(`${me}: the aggregator role returned no aggregate`);
           const type = typeFromJson(h['resultType']);
           const leafTypes = leavesTypes(type);
