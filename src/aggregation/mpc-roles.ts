@@ -15,9 +15,14 @@
  *               leaves (ABY3: two seeds and one full component to server1 and
  *               server2; Pond: a seed to server0 and one masked component to
  *               server1); it receives nothing;
- *   aggregator  adds the shares it receives (`addN`; for unweighted means with
- *               meanScaling 'servers' also `divPublic(n)`), then opens the
- *               sums to the receiving parties; with target AGGREGATORS every
+ *   aggregator  adds each client's share into one running sum per leaf as it
+ *               arrives, in any order (`encryptAddN`: every leaf's sum, and
+ *               the weight's, is started before any is awaited, so its memory
+ *               is O(m) for m shared values, whatever the number of clients,
+ *               and no share waits unclaimed for another; the ring sum is the
+ *               same in every order); for unweighted means with meanScaling
+ *               'servers' also `divPublic(n)`; then opens the sums, in program
+ *               order, to the receiving parties; with target AGGREGATORS every
  *               aggregator party (Pond's dealer included) receives them;
  *   server      with target SERVER receives the openings (ABY3: x0 + x1 from
  *               server0 and x2 from server2; Pond: one share from each server).
@@ -257,32 +262,34 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
     return later(Promise.all(opened).then((rs) => rs.find((r) => r !== undefined)));
   };
   const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
-  // fixed-point sharing of this client's leaf j (or weight), the multiplier folded into the encoding
-  const shareFloats = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared[]> =>
-    Promise.all(clients.map((p, i) => (pr as ABY3).encryptEncoded(p, (cfg) => {
-      const o = mine(i);
-      if (o === undefined) throw new Error(`${FN}: internal error: client '${p.name}' executes here without its input`);
-      return encode(values(o), [size], cfg, FN, multiplier(o));
-    }, [size]) as Promise<Shared>));
+  const ownAt = (i: number): OwnInput => {
+    const o = mine(i);
+    if (o === undefined) throw new Error(`${FN}: internal error: client '${clients[i]!.name}' executes here without its input`);
+    return o;
+  };
+  // the sum of every client's fixed-point sharing of its leaf (or weight), the multiplier folded into its encoding
+  const floatSum = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared> =>
+    later((pr as ABY3).encryptAddN(clients, (i, cfg) => encode(values(ownAt(i)), [size], cfg, FN, multiplier(ownAt(i))), [size]) as Promise<Shared>);
 
-  // weighted means: the sum of the private weights, shared like the values
-  let totalWeight: Promise<RingTensor | undefined> | undefined;
-  if (isWeighted(plan)) {
-    const pr = proto(setup.precision);
-    const shares = await shareFloats(pr, 1, (o) => [o.weight!], () => 1);
-    totalWeight = open(pr, (pr as ABY3).addN(shares as ReplicatedTensor[]));
-  }
+  // Every sum is started before any is awaited: each aggregator adds each client's share as it arrives (in any
+  // order) into one running sum per leaf, so no party holds one client's share waiting for another's. The
+  // openings then follow in program order, so that every party takes the same op numbers.
+  const weightSum = isWeighted(plan) ? floatSum(proto(setup.precision), 1, (o) => [o.weight!], () => 1) : undefined;
+  const sums: Promise<Shared>[] = plan.leaves.map((leaf, j) => {
+    const how = lp[j]!;
+    if (!how.exact) return floatSum(proto(setup.precision), leaf.size, (o) => numbers(o.values[j]!), (o) => o.multiplier);
+    const pr = proto(how.precision);
+    return later((pr as ABY3).encryptAddN(clients, (i) => toRingInts(ownAt(i).values[j]!, pr.bits), [leaf.size], { encoding: 'int' }) as Promise<Shared>);
+  });
+
+  // weighted means: the sum of the private weights, opened like the values
+  const totalWeight = weightSum === undefined ? undefined : open(proto(setup.precision), await weightSum);
   const leaves: Promise<AggregateLeafValue | undefined>[] = [];
   for (let j = 0; j < plan.leaves.length; j++) {
-    const size = plan.leaves[j]!.size;
     const how = lp[j]!;
     if (how.exact) {
       const pr = proto(how.precision);
-      const shares = await Promise.all(clients.map((p, i) => {
-        const o = mine(i);
-        return (pr as ABY3).encryptInts(p, o === undefined ? undefined : toRingInts(o.values[j]!, pr.bits), { shape: [size] }) as Promise<Shared>;
-      }));
-      leaves.push(later(open(pr, (pr as ABY3).addN(shares as ReplicatedTensor[])).then((r) => {
+      leaves.push(later(open(pr, await sums[j]!).then((r) => {
         if (r === undefined) return undefined;
         const ints = r.toSignedBigInts();
         return ints.every((v) => v >= INT64_MIN && v <= INT64_MAX) ? BigInt64Array.from(ints) : ints;
@@ -290,8 +297,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
       continue;
     }
     const pr = proto(setup.precision);
-    const shares = await shareFloats(pr, size, (o) => numbers(o.values[j]!), (o) => o.multiplier);
-    let sum = (pr as ABY3).addN(shares as ReplicatedTensor[]) as Shared;
+    let sum = await sums[j]!;
     if (isMean(plan) && setup.scaling === 'servers') sum = await (pr as ABY3).divPublic(sum as ReplicatedTensor, plan.clients.length);
     leaves.push(later(open(pr, sum).then((r): Float64Array | undefined => (r === undefined ? undefined : decode<Float64Array>(r, pr.fixed)))));
   }

@@ -73,25 +73,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   }
 
   protected async shareRing(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string): Promise<Parts> {
-    let seeds: Uint8Array | undefined;
-    let x2: RingTensor | undefined;
-    if (this.isLocal(owner)) {
-      const pa = new Prg();
-      const pb = new Prg();
-      seeds = new Uint8Array(32);
-      seeds.set(pa.seed, 0);
-      seeds.set(pb.seed, 16);
-      const r = this.randomRing(shape, pa);
-      x2 = ring.sub(this.must(value, owner, 'input'), r);
-      ring.subInPlace(x2, this.randomRing(shape, pb));
-    }
-    const [s0, s1, s2, r1, r2] = await Promise.all([
-      this.moveBytes(owner, this.#s(0), `${key}/seeds01`, seeds),
-      this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
-      this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
-      this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
-      this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
-    ]);
+    const [s0, s1, s2, r1, r2] = await this.#shareMessages(owner, value, shape, key);
     const fromSeed = (s: Uint8Array): RingTensor => this.randomRing(shape, new Prg(new Uint8Array(s)));
     const parts: Parts = new Array(6).fill(undefined);
     if (s0 !== undefined) {
@@ -107,6 +89,53 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       parts[5] = fromSeed(s2);
     }
     return parts;
+  }
+
+  /** As shareRing, each part added into `acc` where it arrives: seeds expand through the scratch buffer, nothing per owner is kept. */
+  protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+    const [s0, s1, s2, r1, r2] = await this.#shareMessages(owner, value, shape, key);
+    const add = (slot: number, t: RingTensor): void => void ring.addInPlace(this.must(acc[slot], this.partHolders[slot]!, 'running sum'), t);
+    const addSeed = (slot: number, s: Uint8Array): void => add(slot, new Prg(new Uint8Array(s)).ringTensorInto(this.scratch(shape)));
+    if (s0 !== undefined) {
+      addSeed(0, s0.subarray(0, 16));
+      addSeed(1, s0.subarray(16, 32));
+    }
+    if (s1 !== undefined) {
+      addSeed(2, s1);
+      add(3, this.must(r1, this.#s(1), 'x2'));
+    }
+    if (s2 !== undefined) {
+      add(4, this.must(r2, this.#s(2), 'x2'));
+      addSeed(5, s2);
+    }
+  }
+
+  /**
+   * The messages of sharing `value` (where `owner` executes): server0 gets
+   * the seeds of x0 and x1, server1 the seed of x1 and x2 = x - x0 - x1,
+   * server2 x2 and the seed of x0. Resolves with what arrived here:
+   * [seeds01 (server0), seed1 (server1), seed0 (server2), x2 (server1), x2 (server2)].
+   */
+  async #shareMessages(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string): Promise<[Uint8Array?, Uint8Array?, Uint8Array?, RingTensor?, RingTensor?]> {
+    let seeds: Uint8Array | undefined;
+    let x2: RingTensor | undefined;
+    if (this.isLocal(owner)) {
+      const pa = new Prg();
+      const pb = new Prg();
+      seeds = new Uint8Array(32);
+      seeds.set(pa.seed, 0);
+      seeds.set(pb.seed, 16);
+      // x2 = x - PRG(a) - PRG(b), the expansions through the scratch buffer (x2 is fresh)
+      x2 = ring.sub(this.must(value, owner, 'input'), pa.ringTensorInto(this.scratch(shape)));
+      ring.subInPlace(x2, pb.ringTensorInto(this.scratch(shape)));
+    }
+    return Promise.all([
+      this.moveBytes(owner, this.#s(0), `${key}/seeds01`, seeds),
+      this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
+      this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
+      this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
+      this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
+    ]);
   }
 
   /** Fill `t` with PRF(key, nonce) (reusing its memory). */

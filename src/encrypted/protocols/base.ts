@@ -418,6 +418,57 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     return this.ready().then(async () => this.makeTensor(await this.shareRing(owner, encoded, sh, key), sh, 'fixed', sens));
   }
 
+  /**
+   * `addN` of one `encryptEncoded` per owner, streamed: each owner shares its
+   * own input (the same messages as `encryptEncoded`), and each holder adds
+   * an owner's sharing into one running sum per part as soon as it arrives,
+   * in whatever order, then drops it. A holder's memory is one sum (plus the
+   * message in hand), not one sharing per owner; the sum is the same ring sum
+   * whatever the order. One op number for all owners (`${op}/${i}` per owner).
+   * `encodeFn(i, cfg)` runs at call time where owner i executes (a throw
+   * there stops the call before anything is sent); elsewhere nothing of
+   * owner i is computed. `options.encoding`: 'fixed' (default) or 'int'.
+   */
+  encryptAddN(owners: readonly Player[], encodeFn: (index: number, cfg: FixedPointConfig) => RingTensor, shape: readonly number[], options: Omit<EncryptOptions, 'shape'> & { encoding?: Encoding } = {}): Promise<T> {
+    const fn = `${this.constructor.name}.encryptAddN`;
+    if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
+    owners.forEach((o, i) => checkPlayer(fn, `owners[${i}]`, o));
+    if (typeof encodeFn !== 'function') throw new TypeError(`${fn}: argument 'encodeFn' must be a function, got ${describe(encodeFn)}`);
+    const sh = checkShapeArg(fn, shape);
+    const encoding = options.encoding ?? 'fixed';
+    if (encoding !== 'fixed' && encoding !== 'int') throw new RangeError(`${fn}: option 'encoding' must be 'fixed' or 'int', got ${describe(encoding)}`);
+    const sens = this.checkSensitivityOption('encryptAddN', options.sensitivity);
+    owners.forEach((o) => this.register(o));
+    const encoded = owners.map((o, i) => {
+      if (!this.isLocal(o)) return undefined;
+      const e = encodeFn(i, this.fixed);
+      if (!(e instanceof RingTensor) || e.bits !== this.bits || !sameShape(e.shape, sh)) throw new TypeError(`${fn}: 'encodeFn' must return a RingTensor in Z_2^${this.bits} of shape ${fmtShape(sh)} (owner ${i})`);
+      return e;
+    });
+    const key = this.nextOp();
+    return this.ready().then(async () => {
+      const holders = this.partHolders;
+      // the running sums, zero, where each part's holder executes (never a received buffer: those may be shared)
+      const acc: Parts = holders.map((h) => (this.isLocal(h) ? new RingTensor(this.bits, sh) : undefined));
+      const holding = acc.some((a) => a !== undefined);
+      await Promise.all(owners.map((o, i) => (holding || encoded[i] !== undefined ? this.shareAddInto(o, encoded[i], sh, `${key}/${i}`, acc) : undefined)));
+      return this.makeTensor(acc, sh, encoding, sens);
+    });
+  }
+
+  /**
+   * Share `value` (present where `owner` executes) as `shareRing` does, and
+   * add each part that arrives here into `acc` (a running sum per part,
+   * present where its holder executes). The default adds `shareRing`'s
+   * parts; a protocol may add without materialising them.
+   */
+  protected async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+    const parts = await this.shareRing(owner, value, shape, key);
+    parts.forEach((p, i) => {
+      if (p !== undefined) ring.addInPlace(this.must(acc[i], this.partHolders[i]!, 'running sum'), p);
+    });
+  }
+
   /** Checks of a reveal to `player` (known, inside `x`'s sensitivity), for subclasses' reveal variants. */
   protected checkRevealTarget(fn: string, x: T, player: Player): Player {
     return this.#checkReveal(fn, x, player);
