@@ -119,7 +119,7 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
       checkClientInput(ctx.me, plan, input);
       // every range check of this client's values, before it sends a byte
       const own = checkOwnInput(setup, ctx.me, plan, input);
-      await runProgram(setup, ctx, plan, own);
+      await inClientSlot(() => runProgram(setup, ctx, plan, own));
     },
     async aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined> {
       enforcePlan(self, ctx, plan, 'aggregator', index);
@@ -134,6 +134,32 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     },
   });
   return self;
+}
+
+// ------------------------------------------------------------------ clients hosted by one process
+
+/**
+ * How many client roles of one process encode, share and send at once. A
+ * process may host many clients (a data owner's player, a simulation); each
+ * runs its own role with its own secrets, but only CLIENT_SLOTS of them hold
+ * their encodings and masked components (and messages in the transport's
+ * send buffers) at a time, so a process's memory does not grow with the
+ * clients it hosts. Safe because a client role of this protocol only sends:
+ * it never waits for another party, so a role in a slot always finishes.
+ */
+export const CLIENT_SLOTS = 4;
+let busySlots = 0;
+const slotWaiters: (() => void)[] = [];
+
+async function inClientSlot<T>(f: () => Promise<T>): Promise<T> {
+  while (busySlots >= CLIENT_SLOTS) await new Promise<void>((r) => slotWaiters.push(r));
+  busySlots++;
+  try {
+    return await f();
+  } finally {
+    busySlots--;
+    slotWaiters.shift()?.();
+  }
 }
 
 // ------------------------------------------------------------------ the public shape of the computation
@@ -233,6 +259,21 @@ function later<T>(p: Promise<T>): Promise<T> {
 }
 
 /**
+ * The plan's clients as players, made once per plan in a process (a data
+ * owner runs one client role per hosted client on the same plan object):
+ * the name checks run once, and no party keeps a player per client.
+ */
+const planPlayers = new WeakMap<AggregationPlan, readonly Player[]>();
+function clientPlayers(plan: AggregationPlan): readonly Player[] {
+  let ps = planPlayers.get(plan);
+  if (ps === undefined) {
+    ps = Object.freeze(plan.clients.map((c) => new Player(c)));
+    planPlayers.set(plan, ps);
+  }
+  return ps;
+}
+
+/**
  * The same program at every party of the plan. `own` is this party's input
  * when it is a client. Resolves with the aggregate where this party is a
  * receiving party (plan.server for target SERVER, each aggregator for target
@@ -240,7 +281,7 @@ function later<T>(p: Promise<T>): Promise<T> {
  */
 async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan, own: OwnInput | undefined): Promise<AggregationResult | undefined> {
   // names become players before anything moves (a name the encrypted layer refuses fails here)
-  const clients = plan.clients.map((c) => new Player(c));
+  const clients = clientPlayers(plan);
   const server = new Player(plan.server);
   const [a, b, c] = plan.aggregators.map((s) => new Player(s)) as [Player, Player, Player];
   const receivers = plan.target === 'SERVER' ? [server] : [a, b, c];
@@ -250,7 +291,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
   const proto = (p: Precision): MpcProto => {
     let x = protos.get(p);
     if (x === undefined) {
-      const opts: ProtocolOptions = { precision: p, transport: ctx.transport, id: mpcInstanceId(plan.invocationId, p), players: [...clients, server], ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }) };
+      const opts: ProtocolOptions = { precision: p, transport: ctx.transport, id: mpcInstanceId(plan.invocationId, p), players: [server], ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }) };
       x = setup.kind === 'aby3' ? new ABY3(a, b, c, opts) : new Pond(a, b, c, opts);
       protos.set(p, x);
     }

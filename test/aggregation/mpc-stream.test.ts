@@ -91,8 +91,8 @@ describe('mpcRoles: each client\'s share is added in as it arrives, in any order
   const orders = [[0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [3, 0, 5, 1, 4, 2]];
   for (const protocol of ['aby3', 'pond'] as const) {
     const roles = mpcRoles({ protocol });
-    // share messages each aggregator asks of one client per shared vector: ABY3 server0 1, server1 2, server2 2; Pond server0 1, server1 1
-    const perVector = protocol === 'aby3' ? 5 : 2;
+    // share messages each aggregator asks of one client per shared vector: ABY3 server0 1, server1 2, server2 1; Pond server0 1, server1 1
+    const perVector = protocol === 'aby3' ? 4 : 2;
     const cases: { uri: AggregationUri; leaves: { dtype: DType; size: number }[]; bound?: bigint; weighted?: boolean }[] = [
       { uri: 'federated_weighted_mean_at_aggregators', leaves: [{ dtype: 'float32', size: 5 }, { dtype: 'float64', size: 3 }], weighted: true },
       { uri: 'federated_secure_sum', leaves: [{ dtype: 'int32', size: 4 }, { dtype: 'int64', size: 2 }], bound: 1n << 40n },
@@ -105,7 +105,8 @@ describe('mpcRoles: each client\'s share is added in as it arrives, in any order
             const v = (i: number) => (k + 1) * 1000 + j * 100 + i;
             if (l.dtype === 'int32') return Int32Array.from({ length: l.size }, (_, i) => v(i));
             if (l.dtype === 'int64') return BigInt64Array.from({ length: l.size }, (_, i) => BigInt(v(i)) * (c.bound === undefined ? 1n << 40n : 1n) * (c.bound === undefined && k % 2 ? -1n : 1n));
-            return (l.dtype === 'float32' ? Float32Array : Float64Array).from({ length: l.size }, (_, i) => (k - 2.5) * 3.3 + i / 7);
+            const f = (_: unknown, i: number) => (k - 2.5) * 3.3 + i / 7;
+            return l.dtype === 'float32' ? Float32Array.from({ length: l.size }, f) : Float64Array.from({ length: l.size }, f);
           }),
           ...(c.weighted ? { weight: 1 + k * 0.75 } : {}),
         }));

@@ -1,7 +1,8 @@
 /**
  * encryptAddN: one sharing per owner, added into a running sum per part as
  * each arrives. Against the reference (encryptEncoded per owner + addN): the
- * same ring value bit for bit, the same messages per owner; with each player
+ * same ring value bit for bit; the messages of each owner (ABY3: one full
+ * component, to server1, which forwards the sum once); with each player
  * on its own transport view and the owners' messages arriving in any order;
  * argument checks before anything is sent.
  */
@@ -86,9 +87,17 @@ for (const kind of ['aby3', 'pond', 'plaintext'] as const) {
             const reference = t.take();
             const ref = (await (p as ABY3).revealRing((p as ABY3).addN(parts as ReplicatedTensor[]), target))!;
             assert.deepEqual(words(got), words(ref), 'bit for bit the reference');
-            // each owner sends what encryptEncoded sends (the key's last label and the size), to the same players
-            const shape = (log: typeof streamed, o: Player) => log.filter((g) => g.from === o.name).map((g) => `${g.to}:${g.key.split('/').pop()}:${g.bytes.length}`).sort();
-            for (const o of owners) assert.deepEqual(shape(streamed, o), shape(reference, o), `${o.name}'s messages`);
+            // each owner sends one sharing: seeds and ONE full component (ABY3: x2 to server1 only; server2 gets the sum of
+            // the x2's from server1, once); Pond and Plaintext exactly what encryptEncoded sends
+            const E = p.bits / 8;
+            const shape = (log: typeof streamed, from: string) => log.filter((g) => g.from === from).map((g) => `${g.to}:${g.key.split('/').pop()}:${g.bytes.length}`).sort();
+            const want = { aby3: [`server0:seeds01:32`, `server1:seed1:16`, `server1:x2:${n * E}`, `server2:seed0:16`], pond: [`server0:seed:16`, `server1:masked:${n * E}`], plaintext: [`server0:input:${n * E}`] }[kind];
+            for (const o of owners) {
+              assert.deepEqual(shape(streamed, o.name), want, `${o.name}'s messages`);
+              if (kind !== 'aby3') assert.deepEqual(shape(streamed, o.name), shape(reference, o.name), `${o.name}: as encryptEncoded`);
+            }
+            const between = streamed.filter((g) => !g.from.startsWith('owner') && !/\/setup\//.test(g.key));
+            assert.deepEqual(between.map((g) => `${g.from}>${g.to}:${g.key.split('/').pop()}:${g.bytes.length}`), kind === 'aby3' ? [`server1>server2:x2sum:${n * E}`] : [], 'between the servers: only the one forward of the sum');
             await t.close();
           }), { numRuns: 6 });
         });
@@ -102,7 +111,7 @@ for (const kind of ['aby3', 'pond', 'plaintext'] as const) {
         const enc = encoder(xs, ints, mult, 'fixed');
         const hub = new MemoryHub();
         // every message of owner k is held back until owners k+1 .. m-1 have delivered theirs
-        const perOwner = { aby3: 5, pond: 2, plaintext: 1 }[kind];
+        const perOwner = { aby3: 4, pond: 2, plaintext: 1 }[kind];
         const held: (() => void)[][] = owners.map(() => []);
         let allSent: () => void = () => undefined;
         const sent = new Promise<void>((r) => (allSent = r));

@@ -91,9 +91,15 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     return parts;
   }
 
-  /** As shareRing, each part added into `acc` where it arrives: seeds expand through the scratch buffer, nothing per owner is kept. */
+  /**
+   * encryptAddN's sharing of one owner's input, added into `acc` where it
+   * arrives; as shareRing, except that x2 goes to server1 only (server2's
+   * copy of component 2 is the sum, forwarded once by `finishAddN`, as in
+   * encryptSum): each owner uploads one full component, not two. Seeds
+   * expand through the scratch buffer; nothing per owner is kept.
+   */
   protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
-    const [s0, s1, s2, r1, r2] = await this.#shareMessages(owner, value, shape, key);
+    const [s0, s1, s2, r1] = await this.#shareMessages(owner, value, shape, key, false);
     const add = (slot: number, t: RingTensor): void => void ring.addInPlace(this.must(acc[slot], this.partHolders[slot]!, 'running sum'), t);
     const addSeed = (slot: number, s: Uint8Array): void => add(slot, new Prg(new Uint8Array(s)).ringTensorInto(this.scratch(shape)));
     if (s0 !== undefined) {
@@ -104,19 +110,28 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       addSeed(2, s1);
       add(3, this.must(r1, this.#s(1), 'x2'));
     }
-    if (s2 !== undefined) {
-      add(4, this.must(r2, this.#s(2), 'x2'));
-      addSeed(5, s2);
-    }
+    if (s2 !== undefined) addSeed(5, s2);
+  }
+
+  /**
+   * server1 forwards the sum of the owners' x2 (component 2 of the sum) to
+   * server2, once: server2 never sees an owner's x2, only its own replicated
+   * share of the sum.
+   */
+  protected override async finishAddN(acc: Parts, shape: readonly number[], key: string): Promise<Parts> {
+    const [, p1, p2] = this.servers;
+    const fwd = await this.move(p1, p2, `${key}/x2sum`, this.isLocal(p1) ? this.must(acc[3], p1, 'x2 sum') : undefined, shape);
+    if (this.isLocal(p2)) acc[4] = this.must(fwd, p2, 'x2 sum');
+    return acc;
   }
 
   /**
    * The messages of sharing `value` (where `owner` executes): server0 gets
    * the seeds of x0 and x1, server1 the seed of x1 and x2 = x - x0 - x1,
-   * server2 x2 and the seed of x0. Resolves with what arrived here:
+   * server2 the seed of x0 and (unless `x2ToServer2` is false) x2. Resolves with what arrived here:
    * [seeds01 (server0), seed1 (server1), seed0 (server2), x2 (server1), x2 (server2)].
    */
-  async #shareMessages(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string): Promise<[Uint8Array?, Uint8Array?, Uint8Array?, RingTensor?, RingTensor?]> {
+  async #shareMessages(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, x2ToServer2 = true): Promise<[Uint8Array?, Uint8Array?, Uint8Array?, RingTensor?, RingTensor?]> {
     let seeds: Uint8Array | undefined;
     let x2: RingTensor | undefined;
     if (this.isLocal(owner)) {
@@ -134,7 +149,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
       this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
       this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
-      this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
+      x2ToServer2 ? this.move(owner, this.#s(2), `${key}/x2`, x2, shape) : undefined,
     ]);
   }
 

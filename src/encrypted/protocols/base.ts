@@ -420,11 +420,15 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
 
   /**
    * `addN` of one `encryptEncoded` per owner, streamed: each owner shares its
-   * own input (the same messages as `encryptEncoded`), and each holder adds
-   * an owner's sharing into one running sum per part as soon as it arrives,
-   * in whatever order, then drops it. A holder's memory is one sum (plus the
-   * message in hand), not one sharing per owner; the sum is the same ring sum
-   * whatever the order. One op number for all owners (`${op}/${i}` per owner).
+   * own input, and each holder adds an owner's sharing into one running sum
+   * per part as soon as it arrives, in whatever order, then drops it. A
+   * holder's memory is one sum (plus the message in hand), not one sharing
+   * per owner; the sum is the same ring sum whatever the order, so the value
+   * is bit for bit that of `addN` over `encryptEncoded`. The messages are
+   * `encryptEncoded`'s, except where a protocol saves on them (ABY3: each
+   * owner's full component goes to server1 only, which forwards the sum of
+   * them to server2 once, as in `encryptSum`). One op number for all owners
+   * (`${op}/${i}` per owner).
    * `encodeFn(i, cfg)` runs at call time where owner i executes (a throw
    * there stops the call before anything is sent); elsewhere nothing of
    * owner i is computed. `options.encoding`: 'fixed' (default) or 'int'.
@@ -438,7 +442,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     const encoding = options.encoding ?? 'fixed';
     if (encoding !== 'fixed' && encoding !== 'int') throw new RangeError(`${fn}: option 'encoding' must be 'fixed' or 'int', got ${describe(encoding)}`);
     const sens = this.checkSensitivityOption('encryptAddN', options.sensitivity);
-    owners.forEach((o) => this.register(o));
+    // (the owners are not registered as known players: a party of a sum over many owners keeps nothing per owner)
     const encoded = owners.map((o, i) => {
       if (!this.isLocal(o)) return undefined;
       const e = encodeFn(i, this.fixed);
@@ -452,8 +456,13 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       const acc: Parts = holders.map((h) => (this.isLocal(h) ? new RingTensor(this.bits, sh) : undefined));
       const holding = acc.some((a) => a !== undefined);
       await Promise.all(owners.map((o, i) => (holding || encoded[i] !== undefined ? this.shareAddInto(o, encoded[i], sh, `${key}/${i}`, acc) : undefined)));
-      return this.makeTensor(acc, sh, encoding, sens);
+      return this.makeTensor(await this.finishAddN(acc, sh, key), sh, encoding, sens);
     });
+  }
+
+  /** The last step of `encryptAddN` once every owner's sharing is in: the running sums as they are, by default. */
+  protected async finishAddN(acc: Parts, _shape: readonly number[], _key: string): Promise<Parts> {
+    return acc;
   }
 
   /**

@@ -25,7 +25,7 @@ import { SequenceType, StructType, typeToJson, type FederatedType, type Function
 import { FederatedValue, fromJs, fromLeaves, leavesOf, SequenceValue, StructValue, type RtValue } from '../../core/values.js';
 import { planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationRoles, ClientInput, PartyContext, RolePolicy } from '../../aggregation/roles.js';
-import type { Transport } from '../../transport/channel.js';
+import type { ReceiveOptions, Transport } from '../../transport/channel.js';
 import { TransportError } from '../../transport/errors.js';
 import { partyTransport } from '../../transport/view.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
@@ -84,14 +84,43 @@ export const abortKey = (session: string): string => `exec/${session}/abort`;
 
 const ABORTED = Symbol('aborted');
 
-/** `t`, with every receive failing once the session is aborted. */
-function abortable(t: Transport, aborted: Promise<typeof ABORTED>): Transport {
+/**
+ * `t`, with every receive failing once the session is aborted. Each pending
+ * receive is registered until it settles, and only then: nothing that has
+ * arrived stays reachable from the (long-lived) abort signal, so a session of
+ * many rounds holds no payload it has already handed on (a Promise.race
+ * against the abort promise would keep every received payload until the
+ * session ends).
+ */
+export function abortableTransport(t: Transport, aborted: Promise<unknown>): Transport {
+  const pending = new Set<() => void>();
+  let isAborted = false;
+  aborted.then(() => {
+    isAborted = true;
+    for (const fail of pending) fail();
+    pending.clear();
+  }, () => undefined);
+  const abortedError = (from: string) => new TransportError(`receive from '${from}': the driver aborted the session`);
+  const receive = (to: string, from: string, key: string, o?: ReceiveOptions): Promise<Uint8Array> => {
+    if (isAborted) return Promise.reject(abortedError(from));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const fail = () => reject(abortedError(from));
+      pending.add(fail);
+      t.receive(to, from, key, o).then(
+        (v) => {
+          pending.delete(fail);
+          resolve(v);
+        },
+        (e: unknown) => {
+          pending.delete(fail);
+          reject(e);
+        },
+      );
+    });
+  };
   return new Proxy(t, {
     get(target, prop, receiver) {
-      if (prop === 'receive') {
-        return (to: string, from: string, key: string, o?: object) =>
-          Promise.race([target.receive(to, from, key, o), aborted.then(() => Promise.reject(new TransportError(`receive from '${from}': the driver aborted the session`)))]);
-      }
+      if (prop === 'receive') return receive;
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
@@ -102,9 +131,11 @@ function abortable(t: Transport, aborted: Promise<typeof ABORTED>): Transport {
 export async function servePlayerExecutor(transport: Transport, o: PlayerExecutorOptions): Promise<void> {
   const me = o.me;
   const aborted: Promise<typeof ABORTED> = transport.receive(me, o.driver, abortKey(o.session)).then(() => ABORTED as typeof ABORTED);
-  aborted.catch(() => {});
-  const roleTransport = abortable(transport, aborted);
+  let wasAborted = false;
+  aborted.then(() => (wasAborted = true), () => undefined);
+  const roleTransport = abortableTransport(transport, aborted);
   const clients = [...(o.clients ?? [])];
+  const hosted = new Set(clients);
   const store = new Map<number, Held>();
   const rolesFor = (plan: AggregationPlan): AggregationRoles => {
     if (typeof o.roles === 'function') return o.roles(plan);
@@ -176,7 +207,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const plan = planFromBytes(blobs[0] ?? new Uint8Array(0));
         o.checkPlan?.(plan);
         const r = rolesFor(plan);
-        const mine = plan.clients.filter((c) => clients.includes(c));
+        const mine = plan.clients.filter((c) => hosted.has(c));
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
         const tasks: Promise<unknown>[] = mine.map((c) => {
@@ -203,7 +234,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const parties = Array.isArray(h['clients']) ? (h['clients'] as unknown[]).filter((c): c is string => typeof c === 'string') : [];
         const aggs = Array.isArray(h['aggregators']) ? (h['aggregators'] as unknown[]).filter((c): c is string => typeof c === 'string') : [];
         const key = `exec/${o.session}/collect/${String(h['out'])}`;
-        const mine = parties.filter((c) => clients.includes(c));
+        const mine = parties.filter((c) => hosted.has(c));
         if (mine.length > 0) {
           if (!o.policy.allowInsecure) {
             throw new PolicyError('protocol', "federatedCollect hands each client's value to the aggregators in the clear; this party did not opt in (--insecure-allow-plaintext)", { party: me });
@@ -259,8 +290,14 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   }
 
   for (let seq = 0; ; seq++) {
-    const bytes = await Promise.race([transport.receive(me, o.driver, execKey(o.session, seq)), aborted]);
-    if (typeof bytes === 'symbol') return;
+    // (through the abortable view: a Promise.race against `aborted` would keep every command until the session ends)
+    let bytes: Uint8Array;
+    try {
+      bytes = await roleTransport.receive(me, o.driver, execKey(o.session, seq));
+    } catch (e) {
+      if (wasAborted) return;
+      throw e;
+    }
     let reply: { header: Record<string, unknown>; blobs?: Uint8Array[] };
     let end = false;
     try {
