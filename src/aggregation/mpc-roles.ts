@@ -224,7 +224,7 @@ function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: C
     }
     checkScaledEncodable(me, what, numbers(v), multiplier, cfg);
   });
-  return { index: plan.clients.indexOf(me), values: input.values, multiplier, ...(weighted ? { weight: input.weight! } : {}) };
+  return { index: clientIndex(plan, me), values: input.values, multiplier, ...(weighted ? { weight: input.weight! } : {}) };
 }
 
 /** Ring integers from a client's integer leaf (exact for every dtype the runtime passes). */
@@ -263,15 +263,18 @@ function later<T>(p: Promise<T>): Promise<T> {
  * owner runs one client role per hosted client on the same plan object):
  * the name checks run once, and no party keeps a player per client.
  */
-const planPlayers = new WeakMap<AggregationPlan, readonly Player[]>();
-function clientPlayers(plan: AggregationPlan): readonly Player[] {
+const planPlayers = new WeakMap<AggregationPlan, { players: readonly Player[]; index: ReadonlyMap<string, number> }>();
+function planClients(plan: AggregationPlan): { players: readonly Player[]; index: ReadonlyMap<string, number> } {
   let ps = planPlayers.get(plan);
   if (ps === undefined) {
-    ps = Object.freeze(plan.clients.map((c) => new Player(c)));
-    planPlayers.set(plan, ps);
+    ps = { players: Object.freeze(plan.clients.map((c) => new Player(c))), index: new Map(plan.clients.map((c, i) => [c, i])) };
+    // (only a frozen plan: its clients cannot change under the cache)
+    if (Object.isFrozen(plan) && Object.isFrozen(plan.clients)) planPlayers.set(plan, ps);
   }
   return ps;
 }
+const clientPlayers = (plan: AggregationPlan): readonly Player[] => planClients(plan).players;
+const clientIndex = (plan: AggregationPlan, me: string): number => planClients(plan).index.get(me) ?? -1;
 
 /**
  * The same program at every party of the plan. `own` is this party's input

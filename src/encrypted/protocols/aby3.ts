@@ -99,7 +99,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    * expand through the scratch buffer; nothing per owner is kept.
    */
   protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
-    const [s0, s1, s2, r1] = await this.#shareMessages(owner, value, shape, key, false);
+    const [s0, s1, s2, r1] = await this.#shareMessages(owner, value, shape, key, { aggregate: true });
     const add = (slot: number, t: RingTensor): void => void ring.addInPlace(this.must(acc[slot], this.partHolders[slot]!, 'running sum'), t);
     const addSeed = (slot: number, s: Uint8Array): void => add(slot, new Prg(new Uint8Array(s)).ringTensorInto(this.scratch(shape)));
     if (s0 !== undefined) {
@@ -128,10 +128,12 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   /**
    * The messages of sharing `value` (where `owner` executes): server0 gets
    * the seeds of x0 and x1, server1 the seed of x1 and x2 = x - x0 - x1,
-   * server2 the seed of x0 and (unless `x2ToServer2` is false) x2. Resolves with what arrived here:
+   * server2 the seed of x0 and x2. For encryptAddN (`aggregate`), x2 goes
+   * to server1 only and is computed in place in the owner's encoding (the
+   * protocol's own: encodeFn's fresh tensor). Resolves with what arrived here:
    * [seeds01 (server0), seed1 (server1), seed0 (server2), x2 (server1), x2 (server2)].
    */
-  async #shareMessages(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, x2ToServer2 = true): Promise<[Uint8Array?, Uint8Array?, Uint8Array?, RingTensor?, RingTensor?]> {
+  async #shareMessages(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, o: { aggregate?: boolean } = {}): Promise<[Uint8Array?, Uint8Array?, Uint8Array?, RingTensor?, RingTensor?]> {
     let seeds: Uint8Array | undefined;
     let x2: RingTensor | undefined;
     if (this.isLocal(owner)) {
@@ -140,8 +142,9 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       seeds = new Uint8Array(32);
       seeds.set(pa.seed, 0);
       seeds.set(pb.seed, 16);
-      // x2 = x - PRG(a) - PRG(b), the expansions through the scratch buffer (x2 is fresh)
-      x2 = ring.sub(this.must(value, owner, 'input'), pa.ringTensorInto(this.scratch(shape)));
+      // x2 = x - PRG(a) - PRG(b), the expansions through the scratch buffer; in place in encryptAddN's encoding (its own)
+      const x = this.must(value, owner, 'input');
+      x2 = o.aggregate ? ring.subInPlace(x, pa.ringTensorInto(this.scratch(shape))) : ring.sub(x, pa.ringTensorInto(this.scratch(shape)));
       ring.subInPlace(x2, pb.ringTensorInto(this.scratch(shape)));
     }
     return Promise.all([
@@ -149,7 +152,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
       this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
       this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
-      x2ToServer2 ? this.move(owner, this.#s(2), `${key}/x2`, x2, shape) : undefined,
+      o.aggregate ? undefined : this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
     ]);
   }
 
