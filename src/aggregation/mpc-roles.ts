@@ -12,9 +12,11 @@
  * client. The protocol instance ids derive from `plan.invocationId`.
  *
  *   client i    checks the plan and its own input, then secret-shares its
- *               leaves (ABY3: two seeds and one full component to server1 and
- *               server2; Pond: a seed to server0 and one masked component to
- *               server1); it receives nothing;
+ *               leaves (ABY3: seeds to the three servers and one full
+ *               component to server1 only, which forwards the sum of the
+ *               clients' components to server2 once; Pond: a seed to server0
+ *               and one masked component to server1); it receives nothing; at
+ *               most CLIENT_SLOTS client roles of a process do so at once;
  *   aggregator  adds each client's share into one running sum per leaf as it
  *               arrives, in any order (`encryptAddN`: every leaf's sum, and
  *               the weight's, is started before any is awaited, so its memory

@@ -77,6 +77,9 @@ export interface AggregationRoles {
 
 export type RoleName = 'client' | 'aggregator' | 'server';
 
+/** Frozen plans whose roster names no party twice (checked once per plan object). */
+const distinctRosters = new WeakSet<AggregationPlan>();
+
 /**
  * The checks every role runs first, at every party, before it sends anything:
  * the plan names this protocol with this party's own parameters, names this
@@ -86,9 +89,6 @@ export type RoleName = 'client' | 'aggregator' | 'server';
  * its minimum of contributors). Throws PolicyError (rule 'protocol',
  * 'minContributors', 'roster') or RangeError.
  */
-/** Frozen plans whose roster names no party twice (checked once per plan object). */
-const distinctRosters = new WeakSet<AggregationPlan>();
-
 export function enforcePlan(roles: AggregationRoles, ctx: PartyContext, plan: AggregationPlan, role: RoleName, index?: number): void {
   const me = ctx.me;
   if (plan.protocol !== roles.name) {
