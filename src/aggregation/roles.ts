@@ -86,6 +86,9 @@ export interface AggregationRoles {
 
 export type RoleName = 'client' | 'aggregator' | 'server';
 
+/** Frozen plans whose roster names no party twice (checked once per plan object). */
+const distinctRosters = new WeakSet<AggregationPlan>();
+
 /**
  * The checks every role runs first, at every party, before it sends anything:
  * the plan names this protocol with this party's own parameters, names this
@@ -113,8 +116,12 @@ export function enforcePlan(roles: AggregationRoles, ctx: PartyContext, plan: Ag
   if (plan.aggregators.length !== roles.aggregatorCount) {
     throw new PolicyError('roster', `plan names ${plan.aggregators.length} aggregator(s), ${roles.name} needs ${roles.aggregatorCount}`, { party: me });
   }
-  const all = [plan.server, ...plan.aggregators, ...plan.clients];
-  if (new Set(all).size !== all.length) throw new PolicyError('roster', `plan names a party twice (${all.join(', ')})`, { party: me });
+  if (!distinctRosters.has(plan)) {
+    const all = [plan.server, ...plan.aggregators, ...plan.clients];
+    if (new Set(all).size !== all.length) throw new PolicyError('roster', `plan names a party twice (${all.join(', ')})`, { party: me });
+    // a frozen plan's roster cannot change: the many client roles a process hosts check it once
+    if (Object.isFrozen(plan) && Object.isFrozen(plan.clients) && Object.isFrozen(plan.aggregators)) distinctRosters.add(plan);
+  }
   const where = role === 'client' ? plan.clients.indexOf(me) : role === 'aggregator' ? (plan.aggregators[index!] === me ? index! : -1) : plan.server === me ? 0 : -1;
   if (where < 0) throw new PolicyError('roster', `asked to run role '${role}'${index === undefined ? '' : ` ${index}`}, but the plan does not name this party there`, { party: me });
   checkContributors(plan, ctx.policy, me);

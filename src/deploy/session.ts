@@ -24,7 +24,7 @@ import { paillierRoles } from '../aggregation/paillier-roles.js';
 import type { Identity } from '../crypto/secure-channel.js';
 import { servePlayerExecutor, type DataSource } from '../runtime/remote/player.js';
 import { remoteExecutionContext, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
-import type { Transport } from '../transport/channel.js';
+import type { PlayerStats, Transport } from '../transport/channel.js';
 import type { DeployConfig } from '../transport/config.js';
 import { HostingTransport, hostedName, hostOf } from '../transport/hosting.js';
 import { configHash, configRoles } from './job.js';
@@ -196,6 +196,7 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
     await transport.send(me, roles.modelOwner, `exec/${open.session}/open`, enc.encode(JSON.stringify({ ok: true, clients })));
     log(`${me}: session ${open.session} opened (${clients.length} client(s) hosted)`);
     const made = new Map<string, AggregationRoles>();
+    const before = transport.stats()[me];
     try {
       await servePlayerExecutor(hosting, {
         me,
@@ -218,13 +219,19 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
         },
         log,
       });
-      log(`${me}: session ${open.session} ended`);
+      log(`${me}: session ${open.session} ended (${traffic(before, transport.stats()[me])})`);
     } catch (e) {
       log(`${me}: session ${open.session} failed: ${(e as Error).message}`);
     } finally {
       for (const r of made.values()) await r.close?.();
     }
   }
+}
+
+/** What this player sent and received during a session (its transport's counters, every hosted client's messages included). */
+function traffic(before: PlayerStats | undefined, after: PlayerStats | undefined): string {
+  const d = (k: keyof PlayerStats) => (after?.[k] ?? 0) - (before?.[k] ?? 0);
+  return `sent ${d('bytesSent')} B in ${d('messagesSent')} messages, received ${d('bytesReceived')} B in ${d('messagesReceived')} messages`;
 }
 
 export interface OpenSessionOptions {

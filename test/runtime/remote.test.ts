@@ -13,6 +13,7 @@ import {
 import { localContext, temperatureComputations, secureSumComputation } from '../../src/runtime/index.js';
 import { clientData, remoteExecutionContext, RemoteCommandError, type RemotePlayer } from '../../src/runtime/remote/context.js';
 import { servePlayerExecutor, type DataSource } from '../../src/runtime/remote/player.js';
+import { unframe } from '../../src/runtime/remote/wire.js';
 import { insecureReferenceAggregation, referenceRoles } from '../../src/aggregation/reference.js';
 import type { AggregationRoles, RolePolicy } from '../../src/aggregation/roles.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
@@ -139,6 +140,19 @@ describe('remoteExecutionContext over the insecure reference roles (operators op
     assert.ok(d.received.filter((m) => m.to.includes(':')).length === 0);
   });
 
+  it('every value a player holds for a call is dropped when the call ends (a session of many rounds does not grow)', async () => {
+    const s = secureSumComputation();
+    for (let round = 0; round < 3; round++) assert.deepEqual(await withContext(d.ctx, () => s(clientData('vecs'))), [10, 15]);
+    // (the last call's dispose is pipelined: closing waits for every player's replies, in order)
+    await d.ctx.close();
+    // each player: the values the driver asked it to hold (commands with 'out'), and those it was told to drop
+    const commands = d.received.filter((m) => m.from === 'model-owner' && /^exec\/s\d+\/\d+$/.test(m.key)).map((m) => ({ to: m.to, h: unframe(m.payload, 'command').header }));
+    const dropped = new Map<string, Set<number>>();
+    for (const { to, h } of commands) if (h['op'] === 'dispose') for (const r of h['refs'] as number[]) (dropped.get(to) ?? dropped.set(to, new Set()).get(to)!).add(r);
+    const held = commands.filter(({ h }) => typeof h['out'] === 'number' && h['op'] !== 'dispose');
+    assert.ok(held.length > 0);
+    for (const { to, h } of held) assert.ok(dropped.get(to)?.has(h['out'] as number), `${to} was told to drop value #${String(h['out'])} (${String(h['op'])})`);
+  });
 });
 
 describe('what the remote context refuses', () => {

@@ -73,25 +73,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   }
 
   protected async shareRing(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string): Promise<Parts> {
-    let seeds: Uint8Array | undefined;
-    let x2: RingTensor | undefined;
-    if (this.isLocal(owner)) {
-      const pa = new Prg();
-      const pb = new Prg();
-      seeds = new Uint8Array(32);
-      seeds.set(pa.seed, 0);
-      seeds.set(pb.seed, 16);
-      const r = this.randomRing(shape, pa);
-      x2 = ring.sub(this.must(value, owner, 'input'), r);
-      ring.subInPlace(x2, this.randomRing(shape, pb));
-    }
-    const [s0, s1, s2, r1, r2] = await Promise.all([
-      this.moveBytes(owner, this.#s(0), `${key}/seeds01`, seeds),
-      this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
-      this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
-      this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
-      this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
-    ]);
+    const [s0, s1, s2, r1, r2] = await this.#shareMessages(owner, value, shape, key);
     const fromSeed = (s: Uint8Array): RingTensor => this.randomRing(shape, new Prg(new Uint8Array(s)));
     const parts: Parts = new Array(6).fill(undefined);
     if (s0 !== undefined) {
@@ -107,6 +89,71 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       parts[5] = fromSeed(s2);
     }
     return parts;
+  }
+
+  /**
+   * encryptAddN's sharing of one owner's input, added into `acc` where it
+   * arrives; as shareRing, except that x2 goes to server1 only (server2's
+   * copy of component 2 is the sum, forwarded once by `finishAddN`, as in
+   * encryptSum): each owner uploads one full component, not two. Seeds
+   * expand through the scratch buffer; nothing per owner is kept.
+   */
+  protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+    const [s0, s1, s2, r1] = await this.#shareMessages(owner, value, shape, key, { aggregate: true });
+    const add = (slot: number, t: RingTensor): void => void ring.addInPlace(this.must(acc[slot], this.partHolders[slot]!, 'running sum'), t);
+    const addSeed = (slot: number, s: Uint8Array): void => add(slot, new Prg(new Uint8Array(s)).ringTensorInto(this.scratch(shape)));
+    if (s0 !== undefined) {
+      addSeed(0, s0.subarray(0, 16));
+      addSeed(1, s0.subarray(16, 32));
+    }
+    if (s1 !== undefined) {
+      addSeed(2, s1);
+      add(3, this.must(r1, this.#s(1), 'x2'));
+    }
+    if (s2 !== undefined) addSeed(5, s2);
+  }
+
+  /**
+   * server1 forwards the sum of the owners' x2 (component 2 of the sum) to
+   * server2, once: server2 never sees an owner's x2, only its own replicated
+   * share of the sum.
+   */
+  protected override async finishAddN(acc: Parts, shape: readonly number[], key: string): Promise<Parts> {
+    const [, p1, p2] = this.servers;
+    const fwd = await this.move(p1, p2, `${key}/x2sum`, this.isLocal(p1) ? this.must(acc[3], p1, 'x2 sum') : undefined, shape);
+    if (this.isLocal(p2)) acc[4] = this.must(fwd, p2, 'x2 sum');
+    return acc;
+  }
+
+  /**
+   * The messages of sharing `value` (where `owner` executes): server0 gets
+   * the seeds of x0 and x1, server1 the seed of x1 and x2 = x - x0 - x1,
+   * server2 the seed of x0 and x2. For encryptAddN (`aggregate`), x2 goes
+   * to server1 only and is computed in place in the owner's encoding (the
+   * protocol's own: encodeFn's fresh tensor). Resolves with what arrived here:
+   * [seeds01 (server0), seed1 (server1), seed0 (server2), x2 (server1), x2 (server2)].
+   */
+  async #shareMessages(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, o: { aggregate?: boolean } = {}): Promise<[Uint8Array?, Uint8Array?, Uint8Array?, RingTensor?, RingTensor?]> {
+    let seeds: Uint8Array | undefined;
+    let x2: RingTensor | undefined;
+    if (this.isLocal(owner)) {
+      const pa = new Prg();
+      const pb = new Prg();
+      seeds = new Uint8Array(32);
+      seeds.set(pa.seed, 0);
+      seeds.set(pb.seed, 16);
+      // x2 = x - PRG(a) - PRG(b), the expansions through the scratch buffer; in place in encryptAddN's encoding (its own)
+      const x = this.must(value, owner, 'input');
+      x2 = o.aggregate ? ring.subInPlace(x, pa.ringTensorInto(this.scratch(shape))) : ring.sub(x, pa.ringTensorInto(this.scratch(shape)));
+      ring.subInPlace(x2, pb.ringTensorInto(this.scratch(shape)));
+    }
+    return Promise.all([
+      this.moveBytes(owner, this.#s(0), `${key}/seeds01`, seeds),
+      this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
+      this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
+      this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
+      o.aggregate ? undefined : this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
+    ]);
   }
 
   /** Fill `t` with PRF(key, nonce) (reusing its memory). */

@@ -112,6 +112,10 @@ class RemoteSession {
   newRef(): number {
     return this.#refs++;
   }
+  /** How many value numbers were handed out so far (the next one). */
+  get refCount(): number {
+    return this.#refs;
+  }
   newAggregation(): string {
     return `${this.o.session}/agg/${this.#aggs++}`;
   }
@@ -374,8 +378,14 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
   async function invoke(comp: Computation, args: readonly unknown[]): Promise<unknown> {
     if (ended) throw new FedArgumentError('NO_CONTEXT', comp.computationName, 'this remote context was closed');
     if (failed !== undefined) throw new FedArgumentError('NO_CONTEXT', comp.computationName, `this remote session failed earlier (${failed instanceof Error ? failed.message : String(failed)}); start a new one`);
+    const firstRef = s.refCount;
     try {
-      return await run(comp, args);
+      const r = await run(comp, args);
+      // a remote computation returns values at SERVER only: every value the players hold for this call is dead now;
+      // they drop them (pipelined: a failure shows at the next call), or a session of many rounds would grow each round
+      const refs = Array.from({ length: s.refCount - firstRef }, (_, i) => firstRef + i);
+      if (refs.length > 0) s.pipeline(options.players.map((p) => p.name), { op: 'dispose', refs });
+      return r;
     } catch (e) {
       // the first failure ends the session: every player is told, so none waits for a party that will not answer
       failed = e;
@@ -430,8 +440,14 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     async close() {
       if (ended) return;
       ended = true;
-      if (failed === undefined) await s.all(options.players.map((p) => p.name), { op: 'end' });
-      await abortAll();
+      try {
+        if (failed === undefined) {
+          await s.settle();
+          await s.all(options.players.map((p) => p.name), { op: 'end' });
+        }
+      } finally {
+        await abortAll();
+      }
     },
   });
 }

@@ -28,7 +28,7 @@ import { checkPlan as checkPlanShape, planFromBytes, type AggregationPlan } from
 import { prepareRole } from '../../aggregation/party.js';
 import { checkContributors, type AggregationRoles, type ClientInput, type RolePolicy } from '../../aggregation/roles.js';
 import { hostOf } from '../../transport/hosting.js';
-import type { Transport } from '../../transport/channel.js';
+import type { ReceiveOptions, Transport } from '../../transport/channel.js';
 import { TransportError } from '../../transport/errors.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
@@ -90,14 +90,43 @@ const q = (x: unknown): string => (JSON.stringify(x) ?? String(x)).slice(0, 80);
 /** The rendezvous key of the client players' agreement on an aggregation (see `agreement` below). */
 export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
 
-/** `t`, with every receive failing (`receive from '<from>': <why>`) once `aborted` resolves. */
-export function abortable(t: Transport, aborted: Promise<unknown>, why: string): Transport {
+/**
+ * `t`, with every receive failing (`receive from '<from>': <why>`) once `aborted` resolves. Each pending
+ * receive is registered until it settles, and only then: nothing that has
+ * arrived stays reachable from the (long-lived) abort signal, so a session of
+ * many rounds holds no payload it has already handed on (a Promise.race
+ * against the abort promise would keep every received payload until the
+ * session ends).
+ */
+export function abortable(t: Transport, aborted: Promise<unknown>, why = 'the driver aborted the session'): Transport {
+  const pending = new Set<() => void>();
+  let isAborted = false;
+  aborted.then(() => {
+    isAborted = true;
+    for (const fail of pending) fail();
+    pending.clear();
+  }, () => undefined);
+  const abortedError = (from: string) => new TransportError(`receive from '${from}': ${why}`);
+  const receive = (to: string, from: string, key: string, o?: ReceiveOptions): Promise<Uint8Array> => {
+    if (isAborted) return Promise.reject(abortedError(from));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const fail = () => reject(abortedError(from));
+      pending.add(fail);
+      t.receive(to, from, key, o).then(
+        (v) => {
+          pending.delete(fail);
+          resolve(v);
+        },
+        (e: unknown) => {
+          pending.delete(fail);
+          reject(e);
+        },
+      );
+    });
+  };
   return new Proxy(t, {
     get(target, prop, receiver) {
-      if (prop === 'receive') {
-        return (to: string, from: string, key: string, o?: object) =>
-          Promise.race([target.receive(to, from, key, o), aborted.then(() => Promise.reject(new TransportError(`receive from '${from}': ${why}`)))]);
-      }
+      if (prop === 'receive') return receive;
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
@@ -108,9 +137,11 @@ export function abortable(t: Transport, aborted: Promise<unknown>, why: string):
 export async function servePlayerExecutor(transport: Transport, o: PlayerExecutorOptions): Promise<void> {
   const me = o.me;
   const aborted: Promise<typeof ABORTED> = transport.receive(me, o.driver, abortKey(o.session)).then(() => ABORTED as typeof ABORTED);
-  aborted.catch(() => {});
-  const roleTransport = abortable(transport, aborted, 'the driver aborted the session');
+  let wasAborted = false;
+  aborted.then(() => (wasAborted = true), () => undefined);
+  const roleTransport = abortable(transport, aborted);
   const clients = [...(o.clients ?? [])];
+  const hosted = new Set(clients);
   const store = new Map<number, Held>();
   // everything the driver sent this player in the session, in order (client players compare it before any release)
   const transcript = createHash('sha256').update(`fedcrypt/exec/${o.session}`);
@@ -204,9 +235,9 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const r = rolesFor(plan);
         // this player's place in the plan: under its session's driver, every party it is named as one it runs
         if (plan.server !== o.driver) throw new PolicyError('roster', `the plan names '${plan.server}' as SERVER, this session's driver is '${o.driver}'`, { party: me });
-        const unhosted = plan.clients.find((c) => roleTransport.isLocal(c) && !clients.includes(c));
+        const unhosted = plan.clients.find((c) => roleTransport.isLocal(c) && !hosted.has(c));
         if (unhosted !== undefined) throw new PolicyError('roster', `the plan names client '${unhosted}', which this player does not host`, { party: me });
-        const mine = plan.clients.filter((c) => clients.includes(c));
+        const mine = plan.clients.filter((c) => hosted.has(c));
         const index = plan.aggregators.indexOf(me);
         if (mine.length === 0 && index < 0) throw new PolicyError('roster', 'the plan gives this player no part (none of its clients, not an aggregator)', { party: me });
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
@@ -251,7 +282,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         });
         o.checkPlan?.(asPlan);
         checkContributors(asPlan, o.policy, me);
-        const mine = parties.filter((c) => clients.includes(c));
+        const mine = parties.filter((c) => hosted.has(c));
         if (mine.length > 0) {
           if (!o.policy.allowInsecure) {
             throw new PolicyError('protocol', "federatedCollect hands each client's value to the aggregators in the clear; this party did not opt in (--insecure-allow-plaintext)", { party: me });
@@ -307,8 +338,14 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   }
 
   for (let seq = 0; ; seq++) {
-    const bytes = await Promise.race([transport.receive(me, o.driver, execKey(o.session, seq)), aborted]);
-    if (typeof bytes === 'symbol') return;
+    // (through the abortable view: a Promise.race against `aborted` would keep every command until the session ends)
+    let bytes: Uint8Array;
+    try {
+      bytes = await roleTransport.receive(me, o.driver, execKey(o.session, seq));
+    } catch (e) {
+      if (wasAborted) return;
+      throw e;
+    }
     transcript.update(createHash('sha256').update(bytes).digest());
     let reply: { header: Record<string, unknown>; blobs?: Uint8Array[] };
     let end = false;
