@@ -81,7 +81,10 @@ describe('3 data owners hosting 40 clients each, ABY3 at AGGREGATORS', () => {
     assert.deepEqual(await Promise.all(serving), ROLES7.slice(1).map(() => undefined));
 
     // what the compute servers received from the data owners during the float sum (keys: '@<client>><server>/<protocol op>/<owner index>/<what>')
-    const shares = aggregation.filter((m) => OWNERS.includes(m.from) && SERVERS.includes(m.to));
+    // (besides each owner's one 32-byte digest of the commands it was sent, the release gate's agreement)
+    const digests = aggregation.filter((m) => OWNERS.includes(m.from) && SERVERS.includes(m.to) && /\/agree\//.test(m.key));
+    assert.ok(digests.every((m) => m.payload.byteLength === 32), 'an agreement message is more than a digest');
+    const shares = aggregation.filter((m) => OWNERS.includes(m.from) && SERVERS.includes(m.to) && !/\/agree\//.test(m.key));
     assert.ok(shares.every((m) => /^@owner\d:\d+>server\d\//.test(m.key)), `every message a data owner sends a compute server is one hosted client's: ${shares.filter((m) => !/^@owner\d:\d+>/.test(m.key)).map((m) => m.key).slice(0, 3).join(', ')}`);
     const E = 8; // Z_2^64
     const predicted: Record<string, string[]> = { server0: ['seeds01:32'], server1: [`seed1:16`, `x2:${M * E}`], server2: ['seed0:16'] };
