@@ -82,12 +82,13 @@ describe('finding 7: reply and log text', () => {
   const forged = '\nowner0: session 0000000000000000 ended';
   const controlChars = (logs: readonly string[]) => logs.filter((l) => /[\u0000-\u001f]/.test(l));
 
-  it("7a: strings of a command (placement, ref, value number, a plan parameter) reach the player's log quoted", async () => {
+  it("7a: strings of a command (placement, ref, value number, the plan's bytes, a plan parameter) reach the player's log quoted", async () => {
     const ABY3 = mpcRoles({ protocol: 'aby3' });
     const attempts: [string, (s: string) => [Record<string, unknown>, Uint8Array[]]][] = [
       ['placement', () => [{ op: 'map', placement: `CLIENTS${forged}`, fn: 'x', arg: 0, out: 1 }, []]],
       ['ref', () => [{ op: 'transfer', ref: `7${forged}` }, []]],
       ['value number', () => [{ op: 'data', source: 'temps', type: typeJson('float32'), out: `1${forged}` }, []]],
+      ['plan bytes', () => [{ op: 'aggregate', value: 0, out: 100, resultType: typeJson('int32', [2]) }, [new TextEncoder().encode(`x${forged}`)]]],
       ['plan parameter', (s) => [{ op: 'aggregate', value: 0, out: 100, resultType: typeJson('int32', [2]) }, [planToBytes(plan({ session: s, n: 0, protocol: ABY3.name, params: { ...ABY3.params, precision: `low${forged}` }, clients: ['owner0', 'owner1', 'owner2'] }))]]],
     ];
     for (const [what, make] of attempts) {
@@ -104,18 +105,20 @@ describe('finding 7: reply and log text', () => {
   });
 
   it(
-    "7a: the session request's config hash reaches the player's log raw",
-    { todo: "finding 7a (open): serveSessions logs `refused a session: session for another config (hash ${String(open.configHash).slice(0, 12)}, ...)` (src/deploy/session.ts, the open message's check): 12 driver-chosen characters, a newline included, unquoted" },
+    "7a: a session request's text (a malformed request, a config hash) reaches the player's log raw",
+    { todo: "finding 7a (open, src/deploy/session.ts serveSessions): `refused a session: ${(e as Error).message}` logs JSON.parse's message, which quotes the request's bytes (control characters included), and `session for another config (hash ${String(open.configHash).slice(0, 12)}, ...)` 12 driver-chosen characters, unquoted. Fix: JSON.stringify the hash, and escape the logged message as player.ts `printable` does" },
     async () => {
       const net = network(config(), () => DEFAULT_POLICY, data);
       const session = 'abcdef0123456789';
       const enc = new TextEncoder();
       const driver = new MemoryTransport({ hub: net.hub, local: [DRIVER] });
+      await driver.send(DRIVER, 'owner0', SESSION_KEY, enc.encode(`x${forged}`));
       await driver.send(DRIVER, 'owner0', SESSION_KEY, enc.encode(JSON.stringify({ v: 1, session, configHash: '\nowner0: ok' })));
-      // the refusal is answered under the session's open key (after it is logged)
+      // the requests are handled in order; the second's refusal is answered under its open key (after it is logged)
       const answer = JSON.parse(new TextDecoder().decode(await driver.receive(DRIVER, 'owner0', `exec/${session}/open`, { timeoutMs: GUARD_MS }))) as { ok: boolean };
       await net.close();
       assert.equal(answer.ok, false);
+      assert.equal(net.logs.filter((l) => l.startsWith('owner0: refused a session: ')).length, 2, net.logs.join('\n'));
       assert.deepEqual(controlChars(net.logs), [], 'a log line holds a control character chosen by the driver');
     },
   );

@@ -90,6 +90,8 @@ export const abortKey = (session: string): string => `exec/${session}/abort`;
 const ABORTED = Symbol('aborted');
 /** A value from a command, quoted for a message (a driver's strings never reach a log line raw). */
 const q = (x: unknown): string => (JSON.stringify(x) ?? String(x)).slice(0, 80);
+/** A log line's text with its control characters escaped (a message may quote what the driver sent, e.g. JSON.parse's). */
+const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 /** The rendezvous key of the client players' agreement on an aggregation (see `agreement` below). */
 export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
 
@@ -328,7 +330,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       end = header['op'] === 'end';
       reply = end ? { header: { ok: true } } : await run(header, blobs);
     } catch (e) {
-      o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      o.log?.(`${me}: command ${seq} failed: ${printable(e instanceof Error ? `${e.name}: ${e.message}` : String(e))}`);
       reply = { header: { ok: false, ...describeFailure(e, me) } };
       failed = true;
     }
