@@ -6,7 +6,13 @@
  * role (or sybil client roles) itself. Every message delivered through the
  * hub is recorded (sending player, receiving player, key, payload), so a test
  * asserts what each honest party sent and what the driver received.
+ *
+ * A player ends its session at its first failed command (it replies, then
+ * stops serving): an attack of several attempts opens one session per
+ * attempt (`opened`), and a test asserts the end with `sessionEnded`, never
+ * by waiting for a reply that does not come.
  */
+import assert from 'node:assert/strict';
 import { configHash } from '../../src/deploy/job.js';
 import { SESSION_KEY, serveSessions } from '../../src/deploy/session.js';
 import type { PartyPolicy } from '../../src/deploy/policy.js';
@@ -159,6 +165,36 @@ export interface Network {
   /** Every message the driver received that is not a command reply or a session answer. */
   atDriverBesidesReplies(): Delivered[];
   close(): Promise<void>;
+}
+
+/** The reply text of every failure that is not a policy refusal (the class and message stay in the player's log). */
+export const failed = (player: string): string => `${player}: the command failed (details in ${player}'s log)`;
+
+/** A fresh network of `c` and a session opened on it: one attempt of an attack. */
+export async function opened(c: DeployConfig, policyOf: (p: string) => PartyPolicy, data: DataSource, o: { clientsOf?: (p: string) => number | undefined } = {}): Promise<{ net: Network; d: EvilDriver; clients: Record<string, string[]> }> {
+  const net = network(c, policyOf, data, o);
+  const { d, clients } = await net.open();
+  return { net, d, clients };
+}
+
+/** End an attempt: the driver aborts the session at every player, and the network closes. */
+export async function finish(a: { net: Network; d: EvilDriver }): Promise<void> {
+  await a.d.abort(a.net.players);
+  await a.net.close();
+}
+
+/**
+ * `player` ended session `session` by itself (a network serves one session:
+ * its `serveSessions` returned before any abort) and logged the end. The
+ * guard only bounds a hang.
+ */
+export async function sessionEnded(net: Network, player: string, session: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<'hang'>((r) => (timer = setTimeout(() => r('hang'), GUARD_MS)));
+  const done = await Promise.race([net.serving[net.players.indexOf(player)]!.then(() => 'ended' as const), guard]);
+  clearTimeout(timer);
+  assert.equal(done, 'ended', `${player} still serves session ${session}`);
+  assert.ok(net.logs.includes(`${player}: session ${session} ended`), `${player} logged no end of session ${session}`);
 }
 
 const hubs: MemoryHub[] = [];

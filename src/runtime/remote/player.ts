@@ -13,9 +13,12 @@
  *   source text is never taken from the network.
  * - Every hosted client runs its own client role with its own secrets (no
  *   pre-aggregation across the clients it hosts).
- * - Failures are answered with the error's class and, for a policy refusal,
- *   its rule and message; other detail stays in this player's log (an error
- *   message may quote a value).
+ * - Failures are answered, for a policy refusal, with its rule and message,
+ *   otherwise with neither class nor message (they stay in this player's
+ *   log: an error may depend on a value); a failed command ends the session.
+ * - An aggregator releases nothing before every client player of the plan
+ *   sent it the digests of its commands (all equal) and of its plan (equal
+ *   to the aggregator's own): `agreement` below.
  */
 import { PolicyError } from '../../core/errors.js';
 import { registeredLocal } from '../../core/local.js';
@@ -87,6 +90,8 @@ export const abortKey = (session: string): string => `exec/${session}/abort`;
 const ABORTED = Symbol('aborted');
 /** A value from a command, quoted for a message (a driver's strings never reach a log line raw). */
 const q = (x: unknown): string => (JSON.stringify(x) ?? String(x)).slice(0, 80);
+/** A log line's text with its control characters escaped (a message may quote what the driver sent, e.g. JSON.parse's). */
+const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 /** The rendezvous key of the client players' agreement on an aggregation (see `agreement` below). */
 export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
 
@@ -147,18 +152,23 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   const transcript = createHash('sha256').update(`fedcrypt/exec/${o.session}`);
   /**
    * An aggregator's release gate: every client player of the plan sent the
-   * digest of the commands it was sent, and they are all equal (a driver that
-   * sends the victim's player its data and the others a value of its own
-   * choice, or different plans, is refused before anything is revealed).
+   * digest of the commands it was sent and of the plan it runs, the former
+   * all equal, the latter this aggregator's own (a driver that sends the
+   * victim's player its data and the others a value of its own choice, or
+   * the clients one plan and the aggregators another, is refused before
+   * anything is revealed).
    */
-  const agreement = async (plan: AggregationPlan): Promise<void> => {
+  const agreement = async (plan: AggregationPlan, planDigest: Buffer): Promise<void> => {
     const hosts = [...new Set(plan.clients.map(hostOf))];
     const opts = o.timeoutMs ? { timeoutMs: o.timeoutMs } : {};
     const digests = await Promise.all(hosts.map((p) => roleTransport.receive(me, p, agreeKey(o.session, plan.invocationId), opts)));
     const first = Buffer.from(digests[0]!);
-    const odd = digests.findIndex((d) => d.length !== 32 || !first.equals(Buffer.from(d)));
-    if (first.length !== 32 || odd >= 0) {
+    const odd = digests.findIndex((d) => d.length !== 64 || !first.equals(Buffer.from(d)));
+    if (first.length !== 64 || odd >= 0) {
       throw new PolicyError('agreement', `the client players were not sent the same commands (${hosts[0]} and ${hosts[Math.max(odd, 0)]} differ); nothing is released`, { party: me });
+    }
+    if (!first.subarray(32).equals(planDigest)) {
+      throw new PolicyError('agreement', `the client players were sent another plan than this aggregator under the same invocation id; nothing is released`, { party: me });
     }
   };
   const rolesFor = (plan: AggregationPlan): AggregationRoles => {
@@ -231,6 +241,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       }
       case 'aggregate': {
         const plan = planFromBytes(blobs[0] ?? new Uint8Array(0));
+        const planDigest = createHash('sha256').update(blobs[0]!).digest();
         o.checkPlan?.(plan);
         const r = rolesFor(plan);
         // this player's place in the plan: under its session's driver, every party it is named as one it runs
@@ -250,11 +261,12 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           const input = sanitize(plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, (n) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`));
           return prepareRole(roleTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
         });
-        if (index >= 0) parties.push(prepareRole(roleTransport, { ...common, role: 'aggregator', index, releaseGate: () => agreement(plan) }));
+        if (index >= 0) parties.push(prepareRole(roleTransport, { ...common, role: 'aggregator', index, releaseGate: () => agreement(plan, planDigest) }));
         if (mine.length > 0) {
           // every client player states, to every aggregator, which commands it was sent in this session
-          // (a digest of all of them, this one included); the aggregators release nothing unless all agree
-          const digest = transcript.copy().digest();
+          // (a digest of all of them, this one included) and which plan it runs (the plan's own digest, for
+          // an aggregator to compare with its own); the aggregators release nothing unless all agree
+          const digest = Buffer.concat([transcript.copy().digest(), planDigest]);
           await Promise.all([...new Set(plan.aggregators.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
         }
         const results = await Promise.all(parties.map((p) => p.run()));
@@ -355,7 +367,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       end = header['op'] === 'end';
       reply = end ? { header: { ok: true } } : await run(header, blobs);
     } catch (e) {
-      o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      o.log?.(`${me}: command ${seq} failed: ${printable(e instanceof Error ? `${e.name}: ${e.message}` : String(e))}`);
       reply = { header: { ok: false, ...describeFailure(e, me) } };
       failed = true;
     }
