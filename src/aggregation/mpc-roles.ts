@@ -116,6 +116,7 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     aggregatorCount: 3,
     aggregatorNames: Object.freeze(setup.kind === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1', 'crypto-producer']),
     params: Object.freeze({ protocol: setup.kind, precision: setup.precision, meanScaling: setup.scaling }),
+    clamp: (plan: AggregationPlan, input: ClientInput) => clampMpcInput(setup, plan, input),
     async client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void> {
       enforcePlan(self, ctx, plan, 'client');
       checkClientInput(ctx.me, plan, input);
@@ -205,6 +206,42 @@ interface OwnInput {
 const numbers = (v: NumericArray): ArrayLike<number> => (v instanceof BigInt64Array ? Float64Array.from(v, Number) : (v as ArrayLike<number>));
 
 /** Range checks of a client's own values (EncodingRangeError / RangeError naming the client and leaf). */
+/**
+ * The input clipped into the fixed-point range (|w| and |x·multiplier| below
+ * the precision's bound): what `checkOwnInput` would refuse becomes the
+ * nearest encodable value (the remote executor uses it, so that no refusal
+ * depends on a value).
+ */
+export function clampMpcInput(setup: Setup, plan: AggregationPlan, input: ClientInput): { input: ClientInput; clipped: number } {
+  const cfg = fixedConfig(setup.precision);
+  const lim = cfg.bound * (1 - 2 ** -20);
+  let clipped = 0;
+  const weighted = isWeighted(plan);
+  let weight = input.weight;
+  if (weighted && weight !== undefined && !(Math.abs(weight) < lim)) {
+    weight = Math.sign(weight) * lim;
+    clipped++;
+  }
+  const multiplier = weighted ? weight! : publicMultiplier(setup, plan);
+  const lp = leafPlans(plan);
+  const values = input.values.map((v, j) => {
+    if (lp[j]!.exact || !(v instanceof Float32Array || v instanceof Float64Array) || multiplier === 0) return v;
+    const b = lim / Math.abs(multiplier);
+    let out: Float32Array | Float64Array | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      if (!(x > -b && x < b)) {
+        out ??= v.slice();
+        // float32 rounding may push b up again: step inside by one part in 2^20
+        out[i] = Number.isNaN(x) ? 0 : Math.sign(x) * b * (1 - 2 ** -20);
+        clipped++;
+      }
+    }
+    return out ?? v;
+  });
+  return { input: { values, ...(weight === undefined ? {} : { weight }) }, clipped };
+}
+
 function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: ClientInput): OwnInput {
   const cfg = fixedConfig(setup.precision);
   const weighted = isWeighted(plan);

@@ -80,6 +80,13 @@ export interface AggregationRoles {
   client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void>;
   aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined>;
   server(ctx: PartyContext, plan: AggregationPlan): Promise<AggregationResult | undefined>;
+  /**
+   * A client's input brought into what the protocol can encode (fixed-point
+   * range, Paillier slots), where a driver could otherwise learn about a value
+   * from whether it is refused: the remote executor applies it before the
+   * client role runs; `clipped` counts the values changed (logged locally).
+   */
+  clamp?(plan: AggregationPlan, input: ClientInput): { input: ClientInput; clipped: number };
   /** Release resources (worker pools). */
   close?(): Promise<void>;
 }

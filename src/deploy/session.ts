@@ -181,10 +181,11 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
     try {
       open = JSON.parse(dec.decode(bytes)) as OpenMessage;
       if (open?.v !== 1 || typeof open.session !== 'string' || !/^[0-9a-f]{16}$/.test(open.session)) throw new RangeError('malformed session request');
-      if (open.configHash !== hash) throw new RangeError(`session for another config (hash ${String(open.configHash).slice(0, 12)}, this player's is ${hash.slice(0, 12)})`);
+      if (open.configHash !== hash) throw new RangeError(`session for another config (hash ${(JSON.stringify(open.configHash) ?? 'none').slice(0, 20)}, this player's is ${hash.slice(0, 12)})`);
       if (seen.has(open.session)) throw new PolicyError('jobId', `session ${open.session} was used before`, { party: me });
     } catch (e) {
-      log(`${me}: refused a session: ${(e as Error).message}`);
+      // a request's text reaches this line through JSON.parse's message: escaped, so it cannot forge log lines
+      log(`${me}: refused a session: ${JSON.stringify((e as Error).message).slice(1, -1).slice(0, 300)}`);
       const id = (() => { try { return (JSON.parse(dec.decode(bytes)) as { session?: unknown }).session; } catch { return undefined; } })();
       if (typeof id === 'string' && /^[0-9a-f]{16}$/.test(id)) {
         await transport.send(me, roles.modelOwner, `exec/${id}/open`, enc.encode(JSON.stringify({ ok: false, error: (e as Error).message, ...(e instanceof PolicyError ? { rule: e.rule } : {}) }))).catch(() => {});

@@ -194,7 +194,7 @@ export async function sessionEnded(net: Network, player: string, session: string
   const done = await Promise.race([net.serving[net.players.indexOf(player)]!.then(() => 'ended' as const), guard]);
   clearTimeout(timer);
   assert.equal(done, 'ended', `${player} still serves session ${session}`);
-  assert.ok(net.logs.includes(`${player}: session ${session} ended`), `${player} logged no end of session ${session}`);
+  assert.ok(net.logs.some((l) => l.startsWith(`${player}: session ${session} ended`)), `${player} logged no end of session ${session}`);
 }
 
 const hubs: MemoryHub[] = [];

@@ -106,7 +106,6 @@ describe('finding 7: reply and log text', () => {
 
   it(
     "7a: a session request's text (a malformed request, a config hash) reaches the player's log raw",
-    { todo: "finding 7a (open, src/deploy/session.ts serveSessions): `refused a session: ${(e as Error).message}` logs JSON.parse's message, which quotes the request's bytes (control characters included), and `session for another config (hash ${String(open.configHash).slice(0, 12)}, ...)` 12 driver-chosen characters, unquoted. Fix: JSON.stringify the hash, and escape the logged message as player.ts `printable` does" },
     async () => {
       const net = network(config(), () => DEFAULT_POLICY, data);
       const session = 'abcdef0123456789';

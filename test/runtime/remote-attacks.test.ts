@@ -105,7 +105,6 @@ describe("finding 2: a client's input checks answer the driver whether its value
 
   it(
     "bisecting a weight the driver broadcasts: the fixed-point range check of weight x value answers whether |x| >= 2^47 / w, and the driver recovers the victim's reading (a session per refusal)",
-    { todo: "finding 2 (open): mpc-roles.ts checkOwnInput -> checkScaledEncodable(values, multiplier = the client's weight) throws EncodingRangeError when |x| * w >= 2^47 (precision 'low'); sanitize (player.ts) only zeroes negative/non-finite weights. The failure reply is the oracle; ok replies do not end the session, so a session yields every bit up to its first refusal" },
     async () => {
       const F64 = typeJson('float64');
       // the smallest weight refused lies in (lo, hi]: w = 1 passes for any reading below 2^47, 2^47 is refused for any reading >= 1

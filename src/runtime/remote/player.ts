@@ -258,7 +258,14 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const parties = mine.map((c) => {
           const v = value!.values.get(c);
           if (v === undefined) throw new RangeError(`${me}: no value of ${q(c)}`);
-          const input = sanitize(plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, (n) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`));
+          const note = (n: number) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`);
+          let input = sanitize(plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, note);
+          // and into what the protocol can encode (a refusal there would tell the driver about the value)
+          if (r.clamp) {
+            const k = r.clamp(plan, input);
+            if (k.clipped > 0) note(k.clipped);
+            input = k.input;
+          }
           return prepareRole(roleTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
         });
         if (index >= 0) parties.push(prepareRole(roleTransport, { ...common, role: 'aggregator', index, releaseGate: () => agreement(plan, planDigest) }));
