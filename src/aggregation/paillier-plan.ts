@@ -130,3 +130,37 @@ function split(sums: readonly bigint[], sizes: readonly number[]): bigint[][] {
   }
   return out;
 }
+
+/**
+ * A client's input brought into the fixed-point range of the plan's slots
+ * (|x|, |w| and |w·x| below 2^(floatBits - 1 - fracBits)): what `encode`
+ * would refuse becomes the nearest value it holds. The remote executor uses
+ * it, so that no refusal depends on a value (roles.ts `clamp`).
+ */
+export function clampPaillierInput(plan: AggregationPlan, p: EncodingParams, input: ClientInput): { input: ClientInput; clipped: number } {
+  if (plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators') return { input, clipped: 0 };
+  const lim = 2 ** (p.floatBits - 1 - p.fracBits) * (1 - 2 ** -20);
+  const weighted = plan.uri === 'federated_weighted_mean_at_aggregators';
+  let clipped = 0;
+  let weight = input.weight;
+  if (weighted && weight !== undefined && !(Math.abs(weight) < lim)) {
+    weight = Math.sign(weight) * lim;
+    clipped++;
+  }
+  const m = weighted ? Math.abs(weight ?? 0) : 1;
+  const values = input.values.map((v, j) => {
+    if ((isIntDType(plan.leaves[j]!.type.dtype) && !weighted) || !(v instanceof Float32Array || v instanceof Float64Array) || m === 0) return v;
+    const b = lim / m;
+    let out: Float32Array | Float64Array | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      if (!(x > -b && x < b)) {
+        out ??= v.slice();
+        out[i] = Number.isNaN(x) ? 0 : Math.sign(x) * b * (1 - 2 ** -20);
+        clipped++;
+      }
+    }
+    return out ?? v;
+  });
+  return { input: { values, ...(weight === undefined ? {} : { weight }) }, clipped };
+}

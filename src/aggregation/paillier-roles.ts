@@ -47,7 +47,7 @@ import { PaillierWorkerPool, sharedPaillierPool } from '../paillier/pool.js';
 import { AGGREGATION_URIS } from './protocol.js';
 import { planToBytes, type AggregationPlan } from './plan.js';
 import type { AggregationRoles, RoleName } from './roles.js';
-import { encodingFor, type Encoding } from './paillier-plan.js';
+import { clampPaillierInput, encodingFor, type Encoding } from './paillier-plan.js';
 import { MisroutedMessageError, type ObservedMessage, type PaillierReport, type RelayEvent } from './paillier-stages.js';
 import { aggregatorRole, clientRole, serverRole, type RoleHost } from './paillier-parties.js';
 
@@ -248,6 +248,7 @@ export function createPaillierRoles(options: PaillierRolesOptions, fn: string): 
     },
     serverKeyPair,
     identityOf: (party: string) => identities.get(party),
+    clamp: (plan, input) => clampPaillierInput(plan, params, input),
     client: (ctx, plan, input) => clientRole(self, host, ctx, plan, input),
     aggregator: (ctx, plan, index) => aggregatorRole(self, host, ctx, plan, index),
     server: (ctx, plan) => serverRole(self, host, ctx, plan, serverKeyPair),
