@@ -61,7 +61,7 @@ import type { AdditiveTensor, ReplicatedTensor } from '../encrypted/tensor.js';
 import { RingTensor } from '../ring/index.js';
 import type { AggregationPlan } from './plan.js';
 import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationResult } from './protocol.js';
-import { checkClientInput, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
+import { checkClientInput, clipScaledFloats, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
 
 export type MpcProtocolName = 'aby3' | 'pond';
 export type MeanScaling = 'owners' | 'servers';
@@ -225,19 +225,10 @@ export function clampMpcInput(setup: Setup, plan: AggregationPlan, input: Client
   const multiplier = weighted ? weight! : publicMultiplier(setup, plan);
   const lp = leafPlans(plan);
   const values = input.values.map((v, j) => {
-    if (lp[j]!.exact || !(v instanceof Float32Array || v instanceof Float64Array) || multiplier === 0) return v;
-    const b = lim / Math.abs(multiplier);
-    let out: Float32Array | Float64Array | undefined;
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i]!;
-      if (!(x > -b && x < b)) {
-        out ??= v.slice();
-        // float32 rounding may push b up again: step inside by one part in 2^20
-        out[i] = Number.isNaN(x) ? 0 : Math.sign(x) * b * (1 - 2 ** -20);
-        clipped++;
-      }
-    }
-    return out ?? v;
+    if (lp[j]!.exact) return v;
+    const c = clipScaledFloats(v, multiplier, lim);
+    clipped += c.clipped;
+    return c.values;
   });
   return { input: { values, ...(weight === undefined ? {} : { weight }) }, clipped };
 }

@@ -17,7 +17,7 @@ import { PaillierPacking, type IntegerVector } from '../paillier/packing.js';
 import { ValueOutOfRangeError } from '../paillier/errors.js';
 import type { AggregationPlan } from './plan.js';
 import type { AggregateLeafValue } from './protocol.js';
-import type { ClientInput } from './roles.js';
+import { clipScaledFloats, type ClientInput } from './roles.js';
 
 /** The public parameters an encoding depends on. */
 export interface EncodingParams {
@@ -149,18 +149,10 @@ export function clampPaillierInput(plan: AggregationPlan, p: EncodingParams, inp
   }
   const m = weighted ? Math.abs(weight ?? 0) : 1;
   const values = input.values.map((v, j) => {
-    if ((isIntDType(plan.leaves[j]!.type.dtype) && !weighted) || !(v instanceof Float32Array || v instanceof Float64Array) || m === 0) return v;
-    const b = lim / m;
-    let out: Float32Array | Float64Array | undefined;
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i]!;
-      if (!(x > -b && x < b)) {
-        out ??= v.slice();
-        out[i] = Number.isNaN(x) ? 0 : Math.sign(x) * b * (1 - 2 ** -20);
-        clipped++;
-      }
-    }
-    return out ?? v;
+    if (isIntDType(plan.leaves[j]!.type.dtype) && !weighted) return v;
+    const c = clipScaledFloats(v, m, lim);
+    clipped += c.clipped;
+    return c.values;
   });
   return { input: { values, ...(weight === undefined ? {} : { weight }) }, clipped };
 }

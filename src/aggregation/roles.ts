@@ -190,3 +190,25 @@ export function checkClientInput(me: string, plan: AggregationPlan, input: Clien
     throw new RangeError(`${me}: a weight is only taken by a weighted mean, not by ${plan.uri}`);
   }
 }
+
+/**
+ * For `clamp` implementations: a float leaf with every element whose
+ * |x · multiplier| is not below `limit` (or that is NaN) replaced by the
+ * nearest value that is (NaN by 0); copied only when something changes.
+ */
+export function clipScaledFloats(v: NumericArray, multiplier: number, limit: number): { values: NumericArray; clipped: number } {
+  if (!(v instanceof Float32Array || v instanceof Float64Array) || multiplier === 0) return { values: v, clipped: 0 };
+  const b = limit / Math.abs(multiplier);
+  let out: Float32Array | Float64Array | undefined;
+  let clipped = 0;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if (!(x > -b && x < b)) {
+      out ??= v.slice();
+      // a float32 may round back up to b: one part in 2^20 inside
+      out[i] = Number.isNaN(x) ? 0 : Math.sign(x) * b * (1 - 2 ** -20);
+      clipped++;
+    }
+  }
+  return { values: out ?? v, clipped };
+}
