@@ -55,6 +55,7 @@ import { RingTensor } from '../ring/index.js';
 import type { AggregationPlan } from './plan.js';
 import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationResult } from './protocol.js';
 import { checkClientInput, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
+import { fusedApplies, fusedToServer } from './mpc-fused.js';
 
 export type MpcProtocolName = 'aby3' | 'pond';
 export type MeanScaling = 'owners' | 'servers';
@@ -256,6 +257,8 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
     const opened = receivers.map((r) => (pr as ABY3).revealRing(x as ReplicatedTensor, r));
     return later(Promise.all(opened).then((rs) => rs.find((r) => r !== undefined)));
   };
+  // ABY3, float sums and means to SERVER: the fused path (mpc-fused.ts), the same bits with one share component uploaded per client
+  if (fusedApplies(setup.kind, setup.scaling, plan)) return fusedToServer(proto(setup.precision) as ABY3, setup.precision, plan, clients, server, ctx.me, own);
   const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
   // fixed-point sharing of this client's leaf j (or weight), the multiplier folded into the encoding
   const shareFloats = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared[]> =>

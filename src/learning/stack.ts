@@ -9,6 +9,12 @@
  *     mean@AGGREGATORS = federatedMean(update(out), { weights: examples(out) })   -- the bound protocol's roles
  *     return transfer(mean, SERVER)
  *
+ * (A remote context runs an aggregate whose first use is its transfer to
+ * SERVER with the protocol revealing it to SERVER only: see
+ * runtime/remote/context.ts.) The data owners' example counts, for the
+ * length of a FedSGD epoch, come from a secure sum (`learningExamples`): no
+ * party learns a client's count.
+ *
  * `step` is a local computation registered by name (`fedcrypt.learning.…`),
  * made on demand in every process from the name (model, size), so a player
  * runs it without taking code from the network. It trains on a client that
@@ -20,7 +26,7 @@
  */
 import { PolicyError } from '../core/errors.js';
 import {
-  AGGREGATORS, CLIENTS, SERVER, federated, federatedBroadcast, federatedComputation, federatedMap, federatedMean, federatedTransfer, federatedZip,
+  AGGREGATORS, CLIENTS, SERVER, federated, federatedBroadcast, federatedComputation, federatedMap, federatedMean, federatedSecureSum, federatedTransfer, federatedZip,
   localComputation, registeredLocal, registerLocalComputationFactory, struct, tensor, withContext, type Computation, type ExecutionContext,
 } from '../core/index.js';
 import { BadUpdateError, validateUpdate } from './aggregator.js';
@@ -128,8 +134,20 @@ function checkPolicy(model: string, h: Hyper, party: string): void {
 const Out = (n: number) => struct([['update', tensor('float32', [n])], ['examples', F32]]);
 const PREFIX = 'fedcrypt.learning.';
 
-/** The local computations of the family, from their names: `<mode>:<model>:<n>`, `update:<n>`, `examples:<n>`. */
+/** Bits of a client's example count in the secure sum of `learningExamples` (a count below 2^24). */
+export const COUNT_BITS = 24;
+
+/** The local computations of the family, from their names: `<mode>:<model>:<n>`, `update:<n>`, `examples:<n>`, `count`. */
 function make(rest: string): Computation | undefined {
+  if (rest === 'count') {
+    // a hosted client's number of training examples (it only leaves the process inside a secure sum)
+    return localComputation([I32], (id: number) => {
+      const c = hosted[id];
+      if (c === undefined) throw new RangeError(`learning count: no client #${id} is hosted in this process`);
+      if (c.data.count >= 2 ** COUNT_BITS) throw new RangeError(`${c.name}: ${c.data.count} examples, above the ${2 ** COUNT_BITS} a count may have`);
+      return c.data.count;
+    }, { name: 'example_count', result: I32 });
+  }
   const parts = rest.split(':');
   const n = Number(parts[parts.length - 1]);
   if (!Number.isInteger(n) || n < 1 || n > 2 ** 28) return undefined;
@@ -205,6 +223,30 @@ export function learningRound(mode: StackMode, model: ModelSpec, n: number): Com
   return comp;
 }
 
+let examplesComp: Computation | undefined;
+
+/**
+ * The total number of training examples of the clients, by a secure sum
+ * (each count below 2^COUNT_BITS): what the driver needs for the length of
+ * a FedSGD epoch without learning any client's count.
+ */
+export function learningExamples(): Computation {
+  examplesComp ??= federatedComputation([federated(I32, CLIENTS)], (clients) => federatedSecureSum(federatedMap(local(`${PREFIX}count`), clients), { bitwidth: COUNT_BITS }), { name: 'learning_examples' });
+  return examplesComp;
+}
+
+/**
+ * Rounds of one FedSGD epoch: each client's batches per pass over its data,
+ * from the clients' mean count (the secure sum over the number of clients);
+ * equal to the in-process `min(iterations)` when the slices are equal.
+ */
+export function stepsPerEpoch(totalExamples: number, clients: number, batchSize: number): number {
+  if (!Number.isSafeInteger(totalExamples) || totalExamples < 0) throw new RangeError(`stepsPerEpoch: "totalExamples" expected an integer >= 0, got ${totalExamples}`);
+  if (!Number.isInteger(clients) || clients < 1) throw new RangeError(`stepsPerEpoch: "clients" expected an integer >= 1, got ${clients}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`stepsPerEpoch: "batchSize" expected an integer >= 1, got ${batchSize}`);
+  return Math.floor(totalExamples / (clients * batchSize));
+}
+
 export interface StackRound {
   round: number;
   totalRounds: number;
@@ -220,10 +262,12 @@ export interface StackTrainOptions {
   readonly clients: unknown;
   /** Rounds to run in total (FedSGD: steps). */
   readonly rounds: number;
-  /** Rounds already done (a resumed run; FedSGD only). */
+  /** Rounds already done (a resumed run: the data order of round r depends only on r). */
   readonly startRound?: number;
   readonly hyper: Omit<Hyper, 'round'>;
   readonly onRound?: (r: StackRound) => void;
+  /** Called before round `round` (0-based) starts. */
+  readonly beforeRound?: (round: number) => void;
   /** Called after each round with the model owner updated (checkpoint here). */
   readonly afterRound?: (round: number) => void | Promise<void>;
 }
@@ -238,6 +282,7 @@ export async function trainOnContext(ctx: ExecutionContext, o: StackTrainOptions
   const n = o.modelOwner.numParams;
   const comp = learningRound(o.mode, o.model, n);
   for (let r = o.startRound ?? 0; r < o.rounds; r++) {
+    o.beforeRound?.(r);
     const t0 = performance.now();
     const hyper: Hyper = { ...o.hyper, round: r };
     const out = await withContext(ctx, () => comp(o.modelOwner.shareWeights(), hyper, o.clients));

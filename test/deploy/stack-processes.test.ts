@@ -81,7 +81,7 @@ describe('FedAvg across processes on the execution stack', { timeout: 240_000 },
       procs.push(driver);
       const code = await driver.exited;
       assert.equal(code, 0, driver.out.join("\n") + (process.env["DBG"] ? procs.map((p) => p.out.join("\n")).join("\n") : ""));
-      assert.match(driver.out.join('\n'), new RegExp(`finished ${ROUNDS} rounds`));
+      assert.match(driver.out.join("\n"), new RegExp(`finished round ${ROUNDS}/${ROUNDS}`));
       assert.ok(existsSync(join(dir, out, 'report.html')), 'no report.html');
       const m = JSON.parse(readFileSync(join(dir, out, 'metrics.json'), 'utf8')) as { config: { mode: string; protocol: string }; epochs: { accuracy: number; loss: number }[] };
       assert.equal(m.config.mode, 'fedavg');

@@ -31,6 +31,9 @@ import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../ex
 import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
 import { abortKey, execKey } from './player.js';
 import { frame, unframe, valueFromParts, valueToParts } from './wire.js';
+import { decisive, diagnose, RemoteCommandError, type NotedFailure } from './faults.js';
+
+export { RemoteCommandError, RemotePlayerError } from './faults.js';
 
 export const REMOTE_BACKEND = 'remote';
 
@@ -91,6 +94,12 @@ export interface RemoteContext extends ExecutionContext {
   close(): Promise<void>;
 }
 
+interface Deferred {
+  readonly run: (target: 'AGGREGATORS' | 'SERVER') => Promise<RtValue | undefined>;
+  aggregators?: Promise<void>;
+  server?: Promise<RtValue>;
+}
+
 interface RemoteEnv extends LocalEnv {
   readonly session: RemoteSession;
 }
@@ -102,6 +111,11 @@ class RemoteSession {
   readonly #seq = new Map<string, number>();
   #refs = 0;
   #aggs = 0;
+  /** Values the players hold for the invocation under way (disposed at its end). */
+  #live: number[] = [];
+  /** Commands and roles under way, and the failures seen in this invocation (see faults.ts). */
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly failures: NotedFailure[] = [];
   constructor(readonly o: RemoteExecutionOptions) {
     this.clients = o.players.flatMap((p) => p.clients);
     this.aggregators = o.aggregators ?? o.roles.aggregatorNames;
@@ -109,7 +123,63 @@ class RemoteSession {
     for (const a of this.aggregators) if (!names.has(a)) throw new RangeError(`remoteExecutionContext: aggregator '${a}' is not among the players`);
   }
   newRef(): number {
+    this.#live.push(this.#refs);
     return this.#refs++;
+  }
+  readonly #deferred = new Map<RemoteRef, Deferred>();
+  /** An aggregate at AGGREGATORS, run at its first use (see `aggregation`). */
+  defer(r: RemoteRef, run: Deferred['run']): void {
+    this.#deferred.set(r, { run });
+  }
+  /** Make sure `r` is held at the AGGREGATORS (a deferred aggregate runs now, to them). */
+  async atAggregators(r: RemoteRef): Promise<void> {
+    const d = this.#deferred.get(r);
+    if (d === undefined) return;
+    d.aggregators ??= d.run('AGGREGATORS').then(() => undefined);
+    await d.aggregators;
+  }
+  /** A deferred aggregate not yet at the AGGREGATORS: revealed to SERVER only (its member value); else undefined. */
+  async toServer(r: RemoteRef): Promise<RtValue | undefined> {
+    const d = this.#deferred.get(r);
+    if (d === undefined || d.aggregators !== undefined) return undefined;
+    d.server ??= d.run('SERVER').then((v) => v!);
+    return d.server;
+  }
+  clearDeferred(): void {
+    this.#deferred.clear();
+  }
+  /** Run every deferred aggregate nothing has used (to AGGREGATORS, as written), then forget them. */
+  async flushDeferred(): Promise<void> {
+    for (const [r, d] of this.#deferred) if (d.server === undefined) await this.atAggregators(r);
+    this.#deferred.clear();
+  }
+  /** The values made since the last call (the invocation's), forgotten here. */
+  takeLive(): number[] {
+    return this.#live.splice(0);
+  }
+  /** Follow `p` (a command or a role of this process): its failure is noted for the diagnosis. */
+  track<T>(at: string, p: Promise<T>): Promise<T> {
+    const t = p.catch((e: unknown) => {
+      this.failures.push({ at, error: e });
+      throw e;
+    });
+    const done = t.then(() => undefined, () => undefined);
+    this.#inflight.add(done);
+    void done.then(() => this.#inflight.delete(done));
+    return t;
+  }
+  /**
+   * The error to report for a failed invocation (faults.ts): after `first`,
+   * wait up to `graceMs` for what is still under way (unless `first` is
+   * decisive), then name the player the evidence points to.
+   */
+  async diagnose(first: unknown, graceMs: number): Promise<unknown> {
+    if (!decisive(first) && this.#inflight.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.all([...this.#inflight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    return diagnose(first, this.failures);
   }
   newAggregation(): string {
     return `${this.o.session}/agg/${this.#aggs++}`;
@@ -123,16 +193,20 @@ class RemoteSession {
     this.#seq.set(player, seq + 1);
     const t = this.o.transport;
     const key = execKey(this.o.session, seq);
-    await t.send(this.o.server, player, key, frame(header, blobs));
-    const reply = unframe(await t.receive(this.o.server, player, `${key}/reply`, { timeoutMs: this.o.timeoutMs ?? 600_000 }), `reply of ${player}`);
-    const h = reply.header;
-    if (h['ok'] !== true) {
-      const party = typeof h['party'] === 'string' ? h['party'] : player;
-      const error = typeof h['error'] === 'string' ? h['error'].slice(0, 1000) : 'failed';
-      if (typeof h['rule'] === 'string') throw new PolicyError(h['rule'], error.replace(/^.*?policy "[^"]*" refuses: /, ''), { party });
-      throw new RemoteCommandError(player, String(header['op']), error);
-    }
-    return reply;
+    return this.track(this.o.server, (async () => {
+      await t.send(this.o.server, player, key, frame(header, blobs));
+      const reply = unframe(await t.receive(this.o.server, player, `${key}/reply`, { timeoutMs: this.o.timeoutMs ?? 600_000 }), `reply of ${player}`);
+      const h = reply.header;
+      if (h['ok'] !== true) {
+        const party = typeof h['party'] === 'string' ? h['party'] : player;
+        const error = typeof h['error'] === 'string' ? h['error'].slice(0, 1000) : 'failed';
+        if (typeof h['rule'] === 'string') throw new PolicyError(h['rule'], error.replace(/^.*?policy "[^"]*" refuses: /, ''), { party });
+        const peer = typeof h['peer'] === 'string' && this.o.players.some((p) => p.name === h['peer'] || p.clients.includes(h['peer'] as string)) ? h['peer'] : undefined;
+        const how = h['peerFailure'] === 'lost' || h['peerFailure'] === 'deadline' ? h['peerFailure'] : undefined;
+        throw new RemoteCommandError(player, String(header['op']), error, peer, peer === undefined ? undefined : how);
+      }
+      return reply;
+    })());
   }
   all(players: readonly string[], header: Record<string, unknown>, blobs: Uint8Array[] = []): Promise<{ header: Record<string, unknown>; blobs: readonly Uint8Array[] }[]> {
     return Promise.all(players.map((p) => this.command(p, header, blobs)));
@@ -166,18 +240,6 @@ class RemoteSession {
   readonly #pending: Promise<{ error: unknown } | undefined>[] = [];
 }
 
-/** A player failed a command (other than by a policy refusal). */
-export class RemoteCommandError extends Error {
-  constructor(
-    readonly player: string,
-    readonly op: string,
-    detail: string,
-  ) {
-    super(`player '${player}' failed '${op}': ${detail}`);
-    this.name = 'RemoteCommandError';
-  }
-}
-
 /** A type with every dimension known (a value of it can be described without asking the players). */
 function isConcrete(t: Type): boolean {
   if (t.kind === 'tensor') return t.size !== null;
@@ -203,8 +265,10 @@ interface Call {
 }
 const session = (c: Call): RemoteSession => (c.ctx as RemoteEnv).session;
 const resultType = (c: Call): FederatedType => c.type.result as FederatedType;
-const ref = (v: RtValue, what: string): RemoteRef => {
+/** A value held by the players, for a command that reads it (a deferred aggregate is run first, to AGGREGATORS). */
+const ref = async (c: Call, v: RtValue, what: string): Promise<RemoteRef> => {
   if (!(v instanceof RemoteRef)) throw new FedArgumentError('VALUE_FORM', what, `expected a value held by the players, got a ${v.kind} value`);
+  await session(c).atAggregators(v);
   return v;
 };
 const isRef = (v: RtValue | undefined): boolean => v instanceof RemoteRef || (v?.kind === 'struct' && v.elements.some(isRef));
@@ -225,7 +289,7 @@ async function map(c: Call): Promise<RtValue> {
   if (name === undefined) {
     throw new FedArgumentError('VALUE_FORM', 'fn', `${c.variant.uri} in a remote context takes a local computation registered by name (registerLocalComputation) at every player; source text never travels`);
   }
-  const arg = ref(c.args[1]!, 'value');
+  const arg = await ref(c, c.args[1]!, 'value');
   const placement = arg.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
   const players = playersAt(s, placement);
@@ -243,7 +307,8 @@ async function zip(c: Call): Promise<RtValue> {
   const s = session(c);
   const st = c.args[0] as StructValue;
   const rt = resultType(c);
-  const refs = st.elements.map((e, i) => ref(e, `value[${i}]`));
+  const refs: RemoteRef[] = [];
+  for (const [i, e] of st.elements.entries()) refs.push(await ref(c, e, `value[${i}]`));
   const placement = rt.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
   const players = playersAt(s, placement);
@@ -259,11 +324,20 @@ async function zip(c: Call): Promise<RtValue> {
   return new RemoteRef(rt, out, agreedType(replies, players, 'a zipped value'));
 }
 
+/**
+ * An aggregation: every party runs its role of the bound protocol (SERVER's
+ * here). An aggregate placed at AGGREGATORS is deferred to its first use: if
+ * that use is its transfer to SERVER, the protocol reveals it to SERVER only
+ * (no aggregator holds it, and ABY3 takes its fused path, mpc-fused.ts);
+ * any other use (or the end of the invocation) runs it to AGGREGATORS as
+ * written. The value is the same either way (the same ring sums and
+ * decoding; the result leaf's rounding at SERVER instead of at an aggregator).
+ */
 async function aggregation(c: Call): Promise<RtValue> {
   const s = session(c);
   const o = s.o;
-  const value = ref(c.args[0]!, 'value');
-  const weight = c.args.length === 2 ? ref(c.args[1]!, 'weights') : undefined;
+  const value = await ref(c, c.args[0]!, 'value');
+  const weight = c.args.length === 2 ? await ref(c, c.args[1]!, 'weights') : undefined;
   const rt = resultType(c);
   const isMean = c.def.name === 'federatedMean';
   const member = value.memberType;
@@ -272,50 +346,62 @@ async function aggregation(c: Call): Promise<RtValue> {
   let k = 0;
   const concrete = mapTensorLeaves(rt.member, () => resultLeafTypes[k++]!);
   const uri = (c.variant.protocol ? c.variant.uri : CLEAR_EQUIVALENT[c.variant.uri]) as AggregationUri;
-  const plan: AggregationPlan = checkPlan({
-    protocol: o.roles.name,
-    invocationId: s.newAggregation(),
-    uri,
-    target: rt.placement.name === 'AGGREGATORS' ? 'AGGREGATORS' : 'SERVER',
-    leaves,
-    ...(c.def.name === 'federatedSecureSum' ? { bound: secureSumBound(c.params) } : {}),
-    clients: s.clients,
-    aggregators: s.aggregators,
-    server: o.server,
-    params: o.roles.params,
-  });
+  const invocationId = s.newAggregation();
   const out = s.newRef();
-  const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
-  const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
-  const ctx = { me: o.server, transport: partyTransport(o.transport, o.server), policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 };
-  let atServer;
-  try {
-    [atServer] = await Promise.all([o.roles.server(ctx, plan), s.all(players, header, [planToBytes(plan)])]);
-  } catch (e) {
-    // a failed pipelined command (a broadcast, a map) is the cause of what failed here
-    await s.settle();
-    throw e;
-  }
-  await s.settle();
-  if (plan.target === 'AGGREGATORS') return new RemoteRef(rt, out, concrete);
-  if (atServer === undefined) throw new FedValueError('PROTOCOL_RESULT', '', `protocol '${o.roles.name}' gave SERVER no aggregate`);
   const what = `${c.def.name} (${c.variant.uri} via '${o.roles.name}')`;
-  const out2 = resultLeafTypes.map((t, j) => toResultLeaf(atServer.leaves[j], t, `result${leaves[j]!.path}`, what));
-  return new FederatedValue(rt, [fromLeaves(concrete, out2)]);
+  const run = async (target: 'AGGREGATORS' | 'SERVER'): Promise<RtValue | undefined> => {
+    const plan: AggregationPlan = checkPlan({
+      protocol: o.roles.name,
+      invocationId,
+      uri,
+      target,
+      leaves,
+      ...(c.def.name === 'federatedSecureSum' ? { bound: secureSumBound(c.params) } : {}),
+      clients: s.clients,
+      aggregators: s.aggregators,
+      server: o.server,
+      params: o.roles.params,
+    });
+    const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
+    const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
+    const ctx = { me: o.server, transport: partyTransport(o.transport, o.server), policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 };
+    let atServer;
+    try {
+      [atServer] = await Promise.all([s.track(o.server, o.roles.server(ctx, plan)), s.all(players, header, [planToBytes(plan)])]);
+    } catch (e) {
+      // a failed pipelined command (a broadcast, a map) is the cause of what failed here
+      await s.settle();
+      throw e;
+    }
+    await s.settle();
+    if (target === 'AGGREGATORS') return undefined;
+    if (atServer === undefined) throw new FedValueError('PROTOCOL_RESULT', '', `protocol '${o.roles.name}' gave SERVER no aggregate`);
+    return fromLeaves(concrete, resultLeafTypes.map((t, j) => toResultLeaf(atServer.leaves[j], t, `result${leaves[j]!.path}`, what)));
+  };
+  if (rt.placement.name === 'AGGREGATORS') {
+    const r = new RemoteRef(rt, out, concrete);
+    s.defer(r, run);
+    return r;
+  }
+  return new FederatedValue(rt, [(await run('SERVER'))!]);
 }
 
 async function transferToServer(c: Call): Promise<RtValue> {
   const s = session(c);
-  const v = ref(c.args[0]!, 'value');
+  const v = c.args[0]!;
+  // a deferred aggregate: revealed to SERVER only
+  const direct = v instanceof RemoteRef ? await s.toServer(v) : undefined;
+  if (direct !== undefined) return new FederatedValue(resultType(c), [direct]);
+  const held = await ref(c, v, 'value');
   await s.settle();
-  const r = await s.command(s.aggregators[0]!, { op: 'transfer', ref: v.ref });
+  const r = await s.command(s.aggregators[0]!, { op: 'transfer', ref: held.ref });
   return new FederatedValue(resultType(c), [valueFromParts(r.header['type'], r.blobs[0] ?? new Uint8Array(0), 'value moved to SERVER')]);
 }
 
 /** federatedCollect to AGGREGATORS: every client's value in the clear to every aggregator party (each client's policy decides). */
 async function collect(c: Call): Promise<RtValue> {
   const s = session(c);
-  const v = ref(c.args[0]!, 'value');
+  const v = await ref(c, c.args[0]!, 'value');
   const out = s.newRef();
   const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
   s.pipeline(players, { op: 'collect', value: v.ref, out, clients: s.clients, aggregators: s.aggregators, element: typeToJson(v.memberType) });
@@ -325,7 +411,7 @@ async function collect(c: Call): Promise<RtValue> {
 /** An intrinsic without function arguments that each player runs on the members it holds (sequence_sum). */
 async function lift(c: Call): Promise<RtValue> {
   const s = session(c);
-  const v = ref(c.args[0]!, 'value');
+  const v = await ref(c, c.args[0]!, 'value');
   const rt = resultType(c);
   const placement = v.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
@@ -384,13 +470,18 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
   async function invoke(comp: Computation, args: readonly unknown[]): Promise<unknown> {
     if (ended) throw new FedArgumentError('NO_CONTEXT', comp.computationName, 'this remote context was closed');
     if (failed !== undefined) throw new FedArgumentError('NO_CONTEXT', comp.computationName, `this remote session failed earlier (${failed instanceof Error ? failed.message : String(failed)}); start a new one`);
+    s.failures.length = 0;
+    s.clearDeferred();
     try {
       return await run(comp, args);
     } catch (e) {
-      // the first failure ends the session: every player is told, so none waits for a party that will not answer
+      // the first failure ends the session: every player is told, so none waits for a party that will not answer;
+      // first, a moment for the other failures, to name the player at the root of it (faults.ts)
       failed = e;
+      const reported = await s.diagnose(e, Math.min(1000, options.timeoutMs ?? 600_000));
+      failed = reported;
       await abortAll();
-      throw e;
+      throw reported;
     }
   }
   async function run(comp: Computation, args: readonly unknown[]): Promise<unknown> {
@@ -427,8 +518,12 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     const fn = await evaluate(comp.ir, EMPTY_SCOPE, env);
     if (fn.kind !== 'function') throw new TypeError('computation IR is not a function');
     const result = await fn.apply(arg);
+    await s.flushDeferred();
     await s.settle();
     if (isRef(result)) throw new FedArgumentError('VALUE_FORM', comp.computationName, 'the result is placed at the players; a remote computation returns values at SERVER');
+    // the players forget this invocation's values (its result is at SERVER): a driver that iterates does not grow their memory
+    const refs = s.takeLive();
+    if (refs.length > 0) s.pipeline(options.players.map((p) => p.name), { op: 'dispose', refs });
     return toJs(result);
   }
   return Object.freeze({

@@ -26,7 +26,7 @@ import { FederatedValue, fromJs, fromLeaves, leavesOf, SequenceValue, StructValu
 import { planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationRoles, ClientInput, PartyContext, RolePolicy } from '../../aggregation/roles.js';
 import type { Transport } from '../../transport/channel.js';
-import { TransportError } from '../../transport/errors.js';
+import { PeerError, TransportError } from '../../transport/errors.js';
 import { partyTransport } from '../../transport/view.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
@@ -276,9 +276,15 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   }
 }
 
-/** What a player tells the driver about a failure: a policy refusal in full, anything else by class only. */
-export function describeFailure(e: unknown, me: string): { error: string; rule?: string; party: string } {
+/**
+ * What a player tells the driver about a failure: a policy refusal in full;
+ * a lost link or a deadline with the peer it concerns (names and keys only,
+ * nothing of a value), so that the driver can name the player at fault;
+ * anything else by class only.
+ */
+export function describeFailure(e: unknown, me: string): { error: string; rule?: string; party: string; peer?: string; peerFailure?: 'lost' | 'deadline' } {
   if (e instanceof PolicyError) return { error: e.message, rule: e.rule, party: e.party ?? me };
+  if (e instanceof PeerError) return { error: `${me}: ${e.message.slice(0, 500)}`, party: me, peer: e.peer, peerFailure: /within \d+ ?ms/.test(e.message) ? 'deadline' : 'lost' };
   const name = e instanceof Error ? e.name : typeof e;
   return { error: `${me}: ${name} (details in ${me}'s log)`, party: me };
 }
