@@ -102,6 +102,7 @@ export function diagnose(first: unknown, noted: readonly NotedFailure[]): unknow
     }
   }
   if (best === undefined || best.player === undefined) return first;
-  if (bestError === first && first instanceof RemoteCommandError && best.how === 'failed') return first;
+  // a player's own failure is reported as it came (it names the player)
+  if (bestError instanceof RemoteCommandError && best.how === 'failed') return bestError;
   return new RemotePlayerError(best.player, best.how, `player '${best.player}': ${best.text}`, bestError);
 }

@@ -1,0 +1,104 @@
+/**
+ * What each party of a learning round on the stack receives, across players
+ * (a remote session over one MemoryHub, each player on its own transport, as
+ * separate processes would be), recorded at the hub: the aggregate of an
+ * AGGREGATORS mean that the round moves to SERVER is revealed to SERVER only
+ * (no aggregator holds it: no transfer, nothing model-sized from server2),
+ * and ABY3 runs its fused path: each data owner uploads one share component
+ * (to server1) and seeds (to server0) per round, nothing to server2; SERVER
+ * receives two sums, one from server0 and one from server1. The players
+ * forget each round's values when it ends (a dispose command after each).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { initTf } from '../../src/learning/tf.js';
+import { loadDataset, sliceDataset, slice, type Dataset, type MnistData } from '../../src/learning/mnist.js';
+import { ModelOwner } from '../../src/learning/roles.js';
+import { sgd } from '../../src/learning/optimizers.js';
+import { hostLearningClients, trainOnContext } from '../../src/learning/stack.js';
+import { clientData } from '../../src/runtime/remote/context.js';
+import { unframe } from '../../src/runtime/remote/wire.js';
+import { openSession, serveSessions } from '../../src/deploy/session.js';
+import { DEFAULT_POLICY } from '../../src/deploy/policy.js';
+import { parseConfig } from '../../src/transport/config.js';
+import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
+import { ROLES7 } from '../deploy/helpers.js';
+
+const MODEL = 'logistic_regression';
+const ROUNDS = 3;
+let data: MnistData;
+let parts: Dataset[];
+before(async () => {
+  await initTf();
+  data = loadDataset('mnist');
+  parts = [0, 1, 2].map((i) => sliceDataset(data.train, slice(i * 400, (i + 1) * 400)));
+});
+const hubs: MemoryHub[] = [];
+after(() => hubs.forEach((h) => h.close()));
+
+interface Seen { from: string; to: string; key: string; bytes: number; op?: string }
+
+describe('a FedSGD round on the stack, what each party receives', { timeout: 120_000 }, () => {
+  it('the mean reaches SERVER only, by the fused ABY3 path; every round ends with the players forgetting its values', async () => {
+    const players: Record<string, unknown> = {};
+    ROLES7.forEach(([n, r], i) => (players[n] = { address: `127.0.0.1:${6000 + i}`, role: r }));
+    const config = parseConfig(JSON.stringify({ version: 1, players }));
+    const hub = new MemoryHub();
+    hubs.push(hub);
+    const seen: Seen[] = [];
+    const deliver = hub.deliver.bind(hub);
+    hub.deliver = (from, to, key, payload) => {
+      let op: string | undefined;
+      // the driver's commands: their op (a frame's header)
+      if (from === 'model-owner' && /^exec\/[0-9a-f]+\/\d+$/.test(key)) op = String(unframe(payload, 'command').header['op']);
+      seen.push({ from, to, key, bytes: payload.byteLength, ...(op ? { op } : {}) });
+      deliver(from, to, key, payload);
+    };
+    const serving = ROLES7.slice(1).map(([n]) => {
+      let id: number | undefined;
+      const i = Number(/^owner(\d)$/.exec(n)?.[1] ?? -1);
+      return serveSessions(new MemoryTransport({ hub, local: [n] }), config, n, {
+        policy: DEFAULT_POLICY,
+        ...(i >= 0 ? { data: () => (id ??= hostLearningClients([{ name: n, data: parts[i]!, shuffleIndex: i }])[0]!) } : {}),
+        maxSessions: 1,
+        log: () => {},
+        timeoutMs: 60_000,
+      });
+    });
+    const ctx = await openSession(new MemoryTransport({ hub, local: ['model-owner'] }), config, { protocol: 'aby3', policy: DEFAULT_POLICY, timeoutMs: 60_000 });
+    const mo = new ModelOwner('model-owner', MODEL, data, { seed: 3, optimizer: sgd({ lr: 0.5 }) });
+    await trainOnContext(ctx, { mode: 'fedsgd', model: MODEL, modelOwner: mo, clients: clientData('fedcrypt/learning'), rounds: ROUNDS, hyper: { seed: 3, batchSize: 32, localEpochs: 1, clientLr: 0, maxLocalSteps: 0 } });
+    await ctx.close();
+    await Promise.all(serving);
+    const n = mo.numParams;
+    const ring = n * 8; // one share component or sum: n elements of Z_2^64
+    const big = (m: Seen) => m.bytes >= ring;
+    const owners = ['owner0', 'owner1', 'owner2'];
+    const servers = ['server0', 'server1', 'server2'];
+    for (const o of owners) {
+      // one share component a round, to server1; seeds only to server0; nothing at all to server2
+      const up = seen.filter((m) => m.from === o && big(m));
+      assert.equal(up.length, ROUNDS, `${o} sent ${up.length} model-sized messages in ${ROUNDS} rounds`);
+      for (const m of up) assert.equal(m.to, 'server1', `${o} sent a model-sized ${m.key} to ${m.to}`);
+      assert.ok(seen.filter((m) => m.from === o && m.to === 'server0').every((m) => m.bytes <= 64), `${o} sent server0 more than seeds`);
+      assert.deepEqual(seen.filter((m) => m.from === o && m.to === 'server2'), [], `${o} sent to server2`);
+      // a data owner hears from the driver only (commands: the weights among them), never from a server or another owner
+      assert.ok(seen.filter((m) => m.to === o).every((m) => m.from === 'model-owner'), `${o} received from a party other than the driver`);
+      // it never sends the driver anything model-sized (replies only)
+      assert.ok(seen.filter((m) => m.from === o && m.to === 'model-owner').every((m) => m.bytes < 1000), `${o} sent the driver a large message`);
+    }
+    // SERVER receives, per round, exactly two sums: one from server0, one from server1; nothing model-sized from server2
+    for (const [s, count] of [['server0', ROUNDS], ['server1', ROUNDS], ['server2', 0]] as const) {
+      assert.equal(seen.filter((m) => m.from === s && m.to === 'model-owner' && m.bytes >= ring).length, count, `${s} -> model-owner`);
+      assert.ok(seen.filter((m) => m.from === s && m.to === 'model-owner').every((m) => m.bytes >= ring || m.bytes < 1000));
+    }
+    // no aggregator holds the mean: no transfer command, and nothing model-sized between the servers
+    assert.deepEqual(seen.filter((m) => m.op === 'transfer'), []);
+    assert.deepEqual(seen.filter((m) => servers.includes(m.from) && servers.includes(m.to) && m.bytes > 64).map((m) => `${m.from}->${m.to} ${m.key}`), []);
+    // the servers get commands only from the driver, never the weights
+    assert.ok(seen.filter((m) => servers.includes(m.to) && m.from === 'model-owner').every((m) => m.bytes < 4 * n), 'a server received model-sized data from the driver');
+    // after every invocation (the count is not run here: ROUNDS rounds) every player is told to forget its values
+    for (const p of [...owners, ...servers]) assert.equal(seen.filter((m) => m.to === p && m.op === 'dispose').length, ROUNDS, `dispose commands to ${p}`);
+    mo.dispose();
+  });
+});
