@@ -104,7 +104,7 @@ async function networked(engines: readonly ('spmd' | 'stack')[], repeat: number)
     },
     log: (line) => {
       if (/serving on port/.test(line) && ++serving === 6) ready();
-      if (TRACE && / r\d+[: ]/.test(line)) console.error(line);
+      if (TRACE && (/ r\d+[: ]/.test(line) || / trace /.test(line))) console.error(line);
       else if (/failed|error/i.test(line)) console.error(line);
     },
   });
@@ -144,6 +144,7 @@ const inp = await inProcess();
 const net = await networked(ENGINES, REPEAT);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+const meanAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => m + Math.abs(x - b[i]!), 0) / a.length;
 const inTotal = sum(inp.rounds);
 const describeRuns = (rs: NetRun[]) => ({
   totalMs: rs.map((r) => sum(r.rounds)),
@@ -158,7 +159,7 @@ for (const e of ENGINES) {
   engines[e] = {
     ...d,
     ratioToInProcess: { total: d.medianTotalMs / inTotal, medianRound: d.medianRoundMs / median(inp.rounds), target: e === 'stack' ? 1.5 : undefined },
-    ...(e === 'spmd' ? { sameWeightsAsInProcess: net.runs[e]!.every((r) => sameBits(r.weights, inp.weights)) } : { maxAbsDiffToInProcess: Math.max(...net.runs[e]!.map((r) => maxAbsDiff(r.weights, inp.weights))) }),
+    ...(e === 'spmd' ? { sameWeightsAsInProcess: net.runs[e]!.every((r) => sameBits(r.weights, inp.weights)) } : { maxAbsDiffToInProcess: Math.max(...net.runs[e]!.map((r) => maxAbsDiff(r.weights, inp.weights))), meanAbsDiffToInProcess: Math.max(...net.runs[e]!.map((r) => meanAbsDiff(r.weights, inp.weights))) }),
   };
 }
 const both = ENGINES.includes('spmd') && ENGINES.includes('stack');

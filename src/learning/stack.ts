@@ -5,8 +5,10 @@
  * config:
  *
  *   round(weights@SERVER, hyper@SERVER, clients@CLIENTS):
- *     out@CLIENTS  = federatedMap(step, federatedZip([broadcast(weights), broadcast(hyper), clients]))
- *     mean@AGGREGATORS = federatedMean(update(out), { weights: examples(out) })   -- the bound protocol's roles
+ *     h@CLIENTS = broadcast(hyper)
+ *     update@CLIENTS = federatedMap(step, federatedZip([broadcast(weights), h, clients]))
+ *     n@CLIENTS = federatedMap(examples, federatedZip([h, clients]))      -- the examples the step trains on
+ *     mean@AGGREGATORS = federatedMean(update, { weights: n })           -- the bound protocol's roles
  *     return transfer(mean, SERVER)
  *
  * (A remote context runs an aggregate whose first use is its transfer to
@@ -131,13 +133,21 @@ function checkPolicy(model: string, h: Hyper, party: string): void {
   }
 }
 
-const Out = (n: number) => struct([['update', tensor('float32', [n])], ['examples', F32]]);
 const PREFIX = 'fedcrypt.learning.';
 
 /** Bits of a client's example count in the secure sum of `learningExamples` (a count below 2^24). */
 export const COUNT_BITS = 24;
 
-/** The local computations of the family, from their names: `<mode>:<model>:<n>`, `update:<n>`, `examples:<n>`, `count`. */
+/** The examples a client's step of this round trains on (its weight in the mean): FedSGD one batch; FedAvg DataOwner.localUpdate's count. */
+function examplesOf(mode: StackMode, h: Hyper, id: number): number {
+  const c = hosted[id];
+  if (c === undefined) throw new RangeError(`learning examples: no client #${id} is hosted in this process`);
+  if (mode === 'fedsgd') return h.batchSize;
+  const steps = localSteps(c.data.count, h);
+  return steps * h.batchSize > c.data.count ? c.data.count : steps * h.batchSize;
+}
+
+/** The local computations of the family, from their names: `<mode>:<model>:<n>` (the step), `examples:<mode>`, `count`. */
 function make(rest: string): Computation | undefined {
   if (rest === 'count') {
     // a hosted client's number of training examples (it only leaves the process inside a secure sum)
@@ -148,12 +158,14 @@ function make(rest: string): Computation | undefined {
       return c.data.count;
     }, { name: 'example_count', result: I32 });
   }
+  if (rest === 'examples:fedsgd' || rest === 'examples:fedavg') {
+    const mode = rest.slice('examples:'.length) as StackMode;
+    return localComputation([HYPER, I32], (h: Hyper, id: number) => examplesOf(mode, h, id), { name: `${mode}_examples`, result: F32 });
+  }
   const parts = rest.split(':');
   const n = Number(parts[parts.length - 1]);
   if (!Number.isInteger(n) || n < 1 || n > 2 ** 28) return undefined;
   const W = tensor('float32', [n]);
-  if (parts.length === 2 && parts[0] === 'update') return localComputation([Out(n)], (o: { update: Float32Array }) => o.update, { name: 'update_of', result: W });
-  if (parts.length === 2 && parts[0] === 'examples') return localComputation([Out(n)], (o: { examples: number }) => o.examples, { name: 'examples_of', result: F32 });
   if (parts.length !== 3 || (parts[0] !== 'fedsgd' && parts[0] !== 'fedavg')) return undefined;
   const mode = parts[0] as StackMode;
   const model = parts[1]!;
@@ -168,18 +180,15 @@ function make(rest: string): Computation | undefined {
       const weights = w instanceof Float32Array ? w : Float32Array.from(w);
       if (weights.length !== n) throw new RangeError(`${name}: ${weights.length} weights, the model has ${n}`);
       t.owner.updateModel(weights);
-      if (mode === 'fedsgd') {
-        const g = t.owner.computeGradient();
-        t.rounds++;
-        validateUpdate(name, g.grad, n);
-        return { update: g.grad, examples: g.examples };
-      }
-      const r = t.owner.localUpdate({ epochs: h.localEpochs, batchSize: h.batchSize, optimizer: sgd({ lr: h.clientLr }), ...(h.maxLocalSteps > 0 ? { maxSteps: h.maxLocalSteps } : {}) });
+      // the update alone: its weight comes from `examples:<mode>` (the same count, checked here)
+      const { update, examples } = mode === 'fedsgd' ? (({ grad, examples }) => ({ update: grad, examples }))(t.owner.computeGradient())
+        : (({ delta, examples }) => ({ update: delta, examples }))(t.owner.localUpdate({ epochs: h.localEpochs, batchSize: h.batchSize, optimizer: sgd({ lr: h.clientLr }), ...(h.maxLocalSteps > 0 ? { maxSteps: h.maxLocalSteps } : {}) }));
       t.rounds++;
-      validateUpdate(name, r.delta, n);
-      return { update: r.delta, examples: r.examples };
+      if (examples !== examplesOf(mode, h, id)) throw new Error(`${name}: internal error: the step trained on ${examples} examples, its weight says ${examplesOf(mode, h, id)}`);
+      validateUpdate(name, update, n);
+      return update;
     },
-    { name: `${mode}_step`, result: Out(n) },
+    { name: `${mode}_step`, result: W },
   );
 }
 const made = new Map<string, Computation>();
@@ -211,12 +220,12 @@ export function learningRound(mode: StackMode, model: ModelSpec, n: number): Com
   const hit = rounds.get(key);
   if (hit) return hit;
   const step = local(stepName(mode, model, n));
-  const update = local(`${PREFIX}update:${n}`);
-  const examples = local(`${PREFIX}examples:${n}`);
+  const examples = local(`${PREFIX}examples:${mode}`);
   const W = tensor('float32', [n]);
   const comp = federatedComputation([federated(W, SERVER), federated(HYPER, SERVER), federated(I32, CLIENTS)], (weights, hyper, clients) => {
-    const out = federatedMap(step, federatedZip([federatedBroadcast(weights), federatedBroadcast(hyper), clients]));
-    const mean = federatedMean(federatedMap(update, out), { weights: federatedMap(examples, out), placement: AGGREGATORS });
+    const h = federatedBroadcast(hyper);
+    const update = federatedMap(step, federatedZip([federatedBroadcast(weights), h, clients]));
+    const mean = federatedMean(update, { weights: federatedMap(examples, federatedZip([h, clients])), placement: AGGREGATORS });
     return federatedTransfer(mean, { placement: SERVER });
   }, { name: `${mode}_round` });
   rounds.set(key, comp);

@@ -32,6 +32,7 @@ import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
 import { abortKey, execKey } from './player.js';
 import { frame, unframe, valueFromParts, valueToParts } from './wire.js';
 import { decisive, diagnose, RemoteCommandError, type NotedFailure } from './faults.js';
+import { flushMarks, mark, tracedTransport } from './trace.js';
 
 export { RemoteCommandError, RemotePlayerError } from './faults.js';
 
@@ -364,10 +365,14 @@ async function aggregation(c: Call): Promise<RtValue> {
     });
     const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
     const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
-    const ctx = { me: o.server, transport: partyTransport(o.transport, o.server), policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 };
+    const ctx = { me: o.server, transport: tracedTransport(partyTransport(o.transport, o.server), 1), policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 };
     let atServer;
     try {
-      [atServer] = await Promise.all([s.track(o.server, o.roles.server(ctx, plan)), s.all(players, header, [planToBytes(plan)])]);
+      mark(`aggregate>${target}`);
+      [atServer] = await Promise.all([
+        s.track(o.server, o.roles.server(ctx, plan)).then((r) => (mark('server<'), r)),
+        s.all(players, header, [planToBytes(plan)]).then((r) => (mark('replies<'), r)),
+      ]);
     } catch (e) {
       // a failed pipelined command (a broadcast, a map) is the cause of what failed here
       await s.settle();
@@ -463,6 +468,7 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
   const s = new RemoteSession(options);
   let ended = false;
   let failed: unknown;
+  let invocations = 0;
   /** Tell every player the session is over (they stop waiting on each other and on us). */
   const abortAll = async (): Promise<void> => {
     await Promise.allSettled(options.players.map((p) => options.transport.send(options.server, p.name, abortKey(options.session), new Uint8Array(0))));
@@ -472,16 +478,23 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     if (failed !== undefined) throw new FedArgumentError('NO_CONTEXT', comp.computationName, `this remote session failed earlier (${failed instanceof Error ? failed.message : String(failed)}); start a new one`);
     s.failures.length = 0;
     s.clearDeferred();
+    const label = `${comp.computationName}#${invocations++}`;
+    mark('start');
     try {
-      return await run(comp, args);
+      const r = await run(comp, args);
+      mark('done');
+      return r;
     } catch (e) {
       // the first failure ends the session: every player is told, so none waits for a party that will not answer;
       // first, a moment for the other failures, to name the player at the root of it (faults.ts)
       failed = e;
       const reported = await s.diagnose(e, Math.min(1000, options.timeoutMs ?? 600_000));
       failed = reported;
+      mark('failed');
       await abortAll();
       throw reported;
+    } finally {
+      flushMarks(options.server, label);
     }
   }
   async function run(comp: Computation, args: readonly unknown[]): Promise<unknown> {
@@ -498,8 +511,15 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
         }
         const out = s.newRef();
         const players = s.clientPlayers;
-        const replies = await s.all(players, { op: 'data', out, source: a.source, type: typeToJson(t.member) });
-        values.push(new RemoteRef(t, out, agreedType(replies, players, `data source '${a.source}'`)));
+        const header = { op: 'data', out, source: a.source, type: typeToJson(t.member) };
+        if (isConcrete(t.member)) {
+          // every dimension declared: each player checks its clients' values against it; no round trip
+          s.pipeline(players, header);
+          values.push(new RemoteRef(t, out, t.member));
+        } else {
+          const replies = await s.all(players, header);
+          values.push(new RemoteRef(t, out, agreedType(replies, players, `data source '${a.source}'`)));
+        }
       } else if (t.kind === 'federated' && t.placement.name !== 'SERVER') {
         throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `a remote context takes arguments at SERVER or clientData(...) at CLIENTS, not ${String(t)}`);
       } else values.push(fromJs(args[i], t, `arg[${i}]`, { clients: s.clients.length, aggregators: s.aggregators.length }));

@@ -31,6 +31,7 @@ import { partyTransport } from '../../transport/view.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
 import { concreteType, frame, unframe, valueFromParts, valueToParts } from './wire.js';
+import { flushMarks, mark, TRACE, tracedTransport } from './trace.js';
 
 export type DataSource = (source: string, client: { readonly name: string; readonly index: number }) => unknown;
 
@@ -112,7 +113,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     if (r === undefined) throw new PolicyError('protocol', `protocol '${plan.protocol}' is not one this player takes part in (${o.roles.map((x) => x.name).join(', ') || 'none'})`, { party: me });
     return r;
   };
-  const ctx = (party: string): PartyContext => ({ me: party, transport: partyTransport(roleTransport, party), policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+  const ctx = (party: string): PartyContext => ({ me: party, transport: tracedTransport(partyTransport(roleTransport, party), 1), policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
   const held = (ref: unknown, placement: Placed): Held => {
     const h = typeof ref === 'number' ? store.get(ref) : undefined;
     if (h === undefined || h.placement !== placement) throw new RangeError(`${me}: no value #${String(ref)} at ${placement} here`);
@@ -258,6 +259,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     }
   }
 
+  let invocation = 0;
   for (let seq = 0; ; seq++) {
     const bytes = await Promise.race([transport.receive(me, o.driver, execKey(o.session, seq)), aborted]);
     if (typeof bytes === 'symbol') return;
@@ -266,7 +268,11 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     try {
       const { header, blobs } = unframe(bytes, `${me}: command`);
       end = header['op'] === 'end';
+      if (TRACE) mark(`${String(header['op'])}>`);
       reply = end ? { header: { ok: true } } : await run(header, blobs);
+      if (TRACE) mark(`<${String(header['op'])}`);
+      // one line per invocation (the driver disposes of its values when it ends)
+      if (TRACE && (header['op'] === 'dispose' || end)) flushMarks(me, `${o.session}#${invocation++}`);
     } catch (e) {
       o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       reply = { header: { ok: false, ...describeFailure(e, me) } };
