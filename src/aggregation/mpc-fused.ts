@@ -1,21 +1,26 @@
 /**
  * mpcRoles' fused path for float sums and means revealed to SERVER with
- * ABY3: each leaf (and, for a weighted mean, the weight) is one
- * `ABY3.aggregateInto` (docs/encrypted.md), run by every party of the plan
- * as SPMD, instead of `encryptEncoded` + `addN` + `revealRing`.
+ * ABY3: one `ABY3.aggregateInto` (docs/encrypted.md) per aggregation, run by
+ * every party of the plan as SPMD, instead of `encryptEncoded` + `addN` +
+ * `revealRing` per leaf. A client shares one vector: its leaves one after the
+ * other and, for a weighted mean, a final 1, all with its multiplier folded
+ * into the encoding (1, 1/n, or its private weight w, so that the last
+ * element encodes w itself).
  *
  *   client i    seed(r0)||seed(r1) to server0, x2 = encode(m_i x_i) - r0 - r1
  *               to server1 only (one share component uploaded, not two);
  *   server0     adds the expansions of the seeds; server1 adds the x2's; each
  *               sends its one sum to SERVER; server2 takes no part (it only
  *               runs the protocol instance's key set-up);
- *   SERVER      decodes the two sums (and divides by the opened total weight).
+ *   SERVER      decodes the two sums, splits the leaves (and the total
+ *               weight W, by which it divides).
  *
  * The ring values are those of the generic path, element for element (the
- * same fixed-point encoding of m_i x_i, the same exact ring sum, the same
- * decoding), so the result is bit for bit the generic path's. What each party
- * sees: server0 seeds only; server1 each client's x2, uniform to it since it
- * lacks r0; SERVER the two sums (the value and a uniform mask).
+ * fixed-point encoding of m_i x_i rounds x_i * (2^f m_i), and 1 * (2^f w) is
+ * w * 2^f exactly; the same exact ring sum; the same decoding), so the result
+ * is bit for bit the generic path's. What each party sees: server0 seeds
+ * only; server1 each client's x2, uniform to it since it lacks r0; SERVER the
+ * two sums (the value and a uniform mask).
  */
 import type { Precision } from '../encrypted/fixed.js';
 import type { ABY3 } from '../encrypted/protocols/aby3.js';
@@ -45,7 +50,19 @@ export function fusedApplies(kind: string, scaling: string, plan: AggregationPla
   return ok && plan.leaves.length > 0 && plan.leaves.every((l) => FLOAT.has(l.type.dtype));
 }
 
-const floats = (v: ArrayLike<number> | BigInt64Array): Float32Array | Float64Array => (v instanceof Float32Array || v instanceof Float64Array ? v : Float64Array.from(v as ArrayLike<number>, Number));
+/** The client's vector: its leaves one after the other (and a final 1 for a weighted mean); float32 when every leaf is. */
+function concatenated(values: readonly (ArrayLike<number> | BigInt64Array)[], size: number, weighted: boolean): Float32Array | Float64Array {
+  const f32 = values.every((v) => v instanceof Float32Array);
+  const out = f32 ? new Float32Array(size) : new Float64Array(size);
+  let at = 0;
+  for (const v of values) {
+    if (v instanceof BigInt64Array) for (let i = 0; i < v.length; i++) out[at + i] = Number(v[i]!);
+    else out.set(v, at);
+    at += v.length;
+  }
+  if (weighted) out[at] = 1;
+  return out;
+}
 
 /**
  * The fused program at party `me` (every party of the plan runs it, making
@@ -55,27 +72,22 @@ const floats = (v: ArrayLike<number> | BigInt64Array): Float32Array | Float64Arr
 export async function fusedToServer(pr: ABY3, precision: Precision, plan: AggregationPlan, clients: readonly Player[], server: Player, me: string, own: FusedInput | undefined): Promise<AggregationResult | undefined> {
   const receiving = plan.server === me;
   const weighted = plan.uri === 'federated_weighted_mean_at_aggregators';
+  const size = plan.leaves.reduce((a, l) => a + l.size, 0) + (weighted ? 1 : 0);
   const arena = new RingArena({ pooled: false });
-  const inputs = (value: (o: FusedInput) => Float32Array | Float64Array): (Float32Array | Float64Array | undefined)[] => clients.map((_, i) => (own !== undefined && own.index === i ? value(own) : undefined));
-  // the multiplier matters only where the client executes (elsewhere it is not known, and not used)
-  const multipliers = (m: (o: FusedInput) => number): number[] => clients.map((_, i) => (own !== undefined && own.index === i ? m(own) : 1));
-  // one aggregateInto per weight and leaf, in the same order at every party (op numbers agree)
-  const total = weighted
-    ? pr.aggregateInto(clients, inputs((o) => Float64Array.of(o.weight!)), multipliers(() => 1), server, receiving ? new Float64Array(1) : undefined, { size: 1, arena })
-    : undefined;
-  const sums = plan.leaves.map((leaf, j) => pr.aggregateInto(clients, inputs((o) => floats(o.values[j]!)), multipliers((o) => o.multiplier), server, receiving ? new Float64Array(leaf.size) : undefined, { size: leaf.size, arena }));
-  // keep a failure of one for the await below (no unhandled rejection while another is pending)
-  total?.catch(() => undefined);
-  sums.forEach((p) => p.catch(() => undefined));
-  const [w, ...leaves] = await Promise.all([total, ...sums]);
+  // only where the client executes: its vector and multiplier (elsewhere not known, and not used)
+  const inputs = clients.map((_, i) => (own !== undefined && own.index === i ? concatenated(own.values, size, weighted) : undefined));
+  const multipliers = clients.map((_, i) => (own !== undefined && own.index === i ? (weighted ? own.weight! : own.multiplier) : 1));
+  const sum = await pr.aggregateInto(clients, inputs, multipliers, server, receiving ? new Float64Array(size) : undefined, { size, arena });
   if (!receiving) return undefined;
-  if (!weighted) return { leaves: leaves.map((v) => v!) };
-  const W = w![0]!;
+  const total = sum!;
+  const W = weighted ? total[size - 1]! : 1;
   if (!(W > 0)) throw new RangeError(`${me}: the weights of the weighted mean sum to ${W} in fixed point (precision '${precision}' resolves ${2 ** -pr.fixed.frac}); no mean`);
+  let at = 0;
   return {
-    leaves: leaves.map((v) => {
-      const m = v!;
-      for (let i = 0; i < m.length; i++) m[i]! /= W;
+    leaves: plan.leaves.map((leaf) => {
+      const m = total.subarray(at, at + leaf.size);
+      at += leaf.size;
+      if (weighted) for (let i = 0; i < m.length; i++) m[i]! /= W;
       return m;
     }),
   };

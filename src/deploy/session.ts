@@ -206,6 +206,10 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
         policy: rolePolicy(o.policy),
         ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         checkPlan: (plan) => checkPlanAgainstConfig(plan, config, o.policy, me),
+        // the MPC servers (and the reference's aggregator) hear from the clients directly: they agree on what the
+        // driver told the clients before anything is revealed; Paillier's clients reach the aggregation service only
+        // through the model owner (its sealed boxes), so the agreement cannot run there
+        agreement: (plan) => plan.protocol !== ROLE_SETS.paillier.name,
         roles: (plan) => {
           const key = `${plan.protocol} ${JSON.stringify(plan.params)}`;
           let r = made.get(key);

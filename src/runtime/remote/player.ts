@@ -16,7 +16,17 @@
  * - Failures are answered with the error's class and, for a policy refusal,
  *   its rule and message; other detail stays in this player's log (an error
  *   message may quote a value).
+ * - Agreement before any aggregate is revealed: a player hosting clients
+ *   hashes what the driver told them since the previous aggregation (every
+ *   command at CLIENTS, with its values: the weights and hyperparameters a
+ *   learning round broadcasts) and sends that digest, with the plan's, to
+ *   every aggregator; an aggregator takes part only if every client player
+ *   reports the same digests as each other and its own plan's (PolicyError
+ *   'agreement' otherwise, before its role sends a byte). A driver that
+ *   sends a victim other weights than the rest (so that the aggregate
+ *   isolates the victim's update), or another plan, gets nothing revealed.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { PolicyError } from '../../core/errors.js';
 import { registeredLocal } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
@@ -24,10 +34,11 @@ import { getIntrinsicImpl, intrinsicByUri } from '../../core/intrinsics.js';
 import { SequenceType, StructType, typeToJson, type FederatedType, type FunctionType, type Type } from '../../core/types.js';
 import { FederatedValue, fromJs, fromLeaves, leavesOf, SequenceValue, StructValue, type RtValue } from '../../core/values.js';
 import { planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
-import type { AggregationRoles, ClientInput, PartyContext, RolePolicy } from '../../aggregation/roles.js';
+import { enforcePlan, type AggregationRoles, type ClientInput, type PartyContext, type RolePolicy } from '../../aggregation/roles.js';
 import type { Transport } from '../../transport/channel.js';
 import { PeerError, TransportError } from '../../transport/errors.js';
 import { partyTransport } from '../../transport/view.js';
+import { hostOf } from '../../transport/hosting.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
 import { concreteType, frame, unframe, valueFromParts, valueToParts } from './wire.js';
@@ -60,6 +71,13 @@ export interface PlayerExecutorOptions {
   readonly timeoutMs?: number;
   /** Where details of failures go (default: nowhere). */
   readonly log?: (line: string) => void;
+  /**
+   * Whether the clients and aggregators of a plan run the agreement before
+   * it (see the module comment; default: every plan). A protocol whose
+   * clients reach its aggregators only through SERVER (Paillier's sealed
+   * boxes) cannot: the deploy layer says which.
+   */
+  readonly agreement?: (plan: AggregationPlan) => boolean;
 }
 
 type Placed = 'CLIENTS' | 'AGGREGATORS';
@@ -69,6 +87,10 @@ interface Held {
 }
 
 export const execKey = (session: string, seq: number): string => `exec/${session}/${seq}`;
+/** Where a client player's agreement digest for an aggregation goes (to each aggregator). */
+export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
+/** Commands the agreement covers: what the driver tells the clients (their values and what runs on them). */
+const TOLD_CLIENTS = new Set(['data', 'broadcast', 'map', 'zip', 'lift']);
 
 /** Intrinsics a player runs on the members it holds (no function argument, no other party involved). */
 export const LIFTABLE: readonly string[] = ['sequence_sum'];
@@ -128,6 +150,23 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     if (types.some((t) => t !== types[0])) throw new RangeError(`${me}: the hosted clients' values differ in type`);
     return values.size === 0 ? undefined : concreteType(values.values().next().value!);
   };
+  /** The commands to CLIENTS since the previous aggregation, hashed (with their values). */
+  let transcript: Hash = createHash('sha256');
+  /** At an aggregator: every client player of the plan reports this plan and the same transcript, or this player takes no part. */
+  const checkAgreement = async (plan: AggregationPlan, planDigest: Uint8Array, key: string): Promise<void> => {
+    const hosts = [...new Set(plan.clients.map(hostOf))];
+    const opts = o.timeoutMs ? { timeoutMs: o.timeoutMs } : {};
+    const got = await Promise.all(hosts.map((p) => roleTransport.receive(me, p, key, opts)));
+    got.forEach((d, i) => {
+      if (d.byteLength !== 64) throw new PolicyError('agreement', `'${hosts[i]}' sent a ${d.byteLength}-byte agreement for ${plan.invocationId}, expected 64`, { party: me });
+      if (!Buffer.from(d.subarray(0, 32)).equals(planDigest)) throw new PolicyError('agreement', `the driver sent '${hosts[i]}' another plan for ${plan.invocationId} than this player's: ${me} takes no part`, { party: me });
+    });
+    const first = Buffer.from(got[0]!.subarray(32, 64));
+    const other = got.findIndex((d) => !first.equals(Buffer.from(d.subarray(32, 64))));
+    if (other >= 0) {
+      throw new PolicyError('agreement', `the driver told the clients of '${hosts[0]}' and '${hosts[other]}' different things before ${plan.invocationId} (other values, e.g. weights, or other computations): ${me} takes no part`, { party: me });
+    }
+  };
   const placementOf = (x: unknown): Placed => {
     if (x !== 'CLIENTS' && x !== 'AGGREGATORS') throw new RangeError(`${me}: bad placement ${String(x)}`);
     return x;
@@ -174,10 +213,26 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
       }
       case 'aggregate': {
-        const plan = planFromBytes(blobs[0] ?? new Uint8Array(0));
+        const planBytes = blobs[0] ?? new Uint8Array(0);
+        // what this player's clients were told since the previous aggregation (see the module comment); a new transcript starts
+        const told = transcript.digest();
+        transcript = createHash('sha256');
+        const plan = planFromBytes(planBytes);
         o.checkPlan?.(plan);
         const r = rolesFor(plan);
         const mine = plan.clients.filter((c) => clients.includes(c));
+        const key = agreeKey(o.session, plan.invocationId);
+        const planDigest = createHash('sha256').update(planBytes).digest();
+        const agree = o.agreement?.(plan) ?? true;
+        if (agree && mine.length > 0) {
+          // each hosted client's own checks of the plan first: a client that refuses sends nothing, not even the digest
+          for (const c of mine) enforcePlan(r, ctx(c), plan, 'client');
+          const digest = new Uint8Array(64);
+          digest.set(planDigest, 0);
+          digest.set(told, 32);
+          await Promise.all(plan.aggregators.map((a) => roleTransport.send(me, a, key, digest)));
+        }
+        if (agree && plan.aggregators.includes(me)) await checkAgreement(plan, planDigest, key);
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
         const tasks: Promise<unknown>[] = mine.map((c) => {
@@ -268,6 +323,11 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     try {
       const { header, blobs } = unframe(bytes, `${me}: command`);
       end = header['op'] === 'end';
+      if (TOLD_CLIENTS.has(String(header['op'])) && (header['op'] === 'data' || header['placement'] === 'CLIENTS')) {
+        // as every client player receives it (the same header and values in an honest session)
+        transcript.update(JSON.stringify(header));
+        for (const b of blobs) transcript.update(createHash('sha256').update(b).digest());
+      }
       if (TRACE) mark(`${String(header['op'])}>`);
       reply = end ? { header: { ok: true } } : await run(header, blobs);
       if (TRACE) mark(`<${String(header['op'])}`);
