@@ -23,7 +23,7 @@ import { ModelOwner } from '../../src/learning/roles.js';
 import { sgd } from '../../src/learning/optimizers.js';
 import { hostLearningClients, trainOnContext } from '../../src/learning/stack.js';
 import { clientData } from '../../src/runtime/remote/context.js';
-import { frame, unframe } from '../../src/runtime/remote/wire.js';
+import { frame, frameBatch, unframe, unframeBatch } from '../../src/runtime/remote/wire.js';
 import { planFromBytes, planToBytes } from '../../src/aggregation/plan.js';
 import { openSession, serveSessions } from '../../src/deploy/session.js';
 import { DEFAULT_POLICY } from '../../src/deploy/policy.js';
@@ -78,8 +78,16 @@ async function attack(tamper: Tamper): Promise<{ error: unknown; sent: Sent[]; n
         return (from: string, to: string, key: string, payload: Uint8Array) => {
           if (/^exec\/[0-9a-f]+\/\d+$/.test(key)) {
             const f = unframe(payload, 'command');
-            const blobs = tamper(to, f.header, [...f.blobs]);
-            if (blobs !== undefined) return target.send(from, to, key, frame(f.header, blobs));
+            // a batch of commands, or one
+            const items = f.header['op'] === 'batch' ? unframeBatch(f, 'batch') : [{ header: f.header, blobs: f.blobs }];
+            let changed = false;
+            const out = items.map((it) => {
+              const blobs = tamper(to, it.header, [...it.blobs]);
+              if (blobs === undefined) return it;
+              changed = true;
+              return { header: it.header, blobs };
+            });
+            if (changed) return target.send(from, to, key, f.header['op'] === 'batch' ? frameBatch(out) : frame(out[0]!.header, out[0]!.blobs));
           }
           return target.send(from, to, key, payload);
         };

@@ -18,7 +18,7 @@ import { ModelOwner } from '../../src/learning/roles.js';
 import { sgd } from '../../src/learning/optimizers.js';
 import { hostLearningClients, trainOnContext } from '../../src/learning/stack.js';
 import { clientData } from '../../src/runtime/remote/context.js';
-import { unframe } from '../../src/runtime/remote/wire.js';
+import { unframe, unframeBatch } from '../../src/runtime/remote/wire.js';
 import { openSession, serveSessions } from '../../src/deploy/session.js';
 import { DEFAULT_POLICY } from '../../src/deploy/policy.js';
 import { parseConfig } from '../../src/transport/config.js';
@@ -37,7 +37,7 @@ before(async () => {
 const hubs: MemoryHub[] = [];
 after(() => hubs.forEach((h) => h.close()));
 
-interface Seen { from: string; to: string; key: string; bytes: number; op?: string }
+interface Seen { from: string; to: string; key: string; bytes: number; ops?: string[]; blobs?: number }
 
 describe('a FedSGD round on the stack, what each party receives', { timeout: 120_000 }, () => {
   it('the mean reaches SERVER only, by the fused ABY3 path; every round ends with the players forgetting its values', async () => {
@@ -49,10 +49,19 @@ describe('a FedSGD round on the stack, what each party receives', { timeout: 120
     const seen: Seen[] = [];
     const deliver = hub.deliver.bind(hub);
     hub.deliver = (from, to, key, payload) => {
-      let op: string | undefined;
-      // the driver's commands: their op (a frame's header)
-      if (from === 'model-owner' && /^exec\/[0-9a-f]+\/\d+$/.test(key)) op = String(unframe(payload, 'command').header['op']);
-      seen.push({ from, to, key, bytes: payload.byteLength, ...(op ? { op } : {}) });
+      let ops: string[] | undefined;
+      // the driver's commands: their ops (a frame's header, or each of a batch's)
+      if (from === 'model-owner' && /^exec\/[0-9a-f]+\/\d+$/.test(key)) {
+        const f = unframe(payload, 'command');
+        ops = (f.header['op'] === 'batch' ? unframeBatch(f, 'batch') : [f]).map((x) => String(x.header['op']));
+      }
+      // replies: the number of blobs they carry (every reply of a batch)
+      let blobs: number | undefined;
+      if (key.endsWith('/reply')) {
+        const f = unframe(payload, 'reply');
+        blobs = (f.header['op'] === 'batch' ? unframeBatch(f, 'replies') : [f]).reduce((a, r) => a + r.blobs.length, 0);
+      }
+      seen.push({ from, to, key, bytes: payload.byteLength, ...(ops ? { ops } : {}), ...(blobs !== undefined ? { blobs } : {}) });
       deliver(from, to, key, payload);
     };
     const serving = ROLES7.slice(1).map(([n]) => {
@@ -87,8 +96,8 @@ describe('a FedSGD round on the stack, what each party receives', { timeout: 120
       for (const s of servers) assert.equal(seen.filter((m) => m.from === o && m.to === s && /\/agree\//.test(m.key)).length, ROUNDS, `${o}'s agreements to ${s}`);
       // a data owner hears from the driver only (commands: the weights among them), never from a server or another owner
       assert.ok(seen.filter((m) => m.to === o).every((m) => m.from === 'model-owner'), `${o} received from a party other than the driver`);
-      // it never sends the driver anything model-sized (replies only)
-      assert.ok(seen.filter((m) => m.from === o && m.to === 'model-owner').every((m) => m.bytes < 1000), `${o} sent the driver a large message`);
+      // it sends the driver its answer to the session and replies, none with a value
+      for (const m of seen.filter((x) => x.from === o && x.to === 'model-owner')) assert.ok(/\/open$/.test(m.key) || (m.key.endsWith('/reply') && m.blobs === 0), `${o} sent the driver ${m.key} (${m.bytes} B)`);
     }
     // SERVER receives, per round, exactly two sums: one from server0, one from server1; nothing model-sized from server2
     for (const [s, count] of [['server0', ROUNDS], ['server1', ROUNDS], ['server2', 0]] as const) {
@@ -96,12 +105,12 @@ describe('a FedSGD round on the stack, what each party receives', { timeout: 120
       assert.ok(seen.filter((m) => m.from === s && m.to === 'model-owner').every((m) => m.bytes >= ring || m.bytes < 1000));
     }
     // no aggregator holds the mean: no transfer command, and nothing model-sized between the servers
-    assert.deepEqual(seen.filter((m) => m.op === 'transfer'), []);
+    assert.deepEqual(seen.filter((m) => m.ops?.includes('transfer')), []);
     assert.deepEqual(seen.filter((m) => servers.includes(m.from) && servers.includes(m.to) && m.bytes > 64).map((m) => `${m.from}->${m.to} ${m.key}`), []);
     // the servers get commands only from the driver, never the weights
     assert.ok(seen.filter((m) => servers.includes(m.to) && m.from === 'model-owner').every((m) => m.bytes < 4 * n), 'a server received model-sized data from the driver');
     // after every invocation (the count is not run here: ROUNDS rounds) every player is told to forget its values
-    for (const p of [...owners, ...servers]) assert.equal(seen.filter((m) => m.to === p && m.op === 'dispose').length, ROUNDS, `dispose commands to ${p}`);
+    for (const p of [...owners, ...servers]) assert.equal(seen.flatMap((m) => (m.to === p ? (m.ops ?? []) : [])).filter((op) => op === 'dispose').length, ROUNDS, `dispose commands to ${p}`);
     mo.dispose();
   });
 });

@@ -18,6 +18,7 @@ import type { AggregationRoles, RolePolicy } from '../../src/aggregation/roles.j
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
 import { HostingTransport } from '../../src/transport/hosting.js';
 import type { ReceivedMessage } from '../../src/aggregation/simulate.js';
+import { unframe, unframeBatch } from '../../src/runtime/remote/wire.js';
 
 const OPT_IN: RolePolicy = { minContributors: 1, allowInsecure: true };
 const F32 = tensor('float32');
@@ -132,8 +133,14 @@ describe('remoteExecutionContext over the insecure reference roles (operators op
     assert.ok(atDriver.length > 0);
     for (const m of atDriver) {
       assert.ok(m.key.endsWith('/reply') || m.from === 'aggregator', `driver got ${m.key} from ${m.from}`);
-      // a reply carries no client value (transfer replies come from the aggregator only)
-      if (m.from !== 'aggregator') assert.ok(m.payload.length < 400, `reply of ${m.from} has ${m.payload.length} bytes`);
+      // a reply (or each of a batch of replies) carries no client value: no blob, a short header (transfer replies come from the aggregator only)
+      if (m.from !== 'aggregator') {
+        const f = unframe(m.payload, 'reply');
+        for (const r of f.header['op'] === 'batch' ? unframeBatch(f, 'replies') : [f]) {
+          assert.equal(r.blobs.length, 0, `reply of ${m.from} carries a blob`);
+          assert.ok(JSON.stringify(r.header).length < 400, `reply of ${m.from}: ${JSON.stringify(r.header).slice(0, 100)}`);
+        }
+      }
     }
     // clients receive nothing but commands from the driver
     assert.ok(d.received.filter((m) => m.to.includes(':')).length === 0);

@@ -30,7 +30,7 @@ import { partyTransport } from '../../transport/view.js';
 import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../executor.js';
 import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
 import { abortKey, execKey } from './player.js';
-import { frame, unframe, valueFromParts, valueToParts } from './wire.js';
+import { frame, frameBatch, MAX_BATCH, unframe, unframeBatch, valueFromParts, valueToParts, type Framed } from './wire.js';
 import { decisive, diagnose, RemoteCommandError, type NotedFailure } from './faults.js';
 import { flushMarks, mark, tracedTransport } from './trace.js';
 
@@ -93,6 +93,15 @@ export interface RemoteContext extends ExecutionContext {
   readonly numClients: number;
   /** End the session at every player (they stop serving it). */
   close(): Promise<void>;
+}
+
+/** A command waiting to be sent (and its reply's waiter). */
+interface Outgoing {
+  readonly seq: number;
+  readonly header: Record<string, unknown>;
+  readonly blobs: readonly Uint8Array[];
+  readonly done: (r: Framed) => void;
+  readonly fail: (e: unknown) => void;
 }
 
 interface Deferred {
@@ -188,16 +197,25 @@ class RemoteSession {
   get clientPlayers(): string[] {
     return this.o.players.filter((p) => p.clients.length > 0).map((p) => p.name);
   }
-  /** Send one command to `player` and wait for its reply; a refusal is a PolicyError naming the party and rule. */
+  /**
+   * Send one command to `player` and wait for its reply; a refusal is a
+   * PolicyError naming the party and rule. Commands are queued and sent
+   * once this turn of the event loop is over: what the driver has for a
+   * player by then goes as one batch message (answered by one batch of
+   * replies), and a batch with the same commands as the previous player's
+   * (the same broadcast to every client player) is framed once.
+   */
   async command(player: string, header: Record<string, unknown>, blobs: Uint8Array[] = []): Promise<{ header: Record<string, unknown>; blobs: readonly Uint8Array[] }> {
     const seq = this.#seq.get(player) ?? 0;
     this.#seq.set(player, seq + 1);
-    const t = this.o.transport;
-    const key = execKey(this.o.session, seq);
-    return this.track(this.o.server, (async () => {
-      await t.send(this.o.server, player, key, frame(header, blobs));
-      const reply = unframe(await t.receive(this.o.server, player, `${key}/reply`, { timeoutMs: this.o.timeoutMs ?? 600_000 }), `reply of ${player}`);
-      const h = reply.header;
+    const reply = new Promise<Framed>((done, fail) => {
+      let q = this.#outbox.get(player);
+      if (q === undefined) this.#outbox.set(player, (q = []));
+      q.push({ seq, header, blobs, done, fail });
+      this.#schedule();
+    });
+    return this.track(this.o.server, reply.then((r) => {
+      const h = r.header;
       if (h['ok'] !== true) {
         const party = typeof h['party'] === 'string' ? h['party'] : player;
         const error = typeof h['error'] === 'string' ? h['error'].slice(0, 1000) : 'failed';
@@ -206,8 +224,45 @@ class RemoteSession {
         const how = h['peerFailure'] === 'lost' || h['peerFailure'] === 'deadline' ? h['peerFailure'] : undefined;
         throw new RemoteCommandError(player, String(header['op']), error, peer, peer === undefined ? undefined : how);
       }
-      return reply;
-    })());
+      return r;
+    }));
+  }
+  readonly #outbox = new Map<string, Outgoing[]>();
+  #scheduled = false;
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      let last: { items: Outgoing[]; bytes: Uint8Array } | undefined;
+      for (const [player, items] of [...this.#outbox]) {
+        this.#outbox.delete(player);
+        for (let i = 0; i < items.length; i += MAX_BATCH) {
+          const part = items.slice(i, i + MAX_BATCH);
+          const same = last !== undefined && last.items.length === part.length && part.every((x, k) => x.header === last!.items[k]!.header && x.blobs === last!.items[k]!.blobs);
+          const bytes = same ? last!.bytes : part.length === 1 ? frame(part[0]!.header, part[0]!.blobs) : frameBatch(part);
+          last = { items: part, bytes };
+          void this.#send(player, part, bytes);
+        }
+      }
+    });
+  }
+  async #send(player: string, items: readonly Outgoing[], bytes: Uint8Array): Promise<void> {
+    const t = this.o.transport;
+    const key = execKey(this.o.session, items[0]!.seq);
+    try {
+      await t.send(this.o.server, player, key, bytes);
+      const reply = unframe(await t.receive(this.o.server, player, `${key}/reply`, { timeoutMs: this.o.timeoutMs ?? 600_000 }), `reply of ${player}`);
+      if (items.length === 1) {
+        items[0]!.done(reply);
+        return;
+      }
+      const replies = reply.header['op'] === 'batch' ? unframeBatch(reply, `reply of ${player}`) : [];
+      if (replies.length !== items.length) throw new RangeError(`reply of ${player}: ${replies.length} replies to a batch of ${items.length} commands`);
+      items.forEach((x, i) => x.done(replies[i]!));
+    } catch (e) {
+      for (const x of items) x.fail(e);
+    }
   }
   all(players: readonly string[], header: Record<string, unknown>, blobs: Uint8Array[] = []): Promise<{ header: Record<string, unknown>; blobs: readonly Uint8Array[] }[]> {
     return Promise.all(players.map((p) => this.command(p, header, blobs)));

@@ -41,7 +41,7 @@ import { partyTransport } from '../../transport/view.js';
 import { hostOf } from '../../transport/hosting.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
-import { concreteType, frame, unframe, valueFromParts, valueToParts } from './wire.js';
+import { concreteType, frame, frameBatch, unframe, unframeBatch, valueFromParts, valueToParts, type Framed } from './wire.js';
 import { flushMarks, mark, TRACE, tracedTransport } from './trace.js';
 
 export type DataSource = (source: string, client: { readonly name: string; readonly index: number }) => unknown;
@@ -315,29 +315,70 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   }
 
   let invocation = 0;
-  for (let seq = 0; ; seq++) {
-    const bytes = await Promise.race([transport.receive(me, o.driver, execKey(o.session, seq)), aborted]);
-    if (typeof bytes === 'symbol') return;
-    let reply: { header: Record<string, unknown>; blobs?: Uint8Array[] };
-    let end = false;
+  /** One command: its reply (a failure's, if it fails), and whether it ends the session. */
+  const handle = async (seq: number, header: Record<string, unknown>, blobs: readonly Uint8Array[]): Promise<{ reply: Framed; end: boolean }> => {
+    const end = header['op'] === 'end';
     try {
-      const { header, blobs } = unframe(bytes, `${me}: command`);
-      end = header['op'] === 'end';
       if (TOLD_CLIENTS.has(String(header['op'])) && (header['op'] === 'data' || header['placement'] === 'CLIENTS')) {
-        // as every client player receives it (the same header and values in an honest session)
-        transcript.update(JSON.stringify(header));
+        // as every client player receives it (the same header and values in an honest session; framing aside)
+        const { blobs: _lengths, ...h } = header;
+        transcript.update(JSON.stringify(h));
         for (const b of blobs) transcript.update(createHash('sha256').update(b).digest());
       }
       if (TRACE) mark(`${String(header['op'])}>`);
-      reply = end ? { header: { ok: true } } : await run(header, blobs);
+      const r = end ? { header: { ok: true } } : await run(header, blobs);
       if (TRACE) mark(`<${String(header['op'])}`);
       // one line per invocation (the driver disposes of its values when it ends)
       if (TRACE && (header['op'] === 'dispose' || end)) flushMarks(me, `${o.session}#${invocation++}`);
+      return { reply: { header: r.header, blobs: r.blobs ?? [] }, end };
     } catch (e) {
       o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-      reply = { header: { ok: false, ...describeFailure(e, me) } };
+      return { reply: { header: { ok: false, ...describeFailure(e, me) }, blobs: [] }, end };
     }
-    await transport.send(me, o.driver, `${execKey(o.session, seq)}/reply`, frame(reply.header, reply.blobs ?? []));
+  };
+  for (let seq = 0; ; ) {
+    const key = execKey(o.session, seq);
+    const bytes = await Promise.race([transport.receive(me, o.driver, key), aborted]);
+    if (typeof bytes === 'symbol') return;
+    let out: Uint8Array;
+    let end = false;
+    let f: Framed | undefined;
+    try {
+      f = unframe(bytes, `${me}: command`);
+    } catch (e) {
+      o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      f = undefined;
+      out = frame({ ok: false, ...describeFailure(e, me) });
+    }
+    if (f !== undefined && f.header['op'] === 'batch') {
+      // commands in order, one batch of replies
+      let items: Framed[];
+      try {
+        items = unframeBatch(f, `${me}: command ${seq}`);
+      } catch (e) {
+        o.log?.(`${me}: command ${seq} failed: ${(e as Error).message}`);
+        await transport.send(me, o.driver, `${key}/reply`, frame({ ok: false, ...describeFailure(e, me) }));
+        seq++;
+        continue;
+      }
+      const replies: Framed[] = [];
+      for (const [i, it] of items.entries()) {
+        const r = await handle(seq + i, it.header, it.blobs);
+        replies.push(r.reply);
+        if (r.end) {
+          end = true;
+          break;
+        }
+      }
+      out = replies.length === 1 && items.length === 1 ? frame(replies[0]!.header, replies[0]!.blobs) : frameBatch(replies);
+      seq += items.length;
+    } else if (f !== undefined) {
+      const r = await handle(seq, f.header, f.blobs);
+      out = frame(r.reply.header, r.reply.blobs);
+      end = r.end;
+      seq++;
+    } else seq++;
+    await transport.send(me, o.driver, `${key}/reply`, out!);
     if (end) return;
   }
 }
