@@ -152,6 +152,68 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   };
   /** The commands to CLIENTS since the previous aggregation, hashed (with their values). */
   let transcript: Hash = createHash('sha256');
+  /** Add a command as this player's clients receive it to the transcript (the same header and values at every client player in an honest session; framing aside). */
+  const hear = (header: Record<string, unknown>, blobs: readonly Uint8Array[]): void => {
+    if (!TOLD_CLIENTS.has(String(header['op'])) || (header['op'] !== 'data' && header['placement'] !== 'CLIENTS')) return;
+    const { blobs: _lengths, ...h } = header;
+    transcript.update(JSON.stringify(h));
+    for (const b of blobs) transcript.update(createHash('sha256').update(b).digest());
+  };
+  interface Agreement {
+    /** The plan and what the agreement is about (throws what the plan's checks throw). */
+    parsed(): { plan: AggregationPlan; planDigest: Uint8Array; key: string; agree: boolean };
+    /** This player's digest sent to every aggregator (a client player whose clients accept the plan), else resolved. */
+    sent: Promise<void>;
+  }
+  /** Agreements of aggregate commands received but not run yet (by their header). */
+  const agreements = new Map<Record<string, unknown>, Agreement>();
+  /**
+   * At an aggregate command's arrival (before the commands ahead of it in
+   * its batch run, e.g. a training step): close the transcript and, where
+   * this player hosts clients of the plan and they accept it, send the
+   * digest to the aggregators at once, so that they can agree while the
+   * clients compute. Checks failing here fail the command when it runs.
+   */
+  const agreeEarly = (h: Record<string, unknown>, blobs: readonly Uint8Array[]): Agreement => {
+    const told = transcript.digest();
+    transcript = createHash('sha256');
+    let parsed: ReturnType<Agreement['parsed']> | undefined;
+    let error: unknown;
+    try {
+      const planBytes = blobs[0] ?? new Uint8Array(0);
+      const plan = planFromBytes(planBytes);
+      o.checkPlan?.(plan);
+      parsed = { plan, planDigest: createHash('sha256').update(planBytes).digest(), key: agreeKey(o.session, plan.invocationId), agree: o.agreement?.(plan) ?? true };
+    } catch (e) {
+      error = e;
+    }
+    let sent: Promise<void> = Promise.resolve();
+    if (parsed !== undefined && parsed.agree) {
+      const { plan, planDigest, key } = parsed;
+      const mine = plan.clients.filter((c) => clients.includes(c));
+      try {
+        // each hosted client's own checks of the plan first: a client that refuses sends nothing, not even the digest
+        const r = mine.length > 0 ? rolesFor(plan) : undefined;
+        for (const c of mine) enforcePlan(r!, ctx(c), plan, 'client');
+        if (mine.length > 0) {
+          const digest = new Uint8Array(64);
+          digest.set(planDigest, 0);
+          digest.set(told, 32);
+          sent = Promise.all(plan.aggregators.map((a) => roleTransport.send(me, a, key, digest))).then(() => undefined);
+          sent.catch(() => undefined);
+        }
+      } catch (e) {
+        error = e;
+      }
+    }
+    return {
+      parsed: () => {
+        if (error !== undefined) throw error;
+        return parsed!;
+      },
+      sent,
+    };
+  };
   /** At an aggregator: every client player of the plan reports this plan and the same transcript, or this player takes no part. */
   const checkAgreement = async (plan: AggregationPlan, planDigest: Uint8Array, key: string): Promise<void> => {
     const hosts = [...new Set(plan.clients.map(hostOf))];
@@ -213,25 +275,13 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
       }
       case 'aggregate': {
-        const planBytes = blobs[0] ?? new Uint8Array(0);
-        // what this player's clients were told since the previous aggregation (see the module comment); a new transcript starts
-        const told = transcript.digest();
-        transcript = createHash('sha256');
-        const plan = planFromBytes(planBytes);
-        o.checkPlan?.(plan);
+        // the agreement (told and, at a client player, sent) when the command arrived: see `agreeEarly`
+        const early = agreements.get(h) ?? agreeEarly(h, blobs);
+        agreements.delete(h);
+        const { plan, planDigest, key, agree } = early.parsed();
+        await early.sent;
         const r = rolesFor(plan);
         const mine = plan.clients.filter((c) => clients.includes(c));
-        const key = agreeKey(o.session, plan.invocationId);
-        const planDigest = createHash('sha256').update(planBytes).digest();
-        const agree = o.agreement?.(plan) ?? true;
-        if (agree && mine.length > 0) {
-          // each hosted client's own checks of the plan first: a client that refuses sends nothing, not even the digest
-          for (const c of mine) enforcePlan(r, ctx(c), plan, 'client');
-          const digest = new Uint8Array(64);
-          digest.set(planDigest, 0);
-          digest.set(told, 32);
-          await Promise.all(plan.aggregators.map((a) => roleTransport.send(me, a, key, digest)));
-        }
         if (agree && plan.aggregators.includes(me)) await checkAgreement(plan, planDigest, key);
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
@@ -319,12 +369,6 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   const handle = async (seq: number, header: Record<string, unknown>, blobs: readonly Uint8Array[]): Promise<{ reply: Framed; end: boolean }> => {
     const end = header['op'] === 'end';
     try {
-      if (TOLD_CLIENTS.has(String(header['op'])) && (header['op'] === 'data' || header['placement'] === 'CLIENTS')) {
-        // as every client player receives it (the same header and values in an honest session; framing aside)
-        const { blobs: _lengths, ...h } = header;
-        transcript.update(JSON.stringify(h));
-        for (const b of blobs) transcript.update(createHash('sha256').update(b).digest());
-      }
       if (TRACE) mark(`${String(header['op'])}>`);
       const r = end ? { header: { ok: true } } : await run(header, blobs);
       if (TRACE) mark(`<${String(header['op'])}`);
@@ -334,6 +378,13 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     } catch (e) {
       o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       return { reply: { header: { ok: false, ...describeFailure(e, me) }, blobs: [] }, end };
+    }
+  };
+  /** As the commands arrive, in order: the transcript, and each aggregation's agreement. */
+  const prepare = (items: readonly Framed[]): void => {
+    for (const it of items) {
+      if (it.header['op'] === 'aggregate') agreements.set(it.header, agreeEarly(it.header, it.blobs));
+      else hear(it.header, it.blobs);
     }
   };
   for (let seq = 0; ; ) {
@@ -361,6 +412,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         seq++;
         continue;
       }
+      prepare(items);
       const replies: Framed[] = [];
       for (const [i, it] of items.entries()) {
         const r = await handle(seq + i, it.header, it.blobs);
@@ -373,6 +425,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       out = replies.length === 1 && items.length === 1 ? frame(replies[0]!.header, replies[0]!.blobs) : frameBatch(replies);
       seq += items.length;
     } else if (f !== undefined) {
+      prepare([f]);
       const r = await handle(seq, f.header, f.blobs);
       out = frame(r.reply.header, r.reply.blobs);
       end = r.end;
