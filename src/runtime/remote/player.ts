@@ -380,12 +380,24 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       return { reply: { header: { ok: false, ...describeFailure(e, me) }, blobs: [] }, end };
     }
   };
-  /** As the commands arrive, in order: the transcript, and each aggregation's agreement. */
-  const prepare = (items: readonly Framed[]): void => {
+  /**
+   * As the commands arrive, in order: the transcript, and each aggregation's
+   * agreement; resolves once the agreements are on their way (a training
+   * step ahead of the aggregation keeps this process busy: the messages
+   * must leave before it starts).
+   */
+  const prepare = async (items: readonly Framed[]): Promise<void> => {
+    const sent: Promise<void>[] = [];
     for (const it of items) {
-      if (it.header['op'] === 'aggregate') agreements.set(it.header, agreeEarly(it.header, it.blobs));
-      else hear(it.header, it.blobs);
+      if (it.header['op'] === 'aggregate') {
+        const a = agreeEarly(it.header, it.blobs);
+        agreements.set(it.header, a);
+        sent.push(a.sent);
+      } else hear(it.header, it.blobs);
     }
+    if (sent.length === 0) return;
+    await Promise.all(sent).catch(() => undefined);
+    await new Promise((r) => setImmediate(r));
   };
   for (let seq = 0; ; ) {
     const key = execKey(o.session, seq);
@@ -412,7 +424,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         seq++;
         continue;
       }
-      prepare(items);
+      await prepare(items);
       const replies: Framed[] = [];
       for (const [i, it] of items.entries()) {
         const r = await handle(seq + i, it.header, it.blobs);
@@ -425,7 +437,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       out = replies.length === 1 && items.length === 1 ? frame(replies[0]!.header, replies[0]!.blobs) : frameBatch(replies);
       seq += items.length;
     } else if (f !== undefined) {
-      prepare([f]);
+      await prepare([f]);
       const r = await handle(seq, f.header, f.blobs);
       out = frame(r.reply.header, r.reply.blobs);
       end = r.end;
