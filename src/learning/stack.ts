@@ -188,7 +188,8 @@ function make(rest: string): Computation | undefined {
       validateUpdate(name, update, n);
       return update;
     },
-    { name: `${mode}_step`, result: W },
+    // the weights as a Float32Array (a read-only view of the broadcast value), not a model-sized number[]
+    { name: `${mode}_step`, result: W, typedArrays: true },
   );
 }
 const made = new Map<string, Computation>();
@@ -294,7 +295,10 @@ export async function trainOnContext(ctx: ExecutionContext, o: StackTrainOptions
     o.beforeRound?.(r);
     const t0 = performance.now();
     const hyper: Hyper = { ...o.hyper, round: r };
-    const out = await withContext(ctx, () => comp(o.modelOwner.shareWeights(), hyper, o.clients));
+    // a context that can hand the aggregate over as a typed array (the remote one) does: the same numbers
+    const typed = (ctx as { invokeTyped?: ExecutionContext['invoke'] }).invokeTyped;
+    const args = [o.modelOwner.shareWeights(), hyper, o.clients];
+    const out = typed !== undefined ? await typed.call(ctx, comp, args) : await withContext(ctx, () => comp(...args));
     const mean = Float32Array.from(out as ArrayLike<number>);
     validateUpdate('aggregate', mean, n);
     if (o.mode === 'fedavg') for (let i = 0; i < n; i++) mean[i] = -mean[i]!;

@@ -21,7 +21,7 @@ import { registeredName } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import type { Computation } from '../../core/tracing.js';
 import { FederatedType, FunctionType, isIntegerDType, mapTensorLeaves, packParameters, SequenceType, StructType, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
-import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, type RtValue } from '../../core/values.js';
+import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, toJsTyped, type RtValue } from '../../core/values.js';
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
 import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
@@ -91,6 +91,11 @@ export interface RemoteExecutionOptions {
 export interface RemoteContext extends ExecutionContext {
   /** Number of CLIENTS members across the players. */
   readonly numClients: number;
+  /**
+   * `invoke`, with the result's tensors of rank >= 1 as typed arrays
+   * (`toJsTyped`: the same numbers, no number[] of a model's size).
+   */
+  invokeTyped(comp: Computation, args: readonly unknown[]): Promise<unknown>;
   /** End the session at every player (they stop serving it). */
   close(): Promise<void>;
 }
@@ -528,7 +533,7 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
   const abortAll = async (): Promise<void> => {
     await Promise.allSettled(options.players.map((p) => options.transport.send(options.server, p.name, abortKey(options.session), new Uint8Array(0))));
   };
-  async function invoke(comp: Computation, args: readonly unknown[]): Promise<unknown> {
+  async function invoke(comp: Computation, args: readonly unknown[], typed = false): Promise<unknown> {
     if (ended) throw new FedArgumentError('NO_CONTEXT', comp.computationName, 'this remote context was closed');
     if (failed !== undefined) throw new FedArgumentError('NO_CONTEXT', comp.computationName, `this remote session failed earlier (${failed instanceof Error ? failed.message : String(failed)}); start a new one`);
     s.failures.length = 0;
@@ -538,7 +543,7 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     try {
       const r = await run(comp, args);
       mark('done');
-      return r;
+      return typed ? toJsTyped(r) : toJs(r);
     } catch (e) {
       // the first failure ends the session: every player is told, so none waits for a party that will not answer;
       // first, a moment for the other failures, to name the player at the root of it (faults.ts)
@@ -552,7 +557,7 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
       flushMarks(options.server, label);
     }
   }
-  async function run(comp: Computation, args: readonly unknown[]): Promise<unknown> {
+  async function run(comp: Computation, args: readonly unknown[]): Promise<RtValue> {
     const params = comp.parameterTypes;
     if (args.length !== params.length) {
       throw new FedArgumentError('ARG_COUNT', comp.computationName, `expected ${params.length} argument(s) (${params.map(String).join(', ')}), got ${args.length}`);
@@ -599,12 +604,13 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     // the players forget this invocation's values (its result is at SERVER): a driver that iterates does not grow their memory
     const refs = s.takeLive();
     if (refs.length > 0) s.pipeline(options.players.map((p) => p.name), { op: 'dispose', refs });
-    return toJs(result);
+    return result;
   }
   return Object.freeze({
     name: 'remote',
     numClients: s.clients.length,
-    invoke,
+    invoke: (comp: Computation, args: readonly unknown[]) => invoke(comp, args),
+    invokeTyped: (comp: Computation, args: readonly unknown[]) => invoke(comp, args, true),
     async close() {
       if (ended) return;
       ended = true;
