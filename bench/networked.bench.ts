@@ -171,6 +171,9 @@ const result = {
   networked: { links: LINKS, processes: 7, startupMs: net.startupMs, repeat: REPEAT, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS, ...engines },
   ...(both ? {
     stackToSpmd: {
+      // each stack run against the SPMD run just before it (the machine's load drifts: adjacent runs compare best)
+      pairs: net.runs['stack']!.map((r, i) => sum(r.rounds) / sum(net.runs['spmd']![i]!.rounds)),
+      medianPair: median(net.runs['stack']!.map((r, i) => sum(r.rounds) / sum(net.runs['spmd']![i]!.rounds))),
       total: (engines['stack'] as { medianTotalMs: number }).medianTotalMs / (engines['spmd'] as { medianTotalMs: number }).medianTotalMs,
       medianRound: (engines['stack'] as { medianRoundMs: number }).medianRoundMs / (engines['spmd'] as { medianRoundMs: number }).medianRoundMs,
       target: 1.1,

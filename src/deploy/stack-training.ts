@@ -89,7 +89,6 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
   const L = await import('../learning/index.js');
   const S = await import('../learning/stack.js');
   const { serverOptimizer } = await import('../learning/train.js');
-  const { withContext } = await import('../core/index.js');
   const { remoteContext } = await import('./remote.js');
   const { clientData } = await import('../runtime/remote/context.js');
   const log = o.log ?? (() => {});
@@ -117,7 +116,8 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
   try {
     if (params.mode === 'fedsgd') {
       // the length of an epoch: the clients' mean number of batches, from a secure sum of their counts
-      const examples = Number(await withContext(ctx, () => S.learningExamples()(clients)));
+      // (the context's own invoke: withContext would turn on Node's promise hooks for the rest of the run)
+      const examples = Number(await ctx.invoke(S.learningExamples(), [clients]));
       const spe = S.stepsPerEpoch(examples, ctx.numClients, params.batchSize);
       if (spe < 1) throw new RangeError(`"batchSize" ${params.batchSize} is larger than a client's data (the ${ctx.numClients} clients hold ${examples} examples)`);
       params = { ...params, clients: ctx.numClients, stepsPerEpoch: spe };
