@@ -129,7 +129,11 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
       if (p === undefined) log(`no checkpoint in ${o.checkpointDir}: starting from round 0`);
       else {
         done = p.round;
-        epochs.push(...(p.epochs as typeof epochs));
+        // the metrics so far (JSON in the checkpoint: a NaN, e.g. the train loss the stack does not measure, came back as null)
+        const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
+        for (const e of p.epochs as (typeof epochs)[number][]) {
+          epochs.push({ ...e, accuracy: num(e.accuracy), loss: num(e.loss), trainLoss: num(e.trainLoss), localMs: num(e.localMs), aggregationMs: num(e.aggregationMs), serverMs: num(e.serverMs) });
+        }
       }
     }
     const mo = modelOwner;
