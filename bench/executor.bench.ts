@@ -17,12 +17,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keygen } from '../src/deploy/keys.js';
 import { remoteContext } from '../src/deploy/remote.js';
 import { CLIENTS, SERVER, federated, federatedBroadcast, federatedComputation, federatedSecureSum, tensor, withContext, type ExecutionContext } from '../src/core/index.js';
 import { localContext } from '../src/runtime/index.js';
 import { mpcAggregation } from '../src/aggregation/mpc.js';
-import { freePorts, ROLES7, startCli, stop, waitFor, type Proc } from '../test/deploy/helpers.js';
+import { ROLES7, startCli, stop, waitFor, writeTlsDeployment, type Proc } from '../test/deploy/helpers.js';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 200);
 const WARMUP = 20;
@@ -52,13 +51,7 @@ async function time(ctx: ExecutionContext, comp: typeof empty, expect: number): 
 const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-executor-bench-'));
 const procs: Proc[] = [];
 try {
-  const ports = await freePorts(ROLES7.length);
-  const players: Record<string, unknown> = {};
-  ROLES7.forEach(([name, role], i) => {
-    const k = keygen(name, join(dir, 'keys'));
-    players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
-  });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', players }, null, 2));
+  await writeTlsDeployment(dir, ROLES7);
   await Promise.all(
     ROLES7.slice(1).map(async ([name]) => {
       const p = startCli(name, ['player', '--config', 'config.json', '--name', name], dir);

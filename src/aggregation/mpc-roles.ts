@@ -12,12 +12,19 @@
  * client. The protocol instance ids derive from `plan.invocationId`.
  *
  *   client i    checks the plan and its own input, then secret-shares its
- *               leaves (ABY3: two seeds and one full component to server1 and
- *               server2; Pond: a seed to server0 and one masked component to
- *               server1); it receives nothing;
- *   aggregator  adds the shares it receives (`addN`; for unweighted means with
- *               meanScaling 'servers' also `divPublic(n)`), then opens the
- *               sums to the receiving parties; with target AGGREGATORS every
+ *               leaves (ABY3: seeds to the three servers and one full
+ *               component to server1 only, which forwards the sum of the
+ *               clients' components to server2 once; Pond: a seed to server0
+ *               and one masked component to server1); it receives nothing; at
+ *               most CLIENT_SLOTS client roles of a process do so at once;
+ *   aggregator  adds each client's share into one running sum per leaf as it
+ *               arrives, in any order (`encryptAddN`: every leaf's sum, and
+ *               the weight's, is started before any is awaited, so its memory
+ *               is O(m) for m shared values, whatever the number of clients,
+ *               and no share waits unclaimed for another; the ring sum is the
+ *               same in every order); for unweighted means with meanScaling
+ *               'servers' also `divPublic(n)`; then opens the sums, in program
+ *               order, to the receiving parties; with target AGGREGATORS every
  *               aggregator party (Pond's dealer included) receives them;
  *   server      with target SERVER receives the openings (ABY3: x0 + x1 from
  *               server0 and x2 from server2; Pond: one share from each server).
@@ -110,12 +117,13 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     aggregatorCount: 3,
     aggregatorNames: Object.freeze(setup.kind === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1', 'crypto-producer']),
     params: Object.freeze({ protocol: setup.kind, precision: setup.precision, meanScaling: setup.scaling }),
+    clamp: (plan: AggregationPlan, input: ClientInput) => clampMpcInput(setup, plan, input),
     async client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void> {
       enforcePlan(self, ctx, plan, 'client');
       checkClientInput(ctx.me, plan, input);
       // every range check of this client's values, before it sends a byte
       const own = checkOwnInput(setup, ctx.me, plan, input);
-      await runProgram(setup, ctx, plan, own);
+      await inClientSlot(() => runProgram(setup, ctx, plan, own));
     },
     async aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined> {
       enforcePlan(self, ctx, plan, 'aggregator', index);
@@ -130,6 +138,32 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     },
   });
   return self;
+}
+
+// ------------------------------------------------------------------ clients hosted by one process
+
+/**
+ * How many client roles of one process encode, share and send at once. A
+ * process may host many clients (a data owner's player, a simulation); each
+ * runs its own role with its own secrets, but only CLIENT_SLOTS of them hold
+ * their encodings and masked components (and messages in the transport's
+ * send buffers) at a time, so a process's memory does not grow with the
+ * clients it hosts. Safe because a client role of this protocol only sends:
+ * it never waits for another party, so a role in a slot always finishes.
+ */
+export const CLIENT_SLOTS = 4;
+let busySlots = 0;
+const slotWaiters: (() => void)[] = [];
+
+async function inClientSlot<T>(f: () => Promise<T>): Promise<T> {
+  while (busySlots >= CLIENT_SLOTS) await new Promise<void>((r) => slotWaiters.push(r));
+  busySlots++;
+  try {
+    return await f();
+  } finally {
+    busySlots--;
+    slotWaiters.shift()?.();
+  }
 }
 
 // ------------------------------------------------------------------ the public shape of the computation
@@ -173,6 +207,42 @@ interface OwnInput {
 const numbers = (v: NumericArray): ArrayLike<number> => (v instanceof BigInt64Array ? Float64Array.from(v, Number) : (v as ArrayLike<number>));
 
 /** Range checks of a client's own values (EncodingRangeError / RangeError naming the client and leaf). */
+/**
+ * The input clipped into the fixed-point range (|w| and |x·multiplier| below
+ * the precision's bound): what `checkOwnInput` would refuse becomes the
+ * nearest encodable value (the remote executor uses it, so that no refusal
+ * depends on a value).
+ */
+export function clampMpcInput(setup: Setup, plan: AggregationPlan, input: ClientInput): { input: ClientInput; clipped: number } {
+  const cfg = fixedConfig(setup.precision);
+  const lim = cfg.bound * (1 - 2 ** -20);
+  let clipped = 0;
+  const weighted = isWeighted(plan);
+  let weight = input.weight;
+  if (weighted && weight !== undefined && !(Math.abs(weight) < lim)) {
+    weight = Math.sign(weight) * lim;
+    clipped++;
+  }
+  const multiplier = weighted ? weight! : publicMultiplier(setup, plan);
+  const lp = leafPlans(plan);
+  const values = input.values.map((v, j) => {
+    if (lp[j]!.exact || !(v instanceof Float32Array || v instanceof Float64Array) || multiplier === 0) return v;
+    const b = lim / Math.abs(multiplier);
+    let out: Float32Array | Float64Array | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      if (!(x > -b && x < b)) {
+        out ??= v.slice();
+        // float32 rounding may push b up again: step inside by one part in 2^20
+        out[i] = Number.isNaN(x) ? 0 : Math.sign(x) * b * (1 - 2 ** -20);
+        clipped++;
+      }
+    }
+    return out ?? v;
+  });
+  return { input: { values, ...(weight === undefined ? {} : { weight }) }, clipped };
+}
+
 function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: ClientInput): OwnInput {
   const cfg = fixedConfig(setup.precision);
   const weighted = isWeighted(plan);
@@ -194,7 +264,7 @@ function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: C
     }
     checkScaledEncodable(me, what, numbers(v), multiplier, cfg);
   });
-  return { index: plan.clients.indexOf(me), values: input.values, multiplier, ...(weighted ? { weight: input.weight! } : {}) };
+  return { index: clientIndex(plan, me), values: input.values, multiplier, ...(weighted ? { weight: input.weight! } : {}) };
 }
 
 /** Ring integers from a client's integer leaf (exact for every dtype the runtime passes). */
@@ -229,6 +299,24 @@ function later<T>(p: Promise<T>): Promise<T> {
 }
 
 /**
+ * The plan's clients as players, made once per plan in a process (a data
+ * owner runs one client role per hosted client on the same plan object):
+ * the name checks run once, and no party keeps a player per client.
+ */
+const planPlayers = new WeakMap<AggregationPlan, { players: readonly Player[]; index: ReadonlyMap<string, number> }>();
+function planClients(plan: AggregationPlan): { players: readonly Player[]; index: ReadonlyMap<string, number> } {
+  let ps = planPlayers.get(plan);
+  if (ps === undefined) {
+    ps = { players: Object.freeze(plan.clients.map((c) => new Player(c))), index: new Map(plan.clients.map((c, i) => [c, i])) };
+    // (only a frozen plan: its clients cannot change under the cache)
+    if (Object.isFrozen(plan) && Object.isFrozen(plan.clients)) planPlayers.set(plan, ps);
+  }
+  return ps;
+}
+const clientPlayers = (plan: AggregationPlan): readonly Player[] => planClients(plan).players;
+const clientIndex = (plan: AggregationPlan, me: string): number => planClients(plan).index.get(me) ?? -1;
+
+/**
  * The same program at every party of the plan. `own` is this party's input
  * when it is a client. Resolves with the aggregate where this party is a
  * receiving party (plan.server for target SERVER, each aggregator for target
@@ -236,7 +324,7 @@ function later<T>(p: Promise<T>): Promise<T> {
  */
 async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan, own: OwnInput | undefined): Promise<AggregationResult | undefined> {
   // names become players before anything moves (a name the encrypted layer refuses fails here)
-  const clients = plan.clients.map((c) => new Player(c));
+  const clients = clientPlayers(plan);
   const server = new Player(plan.server);
   const [a, b, c] = plan.aggregators.map((s) => new Player(s)) as [Player, Player, Player];
   const receivers = plan.target === 'SERVER' ? [server] : [a, b, c];
@@ -246,7 +334,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
   const proto = (p: Precision): MpcProto => {
     let x = protos.get(p);
     if (x === undefined) {
-      const opts: ProtocolOptions = { precision: p, transport: ctx.transport, id: mpcInstanceId(plan.invocationId, p), players: [...clients, server], ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }) };
+      const opts: ProtocolOptions = { precision: p, transport: ctx.transport, id: mpcInstanceId(plan.invocationId, p), players: [server], ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }) };
       x = setup.kind === 'aby3' ? new ABY3(a, b, c, opts) : new Pond(a, b, c, opts);
       protos.set(p, x);
     }
@@ -257,35 +345,52 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
     const opened = receivers.map((r) => (pr as ABY3).revealRing(x as ReplicatedTensor, r));
     return later(Promise.all(opened).then((rs) => rs.find((r) => r !== undefined)));
   };
+  // an aggregator reveals nothing before its party's release gate holds (roles.ts); awaited in program order, once
+  let gated = ctx.releaseGate === undefined;
+  const gate = async (): Promise<void> => {
+    if (gated) return;
+    await ctx.releaseGate!();
+    gated = true;
+  };
   // ABY3, float sums and means to SERVER: the fused path (mpc-fused.ts), the same bits with one share component uploaded per client
-  if (fusedApplies(setup.kind, setup.scaling, plan)) return fusedToServer(proto(setup.precision) as ABY3, setup.precision, plan, clients, server, ctx.me, own);
+  // (its aggregators send their sums to SERVER only once their release gate holds)
+  if (fusedApplies(setup.kind, setup.scaling, plan)) return fusedToServer(proto(setup.precision) as ABY3, setup.precision, plan, clients, server, ctx.me, own, gate);
   const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
-  // fixed-point sharing of this client's leaf j (or weight), the multiplier folded into the encoding
-  const shareFloats = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared[]> =>
-    Promise.all(clients.map((p, i) => (pr as ABY3).encryptEncoded(p, (cfg) => {
-      const o = mine(i);
-      if (o === undefined) throw new Error(`${FN}: internal error: client '${p.name}' executes here without its input`);
-      return encode(values(o), [size], cfg, FN, multiplier(o));
-    }, [size]) as Promise<Shared>));
+  const ownAt = (i: number): OwnInput => {
+    const o = mine(i);
+    if (o === undefined) throw new Error(`${FN}: internal error: client '${clients[i]!.name}' executes here without its input`);
+    return o;
+  };
+  // the sum of every client's fixed-point sharing of its leaf (or weight), the multiplier folded into its encoding
+  const floatSum = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared> =>
+    later((pr as ABY3).encryptAddN(clients, (i, cfg) => encode(values(ownAt(i)), [size], cfg, FN, multiplier(ownAt(i))), [size]) as Promise<Shared>);
 
-  // weighted means: the sum of the private weights, shared like the values
+  // Every sum is started before any is awaited: each aggregator adds each client's share as it arrives (in any
+  // order) into one running sum per leaf, so no party holds one client's share waiting for another's. The
+  // openings then follow in program order, so that every party takes the same op numbers.
+  const weightSum = isWeighted(plan) ? floatSum(proto(setup.precision), 1, (o) => [o.weight!], () => 1) : undefined;
+  const sums: Promise<Shared>[] = plan.leaves.map((leaf, j) => {
+    const how = lp[j]!;
+    if (!how.exact) return floatSum(proto(setup.precision), leaf.size, (o) => numbers(o.values[j]!), (o) => o.multiplier);
+    const pr = proto(how.precision);
+    return later((pr as ABY3).encryptAddN(clients, (i) => toRingInts(ownAt(i).values[j]!, pr.bits), [leaf.size], { encoding: 'int' }) as Promise<Shared>);
+  });
+
+  // weighted means: the sum of the private weights, opened like the values
   let totalWeight: Promise<RingTensor | undefined> | undefined;
-  if (isWeighted(plan)) {
-    const pr = proto(setup.precision);
-    const shares = await shareFloats(pr, 1, (o) => [o.weight!], () => 1);
-    totalWeight = open(pr, (pr as ABY3).addN(shares as ReplicatedTensor[]));
+  if (weightSum !== undefined) {
+    const w = await weightSum;
+    await gate();
+    totalWeight = open(proto(setup.precision), w);
   }
   const leaves: Promise<AggregateLeafValue | undefined>[] = [];
   for (let j = 0; j < plan.leaves.length; j++) {
-    const size = plan.leaves[j]!.size;
     const how = lp[j]!;
     if (how.exact) {
       const pr = proto(how.precision);
-      const shares = await Promise.all(clients.map((p, i) => {
-        const o = mine(i);
-        return (pr as ABY3).encryptInts(p, o === undefined ? undefined : toRingInts(o.values[j]!, pr.bits), { shape: [size] }) as Promise<Shared>;
-      }));
-      leaves.push(later(open(pr, (pr as ABY3).addN(shares as ReplicatedTensor[])).then((r) => {
+      const summed = await sums[j]!;
+      await gate();
+      leaves.push(later(open(pr, summed).then((r) => {
         if (r === undefined) return undefined;
         const ints = r.toSignedBigInts();
         return ints.every((v) => v >= INT64_MIN && v <= INT64_MAX) ? BigInt64Array.from(ints) : ints;
@@ -293,9 +398,9 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
       continue;
     }
     const pr = proto(setup.precision);
-    const shares = await shareFloats(pr, size, (o) => numbers(o.values[j]!), (o) => o.multiplier);
-    let sum = (pr as ABY3).addN(shares as ReplicatedTensor[]) as Shared;
+    let sum = await sums[j]!;
     if (isMean(plan) && setup.scaling === 'servers') sum = await (pr as ABY3).divPublic(sum as ReplicatedTensor, plan.clients.length);
+    await gate();
     leaves.push(later(open(pr, sum).then((r): Float64Array | undefined => (r === undefined ? undefined : decode<Float64Array>(r, pr.fixed)))));
   }
   const values = await Promise.all(leaves);

@@ -162,6 +162,8 @@ export async function aggregatorRole(roles: AggregationRoles, host: RoleHost, ct
     await p.post(toServer, plan.server, `${p.inv}/agg`, st.sender.seal(plan.server, msg, st.ad));
     throw error;
   }
+  // nothing leaves before this party's release gate holds (remote execution: every client player was sent the same commands)
+  await ctx.releaseGate?.();
   const sum = addVectors(pk, packing, accepted);
   const fresh = st.pool ? await st.pool.rerandomizeVector(pk, sum) : rerandomizeVector(pk, sum);
   const msg = aggregatorMessageToBytes({ kind: 'aggregate', rejected: wire(), vector: encryptedVectorToBytes(pk, fresh) });

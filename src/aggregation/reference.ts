@@ -108,6 +108,7 @@ export function referenceRoles(): AggregationRoles {
       const msgs = await Promise.all(plan.clients.map((c) => ctx.transport.receive(ctx.me, c, `${plan.invocationId}/ref/value`, opts)));
       const clientValues = msgs.map((m, i) => leavesFromBytes(plan, m.subarray(8), `value of ${plan.clients[i]!}`));
       const weights = Float64Array.from(msgs, (m) => new DataView(m.buffer, m.byteOffset, 8).getFloat64(0, true));
+      await ctx.releaseGate?.();
       const result = referenceAggregate({ uri: plan.uri, leaves: plan.leaves, clientValues, weights, numClients: plan.clients.length });
       if (plan.target === 'AGGREGATORS') return result;
       await ctx.transport.send(ctx.me, plan.server, `${plan.invocationId}/ref/result`, resultToBytes(plan, result));

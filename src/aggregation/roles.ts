@@ -27,6 +27,7 @@
 import { PolicyError } from '../core/errors.js';
 import type { NumericArray } from '../core/values.js';
 import type { Transport } from '../transport/channel.js';
+import { hostOf } from '../transport/hosting.js';
 import type { AggregationPlan } from './plan.js';
 import type { AggregationResult, AggregationUri } from './protocol.js';
 
@@ -40,6 +41,14 @@ export interface PartyContext {
   readonly policy: RolePolicy;
   /** Deadline of every receive of this role, in ms (default: none, the transport's own). */
   readonly timeoutMs?: number;
+  /**
+   * Called by an aggregator role right before it reveals or releases anything
+   * (ABY3/Pond: the openings; Paillier: the sealed aggregate; the reference:
+   * the result): the place for checks among the parties that must hold first
+   * (remote execution: every client player was sent the same commands). It
+   * throws to refuse; nothing is revealed then.
+   */
+  readonly releaseGate?: () => Promise<void>;
 }
 
 /** The rules a party checks a plan against before it takes part. */
@@ -71,11 +80,21 @@ export interface AggregationRoles {
   client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void>;
   aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined>;
   server(ctx: PartyContext, plan: AggregationPlan): Promise<AggregationResult | undefined>;
+  /**
+   * A client's input brought into what the protocol can encode (fixed-point
+   * range, Paillier slots), where a driver could otherwise learn about a value
+   * from whether it is refused: the remote executor applies it before the
+   * client role runs; `clipped` counts the values changed (logged locally).
+   */
+  clamp?(plan: AggregationPlan, input: ClientInput): { input: ClientInput; clipped: number };
   /** Release resources (worker pools). */
   close?(): Promise<void>;
 }
 
 export type RoleName = 'client' | 'aggregator' | 'server';
+
+/** Frozen plans whose roster names no party twice (checked once per plan object). */
+const distinctRosters = new WeakSet<AggregationPlan>();
 
 /**
  * The checks every role runs first, at every party, before it sends anything:
@@ -104,15 +123,34 @@ export function enforcePlan(roles: AggregationRoles, ctx: PartyContext, plan: Ag
   if (plan.aggregators.length !== roles.aggregatorCount) {
     throw new PolicyError('roster', `plan names ${plan.aggregators.length} aggregator(s), ${roles.name} needs ${roles.aggregatorCount}`, { party: me });
   }
-  const all = [plan.server, ...plan.aggregators, ...plan.clients];
-  if (new Set(all).size !== all.length) throw new PolicyError('roster', `plan names a party twice (${all.join(', ')})`, { party: me });
+  if (!distinctRosters.has(plan)) {
+    const all = [plan.server, ...plan.aggregators, ...plan.clients];
+    if (new Set(all).size !== all.length) throw new PolicyError('roster', `plan names a party twice (${all.join(', ')})`, { party: me });
+    // a frozen plan's roster cannot change: the many client roles a process hosts check it once
+    if (Object.isFrozen(plan) && Object.isFrozen(plan.clients) && Object.isFrozen(plan.aggregators)) distinctRosters.add(plan);
+  }
   const where = role === 'client' ? plan.clients.indexOf(me) : role === 'aggregator' ? (plan.aggregators[index!] === me ? index! : -1) : plan.server === me ? 0 : -1;
   if (where < 0) throw new PolicyError('roster', `asked to run role '${role}'${index === undefined ? '' : ` ${index}`}, but the plan does not name this party there`, { party: me });
-  if (plan.clients.length < ctx.policy.minContributors) {
-    throw new PolicyError('minContributors', `${plan.clients.length} clients, fewer than the minimum of ${ctx.policy.minContributors}`, {
+  checkContributors(plan, ctx.policy, me);
+}
+
+/**
+ * The contributors of a plan, as a party counts them: clients hosted by one
+ * player (`owner0:0`, `owner0:1`, see transport/hosting.ts) count once, and
+ * no client may be hosted by the SERVER party or an aggregator (the model
+ * owner would otherwise add sybil clients of its own). PolicyError 'roster'
+ * or 'minContributors'.
+ */
+export function checkContributors(plan: Pick<AggregationPlan, 'clients' | 'aggregators' | 'server'>, policy: RolePolicy, me: string): void {
+  const others = new Set([plan.server, ...plan.aggregators].map(hostOf));
+  const sybil = plan.clients.find((c) => others.has(hostOf(c)));
+  if (sybil !== undefined) throw new PolicyError('roster', `client '${sybil}' is hosted by the SERVER party or an aggregator`, { party: me });
+  const hosts = new Set(plan.clients.map(hostOf)).size;
+  if (hosts < policy.minContributors) {
+    throw new PolicyError('minContributors', `${hosts} distinct contributors (clients of one player count once), fewer than the minimum of ${policy.minContributors}`, {
       party: me,
-      count: plan.clients.length,
-      minimum: ctx.policy.minContributors,
+      count: hosts,
+      minimum: policy.minContributors,
     });
   }
 }

@@ -147,7 +147,7 @@ export function describeConfig(config: DeployConfig): { lines: string[]; warning
         return false;
       }
     });
-    lines.push(`networked training: --protocol ${ok.join(', ')}${ok.includes('plaintext') ? ' (plaintext only where every data owner opts in with --insecure-allow-plaintext)' : ''}`);
+    lines.push(`networked training: --protocol ${ok.join(', ')}${ok.includes('plaintext') ? ' (plaintext only where every data owner opts in with --insecure-allow-plaintext' : ''}${ok.includes('paillier') ? `${ok.includes('plaintext') ? ';' : ' ('} paillier with --mode fedavg, where the config's policy lists it)` : ok.includes('plaintext') ? ')' : ''}`);
   }
   const policy = resolvePolicy(parseConfigPolicy(config.policy));
   lines.push(`policy (every player's floor; a player's own options may only make it stricter): ${describePolicy(policy)}`);

@@ -24,7 +24,7 @@ import { paillierRoles } from '../aggregation/paillier-roles.js';
 import type { Identity } from '../crypto/secure-channel.js';
 import { servePlayerExecutor, type DataSource } from '../runtime/remote/player.js';
 import { remoteExecutionContext, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
-import type { Transport } from '../transport/channel.js';
+import type { PlayerStats, Transport } from '../transport/channel.js';
 import type { DeployConfig } from '../transport/config.js';
 import { HostingTransport, hostedName, hostOf } from '../transport/hosting.js';
 import { configHash, configRoles } from './job.js';
@@ -181,10 +181,11 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
     try {
       open = JSON.parse(dec.decode(bytes)) as OpenMessage;
       if (open?.v !== 1 || typeof open.session !== 'string' || !/^[0-9a-f]{16}$/.test(open.session)) throw new RangeError('malformed session request');
-      if (open.configHash !== hash) throw new RangeError(`session for another config (hash ${String(open.configHash).slice(0, 12)}, this player's is ${hash.slice(0, 12)})`);
+      if (open.configHash !== hash) throw new RangeError(`session for another config (hash ${(JSON.stringify(open.configHash) ?? 'none').slice(0, 20)}, this player's is ${hash.slice(0, 12)})`);
       if (seen.has(open.session)) throw new PolicyError('jobId', `session ${open.session} was used before`, { party: me });
     } catch (e) {
-      log(`${me}: refused a session: ${(e as Error).message}`);
+      // a request's text reaches this line through JSON.parse's message: escaped, so it cannot forge log lines
+      log(`${me}: refused a session: ${JSON.stringify((e as Error).message).slice(1, -1).slice(0, 300)}`);
       const id = (() => { try { return (JSON.parse(dec.decode(bytes)) as { session?: unknown }).session; } catch { return undefined; } })();
       if (typeof id === 'string' && /^[0-9a-f]{16}$/.test(id)) {
         await transport.send(me, roles.modelOwner, `exec/${id}/open`, enc.encode(JSON.stringify({ ok: false, error: (e as Error).message, ...(e instanceof PolicyError ? { rule: e.rule } : {}) }))).catch(() => {});
@@ -196,6 +197,7 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
     await transport.send(me, roles.modelOwner, `exec/${open.session}/open`, enc.encode(JSON.stringify({ ok: true, clients })));
     log(`${me}: session ${open.session} opened (${clients.length} client(s) hosted)`);
     const made = new Map<string, AggregationRoles>();
+    const before = transport.stats()[me];
     try {
       await servePlayerExecutor(hosting, {
         me,
@@ -206,10 +208,6 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
         policy: rolePolicy(o.policy),
         ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         checkPlan: (plan) => checkPlanAgainstConfig(plan, config, o.policy, me),
-        // the MPC servers (and the reference's aggregator) hear from the clients directly: they agree on what the
-        // driver told the clients before anything is revealed; Paillier's clients reach the aggregation service only
-        // through the model owner (its sealed boxes), so the agreement cannot run there
-        agreement: (plan) => plan.protocol !== ROLE_SETS.paillier.name,
         roles: (plan) => {
           const key = `${plan.protocol} ${JSON.stringify(plan.params)}`;
           let r = made.get(key);
@@ -222,13 +220,19 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
         },
         log,
       });
-      log(`${me}: session ${open.session} ended`);
+      log(`${me}: session ${open.session} ended (${traffic(before, transport.stats()[me])})`);
     } catch (e) {
       log(`${me}: session ${open.session} failed: ${(e as Error).message}`);
     } finally {
       for (const r of made.values()) await r.close?.();
     }
   }
+}
+
+/** What this player sent and received during a session (its transport's counters, every hosted client's messages included). */
+function traffic(before: PlayerStats | undefined, after: PlayerStats | undefined): string {
+  const d = (k: keyof PlayerStats) => (after?.[k] ?? 0) - (before?.[k] ?? 0);
+  return `sent ${d('bytesSent')} B in ${d('messagesSent')} messages, received ${d('bytesReceived')} B in ${d('messagesReceived')} messages`;
 }
 
 export interface OpenSessionOptions {

@@ -49,6 +49,23 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+/**
+ * Keys for every player of `roles` in `<dir>/keys` and `<dir>/config.json` with mutual TLS links
+ * on free loopback ports (what `fedcrypt keygen` + `fedcrypt config` produce); `extra` adds
+ * top-level fields (e.g. a "policy").
+ */
+export async function writeTlsDeployment(dir: string, roles: readonly (readonly [string, string])[], extra: Record<string, unknown> = {}): Promise<void> {
+  const { keygen } = await import('../../src/deploy/keys.js');
+  const { writeFileSync } = await import('node:fs');
+  const ports = await freePorts(roles.length);
+  const players: Record<string, unknown> = {};
+  roles.forEach(([name, role], i) => {
+    const k = keygen(name, join(dir, 'keys'));
+    players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
+  });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', ...extra, players }, null, 2));
+}
+
 export const ROLES7: [string, string][] = [
   ['model-owner', 'model-owner'],
   ['server0', 'compute-server'], ['server1', 'compute-server'], ['server2', 'compute-server'],

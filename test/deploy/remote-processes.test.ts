@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keygen } from '../../src/deploy/keys.js';
 import { remoteContext } from '../../src/deploy/remote.js';
 import { clientData } from '../../src/runtime/remote/context.js';
 import { insecureReferenceAggregation, localContext, secureSumComputation, temperatureComputations } from '../../src/runtime/index.js';
 import { PolicyError, withContext } from '../../src/core/index.js';
-import { freePorts, ROLES7, startCli, stop, waitFor, type Proc } from './helpers.js';
+import { ROLES7, writeTlsDeployment, startCli, stop, waitFor, type Proc } from './helpers.js';
 
 // the players' data: each client's value from its own name (the driver never reads this file)
 const DATA_MODULE = `
@@ -46,13 +45,7 @@ describe('remoteContext across processes', { timeout: 180_000 }, () => {
   const ownerArgs = (name: string, optIn: boolean) => ['--data', 'data.mjs', ...(optIn ? ['--insecure-allow-plaintext'] : []), ...(name === 'owner2' ? ['--clients', '2'] : [])];
 
   before(async () => {
-    const ports = await freePorts(ROLES7.length);
-    const players: Record<string, unknown> = {};
-    ROLES7.forEach(([name, role], i) => {
-      const k = keygen(name, join(dir, 'keys'));
-      players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
-    });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', players }, null, 2));
+    await writeTlsDeployment(dir, ROLES7);
     writeFileSync(join(dir, 'data.mjs'), DATA_MODULE);
     await Promise.all(
       ROLES7.slice(1).map(([name, role]) => start(name, role === 'data-owner' ? ownerArgs(name, true) : ['--insecure-allow-plaintext'])),

@@ -4,8 +4,8 @@
  * transport, as in separate processes): the attacks of policy-rounds.test.ts
  * against the SPMD job, carried over. The driver opens an honest session and
  * then tampers with what it sends; the compute servers, told by every data
- * owner what the driver told its clients (the agreement), take no part, and
- * nothing is revealed to the model owner.
+ * owner the digest of every command it was sent and of its plan (their
+ * release gate, runtime/remote/player.ts), reveal nothing to the model owner.
  *
  *  1. the victim gets the real weights, the other data owners zeros (their
  *     gradients at zero weights are known: the aggregate would isolate the
@@ -134,7 +134,7 @@ describe('a malicious model owner on the stack: the servers take no part', { tim
       if (h['op'] !== 'broadcast' || h['placement'] !== 'CLIENTS' || to === 'owner0' || blobs[0]!.byteLength < 1000) return undefined;
       return [new Uint8Array(blobs[0]!.byteLength)];
     });
-    refusedByServers(r, /told the clients of 'owner\d' and 'owner\d' different things/);
+    refusedByServers(r, /the client players were not sent the same commands \(owner0 and owner[12] differ\)/);
     nothingRevealed(r);
     // the data owners did take part (their shares alone reveal nothing): the attack reached the aggregation
     assert.ok(r.sent.some((m) => m.from === 'owner0' && m.to === 'server1' && m.bytes >= r.n * 8));
@@ -148,7 +148,7 @@ describe('a malicious model owner on the stack: the servers take no part', { tim
       new DataView(b.buffer, b.byteOffset).setInt32(8, 7, true);
       return [b];
     });
-    refusedByServers(r, /different things/);
+    refusedByServers(r, /not sent the same commands \(owner0 and owner2 differ\)/);
     nothingRevealed(r);
   });
 
@@ -158,7 +158,8 @@ describe('a malicious model owner on the stack: the servers take no part', { tim
       const plan = planFromBytes(blobs[0]!);
       return [planToBytes({ ...plan, clients: [...plan.clients].reverse() })];
     });
-    refusedByServers(r, /sent 'owner1' another plan/);
+    // (the plan travels in the 'aggregate' command: owner1's transcript differs from the others')
+    refusedByServers(r, /not sent the same commands \(owner0 and owner1 differ\)/);
     nothingRevealed(r);
   });
 });

@@ -9,11 +9,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keygen } from '../../src/deploy/keys.js';
-import { freePorts, ROLES7, sameBits, startCli, stop, waitFor, type Proc } from './helpers.js';
+import { ROLES7, sameBits, writeTlsDeployment, startCli, stop, waitFor, type Proc } from './helpers.js';
 import { loadCheckpoint } from '../../src/deploy/checkpoint.js';
 import { initTf } from '../../src/learning/tf.js';
 import { loadDataset, slice, sliceDataset } from '../../src/learning/mnist.js';
@@ -35,14 +34,8 @@ describe('FedAvg across processes on the execution stack', { timeout: 240_000 },
   const procs: Proc[] = [];
 
   before(async () => {
-    const ports = await freePorts(ROLES7.length);
-    const players: Record<string, unknown> = {};
-    ROLES7.forEach(([name, role], i) => {
-      const k = keygen(name, join(dir, 'keys'));
-      players[name] = { address: `127.0.0.1:${ports[i]}`, role, certificate: k.certificate, publicKey: k.publicKey };
-    });
     // Paillier is not in the default policy: this config enables it for every player
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, links: 'tls', policy: { protocols: ['aby3', 'pond', 'paillier'] }, players }, null, 2));
+    await writeTlsDeployment(dir, ROLES7, { policy: { protocols: ['aby3', 'pond', 'paillier'] } });
     await Promise.all(
       ROLES7.slice(1).map(async ([name, role]) => {
         const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);

@@ -208,7 +208,7 @@ test('fewer clients than minContributors: every party refuses before it sends a 
   const proto = paillierAggregation({ numClients: K, keyBits: 512, workers: false, observe: (m) => seen.push(m) });
   const err = await simulate(proto, 'few', xs.slice(0, 2));
   assert.ok(err instanceof PolicyError && err.rule === 'minContributors' && err.count === 2 && err.minimum === 3, String(err));
-  assert.match(err.message, /2 clients, fewer than the minimum of 3/);
+  assert.match(err.message, /2 distinct contributors \(clients of one player count once\), fewer than the minimum of 3/);
   assert.equal(seen.length, 0);
   const strict = paillierAggregation({ numClients: K, keyBits: 512, workers: false, minContributors: 4, observe: (m) => seen.push(m) });
   const strictErr = await simulate(strict, 'few', xs.slice(0, 3));

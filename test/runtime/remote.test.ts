@@ -146,6 +146,25 @@ describe('remoteExecutionContext over the insecure reference roles (operators op
     assert.ok(d.received.filter((m) => m.to.includes(':')).length === 0);
   });
 
+  it('every value a player holds for a call is dropped when the call ends (a session of many rounds does not grow)', async () => {
+    const s = secureSumComputation();
+    for (let round = 0; round < 3; round++) assert.deepEqual(await withContext(d.ctx, () => s(clientData('vecs'))), [10, 15]);
+    // (the last call's dispose is pipelined: closing waits for every player's replies, in order)
+    await d.ctx.close();
+    // each player: the values the driver asked it to hold (commands with 'out'), and those it was told to drop
+    // (commands come alone or in batches)
+    const commands = d.received
+      .filter((m) => m.from === 'model-owner' && /^exec\/s\d+\/\d+$/.test(m.key))
+      .flatMap((m) => {
+        const f = unframe(m.payload, 'command');
+        return (f.header['op'] === 'batch' ? unframeBatch(f, 'commands') : [f]).map((c) => ({ to: m.to, h: c.header }));
+      });
+    const dropped = new Map<string, Set<number>>();
+    for (const { to, h } of commands) if (h['op'] === 'dispose') for (const r of h['refs'] as number[]) (dropped.get(to) ?? dropped.set(to, new Set()).get(to)!).add(r);
+    const held = commands.filter(({ h }) => typeof h['out'] === 'number' && h['op'] !== 'dispose');
+    assert.ok(held.length > 0);
+    for (const { to, h } of held) assert.ok(dropped.get(to)?.has(h['out'] as number), `${to} was told to drop value #${String(h['out'])} (${String(h['op'])})`);
+  });
 });
 
 describe('what the remote context refuses', () => {

@@ -73,25 +73,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   }
 
   protected async shareRing(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string): Promise<Parts> {
-    let seeds: Uint8Array | undefined;
-    let x2: RingTensor | undefined;
-    if (this.isLocal(owner)) {
-      const pa = new Prg();
-      const pb = new Prg();
-      seeds = new Uint8Array(32);
-      seeds.set(pa.seed, 0);
-      seeds.set(pb.seed, 16);
-      const r = this.randomRing(shape, pa);
-      x2 = ring.sub(this.must(value, owner, 'input'), r);
-      ring.subInPlace(x2, this.randomRing(shape, pb));
-    }
-    const [s0, s1, s2, r1, r2] = await Promise.all([
-      this.moveBytes(owner, this.#s(0), `${key}/seeds01`, seeds),
-      this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
-      this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
-      this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
-      this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
-    ]);
+    const [s0, s1, s2, r1, r2] = await this.#shareMessages(owner, value, shape, key);
     const fromSeed = (s: Uint8Array): RingTensor => this.randomRing(shape, new Prg(new Uint8Array(s)));
     const parts: Parts = new Array(6).fill(undefined);
     if (s0 !== undefined) {
@@ -107,6 +89,71 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       parts[5] = fromSeed(s2);
     }
     return parts;
+  }
+
+  /**
+   * encryptAddN's sharing of one owner's input, added into `acc` where it
+   * arrives; as shareRing, except that x2 goes to server1 only (server2's
+   * copy of component 2 is the sum, forwarded once by `finishAddN`, as in
+   * encryptSum): each owner uploads one full component, not two. Seeds
+   * expand through the scratch buffer; nothing per owner is kept.
+   */
+  protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+    const [s0, s1, s2, r1] = await this.#shareMessages(owner, value, shape, key, { aggregate: true });
+    const add = (slot: number, t: RingTensor): void => void ring.addInPlace(this.must(acc[slot], this.partHolders[slot]!, 'running sum'), t);
+    const addSeed = (slot: number, s: Uint8Array): void => add(slot, new Prg(new Uint8Array(s)).ringTensorInto(this.scratch(shape)));
+    if (s0 !== undefined) {
+      addSeed(0, s0.subarray(0, 16));
+      addSeed(1, s0.subarray(16, 32));
+    }
+    if (s1 !== undefined) {
+      addSeed(2, s1);
+      add(3, this.must(r1, this.#s(1), 'x2'));
+    }
+    if (s2 !== undefined) addSeed(5, s2);
+  }
+
+  /**
+   * server1 forwards the sum of the owners' x2 (component 2 of the sum) to
+   * server2, once: server2 never sees an owner's x2, only its own replicated
+   * share of the sum.
+   */
+  protected override async finishAddN(acc: Parts, shape: readonly number[], key: string): Promise<Parts> {
+    const [, p1, p2] = this.servers;
+    const fwd = await this.move(p1, p2, `${key}/x2sum`, this.isLocal(p1) ? this.must(acc[3], p1, 'x2 sum') : undefined, shape);
+    if (this.isLocal(p2)) acc[4] = this.must(fwd, p2, 'x2 sum');
+    return acc;
+  }
+
+  /**
+   * The messages of sharing `value` (where `owner` executes): server0 gets
+   * the seeds of x0 and x1, server1 the seed of x1 and x2 = x - x0 - x1,
+   * server2 the seed of x0 and x2. For encryptAddN (`aggregate`), x2 goes
+   * to server1 only and is computed in place in the owner's encoding (the
+   * protocol's own: encodeFn's fresh tensor). Resolves with what arrived here:
+   * [seeds01 (server0), seed1 (server1), seed0 (server2), x2 (server1), x2 (server2)].
+   */
+  async #shareMessages(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, o: { aggregate?: boolean } = {}): Promise<[Uint8Array?, Uint8Array?, Uint8Array?, RingTensor?, RingTensor?]> {
+    let seeds: Uint8Array | undefined;
+    let x2: RingTensor | undefined;
+    if (this.isLocal(owner)) {
+      const pa = new Prg();
+      const pb = new Prg();
+      seeds = new Uint8Array(32);
+      seeds.set(pa.seed, 0);
+      seeds.set(pb.seed, 16);
+      // x2 = x - PRG(a) - PRG(b), the expansions through the scratch buffer; in place in encryptAddN's encoding (its own)
+      const x = this.must(value, owner, 'input');
+      x2 = o.aggregate ? ring.subInPlace(x, pa.ringTensorInto(this.scratch(shape))) : ring.sub(x, pa.ringTensorInto(this.scratch(shape)));
+      ring.subInPlace(x2, pb.ringTensorInto(this.scratch(shape)));
+    }
+    return Promise.all([
+      this.moveBytes(owner, this.#s(0), `${key}/seeds01`, seeds),
+      this.moveBytes(owner, this.#s(1), `${key}/seed1`, seeds?.subarray(16, 32)),
+      this.moveBytes(owner, this.#s(2), `${key}/seed0`, seeds?.subarray(0, 16)),
+      this.move(owner, this.#s(1), `${key}/x2`, x2, shape),
+      o.aggregate ? undefined : this.move(owner, this.#s(2), `${key}/x2`, x2, shape),
+    ]);
   }
 
   /** Fill `t` with PRF(key, nonce) (reusing its memory). */
@@ -418,11 +465,15 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    *
    * `inputs[i]` only where owner i executes (elsewhere undefined, and
    * `options.size`); `out` where `player` executes. Resolves with `out`
-   * there, undefined elsewhere.
+   * there, undefined elsewhere. `options.releaseGate`: awaited where a
+   * server executes, before it sends its sum to `player` (it throws to
+   * refuse: nothing is sent then).
    */
-  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena } = {}): Promise<O | undefined> {
+  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena; releaseGate?: () => Promise<void> } = {}): Promise<O | undefined> {
     const fn = 'ABY3.aggregateInto';
     const { arena, n } = this.#checkSumArgs(fn, owners, inputs, multipliers, options);
+    const gate = options.releaseGate;
+    if (gate !== undefined && typeof gate !== 'function') throw new TypeError(`${fn}: option 'releaseGate' must be a function`);
     const to = this.checkKnownPlayer(fn, 'player', player);
     if (this.servers.some((s) => s.name === to.name)) throw new TypeError(`${fn}: argument 'player' must not be a compute server (got '${to.name}'); use encryptSum and revealInto`);
     if (this.isLocal(to)) {
@@ -461,6 +512,8 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       // x2 may be reused only when its receiver is in this process and has consumed it
       if (x2 !== undefined && l1 && this.transport.kind === 'memory') arena.give(x2);
     }
+    // a server sends its sum only once its release gate holds (server2 checks it too, though it sends nothing)
+    if (gate !== undefined && this.servers.some((s) => this.isLocal(s))) await gate();
     const [a, b] = await Promise.all([this.move(p0, to, `${key}/masks`, masks, shape), this.move(p1, to, `${key}/rest`, rest, shape)]);
     if (!this.isLocal(to)) return undefined;
     return decodeSumInto([this.must(a, to, 'masks'), this.must(b, to, 'rest')], this.fixed, this.fixed.frac, out!);

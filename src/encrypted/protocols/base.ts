@@ -266,17 +266,18 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     return Prg.derive(key, nonce).ringTensor(this.bits, shape);
   }
 
-  #scratchBuf: BigUint64Array | undefined;
+  /** The scratch memory, one for the process (a process may run many protocol instances: one per hosted client). */
+  static #scratchBuf: BigUint64Array | undefined;
 
   /**
-   * A scratch tensor over memory reused across ops (first touch of fresh
-   * memory is slow). Valid only until the next await: never let it escape or
-   * live across a message.
+   * A scratch tensor over memory reused across ops and instances (first
+   * touch of fresh memory is slow). Valid only until the next await: never
+   * let it escape or live across a message (another instance may take it).
    */
   protected scratch(shape: readonly number[]): RingTensor {
     const limbs = shape.reduce((a, b) => a * b, 1) * (this.bits / 64);
-    if (this.#scratchBuf === undefined || this.#scratchBuf.length < limbs) this.#scratchBuf = new BigUint64Array(limbs);
-    return new RingTensor(this.bits, shape, new BigUint64Array(this.#scratchBuf.buffer, 0, limbs));
+    if (Protocol.#scratchBuf === undefined || Protocol.#scratchBuf.length < limbs) Protocol.#scratchBuf = new BigUint64Array(limbs);
+    return new RingTensor(this.bits, shape, new BigUint64Array(Protocol.#scratchBuf.buffer, 0, limbs));
   }
 
   /** A fresh uniformly random ring tensor from a CSPRNG-seeded PRG. */
@@ -416,6 +417,73 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     }
     const key = this.nextOp();
     return this.ready().then(async () => this.makeTensor(await this.shareRing(owner, encoded, sh, key), sh, 'fixed', sens));
+  }
+
+  /**
+   * `addN` of one `encryptEncoded` per owner, streamed: each owner shares its
+   * own input, and each holder adds an owner's sharing into one running sum
+   * per part as soon as it arrives, in whatever order, then drops it. A
+   * holder's memory is one sum (plus the message in hand), not one sharing
+   * per owner; the sum is the same ring sum whatever the order, so the value
+   * is bit for bit that of `addN` over `encryptEncoded`. The messages are
+   * `encryptEncoded`'s, except where a protocol saves on them (ABY3: each
+   * owner's full component goes to server1 only, which forwards the sum of
+   * them to server2 once, as in `encryptSum`). One op number for all owners
+   * (`${op}/${i}` per owner).
+   * `encodeFn(i, cfg)` runs at call time where owner i executes (a throw
+   * there stops the call before anything is sent); elsewhere nothing of
+   * owner i is computed. It returns a fresh tensor, which becomes the
+   * protocol's (it may mask it in place). `options.encoding`: 'fixed'
+   * (default) or 'int'.
+   */
+  encryptAddN(owners: readonly Player[], encodeFn: (index: number, cfg: FixedPointConfig) => RingTensor, shape: readonly number[], options: Omit<EncryptOptions, 'shape'> & { encoding?: Encoding } = {}): Promise<T> {
+    const fn = `${this.constructor.name}.encryptAddN`;
+    if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
+    // (this runs at every party for every owner: no work per valid owner beyond the check)
+    for (let i = 0; i < owners.length; i++) if (!(owners[i] instanceof Player)) checkPlayer(fn, `owners[${i}]`, owners[i]);
+    if (typeof encodeFn !== 'function') throw new TypeError(`${fn}: argument 'encodeFn' must be a function, got ${describe(encodeFn)}`);
+    const sh = checkShapeArg(fn, shape);
+    const encoding = options.encoding ?? 'fixed';
+    if (encoding !== 'fixed' && encoding !== 'int') throw new RangeError(`${fn}: option 'encoding' must be 'fixed' or 'int', got ${describe(encoding)}`);
+    const sens = this.checkSensitivityOption('encryptAddN', options.sensitivity);
+    // (the owners are not registered as known players: a party of a sum over many owners keeps nothing per owner)
+    // the owners that execute here encode now (a throw stops the call before anything is sent)
+    const encoded = new Map<number, RingTensor>();
+    for (let i = 0; i < owners.length; i++) {
+      if (!this.isLocal(owners[i]!)) continue;
+      const e = encodeFn(i, this.fixed);
+      if (!(e instanceof RingTensor) || e.bits !== this.bits || !sameShape(e.shape, sh)) throw new TypeError(`${fn}: 'encodeFn' must return a RingTensor in Z_2^${this.bits} of shape ${fmtShape(sh)} (owner ${i})`);
+      encoded.set(i, e);
+    }
+    const key = this.nextOp();
+    return this.ready().then(async () => {
+      const holders = this.partHolders;
+      // the running sums, zero, where each part's holder executes (never a received buffer: those may be shared)
+      const acc: Parts = holders.map((h) => (this.isLocal(h) ? new RingTensor(this.bits, sh) : undefined));
+      // a holder takes every owner's sharing; a party that holds nothing only sends its own owners' (nothing per other owner)
+      const shares = acc.some((a) => a !== undefined) ? owners.map((o, i) => this.shareAddInto(o, encoded.get(i), sh, `${key}/${i}`, acc)) : [...encoded].map(([i, e]) => this.shareAddInto(owners[i]!, e, sh, `${key}/${i}`, acc));
+      await Promise.all(shares);
+      return this.makeTensor(await this.finishAddN(acc, sh, key), sh, encoding, sens);
+    });
+  }
+
+  /** The last step of `encryptAddN` once every owner's sharing is in: the running sums as they are, by default. */
+  protected async finishAddN(acc: Parts, _shape: readonly number[], _key: string): Promise<Parts> {
+    return acc;
+  }
+
+  /**
+   * Share `value` (present where `owner` executes; the protocol's own, it
+   * may be overwritten) as `shareRing` does, and add each part that arrives
+   * here into `acc` (a running sum per part, present where its holder
+   * executes). The default adds `shareRing`'s parts; a protocol may add
+   * without materialising them.
+   */
+  protected async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+    const parts = await this.shareRing(owner, value, shape, key);
+    parts.forEach((p, i) => {
+      if (p !== undefined) ring.addInPlace(this.must(acc[i], this.partHolders[i]!, 'running sum'), p);
+    });
   }
 
   /** Checks of a reveal to `player` (known, inside `x`'s sensitivity), for subclasses' reveal variants. */

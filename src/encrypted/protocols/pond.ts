@@ -61,24 +61,38 @@ export class Pond extends Protocol<AdditiveTensor> {
   protected async setup(): Promise<void> {}
 
   protected async shareRing(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string): Promise<Parts> {
+    const [s, x1] = await this.#shareMessages(owner, value, shape, key);
+    return [s === undefined ? undefined : this.randomRing(shape, new Prg(s)), x1];
+  }
+
+  /** As shareRing, each part added into `acc` where it arrives (the seed expands through the scratch buffer). */
+  protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+    const [s, x1] = await this.#shareMessages(owner, value, shape, key, true);
+    if (s !== undefined) ring.addInPlace(this.must(acc[0], this.server0, 'running sum'), new Prg(s).ringTensorInto(this.scratch(shape)));
+    if (x1 !== undefined) ring.addInPlace(this.must(acc[1], this.server1, 'running sum'), x1);
+  }
+
+  /**
+   * The messages of sharing `value` (where `owner` executes): a seed to
+   * server0, x - PRG(seed) to server1 (in place in `value` when `own`). Resolves with what arrived here: the
+   * seed (checked) at server0, the masked share at server1.
+   */
+  async #shareMessages(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, own = false): Promise<[Uint8Array | undefined, RingTensor | undefined]> {
     let seed: Uint8Array | undefined;
     let masked: RingTensor | undefined;
     if (this.isLocal(owner)) {
       const prg = new Prg();
       seed = prg.seed;
-      masked = ring.sub(this.must(value, owner, 'input'), this.randomRing(shape, prg));
-      // (value may be the caller's tensor: not overwritten)
+      // the mask expands through the scratch buffer; the value is overwritten only when it is the protocol's own (`own`: encryptAddN's encoding)
+      const x = this.must(value, owner, 'input');
+      masked = own ? ring.subInPlace(x, prg.ringTensorInto(this.scratch(shape))) : ring.sub(x, prg.ringTensorInto(this.scratch(shape)));
     }
     const [s, x1] = await Promise.all([
       this.moveBytes(owner, this.server0, `${key}/seed`, seed),
       this.move(owner, this.server1, `${key}/masked`, masked, shape),
     ]);
-    let x0: RingTensor | undefined;
-    if (s !== undefined) {
-      if (s.length !== SEED_BYTES) throw new TransportError(`Pond: input seed has ${s.length} bytes, expected ${SEED_BYTES}`);
-      x0 = this.randomRing(shape, new Prg(new Uint8Array(s)));
-    }
-    return [x0, x1];
+    if (s !== undefined && s.length !== SEED_BYTES) throw new TransportError(`Pond: input seed has ${s.length} bytes, expected ${SEED_BYTES}`);
+    return [s === undefined ? undefined : new Uint8Array(s), x1];
   }
 
   /** SecureML local truncation of share i; overwrites `z` when `own`. */

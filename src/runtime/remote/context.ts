@@ -25,11 +25,11 @@ import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, toJsTyped, type 
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
 import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
+import { prepareRole } from '../../aggregation/party.js';
 import type { Transport } from '../../transport/channel.js';
-import { partyTransport } from '../../transport/view.js';
 import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../executor.js';
 import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
-import { abortKey } from './player.js';
+import { abortable, abortKey } from './player.js';
 import { valueFromParts, valueToParts } from './wire.js';
 import { RemoteSession } from './driver-session.js';
 import { flushMarks, mark, tracedTransport } from './trace.js';
@@ -111,13 +111,6 @@ function isConcrete(t: Type): boolean {
   return false;
 }
 
-/** The one member type all players reported for a new value. */
-function agreedType(replies: readonly { header: Record<string, unknown> }[], players: readonly string[], what: string): Type {
-  const ts = replies.map((r) => JSON.stringify(r.header['type']));
-  const i = ts.findIndex((t) => t !== ts[0]);
-  if (i >= 0) throw new FedValueError('CLIENT_COUNT', what, `players disagree on the type of ${what}: ${players[0]} has ${ts[0]}, ${players[i]} has ${ts[i]}`);
-  return typeFromJson(replies[0]!.header['type']);
-}
 
 interface Call {
   readonly def: IntrinsicDef;
@@ -157,14 +150,12 @@ async function map(c: Call): Promise<RtValue> {
   const placement = arg.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
   const players = playersAt(s, placement);
-  const header = { op: 'map', out, placement, fn: name, arg: arg.ref };
-  if (isConcrete(def!.resultType)) {
-    s.pipeline(players, header);
-    return new RemoteRef(resultType(c), out, def!.resultType);
+  // the players never describe the values they hold: the result type is the computation's own
+  if (!isConcrete(def!.resultType)) {
+    throw new FedArgumentError('VALUE_FORM', 'fn', `${name} has a result type with unknown dimensions (${String(def!.resultType)}); in a remote context pass { result } with known ones to localComputation`);
   }
-  await s.settle();
-  const replies = await s.all(players, header);
-  return new RemoteRef(resultType(c), out, agreedType(replies, players, `the result of ${name}`));
+  s.pipeline(players, { op: 'map', out, placement, fn: name, arg: arg.ref });
+  return new RemoteRef(resultType(c), out, def!.resultType);
 }
 
 async function zip(c: Call): Promise<RtValue> {
@@ -177,15 +168,8 @@ async function zip(c: Call): Promise<RtValue> {
   const out = s.newRef();
   const players = playersAt(s, placement);
   const names = st.type.elements.map(([n]) => n ?? null);
-  const header = { op: 'zip', out, placement, args: refs.map((r) => r.ref), names };
-  const known = new StructType(refs.map((r, i) => [names[i] ?? undefined, r.memberType] as const));
-  if (isConcrete(known)) {
-    s.pipeline(players, header);
-    return new RemoteRef(rt, out, known);
-  }
-  await s.settle();
-  const replies = await s.all(players, header);
-  return new RemoteRef(rt, out, agreedType(replies, players, 'a zipped value'));
+  s.pipeline(players, { op: 'zip', out, placement, args: refs.map((r) => r.ref), names });
+  return new RemoteRef(rt, out, new StructType(refs.map((r, i) => [names[i] ?? undefined, r.memberType] as const)));
 }
 
 /**
@@ -228,15 +212,19 @@ async function aggregation(c: Call): Promise<RtValue> {
     });
     const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
     const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
-    const ctx = { me: o.server, transport: tracedTransport(partyTransport(o.transport, o.server), 1), policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 };
+    // SERVER's own checks, before the plan leaves this process; its role stops waiting when a player fails
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const own = prepareRole(tracedTransport(abortable(o.transport, stopped, 'the aggregation failed at a player'), 1), { roles: o.roles, plan, role: 'server', policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 });
     let atServer;
     try {
       mark(`aggregate>${target}`);
       [atServer] = await Promise.all([
-        s.track(o.server, o.roles.server(ctx, plan)).then((r) => (mark('server<'), r)),
+        s.track(o.server, own.run()).then((r) => (mark('server<'), r)),
         s.all(players, header, [planToBytes(plan)]).then((r) => (mark('replies<'), r)),
       ]);
     } catch (e) {
+      stop();
       // a failed pipelined command (a broadcast, a map) is the cause of what failed here
       await s.settle();
       throw e;
@@ -372,17 +360,13 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
         if (!(a instanceof ClientData)) {
           throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `in a remote context a ${String(t)} argument is clientData('<source>'): client data never comes from the driver`);
         }
-        const out = s.newRef();
-        const players = s.clientPlayers;
-        const header = { op: 'data', out, source: a.source, type: typeToJson(t.member) };
-        if (isConcrete(t.member)) {
-          // every dimension declared: each player checks its clients' values against it; no round trip
-          s.pipeline(players, header);
-          values.push(new RemoteRef(t, out, t.member));
-        } else {
-          const replies = await s.all(players, header);
-          values.push(new RemoteRef(t, out, agreedType(replies, players, `data source '${a.source}'`)));
+        if (!isConcrete(t.member)) {
+          throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `in a remote context a CLIENTS parameter needs a type with known dimensions (got ${String(t)}): the players never describe the data they hold`);
         }
+        const out = s.newRef();
+        // every dimension declared: each player checks its clients' values against it; no round trip
+        s.pipeline(s.clientPlayers, { op: 'data', out, source: a.source, type: typeToJson(t.member) });
+        values.push(new RemoteRef(t, out, t.member));
       } else if (t.kind === 'federated' && t.placement.name !== 'SERVER') {
         throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `a remote context takes arguments at SERVER or clientData(...) at CLIENTS, not ${String(t)}`);
       } else values.push(fromJs(args[i], t, `arg[${i}]`, { clients: s.clients.length, aggregators: s.aggregators.length }));
@@ -417,8 +401,14 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     async close() {
       if (ended) return;
       ended = true;
-      if (failed === undefined) await s.all(options.players.map((p) => p.name), { op: 'end' });
-      await abortAll();
+      try {
+        if (failed === undefined) {
+          await s.settle();
+          await s.all(options.players.map((p) => p.name), { op: 'end' });
+        }
+      } finally {
+        await abortAll();
+      }
     },
   });
 }

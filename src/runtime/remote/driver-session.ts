@@ -9,6 +9,7 @@ import { PolicyError } from '../../core/errors.js';
 import type { RtValue } from '../../core/values.js';
 import type { RemoteExecutionOptions, RemoteRef } from './context.js';
 import { decisive, diagnose, RemoteCommandError, type NotedFailure } from './faults.js';
+import { hostOf } from '../../transport/hosting.js';
 import { execKey } from './player.js';
 import { frame, frameBatch, MAX_BATCH, unframe, unframeBatch, type Framed } from './wire.js';
 
@@ -130,7 +131,8 @@ export class RemoteSession {
     return this.track(this.o.server, reply.then((r) => {
       const h = r.header;
       if (h['ok'] !== true) {
-        const party = typeof h['party'] === 'string' ? h['party'] : player;
+        // a player speaks for itself and the clients it hosts, never for another party
+        const party = typeof h['party'] === 'string' && hostOf(h['party']) === player ? h['party'] : player;
         const error = typeof h['error'] === 'string' ? h['error'].slice(0, 1000) : 'failed';
         if (typeof h['rule'] === 'string') throw new PolicyError(h['rule'], error.replace(/^.*?policy "[^"]*" refuses: /, ''), { party });
         const peer = typeof h['peer'] === 'string' && this.o.players.some((p) => p.name === h['peer'] || p.clients.includes(h['peer'] as string)) ? h['peer'] : undefined;
@@ -170,9 +172,15 @@ export class RemoteSession {
         items[0]!.done(reply);
         return;
       }
-      const replies = reply.header['op'] === 'batch' ? unframeBatch(reply, `reply of ${player}`) : [];
-      if (replies.length !== items.length) throw new RangeError(`reply of ${player}: ${replies.length} replies to a batch of ${items.length} commands`);
-      items.forEach((x, i) => x.done(replies[i]!));
+      // (a player that fails the first command of a batch may answer with that one reply alone)
+      const replies = reply.header['op'] === 'batch' ? unframeBatch(reply, `reply of ${player}`) : [reply];
+      // a player stops at a failed command (it ends the session): fewer replies, the last a failure
+      const stopped = replies.length > 0 && replies.length < items.length && replies[replies.length - 1]!.header['ok'] !== true;
+      if (replies.length !== items.length && !stopped) throw new RangeError(`reply of ${player}: ${replies.length} replies to a batch of ${items.length} commands`);
+      items.forEach((x, i) => {
+        if (i < replies.length) x.done(replies[i]!);
+        else x.fail(new RemoteCommandError(player, String(x.header['op']), 'not run (the player ended the session at a failed command before it)'));
+      });
     } catch (e) {
       for (const x of items) x.fail(e);
     }

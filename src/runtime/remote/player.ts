@@ -13,36 +13,37 @@
  *   source text is never taken from the network.
  * - Every hosted client runs its own client role with its own secrets (no
  *   pre-aggregation across the clients it hosts).
- * - Failures are answered with the error's class and, for a policy refusal,
- *   its rule and message; other detail stays in this player's log (an error
- *   message may quote a value).
- * - Agreement before any aggregate is revealed: a player hosting clients
- *   hashes what the driver told them since the previous aggregation (every
- *   command at CLIENTS, with its values: the weights and hyperparameters a
- *   learning round broadcasts) and sends that digest, with the plan's, to
- *   every aggregator; an aggregator takes part only if every client player
- *   reports the same digests as each other and its own plan's (PolicyError
- *   'agreement' otherwise, before its role sends a byte). A driver that
- *   sends a victim other weights than the rest (so that the aggregate
- *   isolates the victim's update), or another plan, gets nothing revealed.
+ * - Failures are answered, for a policy refusal, with its rule and message,
+ *   otherwise with neither class nor message (they stay in this player's
+ *   log: an error may depend on a value), a lost link or a deadline with the
+ *   peer it concerns (a name: the driver names the player at fault); a failed
+ *   command ends the session.
+ * - An aggregator releases nothing before every client player of the plan
+ *   sent it the digests of its commands (all equal) and of its plan (equal
+ *   to the aggregator's own): `agreement` below. The commands a driver sends
+ *   in one message (a batch, `frameBatch`) count one by one
+ *   (`commandDigest`): how the driver groups them does not matter.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { PolicyError } from '../../core/errors.js';
 import { registeredLocal } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import { getIntrinsicImpl, intrinsicByUri } from '../../core/intrinsics.js';
-import { SequenceType, StructType, typeToJson, type FederatedType, type FunctionType, type Type } from '../../core/types.js';
+import { SequenceType, StructType, TensorType, typeToJson, type FederatedType, type FunctionType, type Type } from '../../core/types.js';
 import { FederatedValue, fromJs, fromLeaves, leavesOf, SequenceValue, StructValue, type RtValue } from '../../core/values.js';
-import { planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
-import { enforcePlan, type AggregationRoles, type ClientInput, type PartyContext, type RolePolicy } from '../../aggregation/roles.js';
-import type { Transport } from '../../transport/channel.js';
-import { PeerError, TransportError } from '../../transport/errors.js';
-import { partyTransport } from '../../transport/view.js';
+import { createHash } from 'node:crypto';
+import { checkPlan as checkPlanShape, planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
+import { prepareRole } from '../../aggregation/party.js';
+import { checkContributors, type AggregationRoles, type ClientInput, type RolePolicy } from '../../aggregation/roles.js';
 import { hostOf } from '../../transport/hosting.js';
+import type { ReceiveOptions, Transport } from '../../transport/channel.js';
+import { PeerError, TransportError } from '../../transport/errors.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
 import { concreteType, frame, frameBatch, unframe, unframeBatch, valueFromParts, valueToParts, type Framed } from './wire.js';
 import { flushMarks, mark, TRACE, tracedTransport } from './trace.js';
+import { sanitize } from './sanitize.js';
+
+export { sanitize };
 
 export type DataSource = (source: string, client: { readonly name: string; readonly index: number }) => unknown;
 
@@ -71,13 +72,6 @@ export interface PlayerExecutorOptions {
   readonly timeoutMs?: number;
   /** Where details of failures go (default: nowhere). */
   readonly log?: (line: string) => void;
-  /**
-   * Whether the clients and aggregators of a plan run the agreement before
-   * it (see the module comment; default: every plan). A protocol whose
-   * clients reach its aggregators only through SERVER (Paillier's sealed
-   * boxes) cannot: the deploy layer says which.
-   */
-  readonly agreement?: (plan: AggregationPlan) => boolean;
 }
 
 type Placed = 'CLIENTS' | 'AGGREGATORS';
@@ -87,10 +81,6 @@ interface Held {
 }
 
 export const execKey = (session: string, seq: number): string => `exec/${session}/${seq}`;
-/** Where a client player's agreement digest for an aggregation goes (to each aggregator). */
-export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
-/** Commands the agreement covers: what the driver tells the clients (their values and what runs on them). */
-const TOLD_CLIENTS = new Set(['data', 'broadcast', 'map', 'zip', 'lift']);
 
 /** Intrinsics a player runs on the members it holds (no function argument, no other party involved). */
 export const LIFTABLE: readonly string[] = ['sequence_sum'];
@@ -106,15 +96,50 @@ const LIFT_ENV: LocalEnv = {
 export const abortKey = (session: string): string => `exec/${session}/abort`;
 
 const ABORTED = Symbol('aborted');
+/** A value from a command, quoted for a message (a driver's strings never reach a log line raw). */
+const q = (x: unknown): string => (JSON.stringify(x) ?? String(x)).slice(0, 80);
+/** A log line's text with its control characters escaped (a message may quote what the driver sent, e.g. JSON.parse's). */
+const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** The rendezvous key of the client players' agreement on an aggregation (see `agreement` below). */
+export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
 
-/** `t`, with every receive failing once the session is aborted. */
-function abortable(t: Transport, aborted: Promise<typeof ABORTED>): Transport {
+/**
+ * `t`, with every receive failing (`receive from '<from>': <why>`) once `aborted` resolves. Each pending
+ * receive is registered until it settles, and only then: nothing that has
+ * arrived stays reachable from the (long-lived) abort signal, so a session of
+ * many rounds holds no payload it has already handed on (a Promise.race
+ * against the abort promise would keep every received payload until the
+ * session ends).
+ */
+export function abortable(t: Transport, aborted: Promise<unknown>, why = 'the driver aborted the session'): Transport {
+  const pending = new Set<() => void>();
+  let isAborted = false;
+  aborted.then(() => {
+    isAborted = true;
+    for (const fail of pending) fail();
+    pending.clear();
+  }, () => undefined);
+  const abortedError = (from: string) => new TransportError(`receive from '${from}': ${why}`);
+  const receive = (to: string, from: string, key: string, o?: ReceiveOptions): Promise<Uint8Array> => {
+    if (isAborted) return Promise.reject(abortedError(from));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const fail = () => reject(abortedError(from));
+      pending.add(fail);
+      t.receive(to, from, key, o).then(
+        (v) => {
+          pending.delete(fail);
+          resolve(v);
+        },
+        (e: unknown) => {
+          pending.delete(fail);
+          reject(e);
+        },
+      );
+    });
+  };
   return new Proxy(t, {
     get(target, prop, receiver) {
-      if (prop === 'receive') {
-        return (to: string, from: string, key: string, o?: object) =>
-          Promise.race([target.receive(to, from, key, o), aborted.then(() => Promise.reject(new TransportError(`receive from '${from}': the driver aborted the session`)))]);
-      }
+      if (prop === 'receive') return receive;
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
@@ -125,112 +150,58 @@ function abortable(t: Transport, aborted: Promise<typeof ABORTED>): Transport {
 export async function servePlayerExecutor(transport: Transport, o: PlayerExecutorOptions): Promise<void> {
   const me = o.me;
   const aborted: Promise<typeof ABORTED> = transport.receive(me, o.driver, abortKey(o.session)).then(() => ABORTED as typeof ABORTED);
-  aborted.catch(() => {});
+  let wasAborted = false;
+  aborted.then(() => (wasAborted = true), () => undefined);
   const roleTransport = abortable(transport, aborted);
+  // what the roles send and receive (marked under FEDCRYPT_TRACE=1)
+  const protoTransport = tracedTransport(roleTransport, 1);
   const clients = [...(o.clients ?? [])];
+  const hosted = new Set(clients);
   const store = new Map<number, Held>();
+  // everything the driver sent this player in the session, in order (client players compare it before any release)
+  const transcript = createHash('sha256').update(`fedcrypt/exec/${o.session}`);
+  /**
+   * An aggregator's release gate: every client player of the plan sent the
+   * digest of the commands it was sent and of the plan it runs, the former
+   * all equal, the latter this aggregator's own (a driver that sends the
+   * victim's player its data and the others a value of its own choice, or
+   * the clients one plan and the aggregators another, is refused before
+   * anything is revealed).
+   */
+  const agreement = async (plan: AggregationPlan, planDigest: Buffer): Promise<void> => {
+    const hosts = [...new Set(plan.clients.map(hostOf))];
+    const opts = o.timeoutMs ? { timeoutMs: o.timeoutMs } : {};
+    const digests = await Promise.all(hosts.map((p) => roleTransport.receive(me, p, agreeKey(o.session, plan.invocationId), opts)));
+    const first = Buffer.from(digests[0]!);
+    const odd = digests.findIndex((d) => d.length !== 64 || !first.equals(Buffer.from(d)));
+    if (first.length !== 64 || odd >= 0) {
+      throw new PolicyError('agreement', `the client players were not sent the same commands (${hosts[0]} and ${hosts[Math.max(odd, 0)]} differ); nothing is released`, { party: me });
+    }
+    if (!first.subarray(32).equals(planDigest)) {
+      throw new PolicyError('agreement', `the client players were sent another plan than this aggregator under the same invocation id; nothing is released`, { party: me });
+    }
+  };
   const rolesFor = (plan: AggregationPlan): AggregationRoles => {
     if (typeof o.roles === 'function') return o.roles(plan);
     const r = o.roles.find((x) => x.name === plan.protocol);
     if (r === undefined) throw new PolicyError('protocol', `protocol '${plan.protocol}' is not one this player takes part in (${o.roles.map((x) => x.name).join(', ') || 'none'})`, { party: me });
     return r;
   };
-  const ctx = (party: string): PartyContext => ({ me: party, transport: tracedTransport(partyTransport(roleTransport, party), 1), policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
   const held = (ref: unknown, placement: Placed): Held => {
     const h = typeof ref === 'number' ? store.get(ref) : undefined;
-    if (h === undefined || h.placement !== placement) throw new RangeError(`${me}: no value #${String(ref)} at ${placement} here`);
+    if (h === undefined || h.placement !== placement) throw new RangeError(`${me}: no value #${q(ref)} at ${placement} here`);
     return h;
   };
   const partiesAt = (p: Placed): string[] => (p === 'CLIENTS' ? clients : [me]);
-  const put = (out: unknown, placement: Placed, values: Map<string, RtValue>): Type | undefined => {
-    if (typeof out !== 'number' || !Number.isInteger(out) || out < 0) throw new RangeError(`${me}: bad value number ${String(out)}`);
+  const put = (out: unknown, placement: Placed, values: Map<string, RtValue>): void => {
+    if (typeof out !== 'number' || !Number.isInteger(out) || out < 0) throw new RangeError(`${me}: bad value number ${q(out)}`);
     if (store.has(out)) throw new RangeError(`${me}: value #${out} exists`);
-    store.set(out, { placement, values });
     const types = [...values.values()].map((v) => JSON.stringify(typeToJson(concreteType(v))));
     if (types.some((t) => t !== types[0])) throw new RangeError(`${me}: the hosted clients' values differ in type`);
-    return values.size === 0 ? undefined : concreteType(values.values().next().value!);
-  };
-  /** The commands to CLIENTS since the previous aggregation, hashed (with their values). */
-  let transcript: Hash = createHash('sha256');
-  /** Add a command as this player's clients receive it to the transcript (the same header and values at every client player in an honest session; framing aside). */
-  const hear = (header: Record<string, unknown>, blobs: readonly Uint8Array[]): void => {
-    if (!TOLD_CLIENTS.has(String(header['op'])) || (header['op'] !== 'data' && header['placement'] !== 'CLIENTS')) return;
-    const { blobs: _lengths, ...h } = header;
-    transcript.update(JSON.stringify(h));
-    for (const b of blobs) transcript.update(createHash('sha256').update(b).digest());
-  };
-  interface Agreement {
-    /** The plan and what the agreement is about (throws what the plan's checks throw). */
-    parsed(): { plan: AggregationPlan; planDigest: Uint8Array; key: string; agree: boolean };
-    /** This player's digest sent to every aggregator (a client player whose clients accept the plan), else resolved. */
-    sent: Promise<void>;
-  }
-  /** Agreements of aggregate commands received but not run yet (by their header). */
-  const agreements = new Map<Record<string, unknown>, Agreement>();
-  /**
-   * At an aggregate command's arrival (before the commands ahead of it in
-   * its batch run, e.g. a training step): close the transcript and, where
-   * this player hosts clients of the plan and they accept it, send the
-   * digest to the aggregators at once, so that they can agree while the
-   * clients compute. Checks failing here fail the command when it runs.
-   */
-  const agreeEarly = (h: Record<string, unknown>, blobs: readonly Uint8Array[]): Agreement => {
-    const told = transcript.digest();
-    transcript = createHash('sha256');
-    let parsed: ReturnType<Agreement['parsed']> | undefined;
-    let error: unknown;
-    try {
-      const planBytes = blobs[0] ?? new Uint8Array(0);
-      const plan = planFromBytes(planBytes);
-      o.checkPlan?.(plan);
-      parsed = { plan, planDigest: createHash('sha256').update(planBytes).digest(), key: agreeKey(o.session, plan.invocationId), agree: o.agreement?.(plan) ?? true };
-    } catch (e) {
-      error = e;
-    }
-    let sent: Promise<void> = Promise.resolve();
-    if (parsed !== undefined && parsed.agree) {
-      const { plan, planDigest, key } = parsed;
-      const mine = plan.clients.filter((c) => clients.includes(c));
-      try {
-        // each hosted client's own checks of the plan first: a client that refuses sends nothing, not even the digest
-        const r = mine.length > 0 ? rolesFor(plan) : undefined;
-        for (const c of mine) enforcePlan(r!, ctx(c), plan, 'client');
-        if (mine.length > 0) {
-          const digest = new Uint8Array(64);
-          digest.set(planDigest, 0);
-          digest.set(told, 32);
-          sent = Promise.all(plan.aggregators.map((a) => roleTransport.send(me, a, key, digest))).then(() => undefined);
-          sent.catch(() => undefined);
-        }
-      } catch (e) {
-        error = e;
-      }
-    }
-    return {
-      parsed: () => {
-        if (error !== undefined) throw error;
-        return parsed!;
-      },
-      sent,
-    };
-  };
-  /** At an aggregator: every client player of the plan reports this plan and the same transcript, or this player takes no part. */
-  const checkAgreement = async (plan: AggregationPlan, planDigest: Uint8Array, key: string): Promise<void> => {
-    const hosts = [...new Set(plan.clients.map(hostOf))];
-    const opts = o.timeoutMs ? { timeoutMs: o.timeoutMs } : {};
-    const got = await Promise.all(hosts.map((p) => roleTransport.receive(me, p, key, opts)));
-    got.forEach((d, i) => {
-      if (d.byteLength !== 64) throw new PolicyError('agreement', `'${hosts[i]}' sent a ${d.byteLength}-byte agreement for ${plan.invocationId}, expected 64`, { party: me });
-      if (!Buffer.from(d.subarray(0, 32)).equals(planDigest)) throw new PolicyError('agreement', `the driver sent '${hosts[i]}' another plan for ${plan.invocationId} than this player's: ${me} takes no part`, { party: me });
-    });
-    const first = Buffer.from(got[0]!.subarray(32, 64));
-    const other = got.findIndex((d) => !first.equals(Buffer.from(d.subarray(32, 64))));
-    if (other >= 0) {
-      throw new PolicyError('agreement', `the driver told the clients of '${hosts[0]}' and '${hosts[other]}' different things before ${plan.invocationId} (other values, e.g. weights, or other computations): ${me} takes no part`, { party: me });
-    }
+    store.set(out, { placement, values });
   };
   const placementOf = (x: unknown): Placed => {
-    if (x !== 'CLIENTS' && x !== 'AGGREGATORS') throw new RangeError(`${me}: bad placement ${String(x)}`);
+    if (x !== 'CLIENTS' && x !== 'AGGREGATORS') throw new RangeError(`${me}: bad placement ${q(x)}`);
     return x;
   };
 
@@ -240,10 +211,12 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         if (o.data === undefined) throw new RangeError(`${me}: this player serves no data`);
         if (typeof h['source'] !== 'string' || h['source'].length > 256) throw new RangeError(`${me}: bad data source name`);
         const type = typeFromJson(h['type']);
+        // the driver names the type in full: no reply ever describes a client's value (its shape included)
+        if (!isConcrete(type)) throw new RangeError(`${me}: data of a type with unknown dimensions (${String(type)}); remote data needs known ones`);
         const values = new Map<string, RtValue>();
         for (const [i, c] of clients.entries()) values.set(c, fromJs(await o.data(h['source'], { name: c, index: i }), type, `data of ${c}`));
-        const t = put(h['out'], 'CLIENTS', values);
-        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+        put(h['out'], 'CLIENTS', values);
+        return { header: { ok: true } };
       }
       case 'broadcast': {
         const p = placementOf(h['placement']);
@@ -254,12 +227,14 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       case 'map': {
         const p = placementOf(h['placement']);
         const def = typeof h['fn'] === 'string' ? registeredLocal(h['fn']) : undefined;
-        if (def === undefined) throw new PolicyError('computation', `'${String(h['fn']).slice(0, 80)}' is not a local computation registered at this player`, { party: me });
+        if (def === undefined) throw new PolicyError('computation', `${q(h['fn'])} is not a local computation registered at this player`, { party: me });
+        // no reply describes a value: a result type must be known before the values exist
+        if (!isConcrete(def.resultType)) throw new RangeError(`${me}: ${q(h['fn'])} has a result type with unknown dimensions (${String(def.resultType)}); remote values need known ones`);
         const src = held(h['arg'], p);
         const values = new Map<string, RtValue>();
         for (const [c, v] of src.values) values.set(c, await runLocal(def, v));
-        const t = put(h['out'], p, values);
-        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+        put(h['out'], p, values);
+        return { header: { ok: true } };
       }
       case 'zip': {
         const p = placementOf(h['placement']);
@@ -271,31 +246,49 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           const els = args.map((a) => a.values.get(c)!);
           values.set(c, new StructValue(new StructType(els.map((e, i) => [names[i] ?? undefined, concreteType(e)] as const)), els));
         }
-        const t = put(h['out'], p, values);
-        return { header: { ok: true, ...(t ? { type: typeToJson(t) } : {}) } };
+        put(h['out'], p, values);
+        return { header: { ok: true } };
       }
       case 'aggregate': {
-        // the agreement (told and, at a client player, sent) when the command arrived: see `agreeEarly`
-        const early = agreements.get(h) ?? agreeEarly(h, blobs);
-        agreements.delete(h);
-        const { plan, planDigest, key, agree } = early.parsed();
-        await early.sent;
+        const plan = planFromBytes(blobs[0] ?? new Uint8Array(0));
+        const planDigest = createHash('sha256').update(blobs[0]!).digest();
+        o.checkPlan?.(plan);
         const r = rolesFor(plan);
-        const mine = plan.clients.filter((c) => clients.includes(c));
-        if (agree && plan.aggregators.includes(me)) await checkAgreement(plan, planDigest, key);
+        // this player's place in the plan: under its session's driver, every party it is named as one it runs
+        if (plan.server !== o.driver) throw new PolicyError('roster', `the plan names '${plan.server}' as SERVER, this session's driver is '${o.driver}'`, { party: me });
+        const unhosted = plan.clients.find((c) => roleTransport.isLocal(c) && !hosted.has(c));
+        if (unhosted !== undefined) throw new PolicyError('roster', `the plan names client '${unhosted}', which this player does not host`, { party: me });
+        const mine = plan.clients.filter((c) => hosted.has(c));
+        const index = plan.aggregators.indexOf(me);
+        if (mine.length === 0 && index < 0) throw new PolicyError('roster', 'the plan gives this player no part (none of its clients, not an aggregator)', { party: me });
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
-        const tasks: Promise<unknown>[] = mine.map((c) => {
+        const common = { roles: r, plan, policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) };
+        // every party this player runs is checked (its own policy, its place, a client's input) before any of them sends
+        const parties = mine.map((c) => {
           const v = value!.values.get(c);
-          if (v === undefined) throw new RangeError(`${me}: no value of ${c}`);
-          const input: ClientInput = { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) };
-          return r.client(ctx(c), plan, input);
+          if (v === undefined) throw new RangeError(`${me}: no value of ${q(c)}`);
+          const note = (n: number) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`);
+          let input = sanitize(plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, note);
+          // and into what the protocol can encode (a refusal there would tell the driver about the value)
+          if (r.clamp) {
+            const k = r.clamp(plan, input);
+            if (k.clipped > 0) note(k.clipped);
+            input = k.input;
+          }
+          return prepareRole(protoTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
         });
-        const index = plan.aggregators.indexOf(me);
-        const atAggregator = index >= 0 ? r.aggregator(ctx(me), plan, index) : undefined;
-        const [agg] = await Promise.all([atAggregator, ...tasks]);
+        if (index >= 0) parties.push(prepareRole(protoTransport, { ...common, role: 'aggregator', index, releaseGate: () => agreement(plan, planDigest) }));
+        if (mine.length > 0) {
+          // every client player states, to every aggregator, which commands it was sent in this session
+          // (a digest of all of them, this one included) and which plan it runs (the plan's own digest, for
+          // an aggregator to compare with its own); the aggregators release nothing unless all agree
+          const digest = Buffer.concat([transcript.copy().digest(), planDigest]);
+          await Promise.all([...new Set(plan.aggregators.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
+        }
+        const results = await Promise.all(parties.map((p) => p.run()));
         if (index >= 0 && plan.target === 'AGGREGATORS') {
-          const result = agg as Awaited<ReturnType<AggregationRoles['aggregator']>>;
+          const result = results[results.length - 1];
           if (result === undefined) throw new Error(`${me}: the aggregator role returned no aggregate`);
           const type = typeFromJson(h['resultType']);
           const leafTypes = leavesTypes(type);
@@ -308,8 +301,17 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         // federatedCollect: each client's value, IN THE CLEAR, to every aggregator party (only with this party's opt-in)
         const parties = Array.isArray(h['clients']) ? (h['clients'] as unknown[]).filter((c): c is string => typeof c === 'string') : [];
         const aggs = Array.isArray(h['aggregators']) ? (h['aggregators'] as unknown[]).filter((c): c is string => typeof c === 'string') : [];
-        const key = `exec/${o.session}/collect/${String(h['out'])}`;
-        const mine = parties.filter((c) => clients.includes(c));
+        if (typeof h['out'] !== 'number' || !Number.isInteger(h['out'])) throw new RangeError(`${me}: bad value number ${q(h['out'])}`);
+        const key = `exec/${o.session}/collect/${h['out']}`;
+        // the roster of a collect is checked like a plan's: config compute servers as aggregators, no sybil
+        // clients, at least this party's minimum of distinct contributors (hosted clients count once)
+        const asPlan = checkPlanShape({
+          protocol: 'insecure-reference', invocationId: `${o.session}/collect/${h['out']}`, uri: 'federated_sum_at_aggregators', target: 'AGGREGATORS',
+          leaves: [{ path: '', type: new TensorType('float32', [1]), size: 1 }], clients: parties, aggregators: aggs, server: o.driver, params: {},
+        });
+        o.checkPlan?.(asPlan);
+        checkContributors(asPlan, o.policy, me);
+        const mine = parties.filter((c) => hosted.has(c));
         if (mine.length > 0) {
           if (!o.policy.allowInsecure) {
             throw new PolicyError('protocol', "federatedCollect hands each client's value to the aggregators in the clear; this party did not opt in (--insecure-allow-plaintext)", { party: me });
@@ -336,7 +338,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       }
       case 'lift': {
         // an intrinsic that runs on each member where it is held, with no function argument (sequence_sum)
-        if (!LIFTABLE.includes(String(h['uri']))) throw new RangeError(`${me}: intrinsic ${String(h['uri']).slice(0, 60)} does not run on held values`);
+        if (!LIFTABLE.includes(String(h['uri']))) throw new RangeError(`${me}: intrinsic ${q(h['uri'])} does not run on held values`);
         const found = intrinsicByUri(String(h['uri']))!;
         const impl = getIntrinsicImpl<LocalEnv, RtValue>(BACKEND, found.variant.uri)!;
         const p = placementOf(h['placement']);
@@ -365,100 +367,103 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   }
 
   let invocation = 0;
-  /** One command: its reply (a failure's, if it fails), and whether it ends the session. */
-  const handle = async (seq: number, header: Record<string, unknown>, blobs: readonly Uint8Array[]): Promise<{ reply: Framed; end: boolean }> => {
-    const end = header['op'] === 'end';
+  /** One command (already in the transcript): its reply, and whether the session ends with it (its end, or its failure). */
+  const handle = async (seq: number, f: Framed): Promise<{ reply: Framed; end: boolean }> => {
+    const op = f.header['op'];
+    const end = op === 'end';
     try {
-      if (TRACE) mark(`${String(header['op'])}>`);
-      const r = end ? { header: { ok: true } } : await run(header, blobs);
-      if (TRACE) mark(`<${String(header['op'])}`);
-      // one line per invocation (the driver disposes of its values when it ends)
-      if (TRACE && (header['op'] === 'dispose' || end)) flushMarks(me, `${o.session}#${invocation++}`);
+      if (TRACE) mark(`${String(op)}>`);
+      const r = end ? { header: { ok: true } } : await run(f.header, f.blobs);
+      if (TRACE) mark(`<${String(op)}`);
+      // one trace line per invocation (the driver disposes of its values when it ends)
+      if (TRACE && (op === 'dispose' || end)) flushMarks(me, `${o.session}#${invocation++}`);
       return { reply: { header: r.header, blobs: r.blobs ?? [] }, end };
     } catch (e) {
-      o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-      return { reply: { header: { ok: false, ...describeFailure(e, me) }, blobs: [] }, end };
+      o.log?.(`${me}: command ${seq} failed: ${printable(e instanceof Error ? `${e.name}: ${e.message}` : String(e))}`);
+      // a failed command ends the session here: a driver cannot probe this player's values one failure at a time
+      return { reply: { header: { ok: false, ...describeFailure(e, me) }, blobs: [] }, end: true };
     }
-  };
-  /**
-   * As the commands arrive, in order: the transcript, and each aggregation's
-   * agreement; resolves once the agreements are on their way (a training
-   * step ahead of the aggregation keeps this process busy: the messages
-   * must leave before it starts).
-   */
-  const prepare = async (items: readonly Framed[]): Promise<void> => {
-    const sent: Promise<void>[] = [];
-    for (const it of items) {
-      if (it.header['op'] === 'aggregate') {
-        const a = agreeEarly(it.header, it.blobs);
-        agreements.set(it.header, a);
-        sent.push(a.sent);
-      } else hear(it.header, it.blobs);
-    }
-    if (sent.length === 0) return;
-    await Promise.all(sent).catch(() => undefined);
-    await new Promise((r) => setImmediate(r));
   };
   for (let seq = 0; ; ) {
+    // (through the abortable view: a Promise.race against `aborted` would keep every command until the session ends)
+    let bytes: Uint8Array;
     const key = execKey(o.session, seq);
-    const bytes = await Promise.race([transport.receive(me, o.driver, key), aborted]);
-    if (typeof bytes === 'symbol') return;
-    let out: Uint8Array;
-    let end = false;
-    let f: Framed | undefined;
     try {
-      f = unframe(bytes, `${me}: command`);
+      bytes = await roleTransport.receive(me, o.driver, key);
     } catch (e) {
-      o.log?.(`${me}: command ${seq} failed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-      f = undefined;
-      out = frame({ ok: false, ...describeFailure(e, me) });
+      if (wasAborted) return;
+      throw e;
     }
-    if (f !== undefined && f.header['op'] === 'batch') {
-      // commands in order, one batch of replies
-      let items: Framed[];
-      try {
-        items = unframeBatch(f, `${me}: command ${seq}`);
-      } catch (e) {
-        o.log?.(`${me}: command ${seq} failed: ${(e as Error).message}`);
-        await transport.send(me, o.driver, `${key}/reply`, frame({ ok: false, ...describeFailure(e, me) }));
-        seq++;
-        continue;
+    // one message: a command, or a batch of them (run in order, answered by one batch of replies up to the first failure)
+    let items: Framed[];
+    let batch = false;
+    try {
+      const f = unframe(bytes, `${me}: command`);
+      batch = f.header['op'] === 'batch';
+      items = batch ? unframeBatch(f, `${me}: command ${seq}`) : [f];
+    } catch (e) {
+      transcript.update(createHash('sha256').update(bytes).digest());
+      o.log?.(`${me}: command ${seq} failed: ${printable(e instanceof Error ? `${e.name}: ${e.message}` : String(e))}`);
+      await transport.send(me, o.driver, `${key}/reply`, frame({ ok: false, ...describeFailure(e, me) }));
+      return;
+    }
+    const replies: Framed[] = [];
+    let end = false;
+    for (const [i, it] of items.entries()) {
+      // each command as it runs (the aggregate's own included), whatever message it came in
+      transcript.update(commandDigest(it));
+      const r = await handle(seq + i, it);
+      replies.push(r.reply);
+      if (r.end) {
+        end = true;
+        break;
       }
-      await prepare(items);
-      const replies: Framed[] = [];
-      for (const [i, it] of items.entries()) {
-        const r = await handle(seq + i, it.header, it.blobs);
-        replies.push(r.reply);
-        if (r.end) {
-          end = true;
-          break;
-        }
-      }
-      out = replies.length === 1 && items.length === 1 ? frame(replies[0]!.header, replies[0]!.blobs) : frameBatch(replies);
-      seq += items.length;
-    } else if (f !== undefined) {
-      await prepare([f]);
-      const r = await handle(seq, f.header, f.blobs);
-      out = frame(r.reply.header, r.reply.blobs);
-      end = r.end;
-      seq++;
-    } else seq++;
-    await transport.send(me, o.driver, `${key}/reply`, out!);
+    }
+    await transport.send(me, o.driver, `${key}/reply`, batch ? frameBatch(replies) : frame(replies[0]!.header, replies[0]!.blobs));
     if (end) return;
+    seq += items.length;
   }
 }
 
 /**
- * What a player tells the driver about a failure: a policy refusal in full;
- * a lost link or a deadline with the peer it concerns (names and keys only,
- * nothing of a value), so that the driver can name the player at fault;
- * anything else by class only.
+ * The digest of one command as the transcript takes it: its header (without
+ * the frame's blob lengths) and its blobs, the same whether the command came
+ * alone or in a batch.
+ */
+export function commandDigest(f: Framed): Buffer {
+  const { blobs: _lengths, ...header } = f.header;
+  const h = createHash('sha256').update(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeUInt32LE(f.blobs.length, 0);
+  h.update(len);
+  for (const b of f.blobs) {
+    len.writeBigUInt64LE(BigInt(b.length), 0);
+    h.update(len).update(b);
+  }
+  return h.digest();
+}
+
+/**
+ * What a player tells the driver about a failure: a policy refusal in full
+ * (its text is built from the plan and this player's own rules), a lost
+ * link or a deadline by the peer it concerns (so that the driver can name
+ * the player at fault, faults.ts), anything else without its class or
+ * message (both may depend on a client's value).
  */
 export function describeFailure(e: unknown, me: string): { error: string; rule?: string; party: string; peer?: string; peerFailure?: 'lost' | 'deadline' } {
   if (e instanceof PolicyError) return { error: e.message, rule: e.rule, party: e.party ?? me };
-  if (e instanceof PeerError) return { error: `${me}: ${e.message.slice(0, 500)}`, party: me, peer: e.peer, peerFailure: /within \d+ ?ms/.test(e.message) ? 'deadline' : 'lost' };
-  const name = e instanceof Error ? e.name : typeof e;
-  return { error: `${me}: ${name} (details in ${me}'s log)`, party: me };
+  const error = `${me}: the command failed (details in ${me}'s log)`;
+  // a lost link or a deadline: the peer's name and which of the two, nothing else of the message
+  if (e instanceof PeerError) return { error, party: me, peer: e.peer, peerFailure: /within \d+ ?ms/.test(e.message) ? 'deadline' : 'lost' };
+  return { error, party: me };
+}
+
+/** A type with every dimension known. */
+function isConcrete(t: Type): boolean {
+  if (t.kind === 'tensor') return t.size !== null;
+  if (t.kind === 'struct') return t.elements.every(([, e]) => isConcrete(e));
+  if (t.kind === 'sequence') return isConcrete(t.element);
+  return false;
 }
 
 function leavesTypes(t: Type): import('../../core/types.js').TensorType[] {
