@@ -12,6 +12,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { initTf } from '../../src/learning/tf.js';
 import { loadDataset, sliceDataset, slice, type Dataset, type MnistData } from '../../src/learning/mnist.js';
 import { ModelOwner } from '../../src/learning/roles.js';
@@ -37,7 +38,7 @@ before(async () => {
 const hubs: MemoryHub[] = [];
 after(() => hubs.forEach((h) => h.close()));
 
-interface Seen { from: string; to: string; key: string; bytes: number; ops?: string[]; blobs?: number }
+interface Seen { from: string; to: string; key: string; bytes: number; ops?: string[]; blobs?: number; sha?: string }
 
 describe('a FedSGD round on the stack, what each party receives', { timeout: 120_000 }, () => {
   it('the mean reaches SERVER only, by the fused ABY3 path; every round ends with the players forgetting its values', async () => {
@@ -50,8 +51,10 @@ describe('a FedSGD round on the stack, what each party receives', { timeout: 120
     const deliver = hub.deliver.bind(hub);
     hub.deliver = (from, to, key, payload) => {
       let ops: string[] | undefined;
-      // the driver's commands: their ops (a frame's header, or each of a batch's)
+      let sha: string | undefined;
+      // the driver's commands: their ops (a frame's header, or each of a batch's), and their bytes' digest
       if (from === 'model-owner' && /^exec\/[0-9a-f]+\/\d+$/.test(key)) {
+        sha = createHash('sha256').update(payload).digest('hex');
         const f = unframe(payload, 'command');
         ops = (f.header['op'] === 'batch' ? unframeBatch(f, 'batch') : [f]).map((x) => String(x.header['op']));
       }
@@ -61,7 +64,7 @@ describe('a FedSGD round on the stack, what each party receives', { timeout: 120
         const f = unframe(payload, 'reply');
         blobs = (f.header['op'] === 'batch' ? unframeBatch(f, 'replies') : [f]).reduce((a, r) => a + r.blobs.length, 0);
       }
-      seen.push({ from, to, key, bytes: payload.byteLength, ...(ops ? { ops } : {}), ...(blobs !== undefined ? { blobs } : {}) });
+      seen.push({ from, to, key, bytes: payload.byteLength, ...(ops ? { ops } : {}), ...(blobs !== undefined ? { blobs } : {}), ...(sha ? { sha } : {}) });
       deliver(from, to, key, payload);
     };
     const serving = ROLES7.slice(1).map(([n]) => {
@@ -91,7 +94,7 @@ describe('a FedSGD round on the stack, what each party receives', { timeout: 120
       assert.equal(up.length, ROUNDS, `${o} sent ${up.length} model-sized messages in ${ROUNDS} rounds`);
       for (const m of up) assert.equal(m.to, 'server1', `${o} sent a model-sized ${m.key} to ${m.to}`);
       assert.ok(seen.filter((m) => m.from === o && m.to === 'server0').every((m) => m.bytes <= 64), `${o} sent server0 more than seeds and its agreement`);
-      // to server2 only the agreement (64 bytes: the plan's digest and that of what the driver told its clients), once a round
+      // to server2 only the agreement (64 bytes: the digests of every command the owner was sent and of its plan), once a round
       assert.deepEqual(seen.filter((m) => m.from === o && m.to === 'server2').map((m) => [m.bytes, /\/agree\//.test(m.key)]), Array(ROUNDS).fill([64, true]), `${o} -> server2`);
       for (const s of servers) assert.equal(seen.filter((m) => m.from === o && m.to === s && /\/agree\//.test(m.key)).length, ROUNDS, `${o}'s agreements to ${s}`);
       // a data owner hears from the driver only (commands: the weights among them), never from a server or another owner
@@ -99,6 +102,10 @@ describe('a FedSGD round on the stack, what each party receives', { timeout: 120
       // it sends the driver its answer to the session and replies, none with a value
       for (const m of seen.filter((x) => x.from === o && x.to === 'model-owner')) assert.ok(/\/open$/.test(m.key) || (m.key.endsWith('/reply') && m.blobs === 0), `${o} sent the driver ${m.key} (${m.bytes} B)`);
     }
+    // the data owners get the same command stream, byte for byte (the same messages under the same keys)
+    const stream = (o: string) => seen.filter((m) => m.to === o && m.sha !== undefined).map((m) => `${m.key} ${m.sha}`);
+    assert.ok(stream('owner0').length > 0);
+    for (const o of owners.slice(1)) assert.deepEqual(stream(o), stream('owner0'), `${o}'s commands differ from owner0's`);
     // SERVER receives, per round, exactly two sums: one from server0, one from server1; nothing model-sized from server2
     for (const [s, count] of [['server0', ROUNDS], ['server1', ROUNDS], ['server2', 0]] as const) {
       assert.equal(seen.filter((m) => m.from === s && m.to === 'model-owner' && m.bytes >= ring).length, count, `${s} -> model-owner`);
