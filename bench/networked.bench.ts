@@ -1,17 +1,25 @@
 /**
  * A networked secure FedSGD epoch (network_a, 3 data owners, ABY3, batch 128)
  * with every player a separate OS process on loopback (3 compute servers and
- * 3 data owners started by launchPlayers, the model owner a seventh process,
- * bench/networked-driver.ts),
+ * 3 data owners started by launchPlayers, each data owner serving its third
+ * of MNIST (--data), the model owner a seventh process,
+ * bench/networked-driver.ts), run two ways over the same players:
+ *   - spmd: the hand-written SPMD job (src/deploy/training.ts);
+ *   - stack: FedSGD on the execution stack (runStackTraining: the learning
+ *     round as a federated computation in a remoteContext);
  * against the in-process epoch (the learning layer's fedSgdRound with the
- * ABY3 secure aggregator, one process) in the same run. Both runs use the same
- * seed and must end with the same weights (checked). Reported: total and
- * median round time of each, and the ratio networked / in-process (target
- * <= 1.5). Start-up (process launch, data loading, job set-up) is reported
- * separately and not part of the epoch time.
+ * ABY3 secure aggregator, one process) in the same run. The SPMD run must end
+ * with the in-process weights (checked, bit for bit); the stack's weighted
+ * mean (private weights) rounds differently, so its weights are reported
+ * against them (max |difference|). Reported: total and median round time of
+ * each, the ratios stack / in-process (target <= 1.5), spmd / in-process, and
+ * stack / spmd (target <= 1.1). Start-up (process launch, data loading, job
+ * or session set-up) is reported separately and not part of the epoch time.
  *
  *   node --import tsx bench/networked.bench.ts     -> bench/results/networked.json
  *   env: BENCH_STEPS (rounds; default a full epoch = 156), BENCH_PROTOCOL (aby3),
+ *        BENCH_ENGINES (default 'spmd,stack': which networked runs, in this order),
+ *        BENCH_REPEAT (default 1: the networked runs, alternating, this many times each; medians over all),
  *        BENCH_LINKS (tls | noise: how the links are secured; default tls, as the README's deployment),
  *        FEDCRYPT_TRACE=1 (every process's per-round phase lines on stderr; see docs/DEPLOY.md),
  *        BENCH_PROFILE_DIR=<dir> (the seven player processes write --cpu-prof profiles there),
@@ -69,7 +77,10 @@ async function inProcess(): Promise<{ rounds: number[]; weights: Float32Array }>
   return { rounds, weights };
 }
 
-async function networked(): Promise<{ rounds: number[]; weights: Float32Array; startupMs: number; jobMs: number }> {
+interface NetRun { rounds: number[]; weights: Float32Array; jobMs: number }
+
+/** The seven processes on loopback: the six players (launched once), then each model-owner run in its own process. */
+async function networked(engines: readonly ('spmd' | 'stack')[], repeat: number): Promise<{ runs: Record<string, NetRun[]>; startupMs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-netbench-'));
   const ports = await freePorts(ROLES7.length);
   const players: Record<string, unknown> = {};
@@ -83,51 +94,93 @@ async function networked(): Promise<{ rounds: number[]; weights: Float32Array; s
   let serving = 0;
   let ready!: () => void;
   const allUp = new Promise<void>((r) => (ready = r));
+  // each data owner serves the slice the SPMD job gives it (splitForOwners: equal thirds), for the stack's sessions
+  const third = 60000 / 3;
   const l = launchPlayers({
     configPath, keysDir: join(dir, 'keys'), cliPath: join(root, 'test/deploy/cli-entry.ts'), execArgv: [...NODE_FLAGS, '--import', import.meta.resolve('tsx'), ...PROFILE],
+    playerArgs: (name) => {
+      const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);
+      return i >= 0 ? ['--data', `mnist:${i * third}-${(i + 1) * third}`] : [];
+    },
     log: (line) => {
       if (/serving on port/.test(line) && ++serving === 6) ready();
-      if (TRACE && / r\d+[: ]/.test(line)) console.error(line);
+      if (TRACE && (/ r\d+[: ]/.test(line) || / trace /.test(line))) console.error(line);
       else if (/failed|error/i.test(line)) console.error(line);
     },
   });
+  const runs: Record<string, NetRun[]> = Object.fromEntries(engines.map((e) => [e, []]));
   try {
     await allUp;
     const startupMs = performance.now() - t0;
-    // the model owner in its own process, as `fedcrypt train --config` runs in a deployment
-    const driver = spawn(process.execPath, [...NODE_FLAGS, ...MO_FLAGS, '--import', import.meta.resolve('tsx'), ...PROFILE, join(root, 'bench/networked-driver.ts')], {
-      env: { ...process.env, FEDCRYPT_BENCH_DRIVER: JSON.stringify({ configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, steps: STEPS, batchSize: BATCH, seed: SEED, trace: TRACE }) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    driver.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    if (MO_FLAGS.length > 0) driver.stdout!.on('data', (b: Buffer) => process.stderr.write(b.toString().replace(/^\{"rounds.*$/m, '')));
-    const code = await new Promise<number | null>((r) => driver.on('exit', r));
-    if (code !== 0) throw new Error(`model owner process exited with code ${code}`);
-    const res = JSON.parse(out.trim().split('\n').pop()!) as { rounds: number[]; jobMs: number; weights: string };
-    const b = Buffer.from(res.weights, 'base64');
-    const weights = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-    return { rounds: res.rounds, weights, startupMs, jobMs: res.jobMs };
+    for (let k = 0; k < repeat; k++) {
+      for (const engine of engines) {
+        // the model owner in its own process, as `fedcrypt train --config` runs in a deployment
+        const driver = spawn(process.execPath, [...NODE_FLAGS, ...MO_FLAGS, '--import', import.meta.resolve('tsx'), ...PROFILE, join(root, 'bench/networked-driver.ts')], {
+          env: { ...process.env, FEDCRYPT_BENCH_DRIVER: JSON.stringify({ engine, configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, steps: STEPS, batchSize: BATCH, seed: SEED, trace: TRACE }) },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        driver.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+        if (MO_FLAGS.length > 0) driver.stdout!.on('data', (b: Buffer) => process.stderr.write(b.toString().replace(/^\{"rounds.*$/m, '')));
+        const code = await new Promise<number | null>((r) => driver.on('exit', r));
+        if (code !== 0) throw new Error(`model owner process (${engine}) exited with code ${code}`);
+        const res = JSON.parse(out.trim().split('\n').pop()!) as { rounds: number[]; jobMs: number; weights: string };
+        const b = Buffer.from(res.weights, 'base64');
+        runs[engine]!.push({ rounds: res.rounds, weights: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), jobMs: res.jobMs });
+        console.error(`${engine} run ${k + 1}/${repeat}: ${(res.rounds.reduce((a, x) => a + x, 0) / 1000).toFixed(2)} s, median round ${median(res.rounds).toFixed(1)} ms`);
+      }
+    }
+    return { runs, startupMs };
   } finally {
     await l.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+const ENGINES = (process.env['BENCH_ENGINES'] ?? 'spmd,stack').split(',').filter((e): e is 'spmd' | 'stack' => e === 'spmd' || e === 'stack');
+const REPEAT = Math.max(1, Number(process.env['BENCH_REPEAT'] ?? 1));
 const load0 = loadavg()[0]!;
 const inp = await inProcess();
-const net = await networked();
+const net = await networked(ENGINES, REPEAT);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+const meanAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => m + Math.abs(x - b[i]!), 0) / a.length;
+const inTotal = sum(inp.rounds);
+const describeRuns = (rs: NetRun[]) => ({
+  totalMs: rs.map((r) => sum(r.rounds)),
+  medianTotalMs: median(rs.map((r) => sum(r.rounds))),
+  medianRoundMs: median(rs.flatMap((r) => r.rounds)),
+  firstRoundMs: rs.map((r) => r.rounds[0]),
+  jobIncludingSetupMs: rs.map((r) => r.jobMs),
+});
+const engines: Record<string, unknown> = {};
+for (const e of ENGINES) {
+  const d = describeRuns(net.runs[e]!);
+  engines[e] = {
+    ...d,
+    ratioToInProcess: { total: d.medianTotalMs / inTotal, medianRound: d.medianRoundMs / median(inp.rounds), target: e === 'stack' ? 1.5 : undefined },
+    ...(e === 'spmd' ? { sameWeightsAsInProcess: net.runs[e]!.every((r) => sameBits(r.weights, inp.weights)) } : { maxAbsDiffToInProcess: Math.max(...net.runs[e]!.map((r) => maxAbsDiff(r.weights, inp.weights))), meanAbsDiffToInProcess: Math.max(...net.runs[e]!.map((r) => meanAbsDiff(r.weights, inp.weights))) }),
+  };
+}
+const both = ENGINES.includes('spmd') && ENGINES.includes('stack');
 const result = {
   bench: 'networked',
   what: `secure FedSGD epoch: network_a, 3 data owners, ${PROTOCOL}, batch ${BATCH}, ${STEPS} rounds${STEPS === FULL_EPOCH ? ' (one full epoch)' : ` (of ${FULL_EPOCH} in an epoch)`}`,
   machine: { cpus: cpus().length, loadavg1Before: load0, loadavg1After: loadavg()[0] },
-  inProcess: { totalMs: sum(inp.rounds), medianRoundMs: median(inp.rounds) },
-  networked: { links: LINKS, totalMs: sum(net.rounds), medianRoundMs: median(net.rounds), firstRoundMs: net.rounds[0], startupMs: net.startupMs, jobIncludingSetupMs: net.jobMs, processes: 7, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS },
-  ratio: { total: sum(net.rounds) / sum(inp.rounds), medianRound: median(net.rounds) / median(inp.rounds), target: 1.5 },
-  sameWeights: sameBits(inp.weights, net.weights),
+  inProcess: { totalMs: inTotal, medianRoundMs: median(inp.rounds) },
+  networked: { links: LINKS, processes: 7, startupMs: net.startupMs, repeat: REPEAT, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS, ...engines },
+  ...(both ? {
+    stackToSpmd: {
+      // each stack run against the SPMD run just before it (the machine's load drifts: adjacent runs compare best)
+      pairs: net.runs['stack']!.map((r, i) => sum(r.rounds) / sum(net.runs['spmd']![i]!.rounds)),
+      medianPair: median(net.runs['stack']!.map((r, i) => sum(r.rounds) / sum(net.runs['spmd']![i]!.rounds))),
+      total: (engines['stack'] as { medianTotalMs: number }).medianTotalMs / (engines['spmd'] as { medianTotalMs: number }).medianTotalMs,
+      medianRound: (engines['stack'] as { medianRoundMs: number }).medianRoundMs / (engines['spmd'] as { medianRoundMs: number }).medianRoundMs,
+      target: 1.1,
+    },
+  } : {}),
 };
 console.log(JSON.stringify(result, null, 2));
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/networked.json'), `${JSON.stringify(result, null, 2)}\n`);
-if (!result.sameWeights) process.exitCode = 1;
+if (ENGINES.includes('spmd') && !(engines['spmd'] as { sameWeightsAsInProcess: boolean }).sameWeightsAsInProcess) process.exitCode = 1;

@@ -62,6 +62,7 @@ import { RingTensor } from '../ring/index.js';
 import type { AggregationPlan } from './plan.js';
 import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationResult } from './protocol.js';
 import { checkClientInput, clipScaledFloats, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
+import { fusedApplies, fusedToServer } from './mpc-fused.js';
 
 export type MpcProtocolName = 'aby3' | 'pond';
 export type MeanScaling = 'owners' | 'servers';
@@ -342,6 +343,9 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
     await ctx.releaseGate!();
     gated = true;
   };
+  // ABY3, float sums and means to SERVER: the fused path (mpc-fused.ts), the same bits with one share component uploaded per client
+  // (its aggregators send their sums to SERVER only once their release gate holds)
+  if (fusedApplies(setup.kind, setup.scaling, plan)) return fusedToServer(proto(setup.precision) as ABY3, setup.precision, plan, clients, server, ctx.me, own, gate);
   const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
   const ownAt = (i: number): OwnInput => {
     const o = mine(i);

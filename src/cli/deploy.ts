@@ -6,17 +6,17 @@
  *   fedcrypt config --check config.json [--keys keys]
  *   fedcrypt player --config config.json --name server0 [--key keys/server0.key] [policy options]
  *   fedcrypt launch --config config.json [--keys keys] [--restart 3]
- *   fedcrypt train network_a mnist --config config.json [--round-timeout 60] [--checkpoint-dir ckpt] [--resume]
+ *   fedcrypt train network_a mnist --config config.json [--mode fedsgd|fedavg] [--engine stack|spmd] [--round-timeout 60] [--checkpoint-dir ckpt] [--resume]
  *
  * `train` without --config is unchanged (in process); these commands add the
  * options to the existing `train` command and run the networked driver when
  * --config is given.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 // a cycle (main.ts registers these commands); safe: runTrain is only called from an action, after both modules are evaluated.
 // (A dynamic import('./main.js') here would wait for main.ts's top-level await when it is the entry point: a deadlock.)
 import { runTrain, type TrainCliOptions } from './main.js';
-import { checkTrainOptions, userMessage } from './options.js';
+import { checkTrainOptions, defaultEngine, userMessage, type Engine } from './options.js';
 import { registerConfigCommand } from './config-command.js';
 
 function intArg(name: string, min: number) {
@@ -43,11 +43,12 @@ interface NetTrainCli extends TrainCliOptions {
   checkpointDir?: string;
   resume?: boolean;
   validationLimit?: number;
+  engine?: Engine;
 }
 
 /** `fedcrypt train ... --config`: the networked driver. Returns the exit code. */
 export async function runNetworkedTrain(model: string, dataset: string, o: NetTrainCli, ownersGiven: boolean, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
-  if (o.mode === 'fedavg') return runStackTrain(model, dataset, o, log);
+  if ((o.engine ?? defaultEngine(o.mode)) === 'stack') return runStackTrain(model, dataset, o, ownersGiven, log);
   const { runNetworkedTraining } = await import('../deploy/driver.js');
   (await import('../deploy/heap.js')).tuneHeapForRounds();
   const t0 = performance.now();
@@ -73,29 +74,32 @@ export async function runNetworkedTrain(model: string, dataset: string, o: NetTr
   return 0;
 }
 
-/** `fedcrypt train ... --config --mode fedavg`: FedAvg on the execution stack (remoteContext over the players). */
-async function runStackTrain(model: string, dataset: string, o: NetTrainCli, log: (s: string) => void): Promise<number> {
+/** `fedcrypt train ... --config` on the execution stack (remoteContext over the players): FedAvg, or FedSGD with --engine stack. */
+async function runStackTrain(model: string, dataset: string, o: NetTrainCli, ownersGiven: boolean, log: (s: string) => void): Promise<number> {
   const { runStackTraining } = await import('../deploy/stack-training.js');
   (await import('../deploy/heap.js')).tuneHeapForRounds();
   const t0 = performance.now();
-  log(`fedcrypt train: ${model} on ${dataset} across the players of ${o.config}, fedavg over ${o.protocol}, ${o.epochs} rounds, batch ${o.batchSize}`);
+  const fedavg = o.mode === 'fedavg';
+  log(`fedcrypt train: ${model} on ${dataset} across the players of ${o.config}, ${o.mode} over ${o.protocol} on the execution stack, ${o.epochs} ${fedavg ? 'rounds' : 'epochs'}, batch ${o.batchSize}`);
   const r = await runStackTraining({
-    configPath: o.config!, ...(o.key ? { keyPath: o.key } : {}), model, dataset, protocol: o.protocol as 'aby3', precision: o.precision, rounds: o.epochs,
+    configPath: o.config!, ...(o.key ? { keyPath: o.key } : {}), mode: o.mode, model, dataset, protocol: o.protocol as 'aby3', precision: o.precision, rounds: o.epochs,
+    ...(ownersGiven ? { owners: o.owners } : {}),
     batchSize: o.batchSize, seed: o.seed, ...(o.localEpochs !== undefined ? { localEpochs: o.localEpochs } : {}), ...(o.clientLr !== undefined ? { clientLr: o.clientLr } : {}),
-    ...(o.maxSteps !== undefined ? { maxLocalSteps: o.maxSteps } : {}), ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.lr !== undefined ? { lr: o.lr } : {}),
     roundTimeoutMs: Math.round((o.roundTimeout ?? 60) * 1000), ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
+    ...(o.checkpointDir ? { checkpointDir: o.checkpointDir } : {}), resume: o.resume ?? false,
     ...(o.out !== undefined ? { out: o.out } : {}), log,
     onRound: (x) => log(`  round ${x.round}/${x.totalRounds}, ${x.ms.toFixed(0)} ms`),
-    onEpoch: (m) => log(`round ${m.round}: test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}`),
+    onEpoch: (m) => log(`${fedavg ? `round ${m.round}` : `epoch ${m.epoch} (round ${m.round})`}: test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}`),
   });
   const secs = ((performance.now() - t0) / 1000).toFixed(2);
   if (r.paths) log(`run folder: ${r.paths.dir} (metrics.json, report.html)`);
   if (r.error) {
-    console.error(`error: ${r.error.message}`);
-    log(`stopped after round ${r.rounds}`);
+    console.error(`error: ${userMessage(r.error.message)}`);
+    log(`stopped after round ${r.rounds}/${r.totalRounds}${o.checkpointDir ? `; checkpoint of round ${r.rounds} in ${o.checkpointDir} (continue with --resume)` : ''}`);
     return 1;
   }
-  log(`finished ${r.rounds} rounds in ${secs}s; final test accuracy: ${pct(r.accuracy)}`);
+  log(`finished round ${r.rounds}/${r.totalRounds} in ${secs}s; final test accuracy: ${pct(r.accuracy)}`);
   return 0;
 }
 
@@ -239,6 +243,7 @@ export function registerDeployCommands(program: Command): void {
       .option('--round-timeout <seconds>', 'networked: deadline of each round', secondsArg('--round-timeout'), 60)
       .option('--checkpoint-dir <dir>', 'networked: checkpoint after every round into this folder')
       .option('--resume', 'networked: continue from the checkpoint in --checkpoint-dir')
+      .addOption(new Option('--engine <name>', `networked: 'stack' (the execution stack: FedAvg, FedSGD) or 'spmd' (the hand-written FedSGD job); default: ${defaultEngine('fedsgd')} for FedSGD, stack for FedAvg`).choices(['stack', 'spmd']))
       .option('--validation-limit <n>', 'validate on at most n test images', intArg('--validation-limit', 1));
     train.action(async (model: string, dataset: string, o: NetTrainCli) => {
       checkTrainOptions(train, o as NetTrainCli & Record<string, unknown>);

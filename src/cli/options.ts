@@ -15,7 +15,21 @@ export interface RunShape {
   protocol: string;
   /** --config given: the networked driver. */
   networked: boolean;
+  /** Networked: the execution stack or the SPMD job path (default: `defaultEngine(mode)`). */
+  engine?: Engine;
 }
+
+export type Engine = 'stack' | 'spmd';
+
+/**
+ * The engine of a networked run when --engine is not given: FedAvg runs on
+ * the execution stack only; FedSGD on the SPMD job path, until the stack
+ * meets its performance targets against it (docs/DEPLOY.md).
+ */
+export const DEFAULT_FEDSGD_ENGINE: Engine = 'spmd';
+export const defaultEngine = (mode: RunShape['mode']): Engine => (mode === 'fedavg' ? 'stack' : DEFAULT_FEDSGD_ENGINE);
+const engineOf = (r: RunShape): Engine => r.engine ?? defaultEngine(r.mode);
+const spmd = (r: RunShape): boolean => r.networked && engineOf(r) === 'spmd';
 
 interface Rule {
   /** commander's attribute name */
@@ -31,9 +45,14 @@ export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'clientLr', whyNot: (r) => (r.mode === 'fedavg' ? undefined : 'applies to --mode fedavg only (FedSGD has no client optimizer)') },
   { key: 'roundTimeout', whyNot: (r) => (r.networked ? undefined : `${IN_PROCESS}; an in-process run has no network to wait for`) },
   { key: 'key', whyNot: (r) => (r.networked ? undefined : IN_PROCESS) },
-  { key: 'checkpointDir', whyNot: (r) => (!r.networked ? IN_PROCESS : r.mode === 'fedavg' ? 'is not available with --mode fedavg across processes yet (FedAvg on the execution stack has no checkpoints yet)' : undefined) },
+  { key: 'checkpointDir', whyNot: (r) => (r.networked ? undefined : IN_PROCESS) },
   { key: 'resume', whyNot: (r) => (r.networked ? undefined : IN_PROCESS) },
-  { key: 'out', whyNot: (r) => (r.networked && r.mode !== 'fedavg' ? 'is not available with --config --mode fedsgd yet: that networked run writes no run folder (its progress and final accuracy are printed; --checkpoint-dir keeps the model)' : undefined) },
+  {
+    key: 'engine',
+    whyNot: (r, v) => (!r.networked ? `${IN_PROCESS}: it chooses how the players run the training` : v === 'spmd' && r.mode === 'fedavg' ? 'spmd runs --mode fedsgd only (FedAvg runs on the execution stack)' : undefined),
+  },
+  { key: 'out', whyNot: (r) => (spmd(r) ? 'is not available with the SPMD job path (--engine spmd): it writes no run folder (its progress and final accuracy are printed; --checkpoint-dir keeps the model); --engine stack writes one' : undefined) },
+  { key: 'nonIid', whyNot: (r) => (r.networked && !spmd(r) ? "is in-process (and --engine spmd) only: on the execution stack each data owner's data is what its player's --data names" : undefined) },
   { key: 'onBadUpdate', whyNot: (r, v) => (r.networked && v !== 'abort' ? 'skip is in-process only: with --config a bad update fails the round, naming the data owner' : undefined) },
   {
     key: 'minContributors',
@@ -68,8 +87,8 @@ export function inapplicableOptions(run: RunShape, given: (key: string) => boole
  * Refuse, before anything starts, the options given on `cmd`'s command line
  * that do not apply to this run (InvalidArgumentError listing each).
  */
-export function checkTrainOptions(cmd: Command, o: Record<string, unknown> & { mode: RunShape['mode']; protocol: string; config?: string }): void {
-  const run: RunShape = { mode: o.mode, protocol: String(o.protocol).toLowerCase(), networked: o.config !== undefined };
+export function checkTrainOptions(cmd: Command, o: Record<string, unknown> & { mode: RunShape['mode']; protocol: string; config?: string; engine?: unknown }): void {
+  const run: RunShape = { mode: o.mode, protocol: String(o.protocol).toLowerCase(), networked: o.config !== undefined, ...(o.engine === 'stack' || o.engine === 'spmd' ? { engine: o.engine } : {}) };
   const problems = inapplicableOptions(run, (k) => cmd.getOptionValueSource(k) === 'cli', o);
   if (problems.length === 1) throw new InvalidArgumentError(problems[0]!);
   if (problems.length > 1) throw new InvalidArgumentError(`${problems.length} options do not apply to this run:\n  ${problems.join('\n  ')}`);

@@ -50,9 +50,20 @@ export interface LocalComputationOptions {
    * values again to deserializeComputation({ env }).
    */
   env?: Readonly<Record<string, unknown>>;
+  /**
+   * Pass tensor arguments of rank >= 1 as their typed arrays (read-only
+   * views) instead of number[] (`toJsTyped`): for computations on
+   * model-sized tensors. Default false.
+   */
+  typedArrays?: boolean;
 }
 
 const envValues = new WeakMap<LocalDef, Readonly<Record<string, unknown>>>();
+const typedDefs = new WeakSet<LocalDef>();
+/** Whether `def` takes its tensor arguments as typed arrays (`typedArrays`). */
+export function localTakesTypedArrays(def: LocalDef): boolean {
+  return typedDefs.has(def);
+}
 export function localEnvValues(def: LocalDef): Readonly<Record<string, unknown>> {
   return envValues.get(def) ?? {};
 }
@@ -222,6 +233,7 @@ export function localComputation(
     source: undefined,
   });
   if (options.env) envValues.set(def, Object.freeze({ ...options.env }));
+  if (options.typedArrays === true) typedDefs.add(def);
   return makeComputation('local', ir.local(def), params, name);
 }
 

@@ -373,6 +373,35 @@ export function toJs(v: RtValue): unknown {
   }
 }
 
+/**
+ * `toJs`, but a tensor of rank >= 1 (other than bool) is its typed array
+ * itself, not a number[] (a view of the value's memory: read it, do not
+ * write it). For code that passes model-sized tensors on (local
+ * computations that ask for it, a driver applying an aggregate): the same
+ * numbers without a conversion element by element.
+ */
+export function toJsTyped(v: RtValue): unknown {
+  switch (v.kind) {
+    case 'tensor':
+      return v.type.shape.length >= 1 && v.type.dtype !== 'bool' ? v.data : tensorToJs(v);
+    case 'struct': {
+      const named = v.type.elements.length > 0 && v.type.elements.every(([n]) => n !== undefined);
+      if (named) {
+        const o: Record<string, unknown> = {};
+        v.type.elements.forEach(([n], i) => (o[n!] = toJsTyped(v.elements[i]!)));
+        return o;
+      }
+      return v.elements.map(toJsTyped);
+    }
+    case 'sequence':
+      return v.items.map(toJsTyped);
+    case 'federated':
+      return v.type.allEqual ? toJsTyped(v.members[0]!) : v.members.map(toJsTyped);
+    default:
+      return toJs(v);
+  }
+}
+
 /** The tensor leaves of a tensor/struct value, depth-first. */
 export function leavesOf(v: RtValue): TensorValue[] {
   if (v.kind === 'tensor') return [v];

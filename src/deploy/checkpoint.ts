@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TRAINING_KEYS, type TrainingParams } from './job.js';
+import { STACK_KEYS, type StackParams } from './stack-params.js';
 
 const MAGIC = 'FCCKPT01';
 export const CHECKPOINT_FILE = 'checkpoint.bin';
@@ -22,10 +23,13 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
+/** The parameters a checkpoint records: the SPMD job's, or a stack run's (`engine: 'stack'`). */
+export type CheckpointParams = TrainingParams | StackParams;
+
 export interface Checkpoint {
   /** Rounds completed. */
   round: number;
-  params: TrainingParams;
+  params: CheckpointParams;
   configHash: string;
   weights: Float32Array;
   /** The optimizer's snapshot(): numbers and Float32Arrays (undefined fields omitted). */
@@ -38,7 +42,7 @@ export interface Checkpoint {
 interface Header {
   format: typeof MAGIC;
   round: number;
-  params: TrainingParams;
+  params: CheckpointParams;
   configHash: string;
   savedAt: string;
   epochs: unknown[];
@@ -144,12 +148,19 @@ export function loadCheckpoint(dir: string): Checkpoint {
 }
 
 /** Differences between the checkpoint's training parameters and this run's (empty: resumable). */
-export function paramDifferences(saved: TrainingParams, now: TrainingParams): string[] {
+export function paramDifferences(saved: CheckpointParams, now: CheckpointParams): string[] {
+  const engine = (p: CheckpointParams): string => ('engine' in p ? p.engine : 'spmd');
+  if (engine(saved) !== engine(now)) {
+    const by = (e: string) => (e === 'stack' ? 'the execution stack' : "the SPMD job path (--engine spmd)");
+    return [`engine: the checkpoint was written by ${by(engine(saved))}, this run trains on ${by(engine(now))} (the two aggregate differently)`];
+  }
   const out: string[] = [];
-  for (const k of TRAINING_KEYS) {
-    const a = JSON.stringify(saved[k]);
-    const b = JSON.stringify(now[k]);
-    if (a !== b) out.push(`${k}: checkpoint ${a}, this run ${b}`);
+  const a = saved as unknown as Record<string, unknown>;
+  const b = now as unknown as Record<string, unknown>;
+  for (const k of engine(now) === 'stack' ? STACK_KEYS : TRAINING_KEYS) {
+    const x = JSON.stringify(a[k]);
+    const y = JSON.stringify(b[k]);
+    if (x !== y) out.push(`${k}: checkpoint ${x ?? 'none'}, this run ${y ?? 'none'}`);
   }
   return out;
 }

@@ -29,8 +29,8 @@ export interface LaunchOptions {
   execArgv?: string[];
   /** Also start the model owner as a plain player (default false). */
   includeModelOwner?: boolean;
-  /** Extra arguments for every `player` command. */
-  playerArgs?: string[];
+  /** Extra arguments for every `player` command (or per player, e.g. each data owner's --data). */
+  playerArgs?: string[] | ((name: string) => string[]);
   log?: (line: string) => void;
   /** Grace period between SIGTERM and SIGKILL (default 5 s). */
   graceMs?: number;
@@ -103,7 +103,7 @@ export function launchPlayers(o: LaunchOptions): Launched {
     new Promise((resolve) => {
       let restarted = 0;
       const start = () => {
-        const args = [...execArgv, cli, 'player', '--config', o.configPath, '--name', name, '--key', join(keysDir, `${name}.key`), ...(o.playerArgs ?? [])];
+        const args = [...execArgv, cli, 'player', '--config', o.configPath, '--name', name, '--key', join(keysDir, `${name}.key`), ...(typeof o.playerArgs === 'function' ? o.playerArgs(name) : (o.playerArgs ?? []))];
         const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         children.set(name, child);
         const prefix = (chunk: Buffer) => {

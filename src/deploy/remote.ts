@@ -61,23 +61,25 @@ export function remoteContext(o: RemoteContextOptions): DeployedContext {
     numClients = session.numClients;
     return session;
   }
+  async function call(comp: Computation, args: readonly unknown[], typed: boolean): Promise<unknown> {
+    if (closed) throw new Error('remoteContext: closed');
+    const s = session ?? (await connect());
+    try {
+      return await (typed ? s.invokeTyped(comp, args) : s.invoke(comp, args));
+    } catch (e) {
+      // the session ended with the failure (its players were told); the next call opens a new one
+      session = undefined;
+      throw e;
+    }
+  }
   return {
     name: 'remote',
     deployConfig: config,
     get numClients() {
       return numClients;
     },
-    async invoke(comp: Computation, args: readonly unknown[]): Promise<unknown> {
-      if (closed) throw new Error('remoteContext: closed');
-      const s = session ?? (await connect());
-      try {
-        return await s.invoke(comp, args);
-      } catch (e) {
-        // the session ended with the failure (its players were told); the next call opens a new one
-        session = undefined;
-        throw e;
-      }
-    },
+    invoke: (comp: Computation, args: readonly unknown[]) => call(comp, args, false),
+    invokeTyped: (comp: Computation, args: readonly unknown[]) => call(comp, args, true),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

@@ -1,41 +1,60 @@
 /**
  * Training on the execution stack across the players of config.json:
- * `fedcrypt train <model> <dataset> --config config.json --mode fedavg`.
+ * `fedcrypt train <model> <dataset> --config config.json --mode fedavg|fedsgd`.
  *
  * The driver is the model owner; it runs the learning layer's round
  * (`learningRound`, the same federated computation `localContext` runs) in a
  * `remoteContext`, applies each aggregate with its server optimizer,
- * validates, and writes the run folder (metrics.json, report.html) like an
- * in-process run. Each data owner serves its own clients' data
- * (`fedcrypt player --data mnist:0-20000 [--clients n]`, see
- * `learningDataSource`); the driver names the source 'fedcrypt/learning'.
+ * validates (FedAvg: every round; FedSGD: at the end of each epoch),
+ * checkpoints after every round (`checkpointDir`; `resume` continues from
+ * it to the same final model as an uninterrupted run), and writes the run
+ * folder (metrics.json, report.html) like an in-process run. Each data owner
+ * serves its own clients' data (`fedcrypt player --data mnist:0-20000
+ * [--clients n]`, see `learningDataSource`); the driver names the source
+ * 'fedcrypt/learning'. FedSGD's epoch length comes from a secure sum of the
+ * clients' example counts (`learningExamples`).
+ *
+ * A failed round (a player gone, a deadline passed, a refusal) ends the run
+ * with the error naming the player; the model owner keeps the state of the
+ * last completed round, which is also the checkpoint's.
  */
 import type { DataSource } from '../runtime/remote/player.js';
 import type { DeployConfig } from '../transport/config.js';
 import { configRoles } from './job.js';
 import type { NetworkProtocol } from './policy.js';
+import { resolveStackParams, restoreStack, saveStack, totalRounds, type StackParams } from './stack-params.js';
 
 export const LEARNING_SOURCE = 'fedcrypt/learning';
 
 export interface StackTrainingOptions {
   readonly configPath: string;
   readonly keyPath?: string;
+  /** 'fedavg' (default) or 'fedsgd'. */
+  readonly mode?: 'fedsgd' | 'fedavg';
+  /** Must equal the number of data owners in the config when given. */
+  readonly owners?: number;
   readonly model?: string;
   readonly dataset?: string;
   readonly protocol?: NetworkProtocol;
   readonly precision?: 'low' | 'high';
-  /** FedAvg rounds. */
+  /** FedAvg: rounds; FedSGD: epochs (default 5). */
   readonly rounds?: number;
   readonly batchSize?: number;
   readonly seed?: number;
   readonly localEpochs?: number;
   readonly clientLr?: number;
-  /** Cap on local steps per client per round. */
+  /** FedAvg: cap on local steps per client per round; FedSGD: cap on rounds. */
+  readonly maxSteps?: number;
+  /** @deprecated the same as maxSteps (FedAvg). */
   readonly maxLocalSteps?: number;
   readonly optimizer?: 'amsgrad' | 'adam' | 'sgd';
   readonly lr?: number;
   readonly roundTimeoutMs?: number;
   readonly validationLimit?: number;
+  /** Checkpoint folder (after every round); required with `resume`. */
+  readonly checkpointDir?: string;
+  /** Continue from the checkpoint in `checkpointDir` (none there: from round 0). */
+  readonly resume?: boolean;
   /** Run folder (default runs/<time>); false: none. */
   readonly out?: string | false;
   readonly log?: (line: string) => void;
@@ -44,58 +63,105 @@ export interface StackTrainingOptions {
 }
 
 export interface StackTrainingResult {
+  /** Rounds completed in total (including those before a resume). */
   readonly rounds: number;
+  readonly totalRounds: number;
   readonly weights: Float32Array;
   readonly accuracy: number;
   readonly loss: number;
   readonly error?: Error;
   readonly paths?: { dir: string; metrics: string; report: string };
+  readonly params: StackParams;
 }
 
-/** Run FedAvg across the config's players (never throws for a failed round: returns it as `error`). */
+/** A round that failed: which one, and the cause (naming the player). */
+export class StackRoundError extends Error {
+  override name = 'StackRoundError';
+  constructor(readonly round: number, cause: Error) {
+    super(`round ${round} failed: ${cause.message}`, { cause });
+  }
+}
+
+/** Train across the config's players (never throws for a failed round: returns it as `error`). */
 export async function runStackTraining(o: StackTrainingOptions): Promise<StackTrainingResult> {
   const startedAt = new Date();
+  if (o.resume && !o.checkpointDir) throw new RangeError('"resume" needs "checkpointDir" (--checkpoint-dir)');
   const L = await import('../learning/index.js');
   const S = await import('../learning/stack.js');
+  const { serverOptimizer } = await import('../learning/train.js');
   const { remoteContext } = await import('./remote.js');
   const { clientData } = await import('../runtime/remote/context.js');
+  const log = o.log ?? (() => {});
   const backend = await L.initTf();
-  const model = (o.model ?? 'network_a').toLowerCase();
-  const dataset = (o.dataset ?? 'mnist').toLowerCase();
-  const protocol = o.protocol ?? 'aby3';
-  const precision = o.precision ?? 'low';
-  const rounds = o.rounds ?? 5;
-  const optimizer = o.optimizer ?? 'sgd';
-  const lr = o.lr ?? 1.0;
-  const data = L.loadDataset(dataset);
-  const decay = L.cosineDecay(Math.max(1, rounds), 0.02);
-  const opt = optimizer === 'sgd' ? L.sgd({ lr }) : optimizer === 'adam' ? L.adam({ lr, decay }) : L.adam({ lr, amsgrad: true, decay });
   const ctx = remoteContext({
-    config: o.configPath, ...(o.keyPath ? { key: o.keyPath } : {}), protocol, params: protocol === 'plaintext' ? {} : { precision },
-    insecureAllowPlaintext: protocol === 'plaintext', timeoutMs: o.roundTimeoutMs ?? 600_000,
+    config: o.configPath, ...(o.keyPath ? { key: o.keyPath } : {}), protocol: o.protocol ?? 'aby3', params: o.protocol === 'plaintext' ? {} : { precision: o.precision ?? 'low' },
+    insecureAllowPlaintext: o.protocol === 'plaintext', timeoutMs: o.roundTimeoutMs ?? 600_000,
   });
-  const roles = configRoles(ctx.deployConfig);
-  const modelOwner = new L.ModelOwner(roles.modelOwner, model, data, { seed: o.seed ?? 1, optimizer: opt });
+  const config = ctx.deployConfig;
+  let params: StackParams;
+  try {
+    params = resolveStackParams(config, { ...o, epochs: o.rounds, maxSteps: o.maxSteps ?? o.maxLocalSteps });
+  } catch (e) {
+    await ctx.close().catch(() => {});
+    throw e;
+  }
+  const data = L.loadDataset(params.dataset);
+  const clients = clientData(LEARNING_SOURCE);
   const epochs: import('../learning/fedsgd.js').EpochMetrics[] = [];
+  let modelOwner: import('../learning/roles.js').ModelOwner | undefined;
   let error: Error | undefined;
   let done = 0;
+  let total = params.mode === 'fedavg' ? params.epochs : 0;
   const t0 = performance.now();
   try {
-    let tRound = performance.now();
+    if (params.mode === 'fedsgd') {
+      // the length of an epoch: the clients' mean number of batches, from a secure sum of their counts
+      // (the context's own invoke: withContext would turn on Node's promise hooks for the rest of the run)
+      const examples = Number(await ctx.invoke(S.learningExamples(), [clients]));
+      const spe = S.stepsPerEpoch(examples, ctx.numClients, params.batchSize);
+      if (spe < 1) throw new RangeError(`"batchSize" ${params.batchSize} is larger than a client's data (the ${ctx.numClients} clients hold ${examples} examples)`);
+      params = { ...params, clients: ctx.numClients, stepsPerEpoch: spe };
+      total = totalRounds(params);
+    }
+    modelOwner = new L.ModelOwner(params.modelOwner, params.model, data, { seed: params.seed, optimizer: serverOptimizer(params.optimizer, params.lr, total) });
+    if (o.resume) {
+      const p = restoreStack(o.checkpointDir!, params, config, modelOwner);
+      if (p === undefined) log(`no checkpoint in ${o.checkpointDir}: starting from round 0`);
+      else {
+        done = p.round;
+        // the metrics so far (JSON in the checkpoint: a NaN, e.g. the train loss the stack does not measure, came back as null)
+        const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
+        for (const e of p.epochs as (typeof epochs)[number][]) {
+          epochs.push({ ...e, accuracy: num(e.accuracy), loss: num(e.loss), trainLoss: num(e.trainLoss), localMs: num(e.localMs), aggregationMs: num(e.aggregationMs), serverMs: num(e.serverMs) });
+        }
+      }
+    }
+    const mo = modelOwner;
+    const endOfEpoch = (r: number) => params.mode === 'fedavg' || r % params.stepsPerEpoch! === 0 || r === total;
+    if (done >= total) log(`checkpoint is at round ${done} of ${total}: nothing left to train`);
+    else log(`${params.mode} on the execution stack: ${params.protocol} ${params.model}, rounds ${done + 1}..${total}${params.mode === 'fedsgd' ? ` (${params.stepsPerEpoch} per epoch, ${params.clients} clients)` : ''}`);
+    let tEpoch = performance.now();
+    let current = done;
     await S.trainOnContext(ctx, {
-      mode: 'fedavg', model, modelOwner, clients: clientData(LEARNING_SOURCE), rounds,
-      hyper: { seed: o.seed ?? 1, batchSize: o.batchSize ?? 128, localEpochs: o.localEpochs ?? 1, clientLr: o.clientLr ?? 0.3, maxLocalSteps: o.maxLocalSteps ?? 0 },
+      mode: params.mode, model: params.model, modelOwner: mo, clients, rounds: total, startRound: done,
+      hyper: { seed: params.seed, batchSize: params.batchSize, localEpochs: params.localEpochs ?? 1, clientLr: params.clientLr ?? 0, maxLocalSteps: params.mode === 'fedavg' ? (params.maxSteps ?? 0) : 0 },
+      beforeRound: (r) => void (current = r),
       afterRound: (r) => {
         done = r;
-        const t1 = performance.now();
-        const v = modelOwner.validateModel(o.validationLimit);
-        const serverMs = performance.now() - t1;
-        const m = { epoch: r, round: r, accuracy: v.accuracy, loss: v.loss, trainLoss: NaN, localMs: 0, aggregationMs: t1 - tRound, serverMs, bytesByRole: {}, skipped: [] };
-        epochs.push(m);
-        o.onEpoch?.({ epoch: r, round: r, accuracy: v.accuracy, loss: v.loss });
-        tRound = performance.now();
+        if (endOfEpoch(r)) {
+          const t1 = performance.now();
+          const v = mo.validateModel(o.validationLimit);
+          const serverMs = performance.now() - t1;
+          const epoch = params.mode === 'fedavg' ? r : Math.ceil(r / params.stepsPerEpoch!);
+          epochs.push({ epoch, round: r, accuracy: v.accuracy, loss: v.loss, trainLoss: NaN, localMs: 0, aggregationMs: t1 - tEpoch, serverMs, bytesByRole: {}, skipped: [] });
+          o.onEpoch?.({ epoch, round: r, accuracy: v.accuracy, loss: v.loss });
+          tEpoch = performance.now();
+        }
+        if (o.checkpointDir) saveStack(o.checkpointDir, params, config, mo, { round: r, epochs });
       },
       ...(o.onRound ? { onRound: o.onRound } : {}),
+    }).catch((e: Error) => {
+      throw new StackRoundError(current + 1, e);
     });
   } catch (e) {
     error = e as Error;
@@ -104,21 +170,23 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
   }
   const wallMs = performance.now() - t0;
   const last = epochs[epochs.length - 1];
-  const final = last ? { accuracy: last.accuracy, loss: last.loss } : modelOwner.validateModel(o.validationLimit);
+  const final = last ? { accuracy: last.accuracy, loss: last.loss } : modelOwner ? modelOwner.validateModel(o.validationLimit) : { accuracy: NaN, loss: NaN };
   const metrics: import('../learning/report.js').RunMetrics = {
     version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
     config: {
-      model, dataset, protocol, precision, owners: roles.dataOwners.length, mode: 'fedavg', batchSize: o.batchSize ?? 128, epochs: rounds, seed: o.seed ?? 1, nonIid: false,
-      onBadUpdate: 'abort', optimizer, lr, aggregation: `${protocol} across the players of ${o.configPath}`, backend, networked: true,
-      localEpochs: o.localEpochs ?? 1, clientLr: o.clientLr ?? 0.3, ...(o.maxLocalSteps ? { maxSteps: o.maxLocalSteps } : {}),
-      ...(protocol === 'plaintext' ? { insecurePlaintextOptIn: true } : {}),
+      model: params.model, dataset: params.dataset, protocol: params.protocol, precision: params.precision, owners: params.dataOwners.length, mode: params.mode,
+      batchSize: params.batchSize, epochs: params.epochs, seed: params.seed, nonIid: false, onBadUpdate: 'abort', optimizer: params.optimizer, lr: params.lr,
+      aggregation: `${params.protocol} across the players of ${o.configPath}`, backend, networked: true, engine: 'stack',
+      ...(params.mode === 'fedavg' ? { localEpochs: params.localEpochs, clientLr: params.clientLr } : { clients: params.clients, stepsPerEpoch: params.stepsPerEpoch, totalSteps: total }),
+      ...(params.maxSteps !== null ? { maxSteps: params.maxSteps } : {}),
+      ...(params.protocol === 'plaintext' ? { insecurePlaintextOptIn: true } : {}),
     },
-    numParams: modelOwner.numParams, epochs, unit: 'round', final, totals: L.summarize(epochs, wallMs), ...(error ? { error: error.message } : {}),
+    numParams: modelOwner?.numParams ?? 0, epochs, unit: params.mode === 'fedavg' ? 'round' : 'epoch', final, totals: L.summarize(epochs, wallMs), ...(error ? { error: error.message } : {}),
   };
-  const weights = modelOwner.shareWeights();
-  modelOwner.dispose();
+  const weights = modelOwner?.shareWeights() ?? new Float32Array(0);
+  modelOwner?.dispose();
   const paths = o.out === false ? undefined : L.writeRunFolder(o.out ?? L.defaultRunDir(startedAt), metrics);
-  return { rounds: done, weights, accuracy: final.accuracy, loss: final.loss, ...(error ? { error } : {}), ...(paths ? { paths } : {}) };
+  return { rounds: done, totalRounds: total, weights, accuracy: final.accuracy, loss: final.loss, ...(error ? { error } : {}), ...(paths ? { paths } : {}), params };
 }
 
 /**

@@ -21,7 +21,7 @@
  * the round with a RoundError naming the player at fault; the model owner's
  * state stays that of the last completed round.
  */
-import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { flushMarks, mark, TRACE, tracedTransport } from '../runtime/remote/trace.js';
 import { decode, encode } from '../encrypted/fixed.js';
 import { RingArena } from '../encrypted/arena.js';
 import { Player } from '../encrypted/player.js';
@@ -40,43 +40,8 @@ import type { DataOwner, ModelOwner } from '../learning/roles.js';
 import { BadUpdateError, validateUpdate, weightedMeanPlain } from '../learning/aggregator.js';
 
 export const JOB_KEY = 'fedcrypt/job';
-/** FEDCRYPT_TRACE=1: per-round phase times on stderr. */
-const TRACE = process.env['FEDCRYPT_TRACE'] === '1';
-/**
- * The phase marks of the current round in this process (FEDCRYPT_TRACE=1):
- * wall-clock times (ms since the epoch, sub-ms), so that the lines of all
- * processes of a machine can be merged into one timeline
- * (`trace <player> r<round> <phase>@<time> ...`).
- */
-const marks: [string, number][] = [];
-function mark(phase: string): void {
-  if (TRACE) marks.push([phase, performance.timeOrigin + performance.now()]);
-}
-let lastCpu: NodeJS.CpuUsage | undefined;
-let lastFaults = 0;
-/** Main-thread GC pauses since the previous line: [ms, count, of which full (mark-compact)]. */
-const gc = [0, 0, 0];
-if (TRACE) {
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gc[0]! += e.duration;
-      gc[1]!++;
-      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc[2]!++;
-    }
-  }).observe({ entryTypes: ['gc'] });
-}
-function flushMarks(me: string, r: number, out: (line: string) => void): void {
-  if (!TRACE) return;
-  // CPU time of this process since its previous line (user + system, all threads)
-  const cpu = process.cpuUsage(lastCpu);
-  lastCpu = process.cpuUsage();
-  const faults = process.resourceUsage().minorPageFault;
-  const newFaults = faults - lastFaults;
-  lastFaults = faults;
-  out(`trace ${me} r${r} ${marks.map(([p, t]) => `${p}@${t.toFixed(1)}`).join(' ')} cpu=${((cpu.user + cpu.system) / 1000).toFixed(1)} gc=${gc[0]!.toFixed(1)}/${gc[1]}/${gc[2]} faults=${newFaults}`);
-  marks.length = 0;
-  gc.fill(0);
-}
+// FEDCRYPT_TRACE=1: per-round phase times on stderr (runtime/remote/trace.ts: `trace <player> r<round> <phase>@<time> ...`)
+const flushRound = (me: string, r: number, out: (line: string) => void): void => flushMarks(me, `r${r}`, out);
 /** Job control frames carry the largest round id, so a player still in an older round accepts them. */
 const CONTROL_ROUND = 2 ** 32 - 1;
 const GO_ROUND = 1;
@@ -162,19 +127,8 @@ export interface Aggregation {
   round(round: number, update: Float32Array | undefined, me: string | undefined): Promise<Float32Array | undefined>;
 }
 
-/** FEDCRYPT_TRACE=1: the transport, with a mark when each send and receive of the aggregation resolves. */
-function traced(t: Transport): Transport {
-  if (!TRACE) return t;
-  const short = (key: string) => key.split('/').slice(2).join('/'); // without the protocol id and the op counter
-  return new Proxy(t, {
-    get(target, prop, receiver) {
-      if (prop === 'send') return (from: string, to: string, key: string, p: Uint8Array) => target.send(from, to, key, p).then(() => mark(`sent>${to}:${short(key)}`));
-      if (prop === 'receive') return (to: string, from: string, key: string, o?: { timeoutMs?: number }) => target.receive(to, from, key, o).then((b) => (mark(`got<${from}:${short(key)}`), b));
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-}
+/** FEDCRYPT_TRACE=1: the transport, with a mark when each send and receive of the aggregation resolves (keys without the protocol id and the op counter). */
+const traced = (t: Transport): Transport => tracedTransport(t, 2);
 
 /** The job's aggregation: one protocol instance per job (id `job-<jobId>`), one sum and reveal per round. */
 export function jobAggregation(spec: JobSpec, transport: Transport): Aggregation {
@@ -354,7 +308,7 @@ export async function runPlayerJob(transport: Transport, spec: JobSpec, me: stri
       await race(agg.round(r, update, me));
       await race(transport.send(me, mo, `${spec.jobId}/r${r}/done`, json(status)));
       mark('done');
-      flushMarks(me, r, (l) => console.error(l));
+      flushRound(me, r, (l) => console.error(l));
       if (TRACE) console.error(`${me} r${r}: waited go ${(tGo - tWait).toFixed(0)} ms, local ${(tg - tGo).toFixed(0)} ms, aggregation ${(performance.now() - tg).toFixed(0)} ms`);
     }
     return { jobId: spec.jobId, rounds: round - spec.startRound };
@@ -616,7 +570,7 @@ export async function runDriverJob(transport: Transport, spec: JobSpec, modelOwn
       }
       await hooks.afterRound?.(r);
       mark('after');
-      flushMarks(mo, r, log);
+      flushRound(mo, r, log);
       await hooks.onRound?.({ round: r, epoch: Math.ceil(r / spec.stepsPerEpoch), totalSteps: spec.totalSteps, trainLoss: total > 0 ? lossSum / total : NaN, ms: performance.now() - t0 });
     }
     failure.stop();

@@ -5,9 +5,17 @@
  * config:
  *
  *   round(weights@SERVER, hyper@SERVER, clients@CLIENTS):
- *     out@CLIENTS  = federatedMap(step, federatedZip([broadcast(weights), broadcast(hyper), clients]))
- *     mean@AGGREGATORS = federatedMean(update(out), { weights: examples(out) })   -- the bound protocol's roles
+ *     h@CLIENTS = broadcast(hyper)
+ *     update@CLIENTS = federatedMap(step, federatedZip([broadcast(weights), h, clients]))
+ *     n@CLIENTS = federatedMap(examples, federatedZip([h, clients]))      -- the examples the step trains on
+ *     mean@AGGREGATORS = federatedMean(update, { weights: n })           -- the bound protocol's roles
  *     return transfer(mean, SERVER)
+ *
+ * (A remote context runs an aggregate whose first use is its transfer to
+ * SERVER with the protocol revealing it to SERVER only: see
+ * runtime/remote/context.ts.) The data owners' example counts, for the
+ * length of a FedSGD epoch, come from a secure sum (`learningExamples`): no
+ * party learns a client's count.
  *
  * `step` is a local computation registered by name (`fedcrypt.learning.…`),
  * made on demand in every process from the name (model, size), so a player
@@ -20,7 +28,7 @@
  */
 import { PolicyError } from '../core/errors.js';
 import {
-  AGGREGATORS, CLIENTS, SERVER, federated, federatedBroadcast, federatedComputation, federatedMap, federatedMean, federatedTransfer, federatedZip,
+  AGGREGATORS, CLIENTS, SERVER, federated, federatedBroadcast, federatedComputation, federatedMap, federatedMean, federatedSecureSum, federatedTransfer, federatedZip,
   localComputation, registeredLocal, registerLocalComputationFactory, struct, tensor, withContext, type Computation, type ExecutionContext,
 } from '../core/index.js';
 import { BadUpdateError, validateUpdate } from './aggregator.js';
@@ -125,17 +133,39 @@ function checkPolicy(model: string, h: Hyper, party: string): void {
   }
 }
 
-const Out = (n: number) => struct([['update', tensor('float32', [n])], ['examples', F32]]);
 const PREFIX = 'fedcrypt.learning.';
 
-/** The local computations of the family, from their names: `<mode>:<model>:<n>`, `update:<n>`, `examples:<n>`. */
+/** Bits of a client's example count in the secure sum of `learningExamples` (a count below 2^24). */
+export const COUNT_BITS = 24;
+
+/** The examples a client's step of this round trains on (its weight in the mean): FedSGD one batch; FedAvg DataOwner.localUpdate's count. */
+function examplesOf(mode: StackMode, h: Hyper, id: number): number {
+  const c = hosted[id];
+  if (c === undefined) throw new RangeError(`learning examples: no client #${id} is hosted in this process`);
+  if (mode === 'fedsgd') return h.batchSize;
+  const steps = localSteps(c.data.count, h);
+  return steps * h.batchSize > c.data.count ? c.data.count : steps * h.batchSize;
+}
+
+/** The local computations of the family, from their names: `<mode>:<model>:<n>` (the step), `examples:<mode>`, `count`. */
 function make(rest: string): Computation | undefined {
+  if (rest === 'count') {
+    // a hosted client's number of training examples (it only leaves the process inside a secure sum)
+    return localComputation([I32], (id: number) => {
+      const c = hosted[id];
+      if (c === undefined) throw new RangeError(`learning count: no client #${id} is hosted in this process`);
+      if (c.data.count >= 2 ** COUNT_BITS) throw new RangeError(`${c.name}: ${c.data.count} examples, above the ${2 ** COUNT_BITS} a count may have`);
+      return c.data.count;
+    }, { name: 'example_count', result: I32 });
+  }
+  if (rest === 'examples:fedsgd' || rest === 'examples:fedavg') {
+    const mode = rest.slice('examples:'.length) as StackMode;
+    return localComputation([HYPER, I32], (h: Hyper, id: number) => examplesOf(mode, h, id), { name: `${mode}_examples`, result: F32 });
+  }
   const parts = rest.split(':');
   const n = Number(parts[parts.length - 1]);
   if (!Number.isInteger(n) || n < 1 || n > 2 ** 28) return undefined;
   const W = tensor('float32', [n]);
-  if (parts.length === 2 && parts[0] === 'update') return localComputation([Out(n)], (o: { update: Float32Array }) => o.update, { name: 'update_of', result: W });
-  if (parts.length === 2 && parts[0] === 'examples') return localComputation([Out(n)], (o: { examples: number }) => o.examples, { name: 'examples_of', result: F32 });
   if (parts.length !== 3 || (parts[0] !== 'fedsgd' && parts[0] !== 'fedavg')) return undefined;
   const mode = parts[0] as StackMode;
   const model = parts[1]!;
@@ -150,18 +180,16 @@ function make(rest: string): Computation | undefined {
       const weights = w instanceof Float32Array ? w : Float32Array.from(w);
       if (weights.length !== n) throw new RangeError(`${name}: ${weights.length} weights, the model has ${n}`);
       t.owner.updateModel(weights);
-      if (mode === 'fedsgd') {
-        const g = t.owner.computeGradient();
-        t.rounds++;
-        validateUpdate(name, g.grad, n);
-        return { update: g.grad, examples: g.examples };
-      }
-      const r = t.owner.localUpdate({ epochs: h.localEpochs, batchSize: h.batchSize, optimizer: sgd({ lr: h.clientLr }), ...(h.maxLocalSteps > 0 ? { maxSteps: h.maxLocalSteps } : {}) });
+      // the update alone: its weight comes from `examples:<mode>` (the same count, checked here)
+      const { update, examples } = mode === 'fedsgd' ? (({ grad, examples }) => ({ update: grad, examples }))(t.owner.computeGradient())
+        : (({ delta, examples }) => ({ update: delta, examples }))(t.owner.localUpdate({ epochs: h.localEpochs, batchSize: h.batchSize, optimizer: sgd({ lr: h.clientLr }), ...(h.maxLocalSteps > 0 ? { maxSteps: h.maxLocalSteps } : {}) }));
       t.rounds++;
-      validateUpdate(name, r.delta, n);
-      return { update: r.delta, examples: r.examples };
+      if (examples !== examplesOf(mode, h, id)) throw new Error(`${name}: internal error: the step trained on ${examples} examples, its weight says ${examplesOf(mode, h, id)}`);
+      validateUpdate(name, update, n);
+      return update;
     },
-    { name: `${mode}_step`, result: Out(n) },
+    // the weights as a Float32Array (a read-only view of the broadcast value), not a model-sized number[]
+    { name: `${mode}_step`, result: W, typedArrays: true },
   );
 }
 const made = new Map<string, Computation>();
@@ -193,16 +221,40 @@ export function learningRound(mode: StackMode, model: ModelSpec, n: number): Com
   const hit = rounds.get(key);
   if (hit) return hit;
   const step = local(stepName(mode, model, n));
-  const update = local(`${PREFIX}update:${n}`);
-  const examples = local(`${PREFIX}examples:${n}`);
+  const examples = local(`${PREFIX}examples:${mode}`);
   const W = tensor('float32', [n]);
   const comp = federatedComputation([federated(W, SERVER), federated(HYPER, SERVER), federated(I32, CLIENTS)], (weights, hyper, clients) => {
-    const out = federatedMap(step, federatedZip([federatedBroadcast(weights), federatedBroadcast(hyper), clients]));
-    const mean = federatedMean(federatedMap(update, out), { weights: federatedMap(examples, out), placement: AGGREGATORS });
+    const h = federatedBroadcast(hyper);
+    const update = federatedMap(step, federatedZip([federatedBroadcast(weights), h, clients]));
+    const mean = federatedMean(update, { weights: federatedMap(examples, federatedZip([h, clients])), placement: AGGREGATORS });
     return federatedTransfer(mean, { placement: SERVER });
   }, { name: `${mode}_round` });
   rounds.set(key, comp);
   return comp;
+}
+
+let examplesComp: Computation | undefined;
+
+/**
+ * The total number of training examples of the clients, by a secure sum
+ * (each count below 2^COUNT_BITS): what the driver needs for the length of
+ * a FedSGD epoch without learning any client's count.
+ */
+export function learningExamples(): Computation {
+  examplesComp ??= federatedComputation([federated(I32, CLIENTS)], (clients) => federatedSecureSum(federatedMap(local(`${PREFIX}count`), clients), { bitwidth: COUNT_BITS }), { name: 'learning_examples' });
+  return examplesComp;
+}
+
+/**
+ * Rounds of one FedSGD epoch: each client's batches per pass over its data,
+ * from the clients' mean count (the secure sum over the number of clients);
+ * equal to the in-process `min(iterations)` when the slices are equal.
+ */
+export function stepsPerEpoch(totalExamples: number, clients: number, batchSize: number): number {
+  if (!Number.isSafeInteger(totalExamples) || totalExamples < 0) throw new RangeError(`stepsPerEpoch: "totalExamples" expected an integer >= 0, got ${totalExamples}`);
+  if (!Number.isInteger(clients) || clients < 1) throw new RangeError(`stepsPerEpoch: "clients" expected an integer >= 1, got ${clients}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`stepsPerEpoch: "batchSize" expected an integer >= 1, got ${batchSize}`);
+  return Math.floor(totalExamples / (clients * batchSize));
 }
 
 export interface StackRound {
@@ -220,10 +272,12 @@ export interface StackTrainOptions {
   readonly clients: unknown;
   /** Rounds to run in total (FedSGD: steps). */
   readonly rounds: number;
-  /** Rounds already done (a resumed run; FedSGD only). */
+  /** Rounds already done (a resumed run: the data order of round r depends only on r). */
   readonly startRound?: number;
   readonly hyper: Omit<Hyper, 'round'>;
   readonly onRound?: (r: StackRound) => void;
+  /** Called before round `round` (0-based) starts. */
+  readonly beforeRound?: (round: number) => void;
   /** Called after each round with the model owner updated (checkpoint here). */
   readonly afterRound?: (round: number) => void | Promise<void>;
 }
@@ -238,9 +292,13 @@ export async function trainOnContext(ctx: ExecutionContext, o: StackTrainOptions
   const n = o.modelOwner.numParams;
   const comp = learningRound(o.mode, o.model, n);
   for (let r = o.startRound ?? 0; r < o.rounds; r++) {
+    o.beforeRound?.(r);
     const t0 = performance.now();
     const hyper: Hyper = { ...o.hyper, round: r };
-    const out = await withContext(ctx, () => comp(o.modelOwner.shareWeights(), hyper, o.clients));
+    // a context that can hand the aggregate over as a typed array (the remote one) does: the same numbers
+    const typed = (ctx as { invokeTyped?: ExecutionContext['invoke'] }).invokeTyped;
+    const args = [o.modelOwner.shareWeights(), hyper, o.clients];
+    const out = typed !== undefined ? await typed.call(ctx, comp, args) : await withContext(ctx, () => comp(...args));
     const mean = Float32Array.from(out as ArrayLike<number>);
     validateUpdate('aggregate', mean, n);
     if (o.mode === 'fedavg') for (let i = 0; i < n; i++) mean[i] = -mean[i]!;

@@ -66,7 +66,8 @@ export interface TrainResult {
   error?: Error;
 }
 
-function serverOptimizer(kind: string, lr: number, totalSteps: number): FlatOptimizer {
+/** The model owner's optimizer as every training path builds it (cosine decay to 2% over the planned steps). */
+export function serverOptimizer(kind: string, lr: number, totalSteps: number): FlatOptimizer {
   const decay = cosineDecay(Math.max(1, totalSteps), 0.02);
   switch (kind) {
     case 'amsgrad': return adam({ lr, amsgrad: true, decay });

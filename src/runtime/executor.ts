@@ -6,7 +6,8 @@
 import { FedArgumentError, FedValueError } from '../core/errors.js';
 import { getIntrinsicImpl, intrinsicByUri, unpackArgs } from '../core/intrinsics.js';
 import type { LocalDef, Node } from '../core/ir.js';
-import { fromJs, FunctionValue, PlacementValue, StructValue, toJs, type RtValue } from '../core/values.js';
+import { fromJs, FunctionValue, PlacementValue, StructValue, toJs, toJsTyped, type RtValue } from '../core/values.js';
+import { localTakesTypedArrays } from '../core/local.js';
 import type { AggregationProtocol } from '../aggregation/protocol.js';
 
 export const BACKEND = 'local';
@@ -48,7 +49,8 @@ export const EMPTY_SCOPE = new Scope(new Map(), null);
 
 export async function runLocal(def: LocalDef, arg: RtValue | null): Promise<RtValue> {
   const n = def.parameterTypes.length;
-  const jsArgs = n === 0 ? [] : n === 1 ? [toJs(arg!)] : (arg as StructValue).elements.map(toJs);
+  const conv = localTakesTypedArrays(def) ? toJsTyped : toJs;
+  const jsArgs = n === 0 ? [] : n === 1 ? [conv(arg!)] : (arg as StructValue).elements.map(conv);
   const out = await def.fn(...jsArgs);
   try {
     return fromJs(out, def.resultType, `result of local computation '${def.name}'`);

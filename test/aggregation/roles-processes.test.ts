@@ -32,7 +32,7 @@ import { keygen, loadIdentity } from '../../src/deploy/keys.js';
 import { startPlayer } from '../../src/deploy/player.js';
 import { localContext } from '../../src/runtime/index.js';
 import { clientData, remoteExecutionContext } from '../../src/runtime/remote/context.js';
-import { unframe } from '../../src/runtime/remote/wire.js';
+import { unframe, unframeBatch } from '../../src/runtime/remote/wire.js';
 import { planFromBytes, type AggregationPlan } from '../../src/aggregation/plan.js';
 import type { AggregationRoles, ClientInput, RolePolicy } from '../../src/aggregation/roles.js';
 import { rolesAsProtocol, simulateRoles } from '../../src/aggregation/simulate.js';
@@ -154,8 +154,11 @@ const payload = (m: Message): Uint8Array => {
   assert.ok(m.b64 !== undefined, `${m.key} is too large to scan`);
   return fromB64(m.b64);
 };
-/** The header of an executor command or reply. */
-const headerOf = (m: Message) => unframe(payload(m), m.key);
+/** The commands of an executor message, or the replies (one, or a batch of them: unframeBatch), in order. */
+const itemsOf = (m: Message) => {
+  const f = unframe(payload(m), m.key);
+  return f.header['op'] === 'batch' ? unframeBatch(f, m.key) : [f];
+};
 const isReply = (m: Message) => isExec(m) && m.key.endsWith('/reply');
 /** The error of a run and the players' logs (failure messages). */
 const logsOf = (run: CaseRun): string => [String(run.error), ...[...run.reports.values()].flatMap((r) => r.log)].join('\n');
@@ -284,7 +287,7 @@ describe('aggregation roles, each party in its own OS process, run by the remote
     assert.equal(err.rule, rule);
     const mine = run.reports.get(party)!;
     for (const m of mine.sent) assert.ok(isReply(m) && m.to === SERVER, `${party} sent ${m.key} to ${m.to}`);
-    const refusal = headerOf(mine.sent.at(-1)!).header;
+    const refusal = itemsOf(mine.sent.at(-1)!).at(-1)!.header;
     assert.deepEqual([refusal['ok'], refusal['rule'], refusal['party']], [false, rule, party], 'its last reply is its refusal');
     for (const [p, r] of run.reports) {
       assert.ok(!r.received.some((m) => m.from === party), `${p} received from ${party}`);
@@ -339,9 +342,10 @@ describe('aggregation roles, each party in its own OS process, run by the remote
       // from a client player, SERVER gets replies: an acknowledgement, no value
       for (const m of atServer.filter((x) => isExec(x) && CLIENT_NAMES.includes(x.from))) {
         assert.ok(isReply(m), `SERVER received ${m.key} from ${m.from}`);
-        const { header, blobs } = headerOf(m);
-        assert.equal(header['ok'], true);
-        assert.equal(blobs.length, 0, `${m.from}'s reply carries a value`);
+        for (const { header, blobs } of itemsOf(m)) {
+          assert.equal(header['ok'], true);
+          assert.equal(blobs.length, 0, `${m.from}'s reply carries a value`);
+        }
       }
       const roleMsgs = atServer.filter((x) => !isExec(x));
       const fromClients = roleMsgs.filter((x) => CLIENT_NAMES.includes(x.from));
@@ -355,9 +359,11 @@ describe('aggregation roles, each party in its own OS process, run by the remote
         assert.deepEqual(fromClients, [], 'SERVER received a message from a client');
       }
       if (proto.name === 'insecure-reference') {
-        // the one aggregator sends SERVER the sum (target SERVER), and the mean only as the reply to 'transfer'
-        const sum = ran.find((p) => p.target === 'SERVER')!;
-        assert.deepEqual(roleMsgs.map((m) => [m.from, m.key.startsWith(`${sum.invocationId}/`)]), [[run.aggregators[0], true]], 'reference: the SERVER party hears from its one aggregator only, once');
+        // the one aggregator sends SERVER each aggregate once: the sum (target SERVER), and the mean (placed at AGGREGATORS, but
+        // its first use is its transfer to SERVER: the remote context defers it and runs it with target SERVER, no 'transfer')
+        assert.deepEqual(ran.map((p) => p.target), ['SERVER', 'SERVER'], 'the mean moved to SERVER was not run to SERVER directly');
+        const heard = roleMsgs.map((m) => [m.from, ran.findIndex((p) => m.key.startsWith(`${p.invocationId}/`))]);
+        assert.deepEqual(heard.sort(), [[run.aggregators[0], 0], [run.aggregators[0], 1]], 'reference: the SERVER party hears from its one aggregator only, once per aggregate');
       }
       // every message was received by the party it was sent to, byte for byte (sha256), and nothing else arrived
       const allSent = [...sent.values()].flat();
@@ -411,7 +417,7 @@ describe('aggregation roles, each party in its own OS process, run by the remote
       const run = await runCase(k, secureSum, argsOf(secureSum), CLIENT_NAMES, inputsFor(CLIENT_NAMES), { minContributors: 1, allowInsecure: false });
       assert.ok(run.error instanceof PolicyError && run.error.rule === 'protocol' && run.error.party === SERVER, String(run.error));
       assert.deepEqual(run.serverRoles, [], "the refusing driver's role ran");
-      const ops = run.driver.sent.filter((m) => !isAbort(m)).map((m) => (isExec(m) ? headerOf(m).header['op'] : `role message ${m.key}`));
+      const ops = run.driver.sent.filter((m) => !isAbort(m)).flatMap((m) => (isExec(m) ? itemsOf(m).map((f) => f.header['op']) : [`role message ${m.key}`]));
       assert.deepEqual([...new Set(ops)], ['data'], 'the refusing driver sent more than its data commands');
       for (const r of run.reports.values()) {
         assert.equal(r.endedBy, 'abort');

@@ -13,12 +13,12 @@ import {
 import { localContext, temperatureComputations, secureSumComputation } from '../../src/runtime/index.js';
 import { clientData, remoteExecutionContext, RemoteCommandError, type RemotePlayer } from '../../src/runtime/remote/context.js';
 import { servePlayerExecutor, type DataSource } from '../../src/runtime/remote/player.js';
-import { unframe } from '../../src/runtime/remote/wire.js';
 import { insecureReferenceAggregation, referenceRoles } from '../../src/aggregation/reference.js';
 import type { AggregationRoles, RolePolicy } from '../../src/aggregation/roles.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
 import { HostingTransport } from '../../src/transport/hosting.js';
 import type { ReceivedMessage } from '../../src/aggregation/simulate.js';
+import { unframe, unframeBatch } from '../../src/runtime/remote/wire.js';
 
 const OPT_IN: RolePolicy = { minContributors: 1, allowInsecure: true };
 const F32 = tensor('float32');
@@ -133,8 +133,14 @@ describe('remoteExecutionContext over the insecure reference roles (operators op
     assert.ok(atDriver.length > 0);
     for (const m of atDriver) {
       assert.ok(m.key.endsWith('/reply') || m.from === 'aggregator', `driver got ${m.key} from ${m.from}`);
-      // a reply carries no client value (transfer replies come from the aggregator only)
-      if (m.from !== 'aggregator') assert.ok(m.payload.length < 400, `reply of ${m.from} has ${m.payload.length} bytes`);
+      // a reply (or each of a batch of replies) carries no client value: no blob, a short header (transfer replies come from the aggregator only)
+      if (m.from !== 'aggregator') {
+        const f = unframe(m.payload, 'reply');
+        for (const r of f.header['op'] === 'batch' ? unframeBatch(f, 'replies') : [f]) {
+          assert.equal(r.blobs.length, 0, `reply of ${m.from} carries a blob`);
+          assert.ok(JSON.stringify(r.header).length < 400, `reply of ${m.from}: ${JSON.stringify(r.header).slice(0, 100)}`);
+        }
+      }
     }
     // clients receive nothing but commands from the driver
     assert.ok(d.received.filter((m) => m.to.includes(':')).length === 0);
@@ -146,7 +152,13 @@ describe('remoteExecutionContext over the insecure reference roles (operators op
     // (the last call's dispose is pipelined: closing waits for every player's replies, in order)
     await d.ctx.close();
     // each player: the values the driver asked it to hold (commands with 'out'), and those it was told to drop
-    const commands = d.received.filter((m) => m.from === 'model-owner' && /^exec\/s\d+\/\d+$/.test(m.key)).map((m) => ({ to: m.to, h: unframe(m.payload, 'command').header }));
+    // (commands come alone or in batches)
+    const commands = d.received
+      .filter((m) => m.from === 'model-owner' && /^exec\/s\d+\/\d+$/.test(m.key))
+      .flatMap((m) => {
+        const f = unframe(m.payload, 'command');
+        return (f.header['op'] === 'batch' ? unframeBatch(f, 'commands') : [f]).map((c) => ({ to: m.to, h: c.header }));
+      });
     const dropped = new Map<string, Set<number>>();
     for (const { to, h } of commands) if (h['op'] === 'dispose') for (const r of h['refs'] as number[]) (dropped.get(to) ?? dropped.set(to, new Set()).get(to)!).add(r);
     const held = commands.filter(({ h }) => typeof h['out'] === 'number' && h['op'] !== 'dispose');

@@ -465,11 +465,15 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    *
    * `inputs[i]` only where owner i executes (elsewhere undefined, and
    * `options.size`); `out` where `player` executes. Resolves with `out`
-   * there, undefined elsewhere.
+   * there, undefined elsewhere. `options.releaseGate`: awaited where a
+   * server executes, before it sends its sum to `player` (it throws to
+   * refuse: nothing is sent then).
    */
-  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena } = {}): Promise<O | undefined> {
+  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena; releaseGate?: () => Promise<void> } = {}): Promise<O | undefined> {
     const fn = 'ABY3.aggregateInto';
     const { arena, n } = this.#checkSumArgs(fn, owners, inputs, multipliers, options);
+    const gate = options.releaseGate;
+    if (gate !== undefined && typeof gate !== 'function') throw new TypeError(`${fn}: option 'releaseGate' must be a function`);
     const to = this.checkKnownPlayer(fn, 'player', player);
     if (this.servers.some((s) => s.name === to.name)) throw new TypeError(`${fn}: argument 'player' must not be a compute server (got '${to.name}'); use encryptSum and revealInto`);
     if (this.isLocal(to)) {
@@ -508,6 +512,8 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       // x2 may be reused only when its receiver is in this process and has consumed it
       if (x2 !== undefined && l1 && this.transport.kind === 'memory') arena.give(x2);
     }
+    // a server sends its sum only once its release gate holds (server2 checks it too, though it sends nothing)
+    if (gate !== undefined && this.servers.some((s) => this.isLocal(s))) await gate();
     const [a, b] = await Promise.all([this.move(p0, to, `${key}/masks`, masks, shape), this.move(p1, to, `${key}/rest`, rest, shape)]);
     if (!this.isLocal(to)) return undefined;
     return decodeSumInto([this.must(a, to, 'masks'), this.must(b, to, 'rest')], this.fixed, this.fixed.frac, out!);

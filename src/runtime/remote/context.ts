@@ -13,7 +13,7 @@
  * a {T}@CLIENTS parameter takes `clientData('<source>')`, which each
  * data-owner player resolves from its own data source.
  */
-import { FedArgumentError, FedValueError, PolicyError } from '../../core/errors.js';
+import { FedArgumentError, FedValueError } from '../../core/errors.js';
 import type { ExecutionContext } from '../../core/context.js';
 import { getIntrinsicImpl, INTRINSICS, registerIntrinsicImpl, secureSumBound, type IntrinsicDef, type IntrinsicVariant } from '../../core/intrinsics.js';
 import type { IntrinsicParams } from '../../core/ir.js';
@@ -21,17 +21,20 @@ import { registeredName } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import type { Computation } from '../../core/tracing.js';
 import { FederatedType, FunctionType, isIntegerDType, mapTensorLeaves, packParameters, SequenceType, StructType, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
-import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, type RtValue } from '../../core/values.js';
+import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, toJsTyped, type RtValue } from '../../core/values.js';
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
 import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
 import { prepareRole } from '../../aggregation/party.js';
 import type { Transport } from '../../transport/channel.js';
-import { hostOf } from '../../transport/hosting.js';
 import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../executor.js';
 import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
-import { abortable, abortKey, execKey } from './player.js';
-import { frame, unframe, valueFromParts, valueToParts } from './wire.js';
+import { abortable, abortKey } from './player.js';
+import { valueFromParts, valueToParts } from './wire.js';
+import { RemoteSession } from './driver-session.js';
+import { flushMarks, mark, tracedTransport } from './trace.js';
+
+export { RemoteCommandError, RemotePlayerError } from './faults.js';
 
 export const REMOTE_BACKEND = 'remote';
 
@@ -88,100 +91,17 @@ export interface RemoteExecutionOptions {
 export interface RemoteContext extends ExecutionContext {
   /** Number of CLIENTS members across the players. */
   readonly numClients: number;
+  /**
+   * `invoke`, with the result's tensors of rank >= 1 as typed arrays
+   * (`toJsTyped`: the same numbers, no number[] of a model's size).
+   */
+  invokeTyped(comp: Computation, args: readonly unknown[]): Promise<unknown>;
   /** End the session at every player (they stop serving it). */
   close(): Promise<void>;
 }
 
 interface RemoteEnv extends LocalEnv {
   readonly session: RemoteSession;
-}
-
-/** The driver's session with the players. */
-class RemoteSession {
-  readonly clients: string[];
-  readonly aggregators: readonly string[];
-  readonly #seq = new Map<string, number>();
-  #refs = 0;
-  #aggs = 0;
-  constructor(readonly o: RemoteExecutionOptions) {
-    this.clients = o.players.flatMap((p) => p.clients);
-    this.aggregators = o.aggregators ?? o.roles.aggregatorNames;
-    const names = new Set(o.players.map((p) => p.name));
-    for (const a of this.aggregators) if (!names.has(a)) throw new RangeError(`remoteExecutionContext: aggregator '${a}' is not among the players`);
-  }
-  newRef(): number {
-    return this.#refs++;
-  }
-  /** How many value numbers were handed out so far (the next one). */
-  get refCount(): number {
-    return this.#refs;
-  }
-  newAggregation(): string {
-    return `${this.o.session}/agg/${this.#aggs++}`;
-  }
-  get clientPlayers(): string[] {
-    return this.o.players.filter((p) => p.clients.length > 0).map((p) => p.name);
-  }
-  /** Send one command to `player` and wait for its reply; a refusal is a PolicyError naming the party and rule. */
-  async command(player: string, header: Record<string, unknown>, blobs: Uint8Array[] = []): Promise<{ header: Record<string, unknown>; blobs: readonly Uint8Array[] }> {
-    const seq = this.#seq.get(player) ?? 0;
-    this.#seq.set(player, seq + 1);
-    const t = this.o.transport;
-    const key = execKey(this.o.session, seq);
-    await t.send(this.o.server, player, key, frame(header, blobs));
-    const reply = unframe(await t.receive(this.o.server, player, `${key}/reply`, { timeoutMs: this.o.timeoutMs ?? 600_000 }), `reply of ${player}`);
-    const h = reply.header;
-    if (h['ok'] !== true) {
-      // a player speaks for itself and the clients it hosts, never for another party
-      const party = typeof h['party'] === 'string' && hostOf(h['party']) === player ? h['party'] : player;
-      const error = typeof h['error'] === 'string' ? h['error'].slice(0, 1000) : 'failed';
-      if (typeof h['rule'] === 'string') throw new PolicyError(h['rule'], error.replace(/^.*?policy "[^"]*" refuses: /, ''), { party });
-      throw new RemoteCommandError(player, String(header['op']), error);
-    }
-    return reply;
-  }
-  all(players: readonly string[], header: Record<string, unknown>, blobs: Uint8Array[] = []): Promise<{ header: Record<string, unknown>; blobs: readonly Uint8Array[] }[]> {
-    return Promise.all(players.map((p) => this.command(p, header, blobs)));
-  }
-  /**
-   * Send without waiting for the replies (a player runs its commands in
-   * order, so a later command sees this one's value): the replies are checked
-   * at the next `settle()`, which every command whose result is read calls
-   * first. A round trip per intrinsic becomes one per aggregation.
-   */
-  pipeline(players: readonly string[], header: Record<string, unknown>, blobs: Uint8Array[] = []): void {
-    for (const p of players) {
-      const r = this.command(p, header, blobs).then(
-        () => undefined,
-        (e: unknown) => ({ error: e }),
-      );
-      this.#pending.push(r);
-    }
-  }
-  /** Wait for the pipelined replies; throw the first failure among them (the cause of what follows). */
-  async settle(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0);
-      // the first failure settles it at once: the other players may be waiting on the one that failed
-      await new Promise<void>((resolve, reject) => {
-        let left = batch.length;
-        for (const p of batch) void p.then((r) => (r !== undefined ? reject(r.error) : --left === 0 ? resolve() : undefined));
-      });
-    }
-  }
-  readonly #pending: Promise<{ error: unknown } | undefined>[] = [];
-}
-
-/** A player failed a command (other than by a policy refusal). */
-export class RemoteCommandError extends Error {
-  constructor(
-    readonly player: string,
-    readonly op: string,
-    detail: string,
-  ) {
-    super(`player '${player}' failed '${op}': ${detail}`);
-    this.name = 'RemoteCommandError';
-  }
 }
 
 /** A type with every dimension known (a value of it can be described without asking the players). */
@@ -202,8 +122,10 @@ interface Call {
 }
 const session = (c: Call): RemoteSession => (c.ctx as RemoteEnv).session;
 const resultType = (c: Call): FederatedType => c.type.result as FederatedType;
-const ref = (v: RtValue, what: string): RemoteRef => {
+/** A value held by the players, for a command that reads it (a deferred aggregate is run first, to AGGREGATORS). */
+const ref = async (c: Call, v: RtValue, what: string): Promise<RemoteRef> => {
   if (!(v instanceof RemoteRef)) throw new FedArgumentError('VALUE_FORM', what, `expected a value held by the players, got a ${v.kind} value`);
+  await session(c).atAggregators(v);
   return v;
 };
 const isRef = (v: RtValue | undefined): boolean => v instanceof RemoteRef || (v?.kind === 'struct' && v.elements.some(isRef));
@@ -224,7 +146,7 @@ async function map(c: Call): Promise<RtValue> {
   if (name === undefined) {
     throw new FedArgumentError('VALUE_FORM', 'fn', `${c.variant.uri} in a remote context takes a local computation registered by name (registerLocalComputation) at every player; source text never travels`);
   }
-  const arg = ref(c.args[1]!, 'value');
+  const arg = await ref(c, c.args[1]!, 'value');
   const placement = arg.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
   const players = playersAt(s, placement);
@@ -240,7 +162,8 @@ async function zip(c: Call): Promise<RtValue> {
   const s = session(c);
   const st = c.args[0] as StructValue;
   const rt = resultType(c);
-  const refs = st.elements.map((e, i) => ref(e, `value[${i}]`));
+  const refs: RemoteRef[] = [];
+  for (const [i, e] of st.elements.entries()) refs.push(await ref(c, e, `value[${i}]`));
   const placement = rt.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
   const players = playersAt(s, placement);
@@ -249,11 +172,20 @@ async function zip(c: Call): Promise<RtValue> {
   return new RemoteRef(rt, out, new StructType(refs.map((r, i) => [names[i] ?? undefined, r.memberType] as const)));
 }
 
+/**
+ * An aggregation: every party runs its role of the bound protocol (SERVER's
+ * here). An aggregate placed at AGGREGATORS is deferred to its first use: if
+ * that use is its transfer to SERVER, the protocol reveals it to SERVER only
+ * (no aggregator holds it, and ABY3 takes its fused path, mpc-fused.ts);
+ * any other use (or the end of the invocation) runs it to AGGREGATORS as
+ * written. The value is the same either way (the same ring sums and
+ * decoding; the result leaf's rounding at SERVER instead of at an aggregator).
+ */
 async function aggregation(c: Call): Promise<RtValue> {
   const s = session(c);
   const o = s.o;
-  const value = ref(c.args[0]!, 'value');
-  const weight = c.args.length === 2 ? ref(c.args[1]!, 'weights') : undefined;
+  const value = await ref(c, c.args[0]!, 'value');
+  const weight = c.args.length === 2 ? await ref(c, c.args[1]!, 'weights') : undefined;
   const rt = resultType(c);
   const isMean = c.def.name === 'federatedMean';
   const member = value.memberType;
@@ -262,54 +194,70 @@ async function aggregation(c: Call): Promise<RtValue> {
   let k = 0;
   const concrete = mapTensorLeaves(rt.member, () => resultLeafTypes[k++]!);
   const uri = (c.variant.protocol ? c.variant.uri : CLEAR_EQUIVALENT[c.variant.uri]) as AggregationUri;
-  const plan: AggregationPlan = checkPlan({
-    protocol: o.roles.name,
-    invocationId: s.newAggregation(),
-    uri,
-    target: rt.placement.name === 'AGGREGATORS' ? 'AGGREGATORS' : 'SERVER',
-    leaves,
-    ...(c.def.name === 'federatedSecureSum' ? { bound: secureSumBound(c.params) } : {}),
-    clients: s.clients,
-    aggregators: s.aggregators,
-    server: o.server,
-    params: o.roles.params,
-  });
+  const invocationId = s.newAggregation();
   const out = s.newRef();
-  const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
-  const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
-  // SERVER's own checks, before the plan leaves this process; its role stops waiting when a player fails
-  let stop!: () => void;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
-  const own = prepareRole(abortable(o.transport, stopped, 'the aggregation failed at a player'), { roles: o.roles, plan, role: 'server', policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 });
-  let atServer;
-  try {
-    [atServer] = await Promise.all([own.run(), s.all(players, header, [planToBytes(plan)])]);
-  } catch (e) {
-    stop();
-    // a failed pipelined command (a broadcast, a map) is the cause of what failed here
-    await s.settle();
-    throw e;
-  }
-  await s.settle();
-  if (plan.target === 'AGGREGATORS') return new RemoteRef(rt, out, concrete);
-  if (atServer === undefined) throw new FedValueError('PROTOCOL_RESULT', '', `protocol '${o.roles.name}' gave SERVER no aggregate`);
   const what = `${c.def.name} (${c.variant.uri} via '${o.roles.name}')`;
-  const out2 = resultLeafTypes.map((t, j) => toResultLeaf(atServer.leaves[j], t, `result${leaves[j]!.path}`, what));
-  return new FederatedValue(rt, [fromLeaves(concrete, out2)]);
+  const run = async (target: 'AGGREGATORS' | 'SERVER'): Promise<RtValue | undefined> => {
+    const plan: AggregationPlan = checkPlan({
+      protocol: o.roles.name,
+      invocationId,
+      uri,
+      target,
+      leaves,
+      ...(c.def.name === 'federatedSecureSum' ? { bound: secureSumBound(c.params) } : {}),
+      clients: s.clients,
+      aggregators: s.aggregators,
+      server: o.server,
+      params: o.roles.params,
+    });
+    const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
+    const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
+    // SERVER's own checks, before the plan leaves this process; its role stops waiting when a player fails
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const own = prepareRole(tracedTransport(abortable(o.transport, stopped, 'the aggregation failed at a player'), 1), { roles: o.roles, plan, role: 'server', policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 });
+    let atServer;
+    try {
+      mark(`aggregate>${target}`);
+      [atServer] = await Promise.all([
+        s.track(o.server, own.run()).then((r) => (mark('server<'), r)),
+        s.all(players, header, [planToBytes(plan)]).then((r) => (mark('replies<'), r)),
+      ]);
+    } catch (e) {
+      stop();
+      // a failed pipelined command (a broadcast, a map) is the cause of what failed here
+      await s.settle();
+      throw e;
+    }
+    await s.settle();
+    if (target === 'AGGREGATORS') return undefined;
+    if (atServer === undefined) throw new FedValueError('PROTOCOL_RESULT', '', `protocol '${o.roles.name}' gave SERVER no aggregate`);
+    return fromLeaves(concrete, resultLeafTypes.map((t, j) => toResultLeaf(atServer.leaves[j], t, `result${leaves[j]!.path}`, what)));
+  };
+  if (rt.placement.name === 'AGGREGATORS') {
+    const r = new RemoteRef(rt, out, concrete);
+    s.defer(r, run);
+    return r;
+  }
+  return new FederatedValue(rt, [(await run('SERVER'))!]);
 }
 
 async function transferToServer(c: Call): Promise<RtValue> {
   const s = session(c);
-  const v = ref(c.args[0]!, 'value');
+  const v = c.args[0]!;
+  // a deferred aggregate: revealed to SERVER only
+  const direct = v instanceof RemoteRef ? await s.toServer(v) : undefined;
+  if (direct !== undefined) return new FederatedValue(resultType(c), [direct]);
+  const held = await ref(c, v, 'value');
   await s.settle();
-  const r = await s.command(s.aggregators[0]!, { op: 'transfer', ref: v.ref });
+  const r = await s.command(s.aggregators[0]!, { op: 'transfer', ref: held.ref });
   return new FederatedValue(resultType(c), [valueFromParts(r.header['type'], r.blobs[0] ?? new Uint8Array(0), 'value moved to SERVER')]);
 }
 
 /** federatedCollect to AGGREGATORS: every client's value in the clear to every aggregator party (each client's policy decides). */
 async function collect(c: Call): Promise<RtValue> {
   const s = session(c);
-  const v = ref(c.args[0]!, 'value');
+  const v = await ref(c, c.args[0]!, 'value');
   const out = s.newRef();
   const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
   s.pipeline(players, { op: 'collect', value: v.ref, out, clients: s.clients, aggregators: s.aggregators, element: typeToJson(v.memberType) });
@@ -319,7 +267,7 @@ async function collect(c: Call): Promise<RtValue> {
 /** An intrinsic without function arguments that each player runs on the members it holds (sequence_sum). */
 async function lift(c: Call): Promise<RtValue> {
   const s = session(c);
-  const v = ref(c.args[0]!, 'value');
+  const v = await ref(c, c.args[0]!, 'value');
   const rt = resultType(c);
   const placement = v.type.placement.name as 'CLIENTS' | 'AGGREGATORS';
   const out = s.newRef();
@@ -371,29 +319,36 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
   const s = new RemoteSession(options);
   let ended = false;
   let failed: unknown;
+  let invocations = 0;
   /** Tell every player the session is over (they stop waiting on each other and on us). */
   const abortAll = async (): Promise<void> => {
     await Promise.allSettled(options.players.map((p) => options.transport.send(options.server, p.name, abortKey(options.session), new Uint8Array(0))));
   };
-  async function invoke(comp: Computation, args: readonly unknown[]): Promise<unknown> {
+  async function invoke(comp: Computation, args: readonly unknown[], typed = false): Promise<unknown> {
     if (ended) throw new FedArgumentError('NO_CONTEXT', comp.computationName, 'this remote context was closed');
     if (failed !== undefined) throw new FedArgumentError('NO_CONTEXT', comp.computationName, `this remote session failed earlier (${failed instanceof Error ? failed.message : String(failed)}); start a new one`);
-    const firstRef = s.refCount;
+    s.failures.length = 0;
+    s.clearDeferred();
+    const label = `${comp.computationName}#${invocations++}`;
+    mark('start');
     try {
       const r = await run(comp, args);
-      // a remote computation returns values at SERVER only: every value the players hold for this call is dead now;
-      // they drop them (pipelined: a failure shows at the next call), or a session of many rounds would grow each round
-      const refs = Array.from({ length: s.refCount - firstRef }, (_, i) => firstRef + i);
-      if (refs.length > 0) s.pipeline(options.players.map((p) => p.name), { op: 'dispose', refs });
-      return r;
+      mark('done');
+      return typed ? toJsTyped(r) : toJs(r);
     } catch (e) {
-      // the first failure ends the session: every player is told, so none waits for a party that will not answer
+      // the first failure ends the session: every player is told, so none waits for a party that will not answer;
+      // first, a moment for the other failures, to name the player at the root of it (faults.ts)
       failed = e;
+      const reported = await s.diagnose(e, Math.min(1000, options.timeoutMs ?? 600_000));
+      failed = reported;
+      mark('failed');
       await abortAll();
-      throw e;
+      throw reported;
+    } finally {
+      flushMarks(options.server, label);
     }
   }
-  async function run(comp: Computation, args: readonly unknown[]): Promise<unknown> {
+  async function run(comp: Computation, args: readonly unknown[]): Promise<RtValue> {
     const params = comp.parameterTypes;
     if (args.length !== params.length) {
       throw new FedArgumentError('ARG_COUNT', comp.computationName, `expected ${params.length} argument(s) (${params.map(String).join(', ')}), got ${args.length}`);
@@ -409,7 +364,8 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
           throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `in a remote context a CLIENTS parameter needs a type with known dimensions (got ${String(t)}): the players never describe the data they hold`);
         }
         const out = s.newRef();
-        await s.all(s.clientPlayers, { op: 'data', out, source: a.source, type: typeToJson(t.member) });
+        // every dimension declared: each player checks its clients' values against it; no round trip
+        s.pipeline(s.clientPlayers, { op: 'data', out, source: a.source, type: typeToJson(t.member) });
         values.push(new RemoteRef(t, out, t.member));
       } else if (t.kind === 'federated' && t.placement.name !== 'SERVER') {
         throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `a remote context takes arguments at SERVER or clientData(...) at CLIENTS, not ${String(t)}`);
@@ -429,14 +385,19 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     const fn = await evaluate(comp.ir, EMPTY_SCOPE, env);
     if (fn.kind !== 'function') throw new TypeError('computation IR is not a function');
     const result = await fn.apply(arg);
+    await s.flushDeferred();
     await s.settle();
     if (isRef(result)) throw new FedArgumentError('VALUE_FORM', comp.computationName, 'the result is placed at the players; a remote computation returns values at SERVER');
-    return toJs(result);
+    // the players forget this invocation's values (its result is at SERVER): a driver that iterates does not grow their memory
+    const refs = s.takeLive();
+    if (refs.length > 0) s.pipeline(options.players.map((p) => p.name), { op: 'dispose', refs });
+    return result;
   }
   return Object.freeze({
     name: 'remote',
     numClients: s.clients.length,
-    invoke,
+    invoke: (comp: Computation, args: readonly unknown[]) => invoke(comp, args),
+    invokeTyped: (comp: Computation, args: readonly unknown[]) => invoke(comp, args, true),
     async close() {
       if (ended) return;
       ended = true;

@@ -15,10 +15,14 @@
  *   pre-aggregation across the clients it hosts).
  * - Failures are answered, for a policy refusal, with its rule and message,
  *   otherwise with neither class nor message (they stay in this player's
- *   log: an error may depend on a value); a failed command ends the session.
+ *   log: an error may depend on a value), a lost link or a deadline with the
+ *   peer it concerns (a name: the driver names the player at fault); a failed
+ *   command ends the session.
  * - An aggregator releases nothing before every client player of the plan
  *   sent it the digests of its commands (all equal) and of its plan (equal
- *   to the aggregator's own): `agreement` below.
+ *   to the aggregator's own): `agreement` below. The commands a driver sends
+ *   in one message (a batch, `frameBatch`) count one by one
+ *   (`commandDigest`): how the driver groups them does not matter.
  */
 import { PolicyError } from '../../core/errors.js';
 import { registeredLocal } from '../../core/local.js';
@@ -32,10 +36,14 @@ import { prepareRole } from '../../aggregation/party.js';
 import { checkContributors, type AggregationRoles, type ClientInput, type RolePolicy } from '../../aggregation/roles.js';
 import { hostOf } from '../../transport/hosting.js';
 import type { ReceiveOptions, Transport } from '../../transport/channel.js';
-import { TransportError } from '../../transport/errors.js';
+import { PeerError, TransportError } from '../../transport/errors.js';
 import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
-import { concreteType, frame, unframe, valueFromParts, valueToParts } from './wire.js';
+import { concreteType, frame, frameBatch, unframe, unframeBatch, valueFromParts, valueToParts, type Framed } from './wire.js';
+import { flushMarks, mark, TRACE, tracedTransport } from './trace.js';
+import { sanitize } from './sanitize.js';
+
+export { sanitize };
 
 export type DataSource = (source: string, client: { readonly name: string; readonly index: number }) => unknown;
 
@@ -145,6 +153,8 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   let wasAborted = false;
   aborted.then(() => (wasAborted = true), () => undefined);
   const roleTransport = abortable(transport, aborted);
+  // what the roles send and receive (marked under FEDCRYPT_TRACE=1)
+  const protoTransport = tracedTransport(roleTransport, 1);
   const clients = [...(o.clients ?? [])];
   const hosted = new Set(clients);
   const store = new Map<number, Held>();
@@ -266,9 +276,9 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
             if (k.clipped > 0) note(k.clipped);
             input = k.input;
           }
-          return prepareRole(roleTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
+          return prepareRole(protoTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
         });
-        if (index >= 0) parties.push(prepareRole(roleTransport, { ...common, role: 'aggregator', index, releaseGate: () => agreement(plan, planDigest) }));
+        if (index >= 0) parties.push(prepareRole(protoTransport, { ...common, role: 'aggregator', index, releaseGate: () => agreement(plan, planDigest) }));
         if (mine.length > 0) {
           // every client player states, to every aggregator, which commands it was sent in this session
           // (a digest of all of them, this one included) and which plan it runs (the plan's own digest, for
@@ -356,83 +366,96 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     }
   }
 
-  for (let seq = 0; ; seq++) {
+  let invocation = 0;
+  /** One command (already in the transcript): its reply, and whether the session ends with it (its end, or its failure). */
+  const handle = async (seq: number, f: Framed): Promise<{ reply: Framed; end: boolean }> => {
+    const op = f.header['op'];
+    const end = op === 'end';
+    try {
+      if (TRACE) mark(`${String(op)}>`);
+      const r = end ? { header: { ok: true } } : await run(f.header, f.blobs);
+      if (TRACE) mark(`<${String(op)}`);
+      // one trace line per invocation (the driver disposes of its values when it ends)
+      if (TRACE && (op === 'dispose' || end)) flushMarks(me, `${o.session}#${invocation++}`);
+      return { reply: { header: r.header, blobs: r.blobs ?? [] }, end };
+    } catch (e) {
+      o.log?.(`${me}: command ${seq} failed: ${printable(e instanceof Error ? `${e.name}: ${e.message}` : String(e))}`);
+      // a failed command ends the session here: a driver cannot probe this player's values one failure at a time
+      return { reply: { header: { ok: false, ...describeFailure(e, me) }, blobs: [] }, end: true };
+    }
+  };
+  for (let seq = 0; ; ) {
     // (through the abortable view: a Promise.race against `aborted` would keep every command until the session ends)
     let bytes: Uint8Array;
+    const key = execKey(o.session, seq);
     try {
-      bytes = await roleTransport.receive(me, o.driver, execKey(o.session, seq));
+      bytes = await roleTransport.receive(me, o.driver, key);
     } catch (e) {
       if (wasAborted) return;
       throw e;
     }
-    transcript.update(createHash('sha256').update(bytes).digest());
-    let reply: { header: Record<string, unknown>; blobs?: Uint8Array[] };
-    let end = false;
-    let failed = false;
+    // one message: a command, or a batch of them (run in order, answered by one batch of replies up to the first failure)
+    let items: Framed[];
+    let batch = false;
     try {
-      const { header, blobs } = unframe(bytes, `${me}: command`);
-      end = header['op'] === 'end';
-      reply = end ? { header: { ok: true } } : await run(header, blobs);
+      const f = unframe(bytes, `${me}: command`);
+      batch = f.header['op'] === 'batch';
+      items = batch ? unframeBatch(f, `${me}: command ${seq}`) : [f];
     } catch (e) {
+      transcript.update(createHash('sha256').update(bytes).digest());
       o.log?.(`${me}: command ${seq} failed: ${printable(e instanceof Error ? `${e.name}: ${e.message}` : String(e))}`);
-      reply = { header: { ok: false, ...describeFailure(e, me) } };
-      failed = true;
+      await transport.send(me, o.driver, `${key}/reply`, frame({ ok: false, ...describeFailure(e, me) }));
+      return;
     }
-    await transport.send(me, o.driver, `${execKey(o.session, seq)}/reply`, frame(reply.header, reply.blobs ?? []));
-    // a failed command ends the session here: a driver cannot probe this player's values one failure at a time
-    if (end || failed) return;
+    const replies: Framed[] = [];
+    let end = false;
+    for (const [i, it] of items.entries()) {
+      // each command as it runs (the aggregate's own included), whatever message it came in
+      transcript.update(commandDigest(it));
+      const r = await handle(seq + i, it);
+      replies.push(r.reply);
+      if (r.end) {
+        end = true;
+        break;
+      }
+    }
+    await transport.send(me, o.driver, `${key}/reply`, batch ? frameBatch(replies) : frame(replies[0]!.header, replies[0]!.blobs));
+    if (end) return;
+    seq += items.length;
   }
 }
 
 /**
- * A client's input as its role gets it: a secure-sum value outside [0, bound)
- * is clipped into it, a non-finite float (and a negative or non-finite
- * weight) becomes 0, so that whether an aggregation fails never depends on a
- * client's value (the driver would otherwise learn a bit of it from the
- * reply). `clipped` is told how many values changed (logged locally only).
+ * The digest of one command as the transcript takes it: its header (without
+ * the frame's blob lengths) and its blobs, the same whether the command came
+ * alone or in a batch.
  */
-export function sanitize(plan: AggregationPlan, input: ClientInput, clipped: (n: number) => void): ClientInput {
-  let n = 0;
-  const secureSum = plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators';
-  const values = input.values.map((v) => {
-    let out: typeof v | undefined;
-    const set = (i: number, x: number | bigint) => {
-      out ??= v.slice() as typeof v;
-      (out as unknown as (number | bigint)[])[i] = x;
-      n++;
-    };
-    if (secureSum) {
-      const bound = plan.bound!;
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i]!;
-        if (typeof x === 'bigint') {
-          if (x < 0n) set(i, 0n);
-          else if (x >= bound) set(i, bound - 1n);
-        } else if (!(x >= 0)) set(i, 0);
-        else if (x >= Number(bound)) set(i, Number(bound - 1n));
-      }
-    } else if (v instanceof Float32Array || v instanceof Float64Array) {
-      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) set(i, 0);
-    }
-    return out ?? v;
-  });
-  let weight = input.weight;
-  if (weight !== undefined && !(Number.isFinite(weight) && weight >= 0)) {
-    weight = 0;
-    n++;
+export function commandDigest(f: Framed): Buffer {
+  const { blobs: _lengths, ...header } = f.header;
+  const h = createHash('sha256').update(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeUInt32LE(f.blobs.length, 0);
+  h.update(len);
+  for (const b of f.blobs) {
+    len.writeBigUInt64LE(BigInt(b.length), 0);
+    h.update(len).update(b);
   }
-  if (n > 0) clipped(n);
-  return { values, ...(weight === undefined ? {} : { weight }) };
+  return h.digest();
 }
 
 /**
  * What a player tells the driver about a failure: a policy refusal in full
- * (its text is built from the plan and this player's own rules), anything
- * else without its class or message (both may depend on a client's value).
+ * (its text is built from the plan and this player's own rules), a lost
+ * link or a deadline by the peer it concerns (so that the driver can name
+ * the player at fault, faults.ts), anything else without its class or
+ * message (both may depend on a client's value).
  */
-export function describeFailure(e: unknown, me: string): { error: string; rule?: string; party: string } {
+export function describeFailure(e: unknown, me: string): { error: string; rule?: string; party: string; peer?: string; peerFailure?: 'lost' | 'deadline' } {
   if (e instanceof PolicyError) return { error: e.message, rule: e.rule, party: e.party ?? me };
-  return { error: `${me}: the command failed (details in ${me}'s log)`, party: me };
+  const error = `${me}: the command failed (details in ${me}'s log)`;
+  // a lost link or a deadline: the peer's name and which of the two, nothing else of the message
+  if (e instanceof PeerError) return { error, party: me, peer: e.peer, peerFailure: /within \d+ ?ms/.test(e.message) ? 'deadline' : 'lost' };
+  return { error, party: me };
 }
 
 /** A type with every dimension known. */

@@ -54,6 +54,35 @@ export function unframe(bytes: Uint8Array, what: string): Framed {
   return { header: header as Record<string, unknown>, blobs };
 }
 
+/** At most this many commands (or replies) in one batch message. */
+export const MAX_BATCH = 256;
+
+/**
+ * Several commands (or their replies) in one message, in order: the header
+ * `{ op: 'batch', items: [header...], counts: [blobs of each...] }`, then
+ * every item's blobs one after the other. The driver sends what it has for a
+ * player in one go; the player answers a batch with one batch of replies.
+ */
+export function frameBatch(items: readonly Framed[]): Uint8Array {
+  return frame({ op: 'batch', items: items.map((i) => i.header), counts: items.map((i) => i.blobs.length) }, items.flatMap((i) => [...i.blobs]));
+}
+
+/** The items of a batch message (`f.header.op === 'batch'`); RangeError if its lists do not fit. */
+export function unframeBatch(f: Framed, what: string): Framed[] {
+  const items = f.header['items'];
+  const counts = f.header['counts'];
+  if (!Array.isArray(items) || !Array.isArray(counts) || items.length !== counts.length || items.length === 0 || items.length > MAX_BATCH) throw new RangeError(`${what}: bad batch`);
+  if (!items.every((h) => h !== null && typeof h === 'object' && !Array.isArray(h))) throw new RangeError(`${what}: a batch item is not an object`);
+  if (!counts.every((c) => Number.isInteger(c) && c >= 0) || (counts as number[]).reduce((a, b) => a + b, 0) !== f.blobs.length) throw new RangeError(`${what}: batch blob counts do not fit`);
+  let at = 0;
+  return items.map((h, i) => {
+    const n = counts[i] as number;
+    const blobs = f.blobs.slice(at, at + n);
+    at += n;
+    return { header: h as Record<string, unknown>, blobs };
+  });
+}
+
 /** A tensor or struct value: its concrete type (JSON) and its leaves as one blob. */
 export function valueToParts(v: RtValue): { type: TypeJson; blob: Uint8Array } {
   const leaves = leavesOf(v);

@@ -1,0 +1,146 @@
+/**
+ * What a training run on the execution stack (`runStackTraining`) must keep
+ * to be resumed: the parameters that determine the model (a checkpoint
+ * records them; `--resume` refuses a checkpoint whose parameters differ), and
+ * the checkpoint save / restore of the driver's state (weights, server
+ * optimizer state, rounds done, metrics so far).
+ *
+ * The data order of round r is a function of (seed, r) at every client
+ * (`trainerFor` in learning/stack.ts), model initialisation of the seed, and
+ * the aggregation is exact given the inputs: the weights and optimizer state
+ * after round r are the whole state of a run.
+ */
+import type { DeployConfig } from '../transport/config.js';
+import type { ModelOwner } from '../learning/roles.js';
+import { CheckpointError, flattenOptimizerState, hasCheckpoint, loadCheckpoint, paramDifferences, saveCheckpoint } from './checkpoint.js';
+import { checkServersFor, configHash, configRoles, OPTIMIZERS } from './job.js';
+import { NETWORK_PROTOCOLS, type NetworkProtocol } from './policy.js';
+
+/** The parameters of a stack run (what a checkpoint must match). */
+export interface StackParams {
+  engine: 'stack';
+  model: string;
+  dataset: string;
+  protocol: NetworkProtocol;
+  precision: 'low' | 'high';
+  mode: 'fedsgd' | 'fedavg';
+  /** FedSGD: epochs; FedAvg: rounds. */
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** FedSGD: cap on rounds; FedAvg: cap on local steps per round; null: none. */
+  maxSteps: number | null;
+  /** FedAvg only (null for FedSGD). */
+  localEpochs: number | null;
+  clientLr: number | null;
+  optimizer: (typeof OPTIMIZERS)[number];
+  lr: number;
+  modelOwner: string;
+  dataOwners: string[];
+  servers: string[];
+  /** FedSGD: the CLIENTS members and the rounds of an epoch (from the secure sum of their example counts); FedAvg: null. */
+  clients: number | null;
+  stepsPerEpoch: number | null;
+}
+
+export const STACK_KEYS: readonly (keyof StackParams)[] = [
+  'engine', 'model', 'dataset', 'protocol', 'precision', 'mode', 'epochs', 'batchSize', 'seed', 'maxSteps', 'localEpochs', 'clientLr', 'optimizer', 'lr',
+  'modelOwner', 'dataOwners', 'servers', 'clients', 'stepsPerEpoch',
+];
+
+/** The options of a stack run that `resolveStackParams` reads. */
+export interface StackParamOptions {
+  readonly mode?: 'fedsgd' | 'fedavg';
+  /** Must equal the number of data owners in the config when given. */
+  readonly owners?: number;
+  readonly model?: string;
+  readonly dataset?: string;
+  readonly protocol?: NetworkProtocol;
+  readonly precision?: 'low' | 'high';
+  /** FedSGD: epochs (default 5); FedAvg: rounds (default 5). */
+  readonly epochs?: number;
+  readonly batchSize?: number;
+  readonly seed?: number;
+  readonly maxSteps?: number;
+  readonly localEpochs?: number;
+  readonly clientLr?: number;
+  readonly optimizer?: 'amsgrad' | 'adam' | 'sgd';
+  readonly lr?: number;
+}
+
+const int = (name: string, v: unknown, d: number, min: number): number => {
+  const x = v ?? d;
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < min) throw new RangeError(`"${name}" expected an integer >= ${min}, got ${String(x)}`);
+  return x;
+};
+const positive = (name: string, v: unknown, d: number): number => {
+  const x = v ?? d;
+  if (typeof x !== 'number' || !(x > 0) || !Number.isFinite(x)) throw new RangeError(`"${name}" expected a finite number > 0, got ${String(x)}`);
+  return x;
+};
+
+/**
+ * The run's parameters from the options and the config (RangeError /
+ * ConfigError naming the option or entry); FedSGD's `clients` and
+ * `stepsPerEpoch` are filled in once the players have answered.
+ */
+export function resolveStackParams(config: DeployConfig, o: StackParamOptions): StackParams {
+  const roles = configRoles(config);
+  const mode = o.mode ?? 'fedavg';
+  if (mode !== 'fedsgd' && mode !== 'fedavg') throw new RangeError(`"mode" expected 'fedsgd' or 'fedavg', got ${JSON.stringify(mode)}`);
+  const protocol = String(o.protocol ?? 'aby3').toLowerCase() as NetworkProtocol;
+  if (!(NETWORK_PROTOCOLS as readonly string[]).includes(protocol)) throw new RangeError(`"protocol" expected one of ${NETWORK_PROTOCOLS.join(', ')} for a networked run, got ${JSON.stringify(o.protocol)}`);
+  checkServersFor(protocol, roles.servers);
+  if (o.owners !== undefined && o.owners !== roles.dataOwners.length) throw new RangeError(`"owners" is ${o.owners} but the config has ${roles.dataOwners.length} data owners (${roles.dataOwners.join(', ')})`);
+  const precision = o.precision ?? 'low';
+  if (precision !== 'low' && precision !== 'high') throw new RangeError(`"precision" expected 'low' or 'high', got ${String(precision)}`);
+  const optimizer = o.optimizer ?? (mode === 'fedsgd' ? 'amsgrad' : 'sgd');
+  if (!(OPTIMIZERS as readonly string[]).includes(optimizer)) throw new RangeError(`"optimizer" expected amsgrad, adam or sgd, got ${String(optimizer)}`);
+  const fedavg = mode === 'fedavg';
+  return {
+    engine: 'stack', model: (o.model ?? 'network_a').toLowerCase(), dataset: (o.dataset ?? 'mnist').toLowerCase(), protocol, precision, mode,
+    epochs: int('epochs', o.epochs, 5, 1), batchSize: int('batchSize', o.batchSize, 128, 1), seed: int('seed', o.seed, 1, 0),
+    maxSteps: o.maxSteps === undefined ? null : int('maxSteps', o.maxSteps, 1, 1),
+    localEpochs: fedavg ? int('localEpochs', o.localEpochs, 1, 1) : null, clientLr: fedavg ? positive('clientLr', o.clientLr, 0.3) : null,
+    optimizer, lr: positive('lr', o.lr, fedavg ? 1.0 : 0.008),
+    modelOwner: roles.modelOwner, dataOwners: roles.dataOwners, servers: protocol === 'plaintext' ? [] : roles.servers, clients: null, stepsPerEpoch: null,
+  };
+}
+
+/** Rounds of the run: FedSGD min(epochs x stepsPerEpoch, maxSteps); FedAvg its rounds. */
+export function totalRounds(p: StackParams): number {
+  if (p.mode === 'fedavg') return p.epochs;
+  if (p.stepsPerEpoch === null) throw new RangeError('totalRounds: a FedSGD run needs its stepsPerEpoch');
+  return Math.min(p.epochs * p.stepsPerEpoch, p.maxSteps ?? Infinity);
+}
+
+/** What the driver keeps between rounds besides the model owner. */
+export interface StackProgress {
+  round: number;
+  epochs: unknown[];
+}
+
+/**
+ * Restore the model owner from the checkpoint in `dir` (CheckpointError if it
+ * belongs to another run, config or model); the rounds done and the metrics
+ * so far. No checkpoint there: round 0 (the caller says so).
+ */
+export function restoreStack(dir: string, params: StackParams, config: DeployConfig, modelOwner: ModelOwner): StackProgress | undefined {
+  if (!hasCheckpoint(dir)) return undefined;
+  const c = loadCheckpoint(dir);
+  const diff = paramDifferences(c.params, params);
+  if (diff.length) throw new CheckpointError(`${dir}: the checkpoint belongs to another run (${diff.join('; ')})`);
+  const hash = configHash(config);
+  if (c.configHash !== hash) throw new CheckpointError(`${dir}: the checkpoint was written with another config (hash ${c.configHash.slice(0, 12)}, now ${hash.slice(0, 12)})`);
+  if (c.weights.length !== modelOwner.numParams) throw new CheckpointError(`${dir}: ${c.weights.length} weights, the model has ${modelOwner.numParams}`);
+  const total = totalRounds(params);
+  if (!(Number.isInteger(c.round) && c.round >= 0 && c.round <= total)) throw new CheckpointError(`${dir}: the checkpoint is at round ${c.round}, outside 0..${total}`);
+  modelOwner.restore({ weights: c.weights, optimizer: c.optimizer });
+  return { round: c.round, epochs: c.epochs ?? [] };
+}
+
+/** Save the driver's state after `round` rounds (atomically: see checkpoint.ts). */
+export function saveStack(dir: string, params: StackParams, config: DeployConfig, modelOwner: ModelOwner, progress: StackProgress): void {
+  const s = modelOwner.snapshot();
+  saveCheckpoint(dir, { round: progress.round, params, configHash: configHash(config), weights: s.weights, optimizer: flattenOptimizerState(s.optimizer), epochs: progress.epochs });
+}
