@@ -36,7 +36,8 @@ import type { AggregateLeafValue, AggregationLeaf, AggregationRequest, Aggregati
 import { referenceAggregate } from '../aggregation/reference.js';
 import { BACKEND, type LocalEnv } from './executor.js';
 
-interface Call {
+/** One call of an intrinsic, as a backend's implementation gets it (the remote backend's too). */
+export interface IntrinsicCall {
   readonly def: IntrinsicDef;
   readonly variant: IntrinsicVariant;
   readonly type: FunctionType;
@@ -44,6 +45,7 @@ interface Call {
   readonly args: readonly RtValue[];
   readonly ctx: LocalEnv;
 }
+type Call = IntrinsicCall;
 const reg = (uri: string, impl: (c: Call) => Promise<RtValue>): void => registerIntrinsicImpl<LocalEnv, RtValue>(BACKEND, uri, impl);
 
 const fed = (v: RtValue): FederatedValue => {

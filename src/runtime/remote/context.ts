@@ -15,12 +15,11 @@
  */
 import { FedArgumentError, FedValueError } from '../../core/errors.js';
 import type { ExecutionContext } from '../../core/context.js';
-import { getIntrinsicImpl, INTRINSICS, registerIntrinsicImpl, secureSumBound, type IntrinsicDef, type IntrinsicVariant } from '../../core/intrinsics.js';
-import type { IntrinsicParams } from '../../core/ir.js';
+import { getIntrinsicImpl, INTRINSICS, registerIntrinsicImpl, secureSumBound } from '../../core/intrinsics.js';
 import { registeredName } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import type { Computation } from '../../core/tracing.js';
-import { FederatedType, FunctionType, isIntegerDType, mapTensorLeaves, packParameters, SequenceType, StructType, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
+import { FederatedType, isIntegerDType, mapTensorLeaves, packParameters, SequenceType, StructType, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
 import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, toJsTyped, type RtValue } from '../../core/values.js';
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
@@ -28,7 +27,7 @@ import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
 import { prepareRole } from '../../aggregation/party.js';
 import type { Transport } from '../../transport/channel.js';
 import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../executor.js';
-import { CLEAR_EQUIVALENT, toResultLeaf } from '../intrinsics.js';
+import { CLEAR_EQUIVALENT, toResultLeaf, type IntrinsicCall } from '../intrinsics.js';
 import { abortable, abortKey } from './player.js';
 import { valueFromParts, valueToParts } from './wire.js';
 import { RemoteSession } from './driver-session.js';
@@ -112,14 +111,7 @@ function isConcrete(t: Type): boolean {
 }
 
 
-interface Call {
-  readonly def: IntrinsicDef;
-  readonly variant: IntrinsicVariant;
-  readonly type: FunctionType;
-  readonly params: IntrinsicParams;
-  readonly args: readonly RtValue[];
-  readonly ctx: LocalEnv;
-}
+type Call = IntrinsicCall;
 const session = (c: Call): RemoteSession => (c.ctx as RemoteEnv).session;
 const resultType = (c: Call): FederatedType => c.type.result as FederatedType;
 /** A value held by the players, for a command that reads it (a deferred aggregate is run first, to AGGREGATORS). */
