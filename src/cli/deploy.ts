@@ -199,7 +199,11 @@ export function registerDeployCommands(program: Command): void {
         if (o.data !== undefined && /^[a-z0-9_-]+(:\d+-\d+)?$/.test(o.data)) {
           const { learningDataSource } = await import('../deploy/stack-training.js');
           const { setLearningPolicy } = await import('../learning/stack.js');
-          setLearningPolicy({ minBatchSize: policy.minBatchSize, models: policy.models });
+          setLearningPolicy({ minBatchSize: policy.minBatchSize, models: policy.models, maxRounds: policy.maxRounds });
+          const dataset = o.data.split(':')[0]!;
+          if (policy.datasets !== null && !policy.datasets.includes(dataset)) {
+            throw new InvalidArgumentError(`--data ${o.data}: this player's policy trains on ${policy.datasets.join(', ')} only (--dataset / the config's policy.datasets)`);
+          }
           data = await learningDataSource(o.data, o.name, config, o.clients ?? 1);
         } else if (o.data !== undefined) data = await loadDataModule(o.data);
         // remote execution sessions (any federated computation) beside the training jobs; both end when the transport closes

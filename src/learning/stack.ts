@@ -86,13 +86,16 @@ export interface LearningPolicy {
   readonly minBatchSize: number;
   /** Models this process trains (null: any). */
   readonly models: readonly string[] | null;
+  /** Refuse a step or round numbered this or higher (a run of at most this many rounds; default: no limit). */
+  readonly maxRounds?: number;
 }
 let policy: LearningPolicy = Object.freeze({ minBatchSize: 1, models: null });
 
 /** This process's rules for every learning step it runs (a player's operator sets them at start). */
 export function setLearningPolicy(p: LearningPolicy): void {
   if (!Number.isInteger(p.minBatchSize) || p.minBatchSize < 1) throw new RangeError(`setLearningPolicy: "minBatchSize" expected integer >= 1, got ${p.minBatchSize}`);
-  policy = Object.freeze({ minBatchSize: p.minBatchSize, models: p.models === null ? null : [...p.models] });
+  if (p.maxRounds !== undefined && !(Number.isInteger(p.maxRounds) && p.maxRounds >= 1)) throw new RangeError(`setLearningPolicy: "maxRounds" expected integer >= 1, got ${p.maxRounds}`);
+  policy = Object.freeze({ minBatchSize: p.minBatchSize, models: p.models === null ? null : [...p.models], ...(p.maxRounds === undefined ? {} : { maxRounds: p.maxRounds }) });
 }
 
 interface Trainer {
@@ -130,6 +133,9 @@ function checkPolicy(model: string, h: Hyper, party: string): void {
   if (policy.models !== null && !policy.models.includes(model)) throw new PolicyError('model', `asked to train '${model}', this player trains ${policy.models.join(', ')}`, { party });
   if (!(h.batchSize >= policy.minBatchSize)) {
     throw new PolicyError('minBatchSize', `batch size ${h.batchSize} is below the minimum of ${policy.minBatchSize}`, { party, count: h.batchSize, minimum: policy.minBatchSize });
+  }
+  if (policy.maxRounds !== undefined && !(h.round < policy.maxRounds)) {
+    throw new PolicyError('maxRounds', `round ${h.round + 1} is past this player's maximum of ${policy.maxRounds} rounds`, { party, count: h.round + 1, minimum: policy.maxRounds });
   }
 }
 

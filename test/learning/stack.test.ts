@@ -96,6 +96,9 @@ describe('learning rounds on the execution stack', { timeout: 240_000 }, () => {
       await assert.rejects(inProcess('fedsgd', 1), (e: unknown) => e instanceof PolicyError && e.rule === 'minBatchSize' && /^owner\d$/.test(e.party ?? ''));
       setLearningPolicy({ minBatchSize: 1, models: ['network_a'] });
       await assert.rejects(inProcess('fedavg', 1), (e: unknown) => e instanceof PolicyError && e.rule === 'model');
+      // a player's maximum of rounds: round 3 of a run is refused by a player that takes at most 2
+      setLearningPolicy({ minBatchSize: 1, models: null, maxRounds: 2 });
+      await assert.rejects(inProcess('fedsgd', 3), (e: unknown) => e instanceof PolicyError && e.rule === 'maxRounds' && /round 3 is past this player's maximum of 2/.test(e.message));
     } finally {
       setLearningPolicy({ minBatchSize: 1, models: null });
     }
