@@ -22,33 +22,19 @@ import type { DataSource } from '../runtime/remote/player.js';
 import type { DeployConfig } from '../transport/config.js';
 import { configRoles } from './job.js';
 import type { NetworkProtocol } from './policy.js';
-import { resolveStackParams, restoreStack, saveStack, totalRounds, type StackParams } from './stack-params.js';
+import { resolveStackParams, restoreStack, saveStack, totalRounds, type StackParamOptions, type StackParams } from './stack-params.js';
 
 export const LEARNING_SOURCE = 'fedcrypt/learning';
 
-export interface StackTrainingOptions {
+export interface StackTrainingOptions extends Omit<StackParamOptions, 'epochs'> {
   readonly configPath: string;
   readonly keyPath?: string;
-  /** 'fedavg' (default) or 'fedsgd'. */
-  readonly mode?: 'fedsgd' | 'fedavg';
-  /** Must equal the number of data owners in the config when given. */
-  readonly owners?: number;
-  readonly model?: string;
-  readonly dataset?: string;
-  readonly protocol?: NetworkProtocol;
-  readonly precision?: 'low' | 'high';
   /** FedAvg: rounds; FedSGD: epochs (default 5). */
   readonly rounds?: number;
-  readonly batchSize?: number;
-  readonly seed?: number;
-  readonly localEpochs?: number;
-  readonly clientLr?: number;
   /** FedAvg: cap on local steps per client per round; FedSGD: cap on rounds. */
   readonly maxSteps?: number;
   /** @deprecated the same as maxSteps (FedAvg). */
   readonly maxLocalSteps?: number;
-  readonly optimizer?: 'amsgrad' | 'adam' | 'sgd';
-  readonly lr?: number;
   readonly roundTimeoutMs?: number;
   readonly validationLimit?: number;
   /** Checkpoint folder (after every round); required with `resume`. */

@@ -139,3 +139,16 @@ export function waitFor(p: Proc, re: RegExp, timeoutMs: number): Promise<string>
     void p.exited.then(() => setTimeout(onData, 10));
   });
 }
+
+/** Hang guard only: resolves with the exit code, or fails if `p` has not exited after `ms` (far beyond any normal run). */
+export async function exitedOrHang(p: Proc, ms: number, what: string): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${p.name} hung: ${what} (no exit after ${ms / 1000} s); output:\n${p.out.join('\n')}`)), ms);
+  });
+  try {
+    return await Promise.race([p.exited, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -26,25 +26,12 @@ import { loadCheckpoint } from '../../src/deploy/checkpoint.js';
 import { driveTraining } from '../../src/deploy/driver.js';
 import { servePlayer } from '../../src/deploy/training.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
-import { freePorts, referenceWeights, ROLES7, sameBits, startCli, stop, waitFor, type Proc } from './helpers.js';
+import { freePorts, referenceWeights, ROLES7, sameBits, startCli, stop, waitFor, type Proc, exitedOrHang } from './helpers.js';
 
 const STEPS = 5;
 const BATCH = 32;
 const SEED = 5;
 const TIMEOUT_S = 6;
-/** Hang guard only: resolves with the exit code, or fails if `p` has not exited after `ms` (far beyond any normal run). */
-async function exitedOrHang(p: Proc, ms: number, what: string): Promise<number | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${p.name} hung: ${what} (no exit after ${ms / 1000} s); output:\n${p.out.join('\n')}`)), ms);
-  });
-  try {
-    return await Promise.race([p.exited, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const common = ['network_a', 'mnist', '--config', 'config.json', '--epochs', '1', '--max-steps', String(STEPS), '--batch-size', String(BATCH), '--seed', String(SEED), '--validation-limit', '20', '--round-timeout', String(TIMEOUT_S)];
 
 describe('networked training across processes', { timeout: 240_000 }, () => {

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keygen } from '../../src/deploy/keys.js';
 import { loadCheckpoint } from '../../src/deploy/checkpoint.js';
-import { freePorts, ROLES7, sameBits, startCli, stop, waitFor, type Proc } from './helpers.js';
+import { freePorts, ROLES7, sameBits, startCli, stop, waitFor, type Proc, exitedOrHang } from './helpers.js';
 import { initTf } from '../../src/learning/tf.js';
 import { loadDataset, slice, sliceDataset } from '../../src/learning/mnist.js';
 import { ModelOwner } from '../../src/learning/roles.js';
@@ -36,19 +36,6 @@ const SEED = 5;
 const STEPS = 6;
 const common = ['train', MODEL, 'mnist', '--config', 'config.json', '--mode', 'fedsgd', '--engine', 'stack', '--epochs', '1', '--max-steps', String(STEPS),
   '--batch-size', String(BATCH), '--seed', String(SEED), '--validation-limit', '20', '--round-timeout', '20'];
-
-/** Hang guard only: resolves with the exit code, or fails if `p` has not exited after `ms` (far beyond any normal run). */
-async function exitedOrHang(p: Proc, ms: number, what: string): Promise<number | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${p.name} hung: ${what} (no exit after ${ms / 1000} s); output:\n${p.out.join('\n')}`)), ms);
-  });
-  try {
-    return await Promise.race([p.exited, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The same FedSGD rounds in one process: the learning round under localContext, ABY3's roles simulated. */
 async function inProcess(): Promise<Float32Array> {
