@@ -36,6 +36,8 @@ export interface PrepareRoleOptions {
   readonly timeoutMs?: number;
   /** An aggregator's release gate (roles.ts `PartyContext.releaseGate`). */
   readonly releaseGate?: () => Promise<void>;
+  /** Dropout tolerance of a collecting party (roles.ts `PartyContext.collectMs`). */
+  readonly collectMs?: number;
 }
 
 /** A party's role, checked and ready: nothing has been sent. */
@@ -55,6 +57,11 @@ function checkPolicy(fn: string, p: RolePolicy): RolePolicy {
   if (typeof p.minContributors !== 'number' || !Number.isInteger(p.minContributors) || p.minContributors < 1) throw new RangeError(`${fn}: "policy.minContributors" expected an integer >= 1, got ${String(p.minContributors)}`);
   if (typeof p.allowInsecure !== 'boolean') throw new TypeError(`${fn}: "policy.allowInsecure" expected boolean, got ${typeof p.allowInsecure}`);
   return p;
+}
+
+function checkCollectMs(fn: string, ms: unknown): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new RangeError(`${fn}: "collectMs" expected a finite number of ms >= 0, got ${String(ms)}`);
+  return ms;
 }
 
 /** Check one party's part in `plan` and prepare its role on `transport` (see the module doc). Throws PolicyError, RangeError or TypeError. */
@@ -85,6 +92,7 @@ export function prepareRole(transport: Transport, options: PrepareRoleOptions): 
     me, transport: partyTransport(transport, me), policy,
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.releaseGate === undefined ? {} : { releaseGate: options.releaseGate }),
+    ...(options.collectMs === undefined ? {} : { collectMs: checkCollectMs(fn, options.collectMs) }),
   };
   enforcePlan(roles, ctx, plan, role, index);
   const input = options.input;

@@ -90,6 +90,13 @@ export type AggregateLeafValue = readonly bigint[] | BigInt64Array | Float64Arra
 export interface AggregationResult {
   /** One per leaf, in request.leaves order (see the module comment for the form). */
   readonly leaves: readonly AggregateLeafValue[];
+  /**
+   * The clients whose values the aggregate holds, in plan order, when a
+   * client dropped out and the protocol completed without it (a role run
+   * with `PartyContext.collectMs`); absent when every client contributed.
+   * Means are over these clients.
+   */
+  readonly contributors?: readonly string[];
 }
 
 export interface AggregationProtocol {

@@ -11,6 +11,7 @@ import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationProtocol, ty
 import type { AggregationPlan } from './plan.js';
 import { checkClientInput, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
 import { rolesAsProtocol } from './simulate.js';
+import { checkSurvivors, collectContributions, contributorBits, contributorsField, contributorsFromBits } from './dropout.js';
 import { leavesFromBytes, leavesToBytes, resultFromBytes, resultToBytes } from './wire.js';
 
 /** Exact sum of one leaf over clients. */
@@ -105,13 +106,29 @@ export function referenceRoles(): AggregationRoles {
     async aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined> {
       enforcePlan(self, ctx, plan, 'aggregator', index);
       const opts = ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs };
-      const msgs = await Promise.all(plan.clients.map((c) => ctx.transport.receive(ctx.me, c, `${plan.invocationId}/ref/value`, opts)));
-      const clientValues = msgs.map((m, i) => leavesFromBytes(plan, m.subarray(8), `value of ${plan.clients[i]!}`));
-      const weights = Float64Array.from(msgs, (m) => new DataView(m.buffer, m.byteOffset, 8).getFloat64(0, true));
+      const values: NumericArray[][] = [];
+      const weightOf: number[] = [];
+      const survivors = await collectContributions(ctx, plan, async (i, c) => {
+        const m = await ctx.transport.receive(ctx.me, plan.clients[i]!, `${plan.invocationId}/ref/value`, opts);
+        // (parsed on arrival: a malformed value is that client's failure)
+        const v = leavesFromBytes(plan, m.subarray(8), `value of ${plan.clients[i]!}`);
+        if (!c.open) return;
+        values[i] = v;
+        weightOf[i] = new DataView(m.buffer, m.byteOffset, 8).getFloat64(0, true);
+        c.applied(i);
+      });
+      checkSurvivors(ctx, plan, survivors);
+      const clientValues = survivors.map((i) => values[i]!);
+      const weights = Float64Array.from(survivors, (i) => weightOf[i]!);
       await ctx.releaseGate?.();
-      const result = referenceAggregate({ uri: plan.uri, leaves: plan.leaves, clientValues, weights, numClients: plan.clients.length });
+      const result = { ...referenceAggregate({ uri: plan.uri, leaves: plan.leaves, clientValues, weights, numClients: survivors.length }), ...contributorsField(plan, survivors) };
       if (plan.target === 'AGGREGATORS') return result;
-      await ctx.transport.send(ctx.me, plan.server, `${plan.invocationId}/ref/result`, resultToBytes(plan, result));
+      const body = resultToBytes(plan, result);
+      const set = contributorBits(plan.clients.length, survivors);
+      const msg = new Uint8Array(body.length + set.length);
+      msg.set(set, 0);
+      msg.set(body, set.length);
+      await ctx.transport.send(ctx.me, plan.server, `${plan.invocationId}/ref/result`, msg);
       return undefined;
     },
     async server(ctx: PartyContext, plan: AggregationPlan): Promise<AggregationResult | undefined> {
@@ -119,7 +136,9 @@ export function referenceRoles(): AggregationRoles {
       if (plan.target !== 'SERVER') return undefined;
       const opts = ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs };
       const bytes = await ctx.transport.receive(ctx.me, plan.aggregators[0]!, `${plan.invocationId}/ref/result`, opts);
-      return resultFromBytes(plan, bytes, `aggregate from ${plan.aggregators[0]!}`);
+      const setBytes = Math.ceil(plan.clients.length / 8);
+      const survivors = contributorsFromBits(plan, bytes.subarray(0, setBytes), plan.aggregators[0]!);
+      return { ...resultFromBytes(plan, bytes.subarray(setBytes), `aggregate from ${plan.aggregators[0]!}`), ...contributorsField(plan, survivors) };
     },
   });
   return self;

@@ -49,6 +49,18 @@ export interface PartyContext {
    * throws to refuse; nothing is revealed then.
    */
   readonly releaseGate?: () => Promise<void>;
+  /**
+   * Dropout tolerance, at the parties that collect the clients' contributions
+   * (aggregators; Paillier's router at SERVER): how long after its role
+   * starts such a party waits for them, in ms. A client whose contribution is
+   * not complete by then has dropped out: the protocol completes over the
+   * others when its rules allow (every aggregator saw the same set of
+   * complete contributions, agreed before anything is revealed; at least the
+   * party's `minContributors` distinct contributors) and reports them in
+   * `AggregationResult.contributors`; otherwise it fails and reveals
+   * nothing. Undefined: every client of the plan must contribute.
+   */
+  readonly collectMs?: number;
 }
 
 /** The rules a party checks a plan against before it takes part. */

@@ -32,6 +32,12 @@ export interface SimulationOptions {
   observe?: (m: ReceivedMessage) => void;
   /** Deadline of every receive, ms (default 10 minutes). */
   timeoutMs?: number;
+  /** Dropout tolerance of the collecting parties (`PartyContext.collectMs`). */
+  collectMs?: number;
+  /** Clients whose role does not run (they dropped out before sending anything); their inputs are ignored. */
+  absent?: readonly string[];
+  /** Each party's transport as its role sees it (tests: a client that dies half-way through its sends). */
+  transportOf?: (party: string, transport: Transport) => Transport;
 }
 
 export interface SimulationResult {
@@ -76,9 +82,13 @@ export async function simulateRoles(roles: AggregationRoles, plan: AggregationPl
   const hub = new MemoryHub();
   const policyOf = options.policyOf ?? (() => options.policy ?? DEFAULT_POLICY);
   const timeoutMs = options.timeoutMs ?? 600_000;
+  const absent = new Set(options.absent ?? []);
+  for (const a of absent) if (!plan.clients.includes(a)) throw new RangeError(`simulateRoles: "absent" names '${a}', not a client of the plan`);
   const ctx = (me: string): PartyContext => {
-    const t = new MemoryTransport({ hub, local: [me] });
-    return { me, transport: options.observe ? observed(t, options.observe) : t, policy: policyOf(me), timeoutMs };
+    let t: Transport = new MemoryTransport({ hub, local: [me] });
+    if (options.observe) t = observed(t, options.observe);
+    if (options.transportOf) t = options.transportOf(me, t);
+    return { me, transport: t, policy: policyOf(me), timeoutMs, ...(options.collectMs === undefined ? {} : { collectMs: options.collectMs }) };
   };
   let failure: { error: unknown } | undefined;
   const guard = <T>(p: Promise<T>): Promise<T | undefined> =>
@@ -92,7 +102,8 @@ export async function simulateRoles(roles: AggregationRoles, plan: AggregationPl
     });
   const server = guard(roles.server(ctx(plan.server), plan));
   const aggregators = plan.aggregators.map((a, i) => guard(roles.aggregator(ctx(a), plan, i)));
-  const clients = plan.clients.map((c, i) => guard(roles.client(ctx(c), plan, inputs[i]!)));
+  // with dropout tolerance a client that fails has dropped out: the others go on without it
+  const clients = plan.clients.map((c, i) => (absent.has(c) ? undefined : options.collectMs === undefined ? guard(roles.client(ctx(c), plan, inputs[i]!)) : roles.client(ctx(c), plan, inputs[i]!).catch(() => undefined)));
   const [atServer, atAggs] = await Promise.all([server, Promise.all(aggregators), Promise.all(clients)]);
   if (failure !== undefined) throw failure.error;
   const bytesSent: Record<string, number> = {};
