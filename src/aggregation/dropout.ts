@@ -103,13 +103,13 @@ export function checkSurvivors(ctx: PartyContext, plan: AggregationPlan, survivo
 }
 
 /**
- * Aggregator `index` of the plan: send its set of collected contributions to
- * every other aggregator and check theirs; throws (PolicyError 'dropout')
- * unless all are equal. With one aggregator there is nothing to compare.
+ * A collecting party (one of `collectors`): send its set of collected
+ * contributions to every other collector and check theirs; throws
+ * (PolicyError 'dropout') unless all are equal. Then every party of
+ * `informed` that is not a collector is sent the set (`learnSurvivors`).
  */
-export async function agreeOnContributors(ctx: PartyContext, plan: AggregationPlan, index: number, survivors: readonly number[]): Promise<void> {
-  const others = plan.aggregators.filter((_, k) => k !== index);
-  if (others.length === 0) return;
+export async function agreeOnContributors(ctx: PartyContext, plan: AggregationPlan, collectors: readonly string[], informed: readonly string[], survivors: readonly number[]): Promise<void> {
+  const others = collectors.filter((c) => c !== ctx.me);
   const mine = contributorBits(plan.clients.length, survivors);
   const key = `${plan.invocationId}/dropout/set`;
   const opts = ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs };
@@ -119,6 +119,47 @@ export async function agreeOnContributors(ctx: PartyContext, plan: AggregationPl
       throw new PolicyError('dropout', `aggregator '${others[k]!}' collected a different set of complete contributions than this one: nothing is revealed`, { party: ctx.me });
     }
   });
+  checkSurvivors(ctx, plan, survivors);
+  const told = informed.filter((p) => !collectors.includes(p));
+  await Promise.all(told.map((p) => ctx.transport.send(ctx.me, p, `${plan.invocationId}/dropout/survivors`, mine)));
+}
+
+/** A party told the survivors by the collectors: every collector must name the same set. Resolves with it. */
+export async function learnSurvivors(ctx: PartyContext, plan: AggregationPlan, collectors: readonly string[]): Promise<number[]> {
+  const opts = ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs };
+  const sets = await Promise.all(collectors.map((c) => ctx.transport.receive(ctx.me, c, `${plan.invocationId}/dropout/survivors`, opts)));
+  const first = contributorsFromBits(plan, sets[0]!, collectors[0]!);
+  sets.forEach((s, k) => {
+    const these = contributorsFromBits(plan, s, collectors[k]!);
+    if (these.length !== first.length || these.some((x, j) => x !== first[j])) {
+      throw new PolicyError('dropout', `the aggregators name different contributors ('${collectors[0]!}' and '${collectors[k]!}')`, { party: ctx.me });
+    }
+  });
+  return first;
+}
+
+/**
+ * A collector's survivors from the sets its sums took them from (one per
+ * sum): a client in some but not all has an incomplete contribution here,
+ * which cannot be taken out of the sums it is in (PolicyError 'dropout').
+ */
+export function survivorsOfSums(ctx: PartyContext, plan: AggregationPlan, sets: readonly ReadonlySet<number>[]): number[] {
+  const all = new Set<number>();
+  for (const s of sets) for (const i of s) all.add(i);
+  for (const i of all) {
+    if (sets.some((s) => !s.has(i))) throw new PolicyError('dropout', `client '${plan.clients[i]!}' dropped out half-way (part of its contribution arrived here): nothing is revealed`, { party: ctx.me });
+  }
+  return [...all].sort((a, b) => a - b);
+}
+
+/** A deadline for a collection: `until` resolves `ctx.collectMs` from now (never without it); `clear` stops the timer. */
+export function collectionWindow(ctx: PartyContext): { until: Promise<void>; clear: () => void } {
+  if (ctx.collectMs === undefined) return { until: new Promise<void>(() => undefined), clear: () => undefined };
+  let timer: NodeJS.Timeout | undefined;
+  const until = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ctx.collectMs);
+  });
+  return { until, clear: () => clearTimeout(timer) };
 }
 
 /** The `contributors` field of a result: the survivors' names when some client dropped out, else nothing. */

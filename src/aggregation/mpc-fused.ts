@@ -24,6 +24,7 @@
  */
 import type { Precision } from '../encrypted/fixed.js';
 import type { ABY3 } from '../encrypted/protocols/aby3.js';
+import type { AddNCollection } from '../encrypted/protocols/base.js';
 import { RingArena } from '../encrypted/arena.js';
 import type { Player } from '../encrypted/player.js';
 import type { AggregationPlan } from './plan.js';
@@ -68,10 +69,11 @@ function concatenated(values: readonly (ArrayLike<number> | BigInt64Array)[], si
  * The fused program at party `me` (every party of the plan runs it, making
  * the same calls in the same order). `own`: this party's input where it is
  * a client. `releaseGate`: an aggregator's (roles.ts), awaited before it
- * sends its sum to SERVER. Resolves with the aggregate at SERVER, undefined
+ * sends its sum to SERVER. `collect`: server0's and server1's dropout
+ * tolerance (ABY3.aggregateInto). Resolves with the aggregate at SERVER, undefined
  * elsewhere.
  */
-export async function fusedToServer(pr: ABY3, precision: Precision, plan: AggregationPlan, clients: readonly Player[], server: Player, me: string, own: FusedInput | undefined, releaseGate?: () => Promise<void>): Promise<AggregationResult | undefined> {
+export async function fusedToServer(pr: ABY3, precision: Precision, plan: AggregationPlan, clients: readonly Player[], server: Player, me: string, own: FusedInput | undefined, releaseGate?: () => Promise<void>, collect?: AddNCollection): Promise<AggregationResult | undefined> {
   const receiving = plan.server === me;
   const weighted = plan.uri === 'federated_weighted_mean_at_aggregators';
   const size = plan.leaves.reduce((a, l) => a + l.size, 0) + (weighted ? 1 : 0);
@@ -79,7 +81,7 @@ export async function fusedToServer(pr: ABY3, precision: Precision, plan: Aggreg
   // only where the client executes: its vector and multiplier (elsewhere not known, and not used)
   const inputs = clients.map((_, i) => (own !== undefined && own.index === i ? concatenated(own.values, size, weighted) : undefined));
   const multipliers = clients.map((_, i) => (own !== undefined && own.index === i ? (weighted ? own.weight! : own.multiplier) : 1));
-  const sum = await pr.aggregateInto(clients, inputs, multipliers, server, receiving ? new Float64Array(size) : undefined, { size, arena, ...(releaseGate === undefined ? {} : { releaseGate }) });
+  const sum = await pr.aggregateInto(clients, inputs, multipliers, server, receiving ? new Float64Array(size) : undefined, { size, arena, ...(releaseGate === undefined ? {} : { releaseGate }), ...(collect === undefined ? {} : { collect }) });
   if (!receiving) return undefined;
   const total = sum!;
   const W = weighted ? total[size - 1]! : 1;

@@ -35,7 +35,7 @@ export interface PrepareRoleOptions {
   /** Deadline of every receive of the role, ms. */
   readonly timeoutMs?: number;
   /** An aggregator's release gate (roles.ts `PartyContext.releaseGate`). */
-  readonly releaseGate?: () => Promise<void>;
+  readonly releaseGate?: (contributors?: readonly string[]) => Promise<void>;
   /** Dropout tolerance of a collecting party (roles.ts `PartyContext.collectMs`). */
   readonly collectMs?: number;
 }

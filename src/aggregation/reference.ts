@@ -120,7 +120,7 @@ export function referenceRoles(): AggregationRoles {
       checkSurvivors(ctx, plan, survivors);
       const clientValues = survivors.map((i) => values[i]!);
       const weights = Float64Array.from(survivors, (i) => weightOf[i]!);
-      await ctx.releaseGate?.();
+      await ctx.releaseGate?.(contributorsField(plan, survivors).contributors);
       const result = { ...referenceAggregate({ uri: plan.uri, leaves: plan.leaves, clientValues, weights, numClients: survivors.length }), ...contributorsField(plan, survivors) };
       if (plan.target === 'AGGREGATORS') return result;
       const body = resultToBytes(plan, result);

@@ -46,9 +46,11 @@ export interface PartyContext {
    * (ABY3/Pond: the openings; Paillier: the sealed aggregate; the reference:
    * the result): the place for checks among the parties that must hold first
    * (remote execution: every client player was sent the same commands). It
-   * throws to refuse; nothing is revealed then.
+   * throws to refuse; nothing is revealed then. `contributors`: the clients
+   * the aggregate holds when some dropped out (`collectMs`), else undefined
+   * (all of the plan's).
    */
-  readonly releaseGate?: () => Promise<void>;
+  readonly releaseGate?: (contributors?: readonly string[]) => Promise<void>;
   /**
    * Dropout tolerance, at the parties that collect the clients' contributions
    * (aggregators; Paillier's router at SERVER): how long after its role

@@ -77,8 +77,10 @@ function close(actual: readonly unknown[], want: readonly unknown[], tol: number
 
 const SETS: [string, () => AggregationRoles, RolePolicy, number][] = [
   ['insecure-reference', () => referenceRoles(), { minContributors: 3, allowInsecure: true }, 1e-12],
-  ['mpc-aby3', () => mpcRoles({ protocol: 'aby3' }), { minContributors: 3, allowInsecure: false }, 1e-3],
-  ['mpc-pond', () => mpcRoles({ protocol: 'pond' }), { minContributors: 3, allowInsecure: false }, 1e-3],
+  ['mpc-aby3', () => mpcRoles({ protocol: 'aby3', dropout: true }), { minContributors: 3, allowInsecure: false }, 1e-3],
+  ['mpc-pond', () => mpcRoles({ protocol: 'pond', dropout: true }), { minContributors: 3, allowInsecure: false }, 1e-3],
+  ['mpc-aby3 (means scaled by the servers)', () => mpcRoles({ protocol: 'aby3', dropout: true, meanScaling: 'servers' }), { minContributors: 3, allowInsecure: false }, 1e-3],
+  ['mpc-pond (means scaled by the servers)', () => mpcRoles({ protocol: 'pond', dropout: true, meanScaling: 'servers' }), { minContributors: 3, allowInsecure: false }, 1e-3],
 ];
 
 const CASES: [AggregationUri, 'SERVER' | 'AGGREGATORS'][] = [
@@ -95,7 +97,7 @@ for (const [name, make, policy, tol] of SETS) {
     for (const [uri, target] of CASES) {
       it(`${uri} to ${target}: completes over the survivors and names them`, async () => {
         const roles = make();
-        const plan = planFor(roles, uri, target, `drop/${name}/${uri}/${target}`);
+        const plan = planFor(roles, uri, target, `drop/${name.replace(/[^A-Za-z0-9-]/g, "_")}/${uri}/${target}`);
         const inputs = inputsFor(plan);
         const gone = [1, 3];
         const survivors = [0, 2, 4];
@@ -109,7 +111,7 @@ for (const [name, make, policy, tol] of SETS) {
 
     it('with collectMs and nobody missing: the full aggregate, no contributors field', async () => {
       const roles = make();
-      const plan = planFor(roles, 'federated_weighted_mean_at_aggregators', 'SERVER', `drop/${name}/none`);
+      const plan = planFor(roles, 'federated_weighted_mean_at_aggregators', 'SERVER', `drop/${name.replace(/[^A-Za-z0-9-]/g, "_")}/none`);
       const inputs = inputsFor(plan);
       const r = await simulateRoles(roles, plan, inputs, { policy, collectMs: 60_000 });
       assert.equal(r.result.contributors, undefined);
@@ -118,7 +120,7 @@ for (const [name, make, policy, tol] of SETS) {
 
     it('too few survivors for the policy: refused, and SERVER receives nothing from an aggregator', async () => {
       const roles = make();
-      const plan = planFor(roles, 'federated_mean_at_aggregators', 'SERVER', `drop/${name}/few`);
+      const plan = planFor(roles, 'federated_mean_at_aggregators', 'SERVER', `drop/${name.replace(/[^A-Za-z0-9-]/g, "_")}/few`);
       const atServer: ReceivedMessage[] = [];
       await assert.rejects(
         simulateRoles(roles, plan, inputsFor(plan), { policy, collectMs: COLLECT_MS, absent: ['owner0', 'owner2', 'owner4'], observe: (m) => void (m.to === 'model-owner' && atServer.push(m)) }),
@@ -133,7 +135,7 @@ for (const [name, make, policy, tol] of SETS) {
 describe('dropout: MPC aggregators that saw different sets reveal nothing', () => {
   for (const kind of ['aby3', 'pond'] as const) {
     it(`${kind}: a client that reached only one aggregator`, async () => {
-      const roles = mpcRoles({ protocol: kind });
+      const roles = mpcRoles({ protocol: kind, dropout: true });
       const plan = planFor(roles, 'federated_mean_at_aggregators', 'SERVER', `drop/split/${kind}`);
       // owner2 dies after its messages to the first aggregator: the others never get its share
       const dying = (party: string, t: Transport): Transport =>

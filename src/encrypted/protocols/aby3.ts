@@ -28,7 +28,7 @@ import { ShapeMismatchError } from '../errors.js';
 import { checkScaledEncodable, decodeSumInto, encodeSubInto } from '../fixed.js';
 import { checkPlayer, type Player } from '../player.js';
 import { ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
-import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
+import { checkOptions, checkRoster, Protocol, type AddNCollection, type Parts, type ProtocolOptions } from './base.js';
 
 const I3 = [0, 1, 2] as const;
 
@@ -98,8 +98,10 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    * encryptSum): each owner uploads one full component, not two. Seeds
    * expand through the scratch buffer; nothing per owner is kept.
    */
-  protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+  protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts, accept: () => boolean = () => true): Promise<void> {
     const [s0, s1, s2, r1] = await this.#shareMessages(owner, value, shape, key, { aggregate: true });
+    // (a holder adds all of the owner's parts it got, or none: accept() is asked once, synchronously before the adds)
+    if ((s0 !== undefined || s1 !== undefined || s2 !== undefined) && !accept()) return;
     const add = (slot: number, t: RingTensor): void => void ring.addInPlace(this.must(acc[slot], this.partHolders[slot]!, 'running sum'), t);
     const addSeed = (slot: number, s: Uint8Array): void => add(slot, new Prg(new Uint8Array(s)).ringTensorInto(this.scratch(shape)));
     if (s0 !== undefined) {
@@ -467,9 +469,11 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    * `options.size`); `out` where `player` executes. Resolves with `out`
    * there, undefined elsewhere. `options.releaseGate`: awaited where a
    * server executes, before it sends its sum to `player` (it throws to
-   * refuse: nothing is sent then).
+   * refuse: nothing is sent then). `options.collect`: dropout tolerance, as
+   * encryptAddN's (server0 and server1 stop waiting when `until` resolves;
+   * the gate then decides whether the sums over what arrived are sent).
    */
-  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena; releaseGate?: () => Promise<void> } = {}): Promise<O | undefined> {
+  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena; releaseGate?: () => Promise<void>; collect?: AddNCollection } = {}): Promise<O | undefined> {
     const fn = 'ABY3.aggregateInto';
     const { arena, n } = this.#checkSumArgs(fn, owners, inputs, multipliers, options);
     const gate = options.releaseGate;
@@ -494,11 +498,18 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       fresh.data.set(t.data);
       return fresh;
     };
-    for (let i = 0; i < owners.length; i++) {
+    // each owner's sharing is added as it arrives, in any order (the same ring sum)
+    const collect = options.collect;
+    let open = true;
+    const one = async (i: number): Promise<void> => {
       const owner = owners[i]!;
       const k = `${key}/${i}`;
       const { seeds, r, x2 } = this.isLocal(owner) ? this.#ownerShare(fn, i, inputs[i]!, multipliers[i]!, arena, shape) : {};
       const [sd, y] = await Promise.all([this.moveBytes(owner, p0, `${k}/seeds01`, seeds), this.move(owner, p1, `${k}/x2`, x2, shape)]);
+      // (dropout tolerance: a holder adds the owner's part while the collection is open, or never)
+      const adds = (l0 && sd !== undefined) || (l1 && y !== undefined);
+      if (adds && !open) return;
+      if (adds) collect?.applied(i);
       if (l0) {
         // the owner's own expansion stands for PRG(seed) where it executes here too
         const got = this.must(sd, p0, 'seeds');
@@ -511,7 +522,17 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       if (r !== undefined) r.forEach((t) => arena.give(t));
       // x2 may be reused only when its receiver is in this process and has consumed it
       if (x2 !== undefined && l1 && this.transport.kind === 'memory') arena.give(x2);
+    };
+    const runs = owners.map((_, i) => one(i));
+    if (collect === undefined) await Promise.all(runs);
+    else {
+      // an owner that fails or is late has dropped out
+      await Promise.race([Promise.all(runs.map((p) => p.catch(() => undefined))), collect.until]);
+      open = false;
     }
+    // no owner's part arrived (every one dropped out): a zero sum, never sent unless the gate allows it
+    if (l0) masks ??= new RingTensor(bits, shape);
+    if (l1) rest ??= new RingTensor(bits, shape);
     // a server sends its sum only once its release gate holds (server2 checks it too, though it sends nothing)
     if (gate !== undefined && this.servers.some((s) => this.isLocal(s))) await gate();
     const [a, b] = await Promise.all([this.move(p0, to, `${key}/masks`, masks, shape), this.move(p1, to, `${key}/rest`, rest, shape)]);

@@ -64,6 +64,12 @@ export function checkOptions(fn: string, options: unknown): ProtocolOptions {
   return options as ProtocolOptions;
 }
 
+/** encryptAddN's dropout tolerance (see there). */
+export interface AddNCollection {
+  readonly until: Promise<void>;
+  applied(index: number): void;
+}
+
 /** Check a protocol's players: TypeError for a missing one, DuplicatePlayerError for a repeat. */
 export function checkRoster(fn: string, roles: readonly string[], players: readonly unknown[]): Player[] {
   const out: Player[] = [];
@@ -435,8 +441,13 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
    * owner i is computed. It returns a fresh tensor, which becomes the
    * protocol's (it may mask it in place). `options.encoding`: 'fixed'
    * (default) or 'int'.
+   * `options.collect` (dropout tolerance): the holders stop waiting once
+   * `until` resolves; an owner whose sharing is not complete here by then
+   * is left out of the sum (and one that completes later is ignored);
+   * `applied(i)` is called where owner i's sharing is added (at a holder).
+   * Without it, every owner's sharing is awaited.
    */
-  encryptAddN(owners: readonly Player[], encodeFn: (index: number, cfg: FixedPointConfig) => RingTensor, shape: readonly number[], options: Omit<EncryptOptions, 'shape'> & { encoding?: Encoding } = {}): Promise<T> {
+  encryptAddN(owners: readonly Player[], encodeFn: (index: number, cfg: FixedPointConfig) => RingTensor, shape: readonly number[], options: Omit<EncryptOptions, 'shape'> & { encoding?: Encoding; collect?: AddNCollection } = {}): Promise<T> {
     const fn = `${this.constructor.name}.encryptAddN`;
     if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
     // (this runs at every party for every owner: no work per valid owner beyond the check)
@@ -461,8 +472,20 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       // the running sums, zero, where each part's holder executes (never a received buffer: those may be shared)
       const acc: Parts = holders.map((h) => (this.isLocal(h) ? new RingTensor(this.bits, sh) : undefined));
       // a holder takes every owner's sharing; a party that holds nothing only sends its own owners' (nothing per other owner)
-      const shares = acc.some((a) => a !== undefined) ? owners.map((o, i) => this.shareAddInto(o, encoded.get(i), sh, `${key}/${i}`, acc)) : [...encoded].map(([i, e]) => this.shareAddInto(owners[i]!, e, sh, `${key}/${i}`, acc));
-      await Promise.all(shares);
+      const collect = options.collect;
+      let open = true;
+      const accept = (i: number) => (): boolean => {
+        if (!open) return false;
+        collect?.applied(i);
+        return true;
+      };
+      const shares = acc.some((a) => a !== undefined) ? owners.map((o, i) => this.shareAddInto(o, encoded.get(i), sh, `${key}/${i}`, acc, accept(i))) : [...encoded].map(([i, e]) => this.shareAddInto(owners[i]!, e, sh, `${key}/${i}`, acc, accept(i)));
+      if (collect === undefined) await Promise.all(shares);
+      else {
+        // an owner that fails or is late has dropped out: the sum goes on without it
+        await Promise.race([Promise.all(shares.map((p) => p.catch(() => undefined))), collect.until]);
+        open = false;
+      }
       return this.makeTensor(await this.finishAddN(acc, sh, key), sh, encoding, sens);
     });
   }
@@ -479,8 +502,9 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
    * executes). The default adds `shareRing`'s parts; a protocol may add
    * without materialising them.
    */
-  protected async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+  protected async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts, accept: () => boolean = () => true): Promise<void> {
     const parts = await this.shareRing(owner, value, shape, key);
+    if (parts.some((p, i) => p !== undefined && acc[i] !== undefined) && !accept()) return;
     parts.forEach((p, i) => {
       if (p !== undefined) ring.addInPlace(this.must(acc[i], this.partHolders[i]!, 'running sum'), p);
     });

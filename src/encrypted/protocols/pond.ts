@@ -66,8 +66,9 @@ export class Pond extends Protocol<AdditiveTensor> {
   }
 
   /** As shareRing, each part added into `acc` where it arrives (the seed expands through the scratch buffer). */
-  protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts): Promise<void> {
+  protected override async shareAddInto(owner: Player, value: RingTensor | undefined, shape: readonly number[], key: string, acc: Parts, accept: () => boolean = () => true): Promise<void> {
     const [s, x1] = await this.#shareMessages(owner, value, shape, key, true);
+    if ((s !== undefined || x1 !== undefined) && !accept()) return;
     if (s !== undefined) ring.addInPlace(this.must(acc[0], this.server0, 'running sum'), new Prg(s).ringTensorInto(this.scratch(shape)));
     if (x1 !== undefined) ring.addInPlace(this.must(acc[1], this.server1, 'running sum'), x1);
   }
