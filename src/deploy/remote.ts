@@ -13,7 +13,7 @@
  * ends the session (the players are told); the next call opens a new one.
  */
 import type { Computation } from '../core/tracing.js';
-import type { RemoteContext } from '../runtime/remote/context.js';
+import type { Dropout, RemoteContext } from '../runtime/remote/context.js';
 import type { GrpcTransport } from '../transport/grpc.js';
 import { loadConfig, type DeployConfig } from '../transport/config.js';
 import { configRoles } from './job.js';
@@ -33,6 +33,12 @@ export interface RemoteContextOptions {
   readonly insecureAllowPlaintext?: boolean;
   /** Deadline of each reply and protocol step, ms (default 10 minutes). */
   readonly timeoutMs?: number;
+  /**
+   * Complete an aggregation without a data owner whose link is lost (ABY3,
+   * Pond: the compute servers agree on the contributions they received; see
+   * docs/DEPLOY.md, "Dropouts"). Each dropout is in `dropouts` and logged.
+   */
+  readonly dropout?: boolean;
 }
 
 export interface DeployedContext extends RemoteContext {
@@ -50,6 +56,7 @@ export function remoteContext(o: RemoteContextOptions): DeployedContext {
   let session: RemoteContext | undefined;
   let closed = false;
   let numClients = 0;
+  const dropouts: Dropout[] = [];
   async function connect(): Promise<RemoteContext> {
     if (transport === undefined) {
       const { startPlayer } = await import('./player.js');
@@ -57,7 +64,10 @@ export function remoteContext(o: RemoteContextOptions): DeployedContext {
     }
     const { loadIdentity } = await import('./keys.js');
     const identity = loadIdentity(o.key ?? `keys/${modelOwner}.key`);
-    session = await openSession(transport, config, { protocol, ...(o.params ? { params: o.params } : {}), policy, identity, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+    session = await openSession(transport, config, {
+      protocol, ...(o.params ? { params: o.params } : {}), policy, identity, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+      ...(o.dropout ? { dropout: true, onDropout: (d: Dropout) => void dropouts.push(d) } : {}),
+    });
     numClients = session.numClients;
     return session;
   }
@@ -76,7 +86,10 @@ export function remoteContext(o: RemoteContextOptions): DeployedContext {
     name: 'remote',
     deployConfig: config,
     get numClients() {
-      return numClients;
+      return session?.numClients ?? numClients;
+    },
+    get dropouts() {
+      return [...dropouts];
     },
     invoke: (comp: Computation, args: readonly unknown[]) => call(comp, args, false),
     invokeTyped: (comp: Computation, args: readonly unknown[]) => call(comp, args, true),

@@ -23,7 +23,7 @@ import { mpcRoles, type MpcRolesOptions } from '../aggregation/mpc-roles.js';
 import { paillierRoles } from '../aggregation/paillier-roles.js';
 import type { Identity } from '../crypto/secure-channel.js';
 import { servePlayerExecutor, type DataSource } from '../runtime/remote/player.js';
-import { remoteExecutionContext, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
+import { remoteExecutionContext, type Dropout, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
 import type { PlayerStats, Transport } from '../transport/channel.js';
 import type { DeployConfig } from '../transport/config.js';
 import { HostingTransport, hostedName, hostOf } from '../transport/hosting.js';
@@ -59,7 +59,11 @@ export const ROLE_SETS: Readonly<Record<NetworkProtocol, RoleSet>> = Object.free
 
 /** The plan's precision and mean scaling (checked by mpcRoles; the protocol itself is the role set's). */
 function mpcParams(p: Readonly<Record<string, unknown>>): MpcRolesOptions {
-  return { ...(p['precision'] === undefined ? {} : { precision: p['precision'] as 'low' }), ...(p['meanScaling'] === undefined ? {} : { meanScaling: p['meanScaling'] as 'owners' }) };
+  return {
+    ...(p['precision'] === undefined ? {} : { precision: p['precision'] as 'low' }),
+    ...(p['meanScaling'] === undefined ? {} : { meanScaling: p['meanScaling'] as 'owners' }),
+    ...(p['dropout'] === undefined ? {} : { dropout: p['dropout'] as boolean }),
+  };
 }
 
 /** The X25519 public keys of the config's players (every Paillier box is sealed to or from one of them). */
@@ -145,6 +149,8 @@ export interface SessionServeOptions {
   readonly identity?: Identity;
   /** Refuse Paillier plans with a smaller modulus (default 2048; tests only go lower). */
   readonly minPaillierKeyBits?: number;
+  /** Dropout tolerance as a compute server: how long it waits for the data owners' contributions (ms; default: until each one's link is lost or its deadline). */
+  readonly collectMs?: number;
 }
 
 interface OpenMessage {
@@ -207,6 +213,7 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
         ...(o.data ? { data: o.data } : {}),
         policy: rolePolicy(o.policy),
         ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+        ...(o.collectMs !== undefined ? { collectMs: o.collectMs } : {}),
         checkPlan: (plan) => checkPlanAgainstConfig(plan, config, o.policy, me),
         roles: (plan) => {
           const key = `${plan.protocol} ${JSON.stringify(plan.params)}`;
@@ -245,6 +252,9 @@ export interface OpenSessionOptions {
   readonly identity?: Identity;
   /** Deadline of each reply, ms (default 10 minutes). */
   readonly timeoutMs?: number;
+  /** Dropout tolerance (ABY3, Pond): the plans ask for it, and the driver goes on without a data owner lost in an aggregation. */
+  readonly dropout?: boolean;
+  readonly onDropout?: (d: Dropout) => void;
 }
 
 /** Open a session with every player of the config; resolves with a remote execution context over them. */
@@ -277,7 +287,8 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
     }
   }
   const clientCount = replies.reduce((a, r) => a + r.clients.length, 0);
-  const params = o.protocol === 'paillier' ? { maxClients: clientCount, ...(o.params ?? {}) } : (o.params ?? {});
+  if (o.dropout && o.protocol !== 'aby3' && o.protocol !== 'pond') throw new RangeError(`openSession: dropout tolerance is built for aby3 and pond, not ${o.protocol}`);
+  const params = o.protocol === 'paillier' ? { maxClients: clientCount, ...(o.params ?? {}) } : { ...(o.params ?? {}), ...(o.dropout ? { dropout: true } : {}) };
   const rs = ROLE_SETS[o.protocol].make(params, { me, config, ...(o.identity ? { identity: o.identity } : {}), minPaillierKeyBits: 1 });
   return remoteExecutionContext({
     transport: new HostingTransport(transport),
@@ -288,5 +299,7 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
     aggregators: roles.servers.slice(0, rs.aggregatorCount),
     policy: rolePolicy(o.policy),
     timeoutMs,
+    ...(o.dropout ? { dropout: true } : {}),
+    ...(o.onDropout ? { onDropout: o.onDropout } : {}),
   });
 }

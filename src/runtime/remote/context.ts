@@ -30,7 +30,10 @@ import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../ex
 import { CLEAR_EQUIVALENT, toResultLeaf, type IntrinsicCall } from '../intrinsics.js';
 import { abortable, abortKey } from './player.js';
 import { valueFromParts, valueToParts } from './wire.js';
-import { RemoteSession } from './driver-session.js';
+import { RemoteSession, type Dropout } from './driver-session.js';
+import { PeerError } from '../../transport/errors.js';
+
+export type { Dropout };
 import { flushMarks, mark, tracedTransport } from './trace.js';
 
 export { RemoteCommandError, RemotePlayerError } from './faults.js';
@@ -85,11 +88,24 @@ export interface RemoteExecutionOptions {
   readonly policy: RolePolicy;
   /** Deadline of each reply and protocol receive, ms (default 10 minutes). */
   readonly timeoutMs?: number;
+  /**
+   * Go on without a client player whose link is lost in an aggregation, when
+   * the protocol completes without it (a dropout-tolerant role set, e.g.
+   * `mpcRoles({ dropout: true })`, whose aggregators decide who contributed):
+   * the dropout is recorded (`RemoteContext.dropouts`, `onDropout`) and the
+   * player left out of the rest of the session. Default false: the
+   * invocation fails, naming the player.
+   */
+  readonly dropout?: boolean;
+  /** Called at each dropout (e.g. to log it). */
+  readonly onDropout?: (d: Dropout) => void;
 }
 
 export interface RemoteContext extends ExecutionContext {
-  /** Number of CLIENTS members across the players. */
+  /** Number of CLIENTS members across the players still in the session. */
   readonly numClients: number;
+  /** The dropouts so far, in order. */
+  readonly dropouts: readonly Dropout[];
   /**
    * `invoke`, with the result's tensors of rank >= 1 as typed arrays
    * (`toJsTyped`: the same numbers, no number[] of a model's size).
@@ -209,17 +225,36 @@ async function aggregation(c: Call): Promise<RtValue> {
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const own = prepareRole(tracedTransport(abortable(o.transport, stopped, 'the aggregation failed at a player'), 1), { roles: o.roles, plan, role: 'server', policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 });
     let atServer;
+    let replies;
+    // dropout tolerance: a client player (not an aggregator) whose link is lost, by a deadline or otherwise, may be left out
+    const lost: string[] = [];
+    const tolerable = (p: string, e: unknown): boolean => o.dropout === true && !s.aggregators.includes(p) && e instanceof PeerError && e.peer === p;
     try {
       mark(`aggregate>${target}`);
-      [atServer] = await Promise.all([
+      const blobs = [planToBytes(plan)];
+      [atServer, replies] = await Promise.all([
         s.track(o.server, own.run()).then((r) => (mark('server<'), r)),
-        s.all(players, header, [planToBytes(plan)]).then((r) => (mark('replies<'), r)),
+        Promise.all(players.map((p) => s.command(p, header, blobs).catch((e: unknown) => {
+          if (!tolerable(p, e)) throw e;
+          lost.push(p);
+          return undefined;
+        }))).then((r) => (mark('replies<'), r)),
       ]);
     } catch (e) {
       stop();
       // a failed pipelined command (a broadcast, a map) is the cause of what failed here
       await s.settle();
       throw e;
+    }
+    // who contributed: SERVER's own role says, or (target AGGREGATORS) the aggregators, who must agree
+    const named = target === 'SERVER' ? [atServer?.contributors] : replies.filter((r) => r !== undefined && s.aggregators.includes(players[replies.indexOf(r)]!)).map((r) => r!.header['contributors'] as readonly string[] | undefined);
+    const contributors = named[0];
+    if (named.some((c) => JSON.stringify(c) !== JSON.stringify(contributors))) throw new FedValueError('PROTOCOL_RESULT', '', `the aggregators of ${invocationId} name different contributors`);
+    if (contributors !== undefined && !(Array.isArray(contributors) && contributors.every((c) => plan.clients.includes(c)))) throw new FedValueError('PROTOCOL_RESULT', '', `the contributors named for ${invocationId} are not clients of its plan`);
+    if (lost.length > 0 || contributors !== undefined) {
+      const d: Dropout = Object.freeze({ invocationId, clients: Object.freeze(plan.clients.filter((c) => !(contributors ?? plan.clients).includes(c))), players: Object.freeze([...lost]) });
+      s.lose(d);
+      o.onDropout?.(d);
     }
     await s.settle();
     if (target === 'AGGREGATORS') return undefined;
@@ -382,12 +417,17 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
     if (isRef(result)) throw new FedArgumentError('VALUE_FORM', comp.computationName, 'the result is placed at the players; a remote computation returns values at SERVER');
     // the players forget this invocation's values (its result is at SERVER): a driver that iterates does not grow their memory
     const refs = s.takeLive();
-    if (refs.length > 0) s.pipeline(options.players.map((p) => p.name), { op: 'dispose', refs });
+    if (refs.length > 0) s.pipeline(s.livePlayers, { op: 'dispose', refs });
     return result;
   }
   return Object.freeze({
     name: 'remote',
-    numClients: s.clients.length,
+    get numClients() {
+      return s.clients.length;
+    },
+    get dropouts() {
+      return [...s.dropouts];
+    },
     invoke: (comp: Computation, args: readonly unknown[]) => invoke(comp, args),
     invokeTyped: (comp: Computation, args: readonly unknown[]) => invoke(comp, args, true),
     async close() {
@@ -396,7 +436,7 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
       try {
         if (failed === undefined) {
           await s.settle();
-          await s.all(options.players.map((p) => p.name), { op: 'end' });
+          await s.all(s.livePlayers, { op: 'end' });
         }
       } finally {
         await abortAll();

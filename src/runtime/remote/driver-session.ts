@@ -28,10 +28,22 @@ export interface Deferred {
   server?: Promise<RtValue>;
 }
 
+/** Clients that dropped out of an aggregation the protocol completed without them (`RemoteContext.dropouts`). */
+export interface Dropout {
+  /** The aggregation (its invocation id). */
+  readonly invocationId: string;
+  /** The plan's clients whose values the aggregate does not hold. */
+  readonly clients: readonly string[];
+  /** The client players the driver lost in it (left out of the rest of the session). */
+  readonly players: readonly string[];
+}
+
 /** The driver's session with the players. */
 export class RemoteSession {
-  readonly clients: string[];
   readonly aggregators: readonly string[];
+  /** Client players lost to a dropout: no command goes to them any more. */
+  readonly #lost = new Set<string>();
+  readonly dropouts: Dropout[] = [];
   readonly #seq = new Map<string, number>();
   #refs = 0;
   #aggs = 0;
@@ -41,7 +53,6 @@ export class RemoteSession {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly failures: NotedFailure[] = [];
   constructor(readonly o: RemoteExecutionOptions) {
-    this.clients = o.players.flatMap((p) => p.clients);
     this.aggregators = o.aggregators ?? o.roles.aggregatorNames;
     const names = new Set(o.players.map((p) => p.name));
     for (const a of this.aggregators) if (!names.has(a)) throw new RangeError(`remoteExecutionContext: aggregator '${a}' is not among the players`);
@@ -108,8 +119,27 @@ export class RemoteSession {
   newAggregation(): string {
     return `${this.o.session}/agg/${this.#aggs++}`;
   }
+  /** The CLIENTS members of the players still in the session. */
+  get clients(): string[] {
+    return this.o.players.filter((p) => !this.#lost.has(p.name)).flatMap((p) => p.clients);
+  }
   get clientPlayers(): string[] {
-    return this.o.players.filter((p) => p.clients.length > 0).map((p) => p.name);
+    return this.o.players.filter((p) => p.clients.length > 0 && !this.#lost.has(p.name)).map((p) => p.name);
+  }
+  /** Every player still in the session. */
+  get livePlayers(): string[] {
+    return this.o.players.filter((p) => !this.#lost.has(p.name)).map((p) => p.name);
+  }
+  /** Record a dropout: `players` are left out of every later command (a client player only). */
+  lose(d: Dropout): void {
+    for (const p of d.players) {
+      if (this.aggregators.includes(p)) throw new Error(`internal error: aggregator '${p}' cannot drop out`);
+      this.#lost.add(p);
+    }
+    this.dropouts.push(d);
+  }
+  isLost(player: string): boolean {
+    return this.#lost.has(player);
   }
   /**
    * Send one command to `player` and wait for its reply; a refusal is a
@@ -198,22 +228,25 @@ export class RemoteSession {
     for (const p of players) {
       const r = this.command(p, header, blobs).then(
         () => undefined,
-        (e: unknown) => ({ error: e }),
+        (e: unknown) => ({ error: e, player: p }),
       );
-      this.#pending.push(r);
+      this.#pending.push({ player: p, reply: r });
     }
   }
   /** Wait for the pipelined replies; throw the first failure among them (the cause of what follows). */
   async settle(): Promise<void> {
     while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0);
+      // (a player lost to a dropout: its earlier commands are not waited for)
+      const batch = this.#pending.splice(0).filter((x) => !this.#lost.has(x.player)).map((x) => x.reply);
+      if (batch.length === 0) continue;
       // the first failure settles it at once: the other players may be waiting on the one that failed
       await new Promise<void>((resolve, reject) => {
         let left = batch.length;
-        for (const p of batch) void p.then((r) => (r !== undefined ? reject(r.error) : --left === 0 ? resolve() : undefined));
+        // (a player lost to a dropout failed its earlier commands too: that is no failure of the invocation)
+        for (const p of batch) void p.then((r) => (r !== undefined && !this.#lost.has(r.player) ? reject(r.error) : --left === 0 ? resolve() : undefined));
       });
     }
   }
-  readonly #pending: Promise<{ error: unknown } | undefined>[] = [];
+  readonly #pending: { player: string; reply: Promise<{ error: unknown; player: string } | undefined> }[] = [];
 }
 

@@ -70,6 +70,12 @@ export interface PlayerExecutorOptions {
   readonly policy: RolePolicy;
   /** Deadline of each protocol receive, ms. */
   readonly timeoutMs?: number;
+  /**
+   * Dropout tolerance of this player's aggregator roles (roles.ts
+   * `PartyContext.collectMs`): how long it waits for the clients'
+   * contributions to a plan whose protocol tolerates dropouts.
+   */
+  readonly collectMs?: number;
   /** Where details of failures go (default: nowhere). */
   readonly log?: (line: string) => void;
 }
@@ -168,8 +174,9 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
    * the clients one plan and the aggregators another, is refused before
    * anything is revealed).
    */
-  const agreement = async (plan: AggregationPlan, planDigest: Buffer): Promise<void> => {
-    const hosts = [...new Set(plan.clients.map(hostOf))];
+  const agreement = async (plan: AggregationPlan, planDigest: Buffer, contributors?: readonly string[]): Promise<void> => {
+    // with dropouts: the players of the clients whose contributions the aggregate holds (a player that dropped out says nothing)
+    const hosts = [...new Set((contributors ?? plan.clients).map(hostOf))];
     const opts = o.timeoutMs ? { timeoutMs: o.timeoutMs } : {};
     const digests = await Promise.all(hosts.map((p) => roleTransport.receive(me, p, agreeKey(o.session, plan.invocationId), opts)));
     const first = Buffer.from(digests[0]!);
@@ -278,7 +285,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           }
           return prepareRole(protoTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
         });
-        if (index >= 0) parties.push(prepareRole(protoTransport, { ...common, role: 'aggregator', index, releaseGate: () => agreement(plan, planDigest) }));
+        if (index >= 0) parties.push(prepareRole(protoTransport, { ...common, role: 'aggregator', index, releaseGate: (contributors) => agreement(plan, planDigest, contributors), ...(o.collectMs === undefined ? {} : { collectMs: o.collectMs }) }));
         if (mine.length > 0) {
           // every client player states, to every aggregator, which commands it was sent in this session
           // (a digest of all of them, this one included) and which plan it runs (the plan's own digest, for
@@ -294,6 +301,8 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           const leafTypes = leavesTypes(type);
           const value = fromLeaves(type, leafTypes.map((t, j) => toResultLeaf(result.leaves[j], t, plan.leaves[j]!.path, `aggregate of ${plan.invocationId}`)));
           put(h['out'], 'AGGREGATORS', new Map([[me, value]]));
+          // (which clients the aggregate holds, when some dropped out: names of the plan's roster, nothing of a value)
+          if (result.contributors !== undefined) return { header: { ok: true, contributors: [...result.contributors] } };
         }
         return { header: { ok: true } };
       }
