@@ -116,6 +116,7 @@ interface PlayerCli {
   data?: string;
   clients?: number;
   readyFile?: string;
+  collectTimeout?: number;
 }
 
 /** The operator's data module: exports `data(source, client)` (or a default function). */
@@ -166,6 +167,7 @@ export function registerDeployCommands(program: Command): void {
     .option('--data <spec>', "data owner: the data this player's clients train on (mnist or mnist:<start>-<end>), or a module exporting data(source, client) that serves its CLIENTS values in remote sessions (the driver only names a source)")
     .option('--clients <n>', 'data owner: host n clients (<name>:0 ..), each its own party of every protocol (default 1: the player itself)', intArg('--clients', 1))
     .option('--ready-file <file>', 'write this file once serving, touch it every 10 s, remove it when stopping (for probes; deploy/k8s/)')
+    .option('--collect-timeout <seconds>', "compute server: in a session whose protocol tolerates dropouts, wait this long for the data owners' contributions, then complete over those that arrived (docs/DEPLOY.md, \"Dropouts\")", secondsArg('--collect-timeout'))
 
     .action(async (o: PlayerCli) => {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
@@ -209,7 +211,10 @@ export function registerDeployCommands(program: Command): void {
         // remote execution sessions (any federated computation) beside the training jobs; both end when the transport closes
         const { loadIdentity } = await import('../deploy/keys.js');
         const identity = loadIdentity(o.key ?? `keys/${o.name}.key`);
-        const sessions = serveSessions(transport, config, o.name, { policy, identity, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped }).catch((e: unknown) => {
+        const sessions = serveSessions(transport, config, o.name, {
+          policy, identity, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped,
+          ...(o.collectTimeout !== undefined ? { collectMs: Math.round(o.collectTimeout * 1000) } : {}),
+        }).catch((e: unknown) => {
           if (!stopped) console.error(`${o.name}: sessions stopped: ${(e as Error).message}`);
         });
         await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
