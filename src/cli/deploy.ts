@@ -44,6 +44,7 @@ interface NetTrainCli extends TrainCliOptions {
   resume?: boolean;
   validationLimit?: number;
   engine?: Engine;
+  dropout?: boolean;
 }
 
 /** `fedcrypt train ... --config`: the networked driver. Returns the exit code. */
@@ -88,7 +89,7 @@ async function runStackTrain(model: string, dataset: string, o: NetTrainCli, own
     ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}), ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.lr !== undefined ? { lr: o.lr } : {}),
     roundTimeoutMs: Math.round((o.roundTimeout ?? 60) * 1000), ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
     ...(o.checkpointDir ? { checkpointDir: o.checkpointDir } : {}), resume: o.resume ?? false,
-    ...(o.out !== undefined ? { out: o.out } : {}), log,
+    ...(o.out !== undefined ? { out: o.out } : {}), ...(o.dropout ? { dropout: true } : {}), log,
     onRound: (x) => log(`  round ${x.round}/${x.totalRounds}, ${x.ms.toFixed(0)} ms`),
     onEpoch: (m) => log(`${fedavg ? `round ${m.round}` : `epoch ${m.epoch} (round ${m.round})`}: test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}`),
   });
@@ -253,7 +254,8 @@ export function registerDeployCommands(program: Command): void {
       .option('--checkpoint-dir <dir>', 'networked: checkpoint after every round into this folder')
       .option('--resume', 'networked: continue from the checkpoint in --checkpoint-dir')
       .addOption(new Option('--engine <name>', `networked: 'stack' (the execution stack: FedAvg, FedSGD) or 'spmd' (the hand-written FedSGD job); default: ${defaultEngine('fedsgd')} for FedSGD, stack for FedAvg`).choices(['stack', 'spmd']))
-      .option('--validation-limit <n>', 'validate on at most n test images', intArg('--validation-limit', 1));
+      .option('--validation-limit <n>', 'validate on at most n test images', intArg('--validation-limit', 1))
+      .option('--dropout', "networked, aby3/pond: a round completes without a data owner lost in it, over the others (the compute servers' --collect-timeout); metrics.json and report.html name each dropout");
     train.action(async (model: string, dataset: string, o: NetTrainCli) => {
       checkTrainOptions(train, o as NetTrainCli & Record<string, unknown>);
       if (o.config === undefined) {

@@ -41,6 +41,12 @@ export interface StackTrainingOptions extends Omit<StackParamOptions, 'epochs'> 
   readonly checkpointDir?: string;
   /** Continue from the checkpoint in `checkpointDir` (none there: from round 0). */
   readonly resume?: boolean;
+  /**
+   * Complete a round without a data owner lost in it (aby3, pond; the
+   * compute servers' --collect-timeout): the run goes on over the others,
+   * and metrics.json / report.html name each dropout.
+   */
+  readonly dropout?: boolean;
   /** Run folder (default runs/<time>); false: none. */
   readonly out?: string | false;
   readonly log?: (line: string) => void;
@@ -81,8 +87,18 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
   const backend = await L.initTf();
   const ctx = remoteContext({
     config: o.configPath, ...(o.keyPath ? { key: o.keyPath } : {}), protocol: o.protocol ?? 'aby3', params: o.protocol === 'plaintext' ? {} : { precision: o.precision ?? 'low' },
-    insecureAllowPlaintext: o.protocol === 'plaintext', timeoutMs: o.roundTimeoutMs ?? 600_000,
+    insecureAllowPlaintext: o.protocol === 'plaintext', timeoutMs: o.roundTimeoutMs ?? 600_000, ...(o.dropout ? { dropout: true } : {}),
   });
+  // which round each dropout happened in (the context records them in order)
+  const dropouts: NonNullable<import('../learning/report.js').RunMetrics['dropouts']> = [];
+  let seen = 0;
+  const noteDropouts = (round: number): void => {
+    for (const d of ctx.dropouts.slice(seen)) {
+      dropouts.push({ round, clients: [...d.clients], players: [...d.players] });
+      log(`round ${round}: ${d.players.join(', ') || d.clients.join(', ')} dropped out; completed over the other data owners`);
+    }
+    seen = ctx.dropouts.length;
+  };
   const config = ctx.deployConfig;
   let params: StackParams;
   try {
@@ -134,6 +150,7 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
       beforeRound: (r) => void (current = r),
       afterRound: (r) => {
         done = r;
+        noteDropouts(r);
         if (endOfEpoch(r)) {
           const t1 = performance.now();
           const v = mo.validateModel(o.validationLimit);
@@ -168,6 +185,7 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
       ...(params.protocol === 'plaintext' ? { insecurePlaintextOptIn: true } : {}),
     },
     numParams: modelOwner?.numParams ?? 0, epochs, unit: params.mode === 'fedavg' ? 'round' : 'epoch', final, totals: L.summarize(epochs, wallMs), ...(error ? { error: error.message } : {}),
+    ...(dropouts.length > 0 ? { dropouts } : {}),
   };
   const weights = modelOwner?.shareWeights() ?? new Float32Array(0);
   modelOwner?.dispose();

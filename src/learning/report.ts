@@ -39,6 +39,8 @@ export interface RunMetrics {
   final: { accuracy: number; loss: number };
   totals: { localMs: number; aggregationMs: number; serverMs: number; wallMs: number; aggregationShare: number; bytesByRole: Record<string, number> };
   error?: string;
+  /** Networked runs with dropout tolerance: the rounds a data owner dropped out of (completed over the others). */
+  dropouts?: { round: number; clients: string[]; players: string[] }[];
 }
 
 export function summarize(epochs: readonly EpochMetrics[], wallMs: number): RunMetrics['totals'] {
@@ -111,6 +113,7 @@ table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;pad
 <p class="big">Final test accuracy: <b id="final-accuracy">${pct(m.final.accuracy)}</b> (loss ${m.final.loss.toFixed(4)}) after ${m.epochs.length} ${m.unit}${m.epochs.length === 1 ? '' : 's'}.</p>
 ${warn}
 ${m.error ? `<p class="warn">Run stopped: ${esc(m.error)}</p>` : ''}
+${(m.dropouts ?? []).map((d) => `<p class="warn">Round ${d.round}: ${esc(d.players.join(', ') || d.clients.join(', '))} dropped out; the round completed over the other data owners${d.clients.length > 0 ? ` (without ${esc(d.clients.join(', '))})` : ''}.</p>`).join('\n')}
 <p>Time: local training ${(m.totals.localMs / 1000).toFixed(2)} s, aggregation ${(m.totals.aggregationMs / 1000).toFixed(2)} s (${(m.totals.aggregationShare * 100).toFixed(2)}% of training time), model-owner update ${(m.totals.serverMs / 1000).toFixed(2)} s; wall ${(m.totals.wallMs / 1000).toFixed(1)} s. Parameters: ${m.numParams}.</p>
 <div class="plots">
 <div class="plot" id="plot-accuracy"></div>
