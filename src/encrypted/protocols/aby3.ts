@@ -483,7 +483,8 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     const shape = [n];
     const bits = this.bits;
     const key = this.nextOp();
-    await this.ready();
+    // no pairwise key is used here (the owners' fresh seeds are the only randomness): no key set-up waits,
+    // so an instance made for one aggregation (mpc-fused.ts) costs its servers no messages of its own
     const [p0, p1] = this.servers;
     const [l0, l1] = [this.isLocal(p0), this.isLocal(p1)];
     let masks: RingTensor | undefined; // server0: sum of r0 + r1

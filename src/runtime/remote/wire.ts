@@ -86,6 +86,11 @@ export function unframeBatch(f: Framed, what: string): Framed[] {
 /** A tensor or struct value: its concrete type (JSON) and its leaves as one blob. */
 export function valueToParts(v: RtValue): { type: TypeJson; blob: Uint8Array } {
   const leaves = leavesOf(v);
+  // one leaf: its bytes as they are (a view; every use frames or copies the blob before the value could change)
+  if (leaves.length === 1) {
+    const d = leaves[0]!.data;
+    return { type: typeToJson(concreteType(v)), blob: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
+  }
   const blob = new Uint8Array(leaves.reduce((a, t) => a + t.data.byteLength, 0));
   let at = 0;
   for (const t of leaves) {
