@@ -510,8 +510,9 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       }
       if (l1) rest = accumulate(rest, this.must(y, p1, 'x2'));
       if (r !== undefined) r.forEach((t) => arena.give(t));
-      // x2 may be reused only when its receiver is in this process and has consumed it
-      if (x2 !== undefined && l1 && this.transport.kind === 'memory') arena.give(x2);
+      // x2 may be reused only when its receiver is in this process and has consumed it, or when the send,
+      // now resolved, copied it (a remote receiver over gRPC)
+      if (x2 !== undefined && ((l1 && this.transport.kind === 'memory') || this.transport.copiesOnSend?.(p1.name) === true)) arena.give(x2);
     }
     // a server sends its sum only once its release gate holds (server2 checks it too, though it sends nothing)
     if (gate !== undefined && this.servers.some((s) => this.isLocal(s))) await gate();
