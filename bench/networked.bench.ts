@@ -152,6 +152,11 @@ const describeRuns = (rs: NetRun[]) => ({
   medianRoundMs: median(rs.flatMap((r) => r.rounds)),
   firstRoundMs: rs.map((r) => r.rounds[0]),
   jobIncludingSetupMs: rs.map((r) => r.jobMs),
+  // mean round time in each quarter of a run (medians over the runs): a cost that grows with the rounds shows here
+  quarterMeansMs: [0, 1, 2, 3].map((q) => median(rs.map((r) => {
+    const part = r.rounds.slice(Math.floor((q * r.rounds.length) / 4), Math.floor(((q + 1) * r.rounds.length) / 4));
+    return part.length > 0 ? sum(part) / part.length : NaN;
+  }))),
 });
 const engines: Record<string, unknown> = {};
 for (const e of ENGINES) {

@@ -305,7 +305,8 @@ export async function trainOnContext(ctx: ExecutionContext, o: StackTrainOptions
     const typed = (ctx as { invokeTyped?: ExecutionContext['invoke'] }).invokeTyped;
     const args = [o.modelOwner.shareWeights(), hyper, o.clients];
     const out = typed !== undefined ? await typed.call(ctx, comp, args) : await withContext(ctx, () => comp(...args));
-    const mean = Float32Array.from(out as ArrayLike<number>);
+    // (the remote context's typed result is this invocation's own array: used as is, no copy)
+    const mean = out instanceof Float32Array ? out : Float32Array.from(out as ArrayLike<number>);
     validateUpdate('aggregate', mean, n);
     if (o.mode === 'fedavg') for (let i = 0; i < n; i++) mean[i] = -mean[i]!;
     o.modelOwner.updateModel(mean);

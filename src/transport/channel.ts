@@ -34,6 +34,12 @@ export interface Transport {
    * must not mutate `payload` afterwards (the in-memory transport does not copy).
    */
   send(from: string, to: string, key: string, payload: Uint8Array): Promise<void>;
+  /**
+   * Optional: whether a send to `to` has copied its payload once it resolves
+   * (so that the sender may reuse the memory then). Absent or false: assume
+   * the payload is handed over as is.
+   */
+  copiesOnSend?(to: string): boolean;
   /** Resolve with the payload `from` sent to `to` under `key` (in whatever order they arrive). */
   receive(to: string, from: string, key: string, options?: ReceiveOptions): Promise<Uint8Array>;
   /** Counters per player name. */

@@ -284,6 +284,11 @@ export class GrpcTransport implements Transport {
     this.#state = 'running';
   }
 
+  /** A send to a remote player encrypts (copies) its payload before it resolves; a local one hands it over as is. */
+  copiesOnSend(to: string): boolean {
+    return !this.isLocal(to);
+  }
+
   isLocal(player: string): boolean {
     return this.#ctx.locals.has(player);
   }

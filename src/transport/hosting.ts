@@ -37,6 +37,10 @@ export class HostingTransport implements Transport {
     return from.includes(':') || to.includes(':') ? `@${from}>${to}/${key}` : key;
   }
 
+  copiesOnSend(to: string): boolean {
+    return this.#inner.copiesOnSend?.(hostOf(to)) ?? false;
+  }
+
   isLocal(party: string): boolean {
     return this.#inner.isLocal(hostOf(party));
   }

@@ -26,6 +26,10 @@ export class PartyTransport implements Transport {
     return player === this.party;
   }
 
+  copiesOnSend(to: string): boolean {
+    return this.#inner.copiesOnSend?.(to) ?? false;
+  }
+
   send(from: string, to: string, key: string, payload: Uint8Array): Promise<void> {
     if (from !== this.party) return Promise.reject(new TransportError(`send: '${from}' is not this party ('${this.party}')`));
     return this.#inner.send(from, to, key, payload);

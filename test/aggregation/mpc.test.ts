@@ -175,11 +175,12 @@ describe('secureMean (learning fast path)', () => {
         const trunc = meanScaling === 'servers' ? n * E : 0;
         if (protocol === 'aby3' && meanScaling === 'owners') {
           // ABY3.aggregateInto: each owner sends one full component (to server1) and two seeds (to server0);
-          // server0 and server1 each send one sum (n) to the model owner; server2 only its set-up key (16 B)
+          // server0 and server1 each send one sum (n) to the model owner; no pairwise key is used, so none is set up:
+          // server2 sends nothing
           for (let k = 0; k < 3; k++) assert.equal(r.bytesPerPlayer[`data-owner-${k}`], n * E + 32, 'owner: one full component and two seeds');
-          assert.equal(r.bytesPerPlayer['server0'], 16 + n * E);
-          assert.equal(r.bytesPerPlayer['server1'], 16 + n * E);
-          assert.equal(r.bytesPerPlayer['server2'], 16);
+          assert.equal(r.bytesPerPlayer['server0'], n * E);
+          assert.equal(r.bytesPerPlayer['server1'], n * E);
+          assert.equal(r.bytesPerPlayer['server2'] ?? 0, 0);
         } else if (protocol === 'aby3') {
           // fused input step (ABY3.encryptSum): each owner uploads one full component (to server1) and four seeds;
           // server1 forwards the sum of those components to server2 once (n)

@@ -487,7 +487,8 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     const shape = [n];
     const bits = this.bits;
     const key = this.nextOp();
-    await this.ready();
+    // no pairwise key is used here (the owners' fresh seeds are the only randomness): no key set-up waits,
+    // so an instance made for one aggregation (mpc-fused.ts) costs its servers no messages of its own
     const [p0, p1] = this.servers;
     const [l0, l1] = [this.isLocal(p0), this.isLocal(p1)];
     let masks: RingTensor | undefined; // server0: sum of r0 + r1
@@ -520,8 +521,9 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       }
       if (l1) rest = accumulate(rest, this.must(y, p1, 'x2'));
       if (r !== undefined) r.forEach((t) => arena.give(t));
-      // x2 may be reused only when its receiver is in this process and has consumed it
-      if (x2 !== undefined && l1 && this.transport.kind === 'memory') arena.give(x2);
+      // x2 may be reused only when its receiver is in this process and has consumed it, or when the send,
+      // now resolved, copied it (a remote receiver over gRPC)
+      if (x2 !== undefined && ((l1 && this.transport.kind === 'memory') || this.transport.copiesOnSend?.(p1.name) === true)) arena.give(x2);
     };
     const runs = owners.map((_, i) => one(i));
     if (collect === undefined) await Promise.all(runs);

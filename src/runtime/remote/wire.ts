@@ -7,7 +7,7 @@
  */
 import { typeFromJson } from '../../core/serialize.js';
 import { SequenceType, StructType, typeToJson, type Type, type TypeJson } from '../../core/types.js';
-import { allocate, fromLeaves, leavesOf, TensorValue, type RtValue } from '../../core/values.js';
+import { allocate, fromLeaves, leavesOf, TensorValue, type NumericArray, type RtValue } from '../../core/values.js';
 
 export const MAX_HEADER_BYTES = 1 << 20;
 
@@ -17,12 +17,16 @@ export interface Framed {
 }
 
 export function frame(header: Record<string, unknown>, blobs: readonly Uint8Array[] = []): Uint8Array {
-  const h = new TextEncoder().encode(JSON.stringify({ ...header, blobs: blobs.map((b) => b.length) }));
-  if (h.length > MAX_HEADER_BYTES) throw new RangeError(`frame: header of ${h.length} bytes, above ${MAX_HEADER_BYTES}`);
-  const out = new Uint8Array(4 + h.length + blobs.reduce((a, b) => a + b.length, 0));
-  new DataView(out.buffer).setUint32(0, h.length, true);
-  out.set(h, 4);
-  let at = 4 + h.length;
+  const json = new TextEncoder().encode(JSON.stringify({ ...header, blobs: blobs.map((b) => b.length) }));
+  // the header padded with spaces (JSON allows them) so that the first blob starts 8-byte aligned: a receiver
+  // can then read a tensor's elements in place (valueFromParts) instead of copying them
+  const hl = json.length + ((8 - ((4 + json.length) % 8)) % 8);
+  if (hl > MAX_HEADER_BYTES) throw new RangeError(`frame: header of ${hl} bytes, above ${MAX_HEADER_BYTES}`);
+  const out = new Uint8Array(4 + hl + blobs.reduce((a, b) => a + b.length, 0));
+  new DataView(out.buffer).setUint32(0, hl, true);
+  out.set(json, 4);
+  out.fill(0x20, 4 + json.length, 4 + hl);
+  let at = 4 + hl;
   for (const b of blobs) {
     out.set(b, at);
     at += b.length;
@@ -86,6 +90,11 @@ export function unframeBatch(f: Framed, what: string): Framed[] {
 /** A tensor or struct value: its concrete type (JSON) and its leaves as one blob. */
 export function valueToParts(v: RtValue): { type: TypeJson; blob: Uint8Array } {
   const leaves = leavesOf(v);
+  // one leaf: its bytes as they are (a view; every use frames or copies the blob before the value could change)
+  if (leaves.length === 1) {
+    const d = leaves[0]!.data;
+    return { type: typeToJson(concreteType(v)), blob: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
+  }
   const blob = new Uint8Array(leaves.reduce((a, t) => a + t.data.byteLength, 0));
   let at = 0;
   for (const t of leaves) {
@@ -123,12 +132,32 @@ export function valueFromParts(typeJson: unknown, blob: Uint8Array, what: string
   const leaves: TensorValue[] = [];
   let at = 0;
   for (const l of leafTypes) {
-    const a = allocate(l.t.kind === 'tensor' ? l.t.dtype : 'float32', l.size);
-    if (at + a.byteLength > blob.length) throw new RangeError(`${what}: value bytes are short (${blob.length})`);
-    new Uint8Array(a.buffer).set(blob.subarray(at, at + a.byteLength));
-    at += a.byteLength;
-    leaves.push(new TensorValue(l.t as never, a));
+    const dtype = l.t.kind === 'tensor' ? l.t.dtype : 'float32';
+    const bytes = l.size * (BYTES[dtype] ?? 0);
+    if (at + bytes > blob.length) throw new RangeError(`${what}: value bytes are short (${blob.length})`);
+    leaves.push(new TensorValue(l.t as never, leafFrom(dtype, l.size, blob, at)));
+    at += bytes;
   }
   if (at !== blob.length) throw new RangeError(`${what}: ${blob.length - at} bytes past the value`);
   return fromLeaves(type, leaves);
+}
+
+const BYTES: Record<string, number> = { int32: 4, uint32: 4, float32: 4, int64: 8, float64: 8, bool: 1 };
+const VIEWS: Record<string, new (b: ArrayBufferLike, offset: number, length: number) => NumericArray> = {
+  int32: Int32Array, uint32: Uint32Array, float32: Float32Array, int64: BigInt64Array, float64: Float64Array,
+};
+
+/**
+ * A leaf's `n` elements from `blob` at byte `at`: a view of the message
+ * where they are aligned (a received message is the receiver's own buffer,
+ * and a value is never written: every value from the wire is read-only),
+ * else a copy. Booleans are always copied (checked by the value's type).
+ */
+function leafFrom(dtype: string, n: number, blob: Uint8Array, at: number): NumericArray {
+  const View = VIEWS[dtype];
+  const size = BYTES[dtype]!;
+  if (View !== undefined && (blob.byteOffset + at) % size === 0) return new View(blob.buffer, blob.byteOffset + at, n);
+  const a = allocate(dtype as never, n);
+  new Uint8Array(a.buffer).set(blob.subarray(at, at + n * size));
+  return a;
 }
