@@ -342,7 +342,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
   const proto = (p: Precision): MpcProto => {
     let x = protos.get(p);
     if (x === undefined) {
-      const opts: ProtocolOptions = { precision: p, transport: ctx.transport, id: mpcInstanceId(plan.invocationId, p), players: [server], ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }) };
+      const opts: ProtocolOptions = { precision: p, transport: ctx.transport, id: mpcInstanceId(plan.invocationId, p), players: [server], setup: 'on-demand', ...(ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs }) };
       x = setup.kind === 'aby3' ? new ABY3(a, b, c, opts) : new Pond(a, b, c, opts);
       protos.set(p, x);
     }

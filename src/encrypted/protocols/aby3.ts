@@ -310,7 +310,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     if (out.length !== x.size) throw new ShapeMismatchError(`ABY3.${fn}: argument 'out' has ${out.length} elements, 'x' has ${x.size}`);
     const p = this.checkRevealTarget(fn, x, player);
     const key = this.nextOp();
-    return this.ready().then(async () => {
+    return this.readyForSharing().then(async () => {
       const c = await this.#revealComponents([...x.parts], x.shape, p, key);
       if (c === undefined) return undefined;
       return decodeSumInto(c, this.fixed, x.encoding === 'fixed' ? this.fixed.frac : 0, out);
@@ -344,7 +344,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     const shape = [n];
     const bits = this.bits;
     const key = this.nextOp();
-    await this.ready();
+    await this.readyForSharing();
     const [p0, p1, p2] = this.servers;
     const local = this.servers.map((s) => this.isLocal(s));
     // component c is held by server c (first part) and server c-1 (second part)

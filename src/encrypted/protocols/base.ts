@@ -40,6 +40,14 @@ export interface ProtocolOptions {
   players?: readonly Player[];
   /** Reject a receive with a TransportError naming the peer after this many ms (default: wait forever). */
   timeoutMs?: number;
+  /**
+   * When the set-up (ABY3: the servers' pairwise keys) runs: 'eager'
+   * (default) before the first op; 'on-demand' before the first op that
+   * needs it (multiplication, truncation), so an instance that only shares
+   * and opens (a secure aggregation) sends no set-up messages. Every party of
+   * an instance must use the same.
+   */
+  setup?: 'eager' | 'on-demand';
 }
 
 export interface EncryptOptions {
@@ -124,6 +132,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
   readonly #known = new Map<string, Player>();
   readonly #pairKeys = new Map<string, Uint8Array>();
   #ready: Promise<void> | undefined;
+  readonly #onDemand: boolean;
 
   protected constructor(kind: string, fn: string, options: ProtocolOptions) {
     this.precision = fixedConfig(options.precision ?? 'low', fn).precision;
@@ -136,6 +145,8 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       throw new RangeError(`${fn}: option 'timeoutMs' must be a positive number, got ${String(options.timeoutMs)}`);
     }
     this.timeoutMs = options.timeoutMs;
+    if (options.setup !== undefined && options.setup !== 'eager' && options.setup !== 'on-demand') throw new RangeError(`${fn}: option 'setup' must be 'eager' or 'on-demand', got ${describe(options.setup)}`);
+    this.#onDemand = options.setup === 'on-demand';
     if (options.id !== undefined) {
       if (typeof options.id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(options.id)) throw new RangeError(`${fn}: option 'id' must match /^[A-Za-z0-9_.-]{1,64}$/, got ${String(options.id)}`);
       this.id = options.id;
@@ -192,8 +203,19 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     return `${this.id}/${++this.#op}`;
   }
 
+  /** The protocol's set-up (ABY3: the servers' pairwise keys), run once, before the first op that needs it (multiplications, truncations). */
   protected ready(): Promise<void> {
     return (this.#ready ??= this.setup());
+  }
+
+  /**
+   * Sharing an input and opening a value use no pairwise key (an owner's
+   * fresh seeds are their only randomness): with `setup: 'on-demand'` they
+   * do not wait for `ready()`, so an instance that only adds and opens (a
+   * secure aggregation) costs its servers no set-up messages.
+   */
+  protected readyForSharing(): Promise<void> {
+    return this.#onDemand ? Promise.resolve() : this.ready();
   }
 
   get bits(): 64 | 128 {
@@ -346,7 +368,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       shape = checkShapeArg(`${this.constructor.name}.${fn}`, options.shape);
     }
     const key = this.nextOp();
-    return this.ready().then(async () => this.makeTensor(await this.shareRing(owner, encoded, shape, key), shape, 'fixed', sens));
+    return this.readyForSharing().then(async () => this.makeTensor(await this.shareRing(owner, encoded, shape, key), shape, 'fixed', sens));
   }
 
   /**
@@ -368,7 +390,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       shape = [...options.shape];
     }
     const key = this.nextOp();
-    return this.ready().then(async () => this.makeTensor(await this.shareRing(owner, r, shape, key), shape, 'int', sens));
+    return this.readyForSharing().then(async () => this.makeTensor(await this.shareRing(owner, r, shape, key), shape, 'int', sens));
   }
 
   private toRing(fn: string, value: unknown, shape: readonly number[] | undefined): RingTensor {
@@ -422,7 +444,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       }
     }
     const key = this.nextOp();
-    return this.ready().then(async () => this.makeTensor(await this.shareRing(owner, encoded, sh, key), sh, 'fixed', sens));
+    return this.readyForSharing().then(async () => this.makeTensor(await this.shareRing(owner, encoded, sh, key), sh, 'fixed', sens));
   }
 
   /**
@@ -467,7 +489,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
       encoded.set(i, e);
     }
     const key = this.nextOp();
-    return this.ready().then(async () => {
+    return this.readyForSharing().then(async () => {
       const holders = this.partHolders;
       // the running sums, zero, where each part's holder executes (never a received buffer: those may be shared)
       const acc: Parts = holders.map((h) => (this.isLocal(h) ? new RingTensor(this.bits, sh) : undefined));
@@ -532,7 +554,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
   reveal(x: T, player: Player): Promise<PrivateTensor> {
     const p = this.#checkReveal('reveal', x, player);
     const key = this.nextOp();
-    return this.ready().then(async () => {
+    return this.readyForSharing().then(async () => {
       const r = await this.revealParts([...x.parts], x.shape, p, key);
       if (r === undefined) return new PrivateTensor(p, x.shape);
       const values = decode(r, this.fixed, x.encoding === 'fixed' ? this.fixed.frac : 0);
@@ -544,7 +566,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
   revealRing(x: T, player: Player): Promise<RingTensor | undefined> {
     const p = this.#checkReveal('revealRing', x, player);
     const key = this.nextOp();
-    return this.ready().then(() => this.revealParts([...x.parts], x.shape, p, key));
+    return this.readyForSharing().then(() => this.revealParts([...x.parts], x.shape, p, key));
   }
 
   // ------------------------------------------------------------ local (linear) ops
