@@ -81,6 +81,8 @@ try {
   console.log(JSON.stringify(out, null, 2));
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/executor.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');
+  // FEDCRYPT_TRACE=1: every player's phase lines (and this process's, on stderr) into one file, for a timeline
+  if (process.env['FEDCRYPT_TRACE'] === '1') writeFileSync(new URL('./results/executor-trace.txt', import.meta.url), procs.flatMap((p) => p.out.filter((l) => l.startsWith('trace '))).join('\n') + '\n');
 } finally {
   for (const p of procs) await stop(p);
   rmSync(dir, { recursive: true, force: true });
