@@ -289,6 +289,7 @@ function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: C
   const multiplier = weighted ? input.weight! : publicMultiplier(setup, plan);
   if (weighted) checkEncodable(`${me}`, 'weight', [input.weight!], cfg);
   const lp = leafPlans(plan);
+  const fused = fusedApplies(setup.kind, setup.scaling, plan);
   plan.leaves.forEach((leaf, j) => {
     const v = input.values[j]!;
     const what = `leaf ${j} (${leaf.path || 'value'})`;
@@ -302,6 +303,9 @@ function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: C
       }
       return;
     }
+    // the fused path (mpc-fused.ts): ABY3.aggregateInto range-checks these very values (copied exactly into
+    // the client's vector) with this multiplier and configuration before it sends anything; one scan, not two
+    if (fused) return;
     checkScaledEncodable(me, what, numbers(v), multiplier, cfg);
   });
   return { index: clientIndex(plan, me), values: input.values, multiplier, ...(weighted ? { weight: input.weight! } : {}) };
