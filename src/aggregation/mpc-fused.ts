@@ -96,8 +96,12 @@ export async function fusedToServer(pr: ABY3, precision: Precision, plan: Aggreg
     leaves: plan.leaves.map((leaf) => {
       const m = total.subarray(at, at + leaf.size);
       at += leaf.size;
-      if (weighted) for (let i = 0; i < m.length; i++) m[i]! /= W;
+      if (weighted) divideInPlace(m, W);
       return m;
     }),
   };
+}
+
+function divideInPlace(m: Float64Array, W: number): void {
+  for (let i = 0; i < m.length; i++) m[i]! /= W;
 }

@@ -61,7 +61,7 @@ import type { AdditiveTensor, ReplicatedTensor } from '../encrypted/tensor.js';
 import { RingTensor } from '../ring/index.js';
 import type { AggregationPlan } from './plan.js';
 import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationResult } from './protocol.js';
-import { checkClientInput, clipScaledFloats, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
+import { checkClientInput, clipScaledFloats, enforcePlan, sanitizeClientInput, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
 import { fusedApplies, fusedToServer } from './mpc-fused.js';
 import type { AddNCollection } from '../encrypted/protocols/base.js';
 import { agreeOnContributors, checkSurvivors, collectionWindow, contributorsField, learnSurvivors, survivorsOfSums } from './dropout.js';
@@ -135,6 +135,7 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     aggregatorNames: Object.freeze(setup.kind === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1', 'crypto-producer']),
     params: Object.freeze({ protocol: setup.kind, precision: setup.precision, meanScaling: setup.scaling, ...(setup.dropout ? { dropout: true } : {}) }),
     clamp: (plan: AggregationPlan, input: ClientInput) => clampMpcInput(setup, plan, input),
+    sanitizeAndClamp: (plan: AggregationPlan, input: ClientInput) => sanitizeAndClampMpcInput(setup, plan, input),
     async client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void> {
       enforcePlan(self, ctx, plan, 'client');
       checkClientInput(ctx.me, plan, input);
@@ -251,12 +252,44 @@ export function clampMpcInput(setup: Setup, plan: AggregationPlan, input: Client
   return { input: { values, ...(weight === undefined ? {} : { weight }) }, clipped };
 }
 
+/**
+ * `clampMpcInput(sanitizeClientInput(input))`, the same values and counts,
+ * with one pass over each float leaf the clamp scans (its non-finite
+ * elements become 0 in that pass, as sanitizing would have made them).
+ */
+export function sanitizeAndClampMpcInput(setup: Setup, plan: AggregationPlan, input: ClientInput): { input: ClientInput; sanitized: number; clipped: number } {
+  const lp = leafPlans(plan);
+  // the float leaves clampMpcInput scans (not those of a secure sum, which sanitizing clips to its bound)
+  const fused = input.values.map((v, j) => !isSecureSum(plan) && !lp[j]!.exact && (v instanceof Float32Array || v instanceof Float64Array));
+  const s = sanitizeClientInput(plan, input, fused);
+  let sanitized = s.changed;
+  const cfg = fixedConfig(setup.precision);
+  const lim = cfg.bound * (1 - 2 ** -20);
+  let clipped = 0;
+  const weighted = isWeighted(plan);
+  let weight = s.input.weight;
+  if (weighted && weight !== undefined && !(Math.abs(weight) < lim)) {
+    weight = Math.sign(weight) * lim;
+    clipped++;
+  }
+  const multiplier = weighted ? weight! : publicMultiplier(setup, plan);
+  const values = s.input.values.map((v, j) => {
+    if (lp[j]!.exact) return v;
+    const c = clipScaledFloats(v, multiplier, lim, fused[j]);
+    sanitized += c.zeroed;
+    clipped += c.clipped;
+    return c.values;
+  });
+  return { input: { values, ...(weight === undefined ? {} : { weight }) }, sanitized, clipped };
+}
+
 function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: ClientInput): OwnInput {
   const cfg = fixedConfig(setup.precision);
   const weighted = isWeighted(plan);
   const multiplier = weighted ? input.weight! : publicMultiplier(setup, plan);
   if (weighted) checkEncodable(`${me}`, 'weight', [input.weight!], cfg);
   const lp = leafPlans(plan);
+  const fused = fusedApplies(setup.kind, setup.scaling, plan);
   plan.leaves.forEach((leaf, j) => {
     const v = input.values[j]!;
     const what = `leaf ${j} (${leaf.path || 'value'})`;
@@ -270,6 +303,9 @@ function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: C
       }
       return;
     }
+    // the fused path (mpc-fused.ts): ABY3.aggregateInto range-checks these very values (copied exactly into
+    // the client's vector) with this multiplier and configuration before it sends anything; one scan, not two
+    if (fused) return;
     checkScaledEncodable(me, what, numbers(v), multiplier, cfg);
   });
   return { index: clientIndex(plan, me), values: input.values, multiplier, ...(weighted ? { weight: input.weight! } : {}) };

@@ -101,6 +101,13 @@ export interface AggregationRoles {
    * client role runs; `clipped` counts the values changed (logged locally).
    */
   clamp?(plan: AggregationPlan, input: ClientInput): { input: ClientInput; clipped: number };
+  /**
+   * Optional: `clamp(plan, sanitizeClientInput(plan, input).input)` in fewer
+   * passes over the values, with the same result (element for element) and
+   * counts (`sanitized`: what sanitizing changed; `clipped`: what clamping
+   * then changed). The remote executor uses it where a role set has it.
+   */
+  sanitizeAndClamp?(plan: AggregationPlan, input: ClientInput): { input: ClientInput; sanitized: number; clipped: number };
   /** Release resources (worker pools). */
   close?(): Promise<void>;
 }
@@ -169,9 +176,24 @@ export function checkContributors(plan: Pick<AggregationPlan, 'clients' | 'aggre
   }
 }
 
+/**
+ * Inputs that passed `checkClientInput` for a plan, for the one check that
+ * follows in the same process (`prepareRole` checks a client's input, then
+ * the role it runs checks the very same object again, first thing): the
+ * second check of the same input object, plan object, leaves and weight
+ * skips the element scans, once. Any other input, plan or party is checked
+ * in full.
+ */
+const passedClientInput = new WeakMap<ClientInput, { me: string; plan: AggregationPlan; values: readonly NumericArray[]; leaves: readonly NumericArray[]; weight: number | undefined }>();
+
 /** Check a client's own input against the plan (leaf count, sizes, weight). */
 export function checkClientInput(me: string, plan: AggregationPlan, input: ClientInput): void {
   if (input === null || typeof input !== 'object' || !Array.isArray(input.values)) throw new TypeError(`${me}: client input expected { values: NumericArray[] }`);
+  const passed = passedClientInput.get(input);
+  if (passed !== undefined) {
+    passedClientInput.delete(input);
+    if (passed.me === me && passed.plan === plan && passed.values === input.values && passed.weight === input.weight && passed.leaves.length === input.values.length && passed.leaves.every((v, j) => v === input.values[j])) return;
+  }
   if (input.values.length !== plan.leaves.length) throw new RangeError(`${me}: ${input.values.length} leaves, the plan has ${plan.leaves.length}`);
   input.values.forEach((v, j) => {
     if (!ArrayBuffer.isView(v) || (v as unknown as ArrayLike<unknown>).length !== plan.leaves[j]!.size) {
@@ -203,26 +225,125 @@ export function checkClientInput(me: string, plan: AggregationPlan, input: Clien
   } else if (input.weight !== undefined) {
     throw new RangeError(`${me}: a weight is only taken by a weighted mean, not by ${plan.uri}`);
   }
+  passedClientInput.set(input, { me, plan, values: input.values, leaves: [...input.values], weight: input.weight });
 }
 
 /**
  * For `clamp` implementations: a float leaf with every element whose
  * |x · multiplier| is not below `limit` (or that is NaN) replaced by the
  * nearest value that is (NaN by 0); copied only when something changes.
+ * `sanitized`: first replace every non-finite element by 0 (as
+ * `sanitizeClientInput` does), in the same pass; `zeroed` counts those.
  */
-export function clipScaledFloats(v: NumericArray, multiplier: number, limit: number): { values: NumericArray; clipped: number } {
-  if (!(v instanceof Float32Array || v instanceof Float64Array) || multiplier === 0) return { values: v, clipped: 0 };
-  const b = limit / Math.abs(multiplier);
-  let out: Float32Array | Float64Array | undefined;
+export function clipScaledFloats(v: NumericArray, multiplier: number, limit: number, sanitized = false): { values: NumericArray; clipped: number; zeroed: number } {
+  if (!(v instanceof Float32Array || v instanceof Float64Array)) return { values: v, clipped: 0, zeroed: 0 };
+  if (multiplier === 0) {
+    if (!sanitized) return { values: v, clipped: 0, zeroed: 0 };
+    const z = zeroNonFinite(v);
+    return { values: z.values, clipped: 0, zeroed: z.zeroed };
+  }
+  return v instanceof Float32Array ? clip32(v, limit / Math.abs(multiplier), sanitized) : clip64(v, limit / Math.abs(multiplier), sanitized);
+}
+
+// (one monomorphic loop per array type: the element reads of a scan over a model-sized leaf stay fast)
+function clip32(v: Float32Array, b: number, sanitized: boolean): { values: Float32Array; clipped: number; zeroed: number } {
+  let out: Float32Array | undefined;
   let clipped = 0;
+  let zeroed = 0;
   for (let i = 0; i < v.length; i++) {
     const x = v[i]!;
     if (!(x > -b && x < b)) {
       out ??= v.slice();
+      // (sanitizing first: a non-finite element becomes 0, which is then clipped like any value)
+      const y = sanitized && !Number.isFinite(x) ? (zeroed++, 0) : x;
+      if (y > -b && y < b) {
+        out[i] = y;
+        continue;
+      }
       // a float32 may round back up to b: one part in 2^20 inside
-      out[i] = Number.isNaN(x) ? 0 : Math.sign(x) * b * (1 - 2 ** -20);
+      out[i] = Number.isNaN(y) ? 0 : Math.sign(y) * b * (1 - 2 ** -20);
       clipped++;
     }
   }
-  return { values: out ?? v, clipped };
+  return { values: out ?? v, clipped, zeroed };
+}
+
+function clip64(v: Float64Array, b: number, sanitized: boolean): { values: Float64Array; clipped: number; zeroed: number } {
+  let out: Float64Array | undefined;
+  let clipped = 0;
+  let zeroed = 0;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if (!(x > -b && x < b)) {
+      out ??= v.slice();
+      const y = sanitized && !Number.isFinite(x) ? (zeroed++, 0) : x;
+      if (y > -b && y < b) {
+        out[i] = y;
+        continue;
+      }
+      out[i] = Number.isNaN(y) ? 0 : Math.sign(y) * b * (1 - 2 ** -20);
+      clipped++;
+    }
+  }
+  return { values: out ?? v, clipped, zeroed };
+}
+
+function zeroNonFinite<T extends Float32Array | Float64Array>(v: T): { values: T; zeroed: number } {
+  let out: T | undefined;
+  let zeroed = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i]!)) {
+      out ??= v.slice() as T;
+      out[i] = 0;
+      zeroed++;
+    }
+  }
+  return { values: out ?? v, zeroed };
+}
+
+/**
+ * A client's input as the remote executor gives it to its role: a
+ * secure-sum value outside [0, bound) is clipped into it, a non-finite float
+ * (and a negative or non-finite weight) becomes 0, so that whether an
+ * aggregation fails never depends on a client's value (the driver would
+ * otherwise learn a bit of it from the reply). `changed` counts the values
+ * changed. `skip[j]`: leaf j is passed through untouched (a caller that
+ * sanitizes it itself, `clipScaledFloats(..., true)`).
+ */
+export function sanitizeClientInput(plan: AggregationPlan, input: ClientInput, skip?: readonly boolean[]): { input: ClientInput; changed: number } {
+  let n = 0;
+  const secureSum = plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators';
+  const values = input.values.map((v, j) => {
+    if (skip?.[j] === true) return v;
+    let out: typeof v | undefined;
+    const set = (i: number, x: number | bigint) => {
+      out ??= v.slice() as typeof v;
+      (out as unknown as (number | bigint)[])[i] = x;
+      n++;
+    };
+    if (secureSum) {
+      const bound = plan.bound!;
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i]!;
+        if (typeof x === 'bigint') {
+          if (x < 0n) set(i, 0n);
+          else if (x >= bound) set(i, bound - 1n);
+        } else if (!(x >= 0)) set(i, 0);
+        else if (x >= Number(bound)) set(i, Number(bound - 1n));
+      }
+      return out ?? v;
+    }
+    if (v instanceof Float32Array || v instanceof Float64Array) {
+      const z = zeroNonFinite(v);
+      n += z.zeroed;
+      return z.values;
+    }
+    return v;
+  });
+  let weight = input.weight;
+  if (weight !== undefined && !(Number.isFinite(weight) && weight >= 0)) {
+    weight = 0;
+    n++;
+  }
+  return { input: { values, ...(weight === undefined ? {} : { weight }) }, changed: n };
 }

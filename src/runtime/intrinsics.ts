@@ -182,6 +182,9 @@ export function toResultLeaf(v: AggregateLeafValue | undefined, t: TensorType, p
       if (out instanceof BigInt64Array) out[i] = x;
       else (out as Int32Array)[i] = Number(x);
     }
+  } else if (v instanceof Float64Array && (out instanceof Float32Array || out instanceof Float64Array)) {
+    // the same conversion as the loop below, element for element (to float32: rounded to nearest), natively
+    out.set(v);
   } else {
     for (let i = 0; i < size; i++) {
       const x = (v as ArrayLike<number | bigint>)[i]!;

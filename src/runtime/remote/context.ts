@@ -20,7 +20,7 @@ import { registeredName } from '../../core/local.js';
 import { typeFromJson } from '../../core/serialize.js';
 import type { Computation } from '../../core/tracing.js';
 import { FederatedType, isIntegerDType, mapTensorLeaves, packParameters, SequenceType, StructType, tensorLeaves, TensorType, typeToJson, type Type } from '../../core/types.js';
-import { FederatedValue, fromJs, fromLeaves, StructValue, toJs, toJsTyped, type RtValue } from '../../core/values.js';
+import { FederatedValue, fromJs, fromLeaves, StructValue, TensorValue, toJs, toJsTyped, type RtValue } from '../../core/values.js';
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
 import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
@@ -341,6 +341,20 @@ for (const d of INTRINSICS) {
   }
 }
 
+/**
+ * A float tensor at SERVER passed as a typed array of its dtype and size
+ * (the model's weights each round): read in place, not copied (the value
+ * fromJs would make, element for element; a runtime value is never written,
+ * and the caller's array is read before the invocation settles). Else
+ * undefined (fromJs, with its checks).
+ */
+function inPlace(a: unknown, t: Type): RtValue | undefined {
+  if (t.kind !== 'federated' || t.placement.name !== 'SERVER' || !t.allEqual || t.member.kind !== 'tensor' || t.member.size === null) return undefined;
+  const m = t.member;
+  const ok = (m.dtype === 'float32' && a instanceof Float32Array) || (m.dtype === 'float64' && a instanceof Float64Array);
+  return ok && a.length === m.size ? new FederatedValue(t, [new TensorValue(m, a)]) : undefined;
+}
+
 /** An execution context whose CLIENTS and AGGREGATORS are the players of `options`. */
 export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteContext {
   const s = new RemoteSession(options);
@@ -396,7 +410,7 @@ export function remoteExecutionContext(options: RemoteExecutionOptions): RemoteC
         values.push(new RemoteRef(t, out, t.member));
       } else if (t.kind === 'federated' && t.placement.name !== 'SERVER') {
         throw new FedArgumentError('VALUE_FORM', `arg[${i}]`, `a remote context takes arguments at SERVER or clientData(...) at CLIENTS, not ${String(t)}`);
-      } else values.push(fromJs(args[i], t, `arg[${i}]`, { clients: s.clients.length, aggregators: s.aggregators.length }));
+      } else values.push(inPlace(args[i], t) ?? fromJs(args[i], t, `arg[${i}]`, { clients: s.clients.length, aggregators: s.aggregators.length }));
     }
     const packed = packParameters(params);
     const arg: RtValue | null = packed === null ? null : params.length === 1 ? values[0]! : new StructValue(packed as never, values);

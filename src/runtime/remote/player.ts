@@ -41,7 +41,7 @@ import { BACKEND, runLocal, type LocalEnv } from '../executor.js';
 import { toResultLeaf } from '../intrinsics.js';
 import { concreteType, frame, frameBatch, unframe, unframeBatch, valueFromParts, valueToParts, type Framed } from './wire.js';
 import { flushMarks, mark, TRACE, tracedTransport } from './trace.js';
-import { sanitize } from './sanitize.js';
+import { sanitize, sanitizeForRole } from './sanitize.js';
 
 export { sanitize };
 
@@ -276,13 +276,8 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           const v = value!.values.get(c);
           if (v === undefined) throw new RangeError(`${me}: no value of ${q(c)}`);
           const note = (n: number) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`);
-          let input = sanitize(plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, note);
-          // and into what the protocol can encode (a refusal there would tell the driver about the value)
-          if (r.clamp) {
-            const k = r.clamp(plan, input);
-            if (k.clipped > 0) note(k.clipped);
-            input = k.input;
-          }
+          // sanitized, and clamped into what the protocol can encode (a refusal there would tell the driver about the value)
+          const input = sanitizeForRole(r, plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, note);
           return prepareRole(protoTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
         });
         if (index >= 0) parties.push(prepareRole(protoTransport, { ...common, role: 'aggregator', index, releaseGate: (contributors) => agreement(plan, planDigest, contributors), ...(o.collectMs === undefined ? {} : { collectMs: o.collectMs }) }));

@@ -1,44 +1,37 @@
 /** What a player does to a client's input before its role gets it (player.ts). */
 import type { AggregationPlan } from '../../aggregation/plan.js';
-import type { ClientInput } from '../../aggregation/roles.js';
+import { sanitizeClientInput, type AggregationRoles, type ClientInput } from '../../aggregation/roles.js';
 
 /**
- * A client's input as its role gets it: a secure-sum value outside [0, bound)
- * is clipped into it, a non-finite float (and a negative or non-finite
- * weight) becomes 0, so that whether an aggregation fails never depends on a
- * client's value (the driver would otherwise learn a bit of it from the
- * reply). `clipped` is told how many values changed (logged locally only).
+ * A client's input as its role gets it (`sanitizeClientInput`): a secure-sum
+ * value outside [0, bound) is clipped into it, a non-finite float (and a
+ * negative or non-finite weight) becomes 0, so that whether an aggregation
+ * fails never depends on a client's value (the driver would otherwise learn
+ * a bit of it from the reply). `clipped` is told how many values changed
+ * (logged locally only).
  */
 export function sanitize(plan: AggregationPlan, input: ClientInput, clipped: (n: number) => void): ClientInput {
-  let n = 0;
-  const secureSum = plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators';
-  const values = input.values.map((v) => {
-    let out: typeof v | undefined;
-    const set = (i: number, x: number | bigint) => {
-      out ??= v.slice() as typeof v;
-      (out as unknown as (number | bigint)[])[i] = x;
-      n++;
-    };
-    if (secureSum) {
-      const bound = plan.bound!;
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i]!;
-        if (typeof x === 'bigint') {
-          if (x < 0n) set(i, 0n);
-          else if (x >= bound) set(i, bound - 1n);
-        } else if (!(x >= 0)) set(i, 0);
-        else if (x >= Number(bound)) set(i, Number(bound - 1n));
-      }
-    } else if (v instanceof Float32Array || v instanceof Float64Array) {
-      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) set(i, 0);
-    }
-    return out ?? v;
-  });
-  let weight = input.weight;
-  if (weight !== undefined && !(Number.isFinite(weight) && weight >= 0)) {
-    weight = 0;
-    n++;
+  const r = sanitizeClientInput(plan, input);
+  if (r.changed > 0) clipped(r.changed);
+  return r.input;
+}
+
+/**
+ * `sanitize`, then the role set's `clamp` into what the protocol can encode
+ * (a refusal there would tell the driver about the value), in one pass over
+ * the values where the role set can (`sanitizeAndClamp`). `clipped` is told
+ * each step's count, as the two steps would tell it.
+ */
+export function sanitizeForRole(roles: AggregationRoles, plan: AggregationPlan, input: ClientInput, clipped: (n: number) => void): ClientInput {
+  if (roles.sanitizeAndClamp !== undefined) {
+    const k = roles.sanitizeAndClamp(plan, input);
+    if (k.sanitized > 0) clipped(k.sanitized);
+    if (k.clipped > 0) clipped(k.clipped);
+    return k.input;
   }
-  if (n > 0) clipped(n);
-  return { values, ...(weight === undefined ? {} : { weight }) };
+  const s = sanitize(plan, input, clipped);
+  if (roles.clamp === undefined) return s;
+  const k = roles.clamp(plan, s);
+  if (k.clipped > 0) clipped(k.clipped);
+  return k.input;
 }
