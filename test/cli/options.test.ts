@@ -80,13 +80,19 @@ describe('the table itself', () => {
     }
     assert.deepEqual(inapplicableOptions({ mode: 'fedavg', protocol: 'aby3', networked: false }, (k) => ['localEpochs', 'clientLr', 'precision', 'minContributors', 'out', 'onBadUpdate'].includes(k), { onBadUpdate: 'skip' }), []);
     assert.deepEqual(inapplicableOptions({ mode: 'fedsgd', protocol: 'aby3', networked: true }, (k) => ['roundTimeout', 'key', 'checkpointDir', 'resume', 'precision', 'onBadUpdate'].includes(k), { onBadUpdate: 'abort' }), []);
-    assert.deepEqual(all(fedsgd).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--round-timeout', '--key', '--checkpoint-dir', '--resume', '--engine', '--insecure-allow-plaintext']);
+    assert.deepEqual(all(fedsgd).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--round-timeout', '--key', '--checkpoint-dir', '--resume', '--engine', '--dropout', '--insecure-allow-plaintext']);
     // on the execution stack: a run folder and checkpoints in both modes; no --non-iid (each player's --data is its data)
     for (const mode of ['fedsgd', 'fedavg'] as const) {
       assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true, engine: 'stack' }, (k) => ['out', 'checkpointDir', 'resume', 'engine', 'roundTimeout'].includes(k), { engine: 'stack' }), []);
       assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true, engine: 'stack' }, (k) => k === 'nonIid', {}).map((m) => m.split(' ')[0]), ['--non-iid']);
     }
-    assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--out', '--on-bad-update', '--min-contributors', '--precision', '--insecure-allow-plaintext']);
+    assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--out', '--dropout', '--on-bad-update', '--min-contributors', '--precision', '--insecure-allow-plaintext']);
+    // --dropout: networked runs on the execution stack with aby3 or pond only
+    const dropout = (run: RunShape) => inapplicableOptions(run, (k) => k === 'dropout', {});
+    for (const protocol of ['aby3', 'pond']) assert.deepEqual(dropout({ mode: 'fedavg', protocol, networked: true, engine: 'stack' }), []);
+    assert.match(dropout({ mode: 'fedavg', protocol: 'aby3', networked: false })[0]!, /^--dropout applies to networked training only/);
+    assert.match(dropout({ mode: 'fedsgd', protocol: 'aby3', networked: true, engine: 'spmd' })[0]!, /^--dropout needs the execution stack/);
+    assert.match(dropout({ mode: 'fedavg', protocol: 'paillier', networked: true, engine: 'stack' })[0]!, /^--dropout is built for --protocol aby3 and pond/);
   });
 
   it('userMessage: library argument names become the flags; config fields and quoted values stay', () => {
