@@ -19,7 +19,8 @@ import type { AggregationPlan } from './plan.js';
 import type { AggregationResult } from './protocol.js';
 import { checkClientInput, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext, type RoleName } from './roles.js';
 import { resultFromBytes, resultToBytes } from './wire.js';
-import { aggregatorMessageFromBytes, aggregatorMessageToBytes } from './paillier-wire.js';
+import { absentNoticeFromBytes, absentNoticeToBytes, aggregatorMessageFromBytes, aggregatorMessageToBytes } from './paillier-wire.js';
+import { checkSurvivors, collectContributions, contributorsField } from './dropout.js';
 import type { Encoding } from './paillier-plan.js';
 import { channelFor, MisroutedMessageError, StageMachine, stagesOf, type ChannelGridEntry, type ObservedMessage, type RelayEvent } from './paillier-stages.js';
 import type { InvocationRecord, PaillierParams } from './paillier-roles.js';
@@ -120,45 +121,75 @@ export async function aggregatorRole(roles: AggregationRoles, host: RoleHost, ct
   // it only ever holds the public key
   const pk = await p.publicKey();
   p.sm.advance('AGGREGATE');
-  const boxes = await Promise.all(plan.clients.map((_, i) => p.receive(plan.server, `${p.inv}/relay/${i}`)));
+  // one relay per slot: the client's box, or (dropout tolerance) SERVER's notice that it did not
+  // contribute. SERVER's collection deadline starts once it has published the key, so this party
+  // gives it its own collectMs from the key's arrival and as much again for the last relays; a slot
+  // still empty then means SERVER stalled: nothing is released
+  const relays: Uint8Array[] = [];
+  const own = ctx.collectMs === undefined ? ctx : { ...ctx, collectMs: 2 * ctx.collectMs };
+  const inTime = await collectContributions(own, plan, async (i, c) => {
+    const box = await p.receive(plan.server, `${p.inv}/relay/${i}`);
+    if (!c.open) return;
+    relays[i] = box;
+    c.applied(i);
+  });
   st.rec.aggregatedHere = true;
   const accepted: EncryptedVector[] = [];
+  const acceptedIdx: number[] = [];
+  const absent: number[] = [];
   const rejected: { client: number; reason: string; error: Error }[] = [];
-  boxes.forEach((box, i) => {
+  for (const i of inTime) {
     const client = plan.clients[i]!;
     try {
-      const bytes = p.open(box, client, `slot of ${client}`);
-      const v = encryptedVectorFromBytes(pk, packing, bytes);
+      const o = st.receiver.open(relays[i]!, st.ad);
+      if (o.sender === plan.server) {
+        // SERVER's absence notice for this slot: it only lowers the count (the policy below still holds)
+        const slot = absentNoticeFromBytes(o.plaintext);
+        if (slot !== i) throw new MisroutedMessageError(`${me}: slot of ${client} holds ${plan.server}'s absence notice for slot ${slot}`, o.sender);
+        absent.push(i);
+        continue;
+      }
+      if (o.sender !== client) throw new MisroutedMessageError(`${me}: slot of ${client} holds a box from "${o.sender}", expected "${client}"`, o.sender);
+      const v = encryptedVectorFromBytes(pk, packing, o.plaintext);
       if (v.length !== length || v.contributions !== 1) throw new RangeError(`${me}: ${client} sent ${v.length} values / ${v.contributions} contributions, expected ${length} / 1`);
       // full unit check of this client's ciphertexts before it is mixed in
       addVectors(pk, packing, [v]);
       accepted.push(v);
+      acceptedIdx.push(i);
     } catch (e) {
       rejected.push({ client: i, reason: host.reasonOf(e), error: e as Error });
     }
-  });
+  }
   st.rec.report.rejected = rejected;
+  if (absent.length > 0) st.rec.report.absent = absent;
   const wire = (): RejectedContribution[] => rejected.map(({ client, reason }) => ({ client, reason }));
   const toServer = channelFor('AGGREGATORS', 'SERVER');
-  // the aggregator protects the clients: it releases no aggregate below ITS minimum (whatever
-  // onInvalid says), and none at all with onInvalid 'throw' and a rejected client. SERVER then
-  // gets a refusal without ciphertexts.
-  const minimum = ctx.policy.minContributors;
-  const refusal =
-    host.params.onInvalid === 'throw' && rejected.length > 0
-      ? { rule: 'onInvalid', count: accepted.length, minimum: k }
-      : accepted.length < minimum
-        ? { rule: 'minContributors', count: accepted.length, minimum }
-        : undefined;
+  // the aggregator protects the clients: it releases no aggregate below ITS minimum of distinct
+  // contributors (whatever onInvalid says, however many clients SERVER marked absent), none at all
+  // with onInvalid 'throw' and a rejected client, and none when SERVER marked a client absent but
+  // this party runs without dropout tolerance. SERVER then gets a refusal without ciphertexts.
+  const stalled = plan.clients.filter((_, i) => relays[i] === undefined);
+  const names = (xs: readonly number[]) => xs.map((i) => plan.clients[i]!).join(', ');
+  let refusal: { rule: string; count: number; minimum: number; why?: string } | undefined;
+  if (stalled.length > 0) refusal = { rule: 'dropout', count: accepted.length, minimum: k, why: `${plan.server} relayed nothing for ${stalled.join(', ')} by this party's deadline` };
+  else if (absent.length > 0 && ctx.collectMs === undefined) {
+    refusal = { rule: 'dropout', count: accepted.length, minimum: k, why: `${plan.server} marked ${names(absent)} absent, and this party takes part only when every client contributes (no collectMs)` };
+  } else if (host.params.onInvalid === 'throw' && rejected.length > 0) refusal = { rule: 'onInvalid', count: accepted.length, minimum: k };
+  else refusal = belowMinimum(ctx, plan, acceptedIdx);
   if (refusal) {
+    const { why, ...refused } = refusal;
     st.rec.report.contributions = 0;
-    st.rec.report.refused = refusal;
+    st.rec.report.refused = refused;
     const error =
-      refusal.rule === 'onInvalid'
+      refused.rule === 'onInvalid'
         ? rejected[0]!.error
-        : new PolicyError(refusal.rule, `${refusal.count} valid contributions, fewer than the minimum of ${refusal.minimum}; no aggregate was released`, { ...refusal, party: me, rejected: wire() });
+        : new PolicyError(refused.rule, `${why ?? `${refused.count} valid contributions${refused.count < accepted.length ? ` from distinct players (of ${accepted.length})` : ''}, fewer than the minimum of ${refused.minimum}`}; no aggregate was released`, {
+            ...refused,
+            party: me,
+            rejected: wire(),
+          });
     st.rec.aggregatorError = error;
-    const msg = aggregatorMessageToBytes({ kind: 'refused', ...refusal, rejected: wire() });
+    const msg = aggregatorMessageToBytes({ kind: 'refused', ...refused, rejected: wire(), absent });
     await p.post(toServer, plan.server, `${p.inv}/agg`, st.sender.seal(plan.server, msg, st.ad));
     throw error;
   }
@@ -166,7 +197,7 @@ export async function aggregatorRole(roles: AggregationRoles, host: RoleHost, ct
   await ctx.releaseGate?.();
   const sum = addVectors(pk, packing, accepted);
   const fresh = st.pool ? await st.pool.rerandomizeVector(pk, sum) : rerandomizeVector(pk, sum);
-  const msg = aggregatorMessageToBytes({ kind: 'aggregate', rejected: wire(), vector: encryptedVectorToBytes(pk, fresh) });
+  const msg = aggregatorMessageToBytes({ kind: 'aggregate', rejected: wire(), absent, vector: encryptedVectorToBytes(pk, fresh) });
   await p.post(toServer, plan.server, `${p.inv}/agg`, st.sender.seal(plan.server, msg, st.ad));
   if (plan.target !== 'AGGREGATORS') {
     p.sm.advance('DONE');
@@ -177,7 +208,8 @@ export async function aggregatorRole(roles: AggregationRoles, host: RoleHost, ct
   const box = await p.receive(plan.server, `${p.inv}/result`);
   const result = resultFromBytes(plan, p.open(box, plan.server, 'the aggregate message'), `${me}: aggregate from ${plan.server}`);
   p.sm.advance('DONE');
-  return result;
+  // the contributors as this party counted them (with dropout tolerance)
+  return ctx.collectMs === undefined ? result : { ...result, ...contributorsField(plan, acceptedIdx) };
 }
 
 export async function serverRole(roles: AggregationRoles, host: RoleHost, ctx: PartyContext, plan: AggregationPlan, keys: () => PaillierKeyPair): Promise<AggregationResult | undefined> {
@@ -196,16 +228,23 @@ export async function serverRole(roles: AggregationRoles, host: RoleHost, ctx: P
     p.post(channelFor('SERVER', 'AGGREGATORS'), agg, `${p.inv}/pk`, st.sender.seal(agg, pkBytes, st.ad)),
     ...plan.clients.map((c) => p.post(channelFor('SERVER', 'CLIENTS'), c, `${p.inv}/pk`, st.sender.seal(c, pkBytes, st.ad))),
   ]);
-  // RELAY: forward each client's box (which this party can neither read nor forge)
+  // RELAY: forward each client's box (which this party can neither read nor forge); with collectMs,
+  // a box not in by the deadline is that client's dropout: its slot gets this party's absence notice
+  // (a late box is never relayed)
   p.sm.advance('RELAY');
   const relayed = channelFor('CLIENTS', 'AGGREGATORS');
-  await Promise.all(
-    plan.clients.map(async (c, i) => {
-      const box = await p.receive(c, `${p.inv}/up/${i}`);
-      const out = host.relay ? host.relay({ invocationId: p.inv, client: i, box }) : box;
-      await p.post(relayed, agg, `${p.inv}/relay/${i}`, out);
-    }),
-  );
+  const sent: Promise<void>[] = [];
+  const inTime = await collectContributions(ctx, plan, async (i, c) => {
+    const box = await p.receive(plan.clients[i]!, `${p.inv}/up/${i}`);
+    if (!c.open) return;
+    c.applied(i);
+    const out = host.relay ? host.relay({ invocationId: p.inv, client: i, box }) : box;
+    await (sent[i] = p.post(relayed, agg, `${p.inv}/relay/${i}`, out));
+  });
+  const marked = plan.clients.map((_, i) => i).filter((i) => !inTime.includes(i));
+  const notice = channelFor('SERVER', 'AGGREGATORS');
+  await Promise.all([...sent, ...marked.map((i) => p.post(notice, agg, `${p.inv}/relay/${i}`, st.sender.seal(agg, absentNoticeToBytes(i), st.ad)))]);
+  if (marked.length > 0) st.rec.report.absent = marked;
   p.sm.advance('DECRYPT');
   const m = aggregatorMessageFromBytes(p.open(await p.receive(agg, `${p.inv}/agg`), agg, 'the aggregator message'));
   // where the aggregator ran elsewhere, its list of rejected clients is the report's
@@ -217,14 +256,21 @@ export async function serverRole(roles: AggregationRoles, host: RoleHost, ctx: P
     // where the aggregator ran in this process, its error (the root cause) is the run's, whichever party fails first
     throw st.rec.aggregatorError ?? new PolicyError(refused.rule, `${m.count} valid contributions, minimum ${m.minimum}; no aggregate was released`, { ...refused, party: agg, rejected: m.rejected });
   }
+  const absent = m.absent ?? [];
+  if (absent.length !== marked.length || absent.some((x, j) => x !== marked[j])) {
+    throw new RangeError(`${me}: the aggregator counts clients [${absent.join(', ')}] absent, this party marked [${marked.join(', ')}]`);
+  }
   const sumVector = encryptedVectorFromBytes(publicKey, packing, m.vector);
   if (sumVector.length !== length) throw new RangeError(`${me}: aggregate has ${sumVector.length} values, expected ${length}`);
-  if (sumVector.contributions + m.rejected.length !== k) {
-    throw new RangeError(`${me}: aggregate of ${sumVector.contributions} contributions with ${m.rejected.length} rejected clients, the plan has ${k} clients`);
+  const left = new Set([...m.rejected.map((r) => r.client), ...absent]);
+  if (sumVector.contributions + m.rejected.length + absent.length !== k || left.size !== m.rejected.length + absent.length || [...left].some((i) => !(Number.isInteger(i) && i >= 0 && i < k))) {
+    throw new RangeError(`${me}: aggregate of ${sumVector.contributions} contributions with ${m.rejected.length} rejected and ${absent.length} absent clients, the plan has ${k} clients`);
   }
   requireMinContributors(me, 'contributions in the aggregate', sumVector.contributions, ctx.policy.minContributors, m.rejected);
   const sums = st.pool ? await st.pool.decryptVector(privateKey, packing, sumVector) : decryptVector(privateKey, packing, sumVector);
-  const result: AggregationResult = { leaves: st.enc.decode(sums, sumVector.contributions) };
+  // means are over the contributions in the aggregate (the count travels with the ciphertexts)
+  const survivors = plan.clients.map((_, i) => i).filter((i) => !left.has(i));
+  const result: AggregationResult = { leaves: st.enc.decode(sums, sumVector.contributions), ...(ctx.collectMs === undefined ? {} : contributorsField(plan, survivors)) };
   st.rec.report.contributions = sumVector.contributions;
   if (plan.target === 'AGGREGATORS') {
     // the key holder decrypted it, so it knows the aggregate too; the aggregators receive it sealed
@@ -234,4 +280,15 @@ export async function serverRole(roles: AggregationRoles, host: RoleHost, ctx: P
   }
   p.sm.advance('DONE');
   return result;
+}
+
+/** The aggregator's refusal when its accepted contributions come from fewer distinct players than its minimum (`checkSurvivors`). */
+function belowMinimum(ctx: PartyContext, plan: AggregationPlan, acceptedIdx: readonly number[]): { rule: string; count: number; minimum: number } | undefined {
+  try {
+    checkSurvivors(ctx, plan, acceptedIdx);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    return { rule: e.rule, count: e.count ?? 0, minimum: e.minimum ?? ctx.policy.minContributors };
+  }
 }

@@ -28,7 +28,8 @@ export const PAILLIER_CHANNEL_GRID: readonly ChannelGridEntry[] = Object.freeze(
     from: 'SERVER',
     to: 'AGGREGATORS',
     kind: 'sealed-box',
-    carries: 'Paillier public key (authenticated by the server key); target AGGREGATORS: the decrypted aggregate (which the key holder therefore knows too)',
+    carries:
+      "Paillier public key (authenticated by the server key); with dropout tolerance, in a relay slot, the notice that that slot's client did not contribute; target AGGREGATORS: the decrypted aggregate (which the key holder therefore knows too)",
   },
   { from: 'CLIENTS', to: 'AGGREGATORS', kind: 'sealed-box-relayed', via: 'SERVER', carries: 'packed Paillier ciphertexts, end-to-end encrypted and authenticated' },
   { from: 'AGGREGATORS', to: 'SERVER', kind: 'sealed-box', carries: 'aggregate ciphertexts (re-randomized) and the rejected clients, or a refusal without ciphertexts' },
@@ -104,6 +105,8 @@ export interface PaillierReport {
   contributions: number;
   /** Clients left out and why; `error` is the typed error where the aggregator ran in this process. */
   rejected: { client: number; reason: string; error?: Error }[];
+  /** Clients SERVER marked absent (they did not contribute by its collection deadline); set only when there are any. */
+  absent?: number[];
   /** Set when the aggregator refused to release the aggregate. */
   refused?: { rule: string; count: number; minimum: number };
   ciphertextsPerClient: number;
