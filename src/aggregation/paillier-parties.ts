@@ -194,7 +194,8 @@ export async function aggregatorRole(roles: AggregationRoles, host: RoleHost, ct
     throw error;
   }
   // nothing leaves before this party's release gate holds (remote execution: every client player was sent the same commands)
-  await ctx.releaseGate?.();
+  // (with dropouts: the release gate waits for the players of the clients in the aggregate only)
+  await ctx.releaseGate?.(contributorsField(plan, acceptedIdx).contributors);
   const sum = addVectors(pk, packing, accepted);
   const fresh = st.pool ? await st.pool.rerandomizeVector(pk, sum) : rerandomizeVector(pk, sum);
   const msg = aggregatorMessageToBytes({ kind: 'aggregate', rejected: wire(), absent, vector: encryptedVectorToBytes(pk, fresh) });
