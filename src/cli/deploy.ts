@@ -255,7 +255,7 @@ export function registerDeployCommands(program: Command): void {
       .option('--resume', 'networked: continue from the checkpoint in --checkpoint-dir')
       .addOption(new Option('--engine <name>', `networked: 'stack' (the execution stack: FedAvg, FedSGD) or 'spmd' (the hand-written FedSGD job); default: ${defaultEngine('fedsgd')} for FedSGD, stack for FedAvg`).choices(['stack', 'spmd']))
       .option('--validation-limit <n>', 'validate on at most n test images', intArg('--validation-limit', 1))
-      .option('--dropout', "networked, aby3/pond: a round completes without a data owner lost in it, over the others (the compute servers' --collect-timeout); metrics.json and report.html name each dropout");
+      .option('--dropout', "networked, aby3/pond/paillier: a round completes without a data owner lost in it, over the others (the compute servers' --collect-timeout); metrics.json and report.html name each dropout");
     train.action(async (model: string, dataset: string, o: NetTrainCli) => {
       checkTrainOptions(train, o as NetTrainCli & Record<string, unknown>);
       if (o.config === undefined) {

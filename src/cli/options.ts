@@ -54,7 +54,7 @@ export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'out', whyNot: (r) => (spmd(r) ? 'is not available with the SPMD job path (--engine spmd): it writes no run folder (its progress and final accuracy are printed; --checkpoint-dir keeps the model); --engine stack writes one' : undefined) },
   {
     key: 'dropout',
-    whyNot: (r) => (!r.networked ? `${IN_PROCESS}: in one process no data owner can drop out` : spmd(r) ? 'needs the execution stack (--engine stack; the SPMD job fails a round a data owner drops out of)' : r.protocol !== 'aby3' && r.protocol !== 'pond' ? 'is built for --protocol aby3 and pond' : undefined),
+    whyNot: (r) => (!r.networked ? `${IN_PROCESS}: in one process no data owner can drop out` : spmd(r) ? 'needs the execution stack (--engine stack; the SPMD job fails a round a data owner drops out of)' : r.protocol === 'plaintext' ? 'is built for the secure protocols (aby3, pond, paillier)' : undefined),
   },
   { key: 'nonIid', whyNot: (r) => (r.networked && !spmd(r) ? "is in-process (and --engine spmd) only: on the execution stack each data owner's data is what its player's --data names" : undefined) },
   { key: 'onBadUpdate', whyNot: (r, v) => (r.networked && v !== 'abort' ? 'skip is in-process only: with --config a bad update fails the round, naming the data owner' : undefined) },

@@ -35,10 +35,14 @@ export interface RemoteContextOptions {
   readonly timeoutMs?: number;
   /**
    * Complete an aggregation without a data owner whose link is lost (ABY3,
-   * Pond: the compute servers agree on the contributions they received; see
-   * docs/DEPLOY.md, "Dropouts"). Each dropout is in `dropouts` and logged.
+   * Pond: the compute servers agree on the contributions they received;
+   * Paillier: this process marks a client whose box is not in by
+   * `collectMs` absent, and the aggregation service adds the rest; see
+   * docs/DEPLOY.md, "Dropouts"). Each dropout is in `dropouts`.
    */
   readonly dropout?: boolean;
+  /** Paillier with dropout: how long this process (the router) waits for the clients' sealed boxes, ms (default 10 s). */
+  readonly collectMs?: number;
 }
 
 export interface DeployedContext extends RemoteContext {
@@ -67,6 +71,7 @@ export function remoteContext(o: RemoteContextOptions): DeployedContext {
     session = await openSession(transport, config, {
       protocol, ...(o.params ? { params: o.params } : {}), policy, identity, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
       ...(o.dropout ? { dropout: true, onDropout: (d: Dropout) => void dropouts.push(d) } : {}),
+      ...(o.collectMs !== undefined ? { collectMs: o.collectMs } : {}),
     });
     numClients = session.numClients;
     return session;

@@ -252,8 +252,14 @@ export interface OpenSessionOptions {
   readonly identity?: Identity;
   /** Deadline of each reply, ms (default 10 minutes). */
   readonly timeoutMs?: number;
-  /** Dropout tolerance (ABY3, Pond): the plans ask for it, and the driver goes on without a data owner lost in an aggregation. */
+  /**
+   * Dropout tolerance: the driver goes on without a data owner lost in an
+   * aggregation (ABY3, Pond: the plans ask for it; Paillier: SERVER marks a
+   * client whose box is not in by `collectMs` absent).
+   */
   readonly dropout?: boolean;
+  /** Paillier with dropout: how long SERVER waits for the clients' sealed boxes, ms (default 10 s). */
+  readonly collectMs?: number;
   readonly onDropout?: (d: Dropout) => void;
 }
 
@@ -287,7 +293,7 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
     }
   }
   const clientCount = replies.reduce((a, r) => a + r.clients.length, 0);
-  if (o.dropout && o.protocol !== 'aby3' && o.protocol !== 'pond') throw new RangeError(`openSession: dropout tolerance is built for aby3 and pond, not ${o.protocol}`);
+  if (o.dropout && o.protocol === 'plaintext') throw new RangeError('openSession: dropout tolerance is built for aby3, pond and paillier, not plaintext');
   const params = o.protocol === 'paillier' ? { maxClients: clientCount, ...(o.params ?? {}) } : { ...(o.params ?? {}), ...(o.dropout ? { dropout: true } : {}) };
   const rs = ROLE_SETS[o.protocol].make(params, { me, config, ...(o.identity ? { identity: o.identity } : {}), minPaillierKeyBits: 1 });
   return remoteExecutionContext({
@@ -301,5 +307,6 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
     timeoutMs,
     ...(o.dropout ? { dropout: true } : {}),
     ...(o.onDropout ? { onDropout: o.onDropout } : {}),
+    ...(o.dropout && o.protocol === 'paillier' ? { collectMs: o.collectMs ?? 10_000 } : {}),
   });
 }

@@ -87,12 +87,12 @@ describe('the table itself', () => {
       assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true, engine: 'stack' }, (k) => k === 'nonIid', {}).map((m) => m.split(' ')[0]), ['--non-iid']);
     }
     assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--out', '--dropout', '--on-bad-update', '--min-contributors', '--precision', '--insecure-allow-plaintext']);
-    // --dropout: networked runs on the execution stack with aby3 or pond only
+    // --dropout: networked runs on the execution stack with a secure protocol only
     const dropout = (run: RunShape) => inapplicableOptions(run, (k) => k === 'dropout', {});
-    for (const protocol of ['aby3', 'pond']) assert.deepEqual(dropout({ mode: 'fedavg', protocol, networked: true, engine: 'stack' }), []);
+    for (const protocol of ['aby3', 'pond', 'paillier']) assert.deepEqual(dropout({ mode: 'fedavg', protocol, networked: true, engine: 'stack' }), []);
     assert.match(dropout({ mode: 'fedavg', protocol: 'aby3', networked: false })[0]!, /^--dropout applies to networked training only/);
     assert.match(dropout({ mode: 'fedsgd', protocol: 'aby3', networked: true, engine: 'spmd' })[0]!, /^--dropout needs the execution stack/);
-    assert.match(dropout({ mode: 'fedavg', protocol: 'paillier', networked: true, engine: 'stack' })[0]!, /^--dropout is built for --protocol aby3 and pond/);
+    assert.match(dropout({ mode: 'fedavg', protocol: 'plaintext', networked: true, engine: 'stack' })[0]!, /^--dropout is built for the secure protocols/);
   });
 
   it('userMessage: library argument names become the flags; config fields and quoted values stay', () => {

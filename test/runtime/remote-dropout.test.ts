@@ -14,6 +14,9 @@ import { CLIENTS, PolicyError, federated, federatedComputation, federatedMean, f
 import { clientData, remoteExecutionContext, RemotePlayerError, type RemotePlayer } from '../../src/runtime/remote/context.js';
 import { servePlayerExecutor, type DataSource } from '../../src/runtime/remote/player.js';
 import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
+import { paillierRoles } from '../../src/aggregation/paillier-roles.js';
+import { sharedPaillierPool } from '../../src/paillier/pool.js';
+import { generateIdentity } from '../../src/crypto/identity.js';
 import type { AggregationRoles, RolePolicy } from '../../src/aggregation/roles.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
 import { HostingTransport } from '../../src/transport/hosting.js';
@@ -46,7 +49,9 @@ after(() => hubs.forEach((h) => h.close()));
  * compute server (nothing of it leaves after that; the driver's link to it
  * is lost).
  */
-function deploy(roles: AggregationRoles, o: { dropout: boolean; victim: string; collectMs?: number; serverPolicy?: RolePolicy; dieAt?: RegExp }) {
+function deploy(rolesArg: AggregationRoles | ((party: string) => AggregationRoles), o: { dropout: boolean; victim: string; collectMs?: number; serverPolicy?: RolePolicy; dieAt?: RegExp; routerCollectMs?: number }) {
+  const rolesOf = typeof rolesArg === 'function' ? rolesArg : () => rolesArg;
+  const roles = rolesOf('model-owner');
   const hub = new MemoryHub();
   hubs.push(hub);
   const temps = new Map(OWNERS.map((p) => [`${p}`, Math.fround(50 + Math.random() * 40)]));
@@ -62,7 +67,7 @@ function deploy(roles: AggregationRoles, o: { dropout: boolean; victim: string; 
     if (p === o.victim) {
       return wrap(t, {
         send: async (from, to, key, payload) => {
-          if (roles.aggregatorNames.includes(to) && (o.dieAt ?? /mpc-/).test(key)) {
+          if ((roles.aggregatorNames.includes(to) || to === 'model-owner') && (o.dieAt ?? /mpc-/).test(key)) {
             dead = true;
             die();
           }
@@ -88,7 +93,7 @@ function deploy(roles: AggregationRoles, o: { dropout: boolean; victim: string; 
   };
   const served = players.map((p) =>
     servePlayerExecutor(transportOf(p.name), {
-      me: p.name, driver: 'model-owner', session: 'sd', clients: p.clients, data, roles: [roles], policy: p.clients.length === 0 ? (o.serverPolicy ?? POLICY) : POLICY, timeoutMs: 20_000,
+      me: p.name, driver: 'model-owner', session: 'sd', clients: p.clients, data, roles: [rolesOf(p.name)], policy: p.clients.length === 0 ? (o.serverPolicy ?? POLICY) : POLICY, timeoutMs: 20_000,
       ...(o.collectMs !== undefined && p.clients.length === 0 ? { collectMs: o.collectMs } : {}),
     }).catch((e: unknown) => e),
   );
@@ -96,6 +101,7 @@ function deploy(roles: AggregationRoles, o: { dropout: boolean; victim: string; 
   const ctx = remoteExecutionContext({
     transport: transportOf('model-owner'), server: 'model-owner', session: 'sd', players, roles, policy: POLICY, timeoutMs: 20_000,
     ...(o.dropout ? { dropout: true, onDropout: (d) => void dropped.push(d) } : {}),
+    ...(o.routerCollectMs === undefined ? {} : { collectMs: o.routerCollectMs }),
   });
   return { ctx, temps, counts, served, dropped, atServer, isDead: () => dead };
 }
@@ -145,3 +151,30 @@ for (const kind of ['aby3', 'pond'] as const) {
     });
   });
 }
+
+describe('remote dropout (paillier: SERVER routes the sealed boxes, the aggregation service adds)', () => {
+  const names = ['model-owner', ...OWNERS, ...paillierRoles({ maxClients: 4, keyBits: 512, workers: false }).aggregatorNames];
+  const ids = new Map(names.map((n) => [n, generateIdentity()]));
+  const pinned = new Map(names.map((n) => [n, ids.get(n)!.publicKey]));
+  const rolesOf = (me: string) => paillierRoles({ maxClients: 4, keyBits: 512, workers: false, identities: new Map([[me, ids.get(me)!]]), pinnedKeys: pinned });
+  after(() => sharedPaillierPool().close());
+
+  it('a data owner dies before its sealed box is out: the round completes over the other three, named; the next round runs without it', async () => {
+    const victim = OWNERS[1 + Math.floor(Math.random() * 3)]!;
+    const d = deploy(rolesOf, { dropout: true, victim, collectMs: 800, routerCollectMs: 400, dieAt: /\/up\// });
+    const survivors = OWNERS.filter((p) => p !== victim);
+    const got = (await withContext(d.ctx, () => meanTemp(clientData('temps')))) as number;
+    assert.ok(d.isDead());
+    const want = survivors.reduce((a, p) => a + d.temps.get(p)!, 0) / survivors.length;
+    assert.ok(Math.abs(got - want) < 1e-6, `${got} vs ${want} (the mean over the survivors)`);
+    assert.deepEqual(d.ctx.dropouts.map((x) => [x.clients, x.players]), [[[victim], [victim]]]);
+    const sum = (await withContext(d.ctx, () => secureSum(clientData('counts')))) as number[];
+    assert.deepEqual(sum.map(Number), [0, 1, 2].map((i) => survivors.reduce((a, p) => a + d.counts.get(p)![i]!, 0)));
+    await d.ctx.close();
+  });
+
+  it('without its own collectMs, the aggregation service refuses SERVER\'s absence notice: nothing is released', async () => {
+    const d = deploy(rolesOf, { dropout: true, victim: 'owner2', routerCollectMs: 400, dieAt: /\/up\// });
+    await assert.rejects(withContext(d.ctx, () => meanTemp(clientData('temps'))), (e: unknown) => e instanceof PolicyError && e.rule === 'dropout');
+  });
+});

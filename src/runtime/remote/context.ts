@@ -99,6 +99,13 @@ export interface RemoteExecutionOptions {
   readonly dropout?: boolean;
   /** Called at each dropout (e.g. to log it). */
   readonly onDropout?: (d: Dropout) => void;
+  /**
+   * SERVER's own collection deadline (roles.ts `PartyContext.collectMs`),
+   * for protocols in which SERVER collects the clients' contributions
+   * (Paillier: SERVER routes their sealed boxes, and marks a client whose
+   * box is not in by then absent). Default: none (every client's box).
+   */
+  readonly collectMs?: number;
 }
 
 export interface RemoteContext extends ExecutionContext {
@@ -223,7 +230,7 @@ async function aggregation(c: Call): Promise<RtValue> {
     // SERVER's own checks, before the plan leaves this process; its role stops waiting when a player fails
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
-    const own = prepareRole(tracedTransport(abortable(o.transport, stopped, 'the aggregation failed at a player'), 1), { roles: o.roles, plan, role: 'server', policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000 });
+    const own = prepareRole(tracedTransport(abortable(o.transport, stopped, 'the aggregation failed at a player'), 1), { roles: o.roles, plan, role: 'server', policy: o.policy, timeoutMs: o.timeoutMs ?? 600_000, ...(o.collectMs === undefined ? {} : { collectMs: o.collectMs }) });
     let atServer;
     let replies;
     // dropout tolerance: a client player (not an aggregator) whose link is lost, by a deadline or otherwise, may be left out
