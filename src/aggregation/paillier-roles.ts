@@ -39,6 +39,7 @@
  * (UntrustedKeyError). Every sealed box is bound to the plan (associated data
  * = invocation id and plan digest, `paillierBoxAd`).
  */
+import { hostOf } from '../transport/hosting.js';
 import { createHash } from 'node:crypto';
 import { SealedBoxReceiver, SealedBoxSender, UnknownPeerError, type CipherSuite, type Identity, type PinnedKeys } from '../crypto/secure-channel.js';
 import { checkKeyFingerprint, defaultNoiseBits, expectFingerprint, generateKeyPair, MIN_NOISE_BITS, PaillierPrivateKey, publicKeyFromBytes, type PaillierKeyPair, type PaillierPublicKey } from '../paillier/keys.js';
@@ -72,6 +73,16 @@ export interface PaillierRolesOptions {
   identities?: ReadonlyMap<string, Identity>;
   /** Pinned public keys of the other parties (default: the public halves of `identities`); never taken from the router. */
   pinnedKeys?: PinnedKeys;
+  /**
+   * Clients hosted by a player (`owner0:3`, transport/hosting.ts) seal and
+   * open with their host's X25519 key: a hosted client without a key of its
+   * own is pinned to its host's pinned key, and runs with its host's
+   * identity where that is in `identities`. Each hosted client is still its
+   * own party (its own slot, sequence numbers and replay window; the sender
+   * name is bound into every box's key), and only its host can seal for it.
+   * Default false.
+   */
+  pinHosted?: boolean;
   suite?: CipherSuite;
   /** Worker threads: a pool, true (the shared pool), false (main thread), or 'auto' (default: pool for >= 16 ciphertexts). */
   workers?: PaillierWorkerPool | boolean | 'auto';
@@ -121,6 +132,18 @@ const reasonOf = (e: unknown): string => {
 };
 
 /** The Paillier aggregation as per-party roles (see the module comment). */
+/** `pinHosted`: each hosted name among `names` without a key of its own gets its host's (and its identity, where the host's is held). */
+function pinHostedParties(pinned: Map<string, Uint8Array>, identities: Map<string, Identity>, names: readonly string[]): void {
+  for (const n of names) {
+    const host = hostOf(n);
+    if (host === n) continue;
+    const key = pinned.get(host);
+    if (!pinned.has(n) && key !== undefined) pinned.set(n, key);
+    const id = identities.get(host);
+    if (!identities.has(n) && id !== undefined) identities.set(n, id);
+  }
+}
+
 export function paillierRoles(options: PaillierRolesOptions): PaillierRoles {
   return createPaillierRoles(options, 'paillierRoles');
 }
@@ -188,6 +211,7 @@ export function createPaillierRoles(options: PaillierRolesOptions, fn: string): 
       const k = plan.clients.length;
       if (k > mc) throw new TooManyClientsError(`${me}: ${k} clients exceed the declared maxClients = ${mc} (packing headroom)`);
       const peers = role === 'client' ? [plan.server, plan.aggregators[0]!] : role === 'aggregator' ? [plan.server, ...plan.clients] : [plan.aggregators[0]!, ...plan.clients];
+      if (options.pinHosted === true) pinHostedParties(pinned, identities, [me, ...peers]);
       const identity = identities.get(me);
       if (!identity) throw new RangeError(`${me}: this party's X25519 identity is not configured ("identities")`);
       for (const p of peers) if (!pinned.has(p)) throw new UnknownPeerError(`${me}: no pinned public key for '${p}' ("pinnedKeys")`, p);

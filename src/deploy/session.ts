@@ -97,6 +97,8 @@ function paillierFor(p: Readonly<Record<string, unknown>>, party: PartyKeys): Ag
     ...(p['onInvalid'] === 'drop' || p['onInvalid'] === 'throw' ? { onInvalid: p['onInvalid'] } : {}),
     identities: new Map([[party.me, party.identity]]),
     pinnedKeys: pinned,
+    // a client hosted by a player (--clients n) seals with its host's key, pinned in config.json
+    pinHosted: true,
   });
 }
 
@@ -122,10 +124,6 @@ export function checkPlanAgainstConfig(plan: AggregationPlan, config: DeployConf
   if (bad !== undefined) throw new PolicyError('roster', `plan names '${bad}' as an aggregator, not a compute server of the config`, { party: me });
   const foreign = plan.clients.find((c) => !roles.dataOwners.includes(hostOf(c)));
   if (foreign !== undefined) throw new PolicyError('roster', `plan names client '${foreign}', not hosted by a data owner of the config`, { party: me });
-  if (protocol === 'paillier') {
-    const hostedClient = plan.clients.find((c) => c.includes(':'));
-    if (hostedClient !== undefined) throw new PolicyError('roster', `Paillier needs each client's X25519 key pinned in config.json; '${hostedClient}' is a client hosted by a player (start the data owners without --clients)`, { party: me });
-  }
   const owners = new Set(plan.clients.map(hostOf)).size;
   if (owners < policy.minContributors) {
     throw new PolicyError('minContributors', `${owners} distinct data owners among the plan's clients, fewer than the minimum of ${policy.minContributors}`, { party: me, count: owners, minimum: policy.minContributors });
@@ -285,13 +283,6 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
       return { name: p, clients } satisfies RemotePlayer;
     }),
   );
-  if (o.protocol === 'paillier') {
-    const hosting = replies.find((r) => r.clients.some((c) => c.includes(':')));
-    if (hosting !== undefined) {
-      await Promise.allSettled(players.map((p) => transport.send(me, p, `exec/${session}/abort`, new Uint8Array(0))));
-      throw new RangeError(`Paillier needs each client's X25519 key pinned in config.json; player '${hosting.name}' hosts ${hosting.clients.length} clients (start it without --clients)`);
-    }
-  }
   const clientCount = replies.reduce((a, r) => a + r.clients.length, 0);
   if (o.dropout && o.protocol === 'plaintext') throw new RangeError('openSession: dropout tolerance is built for aby3, pond and paillier, not plaintext');
   const params = o.protocol === 'paillier' ? { maxClients: clientCount, ...(o.params ?? {}) } : { ...(o.params ?? {}), ...(o.dropout ? { dropout: true } : {}) };
