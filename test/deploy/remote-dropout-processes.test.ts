@@ -64,7 +64,7 @@ describe('a data owner killed mid-round', { timeout: 240_000 }, () => {
     await writeTlsDeployment(dir, ROLES8);
     writeFileSync(join(dir, 'data.mjs'), DATA_MODULE);
     await Promise.all([
-      ...['server0', 'server1', 'server2'].map((n) => start(n, ['--collect-timeout', '2'])),
+      ...['server0', 'server1', 'server2'].map((n) => start(n, ['--collect-timeout', '5'])),
       ...owners.map((n) => start(n, ['--data', 'data.mjs'])),
     ]);
   });

@@ -26,7 +26,7 @@ describe('FedAvg across processes with a data owner killed mid-run', { timeout: 
   const procs: Proc[] = [];
   const startPlayer = async (name: string): Promise<Proc> => {
     const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);
-    const extra = i >= 0 ? ['--data', `mnist:${i * 300}-${(i + 1) * 300}`] : ['--collect-timeout', '2'];
+    const extra = i >= 0 ? ['--data', `mnist:${i * 300}-${(i + 1) * 300}`] : ['--collect-timeout', '5'];
     const p = startCli(name, ['player', '--config', 'config.json', '--name', name, ...extra], dir);
     procs.push(p);
     await waitFor(p, new RegExp(`${name}: serving on port`), 60_000);

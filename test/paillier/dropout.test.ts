@@ -38,7 +38,7 @@ const identities = new Map(NAMES.map((n) => [n, generateIdentity()]));
 const pinned = new Map(NAMES.map((n) => [n, identities.get(n)!.publicKey]));
 const KEYS = keyPair(512);
 const POLICY: RolePolicy = { minContributors: 3, allowInsecure: false };
-const COLLECT_MS = 400;
+const COLLECT_MS = 1000;
 /** A deadline that only guards against a hang (the attacker below sends every slot at once). */
 const GUARD_MS = 60_000;
 const base: PaillierRolesOptions = { maxClients: N, keyBits: 512, workers: false };

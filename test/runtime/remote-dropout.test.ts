@@ -112,7 +112,7 @@ for (const kind of ['aby3', 'pond'] as const) {
     it(`a data owner dies ${when}: the round completes over the survivors, the driver names it and leaves it out next round`, async () => {
       const roles = mpcRoles({ protocol: kind, dropout: true });
       const victim = OWNERS[1 + Math.floor(Math.random() * 3)]!;
-      const d = deploy(roles, { dropout: true, victim, collectMs: 500, dieAt });
+      const d = deploy(roles, { dropout: true, victim, collectMs: 2000, dieAt });
       const survivors = OWNERS.filter((p) => p !== victim);
       const got = (await withContext(d.ctx, () => meanTemp(clientData('temps')))) as number;
       assert.ok(d.isDead());
@@ -136,7 +136,7 @@ for (const kind of ['aby3', 'pond'] as const) {
     it("too few survivors for the compute servers' policy: the round fails on that rule, and SERVER gets nothing from them but failure replies", async () => {
       const roles = mpcRoles({ protocol: kind, dropout: true });
       // the compute servers require all four data owners
-      const d = deploy(roles, { dropout: true, victim: 'owner2', collectMs: 300, serverPolicy: { minContributors: 4, allowInsecure: false } });
+      const d = deploy(roles, { dropout: true, victim: 'owner2', collectMs: 1000, serverPolicy: { minContributors: 4, allowInsecure: false } });
       await assert.rejects(withContext(d.ctx, () => meanTemp(clientData('temps'))), (e: unknown) => e instanceof PolicyError && e.rule === 'minContributors' && roles.aggregatorNames.includes(e.party!));
       assert.ok(d.isDead());
       const fromServers = d.atServer.filter((m) => roles.aggregatorNames.includes(m.from));
@@ -161,7 +161,7 @@ describe('remote dropout (paillier: SERVER routes the sealed boxes, the aggregat
 
   it('a data owner dies before its sealed box is out: the round completes over the other three, named; the next round runs without it', async () => {
     const victim = OWNERS[1 + Math.floor(Math.random() * 3)]!;
-    const d = deploy(rolesOf, { dropout: true, victim, collectMs: 800, routerCollectMs: 400, dieAt: /\/up\// });
+    const d = deploy(rolesOf, { dropout: true, victim, collectMs: 2000, routerCollectMs: 1500, dieAt: /\/up\// });
     const survivors = OWNERS.filter((p) => p !== victim);
     const got = (await withContext(d.ctx, () => meanTemp(clientData('temps')))) as number;
     assert.ok(d.isDead());
@@ -175,7 +175,7 @@ describe('remote dropout (paillier: SERVER routes the sealed boxes, the aggregat
   });
 
   it('without its own collectMs, the aggregation service refuses SERVER\'s absence notice: nothing is released', async () => {
-    const d = deploy(rolesOf, { dropout: true, victim: 'owner2', routerCollectMs: 400, dieAt: /\/up\// });
+    const d = deploy(rolesOf, { dropout: true, victim: 'owner2', routerCollectMs: 1500, dieAt: /\/up\// });
     await assert.rejects(withContext(d.ctx, () => meanTemp(clientData('temps'))), (e: unknown) => e instanceof PolicyError && e.rule === 'dropout');
   });
 });
