@@ -81,9 +81,9 @@ describe('3 data owners hosting 40 clients each, ABY3 at AGGREGATORS', () => {
     assert.deepEqual(await Promise.all(serving), ROLES7.slice(1).map(() => undefined));
 
     // what the compute servers received from the data owners during the float sum (keys: '@<client>><server>/<protocol op>/<owner index>/<what>')
-    // (besides each owner's agreement: the digests of the commands it was sent and of its plan, 64 bytes)
+    // (besides each owner's agreement: the digests of the commands it was sent and of its plan, and its own minimum of contributors, 68 bytes)
     const digests = aggregation.filter((m) => OWNERS.includes(m.from) && SERVERS.includes(m.to) && /\/agree\//.test(m.key));
-    assert.ok(digests.every((m) => m.payload.byteLength === 64), 'an agreement message is more than two digests (the commands, the plan)');
+    assert.ok(digests.every((m) => m.payload.byteLength === 68), 'an agreement message is more than two digests (the commands, the plan) and a minimum');
     const shares = aggregation.filter((m) => OWNERS.includes(m.from) && SERVERS.includes(m.to) && !/\/agree\//.test(m.key));
     assert.ok(shares.every((m) => /^@owner\d:\d+>server\d\//.test(m.key)), `every message a data owner sends a compute server is one hosted client's: ${shares.filter((m) => !/^@owner\d:\d+>/.test(m.key)).map((m) => m.key).slice(0, 3).join(', ')}`);
     const E = 8; // Z_2^64

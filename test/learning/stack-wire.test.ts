@@ -6,7 +6,7 @@
  * (no aggregator holds it: no transfer, nothing model-sized from server2),
  * and ABY3 runs its fused path: each data owner uploads one share component
  * (to server1) and seeds (to server0) per round, and to every server its
- * 64-byte agreement (nothing else to server2); SERVER
+ * 68-byte agreement (nothing else to server2); SERVER
  * receives two sums, one from server0 and one from server1. The players
  * forget each round's values when it ends (a dispose command after each).
  */
@@ -93,9 +93,9 @@ describe('a FedSGD round on the stack, what each party receives', { timeout: 120
       const up = seen.filter((m) => m.from === o && big(m));
       assert.equal(up.length, ROUNDS, `${o} sent ${up.length} model-sized messages in ${ROUNDS} rounds`);
       for (const m of up) assert.equal(m.to, 'server1', `${o} sent a model-sized ${m.key} to ${m.to}`);
-      assert.ok(seen.filter((m) => m.from === o && m.to === 'server0').every((m) => m.bytes <= 64), `${o} sent server0 more than seeds and its agreement`);
-      // to server2 only the agreement (64 bytes: the digests of every command the owner was sent and of its plan), once a round
-      assert.deepEqual(seen.filter((m) => m.from === o && m.to === 'server2').map((m) => [m.bytes, /\/agree\//.test(m.key)]), Array(ROUNDS).fill([64, true]), `${o} -> server2`);
+      assert.ok(seen.filter((m) => m.from === o && m.to === 'server0').every((m) => m.bytes <= 68), `${o} sent server0 more than seeds and its agreement`);
+      // to server2 only the agreement (68 bytes: the digests of every command the owner was sent and of its plan, its own minimum of contributors), once a round
+      assert.deepEqual(seen.filter((m) => m.from === o && m.to === 'server2').map((m) => [m.bytes, /\/agree\//.test(m.key)]), Array(ROUNDS).fill([68, true]), `${o} -> server2`);
       for (const s of servers) assert.equal(seen.filter((m) => m.from === o && m.to === s && /\/agree\//.test(m.key)).length, ROUNDS, `${o}'s agreements to ${s}`);
       // a data owner hears from the driver only (commands: the weights among them), never from a server or another owner
       assert.ok(seen.filter((m) => m.to === o).every((m) => m.from === 'model-owner'), `${o} received from a party other than the driver`);

@@ -204,7 +204,7 @@ export function closeHubs(): void {
 }
 
 /** Every non-driver player of `c` serving sessions (the real `serveSessions`), with the given policies and data. */
-export function network(c: DeployConfig, policyOf: (p: string) => PartyPolicy, data: DataSource, o: { clientsOf?: (p: string) => number | undefined; maxSessions?: number } = {}): Network {
+export function network(c: DeployConfig, policyOf: (p: string) => PartyPolicy, data: DataSource, o: { clientsOf?: (p: string) => number | undefined; maxSessions?: number; collectMs?: number } = {}): Network {
   const { hub, wire } = recordingHub();
   hubs.push(hub);
   const logs: string[] = [];
@@ -217,6 +217,7 @@ export function network(c: DeployConfig, policyOf: (p: string) => PartyPolicy, d
       log: (l) => logs.push(l),
       maxSessions: o.maxSessions ?? 1,
       timeoutMs: GUARD_MS,
+      ...(o.collectMs === undefined ? {} : { collectMs: o.collectMs }),
     }).catch((e: unknown) => e),
   );
   const driverTransport = new HostingTransport(new MemoryTransport({ hub, local: [DRIVER] }));

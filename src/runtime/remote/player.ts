@@ -20,7 +20,10 @@
  *   command ends the session.
  * - An aggregator releases nothing before every client player of the plan
  *   sent it the digests of its commands (all equal) and of its plan (equal
- *   to the aggregator's own): `agreement` below. The commands a driver sends
+ *   to the aggregator's own), and, when some clients dropped out, before the
+ *   survivors' distinct players meet every survivor player's own minimum of
+ *   contributors (stated with its digests: it checked the plan's roster,
+ *   not the survivors): `agreement` below. The commands a driver sends
  *   in one message (a batch, `frameBatch`) count one by one
  *   (`commandDigest`): how the driver groups them does not matter.
  */
@@ -108,6 +111,8 @@ const q = (x: unknown): string => (JSON.stringify(x) ?? String(x)).slice(0, 80);
 const printable = (s: string): string => s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 /** The rendezvous key of the client players' agreement on an aggregation (see `agreement` below). */
 export const agreeKey = (session: string, invocationId: string): string => `exec/${session}/agree/${invocationId}`;
+/** A client player's agreement message: the digest of its commands (32 B), of its plan (32 B), its own minContributors (u32). */
+const AGREE_BYTES = 68;
 
 /**
  * `t`, with every receive failing (`receive from '<from>': <why>`) once `aborted` resolves. Each pending
@@ -180,12 +185,19 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
     const opts = o.timeoutMs ? { timeoutMs: o.timeoutMs } : {};
     const digests = await Promise.all(hosts.map((p) => roleTransport.receive(me, p, agreeKey(o.session, plan.invocationId), opts)));
     const first = Buffer.from(digests[0]!);
-    const odd = digests.findIndex((d) => d.length !== 64 || !first.equals(Buffer.from(d)));
-    if (first.length !== 64 || odd >= 0) {
+    const odd = digests.findIndex((d) => d.length !== AGREE_BYTES || !first.subarray(0, 64).equals(Buffer.from(d).subarray(0, 64)));
+    if (first.length !== AGREE_BYTES || odd >= 0) {
       throw new PolicyError('agreement', `the client players were not sent the same commands (${hosts[0]} and ${hosts[Math.max(odd, 0)]} differ); nothing is released`, { party: me });
     }
-    if (!first.subarray(32).equals(planDigest)) {
+    if (!first.subarray(32, 64).equals(planDigest)) {
       throw new PolicyError('agreement', `the client players were sent another plan than this aggregator under the same invocation id; nothing is released`, { party: me });
+    }
+    // each survivor player checked the plan's roster against its own minimum; the survivors must meet it too
+    // (a driver that makes the other players look dead would otherwise get a sum below it)
+    const mins = digests.map((d) => new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(64));
+    const strictest = mins.indexOf(Math.max(...mins));
+    if (hosts.length < mins[strictest]!) {
+      throw new PolicyError('minContributors', `the aggregate holds ${hosts.length} distinct contributors after dropouts, '${hosts[strictest]!}' requires at least ${mins[strictest]!}; nothing is released`, { party: me, count: hosts.length, minimum: mins[strictest]! });
     }
   };
   const rolesFor = (plan: AggregationPlan): AggregationRoles => {
@@ -285,7 +297,10 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           // every client player states, to every aggregator, which commands it was sent in this session
           // (a digest of all of them, this one included) and which plan it runs (the plan's own digest, for
           // an aggregator to compare with its own); the aggregators release nothing unless all agree
-          const digest = Buffer.concat([transcript.copy().digest(), planDigest]);
+          // (and its own minimum of contributors, for the survivors when some drop out)
+          const min = Buffer.alloc(4);
+          min.writeUInt32BE(Math.min(o.policy.minContributors, 0xffffffff));
+          const digest = Buffer.concat([transcript.copy().digest(), planDigest, min]);
           await Promise.all([...new Set(plan.aggregators.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
         }
         const results = await Promise.all(parties.map((p) => p.run()));
