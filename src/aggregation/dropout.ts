@@ -120,8 +120,13 @@ export async function agreeOnContributors(ctx: PartyContext, plan: AggregationPl
     }
   });
   checkSurvivors(ctx, plan, survivors);
-  const told = informed.filter((p) => !collectors.includes(p));
-  await Promise.all(told.map((p) => ctx.transport.send(ctx.me, p, `${plan.invocationId}/dropout/survivors`, mine)));
+  await informSurvivors(ctx, plan, informed.filter((p) => !collectors.includes(p)), survivors);
+}
+
+/** A collector tells `to` the survivors (`learnSurvivors` there): the other aggregators at once; SERVER only once this party's release gate holds. */
+export async function informSurvivors(ctx: PartyContext, plan: AggregationPlan, to: readonly string[], survivors: readonly number[]): Promise<void> {
+  const bits = contributorBits(plan.clients.length, survivors);
+  await Promise.all(to.map((p) => ctx.transport.send(ctx.me, p, `${plan.invocationId}/dropout/survivors`, bits)));
 }
 
 /** A party told the survivors by the collectors: every collector must name the same set. Resolves with it. */

@@ -64,7 +64,7 @@ import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationResult } fro
 import { checkClientInput, clipScaledFloats, enforcePlan, sanitizeClientInput, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
 import { fusedApplies, fusedToServer } from './mpc-fused.js';
 import type { AddNCollection } from '../encrypted/protocols/base.js';
-import { agreeOnContributors, checkSurvivors, collectionWindow, contributorsField, learnSurvivors, survivorsOfSums } from './dropout.js';
+import { mpcSurvivors } from './mpc-survivors.js';
 
 export type MpcProtocolName = 'aby3' | 'pond';
 export type MeanScaling = 'owners' | 'servers';
@@ -389,141 +389,92 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
     const opened = receivers.map((r) => (pr as ABY3).revealRing(x as ReplicatedTensor, r));
     return later(Promise.all(opened).then((rs) => rs.find((r) => r !== undefined)));
   };
-  // dropout tolerance (dropout.ts): the parties that collect the clients' parts, and those told who contributed
+  // dropout tolerance (mpc-survivors.ts): the parties that collect the clients' parts
   const fused = fusedApplies(setup.kind, setup.scaling, plan);
   const collectors = !setup.dropout ? [] : setup.kind === 'pond' || fused ? plan.aggregators.slice(0, 2) : [...plan.aggregators];
-  const informed = setup.dropout ? [...new Set([...plan.aggregators, ...receivers.map((r) => r.name)])] : [];
-  const window = collectors.includes(ctx.me) ? collectionWindow(ctx) : undefined;
-  const sets: Set<number>[] = [];
-  const collect = (): AddNCollection | undefined => {
-    if (window === undefined) return undefined;
-    const set = new Set<number>();
-    sets.push(set);
-    return { until: window.until, applied: (i) => void set.add(i) };
-  };
-  const allSums: Promise<unknown>[] = [];
-  // the clients the sums hold, once every sum is collected (undefined: no dropout tolerance, or a party that is not told)
-  let survivorsP: Promise<number[] | undefined> | undefined;
-  const survivors = (): Promise<number[] | undefined> =>
-    (survivorsP ??= (async () => {
-      if (!setup.dropout) return undefined;
-      if (window !== undefined) {
-        await Promise.all(allSums);
-        window.clear();
-        const got = survivorsOfSums(ctx, plan, sets);
-        await agreeOnContributors(ctx, plan, collectors, informed, got);
-        return got;
-      }
-      if (!informed.includes(ctx.me)) return undefined;
-      const got = await learnSurvivors(ctx, plan, collectors);
-      checkSurvivors(ctx, plan, got);
-      return got;
-    })());
-  const names = (got: number[] | undefined): readonly string[] | undefined => (got === undefined || got.length === plan.clients.length ? undefined : got.map((i) => plan.clients[i]!));
-  // an aggregator reveals nothing before its party's release gate holds (roles.ts), and with dropout tolerance
-  // not before the survivors are agreed; awaited in program order, once
-  let gated = ctx.releaseGate === undefined && !setup.dropout;
-  const gate = async (): Promise<void> => {
-    if (gated) return;
-    const got = await survivors();
-    await ctx.releaseGate?.(names(got));
-    gated = true;
-  };
-  // the aggregate as the receiving party returns it: an unweighted mean scaled by the owners (1/n) rescaled to the survivors
-  const finish = async (r: AggregationResult | undefined): Promise<AggregationResult | undefined> => {
-    const got = await survivors();
-    if (r === undefined || got === undefined || got.length === plan.clients.length) return r;
-    if (isMean(plan) && setup.scaling === 'owners') {
-      const f = plan.clients.length / got.length;
-      for (const v of r.leaves) if (v instanceof Float64Array) for (let i = 0; i < v.length; i++) v[i]! *= f;
-    }
-    return { ...r, ...contributorsField(plan, got) };
-  };
-  // ABY3, float sums and means to SERVER: the fused path (mpc-fused.ts), the same bits with one share component uploaded per client
-  // (its aggregators send their sums to SERVER only once their release gate holds)
-  if (fused) {
-    try {
-      return await finish(await fusedToServer(proto(setup.precision) as ABY3, setup.precision, plan, clients, server, ctx.me, own, ctx.releaseGate === undefined && !setup.dropout ? undefined : gate, collect()));
-    } finally {
-      window?.clear();
-    }
-  }
-  const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
-  const ownAt = (i: number): OwnInput => {
-    const o = mine(i);
-    if (o === undefined) throw new Error(`${FN}: internal error: client '${clients[i]!.name}' executes here without its input`);
-    return o;
-  };
-  const withCollect = <O extends object>(o: O): O & { collect?: AddNCollection } => {
-    const c = collect();
-    return c === undefined ? o : { ...o, collect: c };
-  };
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    allSums.push(p);
-    return p;
-  };
-  // the sum of every client's fixed-point sharing of its leaf (or weight), the multiplier folded into its encoding
-  const floatSum = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared> =>
-    track(later((pr as ABY3).encryptAddN(clients, (i, cfg) => encode(values(ownAt(i)), [size], cfg, FN, multiplier(ownAt(i))), [size], withCollect({})) as Promise<Shared>));
+  const sv = mpcSurvivors(ctx, plan, setup.dropout, collectors);
+  const { collect, survivors, gate } = sv;
+  const finish = (r: AggregationResult | undefined) => sv.finish(r, isMean(plan) && setup.scaling === 'owners');
+  // (the collection deadline's timer is cleared however the program ends)
+  try {
+    // ABY3, float sums and means to SERVER: the fused path (mpc-fused.ts), the same bits with one share component uploaded per client
+    // (its aggregators send their sums to SERVER only once their release gate holds)
+    if (fused) return await finish(await fusedToServer(proto(setup.precision) as ABY3, setup.precision, plan, clients, server, ctx.me, own, sv.gated ? gate : undefined, collect()));
+    const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
+    const ownAt = (i: number): OwnInput => {
+      const o = mine(i);
+      if (o === undefined) throw new Error(`${FN}: internal error: client '${clients[i]!.name}' executes here without its input`);
+      return o;
+    };
+    const withCollect = <O extends object>(o: O): O & { collect?: AddNCollection } => {
+      const c = collect();
+      return c === undefined ? o : { ...o, collect: c };
+    };
+    const track = <T>(p: Promise<T>): Promise<T> => sv.track(p);
+    // the sum of every client's fixed-point sharing of its leaf (or weight), the multiplier folded into its encoding
+    const floatSum = (pr: MpcProto, size: number, values: (o: OwnInput) => ArrayLike<number>, multiplier: (o: OwnInput) => number): Promise<Shared> =>
+      track(later((pr as ABY3).encryptAddN(clients, (i, cfg) => encode(values(ownAt(i)), [size], cfg, FN, multiplier(ownAt(i))), [size], withCollect({})) as Promise<Shared>));
 
-  // Every sum is started before any is awaited: each aggregator adds each client's share as it arrives (in any
-  // order) into one running sum per leaf, so no party holds one client's share waiting for another's. The
-  // openings then follow in program order, so that every party takes the same op numbers.
-  const weightSum = isWeighted(plan) ? floatSum(proto(setup.precision), 1, (o) => [o.weight!], () => 1) : undefined;
-  const sums: Promise<Shared>[] = plan.leaves.map((leaf, j) => {
-    const how = lp[j]!;
-    if (!how.exact) return floatSum(proto(setup.precision), leaf.size, (o) => numbers(o.values[j]!), (o) => o.multiplier);
-    const pr = proto(how.precision);
-    return track(later((pr as ABY3).encryptAddN(clients, (i) => toRingInts(ownAt(i).values[j]!, pr.bits), [leaf.size], withCollect({ encoding: 'int' as const })) as Promise<Shared>));
-  });
-
-  // weighted means: the sum of the private weights, opened like the values
-  let totalWeight: Promise<RingTensor | undefined> | undefined;
-  if (weightSum !== undefined) {
-    const w = await weightSum;
-    await gate();
-    totalWeight = open(proto(setup.precision), w);
-  }
-  const leaves: Promise<AggregateLeafValue | undefined>[] = [];
-  for (let j = 0; j < plan.leaves.length; j++) {
-    const how = lp[j]!;
-    if (how.exact) {
+    // Every sum is started before any is awaited: each aggregator adds each client's share as it arrives (in any
+    // order) into one running sum per leaf, so no party holds one client's share waiting for another's. The
+    // openings then follow in program order, so that every party takes the same op numbers.
+    const weightSum = isWeighted(plan) ? floatSum(proto(setup.precision), 1, (o) => [o.weight!], () => 1) : undefined;
+    const sums: Promise<Shared>[] = plan.leaves.map((leaf, j) => {
+      const how = lp[j]!;
+      if (!how.exact) return floatSum(proto(setup.precision), leaf.size, (o) => numbers(o.values[j]!), (o) => o.multiplier);
       const pr = proto(how.precision);
-      const summed = await sums[j]!;
+      return track(later((pr as ABY3).encryptAddN(clients, (i) => toRingInts(ownAt(i).values[j]!, pr.bits), [leaf.size], withCollect({ encoding: 'int' as const })) as Promise<Shared>));
+    });
+
+    // weighted means: the sum of the private weights, opened like the values
+    let totalWeight: Promise<RingTensor | undefined> | undefined;
+    if (weightSum !== undefined) {
+      const w = await weightSum;
       await gate();
-      leaves.push(later(open(pr, summed).then((r) => {
-        if (r === undefined) return undefined;
-        const ints = r.toSignedBigInts();
-        return ints.every((v) => v >= INT64_MIN && v <= INT64_MAX) ? BigInt64Array.from(ints) : ints;
-      })));
-      continue;
+      totalWeight = open(proto(setup.precision), w);
     }
-    const pr = proto(setup.precision);
-    let sum = await sums[j]!;
-    if (isMean(plan) && setup.scaling === 'servers') {
-      // (with dropout tolerance the divisor is the number of survivors: agreed first)
-      const got = setup.dropout ? await survivors() : undefined;
-      sum = await (pr as ABY3).divPublic(sum as ReplicatedTensor, got?.length ?? plan.clients.length);
+    const leaves: Promise<AggregateLeafValue | undefined>[] = [];
+    for (let j = 0; j < plan.leaves.length; j++) {
+      const how = lp[j]!;
+      if (how.exact) {
+        const pr = proto(how.precision);
+        const summed = await sums[j]!;
+        await gate();
+        leaves.push(later(open(pr, summed).then((r) => {
+          if (r === undefined) return undefined;
+          const ints = r.toSignedBigInts();
+          return ints.every((v) => v >= INT64_MIN && v <= INT64_MAX) ? BigInt64Array.from(ints) : ints;
+        })));
+        continue;
+      }
+      const pr = proto(setup.precision);
+      let sum = await sums[j]!;
+      if (isMean(plan) && setup.scaling === 'servers') {
+        // (with dropout tolerance the divisor is the number of survivors: agreed first)
+        const got = setup.dropout ? await survivors() : undefined;
+        sum = await (pr as ABY3).divPublic(sum as ReplicatedTensor, got?.length ?? plan.clients.length);
+      }
+      await gate();
+      leaves.push(later(open(pr, sum).then((r): Float64Array | undefined => (r === undefined ? undefined : decode<Float64Array>(r, pr.fixed)))));
     }
-    await gate();
-    leaves.push(later(open(pr, sum).then((r): Float64Array | undefined => (r === undefined ? undefined : decode<Float64Array>(r, pr.fixed)))));
+    const values = await Promise.all(leaves);
+    const weightRing = totalWeight === undefined ? undefined : await totalWeight;
+    if (!receiving) return undefined;
+    const out = values.map((v, j) => {
+      if (v === undefined) throw new Error(`${FN}: internal error: leaf ${j} was not opened at receiving party '${ctx.me}'`);
+      return v;
+    });
+    if (weightRing === undefined) return finish({ leaves: out });
+    const W = decode<Float64Array>(weightRing, proto(setup.precision).fixed)[0]!;
+    if (!(W > 0)) throw new RangeError(`${ctx.me}: the weights of the weighted mean sum to ${W} in fixed point (precision '${setup.precision}' resolves ${2 ** -fixedConfig(setup.precision).frac}); no mean`);
+    return finish({
+      leaves: out.map((v) => {
+        const m = v as Float64Array;
+        for (let i = 0; i < m.length; i++) m[i]! /= W;
+        return m;
+      }),
+    });
+  } finally {
+    sv.close();
   }
-  const values = await Promise.all(leaves);
-  const weightRing = totalWeight === undefined ? undefined : await totalWeight;
-  window?.clear();
-  if (!receiving) return undefined;
-  const out = values.map((v, j) => {
-    if (v === undefined) throw new Error(`${FN}: internal error: leaf ${j} was not opened at receiving party '${ctx.me}'`);
-    return v;
-  });
-  if (weightRing === undefined) return finish({ leaves: out });
-  const W = decode<Float64Array>(weightRing, proto(setup.precision).fixed)[0]!;
-  if (!(W > 0)) throw new RangeError(`${ctx.me}: the weights of the weighted mean sum to ${W} in fixed point (precision '${setup.precision}' resolves ${2 ** -fixedConfig(setup.precision).frac}); no mean`);
-  return finish({
-    leaves: out.map((v) => {
-      const m = v as Float64Array;
-      for (let i = 0; i < m.length; i++) m[i]! /= W;
-      return m;
-    }),
-  });
 }
