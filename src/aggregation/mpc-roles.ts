@@ -135,6 +135,8 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     aggregatorNames: Object.freeze(setup.kind === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1', 'crypto-producer']),
     params: Object.freeze({ protocol: setup.kind, precision: setup.precision, meanScaling: setup.scaling, ...(setup.dropout ? { dropout: true } : {}) }),
     clamp: (plan: AggregationPlan, input: ClientInput) => clampMpcInput(setup, plan, input),
+    // ABY3's fused path: server2 takes no part (no share, no key, no opening)
+    participants: (plan: AggregationPlan) => (fusedApplies(setup.kind, setup.scaling, plan) ? plan.aggregators.slice(0, 2) : plan.aggregators),
     sanitizeAndClamp: (plan: AggregationPlan, input: ClientInput) => sanitizeAndClampMpcInput(setup, plan, input),
     async client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void> {
       enforcePlan(self, ctx, plan, 'client');
@@ -392,7 +394,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
   // dropout tolerance (mpc-survivors.ts): the parties that collect the clients' parts
   const fused = fusedApplies(setup.kind, setup.scaling, plan);
   const collectors = !setup.dropout ? [] : setup.kind === 'pond' || fused ? plan.aggregators.slice(0, 2) : [...plan.aggregators];
-  const sv = mpcSurvivors(ctx, plan, setup.dropout, collectors);
+  const sv = mpcSurvivors(ctx, plan, setup.dropout, collectors, fused ? plan.aggregators.slice(0, 2) : plan.aggregators);
   const { collect, survivors, gate } = sv;
   const finish = (r: AggregationResult | undefined) => sv.finish(r, isMean(plan) && setup.scaling === 'owners');
   // (the collection deadline's timer is cleared however the program ends)

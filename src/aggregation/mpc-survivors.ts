@@ -42,8 +42,8 @@ export interface MpcSurvivors {
   close(): void;
 }
 
-export function mpcSurvivors(ctx: PartyContext, plan: AggregationPlan, dropout: boolean, collectors: readonly string[]): MpcSurvivors {
-  const informedAggs = dropout ? plan.aggregators.filter((a) => !collectors.includes(a)) : [];
+export function mpcSurvivors(ctx: PartyContext, plan: AggregationPlan, dropout: boolean, collectors: readonly string[], participants: readonly string[]): MpcSurvivors {
+  const informedAggs = dropout ? participants.filter((a) => !collectors.includes(a)) : [];
   const informedServer = dropout && plan.target === 'SERVER' ? [plan.server] : [];
   const informed = [...informedAggs, ...informedServer];
   const window = dropout && collectors.includes(ctx.me) ? collectionWindow(ctx) : undefined;

@@ -102,6 +102,14 @@ export interface AggregationRoles {
    */
   clamp?(plan: AggregationPlan, input: ClientInput): { input: ClientInput; clipped: number };
   /**
+   * The aggregator parties that take part in `plan` (default: all of
+   * `plan.aggregators`). One that does not (ABY3's fused path: server2)
+   * receives nothing and sends nothing: the remote executor does not ask it
+   * to run a role, and the client players send it no command digest. Public:
+   * every party derives the same from the plan.
+   */
+  participants?(plan: AggregationPlan): readonly string[];
+  /**
    * Optional: `clamp(plan, sanitizeClientInput(plan, input).input)` in fewer
    * passes over the values, with the same result (element for element) and
    * counts (`sanitized`: what sanitizing changed; `clipped`: what clamping
@@ -113,6 +121,11 @@ export interface AggregationRoles {
 }
 
 export type RoleName = 'client' | 'aggregator' | 'server';
+
+/** The aggregator parties taking part in `plan` (`AggregationRoles.participants`, default all). */
+export function participantsOf(roles: AggregationRoles, plan: AggregationPlan): readonly string[] {
+  return roles.participants?.(plan) ?? plan.aggregators;
+}
 
 /** Frozen plans whose roster names no party twice (checked once per plan object). */
 const distinctRosters = new WeakSet<AggregationPlan>();

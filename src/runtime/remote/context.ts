@@ -23,7 +23,7 @@ import { FederatedType, isIntegerDType, mapTensorLeaves, packParameters, Sequenc
 import { FederatedValue, fromJs, fromLeaves, StructValue, TensorValue, toJs, toJsTyped, type RtValue } from '../../core/values.js';
 import { checkPlan, planToBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import type { AggregationUri } from '../../aggregation/protocol.js';
-import type { AggregationRoles, RolePolicy } from '../../aggregation/roles.js';
+import { participantsOf, type AggregationRoles, type RolePolicy } from '../../aggregation/roles.js';
 import { prepareRole } from '../../aggregation/party.js';
 import type { Transport } from '../../transport/channel.js';
 import { BACKEND, EMPTY_SCOPE, evaluate, localDefOf, type LocalEnv } from '../executor.js';
@@ -225,7 +225,8 @@ async function aggregation(c: Call): Promise<RtValue> {
       server: o.server,
       params: o.roles.params,
     });
-    const players = [...new Set([...s.clientPlayers, ...s.aggregators])];
+    // (an aggregator that takes no part in this plan, e.g. server2 on ABY3's fused path, is not asked)
+    const players = [...new Set([...s.clientPlayers, ...participantsOf(o.roles, plan)])];
     const header = { op: 'aggregate', value: value.ref, ...(weight ? { weight: weight.ref } : {}), out, resultType: typeToJson(concrete) };
     // SERVER's own checks, before the plan leaves this process; its role stops waiting when a player fails
     let stop!: () => void;

@@ -36,7 +36,7 @@ import { FederatedValue, fromJs, fromLeaves, leavesOf, SequenceValue, StructValu
 import { createHash } from 'node:crypto';
 import { checkPlan as checkPlanShape, planFromBytes, type AggregationPlan } from '../../aggregation/plan.js';
 import { prepareRole } from '../../aggregation/party.js';
-import { checkContributors, type AggregationRoles, type ClientInput, type RolePolicy } from '../../aggregation/roles.js';
+import { checkContributors, participantsOf, type AggregationRoles, type ClientInput, type RolePolicy } from '../../aggregation/roles.js';
 import { hostOf } from '../../transport/hosting.js';
 import type { ReceiveOptions, Transport } from '../../transport/channel.js';
 import { PeerError, TransportError } from '../../transport/errors.js';
@@ -278,8 +278,10 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const unhosted = plan.clients.find((c) => roleTransport.isLocal(c) && !hosted.has(c));
         if (unhosted !== undefined) throw new PolicyError('roster', `the plan names client '${unhosted}', which this player does not host`, { party: me });
         const mine = plan.clients.filter((c) => hosted.has(c));
-        const index = plan.aggregators.indexOf(me);
-        if (mine.length === 0 && index < 0) throw new PolicyError('roster', 'the plan gives this player no part (none of its clients, not an aggregator)', { party: me });
+        // (an aggregator of the plan that takes no part in it, e.g. server2 on ABY3's fused path, runs no role)
+        const participants = participantsOf(r, plan);
+        const index = participants.includes(me) ? plan.aggregators.indexOf(me) : -1;
+        if (mine.length === 0 && index < 0) throw new PolicyError('roster', 'the plan gives this player no part (none of its clients, not an aggregator taking part)', { party: me });
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
         const common = { roles: r, plan, policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) };
@@ -301,7 +303,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           const min = Buffer.alloc(4);
           min.writeUInt32BE(Math.min(o.policy.minContributors, 0xffffffff));
           const digest = Buffer.concat([transcript.copy().digest(), planDigest, min]);
-          await Promise.all([...new Set(plan.aggregators.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
+          await Promise.all([...new Set(participants.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
         }
         const results = await Promise.all(parties.map((p) => p.run()));
         if (index >= 0 && plan.target === 'AGGREGATORS') {
