@@ -81,6 +81,19 @@ describe('finding 1: the driver chooses which held value each data owner contrib
   });
 });
 
+describe('an aggregator that takes no part in a plan', () => {
+  it("server2, asked to run a plan of ABY3's fused path (it takes no part), refuses it ('roster') and sends no one anything", async () => {
+    const net = network(config(), () => DEFAULT_POLICY, data);
+    const { d } = await net.open();
+    const wm = plan({ session: d.session, n: 0, protocol: ABY3.name, params: ABY3.params, clients: OWNERS, uri: 'federated_weighted_mean_at_aggregators', leaf: new TensorType('float32', []) });
+    const r = await d.command('server2', { op: 'aggregate', out: 1, resultType: F32 }, [planToBytes(wm)]);
+    await d.abort(net.players);
+    await net.close();
+    assert.deepEqual(refusal(r), { ok: false, rule: 'roster', party: 'server2' });
+    assert.deepEqual(net.wire.filter((m) => m.from === 'server2' && m.to !== DRIVER).map((m) => m.key), []);
+  });
+});
+
 describe("finding 2: a client's input checks answer the driver whether its value lies in a range the driver chose", () => {
   it("the secure-sum bound: the victim's value is clipped into [0, bound) (logged locally), so bounds below and above it get the same reply, and the session goes on", async () => {
     const net = network(config(), () => DEFAULT_POLICY, data);
