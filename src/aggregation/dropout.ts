@@ -80,16 +80,13 @@ export async function collectContributions(ctx: PartyContext, plan: AggregationP
     open = false;
     return [...done].sort((a, b) => a - b);
   }
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ctx.collectMs);
-  });
+  const window = collectionWindow(ctx);
   // a failed client is a dropped one (its link closed, its message did not parse): never the collector's failure
   const settled = Promise.all(runs.map((r) => r.catch(() => undefined)));
   try {
-    await Promise.race([settled, deadline]);
+    await Promise.race([settled, window.until]);
   } finally {
-    clearTimeout(timer);
+    window.clear();
     open = false;
   }
   return [...done].sort((a, b) => a - b);

@@ -164,37 +164,17 @@ describe('remote sessions with Paillier (key holder at SERVER, aggregation servi
     const ctx3 = await openSession(dflt.driver, c, { protocol: 'paillier', params: { keyBits: 512 }, policy: PAILLIER, identity: ids.get('model-owner')!, timeoutMs: 20_000 });
     await assert.rejects(withContext(ctx3, () => secureSumComputation()(clientData('vecs'))), (e: unknown) => e instanceof PolicyError && e.rule === 'protocol' && /takes part in aby3, pond$/.test(e.message));
   });
-});
 
-describe('remote sessions with Paillier and hosted clients', () => {
   it("owner1 hosts 2 clients: each seals its own box with owner1's pinned key, in its own slot; the secure sum is exact", async () => {
-    const ids = new Map<string, Identity>();
-    const players: Record<string, unknown> = {};
-    ROLES7.forEach(([n, r], i) => {
-      const id = generateIdentity();
-      ids.set(n, id);
-      players[n] = { address: `127.0.0.1:${6000 + i}`, role: r, publicKey: encodePublicKey(id.publicKey) };
-    });
-    const c = parseConfig(JSON.stringify({ version: 1, players }));
-    const policy = resolvePolicy(parseConfigPolicy({ protocols: ['aby3', 'pond', 'paillier'] }));
-    const hub = new MemoryHub();
-    hubs.push(hub);
-    const sent: { from: string; to: string; key: string }[] = [];
-    const deliver = hub.deliver.bind(hub);
-    hub.deliver = (from, to, key, payload) => (sent.push({ from, to, key }), deliver(from, to, key, payload));
-    const serving = ROLES7.filter(([, r]) => r !== 'model-owner').map(([n]) =>
-      serveSessions(new MemoryTransport({ hub, local: [n] }), c, n, {
-        policy, identity: ids.get(n)!, minPaillierKeyBits: 512, data: (source, client) => (source === 'temps' ? tempOf(client.name) : vecOf(client.name)),
-        ...(n === 'owner1' ? { clients: 2 } : {}), log: () => {}, maxSessions: 1, timeoutMs: 20_000,
-      }).catch((e: unknown) => e),
-    );
-    const ctx = await openSession(new MemoryTransport({ hub, local: ['model-owner'] }), c, { protocol: 'paillier', params: { keyBits: 512 }, policy, identity: ids.get('model-owner')!, timeoutMs: 20_000 });
+    const { c, ids } = keyedConfig();
+    const d = startKeyed(c, ids, 512, (o) => (o === 'owner1' ? 2 : undefined));
+    const ctx = await openSession(d.driver, c, { protocol: 'paillier', params: { keyBits: 512 }, policy: PAILLIER, identity: ids.get('model-owner')!, timeoutMs: 20_000 });
     assert.equal(ctx.numClients, 4);
     assert.deepEqual(await withContext(ctx, () => secureSumComputation()(clientData('vecs'))), [0 + 1 + 1 + 2, 1 + 1 + 11 + 1]);
     await ctx.close();
-    assert.deepEqual(await Promise.all(serving), ROLES7.slice(1).map(() => undefined));
+    assert.deepEqual(await Promise.all(d.serving), ROLES7.slice(1).map(() => undefined));
     // each hosted client handed SERVER its own box, in its own slot
-    const ups = sent.filter((m) => m.from === 'owner1' && m.to === 'model-owner' && /\/up\/\d+$/.test(m.key)).map((m) => m.key);
+    const ups = d.sent.filter((m) => m.from === 'owner1' && m.to === 'model-owner' && /\/up\/\d+$/.test(m.key)).map((m) => m.key);
     assert.ok(ups.some((k) => k.startsWith('@owner1:0>')) && ups.some((k) => k.startsWith('@owner1:1>')), ups.join(' '));
   });
 });

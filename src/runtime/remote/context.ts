@@ -255,7 +255,7 @@ async function aggregation(c: Call): Promise<RtValue> {
       throw e;
     }
     // who contributed: SERVER's own role says, or (target AGGREGATORS) the aggregators, who must agree
-    const named = target === 'SERVER' ? [atServer?.contributors] : replies.filter((r) => r !== undefined && s.aggregators.includes(players[replies.indexOf(r)]!)).map((r) => r!.header['contributors'] as readonly string[] | undefined);
+    const named = target === 'SERVER' ? [atServer?.contributors] : players.flatMap((p, k) => (s.aggregators.includes(p) ? [replies[k]!.header['contributors'] as readonly string[] | undefined] : []));
     const contributors = named[0];
     if (named.some((c) => JSON.stringify(c) !== JSON.stringify(contributors))) throw new FedValueError('PROTOCOL_RESULT', '', `the aggregators of ${invocationId} name different contributors`);
     if (contributors !== undefined && !(Array.isArray(contributors) && contributors.every((c) => plan.clients.includes(c)))) throw new FedValueError('PROTOCOL_RESULT', '', `the contributors named for ${invocationId} are not clients of its plan`);
