@@ -19,7 +19,7 @@
  *   node --import tsx bench/networked.bench.ts     -> bench/results/networked.json
  *   env: BENCH_STEPS (rounds; default a full epoch = 156), BENCH_PROTOCOL (aby3),
  *        BENCH_ENGINES (default 'spmd,stack': which networked runs, in this order),
- *        BENCH_REPEAT (default 1: the networked runs, alternating, this many times each; medians over all),
+ *        BENCH_REPEAT (default 1: the networked runs this many times each, in ABBA order (spmd, stack, stack, spmd, ...); medians over all),
  *        BENCH_LINKS (tls | noise: how the links are secured; default tls, as the README's deployment),
  *        FEDCRYPT_TRACE=1 (every process's per-round phase lines on stderr; see docs/DEPLOY.md),
  *        BENCH_PROFILE_DIR=<dir> (the seven player processes write --cpu-prof profiles there),
@@ -113,7 +113,8 @@ async function networked(engines: readonly ('spmd' | 'stack')[], repeat: number)
     await allUp;
     const startupMs = performance.now() - t0;
     for (let k = 0; k < repeat; k++) {
-      for (const engine of engines) {
+      // ABBA: the order alternates between repeats (the players warm up over the first runs: a fixed order would favour the second engine)
+      for (const engine of k % 2 === 0 ? engines : [...engines].reverse()) {
         // the model owner in its own process, as `fedcrypt train --config` runs in a deployment
         const driver = spawn(process.execPath, [...NODE_FLAGS, ...MO_FLAGS, '--import', import.meta.resolve('tsx'), ...PROFILE, join(root, 'bench/networked-driver.ts')], {
           env: { ...process.env, FEDCRYPT_BENCH_DRIVER: JSON.stringify({ engine, configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, steps: STEPS, batchSize: BATCH, seed: SEED, trace: TRACE }) },
@@ -176,7 +177,7 @@ const result = {
   networked: { links: LINKS, processes: 7, startupMs: net.startupMs, repeat: REPEAT, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS, ...engines },
   ...(both ? {
     stackToSpmd: {
-      // each stack run against the SPMD run just before it (the machine's load drifts: adjacent runs compare best)
+      // each stack run against the SPMD run next to it (the machine's load drifts: adjacent runs compare best)
       pairs: net.runs['stack']!.map((r, i) => sum(r.rounds) / sum(net.runs['spmd']![i]!.rounds)),
       medianPair: median(net.runs['stack']!.map((r, i) => sum(r.rounds) / sum(net.runs['spmd']![i]!.rounds))),
       total: (engines['stack'] as { medianTotalMs: number }).medianTotalMs / (engines['spmd'] as { medianTotalMs: number }).medianTotalMs,

@@ -86,22 +86,22 @@ export async function fusedToServer(pr: ABY3, precision: Precision, plan: Aggreg
   // only where the client executes: its vector and multiplier (elsewhere not known, and not used)
   const inputs = clients.map((_, i) => (own !== undefined && own.index === i ? concatenated(own.values, size, weighted) : undefined));
   const multipliers = clients.map((_, i) => (own !== undefined && own.index === i ? (weighted ? own.weight! : own.multiplier) : 1));
-  const sum = await pr.aggregateInto(clients, inputs, multipliers, server, receiving ? new Float64Array(size) : undefined, { size, arena, ...(releaseGate === undefined ? {} : { releaseGate }), ...(collect === undefined ? {} : { collect }) });
+  // SERVER's result: decoded straight into the leaves' float32 when every leaf is (the value a float64 decoding
+  // would round to), a weighted mean divided by its total weight in the decoding's own multiplication
+  const length = size - (weighted ? 1 : 0);
+  const out = !receiving ? undefined : plan.leaves.every((l) => l.type.dtype === 'float32') ? new Float32Array(length) : new Float64Array(length);
+  const divideByLast = (W: number): void => {
+    if (!(W > 0)) throw new RangeError(`${me}: the weights of the weighted mean sum to ${W} in fixed point (precision '${precision}' resolves ${2 ** -pr.fixed.frac}); no mean`);
+  };
+  const sum = await pr.aggregateInto(clients, inputs, multipliers, server, out, { size, arena, ...(releaseGate === undefined ? {} : { releaseGate }), ...(collect === undefined ? {} : { collect }), ...(weighted ? { divideByLast } : {}) });
   if (!receiving) return undefined;
   const total = sum!;
-  const W = weighted ? total[size - 1]! : 1;
-  if (!(W > 0)) throw new RangeError(`${me}: the weights of the weighted mean sum to ${W} in fixed point (precision '${precision}' resolves ${2 ** -pr.fixed.frac}); no mean`);
   let at = 0;
   return {
     leaves: plan.leaves.map((leaf) => {
       const m = total.subarray(at, at + leaf.size);
       at += leaf.size;
-      if (weighted) divideInPlace(m, W);
       return m;
     }),
   };
-}
-
-function divideInPlace(m: Float64Array, W: number): void {
-  for (let i = 0; i < m.length; i++) m[i]! /= W;
 }

@@ -61,7 +61,7 @@ import type { AdditiveTensor, ReplicatedTensor } from '../encrypted/tensor.js';
 import { RingTensor } from '../ring/index.js';
 import type { AggregationPlan } from './plan.js';
 import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationResult } from './protocol.js';
-import { checkClientInput, clipScaledFloats, enforcePlan, sanitizeClientInput, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
+import { checkClientInput, clipScaledFloats, enforcePlan, noteNanFree, sanitizeClientInput, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
 import { fusedApplies, fusedToServer } from './mpc-fused.js';
 import type { AddNCollection } from '../encrypted/protocols/base.js';
 import { mpcSurvivors } from './mpc-survivors.js';
@@ -282,7 +282,8 @@ export function sanitizeAndClampMpcInput(setup: Setup, plan: AggregationPlan, in
     clipped += c.clipped;
     return c.values;
   });
-  return { input: { values, ...(weight === undefined ? {} : { weight }) }, sanitized, clipped };
+  // (every float leaf finite now: sanitized, or clipped in the same pass)
+  return { input: noteNanFree({ values, ...(weight === undefined ? {} : { weight }) }), sanitized, clipped };
 }
 
 function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: ClientInput): OwnInput {

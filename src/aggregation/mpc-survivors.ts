@@ -93,7 +93,7 @@ export function mpcSurvivors(ctx: PartyContext, plan: AggregationPlan, dropout: 
       if (r === undefined || got === undefined || got.length === plan.clients.length) return r;
       if (meanScaledByOwners) {
         const f = plan.clients.length / got.length;
-        for (const v of r.leaves) if (v instanceof Float64Array) for (let i = 0; i < v.length; i++) v[i]! *= f;
+        for (const v of r.leaves) if (v instanceof Float64Array || v instanceof Float32Array) for (let i = 0; i < v.length; i++) v[i]! *= f;
       }
       return { ...r, ...contributorsField(plan, got) };
     },

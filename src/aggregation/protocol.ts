@@ -85,7 +85,8 @@ export interface AggregationRequest {
   readonly numAggregators: number;
 }
 
-export type AggregateLeafValue = readonly bigint[] | BigInt64Array | Float64Array;
+/** (Float32Array: a float32 leaf's values already rounded to float32, e.g. ABY3's fused path decodes into them.) */
+export type AggregateLeafValue = readonly bigint[] | BigInt64Array | Float64Array | Float32Array;
 
 export interface AggregationResult {
   /** One per leaf, in request.leaves order (see the module comment for the form). */

@@ -199,6 +199,25 @@ export function checkContributors(plan: Pick<AggregationPlan, 'clients' | 'aggre
  */
 const passedClientInput = new WeakMap<ClientInput, { me: string; plan: AggregationPlan; values: readonly NumericArray[]; leaves: readonly NumericArray[]; weight: number | undefined }>();
 
+/**
+ * Inputs a sanitizer made (`sanitizeClientInput`, a role set's
+ * `sanitizeAndClamp`): their float leaves hold no NaN by construction, so
+ * `checkClientInput` does not scan them for one again. Keyed by the input
+ * object, with the leaf arrays it had when noted.
+ */
+const nanFreeInputs = new WeakMap<ClientInput, readonly NumericArray[]>();
+
+/** Note that `input`'s float leaves hold no NaN (for sanitizers only: they have just made it so). Returns `input`. */
+export function noteNanFree<I extends ClientInput>(input: I): I {
+  nanFreeInputs.set(input, [...input.values]);
+  return input;
+}
+
+function isNanFree(input: ClientInput): boolean {
+  const leaves = nanFreeInputs.get(input);
+  return leaves !== undefined && leaves.length === input.values.length && leaves.every((v, j) => v === input.values[j]);
+}
+
 /** Check a client's own input against the plan (leaf count, sizes, weight). */
 export function checkClientInput(me: string, plan: AggregationPlan, input: ClientInput): void {
   if (input === null || typeof input !== 'object' || !Array.isArray(input.values)) throw new TypeError(`${me}: client input expected { values: NumericArray[] }`);
@@ -215,7 +234,8 @@ export function checkClientInput(me: string, plan: AggregationPlan, input: Clien
   });
   // the checks only the client can make (deployed, nobody else sees its value)
   const secureSum = plan.uri === 'federated_secure_sum' || plan.uri === 'federated_secure_sum_at_aggregators';
-  const mean = plan.uri === 'federated_mean_at_aggregators' || plan.uri === 'federated_weighted_mean_at_aggregators';
+  // (a sanitized input holds no NaN: not scanned again)
+  const mean = (plan.uri === 'federated_mean_at_aggregators' || plan.uri === 'federated_weighted_mean_at_aggregators') && !isNanFree(input);
   input.values.forEach((v, j) => {
     const where = `${me}: leaf ${j} (${plan.leaves[j]!.path || 'value'})`;
     if (secureSum) {
@@ -358,5 +378,7 @@ export function sanitizeClientInput(plan: AggregationPlan, input: ClientInput, s
     weight = 0;
     n++;
   }
-  return { input: { values, ...(weight === undefined ? {} : { weight }) }, changed: n };
+  const out = { values, ...(weight === undefined ? {} : { weight }) };
+  // every float leaf zeroed where not finite (unless a caller sanitizes some itself: then it notes the result)
+  return { input: skip?.some((x) => x) === true ? out : noteNanFree(out), changed: n };
 }

@@ -53,7 +53,13 @@ export function resultToBytes(plan: AggregationPlan, r: AggregationResult): Uint
   r.leaves.forEach((v, j) => {
     const size = plan.leaves[j]!.size;
     if (v.length !== size) throw new RangeError(`resultToBytes: leaf ${j} has ${v.length} elements, expected ${size}`);
-    if (v instanceof Float64Array || v instanceof BigInt64Array) {
+    if (v instanceof Float32Array) {
+      // (exactly, as float64)
+      const p = new Uint8Array(1 + v.length * 8);
+      p[0] = F64;
+      p.set(new Uint8Array(Float64Array.from(v).buffer), 1);
+      parts.push(p);
+    } else if (v instanceof Float64Array || v instanceof BigInt64Array) {
       const p = new Uint8Array(1 + v.byteLength);
       p[0] = v instanceof Float64Array ? F64 : I64;
       p.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), 1);

@@ -313,18 +313,20 @@ function decodeSum128x3(a: Uint32Array, b: Uint32Array, c: Uint32Array, inv: num
 
 /**
  * Decode the sum (mod 2^l) of ring tensors without materialising it: the
- * signed value of `parts[0] + parts[1] + ...`, divided by 2^scaleBits, written
- * into `out` (e.g. a Float32Array). At most 2^20 parts.
+ * signed value of `parts[0] + parts[1] + ...`, divided by 2^scaleBits (and by
+ * `divisor`, in the same multiplication: a weighted mean's total weight),
+ * written into `out` (e.g. a Float32Array). At most 2^20 parts.
  */
-export function decodeSumInto<O extends Float64Array | Float32Array>(parts: readonly RingTensor[], cfg: FixedPointConfig, scaleBits: number, out: O): O {
+export function decodeSumInto<O extends Float64Array | Float32Array>(parts: readonly RingTensor[], cfg: FixedPointConfig, scaleBits: number, out: O, divisor = 1): O {
   const fn = 'decodeSumInto';
   if (!Array.isArray(parts) || parts.length === 0 || parts.length > 2 ** 20) throw new TypeError(`${fn}: argument 'parts' must be a non-empty array of RingTensors`);
+  if (typeof divisor !== 'number' || !(divisor > 0) || !Number.isFinite(divisor)) throw new RangeError(`${fn}: argument 'divisor' must be a finite number > 0, got ${String(divisor)}`);
   const n = out.length;
   parts.forEach((t, k) => {
     if (!(t instanceof RingTensor)) throw new TypeError(`${fn}: argument 'parts[${k}]' must be a RingTensor, got ${describe(t)}`);
     if (t.bits !== cfg.bits || t.size !== n) throw new ShapeMismatchError(`${fn}: argument 'parts[${k}]' has ${t.size} elements of Z_2^${t.bits}, expected ${n} of Z_2^${cfg.bits} (the length of 'out')`);
   });
-  const inv = 2 ** -scaleBits;
+  const inv = 2 ** -scaleBits / divisor;
   const vs = parts.map((t) => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2));
   // two parts (a reveal to an outside player): the unrolled three-part loops with a zero third part
   if (vs.length === 2) vs.push(zeroWords(vs[0]!.length));

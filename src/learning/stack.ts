@@ -307,7 +307,7 @@ export async function trainOnContext(ctx: ExecutionContext, o: StackTrainOptions
     const out = typed !== undefined ? await typed.call(ctx, comp, args) : await withContext(ctx, () => comp(...args));
     // (the remote context's typed result is this invocation's own array: used as is, no copy)
     const mean = out instanceof Float32Array ? out : Float32Array.from(out as ArrayLike<number>);
-    validateUpdate('aggregate', mean, n);
+    // (updateModel checks it: the right size, every element finite)
     if (o.mode === 'fedavg') for (let i = 0; i < n; i++) mean[i] = -mean[i]!;
     o.modelOwner.updateModel(mean);
     await o.afterRound?.(r + 1);

@@ -163,15 +163,17 @@ const INT_RANGE: Record<string, readonly [bigint, bigint]> = {
   int64: [-(2n ** 63n), 2n ** 63n - 1n],
 };
 
-/** Convert an aggregate leaf to the result dtype: exact integers range-checked, floats cast. */
+/** Convert an aggregate leaf to the result dtype: exact integers range-checked, floats cast (a whole Float32Array for a float32 leaf is taken as is: the protocol's own, fresh array). */
 export function toResultLeaf(v: AggregateLeafValue | undefined, t: TensorType, path: string, what: string): TensorValue {
   const size = t.size!;
   if (v === undefined || (v as { length?: unknown }).length !== size) {
     throw new FedValueError('PROTOCOL_RESULT', path, `${what}: aggregate leaf has ${v === undefined ? 'no value' : `${(v as { length: number }).length} elements`}, expected ${size}`);
   }
+  // a float32 leaf the protocol already decoded into float32, filling its own array: adopted, not copied
+  if (t.dtype === 'float32' && v instanceof Float32Array && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) return new TensorValue(t, v);
   const out = allocate(t.dtype, size);
   if (isIntegerDType(t.dtype)) {
-    if (v instanceof Float64Array) throw new FedValueError('PROTOCOL_RESULT', path, `${what}: an integer aggregate must be exact (bigint[]), got a Float64Array`);
+    if (v instanceof Float64Array || v instanceof Float32Array) throw new FedValueError('PROTOCOL_RESULT', path, `${what}: an integer aggregate must be exact (bigint[]), got a ${v.constructor.name}`);
     const [lo, hi] = INT_RANGE[t.dtype]!;
     for (let i = 0; i < size; i++) {
       const x = (v as readonly bigint[])[i]!;
@@ -182,7 +184,7 @@ export function toResultLeaf(v: AggregateLeafValue | undefined, t: TensorType, p
       if (out instanceof BigInt64Array) out[i] = x;
       else (out as Int32Array)[i] = Number(x);
     }
-  } else if (v instanceof Float64Array && (out instanceof Float32Array || out instanceof Float64Array)) {
+  } else if ((v instanceof Float64Array || v instanceof Float32Array) && (out instanceof Float32Array || out instanceof Float64Array)) {
     // the same conversion as the loop below, element for element (to float32: rounded to nearest), natively
     out.set(v);
   } else {

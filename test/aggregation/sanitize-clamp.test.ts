@@ -3,7 +3,8 @@
  * (`roles.sanitizeAndClamp`, used by the remote executor) gives what the two
  * steps it replaces give (sanitize, then clamp), element for element and
  * count for count; and the second `checkClientInput` of an input in one
- * process skips its scans only for the very input that passed the first.
+ * process skips its scans only for the very input that passed the first;
+ * a sanitizer's output is not scanned for NaN again, unless a leaf is swapped.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,5 +104,17 @@ describe('checkClientInput, checked again in the same process', () => {
     checkClientInput('c0', plan, input);
     v[4] = Number.NaN;
     assert.throws(() => checkClientInput('c0', plan, input), /element 4 is NaN/);
+  });
+  it("a sanitizer's output is not scanned for NaN again (it holds none); a leaf swapped into it is", () => {
+    const raw: ClientInput = { values: [Float32Array.of(1, Number.NaN, 3, Number.POSITIVE_INFINITY, 5, 6)] };
+    for (const made of [roles.sanitizeAndClamp!(plan, raw).input, sanitize(plan, raw, () => {})]) {
+      assert.ok(!Array.from(made.values[0] as Float32Array).some(Number.isNaN));
+      checkClientInput('c0', plan, made);
+      checkClientInput('c2', plan, made);
+      (made.values as Float32Array[])[0] = Float32Array.of(1, 2, Number.NaN, 4, 5, 6);
+      assert.throws(() => checkClientInput('c0', plan, made), /element 2 is NaN/);
+    }
+    // the raw input itself was never sanitized: scanned
+    assert.throws(() => checkClientInput('c0', plan, raw), /element 1 is NaN/);
   });
 });

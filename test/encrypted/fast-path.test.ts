@@ -125,6 +125,21 @@ describe('decodeSumInto (decode of a ring sum, no BigInt, no intermediate sum)',
     });
   }
 
+  it('divisor: each value divided by it in the decoding (within an ulp of decoding, then dividing); bad divisors refused', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.double({ min: 1e-3, max: 1e4, noNaN: true }), fc.constantFrom(...CFGS), (n, d, cfg) => {
+        const parts = Array.from({ length: 3 }, () => new Prg().ringTensor(cfg.bits, [n]));
+        const plain = decodeSumInto(parts, cfg, cfg.frac, new Float64Array(n));
+        const divided = decodeSumInto(parts, cfg, cfg.frac, new Float64Array(n), d);
+        for (let i = 0; i < n; i++) assert.ok(Math.abs(divided[i]! - plain[i]! / d) <= Math.abs(plain[i]! / d) * 2 ** -50, `element ${i}: ${divided[i]} vs ${plain[i]! / d}`);
+      }),
+      { numRuns: 60 },
+    );
+    for (const bad of [0, -1, NaN, Infinity, '2' as never]) {
+      assert.throws(() => decodeSumInto([new RingTensor(64, [1])], FIXED_LOW, 16, new Float64Array(1), bad), (e: unknown) => e instanceof RangeError && /argument 'divisor' must be a finite number > 0/.test((e as Error).message));
+    }
+  });
+
   it('rejects an empty parts list, non-tensors and size or ring mismatches', () => {
     assert.throws(() => decodeSumInto([], FIXED_LOW, 16, new Float64Array(1)), TypeError);
     assert.throws(() => decodeSumInto([{} as never], FIXED_LOW, 16, new Float64Array(1)), (e: unknown) => e instanceof TypeError && /'parts\[0\]'/.test((e as Error).message));
@@ -365,6 +380,26 @@ describe('ABY3.aggregateInto (secure aggregation revealed to one outside player)
       RingArena.clearPool();
     });
   }
+
+  it('divideByLast: the weighted mean (the last element the total weight) equals the revealed sum divided by it; a non-positive total refused', async () => {
+    for (const precision of ['low', 'high'] as const) {
+      const n = 50;
+      const xs = [0, 1, 2].map((k) => Float32Array.from({ length: n + 1 }, (_, i) => (i === n ? 1 : Math.cos(i * (k + 3)) * 10)));
+      const w = [0.5, 2, 3.25];
+      const p = new ABY3(...servers, { precision, transport: new MemoryTransport(), players: [...owners, target] });
+      const sum = (await p.aggregateInto(owners, xs, w, target, new Float64Array(n + 1)))!;
+      let seen: number | undefined;
+      const out = (await p.aggregateInto(owners, xs, w, target, new Float32Array(n), { divideByLast: (W) => void (seen = W) }))!;
+      assert.equal(seen, sum[n]);
+      assert.ok(Math.abs(seen! - 5.75) < 1e-4);
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(out[i]! - sum[i]! / sum[n]!) <= Math.abs(sum[i]! / sum[n]!) * 2 ** -22, `element ${i}`);
+      // the callback refuses: nothing is decoded
+      await assert.rejects(p.aggregateInto(owners, xs, w, target, new Float32Array(n), { divideByLast: () => { throw new RangeError('no mean'); } }), /no mean/);
+      // a zero total (every weight 0) is no divisor even if the callback lets it through
+      await assert.rejects(p.aggregateInto(owners, xs, [0, 0, 0], target, new Float32Array(n), { divideByLast: () => undefined }), /'divisor' must be a finite number > 0/);
+      await assert.rejects(p.aggregateInto(owners, xs, w, target, new Float32Array(n + 1), { divideByLast: () => undefined }), (e: unknown) => e instanceof ShapeMismatchError && /expected 50 \(the last of the 51 divides the others\)/.test((e as Error).message));
+    }
+  });
 
   it('SPMD: each player (or group) in its own simulated process; only the target gets the value', async () => {
     await checkSpmd('spmd-agg', (p, local, inputs, mult, n) => p.aggregateInto(owners, inputs, mult, target, local.includes('mo') ? new Float32Array(n) : undefined, { size: n }));

@@ -472,17 +472,25 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    * refuse: nothing is sent then). `options.collect`: dropout tolerance, as
    * encryptAddN's (server0 and server1 stop waiting when `until` resolves;
    * the gate then decides whether the sums over what arrived are sent).
+   * `options.divideByLast`: the last element of the sum divides the others
+   * (a weighted mean's total weight, in the decoding's own multiplication):
+   * `out` then has n - 1 elements, and the function is called with the
+   * decoded divisor first (it throws to refuse; the divisor must be > 0).
    */
-  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena; releaseGate?: () => Promise<void>; collect?: AddNCollection } = {}): Promise<O | undefined> {
+  async aggregateInto<O extends Float32Array | Float64Array>(owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], player: Player, out: O | undefined, options: { size?: number; arena?: RingArena; releaseGate?: () => Promise<void>; collect?: AddNCollection; divideByLast?: (divisor: number) => void } = {}): Promise<O | undefined> {
     const fn = 'ABY3.aggregateInto';
     const { arena, n } = this.#checkSumArgs(fn, owners, inputs, multipliers, options);
     const gate = options.releaseGate;
     if (gate !== undefined && typeof gate !== 'function') throw new TypeError(`${fn}: option 'releaseGate' must be a function`);
+    const byLast = options.divideByLast;
+    if (byLast !== undefined && typeof byLast !== 'function') throw new TypeError(`${fn}: option 'divideByLast' must be a function`);
+    if (byLast !== undefined && n < 2) throw new RangeError(`${fn}: option 'divideByLast' needs at least 2 elements, got ${n}`);
     const to = this.checkKnownPlayer(fn, 'player', player);
     if (this.servers.some((s) => s.name === to.name)) throw new TypeError(`${fn}: argument 'player' must not be a compute server (got '${to.name}'); use encryptSum and revealInto`);
     if (this.isLocal(to)) {
       if (!(out instanceof Float32Array || out instanceof Float64Array)) throw new TypeError(`${fn}: argument 'out' must be a Float32Array or Float64Array where '${to.name}' executes, got ${out === null ? 'null' : typeof out}`);
-      if (out.length !== n) throw new ShapeMismatchError(`${fn}: argument 'out' has ${out.length} elements, expected ${n}`);
+      const want = byLast === undefined ? n : n - 1;
+      if (out.length !== want) throw new ShapeMismatchError(`${fn}: argument 'out' has ${out.length} elements, expected ${want}${byLast === undefined ? '' : ' (the last of the ' + n + ' divides the others)'}`);
     }
     const shape = [n];
     const bits = this.bits;
@@ -539,6 +547,14 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     if (gate !== undefined && this.servers.some((s) => this.isLocal(s))) await gate();
     const [a, b] = await Promise.all([this.move(p0, to, `${key}/masks`, masks, shape), this.move(p1, to, `${key}/rest`, rest, shape)]);
     if (!this.isLocal(to)) return undefined;
-    return decodeSumInto([this.must(a, to, 'masks'), this.must(b, to, 'rest')], this.fixed, this.fixed.frac, out!);
+    const sums = [this.must(a, to, 'masks'), this.must(b, to, 'rest')];
+    if (byLast === undefined) return decodeSumInto(sums, this.fixed, this.fixed.frac, out!);
+    // the divisor first (its two ring elements alone), then the others divided by it as they are decoded
+    const limbs = bits === 64 ? 1 : 2;
+    const head = sums.map((t) => new RingTensor(bits, [n - 1], t.data.subarray(0, (n - 1) * limbs)));
+    const last = sums.map((t) => new RingTensor(bits, [1], t.data.subarray((n - 1) * limbs)));
+    const divisor = decodeSumInto(last, this.fixed, this.fixed.frac, new Float64Array(1))[0]!;
+    byLast(divisor);
+    return decodeSumInto(head, this.fixed, this.fixed.frac, out!, divisor);
   }
 }
