@@ -3,23 +3,23 @@
  * with every player a separate OS process on loopback (3 compute servers and
  * 3 data owners started by launchPlayers, each data owner serving its third
  * of MNIST (--data), the model owner a seventh process,
- * bench/networked-driver.ts), run two ways over the same players:
- *   - spmd: the hand-written SPMD job (src/deploy/training.ts);
- *   - stack: FedSGD on the execution stack (runStackTraining: the learning
- *     round as a federated computation in a remoteContext);
- * against the in-process epoch (the learning layer's fedSgdRound with the
- * ABY3 secure aggregator, one process) in the same run. The SPMD run must end
- * with the in-process weights (checked, bit for bit); the stack's weighted
- * mean (private weights) rounds differently, so its weights are reported
- * against them (max |difference|). Reported: total and median round time of
- * each, the ratios stack / in-process (target <= 1.5), spmd / in-process, and
- * stack / spmd (target <= 1.1). Start-up (process launch, data loading, job
- * or session set-up) is reported separately and not part of the epoch time.
+ * bench/networked-driver.ts): FedSGD on the execution stack
+ * (runStackTraining: the learning round as a federated computation in a
+ * remoteContext), against the in-process epoch (the learning layer's
+ * fedSgdRound with the ABY3 secure aggregator, one process) in the same run.
+ * The stack's weighted mean (private weights) rounds differently from the
+ * in-process mean, so its weights are reported against them (max and mean
+ * |difference|). Reported: total and median round time, the ratio to the
+ * in-process epoch (target <= 1.5). Start-up (process launch, data loading,
+ * session set-up) is reported separately and not part of the epoch time.
+ *
+ * (Until it was retired, the hand-written SPMD FedSGD job ran here too, in
+ * ABBA order with the stack; its last comparison, stack / SPMD 1.05 to 1.07
+ * over three runs, is kept in bench/results/networked-spmd-retired.json.)
  *
  *   node --import tsx bench/networked.bench.ts     -> bench/results/networked.json
  *   env: BENCH_STEPS (rounds; default a full epoch = 156), BENCH_PROTOCOL (aby3),
- *        BENCH_ENGINES (default 'spmd,stack': which networked runs, in this order),
- *        BENCH_REPEAT (default 1: the networked runs this many times each, in ABBA order (spmd, stack, stack, spmd, ...); medians over all),
+ *        BENCH_REPEAT (default 1: the networked run this many times; medians over all),
  *        BENCH_LINKS (tls | noise: how the links are secured; default tls, as the README's deployment),
  *        FEDCRYPT_TRACE=1 (every process's per-round phase lines on stderr; see docs/DEPLOY.md),
  *        BENCH_PROFILE_DIR=<dir> (the seven player processes write --cpu-prof profiles there),
@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { keygen } from '../src/deploy/keys.js';
 import { launchPlayers } from '../src/deploy/launch.js';
 import { spawn } from 'node:child_process';
-import { freePorts, ROLES7, sameBits } from '../test/deploy/helpers.js';
+import { freePorts, ROLES7 } from '../test/deploy/helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const PROTOCOL = process.env['BENCH_PROTOCOL'] ?? 'aby3';
@@ -80,7 +80,7 @@ async function inProcess(): Promise<{ rounds: number[]; weights: Float32Array }>
 interface NetRun { rounds: number[]; weights: Float32Array; jobMs: number }
 
 /** The seven processes on loopback: the six players (launched once), then each model-owner run in its own process. */
-async function networked(engines: readonly ('spmd' | 'stack')[], repeat: number): Promise<{ runs: Record<string, NetRun[]>; startupMs: number }> {
+async function networked(repeat: number): Promise<{ runs: NetRun[]; startupMs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-netbench-'));
   const ports = await freePorts(ROLES7.length);
   const players: Record<string, unknown> = {};
@@ -94,7 +94,7 @@ async function networked(engines: readonly ('spmd' | 'stack')[], repeat: number)
   let serving = 0;
   let ready!: () => void;
   const allUp = new Promise<void>((r) => (ready = r));
-  // each data owner serves the slice the SPMD job gives it (splitForOwners: equal thirds), for the stack's sessions
+  // each data owner serves its third of the training set (splitForOwners' equal thirds, as in process)
   const third = 60000 / 3;
   const l = launchPlayers({
     configPath, keysDir: join(dir, 'keys'), cliPath: join(root, 'test/deploy/cli-entry.ts'), execArgv: [...NODE_FLAGS, '--import', import.meta.resolve('tsx'), ...PROFILE],
@@ -108,27 +108,26 @@ async function networked(engines: readonly ('spmd' | 'stack')[], repeat: number)
       else if (/failed|error/i.test(line)) console.error(line);
     },
   });
-  const runs: Record<string, NetRun[]> = Object.fromEntries(engines.map((e) => [e, []]));
+  const runs: NetRun[] = [];
   try {
     await allUp;
     const startupMs = performance.now() - t0;
     for (let k = 0; k < repeat; k++) {
-      // ABBA: the order alternates between repeats (the players warm up over the first runs: a fixed order would favour the second engine)
-      for (const engine of k % 2 === 0 ? engines : [...engines].reverse()) {
+      {
         // the model owner in its own process, as `fedcrypt train --config` runs in a deployment
         const driver = spawn(process.execPath, [...NODE_FLAGS, ...MO_FLAGS, '--import', import.meta.resolve('tsx'), ...PROFILE, join(root, 'bench/networked-driver.ts')], {
-          env: { ...process.env, FEDCRYPT_BENCH_DRIVER: JSON.stringify({ engine, configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, steps: STEPS, batchSize: BATCH, seed: SEED, trace: TRACE }) },
+          env: { ...process.env, FEDCRYPT_BENCH_DRIVER: JSON.stringify({ configPath, keyPath: join(dir, 'keys', 'model-owner.key'), protocol: PROTOCOL, steps: STEPS, batchSize: BATCH, seed: SEED, trace: TRACE }) },
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         let out = '';
         driver.stdout!.on('data', (b: Buffer) => (out += b.toString()));
         if (MO_FLAGS.length > 0) driver.stdout!.on('data', (b: Buffer) => process.stderr.write(b.toString().replace(/^\{"rounds.*$/m, '')));
         const code = await new Promise<number | null>((r) => driver.on('exit', r));
-        if (code !== 0) throw new Error(`model owner process (${engine}) exited with code ${code}`);
+        if (code !== 0) throw new Error(`model owner process exited with code ${code}`);
         const res = JSON.parse(out.trim().split('\n').pop()!) as { rounds: number[]; jobMs: number; weights: string };
         const b = Buffer.from(res.weights, 'base64');
-        runs[engine]!.push({ rounds: res.rounds, weights: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), jobMs: res.jobMs });
-        console.error(`${engine} run ${k + 1}/${repeat}: ${(res.rounds.reduce((a, x) => a + x, 0) / 1000).toFixed(2)} s, median round ${median(res.rounds).toFixed(1)} ms`);
+        runs.push({ rounds: res.rounds, weights: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), jobMs: res.jobMs });
+        console.error(`stack run ${k + 1}/${repeat}: ${(res.rounds.reduce((a, x) => a + x, 0) / 1000).toFixed(2)} s, median round ${median(res.rounds).toFixed(1)} ms`);
       }
     }
     return { runs, startupMs };
@@ -138,55 +137,39 @@ async function networked(engines: readonly ('spmd' | 'stack')[], repeat: number)
   }
 }
 
-const ENGINES = (process.env['BENCH_ENGINES'] ?? 'spmd,stack').split(',').filter((e): e is 'spmd' | 'stack' => e === 'spmd' || e === 'stack');
 const REPEAT = Math.max(1, Number(process.env['BENCH_REPEAT'] ?? 1));
 const load0 = loadavg()[0]!;
 const inp = await inProcess();
-const net = await networked(ENGINES, REPEAT);
+const net = await networked(REPEAT);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
 const meanAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => m + Math.abs(x - b[i]!), 0) / a.length;
 const inTotal = sum(inp.rounds);
-const describeRuns = (rs: NetRun[]) => ({
-  totalMs: rs.map((r) => sum(r.rounds)),
-  medianTotalMs: median(rs.map((r) => sum(r.rounds))),
-  medianRoundMs: median(rs.flatMap((r) => r.rounds)),
-  firstRoundMs: rs.map((r) => r.rounds[0]),
-  jobIncludingSetupMs: rs.map((r) => r.jobMs),
-  // mean round time in each quarter of a run (medians over the runs): a cost that grows with the rounds shows here
-  quarterMeansMs: [0, 1, 2, 3].map((q) => median(rs.map((r) => {
-    const part = r.rounds.slice(Math.floor((q * r.rounds.length) / 4), Math.floor(((q + 1) * r.rounds.length) / 4));
-    return part.length > 0 ? sum(part) / part.length : NaN;
-  }))),
-});
-const engines: Record<string, unknown> = {};
-for (const e of ENGINES) {
-  const d = describeRuns(net.runs[e]!);
-  engines[e] = {
-    ...d,
-    ratioToInProcess: { total: d.medianTotalMs / inTotal, medianRound: d.medianRoundMs / median(inp.rounds), target: e === 'stack' ? 1.5 : undefined },
-    ...(e === 'spmd' ? { sameWeightsAsInProcess: net.runs[e]!.every((r) => sameBits(r.weights, inp.weights)) } : { maxAbsDiffToInProcess: Math.max(...net.runs[e]!.map((r) => maxAbsDiff(r.weights, inp.weights))), meanAbsDiffToInProcess: Math.max(...net.runs[e]!.map((r) => meanAbsDiff(r.weights, inp.weights))) }),
-  };
-}
-const both = ENGINES.includes('spmd') && ENGINES.includes('stack');
+const rs = net.runs;
+const medianTotalMs = median(rs.map((r) => sum(r.rounds)));
+const medianRoundMs = median(rs.flatMap((r) => r.rounds));
 const result = {
   bench: 'networked',
-  what: `secure FedSGD epoch: network_a, 3 data owners, ${PROTOCOL}, batch ${BATCH}, ${STEPS} rounds${STEPS === FULL_EPOCH ? ' (one full epoch)' : ` (of ${FULL_EPOCH} in an epoch)`}`,
+  what: `secure FedSGD epoch on the execution stack: network_a, 3 data owners, ${PROTOCOL}, batch ${BATCH}, ${STEPS} rounds${STEPS === FULL_EPOCH ? ' (one full epoch)' : ` (of ${FULL_EPOCH} in an epoch)`}`,
   machine: { cpus: cpus().length, loadavg1Before: load0, loadavg1After: loadavg()[0] },
   inProcess: { totalMs: inTotal, medianRoundMs: median(inp.rounds) },
-  networked: { links: LINKS, processes: 7, startupMs: net.startupMs, repeat: REPEAT, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS, ...engines },
-  ...(both ? {
-    stackToSpmd: {
-      // each stack run against the SPMD run next to it (the machine's load drifts: adjacent runs compare best)
-      pairs: net.runs['stack']!.map((r, i) => sum(r.rounds) / sum(net.runs['spmd']![i]!.rounds)),
-      medianPair: median(net.runs['stack']!.map((r, i) => sum(r.rounds) / sum(net.runs['spmd']![i]!.rounds))),
-      total: (engines['stack'] as { medianTotalMs: number }).medianTotalMs / (engines['spmd'] as { medianTotalMs: number }).medianTotalMs,
-      medianRound: (engines['stack'] as { medianRoundMs: number }).medianRoundMs / (engines['spmd'] as { medianRoundMs: number }).medianRoundMs,
-      target: 1.1,
-    },
-  } : {}),
+  networked: {
+    links: LINKS, processes: 7, startupMs: net.startupMs, repeat: REPEAT, nodeFlags: NODE_FLAGS, modelOwnerNodeFlags: MO_FLAGS,
+    totalMs: rs.map((r) => sum(r.rounds)),
+    medianTotalMs,
+    medianRoundMs,
+    firstRoundMs: rs.map((r) => r.rounds[0]),
+    jobIncludingSetupMs: rs.map((r) => r.jobMs),
+    // mean round time in each quarter of a run (medians over the runs): a cost that grows with the rounds shows here
+    quarterMeansMs: [0, 1, 2, 3].map((q) => median(rs.map((r) => {
+      const part = r.rounds.slice(Math.floor((q * r.rounds.length) / 4), Math.floor(((q + 1) * r.rounds.length) / 4));
+      return part.length > 0 ? sum(part) / part.length : NaN;
+    }))),
+    maxAbsDiffToInProcess: Math.max(...rs.map((r) => maxAbsDiff(r.weights, inp.weights))),
+    meanAbsDiffToInProcess: Math.max(...rs.map((r) => meanAbsDiff(r.weights, inp.weights))),
+  },
+  ratioToInProcess: { total: medianTotalMs / inTotal, medianRound: medianRoundMs / median(inp.rounds), target: 1.5 },
 };
 console.log(JSON.stringify(result, null, 2));
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/networked.json'), `${JSON.stringify(result, null, 2)}\n`);
-if (ENGINES.includes('spmd') && !(engines['spmd'] as { sameWeightsAsInProcess: boolean }).sameWeightsAsInProcess) process.exitCode = 1;

@@ -6,7 +6,7 @@
  *   fedcrypt config --check config.json [--keys keys]
  *   fedcrypt player --config config.json --name server0 [--key keys/server0.key] [policy options]
  *   fedcrypt launch --config config.json [--keys keys] [--restart 3]
- *   fedcrypt train network_a mnist --config config.json [--mode fedsgd|fedavg] [--engine stack|spmd] [--round-timeout 60] [--checkpoint-dir ckpt] [--resume]
+ *   fedcrypt train network_a mnist --config config.json [--mode fedsgd|fedavg] [--round-timeout 60] [--checkpoint-dir ckpt] [--resume] [--dropout]
  *
  * `train` without --config is unchanged (in process); these commands add the
  * options to the existing `train` command and run the networked driver when
@@ -16,7 +16,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 // a cycle (main.ts registers these commands); safe: runTrain is only called from an action, after both modules are evaluated.
 // (A dynamic import('./main.js') here would wait for main.ts's top-level await when it is the entry point: a deadlock.)
 import { runTrain, type TrainCliOptions } from './main.js';
-import { checkTrainOptions, defaultEngine, userMessage, type Engine } from './options.js';
+import { checkTrainOptions, userMessage } from './options.js';
 import { registerConfigCommand } from './config-command.js';
 
 function intArg(name: string, min: number) {
@@ -43,40 +43,11 @@ interface NetTrainCli extends TrainCliOptions {
   checkpointDir?: string;
   resume?: boolean;
   validationLimit?: number;
-  engine?: Engine;
   dropout?: boolean;
 }
 
-/** `fedcrypt train ... --config`: the networked driver. Returns the exit code. */
+/** `fedcrypt train ... --config`: FedSGD or FedAvg on the execution stack (a remoteContext over the players). Returns the exit code. */
 export async function runNetworkedTrain(model: string, dataset: string, o: NetTrainCli, ownersGiven: boolean, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
-  if ((o.engine ?? defaultEngine(o.mode)) === 'stack') return runStackTrain(model, dataset, o, ownersGiven, log);
-  const { runNetworkedTraining } = await import('../deploy/driver.js');
-  (await import('../deploy/heap.js')).tuneHeapForRounds();
-  const t0 = performance.now();
-  const r = await runNetworkedTraining({
-    configPath: o.config!, ...(o.key ? { keyPath: o.key } : {}),
-    model, dataset, protocol: o.protocol, precision: o.precision, ...(ownersGiven ? { owners: o.owners } : {}), mode: o.mode, epochs: o.epochs,
-    batchSize: o.batchSize, seed: o.seed, nonIid: o.nonIid ?? false, ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
-    ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    roundTimeoutMs: Math.round((o.roundTimeout ?? 60) * 1000), ...(o.checkpointDir ? { checkpointDir: o.checkpointDir } : {}), resume: o.resume ?? false,
-    ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
-    log,
-    onRound: (x) => log(`  round ${x.round}/${x.totalSteps} (epoch ${x.epoch}) train loss ${x.trainLoss.toFixed(4)}, ${x.ms.toFixed(0)} ms`),
-    onEpoch: (m) => log(`epoch ${m.epoch} (round ${m.round}): test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}`),
-  });
-  const secs = ((performance.now() - t0) / 1000).toFixed(2);
-  if (r.error) {
-    console.error(`error: ${userMessage(r.error.message)}`);
-    log(`stopped after round ${r.round}/${r.totalSteps}${o.checkpointDir ? `; checkpoint of round ${r.round} in ${o.checkpointDir} (continue with --resume)` : ''}`);
-    return 1;
-  }
-  const last = r.epochs[r.epochs.length - 1];
-  log(`finished round ${r.round}/${r.totalSteps} in ${secs}s${last ? `; final test accuracy: ${pct(last.accuracy)}` : ''}`);
-  return 0;
-}
-
-/** `fedcrypt train ... --config` on the execution stack (remoteContext over the players): FedAvg, or FedSGD with --engine stack. */
-async function runStackTrain(model: string, dataset: string, o: NetTrainCli, ownersGiven: boolean, log: (s: string) => void): Promise<number> {
   const { runStackTraining } = await import('../deploy/stack-training.js');
   (await import('../deploy/heap.js')).tuneHeapForRounds();
   const t0 = performance.now();
@@ -174,7 +145,6 @@ export function registerDeployCommands(program: Command): void {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
       const { startPlayer } = await import('../deploy/player.js');
       const { loadConfig } = await import('../transport/config.js');
-      const { servePlayer } = await import('../deploy/training.js');
       const { parseConfigPolicy, resolvePolicy } = await import('../deploy/policy.js');
       const config = loadConfig(o.config, { requireKeys: true });
       const policy = resolvePolicy(parseConfigPolicy(config.policy, `${o.config}: `), {
@@ -209,7 +179,7 @@ export function registerDeployCommands(program: Command): void {
           }
           data = await learningDataSource(o.data, o.name, config, o.clients ?? 1);
         } else if (o.data !== undefined) data = await loadDataModule(o.data);
-        // remote execution sessions (any federated computation) beside the training jobs; both end when the transport closes
+        // remote execution sessions (any federated computation, training included) until the transport closes
         const { loadIdentity } = await import('../deploy/keys.js');
         const identity = loadIdentity(o.key ?? `keys/${o.name}.key`);
         const sessions = serveSessions(transport, config, o.name, {
@@ -218,7 +188,6 @@ export function registerDeployCommands(program: Command): void {
         }).catch((e: unknown) => {
           if (!stopped) console.error(`${o.name}: sessions stopped: ${(e as Error).message}`);
         });
-        await servePlayer(transport, config, o.name, { stopped: () => stopped, policy });
         await sessions;
       } finally {
         unready?.();
@@ -235,9 +204,24 @@ export function registerDeployCommands(program: Command): void {
     .option('--keys <dir>', 'folder with the <name>.key files', 'keys')
     .option('--include-model-owner', 'also start the model owner as a plain player')
     .option('--restart <n>', 'start a crashed player again, at most n times per player (backoff 1 s, doubling, at most 30 s)', intArg('--restart', 0), 0)
-    .action(async (o: { config: string; keys: string; includeModelOwner?: boolean; restart: number }) => {
+    .option('--data <player=spec>', "a data owner's --data (repeat per data owner), e.g. --data owner0=mnist:0-20000", (v: string, acc: Record<string, string>) => {
+      const m = /^([^=\s]+)=(.+)$/.exec(v);
+      if (!m) throw new InvalidArgumentError(`--data expected <player>=<spec> (e.g. owner0=mnist:0-20000), got "${v}"`);
+      if (acc[m[1]!] !== undefined) throw new InvalidArgumentError(`--data: ${m[1]} given twice`);
+      return { ...acc, [m[1]!]: m[2]! };
+    }, {} as Record<string, string>)
+    .action(async (o: { config: string; keys: string; includeModelOwner?: boolean; restart: number; data: Record<string, string> }) => {
       const { launchPlayers } = await import('../deploy/launch.js');
-      const l = launchPlayers({ configPath: o.config, keysDir: o.keys, includeModelOwner: o.includeModelOwner ?? false, restarts: o.restart });
+      const { loadConfig } = await import('../transport/config.js');
+      const config = loadConfig(o.config);
+      for (const name of Object.keys(o.data)) {
+        const p = config.players.find((x) => x.name === name);
+        if (p === undefined || p.role !== 'data-owner') throw new InvalidArgumentError(`--data ${name}=...: ${name} is not a data owner of ${o.config} (${config.players.filter((x) => x.role === 'data-owner').map((x) => x.name).join(', ')})`);
+      }
+      const l = launchPlayers({
+        configPath: o.config, keysDir: o.keys, includeModelOwner: o.includeModelOwner ?? false, restarts: o.restart,
+        playerArgs: (name) => (o.data[name] === undefined ? [] : ['--data', o.data[name]!]),
+      });
       const stop = () => void l.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -253,7 +237,6 @@ export function registerDeployCommands(program: Command): void {
       .option('--round-timeout <seconds>', 'networked: deadline of each round', secondsArg('--round-timeout'), 60)
       .option('--checkpoint-dir <dir>', 'networked: checkpoint after every round into this folder')
       .option('--resume', 'networked: continue from the checkpoint in --checkpoint-dir')
-      .addOption(new Option('--engine <name>', `networked: 'stack' (the execution stack: FedAvg, FedSGD) or 'spmd' (the hand-written FedSGD job); default: ${defaultEngine('fedsgd')} for FedSGD, stack for FedAvg`).choices(['stack', 'spmd']))
       .option('--validation-limit <n>', 'validate on at most n test images', intArg('--validation-limit', 1))
       .option('--dropout', "networked, aby3/pond/paillier: a round completes without a data owner lost in it, over the others (the compute servers' --collect-timeout); metrics.json and report.html name each dropout");
     train.action(async (model: string, dataset: string, o: NetTrainCli) => {

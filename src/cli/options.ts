@@ -13,23 +13,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 export interface RunShape {
   mode: 'fedsgd' | 'fedavg';
   protocol: string;
-  /** --config given: the networked driver. */
+  /** --config given: the networked driver (the execution stack over the config's players). */
   networked: boolean;
-  /** Networked: the execution stack or the SPMD job path (default: `defaultEngine(mode)`). */
-  engine?: Engine;
 }
-
-export type Engine = 'stack' | 'spmd';
-
-/**
- * The engine of a networked run when --engine is not given: FedAvg runs on
- * the execution stack only; FedSGD on the SPMD job path, until the stack
- * meets its performance targets against it (docs/DEPLOY.md).
- */
-export const DEFAULT_FEDSGD_ENGINE: Engine = 'spmd';
-export const defaultEngine = (mode: RunShape['mode']): Engine => (mode === 'fedavg' ? 'stack' : DEFAULT_FEDSGD_ENGINE);
-const engineOf = (r: RunShape): Engine => r.engine ?? defaultEngine(r.mode);
-const spmd = (r: RunShape): boolean => r.networked && engineOf(r) === 'spmd';
 
 interface Rule {
   /** commander's attribute name */
@@ -48,15 +34,10 @@ export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'checkpointDir', whyNot: (r) => (r.networked ? undefined : IN_PROCESS) },
   { key: 'resume', whyNot: (r) => (r.networked ? undefined : IN_PROCESS) },
   {
-    key: 'engine',
-    whyNot: (r, v) => (!r.networked ? `${IN_PROCESS}: it chooses how the players run the training` : v === 'spmd' && r.mode === 'fedavg' ? 'spmd runs --mode fedsgd only (FedAvg runs on the execution stack)' : undefined),
-  },
-  { key: 'out', whyNot: (r) => (spmd(r) ? 'is not available with the SPMD job path (--engine spmd): it writes no run folder (its progress and final accuracy are printed; --checkpoint-dir keeps the model); --engine stack writes one' : undefined) },
-  {
     key: 'dropout',
-    whyNot: (r) => (!r.networked ? `${IN_PROCESS}: in one process no data owner can drop out` : spmd(r) ? 'needs the execution stack (--engine stack; the SPMD job fails a round a data owner drops out of)' : r.protocol === 'plaintext' ? 'is built for the secure protocols (aby3, pond, paillier)' : undefined),
+    whyNot: (r) => (!r.networked ? `${IN_PROCESS}: in one process no data owner can drop out` : r.protocol === 'plaintext' ? 'is built for the secure protocols (aby3, pond, paillier)' : undefined),
   },
-  { key: 'nonIid', whyNot: (r) => (r.networked && !spmd(r) ? "is in-process (and --engine spmd) only: on the execution stack each data owner's data is what its player's --data names" : undefined) },
+  { key: 'nonIid', whyNot: (r) => (r.networked ? "is in-process only: with --config each data owner's data is what its player's --data names" : undefined) },
   { key: 'onBadUpdate', whyNot: (r, v) => (r.networked && v !== 'abort' ? 'skip is in-process only: with --config a bad update fails the round, naming the data owner' : undefined) },
   {
     key: 'minContributors',
@@ -91,8 +72,8 @@ export function inapplicableOptions(run: RunShape, given: (key: string) => boole
  * Refuse, before anything starts, the options given on `cmd`'s command line
  * that do not apply to this run (InvalidArgumentError listing each).
  */
-export function checkTrainOptions(cmd: Command, o: Record<string, unknown> & { mode: RunShape['mode']; protocol: string; config?: string; engine?: unknown }): void {
-  const run: RunShape = { mode: o.mode, protocol: String(o.protocol).toLowerCase(), networked: o.config !== undefined, ...(o.engine === 'stack' || o.engine === 'spmd' ? { engine: o.engine } : {}) };
+export function checkTrainOptions(cmd: Command, o: Record<string, unknown> & { mode: RunShape['mode']; protocol: string; config?: string }): void {
+  const run: RunShape = { mode: o.mode, protocol: String(o.protocol).toLowerCase(), networked: o.config !== undefined };
   const problems = inapplicableOptions(run, (k) => cmd.getOptionValueSource(k) === 'cli', o);
   if (problems.length === 1) throw new InvalidArgumentError(problems[0]!);
   if (problems.length > 1) throw new InvalidArgumentError(`${problems.length} options do not apply to this run:\n  ${problems.join('\n  ')}`);

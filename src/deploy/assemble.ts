@@ -15,8 +15,8 @@ import { certificateDer, checkPlayerCertificate } from '../crypto/tls-identity.j
 import { decodeKey } from '../crypto/identity.js';
 import { ConfigError, formatConfig, validateConfig, LINK_MODES, type DeployConfig, type LinkMode, type Role } from '../transport/config.js';
 import { DEFAULT_LIMITS, LIMIT_NAMES } from '../transport/limits.js';
-import { checkServersFor, configHash, configRoles, NETWORK_PROTOCOLS } from './job.js';
-import { describePolicy, parseConfigPolicy, resolvePolicy } from './policy.js';
+import { checkServersFor, configHash, configRoles } from './roster.js';
+import { describePolicy, NETWORK_PROTOCOLS, parseConfigPolicy, resolvePolicy } from './policy.js';
 import { keyPaths } from './keys.js';
 
 export interface AssembleOptions {

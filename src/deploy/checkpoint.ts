@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { TRAINING_KEYS, type TrainingParams } from './job.js';
 import { STACK_KEYS, type StackParams } from './stack-params.js';
 
 const MAGIC = 'FCCKPT01';
@@ -23,8 +22,12 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
-/** The parameters a checkpoint records: the SPMD job's, or a stack run's (`engine: 'stack'`). */
-export type CheckpointParams = TrainingParams | StackParams;
+/**
+ * The parameters a checkpoint records: a stack run's (`engine: 'stack'`).
+ * (Checkpoints of the retired SPMD job path have no `engine` and are refused
+ * by name at --resume.)
+ */
+export type CheckpointParams = StackParams;
 
 export interface Checkpoint {
   /** Rounds completed. */
@@ -149,15 +152,13 @@ export function loadCheckpoint(dir: string): Checkpoint {
 
 /** Differences between the checkpoint's training parameters and this run's (empty: resumable). */
 export function paramDifferences(saved: CheckpointParams, now: CheckpointParams): string[] {
-  const engine = (p: CheckpointParams): string => ('engine' in p ? p.engine : 'spmd');
-  if (engine(saved) !== engine(now)) {
-    const by = (e: string) => (e === 'stack' ? 'the execution stack' : "the SPMD job path (--engine spmd)");
-    return [`engine: the checkpoint was written by ${by(engine(saved))}, this run trains on ${by(engine(now))} (the two aggregate differently)`];
-  }
-  const out: string[] = [];
   const a = saved as unknown as Record<string, unknown>;
   const b = now as unknown as Record<string, unknown>;
-  for (const k of engine(now) === 'stack' ? STACK_KEYS : TRAINING_KEYS) {
+  if (a['engine'] !== b['engine']) {
+    return [`engine: the checkpoint was written by ${a['engine'] === undefined ? 'the retired SPMD job path (a fedcrypt before the execution stack ran FedSGD)' : JSON.stringify(a['engine'])}, this run trains on the execution stack (the two aggregate differently)`];
+  }
+  const out: string[] = [];
+  for (const k of STACK_KEYS) {
     const x = JSON.stringify(a[k]);
     const y = JSON.stringify(b[k]);
     if (x !== y) out.push(`${k}: checkpoint ${x ?? 'none'}, this run ${y ?? 'none'}`);

@@ -16,11 +16,10 @@ export {
 export { keygen, keyPaths, loadIdentity, type KeygenResult } from './keys.js';
 export { parseJsonStrict, JsonSyntaxError, DuplicateKeyError } from '../transport/config-json.js';
 export { startPlayer, type PlayerOptions } from './player.js';
-// networked training (issue 6, second half)
-export { configHash, configRoles, parseJobSpec, encodeJobSpec, JobError, NETWORK_PROTOCOLS, type JobSpec, type TrainingParams, type NetworkProtocol } from './job.js';
+// the config's roster, checkpoints of networked training
+export { configHash, configRoles, checkServersFor } from './roster.js';
+export { NETWORK_PROTOCOLS, type NetworkProtocol } from './policy.js';
 export { saveCheckpoint, loadCheckpoint, hasCheckpoint, CheckpointError, type Checkpoint } from './checkpoint.js';
-export { servePlayer, runPlayerJob, runDriverJob, jobAggregation, RoundError, type ServeOptions, type DriverRound } from './training.js';
-export { runNetworkedTraining, driveTraining, prepareDriver, resolveParams, type NetworkTrainOptions, type NetworkTrainResult, type DriverOptions } from './driver.js';
 export { launchPlayers, type LaunchOptions, type Launched } from './launch.js';
 export { tuneHeapForRounds, HEAP_GROWING_PERCENT } from './heap.js';
 // one execution stack: remote sessions over the config's players (issue 13)

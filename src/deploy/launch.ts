@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../transport/config.js';
-import { configRoles } from './job.js';
+import { configRoles } from './roster.js';
 import { checkPlayerKey } from './player.js';
 
 export interface LaunchOptions {

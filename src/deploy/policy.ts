@@ -1,10 +1,12 @@
 /**
  * Party policy: what a player is willing to contribute to, held locally and
- * checked before it sends a byte for a job.
+ * checked before it sends a byte for a session (session.ts: the protocol and
+ * roster of the session; each aggregation plan, roles.ts `enforcePlan`; the
+ * learning steps, learning/stack.ts `setLearningPolicy`).
  *
  * A data owner or compute server never trusts what the model owner asks for.
- * Every job spec it receives is checked here against its own policy, built
- * from three sources, each only able to make the previous one stricter:
+ * Its policy is built from three sources, each only able to make the previous
+ * one stricter:
  *
  *   1. the defaults below (secure: no plaintext, at least 3 contributors,
  *      batches of at least 16, at most 10,000 rounds);
@@ -14,16 +16,16 @@
  *      only stricter than the config, and the one place where the loudly
  *      named `--insecure-allow-plaintext` opts in to the plaintext baseline.
  *
- * A job that breaks the policy is refused with a PolicyError naming the rule;
- * the refusing player logs it, answers the model owner with the refusal, and
- * sends nothing else for that job.
+ * What breaks the policy is refused with a PolicyError naming the rule; the
+ * refusing player logs it, answers the model owner with the refusal, and
+ * sends nothing else in that session.
  */
 import { PolicyError } from '../core/errors.js';
 import { ConfigError } from '../transport/config.js';
 
 export { PolicyError };
 
-/** The protocols a networked job may name (job.ts re-exports this list). */
+/** The protocols a networked session may name. */
 export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'paillier', 'plaintext'] as const;
 export type NetworkProtocol = (typeof NETWORK_PROTOCOLS)[number];
 /** The secure ones: what a policy accepts unless told otherwise. */
@@ -36,12 +38,6 @@ export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond', 'pa
  * `"policy": { "protocols": [...] }` or the operator enables it.
  */
 export const DEFAULT_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond'];
-/** The protocols of the hand-written SPMD FedSGD job (deploy/training.ts); Paillier runs only on the execution stack. */
-export const JOB_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond', 'plaintext'];
-
-/** The rules a PolicyError can name. */
-export const POLICY_RULES = ['protocol', 'minContributors', 'roster', 'minBatchSize', 'maxRounds', 'model', 'dataset', 'mode', 'jobId', 'agreement'] as const;
-export type PolicyRule = (typeof POLICY_RULES)[number];
 
 export interface PartyPolicy {
   /** Protocols this party takes part in. Contains 'plaintext' only if `insecureAllowPlaintext`. */
@@ -52,7 +48,7 @@ export interface PartyPolicy {
   readonly minContributors: number;
   /** FedSGD: each data owner's gradient is over at least this many examples. */
   readonly minBatchSize: number;
-  /** A job has at most this many rounds in total. */
+  /** A training run (the learning steps of a session) has at most this many rounds in total. */
   readonly maxRounds: number;
   /** The models this party was started for (null: any model the library knows). */
   readonly models: readonly string[] | null;
@@ -196,68 +192,4 @@ export function describePolicy(p: PartyPolicy): string {
     `models ${p.models ? p.models.join(', ') : 'any'}`,
     `datasets ${p.datasets ? p.datasets.join(', ') : 'any'}`,
   ].join('; ');
-}
-
-/** The parts of a job spec the policy looks at. */
-export interface PolicyJob {
-  protocol: string;
-  mode: string;
-  model: string;
-  dataset: string;
-  batchSize: number;
-  totalSteps: number;
-  modelOwner: string;
-  dataOwners: readonly string[];
-  servers: readonly string[];
-}
-
-/** The roster of the config: who may take which part. */
-export interface PolicyRoster {
-  modelOwner: string;
-  dataOwners: readonly string[];
-  servers: readonly string[];
-}
-
-/**
- * Check a job against this party's policy and the config's roster; throws
- * PolicyError naming the first rule broken. `me` is the checking player.
- */
-export function checkJob(policy: PartyPolicy, job: PolicyJob, roster: PolicyRoster, me: string): void {
-  if (!(policy.protocols as readonly string[]).includes(job.protocol)) {
-    const hint = job.protocol === 'plaintext' ? " (plaintext hands each data owner's update to the model owner; only the operator's local --insecure-allow-plaintext enables it)" : '';
-    throw new PolicyError('protocol', `${me} takes part in ${policy.protocols.join(', ')} only, the job asks for '${job.protocol}'${hint}`);
-  }
-  if (job.mode !== 'fedsgd') throw new PolicyError('mode', `${me} takes part in 'fedsgd' jobs only, the job asks for '${job.mode}'`);
-  if (job.modelOwner !== roster.modelOwner) throw new PolicyError('roster', `the job names model owner '${job.modelOwner}', the config's is '${roster.modelOwner}'`);
-  // data owners: distinct, each one of the config's, in config order, and enough of them
-  const seen = new Set<string>();
-  for (const o of job.dataOwners) {
-    if (seen.has(o)) throw new PolicyError('roster', `data owner '${o}' appears more than once in the job (each contributor counts once)`);
-    seen.add(o);
-    if (!roster.dataOwners.includes(o)) throw new PolicyError('roster', `'${o}' is not a data owner of the config (${roster.dataOwners.join(', ')})`);
-  }
-  const inOrder = roster.dataOwners.filter((o) => seen.has(o));
-  if (inOrder.some((o, i) => job.dataOwners[i] !== o)) throw new PolicyError('roster', `the job's data owners (${job.dataOwners.join(', ')}) are not in config order (${inOrder.join(', ')})`);
-  if (job.dataOwners.length < policy.minContributors) {
-    throw new PolicyError('minContributors', `the job aggregates ${job.dataOwners.length} data owner${job.dataOwners.length === 1 ? '' : 's'} (${job.dataOwners.join(', ') || 'none'}), ${me} requires at least ${policy.minContributors}`);
-  }
-  if (job.protocol !== 'plaintext') {
-    const same = job.servers.length === roster.servers.length && job.servers.every((s, i) => s === roster.servers[i]);
-    if (!same) throw new PolicyError('roster', `the job's compute servers (${job.servers.join(', ') || 'none'}) are not the config's (${roster.servers.join(', ') || 'none'})`);
-  }
-  if (job.batchSize < policy.minBatchSize) throw new PolicyError('minBatchSize', `the job's batch size is ${job.batchSize}, ${me} requires at least ${policy.minBatchSize} examples per gradient`);
-  if (job.totalSteps > policy.maxRounds) throw new PolicyError('maxRounds', `the job has ${job.totalSteps} rounds, ${me} takes part in at most ${policy.maxRounds}`);
-  if (policy.models && !policy.models.includes(job.model)) throw new PolicyError('model', `${me} was started for model ${policy.models.join(', ')}, the job asks for '${job.model}'`);
-  if (policy.datasets && !policy.datasets.includes(job.dataset)) throw new PolicyError('dataset', `${me} was started for dataset ${policy.datasets.join(', ')}, the job asks for '${job.dataset}'`);
-}
-
-/** The refusal a player sends back: enough for the driver to rebuild the PolicyError. */
-export function refusalOf(e: unknown): { rule?: PolicyRule; error: string } {
-  if (e instanceof PolicyError && isPolicyRule(e.rule)) return { rule: e.rule, error: e.message };
-  return { error: (e as Error).message };
-}
-
-/** Is `rule` one of POLICY_RULES (a refusal's field from the network)? */
-export function isPolicyRule(rule: unknown): rule is PolicyRule {
-  return typeof rule === 'string' && (POLICY_RULES as readonly string[]).includes(rule);
 }

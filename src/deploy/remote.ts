@@ -16,7 +16,7 @@ import type { Computation } from '../core/tracing.js';
 import type { Dropout, RemoteContext } from '../runtime/remote/context.js';
 import type { GrpcTransport } from '../transport/grpc.js';
 import { loadConfig, type DeployConfig } from '../transport/config.js';
-import { configRoles } from './job.js';
+import { configRoles } from './roster.js';
 import { parseConfigPolicy, resolvePolicy, type NetworkProtocol } from './policy.js';
 import { openSession } from './session.js';
 

@@ -27,7 +27,7 @@ import { remoteExecutionContext, type Dropout, type RemoteContext, type RemotePl
 import type { PlayerStats, Transport } from '../transport/channel.js';
 import type { DeployConfig } from '../transport/config.js';
 import { HostingTransport, hostedName, hostOf } from '../transport/hosting.js';
-import { configHash, configRoles } from './job.js';
+import { configHash, configRoles } from './roster.js';
 import type { NetworkProtocol, PartyPolicy } from './policy.js';
 
 export const SESSION_KEY = 'fedcrypt/session';

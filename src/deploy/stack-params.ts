@@ -13,7 +13,7 @@
 import type { DeployConfig } from '../transport/config.js';
 import type { ModelOwner } from '../learning/roles.js';
 import { CheckpointError, flattenOptimizerState, hasCheckpoint, loadCheckpoint, paramDifferences, saveCheckpoint } from './checkpoint.js';
-import { checkServersFor, configHash, configRoles, OPTIMIZERS } from './job.js';
+import { checkServersFor, configHash, configRoles, OPTIMIZERS } from './roster.js';
 import { NETWORK_PROTOCOLS, type NetworkProtocol } from './policy.js';
 
 /** The parameters of a stack run (what a checkpoint must match). */

@@ -20,7 +20,7 @@
  */
 import type { DataSource } from '../runtime/remote/player.js';
 import type { DeployConfig } from '../transport/config.js';
-import { configRoles } from './job.js';
+import { configRoles } from './roster.js';
 import type { NetworkProtocol } from './policy.js';
 import { resolveStackParams, restoreStack, saveStack, totalRounds, type StackParamOptions, type StackParams } from './stack-params.js';
 

@@ -100,15 +100,29 @@ describe('launch', { timeout: 240_000 }, () => {
     }
   });
 
+  it('--data names data owners only, each once', () => {
+    const r = fedcrypt(['launch', '--config', 'config.json', '--data', 'model-owner=mnist:0-10'], dir);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--data model-owner=\.\.\.: model-owner is not a data owner of config\.json \(owner0, owner1, owner2\)/);
+    const twice = fedcrypt(['launch', '--config', 'config.json', '--data', 'owner0=mnist:0-10', '--data', 'owner0=mnist:10-20'], dir);
+    assert.equal(twice.status, 1);
+    assert.match(twice.stderr, /--data: owner0 given twice/);
+    assert.doesNotMatch(r.out + twice.out, /launch: started/);
+  });
+
   it('--restart: a crashed player starts again (logged with its name) up to n times; a clean exit is not restarted', async () => {
     const pids = new Map<string, number[]>();
-    const launch = startCli('launch', ['launch', '--config', 'config.json', '--restart', '1'], dir, (line) => {
+    // (--data: owner1's own data, passed to its player command, the restarted one's too)
+    const launch = startCli('launch', ['launch', '--config', 'config.json', '--restart', '1', '--data', 'owner1=mnist:0-300'], dir, (line) => {
       const m = /^launch: started (\S+) \(pid (\d+)\)/.exec(line);
       if (m) pids.set(m[1]!, [...(pids.get(m[1]!) ?? []), Number(m[2])]);
     });
     try {
       for (const n of PLAYERS.slice(1)) await waitFor(launch, new RegExp(`^\\[${n}\\] ${n}: serving on port`), 90_000);
       assert.ok(!pids.has('model-owner'), 'the model owner is not launched');
+      const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+      assert.deepEqual(cmdline(pids.get('owner1')![0]!).slice(-2), ['--data', 'mnist:0-300']);
+      assert.ok(!cmdline(pids.get('owner0')![0]!).includes('--data'));
       process.kill(pids.get('owner0')![0]!, 'SIGKILL'); // a child of our launch
       await waitFor(launch, /^\[owner0\] exited \(SIGKILL\)$/, 30_000);
       await waitFor(launch, /^launch: restarting owner0 in 1\.0 s \(restart 1 of 1\)$/, 30_000);

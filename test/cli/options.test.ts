@@ -38,10 +38,9 @@ describe('train: options that do not apply are errors (CLI)', { timeout: 240_000
 
   it('in-process-only options with --config, before the config is even read', () => {
     const net = ['--config', 'no-such-config.json'];
-    refused([...net, '--out', 'run1'], /^error: --out is not available with the SPMD job path \(--engine spmd\): it writes no run folder/m);
-    refused([...net, '--engine', 'spmd', '--mode', 'fedavg'], /^error: --engine spmd runs --mode fedsgd only \(FedAvg runs on the execution stack\)/m);
-    refused([...net, '--engine', 'stack', '--non-iid'], /^error: --non-iid is in-process \(and --engine spmd\) only: on the execution stack each data owner's data is what its player's --data names/m);
-    refused(['--engine', 'stack'], /^error: --engine applies to networked training only \(with --config\)/m);
+    refused([...net, '--non-iid'], /^error: --non-iid is in-process only: with --config each data owner's data is what its player's --data names/m);
+    // (the retired SPMD job path's switch is gone: an unknown option)
+    refused([...net, '--engine', 'spmd'], /^error: unknown option '--engine'/m);
     refused([...net, '--on-bad-update', 'skip'], /--on-bad-update skip is in-process only/);
     refused([...net, '--min-contributors', '4'], /--min-contributors is each player's own policy with --config: set "policy": \{ "minContributors": n \}/);
     refused([...net, '--protocol', 'plaintext', '--insecure-allow-plaintext'], /--insecure-allow-plaintext is each data owner's own opt-in with --config: .*fedcrypt player \.\.\. --insecure-allow-plaintext/);
@@ -80,19 +79,18 @@ describe('the table itself', () => {
     }
     assert.deepEqual(inapplicableOptions({ mode: 'fedavg', protocol: 'aby3', networked: false }, (k) => ['localEpochs', 'clientLr', 'precision', 'minContributors', 'out', 'onBadUpdate'].includes(k), { onBadUpdate: 'skip' }), []);
     assert.deepEqual(inapplicableOptions({ mode: 'fedsgd', protocol: 'aby3', networked: true }, (k) => ['roundTimeout', 'key', 'checkpointDir', 'resume', 'precision', 'onBadUpdate'].includes(k), { onBadUpdate: 'abort' }), []);
-    assert.deepEqual(all(fedsgd).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--round-timeout', '--key', '--checkpoint-dir', '--resume', '--engine', '--dropout', '--insecure-allow-plaintext']);
-    // on the execution stack: a run folder and checkpoints in both modes; no --non-iid (each player's --data is its data)
+    assert.deepEqual(all(fedsgd).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--round-timeout', '--key', '--checkpoint-dir', '--resume', '--dropout', '--insecure-allow-plaintext']);
+    // networked (the execution stack): a run folder and checkpoints in both modes; no --non-iid (each player's --data is its data)
     for (const mode of ['fedsgd', 'fedavg'] as const) {
-      assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true, engine: 'stack' }, (k) => ['out', 'checkpointDir', 'resume', 'engine', 'roundTimeout'].includes(k), { engine: 'stack' }), []);
-      assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true, engine: 'stack' }, (k) => k === 'nonIid', {}).map((m) => m.split(' ')[0]), ['--non-iid']);
+      assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true }, (k) => ['out', 'checkpointDir', 'resume', 'roundTimeout'].includes(k), {}), []);
+      assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true }, (k) => k === 'nonIid', {}).map((m) => m.split(' ')[0]), ['--non-iid']);
     }
-    assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--out', '--dropout', '--on-bad-update', '--min-contributors', '--precision', '--insecure-allow-plaintext']);
-    // --dropout: networked runs on the execution stack with a secure protocol only
+    assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--dropout', '--non-iid', '--on-bad-update', '--min-contributors', '--precision', '--insecure-allow-plaintext']);
+    // --dropout: networked runs with a secure protocol only
     const dropout = (run: RunShape) => inapplicableOptions(run, (k) => k === 'dropout', {});
-    for (const protocol of ['aby3', 'pond', 'paillier']) assert.deepEqual(dropout({ mode: 'fedavg', protocol, networked: true, engine: 'stack' }), []);
+    for (const mode of ['fedsgd', 'fedavg'] as const) for (const protocol of ['aby3', 'pond', 'paillier']) assert.deepEqual(dropout({ mode, protocol, networked: true }), []);
     assert.match(dropout({ mode: 'fedavg', protocol: 'aby3', networked: false })[0]!, /^--dropout applies to networked training only/);
-    assert.match(dropout({ mode: 'fedsgd', protocol: 'aby3', networked: true, engine: 'spmd' })[0]!, /^--dropout needs the execution stack/);
-    assert.match(dropout({ mode: 'fedavg', protocol: 'plaintext', networked: true, engine: 'stack' })[0]!, /^--dropout is built for the secure protocols/);
+    assert.match(dropout({ mode: 'fedavg', protocol: 'plaintext', networked: true })[0]!, /^--dropout is built for the secure protocols/);
   });
 
   it('userMessage: library argument names become the flags; config fields and quoted values stay', () => {

@@ -1,5 +1,5 @@
 /**
- * `fedcrypt train --config --mode fedsgd --engine stack`: FedSGD on the
+ * `fedcrypt train --config --mode fedsgd`: FedSGD on the
  * execution stack across 7 processes on 127.0.0.1 (3 data owners serving
  * their own MNIST ranges, 3 compute servers, the model owner's driver), ABY3.
  *
@@ -34,7 +34,7 @@ const RANGES = [[0, 1024], [1024, 2048], [2048, 3072]] as const;
 const BATCH = 32;
 const SEED = 5;
 const STEPS = 6;
-const common = ['train', MODEL, 'mnist', '--config', 'config.json', '--mode', 'fedsgd', '--engine', 'stack', '--epochs', '1', '--max-steps', String(STEPS),
+const common = ['train', MODEL, 'mnist', '--config', 'config.json', '--mode', 'fedsgd', '--epochs', '1', '--max-steps', String(STEPS),
   '--batch-size', String(BATCH), '--seed', String(SEED), '--validation-limit', '20', '--round-timeout', '20'];
 
 /** The same FedSGD rounds in one process: the learning round under localContext, ABY3's roles simulated. */

@@ -13,7 +13,7 @@
  * by waiting for a reply that does not come.
  */
 import assert from 'node:assert/strict';
-import { configHash } from '../../src/deploy/job.js';
+import { configHash } from '../../src/deploy/roster.js';
 import { SESSION_KEY, serveSessions } from '../../src/deploy/session.js';
 import type { PartyPolicy } from '../../src/deploy/policy.js';
 import { checkPlan, planToBytes, type AggregationPlan } from '../../src/aggregation/plan.js';

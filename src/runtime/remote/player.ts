@@ -227,7 +227,8 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
   async function run(h: Record<string, unknown>, blobs: readonly Uint8Array[]): Promise<{ header: Record<string, unknown>; blobs?: Uint8Array[] }> {
     switch (h['op']) {
       case 'data': {
-        if (o.data === undefined) throw new RangeError(`${me}: this player serves no data`);
+        // (no secret in it: the operator's own set-up, told to the driver in full)
+        if (o.data === undefined) throw new PolicyError('data', `${me} serves no data: its operator starts it with --data (a dataset range such as mnist:0-20000, or a module serving its clients' values)`, { party: me });
         if (typeof h['source'] !== 'string' || h['source'].length > 256) throw new RangeError(`${me}: bad data source name`);
         const type = typeFromJson(h['type']);
         // the driver names the type in full: no reply ever describes a client's value (its shape included)

@@ -7,8 +7,8 @@
  * Times are wall-clock (ms since the epoch, sub-ms), so that the lines of
  * every process of a machine merge into one timeline; cpu is this process's
  * CPU time (all threads) since its previous line, gc the main-thread GC
- * pauses, faults the minor page faults. Used by the SPMD job
- * (deploy/training.ts) and by the remote executor (driver and players).
+ * pauses, faults the minor page faults. Used by the remote executor
+ * (driver and players).
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import type { Transport } from '../../transport/channel.js';
