@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig, ConfigError } from '../../src/transport/config.js';
-import { configRoles, checkServersFor } from '../../src/deploy/job.js';
+import { configRoles, checkServersFor } from '../../src/deploy/roster.js';
 import { resolveStackParams, totalRounds } from '../../src/deploy/stack-params.js';
 import { ROLES7 } from './helpers.js';
 

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig, type DeployConfig } from '../../src/transport/config.js';
-import { configHash } from '../../src/deploy/job.js';
+import { configHash } from '../../src/deploy/roster.js';
 import { parseConfigPolicy, resolvePolicy, describePolicy, DEFAULT_POLICY } from '../../src/deploy/policy.js';
 import { ROLES7 } from './helpers.js';
 
