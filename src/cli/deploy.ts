@@ -126,16 +126,16 @@ export function registerDeployCommands(program: Command): void {
 
   program
     .command('player')
-    .description('run one player of config.json and serve jobs until stopped (SIGTERM/SIGINT end it cleanly)')
+    .description('run one player of config.json and serve the model owner\'s sessions until stopped (SIGTERM/SIGINT end it cleanly)')
     .requiredOption('--config <file>', 'config.json with every player (address, role, certificate or publicKey)')
     .requiredOption('--name <name>', 'the player this process runs')
     .option('--key <file>', "the player's key file (default keys/<name>.key)")
     .option('--min-contributors <n>', "policy: refuse an aggregate of fewer data owners (default: the config's policy, else 3; only upward)", intArg('--min-contributors', 2))
     .option('--min-batch-size <n>', "policy: refuse FedSGD batches smaller than n (default: the config's policy, else 16; only upward)", intArg('--min-batch-size', 1))
-    .option('--max-rounds <n>', "policy: refuse jobs of more rounds (default: the config's policy, else 10000; only downward)", intArg('--max-rounds', 1))
-    .option('--model <name>', 'policy: take part only in jobs for this model')
-    .option('--dataset <name>', 'policy: take part only in jobs on this dataset')
-    .option('--insecure-allow-plaintext', "INSECURE: also take part in 'plaintext' jobs, which hand this data owner's update to the model owner in the clear")
+    .option('--max-rounds <n>', "policy: refuse learning steps past this many rounds (default: the config's policy, else 10000; only downward)", intArg('--max-rounds', 1))
+    .option('--model <name>', 'policy: take part only in training of this model')
+    .option('--dataset <name>', 'policy: train only on this dataset (its --data must be of it)')
+    .option('--insecure-allow-plaintext', "INSECURE: also take part in the plaintext reference, which hands this data owner's values to the model owner (or the aggregators) in the clear")
     .option('--data <spec>', "data owner: the data this player's clients train on (mnist or mnist:<start>-<end>), or a module exporting data(source, client) that serves its CLIENTS values in remote sessions (the driver only names a source)")
     .option('--clients <n>', 'data owner: host n clients (<name>:0 ..), each its own party of every protocol (default 1: the player itself)', intArg('--clients', 1))
     .option('--ready-file <file>', 'write this file once serving, touch it every 10 s, remove it when stopping (for probes; deploy/k8s/)')
@@ -145,13 +145,13 @@ export function registerDeployCommands(program: Command): void {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
       const { startPlayer } = await import('../deploy/player.js');
       const { loadConfig } = await import('../transport/config.js');
-      const { parseConfigPolicy, resolvePolicy } = await import('../deploy/policy.js');
+      const { describePolicy, parseConfigPolicy, resolvePolicy } = await import('../deploy/policy.js');
       const config = loadConfig(o.config, { requireKeys: true });
       const policy = resolvePolicy(parseConfigPolicy(config.policy, `${o.config}: `), {
         insecureAllowPlaintext: o.insecureAllowPlaintext ?? false, minContributors: o.minContributors, minBatchSize: o.minBatchSize,
         maxRounds: o.maxRounds, model: o.model, dataset: o.dataset,
       });
-      if (policy.insecureAllowPlaintext) console.error(`${o.name}: WARNING: --insecure-allow-plaintext: this player takes part in plaintext jobs, where each data owner's update reaches the model owner in the clear`);
+      if (policy.insecureAllowPlaintext) console.error(`${o.name}: WARNING: --insecure-allow-plaintext: this player takes part in the plaintext reference, where each data owner's values reach the model owner (or the aggregators) in the clear`);
       let stopped = false;
       const transport = await startPlayer({ configPath: o.config, name: o.name, keyPath: o.key ?? `keys/${o.name}.key`, handleSignals: false });
       const stop = () => {
@@ -165,6 +165,9 @@ export function registerDeployCommands(program: Command): void {
       const serving = `${o.name}: serving on port ${Object.values(transport.ports())[0] ?? '?'}`;
       const unready = o.readyFile ? (await import('./ready-file.js')).holdReadyFile(o.readyFile, `${serving}\n`) : undefined;
       console.error(serving);
+      // what this player takes part in (the config's floor with its own options), and what it ignored of the config
+      console.error(`${o.name}: policy: ${describePolicy(policy)}`);
+      for (const w of policy.warnings ?? []) console.error(`${o.name}: WARNING: ${w}`);
       try {
         const { serveSessions } = await import('../deploy/session.js');
         // --data: the operator's own module, or a dataset range this player trains on (mnist:0-20000)
@@ -191,9 +194,9 @@ export function registerDeployCommands(program: Command): void {
         await sessions;
       } finally {
         unready?.();
+        // (also when the player refuses to start, e.g. --data outside its own --dataset: nothing keeps it alive)
+        await transport.close();
       }
-
-      await transport.close();
       console.error(`${o.name}: stopped`);
     });
 

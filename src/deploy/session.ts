@@ -220,6 +220,8 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
             const p = policyProtocolOf(plan.protocol)!;
             r = ROLE_SETS[p].make(plan.params, { me, config, ...(o.identity ? { identity: o.identity } : {}), ...(o.minPaillierKeyBits ? { minPaillierKeyBits: o.minPaillierKeyBits } : {}) });
             made.set(key, r);
+            // (only with this player's own opt-in, checked before: said in its log, once per session)
+            if (!r.secure) log(`${me}: WARNING: session ${open!.session} runs the INSECURE ${plan.protocol} protocol (opted in locally with --insecure-allow-plaintext): the values of this player's clients reach ${plan.target === 'SERVER' ? plan.server : 'the aggregators'} in the clear`);
           }
           return r;
         },

@@ -14,7 +14,7 @@ import type { DeployConfig } from '../transport/config.js';
 import type { ModelOwner } from '../learning/roles.js';
 import { CheckpointError, flattenOptimizerState, hasCheckpoint, loadCheckpoint, paramDifferences, saveCheckpoint } from './checkpoint.js';
 import { checkServersFor, configHash, configRoles, OPTIMIZERS } from './roster.js';
-import { NETWORK_PROTOCOLS, type NetworkProtocol } from './policy.js';
+import { NETWORK_PROTOCOLS, parseConfigPolicy, PolicyError, resolvePolicy, type NetworkProtocol } from './policy.js';
 
 /** The parameters of a stack run (what a checkpoint must match). */
 export interface StackParams {
@@ -105,6 +105,29 @@ export function resolveStackParams(config: DeployConfig, o: StackParamOptions): 
     optimizer, lr: positive('lr', o.lr, fedavg ? 1.0 : 0.008),
     modelOwner: roles.modelOwner, dataOwners: roles.dataOwners, servers: protocol === 'plaintext' ? [] : roles.servers, clients: null, stepsPerEpoch: null,
   };
+}
+
+/**
+ * Refuse up front, before a session is opened, a run the config's policy
+ * (the floor every player holds, whatever it adds on its own command line)
+ * refuses: a PolicyError naming the rule and "the config's policy", so the
+ * model owner learns it without asking the players. `rounds`: the run's
+ * total, once known (FedSGD's depends on the players' example counts).
+ * Plaintext is each data owner's own opt-in: not decided here.
+ */
+export function checkConfigPolicy(config: DeployConfig, p: StackParams, rounds?: number): void {
+  const floor = resolvePolicy(parseConfigPolicy(config.policy, 'config.json: '));
+  const party = "the config's policy";
+  if (p.protocol !== 'plaintext' && !floor.protocols.includes(p.protocol)) {
+    throw new PolicyError('protocol', `every player refuses '${p.protocol}': the config's policy allows ${floor.protocols.join(', ')}${p.protocol === 'paillier' ? ' (Paillier only where "policy": { "protocols": [...] } lists it)' : ''}`, { party });
+  }
+  if (p.dataOwners.length < floor.minContributors) {
+    throw new PolicyError('minContributors', `the config has ${p.dataOwners.length} data owner(s), every player requires at least ${floor.minContributors} in an aggregate`, { party });
+  }
+  if (p.batchSize < floor.minBatchSize) throw new PolicyError('minBatchSize', `batch size ${p.batchSize} is below the config's minimum of ${floor.minBatchSize}`, { party });
+  if (rounds !== undefined && rounds > floor.maxRounds) throw new PolicyError('maxRounds', `the run has ${rounds} rounds, the config's policy allows at most ${floor.maxRounds}`, { party });
+  if (floor.models !== null && !floor.models.includes(p.model)) throw new PolicyError('model', `the config's policy trains ${floor.models.join(', ')}, not '${p.model}'`, { party });
+  if (floor.datasets !== null && !floor.datasets.includes(p.dataset)) throw new PolicyError('dataset', `the config's policy trains on ${floor.datasets.join(', ')}, not '${p.dataset}'`, { party });
 }
 
 /** Rounds of the run: FedSGD min(epochs x stepsPerEpoch, maxSteps); FedAvg its rounds. */

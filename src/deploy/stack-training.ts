@@ -22,7 +22,7 @@ import type { DataSource } from '../runtime/remote/player.js';
 import type { DeployConfig } from '../transport/config.js';
 import { configRoles } from './roster.js';
 import type { NetworkProtocol } from './policy.js';
-import { resolveStackParams, restoreStack, saveStack, totalRounds, type StackParamOptions, type StackParams } from './stack-params.js';
+import { checkConfigPolicy, resolveStackParams, restoreStack, saveStack, totalRounds, type StackParamOptions, type StackParams } from './stack-params.js';
 
 export const LEARNING_SOURCE = 'fedcrypt/learning';
 
@@ -100,9 +100,12 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
     seen = ctx.dropouts.length;
   };
   const config = ctx.deployConfig;
+  if (o.protocol === 'plaintext') log(`WARNING: --protocol plaintext is NOT secure: each data owner's update reaches this model owner in the clear (only players whose operators opted in with --insecure-allow-plaintext take part)`);
   let params: StackParams;
   try {
     params = resolveStackParams(config, { ...o, epochs: o.rounds, maxSteps: o.maxSteps ?? o.maxLocalSteps });
+    // what the config's policy (every player's floor) refuses: refused here, before a session is opened
+    checkConfigPolicy(config, params, params.mode === 'fedavg' ? params.epochs : undefined);
   } catch (e) {
     await ctx.close().catch(() => {});
     throw e;
@@ -124,6 +127,7 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
       if (spe < 1) throw new RangeError(`"batchSize" ${params.batchSize} is larger than a client's data (the ${ctx.numClients} clients hold ${examples} examples)`);
       params = { ...params, clients: ctx.numClients, stepsPerEpoch: spe };
       total = totalRounds(params);
+      checkConfigPolicy(config, params, total);
     }
     modelOwner = new L.ModelOwner(params.modelOwner, params.model, data, { seed: params.seed, optimizer: serverOptimizer(params.optimizer, params.lr, total) });
     if (o.resume) {

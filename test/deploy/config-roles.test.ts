@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig, ConfigError } from '../../src/transport/config.js';
 import { configRoles, checkServersFor } from '../../src/deploy/roster.js';
-import { resolveStackParams, totalRounds } from '../../src/deploy/stack-params.js';
+import { checkConfigPolicy, resolveStackParams, totalRounds } from '../../src/deploy/stack-params.js';
+import { PolicyError } from '../../src/deploy/policy.js';
 import { ROLES7 } from './helpers.js';
 
 function config(roles: [string, string][] = ROLES7) {
@@ -53,4 +54,34 @@ test('checkServersFor and resolveStackParams: the servers a protocol needs, the 
   assert.throws(() => totalRounds(fedsgd), /needs its stepsPerEpoch/);
   assert.equal(totalRounds({ ...fedsgd, stepsPerEpoch: 5, clients: 3 }), 7);
   assert.equal(totalRounds({ ...fedsgd, maxSteps: null, stepsPerEpoch: 5, clients: 3 }), 10);
+});
+
+test("checkConfigPolicy: the driver refuses up front what the config's policy (every player's floor) refuses, naming the rule", () => {
+  const withPolicy = (policy: Record<string, unknown>) => {
+    const players: Record<string, unknown> = {};
+    ROLES7.forEach(([n, r], i) => (players[n] = { address: `127.0.0.1:${6000 + i}`, role: r }));
+    return parseConfig(JSON.stringify({ version: 1, policy, players }));
+  };
+  const refused = (rule: string, re: RegExp) => (e: unknown) => e instanceof PolicyError && e.rule === rule && e.party === "the config's policy" && re.test(e.message);
+  const ok = withPolicy({});
+  const p = resolveStackParams(ok, { batchSize: 32, epochs: 3 });
+  checkConfigPolicy(ok, p, 3);
+  // the built-in floor: Paillier off, batches of at least 16, at most 10,000 rounds
+  assert.throws(() => checkConfigPolicy(ok, resolveStackParams(ok, { protocol: 'paillier' }), 3), refused('protocol', /every player refuses 'paillier': the config's policy allows aby3, pond/));
+  assert.throws(() => checkConfigPolicy(ok, resolveStackParams(ok, { batchSize: 15 }), 3), refused('minBatchSize', /batch size 15 is below the config's minimum of 16/));
+  assert.throws(() => checkConfigPolicy(ok, p, 10_001), refused('maxRounds', /the run has 10001 rounds, the config's policy allows at most 10000/));
+  checkConfigPolicy(ok, p, 10_000);
+  // the config's own policy, stricter
+  const strict = withPolicy({ protocols: ['aby3', 'paillier'], minContributors: 4, minBatchSize: 64, maxRounds: 50, models: ['logistic_regression'], datasets: ['mnist'] });
+  const sp = (o: Parameters<typeof resolveStackParams>[1]) => resolveStackParams(strict, { batchSize: 64, model: 'logistic_regression', ...o });
+  assert.throws(() => checkConfigPolicy(strict, sp({}), 3), refused('minContributors', /the config has 3 data owner\(s\), every player requires at least 4/));
+  const five = withPolicy({ minContributors: 3, protocols: ['aby3', 'paillier'] });
+  checkConfigPolicy(five, resolveStackParams(five, { protocol: 'paillier' }), 3);
+  assert.throws(() => checkConfigPolicy(withPolicy({ protocols: ['aby3'] }), resolveStackParams(ok, { protocol: 'pond' }), 3), refused('protocol', /refuses 'pond'/));
+  const models = withPolicy({ models: ['logistic_regression'], datasets: ['mnist'], maxRounds: 50 });
+  assert.throws(() => checkConfigPolicy(models, resolveStackParams(models, { model: 'network_a' }), 3), refused('model', /trains logistic_regression, not 'network_a'/));
+  assert.throws(() => checkConfigPolicy(models, resolveStackParams(models, { model: 'logistic_regression', dataset: 'fashion' }), 3), refused('dataset', /trains on mnist, not 'fashion'/));
+  assert.throws(() => checkConfigPolicy(models, resolveStackParams(models, { model: 'logistic_regression' }), 51), refused('maxRounds', /at most 50/));
+  // plaintext is each data owner's own opt-in: not the driver's to decide
+  checkConfigPolicy(ok, resolveStackParams(ok, { protocol: 'plaintext' }), 3);
 });

@@ -71,8 +71,8 @@ describe('players as processes', { timeout: 180_000 }, () => {
     const p = startCli('owner0-cifar', ['player', '--config', 'config.json', '--name', 'owner0', '--dataset', 'fashion', '--data', 'mnist:0-100'], dir);
     procs.push(p);
     await waitFor(p, /--data mnist:0-100: this player's policy trains on fashion only/, 60_000);
-    // (the process does not exit by itself yet: its transport stays open after the refusal; see the report of this test's commit)
-    await stop(p);
+    // it exits by itself (its links closed), with an error
+    assert.equal(await exitedOrHang(p, 60_000, 'the refused player should exit'), 1);
     assert.doesNotMatch(p.out.join('\n'), /session|sessions stopped/);
   });
 });

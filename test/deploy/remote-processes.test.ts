@@ -90,6 +90,8 @@ describe('remoteContext across processes', { timeout: 180_000 }, () => {
     } finally {
       await ctx.close();
     }
+    // each data owner that took part says so in its own log
+    for (const o of ['owner0', 'owner1', 'owner2']) await waitFor(procs.get(o)!, new RegExp(`${o}: WARNING: session [0-9a-f]{16} runs the INSECURE insecure-reference protocol \\(opted in locally`), 30_000);
   });
 
   // the weighted mean's exact value (float64 over the float32 inputs)

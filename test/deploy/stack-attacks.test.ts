@@ -1,8 +1,8 @@
 /**
  * A malicious model owner driving honest players through learning rounds on
  * the stack (remote sessions over one MemoryHub, every player on its own
- * transport, as in separate processes): the attacks of policy-rounds.test.ts
- * against the SPMD job, carried over. The driver opens an honest session and
+ * transport, as in separate processes): the attacks once made on the retired
+ * SPMD job, carried over. The driver opens an honest session and
  * then tampers with what it sends; the compute servers, told by every data
  * owner the digest of every command it was sent and of its plan (their
  * release gate, runtime/remote/player.ts), reveal nothing to the model owner.

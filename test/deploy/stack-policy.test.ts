@@ -1,7 +1,6 @@
 /**
  * Party policy on the execution stack, as a malicious model owner meets it
- * (the claims policy.test.ts / policy-rounds.test.ts / job.test.ts make of
- * the SPMD job path, carried over). Every player is the real `serveSessions`
+ * (the claims once tested on the retired SPMD job path, carried over). Every player is the real `serveSessions`
  * on its own transport of one MemoryHub, as separate processes would be;
  * every delivery is recorded, so each test asserts what the victims SENT:
  * nothing but their command replies and session answers to the driver, none
