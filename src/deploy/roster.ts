@@ -30,11 +30,12 @@ export function configRoles(config: DeployConfig): { modelOwner: string; dataOwn
 
 /** Check the servers a protocol needs are in the config. */
 export function checkServersFor(protocol: NetworkProtocol, servers: readonly string[]): void {
-  if (protocol === 'paillier') {
-    if (servers.length < 1) throw new ConfigError('players: paillier needs a player with role "compute-server" (the aggregation service)', 'players');
+  if (protocol === 'paillier' || protocol === 'plaintext') {
+    const what = protocol === 'paillier' ? 'the aggregation service' : "the insecure reference's aggregator";
+    if (servers.length < 1) throw new ConfigError(`players: ${protocol} needs a player with role "compute-server" (${what})`, 'players');
     return;
   }
-  if (protocol !== 'plaintext' && servers.length !== 3) {
+  if (servers.length !== 3) {
     throw new ConfigError(`players: ${protocol} needs exactly 3 players with role "compute-server"${protocol === 'pond' ? ' (two servers and the crypto producer)' : ''}, found ${servers.length}`, 'players');
   }
 }

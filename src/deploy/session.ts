@@ -25,7 +25,7 @@ import type { Identity } from '../crypto/secure-channel.js';
 import { servePlayerExecutor, type DataSource } from '../runtime/remote/player.js';
 import { remoteExecutionContext, type Dropout, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
 import type { PlayerStats, Transport } from '../transport/channel.js';
-import type { DeployConfig } from '../transport/config.js';
+import { ConfigError, type DeployConfig } from '../transport/config.js';
 import { HostingTransport, hostedName, hostOf } from '../transport/hosting.js';
 import { configHash, configRoles } from './roster.js';
 import type { NetworkProtocol, PartyPolicy } from './policy.js';
@@ -267,6 +267,11 @@ export interface OpenSessionOptions {
 export async function openSession(transport: Transport, config: DeployConfig, o: OpenSessionOptions): Promise<RemoteContext> {
   const roles = configRoles(config);
   const me = roles.modelOwner;
+  // the compute servers the protocol needs (its aggregators are the first of them), before anything is sent
+  const needed = o.protocol === 'aby3' || o.protocol === 'pond' ? 3 : 1;
+  if (roles.servers.length < needed) {
+    throw new ConfigError(`players: ${o.protocol} needs ${needed === 3 ? '3 players' : 'a player'} with role "compute-server" (${o.protocol === 'paillier' ? 'the aggregation service' : o.protocol === 'plaintext' ? "the insecure reference's aggregator" : 'its compute servers'}), the config has ${roles.servers.length}`, 'players');
+  }
   const session = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, '0')).join('');
   const players = [...roles.dataOwners, ...roles.servers];
   const msg = enc.encode(JSON.stringify({ v: 1, session, configHash: configHash(config) } satisfies OpenMessage));

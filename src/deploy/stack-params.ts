@@ -103,7 +103,7 @@ export function resolveStackParams(config: DeployConfig, o: StackParamOptions): 
     maxSteps: o.maxSteps === undefined ? null : int('maxSteps', o.maxSteps, 1, 1),
     localEpochs: fedavg ? int('localEpochs', o.localEpochs, 1, 1) : null, clientLr: fedavg ? positive('clientLr', o.clientLr, 0.3) : null,
     optimizer, lr: positive('lr', o.lr, fedavg ? 1.0 : 0.008),
-    modelOwner: roles.modelOwner, dataOwners: roles.dataOwners, servers: protocol === 'plaintext' ? [] : roles.servers, clients: null, stepsPerEpoch: null,
+    modelOwner: roles.modelOwner, dataOwners: roles.dataOwners, servers: roles.servers, clients: null, stepsPerEpoch: null,
   };
 }
 

@@ -34,7 +34,9 @@ test('checkServersFor and resolveStackParams: the servers a protocol needs, the 
   assert.throws(() => checkServersFor('pond', []), /pond needs exactly 3 players with role "compute-server" \(two servers and the crypto producer\), found 0/);
   assert.throws(() => checkServersFor('paillier', []), /paillier needs a player with role "compute-server" \(the aggregation service\)/);
   checkServersFor('paillier', ['server0']);
-  checkServersFor('plaintext', []);
+  // the insecure reference's aggregator is a compute server too (the first)
+  assert.throws(() => checkServersFor('plaintext', []), /plaintext needs a player with role "compute-server" \(the insecure reference's aggregator\)/);
+  checkServersFor('plaintext', ['server0']);
   assert.throws(() => resolveStackParams(config(ROLES7.filter(([n]) => n !== 'server2')), { protocol: 'aby3' }), /aby3 needs exactly 3 players with role "compute-server", found 2/);
   assert.throws(() => resolveStackParams(config(), { owners: 4 }), /"owners" is 4 but the config has 3 data owners \(owner0, owner1, owner2\)/);
   assert.throws(() => resolveStackParams(config(), { mode: 'fedprox' as never }), (e: unknown) => e instanceof RangeError && /"mode" expected 'fedsgd' or 'fedavg'/.test(e.message));
@@ -43,9 +45,10 @@ test('checkServersFor and resolveStackParams: the servers a protocol needs, the 
   assert.throws(() => resolveStackParams(config(), { batchSize: 0 }), /"batchSize" expected an integer >= 1, got 0/);
   assert.throws(() => resolveStackParams(config(), { lr: 0 }), /"lr" expected a finite number > 0/);
   assert.throws(() => resolveStackParams(config(), { optimizer: 'rmsprop' as never }), /"optimizer" expected amsgrad, adam or sgd/);
-  // plaintext needs no servers; the roles come from the config
-  const p = resolveStackParams(config(without('compute-server')), { protocol: 'plaintext', mode: 'fedsgd' });
-  assert.deepEqual([p.servers, p.dataOwners, p.modelOwner, p.optimizer, p.localEpochs, p.clientLr], [[], ['owner0', 'owner1', 'owner2'], 'model-owner', 'amsgrad', null, null]);
+  // the roles come from the config
+  assert.throws(() => resolveStackParams(config(without('compute-server')), { protocol: 'plaintext', mode: 'fedsgd' }), /plaintext needs a player with role "compute-server"/);
+  const p = resolveStackParams(config(ROLES7.filter(([n]) => n !== 'server1' && n !== 'server2')), { protocol: 'plaintext', mode: 'fedsgd' });
+  assert.deepEqual([p.servers, p.dataOwners, p.modelOwner, p.optimizer, p.localEpochs, p.clientLr], [['server0'], ['owner0', 'owner1', 'owner2'], 'model-owner', 'amsgrad', null, null]);
   assert.deepEqual(resolveStackParams(config(), { protocol: 'Pond' as never }).servers, ['server0', 'server1', 'server2']);
   // rounds of a run: FedAvg its rounds; FedSGD epochs x stepsPerEpoch, capped by maxSteps, once the players have answered
   const fedavg = resolveStackParams(config(), { epochs: 4 });

@@ -78,6 +78,10 @@ test('resume refuses a checkpoint of another run, naming each differing paramete
   // FedSGD: the clients and the epoch's length (from the players' secure sum) are part of the run
   const sgd = params({ mode: 'fedsgd', clients: 3, stepsPerEpoch: 10, localEpochs: null, clientLr: null });
   assert.deepEqual(paramDifferences(sgd, { ...sgd, clients: 6, stepsPerEpoch: 5 }).map((x) => x.split(':')[0]), ['clients', 'stepsPerEpoch']);
+
+  // a checkpoint of the retired SPMD job path (its parameters have no engine): refused by name, whatever else matches
+  const { engine: _e, ...spmd } = params();
+  assert.deepEqual(paramDifferences(spmd as never, params()), ['engine: the checkpoint was written by the retired SPMD job path (a fedcrypt before the execution stack ran FedSGD), this run trains on the execution stack (the two aggregate differently)']);
 });
 
 test('saveStack / restoreStack: the model owner comes back exactly; a checkpoint of another run, config, model size or round is refused by name', () => {
