@@ -152,3 +152,24 @@ export async function exitedOrHang(p: Proc, ms: number, what: string): Promise<n
     clearTimeout(timer);
   }
 }
+
+/**
+ * The six players of ROLES7 (all but the model owner) started as
+ * `fedcrypt player` processes in `dir`, each data owner i serving MNIST's
+ * training examples `ranges[i]` (--data), in a TLS config whose policy
+ * enables Paillier; `extra` more arguments for every player (e.g.
+ * --insecure-allow-plaintext). Resolves once every one serves.
+ */
+export async function startStackPlayers(dir: string, ranges: readonly (readonly [number, number])[], procs: Proc[], extra: readonly string[] = []): Promise<void> {
+  // Paillier is not in the default policy: this config enables it for every player
+  await writeTlsDeployment(dir, ROLES7, { policy: { protocols: ['aby3', 'pond', 'paillier'] } });
+  await Promise.all(
+    ROLES7.slice(1).map(async ([name, role]) => {
+      const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);
+      const data = role === 'data-owner' ? ['--data', `mnist:${ranges[i]![0]}-${ranges[i]![1]}`] : [];
+      const p = startCli(name, ['player', '--config', 'config.json', '--name', name, ...data, ...extra], dir);
+      procs.push(p);
+      await waitFor(p, new RegExp(`${name}: serving on port`), 60_000);
+    }),
+  );
+}

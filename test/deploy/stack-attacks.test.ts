@@ -17,8 +17,8 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PolicyError } from '../../src/core/errors.js';
-import { initTf } from '../../src/learning/tf.js';
-import { loadDataset, sliceDataset, slice, type Dataset, type MnistData } from '../../src/learning/mnist.js';
+import { type Dataset, type MnistData } from '../../src/learning/mnist.js';
+import { mnistThirds } from '../learning/fixtures.js';
 import { ModelOwner } from '../../src/learning/roles.js';
 import { sgd } from '../../src/learning/optimizers.js';
 import { hostLearningClients, trainOnContext } from '../../src/learning/stack.js';
@@ -36,11 +36,7 @@ const MODEL = 'logistic_regression';
 const SERVERS = ['server0', 'server1', 'server2'];
 let data: MnistData;
 let parts: Dataset[];
-before(async () => {
-  await initTf();
-  data = loadDataset('mnist');
-  parts = [0, 1, 2].map((i) => sliceDataset(data.train, slice(i * 400, (i + 1) * 400)));
-});
+before(async () => void ({ data, parts } = await mnistThirds()));
 
 type Tamper = (to: string, header: Record<string, unknown>, blobs: Uint8Array[]) => Uint8Array[] | undefined;
 

@@ -23,8 +23,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PolicyError, withContext } from '../../src/core/index.js';
 import { TensorType } from '../../src/core/types.js';
-import { initTf } from '../../src/learning/tf.js';
-import { loadDataset, sliceDataset, slice, type Dataset, type MnistData } from '../../src/learning/mnist.js';
+import { type Dataset, type MnistData } from '../../src/learning/mnist.js';
+import { mnistThirds } from '../learning/fixtures.js';
 import { ModelOwner } from '../../src/learning/roles.js';
 import { sgd } from '../../src/learning/optimizers.js';
 import { hostLearningClients, setLearningPolicy, trainOnContext } from '../../src/learning/stack.js';
@@ -48,11 +48,7 @@ const I32x2 = typeJson('int32', [2]);
 
 let data: MnistData;
 let parts: Dataset[];
-before(async () => {
-  await initTf();
-  data = loadDataset('mnist');
-  parts = [0, 1, 2].map((i) => sliceDataset(data.train, slice(i * 400, (i + 1) * 400)));
-});
+before(async () => void ({ data, parts } = await mnistThirds()));
 after(closeHubs);
 
 /** Each data owner's data: its learning client (hosted in this process on first use) and a small vector. */

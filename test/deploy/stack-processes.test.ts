@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROLES7, sameBits, writeTlsDeployment, startCli, stop, waitFor, type Proc } from './helpers.js';
+import { sameBits, startCli, startStackPlayers, stop, type Proc } from './helpers.js';
 import { loadCheckpoint } from '../../src/deploy/checkpoint.js';
 import { initTf } from '../../src/learning/tf.js';
 import { loadDataset, slice, sliceDataset } from '../../src/learning/mnist.js';
@@ -33,19 +33,7 @@ describe('FedAvg across processes on the execution stack', { timeout: 240_000 },
   const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-stack-'));
   const procs: Proc[] = [];
 
-  before(async () => {
-    // Paillier is not in the default policy: this config enables it for every player
-    await writeTlsDeployment(dir, ROLES7, { policy: { protocols: ['aby3', 'pond', 'paillier'] } });
-    await Promise.all(
-      ROLES7.slice(1).map(async ([name, role]) => {
-        const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);
-        const extra = role === 'data-owner' ? ['--data', `mnist:${RANGES[i]![0]}-${RANGES[i]![1]}`] : [];
-        const p = startCli(name, ['player', '--config', 'config.json', '--name', name, ...extra], dir);
-        procs.push(p);
-        await waitFor(p, new RegExp(`${name}: serving on port`), 60_000);
-      }),
-    );
-  });
+  before(() => startStackPlayers(dir, RANGES, procs));
 
   after(async () => {
     for (const p of procs) await stop(p);

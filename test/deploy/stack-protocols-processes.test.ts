@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROLES7, sameBits, writeTlsDeployment, startCli, stop, waitFor, type Proc } from './helpers.js';
+import { sameBits, startStackPlayers, stop, type Proc } from './helpers.js';
 import { remoteContext } from '../../src/deploy/remote.js';
 import { LEARNING_SOURCE } from '../../src/deploy/stack-training.js';
 import { clientData } from '../../src/runtime/remote/context.js';
@@ -41,20 +41,8 @@ describe('one learning round per protocol across processes equals the in-process
   const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-stack-protocols-'));
   const procs: Proc[] = [];
 
-  before(async () => {
-    // Paillier is not in the default policy: this config enables it for every player
-    await writeTlsDeployment(dir, ROLES7, { policy: { protocols: ['aby3', 'pond', 'paillier'] } });
-    await Promise.all(
-      ROLES7.slice(1).map(async ([name, role]) => {
-        const i = Number(/^owner(\d)$/.exec(name)?.[1] ?? -1);
-        // (every operator opted in to the insecure reference, for the plaintext case)
-        const extra = role === 'data-owner' ? ['--data', `mnist:${RANGES[i]![0]}-${RANGES[i]![1]}`, '--insecure-allow-plaintext'] : ['--insecure-allow-plaintext'];
-        const p = startCli(name, ['player', '--config', 'config.json', '--name', name, ...extra], dir);
-        procs.push(p);
-        await waitFor(p, new RegExp(`${name}: serving on port`), 60_000);
-      }),
-    );
-  });
+  // (every operator opted in to the insecure reference, for the plaintext case)
+  before(() => startStackPlayers(dir, RANGES, procs, ['--insecure-allow-plaintext']));
 
   after(async () => {
     for (const p of procs) await stop(p);

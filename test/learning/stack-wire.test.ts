@@ -13,8 +13,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { initTf } from '../../src/learning/tf.js';
-import { loadDataset, sliceDataset, slice, type Dataset, type MnistData } from '../../src/learning/mnist.js';
+import { type Dataset, type MnistData } from '../../src/learning/mnist.js';
+import { mnistThirds } from './fixtures.js';
 import { ModelOwner } from '../../src/learning/roles.js';
 import { sgd } from '../../src/learning/optimizers.js';
 import { hostLearningClients, trainOnContext } from '../../src/learning/stack.js';
@@ -30,11 +30,7 @@ const MODEL = 'logistic_regression';
 const ROUNDS = 3;
 let data: MnistData;
 let parts: Dataset[];
-before(async () => {
-  await initTf();
-  data = loadDataset('mnist');
-  parts = [0, 1, 2].map((i) => sliceDataset(data.train, slice(i * 400, (i + 1) * 400)));
-});
+before(async () => void ({ data, parts } = await mnistThirds()));
 const hubs: MemoryHub[] = [];
 after(() => hubs.forEach((h) => h.close()));
 
