@@ -17,6 +17,7 @@ import type { Dropout, RemoteContext } from '../runtime/remote/context.js';
 import type { GrpcTransport } from '../transport/grpc.js';
 import { loadConfig, type DeployConfig } from '../transport/config.js';
 import { configRoles } from './roster.js';
+import { loadIdentity } from './keys.js';
 import { parseConfigPolicy, resolvePolicy, type NetworkProtocol } from './policy.js';
 import { openSession } from './session.js';
 
@@ -56,6 +57,8 @@ export function remoteContext(o: RemoteContextOptions): DeployedContext {
   const { modelOwner } = configRoles(config);
   const policy = resolvePolicy(parseConfigPolicy(config.policy, `${o.config}: `), { insecureAllowPlaintext: o.insecureAllowPlaintext ?? false });
   const protocol = o.protocol ?? 'aby3';
+  // the model owner's key, read now: a missing or wrong key file is said before anything else is tried
+  const identity = loadIdentity(o.key ?? `keys/${modelOwner}.key`, { name: modelOwner });
   let transport: GrpcTransport | undefined;
   let session: RemoteContext | undefined;
   let closed = false;
@@ -66,8 +69,6 @@ export function remoteContext(o: RemoteContextOptions): DeployedContext {
       const { startPlayer } = await import('./player.js');
       transport = await startPlayer({ configPath: o.config, name: modelOwner, keyPath: o.key ?? `keys/${modelOwner}.key`, handleSignals: false, connectTimeoutMs: 10_000 });
     }
-    const { loadIdentity } = await import('./keys.js');
-    const identity = loadIdentity(o.key ?? `keys/${modelOwner}.key`);
     session = await openSession(transport, config, {
       protocol, ...(o.params ? { params: o.params } : {}), policy, identity, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
       ...(o.dropout ? { dropout: true, onDropout: (d: Dropout) => void dropouts.push(d) } : {}),

@@ -90,8 +90,8 @@ export function resolveStackParams(config: DeployConfig, o: StackParamOptions): 
   if (mode !== 'fedsgd' && mode !== 'fedavg') throw new RangeError(`"mode" expected 'fedsgd' or 'fedavg', got ${JSON.stringify(mode)}`);
   const protocol = String(o.protocol ?? 'aby3').toLowerCase() as NetworkProtocol;
   if (!(NETWORK_PROTOCOLS as readonly string[]).includes(protocol)) throw new RangeError(`"protocol" expected one of ${NETWORK_PROTOCOLS.join(', ')} for a networked run, got ${JSON.stringify(o.protocol)}`);
-  checkServersFor(protocol, roles.servers);
   if (o.owners !== undefined && o.owners !== roles.dataOwners.length) throw new RangeError(`"owners" is ${o.owners} but the config has ${roles.dataOwners.length} data owners (${roles.dataOwners.join(', ')})`);
+  checkServersFor(protocol, roles.servers);
   const precision = o.precision ?? 'low';
   if (precision !== 'low' && precision !== 'high') throw new RangeError(`"precision" expected 'low' or 'high', got ${String(precision)}`);
   const optimizer = o.optimizer ?? (mode === 'fedsgd' ? 'amsgrad' : 'sgd');
