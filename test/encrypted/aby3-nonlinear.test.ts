@@ -307,6 +307,8 @@ describe('ABY3 nonlinear ops: argument checks name the argument, before anything
     assert.throws(() => p.boolean.input(s0, new RingTensor(128, [1])), err(TypeError, /argument 'value'/));
     assert.throws(() => q.boolean.signBit(x), err(PrecisionMismatchError, /argument 'x'/));
     assert.throws(() => q.boolean.xor(b, b), err(TypeError, /belongs to protocol/));
+    const twin = new ABY3(s0, s1, s2, { transport: t, id: p.id, players: [alice] });
+    assert.throws(() => twin.boolean.not(b), err(TypeError, /argument 'x' belongs to protocol/), 'another instance with the same id');
     assert.deepEqual(t.stats(), {}, 'nothing was sent');
     // sensitivity: an op keeps its operands' (intersection); reveal outside it is refused
     const r = await p.relu(await p.encrypt(alice, [1, 2], { sensitivity: [alice] }));

@@ -17,6 +17,8 @@ import { intersectSensitivity } from './base.js';
 /** What the boolean API needs of its ABY3 instance. */
 export interface Aby3Context {
   readonly net: Aby3Net;
+  /** The ABY3 instance (tensors are checked to belong to it). */
+  readonly self: object;
   readonly servers: readonly [Player, Player, Player];
   nextOp(): string;
   ready(): Promise<void>;
@@ -51,7 +53,7 @@ export class ABY3Boolean {
     if (!(x instanceof BinaryReplicatedTensor)) {
       throw new TypeError(`ABY3.boolean.${fn}: argument '${arg}' must be a boolean-shared tensor (BinaryReplicatedTensor) of this protocol, got ${x instanceof ReplicatedTensor ? 'an arithmetic ReplicatedTensor' : describe(x)}`);
     }
-    if (x.protocol.id !== net.id || x.parts.length !== 6) throw new TypeError(`ABY3.boolean.${fn}: argument '${arg}' belongs to protocol '${x.protocol.id}', not '${net.id}'`);
+    if (x.protocol !== this.#c.self || x.parts.length !== 6) throw new TypeError(`ABY3.boolean.${fn}: argument '${arg}' belongs to protocol '${x.protocol.id}', not '${net.id}'`);
     return x;
   }
 

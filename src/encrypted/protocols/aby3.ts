@@ -61,6 +61,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
         moveBytes: (f, t, key, b) => this.moveBytes(this.#s(f), this.#s(t), key, b),
         moveRing: (f, t, key, v, shape) => this.move(this.#s(f), this.#s(t), key, v, shape),
       },
+      self: this,
       servers: this.servers,
       nextOp: () => this.nextOp(),
       ready: () => this.ready(),
