@@ -110,6 +110,13 @@ export function fromComponent(net: Aby3Net, i: number, v: (s: number) => Uint32A
   return parts;
 }
 
+/** out ^= m ^ (xi & yi) ^ (xi & yj) ^ (xj & yi), in place; returns out. */
+function crossTerms(out: Uint32Array, m: Uint32Array, xi: Uint32Array, xj: Uint32Array, yi: Uint32Array, yj: Uint32Array): Uint32Array {
+  const len = out.length;
+  for (let k = 0; k < len; k++) out[k] = out[k]! ^ m[k]! ^ (xi[k]! & (yi[k]! ^ yj[k]!)) ^ (xj[k]! & yi[k]!);
+  return out;
+}
+
 /**
  * x & y for two boolean sharings of `len` Uint32 words each, in one round:
  * each server sends `len` words to its predecessor (see the header).
@@ -121,10 +128,7 @@ export async function andShares(net: Aby3Net, x: BitParts, y: BitParts, len: num
       if (p === undefined || p.length !== len) throw new Error(`${net.id}: internal error: AND operand of server${i} missing or not ${len} words`);
       return p;
     }) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-    const out = prfBits(net.key(i), `${key}/and`, len);
-    const m = prfBits(net.key(i - 1 + 3), `${key}/and`, len);
-    for (let k = 0; k < len; k++) out[k] = out[k]! ^ m[k]! ^ (xi[k]! & (yi[k]! ^ yj[k]!)) ^ (xj[k]! & yi[k]!);
-    return out;
+    return crossTerms(prfBits(net.key(i), `${key}/and`, len), prfBits(net.key(i - 1 + 3), `${key}/and`, len), xi, xj, yi, yj);
   });
   const got = await Promise.all(I3.map((i) => net.moveBytes(i, mod3(i - 1), `${key}/z${i}`, z[i] === undefined ? undefined : asBytes(z[i]!))));
   // got[i] is z_i where server i-1 executes
@@ -260,9 +264,15 @@ export async function msbShares(net: Aby3Net, x: RingParts, n: number, key: stri
   const a0 = net.local(0) ? toPlanes(ring.add(x[0]!, x[1]!), n, bits) : undefined;
   const A = await inputShares(net, 0, a0, bits * W, `${key}/a`);
   // b = x2: component 2 (server1 slot 3, server2 slot 4)
-  const x2 = net.local(1) ? x[3] : net.local(2) ? x[4] : undefined;
-  const b2 = x2 === undefined ? undefined : toPlanes(x2, n, bits);
-  const B = fromComponent(net, 2, () => b2!, bits * W);
+  // (transposed once per process: where servers 1 and 2 both execute here they hold the same component)
+  const planesOf = new Map<RingTensor, Uint32Array>();
+  const b2 = (s: number): Uint32Array => {
+    const t = x[s]!;
+    let p = planesOf.get(t);
+    if (p === undefined) planesOf.set(t, (p = toPlanes(t, n, bits)));
+    return p;
+  };
+  const B = fromComponent(net, 2, (s) => b2(s), bits * W);
   const P = xorShares(A, B);
   const low = (s: BitParts): BitParts => s.map((p) => p?.subarray(0, m * W));
   const G = await andShares(net, low(A), low(B), m * W, `${key}/g`);
