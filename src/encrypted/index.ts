@@ -10,7 +10,7 @@ export {
   type Precision, type FixedPointConfig, type FloatInput, type FlatFloats,
 } from './fixed.js';
 export {
-  Tensor, PublicTensor, SecretTensor, PrivateTensor, ProtocolTensor, PlaintextTensor, EncryptedTensor, AdditiveTensor, ReplicatedTensor,
+  Tensor, PublicTensor, SecretTensor, PrivateTensor, ProtocolTensor, PlaintextTensor, EncryptedTensor, AdditiveTensor, ReplicatedTensor, BinaryReplicatedTensor,
   type Encoding, type Sensitivity, type ProtocolRef,
 } from './tensor.js';
 export { RingArena, type RingArenaOptions } from './arena.js';

@@ -165,3 +165,12 @@ export class AdditiveTensor extends EncryptedTensor {
 export class ReplicatedTensor extends EncryptedTensor {
   readonly kind = 'replicated';
 }
+
+/**
+ * ABY3's boolean sharing of ring words: x = x0 ^ x1 ^ x2 (bitwise), server i
+ * holds (xi, x(i+1)); parts in ReplicatedTensor's order. Made and combined by
+ * `ABY3.boolean` (xor, and, not, shifts, reveal); arithmetic ops refuse it.
+ */
+export class BinaryReplicatedTensor extends EncryptedTensor {
+  readonly kind = 'binary-replicated';
+}

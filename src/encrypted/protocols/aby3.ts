@@ -27,8 +27,9 @@ import { RingArena } from '../arena.js';
 import { ShapeMismatchError } from '../errors.js';
 import { checkScaledEncodable, decodeSumInto, encodeSubInto } from '../fixed.js';
 import { checkPlayer, type Player } from '../player.js';
-import { ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
+import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
 import { checkOptions, checkRoster, Protocol, type AddNCollection, type Parts, type ProtocolOptions } from './base.js';
+import { ABY3Boolean, type Aby3Context } from './aby3-boolean.js';
 
 const I3 = [0, 1, 2] as const;
 
@@ -41,6 +42,59 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     super('aby3', 'ABY3', opts);
     this.servers = checkRoster('ABY3', ['server0', 'server1', 'server2'], [server0, server1, server2]) as [Player, Player, Player];
     this.servers.forEach((p) => this.register(p));
+    this.boolean = new ABY3Boolean(this.#context());
+  }
+
+  /**
+   * Boolean (XOR) sharing of ring words: input, xor, not, andPublic, shifts,
+   * and (one round), signBit, reveal (aby3-boolean.ts, aby3-binary.ts).
+   */
+  readonly boolean: ABY3Boolean;
+
+  #context(): Aby3Context {
+    return {
+      net: {
+        id: this.id,
+        bits: this.bits,
+        local: (i) => this.isLocal(this.#s(i)),
+        key: (i) => this.#k(i),
+        moveBytes: (f, t, key, b) => this.moveBytes(this.#s(f), this.#s(t), key, b),
+        moveRing: (f, t, key, v, shape) => this.move(this.#s(f), this.#s(t), key, v, shape),
+      },
+      self: this,
+      servers: this.servers,
+      nextOp: () => this.nextOp(),
+      ready: () => this.ready(),
+      checkArith: (fn, arg, x) => this.checkOperand(fn, arg, x),
+      checkPlayer: (fn, arg, p) => this.checkKnownPlayer(fn, arg, p),
+      sensitivityOption: (fn, s) => this.checkSensitivityOption(fn, s),
+      arith: (parts, shape, enc, sens) => this.makeTensor(parts, shape, enc, sens),
+      binary: (parts, shape, sens) => new BinaryReplicatedTensor(this, this.servers, parts, shape, 'int', sens),
+      sub: (x, y) => this.sub(x, y),
+      moveTo: (f, to, key, t, shape) => this.move(this.#s(f), to, key, t, shape),
+    };
+  }
+
+  protected override checkOperand(fn: string, arg: string, x: unknown): ReplicatedTensor {
+    if (x instanceof BinaryReplicatedTensor) throw new TypeError(`ABY3.${fn}: argument '${arg}' is a boolean-shared tensor; this op takes an arithmetic sharing (ReplicatedTensor)`);
+    return super.checkOperand(fn, arg, x);
+  }
+
+  // ------------------------------------------------------------ nonlinear ops (aby3-boolean.ts, aby3-nonlinear.ts; docs/encrypted-ml.md)
+
+  /** [x < 0] as 0/1 integers (encoding 'int'): the sign bit of the encoding, bit-injected. */
+  isNegative(x: ReplicatedTensor): Promise<ReplicatedTensor> { return this.boolean.isNegative(x); }
+  /** [x > y] as 0/1 integers (exact while |x - y| is in the encoding's range). */
+  greater(x: ReplicatedTensor, y: ReplicatedTensor): Promise<ReplicatedTensor> { return this.boolean.greater(x, y); }
+  /** [x < y] as 0/1 integers. */
+  less(x: ReplicatedTensor, y: ReplicatedTensor): Promise<ReplicatedTensor> { return this.boolean.less(x, y); }
+  /** max(x, 0), exact on the encoding. */
+  relu(x: ReplicatedTensor): Promise<ReplicatedTensor> { return this.boolean.relu(x); }
+  /** [x >= 0] as 0/1 integers (ReLU's derivative; 1 at 0). */
+  reluDerivative(x: ReplicatedTensor): Promise<ReplicatedTensor> { return this.boolean.reluDerivative(x); }
+  /** b ? x : y for a boolean-shared bit (bit injection, 2 rounds) or a 0/1 integer sharing (one mul). */
+  select(b: BinaryReplicatedTensor | ReplicatedTensor, x: ReplicatedTensor, y: ReplicatedTensor): Promise<ReplicatedTensor> {
+    return this.boolean.select(b, x, y, (u, v) => this.mul(u, v));
   }
 
   get players(): readonly Player[] { return this.servers; }

@@ -1,0 +1,322 @@
+/**
+ * ABY3's boolean sharing and first nonlinear ops (aby3-binary.ts,
+ * aby3-nonlinear.ts, aby3-boolean.ts): exactness against the plaintext
+ * reference on the ring encoding (random and edge inputs, both precisions),
+ * rounds and bytes against docs/encrypted-ml.md's formulas, what each server
+ * receives (masked words only), SPMD runs with one simulated process per
+ * group of players, and argument checks.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { ABY3, BinaryReplicatedTensor, EncodingRangeError, Player, PrecisionMismatchError, SensitivityError, ShapeMismatchError, type ReplicatedTensor } from '../../src/encrypted/index.js';
+import { FIXED_HIGH, FIXED_LOW } from '../../src/encrypted/fixed.js';
+import { msbAndPlanes, msbRounds, planeWords, toPlanes, u32 } from '../../src/encrypted/protocols/aby3-binary.js';
+import * as ring from '../../src/ring/index.js';
+import { RingTensor } from '../../src/ring/index.js';
+import { MemoryHub, MemoryTransport, type Transport } from '../../src/transport/index.js';
+import { assertSameFrequencies, assertUniformBits } from './uniform.js';
+
+const [s0, s1, s2, alice, bob] = ['server0', 'server1', 'server2', 'alice', 'bob'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
+const SERVERS = ['server0', 'server1', 'server2'];
+
+interface Msg { from: string; to: string; key: string; bytes: Uint8Array; depth: number }
+
+/**
+ * Records every message with its round: a message's depth is one more than
+ * the deepest message its sender had received when it sent it (an upper bound
+ * on the causal depth; `reset` starts a new op at depth 0).
+ */
+class RoundTransport implements Transport {
+  readonly kind = 'recording';
+  log: Msg[] = [];
+  #depth = new Map<string, number>();
+  #sent = new Map<string, number>();
+  constructor(readonly inner: MemoryTransport = new MemoryTransport()) {}
+  isLocal(p: string) { return this.inner.isLocal(p); }
+  send(from: string, to: string, key: string, payload: Uint8Array) {
+    const depth = (this.#depth.get(from) ?? 0) + 1;
+    this.#sent.set(`${from}>${to}>${key}`, depth);
+    this.log.push({ from, to, key, bytes: payload.slice(), depth });
+    return this.inner.send(from, to, key, payload);
+  }
+  async receive(to: string, from: string, key: string, o?: { timeoutMs?: number }) {
+    const p = await this.inner.receive(to, from, key, o);
+    const d = this.#sent.get(`${from}>${to}>${key}`) ?? 0;
+    this.#depth.set(to, Math.max(this.#depth.get(to) ?? 0, d));
+    return p;
+  }
+  stats() { return this.inner.stats(); }
+  resetStats() { this.inner.resetStats(); }
+  close() { return this.inner.close(); }
+  /** Start a new op: forget depths and the log. */
+  reset() { this.log = []; this.#depth.clear(); this.#sent.clear(); }
+  rounds() { return Math.max(0, ...this.log.map((m) => m.depth)); }
+  sentBy(p: string) { return this.log.filter((m) => m.from === p).reduce((a, m) => a + m.bytes.length, 0); }
+}
+
+const cfgOf = (precision: 'low' | 'high') => (precision === 'low' ? FIXED_LOW : FIXED_HIGH);
+const signed = (v: bigint, l: number) => BigInt.asIntN(l, v);
+const ringOf = (l: 64 | 128, vs: bigint[]) => RingTensor.fromBigInts(l, [vs.length], vs.map((v) => BigInt.asUintN(l, v)));
+const readInts = async (p: ABY3, x: ReplicatedTensor) => (await p.revealRing(x, alice))!.toSignedBigInts();
+
+/** The edge values of an l-bit ring with f fractional bits: 0, one ulp either side, the fixed-point limits, the ring's extremes. */
+function edges(l: number, f: number): bigint[] {
+  const half = 1n << BigInt(l - 1);
+  const lim = (1n << BigInt(l - 1)) - 1n; // largest encoding of a value in range: (2^(l-1-f) - 2^-f) * 2^f
+  return [0n, 1n, -1n, 2n, -2n, 1n << BigInt(f), -(1n << BigInt(f)), lim, -lim, half - 1n, -half, half - 2n, -half + 1n];
+}
+
+const bigintsArb = (l: number) => fc.array(fc.bigInt({ min: -(1n << BigInt(l - 1)), max: (1n << BigInt(l - 1)) - 1n }), { minLength: 1, maxLength: 70 });
+
+for (const precision of ['low', 'high'] as const) {
+  const cfg = cfgOf(precision);
+  const l = cfg.bits;
+  const E = l / 8;
+  describe(`ABY3 nonlinear ops, exact on the encoding (precision ${precision})`, () => {
+    it('isNegative, reluDerivative, relu on random and edge ring values equal the plaintext reference exactly', async () => {
+      const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
+      await fc.assert(fc.asyncProperty(bigintsArb(l), async (rand) => {
+        const vs = [...edges(l, cfg.frac), ...rand];
+        const x = await p.encryptInts(alice, ringOf(l, vs));
+        const [neg, step, relu] = await Promise.all([p.isNegative(x), p.reluDerivative(x), p.relu(x)]);
+        assert.equal(neg.encoding, 'int');
+        assert.equal(relu.encoding, 'int');
+        assert.deepEqual(await readInts(p, neg), vs.map((v) => (v < 0n ? 1n : 0n)));
+        assert.deepEqual(await readInts(p, step), vs.map((v) => (v >= 0n ? 1n : 0n)));
+        assert.deepEqual(await readInts(p, relu), vs.map((v) => (v > 0n ? v : 0n)));
+      }), { numRuns: 12 });
+    });
+
+    it('fixed point: relu of encrypted floats is exactly max(x, 0) of the encoding, with -0, +-ulp and the range limits', async () => {
+      const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
+      const ulp = 2 ** -cfg.frac;
+      const lim = cfg.bound - 2 ** (cfg.boundLog2 - 52); // the largest double below the bound
+      await fc.assert(fc.asyncProperty(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 50 }), async (rand) => {
+        const vs = [0, -0, ulp, -ulp, ulp / 4, -ulp / 4, lim, -lim, ...rand];
+        const x = await p.encrypt(alice, vs);
+        const got = (await p.reveal(await p.relu(x), alice)).read();
+        const enc = vs.map((v) => Math.round(v * 2 ** cfg.frac) / 2 ** cfg.frac); // the encoding (exact in doubles here)
+        assert.deepEqual(Array.from(got), enc.map((v) => (v > 0 ? v : 0)));
+        const neg = (await p.reveal(await p.isNegative(x), alice)).read();
+        assert.deepEqual(Array.from(neg), enc.map((v) => (v < 0 ? 1 : 0)), 'sign of the encoding: -ulp/4 encodes to 0, not negative');
+        assert.ok(x.encoding === 'fixed');
+      }), { numRuns: 8 });
+      assert.throws(() => p.encrypt(alice, [cfg.bound]), EncodingRangeError, 'the range limit itself does not encode');
+    });
+
+    it('greater and less: exact while |x - y| < 2^(l-1) on the encoding; select with a boolean bit and with a 0/1 integer', async () => {
+      const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
+      const q = 1n << BigInt(l - 2);
+      const arb = fc.array(fc.tuple(fc.bigInt({ min: -q + 1n, max: q - 1n }), fc.bigInt({ min: -q + 1n, max: q - 1n })), { minLength: 1, maxLength: 60 });
+      await fc.assert(fc.asyncProperty(arb, async (pairs) => {
+        const xs = [0n, 1n, -1n, 5n, ...pairs.map((t) => t[0])];
+        const ys = [0n, 0n, 0n, 5n, ...pairs.map((t) => t[1])];
+        const x = await p.encryptInts(alice, ringOf(l, xs));
+        const y = await p.encryptInts(alice, ringOf(l, ys));
+        assert.deepEqual(await readInts(p, await p.greater(x, y)), xs.map((v, i) => (v > ys[i]! ? 1n : 0n)));
+        assert.deepEqual(await readInts(p, await p.less(x, y)), xs.map((v, i) => (v < ys[i]! ? 1n : 0n)));
+        const want = xs.map((v, i) => (v < 0n ? v : ys[i]!));
+        assert.deepEqual(await readInts(p, await p.select(await p.boolean.signBit(x), x, y)), want, 'select by a boolean bit');
+        assert.deepEqual(await readInts(p, await p.select(await p.isNegative(x), x, y)), want, 'select by a 0/1 integer');
+      }), { numRuns: 10 });
+      // at the limits the difference wraps: the documented behaviour, not the true comparison
+      const top = (1n << BigInt(l - 1)) - 1n;
+      const x = await p.encryptInts(alice, ringOf(l, [top, -top]));
+      const y = await p.encryptInts(alice, ringOf(l, [-top, top]));
+      assert.deepEqual(await readInts(p, await p.greater(x, y)), [0n, 1n], 'x - y wraps past 2^(l-1): the sign of the ring difference');
+    });
+
+    it('boolean words: xor, not, andPublic, shifts and and equal the plaintext bit ops; reveal to a server and to an outside player', async () => {
+      const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
+      await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.bigInt({ min: 0n, max: (1n << BigInt(l)) - 1n }), fc.bigInt({ min: 0n, max: (1n << BigInt(l)) - 1n })), { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: l - 1 }), fc.bigInt({ min: 0n, max: (1n << BigInt(l)) - 1n }), async (pairs, k, mask) => {
+        const X = pairs.map((t) => t[0]);
+        const Y = pairs.map((t) => t[1]);
+        const M = (1n << BigInt(l)) - 1n;
+        const x = await p.boolean.input(s0, RingTensor.fromBigInts(l, [X.length], X));
+        const y = await p.boolean.input(s1, RingTensor.fromBigInts(l, [Y.length], Y));
+        const open = async (t: BinaryReplicatedTensor, to: Player = alice) => (await p.boolean.reveal(t, to))!.toBigInts();
+        assert.deepEqual(await open(x), X);
+        assert.deepEqual(await open(y, s2), Y, 'reveal to a server');
+        assert.deepEqual(await open(await p.boolean.and(x, y)), X.map((v, i) => v & Y[i]!));
+        assert.deepEqual(await open(p.boolean.xor(x, y)), X.map((v, i) => v ^ Y[i]!));
+        assert.deepEqual(await open(p.boolean.not(x)), X.map((v) => ~v & M));
+        assert.deepEqual(await open(p.boolean.andPublic(x, mask)), X.map((v) => v & mask));
+        assert.deepEqual(await open(p.boolean.shl(x, k)), X.map((v) => (v << BigInt(k)) & M));
+        assert.deepEqual(await open(p.boolean.shr(x, k)), X.map((v) => v >> BigInt(k)));
+      }), { numRuns: 10 });
+    });
+
+    it(`rounds and bytes: AND 1 round, l bits per element per server; signBit ${msbRounds(l)} rounds; isNegative/relu ${msbRounds(l) + 2} lock-step rounds; select 2`, async () => {
+      const t = new RoundTransport();
+      const p = new ABY3(s0, s1, s2, { precision, transport: t, players: [alice] });
+      // the formulas, derived by hand (docs/encrypted-ml.md): P ANDed planes, (l - 1) generate + 3(l - 1) - 2 - ceil(log2(l - 1)) tree... in all:
+      const planes = l === 64 ? 181 : 372;
+      const rounds = l === 64 ? 8 : 9;
+      // the critical path (longest chain of messages each sent after receiving the previous; docs/encrypted-ml.md):
+      // signBit's equals its lock-step rounds; the bit injection after it waits on the servers that finish last
+      const path = l === 64 ? { neg: 9, relu: 10 } : { neg: 11, relu: 11 };
+      assert.equal(msbAndPlanes(l), planes);
+      assert.equal(msbRounds(l), rounds);
+      for (const n of [1, 45, 320]) {
+        const W = planeWords(n) * 4; // bytes per bit plane
+        const x = await p.encrypt(alice, Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 50));
+        const y = await p.encrypt(alice, Float64Array.from({ length: n }, (_, i) => Math.cos(i) * 50));
+        const bx = await p.boolean.input(s2, new RingTensor(l, [n]));
+        const by = await p.boolean.input(s0, new RingTensor(l, [n]));
+        const sb = await p.boolean.signBit(x);
+        const check = async (label: string, f: () => Promise<unknown>, r: number, bytes: [number, number, number], lockstep = r) => {
+          t.reset();
+          await f();
+          // lock-step rounds: the op's distinct message stages (input, generate, one per tree level, OT, re-replication)
+          const stages = new Set(t.log.map((m) => m.key.split('/').slice(2, -1).join('/') + (m.key.includes('/inj/') ? (m.key.endsWith('/e0') || m.key.endsWith('/e2') ? '#2' : '#1') : '')));
+          assert.equal(stages.size, lockstep, `${label} (n = ${n}): lock-step rounds`);
+          assert.equal(t.rounds(), r, `${label} (n = ${n}): critical path`);
+          assert.deepEqual(SERVERS.map((s) => t.sentBy(s)), bytes, `${label} (n = ${n}): bytes sent by server0..2`);
+          assert.ok(t.log.every((m) => SERVERS.includes(m.to) && SERVERS.includes(m.from)), `${label}: only the servers talk`);
+        };
+        await check('and', () => p.boolean.and(bx, by), 1, [n * E, n * E, n * E]);
+        const sign: [number, number, number] = [(l + planes) * W, planes * W, planes * W];
+        await check('signBit', () => p.boolean.signBit(x), rounds, sign);
+        await check('isNegative', () => p.isNegative(x), path.neg, [sign[0] + 2 * n * E, sign[1] + n * E, sign[2] + n * E], rounds + 2);
+        await check('reluDerivative', () => p.reluDerivative(x), path.neg, [sign[0] + 2 * n * E, sign[1] + n * E, sign[2] + n * E], rounds + 2);
+        await check('greater', () => p.greater(x, y), path.neg, [sign[0] + 2 * n * E, sign[1] + n * E, sign[2] + n * E], rounds + 2);
+        await check('relu', () => p.relu(x), path.relu, [sign[0] + 3 * n * E, sign[1] + 2 * n * E, sign[2] + 3 * n * E], rounds + 2);
+        await check('select (boolean bit)', () => p.select(sb, x, y), 2, [3 * n * E, 2 * n * E, 3 * n * E]);
+      }
+    });
+  });
+}
+
+describe('ABY3 boolean sharing: what each server receives', () => {
+  it('AND: each received word is the sender\'s cross terms XOR a PRF mask (uniform, never the unmasked terms)', async () => {
+    const t = new RoundTransport();
+    const p = new ABY3(s0, s1, s2, { transport: t, players: [alice] });
+    const n = 1024;
+    const X = Array.from({ length: n }, (_, i) => BigInt(i) * 0x9e3779b97f4a7c15n % (1n << 64n));
+    const x = await p.boolean.input(s0, RingTensor.fromBigInts(64, [n], X));
+    const y = await p.boolean.input(s1, RingTensor.fromBigInts(64, [n], X.map((v) => v ^ 0xffn)));
+    t.reset();
+    await p.boolean.and(x, y);
+    assert.equal(t.log.length, 3);
+    for (const m of t.log) {
+      const i = SERVERS.indexOf(m.from);
+      assert.equal(SERVERS.indexOf(m.to), (i + 2) % 3, 'to the predecessor');
+      const [xi, xj, yi, yj] = [x.parts[2 * i], x.parts[2 * i + 1], y.parts[2 * i], y.parts[2 * i + 1]].map((r) => u32(r!));
+      const got = new Uint32Array(m.bytes.slice().buffer);
+      const mask = got.map((z, k) => z ^ (xi![k]! & (yi![k]! ^ yj![k]!)) ^ (xj![k]! & yi![k]!));
+      assertUniformBits([new Uint8Array(mask.buffer)], `AND mask in what ${m.to} receives`);
+      assertUniformBits([m.bytes], `AND: what ${m.to} receives`);
+    }
+  });
+
+  it('sign (A2B) and bit injection: every message is uniform, identically for different inputs; server2 never gets x0 + x1 unmasked', async () => {
+    const n = 16384; // the smallest message (one bit plane) has 256 64-bit words
+    const views: Record<string, Uint8Array[]>[] = [];
+    for (const v of [0, 1000.5]) {
+      const t = new RoundTransport();
+      const p = new ABY3(s0, s1, s2, { transport: t, players: [alice] });
+      const x = await p.encrypt(alice, new Float64Array(n).fill(v));
+      t.reset();
+      await p.relu(x);
+      const byStage: Record<string, Uint8Array[]> = {};
+      for (const m of t.log) {
+        const stage = `${m.from}->${m.to} ${m.key.split('/').slice(2).join('/')}`;
+        (byStage[stage] ??= []).push(m.bytes);
+        assertUniformBits([m.bytes], `relu of ${v}: ${stage}`);
+      }
+      views.push(byStage);
+      const a = toPlanes(ring.add(x.parts[0]!, x.parts[1]!), n, 64); // x0 + x1, held by server0 only
+      const input = t.log.find((m) => m.to === 'server2' && m.key.endsWith('/a/in0'))!;
+      const diff = new Uint32Array(input.bytes.slice().buffer).map((w, k) => w ^ a[k]!);
+      assertUniformBits([new Uint8Array(diff.buffer)], 'server2\'s input message XOR x0 + x1 (the PRF mask)');
+    }
+    assert.deepEqual(Object.keys(views[0]!).sort(), Object.keys(views[1]!).sort());
+    for (const k of Object.keys(views[0]!)) assertSameFrequencies(views[0]![k]!, views[1]![k]!, k);
+  });
+
+  it('toPlanes transposes ring words into bit planes (against bit-by-bit extraction)', () => {
+    for (const l of [64, 128] as const) {
+      for (const n of [1, 31, 32, 45, 100]) {
+        const vs = Array.from({ length: n }, (_, i) => (BigInt(i + 1) * 0x9e3779b97f4a7c15f39cc0605cedc835n) % (1n << BigInt(l)));
+        const planes = toPlanes(RingTensor.fromBigInts(l, [n], vs), n, l);
+        const W = planeWords(n);
+        for (let j = 0; j < l; j++) for (let e = 0; e < n; e++) {
+          assert.equal((planes[j * W + (e >>> 5)]! >>> (e & 31)) & 1, Number((vs[e]! >> BigInt(j)) & 1n), `l ${l}, n ${n}, bit ${j} of element ${e}`);
+        }
+      }
+    }
+  });
+});
+
+describe('ABY3 nonlinear ops, SPMD (one simulated process per group of players)', () => {
+  it('relu, isNegative, greater, select and boolean and give the same results whatever the grouping', async () => {
+    const n = 50;
+    const xs = Float64Array.from({ length: n }, (_, i) => (i - 25) * 1.25);
+    const ys = Float64Array.from({ length: n }, (_, i) => Math.round(Math.cos(i) * 20 * 2 ** 16) / 2 ** 16); // exact in the encoding
+    const groupings = [[['server0'], ['server1'], ['server2'], ['alice']], [['server0', 'alice'], ['server1', 'server2']], [['server0', 'server1', 'server2', 'alice']]];
+    const want = [...xs.map((v) => Math.max(v, 0)), ...xs.map((v) => (v < 0 ? 1 : 0)), ...xs.map((v, i) => (v > ys[i]! ? 1 : 0)), ...xs.map((v, i) => (v < 0 ? v : ys[i]!))];
+    for (const groups of groupings) {
+      const hub = new MemoryHub();
+      const results = await Promise.all(groups.map(async (local) => {
+        const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'spmd-nl', timeoutMs: 10000 });
+        const here = local.includes('alice');
+        const x = await p.encrypt(alice, here ? xs : undefined, { shape: [n] });
+        const y = await p.encrypt(alice, here ? ys : undefined, { shape: [n] });
+        const outs = [await p.relu(x), await p.isNegative(x), await p.greater(x, y), await p.select(await p.boolean.signBit(x), x, y)];
+        const vals = await Promise.all(outs.map((o) => p.reveal(o, alice)));
+        const b = await p.boolean.and(await p.boolean.input(s0, local.includes('server0') ? RingTensor.fromBigInts(64, [2], [0xf0n, 7n]) : undefined, { shape: [2] }), await p.boolean.input(s2, local.includes('server2') ? RingTensor.fromBigInts(64, [2], [0x3cn, 5n]) : undefined, { shape: [2] }));
+        const bv = await p.boolean.reveal(b, alice);
+        return here ? [vals.flatMap((v) => Array.from(v.read())), bv!.toBigInts()] as const : undefined;
+      }));
+      groups.forEach((g, i) => {
+        if (!g.includes('alice')) assert.equal(results[i], undefined);
+        else {
+          assert.deepEqual(results[i]![0], want, groups.map((x) => x.join('+')).join(' | '));
+          assert.deepEqual(results[i]![1], [0x30n, 5n]);
+        }
+      });
+    }
+  });
+});
+
+describe('ABY3 nonlinear ops: argument checks name the argument, before anything is sent', () => {
+  it('types, protocols, precisions, shapes, servers and sensitivity', async () => {
+    const t = new MemoryTransport();
+    const p = new ABY3(s0, s1, s2, { transport: t, players: [alice, bob] });
+    const q = new ABY3(s0, s1, s2, { transport: t, precision: 'high', players: [alice] });
+    const x = await p.encrypt(alice, [1, -2, 3]);
+    const y = await p.encrypt(alice, [1, 2], { sensitivity: [alice] });
+    const xh = await q.encrypt(alice, [1, -2, 3]);
+    const b = await p.boolean.signBit(x);
+    t.resetStats();
+    const err = (cls: new (...a: never[]) => Error, re: RegExp) => (e: unknown) => e instanceof cls && re.test((e as Error).message);
+    assert.throws(() => p.relu(3 as never), err(TypeError, /ABY3\.relu: argument 'x'/));
+    assert.throws(() => p.isNegative(xh), err(PrecisionMismatchError, /ABY3\.isNegative: argument 'x'/));
+    assert.throws(() => p.reluDerivative(b as never), err(TypeError, /argument 'x' is a boolean-shared tensor/));
+    assert.throws(() => p.greater(x, 'y' as never), err(TypeError, /ABY3\.greater: argument 'y'/));
+    assert.throws(() => p.less(x, y), err(ShapeMismatchError, /'x'.*'y'/));
+    assert.throws(() => p.select(x, x, x), err(TypeError, /argument 'b' must hold 0\/1 integers/));
+    assert.throws(() => p.select(b, x, y), err(ShapeMismatchError, /'x' \[3\] and 'y' \[2\]/));
+    assert.throws(() => p.select(b, x, 1 as never), err(TypeError, /ABY3\.select: argument 'y'/));
+    assert.throws(() => p.boolean.and(b, x as never), err(TypeError, /ABY3\.boolean\.and: argument 'y' must be a boolean-shared tensor/));
+    assert.throws(() => p.boolean.shl(b, 64), err(RangeError, /argument 'k'/));
+    assert.throws(() => p.boolean.andPublic(b, 1n << 64n), err(RangeError, /argument 'mask'/));
+    assert.throws(() => p.boolean.andPublic(b, 1 as never), err(TypeError, /argument 'mask'/));
+    assert.throws(() => p.boolean.input(alice, new RingTensor(64, [1])), err(TypeError, /argument 'server' must be one of the servers/));
+    assert.throws(() => p.boolean.input(s0, new RingTensor(128, [1])), err(TypeError, /argument 'value'/));
+    assert.throws(() => q.boolean.signBit(x), err(PrecisionMismatchError, /argument 'x'/));
+    assert.throws(() => q.boolean.xor(b, b), err(TypeError, /belongs to protocol/));
+    const twin = new ABY3(s0, s1, s2, { transport: t, id: p.id, players: [alice] });
+    assert.throws(() => twin.boolean.not(b), err(TypeError, /argument 'x' belongs to protocol/), 'another instance with the same id');
+    assert.deepEqual(t.stats(), {}, 'nothing was sent');
+    // sensitivity: an op keeps its operands' (intersection); reveal outside it is refused
+    const r = await p.relu(await p.encrypt(alice, [1, 2], { sensitivity: [alice] }));
+    assert.deepEqual(r.sensitivity?.map((s) => s.name), ['alice']);
+    assert.throws(() => p.reveal(r, bob), SensitivityError);
+    const g = await p.greater(y, await p.encrypt(alice, [0, 0]));
+    assert.deepEqual(g.sensitivity?.map((s) => s.name), ['alice']);
+    const bs = await p.boolean.signBit(y);
+    assert.throws(() => p.boolean.reveal(bs, bob), SensitivityError);
+  });
+});
