@@ -39,6 +39,8 @@ export interface ComputationOptions {
   outputSignature?: readonly (TensorSpec | undefined)[];
   /** A fixed protocol (else the current context's when called). */
   protocol?: AnyProtocol;
+  /** The arguments' names in messages and JSON; default the function's parameter names as its source shows them (a bundler may rename them), else `args[i]`. */
+  inputNames?: readonly string[];
 }
 
 /** The share holders of a protocol's tensors (their placement). */
@@ -198,6 +200,7 @@ export class ConcreteComputation {
       const what = `${name}: argument '${graph.inputNames[i]}'`;
       const declared = comp.inputSignature?.[i];
       if (declared !== undefined) checkSubtype(what, t, declared, this.#holders);
+      if (flavor === 'private') this.#privateCheck(comp, what, t);
       if (t.kind === 'encrypted') {
         if (this.#holders === undefined) throw new NoProtocolError(`${what} is encrypted; the computation needs a protocol to compute on it`);
         if (!this.#samePlayers(t.placement, this.#holders)) throw new SignatureError(`${what}: expected a value held by the protocol's holders ${names(this.#holders)}, got ${describeType(t)}`);
@@ -205,7 +208,6 @@ export class ConcreteComputation {
       if (flavor === 'encrypted' && declared === undefined && t.kind !== 'encrypted') {
         throw new SignatureError(`${what}: an encrypted computation refuses the plaintext ${describeType(t)}; encrypt it first, or declare the argument in 'inputSignature'`);
       }
-      if (flavor === 'private') this.#privateCheck(comp, what, t);
     });
     const types: (TensorType | undefined)[] = [...inputTypes];
     const known = new Set((protocol?.knownPlayers ?? []).map((q) => q.name));
@@ -293,7 +295,10 @@ function build(fn: unknown, flavor: Flavor, options: ComputationOptions | undefi
   const opts = options ?? {};
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${what}: argument 'options' must be an object, got ${describe(opts)}`);
   const name = opts.name ?? (fn.name || what);
-  const inputNames = parameterNames(fn as (...a: never[]) => unknown);
+  const inputNames = opts.inputNames ?? parameterNames(fn as (...a: never[]) => unknown);
+  if (!Array.isArray(inputNames) || !inputNames.every((s) => typeof s === 'string') || (opts.inputNames !== undefined && inputNames.length < (fn as (...a: never[]) => unknown).length)) {
+    throw new TypeError(`${what}: option 'inputNames' must be an array of strings, one per parameter of 'fn', got ${describe(opts.inputNames)}`);
+  }
   const check = flavor !== 'private' ? undefined : (op: string, attrs: Attrs): void => {
     if (op === 'encrypt') throw new PlacementError(`${name}: ops.encrypt would share a value of the private computation of '${player!.name}' with the protocol's holders; a private computation keeps every value on '${player!.name}'`);
     if (op === 'reveal' && attrs['player'] !== player!.name) throw new PlacementError(`${name}: ops.reveal to '${String(attrs['player'])}' would move a value of the private computation of '${player!.name}' off '${player!.name}'`);
