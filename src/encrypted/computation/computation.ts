@@ -92,7 +92,9 @@ export class Computation {
   readonly inputSignature: readonly (TensorSpec | undefined)[] | undefined;
   readonly outputSignature: readonly (TensorSpec | undefined)[] | undefined;
   readonly #protocol: AnyProtocol | undefined;
-  readonly #cache = new Map<string, ConcreteComputation>();
+  // per protocol instance (SPMD processes in one test share a computation but not a protocol), then by input types
+  readonly #cache = new WeakMap<object, Map<string, ConcreteComputation>>();
+  static readonly #NONE = {};
 
   /** @internal Use computation(), encryptedComputation(), privateComputation() or computationFromJSON(). */
   constructor(graph: Graph, flavor: Flavor, name: string, options: ComputationOptions, player?: Player) {
@@ -148,11 +150,14 @@ export class Computation {
 
   /** @internal Concrete for resolved input types (cached by protocol and types). */
   concreteFor(protocol: AnyProtocol | undefined, types: readonly TensorType[]): ConcreteComputation {
-    const key = JSON.stringify([protocol?.id ?? null, types.map((t) => [t.kind, t.shape, t.dtype, t.placement.map((q) => q.name), t.sensitivity?.map((q) => q.name) ?? null, t.variable ?? false])]);
-    let c = this.#cache.get(key);
+    const key = JSON.stringify(types.map((t) => [t.kind, t.shape, t.dtype, t.placement.map((q) => q.name), t.sensitivity?.map((q) => q.name) ?? null, t.variable ?? false]));
+    const slot = protocol ?? Computation.#NONE;
+    let byTypes = this.#cache.get(slot);
+    if (byTypes === undefined) this.#cache.set(slot, (byTypes = new Map()));
+    let c = byTypes.get(key);
     if (c === undefined) {
       c = new ConcreteComputation(this, protocol, types);
-      this.#cache.set(key, c);
+      byTypes.set(key, c);
     }
     return c;
   }
