@@ -9,8 +9,9 @@ import { describe, it } from 'node:test';
 import {
   ABY3, AdditiveTensor, computation, Computation, ConcreteComputation, encryptedComputation, NoProtocolError, ops, PlacementError, Plaintext, Player, Pond,
   PrivateTensor, ProtocolMismatchError, ReplicatedTensor, SensitivityError, setProtocol, SignatureError, specs, TensorSpec, Variable, withProtocol,
-  privateComputation, sensitivityFits, type Value,
+  privateComputation, sensitivityFits, localComputation, SerializationError, type Value,
 } from '../../src/encrypted/index.js';
+import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
 import { RecordingTransport } from './recording.js';
 
 const [s0, s1, s2, client, owner, carol] = ['server0', 'server1', 'server2', 'prediction_client', 'model_owner', 'carol'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player, Player];
@@ -222,6 +223,37 @@ for (const precision of ['low', 'high'] as const) {
     });
   });
 }
+
+describe('seed "Executing Computations": provide_input as a local computation, then tfe.encrypt in the encrypted protocol\'s context', () => {
+  it('ordinary code runs on the client only; x_local is a PrivateTensor of the client; encrypting it gives the protocol\'s tensor', async () => {
+    const data = randn(rng(10), 6);
+    const hub = new MemoryHub();
+    const run = async (me: string) => {
+      const transport = new MemoryTransport({ hub, local: [me] });
+      const provideInput = localComputation(client, () => data.map((v) => v * 3), { outputShapes: [[2, 3]], transport });
+      const xLocal = (await provideInput.run()) as PrivateTensor;
+      assert.ok(xLocal instanceof PrivateTensor);
+      assert.deepEqual(xLocal.placement.map((p) => p.name), [client.name]);
+      const pond = new Pond(s0, s1, s2, { transport, id: 'local-then-encrypt', players: [carol] });
+      const encryptThenOpen = computation((x) => ops.reveal(ops.encrypt(x, { sensitivity: [client, carol] }), carol));
+      return [xLocal, (await withProtocol(pond, () => encryptThenOpen(xLocal))) as PrivateTensor] as const;
+    };
+    const names = [s0, s1, s2, client, carol].map((p) => p.name);
+    const results = await Promise.all(names.map(run));
+    const [atClient] = results[names.indexOf(client.name)]!;
+    close(atClient.read(), data.map((v) => v * 3), 0, 'x_local at the client');
+    assert.equal(results[names.indexOf('server0')]![0].isLocal, false, 'server0 has a placeholder only');
+    close(results[names.indexOf('carol')]![1].read(), data.map((v) => v * 3), 2 ** -16, 'opened to carol');
+    assert.equal(hub.pending(), 0);
+  });
+
+  it('refuses another player\'s private value, and serialization (it holds code)', async () => {
+    const c = localComputation(client, (x) => x.values, { outputShapes: [[2]] });
+    await assert.rejects(c.run(new PrivateTensor(owner, [2], Float64Array.of(1, 2))), (e: Error) => e instanceof PlacementError && /model_owner/.test(e.message));
+    assert.throws(() => JSON.stringify(c), SerializationError);
+    await assert.rejects(localComputation(client, () => [1, 2, 3], { outputShapes: [[2]] }).run(), /3 elements/);
+  });
+});
 
 describe('the subtyping rule', () => {
   const [a, b] = [new Player('a'), new Player('b')];

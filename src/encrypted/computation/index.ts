@@ -11,3 +11,5 @@ export { OP_NAMES, type AnyProtocol, type Value } from './rules.js';
 export { computationFromJSON, type ComputationJSON } from './serialize.js';
 export { TensorSpec, specs, checkSubtype, sensitivityFits, joinSensitivity, type TensorType, type Kind, type Dtype, type SpecOptions, type SpecPlacement } from './types.js';
 export { Variable } from './variable.js';
+export { localComputation, LocalComputation, type LocalOptions, type LocalResult } from './local.js';
+export type { Plain } from './plain.js';
