@@ -10,16 +10,15 @@ import type { Player } from '../player.js';
 import { Protocol, type EncryptOptions } from '../protocols/base.js';
 import { ProtocolTensor } from '../tensor.js';
 import { SignatureError } from './errors.js';
-import type { AnyProtocol } from './rules.js';
 import { checkSubtype, TensorSpec, type TensorType } from './types.js';
 
 const typeOfTensor = (x: ProtocolTensor): TensorType => ({ kind: 'encrypted', shape: x.shape, dtype: x.encoding, placement: x.placement, sensitivity: x.sensitivity });
 
-export class Variable {
-  readonly protocol: AnyProtocol;
-  #value: ProtocolTensor;
+export class Variable<T extends ProtocolTensor = ProtocolTensor> {
+  readonly protocol: Protocol<T>;
+  #value: T;
 
-  constructor(protocol: AnyProtocol, initial: ProtocolTensor) {
+  constructor(protocol: Protocol<T>, initial: T) {
     if (!(protocol instanceof Protocol)) throw new TypeError(`Variable: argument 'protocol' must be a Protocol, got ${describe(protocol)}`);
     if (!(initial instanceof ProtocolTensor)) throw new TypeError(`Variable: argument 'initial' must be a tensor of the protocol (encrypt a value first, or use Variable.encrypt), got ${describe(initial)}`);
     if (initial.protocol !== protocol) throw new ProtocolMismatchError(`Variable: argument 'initial' belongs to protocol '${initial.protocol.id}', not '${protocol.id}'`);
@@ -28,12 +27,12 @@ export class Variable {
   }
 
   /** The seed's `tfe.Variable(w_remote)` (an implicit encrypt): secret-share `owner`'s value and hold it. */
-  static async encrypt(protocol: AnyProtocol, owner: Player, value: FloatInput | undefined, options: EncryptOptions = {}): Promise<Variable> {
+  static async encrypt<T extends ProtocolTensor>(protocol: Protocol<T>, owner: Player, value: FloatInput | undefined, options: EncryptOptions = {}): Promise<Variable<T>> {
     if (!(protocol instanceof Protocol)) throw new TypeError(`Variable.encrypt: argument 'protocol' must be a Protocol, got ${describe(protocol)}`);
     return new Variable(protocol, await protocol.encrypt(owner, value, options));
   }
 
-  get value(): ProtocolTensor {
+  get value(): T {
     return this.#value;
   }
 
@@ -42,7 +41,7 @@ export class Variable {
   }
 
   /** Replace the value; it must have the variable's type (SignatureError otherwise). */
-  assign(x: ProtocolTensor): void {
+  assign(x: T): void {
     if (!(x instanceof ProtocolTensor)) throw new TypeError(`Variable.assign: argument 'x' must be a tensor of the protocol, got ${describe(x)}`);
     if (x.protocol !== this.protocol) throw new ProtocolMismatchError(`Variable.assign: argument 'x' belongs to protocol '${x.protocol.id}', not '${this.protocol.id}'`);
     const t = typeOfTensor(x);
