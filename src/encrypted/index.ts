@@ -19,3 +19,11 @@ export { Protocol, type ProtocolOptions, type EncryptOptions, type PublicValue }
 export { Plaintext, type PlaintextOptions } from './protocols/plaintext.js';
 export { Pond } from './protocols/pond.js';
 export { ABY3 } from './protocols/aby3.js';
+export {
+  computation, encryptedComputation, privateComputation, Computation, ConcreteComputation, withProtocol, setProtocol, currentProtocol,
+  SignatureError, PlacementError, NoProtocolError, UnknownOpError, SerializationError, Symbolic, ops, OP_NAMES, computationFromJSON,
+  TensorSpec, specs, checkSubtype, sensitivityFits, joinSensitivity, Variable, localComputation, LocalComputation,
+  type LocalOptions, type LocalResult, type Plain,
+  type CallableComputation, type ComputationOptions, type Flavor, type Arg, type Result, type AnyProtocol, type Value, type ComputationJSON,
+  type TensorType, type Kind, type Dtype, type SpecOptions, type SpecPlacement,
+} from './computation/index.js';

@@ -1,0 +1,83 @@
+/**
+ * The ops of a traced computation (`ops.matmul(x, w)`, ...): each records a
+ * node; nothing runs here. Operands are the computation's symbolic tensors,
+ * or public constants (a number, nested arrays, a Float64Array with
+ * `ops.constant`, a PublicTensor), which become `constant` nodes.
+ */
+import { describe } from '../errors.js';
+import { checkPlayer, type Player } from '../player.js';
+import { PublicTensor, SecretTensor } from '../tensor.js';
+import { activeTrace, Symbolic, type Attrs, type Trace } from './ir.js';
+import { opRule } from './rules.js';
+import type { Dtype } from './types.js';
+
+/** An operand: a symbolic tensor of the computation, or a public constant. */
+export type Operand = Symbolic | number | readonly unknown[] | PublicTensor;
+
+function record(fn: string, args: readonly Operand[], attrs: Attrs = {}): Symbolic {
+  const t = activeTrace(fn);
+  const rule = opRule(fn)!;
+  const ids = args.map((a, i) => operand(t, fn, rule.argNames[i]!, a));
+  return t.add(fn, ids, rule.attrs(attrs, `ops.${fn}`));
+}
+
+function operand(t: Trace, fn: string, arg: string, a: Operand): number {
+  if (a instanceof Symbolic) {
+    if (!a.belongsTo(t)) throw new TypeError(`ops.${fn}: argument '${arg}' is a tensor of another computation`);
+    return a.id;
+  }
+  if (a instanceof SecretTensor) {
+    throw new TypeError(`ops.${fn}: argument '${arg}' is a ${a.constructor.name}: a computation gets secret values as arguments only (a traced computation holds no secret, so that it can be serialized)`);
+  }
+  if (a instanceof PublicTensor) return t.add('constant', [], opRule('constant')!.attrs({ values: Array.from(a.values), shape: [...a.shape], dtype: 'fixed' }, `ops.${fn}`)).id;
+  if (typeof a === 'number' || Array.isArray(a)) return constant(a as number | readonly unknown[]).id;
+  throw new TypeError(`ops.${fn}: argument '${arg}' must be a tensor of the computation or a public constant, got ${describe(a)}`);
+}
+
+function flatten(v: unknown, shape: number[], out: number[], depth = 0): void {
+  if (Array.isArray(v)) {
+    if (shape.length === depth) shape.push(v.length);
+    for (const e of v) flatten(e, shape, out, depth + 1);
+  } else out.push(v as number);
+}
+
+/** A public constant (it is stored in the computation, and in its JSON). */
+export function constant(values: number | readonly unknown[] | Float64Array | Float32Array, options: { shape?: readonly number[]; dtype?: Dtype } = {}): Symbolic {
+  const t = activeTrace('constant');
+  let flat: number[];
+  let shape: number[] | undefined = options.shape === undefined ? undefined : [...options.shape];
+  if (typeof values === 'number') {
+    flat = [values];
+    shape ??= [];
+  } else if (values instanceof Float64Array || values instanceof Float32Array) flat = Array.from(values);
+  else {
+    flat = [];
+    const inferred: number[] = [];
+    flatten(values, inferred, flat);
+    shape ??= inferred;
+  }
+  return t.add('constant', [], opRule('constant')!.attrs({ values: flat, ...(shape === undefined ? {} : { shape }), dtype: options.dtype ?? 'fixed' }, 'ops.constant'));
+}
+
+export const add = (x: Operand, y: Operand): Symbolic => record('add', [x, y]);
+export const sub = (x: Operand, y: Operand): Symbolic => record('sub', [x, y]);
+export const mul = (x: Operand, y: Operand): Symbolic => record('mul', [x, y]);
+export const neg = (x: Operand): Symbolic => record('neg', [x]);
+/** [m, k] @ [k, n]. */
+export const matmul = (x: Operand, y: Operand): Symbolic => record('matmul', [x, y]);
+/** Sum over `axis` (all elements when omitted). */
+export const sum = (x: Operand, axis?: number, keepDims = false): Symbolic => record('sum', [x], axis === undefined ? { keepDims } : { axis, keepDims });
+/** The engine's truncation: divide an encrypted value by 2^f (products already truncate). */
+export const truncate = (x: Operand): Symbolic => record('truncate', [x]);
+/** Open `x` to `player` only (the seed's `decrypt`); a private value stays with its owner. */
+export const reveal = (x: Operand, player: Player): Symbolic => record('reveal', [x], { player: checkPlayer('ops.reveal', 'player', player).name });
+/**
+ * Secret-share a private value (its owner's input) under the protocol.
+ * `sensitivity`: the players allowed to see it and what is computed from it
+ * (default: the value's own, its owner only); widening it is the program's
+ * explicit decision, recorded in the computation.
+ */
+export const encrypt = (x: Operand, options: { sensitivity?: readonly Player[] | null } = {}): Symbolic =>
+  record('encrypt', [x], options.sensitivity === undefined ? {} : { sensitivity: options.sensitivity === null ? null : options.sensitivity.map((p, i) => checkPlayer('ops.encrypt', `sensitivity[${i}]`, p).name) });
+/** Give the Variable passed as `variable` the value `value` (when the run ends). */
+export const assign = (variable: Symbolic, value: Operand): void => void record('assign', [variable, value]);
