@@ -12,21 +12,11 @@ import {
   SensitivityError, SerializationError, TensorSpec, UnknownOpError, withProtocol, type AnyProtocol, type ComputationJSON, type Result,
 } from '../../src/encrypted/index.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
+import { randn, rng } from './computation-data.js';
 
 const [s0, s1, s2, client, owner, carol] = ['server0', 'server1', 'server2', 'client', 'owner', 'carol'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player, Player];
 const everyone = [s0, s1, s2, client, owner, carol].map((p) => p.name);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-const randn = (r: () => number, n: number): Float64Array => Float64Array.from({ length: n }, () => 2 * r() - 1);
 
 const [m, k, n] = [4, 5, 3];
 

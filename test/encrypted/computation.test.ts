@@ -13,21 +13,10 @@ import {
 } from '../../src/encrypted/index.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
 import { RecordingTransport } from './recording.js';
+import { randn, rng } from './computation-data.js';
 
 const [s0, s1, s2, client, owner, carol] = ['server0', 'server1', 'server2', 'prediction_client', 'model_owner', 'carol'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player, Player];
 
-// test data only (not secret): a small deterministic generator
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-const randn = (r: () => number, n: number): Float64Array => Float64Array.from({ length: n }, () => 2 * r() - 1);
 function matmulRef(x: Float64Array, y: Float64Array, m: number, k: number, n: number): Float64Array {
   const z = new Float64Array(m * n);
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let l = 0; l < k; l++) z[i * n + j] += x[i * k + l]! * y[l * n + j]!;
