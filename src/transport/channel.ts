@@ -40,6 +40,12 @@ export interface Transport {
    * the payload is handed over as is.
    */
   copiesOnSend?(to: string): boolean;
+  /**
+   * Optional: whether a message to `player` can reach it (a player of this
+   * transport's config, or a local one). Absent: the transport cannot tell
+   * (an in-memory hub routes any name), and every name counts as reachable.
+   */
+  reaches?(player: string): boolean;
   /** Resolve with the payload `from` sent to `to` under `key` (in whatever order they arrive). */
   receive(to: string, from: string, key: string, options?: ReceiveOptions): Promise<Uint8Array>;
   /** Counters per player name. */

@@ -293,6 +293,11 @@ export class GrpcTransport implements Transport {
     return this.#ctx.locals.has(player);
   }
 
+  /** A player of the config (the only names this transport can send to or receive from). */
+  reaches(player: string): boolean {
+    return this.#config.players.some((p) => p.name === player);
+  }
+
   stats(): Record<string, PlayerStats> {
     return this.#counters.snapshot();
   }

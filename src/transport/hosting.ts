@@ -41,6 +41,11 @@ export class HostingTransport implements Transport {
     return this.#inner.copiesOnSend?.(hostOf(to)) ?? false;
   }
 
+  /** A hosted party is reached through its host. */
+  reaches(player: string): boolean {
+    return this.#inner.reaches?.(hostOf(player)) ?? true;
+  }
+
   isLocal(party: string): boolean {
     return this.#inner.isLocal(hostOf(party));
   }

@@ -6,10 +6,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  ABY3, DuplicatePlayerError, Plaintext, Player, Pond, PrecisionMismatchError, PublicTensor, ShapeMismatchError, UnknownPlayerError,
+  ABY3, DuplicatePlayerError, Plaintext, Player, Pond, PrecisionMismatchError, PublicTensor, SensitivityError, ShapeMismatchError, UnknownPlayerError,
 } from '../../src/encrypted/index.js';
 import { RingTensor } from '../../src/ring/index.js';
 import { MemoryTransport, TransportError } from '../../src/transport/index.js';
+
+/** `t`, saying it cannot reach the players named `unreachable` (as a gRPC transport says of a name outside its config). */
+function limitedTransport<T extends { isLocal(p: string): boolean }>(t: T, unreachable: readonly string[]): T & { reaches(p: string): boolean } {
+  return new Proxy(t, {
+    get(target, prop) {
+      if (prop === 'reaches') return (p: string) => !unreachable.includes(p);
+      // (nor do they execute in this process)
+      if (prop === 'isLocal') return (p: string) => !unreachable.includes(p) && target.isLocal(p);
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as T & { reaches(p: string): boolean };
+}
 
 const [s0, s1, s2, alice, bob, carol] = ['server0', 'server1', 'server2', 'alice', 'bob', 'carol'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player, Player];
 
@@ -102,10 +115,20 @@ for (const P of PROTOCOLS) {
       assert.deepEqual(Array.from((await p.reveal(x, bob)).read()), [5]);
       // a null sensitivity is unrestricted
       assert.equal((await p.encrypt(alice, [1], { sensitivity: null })).sensitivity, null);
-      // an unknown player is refused, and the message lists who is known
+      // a player not declared before may receive a reveal (sensitivity decides who may), as it may give an input
+      const dave = new Player('dave');
+      const open = await p.encrypt(alice, [7]);
+      assert.deepEqual(Array.from((await p.reveal(open, dave)).read()), [7]);
+      assert.ok(p.knownPlayers.some((q: Player) => q.name === 'dave'));
+      refuses(t, () => p.reveal(x, new Player('erin')), SensitivityError, `${P.name}.reveal: player 'erin' is outside the sensitivity set {bob} of argument 'x'`);
+      // a player the transport says it cannot reach is refused, for an input and for a reveal, and the message lists who is known
+      const lt = limitedTransport(new MemoryTransport(), ['mallory']);
+      const q = P.make({ transport: lt, players: [carol], precision: 'low' });
+      const y = await q.encrypt(alice, [1]);
       const mallory = new Player('mallory');
-      refuses(t, () => p.reveal(x, mallory), UnknownPlayerError, `${P.name}.reveal: argument 'player' is player 'mallory', unknown to protocol '${p.id}' (known: ${p.knownPlayers.map((q: Player) => q.name).join(', ')}; add it with option 'players')`, 'alice', 'bob', 'carol');
-      refuses(t, () => p.revealRing(x, mallory), UnknownPlayerError, `${P.name}.revealRing: argument 'player'`);
+      refuses(lt, () => q.reveal(y, mallory), UnknownPlayerError, `${P.name}.reveal: argument 'player' is player 'mallory', which protocol '${q.id}' cannot reach over its transport (known: ${q.knownPlayers.map((w: Player) => w.name).join(', ')})`, 'alice', 'carol');
+      refuses(lt, () => q.revealRing(y, mallory), UnknownPlayerError, `${P.name}.revealRing: argument 'player'`);
+      refuses(lt, () => q.encrypt(mallory, [1]), UnknownPlayerError, `${P.name}.encrypt: argument 'owner' is player 'mallory', which protocol`);
     });
 
     it('integer inputs: every accepted form, and each refusal names the value', async () => {

@@ -78,6 +78,8 @@ for (const links of LINK_MODES) {
     await c.start();
     try {
       assert.ok(ab.isLocal('a') && ab.isLocal('b') && !ab.isLocal('c'));
+      // it reaches the config's players only (an encrypted protocol refuses an input from, or a reveal to, any other name)
+      assert.ok(ab.reaches('a') && ab.reaches('c') && !ab.reaches('mallory'));
       const p = rand(100);
       await ab.send('a', 'b', 'k', p);
       assert.equal(await ab.receive('b', 'a', 'k'), p); // same object: no copy, like the memory transport

@@ -337,6 +337,25 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
     return p as Player;
   }
 
+  /**
+   * A player an input may come from or a value be revealed to: any player
+   * the transport can reach (`Transport.reaches`; a transport that cannot
+   * tell reaches every name), registered on first use. Sensitivity, not
+   * this check, decides who may see a value.
+   */
+  protected checkReachablePlayer(fn: string, arg: string, p: unknown): Player {
+    checkPlayer(`${this.constructor.name}.${fn}`, arg, p);
+    const player = p as Player;
+    const known = this.#known.get(player.name);
+    if (known !== undefined) return player;
+    const t = this.transport;
+    if (!t.isLocal(player.name) && t.reaches !== undefined && !t.reaches(player.name)) {
+      throw new UnknownPlayerError(`${this.constructor.name}.${fn}: argument '${arg}' is player '${player.name}', which protocol '${this.id}' cannot reach over its transport (known: ${this.knownPlayers.map((q) => q.name).join(', ')})`);
+    }
+    this.register(player);
+    return player;
+  }
+
   protected checkSensitivityOption(fn: string, s: unknown): Sensitivity {
     if (s === undefined || s === null) return null;
     if (!Array.isArray(s)) throw new TypeError(`${this.constructor.name}.${fn}: option 'sensitivity' must be an array of Player or null, got ${describe(s)}`);
@@ -353,9 +372,8 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
    */
   encrypt(owner: Player, value: FloatInput | undefined, options: EncryptOptions = {}): Promise<T> {
     const fn = 'encrypt';
-    checkPlayer(`${this.constructor.name}.${fn}`, 'owner', owner);
+    this.checkReachablePlayer(fn, 'owner', owner);
     const sens = this.checkSensitivityOption(fn, options.sensitivity);
-    this.register(owner);
     let encoded: RingTensor | undefined;
     let shape: readonly number[];
     if (this.isLocal(owner)) {
@@ -377,9 +395,8 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
    */
   encryptInts(owner: Player, value: RingTensor | readonly number[] | Int32Array | BigInt64Array | undefined, options: EncryptOptions = {}): Promise<T> {
     const fn = 'encryptInts';
-    checkPlayer(`${this.constructor.name}.${fn}`, 'owner', owner);
+    this.checkReachablePlayer(fn, 'owner', owner);
     const sens = this.checkSensitivityOption(fn, options.sensitivity);
-    this.register(owner);
     let r: RingTensor | undefined;
     let shape: readonly number[];
     if (this.isLocal(owner)) {
@@ -431,9 +448,8 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
    */
   encryptEncoded(owner: Player, encodeFn: (cfg: FixedPointConfig) => RingTensor, shape: readonly number[], options: Omit<EncryptOptions, 'shape'> = {}): Promise<T> {
     const fn = 'encryptEncoded';
-    checkPlayer(`${this.constructor.name}.${fn}`, 'owner', owner);
+    this.checkReachablePlayer(fn, 'owner', owner);
     const sens = this.checkSensitivityOption(fn, options.sensitivity);
-    this.register(owner);
     // (no allocation of the value's size: this runs at every party for every owner)
     const sh = checkShapeArg(`${this.constructor.name}.${fn}`, shape);
     let encoded: RingTensor | undefined;
@@ -539,7 +555,7 @@ export abstract class Protocol<T extends ProtocolTensor> implements ProtocolRef 
 
   #checkReveal(fn: string, x: T, player: Player): Player {
     this.checkOperand(fn, 'x', x);
-    const p = this.checkKnownPlayer(fn, 'player', player);
+    const p = this.checkReachablePlayer(fn, 'player', player);
     if (x.sensitivity !== null && !x.sensitivity.some((q) => q.name === p.name)) {
       throw new SensitivityError(`${this.constructor.name}.${fn}: player '${p.name}' is outside the sensitivity set {${x.sensitivity.map((q) => q.name).join(', ')}} of argument 'x'`);
     }
