@@ -1,6 +1,7 @@
 /**
- * mpcRoles' fused path for float sums and means revealed to SERVER with
- * ABY3: one `ABY3.aggregateInto` (docs/encrypted.md) per aggregation, run by
+ * mpcRoles' fused paths to SERVER with ABY3 (float sums and means; exact
+ * integer sums, `fusedExactToServer` below). The float path, for sums and
+ * means revealed to SERVER: one `ABY3.aggregateInto` (docs/encrypted.md) per aggregation, run by
  * every party of the plan as SPMD, instead of `encryptEncoded` + `addN` +
  * `revealRing` per leaf. A client shares one vector: its leaves one after the
  * other and, for a weighted mean, a final 1, all with its multiplier folded
@@ -27,6 +28,7 @@ import type { ABY3 } from '../encrypted/protocols/aby3.js';
 import type { AddNCollection } from '../encrypted/protocols/base.js';
 import { RingArena } from '../encrypted/arena.js';
 import type { Player } from '../encrypted/player.js';
+import type { RingTensor } from '../ring/index.js';
 import type { AggregationPlan } from './plan.js';
 import type { AggregationResult } from './protocol.js';
 
@@ -105,3 +107,30 @@ export async function fusedToServer(pr: ABY3, precision: Precision, plan: Aggreg
     }),
   };
 }
+
+/**
+ * The exact fused path: ABY3, integer sums to SERVER, every leaf in one ring
+ * (mpcRoles decides). A client shares one ring vector (its leaves one after
+ * the other, `own.ring`) with `ABY3.aggregateRingInto`: its seeds to
+ * server0, x2 = x - r0 - r1 to server1; SERVER adds the two sums and reads
+ * each leaf's exact signed integers (int64 where every one fits, else
+ * bigints), as the generic path's opening gives them. server2 takes no part.
+ */
+export async function fusedExactToServer(pr: ABY3, plan: AggregationPlan, clients: readonly Player[], server: Player, me: string, own: { index: number; ring: RingTensor } | undefined, releaseGate?: () => Promise<void>, collect?: AddNCollection): Promise<AggregationResult | undefined> {
+  const size = plan.leaves.reduce((a, l) => a + l.size, 0);
+  const inputs = clients.map((_, i) => (own !== undefined && own.index === i ? own.ring : undefined));
+  const sum = await pr.aggregateRingInto(clients, inputs, server, { size, ...(releaseGate === undefined ? {} : { releaseGate }), ...(collect === undefined ? {} : { collect }) });
+  if (plan.server !== me) return undefined;
+  const ints = sum!.toSignedBigInts();
+  let at = 0;
+  return {
+    leaves: plan.leaves.map((leaf) => {
+      const v = ints.slice(at, at + leaf.size);
+      at += leaf.size;
+      return v.every((x) => x >= INT64_MIN && x <= INT64_MAX) ? BigInt64Array.from(v) : v;
+    }),
+  };
+}
+
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;

@@ -62,7 +62,7 @@ import { RingTensor } from '../ring/index.js';
 import type { AggregationPlan } from './plan.js';
 import { AGGREGATION_URIS, type AggregateLeafValue, type AggregationResult } from './protocol.js';
 import { checkClientInput, clipScaledFloats, enforcePlan, noteNanFree, sanitizeClientInput, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
-import { fusedApplies, fusedToServer } from './mpc-fused.js';
+import { fusedApplies, fusedExactToServer, fusedToServer } from './mpc-fused.js';
 import type { AddNCollection } from '../encrypted/protocols/base.js';
 import { mpcSurvivors } from './mpc-survivors.js';
 
@@ -136,7 +136,7 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     params: Object.freeze({ protocol: setup.kind, precision: setup.precision, meanScaling: setup.scaling, ...(setup.dropout ? { dropout: true } : {}) }),
     clamp: (plan: AggregationPlan, input: ClientInput) => clampMpcInput(setup, plan, input),
     // ABY3's fused path: server2 takes no part (no share, no key, no opening)
-    participants: (plan: AggregationPlan) => (fusedApplies(setup.kind, setup.scaling, plan) ? plan.aggregators.slice(0, 2) : plan.aggregators),
+    participants: (plan: AggregationPlan) => (fusedPath(setup, plan) !== undefined ? plan.aggregators.slice(0, 2) : plan.aggregators),
     sanitizeAndClamp: (plan: AggregationPlan, input: ClientInput) => sanitizeAndClampMpcInput(setup, plan, input),
     async client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void> {
       enforcePlan(self, ctx, plan, 'client');
@@ -207,6 +207,32 @@ function leafPlans(plan: AggregationPlan): LeafPlan[] {
     if (total >= 1n << 127n) throw new RangeError(`${FN}: a sum of ${n} values below ${maxAbs} may exceed 2^127`);
     return { exact: true, precision: total < 1n << 63n ? 'low' : 'high' };
   });
+}
+
+/**
+ * Which fused path (mpc-fused.ts) a plan takes: ABY3 to SERVER with float
+ * leaves ('float': sums and means), or with exact integer leaves all in one
+ * ring ('exact': sums); else none (the generic program). Public: every
+ * party derives the same.
+ */
+function fusedPath(setup: Setup, plan: AggregationPlan): 'float' | 'exact' | undefined {
+  if (fusedApplies(setup.kind, setup.scaling, plan)) return 'float';
+  if (setup.kind !== 'aby3' || plan.target !== 'SERVER' || plan.leaves.length === 0) return undefined;
+  const lp = leafPlans(plan);
+  const first = lp[0]!;
+  return first.exact && lp.every((l) => l.exact && l.precision === first.precision) ? 'exact' : undefined;
+}
+
+/** A client's integer leaves one after the other as ring integers (the exact fused path's vector). */
+function concatRingInts(values: readonly NumericArray[], bits: 64 | 128): RingTensor {
+  const parts = values.map((v) => toRingInts(v, bits));
+  const out = new RingTensor(bits, [parts.reduce((a, t) => a + t.size, 0)]);
+  let at = 0;
+  for (const t of parts) {
+    out.data.set(t.data, at);
+    at += t.data.length;
+  }
+  return out;
 }
 
 /** The public multiplier of an unweighted float leaf at its owner (1, or 1/n for means scaled by the owners). */
@@ -292,7 +318,7 @@ function checkOwnInput(setup: Setup, me: string, plan: AggregationPlan, input: C
   const multiplier = weighted ? input.weight! : publicMultiplier(setup, plan);
   if (weighted) checkEncodable(`${me}`, 'weight', [input.weight!], cfg);
   const lp = leafPlans(plan);
-  const fused = fusedApplies(setup.kind, setup.scaling, plan);
+  const fused = fusedPath(setup, plan) === 'float';
   plan.leaves.forEach((leaf, j) => {
     const v = input.values[j]!;
     const what = `leaf ${j} (${leaf.path || 'value'})`;
@@ -393,7 +419,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
     return later(Promise.all(opened).then((rs) => rs.find((r) => r !== undefined)));
   };
   // dropout tolerance (mpc-survivors.ts): the parties that collect the clients' parts
-  const fused = fusedApplies(setup.kind, setup.scaling, plan);
+  const fused = fusedPath(setup, plan);
   const collectors = !setup.dropout ? [] : setup.kind === 'pond' || fused ? plan.aggregators.slice(0, 2) : [...plan.aggregators];
   const sv = mpcSurvivors(ctx, plan, setup.dropout, collectors, fused ? plan.aggregators.slice(0, 2) : plan.aggregators);
   const { collect, survivors, gate } = sv;
@@ -402,7 +428,13 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
   try {
     // ABY3, float sums and means to SERVER: the fused path (mpc-fused.ts), the same bits with one share component uploaded per client
     // (its aggregators send their sums to SERVER only once their release gate holds)
-    if (fused) return await finish(await fusedToServer(proto(setup.precision) as ABY3, setup.precision, plan, clients, server, ctx.me, own, sv.gated ? gate : undefined, collect()));
+    if (fused === 'float') return await finish(await fusedToServer(proto(setup.precision) as ABY3, setup.precision, plan, clients, server, ctx.me, own, sv.gated ? gate : undefined, collect()));
+    // ABY3, exact integer sums to SERVER in one ring: the same fused messages, the exact ring sum
+    if (fused === 'exact') {
+      const pr = proto((lp[0] as { precision: Precision }).precision) as ABY3;
+      const mine = own === undefined ? undefined : { index: own.index, ring: concatRingInts(own.values, pr.bits) };
+      return await finish(await fusedExactToServer(pr, plan, clients, server, ctx.me, mine, sv.gated ? gate : undefined, collect()));
+    }
     const mine = (i: number): OwnInput | undefined => (own !== undefined && own.index === i ? own : undefined);
     const ownAt = (i: number): OwnInput => {
       const o = mine(i);

@@ -115,9 +115,9 @@ const bits = (survivors: readonly number[]): Uint8Array => contributorBits(CLIEN
 
 describe('a malicious compute server lies about the contributions it collected', () => {
   it("aby3: it tells one honest server a different set than it holds: that server refuses (rule 'dropout') and sends SERVER nothing; SERVER gets no aggregate", async () => {
-    const roles = mpcRoles({ protocol: 'aby3', dropout: true });
-    // a secure sum to SERVER: all three servers collect and compare
-    const plan = planFor(roles, 'federated_secure_sum', 'SERVER', 'atk/set/aby3', [3]);
+    // a mean scaled by the servers to SERVER (ABY3's generic program, not a fused path): all three servers collect and compare
+    const roles = mpcRoles({ protocol: 'aby3', dropout: true, meanScaling: 'servers' });
+    const plan = planFor(roles, 'federated_mean_at_aggregators', 'SERVER', 'atk/set/aby3', [3]);
     const liar = 'server2';
     const { outcomes, wire } = await runParties(roles, plan, inputsFor(plan), {
       absent: ['owner4'],
@@ -134,8 +134,8 @@ describe('a malicious compute server lies about the contributions it collected',
   });
 
   it("aby3: it tells both honest servers a set it does not hold: both refuse (rule 'dropout'), nothing from them reaches SERVER", async () => {
-    const roles = mpcRoles({ protocol: 'aby3', dropout: true });
-    const plan = planFor(roles, 'federated_secure_sum', 'SERVER', 'atk/set2/aby3', [3]);
+    const roles = mpcRoles({ protocol: 'aby3', dropout: true, meanScaling: 'servers' });
+    const plan = planFor(roles, 'federated_mean_at_aggregators', 'SERVER', 'atk/set2/aby3', [3]);
     const liar = 'server2';
     const { outcomes, wire } = await runParties(roles, plan, inputsFor(plan), {
       absent: ['owner4'],
@@ -193,8 +193,8 @@ describe('a malicious or crashing data owner', () => {
     it(`${kind} ${uri}: its shares arrive once every collector has closed its collection (on their agreement messages), before they compare: it is left out everywhere, the aggregate and contributors are those of the others`, async () => {
       const roles = mpcRoles({ protocol: kind, dropout: true });
       const plan = planFor(roles, uri, 'SERVER', `atk/late/${kind}/${uri}`, [3]);
-      // (an ABY3 mean to SERVER takes the fused path: server0 and server1 collect)
-      const collectors = kind === 'pond' || uri !== 'federated_secure_sum' ? ['server0', 'server1'] : ['server0', 'server1', 'server2'];
+      // (ABY3 sums and means to SERVER take a fused path: server0 and server1 collect, as Pond's two servers do)
+      const collectors = ['server0', 'server1'];
       const held: (() => Promise<void>)[] = [];
       let release!: () => void;
       const closed = new Promise<void>((r) => (release = r));

@@ -192,6 +192,18 @@ describe('mpcRoles: what each party receives', () => {
         await simulateRoles(roles, plan, inputs, { policy: OPEN, observe: (m) => log.push(m) });
         assert.ok(log.length > 0);
         for (const c of plan.clients) assert.ok(!log.some((m) => m.to === c), `${c} receives nothing`);
+        // ABY3's exact secure sum to SERVER takes the fused path: each client sends server0 its seeds and server1
+        // one component of its whole vector (both leaves); SERVER gets one sum from each; server2 takes no part
+        if (protocol === 'aby3' && uri === 'federated_secure_sum') {
+          const elements = plan.leaves.reduce((a, l) => a + l.size, 0);
+          for (const c of plan.clients) {
+            assert.deepEqual(log.filter((m) => m.from === c).map((m) => `${m.to}:${m.key.split('/').pop()}:${m.payload.length}`).sort(), ['server0:seeds01:32', `server1:x2:${elements * E.low}`]);
+          }
+          assert.ok(!log.some((m) => m.to === 'server2' || m.from === 'server2'), 'server2 takes no part');
+          assert.deepEqual(log.filter((m) => m.to === 'server').map((m) => `${m.from}:${m.payload.length}`).sort(), [`server0:${elements * E.low}`, `server1:${elements * E.low}`]);
+          assert.equal(log.length, 2 * plan.clients.length + 2);
+          return;
+        }
         const ids = [mpcInstanceId(plan.invocationId, 'low'), mpcInstanceId(plan.invocationId, 'high')];
         for (const m of log.filter((x) => plan.clients.includes(x.from))) {
           assert.ok(servers.includes(m.to), `a client sends to the sharing servers only (${m.from} -> ${m.to})`);

@@ -401,6 +401,37 @@ describe('ABY3.aggregateInto (secure aggregation revealed to one outside player)
     }
   });
 
+  it('aggregateRingInto: the exact ring sum (both rings, values past 2^53 and negatives), the same messages as aggregateInto, server2 taking no part; bad input refused before anything is sent', async () => {
+    for (const bits of [64, 128] as const) {
+      const t = new RecordingTransport();
+      const p = new ABY3(...servers, { precision: bits === 64 ? 'low' : 'high', transport: t, players: [...owners, target] });
+      const n = 37;
+      const xs = [0, 1, 2].map((k) => RingTensor.fromBigInts(bits, [n], Array.from({ length: n }, (_, i) => (BigInt(i * 7919 + k) << 40n) * (i % 2 ? -1n : 1n) + BigInt(k))));
+      const got = (await p.aggregateRingInto(owners, xs, target))!;
+      for (let i = 0; i < n; i++) assert.equal(got.get(i), BigInt.asUintN(bits, xs[0]!.get(i) + xs[1]!.get(i) + xs[2]!.get(i)), `element ${i}`);
+      const E = bits / 8;
+      for (const o of owners) assert.deepEqual(t.log.filter((g) => g.from === o.name).map((g) => `${g.to}:${g.bytes.length}`).sort(), ['server0:32', `server1:${n * E}`]);
+      assert.ok(!t.log.some((g) => g.to === 'server2' || g.from === 'server2'), 'server2 takes no part');
+      assert.deepEqual(t.log.filter((g) => g.to === 'mo').map((g) => `${g.from}:${g.bytes.length}`).sort(), [`server0:${n * E}`, `server1:${n * E}`]);
+      // server1's view of an owner's input is its x2 = x - r0 - r1: two sums of the same inputs give different x2's
+      const x2s = (log: typeof t.log) => log.filter((g) => g.from === 'o0' && g.to === 'server1').map((g) => Buffer.from(g.bytes).toString('hex'));
+      const first = x2s(t.log);
+      t.log.length = 0;
+      await p.aggregateRingInto(owners, xs, target);
+      assert.notDeepEqual(x2s(t.log), first, 'fresh masks each time');
+      await t.close();
+    }
+    const t = new MemoryTransport();
+    const p = new ABY3(...servers, { transport: t, players: [...owners, target] });
+    const ok = owners.map(() => new RingTensor(64, [4]));
+    await assert.rejects(p.aggregateRingInto(owners, [ok[0]!, ok[1]!, new RingTensor(128, [4])], target), (e: unknown) => e instanceof RangeError && /argument 'inputs\[2\]' \(owner 'o2'\) is in Z_2\^128, this protocol computes in Z_2\^64/.test((e as Error).message));
+    await assert.rejects(p.aggregateRingInto(owners, [ok[0]!, ok[1]!, new RingTensor(64, [3])], target), (e: unknown) => e instanceof ShapeMismatchError && /'inputs\[2\]' \(owner 'o2'\) has 3 values, expected 4/.test((e as Error).message));
+    await assert.rejects(p.aggregateRingInto(owners, [ok[0]!, ok[1]!, [1, 2, 3, 4] as never], target), (e: unknown) => e instanceof TypeError && /'inputs\[2\]' \(owner 'o2'\) must be a RingTensor/.test((e as Error).message));
+    await assert.rejects(p.aggregateRingInto(owners, ok, servers[0]), (e: unknown) => e instanceof TypeError && /argument 'player' must not be a compute server \(got 'server0'\)/.test((e as Error).message));
+    await assert.rejects(p.aggregateRingInto(owners, ok.slice(0, 2), target), (e: unknown) => e instanceof TypeError && /argument 'inputs' must be an array with one entry per owner \(3\)/.test((e as Error).message));
+    assert.deepEqual(t.stats(), {}, 'nothing was sent');
+  });
+
   it('SPMD: each player (or group) in its own simulated process; only the target gets the value', async () => {
     await checkSpmd('spmd-agg', (p, local, inputs, mult, n) => p.aggregateInto(owners, inputs, mult, target, local.includes('mo') ? new Float32Array(n) : undefined, { size: n }));
   });

@@ -546,6 +546,76 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       const want = byLast === undefined ? n : n - 1;
       if (out.length !== want) throw new ShapeMismatchError(`${fn}: argument 'out' has ${out.length} elements, expected ${want}${byLast === undefined ? '' : ' (the last of the ' + n + ' divides the others)'}`);
     }
+    const sums = await this.#fusedSums(owners, (i, arena, shape) => this.#ownerShare(fn, i, inputs[i]!, multipliers[i]!, arena, shape), to, n, arena, gate, options.collect);
+    if (sums === undefined) return undefined;
+    const bits = this.bits;
+    if (byLast === undefined) return decodeSumInto(sums, this.fixed, this.fixed.frac, out!);
+    // the divisor first (its two ring elements alone), then the others divided by it as they are decoded
+    const limbs = bits === 64 ? 1 : 2;
+    const head = sums.map((t) => new RingTensor(bits, [n - 1], t.data.subarray(0, (n - 1) * limbs)));
+    const last = sums.map((t) => new RingTensor(bits, [1], t.data.subarray((n - 1) * limbs)));
+    const divisor = decodeSumInto(last, this.fixed, this.fixed.frac, new Float64Array(1))[0]!;
+    byLast(divisor);
+    return decodeSumInto(head, this.fixed, this.fixed.frac, out!, divisor);
+  }
+
+  /**
+   * `aggregateInto` for values already in the ring (an exact integer sum):
+   * owner i's `inputs[i]`, where it executes, a RingTensor of this
+   * protocol's ring (undefined elsewhere; then `options.size`). The same
+   * messages (its fresh seeds to server0, x2 = x - r0 - r1 to server1, the
+   * two sums to `player` once the release gate holds; server2 takes no
+   * part), and the exact ring sum of the inputs where `player` executes,
+   * undefined elsewhere.
+   */
+  async aggregateRingInto(owners: readonly Player[], inputs: readonly (RingTensor | undefined)[], player: Player, options: { size?: number; arena?: RingArena; releaseGate?: () => Promise<void>; collect?: AddNCollection } = {}): Promise<RingTensor | undefined> {
+    const fn = 'ABY3.aggregateRingInto';
+    if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
+    owners.forEach((o, i) => checkPlayer(fn, `owners[${i}]`, o));
+    if (!Array.isArray(inputs) || inputs.length !== owners.length) throw new TypeError(`${fn}: argument 'inputs' must be an array with one entry per owner (${owners.length})`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object`);
+    const arena = options.arena ?? new RingArena({ pooled: false });
+    if (!(arena instanceof RingArena)) throw new TypeError(`${fn}: option 'arena' must be a RingArena`);
+    let n = options.size;
+    if (n !== undefined && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${fn}: option 'size' must be a non-negative integer, got ${String(n)}`);
+    owners.forEach((o, i) => {
+      this.register(o);
+      if (!this.isLocal(o)) return;
+      const x = inputs[i];
+      if (!(x instanceof RingTensor)) throw new TypeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') must be a RingTensor, got ${x === null ? 'null' : typeof x}`);
+      if (x.bits !== this.bits) throw new RangeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') is in Z_2^${x.bits}, this protocol computes in Z_2^${this.bits}`);
+      if (n === undefined) n = x.size;
+      else if (x.size !== n) throw new ShapeMismatchError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') has ${x.size} values, expected ${n}`);
+    });
+    if (n === undefined) throw new TypeError(`${fn}: no owner executes in this process; pass option 'size'`);
+    const gate = options.releaseGate;
+    if (gate !== undefined && typeof gate !== 'function') throw new TypeError(`${fn}: option 'releaseGate' must be a function`);
+    const to = this.checkKnownPlayer(fn, 'player', player);
+    if (this.servers.some((s) => s.name === to.name)) throw new TypeError(`${fn}: argument 'player' must not be a compute server (got '${to.name}'); use encryptAddN and revealRing`);
+    const bits = this.bits;
+    const sums = await this.#fusedSums(owners, (i, ar, shape) => {
+      const pa = new Prg();
+      const pb = new Prg();
+      const seeds = new Uint8Array(32);
+      seeds.set(pa.seed, 0);
+      seeds.set(pb.seed, 16);
+      const r: [RingTensor, RingTensor] = [pa.ringTensorInto(ar.take(bits, shape)), pb.ringTensorInto(ar.take(bits, shape))];
+      const x2 = ar.take(bits, shape);
+      x2.data.set(inputs[i]!.data);
+      ring.subInPlace(ring.subInPlace(x2, r[0]), r[1]);
+      return { seeds, r, x2 };
+    }, to, n, arena, gate, options.collect);
+    // (the two sums are this call's own: received, or made here)
+    return sums === undefined ? undefined : ring.addInPlace(sums[0], sums[1]);
+  }
+
+  /**
+   * The fused aggregation's messages (aggregateInto, aggregateRingInto): each
+   * owner's seeds to server0 and x2 to server1 (`shareOf`, where the owner
+   * executes), server0's and server1's sums to `to` once `gate` holds. The two
+   * sums where `to` executes, undefined elsewhere.
+   */
+  async #fusedSums(owners: readonly Player[], shareOf: (i: number, arena: RingArena, shape: number[]) => { seeds: Uint8Array; r: [RingTensor, RingTensor]; x2: RingTensor }, to: Player, n: number, arena: RingArena, gate: (() => Promise<void>) | undefined, collect: AddNCollection | undefined): Promise<[RingTensor, RingTensor] | undefined> {
     const shape = [n];
     const bits = this.bits;
     const key = this.nextOp();
@@ -562,12 +632,11 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
       return fresh;
     };
     // each owner's sharing is added as it arrives, in any order (the same ring sum)
-    const collect = options.collect;
     let open = true;
     const one = async (i: number): Promise<void> => {
       const owner = owners[i]!;
       const k = `${key}/${i}`;
-      const { seeds, r, x2 } = this.isLocal(owner) ? this.#ownerShare(fn, i, inputs[i]!, multipliers[i]!, arena, shape) : {};
+      const { seeds, r, x2 } = this.isLocal(owner) ? shareOf(i, arena, shape) : {};
       const [sd, y] = await Promise.all([this.moveBytes(owner, p0, `${k}/seeds01`, seeds), this.move(owner, p1, `${k}/x2`, x2, shape)]);
       // (dropout tolerance: a holder adds the owner's part while the collection is open, or never)
       const adds = (l0 && sd !== undefined) || (l1 && y !== undefined);
@@ -601,14 +670,6 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     if (gate !== undefined && this.servers.some((s) => this.isLocal(s))) await gate();
     const [a, b] = await Promise.all([this.move(p0, to, `${key}/masks`, masks, shape), this.move(p1, to, `${key}/rest`, rest, shape)]);
     if (!this.isLocal(to)) return undefined;
-    const sums = [this.must(a, to, 'masks'), this.must(b, to, 'rest')];
-    if (byLast === undefined) return decodeSumInto(sums, this.fixed, this.fixed.frac, out!);
-    // the divisor first (its two ring elements alone), then the others divided by it as they are decoded
-    const limbs = bits === 64 ? 1 : 2;
-    const head = sums.map((t) => new RingTensor(bits, [n - 1], t.data.subarray(0, (n - 1) * limbs)));
-    const last = sums.map((t) => new RingTensor(bits, [1], t.data.subarray((n - 1) * limbs)));
-    const divisor = decodeSumInto(last, this.fixed, this.fixed.frac, new Float64Array(1))[0]!;
-    byLast(divisor);
-    return decodeSumInto(head, this.fixed, this.fixed.frac, out!, divisor);
+    return [this.must(a, to, 'masks'), this.must(b, to, 'rest')];
   }
 }
