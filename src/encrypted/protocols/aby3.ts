@@ -30,6 +30,9 @@ import { checkPlayer, type Player } from '../player.js';
 import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
 import { checkOptions, checkRoster, Protocol, type AddNCollection, type Parts, type ProtocolOptions } from './base.js';
 import { ABY3Boolean, type Aby3Context } from './aby3-boolean.js';
+import { ABY3Conv, type ConvOptions, type NNHost } from './aby3-conv.js';
+import { ABY3Pool } from './aby3-pool.js';
+import type { PublicTensor } from '../tensor.js';
 
 const I3 = [0, 1, 2] as const;
 
@@ -43,7 +46,45 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     this.servers = checkRoster('ABY3', ['server0', 'server1', 'server2'], [server0, server1, server2]) as [Player, Player, Player];
     this.servers.forEach((p) => this.register(p));
     this.boolean = new ABY3Boolean(this.#context());
+    const ctx = this.#context();
+    const host: NNHost = {
+      fixed: this.fixed,
+      arith: ctx.arith,
+      checkArith: ctx.checkArith,
+      matmul: (x, y) => this.matmul(x, y),
+      mul: (x, y) => this.mul(x, y),
+      truncate: (x) => this.truncate(x),
+      divPublic: (x, c) => this.divPublic(x, c),
+      greater: (x, y) => this.greater(x, y),
+      addPublic: (x, c) => this.addPublic(x, c),
+    };
+    this.#conv = new ABY3Conv(host);
+    this.#pool = new ABY3Pool(host);
   }
+
+  readonly #conv: ABY3Conv;
+  readonly #pool: ABY3Pool;
+
+  // ------------------------------------------------------------ conv and pooling, NHWC (aby3-conv.ts, aby3-pool.ts; docs/encrypted-ml.md)
+
+  /** x [B, H, W, C] * w [KH, KW, C, F] (encrypted or public): im2col (local) + one matmul with truncation. */
+  conv2d(x: ReplicatedTensor, w: ReplicatedTensor | PublicTensor, options?: ConvOptions): Promise<ReplicatedTensor> { return this.#conv.conv2d(x, w, options); }
+  /** conv2d's gradient for its input [B, H, W, C]: col2im(dy · wᵀ), one matmul. */
+  conv2dBackpropInput(inputShape: readonly number[], dy: ReplicatedTensor, w: ReplicatedTensor | PublicTensor, options?: ConvOptions): Promise<ReplicatedTensor> { return this.#conv.conv2dBackpropInput(inputShape, dy, w, options); }
+  /** conv2d's gradient for its filter [KH, KW, C, F]: im2col(x)ᵀ · dy, one matmul. */
+  conv2dBackpropFilter(x: ReplicatedTensor, dy: ReplicatedTensor, filterShape: readonly number[], options?: ConvOptions): Promise<ReplicatedTensor> { return this.#conv.conv2dBackpropFilter(x, dy, filterShape, options); }
+  /** Average pooling (valid): local window sums, one divPublic. */
+  avgPool(x: ReplicatedTensor, options: { size: number | readonly [number, number]; strides?: number | readonly [number, number] }): Promise<ReplicatedTensor> { return this.#conv.avgPool(x, options); }
+  /** Maximum along `axis` (tree of greater + select). */
+  max(x: ReplicatedTensor, axis: number): Promise<ReplicatedTensor> { return this.#pool.max(x, axis); }
+  /** Index of the maximum along `axis` ('int'; ties: the lowest index). */
+  argmax(x: ReplicatedTensor, axis: number): Promise<ReplicatedTensor> { return this.#pool.argmax(x, axis); }
+  /** 2x2 max pooling, stride 2, valid, NHWC. */
+  maxPool2x2(x: ReplicatedTensor): Promise<ReplicatedTensor> { return this.#pool.maxPool2x2(x); }
+  /** maxPool2x2 and its backward mask (0/1 at each window's argmax, input-shaped). */
+  maxPool2x2WithMask(x: ReplicatedTensor): Promise<{ y: ReplicatedTensor; mask: ReplicatedTensor }> { return this.#pool.maxPool2x2WithMask(x); }
+  /** maxPool2x2's backward pass: mask · upsample(dy), one mul. */
+  maxPool2x2Backward(mask: ReplicatedTensor, dy: ReplicatedTensor): Promise<ReplicatedTensor> { return this.#pool.maxPool2x2Backward(mask, dy); }
 
   /**
    * Boolean (XOR) sharing of ring words: input, xor, not, andPublic, shifts,

@@ -1,0 +1,206 @@
+/**
+ * ABY3 max, argmax and 2x2 max pooling by a tree of comparisons.
+ *
+ * k candidates (same shape, n elements each) are paired left to right,
+ * (0, 1), (2, 3), ...; each level compares every pair at once, c = [B > A]
+ * (one `greater` over the concatenation of the pairs: the sign bit of A − B,
+ * bit-injected into 0/1 integers), and then selects with one multiplication
+ * by c (c is an integer sharing: no truncation) over the concatenation of
+ * everything the pair carries:
+ *
+ *   value   A + c (B − A)
+ *   index   A + c (B − A) (argmax; local while both indices are public)
+ *   mask    [(1 − c) mA, c mB] (the one-hot of the winner; local while the
+ *           masks are the public 1 of single candidates)
+ *
+ * An odd candidate passes up unchanged. ceil(log2 k) levels, each one
+ * `greater` and one `mul` after it. Ties: c = 0 when B = A, so the left
+ * (lower-index) candidate wins every tie; order is kept through the levels,
+ * so the result is the lowest index among the maxima (as tf.argMax).
+ *
+ * maxPool2x2 (NHWC, valid): the four entries of each window are gathered
+ * locally (tap order (0,0), (0,1), (1,0), (1,1)) and reduced by two levels;
+ * its mask (the one-hot of the argmax, scattered back to the input's
+ * positions, 0 where no window reaches) is the backward pass's selector:
+ * dx = mask · upsample(dy), one multiplication.
+ *
+ * Costs: docs/encrypted-ml.md.
+ */
+import * as ring from '../../ring/index.js';
+import { RingTensor } from '../../ring/index.js';
+import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
+import type { ReplicatedTensor, Encoding } from '../tensor.js';
+import { intersectSensitivity } from './base.js';
+import { geometry, local, unwindows, windows, type Geometry, type NNHost } from './aby3-conv.js';
+
+type Idx = number | ReplicatedTensor;
+/** A member's one-hot entry: the public 1 (a single candidate) or a 0/1 integer sharing. */
+type Mask = (1 | ReplicatedTensor)[];
+interface Cand { val: ReplicatedTensor; idx?: Idx; mask?: Mask }
+
+const flat = (p: RingTensor): RingTensor => (p.shape.length === 1 ? p : ring.reshape(p, [p.size]));
+
+export class ABY3Pool {
+  readonly #h: NNHost;
+  constructor(host: NNHost) {
+    this.#h = host;
+  }
+
+  /** Slot-wise concatenation of flat tensors (local). */
+  #cat(ts: readonly ReplicatedTensor[], enc: Encoding): ReplicatedTensor {
+    const h = this.#h;
+    const size = ts.reduce((a, t) => a + t.size, 0);
+    const parts = ts[0]!.parts.map((_, s) => (ts[0]!.parts[s] === undefined ? undefined : ts.length === 1 ? flat(ts[0]!.parts[s]!) : ring.concat(ts.map((t) => flat(t.parts[s]!)), 0)));
+    return h.arith(parts, [size], enc, intersectSensitivity(ts.map((t) => t.sensitivity)));
+  }
+
+  /** Elements [off, off + n) of a flat tensor (local). */
+  #cut(t: ReplicatedTensor, off: number, n: number, enc: Encoding = t.encoding): ReplicatedTensor {
+    return this.#h.arith(local(t, (p) => ring.slice(flat(p), [off], [n])), [n], enc, t.sensitivity);
+  }
+
+  #map(t: ReplicatedTensor, f: (p: RingTensor) => RingTensor, enc: Encoding = t.encoding, shape: readonly number[] = t.shape): ReplicatedTensor {
+    return this.#h.arith(local(t, f), shape, enc, t.sensitivity);
+  }
+
+  /** The public integer k as a sharing shaped like t (local: zeros, k added at the constant slots). */
+  #constant(t: ReplicatedTensor, k: number): ReplicatedTensor {
+    return this.#h.addPublic(this.#map(t, (p) => new RingTensor(p.bits, [p.size]), 'int', [t.size]), k);
+  }
+
+  /** Reduce the candidates to one by ceil(log2 k) levels of greater + select (see the header). */
+  async #tree(cands: Cand[]): Promise<Cand> {
+    const h = this.#h;
+    while (cands.length > 1) {
+      const P = Math.floor(cands.length / 2);
+      const n = cands[0]!.val.size;
+      const enc = cands[0]!.val.encoding;
+      const As = Array.from({ length: P }, (_, j) => cands[2 * j]!);
+      const Bs = Array.from({ length: P }, (_, j) => cands[2 * j + 1]!);
+      const c = await h.greater(this.#cat(Bs.map((b) => b.val), enc), this.#cat(As.map((a) => a.val), enc));
+      const cj = Array.from({ length: P }, (_, j) => this.#cut(c, j * n, n, 'int'));
+      // the terms multiplied by c_j, in one mul over their concatenation (all as integers: no truncation)
+      const terms: { j: number; t: ReplicatedTensor }[] = [];
+      const plan = As.map((A, j) => {
+        const B = Bs[j]!;
+        const at = (t: ReplicatedTensor): number => terms.push({ j, t: this.#map(t, flat, 'int', [n]) }) - 1;
+        const val = at(this.#sub(B.val, A.val));
+        let idx: number | undefined;
+        if (A.idx !== undefined && B.idx !== undefined && !(typeof A.idx === 'number' && typeof B.idx === 'number')) {
+          const ia = typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx;
+          const ib = typeof B.idx === 'number' ? this.#constant(c, B.idx) : B.idx;
+          idx = at(this.#sub(ib, ia));
+        }
+        const mA = A.mask?.map((m) => (m === 1 ? -1 : at(m)));
+        const mB = B.mask?.map((m) => (m === 1 ? -1 : at(m)));
+        return { val, idx, mA, mB };
+      });
+      const prod = await h.mul(this.#cat(terms.map((t) => cj[t.j]!), 'int'), this.#cat(terms.map((t) => t.t), 'int'));
+      const got = (i: number, e: Encoding): ReplicatedTensor => this.#cut(prod, i * n, n, e);
+      const next: Cand[] = As.map((A, j) => {
+        const B = Bs[j]!;
+        const q = plan[j]!;
+        const out: Cand = { val: this.#add(A.val, got(q.val, enc)) };
+        if (A.idx !== undefined && B.idx !== undefined) {
+          if (q.idx !== undefined) out.idx = this.#add(typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx, got(q.idx, 'int'));
+          else out.idx = h.addPublic(this.#map(cj[j]!, (p) => ring.mulScalar(p, BigInt((B.idx as number) - (A.idx as number)))), A.idx as number);
+        }
+        if (A.mask !== undefined && B.mask !== undefined) {
+          const left = A.mask.map((m, i) => (m === 1 ? h.addPublic(this.#map(cj[j]!, ring.neg), 1) : this.#sub(m, got(q.mA![i]!, 'int'))));
+          const right = B.mask.map((m, i) => (m === 1 ? cj[j]! : got(q.mB![i]!, 'int')));
+          out.mask = [...left, ...right];
+        }
+        return out;
+      });
+      if (cands.length % 2 === 1) next.push(cands[cands.length - 1]!);
+      cands = next;
+    }
+    return cands[0]!;
+  }
+
+  #sub(x: ReplicatedTensor, y: ReplicatedTensor): ReplicatedTensor {
+    return this.#h.arith(x.parts.map((p, s) => (p === undefined ? undefined : ring.sub(flat(p), flat(y.parts[s]!)))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
+  }
+
+  #add(x: ReplicatedTensor, y: ReplicatedTensor): ReplicatedTensor {
+    return this.#h.arith(x.parts.map((p, s) => (p === undefined ? undefined : ring.add(flat(p), flat(y.parts[s]!)))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
+  }
+
+  /** The k slices of x along `axis` as flat candidates, and the result shape. */
+  #along(fn: string, x: unknown, axis: unknown): { a: ReplicatedTensor; rows: ReplicatedTensor[]; shape: number[] } {
+    const a = this.#h.checkArith(fn, 'x', x);
+    const r = a.shape.length;
+    if (typeof axis !== 'number' || !Number.isInteger(axis)) throw new TypeError(`ABY3.${fn}: argument 'axis' must be an integer, got ${describe(axis)}`);
+    if (r === 0 || axis < -r || axis >= r) throw new RangeError(`ABY3.${fn}: argument 'axis' expected integer in [${-r}, ${r - 1}] for shape ${fmtShape(a.shape)}, got ${axis}`);
+    const ax = axis < 0 ? axis + r : axis;
+    const k = a.shape[ax]!;
+    if (k === 0) throw new ShapeMismatchError(`ABY3.${fn}: axis ${ax} of 'x' (shape ${fmtShape(a.shape)}) is empty`);
+    const shape = a.shape.filter((_, i) => i !== ax);
+    const n = a.size / k;
+    const perm = [ax, ...a.shape.map((_, i) => i).filter((i) => i !== ax)];
+    const moved = this.#map(a, (p) => ring.reshape(ring.transpose(p, perm), [k, n]), a.encoding, [k, n]);
+    const rows = Array.from({ length: k }, (_, j) => this.#map(moved, (p) => ring.reshape(ring.slice(p, [j, 0], [1, n]), [n]), a.encoding, [n]));
+    return { a, rows, shape };
+  }
+
+  /** The maximum along `axis` (that axis removed), exact on the encoding. */
+  async max(x: ReplicatedTensor, axis: number): Promise<ReplicatedTensor> {
+    const { rows, shape } = this.#along('max', x, axis);
+    const best = await this.#tree(rows.map((val) => ({ val })));
+    return this.#map(best.val, (p) => ring.reshape(p, shape), best.val.encoding, shape);
+  }
+
+  /** The index of the maximum along `axis` (0/1.. integers, encoding 'int'); ties: the lowest index. */
+  async argmax(x: ReplicatedTensor, axis: number): Promise<ReplicatedTensor> {
+    const { rows, shape } = this.#along('argmax', x, axis);
+    const best = await this.#tree(rows.map((val, j) => ({ val, idx: j })));
+    const idx = typeof best.idx === 'number' ? this.#constant(best.val, best.idx) : best.idx!;
+    return this.#map(idx, (p) => ring.reshape(p, shape), 'int', shape);
+  }
+
+  #pool(fn: string, x: unknown): { a: ReplicatedTensor; g: Geometry; cands: ReplicatedTensor[] } {
+    const a = this.#h.checkArith(fn, 'x', x);
+    const g = geometry(fn, a.shape, 2, 2, 2, 'valid');
+    const n = g.B * g.OH * g.OW * g.C;
+    const win = this.#map(a, (p) => windows(p, g), a.encoding, [4, n]);
+    const cands = [0, 1, 2, 3].map((j) => this.#map(win, (p) => ring.reshape(ring.slice(p, [j, 0], [1, n]), [n]), a.encoding, [n]));
+    return { a, g, cands };
+  }
+
+  /** 2x2 max pooling, stride 2, valid (NHWC): [B, H, W, C] → [B, floor(H/2), floor(W/2), C]. */
+  async maxPool2x2(x: ReplicatedTensor): Promise<ReplicatedTensor> {
+    const { g, cands } = this.#pool('maxPool2x2', x);
+    const best = await this.#tree(cands.map((val) => ({ val })));
+    const shape = [g.B, g.OH, g.OW, g.C];
+    return this.#map(best.val, (p) => ring.reshape(p, shape), best.val.encoding, shape);
+  }
+
+  /**
+   * maxPool2x2 and its backward mask: [B, H, W, C] 0/1 integers, 1 at the
+   * position of each window's maximum (the first in window order (0,0), (0,1),
+   * (1,0), (1,1) among ties), 0 elsewhere.
+   */
+  async maxPool2x2WithMask(x: ReplicatedTensor): Promise<{ y: ReplicatedTensor; mask: ReplicatedTensor }> {
+    const { a, g, cands } = this.#pool('maxPool2x2WithMask', x);
+    const best = await this.#tree(cands.map((val) => ({ val, mask: [1] })));
+    const shape = [g.B, g.OH, g.OW, g.C];
+    const m = this.#cat(best.mask as ReplicatedTensor[], 'int');
+    return {
+      y: this.#map(best.val, (p) => ring.reshape(p, shape), best.val.encoding, shape),
+      mask: this.#map(m, (p) => unwindows(ring.reshape(p, [4, p.size / 4]), g), 'int', a.shape),
+    };
+  }
+
+  /** dx = mask · upsample(dy): dy [B, OH, OW, C] copied to its window's four positions, times the 0/1 mask (one mul, no truncation). */
+  maxPool2x2Backward(mask: ReplicatedTensor, dy: ReplicatedTensor): Promise<ReplicatedTensor> {
+    const fn = 'maxPool2x2Backward';
+    const m = this.#h.checkArith(fn, 'mask', mask);
+    const d = this.#h.checkArith(fn, 'dy', dy);
+    if (m.encoding !== 'int') throw new TypeError(`ABY3.${fn}: argument 'mask' must hold 0/1 integers (encoding 'int', from maxPool2x2WithMask), got '${m.encoding}'`);
+    const g = geometry(fn, m.shape, 2, 2, 2, 'valid', 'mask');
+    const want = [g.B, g.OH, g.OW, g.C];
+    if (d.shape.length !== 4 || !d.shape.every((v, i) => v === want[i])) throw new ShapeMismatchError(`ABY3.${fn}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape(want)} for 'mask' of shape ${fmtShape(m.shape)}`);
+    const up = this.#map(d, (p) => unwindows(ring.concat([0, 1, 2, 3].map(() => ring.reshape(p, [1, p.size])), 0), g), d.encoding, m.shape);
+    return this.#h.mul(m, up);
+  }
+}
