@@ -14,46 +14,14 @@ import { FIXED_HIGH, FIXED_LOW } from '../../src/encrypted/fixed.js';
 import { msbAndPlanes, msbRounds, planeWords, toPlanes, u32 } from '../../src/encrypted/protocols/aby3-binary.js';
 import * as ring from '../../src/ring/index.js';
 import { RingTensor } from '../../src/ring/index.js';
-import { MemoryHub, MemoryTransport, type Transport } from '../../src/transport/index.js';
+import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
 import { assertSameFrequencies, assertUniformBits } from './uniform.js';
+import { RoundTransport } from './rounds.js';
 
 const [s0, s1, s2, alice, bob] = ['server0', 'server1', 'server2', 'alice', 'bob'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
 const SERVERS = ['server0', 'server1', 'server2'];
 
-interface Msg { from: string; to: string; key: string; bytes: Uint8Array; depth: number }
 
-/**
- * Records every message with its round: a message's depth is one more than
- * the deepest message its sender had received when it sent it (an upper bound
- * on the causal depth; `reset` starts a new op at depth 0).
- */
-class RoundTransport implements Transport {
-  readonly kind = 'recording';
-  log: Msg[] = [];
-  #depth = new Map<string, number>();
-  #sent = new Map<string, number>();
-  constructor(readonly inner: MemoryTransport = new MemoryTransport()) {}
-  isLocal(p: string) { return this.inner.isLocal(p); }
-  send(from: string, to: string, key: string, payload: Uint8Array) {
-    const depth = (this.#depth.get(from) ?? 0) + 1;
-    this.#sent.set(`${from}>${to}>${key}`, depth);
-    this.log.push({ from, to, key, bytes: payload.slice(), depth });
-    return this.inner.send(from, to, key, payload);
-  }
-  async receive(to: string, from: string, key: string, o?: { timeoutMs?: number }) {
-    const p = await this.inner.receive(to, from, key, o);
-    const d = this.#sent.get(`${from}>${to}>${key}`) ?? 0;
-    this.#depth.set(to, Math.max(this.#depth.get(to) ?? 0, d));
-    return p;
-  }
-  stats() { return this.inner.stats(); }
-  resetStats() { this.inner.resetStats(); }
-  close() { return this.inner.close(); }
-  /** Start a new op: forget depths and the log. */
-  reset() { this.log = []; this.#depth.clear(); this.#sent.clear(); }
-  rounds() { return Math.max(0, ...this.log.map((m) => m.depth)); }
-  sentBy(p: string) { return this.log.filter((m) => m.from === p).reduce((a, m) => a + m.bytes.length, 0); }
-}
 
 const cfgOf = (precision: 'low' | 'high') => (precision === 'low' ? FIXED_LOW : FIXED_HIGH);
 const signed = (v: bigint, l: number) => BigInt.asIntN(l, v);
@@ -203,10 +171,10 @@ describe('ABY3 boolean sharing: what each server receives', () => {
       const i = SERVERS.indexOf(m.from);
       assert.equal(SERVERS.indexOf(m.to), (i + 2) % 3, 'to the predecessor');
       const [xi, xj, yi, yj] = [x.parts[2 * i], x.parts[2 * i + 1], y.parts[2 * i], y.parts[2 * i + 1]].map((r) => u32(r!));
-      const got = new Uint32Array(m.bytes.slice().buffer);
+      const got = new Uint32Array(m.payload.slice().buffer);
       const mask = got.map((z, k) => z ^ (xi![k]! & (yi![k]! ^ yj![k]!)) ^ (xj![k]! & yi![k]!));
       assertUniformBits([new Uint8Array(mask.buffer)], `AND mask in what ${m.to} receives`);
-      assertUniformBits([m.bytes], `AND: what ${m.to} receives`);
+      assertUniformBits([m.payload], `AND: what ${m.to} receives`);
     }
   });
 
@@ -222,13 +190,13 @@ describe('ABY3 boolean sharing: what each server receives', () => {
       const byStage: Record<string, Uint8Array[]> = {};
       for (const m of t.log) {
         const stage = `${m.from}->${m.to} ${m.key.split('/').slice(2).join('/')}`;
-        (byStage[stage] ??= []).push(m.bytes);
-        assertUniformBits([m.bytes], `relu of ${v}: ${stage}`);
+        (byStage[stage] ??= []).push(m.payload);
+        assertUniformBits([m.payload], `relu of ${v}: ${stage}`);
       }
       views.push(byStage);
       const a = toPlanes(ring.add(x.parts[0]!, x.parts[1]!), n, 64); // x0 + x1, held by server0 only
       const input = t.log.find((m) => m.to === 'server2' && m.key.endsWith('/a/in0'))!;
-      const diff = new Uint32Array(input.bytes.slice().buffer).map((w, k) => w ^ a[k]!);
+      const diff = new Uint32Array(input.payload.slice().buffer).map((w, k) => w ^ a[k]!);
       assertUniformBits([new Uint8Array(diff.buffer)], 'server2\'s input message XOR x0 + x1 (the PRF mask)');
     }
     assert.deepEqual(Object.keys(views[0]!).sort(), Object.keys(views[1]!).sort());

@@ -1,7 +1,8 @@
 // A transport that records every message with its causal depth (rounds on the critical path), for the op-cost tests.
 import { MemoryTransport, type Transport } from '../../src/transport/index.js';
 
-export interface DepthMsg { from: string; to: string; key: string; bytes: number; depth: number }
+/** A message: `bytes` its length, `payload` a copy of it (for the view tests). */
+export interface DepthMsg { from: string; to: string; key: string; bytes: number; payload: Uint8Array; depth: number }
 
 /**
  * A message's depth is one more than the deepest message its sender had
@@ -17,7 +18,7 @@ export class RoundTransport implements Transport {
   send(from: string, to: string, key: string, payload: Uint8Array) {
     const depth = (this.#depth.get(from) ?? 0) + 1;
     this.#sent.set(`${from}>${to}>${key}`, depth);
-    this.log.push({ from, to, key, bytes: payload.length, depth });
+    this.log.push({ from, to, key, bytes: payload.length, payload: payload.slice(), depth });
     return this.inner.send(from, to, key, payload);
   }
   async receive(to: string, from: string, key: string, o?: { timeoutMs?: number }) {
