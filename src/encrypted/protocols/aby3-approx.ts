@@ -137,8 +137,9 @@ export class ABY3Approx {
   async #exp(x: ReplicatedTensor, clip: boolean): Promise<ReplicatedTensor> {
     const p = this.#p;
     const k = expSquarings(p.bits as 64 | 128);
-    // a = (1 + x/2^k)/√2: one truncation (divPublic keeps f significant bits of the constant)
-    let a = p.addPublic(await p.divPublic(x, 2 ** k * Math.SQRT2), Math.SQRT1_2);
+    // a = (1 + x/2^k)/√2: one truncation. mulPublic, not divPublic: the value truncated is then
+    // |x| 2^(2f)/(2^k √2) and not up to 2^k times more (truncation failure: docs/encrypted.md)
+    let a = p.addPublic(await p.mulPublic(x, 2 ** -k * Math.SQRT1_2), Math.SQRT1_2);
     if (clip) a = await p.relu(a);
     let v = p.addPublic(await p.mul(a, a), 0.5);
     for (let i = 0; i < k; i++) v = await p.mul(v, v);
@@ -164,18 +165,21 @@ export class ABY3Approx {
   }
 
   /** x / y for y in the public `range`: x · reciprocal(y). Same shapes (or broadcast). */
-  async div(x: ReplicatedTensor, y: ReplicatedTensor, options: { range: [number, number] }): Promise<ReplicatedTensor> {
+  div(x: ReplicatedTensor, y: ReplicatedTensor, options: { range: [number, number] }): Promise<ReplicatedTensor> {
     const a = this.#fixed('div', 'x', x);
     const b = this.#fixed('div', 'y', y);
     if (options === null || typeof options !== 'object') throw new TypeError(`ABY3.div: argument 'options' must be an object with option 'range', got ${describe(options)}`);
     const range = checkRange('div', options.range);
-    return this.#p.mul(a, await this.#reciprocal(b, range));
+    return this.#reciprocal(b, range).then((r) => this.#p.mul(a, r));
   }
 
   /** sigmoid(x) = 1/(1 + exp(−x)), for every x in the encoding's range (see the header). */
-  async sigmoid(x: ReplicatedTensor): Promise<ReplicatedTensor> {
+  sigmoid(x: ReplicatedTensor): Promise<ReplicatedTensor> {
+    return this.#sigmoid(this.#fixed('sigmoid', 'x', x));
+  }
+
+  async #sigmoid(a: ReplicatedTensor): Promise<ReplicatedTensor> {
     const p = this.#p;
-    const a = this.#fixed('sigmoid', 'x', x);
     const s = await p.isNegative(a);
     const abs = p.sub(a, await p.mulPublic(await p.mul(s, a), 2)); // |x| = x − 2 s x (int × fixed: no truncation)
     const t = await this.#exp(p.neg(abs), true);
@@ -258,10 +262,8 @@ export class ABY3Approx {
   }
 
   /** max(x − rowmax) etc. shared by softmax and logSoftmax: [x − max (≤ 0), its shape as [rows, c], undo]. */
-  async #shifted(fn: string, x: unknown, axis: unknown): Promise<{ d: ReplicatedTensor; c: number; perm: number[] | undefined; shape: number[] }> {
+  async #shifted(a: ReplicatedTensor, ax: number): Promise<{ d: ReplicatedTensor; c: number; perm: number[] | undefined; shape: number[] }> {
     const p = this.#p;
-    const a = this.#fixed(fn, 'x', x);
-    const ax = this.#axis(fn, a, axis);
     const [t, perm] = this.#toLast(a, ax);
     const shape = [...t.shape];
     const c = shape[shape.length - 1]!;
@@ -277,20 +279,28 @@ export class ABY3Approx {
   }
 
   /** softmax along `axis` (default the last): exp(x − max) / Σ exp(x − max). */
-  async softmax(x: ReplicatedTensor, axis = -1, options?: ApproxOptions): Promise<ReplicatedTensor> {
+  softmax(x: ReplicatedTensor, axis = -1, options?: ApproxOptions): Promise<ReplicatedTensor> {
+    const a = this.#fixed('softmax', 'x', x);
+    return this.#softmax(a, this.#axis('softmax', a, axis), this.#clip('softmax', options));
+  }
+
+  async #softmax(x: ReplicatedTensor, axis: number, clip: boolean): Promise<ReplicatedTensor> {
     const p = this.#p;
-    const clip = this.#clip('softmax', options);
-    const { d, c, perm, shape } = await this.#shifted('softmax', x, axis);
+    const { d, c, perm, shape } = await this.#shifted(x, axis);
     const e = await this.#exp(d, clip);
     const r = await this.#reciprocal(p.sum(e, 1, true), softmaxRange(c));
     return this.#restore(await p.mul(e, r), shape, perm);
   }
 
   /** log(softmax) along `axis`: (x − max) − log Σ exp(x − max). */
-  async logSoftmax(x: ReplicatedTensor, axis = -1, options?: ApproxOptions): Promise<ReplicatedTensor> {
+  logSoftmax(x: ReplicatedTensor, axis = -1, options?: ApproxOptions): Promise<ReplicatedTensor> {
+    const a = this.#fixed('logSoftmax', 'x', x);
+    return this.#logSoftmax(a, this.#axis('logSoftmax', a, axis), this.#clip('logSoftmax', options));
+  }
+
+  async #logSoftmax(x: ReplicatedTensor, axis: number, clip: boolean): Promise<ReplicatedTensor> {
     const p = this.#p;
-    const clip = this.#clip('logSoftmax', options);
-    const { d, c, perm, shape } = await this.#shifted('logSoftmax', x, axis);
+    const { d, c, perm, shape } = await this.#shifted(x, axis);
     const s = p.sum(await this.#exp(d, clip), 1, true);
     return this.#restore(p.sub(d, await this.#log(s, logSoftmaxRange(c))), shape, perm);
   }
