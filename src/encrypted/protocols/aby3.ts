@@ -33,6 +33,7 @@ import { ABY3Boolean, type Aby3Context } from './aby3-boolean.js';
 import { ABY3Conv, type ConvOptions, type NNHost } from './aby3-conv.js';
 import { ABY3Pool } from './aby3-pool.js';
 import type { PublicTensor } from '../tensor.js';
+import { ABY3Approx, type ApproxOptions } from './aby3-approx.js';
 
 const I3 = [0, 1, 2] as const;
 
@@ -60,6 +61,7 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     };
     this.#conv = new ABY3Conv(host);
     this.#pool = new ABY3Pool(host);
+    this.#approx = new ABY3Approx(this, (fn, arg, x) => this.checkOperand(fn, arg, x));
   }
 
   readonly #conv: ABY3Conv;
@@ -137,6 +139,22 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   select(b: BinaryReplicatedTensor | ReplicatedTensor, x: ReplicatedTensor, y: ReplicatedTensor): Promise<ReplicatedTensor> {
     return this.boolean.select(b, x, y, (u, v) => this.mul(u, v));
   }
+
+  // ------------------------------------------------------------ smooth ops (aby3-approx.ts; ranges, costs and errors in docs/encrypted-ml.md)
+
+  readonly #approx: ABY3Approx;
+  /** exp(x): (1 + z + z²/2)^(2^k), z = x/2^k (k = 5 'low', 8 'high'); `clip` (default) makes x ≤ -2^k give 0. */
+  exp(x: ReplicatedTensor, options?: ApproxOptions): Promise<ReplicatedTensor> { return this.#approx.exp(x, options); }
+  /** 1/x for x in the public range [lo, hi]: Newton–Raphson from the minimax linear guess. */
+  reciprocal(x: ReplicatedTensor, options: { range: [number, number] }): Promise<ReplicatedTensor> { return this.#approx.reciprocal(x, options); }
+  /** x / y for y in the public range [lo, hi]. */
+  div(x: ReplicatedTensor, y: ReplicatedTensor, options: { range: [number, number] }): Promise<ReplicatedTensor> { return this.#approx.div(x, y, options); }
+  /** 1/(1 + exp(-x)), any x in range. */
+  sigmoid(x: ReplicatedTensor): Promise<ReplicatedTensor> { return this.#approx.sigmoid(x); }
+  /** softmax along `axis` (default the last), the maximum subtracted first. */
+  softmax(x: ReplicatedTensor, axis = -1, options?: ApproxOptions): Promise<ReplicatedTensor> { return this.#approx.softmax(x, axis, options); }
+  /** log(softmax(x)) along `axis`. */
+  logSoftmax(x: ReplicatedTensor, axis = -1, options?: ApproxOptions): Promise<ReplicatedTensor> { return this.#approx.logSoftmax(x, axis, options); }
 
   get players(): readonly Player[] { return this.servers; }
   protected get partHolders(): readonly Player[] {
