@@ -537,13 +537,28 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
   /** The argument checks shared by encryptSum and aggregateInto (values range-checked at each local owner). */
   #checkSumArgs(fn: string, owners: readonly Player[], inputs: readonly (Float32Array | Float64Array | undefined)[], multipliers: readonly number[], options: { size?: number; arena?: RingArena }): { arena: RingArena; n: number } {
     if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
-    owners.forEach((o, i) => checkPlayer(fn, `owners[${i}]`, o));
-    if (!Array.isArray(inputs) || inputs.length !== owners.length) throw new TypeError(`${fn}: argument 'inputs' must be an array with one entry per owner (${owners.length})`);
     if (!Array.isArray(multipliers) || multipliers.length !== owners.length) throw new TypeError(`${fn}: argument 'multipliers' must be an array with one number per owner (${owners.length})`);
     multipliers.forEach((m, i) => {
       if (typeof m !== 'number') throw new TypeError(`${fn}: argument 'multipliers[${i}]' must be a number, got ${typeof m}`);
       if (!Number.isFinite(m)) throw new RangeError(`${fn}: argument 'multipliers[${i}]' must be finite, got ${m}`);
     });
+    return this.#checkOwnersArgs(fn, owners, inputs, options, (x, i, o) => {
+      if (!(x instanceof Float32Array || x instanceof Float64Array)) throw new TypeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') must be a Float32Array or Float64Array, got ${x === null ? 'null' : typeof x}`);
+      return x.length;
+    }, (x, i, o) => checkScaledEncodable(`${fn}: owner '${o.name}'`, `inputs[${i}]`, x as Float32Array | Float64Array, multipliers[i]!, this.fixed));
+  }
+
+  /**
+   * The owners' side of the fused sums' argument checks (encryptSum,
+   * aggregateInto, aggregateRingInto): the owners and one input per owner;
+   * at each local owner `length` checks the input's type and gives its
+   * length (all equal, or `options.size`), then `values` checks its values
+   * (a range check, before anything is sent).
+   */
+  #checkOwnersArgs(fn: string, owners: readonly Player[], inputs: readonly unknown[], options: { size?: number; arena?: RingArena }, length: (x: unknown, i: number, o: Player) => number, values?: (x: unknown, i: number, o: Player) => void): { arena: RingArena; n: number } {
+    if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
+    owners.forEach((o, i) => checkPlayer(fn, `owners[${i}]`, o));
+    if (!Array.isArray(inputs) || inputs.length !== owners.length) throw new TypeError(`${fn}: argument 'inputs' must be an array with one entry per owner (${owners.length})`);
     if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object`);
     const arena = options.arena ?? new RingArena({ pooled: false });
     if (!(arena instanceof RingArena)) throw new TypeError(`${fn}: option 'arena' must be a RingArena`);
@@ -552,12 +567,10 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
     owners.forEach((o, i) => {
       this.register(o);
       if (!this.isLocal(o)) return;
-      const x = inputs[i];
-      if (!(x instanceof Float32Array || x instanceof Float64Array)) throw new TypeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') must be a Float32Array or Float64Array, got ${x === null ? 'null' : typeof x}`);
-      if (n === undefined) n = x.length;
-      else if (x.length !== n) throw new ShapeMismatchError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') has ${x.length} values, expected ${n}`);
-      // range check before anything is sent
-      checkScaledEncodable(`${fn}: owner '${o.name}'`, `inputs[${i}]`, x, multipliers[i]!, this.fixed);
+      const len = length(inputs[i], i, o);
+      if (n === undefined) n = len;
+      else if (len !== n) throw new ShapeMismatchError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') has ${len} values, expected ${n}`);
+      values?.(inputs[i], i, o);
     });
     if (n === undefined) throw new TypeError(`${fn}: no owner executes in this process; pass option 'size'`);
     return { arena, n };
@@ -629,24 +642,11 @@ export class ABY3 extends Protocol<ReplicatedTensor> {
    */
   async aggregateRingInto(owners: readonly Player[], inputs: readonly (RingTensor | undefined)[], player: Player, options: { size?: number; arena?: RingArena; releaseGate?: () => Promise<void>; collect?: AddNCollection } = {}): Promise<RingTensor | undefined> {
     const fn = 'ABY3.aggregateRingInto';
-    if (!Array.isArray(owners) || owners.length === 0) throw new TypeError(`${fn}: argument 'owners' must be a non-empty array of Players`);
-    owners.forEach((o, i) => checkPlayer(fn, `owners[${i}]`, o));
-    if (!Array.isArray(inputs) || inputs.length !== owners.length) throw new TypeError(`${fn}: argument 'inputs' must be an array with one entry per owner (${owners.length})`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object`);
-    const arena = options.arena ?? new RingArena({ pooled: false });
-    if (!(arena instanceof RingArena)) throw new TypeError(`${fn}: option 'arena' must be a RingArena`);
-    let n = options.size;
-    if (n !== undefined && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${fn}: option 'size' must be a non-negative integer, got ${String(n)}`);
-    owners.forEach((o, i) => {
-      this.register(o);
-      if (!this.isLocal(o)) return;
-      const x = inputs[i];
+    const { arena, n } = this.#checkOwnersArgs(fn, owners, inputs, options, (x, i, o) => {
       if (!(x instanceof RingTensor)) throw new TypeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') must be a RingTensor, got ${x === null ? 'null' : typeof x}`);
       if (x.bits !== this.bits) throw new RangeError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') is in Z_2^${x.bits}, this protocol computes in Z_2^${this.bits}`);
-      if (n === undefined) n = x.size;
-      else if (x.size !== n) throw new ShapeMismatchError(`${fn}: argument 'inputs[${i}]' (owner '${o.name}') has ${x.size} values, expected ${n}`);
+      return x.size;
     });
-    if (n === undefined) throw new TypeError(`${fn}: no owner executes in this process; pass option 'size'`);
     const gate = options.releaseGate;
     if (gate !== undefined && typeof gate !== 'function') throw new TypeError(`${fn}: option 'releaseGate' must be a function`);
     const to = this.checkKnownPlayer(fn, 'player', player);
