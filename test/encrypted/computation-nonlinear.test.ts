@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  ABY3, computation, computationFromJSON, ConcreteComputation, ops, Player, Plaintext, Pond, PrivateTensor, ProtocolMismatchError, TensorSpec, withProtocol,
+  ABY3, computation, computationFromJSON, ConcreteComputation, ops, Player, Plaintext, Pond, PrivateTensor, ProtocolMismatchError, ShapeMismatchError, TensorSpec, withProtocol,
   type AnyProtocol, type ComputationJSON, type Result, type Symbolic,
 } from '../../src/encrypted/index.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
@@ -212,6 +212,11 @@ describe('nonlinear ops: protocols without them, JSON', () => {
     // and at trace time: an axis outside the shape when made concrete, a bad option when traced
     assert.throws(() => computation((x) => ops.avgPool(x, { size: 0 })), /attribute 'size'/);
     assert.throws(() => computation((x) => ops.max(x, 2)).concrete(p, [TensorSpec.encrypted({ shape: [4, 4] })]), (e: Error) => e instanceof RangeError && /attribute 'axis'/.test(e.message));
+    // geometry against the shapes, named after the node: a window larger than the input, a non-NHWC input, a filter of other channels
+    const img = [TensorSpec.encrypted({ shape: [1, 4, 4, 2] }), TensorSpec.encrypted({ shape: [5, 5, 2, 1] })];
+    assert.throws(() => computation(function big(x, w) { return ops.conv2d(x, w); }).concrete(p, img), (e: Error) => e instanceof ShapeMismatchError && /^big: node 0 \(conv2d\): window 5x5 is larger/.test(e.message));
+    assert.throws(() => computation((x) => ops.maxPool2x2(x)).concrete(p, [TensorSpec.encrypted({ shape: [4, 4] })]), (e: Error) => e instanceof ShapeMismatchError && /argument 'x' must have shape \[batch, height, width, channels\]/.test(e.message));
+    assert.throws(() => computation((x, w) => ops.conv2d(x, w)).concrete(p, [img[0]!, TensorSpec.encrypted({ shape: [2, 2, 3, 1] })]), (e: Error) => e instanceof ShapeMismatchError && /argument 'w'/.test(e.message));
   });
 
   for (const precision of ['low', 'high'] as const) {
