@@ -81,3 +81,40 @@ export const encrypt = (x: Operand, options: { sensitivity?: readonly Player[] |
   record('encrypt', [x], options.sensitivity === undefined ? {} : { sensitivity: options.sensitivity === null ? null : options.sensitivity.map((p, i) => checkPlayer('ops.encrypt', `sensitivity[${i}]`, p).name) });
 /** Give the Variable passed as `variable` the value `value` (when the run ends). */
 export const assign = (variable: Symbolic, value: Operand): void => void record('assign', [variable, value]);
+
+// ------------------------------------------------------------ ABY3's nonlinear ops (rules-nonlinear.ts; refused under a protocol without them)
+
+/** max(x, 0), exact on the encoding. */
+export const relu = (x: Operand): Symbolic => record('relu', [x]);
+/** [x ≥ 0] as 0/1 integers (dtype 'int'). */
+export const reluDerivative = (x: Operand): Symbolic => record('reluDerivative', [x]);
+/** [x < 0] as 0/1 integers (dtype 'int'). */
+export const isNegative = (x: Operand): Symbolic => record('isNegative', [x]);
+/** [x > y] as 0/1 integers (dtype 'int'); same shapes. */
+export const greater = (x: Operand, y: Operand): Symbolic => record('greater', [x, y]);
+/** [x < y] as 0/1 integers (dtype 'int'); same shapes. */
+export const less = (x: Operand, y: Operand): Symbolic => record('less', [x, y]);
+/** e^x (fixed point); `clip` (default true): x ≤ −2^k gives 0. */
+export const exp = (x: Operand, options: { clip?: boolean } = {}): Symbolic => record('exp', [x], options.clip === undefined ? {} : { clip: options.clip });
+/** 1 / (1 + e^−x). */
+export const sigmoid = (x: Operand): Symbolic => record('sigmoid', [x]);
+/** 1/x for x in `range` = [lo, hi] (0 < lo < hi). */
+export const reciprocal = (x: Operand, options: { range: readonly [number, number] }): Symbolic => record('reciprocal', [x], { range: options?.range === undefined ? undefined : [...options.range] });
+/** softmax along `axis` (default the last). */
+export const softmax = (x: Operand, axis?: number): Symbolic => record('softmax', [x], axis === undefined ? {} : { axis });
+/** log softmax along `axis` (default the last). */
+export const logSoftmax = (x: Operand, axis?: number): Symbolic => record('logSoftmax', [x], axis === undefined ? {} : { axis });
+/** The maximum along `axis` (that axis removed). */
+export const max = (x: Operand, axis: number): Symbolic => record('max', [x], { axis });
+/** The index of the maximum along `axis` (dtype 'int'; ties: the lowest index). */
+export const argmax = (x: Operand, axis: number): Symbolic => record('argmax', [x], { axis });
+/** x [B, H, W, C] (NHWC) * w [KH, KW, C, F] (encrypted or public); `strides` (default 1), `padding` 'valid' (default) or 'same'. */
+export const conv2d = (x: Operand, w: Operand, options: { strides?: number | readonly [number, number]; padding?: 'valid' | 'same' } = {}): Symbolic =>
+  record('conv2d', [x, w], { ...(options.strides === undefined ? {} : { strides: typeof options.strides === 'number' ? options.strides : [...options.strides] }), ...(options.padding === undefined ? {} : { padding: options.padding }) });
+/** The mean over `size` windows (valid padding), `strides` default `size`; NHWC. */
+export const avgPool = (x: Operand, options: { size: number | readonly [number, number]; strides?: number | readonly [number, number] }): Symbolic => {
+  const pair = (v: number | readonly [number, number]): number | number[] => (typeof v === 'number' ? v : [...v]);
+  return record('avgPool', [x], { size: options?.size === undefined ? undefined : pair(options.size), ...(options?.strides === undefined ? {} : { strides: pair(options.strides) }) });
+};
+/** The maximum of each 2x2 window, stride 2 (NHWC). */
+export const maxPool2x2 = (x: Operand): Symbolic => record('maxPool2x2', [x]);

@@ -13,6 +13,7 @@ import { PrivateTensor, ProtocolTensor, PublicTensor, type Sensitivity } from '.
 import { NoProtocolError, PlacementError, SignatureError } from './errors.js';
 import type { Attrs } from './ir.js';
 import * as plain from './plain.js';
+import { nonlinearRules } from './rules-nonlinear.js';
 import { checkSubtype, describeType, joinSensitivity, names, TensorSpec, type Dtype, type TensorType } from './types.js';
 
 export type AnyProtocol = Protocol<ProtocolTensor>;
@@ -301,6 +302,8 @@ RULES.set('assign', {
     return undefined;
   },
 });
+
+for (const [name, rule] of nonlinearRules()) RULES.set(name, rule);
 
 /** The rule of a registered op (undefined if none). */
 export function opRule(name: string): OpRule | undefined {
