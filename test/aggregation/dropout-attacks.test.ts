@@ -24,7 +24,8 @@ import { contributorBits } from '../../src/aggregation/dropout.js';
 import type { AggregationResult, AggregationUri } from '../../src/aggregation/protocol.js';
 import type { AggregationRoles, ClientInput, PartyContext } from '../../src/aggregation/roles.js';
 import type { Transport } from '../../src/transport/channel.js';
-import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
+import { MemoryTransport } from '../../src/transport/memory.js';
+import { recordingHub, type Delivered } from '../runtime/attack-helpers.js';
 
 /** Hang guard of every receive (never reached when the code under test behaves). */
 const GUARD_MS = 20_000;
@@ -34,12 +35,6 @@ const SERVER = 'model-owner';
 const CLIENTS = ['owner0', 'owner1', 'owner2', 'owner3', 'owner4'];
 const POLICY = { minContributors: 3, allowInsecure: false };
 
-interface Delivered {
-  readonly from: string;
-  readonly to: string;
-  readonly key: string;
-  readonly payload: Uint8Array;
-}
 type Outcome = { ok: true; value: AggregationResult | undefined } | { ok: false; error: unknown };
 
 /** A transport whose `send` the attacker replaces (`undefined` from `over`: the message is not sent). */
@@ -60,13 +55,7 @@ function sending(t: Transport, over: (to: string, key: string, payload: Uint8Arr
  * every party's outcome is returned with what was delivered.
  */
 async function runParties(roles: AggregationRoles, plan: AggregationPlan, inputs: readonly ClientInput[], o: { settle: readonly string[]; absent?: readonly string[]; wrap?: (party: string, t: Transport) => Transport }): Promise<{ outcomes: Map<string, Outcome>; wire: Delivered[] }> {
-  const hub = new MemoryHub();
-  const wire: Delivered[] = [];
-  const deliver = hub.deliver.bind(hub);
-  hub.deliver = (from, to, key, payload) => {
-    wire.push({ from, to, key, payload });
-    return deliver(from, to, key, payload);
-  };
+  const { hub, wire } = recordingHub();
   const ctx = (me: string): PartyContext => {
     const t = new MemoryTransport({ hub, local: [me] });
     return { me, transport: o.wrap ? o.wrap(me, t) : t, policy: POLICY, timeoutMs: GUARD_MS, collectMs: COLLECT_MS };
