@@ -152,6 +152,13 @@ export function registerDeployCommands(program: Command): void {
         maxRounds: o.maxRounds, model: o.model, dataset: o.dataset,
       });
       if (policy.insecureAllowPlaintext) console.error(`${o.name}: WARNING: --insecure-allow-plaintext: this player takes part in the plaintext reference, where each data owner's values reach the model owner (or the aggregators) in the clear`);
+      // refuse data outside this player's own policy before it listens or sends a byte
+      if (o.data !== undefined && /^[a-z0-9_-]+(:\d+-\d+)?$/.test(o.data)) {
+        const dataset = o.data.split(':')[0]!;
+        if (policy.datasets !== null && !policy.datasets.includes(dataset)) {
+          throw new InvalidArgumentError(`--data ${o.data}: this player's policy trains on ${policy.datasets.join(', ')} only (--dataset / the config's policy.datasets)`);
+        }
+      }
       let stopped = false;
       const transport = await startPlayer({ configPath: o.config, name: o.name, keyPath: o.key ?? `keys/${o.name}.key`, handleSignals: false });
       const stop = () => {
@@ -176,10 +183,6 @@ export function registerDeployCommands(program: Command): void {
           const { learningDataSource } = await import('../deploy/stack-training.js');
           const { setLearningPolicy } = await import('../learning/stack.js');
           setLearningPolicy({ minBatchSize: policy.minBatchSize, models: policy.models, maxRounds: policy.maxRounds });
-          const dataset = o.data.split(':')[0]!;
-          if (policy.datasets !== null && !policy.datasets.includes(dataset)) {
-            throw new InvalidArgumentError(`--data ${o.data}: this player's policy trains on ${policy.datasets.join(', ')} only (--dataset / the config's policy.datasets)`);
-          }
           data = await learningDataSource(o.data, o.name, config, o.clients ?? 1);
         } else if (o.data !== undefined) data = await loadDataModule(o.data);
         // remote execution sessions (any federated computation, training included) until the transport closes
