@@ -1,0 +1,4 @@
+/** Encrypted models: layer specs, tfjs-layers conversion, the encrypted forward pass (docs/encrypted-ml.md, "Models"). */
+export { LayerError, modelShapes, outputShape, paramShapes, outSize, type LayerSpec, type LayerKind, type ModelSpec, type Padding } from './spec.js';
+export { convertModel, type ConvertedModel } from './convert.js';
+export { forwardLayer, type Forward } from './forward.js';
