@@ -2,3 +2,4 @@
 export { LayerError, modelShapes, outputShape, paramShapes, outSize, type LayerSpec, type LayerKind, type ModelSpec, type Padding } from './spec.js';
 export { convertModel, type ConvertedModel } from './convert.js';
 export { forwardLayer, type Forward } from './forward.js';
+export { saveModel, loadModel, modelToJSON, modelFromJSON } from './io.js';
