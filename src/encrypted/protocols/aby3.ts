@@ -2,8 +2,8 @@
  * ABY3: the replicated sharing and its arithmetic (aby3-core.ts), with the
  * secure-aggregation fast paths (encryptSum, aggregateInto,
  * aggregateRingInto: docs/encrypted.md, "MPC secure aggregation") and the
- * nonlinear ops (aby3-boolean.ts, aby3-nonlinear.ts, aby3-conv.ts,
- * aby3-pool.ts, aby3-approx.ts: docs/encrypted-ml.md).
+ * nonlinear ops (aby3-boolean.ts, aby3-nonlinear.ts, aby3-approx.ts, and the
+ * protocol-independent conv.ts, pool.ts, im2col.ts: docs/encrypted-ml.md).
  */
 import { Prg } from '../../crypto/prg.js';
 import * as ring from '../../ring/index.js';
@@ -15,8 +15,9 @@ import { checkPlayer, type Player } from '../player.js';
 import { BinaryReplicatedTensor, ReplicatedTensor } from '../tensor.js';
 import type { AddNCollection, Parts, ProtocolOptions } from './base.js';
 import { ABY3Boolean } from './aby3-boolean.js';
-import { ABY3Conv, type ConvOptions, type NNHost } from './aby3-conv.js';
-import { ABY3Pool } from './aby3-pool.js';
+import { ConvOps, type NNHost } from './conv.js';
+import type { ConvOptions } from './im2col.js';
+import { PoolOps } from './pool.js';
 import type { PublicTensor } from '../tensor.js';
 import { ABY3Approx, type ApproxOptions } from './aby3-approx.js';
 import { ABY3Core } from './aby3-core.js';
@@ -26,7 +27,8 @@ export class ABY3 extends ABY3Core {
     super(server0, server1, server2, options);
     this.boolean = new ABY3Boolean(this.aby3Context());
     const ctx = this.aby3Context();
-    const host: NNHost = {
+    const host: NNHost<ReplicatedTensor> = {
+      name: 'ABY3',
       fixed: this.fixed,
       arith: ctx.arith,
       checkArith: ctx.checkArith,
@@ -37,15 +39,15 @@ export class ABY3 extends ABY3Core {
       greater: (x, y) => this.greater(x, y),
       addPublic: (x, c) => this.addPublic(x, c),
     };
-    this.#conv = new ABY3Conv(host);
-    this.#pool = new ABY3Pool(host);
+    this.#conv = new ConvOps(host);
+    this.#pool = new PoolOps(host);
     this.#approx = new ABY3Approx(this, (fn, arg, x) => this.checkOperand(fn, arg, x));
   }
 
-  readonly #conv: ABY3Conv;
-  readonly #pool: ABY3Pool;
+  readonly #conv: ConvOps<ReplicatedTensor>;
+  readonly #pool: PoolOps<ReplicatedTensor>;
 
-  // ------------------------------------------------------------ conv and pooling, NHWC (aby3-conv.ts, aby3-pool.ts; docs/encrypted-ml.md)
+  // ------------------------------------------------------------ conv and pooling, NHWC (conv.ts, pool.ts, im2col.ts; docs/encrypted-ml.md)
 
   /** x [B, H, W, C] * w [KH, KW, C, F] (encrypted or public): im2col (local) + one matmul with truncation. */
   conv2d(x: ReplicatedTensor, w: ReplicatedTensor | PublicTensor, options?: ConvOptions): Promise<ReplicatedTensor> { return this.#conv.conv2d(x, w, options); }

@@ -1,5 +1,7 @@
 /**
- * ABY3 max, argmax and 2x2 max pooling by a tree of comparisons.
+ * max, argmax and 2x2 max pooling by a tree of comparisons, on any sharing
+ * whose parts are ring tensors (ABY3's, Pond's: the protocol's `greater`,
+ * `mul` and `addPublic` through its `NNHost`).
  *
  * k candidates (same shape, n elements each) are paired left to right,
  * (0, 1), (2, 3), ...; each level compares every pair at once, c = [B > A]
@@ -29,25 +31,31 @@
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
 import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
-import type { ReplicatedTensor, Encoding } from '../tensor.js';
+import type { Encoding, ProtocolTensor } from '../tensor.js';
 import { intersectSensitivity } from './base.js';
-import { geometry, local, unwindows, windows, type Geometry, type NNHost } from './aby3-conv.js';
+import type { NNHost } from './conv.js';
+import { geometry, local, unwindows, windows, type Geometry } from './im2col.js';
 
-type Idx = number | ReplicatedTensor;
+type Idx<T> = number | T;
 /** A member's one-hot entry: the public 1 (a single candidate) or a 0/1 integer sharing. */
-type Mask = (1 | ReplicatedTensor)[];
-interface Cand { val: ReplicatedTensor; idx?: Idx; mask?: Mask }
+type Mask<T> = (1 | T)[];
+interface Cand<T> { val: T; idx?: Idx<T>; mask?: Mask<T> }
 
 const flat = (p: RingTensor): RingTensor => (p.shape.length === 1 ? p : ring.reshape(p, [p.size]));
 
-export class ABY3Pool {
-  readonly #h: NNHost;
-  constructor(host: NNHost) {
+export class PoolOps<T extends ProtocolTensor> {
+  readonly #h: NNHost<T>;
+  constructor(host: NNHost<T>) {
     this.#h = host;
   }
 
+  /** The qualified name of method `fn` for errors ('ABY3.max'). */
+  #w(fn: string): string {
+    return `${this.#h.name}.${fn}`;
+  }
+
   /** Slot-wise concatenation of flat tensors (local). */
-  #cat(ts: readonly ReplicatedTensor[], enc: Encoding): ReplicatedTensor {
+  #cat(ts: readonly T[], enc: Encoding): T {
     const h = this.#h;
     const size = ts.reduce((a, t) => a + t.size, 0);
     const parts = ts[0]!.parts.map((_, s) => (ts[0]!.parts[s] === undefined ? undefined : ts.length === 1 ? flat(ts[0]!.parts[s]!) : ring.concat(ts.map((t) => flat(t.parts[s]!)), 0)));
@@ -55,21 +63,21 @@ export class ABY3Pool {
   }
 
   /** Elements [off, off + n) of a flat tensor (local). */
-  #cut(t: ReplicatedTensor, off: number, n: number, enc: Encoding = t.encoding): ReplicatedTensor {
+  #cut(t: T, off: number, n: number, enc: Encoding = t.encoding): T {
     return this.#h.arith(local(t, (p) => ring.slice(flat(p), [off], [n])), [n], enc, t.sensitivity);
   }
 
-  #map(t: ReplicatedTensor, f: (p: RingTensor) => RingTensor, enc: Encoding = t.encoding, shape: readonly number[] = t.shape): ReplicatedTensor {
+  #map(t: T, f: (p: RingTensor) => RingTensor, enc: Encoding = t.encoding, shape: readonly number[] = t.shape): T {
     return this.#h.arith(local(t, f), shape, enc, t.sensitivity);
   }
 
   /** The public integer k as a sharing shaped like t (local: zeros, k added at the constant slots). */
-  #constant(t: ReplicatedTensor, k: number): ReplicatedTensor {
+  #constant(t: T, k: number): T {
     return this.#h.addPublic(this.#map(t, (p) => new RingTensor(p.bits, [p.size]), 'int', [t.size]), k);
   }
 
   /** Reduce the candidates to one by ceil(log2 k) levels of greater + select (see the header). */
-  async #tree(cands: Cand[]): Promise<Cand> {
+  async #tree(cands: Cand<T>[]): Promise<Cand<T>> {
     const h = this.#h;
     while (cands.length > 1) {
       const P = Math.floor(cands.length / 2);
@@ -80,10 +88,10 @@ export class ABY3Pool {
       const c = await h.greater(this.#cat(Bs.map((b) => b.val), enc), this.#cat(As.map((a) => a.val), enc));
       const cj = Array.from({ length: P }, (_, j) => this.#cut(c, j * n, n, 'int'));
       // the terms multiplied by c_j, in one mul over their concatenation (all as integers: no truncation)
-      const terms: { j: number; t: ReplicatedTensor }[] = [];
+      const terms: { j: number; t: T }[] = [];
       const plan = As.map((A, j) => {
         const B = Bs[j]!;
-        const at = (t: ReplicatedTensor): number => terms.push({ j, t: this.#map(t, flat, 'int', [n]) }) - 1;
+        const at = (t: T): number => terms.push({ j, t: this.#map(t, flat, 'int', [n]) }) - 1;
         const val = at(this.#sub(B.val, A.val));
         let idx: number | undefined;
         if (A.idx !== undefined && B.idx !== undefined && !(typeof A.idx === 'number' && typeof B.idx === 'number')) {
@@ -96,11 +104,11 @@ export class ABY3Pool {
         return { val, idx, mA, mB };
       });
       const prod = await h.mul(this.#cat(terms.map((t) => cj[t.j]!), 'int'), this.#cat(terms.map((t) => t.t), 'int'));
-      const got = (i: number, e: Encoding): ReplicatedTensor => this.#cut(prod, i * n, n, e);
-      const next: Cand[] = As.map((A, j) => {
+      const got = (i: number, e: Encoding): T => this.#cut(prod, i * n, n, e);
+      const next: Cand<T>[] = As.map((A, j) => {
         const B = Bs[j]!;
         const q = plan[j]!;
-        const out: Cand = { val: this.#add(A.val, got(q.val, enc)) };
+        const out: Cand<T> = { val: this.#add(A.val, got(q.val, enc)) };
         if (A.idx !== undefined && B.idx !== undefined) {
           if (q.idx !== undefined) out.idx = this.#add(typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx, got(q.idx, 'int'));
           else out.idx = h.addPublic(this.#map(cj[j]!, (p) => ring.mulScalar(p, BigInt((B.idx as number) - (A.idx as number)))), A.idx as number);
@@ -118,23 +126,23 @@ export class ABY3Pool {
     return cands[0]!;
   }
 
-  #sub(x: ReplicatedTensor, y: ReplicatedTensor): ReplicatedTensor {
+  #sub(x: T, y: T): T {
     return this.#h.arith(x.parts.map((p, s) => (p === undefined ? undefined : ring.sub(flat(p), flat(y.parts[s]!)))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
   }
 
-  #add(x: ReplicatedTensor, y: ReplicatedTensor): ReplicatedTensor {
+  #add(x: T, y: T): T {
     return this.#h.arith(x.parts.map((p, s) => (p === undefined ? undefined : ring.add(flat(p), flat(y.parts[s]!)))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
   }
 
   /** The k slices of x along `axis` as flat candidates, and the result shape. */
-  #along(fn: string, x: unknown, axis: unknown): { a: ReplicatedTensor; rows: ReplicatedTensor[]; shape: number[] } {
+  #along(fn: string, x: unknown, axis: unknown): { a: T; rows: T[]; shape: number[] } {
     const a = this.#h.checkArith(fn, 'x', x);
     const r = a.shape.length;
-    if (typeof axis !== 'number' || !Number.isInteger(axis)) throw new TypeError(`ABY3.${fn}: argument 'axis' must be an integer, got ${describe(axis)}`);
-    if (r === 0 || axis < -r || axis >= r) throw new RangeError(`ABY3.${fn}: argument 'axis' expected integer in [${-r}, ${r - 1}] for shape ${fmtShape(a.shape)}, got ${axis}`);
+    if (typeof axis !== 'number' || !Number.isInteger(axis)) throw new TypeError(`${this.#w(fn)}: argument 'axis' must be an integer, got ${describe(axis)}`);
+    if (r === 0 || axis < -r || axis >= r) throw new RangeError(`${this.#w(fn)}: argument 'axis' expected integer in [${-r}, ${r - 1}] for shape ${fmtShape(a.shape)}, got ${axis}`);
     const ax = axis < 0 ? axis + r : axis;
     const k = a.shape[ax]!;
-    if (k === 0) throw new ShapeMismatchError(`ABY3.${fn}: axis ${ax} of 'x' (shape ${fmtShape(a.shape)}) is empty`);
+    if (k === 0) throw new ShapeMismatchError(`${this.#w(fn)}: axis ${ax} of 'x' (shape ${fmtShape(a.shape)}) is empty`);
     const shape = a.shape.filter((_, i) => i !== ax);
     const n = a.size / k;
     const perm = [ax, ...a.shape.map((_, i) => i).filter((i) => i !== ax)];
@@ -144,23 +152,23 @@ export class ABY3Pool {
   }
 
   /** The maximum along `axis` (that axis removed), exact on the encoding. */
-  async max(x: ReplicatedTensor, axis: number): Promise<ReplicatedTensor> {
+  async max(x: T, axis: number): Promise<T> {
     const { rows, shape } = this.#along('max', x, axis);
     const best = await this.#tree(rows.map((val) => ({ val })));
     return this.#map(best.val, (p) => ring.reshape(p, shape), best.val.encoding, shape);
   }
 
   /** The index of the maximum along `axis` (0/1.. integers, encoding 'int'); ties: the lowest index. */
-  async argmax(x: ReplicatedTensor, axis: number): Promise<ReplicatedTensor> {
+  async argmax(x: T, axis: number): Promise<T> {
     const { rows, shape } = this.#along('argmax', x, axis);
     const best = await this.#tree(rows.map((val, j) => ({ val, idx: j })));
     const idx = typeof best.idx === 'number' ? this.#constant(best.val, best.idx) : best.idx!;
     return this.#map(idx, (p) => ring.reshape(p, shape), 'int', shape);
   }
 
-  #pool(fn: string, x: unknown): { a: ReplicatedTensor; g: Geometry; cands: ReplicatedTensor[] } {
+  #pool(fn: string, x: unknown): { a: T; g: Geometry; cands: T[] } {
     const a = this.#h.checkArith(fn, 'x', x);
-    const g = geometry(fn, a.shape, 2, 2, 2, 'valid');
+    const g = geometry(this.#w(fn), a.shape, 2, 2, 2, 'valid');
     const n = g.B * g.OH * g.OW * g.C;
     const win = this.#map(a, (p) => windows(p, g), a.encoding, [4, n]);
     const cands = [0, 1, 2, 3].map((j) => this.#map(win, (p) => ring.reshape(ring.slice(p, [j, 0], [1, n]), [n]), a.encoding, [n]));
@@ -168,7 +176,7 @@ export class ABY3Pool {
   }
 
   /** 2x2 max pooling, stride 2, valid (NHWC): [B, H, W, C] → [B, floor(H/2), floor(W/2), C]. */
-  async maxPool2x2(x: ReplicatedTensor): Promise<ReplicatedTensor> {
+  async maxPool2x2(x: T): Promise<T> {
     const { g, cands } = this.#pool('maxPool2x2', x);
     const best = await this.#tree(cands.map((val) => ({ val })));
     const shape = [g.B, g.OH, g.OW, g.C];
@@ -180,11 +188,11 @@ export class ABY3Pool {
    * position of each window's maximum (the first in window order (0,0), (0,1),
    * (1,0), (1,1) among ties), 0 elsewhere.
    */
-  async maxPool2x2WithMask(x: ReplicatedTensor): Promise<{ y: ReplicatedTensor; mask: ReplicatedTensor }> {
+  async maxPool2x2WithMask(x: T): Promise<{ y: T; mask: T }> {
     const { a, g, cands } = this.#pool('maxPool2x2WithMask', x);
     const best = await this.#tree(cands.map((val) => ({ val, mask: [1] })));
     const shape = [g.B, g.OH, g.OW, g.C];
-    const m = this.#cat(best.mask as ReplicatedTensor[], 'int');
+    const m = this.#cat(best.mask as T[], 'int');
     return {
       y: this.#map(best.val, (p) => ring.reshape(p, shape), best.val.encoding, shape),
       mask: this.#map(m, (p) => unwindows(ring.reshape(p, [4, p.size / 4]), g), 'int', a.shape),
@@ -192,14 +200,14 @@ export class ABY3Pool {
   }
 
   /** dx = mask · upsample(dy): dy [B, OH, OW, C] copied to its window's four positions, times the 0/1 mask (one mul, no truncation). */
-  maxPool2x2Backward(mask: ReplicatedTensor, dy: ReplicatedTensor): Promise<ReplicatedTensor> {
+  maxPool2x2Backward(mask: T, dy: T): Promise<T> {
     const fn = 'maxPool2x2Backward';
     const m = this.#h.checkArith(fn, 'mask', mask);
     const d = this.#h.checkArith(fn, 'dy', dy);
-    if (m.encoding !== 'int') throw new TypeError(`ABY3.${fn}: argument 'mask' must hold 0/1 integers (encoding 'int', from maxPool2x2WithMask), got '${m.encoding}'`);
-    const g = geometry(fn, m.shape, 2, 2, 2, 'valid', 'mask');
+    if (m.encoding !== 'int') throw new TypeError(`${this.#w(fn)}: argument 'mask' must hold 0/1 integers (encoding 'int', from maxPool2x2WithMask), got '${m.encoding}'`);
+    const g = geometry(this.#w(fn), m.shape, 2, 2, 2, 'valid', 'mask');
     const want = [g.B, g.OH, g.OW, g.C];
-    if (d.shape.length !== 4 || !d.shape.every((v, i) => v === want[i])) throw new ShapeMismatchError(`ABY3.${fn}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape(want)} for 'mask' of shape ${fmtShape(m.shape)}`);
+    if (d.shape.length !== 4 || !d.shape.every((v, i) => v === want[i])) throw new ShapeMismatchError(`${this.#w(fn)}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape(want)} for 'mask' of shape ${fmtShape(m.shape)}`);
     const up = this.#map(d, (p) => unwindows(ring.concat([0, 1, 2, 3].map(() => ring.reshape(p, [1, p.size])), 0), g), d.encoding, m.shape);
     return this.#h.mul(m, up);
   }
