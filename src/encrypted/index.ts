@@ -10,11 +10,11 @@ export {
   type Precision, type FixedPointConfig, type FloatInput, type FlatFloats,
 } from './fixed.js';
 export {
-  Tensor, PublicTensor, SecretTensor, PrivateTensor, ProtocolTensor, PlaintextTensor, EncryptedTensor, AdditiveTensor, ReplicatedTensor, BinaryReplicatedTensor,
+  Tensor, PublicTensor, SecretTensor, PrivateTensor, ProtocolTensor, PlaintextTensor, EncryptedTensor, AdditiveTensor, ReplicatedTensor, BinaryReplicatedTensor, BinaryAdditiveTensor,
   type Encoding, type Sensitivity, type ProtocolRef,
 } from './tensor.js';
 export { RingArena, type RingArenaOptions } from './arena.js';
-export { TrustedDealer, type TripleSource, type TripleRequest, type TripleShares } from './triples.js';
+export { TrustedDealer, type TripleSource, type TripleRequest, type TripleShares, type DealRequest, type Dealt } from './triples.js';
 export { Protocol, type ProtocolOptions, type EncryptOptions, type PublicValue } from './protocols/base.js';
 export { Plaintext, type PlaintextOptions } from './protocols/plaintext.js';
 export { Pond } from './protocols/pond.js';

@@ -11,7 +11,9 @@
  *           ├── PlaintextTensor      Plaintext protocol: one ring tensor at the evaluator
  *           └── EncryptedTensor
  *               ├── AdditiveTensor   Pond: 2-party additive shares
- *               └── ReplicatedTensor ABY3: 3-party replicated shares
+ *               ├── ReplicatedTensor ABY3: 3-party replicated shares
+ *               ├── BinaryAdditiveTensor    Pond: 2-party XOR shares of ring words
+ *               └── BinaryReplicatedTensor  ABY3: 3-party replicated XOR shares
  */
 import type { RingTensor } from '../ring/index.js';
 import { describe, fmtShape, NotLocalError } from './errors.js';
@@ -173,4 +175,13 @@ export class ReplicatedTensor extends EncryptedTensor {
  */
 export class BinaryReplicatedTensor extends EncryptedTensor {
   readonly kind = 'binary-replicated';
+}
+
+/**
+ * Pond's boolean sharing of ring words: x = x0 ^ x1 (bitwise), server i holds
+ * xi. Made and combined by `Pond.boolean` (signBit, xor, not, and, reveal);
+ * arithmetic ops refuse it.
+ */
+export class BinaryAdditiveTensor extends EncryptedTensor {
+  readonly kind = 'binary-additive';
 }

@@ -11,6 +11,13 @@
  * - mul of n elements: each server sends 2n (its shares of x-a and y-b); the dealer sends n.
  * - matmul [m,k]@[k,n]: each server sends mk + kn; the dealer sends mn.
  * - reveal: each server sends its share to the target (none to itself).
+ *
+ * Nonlinear ops under ABY3's names (docs/encrypted-ml.md, "Pond"):
+ * comparisons, relu and select on a 2-party boolean sharing with AND triples
+ * and random bits dealt by the crypto producer (pond-binary.ts,
+ * pond-nonlinear.ts, pond-boolean.ts); conv2d, its gradients, avgPool, max,
+ * argmax and maxPool2x2 through the protocol-independent conv.ts / pool.ts,
+ * conv2d's matmul opening x − a in x's own shape (`matmulMapped`).
  */
 import { Prg, SEED_BYTES } from '../../crypto/prg.js';
 import * as ring from '../../ring/index.js';
@@ -18,9 +25,14 @@ import { RingTensor } from '../../ring/index.js';
 import { TransportError } from '../../transport/errors.js';
 import { DuplicatePlayerError, describe } from '../errors.js';
 import { Player } from '../player.js';
-import { AdditiveTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
+import { AdditiveTensor, BinaryAdditiveTensor, type Encoding, type ProtocolTensor, type PublicTensor, type Sensitivity } from '../tensor.js';
 import { TrustedDealer, type TripleShares, type TripleSource } from '../triples.js';
-import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
+import { checkOptions, checkRoster, intersectSensitivity, Protocol, type Parts, type ProtocolOptions } from './base.js';
+import { ConvOps, type NNHost } from './conv.js';
+import type { ConvOptions } from './im2col.js';
+import type { PondNet } from './pond-binary.js';
+import { PondBoolean } from './pond-boolean.js';
+import { PoolOps } from './pool.js';
 
 export class Pond extends Protocol<AdditiveTensor> {
   readonly kind = 'pond';
@@ -42,6 +54,115 @@ export class Pond extends Protocol<AdditiveTensor> {
     }
     this.triples = isSource ? (cryptoProducer as TripleSource) : new TrustedDealer(cryptoProducer as Player);
     roster.forEach((p) => this.register(p));
+    const servers = [this.server0, this.server1] as const;
+    this.boolean = new PondBoolean({
+      net: this.#net(),
+      self: this,
+      servers,
+      nextOp: () => this.nextOp(),
+      checkArith: (fn, arg, x) => this.checkOperand(fn, arg, x),
+      checkPlayer: (fn, arg, p) => this.checkReachablePlayer(fn, arg, p),
+      sensitivityOption: (fn, s) => this.checkSensitivityOption(fn, s),
+      arith: (parts, shape, enc, sens) => this.makeTensor(parts, shape, enc, sens),
+      binary: (parts, shape, sens) => new BinaryAdditiveTensor(this, [this.server0, this.server1], parts, shape, 'int', sens),
+      sub: (x, y) => this.sub(x, y),
+      mul: (x, y) => this.mul(x, y),
+      moveTo: (from, to, key, t, shape) => this.move(servers[from], to, key, t, shape),
+      checkDealer: (fn) => {
+        if (typeof this.triples.deal !== 'function') throw new TypeError(`Pond.${fn}: the crypto producer (argument 'cryptoProducer' of Pond) is a TripleSource without 'deal'; comparisons need boolean AND triples and random bits from it (use a TrustedDealer)`);
+      },
+    });
+    const host: NNHost<AdditiveTensor> = {
+      name: 'Pond',
+      fixed: this.fixed,
+      arith: (parts, shape, enc, sens) => this.makeTensor(parts, shape, enc, sens),
+      checkArith: (fn, arg, x) => this.checkOperand(fn, arg, x),
+      matmul: (x, y) => this.matmul(x, y),
+      matmulMapped: (x, map, shape, y) => this.#matmulMapped(x, map, shape, y),
+      mul: (x, y) => this.mul(x, y),
+      truncate: (x) => this.truncate(x),
+      divPublic: (x, c) => this.divPublic(x, c),
+      greater: (x, y) => this.greater(x, y),
+      addPublic: (x, c) => this.addPublic(x, c),
+    };
+    this.#conv = new ConvOps(host);
+    this.#pool = new PoolOps(host);
+  }
+
+  /** The gates' view of this instance (pond-binary.ts). */
+  #net(): PondNet {
+    const servers = [this.server0, this.server1] as const;
+    return {
+      id: this.id,
+      bits: this.bits,
+      local: (i) => this.isLocal(servers[i]),
+      moveBytes: (from, to, key, bytes) => this.moveBytes(servers[from], servers[to], key, bytes),
+      deal: (key, bytes, correction) => this.triples.deal!({ session: this.id, key, servers, transport: this.transport, bytes, correction, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }) }),
+    };
+  }
+
+  protected override checkOperand(fn: string, arg: string, x: unknown): AdditiveTensor {
+    if (x instanceof BinaryAdditiveTensor) throw new TypeError(`Pond.${fn}: argument '${arg}' is a boolean-shared tensor; this op takes an arithmetic sharing (AdditiveTensor)`);
+    return super.checkOperand(fn, arg, x);
+  }
+
+  /**
+   * Boolean (XOR) sharing of ring words between the two servers: input, xor,
+   * not, and (one round, dealt triples), signBit, reveal (pond-boolean.ts).
+   */
+  readonly boolean: PondBoolean;
+  readonly #conv: ConvOps<AdditiveTensor>;
+  readonly #pool: PoolOps<AdditiveTensor>;
+
+  // ------------------------------------------------------------ nonlinear ops (pond-boolean.ts, pond-nonlinear.ts; docs/encrypted-ml.md)
+
+  /** [x < 0] as 0/1 integers (encoding 'int'): the sign bit of the encoding, B2A. */
+  isNegative(x: AdditiveTensor): Promise<AdditiveTensor> { return this.boolean.isNegative(x); }
+  /** [x > y] as 0/1 integers (exact while |x − y| is in the encoding's range). */
+  greater(x: AdditiveTensor, y: AdditiveTensor): Promise<AdditiveTensor> { return this.boolean.greater(x, y); }
+  /** [x < y] as 0/1 integers. */
+  less(x: AdditiveTensor, y: AdditiveTensor): Promise<AdditiveTensor> { return this.boolean.less(x, y); }
+  /** max(x, 0), exact on the encoding. */
+  relu(x: AdditiveTensor): Promise<AdditiveTensor> { return this.boolean.relu(x); }
+  /** [x >= 0] as 0/1 integers (ReLU's derivative; 1 at 0). */
+  reluDerivative(x: AdditiveTensor): Promise<AdditiveTensor> { return this.boolean.reluDerivative(x); }
+  /** b ? x : y for a boolean-shared bit (bit injection, 1 round) or a 0/1 integer sharing (one mul). */
+  select(b: BinaryAdditiveTensor | AdditiveTensor, x: AdditiveTensor, y: AdditiveTensor): Promise<AdditiveTensor> { return this.boolean.select(b, x, y); }
+
+  // ------------------------------------------------------------ conv and pooling, NHWC (conv.ts, pool.ts, im2col.ts; docs/encrypted-ml.md)
+
+  /** x [B, H, W, C] * w [KH, KW, C, F] (encrypted or public): im2col + one Beaver matmul opening x − a in x's shape. */
+  conv2d(x: AdditiveTensor, w: AdditiveTensor | PublicTensor, options?: ConvOptions): Promise<AdditiveTensor> { return this.#conv.conv2d(x, w, options); }
+  /** conv2d's gradient for its input [B, H, W, C]: col2im(dy · wᵀ), one matmul. */
+  conv2dBackpropInput(inputShape: readonly number[], dy: AdditiveTensor, w: AdditiveTensor | PublicTensor, options?: ConvOptions): Promise<AdditiveTensor> { return this.#conv.conv2dBackpropInput(inputShape, dy, w, options); }
+  /** conv2d's gradient for its filter [KH, KW, C, F]: im2col(x)ᵀ · dy, one matmul (x − a opened in x's shape). */
+  conv2dBackpropFilter(x: AdditiveTensor, dy: AdditiveTensor, filterShape: readonly number[], options?: ConvOptions): Promise<AdditiveTensor> { return this.#conv.conv2dBackpropFilter(x, dy, filterShape, options); }
+  /** Average pooling (valid): local window sums, divPublic (local truncation: no message). */
+  avgPool(x: AdditiveTensor, options: { size: number | readonly [number, number]; strides?: number | readonly [number, number] }): Promise<AdditiveTensor> { return this.#conv.avgPool(x, options); }
+  /** Maximum along `axis` (tree of greater + mul). */
+  max(x: AdditiveTensor, axis: number): Promise<AdditiveTensor> { return this.#pool.max(x, axis); }
+  /** Index of the maximum along `axis` ('int'; ties: the lowest index). */
+  argmax(x: AdditiveTensor, axis: number): Promise<AdditiveTensor> { return this.#pool.argmax(x, axis); }
+  /** 2x2 max pooling, stride 2, valid, NHWC. */
+  maxPool2x2(x: AdditiveTensor): Promise<AdditiveTensor> { return this.#pool.maxPool2x2(x); }
+  /** maxPool2x2 and its backward mask (0/1 at each window's argmax, input-shaped). */
+  maxPool2x2WithMask(x: AdditiveTensor): Promise<{ y: AdditiveTensor; mask: AdditiveTensor }> { return this.#pool.maxPool2x2WithMask(x); }
+  /** maxPool2x2's backward pass: mask · upsample(dy), one mul. */
+  maxPool2x2Backward(mask: AdditiveTensor, dy: AdditiveTensor): Promise<AdditiveTensor> { return this.#pool.maxPool2x2Backward(mask, dy); }
+
+  /**
+   * map(x) · y for a public linear map of x (im2col): a Beaver matmul whose
+   * triple's left factor a is dealt in x's shape (c = map(a) · b), so each
+   * server opens x − a (|x| elements, not |map(x)|) and applies the map to the
+   * opened value and to its share of a. Truncated when both are fixed point.
+   */
+  #matmulMapped(x: AdditiveTensor, map: (p: RingTensor) => RingTensor, mapped: readonly [number, number], y: AdditiveTensor): Promise<AdditiveTensor> {
+    if (mapped[1] !== y.shape[0] || y.shape.length !== 2) throw new Error(`${this.id}: internal error: mapped matmul of [${mapped}] and [${y.shape}]`);
+    const trunc = x.encoding === 'fixed' && y.encoding === 'fixed';
+    const enc: Encoding = x.encoding === 'int' && y.encoding === 'int' ? 'int' : 'fixed';
+    const sens = intersectSensitivity([x.sensitivity, y.sensitivity]);
+    const key = this.nextOp();
+    return this.ready().then(async () => this.makeTensor(await this.#beaver([...x.parts], [...y.parts], 'matmul', x.shape, y.shape, [mapped[0], y.shape[1]!], key, trunc, map), [mapped[0], y.shape[1]!], enc, sens));
   }
 
   get players(): readonly Player[] {
@@ -102,9 +223,11 @@ export class Pond extends Protocol<AdditiveTensor> {
     return ring.negInPlace(ring.shrLogicalInPlace(own ? ring.negInPlace(z) : ring.neg(z), f));
   }
 
-  async #beaver(x: Parts, y: Parts, kind: 'mul' | 'matmul', shapeX: readonly number[], shapeY: readonly number[], shapeZ: readonly number[], key: string, trunc: boolean): Promise<Parts> {
+  /** A Beaver product of x and y; `mapA` (matmul only): a public linear map applied to x (and the triple's a) after the opening. */
+  async #beaver(x: Parts, y: Parts, kind: 'mul' | 'matmul', shapeX: readonly number[], shapeY: readonly number[], shapeZ: readonly number[], key: string, trunc: boolean, mapA?: (p: RingTensor) => RingTensor): Promise<Parts> {
     const servers = [this.server0, this.server1] as const;
-    const triple = await this.triples.triple({ kind, bits: this.bits, shapeA: shapeX, shapeB: shapeY, shapeC: shapeZ, session: this.id, key: `${key}/triple`, servers, transport: this.transport, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }) });
+    const triple = await this.triples.triple({ kind, bits: this.bits, shapeA: shapeX, shapeB: shapeY, shapeC: shapeZ, session: this.id, key: `${key}/triple`, servers, transport: this.transport, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }), ...(mapA === undefined ? {} : { mapA }) });
+    const mapped = mapA ?? ((p: RingTensor): RingTensor => p);
     const product = kind === 'mul' ? ring.mul : ring.matmul;
     const step = async (i: 0 | 1): Promise<RingTensor | undefined> => {
       const me = servers[i];
@@ -119,10 +242,10 @@ export class Pond extends Protocol<AdditiveTensor> {
         this.recvRing(me, other, `${key}/e${1 - i}`, shapeX),
         this.recvRing(me, other, `${key}/d${1 - i}`, shapeY),
       ]);
-      const E = ring.add(e, eo);
+      const E = mapped(ring.add(e, eo));
       const D = ring.add(d, doo);
       const z = ring.addInPlace(product(E, t.b), t.c);
-      ring.addInPlace(z, product(t.a, D));
+      ring.addInPlace(z, product(mapped(t.a), D));
       if (i === 0) ring.addInPlace(z, product(E, D));
       return trunc ? this.#truncShare(i, z, this.fixed.frac, true) : z;
     };
