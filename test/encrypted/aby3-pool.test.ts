@@ -12,51 +12,10 @@ import { ABY3, Player, ShapeMismatchError, type ReplicatedTensor } from '../../s
 import { msbAndPlanes, planeWords } from '../../src/encrypted/protocols/aby3-binary.js';
 import { geometry } from '../../src/encrypted/protocols/aby3-conv.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
-import { backFilterRef, backInputRef, convRef, data } from './conv-ref.js';
+import { backFilterRef, backInputRef, convRef, data, poolRef, reduceRef, tied } from './conv-ref.js';
 import { RoundTransport } from './rounds.js';
 
 const [s0, s1, s2, alice] = ['server0', 'server1', 'server2', 'alice'].map((n) => new Player(n)) as [Player, Player, Player, Player];
-
-/** Values with many ties: a few distinct multiples of 2^-8 (or the full data range). */
-const tied = (seed: number, n: number, distinct: number) => data(seed, n).map((v) => (distinct > 0 ? Math.floor(((v + 4) / 8) * distinct) / 4 - 1 : v));
-
-/** Reference max / argmax along `axis` (ties: the lowest index). */
-function reduceRef(x: Float64Array, shape: number[], axis: number): { max: number[]; arg: number[] } {
-  const pre = shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const k = shape[axis]!;
-  const post = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const max: number[] = [];
-  const arg: number[] = [];
-  for (let i = 0; i < pre; i++) for (let j = 0; j < post; j++) {
-    let best = -Infinity, at = -1;
-    for (let t = 0; t < k; t++) {
-      const v = x[(i * k + t) * post + j]!;
-      if (v > best) { best = v; at = t; }
-    }
-    max.push(best);
-    arg.push(at);
-  }
-  return { max, arg };
-}
-
-/** Reference 2x2 max pool (NHWC, valid) with its one-hot mask (window order (0,0), (0,1), (1,0), (1,1); ties: the first) and backward. */
-function poolRef(x: Float64Array, [B, H, W, C]: number[], dy?: Float64Array) {
-  const OH = Math.floor(H / 2), OW = Math.floor(W / 2);
-  const y: number[] = [];
-  const mask = new Array<number>(x.length).fill(0);
-  const dx = new Array<number>(x.length).fill(0);
-  for (let b = 0; b < B; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let c = 0; c < C; c++) {
-    let best = -Infinity, at = -1;
-    for (const [dy_, dx_] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
-      const i = ((b * H + 2 * oy + dy_!) * W + 2 * ox + dx_!) * C + c;
-      if (x[i]! > best) { best = x[i]!; at = i; }
-    }
-    y.push(best);
-    mask[at] = 1;
-    if (dy) dx[at] = dy[((b * OH + oy) * OW + ox) * C + c]!;
-  }
-  return { y, mask, dx };
-}
 
 for (const precision of ['low', 'high'] as const) {
   describe(`ABY3 max, argmax, maxPool2x2 (precision ${precision}): exact on the encoding`, () => {

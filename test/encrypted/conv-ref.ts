@@ -1,4 +1,4 @@
-// Plaintext references for the ABY3 conv tests (float64 loops, NHWC) and their deterministic test data.
+// Plaintext references for the conv and pool tests (ABY3 and Pond) (float64 loops, NHWC) and their deterministic test data.
 import type { Geometry } from '../../src/encrypted/protocols/aby3-conv.js';
 
 /** Deterministic test data: multiples of 2^-8 in [-4, 4) (exact in both encodings and in float64 products and sums). */
@@ -53,3 +53,43 @@ export function backFilterRef(x: Float64Array, dy: Float64Array, g: Geometry, F:
   return dw;
 }
 
+/** Values with many ties: a few distinct multiples of 2^-8 (or the full data range). */
+export const tied = (seed: number, n: number, distinct: number) => data(seed, n).map((v) => (distinct > 0 ? Math.floor(((v + 4) / 8) * distinct) / 4 - 1 : v));
+
+/** Reference max / argmax along `axis` (ties: the lowest index). */
+export function reduceRef(x: Float64Array, shape: number[], axis: number): { max: number[]; arg: number[] } {
+  const pre = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const k = shape[axis]!;
+  const post = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const max: number[] = [];
+  const arg: number[] = [];
+  for (let i = 0; i < pre; i++) for (let j = 0; j < post; j++) {
+    let best = -Infinity, at = -1;
+    for (let t = 0; t < k; t++) {
+      const v = x[(i * k + t) * post + j]!;
+      if (v > best) { best = v; at = t; }
+    }
+    max.push(best);
+    arg.push(at);
+  }
+  return { max, arg };
+}
+
+/** Reference 2x2 max pool (NHWC, valid) with its one-hot mask (window order (0,0), (0,1), (1,0), (1,1); ties: the first) and backward. */
+export function poolRef(x: Float64Array, [B, H, W, C]: number[], dy?: Float64Array) {
+  const OH = Math.floor(H / 2), OW = Math.floor(W / 2);
+  const y: number[] = [];
+  const mask = new Array<number>(x.length).fill(0);
+  const dx = new Array<number>(x.length).fill(0);
+  for (let b = 0; b < B; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let c = 0; c < C; c++) {
+    let best = -Infinity, at = -1;
+    for (const [dy_, dx_] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+      const i = ((b * H + 2 * oy + dy_!) * W + 2 * ox + dx_!) * C + c;
+      if (x[i]! > best) { best = x[i]!; at = i; }
+    }
+    y.push(best);
+    mask[at] = 1;
+    if (dy) dx[at] = dy[((b * OH + oy) * OW + ox) * C + c]!;
+  }
+  return { y, mask, dx };
+}

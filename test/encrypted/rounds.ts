@@ -1,30 +1,40 @@
 // A transport that records every message with its causal depth (rounds on the critical path), for the op-cost tests.
 import { MemoryTransport, type Transport } from '../../src/transport/index.js';
 
-/** A message: `bytes` its length, `payload` a copy of it (for the view tests). */
-export interface DepthMsg { from: string; to: string; key: string; bytes: number; payload: Uint8Array; depth: number }
+/**
+ * A message: `bytes` its length, `payload` a copy of it (for the view tests);
+ * `online` its depth when the `offline` senders' messages count as depth 0.
+ */
+export interface DepthMsg { from: string; to: string; key: string; bytes: number; payload: Uint8Array; depth: number; online: number }
 
 /**
  * A message's depth is one more than the deepest message its sender had
- * received when it sent it; `reset` starts a new op at depth 0.
+ * received when it sent it; `reset` starts a new op at depth 0. Its online
+ * depth is the same with the messages of the `offline` senders (Pond's crypto
+ * producer: input-independent preprocessing) at depth 0.
  */
 export class RoundTransport implements Transport {
   readonly kind = 'recording';
   log: DepthMsg[] = [];
-  #depth = new Map<string, number>();
-  #sent = new Map<string, number>();
-  constructor(readonly inner: MemoryTransport = new MemoryTransport()) {}
+  #depth = new Map<string, [number, number]>();
+  #sent = new Map<string, [number, number]>();
+  readonly #offline: ReadonlySet<string>;
+  constructor(readonly inner: MemoryTransport = new MemoryTransport(), options: { offline?: readonly string[] } = {}) {
+    this.#offline = new Set(options.offline ?? []);
+  }
   isLocal(p: string) { return this.inner.isLocal(p); }
   send(from: string, to: string, key: string, payload: Uint8Array) {
-    const depth = (this.#depth.get(from) ?? 0) + 1;
+    const [d, o] = this.#depth.get(from) ?? [0, 0];
+    const depth: [number, number] = [d + 1, this.#offline.has(from) ? 0 : o + 1];
     this.#sent.set(`${from}>${to}>${key}`, depth);
-    this.log.push({ from, to, key, bytes: payload.length, payload: payload.slice(), depth });
+    this.log.push({ from, to, key, bytes: payload.length, payload: payload.slice(), depth: depth[0], online: depth[1] });
     return this.inner.send(from, to, key, payload);
   }
   async receive(to: string, from: string, key: string, o?: { timeoutMs?: number }) {
     const p = await this.inner.receive(to, from, key, o);
-    const d = this.#sent.get(`${from}>${to}>${key}`) ?? 0;
-    this.#depth.set(to, Math.max(this.#depth.get(to) ?? 0, d));
+    const [d, on] = this.#sent.get(`${from}>${to}>${key}`) ?? [0, 0];
+    const [had, hadOn] = this.#depth.get(to) ?? [0, 0];
+    this.#depth.set(to, [Math.max(had, d), Math.max(hadOn, on)]);
     return p;
   }
   stats() { return this.inner.stats(); }
@@ -33,6 +43,8 @@ export class RoundTransport implements Transport {
   reset() { this.log = []; this.#depth.clear(); this.#sent.clear(); }
   /** Critical path of the messages since the last reset. */
   rounds() { return Math.max(0, ...this.log.map((m) => m.depth)); }
+  /** The same, the offline senders' messages at depth 0 (the online rounds). */
+  onlineRounds() { return Math.max(0, ...this.log.map((m) => m.online)); }
   sentBy(p: string) { return this.log.filter((m) => m.from === p).reduce((a, m) => a + m.bytes, 0); }
   /** Bytes sent by server0, server1, server2. */
   bytes(): [number, number, number] { return [this.sentBy('server0'), this.sentBy('server1'), this.sentBy('server2')]; }

@@ -238,6 +238,7 @@ export async function exchange(net: PondNet, key: string, out: [Uint8Array | und
 
 /** a & b for a known to server0 and b to server1 (`words` each), one round (see the header). */
 export async function knownAnd(net: PondNet, a: Uint32Array | undefined, b: Uint32Array | undefined, mat: [Mat | undefined, Mat | undefined], key: string): Promise<Bits2> {
+  if (!net.local(0) && !net.local(1)) return [undefined, undefined]; // (the dealer's or an owner's process: nothing to do)
   const mine: [Uint32Array | undefined, Uint32Array | undefined] = [net.local(0) ? xor(a!, mat[0]!.m) : undefined, net.local(1) ? xor(b!, mat[1]!.m) : undefined];
   const len = (mine[0] ?? mine[1])!.length;
   const got = await exchange(net, key, [mine[0] && asBytes(mine[0]), mine[1] && asBytes(mine[1])], 4 * len);
@@ -259,6 +260,7 @@ export async function knownAnd(net: PondNet, a: Uint32Array | undefined, b: Uint
 
 /** x & y_k for each k, y_k against x's words [off_k, off_k + |y_k|), one round (see the header). */
 export async function andFan(net: PondNet, x: Bits2, ys: readonly Bits2[], offs: readonly number[], mat: [Mat | undefined, Mat | undefined], key: string): Promise<Bits2[]> {
+  if (!net.local(0) && !net.local(1)) return ys.map(() => [undefined, undefined]);
   const opens: [Uint32Array | undefined, Uint32Array | undefined] = [undefined, undefined];
   let len = 0;
   for (const i of I2) {
@@ -309,6 +311,7 @@ export async function b2a(net: PondNet, b: Bits2, n: number, mat: [Mat | undefin
 
 /** c = b ^ r opened at both servers (slot i: at server i). */
 async function openBits(net: PondNet, b: Bits2, mat: [Mat | undefined, Mat | undefined], key: string): Promise<Bits2> {
+  if (!net.local(0) && !net.local(1)) return [undefined, undefined];
   const mine: Bits2 = [net.local(0) ? xor(b[0]!, mat[0]!.m) : undefined, net.local(1) ? xor(b[1]!, mat[1]!.m) : undefined];
   const len = (mine[0] ?? mine[1])!.length;
   const got = await exchange(net, `${key}/c`, [mine[0] && asBytes(mine[0]), mine[1] && asBytes(mine[1])], 4 * len);
