@@ -266,12 +266,13 @@ export async function andFan(net: PondNet, x: Bits2, ys: readonly Bits2[], offs:
   for (const i of I2) {
     if (!net.local(i)) continue;
     const m = mat[i]!;
-    const parts = [xor(x[i]!, m.m), ...ys.map((y, k) => xor(y[i]!, m.b![k]!))];
-    len = parts.reduce((a, p) => a + p.length, 0);
+    // the message [x_i ^ A_i | y_0,i ^ B_0,i | ...], written in place
+    const pairs: [Uint32Array, Uint32Array][] = [[x[i]!, m.m], ...ys.map((y, k): [Uint32Array, Uint32Array] => [y[i]!, m.b![k]!])];
+    len = pairs.reduce((a, [p]) => a + p.length, 0);
     const all = new Uint32Array(len);
     let o = 0;
-    for (const p of parts) {
-      all.set(p, o);
+    for (const [p, q] of pairs) {
+      for (let k = 0; k < p.length; k++) all[o + k] = p[k]! ^ q[k]!;
       o += p.length;
     }
     opens[i] = all;
@@ -281,7 +282,7 @@ export async function andFan(net: PondNet, x: Bits2, ys: readonly Bits2[], offs:
   for (const i of I2) {
     if (!net.local(i)) continue;
     const m = mat[i]!;
-    const D = xorInto(wordsAt(got[i]!, 0, len).slice(), opens[i]!); // [x ^ A | y_0 ^ B_0 | ...] opened
+    const D = xor(opens[i]!, wordsAt(got[i]!, 0, len)); // [x ^ A | y_0 ^ B_0 | ...] opened
     const A = m.m;
     let o = x[i]!.length;
     ys.forEach((y, k) => {
