@@ -208,6 +208,7 @@ describe('Pond comparisons: what each party receives', () => {
       const keysTo = (s: string) => t.log.filter((q) => q.from === 'dealer' && q.to === s && q.key.includes('/dealer/key')).map((q) => q.key.split('/').pop());
       assert.deepEqual([keysTo('server0'), keysTo('server1')], [['key0'], ['key1']]);
       const keys = [0, 1].map((i) => t.log.find((q) => q.from === 'dealer' && q.key.endsWith(`/dealer/key${i}`))!.payload);
+      assert.notDeepEqual(keys[0], keys[1], 'independent keys: neither server can run the other\'s stream');
       t.reset();
       await p.relu(x);
       const dealKey = t.log.find((q) => q.from === 'dealer')!.key.replace(/\/correction$/, '');
