@@ -13,7 +13,9 @@
  * the truncation: two rounds, one ring element per output element per server.
  * Pond (`matmulMapped`): a Beaver product whose triple's left factor is dealt
  * in x's own shape, so the servers open x − a (not its patch matrix) and
- * apply im2col to the opened value and to their share of a.
+ * apply im2col to the opened value and to their share of a; for the input
+ * gradient the triple's product is dealt after col2im, so the producer sends
+ * an input-shaped c and the truncation comes after col2im.
  * The gradients are the same with the matmul's operands exchanged:
  *
  *   conv2dBackpropInput:  dcols = dy [B·OH·OW, F] · wᵀ [F, KH·KW·C], then
@@ -47,17 +49,22 @@ export interface NNHost<T extends ProtocolTensor> {
   checkArith(fn: string, arg: string, x: unknown): T;
   matmul(x: T, y: T): Promise<T>;
   /**
-   * map(x) · y for a public linear map of x's parts (im2col), where the
-   * protocol can do better than mapping x first (Pond: the triple's factor in
-   * x's shape, so x − a is opened before the map). Absent: map, then matmul.
+   * out(map(x) · y) for public linear maps of the parts (`x`: im2col before
+   * the product, `out`: col2im after it), where the protocol can do better
+   * than mapping the parts around its matmul (Pond: the triple dealt in x's
+   * and the output's own shapes, so x − a is opened before the map and the
+   * truncation comes after col2im). Absent: map, matmul, map.
    */
-  matmulMapped?(x: T, map: (p: RingTensor) => RingTensor, mappedShape: readonly [number, number], y: T): Promise<T>;
+  matmulMapped?(x: T, y: T, maps: { x?: LinearMap; out?: LinearMap }): Promise<T>;
   mul(x: T, y: T): Promise<T>;
   truncate(x: T): Promise<T>;
   divPublic(x: T, c: number): Promise<T>;
   greater(x: T, y: T): Promise<T>;
   addPublic(x: T, c: number): T;
 }
+
+/** A public linear map of ring parts (a rearrangement such as im2col) and the shape it gives. */
+export interface LinearMap { f: (p: RingTensor) => RingTensor; shape: readonly number[] }
 
 const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
@@ -75,11 +82,13 @@ export class ConvOps<T extends ProtocolTensor> {
     return `${this.#h.name}.${fn}`;
   }
 
-  /** map(x) · y: the host's own mapped product where it has one, else map each part locally and multiply. */
-  #mapped(x: T, map: (p: RingTensor) => RingTensor, shape: readonly [number, number], y: T): Promise<T> {
+  /** out(map(x) · y): the host's own mapped product where it has one, else map each part locally, multiply, map. */
+  async #mapped(x: T, y: T, maps: { x?: LinearMap; out?: LinearMap }): Promise<T> {
     const h = this.#h;
-    if (h.matmulMapped !== undefined) return h.matmulMapped(x, map, shape, y);
-    return h.matmul(h.arith(local(x, map), shape, x.encoding, x.sensitivity), y);
+    if (h.matmulMapped !== undefined) return h.matmulMapped(x, y, maps);
+    const a = maps.x === undefined ? x : h.arith(local(x, maps.x.f), maps.x.shape, x.encoding, x.sensitivity);
+    const z = await h.matmul(a, y);
+    return maps.out === undefined ? z : h.arith(local(z, maps.out.f), maps.out.shape, z.encoding, z.sensitivity);
   }
 
   #filter(fn: string, w: unknown, arg = 'w'): T | PublicTensor {
@@ -130,7 +139,7 @@ export class ConvOps<T extends ProtocolTensor> {
     const patches = (p: RingTensor): RingTensor => im2col(p, g);
     const y = f instanceof PublicTensor
       ? await this.#matmul(h.arith(local(a, patches), [rows, K], a.encoding, a.sensitivity), { pub: f, shape: [K, F] })
-      : await this.#mapped(a, patches, [rows, K], h.arith(local(f, (p) => ring.reshape(p, [K, F])), [K, F], f.encoding, f.sensitivity));
+      : await this.#mapped(a, h.arith(local(f, (p) => ring.reshape(p, [K, F])), [K, F], f.encoding, f.sensitivity), { x: { f: patches, shape: [rows, K] } });
     return h.arith(local(y, (p) => ring.reshape(p, [g.B, g.OH, g.OW, F])), [g.B, g.OH, g.OW, F], y.encoding, y.sensitivity);
   }
 
@@ -152,9 +161,10 @@ export class ConvOps<T extends ProtocolTensor> {
     const rows = g.B * g.OH * g.OW;
     const K = KH * KW * C;
     const dy2 = h.arith(local(d, (p) => ring.reshape(p, [rows, F])), [rows, F], d.encoding, d.sensitivity);
-    const wT = f instanceof PublicTensor ? { pub: f, shape: [F, K] as [number, number], transpose: true } : h.arith(local(f, (p) => ring.transpose(ring.reshape(p, [K, F]), [1, 0])), [F, K], f.encoding, f.sensitivity);
-    const dcols = await this.#matmul(dy2, wT);
-    return h.arith(local(dcols, (p) => col2im(p, g)), [g.B, g.H, g.W, g.C], dcols.encoding, dcols.sensitivity);
+    const back = { f: (p: RingTensor) => col2im(p, g), shape: [g.B, g.H, g.W, g.C] };
+    if (!(f instanceof PublicTensor)) return this.#mapped(dy2, h.arith(local(f, (p) => ring.transpose(ring.reshape(p, [K, F]), [1, 0])), [F, K], f.encoding, f.sensitivity), { out: back });
+    const dcols = await this.#matmul(dy2, { pub: f, shape: [F, K], transpose: true });
+    return h.arith(local(dcols, back.f), back.shape, dcols.encoding, dcols.sensitivity);
   }
 
   /**
@@ -176,7 +186,7 @@ export class ConvOps<T extends ProtocolTensor> {
     const rows = g.B * g.OH * g.OW;
     const K = KH * KW * C;
     const dy2 = h.arith(local(d, (p) => ring.reshape(p, [rows, F])), [rows, F], d.encoding, d.sensitivity);
-    const dw = await this.#mapped(a, (p) => ring.transpose(im2col(p, g), [1, 0]), [K, rows], dy2);
+    const dw = await this.#mapped(a, dy2, { x: { f: (p) => ring.transpose(im2col(p, g), [1, 0]), shape: [K, rows] } });
     return h.arith(local(dw, (p) => ring.reshape(p, [KH, KW, C, F])), [KH, KW, C, F], dw.encoding, intersectSensitivity([a.sensitivity, d.sensitivity]));
   }
 

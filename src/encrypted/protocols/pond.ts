@@ -28,7 +28,7 @@ import { Player } from '../player.js';
 import { AdditiveTensor, BinaryAdditiveTensor, type Encoding, type ProtocolTensor, type PublicTensor, type Sensitivity } from '../tensor.js';
 import { TrustedDealer, type TripleShares, type TripleSource } from '../triples.js';
 import { checkOptions, checkRoster, intersectSensitivity, Protocol, type Parts, type ProtocolOptions } from './base.js';
-import { ConvOps, type NNHost } from './conv.js';
+import { ConvOps, type LinearMap, type NNHost } from './conv.js';
 import type { ConvOptions } from './im2col.js';
 import type { PondNet } from './pond-binary.js';
 import { PondBoolean } from './pond-boolean.js';
@@ -78,7 +78,7 @@ export class Pond extends Protocol<AdditiveTensor> {
       arith: (parts, shape, enc, sens) => this.makeTensor(parts, shape, enc, sens),
       checkArith: (fn, arg, x) => this.checkOperand(fn, arg, x),
       matmul: (x, y) => this.matmul(x, y),
-      matmulMapped: (x, map, shape, y) => this.#matmulMapped(x, map, shape, y),
+      matmulMapped: (x, y, maps) => this.#matmulMapped(x, y, maps),
       mul: (x, y) => this.mul(x, y),
       truncate: (x) => this.truncate(x),
       divPublic: (x, c) => this.divPublic(x, c),
@@ -133,7 +133,7 @@ export class Pond extends Protocol<AdditiveTensor> {
 
   /** x [B, H, W, C] * w [KH, KW, C, F] (encrypted or public): im2col + one Beaver matmul opening x − a in x's shape. */
   conv2d(x: AdditiveTensor, w: AdditiveTensor | PublicTensor, options?: ConvOptions): Promise<AdditiveTensor> { return this.#conv.conv2d(x, w, options); }
-  /** conv2d's gradient for its input [B, H, W, C]: col2im(dy · wᵀ), one matmul. */
+  /** conv2d's gradient for its input [B, H, W, C]: col2im(dy · wᵀ), one matmul (c dealt after col2im, truncated after it). */
   conv2dBackpropInput(inputShape: readonly number[], dy: AdditiveTensor, w: AdditiveTensor | PublicTensor, options?: ConvOptions): Promise<AdditiveTensor> { return this.#conv.conv2dBackpropInput(inputShape, dy, w, options); }
   /** conv2d's gradient for its filter [KH, KW, C, F]: im2col(x)ᵀ · dy, one matmul (x − a opened in x's shape). */
   conv2dBackpropFilter(x: AdditiveTensor, dy: AdditiveTensor, filterShape: readonly number[], options?: ConvOptions): Promise<AdditiveTensor> { return this.#conv.conv2dBackpropFilter(x, dy, filterShape, options); }
@@ -151,18 +151,20 @@ export class Pond extends Protocol<AdditiveTensor> {
   maxPool2x2Backward(mask: AdditiveTensor, dy: AdditiveTensor): Promise<AdditiveTensor> { return this.#pool.maxPool2x2Backward(mask, dy); }
 
   /**
-   * map(x) · y for a public linear map of x (im2col): a Beaver matmul whose
-   * triple's left factor a is dealt in x's shape (c = map(a) · b), so each
-   * server opens x − a (|x| elements, not |map(x)|) and applies the map to the
-   * opened value and to its share of a. Truncated when both are fixed point.
+   * out(map(x) · y) for public linear maps (conv.ts: im2col of x, col2im of
+   * the product): a Beaver matmul whose triple is dealt in x's and the
+   * output's own shapes (a in x's shape, c = out(map(a) · b)), so each server
+   * opens x − a (|x| elements, not |map(x)|), applies the maps to what it
+   * holds, and truncates after `out` (one truncation per output element).
    */
-  #matmulMapped(x: AdditiveTensor, map: (p: RingTensor) => RingTensor, mapped: readonly [number, number], y: AdditiveTensor): Promise<AdditiveTensor> {
-    if (mapped[1] !== y.shape[0] || y.shape.length !== 2) throw new Error(`${this.id}: internal error: mapped matmul of [${mapped}] and [${y.shape}]`);
+  #matmulMapped(x: AdditiveTensor, y: AdditiveTensor, maps: { x?: LinearMap; out?: LinearMap }): Promise<AdditiveTensor> {
+    const sx = maps.x?.shape ?? x.shape;
+    if (sx.length !== 2 || y.shape.length !== 2 || sx[1] !== y.shape[0]) throw new Error(`${this.id}: internal error: mapped matmul of [${sx}] and [${y.shape}]`);
+    const shape = maps.out?.shape ?? [sx[0]!, y.shape[1]!];
     const trunc = x.encoding === 'fixed' && y.encoding === 'fixed';
     const enc: Encoding = x.encoding === 'int' && y.encoding === 'int' ? 'int' : 'fixed';
-    const sens = intersectSensitivity([x.sensitivity, y.sensitivity]);
     const key = this.nextOp();
-    return this.ready().then(async () => this.makeTensor(await this.#beaver([...x.parts], [...y.parts], 'matmul', x.shape, y.shape, [mapped[0], y.shape[1]!], key, trunc, map), [mapped[0], y.shape[1]!], enc, sens));
+    return this.ready().then(async () => this.makeTensor(await this.#beaver([...x.parts], [...y.parts], 'matmul', x.shape, y.shape, shape, key, trunc, maps.x?.f, maps.out?.f), shape, enc, intersectSensitivity([x.sensitivity, y.sensitivity])));
   }
 
   get players(): readonly Player[] {
@@ -223,10 +225,14 @@ export class Pond extends Protocol<AdditiveTensor> {
     return ring.negInPlace(ring.shrLogicalInPlace(own ? ring.negInPlace(z) : ring.neg(z), f));
   }
 
-  /** A Beaver product of x and y; `mapA` (matmul only): a public linear map applied to x (and the triple's a) after the opening. */
-  async #beaver(x: Parts, y: Parts, kind: 'mul' | 'matmul', shapeX: readonly number[], shapeY: readonly number[], shapeZ: readonly number[], key: string, trunc: boolean, mapA?: (p: RingTensor) => RingTensor): Promise<Parts> {
+  /**
+   * A Beaver product of x and y. Matmul only: `mapA`, a public linear map
+   * applied to x (and the triple's a) after the opening; `mapC`, one applied
+   * to the product before the triple's c (dealt in shapeZ, the mapped shape) is added.
+   */
+  async #beaver(x: Parts, y: Parts, kind: 'mul' | 'matmul', shapeX: readonly number[], shapeY: readonly number[], shapeZ: readonly number[], key: string, trunc: boolean, mapA?: (p: RingTensor) => RingTensor, mapC?: (p: RingTensor) => RingTensor): Promise<Parts> {
     const servers = [this.server0, this.server1] as const;
-    const triple = await this.triples.triple({ kind, bits: this.bits, shapeA: shapeX, shapeB: shapeY, shapeC: shapeZ, session: this.id, key: `${key}/triple`, servers, transport: this.transport, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }), ...(mapA === undefined ? {} : { mapA }) });
+    const triple = await this.triples.triple({ kind, bits: this.bits, shapeA: shapeX, shapeB: shapeY, shapeC: shapeZ, session: this.id, key: `${key}/triple`, servers, transport: this.transport, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }), ...(mapA === undefined ? {} : { mapA }), ...(mapC === undefined ? {} : { mapC }) });
     const mapped = mapA ?? ((p: RingTensor): RingTensor => p);
     const product = kind === 'mul' ? ring.mul : ring.matmul;
     const step = async (i: 0 | 1): Promise<RingTensor | undefined> => {
@@ -244,9 +250,10 @@ export class Pond extends Protocol<AdditiveTensor> {
       ]);
       const E = mapped(ring.add(e, eo));
       const D = ring.add(d, doo);
-      const z = ring.addInPlace(product(E, t.b), t.c);
-      ring.addInPlace(z, product(mapped(t.a), D));
+      let z = ring.addInPlace(product(E, t.b), product(mapped(t.a), D));
       if (i === 0) ring.addInPlace(z, product(E, D));
+      if (mapC !== undefined) z = mapC(z);
+      ring.addInPlace(z, t.c);
       return trunc ? this.#truncShare(i, z, this.fixed.frac, true) : z;
     };
     return Promise.all([step(0), step(1)]);
