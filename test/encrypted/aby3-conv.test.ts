@@ -1,6 +1,6 @@
 /**
  * ABY3 conv2d (im2col + one matmul) and its gradients, avgPool
- * (src/encrypted/protocols/aby3-conv.ts): against float64 loop references on
+ * (src/encrypted/protocols/conv.ts, im2col.ts): against float64 loop references on
  * random inputs (the references checked against tfjs' conv2d and against each
  * other as adjoints), valid and same padding, strides 1 and 2, both
  * precisions, with the error bounds of docs/encrypted-ml.md; rounds and bytes

@@ -1,5 +1,5 @@
 /**
- * ABY3 max, argmax, maxPool2x2 and its backward mask (aby3-pool.ts): exact
+ * ABY3 max, argmax, maxPool2x2 and its backward mask (pool.ts): exact
  * on the encoding against the plaintext reference on random inputs (with
  * frequent ties: the lowest index wins), both precisions; rounds and bytes
  * against the tree's formula; SPMD (one simulated process per group of
@@ -70,7 +70,7 @@ for (const precision of ['low', 'high'] as const) {
   });
 }
 
-/** The tree's cost, as in aby3-pool.ts: per level one greater over P·n elements and one mul over the carried terms. */
+/** The tree's cost, as in pool.ts: per level one greater over P·n elements and one mul over the carried terms. */
 function treeCost(k: number, n: number, l: 64 | 128, carry: 'none' | 'index' | 'mask') {
   const E = l / 8;
   const planes = msbAndPlanes(l);
