@@ -1,20 +1,22 @@
 /**
- * ABY3's smooth ops (aby3-approx.ts): exp, reciprocal, div, sigmoid, softmax,
- * logSoftmax against Math.exp etc. on random inputs in each stated range and
- * on edge inputs, at both precisions, with the error bounds of
- * docs/encrypted-ml.md's op table; lock-step rounds and bytes per server
- * against the formulas; softmax's properties; SPMD runs; argument checks.
+ * The smooth ops (approx.ts) under ABY3 and under Pond: exp, reciprocal, div,
+ * sigmoid, softmax, logSoftmax against Math.exp etc. on random inputs in each
+ * stated range and on edge inputs, at both precisions, with the error bounds
+ * of docs/encrypted-ml.md's op table (the same for both protocols); lock-step
+ * rounds and bytes per party against the formulas (composed from each
+ * protocol's primitives); softmax's properties; SPMD runs; argument checks.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ABY3, Player, PrecisionMismatchError, type ReplicatedTensor } from '../../src/encrypted/index.js';
+import { ABY3, Player, Pond, PrecisionMismatchError, type ReplicatedTensor } from '../../src/encrypted/index.js';
 import { FIXED_HIGH, FIXED_LOW } from '../../src/encrypted/fixed.js';
-import { expSquarings, logIterations, logSoftmaxRange, reciprocalGuess, reciprocalIterations, softmaxRange } from '../../src/encrypted/protocols/aby3-approx.js';
+import { expSquarings, logIterations, logSoftmaxRange, reciprocalGuess, reciprocalIterations, softmaxRange } from '../../src/encrypted/protocols/approx.js';
 import { msbAndPlanes, msbRounds, planeWords } from '../../src/encrypted/protocols/aby3-binary.js';
 import { MemoryHub, MemoryTransport, type Transport } from '../../src/transport/index.js';
+import { RoundTransport } from './rounds.js';
 
-const [s0, s1, s2, alice] = ['server0', 'server1', 'server2', 'alice'].map((n) => new Player(n)) as [Player, Player, Player, Player];
+const [s0, s1, s2, alice, dealer] = ['server0', 'server1', 'server2', 'alice', 'dealer'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
 const SERVERS = ['server0', 'server1', 'server2'];
 const cfgOf = (precision: 'low' | 'high') => (precision === 'low' ? FIXED_LOW : FIXED_HIGH);
 
@@ -57,16 +59,18 @@ function softmaxRef(xs: readonly number[], rows: number, c: number): { sm: numbe
 const enc = (f: number) => (v: number) => Math.round(v * 2 ** f) / 2 ** f;
 const doubles = (lo: number, hi: number, n: number) => fc.array(fc.double({ min: lo, max: hi, noNaN: true }), { minLength: 1, maxLength: n });
 
-for (const precision of ['low', 'high'] as const) {
+/** ABY3 or Pond, through the methods the tests call (the same names and signatures). */
+type AnyP = ABY3;
+for (const [kind, precision] of [['ABY3', 'low'], ['ABY3', 'high'], ['Pond', 'low'], ['Pond', 'high']] as const) {
   const cfg = cfgOf(precision);
   const f = cfg.frac;
   const u = 2 ** -f;
   const B = BOUNDS[precision];
   const k = expSquarings(cfg.bits);
-  const mk = () => new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
-  const open = async (p: ABY3, t: ReplicatedTensor) => (await p.reveal(t, alice)).read();
+  const mk = (): AnyP => (kind === 'ABY3' ? new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] }) : new Pond(s0, s1, dealer, { precision, transport: new MemoryTransport(), players: [alice] }) as unknown as AnyP);
+  const open = async (p: AnyP, t: ReplicatedTensor) => (await p.reveal(t, alice)).read();
 
-  describe(`ABY3 smooth ops against the plaintext reference (precision ${precision})`, () => {
+  describe(`${kind} smooth ops against the plaintext reference (precision ${precision})`, () => {
     it(`exp: |err| <= ${B.expNeg} for x <= 0 (clipped below -2^${k} to 0), rel err <= ${B.expPosRel} on [0, 4]`, async () => {
       const p = mk();
       const edges = [0, -u, u, -1, -3, -(2 ** k), -(2 ** k) + u, -(2 ** k) - u, -(2 ** k) * 1.5, -1000, -1e6, 4, 4 - u];
@@ -189,7 +193,6 @@ class LockstepTransport implements Transport {
   close() { return this.inner.close(); }
   reset() { this.log = []; this.#deepest = 0; this.#sent.clear(); }
   rounds() { return Math.max(0, ...this.log.map((m) => m.round)); }
-  sent(): number[] { return SERVERS.map((s) => this.log.filter((m) => m.from === s).reduce((a, m) => a + m.bytes, 0)); }
 }
 
 type Cost = { rounds: number; bytes: number[] };
@@ -197,28 +200,58 @@ const add = (...cs: Cost[]): Cost => ({ rounds: cs.reduce((a, c) => a + c.rounds
 const times = (m: number, c: Cost): Cost => ({ rounds: m * c.rounds, bytes: c.bytes.map((b) => m * b) });
 /** The same round: bytes add, rounds do not. */
 const parallel = (...cs: Cost[]): Cost => ({ rounds: Math.max(...cs.map((c) => c.rounds)), bytes: add(...cs).bytes });
+const NONE: Cost = { rounds: 0, bytes: [0, 0, 0] };
 
-/** The formulas of docs/encrypted-ml.md's op table, for n elements at ring width l (E = l/8 bytes per element). */
-function costs(l: 64 | 128) {
+/** A protocol's primitive costs for n elements (bytes per party: ABY3's three servers; Pond's two servers and the producer). */
+interface Prims { mul(n: number): Cost; mulInt(n: number): Cost; trunc(n: number): Cost; sign(n: number): Cost; isNegative(n: number): Cost; relu(n: number): Cost; selectBit(n: number): Cost }
+const W = (n: number) => 4 * planeWords(n);
+
+/** ABY3's rows of docs/encrypted-ml.md's op table. */
+function aby3Prims(l: 64 | 128): Prims {
   const E = l / 8;
   const S = msbRounds(l);
   const P = msbAndPlanes(l);
-  const W = (n: number) => 4 * planeWords(n);
-  const mul = (n: number): Cost => ({ rounds: 2, bytes: [n * E, n * E, n * E] }); // fixed × fixed (truncation fused)
-  const mulInt = (n: number): Cost => ({ rounds: 1, bytes: [n * E, n * E, n * E] }); // int × fixed
-  const trunc = (n: number): Cost => ({ rounds: 1, bytes: [n * E, n * E, 0] });
   const sign = (n: number): Cost => ({ rounds: S, bytes: [(l + P) * W(n), P * W(n), P * W(n)] });
   const inject = (n: number, one: boolean): Cost => ({ rounds: 2, bytes: one ? [2 * n * E, n * E, n * E] : [3 * n * E, 2 * n * E, 3 * n * E] });
-  const isNegative = (n: number) => add(sign(n), inject(n, true));
-  const relu = (n: number) => add(sign(n), inject(n, false));
+  return {
+    mul: (n) => ({ rounds: 2, bytes: [n * E, n * E, n * E] }), // fixed × fixed (truncation fused)
+    mulInt: (n) => ({ rounds: 1, bytes: [n * E, n * E, n * E] }), // int × fixed
+    trunc: (n) => ({ rounds: 1, bytes: [n * E, n * E, 0] }),
+    sign,
+    isNegative: (n) => add(sign(n), inject(n, true)),
+    relu: (n) => add(sign(n), inject(n, false)),
+    selectBit: (n) => inject(n, false),
+  };
+}
+
+/** Pond's rows ("Pond: comparisons, ..."): online rounds (the producer's messages offline), bytes (server0, server1, producer). */
+function pondPrims(l: 64 | 128): Prims {
+  const E = l / 8;
+  const m = l - 1;
+  const L = Math.ceil(Math.log2(m));
+  const sign = (n: number): Cost => ({ rounds: 1 + L, bytes: [(4 * m - 3 - L) * W(n), (4 * m - 3 - L) * W(n), (3 * m - 2 - L) * W(n)] });
+  const mul = (n: number): Cost => ({ rounds: 1, bytes: [2 * n * E, 2 * n * E, n * E] });
+  return {
+    mul, mulInt: mul,
+    trunc: () => NONE, // local
+    sign,
+    isNegative: (n) => add(sign(n), { rounds: 1, bytes: [W(n), W(n), n * E] }),
+    relu: (n) => add(sign(n), { rounds: 1, bytes: [W(n) + n * E, W(n) + n * E, 2 * n * E] }),
+    selectBit: (n) => ({ rounds: 1, bytes: [W(n) + n * E, W(n) + n * E, 2 * n * E] }),
+  };
+}
+
+/** The smooth ops' costs composed from a protocol's primitives (docs/encrypted-ml.md), for n elements at ring width l. */
+function costs(l: 64 | 128, P: Prims) {
+  const { mul, mulInt, trunc, sign, isNegative, relu, selectBit } = P;
   const k = expSquarings(l);
-  const exp = (n: number, clip: boolean) => add(trunc(n), clip ? relu(n) : { rounds: 0, bytes: [0, 0, 0] }, times(k + 1, mul(n)));
+  const exp = (n: number, clip: boolean) => add(trunc(n), clip ? relu(n) : NONE, times(k + 1, mul(n)));
   const f = l === 64 ? 16 : 32;
   const reciprocal = (n: number, lo: number, hi: number) => add(trunc(n), times(2 * reciprocalIterations(lo, hi, f), mul(n)));
   const sigmoid = (n: number) => add(isNegative(n), mulInt(n), exp(n, true), reciprocal(n, 1, 2), mulInt(n));
   const rowMax = (rows: number, c: number): Cost => {
-    let cost: Cost = { rounds: 0, bytes: [0, 0, 0] };
-    for (let w = c; w > 1; w = Math.ceil(w / 2)) cost = add(cost, sign(rows * Math.floor(w / 2)), inject(rows * Math.floor(w / 2), false));
+    let cost: Cost = NONE;
+    for (let w = c; w > 1; w = Math.ceil(w / 2)) cost = add(cost, sign(rows * Math.floor(w / 2)), selectBit(rows * Math.floor(w / 2)));
     return cost;
   };
   const log = (n: number, lo: number, hi: number) => add(trunc(n), times(logIterations(lo, hi, f), add(exp(n, false), mul(n), mul(n), parallel(mul(n), mul(n)), parallel(trunc(n), trunc(n), trunc(n)))));
@@ -227,20 +260,23 @@ function costs(l: 64 | 128) {
   return { exp, reciprocal, div: (n: number, lo: number, hi: number) => add(reciprocal(n, lo, hi), mul(n)), sigmoid, softmax, logSoftmax, isNegative };
 }
 
-describe('ABY3 smooth ops: lock-step rounds and bytes per server equal the formulas', () => {
-  for (const precision of ['low', 'high'] as const) {
-    it(`precision ${precision}: exp, reciprocal, div, sigmoid, softmax, logSoftmax for n = 1, 45, 320 (softmax rows of 10 and 45)`, async () => {
+describe('smooth ops: lock-step rounds and bytes per party equal the formulas', () => {
+  for (const [kind, precision] of [['ABY3', 'low'], ['ABY3', 'high'], ['Pond', 'low'], ['Pond', 'high']] as const) {
+    it(`${kind}, precision ${precision}: exp, reciprocal, div, sigmoid, softmax, logSoftmax for n = 1, 45, 320 (softmax rows of 10 and 45)`, async () => {
       const l = cfgOf(precision).bits;
-      const C = costs(l);
-      const t = new LockstepTransport();
-      const p = new ABY3(s0, s1, s2, { precision, transport: t, players: [alice] });
+      const C = costs(l, kind === 'ABY3' ? aby3Prims(l) : pondPrims(l));
+      // Pond: every round is an exchange between the two servers, so its online depth (the producer's messages at depth 0) is its lock-step count
+      const t = kind === 'ABY3' ? new LockstepTransport() : new RoundTransport(new MemoryTransport(), { offline: ['dealer'] });
+      const parties = kind === 'ABY3' ? SERVERS : ['server0', 'server1', 'dealer'];
+      const p = kind === 'ABY3' ? new ABY3(s0, s1, s2, { precision, transport: t, players: [alice] }) : new Pond(s0, s1, dealer, { precision, transport: t, players: [alice] }) as unknown as AnyP;
       const check = async (label: string, run: () => Promise<unknown>, want: Cost) => {
         t.reset();
         await run();
-        assert.equal(t.rounds(), want.rounds, `${label}: lock-step rounds`);
-        assert.deepEqual(t.sent(), want.bytes, `${label}: bytes sent by server0..2`);
-        assert.ok(t.log.every((m) => SERVERS.includes(m.from) && SERVERS.includes(m.to)), `${label}: only the servers talk`);
+        assert.equal(t instanceof RoundTransport ? t.onlineRounds() : t.rounds(), want.rounds, `${label}: lock-step rounds`);
+        assert.deepEqual(parties.map((q) => t.log.filter((m) => m.from === q).reduce((a, m) => a + m.bytes, 0)), want.bytes, `${label}: bytes sent by ${parties.join(', ')}`);
+        assert.ok(t.log.every((m) => parties.includes(m.from) && parties.includes(m.to) && m.to !== 'dealer'), `${label}: only the parties talk (the producer receives nothing)`);
       };
+      await p.mul(await p.encrypt(alice, [1]), await p.encrypt(alice, [1])); // set-up (Pond: the producer's keys)
       const n0 = await p.encrypt(alice, [0]);
       await check('isNegative (the counting itself)', () => p.isNegative(n0), C.isNegative(1));
       for (const n of [1, 45, 320]) {

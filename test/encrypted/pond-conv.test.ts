@@ -280,6 +280,26 @@ describe('Pond conv and pool ops, SPMD and in the computation IR', () => {
   });
 });
 
+describe('Pond smooth ops in the computation IR', () => {
+  it('softmax(x) and sigmoid(x) concrete under Pond: within the op table\'s bounds', async () => {
+    const xs = Float64Array.from({ length: 3 * 10 }, (_, i) => Math.round(Math.sin(i * 1.3) * 5 * 256) / 256);
+    const comp = computation(function smooth(x) {
+      const e = ops.encrypt(x, { sensitivity: null });
+      return [ops.reveal(ops.softmax(e), carol), ops.reveal(ops.sigmoid(e), carol)];
+    } as (...a: Symbolic[]) => Symbolic[]);
+    const pond = new Pond(s0, s1, dealer, { transport: new MemoryTransport(), players: [alice, carol] });
+    const c = comp.concrete(pond, [TensorSpec.private(alice, { shape: [3, 10] })]);
+    const [sm, sg] = (await c.run(new PrivateTensor(alice, [3, 10], xs))) as PrivateTensor[];
+    const want = Array.from(xs, (_, i) => {
+      const row = Array.from(xs.subarray(Math.floor(i / 10) * 10, Math.floor(i / 10) * 10 + 10));
+      const mx = Math.max(...row);
+      return Math.exp(xs[i]! - mx) / row.reduce((a, v) => a + Math.exp(v - mx), 0);
+    });
+    assert.ok(maxErr(sm!.read(), want) <= 3e-3, 'softmax');
+    assert.ok(maxErr(sg!.read(), Array.from(xs, (v) => 1 / (1 + Math.exp(-v)))) <= 6e-4, 'sigmoid');
+  });
+});
+
 describe('Pond conv and pool: argument checks name Pond and the argument', () => {
   it('shapes, channels, strides, padding, axis, the mask\'s encoding', async () => {
     const p = new Pond(s0, s1, dealer, { transport: new MemoryTransport(), players: [alice] });

@@ -2,8 +2,8 @@
  * ABY3: the replicated sharing and its arithmetic (aby3-core.ts), with the
  * secure-aggregation fast paths (encryptSum, aggregateInto,
  * aggregateRingInto: docs/encrypted.md, "MPC secure aggregation") and the
- * nonlinear ops (aby3-boolean.ts, aby3-nonlinear.ts, aby3-approx.ts, and the
- * protocol-independent conv.ts, pool.ts, im2col.ts: docs/encrypted-ml.md).
+ * nonlinear ops (aby3-boolean.ts, aby3-nonlinear.ts, and the
+ * protocol-independent approx.ts, conv.ts, pool.ts, im2col.ts: docs/encrypted-ml.md).
  */
 import { Prg } from '../../crypto/prg.js';
 import * as ring from '../../ring/index.js';
@@ -19,7 +19,7 @@ import { ConvOps, type NNHost } from './conv.js';
 import type { ConvOptions } from './im2col.js';
 import { PoolOps } from './pool.js';
 import type { PublicTensor } from '../tensor.js';
-import { ABY3Approx, type ApproxOptions } from './aby3-approx.js';
+import { ApproxOps, type ApproxOptions } from './approx.js';
 import { ABY3Core } from './aby3-core.js';
 
 export class ABY3 extends ABY3Core {
@@ -41,7 +41,14 @@ export class ABY3 extends ABY3Core {
     };
     this.#conv = new ConvOps(host);
     this.#pool = new PoolOps(host);
-    this.#approx = new ABY3Approx(this, (fn, arg, x) => this.checkOperand(fn, arg, x));
+    this.#approx = new ApproxOps<ReplicatedTensor, BinaryReplicatedTensor>({
+      name: 'ABY3', bits: this.bits, fixed: this.fixed,
+      checkArith: ctx.checkArith, arith: ctx.arith,
+      mul: (x, y) => this.mul(x, y), mulPublic: (x, c) => this.mulPublic(x, c), divPublic: (x, c) => this.divPublic(x, c),
+      addPublic: (x, c) => this.addPublic(x, c), add: (x, y) => this.add(x, y), sub: (x, y) => this.sub(x, y), neg: (x) => this.neg(x),
+      addN: (xs) => this.addN(xs), sum: (x, axis, keep) => this.sum(x, axis, keep), reshape: (x, shape) => this.reshape(x, shape), transpose: (x, perm) => this.transpose(x, perm),
+      relu: (x) => this.relu(x), isNegative: (x) => this.isNegative(x), signBit: (x) => this.boolean.signBit(x), select: (b, x, y) => this.select(b, x, y),
+    });
   }
 
   readonly #conv: ConvOps<ReplicatedTensor>;
@@ -91,9 +98,9 @@ export class ABY3 extends ABY3Core {
     return this.boolean.select(b, x, y, (u, v) => this.mul(u, v));
   }
 
-  // ------------------------------------------------------------ smooth ops (aby3-approx.ts; ranges, costs and errors in docs/encrypted-ml.md)
+  // ------------------------------------------------------------ smooth ops (approx.ts; ranges, costs and errors in docs/encrypted-ml.md)
 
-  readonly #approx: ABY3Approx;
+  readonly #approx: ApproxOps<ReplicatedTensor, BinaryReplicatedTensor>;
   /** exp(x): (1 + z + z²/2)^(2^k), z = x/2^k (k = 5 'low', 8 'high'); `clip` (default) makes x ≤ -2^k give 0. */
   exp(x: ReplicatedTensor, options?: ApproxOptions): Promise<ReplicatedTensor> { return this.#approx.exp(x, options); }
   /** 1/x for x in the public range [lo, hi]: Newton–Raphson from the minimax linear guess. */

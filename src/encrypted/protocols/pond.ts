@@ -28,6 +28,7 @@ import { Player } from '../player.js';
 import { AdditiveTensor, BinaryAdditiveTensor, type Encoding, type ProtocolTensor, type PublicTensor, type Sensitivity } from '../tensor.js';
 import { TrustedDealer, type TripleShares, type TripleSource } from '../triples.js';
 import { checkOptions, checkRoster, intersectSensitivity, Protocol, type Parts, type ProtocolOptions } from './base.js';
+import { ApproxOps, type ApproxOptions } from './approx.js';
 import { ConvOps, type LinearMap, type NNHost } from './conv.js';
 import type { ConvOptions } from './im2col.js';
 import type { PondNet } from './pond-binary.js';
@@ -87,6 +88,14 @@ export class Pond extends Protocol<AdditiveTensor> {
     };
     this.#conv = new ConvOps(host);
     this.#pool = new PoolOps(host);
+    this.#approx = new ApproxOps<AdditiveTensor, BinaryAdditiveTensor>({
+      name: 'Pond', bits: this.bits, fixed: this.fixed,
+      checkArith: host.checkArith, arith: host.arith,
+      mul: (x, y) => this.mul(x, y), mulPublic: (x, c) => this.mulPublic(x, c), divPublic: (x, c) => this.divPublic(x, c),
+      addPublic: (x, c) => this.addPublic(x, c), add: (x, y) => this.add(x, y), sub: (x, y) => this.sub(x, y), neg: (x) => this.neg(x),
+      addN: (xs) => this.addN(xs), sum: (x, axis, keep) => this.sum(x, axis, keep), reshape: (x, shape) => this.reshape(x, shape), transpose: (x, perm) => this.transpose(x, perm),
+      relu: (x) => this.relu(x), isNegative: (x) => this.isNegative(x), signBit: (x) => this.boolean.signBit(x), select: (b, x, y) => this.select(b, x, y),
+    });
   }
 
   /** The gates' view of this instance (pond-binary.ts). */
@@ -113,6 +122,7 @@ export class Pond extends Protocol<AdditiveTensor> {
   readonly boolean: PondBoolean;
   readonly #conv: ConvOps<AdditiveTensor>;
   readonly #pool: PoolOps<AdditiveTensor>;
+  readonly #approx: ApproxOps<AdditiveTensor, BinaryAdditiveTensor>;
 
   // ------------------------------------------------------------ nonlinear ops (pond-boolean.ts, pond-nonlinear.ts; docs/encrypted-ml.md)
 
@@ -149,6 +159,21 @@ export class Pond extends Protocol<AdditiveTensor> {
   maxPool2x2WithMask(x: AdditiveTensor): Promise<{ y: AdditiveTensor; mask: AdditiveTensor }> { return this.#pool.maxPool2x2WithMask(x); }
   /** maxPool2x2's backward pass: mask · upsample(dy), one mul. */
   maxPool2x2Backward(mask: AdditiveTensor, dy: AdditiveTensor): Promise<AdditiveTensor> { return this.#pool.maxPool2x2Backward(mask, dy); }
+
+  // ------------------------------------------------------------ smooth ops (approx.ts, ABY3's algorithms and iteration counts; docs/encrypted-ml.md)
+
+  /** exp(x): (1 + z + z²/2)^(2^k), z = x/2^k (k = 5 'low', 8 'high'); `clip` (default) makes x ≤ -2^k give 0. */
+  exp(x: AdditiveTensor, options?: ApproxOptions): Promise<AdditiveTensor> { return this.#approx.exp(x, options); }
+  /** 1/x for x in the public range [lo, hi]: Newton–Raphson from the minimax linear guess. */
+  reciprocal(x: AdditiveTensor, options: { range: [number, number] }): Promise<AdditiveTensor> { return this.#approx.reciprocal(x, options); }
+  /** x / y for y in the public range [lo, hi]. */
+  div(x: AdditiveTensor, y: AdditiveTensor, options: { range: [number, number] }): Promise<AdditiveTensor> { return this.#approx.div(x, y, options); }
+  /** 1/(1 + exp(-x)), any x in range. */
+  sigmoid(x: AdditiveTensor): Promise<AdditiveTensor> { return this.#approx.sigmoid(x); }
+  /** softmax along `axis` (default the last), the maximum subtracted first. */
+  softmax(x: AdditiveTensor, axis = -1, options?: ApproxOptions): Promise<AdditiveTensor> { return this.#approx.softmax(x, axis, options); }
+  /** log(softmax(x)) along `axis`. */
+  logSoftmax(x: AdditiveTensor, axis = -1, options?: ApproxOptions): Promise<AdditiveTensor> { return this.#approx.logSoftmax(x, axis, options); }
 
   /**
    * out(map(x) · y) for public linear maps (conv.ts: im2col of x, col2im of

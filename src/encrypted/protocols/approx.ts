@@ -1,8 +1,9 @@
 /**
- * ABY3's smooth nonlinear ops, composed from the engine's mul / mulPublic /
- * divPublic / truncation and the comparisons of aby3-nonlinear.ts: exp,
- * reciprocal, division, sigmoid, softmax and log-softmax (issue 14; costs,
- * ranges and measured errors in docs/encrypted-ml.md, "ABY3 smooth ops").
+ * The smooth nonlinear ops of ABY3 and Pond, composed from the protocol's
+ * mul / mulPublic / divPublic / truncation and its comparisons (sign bit,
+ * select, relu, isNegative) through an `ApproxHost`: exp, reciprocal,
+ * division, sigmoid, softmax and log-softmax (issue 14; costs, ranges and
+ * measured errors in docs/encrypted-ml.md, "ABY3 smooth ops").
  *
  * - exp(x) = lim (1 + x/n)^n, with the base one Taylor term better:
  *   exp(x) ≈ (1 + z + z²/2)^(2^k), z = x/2^k. 1 + z + z²/2 = 1/2 + a² with
@@ -26,14 +27,15 @@
  *   log(1 − h), so each iteration takes y − log s to the series' tail), from
  *   the tangent of log that bounds it from above on the range (h ∈ [0, 1)).
  *
- * Everything here is a composition of ABY3 ops on the servers' own parts,
+ * Everything here is a composition of the protocol's ops on the servers' own parts,
  * plus local gathers of columns (the max tree); the iteration counts and
  * constants depend on public ranges and the precision only.
  */
 import { RingTensor } from '../../ring/index.js';
 import { describe, fmtShape } from '../errors.js';
-import { ReplicatedTensor } from '../tensor.js';
-import type { ABY3 } from './aby3.js';
+import type { FixedPointConfig } from '../fixed.js';
+import type { Encoding, ProtocolTensor, Sensitivity } from '../tensor.js';
+import type { Parts } from './base.js';
 
 /** Squarings of exp's base: 2^k is the limit approximation's exponent. */
 export const expSquarings = (bits: 64 | 128): number => (bits === 64 ? 5 : 8);
@@ -96,47 +98,79 @@ export interface ApproxOptions {
   clip?: boolean;
 }
 
-const checkRange = (fn: string, range: unknown): [number, number] => {
+/**
+ * What the smooth ops need of their protocol (T its arithmetic tensors, B its
+ * boolean ones): the arithmetic, the comparisons, and the sign bit with the
+ * select by it (the softmax row maximum).
+ */
+export interface ApproxHost<T extends ProtocolTensor, B> {
+  /** The protocol's class name, prefixed to errors ('ABY3', 'Pond'). */
+  readonly name: string;
+  readonly bits: 64 | 128;
+  readonly fixed: FixedPointConfig;
+  checkArith(fn: string, arg: string, x: unknown): T;
+  arith(parts: Parts, shape: readonly number[], encoding: Encoding, sensitivity: Sensitivity): T;
+  mul(x: T, y: T): Promise<T>;
+  mulPublic(x: T, c: number): Promise<T>;
+  divPublic(x: T, c: number): Promise<T>;
+  addPublic(x: T, c: number): T;
+  add(x: T, y: T): T;
+  sub(x: T, y: T): T;
+  neg(x: T): T;
+  addN(xs: readonly T[]): T;
+  sum(x: T, axis: number, keepDims: boolean): T;
+  reshape(x: T, shape: readonly number[]): T;
+  transpose(x: T, perm: readonly number[]): T;
+  relu(x: T): Promise<T>;
+  isNegative(x: T): Promise<T>;
+  signBit(x: T): Promise<B>;
+  select(b: B, x: T, y: T): Promise<T>;
+}
+
+const checkRange = (where: string, range: unknown): [number, number] => {
   if (!Array.isArray(range) || range.length !== 2 || typeof range[0] !== 'number' || typeof range[1] !== 'number') {
-    throw new TypeError(`ABY3.${fn}: option 'range' must be a pair [lo, hi] of numbers, got ${describe(range)}`);
+    throw new TypeError(`${where}: option 'range' must be a pair [lo, hi] of numbers, got ${describe(range)}`);
   }
   const [lo, hi] = range as [number, number];
-  if (!Number.isFinite(lo) || !Number.isFinite(hi) || !(lo > 0) || !(hi > lo)) throw new RangeError(`ABY3.${fn}: option 'range' must satisfy 0 < lo < hi (finite), got [${lo}, ${hi}]`);
-  if (hi / lo > 2 ** 20) throw new RangeError(`ABY3.${fn}: option 'range' is too wide (hi/lo = ${hi / lo} > 2^20): the linear initial guess would need too many iterations`);
+  if (!Number.isFinite(lo) || !Number.isFinite(hi) || !(lo > 0) || !(hi > lo)) throw new RangeError(`${where}: option 'range' must satisfy 0 < lo < hi (finite), got [${lo}, ${hi}]`);
+  if (hi / lo > 2 ** 20) throw new RangeError(`${where}: option 'range' is too wide (hi/lo = ${hi / lo} > 2^20): the linear initial guess would need too many iterations`);
   return [lo, hi];
 };
 
-/** The smooth ops of one ABY3 instance (see the header). */
-export class ABY3Approx {
-  readonly #p: ABY3;
-  readonly #check: (fn: string, arg: string, x: unknown) => ReplicatedTensor;
-  constructor(p: ABY3, check: (fn: string, arg: string, x: unknown) => ReplicatedTensor) {
-    this.#p = p;
-    this.#check = check;
+/** The smooth ops of one protocol instance (see the header). */
+export class ApproxOps<T extends ProtocolTensor, B> {
+  readonly #p: ApproxHost<T, B>;
+  constructor(host: ApproxHost<T, B>) {
+    this.#p = host;
   }
 
-  #fixed(fn: string, arg: string, x: unknown): ReplicatedTensor {
-    const t = this.#check(fn, arg, x);
-    if (t.encoding !== 'fixed') throw new TypeError(`ABY3.${fn}: argument '${arg}' must be a fixed-point tensor, got encoding '${t.encoding}'`);
+  /** The qualified name of method `fn` for errors ('ABY3.exp'). */
+  #w(fn: string): string {
+    return `${this.#p.name}.${fn}`;
+  }
+
+  #fixed(fn: string, arg: string, x: unknown): T {
+    const t = this.#p.checkArith(fn, arg, x);
+    if (t.encoding !== 'fixed') throw new TypeError(`${this.#w(fn)}: argument '${arg}' must be a fixed-point tensor, got encoding '${t.encoding}'`);
     return t;
   }
 
   #clip(fn: string, options: ApproxOptions | undefined): boolean {
     if (options === undefined) return true;
-    if (options === null || typeof options !== 'object') throw new TypeError(`ABY3.${fn}: argument 'options' must be an object, got ${describe(options)}`);
-    if (options.clip !== undefined && typeof options.clip !== 'boolean') throw new TypeError(`ABY3.${fn}: option 'clip' must be a boolean, got ${describe(options.clip)}`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${this.#w(fn)}: argument 'options' must be an object, got ${describe(options)}`);
+    if (options.clip !== undefined && typeof options.clip !== 'boolean') throw new TypeError(`${this.#w(fn)}: option 'clip' must be a boolean, got ${describe(options.clip)}`);
     return options.clip ?? true;
   }
 
   /** exp(x) (see the header; costs in docs/encrypted-ml.md). */
-  exp(x: ReplicatedTensor, options?: ApproxOptions): Promise<ReplicatedTensor> {
+  exp(x: T, options?: ApproxOptions): Promise<T> {
     const a = this.#fixed('exp', 'x', x);
     return this.#exp(a, this.#clip('exp', options));
   }
 
-  async #exp(x: ReplicatedTensor, clip: boolean): Promise<ReplicatedTensor> {
+  async #exp(x: T, clip: boolean): Promise<T> {
     const p = this.#p;
-    const k = expSquarings(p.bits as 64 | 128);
+    const k = expSquarings(p.bits);
     // a = (1 + x/2^k)/√2: one truncation. mulPublic, not divPublic: the value truncated is then
     // |x| 2^(2f)/(2^k √2) and not up to 2^k times more (truncation failure: docs/encrypted.md)
     let a = p.addPublic(await p.mulPublic(x, 2 ** -k * Math.SQRT1_2), Math.SQRT1_2);
@@ -147,13 +181,13 @@ export class ABY3Approx {
   }
 
   /** 1/x for x in the public `range` [lo, hi] (0 < lo < hi): Newton–Raphson from the minimax linear guess. */
-  reciprocal(x: ReplicatedTensor, options: { range: [number, number] }): Promise<ReplicatedTensor> {
+  reciprocal(x: T, options: { range: [number, number] }): Promise<T> {
     const a = this.#fixed('reciprocal', 'x', x);
-    if (options === null || typeof options !== 'object') throw new TypeError(`ABY3.reciprocal: argument 'options' must be an object with option 'range', got ${describe(options)}`);
-    return this.#reciprocal(a, checkRange('reciprocal', options.range));
+    if (options === null || typeof options !== 'object') throw new TypeError(`${this.#w('reciprocal')}: argument 'options' must be an object with option 'range', got ${describe(options)}`);
+    return this.#reciprocal(a, checkRange(this.#w('reciprocal'), options.range));
   }
 
-  async #reciprocal(x: ReplicatedTensor, [lo, hi]: [number, number], iterations = reciprocalIterations(lo, hi, this.#p.fixed.frac)): Promise<ReplicatedTensor> {
+  async #reciprocal(x: T, [lo, hi]: [number, number], iterations = reciprocalIterations(lo, hi, this.#p.fixed.frac)): Promise<T> {
     const p = this.#p;
     const { alpha, beta } = reciprocalGuess(lo, hi);
     let y = p.addPublic(p.neg(await p.divPublic(x, 1 / beta)), alpha);
@@ -165,20 +199,20 @@ export class ABY3Approx {
   }
 
   /** x / y for y in the public `range`: x · reciprocal(y). Same shapes (or broadcast). */
-  div(x: ReplicatedTensor, y: ReplicatedTensor, options: { range: [number, number] }): Promise<ReplicatedTensor> {
+  div(x: T, y: T, options: { range: [number, number] }): Promise<T> {
     const a = this.#fixed('div', 'x', x);
     const b = this.#fixed('div', 'y', y);
-    if (options === null || typeof options !== 'object') throw new TypeError(`ABY3.div: argument 'options' must be an object with option 'range', got ${describe(options)}`);
-    const range = checkRange('div', options.range);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${this.#w('div')}: argument 'options' must be an object with option 'range', got ${describe(options)}`);
+    const range = checkRange(this.#w('div'), options.range);
     return this.#reciprocal(b, range).then((r) => this.#p.mul(a, r));
   }
 
   /** sigmoid(x) = 1/(1 + exp(−x)), for every x in the encoding's range (see the header). */
-  sigmoid(x: ReplicatedTensor): Promise<ReplicatedTensor> {
+  sigmoid(x: T): Promise<T> {
     return this.#sigmoid(this.#fixed('sigmoid', 'x', x));
   }
 
-  async #sigmoid(a: ReplicatedTensor): Promise<ReplicatedTensor> {
+  async #sigmoid(a: T): Promise<T> {
     const p = this.#p;
     const s = await p.isNegative(a);
     const abs = p.sub(a, await p.mulPublic(await p.mul(s, a), 2)); // |x| = x − 2 s x (int × fixed: no truncation)
@@ -188,16 +222,16 @@ export class ABY3Approx {
     return p.add(r, await p.mul(s, p.addPublic(p.neg(await p.mulPublic(r, 2)), 1)));
   }
 
-  #axis(fn: string, x: ReplicatedTensor, axis: unknown): number {
+  #axis(fn: string, x: T, axis: unknown): number {
     const r = x.shape.length;
-    if (r === 0) throw new RangeError(`ABY3.${fn}: argument 'x' must have at least one axis, got shape ${fmtShape(x.shape)}`);
-    if (typeof axis !== 'number' || !Number.isInteger(axis)) throw new TypeError(`ABY3.${fn}: argument 'axis' must be an integer, got ${describe(axis)}`);
-    if (axis < -r || axis >= r) throw new RangeError(`ABY3.${fn}: argument 'axis' expected integer in [${-r}, ${r - 1}], got ${axis}`);
+    if (r === 0) throw new RangeError(`${this.#w(fn)}: argument 'x' must have at least one axis, got shape ${fmtShape(x.shape)}`);
+    if (typeof axis !== 'number' || !Number.isInteger(axis)) throw new TypeError(`${this.#w(fn)}: argument 'axis' must be an integer, got ${describe(axis)}`);
+    if (axis < -r || axis >= r) throw new RangeError(`${this.#w(fn)}: argument 'axis' expected integer in [${-r}, ${r - 1}], got ${axis}`);
     return axis < 0 ? axis + r : axis;
   }
 
   /** Move `axis` last (local), returning the permutation to undo it. */
-  #toLast(x: ReplicatedTensor, axis: number): [ReplicatedTensor, number[] | undefined] {
+  #toLast(x: T, axis: number): [T, number[] | undefined] {
     const r = x.shape.length;
     if (axis === r - 1) return [x, undefined];
     const perm = x.shape.map((_, i) => i);
@@ -206,7 +240,7 @@ export class ABY3Approx {
   }
 
   /** Columns `cols` of a [rows, c] tensor (local, on each server's own parts). */
-  #columns(x: ReplicatedTensor, rows: number, c: number, cols: readonly number[]): ReplicatedTensor {
+  #columns(x: T, rows: number, c: number, cols: readonly number[]): T {
     const L = this.#p.bits === 64 ? 1 : 2;
     const parts = x.parts.map((t) => {
       if (t === undefined) return undefined;
@@ -220,11 +254,11 @@ export class ABY3Approx {
       }
       return out;
     });
-    return new ReplicatedTensor(x.protocol, x.placement, parts, [rows, cols.length], x.encoding, x.sensitivity);
+    return this.#p.arith(parts, [rows, cols.length], x.encoding, x.sensitivity);
   }
 
   /** Column-wise concatenation of [rows, a] and [rows, b] (local). */
-  #concat(x: ReplicatedTensor, y: ReplicatedTensor, rows: number): ReplicatedTensor {
+  #concat(x: T, y: T, rows: number): T {
     const L = this.#p.bits === 64 ? 1 : 2;
     const [a, b] = [x.shape[1]!, y.shape[1]!];
     const parts = x.parts.map((t, s) => {
@@ -237,7 +271,7 @@ export class ABY3Approx {
       }
       return out;
     });
-    return new ReplicatedTensor(x.protocol, x.placement, parts, [rows, a + b], x.encoding, x.sensitivity);
+    return this.#p.arith(parts, [rows, a + b], x.encoding, x.sensitivity);
   }
 
   /**
@@ -245,7 +279,7 @@ export class ABY3Approx {
    * levels, each one signBit of the pairs' differences and one select by
    * bit injection on all pairs of the level (an odd column passes up).
    */
-  async #rowMax(x: ReplicatedTensor): Promise<ReplicatedTensor> {
+  async #rowMax(x: T): Promise<T> {
     const p = this.#p;
     const rows = x.shape[0]!;
     let cur = x;
@@ -254,7 +288,7 @@ export class ABY3Approx {
       const half = Math.floor(c / 2);
       const ev = this.#columns(cur, rows, c, Array.from({ length: half }, (_, j) => 2 * j));
       const od = this.#columns(cur, rows, c, Array.from({ length: half }, (_, j) => 2 * j + 1));
-      const b = await p.boolean.signBit(p.sub(ev, od)); // [even < odd]
+      const b = await p.signBit(p.sub(ev, od)); // [even < odd]
       const m = await p.select(b, od, ev);
       cur = c % 2 === 0 ? m : this.#concat(m, this.#columns(cur, rows, c, [c - 1]), rows);
     }
@@ -262,7 +296,7 @@ export class ABY3Approx {
   }
 
   /** max(x − rowmax) etc. shared by softmax and logSoftmax: [x − max (≤ 0), its shape as [rows, c], undo]. */
-  async #shifted(a: ReplicatedTensor, ax: number): Promise<{ d: ReplicatedTensor; c: number; perm: number[] | undefined; shape: number[] }> {
+  async #shifted(a: T, ax: number): Promise<{ d: T; c: number; perm: number[] | undefined; shape: number[] }> {
     const p = this.#p;
     const [t, perm] = this.#toLast(a, ax);
     const shape = [...t.shape];
@@ -273,18 +307,18 @@ export class ABY3Approx {
     return { d: p.sub(flat, m), c, perm, shape };
   }
 
-  #restore(y: ReplicatedTensor, shape: number[], perm: number[] | undefined): ReplicatedTensor {
+  #restore(y: T, shape: number[], perm: number[] | undefined): T {
     const t = this.#p.reshape(y, shape);
     return perm === undefined ? t : this.#p.transpose(t, perm);
   }
 
   /** softmax along `axis` (default the last): exp(x − max) / Σ exp(x − max). */
-  softmax(x: ReplicatedTensor, axis = -1, options?: ApproxOptions): Promise<ReplicatedTensor> {
+  softmax(x: T, axis = -1, options?: ApproxOptions): Promise<T> {
     const a = this.#fixed('softmax', 'x', x);
     return this.#softmax(a, this.#axis('softmax', a, axis), this.#clip('softmax', options));
   }
 
-  async #softmax(x: ReplicatedTensor, axis: number, clip: boolean): Promise<ReplicatedTensor> {
+  async #softmax(x: T, axis: number, clip: boolean): Promise<T> {
     const p = this.#p;
     const { d, c, perm, shape } = await this.#shifted(x, axis);
     const e = await this.#exp(d, clip);
@@ -293,12 +327,12 @@ export class ABY3Approx {
   }
 
   /** log(softmax) along `axis`: (x − max) − log Σ exp(x − max). */
-  logSoftmax(x: ReplicatedTensor, axis = -1, options?: ApproxOptions): Promise<ReplicatedTensor> {
+  logSoftmax(x: T, axis = -1, options?: ApproxOptions): Promise<T> {
     const a = this.#fixed('logSoftmax', 'x', x);
     return this.#logSoftmax(a, this.#axis('logSoftmax', a, axis), this.#clip('logSoftmax', options));
   }
 
-  async #logSoftmax(x: ReplicatedTensor, axis: number, clip: boolean): Promise<ReplicatedTensor> {
+  async #logSoftmax(x: T, axis: number, clip: boolean): Promise<T> {
     const p = this.#p;
     const { d, c, perm, shape } = await this.#shifted(x, axis);
     const s = p.sum(await this.#exp(d, clip), 1, true);
@@ -306,7 +340,7 @@ export class ABY3Approx {
   }
 
   /** log s for s in [lo, hi] (see the header). */
-  async #log(s: ReplicatedTensor, [lo, hi]: [number, number]): Promise<ReplicatedTensor> {
+  async #log(s: T, [lo, hi]: [number, number]): Promise<T> {
     const p = this.#p;
     const { t } = logGuess(lo, hi);
     let y = p.addPublic(await p.divPublic(s, t), Math.log(t) - 1);
