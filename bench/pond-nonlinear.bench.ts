@@ -1,6 +1,7 @@
 // Pond against ABY3 in the same run (every party in this one process, in-memory transport):
-// relu on 128x128 and 128x784 elements, and network_b's first layer, conv2d x [128, 28, 28, 1] * w [5, 5, 1, 16]
-// valid -> [128, 24, 24, 16], then maxPool2x2 -> [128, 12, 12, 16]; median ms per op at both precisions
+// relu on 128x128 and 128x784 elements, sigmoid on 128x128, softmax on 128x10, and network_b's first layer,
+// conv2d x [128, 28, 28, 1] * w [5, 5, 1, 16] valid -> [128, 24, 24, 16], then maxPool2x2 -> [128, 12, 12, 16];
+// median ms per op at both precisions
 // (the two protocols' repetitions interleaved) and bytes sent per party. Writes bench/results/pond-nonlinear.json.
 //   node --import tsx bench/pond-nonlinear.bench.ts      (BENCH_REPS=5 by default)
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -54,6 +55,12 @@ for (const precision of ['low', 'high'] as Precision[]) {
     const xp = await pond.encrypt(alice, xs, { shape: [rows, cols] });
     ops.push({ name: `relu ${rows}x${cols}`, aby3: () => aby3.relu(xa), pond: () => pond.relu(xp) });
   }
+  const xs = Float32Array.from({ length: 128 * 128 }, () => (Math.random() * 2 - 1) * 6);
+  const [sa, sp] = [await aby3.encrypt(alice, xs, { shape: [128, 128] }), await pond.encrypt(alice, xs, { shape: [128, 128] })];
+  ops.push({ name: 'sigmoid 128x128', aby3: () => aby3.sigmoid(sa), pond: () => pond.sigmoid(sp) });
+  const logits = xs.subarray(0, 1280);
+  const [la, lp] = [await aby3.encrypt(alice, logits, { shape: [128, 10] }), await pond.encrypt(alice, logits, { shape: [128, 10] })];
+  ops.push({ name: 'softmax 128x10', aby3: () => aby3.softmax(la), pond: () => pond.softmax(lp) });
   const [xa, wa] = [await aby3.encrypt(alice, xsConv, { shape: [128, 28, 28, 1] }), await aby3.encrypt(alice, ws, { shape: [5, 5, 1, 16] })];
   const [xp, wp] = [await pond.encrypt(alice, xsConv, { shape: [128, 28, 28, 1] }), await pond.encrypt(alice, ws, { shape: [5, 5, 1, 16] })];
   const [ya, yp]: [ReplicatedTensor, AdditiveTensor] = [await aby3.conv2d(xa, wa), await pond.conv2d(xp, wp)];
