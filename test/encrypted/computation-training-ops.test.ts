@@ -122,16 +122,18 @@ for (const precision of ['low', 'high'] as const) {
       const x = uni(-4, 4)(r, size(NHWC));
       const comp = computation(function pool(a) {
         const { y, mask } = ops.maxPool2x2WithMask(ops.encrypt(a, { sensitivity: [client, carol] }));
-        return [ops.reveal(y, carol), ops.reveal(mask, carol)];
+        return [ops.reveal(y, carol), ops.reveal(mask, carol), ops.reveal(ops.reshape(mask, [2, -1]), carol)];
       });
       const c = comp.concrete(aby3('with-mask'), [TensorSpec.private(client, { shape: NHWC })]);
       const node = c.computation.graph.nodes[1]!;
       assert.equal(node.op, 'maxPool2x2WithMask');
       assert.equal(node.results, 2);
-      // ids: input 0, encrypt 1, [y, mask] 2 and 3, the reveals 4 and 5
+      // ids: input 0, encrypt 1, [y, mask] 2 and 3, then the reveals and the reshape
       assert.deepEqual([c.types[2]!.dtype, [...c.types[2]!.shape], c.types[3]!.dtype, [...c.types[3]!.shape]], ['fixed', [1, 2, 2, 2], 'int', NHWC]);
-      assert.deepEqual(c.computation.graph.nodes.slice(2).map((nd) => nd.args), [[2], [3]]);
-      const [y, mask] = (await c.run(new PrivateTensor(client, NHWC, x))) as PrivateTensor[];
+      assert.deepEqual(c.computation.graph.nodes.slice(2).map((nd) => nd.args), [[2], [3], [3], [6]]);
+      const [y, mask, flat] = (await c.run(new PrivateTensor(client, NHWC, x))) as PrivateTensor[];
+      assert.deepEqual([...flat!.shape], [2, 16]);
+      assert.deepEqual([...flat!.read()], [...mask!.read()]);
       close(y!.read(), windows(NHWC).map((w) => Math.max(...w.map((i) => x[i]!))), u, 'y');
       assert.deepEqual([...mask!.read()], [...maskRef(x, NHWC)]);
     });

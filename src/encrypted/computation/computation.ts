@@ -19,7 +19,7 @@ import { Pond } from '../protocols/pond.js';
 import { PrivateTensor, ProtocolTensor, PublicTensor } from '../tensor.js';
 import { currentProtocol } from './context.js';
 import { NoProtocolError, PlacementError, SignatureError } from './errors.js';
-import { nodeIds, parameterNames, trace, type Attrs, type Graph, type Node, type Symbolic } from './ir.js';
+import { parameterNames, trace, type Attrs, type Graph, type Node, type Symbolic } from './ir.js';
 import { opRule, type AnyProtocol, type RunEnv, type Value } from './rules.js';
 import { checkSubtype, describeType, names, TensorSpec, type TensorType } from './types.js';
 import { Variable } from './variable.js';
@@ -280,12 +280,11 @@ export class ConcreteComputation {
       return v;
     });
     const env: RunEnv = { protocol: this.protocol, assigns: [] };
-    const { first } = nodeIds(n, graph.nodes);
-    for (let k = 0; k < graph.nodes.length; k++) {
-      const node = graph.nodes[k]!;
+    for (const node of graph.nodes) {
       const vs = node.args.map((id) => values[id]!);
       const ts = node.args.map((id) => this.types[id]!);
-      const outs = this.types.slice(first[k]!, first[k]! + (node.results ?? 1)) as TensorType[];
+      // (the node's results take the next ids)
+      const outs = this.types.slice(values.length, values.length + (node.results ?? 1)) as TensorType[];
       const r = await opRule(node.op)!.run(env, vs, ts, node.attrs as Attrs, outs[0]!, node.args, outs);
       if ((node.results ?? 1) === 1) values.push(r as Value | undefined);
       else values.push(...(r as readonly Value[]));
