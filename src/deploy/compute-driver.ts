@@ -29,11 +29,11 @@ import { PrivateTensor, PublicTensor } from '../encrypted/tensor.js';
 import { Computation, ConcreteComputation, type Arg } from '../encrypted/computation/computation.js';
 import { computationFromJSON, type ComputationJSON } from '../encrypted/computation/serialize.js';
 import { TensorSpec } from '../encrypted/computation/types.js';
-import { abortable, abortKey } from '../runtime/remote/player.js';
+import { abortKey } from '../runtime/remote/player.js';
 import type { Transport } from '../transport/channel.js';
 import { loadConfig, type DeployConfig } from '../transport/config.js';
 import {
-  agreeComputeKey, checkComputePolicy, deadlineTransport, COMPUTE_KINDS, computeParticipants, computeProtocol, doneComputeKey, requestDigest, type ComputeInput, type ComputeKind, type ComputeRequest,
+  agreeComputeKey, checkComputePolicy, sessionTransport, COMPUTE_KINDS, computeParticipants, computeProtocol, doneComputeKey, requestDigest, type ComputeInput, type ComputeKind, type ComputeRequest,
 } from './compute-request.js';
 import { parseConfigPolicy, resolvePolicy } from './policy.js';
 import { checkServersFor, configHash, configRoles } from './roster.js';
@@ -114,11 +114,10 @@ export async function runComputationOn(transport: Transport, config: DeployConfi
   const log = o.log ?? (() => {});
   const timeoutMs = o.timeoutMs ?? 600_000;
   const session = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, '0')).join('');
-  // the driver's receives stop when a participant reports a failure
-  let fail!: () => void;
-  const failed = new Promise<void>((r) => (fail = r));
-  const timed = deadlineTransport(transport);
-  const t = abortable(timed, failed, 'a participant failed (the session is aborted)');
+  // the protocol's receives stop when a participant reports a failure; every receive of the session when it ends
+  const { transport: t, end: endProtocol } = sessionTransport(transport);
+  const { transport: timed, end: endReports } = sessionTransport(transport);
+  const fail = () => endProtocol('a participant failed (the session is aborted)');
 
   // the program, concrete on this driver's protocol instance (the same construction as every player's)
   let json: ComputationJSON | undefined;
@@ -178,6 +177,8 @@ export async function runComputationOn(transport: Transport, config: DeployConfi
     const p = others[i]!;
     if (r.status === 'fulfilled' && r.value.ok === true) continue;
     await endAll();
+    endReports('the session is over');
+    endProtocol('the session is over');
     if (r.status === 'rejected') throw new Error(`player '${p}' did not answer the computation request: ${(r.reason as Error).message}`);
     const why = typeof r.value.error === 'string' ? r.value.error.slice(0, 500) : 'refused';
     if (typeof r.value.rule === 'string') throw new PolicyError(r.value.rule, why, { party: p });
@@ -204,6 +205,8 @@ export async function runComputationOn(transport: Transport, config: DeployConfi
   } catch (e) {
     throw failure ?? e;
   } finally {
+    endProtocol('the session is over');
+    endReports('the session is over');
     await endAll();
   }
   const outs = result === undefined ? [] : Array.isArray(result) ? result : [result];

@@ -23,12 +23,12 @@ import { checkEncodable, flattenFloats } from '../encrypted/fixed.js';
 import { Player } from '../encrypted/player.js';
 import { PrivateTensor, PublicTensor } from '../encrypted/tensor.js';
 import type { Arg } from '../encrypted/computation/computation.js';
-import { abortable, abortKey, type DataSource } from '../runtime/remote/player.js';
+import { abortKey, type DataSource } from '../runtime/remote/player.js';
 import type { Transport } from '../transport/channel.js';
 import type { DeployConfig } from '../transport/config.js';
 import { TransportError } from '../transport/errors.js';
 import {
-  agreeComputeKey, checkComputePolicy, deadlineTransport, computeParticipants, computeProtocol, concreteProgram, doneComputeKey, parseComputeRequest, requestDigest, type ComputeRequest,
+  agreeComputeKey, checkComputePolicy, sessionTransport, computeParticipants, computeProtocol, concreteProgram, doneComputeKey, parseComputeRequest, requestDigest, type ComputeRequest,
 } from './compute-request.js';
 import type { PartyPolicy } from './policy.js';
 import { configRoles } from './roster.js';
@@ -78,11 +78,13 @@ async function ownInput(o: ComputeServeOptions, me: string, source: string, name
 export async function serveComputation(transport: Transport, config: DeployConfig, me: string, session: string, raw: unknown, o: ComputeServeOptions): Promise<void> {
   const { modelOwner: driver, servers } = configRoles(config);
   const reply = (msg: object) => transport.send(me, driver, `exec/${session}/open`, enc.encode(JSON.stringify(msg)));
-  // every receive of this session fails once the driver ends or aborts it
-  const aborted = transport.receive(me, driver, abortKey(session));
+  // every receive of this session fails once the driver ends or aborts it (or this part is over)
+  const { transport: t, end } = sessionTransport(transport);
   let wasAborted = false;
-  aborted.then(() => (wasAborted = true), () => undefined);
-  const t = abortable(deadlineTransport(transport), aborted);
+  void transport.receive(me, driver, abortKey(session)).then(() => {
+    wasAborted = true;
+    end('the driver ended or aborted the session');
+  }, () => undefined);
   let request: ComputeRequest;
   let args: Arg[];
   let participants: string[];
@@ -113,6 +115,7 @@ export async function serveComputation(transport: Transport, config: DeployConfi
   } catch (e) {
     o.log(`${me}: refused computation session ${session}: ${JSON.stringify((e as Error).message).slice(1, -1).slice(0, 400)}`);
     await reply(failureReport(e)).catch(() => {});
+    end('refused');
     return;
   }
   await reply({ ok: true });
@@ -141,5 +144,7 @@ export async function serveComputation(transport: Transport, config: DeployConfi
     o.log(`${me}: computation session ${session} failed: ${JSON.stringify((e as Error).message).slice(1, -1).slice(0, 400)}`);
     // (the driver ended or aborted the session: it waits for no report)
     if (!wasAborted) await transport.send(me, driver, doneComputeKey(session), enc.encode(JSON.stringify(failureReport(e)))).catch(() => {});
+  } finally {
+    end('this part of the session is over');
   }
 }

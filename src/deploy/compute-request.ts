@@ -40,7 +40,7 @@ import { ConcreteComputation } from '../encrypted/computation/computation.js';
 import { computationFromJSON, type ComputationJSON } from '../encrypted/computation/serialize.js';
 import type { AnyProtocol } from '../encrypted/computation/rules.js';
 import type { ReceiveOptions, Transport } from '../transport/channel.js';
-import { PeerError } from '../transport/errors.js';
+import { PeerError, TransportError } from '../transport/errors.js';
 import type { DeployConfig } from '../transport/config.js';
 import { configRoles } from './roster.js';
 import type { PartyPolicy } from './policy.js';
@@ -69,29 +69,44 @@ export const agreeComputeKey = (session: string): string => `exec/${session}/com
 export const doneComputeKey = (session: string): string => `exec/${session}/compute-done`;
 
 /**
- * `t` with each receive's deadline kept by an unref'd timer of its own (the
- * inner receive waits without one): a session that is aborted leaves no timer
- * keeping the process alive until its deadline.
+ * `t` for one session: each receive's deadline is kept here (the inner
+ * receive waits without one), and `end(why)` fails every receive still
+ * pending, and any later one, clearing their timers: an aborted session
+ * leaves no timer behind (a deadline of minutes would otherwise keep a
+ * process alive), and nothing of it keeps waiting.
  */
-export function deadlineTransport(t: Transport): Transport {
+export function sessionTransport(t: Transport): { transport: Transport; end(why: string): void } {
+  const pending = new Map<(e: Error) => void, string>();
+  let ended: string | undefined;
   const receive = (to: string, from: string, key: string, o?: ReceiveOptions): Promise<Uint8Array> => {
-    const inner = t.receive(to, from, key);
-    if (o?.timeoutMs === undefined) return inner;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PeerError(`receive: nothing from '${from}' to '${to}' under key '${key}' within ${o.timeoutMs} ms`, from)), o.timeoutMs);
-      timer.unref?.();
+    if (ended !== undefined) return Promise.reject(new TransportError(`receive from '${from}': ${ended}`));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settle = (f: () => void) => {
+        pending.delete(fail);
+        clearTimeout(timer);
+        f();
+      };
+      const fail = (e: Error) => settle(() => reject(e));
+      pending.set(fail, from);
+      if (o?.timeoutMs !== undefined) timer = setTimeout(() => fail(new PeerError(`receive: nothing from '${from}' to '${to}' under key '${key}' within ${o.timeoutMs} ms`, from)), o.timeoutMs);
+      t.receive(to, from, key).then((v) => settle(() => resolve(v)), (e: unknown) => settle(() => reject(e as Error)));
     });
-    inner.catch(() => undefined);
-    return Promise.race([inner, late]).finally(() => clearTimeout(timer));
   };
-  return new Proxy(t, {
+  const transport = new Proxy(t, {
     get(target, prop, receiver) {
       if (prop === 'receive') return receive;
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+  return {
+    transport,
+    end(why: string): void {
+      ended ??= why;
+      for (const [fail, from] of [...pending]) fail(new TransportError(`receive from '${from}': ${why}`));
+    },
+  };
 }
 
 /** Check the request's shape (not its meaning: see checkComputePolicy); RangeError naming the field. */
