@@ -19,7 +19,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PolicyError } from '../../src/core/errors.js';
-import { ABY3, computation, ops, Player, TensorSpec } from '../../src/encrypted/index.js';
+import { ABY3, computation, ops, Player, TensorSpec, type Symbolic } from '../../src/encrypted/index.js';
+import { checkComputePolicy } from '../../src/deploy/compute-request.js';
 import { runComputationOn, type ComputationSource } from '../../src/deploy/compute-driver.js';
 import { parseConfigPolicy, resolvePolicy, type LocalPolicyOptions } from '../../src/deploy/policy.js';
 import { SESSION_KEY, serveSessions } from '../../src/deploy/session.js';
@@ -126,6 +127,33 @@ describe('encrypted computations across the players: a malicious model owner', (
 });
 
 describe('policy: revealTo and ops', () => {
+  it("data flow, not declared types: a value computed from owner0's input through any op (a two-result node's second result included) is refused to the model owner; owner1's values are not owner0's concern", () => {
+    const players: Record<string, unknown> = {};
+    ROLES7.forEach(([n, r], i) => (players[n] = { address: `127.0.0.1:${6200 + i}`, role: r }));
+    const config = parseConfig(JSON.stringify({ version: 1, players }));
+    const owner1 = new Player('owner1');
+    const aby3 = new ABY3(...SERVERS.map((n) => new Player(n)) as [Player, Player, Player], { players: [mo, owner0, owner1] });
+    const img = [TensorSpec.private(owner0, { shape: [1, 2, 2, 1] }), TensorSpec.private(owner1, { shape: [1, 2, 2, 1] })];
+    const inputs = [{ kind: 'source', player: 'owner0', source: 'x' }, { kind: 'source', player: 'owner1', source: 'y' }] as const;
+    const check = (f: (x: Symbolic, y: Symbolic) => Symbolic | Symbolic[], policy = resolvePolicy({})) => {
+      const c = computation(f, { name: 'flow', inputNames: ['x', 'y'] }).concrete(aby3, img);
+      checkComputePolicy(c, { v: 1, program: JSON.parse(JSON.stringify(c)), inputs }, policy, 'owner0', config);
+    };
+    const enc = (v: Symbolic) => ops.encrypt(v, { sensitivity: null });
+    // the mask (second result of one node) of a pooling over x + y
+    assert.throws(() => check((x, y) => ops.reveal(ops.maxPool2x2WithMask(ops.add(enc(x), enc(y))).mask, mo)), (e: Error) => e instanceof PolicyError && e.rule === 'revealTo' && /node 4 reveals/.test(e.message));
+    assert.throws(() => check((x, y) => ops.reveal(ops.select(ops.greater(enc(y), enc(x)), enc(y), enc(y)), mo)), (e: Error) => e instanceof PolicyError && e.rule === 'revealTo');
+    // only owner1's value to the model owner, owner0's to itself: owner0 accepts
+    check((x, y) => [ops.reveal(ops.maxPool2x2WithMask(enc(y)).mask, mo), ops.reveal(ops.relu(enc(x)), owner0)]);
+    // with --reveal-to model-owner it accepts the first
+    check((x, y) => ops.reveal(ops.maxPool2x2WithMask(ops.add(enc(x), enc(y))).mask, mo), resolvePolicy({}, { revealTo: ['model-owner'] }));
+    // a binding that does not match the type, an encrypted argument: 'inputs'
+    const c = computation((x, y) => ops.add(enc(x), enc(y)), { inputNames: ['x', 'y'] }).concrete(aby3, img);
+    assert.throws(() => checkComputePolicy(c, { v: 1, program: JSON.parse(JSON.stringify(c)), inputs: [inputs[1], inputs[0]] }, resolvePolicy({}), 'owner0', config), (e: Error) => e instanceof PolicyError && e.rule === 'inputs');
+    const e2 = computation((x) => ops.relu(x)).concrete(aby3, [TensorSpec.encrypted({ shape: [2] })]);
+    assert.throws(() => checkComputePolicy(e2, { v: 1, program: JSON.parse(JSON.stringify(e2)), inputs: [{ kind: 'driver' }] }, resolvePolicy({}), 'owner0', config), (e: Error) => e instanceof PolicyError && e.rule === 'inputs' && /encrypted/.test(e.message));
+  });
+
   it("the config's policy bounds --reveal-to and --ops; without --reveal-to a player reveals its inputs' results to itself only", () => {
     const c = parseConfigPolicy({ revealTo: ['model-owner', 'owner1'], ops: ['matmul', 'add', 'reveal', 'encrypt'] });
     const none = resolvePolicy(c);
