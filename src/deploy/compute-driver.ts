@@ -171,7 +171,14 @@ export async function runComputationOn(transport: Transport, config: DeployConfi
   const endAll = () => Promise.all(others.map((p) => transport.send(me, p, abortKey(session), new Uint8Array(0)).catch(() => {})));
   log(`compute: session ${session}, '${c.computation.name}' under ${kind}, participants ${participants.join(', ')}`);
   const open = enc.encode(JSON.stringify({ v: 1, session, configHash: configHash(config), computation: request }));
-  await Promise.all(others.map((p) => transport.send(me, p, SESSION_KEY, open)));
+  const delivered = await Promise.allSettled(others.map((p) => transport.send(me, p, SESSION_KEY, open)));
+  const lost = delivered.findIndex((d) => d.status === 'rejected');
+  if (lost >= 0) {
+    await endAll();
+    endReports('the session is over');
+    endProtocol('the session is over');
+    throw new Error(`player '${others[lost]}' could not be reached: ${((delivered[lost] as PromiseRejectedResult).reason as Error).message}`);
+  }
   const replies = await Promise.allSettled(others.map(async (p) => JSON.parse(dec.decode(await timed.receive(me, p, `exec/${session}/open`, opts))) as { ok?: unknown; rule?: unknown; error?: unknown }));
   for (const [i, r] of replies.entries()) {
     const p = others[i]!;

@@ -34,6 +34,8 @@ import type { PartyPolicy } from './policy.js';
 import { configRoles } from './roster.js';
 
 const enc = new TextEncoder();
+/** A driver's string in a log line: quoted, control characters escaped (it cannot forge lines). */
+const q = (x: string): string => JSON.stringify(x).slice(0, 120);
 
 /** A value revealed to this player by a computation. */
 export interface ComputeOutput {
@@ -55,7 +57,7 @@ export interface ComputeServeOptions {
 
 /** What a refusal or failure tells the driver: a policy refusal's rule and reason; otherwise no message (see the module comment). */
 export function failureReport(e: unknown): { ok: false; rule?: string; error: string } {
-  if (e instanceof PolicyError) return { ok: false, rule: e.rule, error: e.message.replace(/^[^:]*: policy "[^"]+" refuses: /, '') };
+  if (e instanceof PolicyError) return { ok: false, rule: e.rule, error: e.message.replace(/^(?:[^:"]*: )?policy "[^"]+" refuses: /, '') };
   if (e instanceof TransportError) return { ok: false, error: e.message.slice(0, 300) };
   if (e instanceof RangeError && /^malformed computation request/.test(e.message)) return { ok: false, error: e.message.slice(0, 300) };
   return { ok: false, error: `failed (${e instanceof Error ? e.name : 'error'}; see its log)` };
@@ -90,15 +92,17 @@ export async function serveComputation(transport: Transport, config: DeployConfi
   let participants: string[];
   let run: () => Promise<unknown>;
   let label: string;
+  let name: string;
   try {
     request = parseComputeRequest(raw);
     const d = request.program.concrete?.protocol;
     const protocol = computeProtocol(d?.kind ?? 'none', d?.precision ?? 'low', config, session, t, o.timeoutMs);
     const c = concreteProgram(request, protocol, config, me);
-    label = c.computation.name;
+    name = c.computation.name;
+    label = q(name);
     checkComputePolicy(c, request, o.policy, me, config);
     participants = computeParticipants(c, config);
-    if (!participants.includes(me)) throw new PolicyError('roster', `this player has no part in computation '${label}'`, { party: me });
+    if (!participants.includes(me)) throw new PolicyError('roster', `this player has no part in computation ${label}`, { party: me });
     args = [];
     for (const [i, ty] of c.inputTypes.entries()) {
       const b = request.inputs[i]!;
@@ -110,7 +114,7 @@ export async function serveComputation(transport: Transport, config: DeployConfi
       }
     }
     // the engine's own checks of this player's values (the fixed-point range) before anything is sent
-    for (const [i, a] of args.entries()) if (a instanceof PrivateTensor && a.isLocal) checkEncodable(`${me}: computation '${label}'`, c.computation.graph.inputNames[i]!, a.read(), protocol.fixed);
+    for (const [i, a] of args.entries()) if (a instanceof PrivateTensor && a.isLocal) checkEncodable(`${me}: computation ${label}`, c.computation.graph.inputNames[i]!, a.read(), protocol.fixed);
     run = () => c.run(...args);
   } catch (e) {
     o.log(`${me}: refused computation session ${session}: ${JSON.stringify((e as Error).message).slice(1, -1).slice(0, 400)}`);
@@ -119,7 +123,7 @@ export async function serveComputation(transport: Transport, config: DeployConfi
     return;
   }
   await reply({ ok: true });
-  o.log(`${me}: computation session ${session} ('${label}') accepted: participants ${participants.join(', ')}`);
+  o.log(`${me}: computation session ${session} (${label}) accepted: participants ${participants.join(', ')}`);
   try {
     const digest = requestDigest(session, request);
     const others = participants.filter((p) => p !== me);
@@ -135,8 +139,8 @@ export async function serveComputation(transport: Transport, config: DeployConfi
     const outs = result === undefined ? [] : Array.isArray(result) ? result : [result];
     outs.forEach((v, index) => {
       if (!(v instanceof PrivateTensor) || !v.isLocal || v.owner.name !== me) return;
-      o.log(`${me}: computation '${label}' result ${index} received (shape ${JSON.stringify(v.shape)})`);
-      o.onOutput?.({ session, computation: label, index, shape: [...v.shape], values: v.read() });
+      o.log(`${me}: computation ${label} result ${index} received (shape ${JSON.stringify(v.shape)})`);
+      o.onOutput?.({ session, computation: name, index, shape: [...v.shape], values: v.read() });
     });
     await transport.send(me, driver, doneComputeKey(session), enc.encode(JSON.stringify({ ok: true })));
     o.log(`${me}: computation session ${session} done`);
