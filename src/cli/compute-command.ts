@@ -30,8 +30,8 @@ const collect = (flag: string) => (v: string, prev: Record<string, string> = {})
 interface ComputeCli {
   config: string;
   key?: string;
-  input: Record<string, string>;
-  shape: Record<string, string>;
+  input?: Record<string, string>;
+  shape?: Record<string, string>;
   protocol?: 'aby3' | 'pond';
   precision?: 'low' | 'high';
   timeout: number;
@@ -88,8 +88,8 @@ export function registerComputeCommand(program: Command): void {
     .argument('<computation>', "the computation's JSON file")
     .requiredOption('--config <file>', 'config.json (three compute servers)')
     .option('--key <file>', "the model owner's key file (default keys/<model owner>.key)")
-    .option('--input <arg=binding>', 'bind an argument: <player>:<source>, @<file.json> (the model owner\'s value) or public:@<file.json> (repeat per argument)', collect('--input'), {})
-    .option('--shape <arg=dims>', 'an abstract computation: the shape of a source argument, e.g. x=4,5', collect('--shape'), {})
+    .option('--input <arg=binding>', 'bind an argument: <player>:<source>, @<file.json> (the model owner\'s value) or public:@<file.json> (repeat per argument)', collect('--input'))
+    .option('--shape <arg=dims>', "an argument's shape, e.g. x=4,5: a source's (abstract computation), or a flat value file's", collect('--shape'))
     .option('--protocol <name>', 'an abstract computation: aby3 (default) or pond')
     .option('--precision <p>', "an abstract computation: 'low' (default) or 'high'")
     .option('--timeout <seconds>', 'deadline of each answer and protocol step', (v: string) => {
@@ -102,7 +102,7 @@ export function registerComputeCommand(program: Command): void {
       if (o.protocol !== undefined && o.protocol !== 'aby3' && o.protocol !== 'pond') throw new InvalidArgumentError(`--protocol expected aby3 or pond, got "${String(o.protocol)}"`);
       if (o.precision !== undefined && o.precision !== 'low' && o.precision !== 'high') throw new InvalidArgumentError(`--precision expected low or high, got "${String(o.precision)}"`);
       const program = readJson(file, '<computation>');
-      const inputs = parseBindings(o.input, o.shape);
+      const inputs = parseBindings(o.input ?? {}, o.shape ?? {});
       const { runComputation } = await import('../deploy/compute-driver.js');
       const run = await runComputation(program as never, {
         config: o.config, ...(o.key ? { key: o.key } : {}), inputs: inputs as never, timeoutMs: Math.round(o.timeout * 1000),

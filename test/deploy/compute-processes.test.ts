@@ -3,9 +3,10 @@
  * (`fedcrypt player`: three compute servers and a data owner serving its own
  * values with --data; mutual TLS on 127.0.0.1), driven from this process (the
  * model owner) by the `fedcrypt compute` command (its commander definition,
- * parsed here: a child process would load the whole CLI again) and by
- * `runComputation`; compared with the same computation run in one process on
- * random inputs.
+ * parsed here: a child process would load the whole CLI again) with the
+ * abstract computation's JSON and by `runComputation` with the concrete
+ * one's; compared with the same computation run in one process on random
+ * inputs.
  *
  * The computation mixes ABY3's exact ops (add, addPublic, relu,
  * maxPool2x2WithMask and its backward pass, greater + select, transpose,
@@ -97,7 +98,7 @@ describe('an encrypted computation across player processes', { timeout: 120_000 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('fedcrypt compute (the model owner): every exact result equals the in-process run bit for bit; the product within 2 ulps; owner0 receives its result', async () => {
+  it('fedcrypt compute (the model owner) with the abstract JSON, runComputation with the concrete one: every exact result equals the in-process run bit for bit; the product within 2 ulps; owner0 receives its result', async () => {
     const program = new Command().exitOverride();
     registerComputeCommand(program);
     const at = (f: string) => join(dir, f);
@@ -117,6 +118,11 @@ describe('an encrypted computation across player processes', { timeout: 120_000 
       if (i < EXACT) assert.equal(bits(v), bits(reference[i]!), `result ${i}: bit for bit`);
       else v.forEach((e, j) => assert.ok(Math.abs(e - reference[i]![j]!) <= 2 * 2 ** -16, `result ${i} element ${j}: ${e} vs ${reference[i]![j]}`));
     }
+    // the concrete computation's JSON (its protocol named: aby3 over the config's servers), from this process's API: the same bits
+    const [s0, s1, s2] = ['server0', 'server1', 'server2'].map((n) => new Player(n)) as [Player, Player, Player];
+    const concrete = JSON.stringify(mixed.concrete(new ABY3(s0, s1, s2, { id: 'compute-concrete', players: [mo, owner0] }), [owner0, mo, mo].map((p) => TensorSpec.private(p, { shape: IMG }))));
+    const again = await runComputation(concrete, { config: at('config.json'), key: at('keys/model-owner.key'), inputs: { x: { player: 'owner0', source: 'x' }, y: { value: Y }, w: { value: W } }, timeoutMs: 60_000 });
+    for (let i = 0; i < EXACT; i++) if (i !== 6) assert.equal(bits(again.outputs[i]!.values), bits(reference[i]!), `concrete JSON: result ${i}`);
     // owner0's player handed its result to its module's output() (written in its working folder)
     await waitFor(procs.find((p) => p.name === 'owner0')!, /owner0: computation session [0-9a-f]+ done/, 10_000);
     const mine = JSON.parse(readFileSync(join(dir, 'out-mixed-6.json'), 'utf8')) as { shape: number[]; values: number[] };
