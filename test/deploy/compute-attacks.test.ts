@@ -82,6 +82,8 @@ describe('encrypted computations across the players: a malicious model owner', (
     // the players that take no part (owner1, owner2) were not asked
     assert.ok(!d.sent.some((m) => m.to === 'owner1' || m.to === 'owner2'));
     await Promise.all(d.served.filter((_, i) => i < 4));
+    await new Promise((res) => setImmediate(res));
+    assert.equal(d.hub.pending(), 0, 'no message left unclaimed');
   });
 
   for (const [label, comp] of [['its sensitivity widened to the model owner by ops.encrypt', reveals], ['made public by ops.encrypt and hidden behind an add', hidden]] as const) {
