@@ -122,7 +122,12 @@ export async function serveComputation(transport: Transport, config: DeployConfi
     end('refused');
     return;
   }
-  await reply({ ok: true });
+  try {
+    await reply({ ok: true });
+  } catch (e) {
+    end('the driver is gone');
+    throw e;
+  }
   o.log(`${me}: computation session ${session} (${label}) accepted: participants ${participants.join(', ')}`);
   try {
     const digest = requestDigest(session, request);

@@ -205,9 +205,14 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
     served++;
     if (open.computation !== undefined) {
       // an encrypted computation: its own checks and answer (compute-player.ts)
-      await serveComputation(transport, config, me, open.session, open.computation, {
-        policy: o.policy, log, ...(o.data ? { data: o.data } : {}), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.onOutput ? { onOutput: o.onOutput } : {}),
-      });
+      try {
+        await serveComputation(transport, config, me, open.session, open.computation, {
+          policy: o.policy, log, ...(o.data ? { data: o.data } : {}), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.onOutput ? { onOutput: o.onOutput } : {}),
+        });
+      } catch (e) {
+        // (e.g. the driver gone before the answer: this player serves the next session)
+        log(`${me}: computation session ${open.session} failed: ${JSON.stringify((e as Error).message).slice(1, -1).slice(0, 300)}`);
+      }
       continue;
     }
     await transport.send(me, roles.modelOwner, `exec/${open.session}/open`, enc.encode(JSON.stringify({ ok: true, clients })));
