@@ -3,3 +3,6 @@ export { LayerError, modelShapes, outputShape, paramShapes, outSize, type LayerS
 export { convertModel, type ConvertedModel } from './convert.js';
 export { forwardLayer, type Forward } from './forward.js';
 export { saveModel, loadModel, modelToJSON, modelFromJSON } from './io.js';
+export { backwardLayer, lossGradient, type Backward, type BackwardOptions, type LossGradientOptions } from './backward.js';
+export { sgd, amsgrad, amsgradIterations, flatConcat, flatSplit, type EncryptedOptimizer, type AmsgradOptions, type StepInfo } from './optimizers.js';
+export { privateTrain, trainStep, evaluatePrivately, poolBeforeRelu, trainingLayers, shuffled, type PrivateTrainOptions, type PrivateTrainResult, type PrivateDataset, type StepReport, type EpochReport } from './train.js';
