@@ -107,7 +107,7 @@ export async function backwardLayer(prot: ABY3, layer: LayerSpec, index: number,
       const g = geometry('avgPool backward', inShape, layer.size[0], layer.size[1], layer.strides, 'valid', 'inShape');
       const T = g.KH * g.KW;
       // every tap of a window receives the window's dy: unwindows adds them back (overlapping windows sum)
-      const up = like(dy, local(dy, (p) => unwindows(ring.concat(Array.from({ length: T }, () => ring.reshape(p, [1, p.size])), 0), g)), inShape);
+      const up = like(dy, local(dy, (p) => unwindows(p, g)), inShape);
       return { dx: await prot.divPublic(up, T), grads: [] };
     }
     case 'globalAvgPool': {
