@@ -90,6 +90,8 @@ function cases(): Case[] {
     { layer: { kind: 'maxPool2x2', name: 'pool-odd' }, inShape: [5, 7, 2], batch: B, tfFn: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'), bounds: { y: [0, 0], dx: [0, 0] }, x: distinct },
     { layer: { kind: 'avgPool', name: 'avg', size: [2, 2], strides: [2, 2] }, inShape: [6, 4, 3], batch: B, tfFn: (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'), bounds: { y: [1, 4], dx: [1, 1] } },
     { layer: { kind: 'avgPool', name: 'avg-overlap', size: [3, 2], strides: [2, 1] }, inShape: [7, 5, 2], batch: B, tfFn: (x) => tf.avgPool(x as tf.Tensor4D, [3, 2], [2, 1], 'valid'), bounds: { y: [1, 6], dx: [1, 6] } },
+    // windows overlapping along one axis only (the backward's scatter adds there, copies where windows are disjoint)
+    { layer: { kind: 'avgPool', name: 'avg-overlap-w', size: [2, 2], strides: [2, 1] }, inShape: [6, 5, 2], batch: B, tfFn: (x) => tf.avgPool(x as tf.Tensor4D, [2, 2], [2, 1], 'valid'), bounds: { y: [1, 4], dx: [1, 4] } },
     { layer: { kind: 'globalAvgPool', name: 'gap' }, inShape: [4, 3, 5], batch: B, tfFn: (x) => tf.mean(x, [1, 2]), bounds: { y: [1, 12], dx: [1, 1] } },
     { layer: { kind: 'flatten', name: 'flat' }, inShape: [3, 2, 4], batch: B, tfFn: (x) => tf.reshape(x, [B, 24]), bounds: { y: [0, 0], dx: [0, 0] } },
     { layer: { kind: 'reshape', name: 'reshape', targetShape: [4, 6] }, inShape: [24], batch: B, tfFn: (x) => tf.reshape(x, [B, 4, 6]), bounds: { y: [0, 0], dx: [0, 0] } },
