@@ -124,14 +124,18 @@ function addWords(dst: Uint32Array, d: number, src: Uint32Array, s: number, n: n
 }
 
 /**
- * The windows of one part, visited as im2col and col2im both do: for each
- * patch row (b, oy, ox) and filter row ky, the KW·C entries are one
- * contiguous run of the NHWC input (clipped at the padding):
- * `run(inputWord, colWord, elements)`, word offsets and the run's length.
+ * The patch matrix of one part: [B·OH·OW, KH·KW·C], row (b, oy, ox), column
+ * (ky, kx, c) (the filter's [KH, KW, C] order), zeros where a window overlaps
+ * the padding. For each (row, ky) the KW·C entries are one contiguous run of
+ * the NHWC input (clipped at the padding): copied as one block of words.
+ * (`add`: the adjoint, col2im, the same runs added back into `x`.)
  */
-function eachRun(g: Geometry, L: number, run: (inOff: number, colOff: number, n: number) => void): void {
+function patches(x: RingTensor, cols: RingTensor, g: Geometry, add: boolean): void {
   const { B, H, W, C, KH, KW, sh, sw, OH, OW, pt, pl } = g;
   const K = KH * KW * C;
+  const L = x.bits / 32;
+  const xs = words(x);
+  const cs = words(cols);
   for (let b = 0; b < B; b++) {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
@@ -140,28 +144,25 @@ function eachRun(g: Geometry, L: number, run: (inOff: number, colOff: number, n:
         const lo = Math.max(0, -ix0);
         const hi = Math.min(KW, W - ix0);
         if (lo >= hi) continue;
+        const n = (hi - lo) * C;
         for (let ky = 0; ky < KH; ky++) {
           const iy = oy * sh + ky - pt;
           if (iy < 0 || iy >= H) continue;
-          run(((b * H + iy) * W + ix0 + lo) * C * L, (row * K + (ky * KW + lo) * C) * L, (hi - lo) * C);
+          const xo = ((b * H + iy) * W + ix0 + lo) * C * L;
+          const co = (row * K + (ky * KW + lo) * C) * L;
+          if (add) addWords(xs, xo, cs, co, n, L);
+          else if (n * L >= 64) cs.set(xs.subarray(xo, xo + n * L), co);
+          else for (let k = 0; k < n * L; k++) cs[co + k] = xs[xo + k]!;
         }
       }
     }
   }
 }
 
-/**
- * The patch matrix of one part: [B·OH·OW, KH·KW·C], row (b, oy, ox), column
- * (ky, kx, c) (the filter's [KH, KW, C] order), zeros where a window overlaps
- * the padding. For each (row, ky) the KW·C entries are one contiguous run of
- * the NHWC input: copied as one block of words.
- */
+/** The patch matrix of one part (see `patches`). */
 export function im2col(x: RingTensor, g: Geometry): RingTensor {
   const out = new RingTensor(x.bits, [g.B * g.OH * g.OW, g.KH * g.KW * g.C]);
-  const L = x.bits / 32;
-  const src = words(x);
-  const dst = words(out);
-  eachRun(g, L, (inOff, colOff, n) => copyWords(dst, colOff, src, inOff, n * L));
+  patches(x, out, g, false);
   return out;
 }
 
@@ -171,11 +172,8 @@ export function im2col(x: RingTensor, g: Geometry): RingTensor {
  * the same runs as im2col, added (ring additions on 32-bit words with carries).
  */
 export function col2im(cols: RingTensor, g: Geometry): RingTensor {
-  const L = cols.bits / 32;
-  const src = words(cols);
   const acc = new RingTensor(cols.bits, [g.B, g.H, g.W, g.C]);
-  const dst = words(acc);
-  eachRun(g, L, (inOff, colOff, n) => addWords(dst, inOff, src, colOff, n, L));
+  patches(acc, cols, g, true);
   return acc;
 }
 

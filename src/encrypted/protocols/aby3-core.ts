@@ -223,9 +223,10 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   /**
    * Each local server's share of x·y before its re-randomisation,
    * xi·(yi + yj) + xj·yi, and then + F(k_i) − F(k_(i−1)) as #localProducts:
-   * two ring matmuls per server. With the process's ring thread (src/ring/threads.ts)
-   * and at least 2^20 multiply-adds per product, every second one of the
-   * local servers' matmuls runs there while this thread computes the others.
+   * two ring matmuls per server. With the process's ring thread (src/ring/threads.ts),
+   * at least 2^20 multiply-adds per product and 32 per word copied to and
+   * from the thread, every second one of the local servers' matmuls runs
+   * there while this thread computes the others.
    */
   async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string): Promise<(RingTensor | undefined)[]> {
     const jobs: { a: RingTensor; b: RingTensor }[] = [];
@@ -236,7 +237,9 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
       jobs.push({ a: this.must(x[2 * i], me, 'x'), b: ring.add(yi, this.must(y[2 * i + 1], me, 'y')) }, { a: this.must(x[2 * i + 1], me, 'x'), b: yi });
     }
     const [m, k] = jobs[0]?.a.shape ?? [0, 0];
-    const big = jobs.length > 1 && m! * k! * (jobs[0]?.b.shape[1] ?? 0) >= 2 ** 20;
+    const n = jobs[0]?.b.shape[1] ?? 0;
+    // worth a thread when the multiply-adds dwarf the copies to and from it (thin products are copy-bound)
+    const big = jobs.length > 1 && m! * k! * n >= 2 ** 20 && m! * k! * n >= 32 * (m! * k! + k! * n + m! * n);
     const th = big ? ringThread() : null;
     const off = jobs.map((j, q) => (th !== null && q % 2 === 1 ? th.matmul(j.a, j.b) : undefined));
     const here = jobs.map((j, q) => (off[q] === undefined ? ring.matmul(j.a, j.b) : undefined));
