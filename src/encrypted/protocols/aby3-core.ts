@@ -228,7 +228,7 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
    * from the thread, every second one of the local servers' matmuls runs
    * there while this thread computes the others.
    */
-  async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string): Promise<(RingTensor | undefined)[]> {
+  async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string, map?: (z: RingTensor) => RingTensor): Promise<(RingTensor | undefined)[]> {
     const jobs: { a: RingTensor; b: RingTensor }[] = [];
     for (const i of I3) {
       const me = this.#s(i);
@@ -248,8 +248,10 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     let q = 0;
     return I3.map((i) => {
       if (!this.isLocal(this.#s(i))) return undefined;
-      const z = ring.addInPlace(prods[q]!, prods[q + 1]!);
+      let z = ring.addInPlace(prods[q]!, prods[q + 1]!);
       q += 2;
+      // a local linear map (matmulMapped) before the zero-sharing, which then has the size of what is sent
+      if (map !== undefined) z = map(z);
       const scratch = this.scratch(shape);
       ring.addInPlace(z, this.#prfInto(scratch, this.#k(i), `${key}/alpha`));
       ring.subInPlace(z, this.#prfInto(scratch, this.#k(i - 1), `${key}/alpha`));
@@ -333,16 +335,15 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   }
 
   /**
-   * map(x · y): the matmul's local products (each server's 3-out-of-3 share
-   * z_i of x·y, re-randomised), then `map`, a linear map of ring tensors from
-   * [m, n] to `outShape`, applied by each server to its own z_i, and only then
-   * the truncation (fixed · fixed) and the resharing, on outShape's elements:
-   * the messages are those of a product of outShape's size, and the
-   * truncation error one unit of map's output instead of map's sum of them.
-   * (z_i carries F(k_i) − F(k_(i−1)), uniform; a linear map of it that
-   * gives an output element at least one term keeps that element uniform;
-   * an output element with no term is 0 whatever the inputs.) conv2d's
-   * input gradient uses it with map = col2im.
+   * map(x · y): the matmul's local products (each server's xi·(yi + yj) +
+   * xj·yi), then `map`, a linear map of ring tensors from [m, n] to
+   * `outShape`, applied by each server to its own product, then the
+   * zero-sharing F(k_i) − F(k_(i−1)) at outShape's size (what server i sends
+   * is masked by it exactly as a product's share is), and the truncation
+   * (fixed · fixed) and the resharing on outShape's elements: the messages,
+   * the PRF streams and the truncation are those of a product of outShape's
+   * size, and the truncation error one unit of map's output instead of map's
+   * sum of them. conv2d's input gradient uses it with map = col2im.
    */
   matmulMapped(x: ReplicatedTensor, y: ReplicatedTensor, map: (z: RingTensor) => RingTensor, outShape: readonly number[]): Promise<ReplicatedTensor> {
     const fn = 'matmulMapped';
@@ -358,12 +359,11 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     const shape = [x.shape[0]!, y.shape[1]!];
     const key = this.nextOp();
     return this.ready().then(async () => {
-      const z = await this.#matmulProducts([...x.parts], [...y.parts], shape, key);
-      const mapped = z.map((t) => {
-        if (t === undefined) return undefined;
+      const size = outShape.reduce((a, b) => a * b, 1);
+      const mapped = await this.#matmulProducts([...x.parts], [...y.parts], outShape, key, (t) => {
         const o = map(t);
-        if (!(o instanceof RingTensor) || o.size !== outShape.reduce((a, b) => a * b, 1)) throw new TypeError(`ABY3.${fn}: 'map' must return a ring tensor of shape [${outShape.join(', ')}]`);
-        return o;
+        if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: 'map' must return a ring tensor of shape [${outShape.join(', ')}]`);
+        return ring.reshape(o, outShape);
       });
       return this.makeTensor(await this.#finish(mapped, outShape, key, trunc), outShape, enc, sens);
     });
