@@ -33,6 +33,10 @@ export class RingThread {
   constructor() {
     this.#w = spawn();
     this.#w.unref();
+    // (an unref before the worker is online does not hold: again once it is)
+    this.#w.once('online', () => {
+      if (this.#pending.size === 0) this.#w.unref();
+    });
     this.#w.on('message', (r: MatmulReply) => {
       const p = this.#pending.get(r.id);
       if (p === undefined) return;
