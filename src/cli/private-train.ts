@@ -23,7 +23,7 @@ import { MemoryTransport } from '../transport/index.js';
 
 export interface PrivateTrainCliOptions {
   protocol: string; optimizer: 'amsgrad' | 'sgd'; epochs: number; batchSize: number; lr?: number; maxSteps?: number; out?: string;
-  precision: 'low' | 'high'; seed: number; evalLimit?: number; progress?: boolean;
+  precision?: 'low' | 'high'; seed: number; evalLimit?: number; progress?: boolean;
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
@@ -43,6 +43,9 @@ export async function runPrivateTrain(modelName: string, dataset: string, o: Pri
     import('../learning/tf.js'), import('../learning/models.js'), import('../learning/mnist.js'),
   ]);
   if (o.protocol !== 'aby3') throw new RangeError(`private training runs under ABY3 only, got --protocol ${o.protocol}`);
+  // AMSgrad truncates about 40 values near 1 per parameter per step: at 'low' one of them fails (a 2^32 error) every
+  // hundred steps or so of network_a (docs/encrypted-ml.md, "Truncation failure over a training run")
+  const precision = o.precision ?? (o.optimizer === 'amsgrad' ? 'high' : 'low');
   const backend = await initTf();
   const data = loadDataset(dataset);
   const tfModel = buildModel(modelName, { seed: o.seed });
@@ -52,11 +55,11 @@ export async function runPrivateTrain(modelName: string, dataset: string, o: Pri
   const evalCount = Math.min(o.evalLimit ?? data.test.count, data.test.count);
   const [s0, s1, s2, dataOwner, modelOwner] = ['server0', 'server1', 'server2', 'data-owner', 'model-owner'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
   const transport = new MemoryTransport();
-  const prot = new ABY3(s0, s1, s2, { precision: o.precision, transport });
+  const prot = new ABY3(s0, s1, s2, { precision, transport });
   const perEpoch = Math.floor(data.train.count / o.batchSize);
   const total = Math.min(perEpoch * o.epochs, o.maxSteps ?? Infinity);
   const numParams = converted.weights.flat().reduce((a, w) => a + w.length, 0);
-  log(`fedcrypt private-train: ${modelName} on ${dataset} under ABY3 (${o.precision} precision), three servers, data owner and model owner in this process; tfjs backend ${backend}`);
+  log(`fedcrypt private-train: ${modelName} on ${dataset} under ABY3 (${precision} precision), three servers, data owner and model owner in this process; tfjs backend ${backend}`);
   log(`model: ${numParams} parameters; optimizer ${o.optimizer} (lr ${lr}${o.optimizer === 'amsgrad' ? `, inverse square root in ${amsgradIterations({}, 1 / o.batchSize, prot.fixed.frac)} iterations` : ''}); batch ${o.batchSize}; ${total} steps; evaluation on ${evalCount} test images, accuracy and loss revealed to the model owner only`);
   const fancy = o.progress !== false && process.stdout.isTTY === true && !process.env['CI'];
   let bar: cliProgress.SingleBar | undefined;
@@ -113,7 +116,7 @@ export async function runPrivateTrain(modelName: string, dataset: string, o: Pri
   const metrics: RunMetrics = {
     version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
     config: {
-      model: modelName, dataset, protocol: 'aby3', precision: o.precision, owners: 1, mode: 'private-training' as unknown as 'fedsgd', batchSize: o.batchSize, epochs: o.epochs, seed: o.seed, nonIid: false,
+      model: modelName, dataset, protocol: 'aby3', precision, owners: 1, mode: 'private-training' as unknown as 'fedsgd', batchSize: o.batchSize, epochs: o.epochs, seed: o.seed, nonIid: false,
       maxSteps: o.maxSteps, onBadUpdate: 'n/a', optimizer: o.optimizer, lr, backend,
       aggregation: 'none: private training under ABY3 (the data owner\'s images and labels and the model owner\'s weights secret-shared among three servers; "local training" below is the servers\' training time, "aggregation" their private evaluation time)',
       evaluation: `private, on ${evalCount} test images; accuracy and loss revealed to the model owner`, medianStepMs: median(stepMs),
@@ -154,7 +157,7 @@ export function registerPrivateTrain(program: Command): void {
       return n;
     })
     .option('--max-steps <n>', 'stop after n steps', intArg('--max-steps', 1))
-    .addOption(new Option('--precision <p>', 'fixed-point precision').choices(['low', 'high']).default('low'))
+    .addOption(new Option('--precision <p>', 'fixed-point precision (default: low for sgd, high for amsgrad, whose truncations fail at low over a long run)').choices(['low', 'high']))
     .option('--seed <n>', 'seed of the initial weights and of the data owner\'s shuffling', intArg('--seed', 0), 1)
     .option('--eval-limit <n>', 'evaluate on the first n test images (default all 10000)', intArg('--eval-limit', 1))
     .option('--out <dir>', 'run folder (default runs/<timestamp>)')
