@@ -18,7 +18,7 @@
  * does not execute, pass `undefined` images and `options.count`.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import { describe, ShapeMismatchError, fmtShape } from '../errors.js';
+import { describe, fmtShape, SensitivityError, ShapeMismatchError } from '../errors.js';
 import { checkPlayer, type Player } from '../player.js';
 import type { ABY3 } from '../protocols/aby3.js';
 import { ReplicatedTensor } from '../tensor.js';
@@ -86,11 +86,14 @@ export class EncryptedModel {
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
   readonly #params: readonly (readonly ReplicatedTensor[])[];
+  /** The weights' sensitivity: who may receive a prediction (null: anyone the input allows). */
+  readonly sensitivity: readonly Player[] | null;
   readonly #plans = new Map<boolean, number[]>();
 
   /** @internal use encryptModel */
-  constructor(spec: ModelSpec, protocol: ABY3, owner: Player, params: readonly (readonly ReplicatedTensor[])[]) {
+  constructor(spec: ModelSpec, protocol: ABY3, owner: Player, params: readonly (readonly ReplicatedTensor[])[], sensitivity: readonly Player[] | null) {
     this.spec = spec;
+    this.sensitivity = sensitivity === null ? null : Object.freeze([...sensitivity]);
     this.protocol = protocol;
     this.owner = owner;
     const { output } = modelShapes(spec);
@@ -158,6 +161,9 @@ export class EncryptedModel {
     checkPlayer(fn, 'client', client);
     const prot = this.protocol;
     if (prot.players.some((s) => s.name === client.name)) throw new TypeError(`${fn}: argument 'client' must not be a compute server (got '${client.name}'): it would hold shares of its own input and result`);
+    if (this.sensitivity !== null && !this.sensitivity.some((p) => p.name === client.name)) {
+      throw new SensitivityError(`${fn}: client '${client.name}' is outside the model's sensitivity set {${this.sensitivity.map((p) => p.name).join(', ')}} (encryptModel's option 'clients')`);
+    }
     if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object, got ${describe(options)}`);
     const output = options.output ?? 'class';
     if (output !== 'class' && output !== 'logits') throw new TypeError(`${fn}: option 'output' must be 'class' or 'logits', got ${JSON.stringify(output)}`);
@@ -222,5 +228,5 @@ export async function encryptModel(model: ConvertedModel | { spec: ModelSpec; we
     return want;
   });
   const shares = shapes.map((ss, i) => Promise.all(ss.map((shape, j) => protocol.encrypt(owner, ownerHere ? weights![i]![j] : undefined, { shape, sensitivity }))));
-  return new EncryptedModel(spec, protocol, owner, await Promise.all(shares));
+  return new EncryptedModel(spec, protocol, owner, await Promise.all(shares), sensitivity);
 }
