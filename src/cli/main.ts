@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { pathToFileURL } from 'node:url';
 import { registerDeployCommands } from './deploy.js';
+import { registerPrivatePredict } from './private-predict.js';
 import { userMessage } from './options.js';
 import { train, type TrainOptions, MODEL_NAMES, DATASET_NAMES, PROTOCOL_NAMES, type EpochMetrics, type RoundInfo } from '../learning/index.js';
 
@@ -130,6 +131,7 @@ export function buildCli(): Command {
       if (typeof text === 'string') console.log(text);
     });
   registerDeployCommands(program);
+  registerPrivatePredict(program);
   return program;
 }
 

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initTf, tf } from '../../src/learning/tf.js';
-import { convertModel, LayerError, modelShapes, type ModelSpec } from '../../src/encrypted/nn/index.js';
+import { convertModel, LayerError, modelFromJSON, modelShapes, modelToJSON, type ModelSpec } from '../../src/encrypted/nn/index.js';
+import { layersModelFromSpec } from '../../src/learning/spec-model.js';
 import { encryptedPredict, maxAbsDiff, protocol, randomize, tfPredict, uniform } from './nn-helpers.js';
 
 before(async () => { await initTf(); });
@@ -107,6 +108,21 @@ describe('functional models', () => {
     const x = uniform(5, 2 * 36, 0, 1);
     const err = maxAbsDiff(await encryptedPredict(protocol('low'), m, x, 2), tfPredict(m, x, [2, 6, 6, 1]));
     assert.ok(err <= SOFTMAX.low, `max error ${err}`);
+  });
+});
+
+describe('a converted model in plaintext and on disk', () => {
+  it('layersModelFromSpec (the plaintext twin of a converted model, BatchNormalization folded) predicts as the source; the JSON keeps the spec with its source indices', () => {
+    const m = cases[cases.length - 1]!.build();
+    randomize(m, 9);
+    const conv = convertModel(m);
+    const back = modelFromJSON(JSON.parse(JSON.stringify(modelToJSON(conv))));
+    assert.deepEqual(back.spec, conv.spec);
+    assert.deepEqual(back.weights, conv.weights);
+    const twin = layersModelFromSpec(back);
+    const x = uniform(12, 4 * 64, -2, 2);
+    const err = maxAbsDiff(tfPredict(twin, x, [4, 8, 8, 1]), tfPredict(m, x, [4, 8, 8, 1]));
+    assert.ok(err < 1e-5, `max difference ${err}`);
   });
 });
 
