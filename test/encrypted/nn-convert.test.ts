@@ -186,6 +186,12 @@ describe('unsupported layers and options: a LayerError naming the layer, its ind
     const m = tf.model({ inputs: inp, outputs: [a, b] });
     assert.throws(() => convertModel(m), (e: unknown) => e instanceof LayerError && /2 outputs/.test(e.message) && e.index === 2);
   });
+  it('a shared layer (one Dense applied twice)', () => {
+    const inp = tf.input({ shape: [4] });
+    const d = L.dense({ units: 4 });
+    const m = tf.model({ inputs: inp, outputs: d.apply(d.apply(inp)) as tf.SymbolicTensor });
+    refused(m, 1, undefined, /is used 2 times in the model \(a shared layer\)/);
+  });
   it('two inputs: names the second input layer', () => {
     const i1 = tf.input({ shape: [4], name: 'left' });
     const i2 = tf.input({ shape: [4], name: 'right' });

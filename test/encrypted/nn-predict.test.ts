@@ -135,6 +135,25 @@ describe('private prediction: what each party receives', () => {
     assert.deepEqual(t.log, []);
   });
 
+  it('predictFor shares each batch from the client with sensitivity {client} and reveals to the client only', async () => {
+    const calls: string[] = [];
+    class Spy extends ABY3 {
+      override encrypt(...a: Parameters<ABY3['encrypt']>) {
+        calls.push(`encrypt ${a[0].name} {${a[2]?.sensitivity?.map((q) => q.name).join(', ')}}`);
+        return super.encrypt(...a);
+      }
+      override revealInto<O extends Float32Array | Float64Array>(x: Parameters<ABY3['revealInto']>[0], player: Player, out: O) {
+        calls.push(`reveal to ${player.name} {${x.sensitivity?.map((q) => q.name).join(', ')}}`);
+        return super.revealInto(x, player, out);
+      }
+    }
+    const p = new Spy(s0, s1, s2, { players: [owner, client] });
+    const em = await encryptModel(converted, p, { owner });
+    calls.length = 0;
+    await em.predictFor(client, uniform(6, 3 * PER, 0, 1), { batchSize: 2 });
+    assert.deepEqual(calls, ['encrypt client {client}', 'reveal to client {client}', 'encrypt client {client}', 'reveal to client {client}']);
+  });
+
   it('argument errors name the argument, before any message', async () => {
     const t = new RoundTransport();
     const p = new ABY3(s0, s1, s2, { transport: t, players: [owner, client] });
