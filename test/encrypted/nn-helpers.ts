@@ -46,10 +46,17 @@ export function protocol(precision: Precision, transport: Transport = new Memory
   return new ABY3(s0, s1, s2, { precision, transport, players: [owner, client] });
 }
 
-/** The encrypted model's output for `x` [batch, ...inputShape], revealed to the client. */
+/**
+ * The encrypted model's output for `x` [batch, ...inputShape], revealed to
+ * the client (its shape checked against tfjs' output shape).
+ */
 export async function encryptedPredict(p: ABY3, model: tf.LayersModel, x: Float32Array, batch: number): Promise<Float32Array> {
   const em = await encryptModel(convertModel(model), p, { owner });
-  return (await em.predictFor(client, x, { output: 'logits', batchSize: batch })) as Float32Array;
+  const want = (model.outputs[0]!.shape as number[]).slice(1);
+  if (JSON.stringify(em.outputShape) !== JSON.stringify(want)) throw new Error(`output shape ${JSON.stringify(em.outputShape)}, tfjs ${JSON.stringify(want)}`);
+  const y = await em.predict(await p.encrypt(client, x, { shape: [batch, ...em.inputShape], sensitivity: [client] }));
+  if (JSON.stringify(y.shape) !== JSON.stringify([batch, ...want])) throw new Error(`predict gave shape ${JSON.stringify(y.shape)}, tfjs ${JSON.stringify([batch, ...want])}`);
+  return (await p.revealInto(y, client, new Float32Array(y.size)))!;
 }
 
 export const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {

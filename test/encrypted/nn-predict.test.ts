@@ -180,6 +180,8 @@ describe('inference plan', () => {
     assert.deepEqual(inferencePlan(layers), [1, 4, 2, 5, 7, 8, 6, 9, 10, 11, 12, 13]);
     assert.deepEqual(inferencePlan(layers, true), [1, 4, 2, 5, 7, 8, 6, 9, 10, 11, 12]);
     assert.deepEqual(inferencePlan([l('dense'), l('relu'), l('dense')], true), [0, 1, 2]); // relu is not strictly increasing: kept
+    assert.deepEqual(inferencePlan([l('dense'), l('sigmoid'), l('relu')], true), [0, 1, 2]); // a trailing relu changes the argmax (ties at 0): kept
+    assert.deepEqual(inferencePlan([l('softmax'), l('maxPool2x2'), l('batchNorm'), l('maxPool2x2')]), [0, 1, 2, 3]); // not elementwise / not monotone: kept
   });
 });
 
