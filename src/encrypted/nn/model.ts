@@ -19,6 +19,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { describe, fmtShape, SensitivityError, ShapeMismatchError } from '../errors.js';
+import { checkEncodable } from '../fixed.js';
 import { checkPlayer, type Player } from '../player.js';
 import type { ABY3 } from '../protocols/aby3.js';
 import { ReplicatedTensor } from '../tensor.js';
@@ -224,6 +225,7 @@ export async function encryptModel(model: ConvertedModel | { spec: ModelSpec; we
       const w: unknown = ws[j];
       if (!(w instanceof Float32Array || w instanceof Float64Array)) throw new LayerError(layer.name, sourceIndex(layer, i), `weight ${j} must be a Float32Array, got ${describe(w)}`);
       if (w.length !== shape.reduce((a, b) => a * b, 1)) throw new LayerError(layer.name, sourceIndex(layer, i), `weight ${j} has ${w.length} values, expected shape ${fmtShape(shape)}`);
+      checkEncodable(`${fn}: layer ${sourceIndex(layer, i)} '${layer.name}'`, `weight ${j}`, w, protocol.fixed);
     });
     return want;
   });
