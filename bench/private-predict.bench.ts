@@ -6,7 +6,7 @@
 // predict of the same model and batch in the same run (wasm backend, one
 // thread). Weights: the networks' seeded initial weights (throughput,
 // bytes and rounds do not depend on their values). Median of BENCH_REPS
-// batches (default 3 at batch 128, 7 at batch 1), after one warm-up batch.
+// batches (default 3 at batch 128, 9 at batch 1), after a warm-up pass over every network and batch size.
 // Writes bench/results/private-predict.json.
 //   node --import tsx bench/private-predict.bench.ts      (BENCH_PRECISION=low by default, BENCH_NETS=network_a,...)
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,17 +29,26 @@ const results: Record<string, unknown> = {
 };
 const runs = results['runs'] as Record<string, unknown>;
 
+// every model encrypted once; one warm-up pass over every (network, batch) before any measurement (JIT, wasm)
+const setups = [];
 for (const name of nets) {
   const m = buildModel(name, { seed: 1 });
-  const conv = convertModel(m);
   const t = new CriticalPathTransport(new MemoryTransport());
   const p = new ABY3(s0, s1, s2, { precision, transport: t, players: [owner, client] });
-  const em = await encryptModel(conv, p, { owner });
-  const weightBytes = t.bytesSentBy(owner.name);
+  const em = await encryptModel(convertModel(m), p, { owner });
+  setups.push({ name, m, t, em, weightBytes: t.bytesSentBy(owner.name) });
+}
+for (const { m, em } of setups) {
   for (const batch of [1, 128]) {
-    const reps = Number(process.env['BENCH_REPS'] ?? (batch === 1 ? 7 : 3));
+    await em.predictFor(client, test.images.subarray(0, batch * 784), { batchSize: batch });
+    tf.tidy(() => (m.predict(tf.tensor2d(test.images.subarray(0, batch * 784), [batch, 784])) as tf.Tensor).argMax(1).dataSync());
+  }
+}
+
+for (const { name, m, t, em, weightBytes } of setups) {
+  for (const batch of [1, 128]) {
+    const reps = Number(process.env['BENCH_REPS'] ?? (batch === 1 ? 9 : 3));
     const images = (k: number) => test.images.subarray(k * batch * 784, (k + 1) * batch * 784);
-    await em.predictFor(client, images(0), { batchSize: batch }); // warm-up
     const ms: number[] = [];
     const rounds: number[] = [];
     const bytes: number[] = [];
@@ -77,7 +86,6 @@ for (const name of nets) {
     runs[key] = row;
     console.log(`${key}: ${row.imagesPerSecond.toFixed(1)} images/s (plaintext ${row.plaintextImagesPerSecond.toFixed(0)}), ${(row.bytesPerImage / 1024).toFixed(1)} KiB and ${row.roundsPerImage.toFixed(2)} rounds per image (${row.roundsPerBatch} per batch)`);
   }
-  m.dispose();
 }
 results['loadavgAfter'] = loadavg()[0];
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
