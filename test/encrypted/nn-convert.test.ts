@@ -45,6 +45,13 @@ const cases: Case[] = [
   { name: 'InputLayer + Dense (bias, linear)', input: [6], build: () => seq([6], L.dense({ units: 5 })), tol: LINEAR },
   { name: 'Dense without bias, fused relu', input: [6], build: () => seq([6], L.dense({ units: 5, useBias: false, activation: 'relu' })), tol: LINEAR },
   { name: 'Dense on a rank-3 input (last axis)', input: [3, 4], build: () => seq([3, 4], L.dense({ units: 5 })), tol: LINEAR },
+  {
+    name: 'Dense and Conv2D with regularizers and constraints (ignored at inference)',
+    input: [4, 4, 1],
+    build: () => seq([4, 4, 1], L.conv2d({ filters: 2, kernelSize: 2, kernelConstraint: tf.constraints.maxNorm({ maxValue: 2 }), biasRegularizer: tf.regularizers.l1() }), L.flatten(),
+      L.dense({ units: 3, kernelRegularizer: tf.regularizers.l2(), kernelConstraint: tf.constraints.nonNeg(), activityRegularizer: tf.regularizers.l1l2() })),
+    tol: LINEAR,
+  },
   { name: 'Dense, fused sigmoid', input: [6], build: () => seq([6], L.dense({ units: 5, activation: 'sigmoid' })), tol: SIGMOID },
   { name: 'Dense, fused softmax', input: [6], build: () => seq([6], L.dense({ units: 7, activation: 'softmax' })), tol: SOFTMAX },
   { name: 'Conv2D valid 3x3 stride 1, fused relu', input: [6, 6, 2], build: () => seq([6, 6, 2], L.conv2d({ filters: 3, kernelSize: 3, activation: 'relu' })), tol: LINEAR },
