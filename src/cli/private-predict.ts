@@ -45,6 +45,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** The model owner's model: a converted model and its plaintext tfjs twin. */
 async function ownerModel(o: PrivatePredictOptions, log: (s: string) => void): Promise<{ converted: ConvertedModel; plain: tf.LayersModel; what: string }> {
+  if (o.trainLimit !== undefined && o.trainEpochs === undefined) throw new InvalidArgumentError('--train-limit applies with --train-epochs only');
   const isName = (MODEL_NAMES as readonly string[]).includes(o.model.toLowerCase());
   if (!isName) {
     if (!existsSync(o.model)) throw new InvalidArgumentError(`--model: "${o.model}" is neither a model file (fedcrypt-model/1, written by saveModel / --save) nor a network name (${MODEL_NAMES.join(', ')})`);

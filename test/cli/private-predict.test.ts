@@ -42,6 +42,7 @@ test('usage errors name the option (before any model is shared)', async () => {
   await assert.rejects(runPrivatePredict('mnist', { ...base, model: join(dir, 'missing.json') }, quiet), /--model: ".*missing.json" is neither a model file .* nor a network name \(network_a/);
   await assert.rejects(runPrivatePredict('cifar', { ...base, model: saved }, quiet), /unknown dataset "cifar"; valid datasets: mnist/);
   await assert.rejects(runPrivatePredict('mnist', { ...base, model: saved, weights: 'w.f32' }, quiet), /--weights and --train-epochs apply to a network name/);
+  await assert.rejects(runPrivatePredict('mnist', { ...base, weights: 'w.f32', trainLimit: 10 }, quiet), /--train-limit applies with --train-epochs only/);
   const w = join(dir, 'short.f32');
   writeFileSync(w, new Uint8Array(40));
   await assert.rejects(runPrivatePredict('mnist', { ...base, weights: w }, quiet), /--weights .*short\.f32: 40 bytes, network_a has 118282 float32 weights \(473128 bytes\)/);
