@@ -171,6 +171,9 @@ describe('private prediction: what each party receives', () => {
     const wrong = await p.encrypt(client, uniform(2, 2 * 63), { shape: [2, 63] });
     t.reset();
     assert.throws(() => em.predict(wrong), (e: Error) => e instanceof ShapeMismatchError && /argument 'x' has shape \[2, 63\], expected \[batch, 8, 8, 1\]/.test(e.message));
+    assert.throws(() => em.predictClass(wrong), (e: Error) => e instanceof ShapeMismatchError && /EncryptedModel.predictClass: argument 'x'/.test(e.message));
+    const other = new ABY3(s0, s1, s2, { players: [owner, client] });
+    assert.throws(() => em.predict(other.reveal as never), /argument 'x' must be a ReplicatedTensor/);
     assert.deepEqual(t.log, []);
   });
 });

@@ -144,9 +144,8 @@ export class EncryptedModel {
    * The encrypted class (argmax over the last output axis, 'int'), without
    * the trailing layers that do not change it (softmax, sigmoid).
    */
-  async predictClass(x: ReplicatedTensor): Promise<ReplicatedTensor> {
-    const y = await this.#run(this.#checkInput('predictClass', x), this.#plan(true));
-    return this.protocol.argmax(y, -1);
+  predictClass(x: ReplicatedTensor): Promise<ReplicatedTensor> {
+    return this.#run(this.#checkInput('predictClass', x), this.#plan(true)).then((y) => this.protocol.argmax(y, -1));
   }
 
   /**
