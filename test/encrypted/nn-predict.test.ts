@@ -172,8 +172,10 @@ describe('private prediction: what each party receives', () => {
     t.reset();
     assert.throws(() => em.predict(wrong), (e: Error) => e instanceof ShapeMismatchError && /argument 'x' has shape \[2, 63\], expected \[batch, 8, 8, 1\]/.test(e.message));
     assert.throws(() => em.predictClass(wrong), (e: Error) => e instanceof ShapeMismatchError && /EncryptedModel.predictClass: argument 'x'/.test(e.message));
-    const other = new ABY3(s0, s1, s2, { players: [owner, client] });
-    assert.throws(() => em.predict(other.reveal as never), /argument 'x' must be a ReplicatedTensor/);
+    assert.throws(() => em.predict(uniform(1, PER) as never), /argument 'x' must be a ReplicatedTensor of the model's protocol, got Float32Array/);
+    const other = new ABY3(s0, s1, s2, { transport: new MemoryTransport(), players: [owner, client] });
+    const xo = await other.encrypt(client, uniform(1, PER), { shape: [1, ...IN] });
+    assert.throws(() => em.predict(xo), /argument 'x' belongs to protocol 'aby3-\d+', the model to 'aby3-\d+'/);
     assert.deepEqual(t.log, []);
   });
 });
