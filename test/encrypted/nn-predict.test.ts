@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initTf, tf } from '../../src/learning/tf.js';
 import { ABY3, EncodingRangeError, Player, SensitivityError, ShapeMismatchError, type Precision } from '../../src/encrypted/index.js';
-import { convertModel, encryptModel, forwardLayer, inferencePlan, type ConvertedModel, type LayerSpec } from '../../src/encrypted/nn/index.js';
+import { argmaxByPairs, convertModel, encryptModel, forwardLayer, inferencePlan, type ConvertedModel, type LayerSpec } from '../../src/encrypted/nn/index.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
 import { client, owner, randomize, s0, s1, s2, tfPredict, uniform } from './nn-helpers.js';
 import { RoundTransport, type DepthMsg } from './rounds.js';
@@ -89,6 +89,7 @@ describe('private prediction: what each party receives', () => {
       // nothing to or from the owner; everything else is between servers
       assert.deepEqual(t.log.filter((m) => m.from === 'owner' || m.to === 'owner'), []);
       assert.deepEqual([...got.keys()].filter((k) => k.includes('client') === false && !k.split('->').every(isServer)), []);
+      if (output === 'class') assert.deepEqual(Array.from((await em.predictFor(client, x, { output, batchSize: B, argmax: 'tree' }))!), argmaxRows(want, 5));
     });
   }
 
@@ -191,6 +192,32 @@ describe('inference plan', () => {
     assert.deepEqual(inferencePlan([l('softmax'), l('maxPool2x2'), l('batchNorm'), l('maxPool2x2')]), [0, 1, 2, 3]); // not elementwise / not monotone: kept
   });
 });
+
+for (const precision of ['low', 'high'] as Precision[]) {
+  describe(`the class by pairwise comparisons (precision ${precision})`, () => {
+    it('equals ABY3\'s tree argmax (ties: the lowest index) on random tied inputs; 2 comparisons deep; 55 comparisons per row of 10', async () => {
+      const t = new RoundTransport();
+      const p = new ABY3(s0, s1, s2, { precision, transport: t, players: [owner] });
+      for (const shape of [[128, 10], [7, 3], [2, 3, 5], [4, 2], [3, 17]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const xs = Float64Array.from(uniform(n + shape.length, n, 0, 1), (v) => Math.floor(v * 5) / 4 - 0.5); // 5 values: many ties
+        const x = await p.encrypt(owner, xs, { shape });
+        t.reset();
+        const a = await argmaxByPairs(p, x);
+        const [rounds, bytes] = [t.rounds(), t.bytes()];
+        const b = await p.argmax(x, -1);
+        assert.equal(a.encoding, 'int');
+        assert.deepEqual(a.shape, shape.slice(0, -1));
+        assert.deepEqual(Array.from((await p.reveal(a, owner)).read()), Array.from((await p.reveal(b, owner)).read()), `shape ${JSON.stringify(shape)}`);
+        if (shape[1] === 10) {
+          assert.equal(rounds, precision === 'low' ? 17 : 21);
+          const per = precision === 'low' ? [46.625, 30.625, 30.625] : [94.5, 62.5, 62.5];
+          assert.deepEqual(bytes, per.map((v) => v * 128 * 55));
+        }
+      }
+    });
+  });
+}
 
 /**
  * Each layer's cost under ABY3 (the docs' layer table): critical-path rounds

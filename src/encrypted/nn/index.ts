@@ -3,4 +3,5 @@ export { LayerError, modelShapes, outputShape, paramShapes, outSize, checkLayer,
 export { convertModel, SUPPORTED_LAYERS, type ConvertedModel } from './convert.js';
 export { forwardLayer, type Forward } from './forward.js';
 export { saveModel, loadModel, modelToJSON, modelFromJSON } from './io.js';
-export { encryptModel, inferencePlan, EncryptedModel, type EncryptModelOptions, type PredictForOptions } from './model.js';
+export { encryptModel, inferencePlan, EncryptedModel, type EncryptModelOptions, type PredictForOptions, type ClassOptions } from './model.js';
+export { argmaxByPairs } from './argmax.js';

@@ -24,6 +24,7 @@ import { checkPlayer, type Player } from '../player.js';
 import type { ABY3 } from '../protocols/aby3.js';
 import { ReplicatedTensor } from '../tensor.js';
 import { convertModel, type ConvertedModel } from './convert.js';
+import { argmaxByPairs } from './argmax.js';
 import { forwardLayer } from './forward.js';
 import { LayerError, modelShapes, paramShapes, sourceIndex, type LayerSpec, type ModelSpec } from './spec.js';
 
@@ -48,6 +49,18 @@ export interface PredictForOptions {
   count?: number;
   /** Called after each batch with the number of images done. */
   onBatch?: (done: number, total: number) => void;
+  /** How the class is computed (output 'class'): see `ClassOptions`. */
+  argmax?: ClassOptions['argmax'];
+}
+
+export interface ClassOptions {
+  /**
+   * 'pairs': all pairwise comparisons at once, then one for the winner (2
+   * comparison rounds, c(c−1)/2 + c comparisons per row: argmax.ts);
+   * 'tree': ABY3's argmax (ceil(log2 c) levels, c − 1 comparisons).
+   * Default: 'pairs' for up to 16 classes, 'tree' above.
+   */
+  argmax?: 'pairs' | 'tree';
 }
 
 const ELEMENTWISE_MONOTONE = new Set(['relu', 'sigmoid']);
@@ -141,11 +154,14 @@ export class EncryptedModel {
   }
 
   /**
-   * The encrypted class (argmax over the last output axis, 'int'), without
-   * the trailing layers that do not change it (softmax, sigmoid).
+   * The encrypted class (argmax over the last output axis, 'int'; ties: the
+   * lowest index), without the trailing layers that do not change it
+   * (softmax, sigmoid).
    */
-  predictClass(x: ReplicatedTensor): Promise<ReplicatedTensor> {
-    return this.#run(this.#checkInput('predictClass', x), this.#plan(true)).then((y) => this.protocol.argmax(y, -1));
+  predictClass(x: ReplicatedTensor, options: ClassOptions = {}): Promise<ReplicatedTensor> {
+    const how = options?.argmax ?? (this.outputShape[this.outputShape.length - 1]! <= 16 ? 'pairs' : 'tree');
+    if (how !== 'pairs' && how !== 'tree') throw new TypeError(`EncryptedModel.predictClass: option 'argmax' must be 'pairs' or 'tree', got ${JSON.stringify(how)}`);
+    return this.#run(this.#checkInput('predictClass', x), this.#plan(true)).then((y) => (how === 'pairs' ? argmaxByPairs(this.protocol, y) : this.protocol.argmax(y, -1)));
   }
 
   /**
@@ -167,6 +183,7 @@ export class EncryptedModel {
     if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object, got ${describe(options)}`);
     const output = options.output ?? 'class';
     if (output !== 'class' && output !== 'logits') throw new TypeError(`${fn}: option 'output' must be 'class' or 'logits', got ${JSON.stringify(output)}`);
+    if (options.argmax !== undefined && options.argmax !== 'pairs' && options.argmax !== 'tree') throw new TypeError(`${fn}: option 'argmax' must be 'pairs' or 'tree', got ${JSON.stringify(options.argmax)}`);
     const batchSize = options.batchSize ?? 128;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`${fn}: option 'batchSize' must be a positive integer, got ${String(batchSize)}`);
     const per = this.inputShape.reduce((a, b) => a * b, 1);
@@ -184,7 +201,7 @@ export class EncryptedModel {
     for (let s = 0; s < count; s += batchSize) {
       const b = Math.min(batchSize, count - s);
       const x = await prot.encrypt(client, images?.subarray(s * per, (s + b) * per), { shape: [b, ...this.inputShape], sensitivity: [client] });
-      const y = output === 'class' ? await this.predictClass(x) : await this.predict(x);
+      const y = output === 'class' ? await this.predictClass(x, { argmax: options.argmax }) : await this.predict(x);
       await prot.revealInto(y, client, values?.subarray(s * outPer, (s + b) * outPer) ?? new Float32Array(y.size));
       options.onBatch?.(s + b, count);
     }
