@@ -46,8 +46,8 @@ export async function forwardLayer(prot: ABY3, layer: LayerSpec, index: number, 
     }
     case 'relu': {
       if (!training) return { y: await prot.relu(x) };
-      // keep the derivative's 0/1 for the backward pass: relu(x) = x · [x >= 0]
-      const d = await prot.reluDerivative(x);
+      // keep the derivative's 0/1 for the backward pass: relu(x) = x · [x > 0] ([x > 0] = [-x < 0]: 0 at 0, as tfjs)
+      const d = await prot.isNegative(prot.neg(x));
       return { y: await prot.mul(x, d), saved: { mask: d } };
     }
     case 'sigmoid': {

@@ -5,3 +5,6 @@ export { forwardLayer, type Forward } from './forward.js';
 export { saveModel, loadModel, modelToJSON, modelFromJSON } from './io.js';
 export { encryptModel, inferencePlan, EncryptedModel, type EncryptModelOptions, type PredictForOptions, type ClassOptions } from './model.js';
 export { argmaxByPairs } from './argmax.js';
+export { backwardLayer, lossGradient, type Backward, type BackwardOptions, type LossGradientOptions } from './backward.js';
+export { sgd, amsgrad, amsgradIterations, flatConcat, flatSplit, type EncryptedOptimizer, type AmsgradOptions, type StepInfo } from './optimizers.js';
+export { privateTrain, trainStep, evaluatePrivately, poolBeforeRelu, trainingLayers, shuffled, type PrivateTrainOptions, type PrivateTrainResult, type PrivateDataset, type StepReport, type EpochReport } from './train.js';

@@ -23,6 +23,7 @@
 import { Prg } from '../../crypto/prg.js';
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
+import { ringThread } from '../../ring/threads.js';
 import type { Player } from '../player.js';
 import { ShapeMismatchError } from '../errors.js';
 import { decodeSumInto } from '../fixed.js';
@@ -219,6 +220,45 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     });
   }
 
+  /**
+   * Each local server's share of x·y before its re-randomisation,
+   * xi·(yi + yj) + xj·yi, and then + F(k_i) − F(k_(i−1)) as #localProducts:
+   * two ring matmuls per server. With the process's ring thread (src/ring/threads.ts),
+   * at least 2^20 multiply-adds per product and 32 per word copied to and
+   * from the thread, every second one of the local servers' matmuls runs
+   * there while this thread computes the others.
+   */
+  async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string, map?: (z: RingTensor) => RingTensor): Promise<(RingTensor | undefined)[]> {
+    const jobs: { a: RingTensor; b: RingTensor }[] = [];
+    for (const i of I3) {
+      const me = this.#s(i);
+      if (!this.isLocal(me)) continue;
+      const yi = this.must(y[2 * i], me, 'y');
+      jobs.push({ a: this.must(x[2 * i], me, 'x'), b: ring.add(yi, this.must(y[2 * i + 1], me, 'y')) }, { a: this.must(x[2 * i + 1], me, 'x'), b: yi });
+    }
+    const [m, k] = jobs[0]?.a.shape ?? [0, 0];
+    const n = jobs[0]?.b.shape[1] ?? 0;
+    // worth a thread when the multiply-adds dwarf the copies to and from it (thin products are copy-bound)
+    const big = jobs.length > 1 && m! * k! * n >= 2 ** 20 && m! * k! * n >= 32 * (m! * k! + k! * n + m! * n);
+    const th = big ? ringThread() : null;
+    const off = jobs.map((j, q) => (th !== null && q % 2 === 1 ? th.matmul(j.a, j.b) : undefined));
+    const here = jobs.map((j, q) => (off[q] === undefined ? ring.matmul(j.a, j.b) : undefined));
+    const there = await Promise.all(off);
+    const prods = jobs.map((_, q) => here[q] ?? there[q]!);
+    let q = 0;
+    return I3.map((i) => {
+      if (!this.isLocal(this.#s(i))) return undefined;
+      let z = ring.addInPlace(prods[q]!, prods[q + 1]!);
+      q += 2;
+      // a local linear map (matmulMapped) before the zero-sharing, which then has the size of what is sent
+      if (map !== undefined) z = map(z);
+      const scratch = this.scratch(shape);
+      ring.addInPlace(z, this.#prfInto(scratch, this.#k(i), `${key}/alpha`));
+      ring.subInPlace(z, this.#prfInto(scratch, this.#k(i - 1), `${key}/alpha`));
+      return z;
+    });
+  }
+
   /** Re-replicate a 3-out-of-3 sharing: server i sends z_i to server i-1. */
   async #reshare(z: (RingTensor | undefined)[], shape: readonly number[], key: string): Promise<Parts> {
     const got = await Promise.all(I3.map((i) => this.move(this.#s(i), this.#s(i - 1), `${key}/z${i}`, z[i], shape)));
@@ -291,13 +331,42 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
 
   protected matmulParts(x: Parts, y: Parts, sx: readonly number[], sy: readonly number[], key: string, trunc: boolean): Promise<Parts> {
     const shape = [sx[0]!, sy[1]!];
-    const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
-      const t = ring.matmul(xi, ring.add(yi, yj));
-      const u = ring.matmul(xj, yi);
-      ring.addInPlace(t, u);
-      return [t, u];
+    return this.#matmulProducts(x, y, shape, key).then((z) => this.#finish(z, shape, key, trunc));
+  }
+
+  /**
+   * map(x · y): the matmul's local products (each server's xi·(yi + yj) +
+   * xj·yi), then `map`, a linear map of ring tensors from [m, n] to
+   * `outShape`, applied by each server to its own product, then the
+   * zero-sharing F(k_i) − F(k_(i−1)) at outShape's size (what server i sends
+   * is masked by it exactly as a product's share is), and the truncation
+   * (fixed · fixed) and the resharing on outShape's elements: the messages,
+   * the PRF streams and the truncation are those of a product of outShape's
+   * size, and the truncation error one unit of map's output instead of map's
+   * sum of them. conv2d's input gradient uses it with map = col2im.
+   */
+  matmulMapped(x: ReplicatedTensor, y: ReplicatedTensor, map: (z: RingTensor) => RingTensor, outShape: readonly number[]): Promise<ReplicatedTensor> {
+    const fn = 'matmulMapped';
+    this.checkOperand(fn, 'x', x);
+    this.checkOperand(fn, 'y', y);
+    if (x.shape.length !== 2 || y.shape.length !== 2 || x.shape[1] !== y.shape[0]) {
+      throw new ShapeMismatchError(`ABY3.${fn}: expected shapes [m, k] and [k, n], got 'x' [${x.shape.join(', ')}] and 'y' [${y.shape.join(', ')}]`);
+    }
+    if (typeof map !== 'function') throw new TypeError(`ABY3.${fn}: argument 'map' must be a function`);
+    const trunc = x.encoding === 'fixed' && y.encoding === 'fixed';
+    const enc = x.encoding === 'int' && y.encoding === 'int' ? 'int' : 'fixed';
+    const sens = x.sensitivity === null ? y.sensitivity : y.sensitivity === null ? x.sensitivity : x.sensitivity.filter((p) => y.sensitivity!.some((q) => q.name === p.name));
+    const shape = [x.shape[0]!, y.shape[1]!];
+    const key = this.nextOp();
+    return this.ready().then(async () => {
+      const size = outShape.reduce((a, b) => a * b, 1);
+      const mapped = await this.#matmulProducts([...x.parts], [...y.parts], outShape, key, (t) => {
+        const o = map(t);
+        if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: 'map' must return a ring tensor of shape [${outShape.join(', ')}]`);
+        return ring.reshape(o, outShape);
+      });
+      return this.makeTensor(await this.#finish(mapped, outShape, key, trunc), outShape, enc, sens);
     });
-    return this.#finish(z, shape, key, trunc);
   }
 
   protected truncParts(x: Parts, shape: readonly number[], key: string, shift?: number): Promise<Parts> {

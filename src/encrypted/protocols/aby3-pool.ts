@@ -163,7 +163,8 @@ export class ABY3Pool {
     const g = geometry(fn, a.shape, 2, 2, 2, 'valid');
     const n = g.B * g.OH * g.OW * g.C;
     const win = this.#map(a, (p) => windows(p, g), a.encoding, [4, n]);
-    const cands = [0, 1, 2, 3].map((j) => this.#map(win, (p) => ring.reshape(ring.slice(p, [j, 0], [1, n]), [n]), a.encoding, [n]));
+    // each tap's row of the window matrix, as a view (no copy)
+    const cands = [0, 1, 2, 3].map((j) => this.#map(win, (p) => new RingTensor(p.bits, [n], p.data.subarray((j * n * p.bits) / 64, ((j + 1) * n * p.bits) / 64)), a.encoding, [n]));
     return { a, g, cands };
   }
 
@@ -200,7 +201,7 @@ export class ABY3Pool {
     const g = geometry(fn, m.shape, 2, 2, 2, 'valid', 'mask');
     const want = [g.B, g.OH, g.OW, g.C];
     if (d.shape.length !== 4 || !d.shape.every((v, i) => v === want[i])) throw new ShapeMismatchError(`ABY3.${fn}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape(want)} for 'mask' of shape ${fmtShape(m.shape)}`);
-    const up = this.#map(d, (p) => unwindows(ring.concat([0, 1, 2, 3].map(() => ring.reshape(p, [1, p.size])), 0), g), d.encoding, m.shape);
+    const up = this.#map(d, (p) => unwindows(p, g), d.encoding, m.shape);
     return this.#h.mul(m, up);
   }
 }
