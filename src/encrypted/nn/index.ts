@@ -8,3 +8,4 @@ export { argmaxByPairs } from './argmax.js';
 export { backwardLayer, lossGradient, type Backward, type BackwardOptions, type LossGradientOptions } from './backward.js';
 export { sgd, amsgrad, amsgradIterations, flatConcat, flatSplit, type EncryptedOptimizer, type AmsgradOptions, type StepInfo } from './optimizers.js';
 export { privateTrain, trainStep, evaluatePrivately, poolBeforeRelu, trainingLayers, shuffled, type PrivateTrainOptions, type PrivateTrainResult, type PrivateDataset, type StepReport, type EpochReport } from './train.js';
+export { poolBeforeActivation } from './spec.js';

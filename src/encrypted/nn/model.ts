@@ -26,7 +26,7 @@ import { ReplicatedTensor } from '../tensor.js';
 import { convertModel, type ConvertedModel } from './convert.js';
 import { argmaxByPairs } from './argmax.js';
 import { forwardLayer } from './forward.js';
-import { LayerError, modelShapes, paramShapes, sourceIndex, type LayerSpec, type ModelSpec } from './spec.js';
+import { LayerError, modelShapes, poolBeforeActivation, paramShapes, sourceIndex, type LayerSpec, type ModelSpec } from './spec.js';
 
 export interface EncryptModelOptions {
   /** The player that holds the weights in the clear and secret-shares them (must not be a compute server). */
@@ -63,7 +63,6 @@ export interface ClassOptions {
   argmax?: 'pairs' | 'tree';
 }
 
-const ELEMENTWISE_MONOTONE = new Set(['relu', 'sigmoid']);
 /** Strictly increasing on the last axis: dropped before an argmax (the class is unchanged). */
 const ARGMAX_INVARIANT = new Set(['softmax', 'sigmoid', 'identity']);
 
@@ -76,13 +75,7 @@ const ARGMAX_INVARIANT = new Set(['softmax', 'sigmoid', 'identity']);
  * change the argmax (softmax, sigmoid) are dropped too.
  */
 export function inferencePlan(layers: readonly LayerSpec[], forClass = false): number[] {
-  const order = layers.map((_, i) => i).filter((i) => layers[i]!.kind !== 'identity');
-  for (let k = 0; k + 1 < order.length; k++) {
-    if (ELEMENTWISE_MONOTONE.has(layers[order[k]!]!.kind) && layers[order[k + 1]!]!.kind === 'maxPool2x2') {
-      [order[k], order[k + 1]] = [order[k + 1]!, order[k]!];
-      k = Math.max(-1, k - 2); // the activation may move past another pool
-    }
-  }
+  const order = poolBeforeActivation(layers, layers.map((_, i) => i).filter((i) => layers[i]!.kind !== 'identity'));
   if (forClass) while (order.length > 0 && ARGMAX_INVARIANT.has(layers[order[order.length - 1]!]!.kind)) order.pop();
   return order;
 }

@@ -183,3 +183,25 @@ export function modelShapes(model: ModelSpec): { inputs: number[][]; output: num
   });
   return { inputs, output: s };
 }
+
+/** Elementwise nondecreasing activations: maxpool(f(x)) = f(maxpool(x)). */
+const MONOTONE_ACTIVATIONS: ReadonlySet<LayerKind> = new Set<LayerKind>(['relu', 'sigmoid']);
+
+/**
+ * `order` (spec positions) with every elementwise nondecreasing activation
+ * (relu, sigmoid) that is directly followed by a 2x2 max pool moved after
+ * it: the same function (maxpool(f(x)) = f(maxpool(x))), and the activation
+ * then runs on a quarter of the elements. Only weightless layers move, so
+ * the weights still index the spec's layers. Used by private prediction
+ * (model.ts) and private training (train.ts) alike.
+ */
+export function poolBeforeActivation(layers: readonly LayerSpec[], order: readonly number[] = layers.map((_, i) => i)): number[] {
+  const out = [...order];
+  for (let k = 0; k + 1 < out.length; k++) {
+    if (MONOTONE_ACTIVATIONS.has(layers[out[k]!]!.kind) && layers[out[k + 1]!]!.kind === 'maxPool2x2') {
+      [out[k], out[k + 1]] = [out[k + 1]!, out[k]!];
+      k = Math.max(-1, k - 2); // the activation may move past another pool
+    }
+  }
+  return out;
+}
