@@ -10,7 +10,8 @@ import { describe, fmtShape, SensitivityError, ShapeMismatchError } from '../err
 import { checkShapeArg } from '../fixed.js';
 import type { Player } from '../player.js';
 import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type Sensitivity } from '../tensor.js';
-import { andShares, type Aby3Net, type BitParts, inputShares, mapBits, notShares, planeToWords, type RingParts, u32, wordsToPlane, xorShares } from './aby3-binary.js';
+import { type Aby3Net, type BitParts, inputShares, mapBits, notShares, planeToWords, type RingParts, u32, wordsToPlane, xorShares } from './aby3-binary.js';
+import { andShares } from './aby3-and.js';
 import { nonlinear, selectParts, signBit } from './aby3-nonlinear.js';
 import { intersectSensitivity } from './base.js';
 
