@@ -136,6 +136,17 @@ export function addRing(o: usize, a: usize, b: usize, n: i32, L: i32): void {
   }
 }
 
+/** o = a - b (ring subtraction, L limbs). */
+export function subRing(o: usize, a: usize, b: usize, n: i32, L: i32): void {
+  for (let e = 0; e < n; e++) {
+    const off = (<usize>(e * L)) << 3;
+    const al = load<u64>(a + off);
+    const bl = load<u64>(b + off);
+    if (L == 2) store<u64>(o + off, load<u64>(a + off, 8) - load<u64>(b + off, 8) - <u64>(al < bl), 8);
+    store<u64>(o + off, al - bl);
+  }
+}
+
 /**
  * The two messages of an OT sender in bit injection: with the choice plane
  * c = c0 ^ c1 (c1 may be 0: absent) and w = wa + wb (wb may be 0: absent;

@@ -10,7 +10,7 @@
  * and a message the transport hands over as the very bytes sent is not
  * copied back in (its block is reused).
  */
-import { Prg } from '../../crypto/prg.js';
+import { prfBytes } from '../../crypto/prf-async.js';
 import { type Aby3Net, type BitParts, I3, mod3, toWords } from './aby3-binary.js';
 import { BitSpace } from './bit-memory.js';
 
@@ -27,12 +27,13 @@ export const opOf = (x: Slots, y: Slots, i: number, off = 0): AndOp => {
 };
 
 /**
- * Move `words` Uint32 words at `ptr` (where `from` executes) to `to`, under
- * message `key`. Resolves with the block at `to` (0 elsewhere): the sender's
- * block itself when the transport delivered the very bytes sent.
+ * Move `words` Uint32 words at `ptr` (where `from` executes; `msg`, when
+ * given, is a copy already taken) to `to`, under message `key`. Resolves
+ * with the block at `to` (0 elsewhere): the sender's block itself when the
+ * transport delivered the very bytes sent.
  */
-export async function moveBlock(net: Aby3Net, sp: BitSpace, from: number, to: number, key: string, ptr: number, words: number): Promise<number> {
-  const out = net.local(from) ? sp.take(ptr, 4 * words) : undefined;
+export async function moveBlock(net: Aby3Net, sp: BitSpace, from: number, to: number, key: string, ptr: number, words: number, msg?: Uint8Array): Promise<number> {
+  const out = net.local(from) ? msg ?? sp.take(ptr, 4 * words) : undefined;
   const got = await net.moveBytes(from, to, key, out);
   if (!net.local(to)) return 0;
   if (got === out) return ptr;
@@ -40,54 +41,90 @@ export async function moveBlock(net: Aby3Net, sp: BitSpace, from: number, to: nu
 }
 
 /**
+ * The three PRF streams of an AND round under `key`: F(k_j, `${key}/and`) of
+ * `words` Uint32 words for j = 0, 1, 2, undefined where neither server j nor
+ * j+1 executes. Computed on the thread pool (prf-async.ts): request them
+ * early, await them when the round starts.
+ */
+export function andMasks(net: Aby3Net, key: string, words: number): Promise<(Uint8Array | undefined)[]> {
+  return handled(Promise.all(I3.map((j) => (net.local(j) || net.local(j + 1) ? prfBytes(net.key(j), `${key}/and`, 4 * words) : undefined))));
+}
+
+/** `p`, marked handled (a prefetched stream whose op fails first must not end the process); awaiting it still throws. */
+export function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/** Words per block of an AND round: the PRF streams are produced and consumed 64 KiB at a time, in cache. */
+const BLOCK = 16384;
+
+/**
  * One AND round over K blocks of W words: server i computes
  * z_i = F(k_i) ^ F(k_(i-1)) ^ xi yi ^ xi yj ^ xj yi (block t's operands
- * ops(i)[t]), sends it to server i-1 (message `${key}/z${i}`, PRF nonce
- * `${key}/and`) and holds (z_i, z_(i+1)). Resolves with the result's slots.
+ * ops(i)[t]), sends it to server i-1 (message `${key}/z${i}`) and holds
+ * (z_i, z_(i+1)). `masks` are the round's PRF streams (andMasks(net, key,
+ * K W)). Resolves with the result's slots.
+ *
+ * The words are computed BLOCK at a time: the three PRF streams' next words
+ * copied into a small scratch, then every executing server's message words there
+ * (the servers share streams and operand components, so they are read while
+ * in cache), then copied into the messages.
  */
-export async function andRound(net: Aby3Net, sp: BitSpace, key: string, K: number, W: number, ops: (i: number) => readonly AndOp[]): Promise<Slots> {
-  const bytes = 4 * K * W;
+export async function andRound(net: Aby3Net, sp: BitSpace, key: string, K: number, W: number, ops: (i: number) => readonly AndOp[], masks: Promise<(Uint8Array | undefined)[]>): Promise<Slots> {
+  const total = K * W;
   const k = sp.k;
-  // stream j (key of servers j and j+1) serves servers j and j+1
-  const stream = I3.map((j) => {
-    if (!net.local(j) && !net.local(j + 1)) return 0;
-    const p = sp.alloc(bytes);
-    Prg.derive(net.key(j), `${key}/and`).fill(new Uint8Array(sp.heap.bytes().buffer, p, bytes));
-    return p;
-  });
+  const servers = I3.filter((i) => net.local(i));
+  const lists: (readonly AndOp[])[] = [];
+  for (const i of servers) {
+    lists[i] = ops(i);
+    if (lists[i]!.length !== K) throw new Error(`${net.id}: internal error: server${i} has ${lists[i]!.length} AND operands, expected ${K}`);
+  }
   let zero = 0;
-  const z = I3.map((i) => {
-    if (!net.local(i)) return 0;
-    const list = ops(i);
-    if (list.length !== K) throw new Error(`${net.id}: internal error: server${i} has ${list.length} AND operands, expected ${K}`);
-    const out = sp.alloc(bytes);
-    const [m1, m2] = [stream[i]!, stream[mod3(i - 1)]!];
-    list.forEach((o, t) => {
-      const at = t * 4 * W;
-      const products = (o.xi && o.yi ? 1 : 0) + (o.xi && o.yj ? 1 : 0) + (o.xj && o.yi ? 1 : 0);
-      if (products <= 1) {
-        // at most one cross term (the sign circuit's generate round): the product present, if any
-        const [u, v] = o.xi && o.yi ? [o.xi, o.yi] : o.xi && o.yj ? [o.xi, o.yj] : o.xj && o.yi ? [o.xj, o.yi] : [0, 0];
-        k.and1(out + at, m1 + at, m2 + at, u, v, W);
-      } else {
-        if (zero === 0) zero = zeroBlock(sp, 4 * W);
-        k.and4(out + at, m1 + at, m2 + at, o.xi || zero, o.xj || zero, o.yi || zero, o.yj || zero, W);
+  if (servers.some((i) => lists[i]!.some((o) => products(o) > 1 && !(o.xi && o.xj && o.yi && o.yj)))) zero = zeroBlock(sp, 4 * W);
+  const scratch = sp.alloc(12 * Math.min(BLOCK, total));
+  const S = I3.map((j) => scratch + 4 * j * Math.min(BLOCK, total));
+  const z = I3.map((i) => (net.local(i) ? sp.alloc(4 * total) : 0));
+  const msg = I3.map((i) => (net.local(i) ? new Uint8Array(4 * total) : undefined));
+  // stream j (key of servers j and j+1) serves servers j and j+1
+  const prf = await masks;
+  const mem = sp.heap.bytes(); // no allocation below: the view stays valid
+  for (let b0 = 0; b0 < total; b0 += BLOCK) {
+    const b1 = Math.min(total, b0 + BLOCK);
+    for (const j of I3) if (prf[j] !== undefined) mem.set(prf[j]!.subarray(4 * b0, 4 * b1), S[j]!);
+    for (let t = Math.floor(b0 / W); t * W < b1; t++) {
+      const lo = Math.max(b0, t * W);
+      const len = Math.min(b1, (t + 1) * W) - lo;
+      const at = (p: number): number => (p === 0 ? 0 : p + 4 * (lo - t * W));
+      for (const i of servers) {
+        const o = lists[i]![t]!;
+        const [out, m1, m2] = [z[i]! + 4 * lo, S[i]! + 4 * (lo - b0), S[mod3(i - 1)]! + 4 * (lo - b0)];
+        if (products(o) <= 1) {
+          // at most one cross term (the sign circuit's generate round): the product present, if any
+          const [u, v] = o.xi && o.yi ? [o.xi, o.yi] : o.xi && o.yj ? [o.xi, o.yj] : o.xj && o.yi ? [o.xj, o.yi] : [0, 0];
+          k.and1(out, m1, m2, at(u), at(v), len);
+        } else {
+          const zz = zero + 4 * (lo - t * W);
+          k.and4(out, m1, m2, at(o.xi) || zz, at(o.xj) || zz, at(o.yi) || zz, at(o.yj) || zz, len);
+        }
       }
-    });
-    return out;
-  });
-  for (const p of stream) if (p !== 0) sp.free(p);
+    }
+    for (const i of servers) msg[i]!.set(mem.subarray(z[i]! + 4 * b0, z[i]! + 4 * b1), 4 * b0);
+  }
+  sp.free(scratch);
   if (zero !== 0) sp.free(zero);
-  const got = await Promise.all(I3.map((i) => moveBlock(net, sp, i, mod3(i - 1), `${key}/z${i}`, z[i]!, K * W)));
+  const got = await Promise.all(I3.map((i) => moveBlock(net, sp, i, mod3(i - 1), `${key}/z${i}`, z[i]!, total, msg[i])));
   // got[i] is z_i where server i-1 executes
   const slots: Slots = [0, 0, 0, 0, 0, 0];
-  for (const i of I3) {
-    if (!net.local(i)) continue;
+  for (const i of servers) {
     slots[2 * i] = z[i]!;
     slots[2 * i + 1] = got[(i + 1) % 3]!;
   }
   return slots;
 }
+
+/** The number of cross terms of an AND operand (products of present components). */
+const products = (o: AndOp): number => (o.xi && o.yi ? 1 : 0) + (o.xi && o.yj ? 1 : 0) + (o.xj && o.yi ? 1 : 0);
 
 function zeroBlock(sp: BitSpace, bytes: number): number {
   const p = sp.alloc(bytes);
@@ -128,7 +165,7 @@ export async function andShares(net: Aby3Net, x: BitParts, y: BitParts, len: num
     const X: number[] = [0, 0, 0, 0, 0, 0];
     const Y: number[] = [0, 0, 0, 0, 0, 0];
     for (const i of I3) if (net.local(i)) [[X[2 * i], X[2 * i + 1]], [Y[2 * i], Y[2 * i + 1]]] = [put(x, i), put(y, i)];
-    const z = await andRound(net, sp, key, 1, len, (i) => [opOf(X, Y, i)]);
+    const z = await andRound(net, sp, key, 1, len, (i) => [opOf(X, Y, i)], andMasks(net, key, len));
     return z.map((p) => (p === 0 ? undefined : new Uint32Array(sp.take(p, 4 * len).buffer)));
   } finally {
     sp.release();

@@ -28,9 +28,10 @@
  * The vectors live in a bit workspace (bit-memory.ts) for the op; each step
  * is one kernel (bit-kernels.ts / bitplanes.wasm: otSend, otHelp, otRecv).
  */
-import { Prg } from '../../crypto/prg.js';
+import { prfBytes } from '../../crypto/prf-async.js';
 import { RingTensor } from '../../ring/index.js';
 import { type Aby3Net, type BitParts, type RingParts, planeWords } from './aby3-binary.js';
+import { handled } from './aby3-and.js';
 import { BitSpace } from './bit-memory.js';
 
 /** Bytes each server sends in `bitInject` for n elements of E bytes (w = undefined: the constant 1). */
@@ -59,11 +60,14 @@ async function inject(net: Aby3Net, sp: BitSpace, b: BitParts, w: RingParts | un
   const k = sp.k;
   const [l0, l1, l2] = [net.local(0), net.local(1), net.local(2)];
   const ot2 = w !== undefined;
-  const prf = (key_: number, nonce: string): number => {
-    const p = sp.alloc(bytes);
-    Prg.derive(net.key(key_), nonce).fill(new Uint8Array(sp.heap.bytes().buffer, p, bytes));
-    return p;
-  };
+  // the PRF streams, requested at once (computed on the thread pool), each where its key's servers execute
+  const want = (j: number, nonce: string, cond: boolean): Promise<Uint8Array> | undefined => (cond && (net.local(j) || net.local(j + 1)) ? handled(prfBytes(net.key(j), `${key}/${nonce}`, bytes)) : undefined);
+  const streams = new Map<string, Promise<Uint8Array> | undefined>([
+    ['rho', want(2, 'rho', true)], ['pad0', want(2, 'pad0', true)], ['pad1', want(2, 'pad1', true)],
+    ['sigma', want(1, 'sigma', ot2)], ['pad0\'', want(1, 'pad0', ot2)], ['pad1\'', want(1, 'pad1', ot2)],
+    ['tau', want(0, 'tau', true)], ['tau2', want(0, 'tau2', ot2)],
+  ]);
+  const prf = async (name: string): Promise<number> => sp.put(await streams.get(name)!);
   const W = planeWords(n);
   const plane = (s: number): number => {
     const p = b[s];
@@ -75,8 +79,8 @@ async function inject(net: Aby3Net, sp: BitSpace, b: BitParts, w: RingParts | un
   let rho = 0;
   let [m0, m1, help1] = [0, 0, 0];
   if (l0 || l2) {
-    rho = prf(2, `${key}/rho`);
-    const [pad0, pad1] = [prf(2, `${key}/pad0`), prf(2, `${key}/pad1`)];
+    rho = await prf('rho');
+    const [pad0, pad1] = [await prf('pad0'), await prf('pad1')];
     if (l0) {
       [m0, m1] = [sp.alloc(bytes), sp.alloc(bytes)];
       k.otSend(m0, m1, plane(0), plane(1), ot2 ? ring(w[0]) : 0, ot2 ? ring(w[1]) : 0, rho, pad0, pad1, n, L);
@@ -87,8 +91,8 @@ async function inject(net: Aby3Net, sp: BitSpace, b: BitParts, w: RingParts | un
   let sigma = 0;
   let [n0, n1, help2] = [0, 0, 0];
   if (ot2 && (l1 || l2)) {
-    sigma = prf(1, `${key}/sigma`);
-    const [pad0, pad1] = [prf(1, `${key}/pad0`), prf(1, `${key}/pad1`)];
+    sigma = await prf('sigma');
+    const [pad0, pad1] = [await prf('pad0\''), await prf('pad1\'')];
     if (l2) {
       [n0, n1] = [sp.alloc(bytes), sp.alloc(bytes)];
       k.otSend(n0, n1, plane(4), plane(5), ring(w[4]), 0, sigma, pad0, pad1, n, L);
@@ -105,8 +109,8 @@ async function inject(net: Aby3Net, sp: BitSpace, b: BitParts, w: RingParts | un
     ot2 ? mv(1, 0, 'ot2h', help2) : 0,
   ]);
   // round 2: the receivers' results re-randomised with tau, tau' from k0
-  const tau = l0 || l1 ? prf(0, `${key}/tau`) : 0;
-  const tau2 = ot2 && (l0 || l1) ? prf(0, `${key}/tau2`) : 0;
+  const tau = l0 || l1 ? await prf('tau') : 0;
+  const tau2 = ot2 && (l0 || l1) ? await prf('tau2') : 0;
   let e0 = 0;
   let e2 = 0;
   // e2 = sigma + v1 - tau' (v1 - tau for w = 1), v1 = pick(b2: slot 3) - pad

@@ -29,27 +29,34 @@
  */
 import type { RingTensor } from '../../ring/index.js';
 import { type Aby3Net, type BitParts, I3, planeWords, type RingParts } from './aby3-binary.js';
-import { andRound, moveBlock, opOf, type Slots, xorSlots } from './aby3-and.js';
+import { andMasks, andRound, handled, moveBlock, opOf, type Slots, xorSlots } from './aby3-and.js';
 import { BitSpace } from './bit-memory.js';
-import { Prg } from '../../crypto/prg.js';
+import { prfBytes } from '../../crypto/prf-async.js';
 
 /**
  * msb(x) of an arithmetic sharing (flat parts, n elements) as a boolean
- * sharing of one plane (W = ceil(n/32) words per slot). See the header.
+ * sharing of one plane (W = ceil(n/32) words per slot); msb(x - y) when `y`
+ * (flat parts of the same size) is given, the difference taken inside the
+ * workspace (the same messages as for the sharing x - y). See the header.
  */
-export async function msbShares(net: Aby3Net, x: RingParts, n: number, key: string): Promise<BitParts> {
+export async function msbShares(net: Aby3Net, x: RingParts, n: number, key: string, y?: RingParts): Promise<BitParts> {
   const sp = new BitSpace();
   try {
-    return await circuit(net, sp, x, n, key);
+    return await circuit(net, sp, x, y, n, key);
   } finally {
     sp.release();
   }
 }
 
-/** The bit planes of a ring tensor (n elements), in a new block of the workspace. */
-function planesOf(sp: BitSpace, t: RingTensor, n: number, W: number): number {
+/** The bit planes of a ring tensor t (n elements), or of t - u, in a new block of the workspace. */
+function planesOf(sp: BitSpace, t: RingTensor, u: RingTensor | undefined, n: number, W: number): number {
   const L = t.bits / 64;
   const src = sp.put(t.data);
+  if (u !== undefined) {
+    const q = sp.put(u.data);
+    sp.k.subRing(src, src, q, n, L);
+    sp.free(q);
+  }
   const tmp = sp.alloc(1024);
   const out = sp.alloc(4 * t.bits * W);
   sp.k.toPlanes(src, n, L, t.bits, W, out, tmp);
@@ -58,42 +65,49 @@ function planesOf(sp: BitSpace, t: RingTensor, n: number, W: number): number {
   return out;
 }
 
-async function circuit(net: Aby3Net, sp: BitSpace, x: RingParts, n: number, key: string): Promise<BitParts> {
+async function circuit(net: Aby3Net, sp: BitSpace, x: RingParts, y: RingParts | undefined, n: number, key: string): Promise<BitParts> {
   const l = net.bits;
   const W = planeWords(n);
   const m = l - 1;
   const plane = 4 * W; // bytes per plane
   const [l0, l1, l2] = I3.map((i) => net.local(i));
   const k = sp.k;
+  // every PRF stream of the circuit depends only on keys and nonces: requested now, computed on the
+  // thread pool while the transposes and the earlier rounds run
+  const a1Stream = l0 || l1 ? handled(prfBytes(net.key(0), `${key}/a/in`, l * plane)) : undefined;
+  const genMasks = andMasks(net, `${key}/g`, m * W);
+  const treeMasks = treeLevels(m).map((K, level) => andMasks(net, `${key}/t${level}`, K * W));
 
-  // a = x0 + x1 at server0, as planes, input as (a0, a1, 0): one message, server0 to server2 (PRF nonce `${key}/a/in`)
-  let a1 = 0;
-  if (l0 || l1) {
-    a1 = sp.alloc(l * plane);
-    Prg.derive(net.key(0), `${key}/a/in`).fill(new Uint8Array(sp.heap.bytes().buffer, a1, l * plane));
-  }
+  // a = x0 + x1 (- y0 - y1) at server0, as planes, input as (a0, a1, 0): one message, server0 to server2 (PRF nonce `${key}/a/in`)
   let a0 = 0;
   if (l0) {
-    const p0 = sp.put(x[0]!.data);
-    const p1 = sp.put(x[1]!.data);
-    k.addRing(p0, p0, p1, n, l / 64);
+    const L = l / 64;
+    const [p0, p1] = [sp.put(x[0]!.data), sp.put(x[1]!.data)];
+    k.addRing(p0, p0, p1, n, L);
+    if (y !== undefined) {
+      const [q0, q1] = [sp.put(y[0]!.data), sp.put(y[1]!.data)];
+      k.subRing(p0, p0, q0, n, L);
+      k.subRing(p0, p0, q1, n, L);
+      [q0, q1].forEach((q) => sp.free(q));
+    }
     const tmp = sp.alloc(1024);
     a0 = sp.alloc(l * plane);
-    k.toPlanes(p0, n, l / 64, l, W, a0, tmp);
+    k.toPlanes(p0, n, L, l, W, a0, tmp);
     [p0, p1, tmp].forEach((p) => sp.free(p));
-    k.xor2(a0, a0, a1, l * W);
   }
-  a0 = (await moveBlock(net, sp, 0, 2, `${key}/a/in0`, a0, l * W)) || a0;
-
-  // b = x2 at servers 1 (slot 3) and 2 (slot 4)
+  // b = x2 (- y2) at servers 1 (slot 3) and 2 (slot 4)
   let b2 = 0;
-  if (l1) b2 = planesOf(sp, x[3]!, n, W);
-  if (l2 && !(l1 && sameWords(x[3]!, x[4]!))) b2 = planesOf(sp, x[4]!, n, W);
+  if (l1) b2 = planesOf(sp, x[3]!, y?.[3], n, W);
+  if (l2 && !(l1 && sameWords(x[3]!, x[4]!) && (y === undefined || sameWords(y[3]!, y[4]!)))) b2 = planesOf(sp, x[4]!, y?.[4], n, W);
+
+  const a1 = a1Stream === undefined ? 0 : sp.put(await a1Stream);
+  if (l0) k.xor2(a0, a0, a1, l * W);
+  a0 = (await moveBlock(net, sp, 0, 2, `${key}/a/in0`, a0, l * W)) || a0;
 
   // generate: g = a & b over planes 0..m-1 (one block of m W words); zero components are 0
   const A: Slots = [l0 ? a0 : 0, l0 ? a1 : 0, l1 ? a1 : 0, 0, 0, l2 ? a0 : 0];
   const B: Slots = [0, 0, 0, l1 ? b2 : 0, l2 ? b2 : 0, 0];
-  const G = await andRound(net, sp, `${key}/g`, 1, m * W, (i) => [opOf(A, B, i)]);
+  const G = await andRound(net, sp, `${key}/g`, 1, m * W, (i) => [opOf(A, B, i)], genMasks);
   const P: Slots = [l0 ? a0 : 0, l0 ? a1 : 0, l1 ? a1 : 0, l1 ? b2 : 0, l2 ? b2 : 0, l2 ? a0 : 0];
   const at = (s: Slots, j: number): Slots => s.map((p) => (p === 0 ? 0 : p + j * plane));
 
@@ -110,7 +124,8 @@ async function circuit(net: Aby3Net, sp: BitSpace, x: RingParts, n: number, key:
       ands.push([hi.p!, lo.g]);
       if (lo.p !== undefined) ands.push([hi.p!, lo.p]);
     }
-    const Z = await andRound(net, sp, `${key}/t${level}`, ands.length, W, (i) => ands.map(([u, v]) => opOf(u, v, i)));
+    if (ands.length !== treeLevels(m)[level]) throw new Error(`${net.id}: internal error: tree level ${level} has ${ands.length} ANDs`);
+    const Z = await andRound(net, sp, `${key}/t${level}`, ands.length, W, (i) => ands.map(([u, v]) => opOf(u, v, i)), treeMasks[level]!);
     const next: Group[] = [];
     let z = 0;
     for (let q = 0; q < pairs; q++) {
@@ -132,6 +147,16 @@ async function circuit(net: Aby3Net, sp: BitSpace, x: RingParts, n: number, key:
     if (a === undefined) taken.set(p, (a = new Uint32Array(sp.take(p, plane).buffer)));
     return a;
   });
+}
+
+/**
+ * The number of ANDed planes of each tree level over m groups: a level pairs
+ * its groups, two ANDs per pair except one for the pair holding bit 0.
+ */
+export function treeLevels(m: number): number[] {
+  const out: number[] = [];
+  for (let g = m; g > 1; g = Math.floor(g / 2) + (g % 2)) out.push(2 * Math.floor(g / 2) - 1);
+  return out;
 }
 
 /** Whether two ring tensors are views of the same words (one component received once and held by two servers here). */

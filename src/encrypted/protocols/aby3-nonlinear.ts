@@ -17,9 +17,9 @@ const view = (p: RingTensor, shape: readonly number[]): RingTensor => new RingTe
 const flat = (x: RingParts, n: number): RingParts => x.map((p) => (p === undefined ? undefined : view(p, [n])));
 const shaped = (x: RingParts, shape: readonly number[]): RingParts => x.map((p) => (p === undefined ? undefined : view(p, shape)));
 
-/** msb(x) (1 for a negative two's-complement encoding) as a boolean-shared plane. */
-export function signBit(net: Aby3Net, x: RingParts, n: number, key: string): Promise<BitParts> {
-  return msbShares(net, flat(x, n), n, `${key}/msb`);
+/** msb(x) (1 for a negative two's-complement encoding), or msb(x - y), as a boolean-shared plane. */
+export function signBit(net: Aby3Net, x: RingParts, n: number, key: string, y?: RingParts): Promise<BitParts> {
+  return msbShares(net, flat(x, n), n, `${key}/msb`, y === undefined ? undefined : flat(y, n));
 }
 
 /** NOT of a one-plane sharing of n bits (the padding bits of the last word stay zero). */
@@ -32,11 +32,14 @@ export function notBit(b: BitParts, n: number): BitParts {
 
 /**
  * The nonlinear ops on flat arithmetic parts (n elements), reshaped to `shape`:
- * 'neg' = [x < 0], 'step' = [x >= 0], 'relu' = x [x >= 0] (0/1 results as ring integers).
+ * 'neg' = [x < 0], 'step' = [x >= 0], 'relu' = x [x >= 0] (0/1 results as ring
+ * integers); with `y` (same size, 'neg' only), [x - y < 0] (the same messages
+ * as 'neg' of the sharing x - y).
  */
-export async function nonlinear(net: Aby3Net, op: 'neg' | 'step' | 'relu', x: RingParts, shape: readonly number[], key: string): Promise<RingParts> {
+export async function nonlinear(net: Aby3Net, op: 'neg' | 'step' | 'relu', x: RingParts, shape: readonly number[], key: string, y?: RingParts): Promise<RingParts> {
   const n = shape.reduce((a, b) => a * b, 1);
-  const msb = await signBit(net, x, n, key);
+  if (y !== undefined && op !== 'neg') throw new Error(`${net.id}: internal error: a second operand for '${op}'`);
+  const msb = await signBit(net, x, n, key, y);
   const b = op === 'neg' ? msb : notBit(msb, n);
   return shaped(await bitInject(net, b, op === 'relu' ? flat(x, n) : undefined, n, `${key}/inj`), shape);
 }

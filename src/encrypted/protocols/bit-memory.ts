@@ -50,7 +50,14 @@ export class BitHeap {
       this.#top = (wasm['heapBase'] as () => number)();
       this.#buffer = () => mem.buffer;
       this.#grow = (need) => {
-        if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+        const have = mem.buffer.byteLength;
+        // at least by half the current size: few grow calls (each one is slow) while the high-water mark is reached
+        if (have >= need) return;
+        try {
+          mem.grow(Math.ceil(Math.max(need - have, have / 2) / PAGE));
+        } catch {
+          mem.grow(Math.ceil((need - have) / PAGE)); // near the maximum: only what is needed
+        }
       };
     } else {
       let buf = new ArrayBuffer(PAGE);
