@@ -10,7 +10,7 @@
  * and a message the transport hands over as the very bytes sent is not
  * copied back in (its block is reused).
  */
-import { prfBytes } from '../../crypto/prf-async.js';
+import { type PrfStream, prfStream } from '../../crypto/prf-worker.js';
 import { type Aby3Net, type BitParts, I3, mod3, toWords } from './aby3-binary.js';
 import { BitSpace } from './bit-memory.js';
 
@@ -40,20 +40,44 @@ export async function moveBlock(net: Aby3Net, sp: BitSpace, from: number, to: nu
   return sp.put(toWords(net, got!, words, key, mod3(from), mod3(to)));
 }
 
+/** The three PRF streams of an AND round (see andMasks); undefined where neither server j nor j+1 executes. */
+export type Masks = Promise<(PrfStream | undefined)[]>;
+
 /**
  * The three PRF streams of an AND round under `key`: F(k_j, `${key}/and`) of
- * `words` Uint32 words for j = 0, 1, 2, undefined where neither server j nor
- * j+1 executes. Computed on the thread pool (prf-async.ts): request them
- * early, await them when the round starts.
+ * `words` Uint32 words for j = 0, 1, 2, computed by the PRF worker
+ * (prf-worker.ts): request them early, pass them to the round, which
+ * releases them. Tracked by `streams` (released there if the op fails first).
  */
-export function andMasks(net: Aby3Net, key: string, words: number): Promise<(Uint8Array | undefined)[]> {
-  return handled(Promise.all(I3.map((j) => (net.local(j) || net.local(j + 1) ? prfBytes(net.key(j), `${key}/and`, 4 * words) : undefined))));
+export function andMasks(net: Aby3Net, key: string, words: number, streams: Streams): Masks {
+  return streams.track(Promise.all(I3.map((j) => (net.local(j) || net.local(j + 1) ? prfStream(net.key(j), `${key}/and`, 4 * words) : undefined))));
 }
 
-/** `p`, marked handled (a prefetched stream whose op fails first must not end the process); awaiting it still throws. */
-export function handled<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
-  return p;
+/**
+ * The PRF streams an op requested: each is released once, by its consumer
+ * or, for those an early failure left unconsumed, by `releaseAll()` (in the
+ * op's finally).
+ */
+export class Streams {
+  readonly #all: Promise<unknown>[] = [];
+
+  /** Request PRF(key, nonce) of `bytes` bytes (see prf-worker.ts). */
+  get(key: Uint8Array, nonce: string, bytes: number): Promise<PrfStream> {
+    return this.track(prfStream(key, nonce, bytes));
+  }
+
+  track<T>(p: Promise<T>): Promise<T> {
+    p.catch(() => undefined); // a stream the op never awaits (it failed first) must not end the process
+    this.#all.push(p);
+    return p;
+  }
+
+  releaseAll(): void {
+    const drop = (v: unknown): void => {
+      for (const s of Array.isArray(v) ? v : [v]) (s as PrfStream | undefined)?.release();
+    };
+    for (const p of this.#all) p.then(drop, () => undefined);
+  }
 }
 
 /** Words per block of an AND round: the PRF streams are produced and consumed 64 KiB at a time, in cache. */
@@ -71,7 +95,7 @@ const BLOCK = 16384;
  * (the servers share streams and operand components, so they are read while
  * in cache), then copied into the messages.
  */
-export async function andRound(net: Aby3Net, sp: BitSpace, key: string, K: number, W: number, ops: (i: number) => readonly AndOp[], masks: Promise<(Uint8Array | undefined)[]>): Promise<Slots> {
+export async function andRound(net: Aby3Net, sp: BitSpace, key: string, K: number, W: number, ops: (i: number) => readonly AndOp[], masks: Masks): Promise<Slots> {
   const total = K * W;
   const k = sp.k;
   const servers = I3.filter((i) => net.local(i));
@@ -91,7 +115,7 @@ export async function andRound(net: Aby3Net, sp: BitSpace, key: string, K: numbe
   const mem = sp.heap.bytes(); // no allocation below: the view stays valid
   for (let b0 = 0; b0 < total; b0 += BLOCK) {
     const b1 = Math.min(total, b0 + BLOCK);
-    for (const j of I3) if (prf[j] !== undefined) mem.set(prf[j]!.subarray(4 * b0, 4 * b1), S[j]!);
+    for (const j of I3) if (prf[j] !== undefined) mem.set(prf[j]!.bytes.subarray(4 * b0, 4 * b1), S[j]!);
     for (let t = Math.floor(b0 / W); t * W < b1; t++) {
       const lo = Math.max(b0, t * W);
       const len = Math.min(b1, (t + 1) * W) - lo;
@@ -111,6 +135,7 @@ export async function andRound(net: Aby3Net, sp: BitSpace, key: string, K: numbe
     }
     for (const i of servers) msg[i]!.set(mem.subarray(z[i]! + 4 * b0, z[i]! + 4 * b1), 4 * b0);
   }
+  for (const m of prf) m?.release();
   sp.free(scratch);
   if (zero !== 0) sp.free(zero);
   const got = await Promise.all(I3.map((i) => moveBlock(net, sp, i, mod3(i - 1), `${key}/z${i}`, z[i]!, total, msg[i])));
@@ -157,6 +182,7 @@ export function xorSlots(sp: BitSpace, a: Slots, b: Slots, words: number): Slots
  */
 export async function andShares(net: Aby3Net, x: BitParts, y: BitParts, len: number, key: string): Promise<BitParts> {
   const sp = new BitSpace();
+  const streams = new Streams();
   try {
     const put = (s: BitParts, i: number): number[] => [s[2 * i], s[2 * i + 1]].map((p) => {
       if (p === undefined || p.length !== len) throw new Error(`${net.id}: internal error: AND operand of server${i} missing or not ${len} words`);
@@ -165,9 +191,10 @@ export async function andShares(net: Aby3Net, x: BitParts, y: BitParts, len: num
     const X: number[] = [0, 0, 0, 0, 0, 0];
     const Y: number[] = [0, 0, 0, 0, 0, 0];
     for (const i of I3) if (net.local(i)) [[X[2 * i], X[2 * i + 1]], [Y[2 * i], Y[2 * i + 1]]] = [put(x, i), put(y, i)];
-    const z = await andRound(net, sp, key, 1, len, (i) => [opOf(X, Y, i)], andMasks(net, key, len));
+    const z = await andRound(net, sp, key, 1, len, (i) => [opOf(X, Y, i)], andMasks(net, key, len, streams));
     return z.map((p) => (p === 0 ? undefined : new Uint32Array(sp.take(p, 4 * len).buffer)));
   } finally {
+    streams.releaseAll();
     sp.release();
   }
 }

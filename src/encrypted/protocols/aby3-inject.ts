@@ -28,10 +28,10 @@
  * The vectors live in a bit workspace (bit-memory.ts) for the op; each step
  * is one kernel (bit-kernels.ts / bitplanes.wasm: otSend, otHelp, otRecv).
  */
-import { prfBytes } from '../../crypto/prf-async.js';
 import { RingTensor } from '../../ring/index.js';
 import { type Aby3Net, type BitParts, type RingParts, planeWords } from './aby3-binary.js';
-import { handled } from './aby3-and.js';
+import { type PrfStream } from '../../crypto/prf-worker.js';
+import { Streams } from './aby3-and.js';
 import { BitSpace } from './bit-memory.js';
 
 /** Bytes each server sends in `bitInject` for n elements of E bytes (w = undefined: the constant 1). */
@@ -46,28 +46,35 @@ export function bitInjectBytes(n: number, E: number, one: boolean): [number, num
  */
 export async function bitInject(net: Aby3Net, b: BitParts, w: RingParts | undefined, n: number, key: string): Promise<RingParts> {
   const sp = new BitSpace();
+  const streams = new Streams();
   try {
-    return await inject(net, sp, b, w, n, key);
+    return await inject(net, sp, streams, b, w, n, key);
   } finally {
+    streams.releaseAll();
     sp.release();
   }
 }
 
-async function inject(net: Aby3Net, sp: BitSpace, b: BitParts, w: RingParts | undefined, n: number, key: string): Promise<RingParts> {
+async function inject(net: Aby3Net, sp: BitSpace, streams: Streams, b: BitParts, w: RingParts | undefined, n: number, key: string): Promise<RingParts> {
   const bits = net.bits;
   const L = bits / 64;
   const bytes = 8 * L * n;
   const k = sp.k;
   const [l0, l1, l2] = [net.local(0), net.local(1), net.local(2)];
   const ot2 = w !== undefined;
-  // the PRF streams, requested at once (computed on the thread pool), each where its key's servers execute
-  const want = (j: number, nonce: string, cond: boolean): Promise<Uint8Array> | undefined => (cond && (net.local(j) || net.local(j + 1)) ? handled(prfBytes(net.key(j), `${key}/${nonce}`, bytes)) : undefined);
-  const streams = new Map<string, Promise<Uint8Array> | undefined>([
+  // the PRF streams, requested at once (computed by the PRF worker), each where its key's servers execute
+  const want = (j: number, nonce: string, cond: boolean): Promise<PrfStream> | undefined => (cond && (net.local(j) || net.local(j + 1)) ? streams.get(net.key(j), `${key}/${nonce}`, bytes) : undefined);
+  const prfs = new Map<string, Promise<PrfStream> | undefined>([
     ['rho', want(2, 'rho', true)], ['pad0', want(2, 'pad0', true)], ['pad1', want(2, 'pad1', true)],
     ['sigma', want(1, 'sigma', ot2)], ['pad0\'', want(1, 'pad0', ot2)], ['pad1\'', want(1, 'pad1', ot2)],
     ['tau', want(0, 'tau', true)], ['tau2', want(0, 'tau2', ot2)],
   ]);
-  const prf = async (name: string): Promise<number> => sp.put(await streams.get(name)!);
+  const prf = async (name: string): Promise<number> => {
+    const s = await prfs.get(name)!;
+    const p = sp.put(s.bytes);
+    s.release();
+    return p;
+  };
   const W = planeWords(n);
   const plane = (s: number): number => {
     const p = b[s];

@@ -29,9 +29,8 @@
  */
 import type { RingTensor } from '../../ring/index.js';
 import { type Aby3Net, type BitParts, I3, planeWords, type RingParts } from './aby3-binary.js';
-import { andMasks, andRound, handled, moveBlock, opOf, type Slots, xorSlots } from './aby3-and.js';
+import { andMasks, andRound, moveBlock, opOf, type Slots, Streams, xorSlots } from './aby3-and.js';
 import { BitSpace } from './bit-memory.js';
-import { prfBytes } from '../../crypto/prf-async.js';
 
 /**
  * msb(x) of an arithmetic sharing (flat parts, n elements) as a boolean
@@ -41,9 +40,11 @@ import { prfBytes } from '../../crypto/prf-async.js';
  */
 export async function msbShares(net: Aby3Net, x: RingParts, n: number, key: string, y?: RingParts): Promise<BitParts> {
   const sp = new BitSpace();
+  const streams = new Streams();
   try {
-    return await circuit(net, sp, x, y, n, key);
+    return await circuit(net, sp, streams, x, y, n, key);
   } finally {
+    streams.releaseAll();
     sp.release();
   }
 }
@@ -65,18 +66,18 @@ function planesOf(sp: BitSpace, t: RingTensor, u: RingTensor | undefined, n: num
   return out;
 }
 
-async function circuit(net: Aby3Net, sp: BitSpace, x: RingParts, y: RingParts | undefined, n: number, key: string): Promise<BitParts> {
+async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, x: RingParts, y: RingParts | undefined, n: number, key: string): Promise<BitParts> {
   const l = net.bits;
   const W = planeWords(n);
   const m = l - 1;
   const plane = 4 * W; // bytes per plane
   const [l0, l1, l2] = I3.map((i) => net.local(i));
   const k = sp.k;
-  // every PRF stream of the circuit depends only on keys and nonces: requested now, computed on the
-  // thread pool while the transposes and the earlier rounds run
-  const a1Stream = l0 || l1 ? handled(prfBytes(net.key(0), `${key}/a/in`, l * plane)) : undefined;
-  const genMasks = andMasks(net, `${key}/g`, m * W);
-  const treeMasks = treeLevels(m).map((K, level) => andMasks(net, `${key}/t${level}`, K * W));
+  // every PRF stream of the circuit depends only on keys and nonces: requested now, computed by the
+  // PRF worker while the transposes and the earlier rounds run
+  const a1Stream = l0 || l1 ? streams.get(net.key(0), `${key}/a/in`, l * plane) : undefined;
+  const genMasks = andMasks(net, `${key}/g`, m * W, streams);
+  const treeMasks = treeLevels(m).map((K, level) => andMasks(net, `${key}/t${level}`, K * W, streams));
 
   // a = x0 + x1 (- y0 - y1) at server0, as planes, input as (a0, a1, 0): one message, server0 to server2 (PRF nonce `${key}/a/in`)
   let a0 = 0;
@@ -100,7 +101,12 @@ async function circuit(net: Aby3Net, sp: BitSpace, x: RingParts, y: RingParts | 
   if (l1) b2 = planesOf(sp, x[3]!, y?.[3], n, W);
   if (l2 && !(l1 && sameWords(x[3]!, x[4]!) && (y === undefined || sameWords(y[3]!, y[4]!)))) b2 = planesOf(sp, x[4]!, y?.[4], n, W);
 
-  const a1 = a1Stream === undefined ? 0 : sp.put(await a1Stream);
+  let a1 = 0;
+  if (a1Stream !== undefined) {
+    const s = await a1Stream;
+    a1 = sp.put(s.bytes);
+    s.release();
+  }
   if (l0) k.xor2(a0, a0, a1, l * W);
   a0 = (await moveBlock(net, sp, 0, 2, `${key}/a/in0`, a0, l * W)) || a0;
 
