@@ -44,6 +44,8 @@ parentPort.on('message', ({ id, key, iv, sab, off, len }) => {
 `;
 
 const MIN_CLASS = 12;
+/** Streams shorter than this are computed on the event loop. */
+const INLINE_BYTES = 65536;
 const pools: SharedArrayBuffer[][] = [];
 
 function takeBlock(bytes: number): [SharedArrayBuffer, number] {
@@ -106,8 +108,9 @@ export function prfStream(key: Uint8Array, nonce: string | bigint | number, byte
     Prg.derive(key, nonce).fill(stream.bytes);
     return stream;
   };
-  const w = getWorker();
-  if (w === null || bytes === 0) return Promise.resolve(inline());
+  // a short stream costs less here than a round trip to the worker
+  const w = bytes < INLINE_BYTES ? null : getWorker();
+  if (w === null) return Promise.resolve(inline());
   const id = nextId++;
   return new Promise<PrfStream>((resolve, reject) => {
     const run = (f: () => PrfStream): void => {

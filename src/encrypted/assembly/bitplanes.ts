@@ -117,7 +117,65 @@ export function toPlanes(src: usize, n: i32, L: i32, planes: i32, W: i32, dst: u
   }
 }
 
-// ------------------------------------------------------------------ ring vectors (bit injection)
+// ------------------------------------------------------------------ ring vectors (bit injection, products)
+
+/** The high 64 bits of a 64x64-bit product. */
+@inline
+function mulhi(a: u64, b: u64): u64 {
+  const a0 = a & 0xffffffff, a1 = a >> 32, b0 = b & 0xffffffff, b1 = b >> 32;
+  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  const mid = (p00 >> 32) + (p01 & 0xffffffff) + (p10 & 0xffffffff);
+  return p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+}
+
+/**
+ * One server's share of a product in ABY3's multiplication:
+ * o = xi (yi + yj) + xj yi + m1 - m2 (xi yi + xi yj + xj yi re-randomised by
+ * the zero-sharing term m1 - m2).
+ */
+export function mulCross(o: usize, xi: usize, xj: usize, yi: usize, yj: usize, m1: usize, m2: usize, n: i32, L: i32): void {
+  if (L == 1) {
+    let e = 0;
+    for (; e + 2 <= n; e += 2) {
+      const off = (<usize>e) << 3;
+      const a = v128.load(yi + off);
+      const t = i64x2.add(i64x2.mul(v128.load(xi + off), i64x2.add(a, v128.load(yj + off))), i64x2.mul(v128.load(xj + off), a));
+      v128.store(o + off, i64x2.sub(i64x2.add(t, v128.load(m1 + off)), v128.load(m2 + off)));
+    }
+    for (; e < n; e++) {
+      const off = (<usize>e) << 3;
+      const a = load<u64>(yi + off);
+      store<u64>(o + off, load<u64>(xi + off) * (a + load<u64>(yj + off)) + load<u64>(xj + off) * a + load<u64>(m1 + off) - load<u64>(m2 + off));
+    }
+    return;
+  }
+  for (let e = 0; e < n; e++) {
+    const off = (<usize>e) << 4;
+    // s = yi + yj (128-bit)
+    const yil = load<u64>(yi + off), yih = load<u64>(yi + off, 8);
+    const sl = yil + load<u64>(yj + off);
+    const sh = yih + load<u64>(yj + off, 8) + <u64>(sl < yil);
+    // p = xi s + xj yi (mod 2^128)
+    const xil = load<u64>(xi + off), xih = load<u64>(xi + off, 8);
+    const xjl = load<u64>(xj + off), xjh = load<u64>(xj + off, 8);
+    const p1l = xil * sl;
+    const p1h = mulhi(xil, sl) + xil * sh + xih * sl;
+    const p2l = xjl * yil;
+    const p2h = mulhi(xjl, yil) + xjl * yih + xjh * yil;
+    let lo = p1l + p2l;
+    let hi = p1h + p2h + <u64>(lo < p1l);
+    // + m1 - m2
+    const ml = load<u64>(m1 + off);
+    const t = lo + ml;
+    hi = hi + load<u64>(m1 + off, 8) + <u64>(t < lo);
+    lo = t;
+    const nl = load<u64>(m2 + off);
+    hi = hi - load<u64>(m2 + off, 8) - <u64>(lo < nl);
+    lo = lo - nl;
+    store<u64>(o + off, lo);
+    store<u64>(o + off, hi, 8);
+  }
+}
 
 /** Bit e of the plane at p, as 0 or 1. */
 @inline

@@ -13,6 +13,7 @@ export interface BitKernelSet {
   toPlanes(src: number, n: number, L: number, planes: number, W: number, dst: number, tmp: number): void;
   addRing(o: number, a: number, b: number, n: number, L: number): void;
   subRing(o: number, a: number, b: number, n: number, L: number): void;
+  mulCross(o: number, xi: number, xj: number, yi: number, yj: number, m1: number, m2: number, n: number, L: number): void;
   otSend(o0: number, o1: number, c0: number, c1: number, wa: number, wb: number, rho: number, pad0: number, pad1: number, n: number, L: number): void;
   otHelp(o: number, bp: number, p0: number, p1: number, n: number, L: number): void;
   otRecv(o: number, bp: number, r0: number, r1: number, h: number, plus: number, minus: number, n: number, L: number): void;
@@ -70,6 +71,13 @@ export function jsKernels(buf: () => ArrayBuffer): BitKernelSet {
     subRing(o, a, b, n, L) {
       const m = u64();
       for (let e = 0; e < n; e++) set(m, o, e, L, (get(m, a, e, L) - get(m, b, e, L)) & mod(L));
+    },
+    mulCross(o, xi, xj, yi, yj, m1, m2, n, L) {
+      const m = u64();
+      for (let e = 0; e < n; e++) {
+        const a = get(m, yi, e, L);
+        set(m, o, e, L, (get(m, xi, e, L) * (a + get(m, yj, e, L)) + get(m, xj, e, L) * a + get(m, m1, e, L) - get(m, m2, e, L)) & mod(L));
+      }
     },
     otSend(o0, o1, c0, c1, wa, wb, rho, pad0, pad1, n, L) {
       const m = u64();
