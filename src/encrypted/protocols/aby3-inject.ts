@@ -106,7 +106,9 @@ async function inject(net: Aby3Net, sp: BitSpace, streams: Streams, b: BitParts,
     }
     if (l1) k.otHelp((help2 = sp.alloc(bytes)), plane(2), pad0, pad1, n, L);
   }
-  const mv = (from: number, to: number, name: string, p: number): Promise<number> => moveRingBlock(net, sp, from, to, `${key}/${name}`, p, n);
+  // the tensors sent, by block: a message that is also a result part is that part (no second copy)
+  const taken = new Map<number, RingTensor>();
+  const mv = (from: number, to: number, name: string, p: number): Promise<number> => moveRingBlock(net, sp, from, to, `${key}/${name}`, p, n, taken);
   const [r0, r1, rh1, q0, q1, qh2] = await Promise.all([
     mv(0, 1, 'ot1m0', m0),
     mv(0, 1, 'ot1m1', m1),
@@ -130,7 +132,6 @@ async function inject(net: Aby3Net, sp: BitSpace, streams: Streams, b: BitParts,
   if (tau2 !== 0) k.addRing((e1 = sp.alloc(bytes)), tau, tau2, n, L);
   const [g0, g2] = await Promise.all([ot2 ? mv(0, 2, 'e0', e0) : e0, mv(1, 2, 'e2', e2)]);
   // out of the workspace: one tensor per distinct block
-  const taken = new Map<number, RingTensor>();
   const out = (p: number): RingTensor => {
     let t = taken.get(p);
     if (t === undefined) taken.set(p, (t = new RingTensor(bits, [n], new BigUint64Array(sp.take(p, bytes).buffer))));
@@ -145,12 +146,17 @@ async function inject(net: Aby3Net, sp: BitSpace, streams: Streams, b: BitParts,
 
 /**
  * Move the ring vector of n elements at `ptr` (where `from` executes) to
- * `to` as a ring message; resolves with its block at `to` (0 elsewhere): the
- * sender's block itself when the transport delivered the very words sent.
+ * `to` as a ring message (recorded in `sent` by its block); resolves with its
+ * block at `to` (0 elsewhere): the sender's block itself when the transport
+ * delivered the very words sent.
  */
-async function moveRingBlock(net: Aby3Net, sp: BitSpace, from: number, to: number, key: string, ptr: number, n: number): Promise<number> {
+async function moveRingBlock(net: Aby3Net, sp: BitSpace, from: number, to: number, key: string, ptr: number, n: number, sentBy: Map<number, RingTensor>): Promise<number> {
   const bytes = (net.bits / 8) * n;
-  const sent = net.local(from) ? new RingTensor(net.bits, [n], new BigUint64Array(sp.take(ptr, bytes).buffer)) : undefined;
+  let sent: RingTensor | undefined;
+  if (net.local(from)) {
+    sent = sentBy.get(ptr) ?? new RingTensor(net.bits, [n], new BigUint64Array(sp.take(ptr, bytes).buffer));
+    sentBy.set(ptr, sent);
+  }
   const got = await net.moveRing(from, to, key, sent, [n]);
   if (!net.local(to)) return 0;
   if (sent !== undefined && (got === sent || (got!.data.buffer === sent.data.buffer && got!.data.byteOffset === sent.data.byteOffset))) return ptr;

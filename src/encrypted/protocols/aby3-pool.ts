@@ -123,14 +123,18 @@ export class ABY3Pool {
       const enc = cands[0]!.val.encoding;
       const As = Array.from({ length: P }, (_, j) => cands[2 * j]!);
       const Bs = Array.from({ length: P }, (_, j) => cands[2 * j + 1]!);
-      const c = await h.greater(this.#cat(Bs.map((b) => b.val), enc), this.#cat(As.map((a) => a.val), enc));
+      const catA = this.#cat(As.map((a) => a.val), enc);
+      const catB = this.#cat(Bs.map((b) => b.val), enc);
+      const c = await h.greater(catB, catA);
       const cj = Array.from({ length: P }, (_, j) => this.#cut(c, j * n, n, 'int'));
+      // B - A of every pair at once (pair j: elements [j n, (j+1) n))
+      const dAll = this.#sub(catB, catA);
       // the terms multiplied by c_j, in one mul over their concatenation (all as integers: no truncation)
       const terms: { j: number; t: ReplicatedTensor }[] = [];
       const plan = As.map((A, j) => {
         const B = Bs[j]!;
         const at = (t: ReplicatedTensor): number => terms.push({ j, t: this.#map(t, flat, 'int', [n]) }) - 1;
-        const val = at(this.#sub(B.val, A.val));
+        const val = at(this.#cut(dAll, j * n, n));
         let idx: number | undefined;
         if (A.idx !== undefined && B.idx !== undefined && !(typeof A.idx === 'number' && typeof B.idx === 'number')) {
           const ia = typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx;
@@ -141,12 +145,16 @@ export class ABY3Pool {
         const mB = B.mask?.map((m) => (m === 1 ? -1 : at(m)));
         return { val, idx, mA, mB };
       });
+      // (values only: the terms are dAll and the factors c, both whole: no copies)
       const prod = await h.mul(this.#cat(terms.map((t) => cj[t.j]!), 'int'), this.#cat(terms.map((t) => t.t), 'int'));
       const got = (i: number, e: Encoding): ReplicatedTensor => this.#cut(prod, i * n, n, e);
+      // A + c (B - A) of every pair at once where the value terms are the product's first P n elements
+      const valsFirst = plan.every((q, j) => q.val === j);
+      const vAll = valsFirst ? this.#add(catA, this.#cut(prod, 0, P * n, enc)) : undefined;
       const next: Cand[] = As.map((A, j) => {
         const B = Bs[j]!;
         const q = plan[j]!;
-        const out: Cand = { val: this.#add(A.val, got(q.val, enc)) };
+        const out: Cand = { val: vAll !== undefined ? this.#cut(vAll, j * n, n) : this.#add(A.val, got(q.val, enc)) };
         if (A.idx !== undefined && B.idx !== undefined) {
           if (q.idx !== undefined) out.idx = this.#add(typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx, got(q.idx, 'int'));
           else out.idx = h.addPublic(this.#map(cj[j]!, (p) => ring.mulScalar(p, BigInt((B.idx as number) - (A.idx as number)))), A.idx as number);
