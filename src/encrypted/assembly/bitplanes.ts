@@ -299,3 +299,55 @@ export function otRecv(o: usize, bp: usize, r0: usize, r1: usize, h: usize, plus
     if (L == 2) store<u64>(o + off, hi, 8);
   }
 }
+
+// ------------------------------------------------------------------ 2x2 pooling windows (ring words, NHWC)
+
+/** Copy `bytes` (a multiple of 8) from s to d. */
+@inline
+function copyRun(d: usize, s: usize, bytes: usize): void {
+  let k: usize = 0;
+  for (; k + 16 <= bytes; k += 16) v128.store(d + k, v128.load(s + k));
+  if (k < bytes) store<u64>(d + k, load<u64>(s + k));
+}
+
+/**
+ * The taps of 2x2, stride-2 windows over x [B, H, W, C] (one window position
+ * = `run` bytes, the C channels' words): block j of dst (n = B OH OW C
+ * elements, `run` bytes per output position) receives tap (order >> 2j) & 3,
+ * tap t being (dy, dx) = (t >> 1, t & 1), in output order (b, oy, ox).
+ */
+export function gather2x2(src: usize, dst: usize, B: i32, H: i32, W: i32, OH: i32, OW: i32, run: i32, order: i32): void {
+  let o = dst;
+  const r = <usize>run;
+  for (let j = 0; j < 4; j++) {
+    const t = (order >> (2 * j)) & 3;
+    for (let b = 0; b < B; b++) {
+      for (let oy = 0; oy < OH; oy++) {
+        let from = src + (<usize>((b * H + 2 * oy + (t >> 1)) * W + (t & 1))) * r;
+        for (let ox = 0; ox < OW; ox++, from += 2 * r, o += r) copyRun(o, from, r);
+      }
+    }
+  }
+}
+
+/**
+ * The adjoint of gather2x2 with taps in order 0, 1, 2, 3: dst [B, H, W, C]
+ * (zeroed first: a last odd row or column no window reaches stays 0) gets
+ * tap t of every window from block t of src, or from block 0 for every tap
+ * when `same` is 1.
+ */
+export function scatter2x2(src: usize, dst: usize, B: i32, H: i32, W: i32, OH: i32, OW: i32, run: i32, same: i32): void {
+  memory.fill(dst, 0, <usize>(B * H * W) * <usize>run);
+  const r = <usize>run;
+  const block = <usize>(B * OH * OW) * r;
+  for (let t = 0; t < 4; t++) {
+    let o = src + (same ? 0 : <usize>t * block);
+    for (let b = 0; b < B; b++) {
+      for (let oy = 0; oy < OH; oy++) {
+        let to = dst + (<usize>((b * H + 2 * oy + (t >> 1)) * W + (t & 1))) * r;
+        for (let ox = 0; ox < OW; ox++, to += 2 * r, o += r) copyRun(to, o, r);
+      }
+    }
+  }
+}
+

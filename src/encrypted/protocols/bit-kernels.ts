@@ -14,6 +14,8 @@ export interface BitKernelSet {
   addRing(o: number, a: number, b: number, n: number, L: number): void;
   subRing(o: number, a: number, b: number, n: number, L: number): void;
   mulCross(o: number, xi: number, xj: number, yi: number, yj: number, m1: number, m2: number, n: number, L: number): void;
+  gather2x2(src: number, dst: number, B: number, H: number, W: number, OH: number, OW: number, run: number, order: number): void;
+  scatter2x2(src: number, dst: number, B: number, H: number, W: number, OH: number, OW: number, run: number, same: number): void;
   otSend(o0: number, o1: number, c0: number, c1: number, wa: number, wb: number, rho: number, pad0: number, pad1: number, n: number, L: number): void;
   otHelp(o: number, bp: number, p0: number, p1: number, n: number, L: number): void;
   otRecv(o: number, bp: number, r0: number, r1: number, h: number, plus: number, minus: number, n: number, L: number): void;
@@ -77,6 +79,27 @@ export function jsKernels(buf: () => ArrayBuffer): BitKernelSet {
       for (let e = 0; e < n; e++) {
         const a = get(m, yi, e, L);
         set(m, o, e, L, (get(m, xi, e, L) * (a + get(m, yj, e, L)) + get(m, xj, e, L) * a + get(m, m1, e, L) - get(m, m2, e, L)) & mod(L));
+      }
+    },
+    gather2x2(src, dst, B, H, W, OH, OW, run, order) {
+      const m = new Uint8Array(buf());
+      let o = dst;
+      for (let j = 0; j < 4; j++) {
+        const t = (order >> (2 * j)) & 3;
+        for (let b = 0; b < B; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++, o += run) {
+          const from = src + ((b * H + 2 * oy + (t >> 1)) * W + 2 * ox + (t & 1)) * run;
+          m.copyWithin(o, from, from + run);
+        }
+      }
+    },
+    scatter2x2(src, dst, B, H, W, OH, OW, run, same) {
+      const m = new Uint8Array(buf());
+      m.fill(0, dst, dst + B * H * W * run);
+      for (let t = 0; t < 4; t++) {
+        let o = src + (same ? 0 : t * B * OH * OW * run);
+        for (let b = 0; b < B; b++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++, o += run) {
+          m.copyWithin(dst + ((b * H + 2 * oy + (t >> 1)) * W + 2 * ox + (t & 1)) * run, o, o + run);
+        }
       }
     },
     otSend(o0, o1, c0, c1, wa, wb, rho, pad0, pad1, n, L) {
