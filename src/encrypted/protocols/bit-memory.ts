@@ -170,13 +170,33 @@ function defaultBitWasmPath(): string | null {
   return root === null ? null : join(root, 'dist', 'wasm', 'bitplanes.wasm');
 }
 
-let heap: BitHeap | undefined;
+const heaps: { wasm?: BitHeap | null; js?: BitHeap } = {};
+let current: 'wasm' | 'js' | undefined;
 
-/** The process-wide heap: wasm where the module loads, else the JS kernels. */
-export function bitHeap(): BitHeap {
-  if (heap === undefined) {
+function wasmHeap(): BitHeap | null {
+  if (heaps.wasm === undefined) {
     const w = loadBitWasm();
-    heap = new BitHeap(w.exports ?? undefined);
+    heaps.wasm = w.exports === null ? null : new BitHeap(w.exports);
   }
-  return heap;
+  return heaps.wasm;
+}
+
+/** The process-wide heap: wasm where the module loads, else the JS kernels (or as set by setBitBackend). */
+export function bitHeap(): BitHeap {
+  if (current !== 'js') {
+    const w = wasmHeap();
+    if (w !== null) return w;
+  }
+  return (heaps.js ??= new BitHeap());
+}
+
+/**
+ * Choose the kernels of the ops that start from now on: 'wasm' (the default;
+ * an error when dist/wasm/bitplanes.wasm is not built) or 'js' (bit-kernels.ts,
+ * the reference). For tests and comparisons.
+ */
+export function setBitBackend(name: 'wasm' | 'js'): void {
+  if (name !== 'wasm' && name !== 'js') throw new RangeError(`setBitBackend: argument 'name' must be 'wasm' or 'js', got ${String(name)}`);
+  if (name === 'wasm' && wasmHeap() === null) throw new Error(`setBitBackend: the wasm bit kernels are not available (${loadBitWasm().error}); run \`npm run build\``);
+  current = name;
 }
