@@ -155,15 +155,22 @@ describe('bit kernels: wasm against JS, JS against direct references', () => {
 });
 
 describe('PRF streams from the worker thread', () => {
-  it('equal Prg.derive for short (inline) and long (worker) streams; a released block serves a later stream correctly', async () => {
+  it('equal Prg.derive for short (inline), long (worker) and taken-over requests; released and cancelled blocks serve later streams correctly', async () => {
     const key = new Uint8Array(16).map((_, i) => 3 * i + 1);
+    const want = (nonce: string | bigint, n: number): Buffer => Buffer.from(Prg.derive(key, nonce).fill(new Uint8Array(n)));
     for (const [nonce, n] of [['a', 0], ['b', 100], ['op/g/and', 65536], ['op/t0/and', 3 * 65536 + 12], [7n, 200000]] as const) {
-      const s = await prfStream(key, nonce, n);
-      assert.deepEqual(Buffer.from(s.bytes), Buffer.from(Prg.derive(key, nonce).fill(new Uint8Array(n))), `nonce ${String(nonce)}, ${n} bytes`);
+      const s = await prfStream(key, nonce, n).get();
+      assert.deepEqual(Buffer.from(s.bytes), want(nonce, n), `nonce ${String(nonce)}, ${n} bytes`);
       s.release();
     }
-    const many = await Promise.all([1, 2, 3].map((i) => prfStream(key, `again${i}`, 200000)));
-    many.forEach((s, i) => assert.deepEqual(Buffer.from(s.bytes), Buffer.from(Prg.derive(key, `again${i + 1}`).fill(new Uint8Array(200000)))));
+    // many at once: the worker holds two, get() takes the later ones over (computed here), in any order
+    const reqs = Array.from({ length: 8 }, (_, i) => prfStream(key, `again${i}`, 200000 + i));
+    reqs[5]!.cancel();
+    const got = await Promise.all([7, 0, 6, 1, 4, 2, 3].map(async (i) => [i, await reqs[i]!.get()] as const));
+    for (const [i, s] of got) {
+      assert.deepEqual(Buffer.from(s.bytes), want(`again${i}`, 200000 + i), `request ${i}`);
+      s.release();
+    }
   });
 });
 

@@ -10,7 +10,7 @@
  * and a message the transport hands over as the very bytes sent is not
  * copied back in (its block is reused).
  */
-import { type PrfStream, prfStream } from '../../crypto/prf-worker.js';
+import { type PrfRequest, type PrfStream, prfStream } from '../../crypto/prf-worker.js';
 import { type Aby3Net, type BitParts, I3, mod3, toWords } from './aby3-binary.js';
 import { BitSpace } from './bit-memory.js';
 
@@ -40,17 +40,18 @@ export async function moveBlock(net: Aby3Net, sp: BitSpace, from: number, to: nu
   return sp.put(toWords(net, got!, words, key, mod3(from), mod3(to)));
 }
 
-/** The three PRF streams of an AND round (see andMasks); undefined where neither server j nor j+1 executes. */
-export type Masks = Promise<(PrfStream | undefined)[]>;
+/** The three PRF streams of an AND round (see andMasks): undefined where neither server j nor j+1 executes. */
+export type Masks = () => Promise<(PrfStream | undefined)[]>;
 
 /**
  * The three PRF streams of an AND round under `key`: F(k_j, `${key}/and`) of
- * `words` Uint32 words for j = 0, 1, 2, computed by the PRF worker
- * (prf-worker.ts): request them early, pass them to the round, which
- * releases them. Tracked by `streams` (released there if the op fails first).
+ * `words` Uint32 words for j = 0, 1, 2, requested now from the PRF worker
+ * (prf-worker.ts) and taken when the round calls the result; the round
+ * releases them. Tracked by `streams` (cancelled there if the op fails first).
  */
 export function andMasks(net: Aby3Net, key: string, words: number, streams: Streams): Masks {
-  return streams.track(Promise.all(I3.map((j) => (net.local(j) || net.local(j + 1) ? prfStream(net.key(j), `${key}/and`, 4 * words) : undefined))));
+  const req = I3.map((j) => (net.local(j) || net.local(j + 1) ? streams.get(net.key(j), `${key}/and`, 4 * words) : undefined));
+  return () => Promise.all(req.map((r) => r?.get()));
 }
 
 /**
@@ -59,24 +60,17 @@ export function andMasks(net: Aby3Net, key: string, words: number, streams: Stre
  * op's finally).
  */
 export class Streams {
-  readonly #all: Promise<unknown>[] = [];
+  readonly #all: PrfRequest[] = [];
 
-  /** Request PRF(key, nonce) of `bytes` bytes (see prf-worker.ts). */
-  get(key: Uint8Array, nonce: string, bytes: number): Promise<PrfStream> {
-    return this.track(prfStream(key, nonce, bytes));
-  }
-
-  track<T>(p: Promise<T>): Promise<T> {
-    p.catch(() => undefined); // a stream the op never awaits (it failed first) must not end the process
-    this.#all.push(p);
-    return p;
+  /** Request PRF(key, nonce) of `bytes` bytes (see prf-worker.ts); `get()` it when needed. */
+  get(key: Uint8Array, nonce: string, bytes: number): PrfRequest {
+    const r = prfStream(key, nonce, bytes);
+    this.#all.push(r);
+    return r;
   }
 
   releaseAll(): void {
-    const drop = (v: unknown): void => {
-      for (const s of Array.isArray(v) ? v : [v]) (s as PrfStream | undefined)?.release();
-    };
-    for (const p of this.#all) p.then(drop, () => undefined);
+    for (const r of this.#all) r.cancel();
   }
 }
 
@@ -111,7 +105,7 @@ export async function andRound(net: Aby3Net, sp: BitSpace, key: string, K: numbe
   const z = I3.map((i) => (net.local(i) ? sp.alloc(4 * total) : 0));
   const msg = I3.map((i) => (net.local(i) ? new Uint8Array(4 * total) : undefined));
   // stream j (key of servers j and j+1) serves servers j and j+1
-  const prf = await masks;
+  const prf = await masks();
   const mem = sp.heap.bytes(); // no allocation below: the view stays valid
   for (let b0 = 0; b0 < total; b0 += BLOCK) {
     const b1 = Math.min(total, b0 + BLOCK);

@@ -30,7 +30,7 @@
  */
 import { RingTensor } from '../../ring/index.js';
 import { type Aby3Net, type BitParts, type RingParts, planeWords } from './aby3-binary.js';
-import { type PrfStream } from '../../crypto/prf-worker.js';
+import { type PrfRequest } from '../../crypto/prf-worker.js';
 import { Streams } from './aby3-and.js';
 import { BitSpace } from './bit-memory.js';
 
@@ -63,14 +63,14 @@ async function inject(net: Aby3Net, sp: BitSpace, streams: Streams, b: BitParts,
   const [l0, l1, l2] = [net.local(0), net.local(1), net.local(2)];
   const ot2 = w !== undefined;
   // the PRF streams, requested at once (computed by the PRF worker), each where its key's servers execute
-  const want = (j: number, nonce: string, cond: boolean): Promise<PrfStream> | undefined => (cond && (net.local(j) || net.local(j + 1)) ? streams.get(net.key(j), `${key}/${nonce}`, bytes) : undefined);
-  const prfs = new Map<string, Promise<PrfStream> | undefined>([
+  const want = (j: number, nonce: string, cond: boolean): PrfRequest | undefined => (cond && (net.local(j) || net.local(j + 1)) ? streams.get(net.key(j), `${key}/${nonce}`, bytes) : undefined);
+  const prfs = new Map<string, PrfRequest | undefined>([
     ['rho', want(2, 'rho', true)], ['pad0', want(2, 'pad0', true)], ['pad1', want(2, 'pad1', true)],
     ['sigma', want(1, 'sigma', ot2)], ['pad0\'', want(1, 'pad0', ot2)], ['pad1\'', want(1, 'pad1', ot2)],
     ['tau', want(0, 'tau', true)], ['tau2', want(0, 'tau2', ot2)],
   ]);
   const prf = async (name: string): Promise<number> => {
-    const s = await prfs.get(name)!;
+    const s = await prfs.get(name)!.get();
     const p = sp.put(s.bytes);
     s.release();
     return p;

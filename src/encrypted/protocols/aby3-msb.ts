@@ -103,7 +103,7 @@ async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, x: RingPart
 
   let a1 = 0;
   if (a1Stream !== undefined) {
-    const s = await a1Stream;
+    const s = await a1Stream.get();
     a1 = sp.put(s.bytes);
     s.release();
   }

@@ -10,7 +10,6 @@
  * caller's.
  */
 import { RingTensor } from '../../ring/index.js';
-import { type PrfStream } from '../../crypto/prf-worker.js';
 import { type Aby3Net, I3, mod3, type RingParts } from './aby3-binary.js';
 import { Streams } from './aby3-and.js';
 import { BitSpace } from './bit-memory.js';
@@ -39,7 +38,7 @@ export async function mulProducts(net: Aby3Net, x: RingParts, y: RingParts, shap
     const ops = I3.map((i) => (net.local(i) ? [put(x[2 * i], `x${i}`), put(x[2 * i + 1], `x${i + 1}`), put(y[2 * i], `y${i}`), put(y[2 * i + 1], `y${i + 1}`)] : undefined));
     const S = await Promise.all(want.map(async (w) => {
       if (w === undefined) return 0;
-      const s: PrfStream = await w;
+      const s = await w.get();
       const p = sp.put(s.bytes);
       s.release();
       return p;
