@@ -209,3 +209,23 @@ describe('ABY3 nonlinear ops on the JS bit kernels (the fallback)', () => {
     if (wasm.exports !== null) assert.deepEqual(js.bytes, (await run('wasm')).bytes, 'bytes per server: JS kernels = wasm kernels');
   });
 });
+
+describe('ABY3 comparison tree: a level with several pairs carrying index terms (argmax over 7 and 8)', () => {
+  it('max and argmax equal the reference (ties: the lowest index)', async () => {
+    const [s0, s1, s2, alice] = ['server0', 'server1', 'server2', 'alice'].map((n) => new Player(n)) as [Player, Player, Player, Player];
+    const p = new ABY3(s0, s1, s2, { transport: new RoundTransport(), players: [alice] });
+    for (const k of [7, 8]) {
+      const rows = 40;
+      const xs = Array.from({ length: rows * k }, (_, i) => ((i * 7919 + k * 104729) % 23) - 11); // small integers: some ties
+      const x = await p.encrypt(alice, xs, { shape: [rows, k] });
+      const m = [...(await p.reveal(await p.max(x, 1), alice)).read()];
+      const a = [...(await p.reveal(await p.argmax(x, 1), alice)).read()];
+      for (let r = 0; r < rows; r++) {
+        const row = xs.slice(r * k, (r + 1) * k);
+        const best = Math.max(...row);
+        assert.equal(m[r], best, `k ${k} row ${r}: max`);
+        assert.equal(a[r], row.indexOf(best), `k ${k} row ${r}: argmax`);
+      }
+    }
+  });
+});

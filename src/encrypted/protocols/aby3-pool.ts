@@ -137,8 +137,8 @@ export class ABY3Pool {
         const val = at(this.#cut(dAll, j * n, n));
         let idx: number | undefined;
         if (A.idx !== undefined && B.idx !== undefined && !(typeof A.idx === 'number' && typeof B.idx === 'number')) {
-          const ia = typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx;
-          const ib = typeof B.idx === 'number' ? this.#constant(c, B.idx) : B.idx;
+          const ia = typeof A.idx === 'number' ? this.#constant(cj[j]!, A.idx) : A.idx;
+          const ib = typeof B.idx === 'number' ? this.#constant(cj[j]!, B.idx) : B.idx;
           idx = at(this.#sub(ib, ia));
         }
         const mA = A.mask?.map((m) => (m === 1 ? -1 : at(m)));
@@ -156,7 +156,7 @@ export class ABY3Pool {
         const q = plan[j]!;
         const out: Cand = { val: vAll !== undefined ? this.#cut(vAll, j * n, n) : this.#add(A.val, got(q.val, enc)) };
         if (A.idx !== undefined && B.idx !== undefined) {
-          if (q.idx !== undefined) out.idx = this.#add(typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx, got(q.idx, 'int'));
+          if (q.idx !== undefined) out.idx = this.#add(typeof A.idx === 'number' ? this.#constant(cj[j]!, A.idx) : A.idx, got(q.idx, 'int'));
           else out.idx = h.addPublic(this.#map(cj[j]!, (p) => ring.mulScalar(p, BigInt((B.idx as number) - (A.idx as number)))), A.idx as number);
         }
         if (A.mask !== undefined && B.mask !== undefined) {
