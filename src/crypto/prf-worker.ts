@@ -59,7 +59,7 @@ parentPort.on('message', ({ id, key, iv, block, sab, len }) => {
 /** Streams shorter than this are computed on the event loop (less than a round trip to the worker). */
 const INLINE_BYTES = 65536;
 /** Requests the worker holds at once (the rest wait here, where get() can take them over). */
-const IN_FLIGHT = 1;
+const IN_FLIGHT = 4;
 const MIN_CLASS = 12;
 const pools: SharedArrayBuffer[][] = [];
 /** The number of each shared block (the worker is sent a block once, then its number). */

@@ -1,8 +1,9 @@
 /**
- * ABY3's boolean (XOR) replicated sharing among the three servers, and the
- * sign (most significant bit) of an arithmetic sharing via a parallel-prefix
- * carry computation. Used by ABY3 (aby3.ts) and the nonlinear ops
- * (aby3-nonlinear.ts); see docs/encrypted-ml.md for the costs.
+ * ABY3's boolean (XOR) replicated sharing among the three servers: its
+ * layout, input, local ops and bit-plane helpers; the AND round is in
+ * aby3-and.ts, the sign bit circuit in aby3-msb.ts. Used by ABY3 (aby3.ts)
+ * and the nonlinear ops (aby3-nonlinear.ts); see docs/encrypted-ml.md for
+ * the costs.
  *
  * A boolean sharing of a bit string v is v = v0 ^ v1 ^ v2, server i holding
  * (v_i, v_(i+1)), stored like the arithmetic parts: six slots
@@ -95,19 +96,6 @@ export function notShares(x: BitParts, mask?: Uint32Array): BitParts {
     for (let k = 0; k < p.length; k++) out[k] = ~p[k]! & (mask === undefined ? 0xffffffff : mask[k % mask.length]!);
     return out;
   });
-}
-
-/** The slots of a value known to servers i and i+1 as component i (the other components zero): no communication. */
-export function fromComponent(net: Aby3Net, i: number, v: (s: number) => Uint32Array | undefined, len: number): BitParts {
-  const parts: BitParts = new Array(6).fill(undefined);
-  for (const j of I3) {
-    if (!net.local(j)) continue;
-    for (const s of [2 * j, 2 * j + 1]) {
-      const comp = s === 5 ? 0 : s === 2 * j ? j : j + 1;
-      parts[s] = comp === i ? v(s) : new Uint32Array(len);
-    }
-  }
-  return parts;
 }
 
 /**
