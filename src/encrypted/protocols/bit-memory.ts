@@ -9,8 +9,9 @@
  * received messages) and leaves once (messages to send, the results), each
  * time as one memcpy. A workspace's blocks are its own until `release()`;
  * ops running concurrently (their rounds interleave at the awaits) have
- * separate workspaces. Blocks come in powers of two from 64 bytes, reused
- * through per-size free lists; the memory keeps its high-water mark.
+ * separate workspaces. Blocks come in four sizes per power of two from 256
+ * bytes (multiples of 64), reused through per-size free lists; the memory
+ * keeps its high-water mark.
  *
  * The heap's memory may be replaced by a larger one when it grows (a wasm
  * memory detaches its old buffer), so views are taken only right before use
@@ -30,7 +31,10 @@ interface WasmNs {
 }
 
 const PAGE = 65536;
-const MIN_CLASS = 6;
+const MIN_CLASS = 8;
+
+/** Size class c holds blocks of classBytes(c) bytes: four classes per power of two from 256 bytes (at most 25% slack), multiples of 64. */
+const classBytes = (c: number): number => (2 ** (MIN_CLASS + (c >> 2)) / 4) * (4 + (c & 3));
 
 export class BitHeap {
   readonly kernels: BitKernelSet;
@@ -51,10 +55,10 @@ export class BitHeap {
       this.#buffer = () => mem.buffer;
       this.#grow = (need) => {
         const have = mem.buffer.byteLength;
-        // at least by half the current size: few grow calls (each one is slow) while the high-water mark is reached
+        // at least by a quarter of the current size: few grow calls (each one is slow) while the high-water mark is reached
         if (have >= need) return;
         try {
-          mem.grow(Math.ceil(Math.max(need - have, have / 2) / PAGE));
+          mem.grow(Math.ceil(Math.max(need - have, have / 4) / PAGE));
         } catch {
           mem.grow(Math.ceil((need - have) / PAGE)); // near the maximum: only what is needed
         }
@@ -76,17 +80,18 @@ export class BitHeap {
 
   /** A block of at least `bytes` bytes, 64-byte aligned (contents unspecified): [pointer, size class]. */
   alloc(bytes: number): [number, number] {
-    let cls = MIN_CLASS;
-    while (2 ** cls < bytes) cls++;
+    let cls = 0;
+    while (classBytes(cls) < bytes) cls++;
+    const size = classBytes(cls);
     let ptr = this.#free[cls]?.pop();
     if (ptr === undefined) {
       ptr = this.#top;
       try {
-        this.#grow(ptr + 2 ** cls);
+        this.#grow(ptr + size);
       } catch (e) {
-        throw new RangeError(`bit kernels: cannot grow their memory to ${Math.ceil((ptr + 2 ** cls) / 2 ** 20)} MiB (${(e as Error).message})`);
+        throw new RangeError(`bit kernels: cannot grow their memory to ${Math.ceil((ptr + size) / 2 ** 20)} MiB (${(e as Error).message})`);
       }
-      this.#top = ptr + 2 ** cls;
+      this.#top = ptr + size;
     }
     return [ptr, cls];
   }
