@@ -30,6 +30,7 @@ import { decodeSumInto } from '../fixed.js';
 import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
 import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
 import type { Aby3Context } from './aby3-boolean.js';
+import { mulProducts } from './aby3-mul.js';
 
 const I3 = [0, 1, 2] as const;
 
@@ -318,15 +319,8 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   }
 
   protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
-    const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
-      const t = ring.mulInPlace(ring.add(yi, yj), xi);
-      const u = this.scratch(shape);
-      u.data.set(xj.data);
-      ring.mulInPlace(u, yi);
-      ring.addInPlace(t, u);
-      return [t, u];
-    });
-    return this.#finish(z, shape, key, trunc);
+    // z_i = x_i y_i + x_i y_(i+1) + x_(i+1) y_i + alpha_i, in one kernel pass (aby3-mul.ts)
+    return mulProducts(this.aby3Context().net, x, y, shape, key).then((z) => this.#finish(z, shape, key, trunc));
   }
 
   protected matmulParts(x: Parts, y: Parts, sx: readonly number[], sy: readonly number[], key: string, trunc: boolean): Promise<Parts> {
