@@ -7,6 +7,7 @@
  *   fedcrypt player --config config.json --name server0 [--key keys/server0.key] [policy options]
  *   fedcrypt launch --config config.json [--keys keys] [--restart 3]
  *   fedcrypt train network_a mnist --config config.json [--mode fedsgd|fedavg] [--round-timeout 60] [--checkpoint-dir ckpt] [--resume] [--dropout]
+ *   fedcrypt compute computation.json --config config.json --input x=owner0:features [--input w=@w.json] (compute-command.ts)
  *
  * `train` without --config is unchanged (in process); these commands add the
  * options to the existing `train` command and run the networked driver when
@@ -18,6 +19,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { runTrain, type TrainCliOptions } from './main.js';
 import { checkTrainOptions, userMessage } from './options.js';
 import { registerConfigCommand } from './config-command.js';
+import { registerComputeCommand } from './compute-command.js';
 
 function intArg(name: string, min: number) {
   return (v: string): number => {
@@ -89,19 +91,30 @@ interface PlayerCli {
   clients?: number;
   readyFile?: string;
   collectTimeout?: number;
+  revealTo?: string[];
+  ops?: string[];
 }
 
-/** The operator's data module: exports `data(source, client)` (or a default function). */
-async function loadDataModule(path: string): Promise<(source: string, client: { name: string; index: number }) => unknown> {
+const listArg = (flag: string) => (v: string): string[] => {
+  const xs = v.split(',').map((x) => x.trim());
+  if (xs.some((x) => x === '')) throw new InvalidArgumentError(`${flag} expected a comma-separated list, got "${v}"`);
+  return xs;
+};
+
+type DataFn = (source: string, client: { name: string; index: number }) => unknown;
+type OutputFn = (o: { session: string; computation: string; index: number; shape: readonly number[]; values: Float64Array }) => unknown;
+
+/** The operator's data module: exports `data(source, client)` (or a default function), and optionally `output(result)` (what an encrypted computation reveals to this player). */
+async function loadDataModule(path: string): Promise<{ data: DataFn; output?: OutputFn }> {
   const { pathToFileURL } = await import('node:url');
   const { resolve } = await import('node:path');
   const { existsSync } = await import('node:fs');
   const abs = resolve(path);
   if (!existsSync(abs)) throw new InvalidArgumentError(`--data: no file ${abs} (a module exporting data(source, client))`);
-  const m = (await import(pathToFileURL(abs).href)) as { data?: unknown; default?: unknown };
+  const m = (await import(pathToFileURL(abs).href)) as { data?: unknown; default?: unknown; output?: unknown };
   const f = typeof m.data === 'function' ? m.data : typeof m.default === 'function' ? m.default : undefined;
   if (f === undefined) throw new InvalidArgumentError(`--data: ${abs} exports no data(source, client) function`);
-  return f as (source: string, client: { name: string; index: number }) => unknown;
+  return { data: f as DataFn, ...(typeof m.output === 'function' ? { output: m.output as OutputFn } : {}) };
 
 }
 
@@ -123,6 +136,7 @@ export function registerDeployCommands(program: Command): void {
     });
 
   registerConfigCommand(program);
+  registerComputeCommand(program);
 
   program
     .command('player')
@@ -140,6 +154,8 @@ export function registerDeployCommands(program: Command): void {
     .option('--clients <n>', 'data owner: host n clients (<name>:0 ..), each its own party of every protocol (default 1: the player itself)', intArg('--clients', 1))
     .option('--ready-file <file>', 'write this file once serving, touch it every 10 s, remove it when stopping (for probes; deploy/k8s/)')
     .option('--collect-timeout <seconds>', "compute server: in a session whose protocol tolerates dropouts, wait this long for the data owners' contributions, then complete over those that arrived (docs/DEPLOY.md, \"Dropouts\")", secondsArg('--collect-timeout'))
+    .option('--reveal-to <players>', "policy, encrypted computations (fedcrypt compute): the players a value computed from this player's inputs may be revealed to, besides itself (default none; within the config's policy.revealTo)", listArg('--reveal-to'))
+    .option('--ops <ops>', "policy, encrypted computations: the only ops this player runs, e.g. matmul,add,relu (default: the config's policy.ops, else every op)", listArg('--ops'))
 
     .action(async (o: PlayerCli) => {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
@@ -149,7 +165,7 @@ export function registerDeployCommands(program: Command): void {
       const config = loadConfig(o.config, { requireKeys: true });
       const policy = resolvePolicy(parseConfigPolicy(config.policy, `${o.config}: `), {
         insecureAllowPlaintext: o.insecureAllowPlaintext ?? false, minContributors: o.minContributors, minBatchSize: o.minBatchSize,
-        maxRounds: o.maxRounds, model: o.model, dataset: o.dataset,
+        maxRounds: o.maxRounds, model: o.model, dataset: o.dataset, ...(o.revealTo ? { revealTo: o.revealTo } : {}), ...(o.ops ? { ops: o.ops } : {}),
       });
       if (policy.insecureAllowPlaintext) console.error(`${o.name}: WARNING: --insecure-allow-plaintext: this player takes part in the plaintext reference, where each data owner's values reach the model owner (or the aggregators) in the clear`);
       // refuse data outside this player's own policy before it listens or sends a byte
@@ -178,18 +194,20 @@ export function registerDeployCommands(program: Command): void {
       try {
         const { serveSessions } = await import('../deploy/session.js');
         // --data: the operator's own module, or a dataset range this player trains on (mnist:0-20000)
-        let data: Awaited<ReturnType<typeof loadDataModule>> | undefined;
+        let data: DataFn | undefined;
+        let output: OutputFn | undefined;
         if (o.data !== undefined && /^[a-z0-9_-]+(:\d+-\d+)?$/.test(o.data)) {
           const { learningDataSource } = await import('../deploy/stack-training.js');
           const { setLearningPolicy } = await import('../learning/stack.js');
           setLearningPolicy({ minBatchSize: policy.minBatchSize, models: policy.models, maxRounds: policy.maxRounds });
           data = await learningDataSource(o.data, o.name, config, o.clients ?? 1);
-        } else if (o.data !== undefined) data = await loadDataModule(o.data);
+        } else if (o.data !== undefined) ({ data, output } = await loadDataModule(o.data));
         // remote execution sessions (any federated computation, training included) until the transport closes
         const { loadIdentity } = await import('../deploy/keys.js');
         const identity = loadIdentity(o.key ?? `keys/${o.name}.key`);
         const sessions = serveSessions(transport, config, o.name, {
           policy, identity, ...(data ? { data } : {}), ...(o.clients ? { clients: o.clients } : {}), log: (l) => console.error(l), stopped: () => stopped,
+          ...(output ? { onOutput: (r) => void output!(r) } : {}),
           ...(o.collectTimeout !== undefined ? { collectMs: Math.round(o.collectTimeout * 1000) } : {}),
         }).catch((e: unknown) => {
           if (!stopped) console.error(`${o.name}: sessions stopped: ${(e as Error).message}`);

@@ -28,3 +28,7 @@ export { openSession, serveSessions, checkPlanAgainstConfig, ROLE_SETS, SESSION_
 export { runStackTraining, learningDataSource, LEARNING_SOURCE, type StackTrainingOptions, type StackTrainingResult } from './stack-training.js';
 export { assembleConfig, describeConfig, type AssembleOptions, type Assembled } from './assemble.js';
 export { resolvePolicy, parseConfigPolicy, DEFAULT_POLICY, type PartyPolicy } from './policy.js';
+// encrypted computations across the players (issue 14): the driver's API, the request and each player's checks
+export { runComputation, runComputationOn, type ComputeBinding, type ComputeOptions, type ComputeRun, type RunComputationOptions, type ComputationSource } from './compute-driver.js';
+export { checkComputePolicy, parseComputeRequest, type ComputeRequest, type ComputeInput } from './compute-request.js';
+export type { ComputeOutput } from './compute-player.js';

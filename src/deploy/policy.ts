@@ -54,6 +54,14 @@ export interface PartyPolicy {
   readonly models: readonly string[] | null;
   /** The datasets this party was started for (null: any). */
   readonly datasets: readonly string[] | null;
+  /**
+   * Encrypted computations (`fedcrypt compute`): the players besides itself
+   * to whom a value computed from this party's inputs may be revealed
+   * (default none; only its operator's --reveal-to adds any).
+   */
+  readonly revealTo: readonly string[];
+  /** Encrypted computations: the ops this party runs (null: every registered op). */
+  readonly ops: readonly string[] | null;
   /** What the player should log at start (e.g. a config laxer than the defaults, ignored). */
   readonly warnings?: readonly string[];
 }
@@ -66,6 +74,8 @@ export const DEFAULT_POLICY: PartyPolicy = Object.freeze({
   maxRounds: 10_000,
   models: null,
   datasets: null,
+  revealTo: Object.freeze([]),
+  ops: null,
 });
 
 /** The `"policy"` object of config.json, as written (every field optional). */
@@ -76,9 +86,16 @@ export interface ConfigPolicy {
   protocols?: NetworkProtocol[];
   models?: string[];
   datasets?: string[];
+  /** Encrypted computations: the most any player reveals a value computed from its inputs to (each operator chooses within it with --reveal-to). */
+  revealTo?: string[];
+  /** Encrypted computations: the ops every player runs. */
+  ops?: string[];
 }
 
-const POLICY_FIELDS = ['minContributors', 'minBatchSize', 'maxRounds', 'protocols', 'models', 'datasets'] as const;
+const POLICY_FIELDS = ['minContributors', 'minBatchSize', 'maxRounds', 'protocols', 'models', 'datasets', 'revealTo', 'ops'] as const;
+const isList = (v: unknown, re: RegExp): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && re.test(x));
+const PLAYER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+const OP_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 const isInt = (v: unknown, lo: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= 2 ** 31;
 const isNameList = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && /^[a-z0-9_.-]{1,64}$/.test(x));
 
@@ -115,6 +132,14 @@ export function parseConfigPolicy(raw: unknown, src = ''): ConfigPolicy {
     if (!isNameList(o[k])) throw err(k, `expected a non-empty list of lower-case names, got ${JSON.stringify(o[k])}`);
     out[k] = [...new Set(o[k])];
   }
+  if (o['revealTo'] !== undefined) {
+    if (!isList(o['revealTo'], PLAYER_NAME)) throw err('revealTo', `expected a non-empty list of player names, got ${JSON.stringify(o['revealTo'])}`);
+    out.revealTo = [...new Set(o['revealTo'])];
+  }
+  if (o['ops'] !== undefined) {
+    if (!isList(o['ops'], OP_NAME)) throw err('ops', `expected a non-empty list of op names (e.g. "matmul", "relu"), got ${JSON.stringify(o['ops'])}`);
+    out.ops = [...new Set(o['ops'])];
+  }
   return out;
 }
 
@@ -126,6 +151,10 @@ export interface LocalPolicyOptions {
   maxRounds?: number;
   model?: string;
   dataset?: string;
+  /** Encrypted computations: the players a value computed from this party's inputs may be revealed to (--reveal-to). */
+  revealTo?: readonly string[];
+  /** Encrypted computations: the ops this party runs (--ops). */
+  ops?: readonly string[];
 }
 
 /**
@@ -168,6 +197,18 @@ export function resolvePolicy(config: ConfigPolicy | undefined, local: LocalPoli
     if (list && !list.includes(p)) throw new RangeError(`"${flag}" ${p} is not among the config's (${list.join(', ')})`);
     return Object.freeze([p]);
   };
+  const within = (list: readonly string[] | undefined, pick: readonly string[] | undefined, flag: string, re: RegExp): readonly string[] | undefined => {
+    if (pick === undefined) return undefined;
+    if (!Array.isArray(pick) || pick.length === 0 || !pick.every((x) => typeof x === 'string' && re.test(x))) throw new RangeError(`"${flag}" expected a non-empty list of names, got ${JSON.stringify(pick)}`);
+    const bad = pick.find((x) => list !== undefined && !list.includes(x));
+    if (bad !== undefined) throw new RangeError(`"${flag}" ${bad} is not among the config's policy.${flag === '--ops' ? 'ops' : 'revealTo'} (${list!.join(', ')}): the local policy may only be stricter than the config`);
+    return Object.freeze([...new Set(pick)]);
+  };
+  const revealTo = within(c.revealTo, local.revealTo, '--reveal-to', PLAYER_NAME) ?? Object.freeze([]);
+  if (local.revealTo === undefined && c.revealTo !== undefined) {
+    warnings.push(`the config's policy.revealTo lists ${c.revealTo.join(', ')}: this player reveals values computed from its inputs to none of them unless its operator says so (--reveal-to ${c.revealTo.join(',')})`);
+  }
+  const ops = within(c.ops, local.ops, '--ops', OP_NAME) ?? (c.ops ? Object.freeze([...c.ops]) : null);
   const insecureAllowPlaintext = local.insecureAllowPlaintext === true;
   const protocols = [...(c.protocols ?? DEFAULT_PROTOCOLS), ...(insecureAllowPlaintext ? (['plaintext'] as const) : [])];
   return Object.freeze({
@@ -178,6 +219,8 @@ export function resolvePolicy(config: ConfigPolicy | undefined, local: LocalPoli
     maxRounds,
     models: narrow(c.models, local.model, '--model'),
     datasets: narrow(c.datasets, local.dataset, '--dataset'),
+    revealTo,
+    ops,
     warnings: Object.freeze(warnings),
   });
 }
@@ -191,5 +234,7 @@ export function describePolicy(p: PartyPolicy): string {
     `at most ${p.maxRounds} rounds`,
     `models ${p.models ? p.models.join(', ') : 'any'}`,
     `datasets ${p.datasets ? p.datasets.join(', ') : 'any'}`,
+    `computations reveal its inputs' results to ${p.revealTo.length ? `itself and ${p.revealTo.join(', ')}` : 'itself only'}`,
+    `ops ${p.ops ? p.ops.join(', ') : 'any'}`,
   ].join('; ');
 }

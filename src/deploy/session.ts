@@ -29,6 +29,7 @@ import { ConfigError, type DeployConfig } from '../transport/config.js';
 import { HostingTransport, hostedName, hostOf } from '../transport/hosting.js';
 import { configHash, configRoles } from './roster.js';
 import type { NetworkProtocol, PartyPolicy } from './policy.js';
+import { serveComputation, type ComputeOutput } from './compute-player.js';
 
 export const SESSION_KEY = 'fedcrypt/session';
 const enc = new TextEncoder();
@@ -149,12 +150,16 @@ export interface SessionServeOptions {
   readonly minPaillierKeyBits?: number;
   /** Dropout tolerance as a compute server: how long it waits for the data owners' contributions (ms; default: until each one's link is lost or its deadline). */
   readonly collectMs?: number;
+  /** A value an encrypted computation reveals to this player (compute-player.ts). */
+  readonly onOutput?: (o: ComputeOutput) => void;
 }
 
 interface OpenMessage {
   v: 1;
   session: string;
   configHash: string;
+  /** An encrypted computation's request (compute-request.ts) instead of a federated session. */
+  computation?: unknown;
 }
 
 /** Serve remote execution sessions from the config's model owner, one at a time. */
@@ -198,6 +203,18 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
     }
     seen.add(open.session);
     served++;
+    if (open.computation !== undefined) {
+      // an encrypted computation: its own checks and answer (compute-player.ts)
+      try {
+        await serveComputation(transport, config, me, open.session, open.computation, {
+          policy: o.policy, log, ...(o.data ? { data: o.data } : {}), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.onOutput ? { onOutput: o.onOutput } : {}),
+        });
+      } catch (e) {
+        // (e.g. the driver gone before the answer: this player serves the next session)
+        log(`${me}: computation session ${open.session} failed: ${JSON.stringify((e as Error).message).slice(1, -1).slice(0, 300)}`);
+      }
+      continue;
+    }
     await transport.send(me, roles.modelOwner, `exec/${open.session}/open`, enc.encode(JSON.stringify({ ok: true, clients })));
     log(`${me}: session ${open.session} opened (${clients.length} client(s) hosted)`);
     const made = new Map<string, AggregationRoles>();

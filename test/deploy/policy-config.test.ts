@@ -84,5 +84,5 @@ test('resolvePolicy: local options are checked by name; --model is lower-cased; 
   assert.deepEqual(resolvePolicy({ protocols: ['pond'] }).protocols, ['pond']);
   assert.deepEqual(resolvePolicy({ protocols: ['pond'] }, { insecureAllowPlaintext: true }).protocols, ['pond', 'plaintext']);
   assert.deepEqual(resolvePolicy(undefined, { minContributors: 4, maxRounds: 5 }).warnings, []);
-  assert.match(describePolicy(resolvePolicy(undefined, { insecureAllowPlaintext: true, model: 'network_a' })), /^protocols aby3, pond, plaintext \(INSECURE plaintext opted in locally: --insecure-allow-plaintext\); at least 3 contributors; batch size at least 16; at most 10000 rounds; models network_a; datasets any$/);
+  assert.match(describePolicy(resolvePolicy(undefined, { insecureAllowPlaintext: true, model: 'network_a' })), /^protocols aby3, pond, plaintext \(INSECURE plaintext opted in locally: --insecure-allow-plaintext\); at least 3 contributors; batch size at least 16; at most 10000 rounds; models network_a; datasets any; computations reveal its inputs' results to itself only; ops any$/);
 });

@@ -19,7 +19,7 @@ import { Pond } from '../protocols/pond.js';
 import { PrivateTensor, ProtocolTensor, PublicTensor } from '../tensor.js';
 import { currentProtocol } from './context.js';
 import { NoProtocolError, PlacementError, SignatureError } from './errors.js';
-import { parameterNames, trace, type Attrs, type Graph, type Symbolic } from './ir.js';
+import { parameterNames, trace, type Attrs, type Graph, type Node, type Symbolic } from './ir.js';
 import { opRule, type AnyProtocol, type RunEnv, type Value } from './rules.js';
 import { checkSubtype, describeType, names, TensorSpec, type TensorType } from './types.js';
 import { Variable } from './variable.js';
@@ -215,6 +215,8 @@ export class ConcreteComputation {
       }
     });
     const types: (TensorType | undefined)[] = [...inputTypes];
+    // the node that gives each value id (a constant's values are known when the computation is made concrete)
+    const producer = new Map<number, Node>();
     const known = new Set((protocol?.knownPlayers ?? []).map((q) => q.name));
     graph.nodes.forEach((node, k) => {
       const where = `${name}: node ${k} (${node.op})`;
@@ -225,9 +227,20 @@ export class ConcreteComputation {
         return t;
       });
       if (node.op === 'assign' && node.args[0]! >= n) throw new SignatureError(`${where}: argument 'variable' must be an argument of the computation passed as a Variable`);
-      const out = rule.infer({ where, protocol, holders: this.#holders, known, inputs: inputTypes }, ts, node.attrs);
-      if (flavor === 'private' && out !== undefined) this.#privateCheck(comp, where, out);
-      types.push(out);
+      const constant = (j: number): readonly number[] | undefined => {
+        const id = node.args[j];
+        const src = id === undefined ? undefined : producer.get(id);
+        return src?.op === 'constant' ? (src.attrs['values'] as number[]) : undefined;
+      };
+      const inferred = rule.infer({ where, protocol, holders: this.#holders, known, inputs: inputTypes, constant }, ts, node.attrs);
+      const outs = Array.isArray(inferred) ? (inferred as readonly TensorType[]) : [inferred as TensorType | undefined];
+      const count = rule.results ?? 1;
+      if (outs.length !== count || (node.results ?? 1) !== count) throw new SignatureError(`${where}: the op gives ${count} result(s), the node has ${node.results ?? 1}`);
+      for (const out of outs) {
+        if (flavor === 'private' && out !== undefined) this.#privateCheck(comp, where, out);
+        producer.set(types.length, node);
+        types.push(out);
+      }
     });
     this.types = Object.freeze(types);
     this.outputTypes = Object.freeze(graph.outputs.map((id, i) => {
@@ -267,11 +280,14 @@ export class ConcreteComputation {
       return v;
     });
     const env: RunEnv = { protocol: this.protocol, assigns: [] };
-    for (let k = 0; k < graph.nodes.length; k++) {
-      const node = graph.nodes[k]!;
+    for (const node of graph.nodes) {
       const vs = node.args.map((id) => values[id]!);
       const ts = node.args.map((id) => this.types[id]!);
-      values.push(await opRule(node.op)!.run(env, vs, ts, node.attrs as Attrs, this.types[n + k]!, node.args));
+      // (the node's results take the next ids)
+      const outs = this.types.slice(values.length, values.length + (node.results ?? 1)) as TensorType[];
+      const r = await opRule(node.op)!.run(env, vs, ts, node.attrs as Attrs, outs[0]!, node.args, outs);
+      if ((node.results ?? 1) === 1) values.push(r as Value | undefined);
+      else values.push(...(r as readonly Value[]));
     }
     for (const [i, v] of env.assigns) (args[i] as Variable).assign(v as ProtocolTensor);
     const outs = graph.outputs.map((id) => values[id]!);

@@ -1,6 +1,8 @@
 /**
  * The IR of a computation: a list of nodes in program order over value ids
- * (inputs are ids 0..n-1, node k is id n+k), produced by tracing a function
+ * (inputs are ids 0..n-1, then each node's results in node order: a node has
+ * one result, or `results` of them, e.g. maxPool2x2WithMask's [y, mask];
+ * `nodeIds`), produced by tracing a function
  * over symbolic tensors. No protocol, shape or type is needed to trace: the
  * types are inferred, and checked, when a protocol and an input signature make
  * the computation concrete.
@@ -14,6 +16,19 @@ export interface Node {
   readonly op: string;
   readonly args: readonly number[];
   readonly attrs: Attrs;
+  /** How many values the node gives (absent: one); its results take consecutive ids. */
+  readonly results?: number;
+}
+
+/** The id of each node's first result (the ids of `graph`'s nodes' results: nodeIds[k] .. nodeIds[k] + results - 1), and the next free id. */
+export function nodeIds(inputs: number, nodes: readonly Node[]): { first: number[]; next: number } {
+  const first: number[] = [];
+  let next = inputs;
+  for (const nd of nodes) {
+    first.push(next);
+    next += nd.results ?? 1;
+  }
+  return { first, next };
 }
 
 /** How the traced function returned: one tensor, an array of them, or nothing. */
@@ -56,12 +71,22 @@ export class Symbolic {
 
 export class Trace {
   readonly nodes: Node[] = [];
-  constructor(readonly name: string, readonly inputs: number, readonly check?: (op: string, attrs: Attrs) => void) {}
+  #next: number;
+  constructor(readonly name: string, readonly inputs: number, readonly check?: (op: string, attrs: Attrs) => void) {
+    this.#next = inputs;
+  }
 
   add(op: string, args: readonly number[], attrs: Attrs): Symbolic {
+    return this.addMulti(op, args, attrs, 1)[0]!;
+  }
+
+  /** A node with `results` results (consecutive ids). */
+  addMulti(op: string, args: readonly number[], attrs: Attrs, results: number): Symbolic[] {
     this.check?.(op, attrs);
-    this.nodes.push({ op, args: Object.freeze([...args]), attrs: Object.freeze({ ...attrs }) });
-    return new Symbolic(this, this.inputs + this.nodes.length - 1);
+    this.nodes.push({ op, args: Object.freeze([...args]), attrs: Object.freeze({ ...attrs }), ...(results === 1 ? {} : { results }) });
+    const first = this.#next;
+    this.#next += results;
+    return Array.from({ length: results }, (_, i) => new Symbolic(this, first + i));
   }
 }
 

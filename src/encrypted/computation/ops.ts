@@ -15,10 +15,15 @@ import type { Dtype } from './types.js';
 export type Operand = Symbolic | number | readonly unknown[] | PublicTensor;
 
 function record(fn: string, args: readonly Operand[], attrs: Attrs = {}): Symbolic {
+  return recordMulti(fn, args, attrs)[0]!;
+}
+
+/** Record a node of the op's result count; its results in order. */
+function recordMulti(fn: string, args: readonly Operand[], attrs: Attrs = {}): Symbolic[] {
   const t = activeTrace(fn);
   const rule = opRule(fn)!;
   const ids = args.map((a, i) => operand(t, fn, rule.argNames[i]!, a));
-  return t.add(fn, ids, rule.attrs(attrs, `ops.${fn}`));
+  return t.addMulti(fn, ids, rule.attrs(attrs, `ops.${fn}`), rule.results ?? 1);
 }
 
 function operand(t: Trace, fn: string, arg: string, a: Operand): number {
@@ -118,3 +123,37 @@ export const avgPool = (x: Operand, options: { size: number | readonly [number, 
 };
 /** The maximum of each 2x2 window, stride 2 (NHWC). */
 export const maxPool2x2 = (x: Operand): Symbolic => record('maxPool2x2', [x]);
+
+type Pair = number | readonly [number, number];
+const pairOf = (v: Pair): number | number[] => (typeof v === 'number' ? v : [...v]);
+const convOptions = (o: { strides?: Pair; padding?: 'valid' | 'same' }): Attrs => ({ ...(o.strides === undefined ? {} : { strides: pairOf(o.strides) }), ...(o.padding === undefined ? {} : { padding: o.padding }) });
+
+/** b ? x : y elementwise, b encrypted 0/1 integers (dtype 'int', e.g. from greater); same shapes. */
+export const select = (b: Operand, x: Operand, y: Operand): Symbolic => record('select', [b, x, y]);
+/** x / y (fixed point; broadcast) for every y in `range` = [lo, hi] (0 < lo < hi): y's reciprocal, then a product. */
+export const div = (x: Operand, y: Operand, options: { range: readonly [number, number] }): Symbolic => record('div', [x, y], { range: options?.range === undefined ? undefined : [...options.range] });
+
+// ------------------------------------------------------------ every protocol (rules-shape.ts)
+
+/** x with `shape` (the same elements in the same order; one entry may be -1: inferred). */
+export const reshape = (x: Operand, shape: readonly number[]): Symbolic => record('reshape', [x], { shape: Array.isArray(shape) ? [...shape] : shape });
+/** x's axes permuted (result axis i is x's axis perm[i]); default: reversed. */
+export const transpose = (x: Operand, perm?: readonly number[]): Symbolic => record('transpose', [x], perm === undefined ? {} : { perm: Array.isArray(perm) ? [...perm] : perm });
+/** x / c for a public c (number, array, PublicTensor; broadcast; no element 0): the engine's divPublic (fixed-point result). */
+export const divPublic = (x: Operand, c: Operand): Symbolic => record('divPublic', [x, c]);
+
+// ------------------------------------------------------------ training-side ops (ABY3; rules-nonlinear.ts)
+
+/** conv2d's gradient for its input: dy [B, OH, OW, F], w [KH, KW, C, F] (encrypted or public) → [B, H, W, C] = `inputShape`. */
+export const conv2dBackpropInput = (dy: Operand, w: Operand, options: { inputShape: readonly number[]; strides?: Pair; padding?: 'valid' | 'same' }): Symbolic =>
+  record('conv2dBackpropInput', [dy, w], { inputShape: options?.inputShape === undefined ? undefined : [...options.inputShape], ...convOptions(options ?? {}) });
+/** conv2d's gradient for its filter: x [B, H, W, C], dy [B, OH, OW, F] → `filterShape` [KH, KW, C, F]. */
+export const conv2dBackpropFilter = (x: Operand, dy: Operand, options: { filterShape: readonly number[]; strides?: Pair; padding?: 'valid' | 'same' }): Symbolic =>
+  record('conv2dBackpropFilter', [x, dy], { filterShape: options?.filterShape === undefined ? undefined : [...options.filterShape], ...convOptions(options ?? {}) });
+/** maxPool2x2 and its backward mask: `y` [B, H/2, W/2, C], `mask` x's shape, 0/1 integers at each window's maximum (one node, two results). */
+export const maxPool2x2WithMask = (x: Operand): { y: Symbolic; mask: Symbolic } => {
+  const [y, mask] = recordMulti('maxPool2x2WithMask', [x]) as [Symbolic, Symbolic];
+  return { y, mask };
+};
+/** maxPool2x2's backward pass: mask · upsample(dy), mask from maxPool2x2WithMask, dy [B, H/2, W/2, C]. */
+export const maxPool2x2Backward = (mask: Operand, dy: Operand): Symbolic => record('maxPool2x2Backward', [mask, dy]);

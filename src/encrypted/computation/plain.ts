@@ -83,3 +83,22 @@ export function sum(x: Plain, axis: number | undefined, keepDims: boolean): Plai
   for (let o = 0; o < outer; o++) for (let j = 0; j < d; j++) for (let i = 0; i < inner; i++) out[o * inner + i] += x.values[(o * d + j) * inner + i]!;
   return { values: out, shape: keepDims ? x.shape.map((v, i) => (i === a ? 1 : v)) : x.shape.filter((_, i) => i !== a) };
 }
+
+/** Axes permuted: result axis i is x's axis perm[i] (the engine's transpose). */
+export function transpose(x: Plain, perm: readonly number[]): Plain {
+  const shape = perm.map((a) => x.shape[a]!);
+  const src = strides(x.shape);
+  const out = new Float64Array(x.values.length);
+  const ost = strides(shape);
+  for (let k = 0; k < out.length; k++) {
+    let r = k;
+    let from = 0;
+    for (let i = 0; i < shape.length; i++) {
+      const c = Math.floor(r / ost[i]!);
+      r -= c * ost[i]!;
+      from += c * src[perm[i]!]!;
+    }
+    out[k] = x.values[from]!;
+  }
+  return { values: out, shape };
+}

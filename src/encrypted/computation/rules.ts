@@ -13,6 +13,8 @@ import { PrivateTensor, ProtocolTensor, PublicTensor, type Sensitivity } from '.
 import { NoProtocolError, PlacementError, SignatureError } from './errors.js';
 import type { Attrs } from './ir.js';
 import * as plain from './plain.js';
+import { combine, encrypted, needProtocol, runPlain } from './rules-kinds.js';
+import { shapeRules } from './rules-shape.js';
 import { nonlinearRules } from './rules-nonlinear.js';
 import { checkSubtype, describeType, joinSensitivity, names, TensorSpec, type Dtype, type TensorType } from './types.js';
 
@@ -28,6 +30,8 @@ export interface InferCtx {
   /** Players the protocol will accept as reveal targets at this point of the program (grows with encrypts). */
   readonly known: Set<string>;
   readonly inputs: readonly TensorType[];
+  /** The values of argument `j` of the node when it is a public constant of the computation (a `constant` node), else undefined. */
+  readonly constant?: (j: number) => readonly number[] | undefined;
 }
 
 export interface RunEnv {
@@ -38,9 +42,11 @@ export interface RunEnv {
 export interface OpRule {
   readonly arity: number;
   readonly argNames: readonly string[];
+  /** How many values the op gives (default 1); with more, `infer` returns one type and `run` one value per result, in order. */
+  readonly results?: number;
   attrs(a: Attrs, where: string): Attrs;
-  infer(ctx: InferCtx, ts: readonly TensorType[], a: Attrs): TensorType | undefined;
-  run(env: RunEnv, vs: readonly Value[], ts: readonly TensorType[], a: Attrs, out: TensorType, args: readonly number[]): Value | undefined | Promise<Value | undefined>;
+  infer(ctx: InferCtx, ts: readonly TensorType[], a: Attrs): TensorType | undefined | readonly TensorType[];
+  run(env: RunEnv, vs: readonly Value[], ts: readonly TensorType[], a: Attrs, out: TensorType, args: readonly number[], outs: readonly TensorType[]): Value | undefined | readonly Value[] | Promise<Value | undefined | readonly Value[]>;
 }
 
 // ------------------------------------------------------------ helpers
@@ -53,27 +59,6 @@ const noAttrs = (a: Attrs, where: string): Attrs => {
 function playerAttr(v: unknown, where: string, what: string): string {
   if (typeof v !== 'string') throw new TypeError(`${where}: attribute '${what}' must be a player name, got ${describe(v)}`);
   return new Player(v).name;
-}
-
-function needProtocol(ctx: InferCtx): AnyProtocol {
-  if (ctx.protocol === undefined) throw new NoProtocolError(`${ctx.where}: computes on encrypted values and needs a protocol: call it inside withProtocol(protocol, ...), after setProtocol(protocol), or make it concrete with comp.concrete(protocol, signature)`);
-  return ctx.protocol;
-}
-
-const encrypted = (ctx: InferCtx, shape: readonly number[], dtype: Dtype, sensitivity: Sensitivity): TensorType => ({ kind: 'encrypted', shape, dtype, placement: ctx.holders ?? [], sensitivity });
-
-/** The result type of an elementwise or matrix op combining `ts`: the kinds' rules (see docs/encrypted-ml.md). */
-function combine(ctx: InferCtx, ts: readonly TensorType[], shape: readonly number[], dtype: Dtype): TensorType {
-  const sensitivity = joinSensitivity(ts.map((t) => t.sensitivity));
-  if (ts.some((t) => t.kind === 'encrypted')) {
-    needProtocol(ctx);
-    return encrypted(ctx, shape, dtype, sensitivity);
-  }
-  const owners = [...new Set(ts.filter((t) => t.kind === 'private').map((t) => t.placement[0]!.name))];
-  if (owners.length > 1) throw new PlacementError(`${ctx.where}: combines private values of ${owners.map((o) => `'${o}'`).join(' and ')} in the clear; encrypt them first (ops.encrypt)`);
-  if (owners.length === 0) return { kind: 'public', shape, dtype, placement: [], sensitivity: null };
-  const owner = ts.find((t) => t.kind === 'private')!.placement[0]!;
-  return { kind: 'private', shape, dtype, placement: [owner], sensitivity };
 }
 
 const sameDtype = (ctx: InferCtx, ts: readonly TensorType[], names: readonly string[]): Dtype => {
@@ -89,23 +74,6 @@ function productDtype(ctx: InferCtx, ts: readonly TensorType[]): Dtype {
     }
   }
   return x.dtype === 'int' && y.dtype === 'int' ? 'int' : 'fixed';
-}
-
-function plainOf(v: Value): plain.Plain | undefined {
-  if (v instanceof PublicTensor) return { values: v.values, shape: v.shape };
-  if (v instanceof PrivateTensor) return v.isLocal ? { values: v.read(), shape: v.shape } : undefined;
-  return undefined;
-}
-
-function fromPlain(out: TensorType, r: plain.Plain | undefined): Value {
-  if (out.kind === 'public') return new PublicTensor(r!.values, out.shape);
-  return new PrivateTensor(out.placement[0]!, out.shape, r?.values);
-}
-
-/** Run in the clear (public / private operands; undefined where a private value is absent). */
-function runPlain(vs: readonly Value[], out: TensorType, f: (...ps: plain.Plain[]) => plain.Plain): Value {
-  const ps = vs.map(plainOf);
-  return fromPlain(out, ps.every((p) => p !== undefined) ? f(...(ps as plain.Plain[])) : undefined);
 }
 
 /** Secret-share a private operand of an op with encrypted ones (the implicit encrypt). */
@@ -303,7 +271,7 @@ RULES.set('assign', {
   },
 });
 
-for (const [name, rule] of nonlinearRules()) RULES.set(name, rule);
+for (const [name, rule] of [...shapeRules(), ...nonlinearRules()]) RULES.set(name, rule);
 
 /** The rule of a registered op (undefined if none). */
 export function opRule(name: string): OpRule | undefined {

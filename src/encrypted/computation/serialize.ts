@@ -34,7 +34,8 @@ export interface ComputationJSON {
   inputs: string[];
   inputSignature?: (SpecJSON | null)[];
   outputSignature?: (SpecJSON | null)[];
-  nodes: { op: string; args: number[]; attrs: Record<string, unknown> }[];
+  /** `results` only on a node of several results (its ids are consecutive: inputs first, then each node's results in order). */
+  nodes: { op: string; args: number[]; attrs: Record<string, unknown>; results?: number }[];
   outputs: number[];
   outputForm: OutputForm;
   concrete?: { protocol: { kind: string; precision: string; holders: string[] }; inputTypes: TypeJSON[] };
@@ -55,7 +56,7 @@ function toJSON(c: Computation, concrete: ConcreteComputation | undefined): Comp
     flavor: c.flavor,
     ...(c.player === undefined ? {} : { player: c.player.name }),
     inputs: [...g.inputNames],
-    nodes: g.nodes.map((n) => ({ op: n.op, args: [...n.args], attrs: JSON.parse(JSON.stringify(n.attrs)) as Record<string, unknown> })),
+    nodes: g.nodes.map((n) => ({ op: n.op, args: [...n.args], attrs: JSON.parse(JSON.stringify(n.attrs)) as Record<string, unknown>, ...((n.results ?? 1) === 1 ? {} : { results: n.results! }) })),
     outputs: [...g.outputs],
     outputForm: g.outputForm,
   };
@@ -92,6 +93,7 @@ export function computationFromJSON(json: unknown, options: { protocol?: AnyProt
   if (!Array.isArray(o.inputs) || !o.inputs.every((s) => typeof s === 'string')) throw new SerializationError(`${fn}: 'inputs' must be an array of names`);
   if (!Array.isArray(o.nodes)) throw new SerializationError(`${fn}: 'nodes' must be an array`);
   const n = o.inputs.length;
+  let next = n; // the next value id
   const nodes: Node[] = o.nodes.map((node, k) => {
     const where = `${fn}: node ${k}`;
     if (node === null || typeof node !== 'object') throw new SerializationError(`${where}: must be an object`);
@@ -99,13 +101,18 @@ export function computationFromJSON(json: unknown, options: { protocol?: AnyProt
     if (rule === undefined) throw new UnknownOpError(`${where}: op ${JSON.stringify(node.op)} is not a registered op (registered: ${OP_NAMES.join(', ')})`);
     if (!Array.isArray(node.args) || node.args.length !== rule.arity) throw new SerializationError(`${where} (${node.op}): expected ${rule.arity} argument(s), got ${describe(node.args)}`);
     node.args.forEach((a, j) => {
-      if (!isInt(a) || a < 0 || a >= n + k) throw new SerializationError(`${where} (${node.op}): argument ${j} must refer to an input or an earlier node (0..${n + k - 1}), got ${JSON.stringify(a)}`);
+      if (!isInt(a) || a < 0 || a >= next) throw new SerializationError(`${where} (${node.op}): argument ${j} must refer to an input or an earlier node's result (0..${next - 1}), got ${JSON.stringify(a)}`);
     });
+    const count = rule.results ?? 1;
+    if (count === 1 ? node.results !== undefined && node.results !== 1 : node.results !== count) {
+      throw new SerializationError(`${where} (${node.op}): 'results' must be ${count === 1 ? 'absent (one result)' : count}, got ${JSON.stringify(node.results)}`);
+    }
+    next += count;
     const attrs = node.attrs ?? {};
     if (typeof attrs !== 'object' || Array.isArray(attrs)) throw new SerializationError(`${where} (${node.op}): 'attrs' must be an object`);
-    return { op: node.op, args: Object.freeze([...node.args]), attrs: Object.freeze(rule.attrs(attrs, `${where} (${node.op})`)) };
+    return { op: node.op, args: Object.freeze([...node.args]), attrs: Object.freeze(rule.attrs(attrs, `${where} (${node.op})`)), ...(count === 1 ? {} : { results: count }) };
   });
-  if (!Array.isArray(o.outputs) || !o.outputs.every((a) => isInt(a) && a >= 0 && a < n + nodes.length)) throw new SerializationError(`${fn}: 'outputs' must refer to inputs or nodes`);
+  if (!Array.isArray(o.outputs) || !o.outputs.every((a) => isInt(a) && a >= 0 && a < next)) throw new SerializationError(`${fn}: 'outputs' must refer to inputs or nodes' results`);
   if (!['single', 'array', 'none'].includes(o.outputForm) || (o.outputForm === 'single' && o.outputs.length !== 1) || (o.outputForm === 'none' && o.outputs.length !== 0)) {
     throw new SerializationError(`${fn}: 'outputForm' ${JSON.stringify(o.outputForm)} does not fit ${o.outputs.length} output(s)`);
   }
