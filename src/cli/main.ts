@@ -9,6 +9,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { pathToFileURL } from 'node:url';
 import { registerDeployCommands } from './deploy.js';
+import { registerPrivatePredict } from './private-predict.js';
+import { registerPrivateTrain } from './private-train.js';
 import { userMessage } from './options.js';
 import { train, type TrainOptions, MODEL_NAMES, DATASET_NAMES, PROTOCOL_NAMES, type EpochMetrics, type RoundInfo } from '../learning/index.js';
 
@@ -130,6 +132,8 @@ export function buildCli(): Command {
       if (typeof text === 'string') console.log(text);
     });
   registerDeployCommands(program);
+  registerPrivatePredict(program);
+  registerPrivateTrain(program);
   return program;
 }
 

@@ -37,6 +37,11 @@ export function randomSeed(): Uint8Array {
   return new Uint8Array(randomBytes(SEED_BYTES));
 }
 
+/** The initial counter block of `Prg.derive(key, nonce)`'s stream (16 bytes: the nonce's 8 bytes, then zeros). */
+export function ivFor(nonce: string | bigint | number): Uint8Array {
+  return new Uint8Array(nonceBytes(nonce));
+}
+
 /** Map a string or bigint nonce to the 8-byte IV prefix (strings are hashed with SHA-256). */
 function nonceBytes(nonce: string | bigint | number): Buffer {
   const out = Buffer.alloc(16);

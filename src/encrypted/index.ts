@@ -27,3 +27,7 @@ export {
   type CallableComputation, type ComputationOptions, type Flavor, type Arg, type Result, type AnyProtocol, type Value, type ComputationJSON,
   type TensorType, type Kind, type Dtype, type SpecOptions, type SpecPlacement,
 } from './computation/index.js';
+export {
+  convertModel, encryptModel, EncryptedModel, LayerError, forwardLayer, inferencePlan, modelShapes, paramShapes, outputShape, saveModel, loadModel, modelToJSON, modelFromJSON,
+  SUPPORTED_LAYERS, type ConvertedModel, type LayerSpec, type LayerKind, type ModelSpec, type EncryptModelOptions, type PredictForOptions,
+} from './nn/index.js';

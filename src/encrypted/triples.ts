@@ -8,7 +8,8 @@
  * and sends only c1 = c - c0 to server1. Cost: |c| ring elements from the
  * dealer to server1 per triple, nothing else. A 'matmul' triple may carry a
  * public linear map of a (`mapA`, e.g. im2col): c = mapA(a) · b with a dealt
- * in its own (smaller) shape, so the servers open x − a before the map; and
+ * in its own (smaller) shape, so the servers open x − a before the map (`mapB`
+ * likewise for b); and
  * one of the product (`mapC`, e.g. col2im), c dealt after it.
  *
  * Other correlated randomness (Pond's boolean ops: AND triples over bits,
@@ -47,7 +48,13 @@ export interface TripleRequest {
    */
   mapA?: (a: RingTensor) => RingTensor;
   /**
-   * 'matmul' only: a public linear map of the product (c = mapC(mapA(a) · b),
+   * 'matmul' only: a public linear map applied to b before the product
+   * (c = mapA(a) · mapB(b); b, dealt in shapeB, is what the servers get).
+   * A source must honour it.
+   */
+  mapB?: (b: RingTensor) => RingTensor;
+  /**
+   * 'matmul' only: a public linear map of the product (c = mapC(mapA(a) · mapB(b)),
    * shapeC its shape; e.g. col2im). A source must honour it.
    */
   mapC?: (c: RingTensor) => RingTensor;
@@ -143,7 +150,7 @@ export class TrustedDealer implements TripleSource {
     if (t.isLocal(this.player.name)) {
       const a = ring.addInPlace(prfRing(bits, k0!, `${key}/a`, shapeA), prfRing(bits, k1!, `${key}/a`, shapeA));
       const b = ring.addInPlace(prfRing(bits, k0!, `${key}/b`, shapeB), prfRing(bits, k1!, `${key}/b`, shapeB));
-      const c = product(req.mapA === undefined ? a : req.mapA(a), b);
+      const c = product(req.mapA === undefined ? a : req.mapA(a), req.mapB === undefined ? b : req.mapB(b));
       const c1 = ring.subInPlace(req.mapC === undefined ? c : req.mapC(c), prfRing(bits, k0!, `${key}/c`, shapeC));
       tasks.push(t.send(this.player.name, s1.name, c1Key, c1.toBytes()));
     }

@@ -10,3 +10,4 @@ export * from './fedsgd.js';
 export * from './fedavg.js';
 export * from './report.js';
 export * from './train.js';
+export { layersModelFromSpec } from './spec-model.js';

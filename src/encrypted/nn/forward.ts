@@ -6,7 +6,7 @@
  */
 import type { ABY3 } from '../protocols/aby3.js';
 import type { ReplicatedTensor } from '../tensor.js';
-import { LayerError, type LayerSpec } from './spec.js';
+import { LayerError, sourceIndex, type LayerSpec } from './spec.js';
 
 export interface Forward {
   y: ReplicatedTensor;
@@ -15,7 +15,7 @@ export interface Forward {
 }
 
 function expectParams(layer: LayerSpec, index: number, params: readonly ReplicatedTensor[], n: number): void {
-  if (params.length !== n) throw new LayerError(layer.name, index, `expects ${n} parameter tensor(s), got ${params.length}`);
+  if (params.length !== n) throw new LayerError(layer.name, sourceIndex(layer, index), `expects ${n} parameter tensor(s), got ${params.length}`);
 }
 
 /** Add a per-feature bias [n] to y [..., n] (local: broadcast over the leading axes). */
@@ -32,7 +32,11 @@ export async function forwardLayer(prot: ABY3, layer: LayerSpec, index: number, 
   switch (layer.kind) {
     case 'dense': {
       expectParams(layer, index, params, layer.useBias ? 2 : 1);
-      const y = addBias(prot, await prot.matmul(x, params[0]!), params[1]);
+      // on the last axis: the leading axes (batch and any others) are rows of one matmul
+      const k = x.shape[x.shape.length - 1]!;
+      const flat = x.shape.length === 2 ? x : prot.reshape(x, [x.size / k, k]);
+      let y = addBias(prot, await prot.matmul(flat, params[0]!), params[1]);
+      if (x.shape.length !== 2) y = prot.reshape(y, [...x.shape.slice(0, -1), layer.units]);
       return training ? { y, saved: { x } } : { y };
     }
     case 'conv2d': {
@@ -42,8 +46,8 @@ export async function forwardLayer(prot: ABY3, layer: LayerSpec, index: number, 
     }
     case 'relu': {
       if (!training) return { y: await prot.relu(x) };
-      // keep the derivative's 0/1 for the backward pass: relu(x) = x · [x >= 0]
-      const d = await prot.reluDerivative(x);
+      // keep the derivative's 0/1 for the backward pass: relu(x) = x · [x > 0] ([x > 0] = [-x < 0]: 0 at 0, as tfjs)
+      const d = await prot.isNegative(prot.neg(x));
       return { y: await prot.mul(x, d), saved: { mask: d } };
     }
     case 'sigmoid': {

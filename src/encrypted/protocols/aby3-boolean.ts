@@ -10,7 +10,8 @@ import { describe, fmtShape, SensitivityError, ShapeMismatchError } from '../err
 import { checkShapeArg } from '../fixed.js';
 import type { Player } from '../player.js';
 import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type Sensitivity } from '../tensor.js';
-import { andShares, type Aby3Net, type BitParts, inputShares, mapBits, notShares, planeToWords, type RingParts, u32, wordsToPlane, xorShares } from './aby3-binary.js';
+import { type Aby3Net, type BitParts, inputShares, mapBits, notShares, planeToWords, type RingParts, u32, wordsToPlane, xorShares } from './aby3-binary.js';
+import { andShares } from './aby3-and.js';
 import { nonlinear, selectParts, signBit } from './aby3-nonlinear.js';
 import { intersectSensitivity } from './base.js';
 
@@ -225,16 +226,27 @@ export class ABY3Boolean {
 
   /** [x > y] as 0/1 ring integers: the sign of y - x (exact while |x - y| < 2^(l-1) on the encoding). */
   greater(x: ReplicatedTensor, y: ReplicatedTensor): Promise<ReplicatedTensor> {
-    this.#c.checkArith('greater', 'x', x);
-    this.#c.checkArith('greater', 'y', y);
-    return this.#unary('greater', this.#c.sub(y, x), 'neg', 'y - x');
+    return this.#compare('greater', x, y, true);
   }
 
   /** [x < y] as 0/1 ring integers: the sign of x - y. */
   less(x: ReplicatedTensor, y: ReplicatedTensor): Promise<ReplicatedTensor> {
-    this.#c.checkArith('less', 'x', x);
-    this.#c.checkArith('less', 'y', y);
-    return this.#unary('less', this.#c.sub(x, y), 'neg', 'x - y');
+    return this.#compare('less', x, y, false);
+  }
+
+  /**
+   * The sign of u - v ((u, v) = (y, x) for greater, (x, y) for less): for
+   * operands of one shape and encoding the difference is taken inside the
+   * sign circuit (aby3-msb.ts), else (broadcasting) as ABY3's sub first;
+   * the messages are the same.
+   */
+  #compare(fn: 'greater' | 'less', x: ReplicatedTensor, y: ReplicatedTensor, swap: boolean): Promise<ReplicatedTensor> {
+    const a = this.#c.checkArith(fn, 'x', x);
+    const b = this.#c.checkArith(fn, 'y', y);
+    const [u, v] = swap ? [b, a] : [a, b];
+    if (!same(a.shape, b.shape) || a.encoding !== b.encoding) return this.#unary(fn, this.#c.sub(u, v), 'neg', swap ? 'y - x' : 'x - y');
+    const key = this.#c.nextOp();
+    return this.#c.ready().then(async () => this.#c.arith(await nonlinear(this.#c.net, 'neg', [...u.parts], u.shape, key, [...v.parts]), u.shape, 'int', intersectSensitivity([a.sensitivity, b.sensitivity])));
   }
 
   /**

@@ -23,12 +23,15 @@
 import { Prg } from '../../crypto/prg.js';
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
+import { ringThread } from '../../ring/threads.js';
 import type { Player } from '../player.js';
 import { ShapeMismatchError } from '../errors.js';
 import { decodeSumInto } from '../fixed.js';
 import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
 import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
 import type { Aby3Context } from './aby3-boolean.js';
+import { mulProducts } from './aby3-mul.js';
+import type { LinearMap, MatmulMaps } from './im2col.js';
 
 const I3 = [0, 1, 2] as const;
 
@@ -219,6 +222,45 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     });
   }
 
+  /**
+   * Each local server's share of x·y before its re-randomisation,
+   * xi·(yi + yj) + xj·yi, and then + F(k_i) − F(k_(i−1)) as #localProducts:
+   * two ring matmuls per server. With the process's ring thread (src/ring/threads.ts),
+   * at least 2^20 multiply-adds per product and 32 per word copied to and
+   * from the thread, every second one of the local servers' matmuls runs
+   * there while this thread computes the others.
+   */
+  async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string, map?: (z: RingTensor) => RingTensor): Promise<(RingTensor | undefined)[]> {
+    const jobs: { a: RingTensor; b: RingTensor }[] = [];
+    for (const i of I3) {
+      const me = this.#s(i);
+      if (!this.isLocal(me)) continue;
+      const yi = this.must(y[2 * i], me, 'y');
+      jobs.push({ a: this.must(x[2 * i], me, 'x'), b: ring.add(yi, this.must(y[2 * i + 1], me, 'y')) }, { a: this.must(x[2 * i + 1], me, 'x'), b: yi });
+    }
+    const [m, k] = jobs[0]?.a.shape ?? [0, 0];
+    const n = jobs[0]?.b.shape[1] ?? 0;
+    // worth a thread when the multiply-adds dwarf the copies to and from it (thin products are copy-bound)
+    const big = jobs.length > 1 && m! * k! * n >= 2 ** 20 && m! * k! * n >= 32 * (m! * k! + k! * n + m! * n);
+    const th = big ? ringThread() : null;
+    const off = jobs.map((j, q) => (th !== null && q % 2 === 1 ? th.matmul(j.a, j.b) : undefined));
+    const here = jobs.map((j, q) => (off[q] === undefined ? ring.matmul(j.a, j.b) : undefined));
+    const there = await Promise.all(off);
+    const prods = jobs.map((_, q) => here[q] ?? there[q]!);
+    let q = 0;
+    return I3.map((i) => {
+      if (!this.isLocal(this.#s(i))) return undefined;
+      let z = ring.addInPlace(prods[q]!, prods[q + 1]!);
+      q += 2;
+      // a local linear map (matmulMapped) before the zero-sharing, which then has the size of what is sent
+      if (map !== undefined) z = map(z);
+      const scratch = this.scratch(shape);
+      ring.addInPlace(z, this.#prfInto(scratch, this.#k(i), `${key}/alpha`));
+      ring.subInPlace(z, this.#prfInto(scratch, this.#k(i - 1), `${key}/alpha`));
+      return z;
+    });
+  }
+
   /** Re-replicate a 3-out-of-3 sharing: server i sends z_i to server i-1. */
   async #reshare(z: (RingTensor | undefined)[], shape: readonly number[], key: string): Promise<Parts> {
     const got = await Promise.all(I3.map((i) => this.move(this.#s(i), this.#s(i - 1), `${key}/z${i}`, z[i], shape)));
@@ -278,26 +320,71 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   }
 
   protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
-    const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
-      const t = ring.mulInPlace(ring.add(yi, yj), xi);
-      const u = this.scratch(shape);
-      u.data.set(xj.data);
-      ring.mulInPlace(u, yi);
-      ring.addInPlace(t, u);
-      return [t, u];
-    });
-    return this.#finish(z, shape, key, trunc);
+    // z_i = x_i y_i + x_i y_(i+1) + x_(i+1) y_i + alpha_i, in one kernel pass (aby3-mul.ts)
+    return mulProducts(this.aby3Context().net, x, y, shape, key).then((z) => this.#finish(z, shape, key, trunc));
   }
 
   protected matmulParts(x: Parts, y: Parts, sx: readonly number[], sy: readonly number[], key: string, trunc: boolean): Promise<Parts> {
     const shape = [sx[0]!, sy[1]!];
-    const z = this.#localProducts(x, y, shape, key, (xi, xj, yi, yj) => {
-      const t = ring.matmul(xi, ring.add(yi, yj));
-      const u = ring.matmul(xj, yi);
-      ring.addInPlace(t, u);
-      return [t, u];
+    return this.#matmulProducts(x, y, shape, key).then((z) => this.#finish(z, shape, key, trunc));
+  }
+
+  /**
+   * out(mapX(x) · mapY(y)) (conv.ts's NNHost.matmulMapped; maps optional):
+   * `x` and `y`, public linear maps of ring tensors, applied by each server
+   * to its parts of the operands (local); then the matmul's local products
+   * (each server's xi·(yi + yj) + xj·yi), then `out`, a linear map from
+   * [m, n] to out.shape, applied by each server to its own product, then the
+   * zero-sharing F(k_i) − F(k_(i−1)) at out.shape's size (what server i
+   * sends is masked by it exactly as a product's share is), and the
+   * truncation (fixed · fixed) and the resharing on out.shape's elements: the
+   * messages, the PRF streams and the truncation are those of a product of
+   * out.shape's size, and the truncation error one unit of out's output
+   * instead of out's sum of them. conv2d's input gradient uses it with
+   * out = col2im, its filter gradient with y = im2col.
+   */
+  matmulMapped(x: ReplicatedTensor, y: ReplicatedTensor, maps: MatmulMaps = {}): Promise<ReplicatedTensor> {
+    const fn = 'matmulMapped';
+    this.checkOperand(fn, 'x', x);
+    this.checkOperand(fn, 'y', y);
+    if (maps === null || typeof maps !== 'object') throw new TypeError(`ABY3.${fn}: argument 'maps' must be an object { x?, y?, out? }`);
+    for (const k of ['x', 'y', 'out'] as const) {
+      const m = maps[k];
+      if (m !== undefined && (m === null || typeof m.f !== 'function' || !Array.isArray(m.shape))) throw new TypeError(`ABY3.${fn}: option 'maps.${k}' must be { f: function, shape: number[] }`);
+    }
+    const operand = (t: ReplicatedTensor, m: LinearMap | undefined, arg: string): { parts: Parts; shape: readonly number[] } => {
+      if (m === undefined) return { parts: [...t.parts], shape: t.shape };
+      const size = m.shape.reduce((a, b) => a * b, 1);
+      return {
+        parts: t.parts.map((p) => {
+          if (p === undefined) return undefined;
+          const o = m.f(p);
+          if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: 'maps.${arg}.f' must return a ring tensor of shape [${m.shape.join(', ')}]`);
+          return ring.reshape(o, m.shape);
+        }),
+        shape: m.shape,
+      };
+    };
+    const X = operand(x, maps.x, 'x');
+    const Y = operand(y, maps.y, 'y');
+    if (X.shape.length !== 2 || Y.shape.length !== 2 || X.shape[1] !== Y.shape[0]) {
+      throw new ShapeMismatchError(`ABY3.${fn}: expected shapes [m, k] and [k, n] (after the maps), got 'x' [${X.shape.join(', ')}] and 'y' [${Y.shape.join(', ')}]`);
+    }
+    const trunc = x.encoding === 'fixed' && y.encoding === 'fixed';
+    const enc = x.encoding === 'int' && y.encoding === 'int' ? 'int' : 'fixed';
+    const sens = x.sensitivity === null ? y.sensitivity : y.sensitivity === null ? x.sensitivity : x.sensitivity.filter((p) => y.sensitivity!.some((q) => q.name === p.name));
+    const out = maps.out;
+    const outShape = out?.shape ?? [X.shape[0]!, Y.shape[1]!];
+    const key = this.nextOp();
+    return this.ready().then(async () => {
+      const size = outShape.reduce((a, b) => a * b, 1);
+      const mapped = await this.#matmulProducts(X.parts, Y.parts, outShape, key, out === undefined ? undefined : (t) => {
+        const o = out.f(t);
+        if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: 'maps.out.f' must return a ring tensor of shape [${outShape.join(', ')}]`);
+        return ring.reshape(o, outShape);
+      });
+      return this.makeTensor(await this.#finish(mapped, outShape, key, trunc), outShape, enc, sens);
     });
-    return this.#finish(z, shape, key, trunc);
   }
 
   protected truncParts(x: Parts, shape: readonly number[], key: string, shift?: number): Promise<Parts> {

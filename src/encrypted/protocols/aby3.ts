@@ -33,6 +33,7 @@ export class ABY3 extends ABY3Core {
       arith: ctx.arith,
       checkArith: ctx.checkArith,
       matmul: (x, y) => this.matmul(x, y),
+      matmulMapped: (x, y, maps) => this.matmulMapped(x, y, maps),
       mul: (x, y) => this.mul(x, y),
       truncate: (x) => this.truncate(x),
       divPublic: (x, c) => this.divPublic(x, c),

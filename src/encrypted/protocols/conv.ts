@@ -11,16 +11,19 @@
  * [KH·KW·C, F], and the protocol's matmul gives [B·OH·OW, F]. ABY3: the ring
  * matmul kernel on the parts, one re-randomised 3-out-of-3 product fused with
  * the truncation: two rounds, one ring element per output element per server.
- * Pond (`matmulMapped`): a Beaver product whose triple's left factor is dealt
- * in x's own shape, so the servers open x − a (not its patch matrix) and
- * apply im2col to the opened value and to their share of a; for the input
- * gradient the triple's product is dealt after col2im, so the producer sends
- * an input-shaped c and the truncation comes after col2im.
+ * Pond (`matmulMapped`): a Beaver product whose triple's factor is dealt in
+ * x's own shape (conv2d: a; the filter gradient: b), so the servers open
+ * x − a (not its patch matrix) and apply im2col to the opened value and to
+ * their share of the triple; for the input gradient the triple's product is
+ * dealt after col2im, so the producer sends an input-shaped c and the
+ * truncation comes after col2im.
  * The gradients are the same with the matmul's operands exchanged:
  *
  *   conv2dBackpropInput:  dcols = dy [B·OH·OW, F] · wᵀ [F, KH·KW·C], then
- *     col2im (each server adds the patch entries back into its parts, local);
- *   conv2dBackpropT | PublicTensor: dW = im2col(x)ᵀ [KH·KW·C, B·OH·OW] · dy [B·OH·OW, F].
+ *     col2im (linear and local) on the products before their truncation
+ *     (`matmulMapped` with an `out` map: one truncation per input element);
+ *   conv2dBackpropFilter: dWᵀ = dyᵀ [F, B·OH·OW] · im2col(x) [B·OH·OW, KH·KW·C]
+ *     (`matmulMapped` with a `y` map), transposed back (the small [F, K], not the patch matrix).
  *
  * A public filter (PublicTensor) is encoded and multiplied into each part
  * locally, then the product is truncated (ABY3: one round, server0 and
@@ -38,7 +41,7 @@ import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
 import { encode, type FixedPointConfig } from '../fixed.js';
 import { ProtocolTensor, PublicTensor, type Encoding, type Sensitivity } from '../tensor.js';
 import { intersectSensitivity, type Parts } from './base.js';
-import { col2im, geometry, im2col, local, strides2, windows, type ConvOptions } from './im2col.js';
+import { col2im, geometry, im2col, local, strides2, windows, type ConvOptions, type MatmulMaps } from './im2col.js';
 
 /** What the conv and pool ops need of their protocol instance (T its arithmetic tensor kind). */
 export interface NNHost<T extends ProtocolTensor> {
@@ -49,13 +52,16 @@ export interface NNHost<T extends ProtocolTensor> {
   checkArith(fn: string, arg: string, x: unknown): T;
   matmul(x: T, y: T): Promise<T>;
   /**
-   * out(map(x) · y) for public linear maps of the parts (`x`: im2col before
-   * the product, `out`: col2im after it), where the protocol can do better
-   * than mapping the parts around its matmul (Pond: the triple dealt in x's
-   * and the output's own shapes, so x − a is opened before the map and the
-   * truncation comes after col2im). Absent: map, matmul, map.
+   * out(mapX(x) · mapY(y)) for public linear maps of the parts (`x`, `y`:
+   * im2col before the product, `out`: col2im after it), the truncation
+   * (fixed · fixed) after `out`, so it is one unit per output element.
+   * ABY3 (ABY3Core.matmulMapped): the operand maps on the parts, `out` on
+   * each server's 3-out-of-3 product before the zero-sharing, truncation and
+   * resharing (messages of out's size). Pond: the triple dealt in the
+   * operands' and the output's own shapes, so x − a and y − b are opened
+   * before the maps, and c is dealt after `out`.
    */
-  matmulMapped?(x: T, y: T, maps: { x?: LinearMap; out?: LinearMap }): Promise<T>;
+  matmulMapped(x: T, y: T, maps: MatmulMaps): Promise<T>;
   mul(x: T, y: T): Promise<T>;
   truncate(x: T): Promise<T>;
   divPublic(x: T, c: number): Promise<T>;
@@ -63,8 +69,7 @@ export interface NNHost<T extends ProtocolTensor> {
   addPublic(x: T, c: number): T;
 }
 
-/** A public linear map of ring parts (a rearrangement such as im2col) and the shape it gives. */
-export interface LinearMap { f: (p: RingTensor) => RingTensor; shape: readonly number[] }
+export type { LinearMap, MatmulMaps } from './im2col.js';
 
 const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
@@ -80,15 +85,6 @@ export class ConvOps<T extends ProtocolTensor> {
   /** The qualified name of method `fn` for errors ('ABY3.conv2d'). */
   #w(fn: string): string {
     return `${this.#h.name}.${fn}`;
-  }
-
-  /** out(map(x) · y): the host's own mapped product where it has one, else map each part locally, multiply, map. */
-  async #mapped(x: T, y: T, maps: { x?: LinearMap; out?: LinearMap }): Promise<T> {
-    const h = this.#h;
-    if (h.matmulMapped !== undefined) return h.matmulMapped(x, y, maps);
-    const a = maps.x === undefined ? x : h.arith(local(x, maps.x.f), maps.x.shape, x.encoding, x.sensitivity);
-    const z = await h.matmul(a, y);
-    return maps.out === undefined ? z : h.arith(local(z, maps.out.f), maps.out.shape, z.encoding, z.sensitivity);
   }
 
   #filter(fn: string, w: unknown, arg = 'w'): T | PublicTensor {
@@ -139,7 +135,7 @@ export class ConvOps<T extends ProtocolTensor> {
     const patches = (p: RingTensor): RingTensor => im2col(p, g);
     const y = f instanceof PublicTensor
       ? await this.#matmul(h.arith(local(a, patches), [rows, K], a.encoding, a.sensitivity), { pub: f, shape: [K, F] })
-      : await this.#mapped(a, h.arith(local(f, (p) => ring.reshape(p, [K, F])), [K, F], f.encoding, f.sensitivity), { x: { f: patches, shape: [rows, K] } });
+      : await h.matmulMapped(a, h.arith(local(f, (p) => ring.reshape(p, [K, F])), [K, F], f.encoding, f.sensitivity), { x: { f: patches, shape: [rows, K] } });
     return h.arith(local(y, (p) => ring.reshape(p, [g.B, g.OH, g.OW, F])), [g.B, g.OH, g.OW, F], y.encoding, y.sensitivity);
   }
 
@@ -161,10 +157,16 @@ export class ConvOps<T extends ProtocolTensor> {
     const rows = g.B * g.OH * g.OW;
     const K = KH * KW * C;
     const dy2 = h.arith(local(d, (p) => ring.reshape(p, [rows, F])), [rows, F], d.encoding, d.sensitivity);
-    const back = { f: (p: RingTensor) => col2im(p, g), shape: [g.B, g.H, g.W, g.C] };
-    if (!(f instanceof PublicTensor)) return this.#mapped(dy2, h.arith(local(f, (p) => ring.transpose(ring.reshape(p, [K, F]), [1, 0])), [F, K], f.encoding, f.sensitivity), { out: back });
-    const dcols = await this.#matmul(dy2, { pub: f, shape: [F, K], transpose: true });
-    return h.arith(local(dcols, back.f), back.shape, dcols.encoding, dcols.sensitivity);
+    const outShape = [g.B, g.H, g.W, g.C];
+    // col2im is linear: applied to the products before their truncation (and, ABY3, resharing), which then
+    // cover the input's B·H·W·C elements instead of the patch matrix's B·OH·OW·KH·KW·C (one ulp, not one per overlapping tap)
+    if (f instanceof PublicTensor) {
+      const enc = ring.transpose(encode(f.values, [K, F], h.fixed, this.#w(fn)), [1, 0]);
+      const t = h.arith(local(dy2, (p) => col2im(ring.matmul(p, enc), g)), outShape, 'fixed', dy2.sensitivity);
+      return dy2.encoding === 'fixed' ? h.truncate(t) : t;
+    }
+    const wT = h.arith(local(f, (p) => ring.transpose(ring.reshape(p, [K, F]), [1, 0])), [F, K], f.encoding, f.sensitivity);
+    return h.matmulMapped(dy2, wT, { out: { f: (z) => col2im(z, g), shape: outShape } });
   }
 
   /**
@@ -185,9 +187,10 @@ export class ConvOps<T extends ProtocolTensor> {
     if (!same(d.shape, [g.B, g.OH, g.OW, F])) throw new ShapeMismatchError(`${this.#w(fn)}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape([g.B, g.OH, g.OW, F])} for this input, filter, strides and padding`);
     const rows = g.B * g.OH * g.OW;
     const K = KH * KW * C;
-    const dy2 = h.arith(local(d, (p) => ring.reshape(p, [rows, F])), [rows, F], d.encoding, d.sensitivity);
-    const dw = await this.#mapped(a, dy2, { x: { f: (p) => ring.transpose(im2col(p, g), [1, 0]), shape: [K, rows] } });
-    return h.arith(local(dw, (p) => ring.reshape(p, [KH, KW, C, F])), [KH, KW, C, F], dw.encoding, intersectSensitivity([a.sensitivity, d.sensitivity]));
+    // dWᵀ = dyᵀ · im2col(x): the transpose of dy [rows, F] and of the small product [F, K], instead of the patch matrix [rows, K]
+    const dyT = h.arith(local(d, (p) => ring.transpose(ring.reshape(p, [rows, F]), [1, 0])), [F, rows], d.encoding, d.sensitivity);
+    const dwT = await h.matmulMapped(dyT, a, { y: { f: (p) => im2col(p, g), shape: [rows, K] } });
+    return h.arith(local(dwT, (p) => ring.reshape(ring.transpose(p, [1, 0]), [KH, KW, C, F])), [KH, KW, C, F], dwT.encoding, intersectSensitivity([a.sensitivity, d.sensitivity]));
   }
 
   /**

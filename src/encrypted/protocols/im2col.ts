@@ -7,7 +7,6 @@
  * same code serves ABY3's replicated parts and Pond's additive ones (conv.ts,
  * pool.ts). Errors are prefixed with `where` (e.g. 'ABY3.conv2d').
  */
-import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
 import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
 import type { ProtocolTensor } from '../tensor.js';
@@ -61,19 +60,45 @@ export function geometry(where: string, xShape: readonly number[], KH: number, K
 
 const words = (t: RingTensor): Uint32Array => new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
 
+/** Copy `n` words; short runs in a loop (a subarray view per run costs more than the copy). */
+function copyWords(dst: Uint32Array, d: number, src: Uint32Array, s: number, n: number): void {
+  if (n >= 64) dst.set(src.subarray(s, s + n), d);
+  else for (let k = 0; k < n; k++) dst[d + k] = src[s + k]!;
+}
+
+/** dst[d ..] += src[s ..] for `n` ring elements of L 32-bit words (little-endian limbs, carries propagated). */
+function addWords(dst: Uint32Array, d: number, src: Uint32Array, s: number, n: number, L: number): void {
+  if (L === 2) {
+    for (let e = 0; e < 2 * n; e += 2) {
+      const lo = dst[d + e]! + src[s + e]!;
+      dst[d + e] = lo;
+      dst[d + e + 1] = dst[d + e + 1]! + src[s + e + 1]! + (lo > 0xffffffff ? 1 : 0);
+    }
+    return;
+  }
+  for (let e = 0; e < L * n; e += L) {
+    let carry = 0;
+    for (let w = 0; w < L; w++) {
+      const v = dst[d + e + w]! + src[s + e + w]! + carry;
+      dst[d + e + w] = v;
+      carry = v > 0xffffffff ? 1 : 0;
+    }
+  }
+}
+
 /**
  * The patch matrix of one part: [B·OH·OW, KH·KW·C], row (b, oy, ox), column
  * (ky, kx, c) (the filter's [KH, KW, C] order), zeros where a window overlaps
  * the padding. For each (row, ky) the KW·C entries are one contiguous run of
- * the NHWC input: copied as one block of words.
+ * the NHWC input (clipped at the padding): copied as one block of words.
+ * (`add`: the adjoint, col2im, the same runs added back into `x`.)
  */
-export function im2col(x: RingTensor, g: Geometry): RingTensor {
+function patches(x: RingTensor, cols: RingTensor, g: Geometry, add: boolean): void {
   const { B, H, W, C, KH, KW, sh, sw, OH, OW, pt, pl } = g;
   const K = KH * KW * C;
-  const out = new RingTensor(x.bits, [B * OH * OW, K]);
   const L = x.bits / 32;
-  const src = words(x);
-  const dst = words(out);
+  const xs = words(x);
+  const cs = words(cols);
   for (let b = 0; b < B; b++) {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
@@ -82,37 +107,50 @@ export function im2col(x: RingTensor, g: Geometry): RingTensor {
         const lo = Math.max(0, -ix0);
         const hi = Math.min(KW, W - ix0);
         if (lo >= hi) continue;
+        const n = (hi - lo) * C;
         for (let ky = 0; ky < KH; ky++) {
           const iy = oy * sh + ky - pt;
           if (iy < 0 || iy >= H) continue;
-          const from = ((b * H + iy) * W + ix0 + lo) * C * L;
-          dst.set(src.subarray(from, from + (hi - lo) * C * L), (row * K + (ky * KW + lo) * C) * L);
+          const xo = ((b * H + iy) * W + ix0 + lo) * C * L;
+          const co = (row * K + (ky * KW + lo) * C) * L;
+          if (add) addWords(xs, xo, cs, co, n, L);
+          else if (n * L >= 64) cs.set(xs.subarray(xo, xo + n * L), co);
+          else for (let k = 0; k < n * L; k++) cs[co + k] = xs[xo + k]!;
         }
       }
     }
   }
+}
+
+/** The patch matrix of one part (see `patches`). */
+export function im2col(x: RingTensor, g: Geometry): RingTensor {
+  const out = new RingTensor(x.bits, [g.B * g.OH * g.OW, g.KH * g.KW * g.C]);
+  patches(x, out, g, false);
   return out;
 }
 
 /**
  * The adjoint of im2col: [B·OH·OW, KH·KW·C] back to [B, H, W, C], each patch
- * entry added into the input position it came from (padding entries dropped).
- * One scatter and one ring addition (the wasm kernel) per filter tap.
+ * entry added into the input position it came from (padding entries dropped):
+ * the same runs as im2col, added (ring additions on 32-bit words with carries).
  */
 export function col2im(cols: RingTensor, g: Geometry): RingTensor {
+  const acc = new RingTensor(cols.bits, [g.B, g.H, g.W, g.C]);
+  patches(acc, cols, g, true);
+  return acc;
+}
+
+/**
+ * For each tap (ky, kx) and output position (b, oy, ox) inside the input:
+ * `visit(tap, inWord, outWord)`, the word offsets of the C channels at the
+ * input position and in a tap-major [KH·KW, B·OH·OW·C] layout.
+ */
+function eachTap(g: Geometry, L: number, visit: (tap: number, inOff: number, outOff: number) => void): void {
   const { B, H, W, C, KH, KW, sh, sw, OH, OW, pt, pl } = g;
-  const K = KH * KW * C;
-  const L = cols.bits / 32;
-  const src = words(cols);
-  const acc = new RingTensor(cols.bits, [B, H, W, C]);
-  // taps whose windows never overlap (stride >= kernel) write disjoint positions: one buffer suffices
-  const disjoint = sh >= KH && sw >= KW;
-  let tmp = disjoint ? acc : new RingTensor(cols.bits, [B, H, W, C]);
+  const n = B * OH * OW * C;
   for (let ky = 0; ky < KH; ky++) {
     for (let kx = 0; kx < KW; kx++) {
-      if (!disjoint && (ky > 0 || kx > 0)) tmp = new RingTensor(cols.bits, [B, H, W, C]);
-      const dst = words(tmp);
-      const col = (ky * KW + kx) * C * L;
+      const tap = ky * KW + kx;
       for (let b = 0; b < B; b++) {
         for (let oy = 0; oy < OH; oy++) {
           const iy = oy * sh + ky - pt;
@@ -120,33 +158,57 @@ export function col2im(cols: RingTensor, g: Geometry): RingTensor {
           for (let ox = 0; ox < OW; ox++) {
             const ix = ox * sw + kx - pl;
             if (ix < 0 || ix >= W) continue;
-            const from = ((b * OH + oy) * OW + ox) * K * L + col;
-            dst.set(src.subarray(from, from + C * L), ((b * H + iy) * W + ix) * C * L);
+            visit(tap, ((b * H + iy) * W + ix) * C * L, (tap * n + ((b * OH + oy) * OW + ox) * C) * L);
           }
         }
       }
-      if (!disjoint) {
-        if (ky === 0 && kx === 0) acc.data.set(tmp.data);
-        else ring.addInPlace(acc, tmp);
-      }
     }
   }
-  return acc;
 }
 
 /** The window entries of one part, tap-major: [KH·KW, B·OH·OW·C] (tap (ky, kx), then the output position and channel). */
 export function windows(x: RingTensor, g: Geometry): RingTensor {
-  const rows = g.B * g.OH * g.OW;
   const T = g.KH * g.KW;
-  return ring.reshape(ring.transpose(ring.reshape(im2col(x, g), [rows, T, g.C]), [1, 0, 2]), [T, rows * g.C]);
+  const n = g.B * g.OH * g.OW * g.C;
+  const out = new RingTensor(x.bits, [T, n]);
+  const L = x.bits / 32;
+  const src = words(x);
+  const dst = words(out);
+  const w = g.C * L;
+  eachTap(g, L, (_, inOff, outOff) => copyWords(dst, outOff, src, inOff, w));
+  return out;
 }
 
-/** The adjoint of `windows`: [KH·KW, B·OH·OW·C] added back into [B, H, W, C]. */
+/**
+ * The adjoint of `windows`: [KH·KW, B·OH·OW·C] added back into [B, H, W, C].
+ * A [B·OH·OW·C] tensor (or [1, n]) stands for the same entries at every tap
+ * (an upsampling: maxPool2x2's and avgPool's backward passes).
+ */
 export function unwindows(t: RingTensor, g: Geometry): RingTensor {
-  const rows = g.B * g.OH * g.OW;
-  const T = g.KH * g.KW;
-  return col2im(ring.reshape(ring.transpose(ring.reshape(t, [T, rows, g.C]), [1, 0, 2]), [rows, T * g.C]), g);
+  const n = g.B * g.OH * g.OW * g.C;
+  const same = t.size === n;
+  const acc = new RingTensor(t.bits, [g.B, g.H, g.W, g.C]);
+  const L = t.bits / 32;
+  const src = words(t);
+  const dst = words(acc);
+  const disjoint = g.sh >= g.KH && g.sw >= g.KW;
+  eachTap(g, L, (tap, inOff, outOff) => {
+    const from = same ? outOff - tap * n * L : outOff;
+    if (disjoint) copyWords(dst, inOff, src, from, g.C * L);
+    else addWords(dst, inOff, src, from, g.C, L);
+  });
+  return acc;
 }
 
 /** Apply a local rearrangement to every part this process holds (any sharing whose parts are ring tensors). */
 export const local = (x: ProtocolTensor, f: (p: RingTensor) => RingTensor): Parts => x.parts.map((p) => (p === undefined ? undefined : f(p)));
+
+/** A public linear map of ring parts (a rearrangement such as im2col) and the shape it gives. */
+export interface LinearMap { f: (p: RingTensor) => RingTensor; shape: readonly number[] }
+
+/**
+ * Public linear maps around a matmul, out(mapX(x) · mapY(y)): `x` and `y`
+ * applied to the operands' parts (im2col), `out` to the product (col2im),
+ * the truncation (fixed · fixed) after `out`.
+ */
+export interface MatmulMaps { x?: LinearMap; y?: LinearMap; out?: LinearMap }

@@ -23,13 +23,13 @@ import { Prg, SEED_BYTES } from '../../crypto/prg.js';
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
 import { TransportError } from '../../transport/errors.js';
-import { DuplicatePlayerError, describe } from '../errors.js';
+import { DuplicatePlayerError, describe, ShapeMismatchError } from '../errors.js';
 import { Player } from '../player.js';
 import { AdditiveTensor, BinaryAdditiveTensor, type Encoding, type ProtocolTensor, type PublicTensor, type Sensitivity } from '../tensor.js';
 import { TrustedDealer, type TripleShares, type TripleSource } from '../triples.js';
 import { checkOptions, checkRoster, intersectSensitivity, Protocol, type Parts, type ProtocolOptions } from './base.js';
 import { ApproxOps, type ApproxOptions } from './approx.js';
-import { ConvOps, type LinearMap, type NNHost } from './conv.js';
+import { ConvOps, type MatmulMaps, type NNHost } from './conv.js';
 import type { ConvOptions } from './im2col.js';
 import type { PondNet } from './pond-binary.js';
 import { PondBoolean } from './pond-boolean.js';
@@ -176,20 +176,22 @@ export class Pond extends Protocol<AdditiveTensor> {
   logSoftmax(x: AdditiveTensor, axis = -1, options?: ApproxOptions): Promise<AdditiveTensor> { return this.#approx.logSoftmax(x, axis, options); }
 
   /**
-   * out(map(x) · y) for public linear maps (conv.ts: im2col of x, col2im of
-   * the product): a Beaver matmul whose triple is dealt in x's and the
-   * output's own shapes (a in x's shape, c = out(map(a) · b)), so each server
-   * opens x − a (|x| elements, not |map(x)|), applies the maps to what it
-   * holds, and truncates after `out` (one truncation per output element).
+   * out(mapX(x) · mapY(y)) for public linear maps (conv.ts: im2col of x or
+   * of y, col2im of the product): a Beaver matmul whose triple is dealt in
+   * the operands' and the output's own shapes (a in x's shape, b in y's,
+   * c = out(mapX(a) · mapY(b))), so each server opens x − a and y − b (|x|
+   * and |y| elements, not |mapX(x)|), applies the maps to what it holds, and
+   * truncates after `out` (one truncation per output element).
    */
-  #matmulMapped(x: AdditiveTensor, y: AdditiveTensor, maps: { x?: LinearMap; out?: LinearMap }): Promise<AdditiveTensor> {
+  #matmulMapped(x: AdditiveTensor, y: AdditiveTensor, maps: MatmulMaps): Promise<AdditiveTensor> {
     const sx = maps.x?.shape ?? x.shape;
-    if (sx.length !== 2 || y.shape.length !== 2 || sx[1] !== y.shape[0]) throw new Error(`${this.id}: internal error: mapped matmul of [${sx}] and [${y.shape}]`);
-    const shape = maps.out?.shape ?? [sx[0]!, y.shape[1]!];
+    const sy = maps.y?.shape ?? y.shape;
+    if (sx.length !== 2 || sy.length !== 2 || sx[1] !== sy[0]) throw new ShapeMismatchError(`Pond.matmulMapped: expected shapes [m, k] and [k, n] (after the maps), got 'x' [${sx.join(', ')}] and 'y' [${sy.join(', ')}]`);
+    const shape = maps.out?.shape ?? [sx[0]!, sy[1]!];
     const trunc = x.encoding === 'fixed' && y.encoding === 'fixed';
     const enc: Encoding = x.encoding === 'int' && y.encoding === 'int' ? 'int' : 'fixed';
     const key = this.nextOp();
-    return this.ready().then(async () => this.makeTensor(await this.#beaver([...x.parts], [...y.parts], 'matmul', x.shape, y.shape, shape, key, trunc, maps.x?.f, maps.out?.f), shape, enc, intersectSensitivity([x.sensitivity, y.sensitivity])));
+    return this.ready().then(async () => this.makeTensor(await this.#beaver([...x.parts], [...y.parts], 'matmul', x.shape, y.shape, shape, key, trunc, { a: maps.x?.f, b: maps.y?.f, c: maps.out?.f }), shape, enc, intersectSensitivity([x.sensitivity, y.sensitivity])));
   }
 
   get players(): readonly Player[] {
@@ -251,14 +253,18 @@ export class Pond extends Protocol<AdditiveTensor> {
   }
 
   /**
-   * A Beaver product of x and y. Matmul only: `mapA`, a public linear map
-   * applied to x (and the triple's a) after the opening; `mapC`, one applied
-   * to the product before the triple's c (dealt in shapeZ, the mapped shape) is added.
+   * A Beaver product of x and y. Matmul only: `maps.a`, `maps.b`, public
+   * linear maps applied to x and y (and the triple's a and b) after the
+   * opening; `maps.c`, one applied to the product before the triple's c
+   * (dealt in shapeZ, the mapped shape) is added.
    */
-  async #beaver(x: Parts, y: Parts, kind: 'mul' | 'matmul', shapeX: readonly number[], shapeY: readonly number[], shapeZ: readonly number[], key: string, trunc: boolean, mapA?: (p: RingTensor) => RingTensor, mapC?: (p: RingTensor) => RingTensor): Promise<Parts> {
+  async #beaver(x: Parts, y: Parts, kind: 'mul' | 'matmul', shapeX: readonly number[], shapeY: readonly number[], shapeZ: readonly number[], key: string, trunc: boolean, maps: { a?: (p: RingTensor) => RingTensor; b?: (p: RingTensor) => RingTensor; c?: (p: RingTensor) => RingTensor } = {}): Promise<Parts> {
     const servers = [this.server0, this.server1] as const;
-    const triple = await this.triples.triple({ kind, bits: this.bits, shapeA: shapeX, shapeB: shapeY, shapeC: shapeZ, session: this.id, key: `${key}/triple`, servers, transport: this.transport, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }), ...(mapA === undefined ? {} : { mapA }), ...(mapC === undefined ? {} : { mapC }) });
-    const mapped = mapA ?? ((p: RingTensor): RingTensor => p);
+    const { a: mapA, b: mapB, c: mapC } = maps;
+    const triple = await this.triples.triple({ kind, bits: this.bits, shapeA: shapeX, shapeB: shapeY, shapeC: shapeZ, session: this.id, key: `${key}/triple`, servers, transport: this.transport, ...(this.timeoutMs === undefined ? {} : { timeoutMs: this.timeoutMs }), ...(mapA === undefined ? {} : { mapA }), ...(mapB === undefined ? {} : { mapB }), ...(mapC === undefined ? {} : { mapC }) });
+    const id = (p: RingTensor): RingTensor => p;
+    const mapped = mapA ?? id;
+    const mappedB = mapB ?? id;
     const product = kind === 'mul' ? ring.mul : ring.matmul;
     const step = async (i: 0 | 1): Promise<RingTensor | undefined> => {
       const me = servers[i];
@@ -274,8 +280,8 @@ export class Pond extends Protocol<AdditiveTensor> {
         this.recvRing(me, other, `${key}/d${1 - i}`, shapeY),
       ]);
       const E = mapped(ring.add(e, eo));
-      const D = ring.add(d, doo);
-      let z = ring.addInPlace(product(E, t.b), product(mapped(t.a), D));
+      const D = mappedB(ring.add(d, doo));
+      let z = ring.addInPlace(product(E, mappedB(t.b)), product(mapped(t.a), D));
       if (i === 0) ring.addInPlace(z, product(E, D));
       if (mapC !== undefined) z = mapC(z);
       ring.addInPlace(z, t.c);

@@ -27,21 +27,64 @@
  * dx = mask · upsample(dy), one multiplication.
  *
  * Costs: docs/encrypted-ml.md.
+ *
+ * Layout: candidates, their concatenations and cuts are flat views of the
+ * same words wherever they are contiguous (parts are never mutated), and
+ * maxPool2x2 gathers its taps in the order (0,0), (1,0), (0,1), (1,1), so
+ * that level 1's left and right operands are each one contiguous half. A
+ * local op on the slots computes once per distinct operand words (a
+ * component held by two servers executing here is one array).
  */
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
 import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
 import type { Encoding, ProtocolTensor } from '../tensor.js';
-import { intersectSensitivity } from './base.js';
+import { intersectSensitivity, type Parts } from './base.js';
 import type { NNHost } from './conv.js';
-import { geometry, local, unwindows, windows, type Geometry } from './im2col.js';
+import { geometry, local, type Geometry } from './im2col.js';
+import { gatherTaps, scatterTaps } from './pool-layout.js';
 
 type Idx<T> = number | T;
 /** A member's one-hot entry: the public 1 (a single candidate) or a 0/1 integer sharing. */
 type Mask<T> = (1 | T)[];
 interface Cand<T> { val: T; idx?: Idx<T>; mask?: Mask<T> }
 
-const flat = (p: RingTensor): RingTensor => (p.shape.length === 1 ? p : ring.reshape(p, [p.size]));
+/** The same words as a flat tensor (a view). */
+const flat = (p: RingTensor): RingTensor => (p.shape.length === 1 ? p : new RingTensor(p.bits, [p.size], p.data));
+/** The same words under another shape (a view). */
+const reshaped = (p: RingTensor, shape: readonly number[]): RingTensor => new RingTensor(p.bits, shape, p.data);
+/** Elements [off, off + n) of a flat tensor (a view). */
+const range = (p: RingTensor, off: number, n: number): RingTensor => {
+  const L = p.bits / 64;
+  return new RingTensor(p.bits, [n], p.data.subarray(off * L, (off + n) * L));
+};
+const sameWords = (a: RingTensor, b: RingTensor): boolean => a.data.buffer === b.data.buffer && a.data.byteOffset === b.data.byteOffset && a.data.length === b.data.length;
+
+/** f over each slot present in all of xs; a slot whose operands are an earlier slot's words reuses its result (ABY3: a component held by two servers executing here). */
+function slotwise(xs: readonly (readonly (RingTensor | undefined)[])[], f: (...ps: RingTensor[]) => RingTensor): Parts {
+  const slots = xs[0]!.length;
+  const out: (RingTensor | undefined)[] = new Array(slots).fill(undefined);
+  for (let s = 0; s < slots; s++) {
+    const ps = xs.map((x) => x[s]);
+    if (ps.some((q) => q === undefined)) continue;
+    for (let t = 0; t < s && out[s] === undefined; t++) if (out[t] !== undefined && xs.every((x) => sameWords(x[t]!, x[s]!))) out[s] = out[t];
+    out[s] ??= f(...(ps as RingTensor[]));
+  }
+  return out;
+}
+
+/** The flat tensors ps as one view when they are consecutive runs of one buffer. */
+function adjacent(ps: readonly RingTensor[]): RingTensor | undefined {
+  const d0 = ps[0]!.data;
+  let end = d0.byteOffset + d0.byteLength;
+  for (let i = 1; i < ps.length; i++) {
+    const d = ps[i]!.data;
+    if (d.buffer !== d0.buffer || d.byteOffset !== end) return undefined;
+    end += d.byteLength;
+  }
+  const limbs = (end - d0.byteOffset) / 8;
+  return new RingTensor(ps[0]!.bits, [limbs / (ps[0]!.bits / 64)], new BigUint64Array(d0.buffer, d0.byteOffset, limbs));
+}
 
 export class PoolOps<T extends ProtocolTensor> {
   readonly #h: NNHost<T>;
@@ -54,21 +97,24 @@ export class PoolOps<T extends ProtocolTensor> {
     return `${this.#h.name}.${fn}`;
   }
 
-  /** Slot-wise concatenation of flat tensors (local). */
+  /** Slot-wise concatenation of flat tensors (local; a view where they are adjacent). */
   #cat(ts: readonly T[], enc: Encoding): T {
     const h = this.#h;
     const size = ts.reduce((a, t) => a + t.size, 0);
-    const parts = ts[0]!.parts.map((_, s) => (ts[0]!.parts[s] === undefined ? undefined : ts.length === 1 ? flat(ts[0]!.parts[s]!) : ring.concat(ts.map((t) => flat(t.parts[s]!)), 0)));
+    const parts = slotwise(ts.map((t) => t.parts), (...ps) => {
+      const fs = ps.map(flat);
+      return fs.length === 1 ? fs[0]! : adjacent(fs) ?? ring.concat(fs, 0);
+    });
     return h.arith(parts, [size], enc, intersectSensitivity(ts.map((t) => t.sensitivity)));
   }
 
-  /** Elements [off, off + n) of a flat tensor (local). */
+  /** Elements [off, off + n) of a flat tensor (local, a view). */
   #cut(t: T, off: number, n: number, enc: Encoding = t.encoding): T {
-    return this.#h.arith(local(t, (p) => ring.slice(flat(p), [off], [n])), [n], enc, t.sensitivity);
+    return this.#h.arith(local(t, (p) => range(flat(p), off, n)), [n], enc, t.sensitivity);
   }
 
   #map(t: T, f: (p: RingTensor) => RingTensor, enc: Encoding = t.encoding, shape: readonly number[] = t.shape): T {
-    return this.#h.arith(local(t, f), shape, enc, t.sensitivity);
+    return this.#h.arith(slotwise([t.parts], f), shape, enc, t.sensitivity);
   }
 
   /** The public integer k as a sharing shaped like t (local: zeros, k added at the constant slots). */
@@ -85,32 +131,40 @@ export class PoolOps<T extends ProtocolTensor> {
       const enc = cands[0]!.val.encoding;
       const As = Array.from({ length: P }, (_, j) => cands[2 * j]!);
       const Bs = Array.from({ length: P }, (_, j) => cands[2 * j + 1]!);
-      const c = await h.greater(this.#cat(Bs.map((b) => b.val), enc), this.#cat(As.map((a) => a.val), enc));
+      const catA = this.#cat(As.map((a) => a.val), enc);
+      const catB = this.#cat(Bs.map((b) => b.val), enc);
+      const c = await h.greater(catB, catA);
       const cj = Array.from({ length: P }, (_, j) => this.#cut(c, j * n, n, 'int'));
+      // B - A of every pair at once (pair j: elements [j n, (j+1) n))
+      const dAll = this.#sub(catB, catA);
       // the terms multiplied by c_j, in one mul over their concatenation (all as integers: no truncation)
       const terms: { j: number; t: T }[] = [];
       const plan = As.map((A, j) => {
         const B = Bs[j]!;
         const at = (t: T): number => terms.push({ j, t: this.#map(t, flat, 'int', [n]) }) - 1;
-        const val = at(this.#sub(B.val, A.val));
+        const val = at(this.#cut(dAll, j * n, n));
         let idx: number | undefined;
         if (A.idx !== undefined && B.idx !== undefined && !(typeof A.idx === 'number' && typeof B.idx === 'number')) {
-          const ia = typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx;
-          const ib = typeof B.idx === 'number' ? this.#constant(c, B.idx) : B.idx;
+          const ia = typeof A.idx === 'number' ? this.#constant(cj[j]!, A.idx) : A.idx;
+          const ib = typeof B.idx === 'number' ? this.#constant(cj[j]!, B.idx) : B.idx;
           idx = at(this.#sub(ib, ia));
         }
         const mA = A.mask?.map((m) => (m === 1 ? -1 : at(m)));
         const mB = B.mask?.map((m) => (m === 1 ? -1 : at(m)));
         return { val, idx, mA, mB };
       });
+      // (values only: the terms are dAll and the factors c, both whole: no copies)
       const prod = await h.mul(this.#cat(terms.map((t) => cj[t.j]!), 'int'), this.#cat(terms.map((t) => t.t), 'int'));
       const got = (i: number, e: Encoding): T => this.#cut(prod, i * n, n, e);
+      // A + c (B - A) of every pair at once where the value terms are the product's first P n elements
+      const valsFirst = plan.every((q, j) => q.val === j);
+      const vAll = valsFirst ? this.#add(catA, this.#cut(prod, 0, P * n, enc)) : undefined;
       const next: Cand<T>[] = As.map((A, j) => {
         const B = Bs[j]!;
         const q = plan[j]!;
-        const out: Cand<T> = { val: this.#add(A.val, got(q.val, enc)) };
+        const out: Cand<T> = { val: vAll !== undefined ? this.#cut(vAll, j * n, n) : this.#add(A.val, got(q.val, enc)) };
         if (A.idx !== undefined && B.idx !== undefined) {
-          if (q.idx !== undefined) out.idx = this.#add(typeof A.idx === 'number' ? this.#constant(c, A.idx) : A.idx, got(q.idx, 'int'));
+          if (q.idx !== undefined) out.idx = this.#add(typeof A.idx === 'number' ? this.#constant(cj[j]!, A.idx) : A.idx, got(q.idx, 'int'));
           else out.idx = h.addPublic(this.#map(cj[j]!, (p) => ring.mulScalar(p, BigInt((B.idx as number) - (A.idx as number)))), A.idx as number);
         }
         if (A.mask !== undefined && B.mask !== undefined) {
@@ -127,11 +181,11 @@ export class PoolOps<T extends ProtocolTensor> {
   }
 
   #sub(x: T, y: T): T {
-    return this.#h.arith(x.parts.map((p, s) => (p === undefined ? undefined : ring.sub(flat(p), flat(y.parts[s]!)))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
+    return this.#h.arith(slotwise([x.parts, y.parts], (p, q) => ring.sub(flat(p), flat(q))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
   }
 
   #add(x: T, y: T): T {
-    return this.#h.arith(x.parts.map((p, s) => (p === undefined ? undefined : ring.add(flat(p), flat(y.parts[s]!)))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
+    return this.#h.arith(slotwise([x.parts, y.parts], (p, q) => ring.add(flat(p), flat(q))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
   }
 
   /** The k slices of x along `axis` as flat candidates, and the result shape. */
@@ -146,8 +200,8 @@ export class PoolOps<T extends ProtocolTensor> {
     const shape = a.shape.filter((_, i) => i !== ax);
     const n = a.size / k;
     const perm = [ax, ...a.shape.map((_, i) => i).filter((i) => i !== ax)];
-    const moved = this.#map(a, (p) => ring.reshape(ring.transpose(p, perm), [k, n]), a.encoding, [k, n]);
-    const rows = Array.from({ length: k }, (_, j) => this.#map(moved, (p) => ring.reshape(ring.slice(p, [j, 0], [1, n]), [n]), a.encoding, [n]));
+    const moved = ax === 0 ? a : this.#map(a, (p) => ring.transpose(p, perm), a.encoding, perm.map((d) => a.shape[d]!));
+    const rows = Array.from({ length: k }, (_, j) => this.#cut(moved, j * n, n));
     return { a, rows, shape };
   }
 
@@ -155,7 +209,7 @@ export class PoolOps<T extends ProtocolTensor> {
   async max(x: T, axis: number): Promise<T> {
     const { rows, shape } = this.#along('max', x, axis);
     const best = await this.#tree(rows.map((val) => ({ val })));
-    return this.#map(best.val, (p) => ring.reshape(p, shape), best.val.encoding, shape);
+    return this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape);
   }
 
   /** The index of the maximum along `axis` (0/1.. integers, encoding 'int'); ties: the lowest index. */
@@ -163,15 +217,17 @@ export class PoolOps<T extends ProtocolTensor> {
     const { rows, shape } = this.#along('argmax', x, axis);
     const best = await this.#tree(rows.map((val, j) => ({ val, idx: j })));
     const idx = typeof best.idx === 'number' ? this.#constant(best.val, best.idx) : best.idx!;
-    return this.#map(idx, (p) => ring.reshape(p, shape), 'int', shape);
+    return this.#map(idx, (p) => reshaped(p, shape), 'int', shape);
   }
 
   #pool(fn: string, x: unknown): { a: T; g: Geometry; cands: T[] } {
     const a = this.#h.checkArith(fn, 'x', x);
     const g = geometry(this.#w(fn), a.shape, 2, 2, 2, 'valid');
     const n = g.B * g.OH * g.OW * g.C;
-    const win = this.#map(a, (p) => windows(p, g), a.encoding, [4, n]);
-    const cands = [0, 1, 2, 3].map((j) => this.#map(win, (p) => ring.reshape(ring.slice(p, [j, 0], [1, n]), [n]), a.encoding, [n]));
+    // taps stored (0,0), (1,0), (0,1), (1,1): the tree's level-1 pairs (0,1), (2,3) take their left
+    // candidates from the first half and their right ones from the second, each contiguous
+    const taps = this.#map(a, (p) => gatherTaps(p, g, [0, 2, 1, 3]), a.encoding, [4 * n]);
+    const cands = [0, 2, 1, 3].map((j) => this.#cut(taps, j * n, n));
     return { a, g, cands };
   }
 
@@ -180,7 +236,7 @@ export class PoolOps<T extends ProtocolTensor> {
     const { g, cands } = this.#pool('maxPool2x2', x);
     const best = await this.#tree(cands.map((val) => ({ val })));
     const shape = [g.B, g.OH, g.OW, g.C];
-    return this.#map(best.val, (p) => ring.reshape(p, shape), best.val.encoding, shape);
+    return this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape);
   }
 
   /**
@@ -194,8 +250,8 @@ export class PoolOps<T extends ProtocolTensor> {
     const shape = [g.B, g.OH, g.OW, g.C];
     const m = this.#cat(best.mask as T[], 'int');
     return {
-      y: this.#map(best.val, (p) => ring.reshape(p, shape), best.val.encoding, shape),
-      mask: this.#map(m, (p) => unwindows(ring.reshape(p, [4, p.size / 4]), g), 'int', a.shape),
+      y: this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape),
+      mask: this.#map(m, (p) => scatterTaps(p, g), 'int', a.shape),
     };
   }
 
@@ -208,7 +264,7 @@ export class PoolOps<T extends ProtocolTensor> {
     const g = geometry(this.#w(fn), m.shape, 2, 2, 2, 'valid', 'mask');
     const want = [g.B, g.OH, g.OW, g.C];
     if (d.shape.length !== 4 || !d.shape.every((v, i) => v === want[i])) throw new ShapeMismatchError(`${this.#w(fn)}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape(want)} for 'mask' of shape ${fmtShape(m.shape)}`);
-    const up = this.#map(d, (p) => unwindows(ring.concat([0, 1, 2, 3].map(() => ring.reshape(p, [1, p.size])), 0), g), d.encoding, m.shape);
+    const up = this.#map(d, (p) => scatterTaps(p, g, true), d.encoding, m.shape);
     return this.#h.mul(m, up);
   }
 }

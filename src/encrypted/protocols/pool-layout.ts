@@ -1,0 +1,50 @@
+/**
+ * Local rearrangements of one ring part for 2x2, stride-2, valid pooling
+ * (NHWC, Geometry from im2col.ts): the four window taps gathered
+ * tap-major, and the adjoint scatter back to the input's positions. Tap t is
+ * (t >> 1, t & 1) = (dy, dx): t = 0 (0,0), 1 (0,1), 2 (1,0), 3 (1,1), the
+ * order of im2col.ts `windows`. Word copies only (a window position's C
+ * channels are one run of words; kernels gather2x2 / scatter2x2 of
+ * bit-kernels.ts and bitplanes.wasm, in a bit workspace): no arithmetic, so
+ * every server applies them to its parts and the result is a sharing of the
+ * rearranged value.
+ */
+import { RingTensor } from '../../ring/index.js';
+import type { Geometry } from './im2col.js';
+import { BitSpace } from './bit-memory.js';
+
+/** `f` on a workspace holding x's words; returns a fresh tensor of `shape` from the block f returns. */
+function inSpace(x: RingTensor, outElems: number, shape: readonly number[], f: (sp: BitSpace, src: number, dst: number) => void): RingTensor {
+  const sp = new BitSpace();
+  try {
+    const bytes = outElems * (x.bits / 8);
+    const src = sp.put(x.data);
+    const dst = sp.alloc(bytes);
+    f(sp, src, dst);
+    return new RingTensor(x.bits, shape, new BigUint64Array(sp.take(dst, bytes).buffer));
+  } finally {
+    sp.release();
+  }
+}
+
+/**
+ * [4·n] (n = B·OH·OW·C): block j (elements [j·n, (j+1)·n)) holds tap
+ * order[j] of every window, in output order (b, oy, ox, c).
+ */
+export function gatherTaps(x: RingTensor, g: Geometry, order: readonly number[] = [0, 1, 2, 3]): RingTensor {
+  const { B, H, W, C, OH, OW } = g;
+  const n = B * OH * OW * C;
+  const packed = order.reduce((a, t, j) => a | (t << (2 * j)), 0);
+  return inSpace(x, 4 * n, [4 * n], (sp, src, dst) => sp.k.gather2x2(src, dst, B, H, W, OH, OW, C * (x.bits / 8), packed));
+}
+
+/**
+ * The adjoint of gatherTaps with the default order: [4·n] back to
+ * [B, H, W, C], zero where no window reaches (a last odd row or column).
+ * With `same`, one block of n serves all four taps (dy copied to each
+ * position of its window: the upsampling of the backward pass).
+ */
+export function scatterTaps(t: RingTensor, g: Geometry, same = false): RingTensor {
+  const { B, H, W, C, OH, OW } = g;
+  return inSpace(t, B * H * W * C, [B, H, W, C], (sp, src, dst) => sp.k.scatter2x2(src, dst, B, H, W, OH, OW, C * (t.bits / 8), same ? 1 : 0));
+}

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runPrivateTrain } from '../../src/cli/private-train.js';
+import { loadModel } from '../../src/encrypted/nn/io.js';
+
+test('private-train (network_a, 2 steps of 32, SGD): per-epoch private evaluation, run folder with the model owner\'s model.json', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-private-train-'));
+  try {
+    const lines: string[] = [];
+    const code = await runPrivateTrain('network_a', 'mnist', { protocol: 'aby3', optimizer: 'sgd', epochs: 1, batchSize: 32, maxSteps: 2, evalLimit: 64, precision: 'low', seed: 1, progress: false, out: join(dir, 'run') }, (s) => lines.push(s));
+    const out = lines.join('\n');
+    assert.equal(code, 0, out);
+    assert.match(out, /under ABY3 \(low precision\)/);
+    assert.match(out, /optimizer sgd \(lr 0\.1\); batch 32; 2 steps; evaluation on 64 test images, accuracy and loss revealed to the model owner only/);
+    assert.match(out, /epoch 1: test accuracy \d+\.\d\d%, test loss [\d.]+ \(private evaluation, revealed to the model owner\)/);
+    assert.match(out, /median step: \d+ ms per batch of 32/);
+    assert.match(out, /final test accuracy \(model owner, plaintext, 10000 images\): \d+\.\d\d%/);
+    const m = JSON.parse(readFileSync(join(dir, 'run', 'metrics.json'), 'utf8'));
+    assert.equal(m.config.protocol, 'aby3');
+    assert.equal(m.epochs.length, 1);
+    assert.equal(m.epochs[0].round, 2);
+    assert.ok(m.totals.bytesByRole['server0'] > 0 && m.totals.bytesByRole['data-owner'] > 0);
+    assert.match(readFileSync(join(dir, 'run', 'report.html'), 'utf8'), /fedcrypt run: network_a on mnist/);
+    const model = loadModel(join(dir, 'run', 'model.json'));
+    assert.equal(model.spec.layers.filter((l) => l.kind === 'dense').length, 3);
+    assert.equal(model.weights.flat().reduce((a, w) => a + w.length, 0), 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('private-train refuses a protocol other than ABY3', async () => {
+  await assert.rejects(runPrivateTrain('network_a', 'mnist', { protocol: 'pond', optimizer: 'sgd', epochs: 1, batchSize: 32, precision: 'low', seed: 1, progress: false }, () => {}), /private training runs under ABY3 only, got --protocol pond/);
+});
