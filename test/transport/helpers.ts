@@ -6,17 +6,29 @@ import { generateTlsIdentity } from '../../src/crypto/tls-identity.js';
 import { parseConfig, type DeployConfig, type LinkMode } from '../../src/transport/config.js';
 import type { LocalPlayer, TransportEvent } from '../../src/transport/grpc.js';
 
-/** `n` distinct free TCP ports on 127.0.0.1 (bound to port 0, then released). */
+/** Whether 127.0.0.1:`port` can be bound now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `n` distinct free TCP ports on 127.0.0.1, each checked by binding it. They
+ * are drawn at random below Linux's ephemeral range (32768 and up): a port
+ * the kernel hands out for port 0 or for an outgoing connection of a test
+ * running alongside (gRPC clients make many) comes from that range, and took
+ * a released port before its server could bind it (CI, EADDRINUSE).
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  const ports: number[] = [];
+  for (let tries = 0; ports.length < n; tries++) {
+    if (tries > 1000) throw new Error(`freePorts: found only ${ports.length} of ${n} free ports in [20000, 32000)`);
+    const p = 20000 + Math.floor(Math.random() * 12000);
+    if (!ports.includes(p) && (await canBind(p))) ports.push(p);
+  }
   return ports;
 }
 
