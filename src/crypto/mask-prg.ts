@@ -135,12 +135,17 @@ function checkAcc(acc: unknown, bits: number, fn: string): MaskAccumulator {
   return acc as MaskAccumulator;
 }
 
-let scratch = new Uint32Array(CHUNK / 4);
+let scratch = new Int32Array(CHUNK / 4);
 
 /**
  * acc += sign * stream(key) entry by entry, modulo 2^32 (Uint32Array) or 2^64
  * (BigUint64Array), in 64 KiB keystream chunks. `key`: 16 bytes from
  * `pairwiseMaskKey` / `selfMaskKey`. Reduce with `reduceMasked` at the end.
+ *
+ * The loops work on Int32Array views (small integers in V8, no doubles); a
+ * 64-bit entry is a (lo, hi) word pair with the carry (borrow) out of the
+ * low word computed without a branch from the operands' and the result's
+ * top bits (a branch on random carries mispredicts half the time: 2x slower).
  */
 export function addMask(acc: MaskAccumulator, key: Uint8Array, sign: 1 | -1, bits: number): MaskAccumulator {
   const fn = 'addMask';
@@ -149,33 +154,34 @@ export function addMask(acc: MaskAccumulator, key: Uint8Array, sign: 1 | -1, bit
   checkBytes(key, 'key', fn, 16);
   if (sign !== 1 && sign !== -1) throw new RangeError(`${fn}: "sign" expected 1 or -1, got ${String(sign)}`);
   const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
-  const words = new Uint32Array(acc.buffer, acc.byteOffset, acc.byteLength >>> 2); // 64-bit entries as (lo, hi) pairs
+  const words = new Int32Array(acc.buffer, acc.byteOffset, acc.byteLength >>> 2);
   const wide = acc instanceof BigUint64Array;
   const total = words.length;
   for (let off = 0; off < total; off += CHUNK / 4) {
     const n = Math.min(CHUNK / 4, total - off);
     const buf = cipher.update(n === CHUNK / 4 ? zero : zero.subarray(0, n * 4));
-    let ks: Uint32Array;
-    if ((buf.byteOffset & 3) === 0) ks = new Uint32Array(buf.buffer, buf.byteOffset, n);
+    let ks: Int32Array;
+    if ((buf.byteOffset & 3) === 0) ks = new Int32Array(buf.buffer, buf.byteOffset, n);
     else {
-      if (scratch.length < n) scratch = new Uint32Array(CHUNK / 4);
       new Uint8Array(scratch.buffer, 0, n * 4).set(buf.subarray(0, n * 4));
       ks = scratch;
     }
     if (!wide) {
-      if (sign === 1) for (let i = 0; i < n; i++) words[off + i] = words[off + i]! + ks[i]!;
-      else for (let i = 0; i < n; i++) words[off + i] = words[off + i]! - ks[i]!;
+      if (sign === 1) for (let i = 0; i < n; i++) words[off + i] = (words[off + i]! + ks[i]!) | 0;
+      else for (let i = 0; i < n; i++) words[off + i] = (words[off + i]! - ks[i]!) | 0;
     } else if (sign === 1) {
       for (let i = 0; i < n; i += 2) {
-        const lo = words[off + i]! + ks[i]!;
-        words[off + i] = lo; // ToUint32: lo mod 2^32
-        words[off + i + 1] = words[off + i + 1]! + ks[i + 1]! + (lo > 0xffffffff ? 1 : 0);
+        const x = words[off + i]!, k = ks[i]!;
+        const s = (x + k) | 0;
+        words[off + i] = s;
+        words[off + i + 1] = (words[off + i + 1]! + ks[i + 1]! + (((x & k) | ((x | k) & ~s)) >>> 31)) | 0;
       }
     } else {
       for (let i = 0; i < n; i += 2) {
-        const lo = words[off + i]! - ks[i]!;
-        words[off + i] = lo;
-        words[off + i + 1] = words[off + i + 1]! - ks[i + 1]! - (lo < 0 ? 1 : 0);
+        const x = words[off + i]!, k = ks[i]!;
+        const s = (x - k) | 0;
+        words[off + i] = s;
+        words[off + i + 1] = (words[off + i + 1]! - ks[i + 1]! - (((~x & k) | (~(x ^ k) & s)) >>> 31)) | 0;
       }
     }
   }
