@@ -5,3 +5,4 @@ export * from './secure-channel.js';
 export * from './x509.js';
 export * from './shamir.js';
 export * from './mask-prg.js';
+export * from './mask-sum.js';
