@@ -79,6 +79,30 @@ for (const [n, t] of [[500, 251], [1000, 501], [62, 44]] as const) {
   results[`shamir_n${n}_t${t}`] = row;
   console.log(`shamir n=${n} t=${t}: ${Math.round(row.sharesPerS)} shares/s (split ${row.splitMs!.toFixed(2)} ms), ${Math.round(row.reconstructionsPerS)} reconstructions/s cached, ${Math.round(row.coldReconstructionsPerS)}/s with fresh coefficients`);
 }
+
+// The server's Shamir work in the unmasking round: n = 1000 complete graph (t = 501),
+// 30% dropped: 300 masking keys + 700 self-mask seeds, all from the same 700
+// survivors (one coefficient set); SecAgg+ n = 10,000, k = 62, t = 44, 10% dropped:
+// 10,000 secrets, each from its own neighbours' shares (its own coefficient set).
+{
+  const shares = shamirSplit(secret, 501, 1000).map((share, i) => ({ index: i + 1, share }));
+  const survivors = shares.filter((_, i) => i % 10 < 7);
+  const s0 = performance.now();
+  const cache = new LagrangeCache();
+  for (let i = 0; i < 1000; i++) shamirReconstruct(survivors, 501, cache);
+  const completeMs = performance.now() - s0;
+  const plus = shamirSplit(secret, 44, 62).map((share, i) => ({ index: i + 1, share }));
+  const s1 = performance.now();
+  const cache2 = new LagrangeCache(1); // consecutive clients have different sets: every coefficient set is computed
+  for (let i = 0; i < 10_000; i++) {
+    // a different surviving subset of the 62 neighbours each time (10% dropped), evaluation points shifted per client
+    const alive = plus.filter((_, j) => (j + i) % 10 !== 0).slice(0, 44);
+    shamirReconstruct(alive, 44, cache2);
+  }
+  const plusMs = performance.now() - s1;
+  results.serverShamir = { complete_n1000_t501_dropped30_ms: completeMs, harary_n10000_k62_t44_dropped10_ms: plusMs };
+  console.log(`server Shamir: n=1000 complete, 30% dropped (1000 reconstructions, t=501): ${completeMs.toFixed(0)} ms; SecAgg+ n=10,000 k=62 t=44 (10,000 reconstructions): ${plusMs.toFixed(0)} ms`);
+}
 results.loadEnd = loadavg()[0];
 results.sink = sink & 1;
 mkdirSync(new URL('results', import.meta.url), { recursive: true });
