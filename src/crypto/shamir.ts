@@ -147,6 +147,7 @@ export function shamirSplit(secret: Uint8Array, threshold: number, points: numbe
     }
   }
   coeffs.fill(0);
+  chunks.fill(0);
   return shares;
 }
 
