@@ -96,20 +96,45 @@ export class Hypergeometric {
     return Math.exp(lnChoose(this.marked, x) + lnChoose(this.total - this.marked, this.draws - x) - this.#lnDen);
   }
 
-  /** The smallest a with P(X >= a) < q (summing the upper tail from the top). */
+  /**
+   * The smallest a with P(X >= a) < q. The scan starts at Hoeffding's bound
+   * a0 = ceil(mean + k·sqrt(ln(1/q) / 2k)), where P(X >= a0) <= q: the tail
+   * beyond a0 is summed upward until its terms vanish against the sum
+   * (below 1e-20 of it: past the mode they decrease geometrically), then
+   * terms below a0 are added until the sum reaches q. Falls back to summing
+   * the whole tail from the top should rounding put P(X >= a0) at q or above.
+   */
   minUpperBelow(q: number): number {
+    const mean = (this.draws * this.marked) / this.total;
+    const a0 = Math.min(this.hi + 1, Math.max(this.lo, Math.ceil(mean + Math.sqrt((this.draws * Math.log(1 / q)) / 2))));
     let s = 0;
-    for (let a = this.hi; a >= this.lo; a--) {
+    for (let x = a0; x <= this.hi; x++) {
+      const p = this.pmf(x);
+      s += p;
+      if (x > mean && p <= s * 1e-20) break;
+    }
+    let from = a0 - 1;
+    if (s >= q) { s = 0; from = this.hi; }
+    for (let a = from; a >= this.lo; a--) {
       s += this.pmf(a);
       if (s >= q) return a + 1;
     }
     return this.lo; // P(X >= lo) = 1 < q only for q > 1
   }
 
-  /** The smallest x with P(X <= x) >= q (summing the lower tail from the bottom). */
+  /** The smallest x with P(X <= x) >= q: the mirror image of `minUpperBelow` (Hoeffding's lower bound, then upward). */
   minLowerAtLeast(q: number): number {
+    const mean = (this.draws * this.marked) / this.total;
+    const x0 = Math.max(this.lo - 1, Math.min(this.hi, Math.floor(mean - Math.sqrt((this.draws * Math.log(1 / q)) / 2))));
     let s = 0;
-    for (let x = this.lo; x <= this.hi; x++) {
+    for (let x = x0; x >= this.lo; x--) {
+      const p = this.pmf(x);
+      s += p;
+      if (x < mean && p <= s * 1e-20) break;
+    }
+    let from = x0 + 1;
+    if (s >= q) { s = 0; from = this.lo; }
+    for (let x = from; x <= this.hi; x++) {
       s += this.pmf(x);
       if (s >= q) return x;
     }
@@ -168,9 +193,10 @@ interface HararyWindow {
   tMax: number;
 }
 
-function hararyWindow(n: number, k: number, req: SecAggRequirements): HararyWindow {
+function hararyWindow(n: number, k: number, req: SecAggRequirements, full = true): HararyWindow {
   const { corrupt, survivors, dropped } = counts(n, req);
   const connected = lnDisconnectionBound(n, k, corrupt + dropped) < -(PRIVACY_BITS + 1) * LN2;
+  if (!connected && !full) return { connected, tMin: Infinity, tMax: -Infinity };
   const qPrivacy = 2 ** -(PRIVACY_BITS + 1) / n;
   const qCorrect = 2 ** -CORRECTNESS_BITS / n;
   const a = new Hypergeometric(n, corrupt, k).minUpperBelow(qPrivacy); // P(X >= a) < q: a or more corrupt neighbours is unlikely
@@ -207,7 +233,7 @@ export function findHararyParameters(n: number, requirements: SecAggRequirements
   checkInt(n, 'n', fn, 1, MAX_CLIENTS);
   const req = checkRequirements(requirements, fn);
   for (let k = 2; k < n - 1; k += 2) {
-    const w = hararyWindow(n, k, req);
+    const w = hararyWindow(n, k, req, false);
     if (w.connected && w.tMin <= w.tMax) return { k, t: w.tMin };
   }
   throw new SecAggParameterError('no-harary-parameters', `no even degree k < n - 1 = ${n - 1} meets the rules for n = ${n}, corruptionRate ${req.corruptionRate}, dropoutRate ${req.dropoutRate} (${req.adversary})`);
