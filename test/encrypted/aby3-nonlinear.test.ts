@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ABY3, BinaryReplicatedTensor, EncodingRangeError, Player, PrecisionMismatchError, SensitivityError, ShapeMismatchError, type ReplicatedTensor } from '../../src/encrypted/index.js';
+import { ABY3, BinaryReplicatedTensor, Player, PrecisionMismatchError, SensitivityError, ShapeMismatchError } from '../../src/encrypted/index.js';
 import { FIXED_HIGH, FIXED_LOW } from '../../src/encrypted/fixed.js';
 import { msbAndPlanes, msbRounds, planeWords, toPlanes, u32 } from '../../src/encrypted/protocols/aby3-binary.js';
 import * as ring from '../../src/ring/index.js';
