@@ -81,8 +81,10 @@ for (const precision of ['low', 'high'] as const) {
       let c: Ctx;
       let cc: Ctx;
       let t: RoundTransport;
+      let vt: MemoryTransport;
       before(async () => {
-        c = ctx(proto, precision, make(proto, precision, new MemoryTransport()));
+        vt = new MemoryTransport();
+        c = ctx(proto, precision, make(proto, precision, vt));
         t = new RoundTransport(new MemoryTransport(), { offline: ['dealer'] });
         cc = ctx(proto, precision, make(proto, precision, t));
         if (supported.length > 0) {
@@ -107,6 +109,7 @@ for (const precision of ['low', 'high'] as const) {
           const numRuns = typeof o.numRuns === 'number' ? o.numRuns : o.numRuns[proto]!;
           await fc.assert(fc.asyncProperty(o.inputs(c), (input) => check(input, 'random')), { numRuns });
           for (const pr of o.properties ?? []) await pr.check(c);
+          assert.equal(vt.hub.pending(), 0, 'no message left undelivered');
         });
         const formula = o.cost.formula[proto];
         it(`${o.name}: rounds and bytes per party equal the op table's formula`, async () => {
@@ -116,6 +119,7 @@ for (const precision of ['low', 'high'] as const) {
             t.reset();
             await run();
             checkCost(t, proto, `${o.name} ${o.cost.label(s)}`, formula(cc, s));
+            assert.equal(t.inner.hub.pending(), 0, `${o.name} ${o.cost.label(s)}: no message left undelivered`);
           }
         });
       }
