@@ -43,6 +43,16 @@ function reduceOp(method: 'max' | 'argmax'): NlOp<Reduce, [number, number]> {
     },
     reference: (_, { shape, axis, xs }) => reduceRef(xs, shape, axis)[method === 'max' ? 'max' : 'arg'],
     bound: () => 0,
+    properties: [{
+      name: 'ties, spelled out: equal candidates give the first index, all-equal rows 0 (the reference checked too)',
+      async check(c) {
+        const x = await c.p.encrypt(alice, reduceEdges(c)[0]!.xs, { shape: [4, 5] });
+        const [rows, cols] = method === 'max' ? [[3, 2, 5, 4], [4, 5, 5, 5, 5]] : [[1, 0, 1, 0], [3, 2, 2, 2, 2]];
+        assert.deepEqual(await readFloats(c, await c.p[method](x, 1)), rows);
+        // columns: 5 is in rows 2 and 3 for columns 1-4; row 2 wins
+        assert.deepEqual(await readFloats(c, await c.p[method](x, 0)), cols);
+      },
+    }],
     ir: { args: [{ shape: [2, 3] }], build: (x) => ops[method](x, 1) },
     cost: {
       cases: () => [[5, 2], [7, 3], [3, 4], [40, 5], [33, 8]], label: ([r, k]) => `[${r}, ${k}]`,

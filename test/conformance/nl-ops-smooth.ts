@@ -68,7 +68,7 @@ const clamp = (lo: number, hi: number) => (v: number) => Math.min(Math.max(v, lo
 const reciprocal: NlOp<Recip, [number, [number, number]]> = {
   name: 'reciprocal', method: 'reciprocal', protocols: ['Pond', 'ABY3'], range: 'x in the given range [lo, hi] (ratio ≤ 2^20)',
   inputs: (c) => fc.integer({ min: 0, max: RECIP_RANGES.length - 1 }).chain((r) => doubles(...RECIP_RANGES[r]!, 60).map((xs) => ({ range: RECIP_RANGES[r]!, xs: xs.map(encoded(c.f)).map(clamp(...RECIP_RANGES[r]!)) }))),
-  numRuns: 24,
+  numRuns: 32,
   // the range's ends, its midpoint, an ulp inside each end
   edges: (c) => RECIP_RANGES.map(([lo, hi]) => ({ range: [lo, hi] as [number, number], xs: [lo, hi, (lo + hi) / 2, lo + c.u, hi - c.u].map(encoded(c.f)).map(clamp(lo, hi)) })),
   async apply(c, { range, xs }) { return readFloats(c, await c.p.reciprocal(await c.p.encrypt(alice, xs), { range })); },
