@@ -19,6 +19,8 @@ export { Protocol, type ProtocolOptions, type EncryptOptions, type PublicValue }
 export { Plaintext, type PlaintextOptions } from './protocols/plaintext.js';
 export { Pond } from './protocols/pond.js';
 export { ABY3 } from './protocols/aby3.js';
+export type { ABY3Options } from './protocols/aby3-core.js';
+export type { Truncation } from './protocols/aby3-trunc.js';
 export {
   computation, encryptedComputation, privateComputation, Computation, ConcreteComputation, withProtocol, setProtocol, currentProtocol,
   SignatureError, PlacementError, NoProtocolError, UnknownOpError, SerializationError, Symbolic, ops, OP_NAMES, computationFromJSON,
