@@ -38,7 +38,7 @@ export interface ComputationJSON {
   nodes: { op: string; args: number[]; attrs: Record<string, unknown>; results?: number }[];
   outputs: number[];
   outputForm: OutputForm;
-  /** `truncation` only for an ABY3 instance with option truncation: 'deterministic' (absent: probabilistic). */
+  /** `truncation` only for an ABY3 or Pond instance with option truncation: 'deterministic' (absent: probabilistic). */
   concrete?: { protocol: { kind: string; precision: string; holders: string[]; truncation?: string }; inputTypes: TypeJSON[] };
 }
 
@@ -76,7 +76,7 @@ function toJSON(c: Computation, concrete: ConcreteComputation | undefined): Comp
 }
 setSerializer(toJSON);
 
-/** A protocol's truncation (ABY3's option; the others truncate probabilistically). */
+/** A protocol's truncation (ABY3's and Pond's option; the others truncate probabilistically or, Plaintext, floor in the clear). */
 const truncationOf = (p: object): string => ('truncation' in p && typeof p.truncation === 'string' ? p.truncation : 'probabilistic');
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
