@@ -1,5 +1,5 @@
-// ABY3's deterministic truncation (option truncation: 'deterministic',
-// src/encrypted/protocols/aby3-trunc.ts) against the probabilistic default:
+// ABY3's and Pond's deterministic truncation (option truncation: 'deterministic',
+// src/encrypted/protocols/aby3-trunc.ts, pond-trunc.ts) against the probabilistic default:
 // mul of two 128x128 tensors and matmul 128x784 . 784x128, at 'low' and
 // 'high', two instances in this process (all three servers each, in-memory
 // transport), their runs paired and interleaved (the order alternating), so
@@ -9,22 +9,25 @@
 //   node --import tsx bench/aby3-trunc.bench.ts          (BENCH_REPS=15 by default)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { ABY3, Player, type Precision, type ReplicatedTensor } from '../src/encrypted/index.js';
+import { ABY3, Player, Pond, type Precision, type ReplicatedTensor } from '../src/encrypted/index.js';
 import { getRingBackend } from '../src/ring/index.js';
 import { MemoryTransport } from '../src/transport/index.js';
 import { RoundTransport } from '../test/encrypted/rounds.js';
 
 const REPS = Number(process.env['BENCH_REPS'] ?? 15);
 const [s0, s1, s2, alice] = ['server0', 'server1', 'server2', 'alice'].map((n) => new Player(n)) as [Player, Player, Player, Player];
+const KINDS = (process.env['BENCH_KINDS'] ?? 'aby3,pond').split(',');
 const rand = (n: number, r: number) => Float64Array.from({ length: n }, () => (Math.random() * 2 - 1) * r); // public bench data
 const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1]!;
 const time = async (f: () => Promise<unknown>) => { const s = process.hrtime.bigint(); await f(); return Number(process.hrtime.bigint() - s) / 1e6; };
 const results: Record<string, unknown> = { reps: REPS, machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtStart: loadavg(), node: process.version, ringBackend: getRingBackend() } };
 
-for (const precision of ['low', 'high'] as Precision[]) {
+for (const kind of KINDS) for (const precision of ['low', 'high'] as Precision[]) {
   const make = (truncation: 'probabilistic' | 'deterministic') => {
-    const t = new RoundTransport(new MemoryTransport());
-    return { t, p: new ABY3(s0, s1, s2, { precision, transport: t as unknown as MemoryTransport, players: [alice], truncation }) };
+    const t = new RoundTransport(new MemoryTransport(), { offline: ['server2'] }); // Pond: server2 is the producer (its messages offline)
+    const transport = t as unknown as MemoryTransport;
+    // (same API; Pond's server2 plays the crypto producer)
+    return { t, p: (kind === 'aby3' ? new ABY3(s0, s1, s2, { precision, transport, players: [alice], truncation }) : new Pond(s0, s1, s2, { precision, transport, players: [alice], truncation })) as unknown as ABY3 };
   };
   const runs = { probabilistic: make('probabilistic'), deterministic: make('deterministic') };
   type Ops = { x: ReplicatedTensor; y: ReplicatedTensor; A: ReplicatedTensor; B: ReplicatedTensor };
@@ -40,7 +43,7 @@ for (const precision of ['low', 'high'] as Precision[]) {
     for (const [op, f] of [['mul', () => p.mul(d.x, d.y)], ['matmul', () => p.matmul(d.A, d.B)]] as const) {
       t.reset();
       await f();
-      cost[name]![op] = { bytesSent: t.bytes(), rounds: t.rounds() };
+      cost[name]![op] = { bytesSent: t.bytes(), rounds: t.rounds(), onlineRounds: t.onlineRounds() };
       t.log = []; // the payload copies are not kept during the timed runs
     }
   }
@@ -65,9 +68,9 @@ for (const precision of ['low', 'high'] as Precision[]) {
   for (const op of ['mul', 'matmul'] as const) {
     const [mp, md, r] = [median(ms['probabilistic']![op]!), median(ms['deterministic']![op]!), median(ratios[op]!)];
     out[op] = { what: op === 'mul' ? 'mul of two 128x128 tensors (16384 products)' : 'matmul 128x784 . 784x128', probabilisticMs: mp, deterministicMs: md, medianPairedRatio: r, samplesMs: ms, cost: { probabilistic: cost['probabilistic']![op], deterministic: cost['deterministic']![op] } };
-    console.log(`${precision.padEnd(4)} ${op.padEnd(6)} probabilistic ${mp.toFixed(1)} ms, deterministic ${md.toFixed(1)} ms, paired ratio ${r.toFixed(2)}; bytes sent per server ${JSON.stringify(cost['probabilistic']![op])} vs ${JSON.stringify(cost['deterministic']![op])}`);
+    console.log(`${kind} ${precision.padEnd(4)} ${op.padEnd(6)} probabilistic ${mp.toFixed(1)} ms, deterministic ${md.toFixed(1)} ms, paired ratio ${r.toFixed(2)}; bytes sent per server ${JSON.stringify(cost['probabilistic']![op])} vs ${JSON.stringify(cost['deterministic']![op])}`);
   }
-  results[precision] = out;
+  results[`${kind}-${precision}`] = out;
 }
 results['loadAverageAtEnd'] = loadavg();
 mkdirSync('bench/results', { recursive: true });

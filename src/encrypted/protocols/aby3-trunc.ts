@@ -123,6 +123,7 @@ export function exactTruncCost(l: 64 | 128, s: number, n: number, fused: boolean
  */
 export async function exactTruncate(net: Aby3Net, a: RingTensor | undefined, b: Promise<[RingTensor | undefined, RingTensor | undefined]>, shape: readonly number[], s: number, key: string): Promise<RingParts> {
   const l = net.bits;
+  b.catch(() => undefined); // (awaited in the circuit; a failure there before it is awaited must not go unhandled)
   if (!Number.isInteger(s) || s < 1 || s >= l) throw new RangeError(`${net.id}: truncation shift must be an integer in [1, ${l}), got ${s}`);
   if (shape.some((d) => d === 0)) return I3.flatMap((i) => (net.local(i) ? [ring.emptyTensor(l, shape), ring.emptyTensor(l, shape)] : [undefined, undefined]));
   const sp = new BitSpace();
@@ -189,6 +190,7 @@ async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, a: RingTens
   if (l0) k.xor2(a0, a0, a1, l * W);
   const sentA = moveBlock(net, sp, 0, 2, `${key}/a/in0`, a0, l * W);
   const gotY0 = net.moveRing(0, 2, `${key}/y0`, y0, shape);
+  [sentA, gotY0].forEach((pr) => pr.catch(() => undefined)); // (awaited below)
   const [b1, b2] = await bIn;
   let bp = 0;
   if (l1) bp = planesOf(sp, b1!, n, W);
