@@ -24,7 +24,7 @@ const results: Record<string, unknown> = { reps: REPS, machine: { cpu: cpus()[0]
 
 for (const kind of KINDS) for (const precision of ['low', 'high'] as Precision[]) {
   const make = (truncation: 'probabilistic' | 'deterministic') => {
-    const t = new RoundTransport(new MemoryTransport(), { offline: ['server2'] }); // Pond: server2 is the producer (its messages offline)
+    const t = new RoundTransport(new MemoryTransport(), { offline: kind === 'pond' ? ['server2'] : [] }); // Pond: server2 is the producer (its messages offline)
     const transport = t as unknown as MemoryTransport;
     // (same API; Pond's server2 plays the crypto producer)
     return { t, p: (kind === 'aby3' ? new ABY3(s0, s1, s2, { precision, transport, players: [alice], truncation }) : new Pond(s0, s1, s2, { precision, transport, players: [alice], truncation })) as unknown as ABY3 };
