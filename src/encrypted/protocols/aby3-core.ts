@@ -18,7 +18,7 @@
  *   b' + m - r to server2. Again one element per product per server, two rounds.
  * - truncate: the same second half, with a = x0 and b = x1 + x2 (no first message).
  * - option truncation: 'deterministic': every truncation is exact instead
- *   (floor, any value in the ring), by a carry circuit over a and b: aby3-trunc.ts.
+ *   (rounded to nearest, any value in the ring), by a carry circuit over a and b: aby3-trunc.ts.
  * - reveal: the target receives the components it lacks (one message if it is
  *   a server, three if not), from the servers holding them as first part.
  */
@@ -43,9 +43,9 @@ export interface ABY3Options extends ProtocolOptions {
   /**
    * 'probabilistic' (default): SecureML's local shift, within one unit but
    * wrong by 2^(l-f) with probability about |X| 2^(1-l) per element;
-   * 'deterministic': exact floor for every value in the ring, by a carry
-   * circuit (aby3-trunc.ts; 4 + log2 l rounds instead of one). Every party of
-   * an instance must use the same.
+   * 'deterministic': exact, X/2^f rounded to nearest (ties up), for every
+   * value in the ring, by a carry circuit (aby3-trunc.ts; 4 + log2 l rounds
+   * instead of one). Every party of an instance must use the same.
    */
   truncation?: Truncation;
 }

@@ -1,20 +1,22 @@
 /**
- * ABY3's deterministic (exact) truncation: floor(X / 2^s) of a value X
- * shared as two addends, a known to server0 and b known to servers 1 and 2
- * (X = a + b mod 2^l, X read as a signed l-bit integer), for every X in the
- * ring: the result is the ring's arithmetic shift X >> s, bit for bit (floor
- * semantics; the probabilistic truncation of aby3-core.ts is within one unit
- * but off by 2^(l-s) with probability about |X| 2^(1-l)). Costs, failure
- * probability and measurements: docs/encrypted-ml.md ("Deterministic
- * truncation").
+ * ABY3's deterministic (exact) truncation: X / 2^s rounded to the nearest
+ * integer (ties up), round(X / 2^s) = floor((X + 2^(s-1)) / 2^s) over the
+ * integers, of a value X shared as two addends, a known to server0 and b
+ * known to servers 1 and 2 (X = a + b mod 2^l, X read as a signed l-bit
+ * integer), for every X in the ring (the result, at most 2^(l-1-s) in
+ * magnitude, always fits). The probabilistic truncation of aby3-core.ts is
+ * within one unit but off by 2^(l-s) with probability about |X| 2^(1-l).
+ * Costs, failure probability and measurements: docs/encrypted-ml.md
+ * ("Deterministic truncation").
  *
  * Server0 adds the public 2^(l-1) to a, so that X' = a' + b - w 2^l =
  * X + 2^(l-1) is in [0, 2^l) (w in {0, 1} the carry out of bit l-1 of
  * a' + b as integers). With a' = aH 2^s + aL, b = bH 2^s + bL:
  *
- *   floor(X'/2^s) = aH + bH + c - w 2^(l-s),   floor(X/2^s) = floor(X'/2^s) - 2^(l-1-s),
+ *   floor(X'/2^s) = aH + bH + c - w 2^(l-s),   round(X/2^s) = floor(X'/2^s) - 2^(l-1-s) + r,
  *
- * c the carry into bit s of a' + b (out of aL + bL). Exact as integers, so
+ * c the carry into bit s of a' + b (out of aL + bL) and r its bit s - 1
+ * (that of X: s - 1 < l - 1), p_(s-1) ^ G[0, s-1). Exact as integers, so
  * mod 2^l too.
  *
  * 1. Input (one round): a' enters as the boolean sharing (a0, a1, 0), a1 =
@@ -25,18 +27,18 @@
  * 2. Carries (1 + ceil(log2 l) AND rounds, aby3-and.ts): generate g = a' & b
  *    over all l planes, propagate p = a' ^ b (free), then a parallel-prefix
  *    tree (G, P)_hi o (G, P)_lo = (G_hi ^ P_hi & G_lo, P_hi & P_lo) over
- *    [0, l) gives w = G[0, l); c = G[0, s) is the tree's node [0, s) when s is
- *    a power of two, else a second tree over [0, s) runs in the same rounds
- *    (its nodes equal to the first tree's are computed once).
+ *    [0, l) gives w = G[0, l); G[0, s) (c) and G[0, s - 1) are its nodes
+ *    when s, s - 1 are powers of two, else trees over [0, s), [0, s - 1) run
+ *    in the same rounds (their nodes equal to another tree's computed once).
  * 3. Bit to arithmetic (two rounds, ABY3's three-party OT as aby3-inject.ts,
- *    for c and w at once): server0 (sender, knows c0 ^ c1) sends server1
+ *    for c, w and r at once): server0 (sender, knows c0 ^ c1) sends server1
  *    m_t = (c0 ^ c1 ^ t) - rho + pad_t for t = 0, 1, rho and pads from k2
  *    (servers 2, 0); server2 (helper) sends server1 pad_(c2); server1 gets
- *    v = c - rho. The same for w. Then the result, re-randomised by tau,
- *    tau' = F(k0) (servers 0, 1):
- *      y0 = aH - 2^(l-1-s) + rho_c - 2^(l-s) rho_w - tau   (server0, sent to server2 in round 1: it needs no circuit output)
- *      y1 = tau + tau'                                      (servers 0 and 1)
- *      y2 = bH + v_c - 2^(l-s) v_w - tau'                   (server1, sent to server2 in the last round)
+ *    v = c - rho. The same for w and r. Then the result, re-randomised by
+ *    tau, tau' = F(k0) (servers 0, 1):
+ *      y0 = aH - 2^(l-1-s) + rho_c + rho_r - 2^(l-s) rho_w - tau   (server0, sent to server2 in round 1: it needs no circuit output)
+ *      y1 = tau + tau'                                              (servers 0 and 1)
+ *      y2 = bH + v_c + v_r - 2^(l-s) v_w - tau'                     (server1, sent to server2 in the last round)
  *
  * Rounds: 4 + ceil(log2 l) (10 at l = 64, 11 at l = 128). What a server
  * receives is masked by a PRF output it cannot compute: server2 gets a0
@@ -67,15 +69,24 @@ interface Merge { lo: number; mid: number; hi: number; p: boolean }
 const isPow2 = (s: number): boolean => (s & (s - 1)) === 0;
 
 /**
+ * The prefix lengths t whose carry G[0, t) needs a tree of its own: s (the
+ * carry into bit s) and s − 1 (into the rounding bit s − 1) unless the tree
+ * over [0, l) has that node (t a power of two) or there is no carry (t = 0).
+ */
+function ownTrees(s: number): number[] {
+  return [...new Set([s, s - 1])].filter((t) => t >= 2 && !isPow2(t));
+}
+
+/**
  * The merges of each AND round after the generate round: a tree over [0, l)
- * and, when s is not a power of two, one over [0, s), in lockstep, a node
- * merged by both listed once. Pairs groups from the low end; an odd group
+ * and one over [0, t) for each of `ownTrees(s)`, in lockstep, a node merged
+ * by several listed once. Pairs groups from the low end; an odd group
  * passes up; the group holding bit 0 needs no propagate.
  */
 export function carryPlan(l: number, s: number): Merge[][] {
   type R = [number, number];
   const groups = (m: number): R[] => Array.from({ length: m }, (_, j) => [j, j + 1] as R);
-  const trees: R[][] = isPow2(s) ? [groups(l)] : [groups(l), groups(s)];
+  const trees: R[][] = [groups(l), ...ownTrees(s).map(groups)];
   const levels: Merge[][] = [];
   while (trees.some((t) => t.length > 1)) {
     const merges = new Map<string, Merge>();
@@ -112,7 +123,7 @@ export function exactTruncCost(l: 64 | 128, s: number, n: number, fused: boolean
   const E = (l / 8) * n;
   const and = ands.reduce((a, b) => a + b, 0) * planeBytes;
   const z = fused ? E : 0;
-  return { rounds: 1 + ands.length + 2, bytes: [l * planeBytes + and + E + 4 * E, z + and + E, z + and + 2 * E] };
+  return { rounds: 1 + ands.length + 2, bytes: [l * planeBytes + and + E + 6 * E, z + and + E, z + and + 3 * E] };
 }
 
 /**
@@ -166,7 +177,7 @@ async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, a: RingTens
   const masks = ands.map((q, r) => andMasks(net, `${key}/c${r}`, q * W, streams));
   // the OT's masks (k2: servers 2 and 0), c's then w's; the result's (k0: servers 0 and 1)
   const prf = (j: number, nonce: string, count: number): RingTensor => Prg.derive(net.key(j), `${key}/${nonce}`).ringTensor(l, [count]);
-  const [rho, pad0, pad1] = l0 || l2 ? ['rho', 'pad0', 'pad1'].map((m) => prf(2, m, 2 * n)) : [];
+  const [rho, pad0, pad1] = l0 || l2 ? ['rho', 'pad0', 'pad1'].map((m) => prf(2, m, 3 * n)) : [];
   const [tau, tau2] = l0 || l1 ? ['tau', 'tau2'].map((m) => ring.reshape(prf(0, m, n), shape)) : [];
 
   // round 1: a' = a + 2^(l-1) input as (a0, a1, 0); y0 to server2
@@ -177,8 +188,9 @@ async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, a: RingTens
     const aOff = ring.addScalar(a!, offset);
     a0 = planesOf(sp, aOff, n, W);
     y0 = ring.addScalarInPlace(ring.shrLogicalInPlace(aOff, s), BigInt.asUintN(l, -(1n << BigInt(l - 1 - s))));
-    const [rc, rw] = [ring.slice(rho!, [0], [n]), ring.slice(rho!, [n], [n])];
-    ring.subInPlace(ring.addInPlace(y0, ring.reshape(rc, shape)), ring.reshape(ring.mulScalarInPlace(rw, K), shape));
+    // c, w and the rounding bit r: + rho_c + rho_r - 2^(l-s) rho_w
+    const [rc, rw, rr] = [0, 1, 2].map((q) => ring.reshape(ring.slice(rho!, [q * n], [n]), shape));
+    ring.subInPlace(ring.addInPlace(ring.addInPlace(y0, rc!), rr!), ring.mulScalarInPlace(rw!, K));
     ring.subInPlace(y0, tau!);
   }
   let a1 = 0;
@@ -225,8 +237,11 @@ async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, a: RingTens
   }
   const c = nodes.get(`0:${s}`)!.g;
   const w = nodes.get(`0:${l}`)!.g;
+  // the rounding bit: bit s - 1 of X' = p_(s-1) ^ G[0, s - 1)
+  const r = s === 1 ? at(P, 0) : xorSlots(sp, at(P, s - 1), nodes.get(`0:${s - 1}`)!.g, W);
+  const bits = [c, w, r];
 
-  // the OT round: server0 sends server1 [m0_c, m1_c, m0_w, m1_w], server2 sends server1 [pad_c, pad_w]
+  // the OT round: server0 sends server1 [m0, m1] for c, w, r; server2 sends server1 [pad_c, pad_w, pad_r]
   const L = l / 64;
   let msg = 0;
   let help = 0;
@@ -235,28 +250,24 @@ async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, a: RingTens
   let p1p = 0;
   if (l0 || l2) [rp, p0p, p1p] = [rho!, pad0!, pad1!].map((t) => sp.put(t.data));
   if (l0) {
-    msg = sp.alloc(4 * E);
-    k.otSend(msg, msg + E, c[0]!, c[1]!, 0, 0, rp, p0p, p1p, n, L);
-    k.otSend(msg + 2 * E, msg + 3 * E, w[0]!, w[1]!, 0, 0, rp + E, p0p + E, p1p + E, n, L);
+    msg = sp.alloc(6 * E);
+    bits.forEach((b, q) => k.otSend(msg + 2 * q * E, msg + (2 * q + 1) * E, b[0]!, b[1]!, 0, 0, rp + q * E, p0p + q * E, p1p + q * E, n, L));
   }
   if (l2) {
-    help = sp.alloc(2 * E);
-    k.otHelp(help, c[4]!, p0p, p1p, n, L);
-    k.otHelp(help + E, w[4]!, p0p + E, p1p + E, n, L);
+    help = sp.alloc(3 * E);
+    bits.forEach((b, q) => k.otHelp(help + q * E, b[4]!, p0p + q * E, p1p + q * E, n, L));
   }
   const [gm, gh] = await Promise.all([
-    net.moveRing(0, 1, `${key}/ot`, l0 ? ringIn(l, sp.take(msg, 4 * E), 4 * n, [4 * n]) : undefined, [4 * n]),
-    net.moveRing(2, 1, `${key}/oth`, l2 ? ringIn(l, sp.take(help, 2 * E), 2 * n, [2 * n]) : undefined, [2 * n]),
+    net.moveRing(0, 1, `${key}/ot`, l0 ? ringIn(l, sp.take(msg, 6 * E), 6 * n, [6 * n]) : undefined, [6 * n]),
+    net.moveRing(2, 1, `${key}/oth`, l2 ? ringIn(l, sp.take(help, 3 * E), 3 * n, [3 * n]) : undefined, [3 * n]),
   ]);
   // the last round: server1 sends y2 to server2
   let y2: RingTensor | undefined;
   if (l1) {
-    const [m, h, v] = [sp.put(gm!.data), sp.put(gh!.data), sp.alloc(2 * E)];
-    k.otRecv(v, c[3]!, m, m + E, h, 0, 0, n, L);
-    k.otRecv(v + E, w[3]!, m + 2 * E, m + 3 * E, h + E, 0, 0, n, L);
-    const vc = ringIn(l, sp.take(v, E), n, shape);
-    const vw = ringIn(l, sp.take(v + E, E), n, shape);
-    y2 = ring.subInPlace(ring.addInPlace(ring.shrLogical(b1!, s), vc), ring.mulScalarInPlace(vw, K));
+    const [m, h, v] = [sp.put(gm!.data), sp.put(gh!.data), sp.alloc(3 * E)];
+    bits.forEach((b, q) => k.otRecv(v + q * E, b[3]!, m + 2 * q * E, m + (2 * q + 1) * E, h + q * E, 0, 0, n, L));
+    const [vc, vw, vr] = [0, 1, 2].map((q) => ringIn(l, sp.take(v + q * E, E), n, shape));
+    y2 = ring.subInPlace(ring.addInPlace(ring.addInPlace(ring.shrLogical(b1!, s), vc!), vr!), ring.mulScalarInPlace(vw!, K));
     ring.subInPlace(y2, tau2!);
   }
   const gotY2 = await net.moveRing(1, 2, `${key}/y2`, y2, shape);

@@ -1,17 +1,18 @@
 /**
- * Pond's deterministic (exact) truncation: ⌊X/2^s⌋ of X = x0 + x1 mod 2^l
+ * Pond's deterministic (exact) truncation: round(X/2^s) (to nearest, ties
+ * up: floor((X + 2^(s-1))/2^s) over the integers) of X = x0 + x1 mod 2^l
  * (server0's and server1's shares, X read as a signed l-bit integer) for
  * every X in the ring, the same formula as ABY3's (aby3-trunc.ts):
  *
- *   a' = x0 + 2^(l-1), b = x1:  ⌊X/2^s⌋ = (a' >> s) + (b >> s) + c − 2^(l−s) w − 2^(l−1−s),
+ *   a' = x0 + 2^(l-1), b = x1:  round(X/2^s) = (a' >> s) + (b >> s) + c + r − 2^(l−s) w − 2^(l−1−s),
  *
- * c the carry into bit s and w the carry out of bit l−1 of a' + b. The
+ * c the carry into bit s, r the bit s − 1 and w the carry out of bit l−1 of a' + b. The
  * addends are the servers' own shares, so their boolean sharing (a', b) is
  * free; with the gates of pond-binary.ts and the producer's dealt material:
  * generate g = a' & b on all l planes by a known AND (one round), propagate
  * a' ^ b free, the carry trees of aby3-trunc.ts's `carryPlan` (one fan-out
- * AND per level, each merge opening P_hi once for both of its ANDs), c and w
- * to arithmetic by the dealt B2A (one round, both bits), and the result
+ * AND per level, each merge opening P_hi once for both of its ANDs), c, w and r
+ * to arithmetic by the dealt B2A (one round, the three bits), and the result
  * local: 2 + log2 l rounds (8 at l = 64, 9 at 128), the producer's one
  * message per op before them. Costs: docs/encrypted-ml.md ("Deterministic
  * truncation").
@@ -30,7 +31,7 @@ function levels(l: number, s: number) {
   return carryPlan(l, s).map((ms) => [...ms.filter((m) => !m.p), ...ms.filter((m) => m.p)]);
 }
 
-/** The dealt items for n elements: the known AND, one fan-out AND per tree level, the two B2As. */
+/** The dealt items for n elements: the known AND, one fan-out AND per tree level, the three B2As (c, w, the rounding bit). */
 export function pondTruncPlan(bits: 64 | 128, n: number, s: number): Item[] {
   const W = planeWords(n);
   return [
@@ -39,6 +40,7 @@ export function pondTruncPlan(bits: 64 | 128, n: number, s: number): Item[] {
       const noP = ms.filter((m) => !m.p).length;
       return { kind: 'and', xWords: ms.length * W, ys: [{ off: 0, words: ms.length * W }, ...(noP < ms.length ? [{ off: noP * W, words: (ms.length - noP) * W }] : [])] };
     }),
+    { kind: 'b2a', n },
     { kind: 'b2a', n },
     { kind: 'b2a', n },
   ];
@@ -50,9 +52,9 @@ export function pondTruncCost(bits: 64 | 128, s: number, n: number): { rounds: n
   const ands = carryAnds(bits, s);
   // known AND: each server sends its l planes masked; a tree level: x's words and each y's words; B2A: one plane per bit
   const tree = levels(bits, s).reduce((a, ms) => a + (2 * ms.length + ms.filter((m) => m.p).length) * W, 0);
-  const server = 4 * (bits * W + tree + 2 * W);
+  const server = 4 * (bits * W + tree + 3 * W);
   // producer: w of the known AND, C of each AND, R of each B2A
-  const producer = 4 * (bits * W + (ands.slice(1).reduce((a, b) => a + b, 0)) * W) + 2 * n * (bits / 8);
+  const producer = 4 * (bits * W + (ands.slice(1).reduce((a, b) => a + b, 0)) * W) + 3 * n * (bits / 8);
   return { rounds: 1 + (ands.length - 1) + 1, server, producer };
 }
 
@@ -109,14 +111,20 @@ export async function pondExactTruncate(net: PondNet, x: Ring2, shape: readonly 
     ms.forEach((m, q) => nodes.set(`${m.lo}:${m.hi}`, { g: xorBits2(hi[q]!.g, plane(Zg!, q)), p: m.p ? plane(Zp!, q - noP) : undefined }));
   }
   const k = 1 + lv.length;
-  const [c, w] = await Promise.all([b2a(net, nodes.get(`0:${s}`)!.g, n, nth(mats, k), `${key}/c`), b2a(net, nodes.get(`0:${l}`)!.g, n, nth(mats, k + 1), `${key}/w`)]);
+  // the rounding bit: bit s - 1 of a' + b = p_(s-1) ^ G[0, s - 1)
+  const rb = s === 1 ? plane(planes, 0) : xorBits2(plane(planes, s - 1), nodes.get(`0:${s - 1}`)!.g);
+  const [c, w, r] = await Promise.all([
+    b2a(net, nodes.get(`0:${s}`)!.g, n, nth(mats, k), `${key}/c`),
+    b2a(net, nodes.get(`0:${l}`)!.g, n, nth(mats, k + 1), `${key}/w`),
+    b2a(net, rb, n, nth(mats, k + 2), `${key}/r`),
+  ]);
   const K = 1n << BigInt(l - s);
   const out: Ring2 = [undefined, undefined];
   for (const i of I2) {
     if (!net.local(i)) continue;
     const t = ring.shrLogical(i === 0 ? aOff! : flat(x[1]!), s);
     if (i === 0) ring.addScalarInPlace(t, BigInt.asUintN(l, -(1n << BigInt(l - 1 - s))));
-    ring.subInPlace(ring.addInPlace(t, c[i]!), ring.mulScalar(w[i]!, K));
+    ring.subInPlace(ring.addInPlace(ring.addInPlace(t, c[i]!), r[i]!), ring.mulScalar(w[i]!, K));
     out[i] = ring.reshape(t, shape);
   }
   return out;

@@ -41,8 +41,8 @@ import { pondExactTruncate } from './pond-trunc.js';
 export interface PondOptions extends ProtocolOptions {
   /**
    * 'probabilistic' (default): each server shifts its share (SecureML);
-   * 'deterministic': exact floor for every value in the ring by a carry
-   * circuit on dealt material (pond-trunc.ts; 2 + log2 l rounds instead of
+   * 'deterministic': exact (rounded to nearest, ties up) for every value in
+   * the ring by a carry circuit on dealt material (pond-trunc.ts; 2 + log2 l rounds instead of
    * none). Needs a crypto producer that deals (a TrustedDealer).
    */
   truncation?: Truncation;
