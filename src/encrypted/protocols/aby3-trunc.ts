@@ -127,7 +127,7 @@ export function exactTruncCost(l: 64 | 128, s: number, n: number, fused: boolean
 }
 
 /**
- * floor(X / 2^s) exactly, X = a + b (see the header): `a` where server0
+ * round(X / 2^s) (ties up) exactly, X = a + b (see the header): `a` where server0
  * executes; `b` resolves with b where server1 and server2 execute (in that
  * order; it may await messages of the first round). Inputs are not
  * modified. Resolves with the replicated sharing (six slots, `shape`).
