@@ -16,7 +16,7 @@ import { TrustedDealer } from '../../src/encrypted/triples.js';
 import { planeWords } from '../../src/encrypted/protocols/aby3-binary.js';
 import { pondTruncCost, pondTruncPlan } from '../../src/encrypted/protocols/pond-trunc.js';
 import { RingTensor } from '../../src/ring/index.js';
-import { MemoryTransport } from '../../src/transport/index.js';
+import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
 import { RoundTransport } from './rounds.js';
 import { assertSameFrequencies, assertUniformBits } from './uniform.js';
 
@@ -129,6 +129,29 @@ for (const precision of ['low', 'high'] as const) {
     });
   });
 }
+
+describe('Pond deterministic truncation: SPMD', () => {
+  it('one process per group of players (the producer in its own) gives the same exact results', async () => {
+    const xs = Array.from({ length: 40 }, (_, i) => Math.sin(i) * 300);
+    let ref: bigint[] | undefined;
+    for (const groups of [[['server0'], ['server1'], ['dealer'], ['alice']], [['server0', 'alice'], ['server1', 'dealer']], [['server0', 'server1', 'dealer', 'alice']]]) {
+      const hub = new MemoryHub();
+      const results = await Promise.all(groups.map(async (local) => {
+        const p = new Pond(s0, s1, dealer, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'spmd-pdt', timeoutMs: 10000, truncation: 'deterministic' });
+        const here = local.includes('alice');
+        const x = await p.encrypt(alice, here ? xs : undefined, { shape: [40] });
+        const outs = [await p.mul(x, x), await p.truncate(x), await p.divPublic(x, 5)];
+        const vals = await Promise.all(outs.map((o) => p.revealRing(o, alice)));
+        return here ? vals.flatMap((v) => v!.toSignedBigInts()) : undefined;
+      }));
+      const got = results.find((r) => r !== undefined)!;
+      ref ??= got;
+      assert.deepEqual(got, ref, groups.map((g) => g.join('+')).join(' | '));
+    }
+    const X = (await (async () => { const p = det('low'); return readInts(p, await p.encrypt(alice, xs)); })());
+    assert.deepEqual(ref!.slice(0, 40), X.map((v) => rnd(v * v, 16)));
+  });
+});
 
 describe('Pond option truncation', () => {
   it('is checked, naming it; deterministic needs a dealing producer', () => {

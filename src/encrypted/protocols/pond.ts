@@ -4,7 +4,8 @@
  * `TripleSource` (a trusted dealer, the "crypto producer", by default), and
  * SecureML-style local truncation (each server shifts its own share; off by at
  * most one unit in the last place, except with probability about
- * |x| / 2^(l-1) per element, see docs/encrypted.md).
+ * |x| / 2^(l-1) per element, see docs/encrypted.md), or with option
+ * truncation: 'deterministic' an exact one on dealt material (pond-trunc.ts).
  *
  * Communication (elements of Z_2^l):
  * - encrypt: owner -> server0 a 16-byte seed, owner -> server1 x - PRG(seed).
