@@ -24,6 +24,7 @@
  * remembers the aggregations (invocation ids) it took part in and refuses a
  * repeated one (rule 'repeated-round').
  */
+import { randomBytes } from 'node:crypto';
 import { PolicyError } from '../core/errors.js';
 import { SERVER } from '../core/placements.js';
 import { LagrangeCache } from '../crypto/shamir.js';
@@ -82,18 +83,24 @@ export function secAggRoles(options: SecAggOptions = {}): SecAggRoles {
 /**
  * SecAgg as an AggregationProtocol for `localContext({ aggregation })`: each
  * request runs every role in this process (simulateRoles); a request to
- * AGGREGATORS runs with target SERVER (see the module comment).
+ * AGGREGATORS runs with target SERVER (see the module comment). Each request
+ * gets a fresh round id (the context's invocation id, a random prefix and a
+ * counter): contexts number their aggregations from 1, and a client refuses
+ * a round id it has seen.
  */
 export function secAgg(options: SecAggOptions = {}, simulation: RolesAsProtocolOptions = {}): AggregationProtocol {
   const roles = secAggRoles(options);
   const inner = rolesAsProtocol(roles, simulation);
+  // a local context numbers its aggregations from 1: each simulated round gets a fresh id of its own
+  const prefix = randomBytes(6).toString('hex');
+  let count = 0;
   return Object.freeze({
     name: inner.name,
     secure: true,
     intrinsics: inner.intrinsics,
     aggregate(req: AggregationRequest): Promise<AggregationResult> {
-      const toServer = req.target.name === 'AGGREGATORS' ? { ...req, target: SERVER } : req;
-      return inner.aggregate(toServer);
+      const fresh = { ...req, invocationId: `${req.invocationId}#${prefix}.${count++}` };
+      return inner.aggregate(req.target.name === 'AGGREGATORS' ? { ...fresh, target: SERVER } : fresh);
     },
   });
 }
