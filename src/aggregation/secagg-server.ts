@@ -97,7 +97,8 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
       apply();
       c.applied(i);
     });
-    for (const i of from) if (!got.includes(i)) dropped.push({ id: plan.clients[i]!, round });
+    const done = new Set(got);
+    for (const i of from) if (!done.has(i)) dropped.push({ id: plan.clients[i]!, round });
     if (got.length < t) throw new SecAggAbortError(round, got.length, t);
     return got;
   };
@@ -112,10 +113,10 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   // a key advertised twice (a client copying another's) takes every client that advertised it out
   const count = new Map<string, number>();
   for (const i of U1) for (const k of [advertised.get(i)!.cpk, advertised.get(i)!.spk]) count.set(Buffer.from(k).toString('hex'), (count.get(Buffer.from(k).toString('hex')) ?? 0) + 1);
-  const copied = U1.filter((i) => [advertised.get(i)!.cpk, advertised.get(i)!.spk].some((k) => count.get(Buffer.from(k).toString('hex'))! > 1));
-  if (copied.length > 0) {
+  const copied = new Set(U1.filter((i) => [advertised.get(i)!.cpk, advertised.get(i)!.spk].some((k) => count.get(Buffer.from(k).toString('hex'))! > 1)));
+  if (copied.size > 0) {
     for (const i of copied) dropped.push({ id: plan.clients[i]!, round: 0 });
-    U1 = U1.filter((i) => !copied.includes(i));
+    U1 = U1.filter((i) => !copied.has(i));
     if (U1.length < t) throw new SecAggAbortError(0, U1.length, t, 'after removing clients that advertised the same key');
   }
   const entries = U1.map((i) => advertised.get(i)!);
