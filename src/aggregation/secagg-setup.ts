@@ -32,7 +32,7 @@ export interface SecAggOptions {
   modulusBits?: number;
   /** Fixed-point fractional bits of float values and weights (default 24). */
   fracBits?: number;
-  /** Bits of a fixed-point value, sign included (default 64): |w · x| < 2^(floatBits - 1 - fracBits). */
+  /** Bits of a fixed-point value, sign included (default 48: one limb up to 2^16 clients at modulusBits 64): |w · x| < 2^(floatBits - 1 - fracBits). */
   floatBits?: number;
   /** SERVER's deadline per round, ms, where its PartyContext has no collectMs (default: none, wait for every client). */
   roundTimeoutMs?: number;
@@ -101,7 +101,7 @@ export function secAggParams(options: SecAggOptions, fn: string): { params: SecA
   checkRequirements({ corruptionRate, dropoutRate, adversary }, fn);
   const modulusBits = int(fn, 'modulusBits', options.modulusBits ?? 64, 8, 64);
   const fracBits = int(fn, 'fracBits', options.fracBits ?? 24, 0, 52);
-  const floatBits = int(fn, 'floatBits', options.floatBits ?? 64, fracBits + 2, 128);
+  const floatBits = int(fn, 'floatBits', options.floatBits ?? 48, fracBits + 2, 128);
   let roundTimeoutMs: number | undefined;
   if (options.roundTimeoutMs !== undefined) {
     const v = options.roundTimeoutMs;
