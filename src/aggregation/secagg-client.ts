@@ -9,7 +9,10 @@
  *              pair of shares encrypted to its holder → SERVER;
  *   MASK       receives the shares its neighbours in U2 sent it, opens them;
  *              y = x + PRG(b) + Σ_{u ∈ U2 ∩ N} ±PRG(X25519(s_sk, s_pk_u)) → SERVER;
- *   UNMASK     receives the alive and dead neighbours; reveals, for each
+ *   CONSISTENCY (malicious-server variant, secagg-consistency.ts) receives
+ *              U3, checks and signs it;
+ *   UNMASK     (malicious: first, at least t signatures of its U3)
+ *              receives the alive and dead neighbours; reveals, for each
  *              alive one (and itself) its seed share, for each dead one its
  *              key share, never both for one peer → SERVER;
  *   DONE.
@@ -18,7 +21,7 @@
  * nothing more, with a SecAggViolationError naming the rule
  * (secagg-errors.ts; docs/secagg.md has the table).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { exportPrivateKey, generateIdentity, type Identity } from '../crypto/identity.js';
 import { pairwiseMaskKey, pairwiseSign, selfMaskKey } from '../crypto/mask-prg.js';
 import { MaskSum } from '../crypto/mask-sum.js';
@@ -30,6 +33,7 @@ import { openShares, planDigest, sealShares, sessionId } from './secagg-crypto.j
 import { secAggEncoding } from './secagg-encoding.js';
 import { completeGraph, hararyGraph, type SecAggGraph } from './secagg-graph.js';
 import { secAggSetup, type SecAggParams, type SecAggSetup } from './secagg-setup.js';
+import { advertisePayload, checkSignatures, checkSurvivorSet, signBytes, survivorsPayload, verifyBytes, type SecAggSigning } from './secagg-consistency.js';
 import {
   advertiseToBytes,
   keysFromBytes,
@@ -38,6 +42,9 @@ import {
   sealedFromBytes,
   sealedToBytes,
   secAggKey,
+  signatureToBytes,
+  signaturesFromBytes,
+  survivorsFromBytes,
   UnknownIndexError,
   unmaskFromBytes,
   type KeyEntry,
@@ -51,9 +58,11 @@ export interface SecAggHost {
   readonly params: SecAggParams;
   /** Record that `me` takes part in `invocationId`; false when it already did (a repeated round id). */
   claimRound(me: string, invocationId: string): boolean;
+  /** The pinned Ed25519 keys (malicious-server variant only). */
+  readonly signing: SecAggSigning | undefined;
 }
 
-export const CLIENT_STAGES = ['ADVERTISE', 'SHARE', 'MASK', 'UNMASK', 'DONE'] as const;
+export const CLIENT_STAGES = ['ADVERTISE', 'SHARE', 'MASK', 'CONSISTENCY', 'UNMASK', 'DONE'] as const;
 export type ClientStage = (typeof CLIENT_STAGES)[number];
 
 /** The graph of a session (the Harary graph's positions come from the session id). */
@@ -74,6 +83,7 @@ class ClientRun {
     readonly ctx: PartyContext,
     readonly plan: AggregationPlan,
     readonly setup: SecAggSetup,
+    readonly malicious: boolean,
   ) {
     this.me = ctx.me;
     this.i = plan.clients.indexOf(ctx.me);
@@ -84,7 +94,10 @@ class ClientRun {
     throw new SecAggViolationError(rule, this.me, message);
   }
   advance(to: ClientStage): void {
-    if (CLIENT_STAGES[CLIENT_STAGES.indexOf(this.stage) + 1] !== to) throw new Error(`secagg client ${this.me}: invalid stage transition ${this.stage} -> ${to}`);
+    const next = CLIENT_STAGES[CLIENT_STAGES.indexOf(this.stage) + 1];
+    // (the semi-honest variant has no consistency round)
+    const skip = this.malicious ? next : next === 'CONSISTENCY' ? 'UNMASK' : next;
+    if (skip !== to) throw new Error(`secagg client ${this.me}: invalid stage transition ${this.stage} -> ${to}`);
     this.stage = to;
   }
   /** Parse with `parse`; a message that does not parse is refused ('unknown-id' for an index outside the plan, else 'malformed'). */
@@ -125,7 +138,15 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
   enforcePlan(host.roles, ctx, plan, 'client');
   checkClientInput(ctx.me, plan, input);
   const setup = secAggSetup(host.params, plan, ctx.me);
-  const run: ClientRun = new ClientRun(ctx, plan, setup);
+  const malicious = host.params.adversary === 'malicious';
+  const run: ClientRun = new ClientRun(ctx, plan, setup, malicious);
+  const signer = malicious ? host.signing!.signers.get(ctx.me) : undefined;
+  const pinnedOf = (u: number): KeyObject => host.signing!.pinned.get(plan.clients[u]!)!;
+  if (malicious) {
+    if (signer === undefined) throw new RangeError(`${ctx.me}: no Ed25519 signing key of its own ("signers"), which the malicious-server variant needs`);
+    const missing = plan.clients.find((c) => !host.signing!.pinned.has(c));
+    if (missing !== undefined) throw new RangeError(`${ctx.me}: no pinned Ed25519 key of client '${missing}' ("signingKeys")`);
+  }
   if (!host.claimRound(ctx.me, plan.invocationId)) run.refuse('repeated-round', `already took part in aggregation '${plan.invocationId}' (a round id is never run twice: fresh keys and seeds every round)`);
   const enc = secAggEncoding(plan, host.params);
   const x = enc.encode(input);
@@ -134,14 +155,19 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
   // ADVERTISE: fresh key pairs for this round only
   const c: Identity = generateIdentity();
   const s: Identity = generateIdentity();
-  await run.send(0, 'advertise', advertiseToBytes({ cpk: c.publicKey, spk: s.publicKey }));
+  const digest = planDigest(plan);
+  const sig = signer === undefined ? {} : { sig: signBytes(signer, advertisePayload(digest, i, c.publicKey, s.publicKey)) };
+  await run.send(0, 'advertise', advertiseToBytes({ cpk: c.publicKey, spk: s.publicKey, ...sig }));
 
   // SHARE: the keys of U1
   run.advance('SHARE');
   const keyBytes = await run.receive(1, 'keys');
-  const entries = run.parse('keys of U1', () => keysFromBytes(keyBytes, n));
+  const entries = run.parse('keys of U1', () => keysFromBytes(keyBytes, n, malicious));
   const U1 = checkKeys(run, entries, c, s);
-  const session = sessionId(planDigest(plan), entries);
+  if (malicious) {
+    for (const e of entries) if (!verifyBytes(pinnedOf(e.index), advertisePayload(digest, e.index, e.cpk, e.spk), e.sig!)) run.refuse('bad-signature', `client ${e.index}'s keys are not signed by its pinned key`);
+  }
+  const session = sessionId(digest, entries);
   const graph = graphOf(setup, session);
   const neighbours = graph.neighbours(i).filter((u) => U1.has(u));
   if (neighbours.length + 1 < t) run.refuse('too-few-alive', `${neighbours.length} neighbour(s) in U1 and itself, fewer than t = ${t}`);
@@ -197,8 +223,22 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
   seed.fill(0);
   await run.send(2, 'masked', maskedToBytes(y.result()));
 
+  // CONSISTENCY (malicious-server variant): sign U3, reveal nothing without t signatures of it
+  let signedU3: Set<number> | undefined;
+  if (malicious) {
+    run.advance('CONSISTENCY');
+    const u3Bytes = await run.receive(3, 'survivors');
+    const u3 = run.parse('U3', () => survivorsFromBytes(u3Bytes, n));
+    signedU3 = checkSurvivorSet(run, u3, (u) => graph.isNeighbour(i, u), U2);
+    const payload = survivorsPayload(session, [...signedU3]);
+    await run.send(3, 'signature', signatureToBytes(signBytes(signer!, payload)));
+    run.advance('UNMASK');
+    const sigBytes = await run.receive(4, 'signatures');
+    const sigs = run.parse('signatures of U3', () => signaturesFromBytes(sigBytes, n));
+    checkSignatures(run, sigs, signedU3, payload, pinnedOf);
+  } else run.advance('UNMASK');
+
   // UNMASK: seed shares of the alive, key shares of the dead, never both for one peer
-  run.advance('UNMASK');
   const reqBytes = await run.receive(4, 'unmask');
   const req = run.parse('unmasking request', () => unmaskFromBytes(reqBytes, n));
   if (req.dead.includes(i)) run.refuse('self-dead', 'the unmasking request lists this client dead');
@@ -210,6 +250,14 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
     if (!U2.has(u)) run.refuse('not-nested', `the unmasking request names client ${u}, not in U2 (the survivor sets must be nested)`);
   }
   if (alive.size + 1 < t) run.refuse('too-few-alive', `${alive.size} neighbour(s) alive and itself, fewer than t = ${t}`);
+  if (signedU3 !== undefined) {
+    // the request must follow from the U3 this client signed: alive = its neighbours in U3, dead = its neighbours in U2 \ U3
+    const wantAlive = [...U2].filter((u) => signedU3!.has(u));
+    const wantDead = [...U2].filter((u) => !signedU3!.has(u));
+    if (wantAlive.length !== alive.size || wantAlive.some((u) => !alive.has(u)) || wantDead.length !== dead.size || wantDead.some((u) => !dead.has(u))) {
+      run.refuse('inconsistent-survivors', 'the unmasking request departs from the U3 this client signed');
+    }
+  }
   if (setup.graph === 'complete') checkContributors({ ...plan, clients: [ctx.me, ...[...alive].map((u) => plan.clients[u]!)] }, ctx.policy, ctx.me);
   const out: RevealedShare[] = [];
   run.reveal(out, i, 'seed', ownSeedShare);

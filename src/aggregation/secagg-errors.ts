@@ -29,6 +29,8 @@ export const SECAGG_RULES = Object.freeze([
   'own-keys', // the client's own advertised keys listed with other bytes
   'bad-key', // a public key with no shared secret (a low-order point)
   'both-shares', // a request that would make the client reveal both shares of one peer
+  'bad-signature', // malicious-server variant: an advertised key whose signature does not verify
+  'inconsistent-survivors', // malicious-server variant: fewer than t signatures of the client's U3, or an unmasking request that departs from it
 ] as const);
 export type SecAggRule = (typeof SECAGG_RULES)[number];
 

@@ -45,7 +45,7 @@ export interface SecAggRoles extends AggregationRoles {
 const MAX_REMEMBERED = 1 << 16;
 
 export function secAggRoles(options: SecAggOptions = {}): SecAggRoles {
-  const { params, roundTimeoutMs } = secAggParams(options, 'secAggRoles');
+  const { params, roundTimeoutMs, signing } = secAggParams(options, 'secAggRoles');
   const seen = new Map<string, Set<string>>();
   const host: SecAggServerHost = {
     get roles() {
@@ -53,6 +53,7 @@ export function secAggRoles(options: SecAggOptions = {}): SecAggRoles {
     },
     params,
     roundTimeoutMs,
+    signing,
     lagrange: new LagrangeCache(),
     claimRound(me: string, invocationId: string): boolean {
       let s = seen.get(me);

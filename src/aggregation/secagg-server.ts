@@ -11,7 +11,10 @@
  *            addressed to it by the others of U2;
  *   round 2  collect the masked inputs → U3, added into the sum as they
  *            arrive (MaskSum: O(m) memory, never n masks);
- *   round 4  ask each client v of U3 for the seed shares of its neighbours in
+ *   round 3  (malicious-server variant, secagg-consistency.ts) send U3 to
+ *            every client of U3, collect their signatures of it → U4, send
+ *            the signatures to every client of U4;
+ *   round 4  ask each client v of U3 (malicious: U4) for the seed shares of its neighbours in
  *            U3 and the key shares of its neighbours in U2 \ U3; collect → U5;
  *            reconstruct (LagrangeCache) each b_u, u ∈ U3, and each s_sk_u,
  *            u ∈ U2 \ U3; subtract the self masks and the pairwise masks the
@@ -37,6 +40,7 @@ import { SecAggAbortError } from './secagg-errors.js';
 import { planDigest, sessionId } from './secagg-crypto.js';
 import { secAggEncoding } from './secagg-encoding.js';
 import { graphOf, type SecAggHost } from './secagg-client.js';
+import { advertisePayload, survivorsPayload, verifyBytes } from './secagg-consistency.js';
 import { secAggSetup } from './secagg-setup.js';
 import {
   advertiseFromBytes,
@@ -46,6 +50,9 @@ import {
   sealedFromBytes,
   sealedToBytes,
   secAggKey,
+  signatureFromBytes,
+  signaturesToBytes,
+  survivorsToBytes,
   unmaskToBytes,
   type KeyEntry,
   type SealedShares,
@@ -105,9 +112,18 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   const all = Array.from({ length: n }, (_, i) => i);
 
   // round 0: advertised keys
+  const malicious = host.params.adversary === 'malicious';
+  const digest = planDigest(plan);
+  const pinnedOf = (i: number) => {
+    const k = host.signing?.pinned.get(plan.clients[i]!);
+    if (k === undefined) throw new RangeError(`${me}: no pinned Ed25519 key of client '${plan.clients[i]}' ("signingKeys")`);
+    return k;
+  };
+  if (malicious) plan.clients.forEach((_, i) => pinnedOf(i));
   const advertised = new Map<number, KeyEntry>();
   let U1 = await collect(all, 0, async (i) => {
-    const k = advertiseFromBytes(await receive(i, 0, 'advertise'));
+    const k = advertiseFromBytes(await receive(i, 0, 'advertise'), malicious);
+    if (malicious && !verifyBytes(pinnedOf(i), advertisePayload(digest, i, k.cpk, k.spk), k.sig!)) throw new RangeError(`${plan.clients[i]}: keys not signed by its pinned key`);
     return () => advertised.set(i, { index: i, ...k });
   });
   // a key advertised twice (a client copying another's) takes every client that advertised it out
@@ -120,10 +136,10 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
     if (U1.length < t) throw new SecAggAbortError(0, U1.length, t, 'after removing clients that advertised the same key');
   }
   const entries = U1.map((i) => advertised.get(i)!);
-  const session = sessionId(planDigest(plan), entries);
+  const session = sessionId(digest, entries);
   const graph = graphOf(setup, session);
   const inU1 = new Set(U1);
-  const keysMsg = keysToBytes(entries);
+  const keysMsg = keysToBytes(entries, malicious);
   await Promise.all(U1.map((i) => send(i, 1, 'keys', keysMsg)));
 
   // round 1: encrypted shares, one per neighbour in U1
@@ -154,16 +170,32 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   checkSurvivors(ctx, plan, U3);
   const inU3 = new Set(U3);
 
+  // round 3 (malicious-server variant): every client of U3 signs U3; at least t signatures go to every signer
+  let asked = U3;
+  if (malicious) {
+    const u3Msg = survivorsToBytes(U3);
+    await Promise.all(U3.map((v) => send(v, 3, 'survivors', u3Msg)));
+    const payload = survivorsPayload(session, U3);
+    const sigs = new Map<number, Uint8Array>();
+    asked = await collect(U3, 3, async (v) => {
+      const sig = signatureFromBytes(await receive(v, 3, 'signature'));
+      if (!verifyBytes(pinnedOf(v), payload, sig)) throw new RangeError(`${plan.clients[v]}: a signature that is not of U3`);
+      return () => sigs.set(v, sig);
+    });
+    const sigMsg = signaturesToBytes(asked.map((v) => ({ index: v, sig: sigs.get(v)! })));
+    await Promise.all(asked.map((v) => send(v, 4, 'signatures', sigMsg)));
+  }
+
   // round 4: one kind of share per peer
   const requested = new Map<number, { alive: number[]; dead: number[] }>();
-  for (const v of U3) {
+  for (const v of asked) {
     const nb = graph.neighbours(v);
     requested.set(v, { alive: nb.filter((u) => inU3.has(u)), dead: nb.filter((u) => inU2.has(u) && !inU3.has(u)) });
   }
-  await Promise.all(U3.map((v) => send(v, 4, 'unmask', unmaskToBytes(requested.get(v)!))));
+  await Promise.all(asked.map((v) => send(v, 4, 'unmask', unmaskToBytes(requested.get(v)!))));
   const seedShares = new Map<number, IndexedShare[]>();
   const keyShares = new Map<number, IndexedShare[]>();
-  const U5 = await collect(U3, 4, async (v) => {
+  const U5 = await collect(asked, 4, async (v) => {
     const shares = revealFromBytes(await receive(v, 4, 'reveal'), n);
     const r = requested.get(v)!;
     const want = new Map<number, string>([[v, 'seed'], ...r.alive.map((u) => [u, 'seed'] as [number, string]), ...r.dead.map((u) => [u, 'key'] as [number, string])]);

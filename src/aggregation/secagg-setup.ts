@@ -7,7 +7,9 @@
  * breaks the parameter rules (secagg-params.ts) is refused by every party
  * with the SecAggParameterError naming the rule.
  */
+import type { KeyObject } from 'node:crypto';
 import { PolicyError } from '../core/errors.js';
+import { secAggSigning, type SecAggSigning } from './secagg-consistency.js';
 import type { AggregationPlan } from './plan.js';
 import type { AggregationUri } from './protocol.js';
 import { autoSecAggParameters, checkCompleteParameters, checkHararyParameters, checkRequirements, SecAggParameterError, type SecAggRequirements } from './secagg-params.js';
@@ -22,8 +24,18 @@ export interface SecAggOptions {
   graph?: 'complete' | 'auto' | { harary: { k: number; t: number } };
   /** Complete graph: the threshold t (default: the smallest t the rules allow for the plan's n). */
   threshold?: number;
-  /** 'semi-honest' (default). 'malicious' (consistency round, Ed25519) is not implemented yet: refused. */
+  /**
+   * 'semi-honest' (default): the server follows the protocol. 'malicious':
+   * the server may lie about who dropped out; clients sign their keys and the
+   * survivor set with pinned Ed25519 keys (`signingKeys`, `signers`) and
+   * reveal nothing without t signatures of their own survivor set
+   * (secagg-consistency.ts).
+   */
   adversary?: 'semi-honest' | 'malicious';
+  /** Malicious-server variant: every client's pinned Ed25519 public key (32 raw bytes or a KeyObject), by party name; never taken from SERVER. */
+  signingKeys?: ReadonlyMap<string, Uint8Array | KeyObject>;
+  /** Malicious-server variant: the Ed25519 private keys of the clients this process runs. */
+  signers?: ReadonlyMap<string, KeyObject>;
   /** γ: fraction of clients colluding with the server (default 0.05). */
   corruptionRate?: number;
   /** δ: fraction of clients that may drop out (default 0.05). */
@@ -61,7 +73,7 @@ export const SECAGG_INTRINSICS: readonly AggregationUri[] = Object.freeze([
   'federated_weighted_mean_at_aggregators',
 ] as AggregationUri[]);
 
-const OPTION_KEYS = ['graph', 'threshold', 'adversary', 'corruptionRate', 'dropoutRate', 'modulusBits', 'fracBits', 'floatBits', 'roundTimeoutMs'];
+const OPTION_KEYS = ['graph', 'threshold', 'adversary', 'corruptionRate', 'dropoutRate', 'modulusBits', 'fracBits', 'floatBits', 'roundTimeoutMs', 'signingKeys', 'signers'];
 
 function int(fn: string, name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== 'number') throw new TypeError(`${fn}: "${name}" expected an integer in [${lo}, ${hi}], got ${v === null ? 'null' : typeof v}`);
@@ -70,7 +82,7 @@ function int(fn: string, name: string, v: unknown, lo: number, hi: number): numb
 }
 
 /** Validate the options (errors name `fn` and the option); the parameters and the SERVER's round deadline. */
-export function secAggParams(options: SecAggOptions, fn: string): { params: SecAggParams; roundTimeoutMs: number | undefined } {
+export function secAggParams(options: SecAggOptions, fn: string): { params: SecAggParams; roundTimeoutMs: number | undefined; signing: SecAggSigning | undefined } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`${fn}: "options" expected an object`);
   for (const k of Object.keys(options)) if (!OPTION_KEYS.includes(k)) throw new RangeError(`${fn}: unknown option "${k}" (known: ${OPTION_KEYS.join(', ')})`);
   const g = options.graph ?? 'complete';
@@ -91,7 +103,9 @@ export function secAggParams(options: SecAggOptions, fn: string): { params: SecA
   }
   const adversary = options.adversary ?? 'semi-honest';
   if (adversary !== 'semi-honest' && adversary !== 'malicious') throw new RangeError(`${fn}: "adversary" expected 'semi-honest' or 'malicious', got ${JSON.stringify(adversary)}`);
-  if (adversary === 'malicious') throw new RangeError(`${fn}: "adversary" 'malicious' (the consistency round with Ed25519 signatures) is not implemented yet; only 'semi-honest' runs`);
+  let signing: SecAggSigning | undefined;
+  if (adversary === 'malicious') signing = secAggSigning(options.signingKeys, options.signers, fn);
+  else if (options.signingKeys !== undefined || options.signers !== undefined) throw new RangeError(`${fn}: "signingKeys" and "signers" are for adversary 'malicious'`);
   const corruptionRate = options.corruptionRate ?? 0.05;
   const dropoutRate = options.dropoutRate ?? 0.05;
   for (const [name, v] of [['corruptionRate', corruptionRate], ['dropoutRate', dropoutRate]] as const) {
@@ -109,7 +123,7 @@ export function secAggParams(options: SecAggOptions, fn: string): { params: SecA
     roundTimeoutMs = v;
   }
   const params: SecAggParams = Object.freeze({ graph, k, threshold, adversary, corruptionRate, dropoutRate, modulusBits, fracBits, floatBits });
-  return { params, roundTimeoutMs };
+  return { params, roundTimeoutMs, signing };
 }
 
 /** What every party derives from a plan (the same at every party). */

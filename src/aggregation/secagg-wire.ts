@@ -11,15 +11,19 @@
  * d = the client's neighbours that are alive, m' = entries, w = 4 or 8:
  *
  *   round  key            from → to        bytes
- *   0      r0/advertise   client → SERVER  2 + 64                 (c_pk, s_pk)
- *   1      r1/keys        SERVER → client  2 + 4 + 68 n_1          ((index, c_pk, s_pk) of U1)
+ *   0      r0/advertise   client → SERVER  2 + 64 (+ 64)          (c_pk, s_pk (, Ed25519 signature))
+ *   1      r1/keys        SERVER → client  2 + 4 + 68 n_1 (+ 64 n_1) ((index, c_pk, s_pk (, signature)) of U1)
  *   1      r1/shares      client → SERVER  2 + 4 + 116 d          ((receiver, encrypted shares))
  *   2      r2/routed      SERVER → client  2 + 4 + 116 d          ((sender, encrypted shares))
  *   2      r2/masked      client → SERVER  2 + w m'               (masked input)
+ *   3      r3/survivors   SERVER → client  2 + 4 + 4 n_3          (U3)                 malicious only
+ *   3      r3/signature   client → SERVER  2 + 64                 (signature of U3)    malicious only
+ *   4      r4/signatures  SERVER → client  2 + 4 + 68 n_4          ((index, signature)) malicious only
  *   4      r4/unmask      SERVER → client  2 + 8 + 4 (a + e)      (alive, dead neighbours)
  *   4      r4/reveal      client → SERVER  2 + 4 + 49 (a + e + 1) ((owner, kind, share))
  *
- * (Round 3, the consistency check, belongs to the malicious-server variant.)
+ * The signed forms (the malicious-server variant) carry Ed25519 signatures
+ * (64 bytes) by the clients' pinned signing keys.
  */
 import { SHAMIR_SHARE_BYTES } from '../crypto/shamir.js';
 import type { MaskAccumulator } from '../crypto/mask-prg.js';
@@ -30,7 +34,8 @@ export const PUBLIC_KEY_BYTES = 32;
 export const SHARES_PLAINTEXT_BYTES = 8 + 2 * SHAMIR_SHARE_BYTES;
 export const SHARES_CIPHERTEXT_BYTES = SHARES_PLAINTEXT_BYTES + 16;
 
-export const MSG = Object.freeze({ advertise: 0x10, keys: 0x11, shares: 0x12, routed: 0x13, masked: 0x14, unmask: 0x15, reveal: 0x16 });
+export const SIGNATURE_BYTES = 64;
+export const MSG = Object.freeze({ advertise: 0x10, keys: 0x11, shares: 0x12, routed: 0x13, masked: 0x14, unmask: 0x15, reveal: 0x16, survivors: 0x17, signature: 0x18, signatures: 0x19 });
 type MsgType = keyof typeof MSG;
 
 /** What a revealed share opens: the owner's self-mask seed (it is alive) or its masking key (it dropped). */
@@ -91,19 +96,24 @@ export interface AdvertisedKeys {
   readonly cpk: Uint8Array;
   /** Masking key (X25519 public): pairwise masks come from keys agreed with it. */
   readonly spk: Uint8Array;
+  /** Malicious-server variant: the client's Ed25519 signature of its keys (secagg-consistency.ts). */
+  readonly sig?: Uint8Array;
 }
 
+const keyBytes = (signed: boolean): number => 64 + (signed ? SIGNATURE_BYTES : 0);
+
 export function advertiseToBytes(k: AdvertisedKeys): Uint8Array {
-  const { out } = header('advertise', 64);
+  const { out } = header('advertise', keyBytes(k.sig !== undefined));
   out.set(k.cpk, 2);
   out.set(k.spk, 34);
+  if (k.sig !== undefined) out.set(k.sig, 66);
   return out;
 }
 
-export function advertiseFromBytes(bytes: Uint8Array): AdvertisedKeys {
+export function advertiseFromBytes(bytes: Uint8Array, signed = false): AdvertisedKeys {
   open(bytes, 'advertise');
-  if (bytes.length !== 66) throw new RangeError(`secagg advertise: ${bytes.length} bytes, expected 66`);
-  return { cpk: bytes.slice(2, 34), spk: bytes.slice(34, 66) };
+  if (bytes.length !== 2 + keyBytes(signed)) throw new RangeError(`secagg advertise: ${bytes.length} bytes, expected ${2 + keyBytes(signed)}`);
+  return { cpk: bytes.slice(2, 34), spk: bytes.slice(34, 66), ...(signed ? { sig: bytes.slice(66, 130) } : {}) };
 }
 
 // ---------------------------------------------------------------- round 1: the keys of U1
@@ -112,25 +122,29 @@ export interface KeyEntry extends AdvertisedKeys {
   readonly index: number;
 }
 
-export function keysToBytes(entries: readonly KeyEntry[]): Uint8Array {
-  const { out, dv } = header('keys', 4 + 68 * entries.length);
+/** The keys of U1 (signed: every entry carries its signature). */
+export function keysToBytes(entries: readonly KeyEntry[], signed = false): Uint8Array {
+  const item = 4 + keyBytes(signed);
+  const { out, dv } = header('keys', 4 + item * entries.length);
   dv.setUint32(2, entries.length, true);
   entries.forEach((e, j) => {
-    const at = 6 + 68 * j;
+    const at = 6 + item * j;
     dv.setUint32(at, e.index, true);
     out.set(e.cpk, at + 4);
     out.set(e.spk, at + 36);
+    if (signed) out.set(e.sig!, at + 68);
   });
   return out;
 }
 
 /** Entries in message order (indices < n; repetitions are the client's to judge). */
-export function keysFromBytes(bytes: Uint8Array, n: number): KeyEntry[] {
-  const { dv, count } = counted(bytes, 'keys', 68, n);
+export function keysFromBytes(bytes: Uint8Array, n: number, signed = false): KeyEntry[] {
+  const item = 4 + keyBytes(signed);
+  const { dv, count } = counted(bytes, 'keys', item, n);
   const out: KeyEntry[] = [];
   for (let j = 0; j < count; j++) {
-    const at = 6 + 68 * j;
-    out.push({ index: index(dv, at, n, 'keys'), cpk: bytes.slice(at + 4, at + 36), spk: bytes.slice(at + 36, at + 68) });
+    const at = 6 + item * j;
+    out.push({ index: index(dv, at, n, 'keys'), cpk: bytes.slice(at + 4, at + 36), spk: bytes.slice(at + 36, at + 68), ...(signed ? { sig: bytes.slice(at + 68, at + 132) } : {}) });
   }
   return out;
 }
@@ -242,4 +256,54 @@ export function revealFromBytes(bytes: Uint8Array, n: number): RevealedShare[] {
     out.push({ owner: index(dv, at, n, 'reveal'), kind: k === SHARE_KIND.seed ? 'seed' : 'key', share: bytes.slice(at + 5, at + REVEAL_ITEM) });
   }
   return out;
+}
+
+// ---------------------------------------------------------------- round 3 (malicious-server variant): consistency
+
+/** U3 (SERVER → each client of U3). */
+export function survivorsToBytes(ids: readonly number[]): Uint8Array {
+  const { dv } = header('survivors', 4 + 4 * ids.length);
+  dv.setUint32(2, ids.length, true);
+  ids.forEach((i, j) => dv.setUint32(6 + 4 * j, i, true));
+  return new Uint8Array(dv.buffer);
+}
+
+export function survivorsFromBytes(bytes: Uint8Array, n: number): number[] {
+  const { dv, count } = counted(bytes, 'survivors', 4, n);
+  return Array.from({ length: count }, (_, j) => index(dv, 6 + 4 * j, n, 'survivors'));
+}
+
+export function signatureToBytes(sig: Uint8Array): Uint8Array {
+  const { out } = header('signature', SIGNATURE_BYTES);
+  out.set(sig, 2);
+  return out;
+}
+
+export function signatureFromBytes(bytes: Uint8Array): Uint8Array {
+  open(bytes, 'signature');
+  if (bytes.length !== 2 + SIGNATURE_BYTES) throw new RangeError(`secagg signature: ${bytes.length} bytes, expected ${2 + SIGNATURE_BYTES}`);
+  return bytes.slice(2);
+}
+
+export interface IndexedSignature {
+  readonly index: number;
+  readonly sig: Uint8Array;
+}
+
+/** The signatures of U3 SERVER collected (SERVER → each client of U4). */
+export function signaturesToBytes(entries: readonly IndexedSignature[]): Uint8Array {
+  const item = 4 + SIGNATURE_BYTES;
+  const { out, dv } = header('signatures', 4 + item * entries.length);
+  dv.setUint32(2, entries.length, true);
+  entries.forEach((e, j) => {
+    dv.setUint32(6 + item * j, e.index, true);
+    out.set(e.sig, 10 + item * j);
+  });
+  return out;
+}
+
+export function signaturesFromBytes(bytes: Uint8Array, n: number): IndexedSignature[] {
+  const item = 4 + SIGNATURE_BYTES;
+  const { dv, count } = counted(bytes, 'signatures', item, n);
+  return Array.from({ length: count }, (_, j) => ({ index: index(dv, 6 + item * j, n, 'signatures'), sig: bytes.slice(10 + item * j, 6 + item * (j + 1)) }));
 }

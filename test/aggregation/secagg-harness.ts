@@ -26,6 +26,7 @@ import { keysFromBytes, roundOfKey } from '../../src/aggregation/secagg-wire.js'
 import type { Transport } from '../../src/transport/channel.js';
 import { PeerError } from '../../src/transport/errors.js';
 import { TensorType } from '../../src/core/types.js';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 
 /** A seeded PRNG (mulberry32) for reproducible inputs and schedules. */
 export function rng(seed: number): () => number {
@@ -133,7 +134,7 @@ export async function runSecAgg(o: RunOptions): Promise<RunOutcome> {
           const round = roundOfKey(key)!;
           const what = key.slice(key.lastIndexOf('/') + 1);
           if (graph === undefined && what === 'keys') {
-            const entries = keysFromBytes(payload, plan.clients.length);
+            const entries = keysFromBytes(payload, plan.clients.length, roles.params.adversary === 'malicious');
             graph = graphOf(secAggSetup(roles.params, plan, 'harness'), sessionId(planDigest(plan), entries));
             if (lazy) for (const [c, r] of lazy(graph)) death.set(c, Math.min(r, death.get(c) ?? Infinity));
           }
@@ -182,4 +183,21 @@ export async function runSecAgg(o: RunOptions): Promise<RunOutcome> {
 
 export function makeRoles(graph: SecAggOptions['graph'], extra: SecAggOptions = {}): SecAggRoles {
   return secAggRoles({ graph, corruptionRate: 0, dropoutRate: 0, ...extra });
+}
+
+/** Ed25519 keys for clients c0..c(n-1): the pinned public keys and the private ones. */
+export function signingKeysFor(n: number): { signingKeys: Map<string, KeyObject>; signers: Map<string, KeyObject> } {
+  const signingKeys = new Map<string, KeyObject>();
+  const signers = new Map<string, KeyObject>();
+  for (const c of names(n)) {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    signingKeys.set(c, publicKey);
+    signers.set(c, privateKey);
+  }
+  return { signingKeys, signers };
+}
+
+/** The malicious-server variant, every client's key pinned and held (all run in this process). */
+export function maliciousRoles(n: number, graph: SecAggOptions['graph'], extra: SecAggOptions = {}): SecAggRoles {
+  return makeRoles(graph, { adversary: 'malicious', ...signingKeysFor(n), ...extra });
 }

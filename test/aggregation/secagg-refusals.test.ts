@@ -20,7 +20,7 @@ import {
 } from '../../src/aggregation/secagg-wire.js';
 import type { SecAggGraph } from '../../src/aggregation/secagg-graph.js';
 import type { SecAggRoles } from '../../src/aggregation/secagg-roles.js';
-import { makeRoles, rng, runSecAgg, sumInputs, sumPlan, type RunOutcome, type ServerMessage } from './secagg-harness.js';
+import { makeRoles, rng, runSecAgg, sumInputs, sumPlan, type ServerMessage } from './secagg-harness.js';
 
 const N = 5;
 const T = 3;
@@ -41,7 +41,7 @@ const editRouted = (f: (e: ReturnType<typeof sealedFromBytes>, g: SecAggGraph | 
 
 const ROUND_OF: Record<string, number> = { keys: 1, routed: 2, unmask: 4 };
 
-async function expectRefusal(rule: SecAggRule, what: keyof typeof ROUND_OF, tamper: Tamper, o: { roles?: SecAggRoles; n?: number; dropAt?: Map<string, number>; inv?: string } = {}): Promise<RunOutcome> {
+async function expectRefusal(rule: SecAggRule, what: keyof typeof ROUND_OF, tamper: Tamper, o: { roles?: SecAggRoles; n?: number; dropAt?: Map<string, number>; inv?: string } = {}): Promise<void> {
   const roles = o.roles ?? makeRoles('complete', { threshold: T });
   const plan = sumPlan(roles, o.n ?? N, o.inv ?? `refuse/${rule}`);
   const out = await runSecAgg({ roles, plan, inputs: sumInputs(plan, rng(7)), tamper, ...(o.dropAt ? { dropAt: o.dropAt } : {}) });
@@ -51,7 +51,6 @@ async function expectRefusal(rule: SecAggRule, what: keyof typeof ROUND_OF, tamp
   const bad = ROUND_OF[what]!;
   const after = out.sent.get(TARGET)!.filter((k) => roundOfKey(k)! >= bad);
   assert.deepEqual(after, [], `${TARGET} sent after the bad message of round ${bad}`);
-  return out;
 }
 
 describe('secagg: an honest client refuses a malicious server, sending nothing more', () => {
