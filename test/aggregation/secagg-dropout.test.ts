@@ -22,8 +22,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SecAggAbortError } from '../../src/aggregation/secagg-errors.js';
-import { revealFromBytes } from '../../src/aggregation/secagg-wire.js';
-import { makeRoles, names, referenceOver, rng, runSecAgg, sumInputs, sumPlan, type RunOutcome } from './secagg-harness.js';
+import { makeRoles, names, referenceOver, revealedShares, rng, runSecAgg, sumInputs, sumPlan, type RunOutcome } from './secagg-harness.js';
 
 const ROUNDS = [0, 1, 2, 3, 4];
 const inSum = (round: number) => round >= 3;
@@ -57,25 +56,6 @@ function assertExact(o: RunOutcome, plan: ReturnType<typeof sumPlan>, inputs: Re
   assert.deepEqual(o.result!.leaves, referenceOver(plan, inputs, survivors), `${what}: the sum of the survivors`);
   const dropped = [...o.dropAt].map(([id, round]) => ({ id, round: round === 3 ? 4 : round })).sort((a, b) => a.id.localeCompare(b.id));
   assert.deepEqual([...o.result!.dropped].sort((a, b) => a.id.localeCompare(b.id)), dropped, `${what}: dropped`);
-}
-
-/** Shares of each kind per owner that the server received in the clear (the unmasking round). */
-function revealedShares(o: RunOutcome, n: number): { seed: Map<number, Set<string>>; key: Map<number, Set<string>> } {
-  const seed = new Map<number, Set<string>>();
-  const key = new Map<number, Set<string>>();
-  for (const m of o.serverView) {
-    if (!m.key.endsWith('/r4/reveal')) continue;
-    const shares = revealFromBytes(m.payload, n);
-    const kinds = new Map<number, string>();
-    for (const s of shares) {
-      assert.ok(kinds.get(s.owner) === undefined, `${m.from} revealed two shares of client ${s.owner} in one message`);
-      kinds.set(s.owner, s.kind);
-      const into = s.kind === 'seed' ? seed : key;
-      if (!into.has(s.owner)) into.set(s.owner, new Set());
-      into.get(s.owner)!.add(m.from);
-    }
-  }
-  return { seed, key };
 }
 
 describe('secagg: exact sum of the survivors for dropouts at every round', () => {

@@ -10,7 +10,8 @@
  *     (the malicious server of the refusal tests);
  *   - a record of what the server received and of each client's sends.
  * A client that fails (refuses) dies after its last send, so the server's
- * waits end without deadlines: no timing in these tests.
+ * waits end without deadlines, and a client still waiting when the server's
+ * role ends fails: no timing in these tests.
  */
 import { checkPlan, type AggregationPlan } from '../../src/aggregation/plan.js';
 import { referenceAggregate } from '../../src/aggregation/reference.js';
@@ -22,7 +23,8 @@ import type { SecAggGraph } from '../../src/aggregation/secagg-graph.js';
 import { secAggRoles, type SecAggRoles } from '../../src/aggregation/secagg-roles.js';
 import type { SecAggResult } from '../../src/aggregation/secagg-server.js';
 import { secAggSetup, type SecAggOptions } from '../../src/aggregation/secagg-setup.js';
-import { keysFromBytes, roundOfKey } from '../../src/aggregation/secagg-wire.js';
+import { keysFromBytes, revealFromBytes, roundOfKey } from '../../src/aggregation/secagg-wire.js';
+import assert from 'node:assert/strict';
 import type { Transport } from '../../src/transport/channel.js';
 import { PeerError } from '../../src/transport/errors.js';
 import { TensorType } from '../../src/core/types.js';
@@ -118,6 +120,8 @@ export async function runSecAgg(o: RunOptions): Promise<RunOutcome> {
   const serverView: ReceivedMessage[] = [];
   const clientErrors = new Map<string, unknown>();
   let graph: SecAggGraph | undefined;
+  let endServer!: () => void;
+  const serverDone = new Promise<void>((r) => (endServer = r));
 
   const transportOf = (party: string, t: Transport): Transport => {
     const wrap = (over: Partial<Transport>): Transport =>
@@ -152,6 +156,10 @@ export async function runSecAgg(o: RunOptions): Promise<RunOutcome> {
       });
     }
     return wrap({
+      // a client still waiting when the server's role has ended waits for nothing
+      receive(to: string, from: string, key: string, opts?: { timeoutMs?: number }) {
+        return Promise.race([t.receive(to, from, key, opts), serverDone.then(() => new Promise<Uint8Array>((_, reject) => setImmediate(() => reject(new Error(`${to}: the server's role ended`)))))]);
+      },
       async send(from: string, to: string, key: string, payload: Uint8Array) {
         const round = roundOfKey(key)!;
         if (round >= (death.get(from) ?? Infinity)) throw new Error(`${from} drops out at round ${death.get(from)}`);
@@ -163,6 +171,7 @@ export async function runSecAgg(o: RunOptions): Promise<RunOutcome> {
   };
   const wrapped: SecAggRoles = {
     ...roles,
+    server: (ctx, p) => roles.server(ctx, p).finally(() => endServer()),
     client: (ctx, p, input) =>
       roles.client(ctx, p, input).catch((e: unknown) => {
         clientErrors.set(ctx.me, e);
@@ -201,3 +210,23 @@ export function signingKeysFor(n: number): { signingKeys: Map<string, KeyObject>
 export function maliciousRoles(n: number, graph: SecAggOptions['graph'], extra: SecAggOptions = {}): SecAggRoles {
   return makeRoles(graph, { adversary: 'malicious', ...signingKeysFor(n), ...extra });
 }
+
+/** Shares of each kind per owner that the server received in the clear (the unmasking round). */
+export function revealedShares(o: RunOutcome, n: number): { seed: Map<number, Set<string>>; key: Map<number, Set<string>> } {
+  const seed = new Map<number, Set<string>>();
+  const key = new Map<number, Set<string>>();
+  for (const m of o.serverView) {
+    if (!m.key.endsWith('/r4/reveal')) continue;
+    const shares = revealFromBytes(m.payload, n);
+    const kinds = new Map<number, string>();
+    for (const s of shares) {
+      assert.ok(kinds.get(s.owner) === undefined, `${m.from} revealed two shares of client ${s.owner} in one message`);
+      kinds.set(s.owner, s.kind);
+      const into = s.kind === 'seed' ? seed : key;
+      if (!into.has(s.owner)) into.set(s.owner, new Set());
+      into.get(s.owner)!.add(m.from);
+    }
+  }
+  return { seed, key };
+}
+
