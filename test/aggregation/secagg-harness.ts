@@ -76,6 +76,8 @@ export interface RunOptions {
   readonly dropAt?: ReadonlyMap<string, number> | ((graph: SecAggGraph) => ReadonlyMap<string, number>);
   /** The server's sends, rewritten (a malicious server); `graph` is known from round 1 on. */
   readonly tamper?: (m: ServerMessage, graph: SecAggGraph | undefined) => Uint8Array;
+  /** Messages the (malicious) server sends besides each of its own: (to, key, payload). */
+  readonly inject?: (m: ServerMessage) => readonly { to: string; key: string; payload: Uint8Array }[];
 }
 
 export interface RunOutcome {
@@ -143,7 +145,8 @@ export async function runSecAgg(o: RunOptions): Promise<RunOutcome> {
             if (lazy) for (const [c, r] of lazy(graph)) death.set(c, Math.min(r, death.get(c) ?? Infinity));
           }
           const out = o.tamper ? o.tamper({ to, key, round, what, payload }, graph) : payload;
-          return t.send(from, to, key, out);
+          await t.send(from, to, key, out);
+          for (const x of o.inject?.({ to, key, round, what, payload }) ?? []) await t.send(from, x.to, x.key, x.payload);
         },
         receive(to: string, from: string, key: string, opts?: { timeoutMs?: number }) {
           const round = roundOfKey(key)!;
