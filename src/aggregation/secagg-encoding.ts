@@ -125,6 +125,10 @@ export function secAggEncoding(plan: AggregationPlan, params: SecAggParams): Sec
           return;
         }
         const x = input.values[j]! as NumericArray;
+        if (l.limbs === 1 && l.b <= 52 && !(x instanceof BigInt64Array)) {
+          at = encodeNumbers(acc, at, x as Exclude<NumericArray, BigInt64Array>, l, l.kind === 'fixed' ? w * scale : 0, F);
+          return;
+        }
         for (let i = 0; i < l.size; i++) {
           const e = x[i]!;
           let v: bigint;
@@ -139,6 +143,11 @@ export function secAggEncoding(plan: AggregationPlan, params: SecAggParams): Sec
     decode(sum: MaskAccumulator, count: number): AggregateLeafValue[] {
       let at = 0;
       const totals = leaves.map((l) => {
+        if (l.limbs === 1 && bits <= 53) {
+          const out = decodeNumbers(sum, at, l, count);
+          at += l.size;
+          return out;
+        }
         const out = new Array<bigint>(l.size);
         const off = BigInt(count) * l.offset;
         for (let i = 0; i < l.size; i++) {
@@ -153,7 +162,7 @@ export function secAggEncoding(plan: AggregationPlan, params: SecAggParams): Sec
       return plan.leaves.map((_, j) => {
         const l = leaves[j]!;
         const s = totals[j]!;
-        if (l.kind !== 'fixed' && !mean) return s;
+        if (l.kind !== 'fixed' && !mean) return s instanceof Float64Array ? Array.from(s, (x) => BigInt(x)) : s;
         const out = new Float64Array(l.size);
         const div = l.kind === 'fixed' ? (weighted ? weight : scale * (mean ? count : 1)) : count;
         for (let i = 0; i < l.size; i++) out[i] = Number(s[i]!) / div;
@@ -161,6 +170,45 @@ export function secAggEncoding(plan: AggregationPlan, params: SecAggParams): Sec
       });
     },
   };
+}
+
+/**
+ * One-limb leaves of at most 52 bits, in doubles (exact below 2^53): v =
+ * round(x · mul) saturated, + offset, for fixed point (mul > 0: w · 2^f), or
+ * x + offset for integers (mul = 0); written as 32-bit words (two per entry
+ * in a 64-bit accumulator). The same values as the BigInt path.
+ */
+function encodeNumbers(acc: MaskAccumulator, at: number, x: Exclude<NumericArray, BigInt64Array>, l: LeafLayout, mul: number, F: number): number {
+  const words = acc instanceof Uint32Array ? acc : new Uint32Array(acc.buffer, acc.byteOffset, acc.length * 2);
+  const wide = !(acc instanceof Uint32Array);
+  const off = Number(l.offset);
+  const qMax = 2 ** (F - 1) - 1;
+  const fixed = l.kind === 'fixed';
+  for (let i = 0; i < l.size; i++, at++) {
+    let v: number;
+    if (fixed) {
+      const q = Math.round(Number(x[i]!) * mul);
+      v = (q !== q ? 0 : q > qMax ? qMax : q < -qMax ? -qMax : q) + off;
+    } else v = Number(x[i]!) + off;
+    if (wide) {
+      const lo = v % 4294967296;
+      words[2 * at] = lo;
+      words[2 * at + 1] = (v - lo) / 4294967296;
+    } else words[at] = v;
+  }
+  return at;
+}
+
+/** The signed sums of a one-limb leaf as doubles (the sum is below 2^53: exact). */
+function decodeNumbers(sum: MaskAccumulator, at: number, l: LeafLayout, count: number): Float64Array {
+  const out = new Float64Array(l.size);
+  const off = count * Number(l.offset);
+  if (sum instanceof Uint32Array) for (let i = 0; i < l.size; i++) out[i] = sum[at + i]! - off;
+  else {
+    const words = new Uint32Array(sum.buffer, sum.byteOffset, sum.length * 2);
+    for (let i = 0; i < l.size; i++) out[i] = words[2 * (at + i)]! + words[2 * (at + i) + 1]! * 4294967296 - off;
+  }
+  return out;
 }
 
 /**
