@@ -13,7 +13,7 @@ import { generateIdentity } from '../../src/crypto/identity.js';
 import { SecAggAbortError, SecAggViolationError, type SecAggRule } from '../../src/aggregation/secagg-errors.js';
 import { keysFromBytes, keysToBytes, roundOfKey, signaturesFromBytes, signaturesToBytes, survivorsFromBytes, survivorsToBytes, unmaskFromBytes, unmaskToBytes } from '../../src/aggregation/secagg-wire.js';
 import type { SecAggRoles } from '../../src/aggregation/secagg-roles.js';
-import { maliciousRoles, names, referenceOver, revealedShares, rng, runSecAgg, sumInputs, sumPlan, type ServerMessage } from './secagg-harness.js';
+import { makeRoles, maliciousRoles, names, referenceOver, revealedShares, rng, runSecAgg, sumInputs, sumPlan, type ServerMessage } from './secagg-harness.js';
 
 interface Setting {
   readonly label: string;
@@ -27,6 +27,7 @@ const SETTINGS: readonly Setting[] = [
   { label: 'complete n=7 t=4', graph: 'complete', n: 7, t: 4, tolerance: 3 },
   { label: 'harary n=10 k=6 t=4', graph: { harary: { k: 6, t: 4 } }, n: 10, t: 4, tolerance: 3 },
 ];
+const makeRolesSemiHonest = (): SecAggRoles => makeRoles('complete', { threshold: 3 });
 const rolesOf = (s: Setting): SecAggRoles => (s.graph === 'complete' ? maliciousRoles(s.n, 'complete', { threshold: s.t }) : maliciousRoles(s.n, s.graph));
 
 describe('secagg (malicious-server variant): exact sum of the survivors for dropouts at every round', () => {
@@ -122,5 +123,29 @@ describe('secagg (malicious-server variant): an honest client refuses, sending n
     // the others complete: c0's masked input arrived (it is in U3), and its seed shares come from the others
     assert.equal(o.error, undefined, String(o.error));
     assert.ok(o.result!.survivors.includes(TARGET));
+  });
+});
+
+describe('secagg: the split-view attack (a server that tells some holders a client dropped)', () => {
+  // c1 is alive; the server asks c2, c3, c4 for c1's masking-key share (listing it dead) and the others for its seed share
+  const split = (m: ServerMessage): Uint8Array => {
+    if (m.what !== 'unmask' || !['c2', 'c3', 'c4'].includes(m.to)) return m.payload;
+    const r = unmaskFromBytes(m.payload, N);
+    return unmaskToBytes({ alive: r.alive.filter((u) => u !== 1), dead: [...r.dead, 1] });
+  };
+  it('semi-honest (t = 3): the server gets t seed shares and t key shares of c1: outside that threat model, as documented', async () => {
+    const roles = makeRolesSemiHonest();
+    const plan = sumPlan(roles, N, 'split/semi-honest');
+    const o = await runSecAgg({ roles, plan, inputs: sumInputs(plan, rng(11)), tamper: split });
+    const { seed, key } = revealedShares(o, N);
+    assert.ok((seed.get(1)?.size ?? 0) >= 3 && (key.get(1)?.size ?? 0) >= 3);
+  });
+  it('malicious-server variant (t = 4): the told holders refuse; the server never holds both kinds of c1', async () => {
+    const roles = maliciousRoles(N, 'complete', { threshold: T });
+    const plan = sumPlan(roles, N, 'split/malicious');
+    const o = await runSecAgg({ roles, plan, inputs: sumInputs(plan, rng(11)), tamper: split });
+    for (const c of ['c2', 'c3', 'c4']) assert.equal((o.clientErrors.get(c) as SecAggViolationError | undefined)?.rule, 'inconsistent-survivors');
+    const { key } = revealedShares(o, N);
+    assert.equal(key.get(1)?.size ?? 0, 0);
   });
 });
