@@ -29,7 +29,7 @@ export {
 export { completeGraph, hararyGraph, hararyRing, type SecAggGraph } from './secagg-graph.js';
 export { secAgg, secAggRoles, type SecAggRoles } from './secagg-roles.js';
 export { SecAggAbortError, SecAggViolationError, SECAGG_RULES, type SecAggRule } from './secagg-errors.js';
-export { SECAGG_INTRINSICS, type SecAggOptions, type SecAggParams } from './secagg-setup.js';
+export { SECAGG_INTRINSICS, secAggOptionsFromParams, type SecAggOptions, type SecAggParams } from './secagg-setup.js';
 export type { SecAggResult } from './secagg-server.js';
 export {
   SecAggParameterError,

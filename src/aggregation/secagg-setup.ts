@@ -126,6 +126,31 @@ export function secAggParams(options: SecAggOptions, fn: string): { params: SecA
   return { params, roundTimeoutMs, signing };
 }
 
+/**
+ * The options whose parameters are `params` (a plan's, as received): what a
+ * deployed party passes to `secAggRoles` to run the plan's role set, with
+ * its own signing keys and deadline added. Refuses (RangeError) parameters
+ * no options give.
+ */
+export function secAggOptionsFromParams(params: Readonly<Record<string, unknown>>): SecAggOptions {
+  const p = params as Partial<SecAggParams>;
+  const graph = p.graph === 'harary' ? { harary: { k: p.k as number, t: p.threshold as number } } : p.graph;
+  if (graph !== 'complete' && graph !== 'auto' && (typeof graph !== 'object' || graph === null)) throw new RangeError(`secagg parameters: "graph" expected 'complete', 'harary' or 'auto', got ${JSON.stringify(p.graph)}`);
+  const options: SecAggOptions = {
+    graph,
+    ...(p.graph === 'complete' && p.threshold !== 0 ? { threshold: p.threshold as number } : {}),
+    adversary: p.adversary as SecAggOptions['adversary'],
+    corruptionRate: p.corruptionRate as number,
+    dropoutRate: p.dropoutRate as number,
+    modulusBits: p.modulusBits as number,
+    fracBits: p.fracBits as number,
+    floatBits: p.floatBits as number,
+  };
+  if ((p.graph === 'complete' || p.graph === 'auto') && p.k !== 0) throw new RangeError(`secagg parameters: "k" = ${String(p.k)} with graph ${p.graph}`);
+  if (p.graph === 'auto' && p.threshold !== 0) throw new RangeError(`secagg parameters: "threshold" = ${String(p.threshold)} with graph auto`);
+  return options;
+}
+
 /** What every party derives from a plan (the same at every party). */
 export interface SecAggSetup {
   readonly n: number;

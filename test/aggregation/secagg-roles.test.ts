@@ -16,7 +16,7 @@ import { enforcePlan, type PartyContext } from '../../src/aggregation/roles.js';
 import { secAggRoles } from '../../src/aggregation/secagg-roles.js';
 import { SecAggParameterError } from '../../src/aggregation/secagg-params.js';
 import { secAggEncoding } from '../../src/aggregation/secagg-encoding.js';
-import { secAggSetup } from '../../src/aggregation/secagg-setup.js';
+import { secAggOptionsFromParams, secAggSetup } from '../../src/aggregation/secagg-setup.js';
 import { advertiseFromBytes, keysFromBytes, keysToBytes, maskedFromBytes, revealFromBytes, revealToBytes, sealedFromBytes, unmaskFromBytes, unmaskToBytes, UnknownIndexError } from '../../src/aggregation/secagg-wire.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
 import { makeRoles, names, rng, runSecAgg, sumInputs, sumPlan } from './secagg-harness.js';
@@ -44,6 +44,15 @@ describe('secagg options', () => {
     [{ rounds: 3 }, /unknown option "rounds"/],
   ];
   for (const [o, re] of bad) it(`refuses ${JSON.stringify(o)}`, () => assert.throws(() => secAggRoles(o as never), (e: unknown) => e instanceof Error && re.test(e.message)));
+
+  it("a plan's parameters give back the options (a deployed party builds the plan's role set from them)", () => {
+    for (const o of [{}, { graph: 'auto' as const }, { threshold: 5, modulusBits: 40 }, { graph: { harary: { k: 6, t: 3 } }, corruptionRate: 0, dropoutRate: 0.1, fracBits: 20, floatBits: 60 }]) {
+      const params = secAggRoles(o).params;
+      assert.deepEqual(secAggRoles(secAggOptionsFromParams({ ...params })).params, params);
+    }
+    assert.throws(() => secAggOptionsFromParams({ ...makeRoles('auto').params, threshold: 3 }), /"threshold"/);
+    assert.throws(() => secAggOptionsFromParams({ ...makeRoles('complete').params, graph: 'ring' }), /"graph"/);
+  });
 
   it('puts its public parameters in the plan; a party with other parameters refuses it', () => {
     const a = makeRoles('complete', { threshold: 3 });
