@@ -181,4 +181,19 @@ describe('secagg rounds', () => {
     }
     assert.equal(seen.size, 16);
   });
+
+  it("message sizes as docs/secagg.md's table states (complete graph, n = 5, no dropouts)", async () => {
+    const roles = makeRoles('complete', { threshold: 3 });
+    const plan = sumPlan(roles, 5, 'sizes', 7);
+    const o = await runSecAgg({ roles, plan, inputs: sumInputs(plan, rng(6)) });
+    assert.equal(o.error, undefined);
+    const sizes = new Map<string, Set<number>>();
+    for (const m of o.serverView) {
+      const what = m.key.slice(m.key.lastIndexOf('/') + 1);
+      if (!sizes.has(what)) sizes.set(what, new Set());
+      sizes.get(what)!.add(m.payload.length);
+    }
+    // bound 2^16, n = 5: B = 16 + 3 bits, one limb, 4-byte words; d = 4 neighbours; a + e = 4
+    assert.deepEqual(Object.fromEntries([...sizes].map(([k, v]) => [k, [...v]])), { advertise: [66], shares: [6 + 116 * 4], masked: [2 + 4 * 7], reveal: [6 + 49 * 5] });
+  });
 });
