@@ -13,13 +13,13 @@ import { PolicyError } from '../../src/core/errors.js';
 import { TensorType } from '../../src/core/types.js';
 import { checkPlan } from '../../src/aggregation/plan.js';
 import { enforcePlan, type PartyContext } from '../../src/aggregation/roles.js';
-import { secAggRoles } from '../../src/aggregation/secagg-roles.js';
+import { secAggRoles, type SecAggRoles } from '../../src/aggregation/secagg-roles.js';
 import { SecAggParameterError } from '../../src/aggregation/secagg-params.js';
 import { secAggEncoding } from '../../src/aggregation/secagg-encoding.js';
 import { secAggOptionsFromParams, secAggSetup } from '../../src/aggregation/secagg-setup.js';
 import { advertiseFromBytes, keysFromBytes, keysToBytes, maskedFromBytes, revealFromBytes, revealToBytes, sealedFromBytes, unmaskFromBytes, unmaskToBytes, UnknownIndexError } from '../../src/aggregation/secagg-wire.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/memory.js';
-import { makeRoles, names, rng, runSecAgg, sumInputs, sumPlan } from './secagg-harness.js';
+import { makeRoles, names, referenceOver, rng, runSecAgg, signingKeysFor, sumInputs, sumPlan } from './secagg-harness.js';
 
 const ctxOf = (me: string): PartyContext => ({ me, transport: new MemoryTransport({ hub: new MemoryHub(), local: [me] }), policy: { minContributors: 1, allowInsecure: false } });
 
@@ -195,5 +195,27 @@ describe('secagg rounds', () => {
     }
     // bound 2^16, n = 5: B = 16 + 3 bits, one limb, 4-byte words; d = 4 neighbours; a + e = 4
     assert.deepEqual(Object.fromEntries([...sizes].map(([k, v]) => [k, [...v]])), { advertise: [66], shares: [6 + 116 * 4], masked: [2 + 4 * 7], reveal: [6 + 49 * 5] });
+  });
+
+  it('every party with a role set of its own, built from the plan\'s parameters, holding only its own signing key (as deployed)', async () => {
+    const n = 6;
+    const { signingKeys, signers } = signingKeysFor(n);
+    const driver = secAggRoles({ adversary: 'malicious', threshold: 4, corruptionRate: 0, dropoutRate: 0, signingKeys });
+    const plan = sumPlan(driver, n, 'own-role-sets');
+    const own = new Map<string, SecAggRoles>();
+    const rolesOf = (me: string): SecAggRoles => {
+      let r = own.get(me);
+      if (r === undefined) {
+        const mine = signers.has(me) ? { signers: new Map([[me, signers.get(me)!]]) } : {};
+        own.set(me, (r = secAggRoles({ ...secAggOptionsFromParams(plan.params), signingKeys, ...mine })));
+      }
+      return r;
+    };
+    const dispatch: SecAggRoles = { ...driver, client: (ctx, p, input) => rolesOf(ctx.me).client(ctx, p, input), server: (ctx, p) => rolesOf(ctx.me).server(ctx, p) };
+    const inputs = sumInputs(plan, rng(8));
+    const o = await runSecAgg({ roles: dispatch, plan, inputs, dropAt: new Map([['c2', 3]]) });
+    assert.equal(o.error, undefined, String(o.error));
+    assert.deepEqual(o.result!.leaves, referenceOver(plan, inputs, names(n)));
+    assert.equal(own.size, n + 1);
   });
 });
