@@ -150,7 +150,8 @@ function checkInt(v: unknown, name: string, fn: string, min: number, max: number
   return v;
 }
 
-function checkRequirements(req: unknown, fn: string): SecAggRequirements {
+/** Check rates and adversary (TypeError / RangeError naming `fn`), and the feasibility rules (SecAggParameterError). */
+export function checkRequirements(req: unknown, fn: string): SecAggRequirements {
   if (typeof req !== 'object' || req === null) throw new TypeError(`${fn}: "requirements" expected { corruptionRate, dropoutRate, adversary }, got ${req === null ? 'null' : typeof req}`);
   const r = req as SecAggRequirements;
   for (const k of ['corruptionRate', 'dropoutRate'] as const) {

@@ -39,8 +39,10 @@ import { localContext } from '../../src/runtime/index.js';
 export interface ConformanceOptions {
   /** fast-check runs per intrinsic (default 15). */
   numRuns?: number;
-  /** Clients per case: 1..maxClients (default 6). */
+  /** Clients per case: minClients..maxClients (default 6). */
   maxClients?: number;
+  /** Fewest clients per case (default 1; SecAgg needs 2). */
+  minClients?: number;
   /** Float comparison: |a - b| <= abs + rel * |b| (default abs 1e-9, rel 1e-9: exact up to float64 rounding order). */
   floatTolerance?: { abs: number; rel: number };
   /** Largest |value| of float inputs (default 1000). */
@@ -99,7 +101,7 @@ export function caseArb(uri: AggregationUri, o: ConformanceOptions = {}): fc.Arb
   const secure = uri.startsWith('federated_secure_sum');
   return fc
     .record({
-      n: fc.integer({ min: 1, max: maxClients }),
+      n: fc.integer({ min: o.minClients ?? 1, max: maxClients }),
       d1: fc.constantFrom(...leafDtypes(uri)),
       d2: fc.constantFrom(...leafDtypes(uri)),
       s1: fc.constantFrom<number[]>([], [1], [3], [4]),
@@ -301,7 +303,8 @@ export function runAggregationConformance(
         if (!p.intrinsics.includes('federated_secure_sum')) return t.skip('no federated_secure_sum');
         const comp = computationFor('federated_secure_sum', tensor('int32'), 31);
         const big = 2 ** 31 - 1;
-        await assert.rejects(localContext({ aggregation: p }).invoke(comp, [[big, big, 5]]), (e: unknown) => e instanceof FedValueError && e.code === 'OVERFLOW');
+        const pad = new Array<number>(Math.max(0, (options.minClients ?? 1) - 3)).fill(0);
+        await assert.rejects(localContext({ aggregation: p }).invoke(comp, [[big, big, 5, ...pad]]), (e: unknown) => e instanceof FedValueError && e.code === 'OVERFLOW');
       } finally {
         await p.close?.();
       }

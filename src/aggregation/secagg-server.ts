@@ -1,0 +1,244 @@
+/**
+ * SERVER's role in SecAgg / SecAgg+ (semi-honest variant). It routes, it
+ * never sees a share in the clear before the unmasking round, and it asks
+ * each client for ONE kind of share per peer:
+ *
+ *   round 0  collect the advertised keys → U1 (at least t, else abort);
+ *            send every client of U1 the keys of U1 (the session id and the
+ *            graph follow from them);
+ *   round 1  collect each client's encrypted shares (exactly one per
+ *            neighbour in U1) → U2; route to each client of U2 the shares
+ *            addressed to it by the others of U2;
+ *   round 2  collect the masked inputs → U3, added into the sum as they
+ *            arrive (MaskSum: O(m) memory, never n masks);
+ *   round 3  (malicious-server variant, secagg-consistency.ts) send U3 to
+ *            every client of U3, collect their signatures of it → U4, send
+ *            the signatures to every client of U4;
+ *   round 4  ask each client v of U3 (malicious: U4) for the seed shares of its neighbours in
+ *            U3 and the key shares of its neighbours in U2 \ U3; collect → U5;
+ *            reconstruct (LagrangeCache) each b_u, u ∈ U3, and each s_sk_u,
+ *            u ∈ U2 \ U3; subtract the self masks and the pairwise masks the
+ *            survivors share with dropped clients, streaming each PRG into
+ *            the sum.
+ *
+ * Each round's collection ends when every client it waits for has answered
+ * or failed, or at the party's deadline (`PartyContext.collectMs`, else the
+ * option `roundTimeoutMs`, else none). Fewer than t at any step: a
+ * SecAggAbortError, and nothing more is asked of any client.
+ * Memory: the sum (m entries), the keys (O(n)), the routed ciphertexts and
+ * the revealed shares (O(n k)).
+ */
+import { identityFromPrivateKey } from '../crypto/identity.js';
+import { pairwiseMaskKey, pairwiseSign, selfMaskKey } from '../crypto/mask-prg.js';
+import { MaskSum } from '../crypto/mask-sum.js';
+import { shamirReconstruct, type IndexedShare, type LagrangeCache } from '../crypto/shamir.js';
+import { checkSurvivors, collectContributions, contributorsField } from './dropout.js';
+import type { AggregationPlan } from './plan.js';
+import type { AggregationResult } from './protocol.js';
+import { enforcePlan, type PartyContext } from './roles.js';
+import { SecAggAbortError } from './secagg-errors.js';
+import { planDigest, sessionId } from './secagg-crypto.js';
+import { secAggEncoding } from './secagg-encoding.js';
+import { graphOf, type SecAggHost } from './secagg-client.js';
+import { advertisePayload, survivorsPayload, verifyBytes } from './secagg-consistency.js';
+import { secAggSetup } from './secagg-setup.js';
+import {
+  advertiseFromBytes,
+  keysToBytes,
+  maskedFromBytes,
+  revealFromBytes,
+  sealedFromBytes,
+  sealedToBytes,
+  secAggKey,
+  signatureFromBytes,
+  signaturesToBytes,
+  survivorsToBytes,
+  unmaskToBytes,
+  type KeyEntry,
+  type SealedShares,
+} from './secagg-wire.js';
+
+/** The result of SecAgg at SERVER: the aggregate, who is in it, who dropped when, and SERVER's traffic. */
+export interface SecAggResult extends AggregationResult {
+  /** The clients whose inputs are in the aggregate (U3), in plan order. */
+  readonly survivors: readonly string[];
+  /** Clients that did not complete a round (round 4: their input is in the sum, their shares were not needed). */
+  readonly dropped: readonly { readonly id: string; readonly round: number }[];
+  /** Bytes SERVER received and sent in this aggregation. */
+  readonly bytes: { readonly received: number; readonly sent: number };
+}
+
+export interface SecAggServerHost extends SecAggHost {
+  readonly roundTimeoutMs: number | undefined;
+  readonly lagrange: LagrangeCache;
+}
+
+export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, plan: AggregationPlan): Promise<SecAggResult> {
+  enforcePlan(host.roles, ctx, plan, 'server');
+  const setup = secAggSetup(host.params, plan, ctx.me);
+  const enc = secAggEncoding(plan, host.params);
+  const { n, t } = setup;
+  const me = ctx.me;
+  const inv = plan.invocationId;
+  const collectMs = ctx.collectMs ?? host.roundTimeoutMs;
+  const roundCtx: PartyContext = { ...ctx, ...(collectMs === undefined ? {} : { collectMs }) };
+  const opts = ctx.timeoutMs === undefined ? {} : { timeoutMs: ctx.timeoutMs };
+  const bytes = { received: 0, sent: 0 };
+  const dropped: { id: string; round: number }[] = [];
+  const receive = async (i: number, round: number, what: string): Promise<Uint8Array> => {
+    const b = await ctx.transport.receive(me, plan.clients[i]!, secAggKey(inv, round, what), opts);
+    bytes.received += b.length;
+    return b;
+  };
+  const send = (i: number, round: number, what: string, payload: Uint8Array): Promise<void> => {
+    bytes.sent += payload.length;
+    return ctx.transport.send(me, plan.clients[i]!, secAggKey(inv, round, what), payload);
+  };
+  /** Collect one round from the clients in `from` (plan order); the others are recorded as dropped at `round`. */
+  const collect = async (from: readonly number[], round: number, each: (i: number) => Promise<(() => void) | undefined>): Promise<number[]> => {
+    const waiting = new Set(from);
+    const got = await collectContributions(roundCtx, plan, async (i, c) => {
+      if (!waiting.has(i)) return;
+      const apply = await each(i);
+      if (apply === undefined || !c.open) return;
+      apply();
+      c.applied(i);
+    });
+    const done = new Set(got);
+    for (const i of from) if (!done.has(i)) dropped.push({ id: plan.clients[i]!, round });
+    if (got.length < t) throw new SecAggAbortError(round, got.length, t);
+    return got;
+  };
+  const all = Array.from({ length: n }, (_, i) => i);
+
+  // round 0: advertised keys
+  const malicious = host.params.adversary === 'malicious';
+  const digest = planDigest(plan);
+  const pinnedOf = (i: number) => {
+    const k = host.signing?.pinned.get(plan.clients[i]!);
+    if (k === undefined) throw new RangeError(`${me}: no pinned Ed25519 key of client '${plan.clients[i]}' ("signingKeys")`);
+    return k;
+  };
+  if (malicious) plan.clients.forEach((_, i) => pinnedOf(i));
+  const advertised = new Map<number, KeyEntry>();
+  let U1 = await collect(all, 0, async (i) => {
+    const k = advertiseFromBytes(await receive(i, 0, 'advertise'), malicious);
+    if (malicious && !verifyBytes(pinnedOf(i), advertisePayload(digest, i, k.cpk, k.spk), k.sig!)) throw new RangeError(`${plan.clients[i]}: keys not signed by its pinned key`);
+    return () => advertised.set(i, { index: i, ...k });
+  });
+  // a key advertised twice (a client copying another's) takes every client that advertised it out
+  const count = new Map<string, number>();
+  for (const i of U1) for (const k of [advertised.get(i)!.cpk, advertised.get(i)!.spk]) count.set(Buffer.from(k).toString('hex'), (count.get(Buffer.from(k).toString('hex')) ?? 0) + 1);
+  const copied = new Set(U1.filter((i) => [advertised.get(i)!.cpk, advertised.get(i)!.spk].some((k) => count.get(Buffer.from(k).toString('hex'))! > 1)));
+  if (copied.size > 0) {
+    for (const i of copied) dropped.push({ id: plan.clients[i]!, round: 0 });
+    U1 = U1.filter((i) => !copied.has(i));
+    if (U1.length < t) throw new SecAggAbortError(0, U1.length, t, 'after removing clients that advertised the same key');
+  }
+  const entries = U1.map((i) => advertised.get(i)!);
+  const session = sessionId(digest, entries);
+  const graph = graphOf(setup, session);
+  const inU1 = new Set(U1);
+  const keysMsg = keysToBytes(entries, malicious);
+  await Promise.all(U1.map((i) => send(i, 1, 'keys', keysMsg)));
+
+  // round 1: encrypted shares, one per neighbour in U1
+  const inbox = new Map<number, SealedShares[]>();
+  const U2 = await collect(U1, 1, async (i) => {
+    const sealed = sealedFromBytes('shares', await receive(i, 1, 'shares'), n);
+    const want = graph.neighbours(i).filter((u) => inU1.has(u));
+    const to = new Set(sealed.map((s) => s.peer));
+    if (to.size !== sealed.length || to.size !== want.length || want.some((u) => !to.has(u))) throw new RangeError(`${plan.clients[i]}: shares for other clients than its neighbours in U1`);
+    return () => {
+      for (const s of sealed) {
+        const list = inbox.get(s.peer) ?? [];
+        list.push({ peer: i, ct: s.ct });
+        inbox.set(s.peer, list);
+      }
+    };
+  });
+  const inU2 = new Set(U2);
+  await Promise.all(U2.map((v) => send(v, 2, 'routed', sealedToBytes('routed', (inbox.get(v) ?? []).filter((s) => inU2.has(s.peer))))));
+  inbox.clear();
+
+  // round 2: masked inputs, summed as they arrive
+  const sum = new MaskSum(enc.bits, enc.entries);
+  const U3 = await collect(U2, 2, async (i) => {
+    const y = maskedFromBytes(await receive(i, 2, 'masked'), enc.bits, enc.entries);
+    return () => sum.addValues(y);
+  });
+  checkSurvivors(ctx, plan, U3);
+  const inU3 = new Set(U3);
+
+  // round 3 (malicious-server variant): every client of U3 signs U3; at least t signatures go to every signer
+  let asked = U3;
+  if (malicious) {
+    const u3Msg = survivorsToBytes(U3);
+    await Promise.all(U3.map((v) => send(v, 3, 'survivors', u3Msg)));
+    const payload = survivorsPayload(session, U3);
+    const sigs = new Map<number, Uint8Array>();
+    asked = await collect(U3, 3, async (v) => {
+      const sig = signatureFromBytes(await receive(v, 3, 'signature'));
+      if (!verifyBytes(pinnedOf(v), payload, sig)) throw new RangeError(`${plan.clients[v]}: a signature that is not of U3`);
+      return () => sigs.set(v, sig);
+    });
+    const sigMsg = signaturesToBytes(asked.map((v) => ({ index: v, sig: sigs.get(v)! })));
+    await Promise.all(asked.map((v) => send(v, 4, 'signatures', sigMsg)));
+  }
+
+  // round 4: one kind of share per peer
+  const requested = new Map<number, { alive: number[]; dead: number[] }>();
+  for (const v of asked) {
+    const nb = graph.neighbours(v);
+    requested.set(v, { alive: nb.filter((u) => inU3.has(u)), dead: nb.filter((u) => inU2.has(u) && !inU3.has(u)) });
+  }
+  await Promise.all(asked.map((v) => send(v, 4, 'unmask', unmaskToBytes(requested.get(v)!))));
+  const seedShares = new Map<number, IndexedShare[]>();
+  const keyShares = new Map<number, IndexedShare[]>();
+  const U5 = await collect(asked, 4, async (v) => {
+    const shares = revealFromBytes(await receive(v, 4, 'reveal'), n);
+    const r = requested.get(v)!;
+    const want = new Map<number, string>([[v, 'seed'], ...r.alive.map((u) => [u, 'seed'] as [number, string]), ...r.dead.map((u) => [u, 'key'] as [number, string])]);
+    if (shares.length !== want.size || shares.some((s) => want.get(s.owner) !== s.kind) || new Set(shares.map((s) => s.owner)).size !== shares.length) {
+      throw new RangeError(`${plan.clients[v]}: revealed other shares than asked`);
+    }
+    return () => {
+      for (const s of shares) {
+        const into = s.kind === 'seed' ? seedShares : keyShares;
+        const list = into.get(s.owner) ?? [];
+        list.push({ index: v + 1, share: s.share });
+        into.set(s.owner, list);
+      }
+    };
+  });
+  const secret = (from: Map<number, IndexedShare[]>, u: number, what: string): Uint8Array => {
+    const shares = from.get(u) ?? [];
+    if (shares.length < t) throw new SecAggAbortError(4, U5.length, t, `${shares.length} share(s) of ${plan.clients[u]}'s ${what}`);
+    return shamirReconstruct(shares, t, host.lagrange);
+  };
+  // every secret is reconstructed before any mask is removed: an abort leaves nothing half-done
+  const seeds = U3.map((u) => secret(seedShares, u, 'self-mask seed'));
+  const gone = U2.filter((u) => !inU3.has(u));
+  const keys = gone.map((u) => secret(keyShares, u, 'masking key'));
+  const label = { round: session, bits: enc.bits };
+  U3.forEach((u, j) => sum.addMask(selfMaskKey(seeds[j]!, label, plan.clients[u]!), -1));
+  gone.forEach((u, j) => {
+    const sk = identityFromPrivateKey(keys[j]!).privateKey;
+    const nameU = plan.clients[u]!;
+    for (const v of graph.neighbours(u)) {
+      if (!inU3.has(v)) continue;
+      const nameV = plan.clients[v]!;
+      // v added pairwiseSign(v, u) · PRG(s_vu): take it out
+      sum.addMask(pairwiseMaskKey(sk.agree(advertised.get(v)!.spk), label, nameV, nameU), pairwiseSign(nameV, nameU) === 1 ? -1 : 1);
+    }
+  });
+  for (const s of [...seeds, ...keys]) s.fill(0);
+  const leaves = enc.decode(sum.result(), U3.length);
+  return {
+    leaves,
+    ...contributorsField(plan, U3),
+    survivors: Object.freeze(U3.map((i) => plan.clients[i]!)),
+    dropped: Object.freeze(dropped.sort((a, b) => plan.clients.indexOf(a.id) - plan.clients.indexOf(b.id))),
+    bytes,
+  };
+}
