@@ -57,11 +57,9 @@ import {
   advertiseToBytes,
   keysToBytes,
   maskedToBytes,
-  revealToBytes,
   sealedToBytes,
   SHARES_CIPHERTEXT_BYTES,
   type KeyEntry,
-  type RevealedShare,
 } from '../src/aggregation/secagg-wire.js';
 import { TensorType } from '../src/core/types.js';
 import { exportPrivateKey, generateIdentity, type Identity } from '../src/crypto/identity.js';
@@ -73,6 +71,7 @@ import type { Transport } from '../src/transport/channel.js';
 
 const M = Number(process.env.SECAGG_M ?? 100_000);
 const SERVER = 'server';
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 
 // ------------------------------------------------------------------ timing
 
@@ -205,6 +204,7 @@ async function clientCell(cell: string, graph: GraphKind, n: number, reps: numbe
     } as unknown as Transport;
     const ctx: PartyContext = { me: 'c0', transport, policy };
     const x: ClientInput = { values: [input(r)] };
+    gc();
     const w0 = performance.now();
     const s0 = threadNs();
     await roles.client(ctx, plan, x);
@@ -234,7 +234,7 @@ function unmaskAll(alive: number[]): Uint8Array {
 
 // ------------------------------------------------------------------ the server
 
-interface ServerCell { cell: string; n: number; k: number; t: number; bits: number; dropped: number; survivors: number; pairs: number; serverMs: number; serverWallMs: number; scriptMs: number; exact: boolean; maxRssMB: number; serverBytes: { received: number; sent: number } }
+interface ServerCell { cell: string; phasesMs: Record<string, number>; n: number; k: number; t: number; bits: number; dropped: number; survivors: number; pairs: number; serverMs: number; serverWallMs: number; scriptMs: number; exact: boolean; maxRssMB: number; serverBytes: { received: number; sent: number } }
 
 async function serverCell(cell: string, graph: GraphKind, n: number, dropFrac: number): Promise<ServerCell> {
   const roles = rolesFor(graph, n);
@@ -261,13 +261,18 @@ async function serverCell(cell: string, graph: GraphKind, n: number, dropFrac: n
   const dropped = new Set(order.slice(0, Math.floor(dropFrac * n)));
   const seeds = Array.from({ length: n }, () => new Uint8Array(randomBytes(32)));
   const xs = Array.from({ length: n }, () => input(r));
-  // the shares the server will ask for: seed shares of survivors, key shares of the dropped, per (owner, holder)
-  const shareOf = new Map<number, Map<number, Uint8Array>>();
+  // the shares the server will ask for: seed shares of survivors, key shares of the dropped;
+  // owner u's share held by h at flat[u][pos(u, h) * 44] (one buffer per owner, no object per share)
+  const flat: Uint8Array[] = [];
+  const posOf: Map<number, number>[] = [];
   for (let u = 0; u < n; u++) {
     const holders = [u, ...nb[u]!];
     const secret = dropped.has(u) ? exportPrivateKey(S[u]!.privateKey) : seeds[u]!;
     const sh = shamirSplit(secret, t, holders.map((h) => h + 1));
-    shareOf.set(u, new Map(holders.map((h, j) => [h, sh[j]!])));
+    const f = new Uint8Array(SHAMIR_SHARE_BYTES * holders.length);
+    sh.forEach((x, j) => f.set(x, j * SHAMIR_SHARE_BYTES));
+    flat.push(f);
+    posOf.push(new Map(holders.map((h, j) => [h, j])));
   }
   const ct = new Uint8Array(randomBytes(SHARES_CIPHERTEXT_BYTES));
   const label = { round: session, bits: enc.bits };
@@ -283,11 +288,23 @@ async function serverCell(cell: string, graph: GraphKind, n: number, dropFrac: n
     }
     return maskedToBytes(y.result());
   };
+  const REVEAL_ITEM = 5 + SHAMIR_SHARE_BYTES;
   const reveal = (v: number): Uint8Array => {
-    const out: RevealedShare[] = [{ owner: v, kind: 'seed', share: shareOf.get(v)!.get(v)! }];
-    for (const u of nb[v]!) if (!dropped.has(u)) out.push({ owner: u, kind: 'seed', share: shareOf.get(u)!.get(v)! });
-    for (const u of nb[v]!) if (dropped.has(u)) out.push({ owner: u, kind: 'key', share: shareOf.get(u)!.get(v)! });
-    return revealToBytes(out);
+    // as the client role sends it: its own seed share, the seed shares of its alive neighbours, the key shares of its dead ones
+    const order = [v, ...nb[v]!.filter((u) => !dropped.has(u)), ...nb[v]!.filter((u) => dropped.has(u))];
+    const out = new Uint8Array(6 + REVEAL_ITEM * order.length);
+    const dv = new DataView(out.buffer);
+    out[0] = 1;
+    out[1] = 0x16;
+    dv.setUint32(2, order.length, true);
+    order.forEach((u, j) => {
+      const at = 6 + REVEAL_ITEM * j;
+      dv.setUint32(at, u, true);
+      out[at + 4] = dropped.has(u) ? 2 : 1;
+      const p = posOf[u]!.get(v)! * SHAMIR_SHARE_BYTES;
+      out.set(flat[u]!.subarray(p, p + SHAMIR_SHARE_BYTES), at + 5);
+    });
+    return out;
   };
   // masked inputs are made one at a time, each after the server took the previous one (O(m) memory in the script)
   let scriptNs = 0;
@@ -308,6 +325,8 @@ async function serverCell(cell: string, graph: GraphKind, n: number, dropFrac: n
     pumping = false;
   };
   const indexOf = new Map(plan.clients.map((c, i) => [c, i]));
+  // the server's CPU time (the script's taken out) when it first asks for each message: its rounds
+  const marks = new Map<string, number>();
   const transport = {
     isLocal: (p: string) => p === SERVER,
     async send() {},
@@ -316,6 +335,7 @@ async function serverCell(cell: string, graph: GraphKind, n: number, dropFrac: n
       try {
         const u = indexOf.get(from)!;
         const w = what(key);
+        if (!marks.has(w)) marks.set(w, s - scriptNs);
         if (w === 'advertise') return Promise.resolve(advertiseToBytes({ cpk: entries[u]!.cpk, spk: entries[u]!.spk }));
         if (w === 'shares') return Promise.resolve(sealedToBytes('shares', nb[u]!.map((peer) => ({ peer, ct }))));
         if (dropped.has(u)) return Promise.reject(new PeerError(`${from} dropped out after sharing keys`, from));
@@ -332,10 +352,13 @@ async function serverCell(cell: string, graph: GraphKind, n: number, dropFrac: n
     },
   } as unknown as Transport;
   const ctx: PartyContext = { me: SERVER, transport, policy, collectMs: 3_600_000 };
+  gc();
   const w0 = performance.now();
   const s0 = threadNs();
   const res = (await roles.server(ctx, plan)) as SecAggResult;
   const serverNs = threadNs() - s0 - scriptNs;
+  const at = [['start', s0], ...marks, ['end', s0 + serverNs]] as [string, number][];
+  const phasesMs = Object.fromEntries(at.slice(1).map(([w, v], j) => [`to ${w}`, (v - at[j]![1]) / 1e6]));
   const wall = performance.now() - w0 - scriptNs / 1e6;
   // exact: the sum of the survivors' inputs
   const want = new Float64Array(M);
@@ -345,7 +368,7 @@ async function serverCell(cell: string, graph: GraphKind, n: number, dropFrac: n
   for (let e = 0; exact && e < M; e++) if (Number(got[e]) !== want[e]) exact = false;
   return {
     cell, n, k: setup.graph === 'complete' ? n - 1 : setup.k, t, bits: enc.bits, dropped: dropped.size, survivors: n - dropped.size, pairs,
-    serverMs: serverNs / 1e6, serverWallMs: wall, scriptMs: scriptNs / 1e6, exact,
+    serverMs: serverNs / 1e6, phasesMs, serverWallMs: wall, scriptMs: scriptNs / 1e6, exact,
     maxRssMB: process.resourceUsage().maxRSS / 1024, serverBytes: res.bytes,
   };
 }
@@ -385,7 +408,7 @@ async function parent(): Promise<void> {
   const cells = results.cells as Record<string, Record<string, unknown>>;
   for (const name of pick) {
     if (!(name in CELLS)) throw new Error(`unknown cell '${name}' (known: ${Object.keys(CELLS).join(', ')})`);
-    const r = spawnSync(process.execPath, ['--single-threaded-gc', '--max-old-space-size=4096', '--import', 'tsx', file, name], { encoding: 'utf8', env: { ...process.env, SECAGG_CHILD: '1' }, maxBuffer: 1 << 26 });
+    const r = spawnSync(process.execPath, ['--single-threaded-gc', '--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', file, name], { encoding: 'utf8', env: { ...process.env, SECAGG_CHILD: '1' }, maxBuffer: 1 << 26 });
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (r.status !== 0 || line === undefined) {
       console.error(r.stdout, r.stderr);

@@ -18,7 +18,8 @@
  * A ciphertext from another round, session, sender or receiver does not
  * open (tag check); the plaintext's indices are checked again after opening.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { hkdfSha256 } from '../crypto/mask-prg.js';
 import { SHAMIR_SHARE_BYTES } from '../crypto/shamir.js';
 import { planToBytes, type AggregationPlan } from './plan.js';
 import { SHARES_CIPHERTEXT_BYTES, SHARES_PLAINTEXT_BYTES, type KeyEntry } from './secagg-wire.js';
@@ -47,7 +48,7 @@ export function sessionId(digest: Uint8Array, entries: readonly KeyEntry[]): Uin
 }
 
 function shareKey(shared: Uint8Array, session: Uint8Array, from: number, to: number): Buffer {
-  return Buffer.from(hkdfSync('sha256', shared, SHARE_LABEL, Buffer.concat([session, u32(from), u32(to)]), 32));
+  return hkdfSha256(shared, SHARE_LABEL, Buffer.concat([session, u32(from), u32(to)]), 32);
 }
 
 function shareAd(session: Uint8Array, from: number, to: number, invocationId: string): Buffer {

@@ -28,7 +28,8 @@
  * Memory: the sum (m entries), the keys (O(n)), the routed ciphertexts and
  * the revealed shares (O(n k)).
  */
-import { identityFromPrivateKey } from '../crypto/identity.js';
+import type { KeyObject } from 'node:crypto';
+import { identityFromPrivateKey, importPublicKey } from '../crypto/identity.js';
 import { pairwiseMaskKey, pairwiseSign, selfMaskKey } from '../crypto/mask-prg.js';
 import { MaskSum } from '../crypto/mask-sum.js';
 import { shamirReconstruct, type IndexedShare, type LagrangeCache } from '../crypto/shamir.js';
@@ -47,15 +48,14 @@ import {
   keysToBytes,
   maskedFromBytes,
   revealFromBytes,
-  sealedFromBytes,
-  sealedToBytes,
+  routeSealed,
+  sealedPeers,
   secAggKey,
   signatureFromBytes,
   signaturesToBytes,
   survivorsToBytes,
   unmaskToBytes,
   type KeyEntry,
-  type SealedShares,
 } from './secagg-wire.js';
 
 /** The result of SecAgg at SERVER: the aggregate, who is in it, who dropped when, and SERVER's traffic. */
@@ -142,24 +142,40 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   const keysMsg = keysToBytes(entries, malicious);
   await Promise.all(U1.map((i) => send(i, 1, 'keys', keysMsg)));
 
-  // round 1: encrypted shares, one per neighbour in U1
-  const inbox = new Map<number, SealedShares[]>();
+  // round 1: encrypted shares, one per neighbour in U1; kept as received and routed by offset
+  // (inbox[v] = [sender, item, ...]: no object per ciphertext)
+  const sharesOf: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n);
+  const inbox: number[][] = Array.from({ length: n }, () => []);
+  const seenFrom = new Int32Array(n).fill(-1);
   const U2 = await collect(U1, 1, async (i) => {
-    const sealed = sealedFromBytes('shares', await receive(i, 1, 'shares'), n);
-    const want = graph.neighbours(i).filter((u) => inU1.has(u));
-    const to = new Set(sealed.map((s) => s.peer));
-    if (to.size !== sealed.length || to.size !== want.length || want.some((u) => !to.has(u))) throw new RangeError(`${plan.clients[i]}: shares for other clients than its neighbours in U1`);
+    const bytes = await receive(i, 1, 'shares');
+    const peers = sealedPeers('shares', bytes, n);
+    let want = 0;
+    for (const u of graph.neighbours(i)) if (inU1.has(u)) want++;
+    // each peer once, each a neighbour in U1, as many as its neighbours in U1: exactly its neighbours in U1
+    let ok = peers.length === want;
+    for (let j = 0; ok && j < peers.length; j++) {
+      const u = peers[j]!;
+      ok = seenFrom[u] !== i && inU1.has(u) && graph.isNeighbour(i, u);
+      seenFrom[u] = i;
+    }
+    if (!ok) throw new RangeError(`${plan.clients[i]}: shares for other clients than its neighbours in U1`);
     return () => {
-      for (const s of sealed) {
-        const list = inbox.get(s.peer) ?? [];
-        list.push({ peer: i, ct: s.ct });
-        inbox.set(s.peer, list);
-      }
+      sharesOf[i] = bytes;
+      for (let j = 0; j < peers.length; j++) inbox[peers[j]!]!.push(i, j);
     };
   });
   const inU2 = new Set(U2);
-  await Promise.all(U2.map((v) => send(v, 2, 'routed', sealedToBytes('routed', (inbox.get(v) ?? []).filter((s) => inU2.has(s.peer))))));
-  inbox.clear();
+  await Promise.all(
+    U2.map((v) => {
+      const items: number[] = [];
+      const got = inbox[v]!;
+      for (let k = 0; k < got.length; k += 2) if (inU2.has(got[k]!)) items.push(got[k]!, got[k + 1]!);
+      return send(v, 2, 'routed', routeSealed(items, sharesOf));
+    }),
+  );
+  inbox.length = 0;
+  sharesOf.length = 0;
 
   // round 2: masked inputs, summed as they arrive
   const sum = new MaskSum(enc.bits, enc.entries);
@@ -195,13 +211,26 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   await Promise.all(asked.map((v) => send(v, 4, 'unmask', unmaskToBytes(requested.get(v)!))));
   const seedShares = new Map<number, IndexedShare[]>();
   const keyShares = new Map<number, IndexedShare[]>();
+  // what v was asked for, per owner (wantKind: 0 nothing, 1 seed, 2 key), set and cleared around each check
+  const wantKind = new Uint8Array(n);
+  const seenOwner = new Int32Array(n).fill(-1);
   const U5 = await collect(asked, 4, async (v) => {
     const shares = revealFromBytes(await receive(v, 4, 'reveal'), n);
     const r = requested.get(v)!;
-    const want = new Map<number, string>([[v, 'seed'], ...r.alive.map((u) => [u, 'seed'] as [number, string]), ...r.dead.map((u) => [u, 'key'] as [number, string])]);
-    if (shares.length !== want.size || shares.some((s) => want.get(s.owner) !== s.kind) || new Set(shares.map((s) => s.owner)).size !== shares.length) {
-      throw new RangeError(`${plan.clients[v]}: revealed other shares than asked`);
+    wantKind[v] = 1;
+    for (const u of r.alive) wantKind[u] = 1;
+    for (const u of r.dead) wantKind[u] = 2;
+    // exactly the shares asked: as many, each owner once, each of the kind asked
+    let ok = shares.length === 1 + r.alive.length + r.dead.length;
+    for (let j = 0; ok && j < shares.length; j++) {
+      const s = shares[j]!;
+      ok = seenOwner[s.owner] !== v && wantKind[s.owner] === (s.kind === 'seed' ? 1 : 2);
+      seenOwner[s.owner] = v;
     }
+    wantKind[v] = 0;
+    for (const u of r.alive) wantKind[u] = 0;
+    for (const u of r.dead) wantKind[u] = 0;
+    if (!ok) throw new RangeError(`${plan.clients[v]}: revealed other shares than asked`);
     return () => {
       for (const s of shares) {
         const into = s.kind === 'seed' ? seedShares : keyShares;
@@ -222,6 +251,13 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   const keys = gone.map((u) => secret(keyShares, u, 'masking key'));
   const label = { round: session, bits: enc.bits };
   U3.forEach((u, j) => sum.addMask(selfMaskKey(seeds[j]!, label, plan.clients[u]!), -1));
+  // each survivor's masking key is imported once, however many dropped neighbours it has
+  const spkOf = new Map<number, KeyObject>();
+  const spk = (v: number): KeyObject => {
+    let k = spkOf.get(v);
+    if (k === undefined) spkOf.set(v, (k = importPublicKey(advertised.get(v)!.spk)));
+    return k;
+  };
   gone.forEach((u, j) => {
     const sk = identityFromPrivateKey(keys[j]!).privateKey;
     const nameU = plan.clients[u]!;
@@ -229,7 +265,7 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
       if (!inU3.has(v)) continue;
       const nameV = plan.clients[v]!;
       // v added pairwiseSign(v, u) · PRG(s_vu): take it out
-      sum.addMask(pairwiseMaskKey(sk.agree(advertised.get(v)!.spk), label, nameV, nameU), pairwiseSign(nameV, nameU) === 1 ? -1 : 1);
+      sum.addMask(pairwiseMaskKey(sk.agreeWith(spk(v)), label, nameV, nameU), pairwiseSign(nameV, nameU) === 1 ? -1 : 1);
     }
   });
   for (const s of [...seeds, ...keys]) s.fill(0);

@@ -18,9 +18,8 @@ import { inspect } from 'node:util';
 
 export const KEY_BYTES = 32;
 
-// DER prefixes of X25519 keys (RFC 8410): PKCS#8 private key and SPKI public key.
+// DER prefix of an X25519 PKCS#8 private key (RFC 8410).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 /** Throws TypeError unless `value` is a Uint8Array, RangeError unless it has `length` bytes. */
 export function checkBytes(value: unknown, name: string, fn: string, length?: number): Uint8Array {
@@ -84,9 +83,20 @@ export class PrivateKey {
   /** @internal X25519(this, peerPublicKey); throws on a low-order peer key (all-zero output). */
   agree(peerPublicKey: Uint8Array, fn = 'agree'): Buffer {
     checkBytes(peerPublicKey, 'peerPublicKey', fn, KEY_BYTES);
+    return this.agreeWith(importPublicKey(peerPublicKey), fn);
+  }
+
+  /**
+   * @internal X25519(this, peer) with the peer's key already imported
+   * (`importPublicKey`): a party that agrees with one public key many times
+   * (SERVER, for each dropped client, with every surviving neighbour's masking
+   * key) imports it once. Throws on a low-order peer key, as `agree`.
+   */
+  agreeWith(peer: KeyObject, fn = 'agree'): Buffer {
+    if (peer.type !== 'public' || peer.asymmetricKeyType !== 'x25519') throw new TypeError(`${fn}: "peer" expected an X25519 public KeyObject`);
     let shared: Buffer;
     try {
-      shared = diffieHellman({ privateKey: this.#key, publicKey: importPublicKey(peerPublicKey) });
+      shared = diffieHellman({ privateKey: this.#key, publicKey: peer });
     } catch {
       // OpenSSL refuses a low-order point itself (all-zero output); the check below is a second line
       throw new RangeError(`${fn}: "peerPublicKey" is a low-order point (no shared secret)`);
@@ -151,9 +161,15 @@ export function exportPrivateKey(privateKey: PrivateKey): Uint8Array {
   return raw;
 }
 
-/** @internal A node:crypto KeyObject for a raw public key. */
+/**
+ * @internal A node:crypto KeyObject for a raw 32-byte X25519 public key.
+ * Imported as a JWK (RFC 8037: the raw key, base64url): the same key as the
+ * SPKI DER import, about 8x faster in node 20 (7 µs against 80 µs, more than
+ * the X25519 agreement itself).
+ */
 export function importPublicKey(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  checkBytes(raw, 'raw', 'importPublicKey', KEY_BYTES);
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url') }, format: 'jwk' });
 }
 
 /** Standard base64 of a 32-byte public key. */

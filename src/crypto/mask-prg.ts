@@ -25,7 +25,7 @@
  * Pairwise sign: the client whose id comes first in the canonical order adds
  * the stream, the other subtracts it, so the pair's masks cancel in the sum.
  */
-import { createCipheriv, hkdfSync } from 'node:crypto';
+import { createCipheriv, createHmac } from 'node:crypto';
 import { endianness } from 'node:os';
 import { checkBytes, checkName, describe } from './identity.js';
 
@@ -86,8 +86,25 @@ export function maskInfo(purpose: MaskPurpose, label: MaskLabel, ids: readonly s
   return Buffer.concat([enc.encode(MASK_LABEL), Buffer.from([0, PURPOSE_BYTE[purpose], bits]), lp(round), ...idBytes.map(lp)]);
 }
 
+/**
+ * HKDF-SHA256 (RFC 5869) for L <= 32 bytes, written out with two HMACs:
+ * PRK = HMAC(salt, ikm), OKM = first L bytes of HMAC(PRK, info || 0x01).
+ * The same bytes as `hkdfSync('sha256', ikm, salt, info, L)` (tested, and the
+ * known answers of test/crypto/mask-prg.test.ts), about 2x faster in node 20
+ * (hkdfSync goes through a job object per call).
+ */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array | string, info: Uint8Array, length: number): Buffer {
+  if (!Number.isInteger(length) || length < 1 || length > 32) throw new RangeError(`hkdfSha256: "length" expected an integer in [1, 32], got ${length}`);
+  const prk = createHmac('sha256', salt).update(ikm).digest();
+  const okm = createHmac('sha256', prk).update(info).update(ONE).digest();
+  prk.fill(0);
+  return length === 32 ? okm : okm.subarray(0, length);
+}
+const ONE = new Uint8Array([1]);
+const MASK_SALT = enc.encode(MASK_LABEL);
+
 function hkdf16(secret: Uint8Array, info: Uint8Array): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secret, enc.encode(MASK_LABEL), info, 16));
+  return new Uint8Array(hkdfSha256(secret, MASK_SALT, info, 16));
 }
 
 /** Byte-wise order of two ids' UTF-8: negative when a comes first. */
