@@ -149,7 +149,7 @@ const policy = { minContributors: 1, allowInsecure: false };
 
 // ------------------------------------------------------------------ one client
 
-interface ClientCell { cell: string; n: number; k: number; t: number; bits: number; reps: number; clientMs: number; clientMsAll: number[]; wallMs: number; bytesSent: number; bytesByMessage: Record<string, number>; expansion: number; rawInputBytes: number; neighbours: number }
+interface ClientCell { cell: string; phasesMs: Record<string, number>; n: number; k: number; t: number; bits: number; reps: number; clientMs: number; clientMsAll: number[]; wallMs: number; bytesSent: number; bytesByMessage: Record<string, number>; expansion: number; rawInputBytes: number; neighbours: number }
 
 async function clientCell(cell: string, graph: GraphKind, n: number, reps: number): Promise<ClientCell> {
   const roles = rolesFor(graph, n);
@@ -163,6 +163,7 @@ async function clientCell(cell: string, graph: GraphKind, n: number, reps: numbe
   const share = new Uint8Array(SHAMIR_SHARE_BYTES);
   const times: number[] = [];
   const walls: number[] = [];
+  const phases: Record<string, number>[] = [];
   let bytesByMessage: Record<string, number> = {};
   let setupOut: { k: number; t: number; bits: number; neighbours: number } | undefined;
   for (let rep = 0; rep < reps + 1; rep++) {
@@ -173,6 +174,8 @@ async function clientCell(cell: string, graph: GraphKind, n: number, reps: numbe
     let entries: KeyEntry[] = [];
     let neighbours: number[] = [];
     let scriptNs = 0;
+    // the client's CPU time (the script's taken out) at each of its sends and receives
+    const marks: [string, number][] = [];
     const respond = (w: string): Uint8Array => {
       if (w === 'keys') {
         const adv = advertiseFromBytes(sent.get('advertise')!);
@@ -191,10 +194,12 @@ async function clientCell(cell: string, graph: GraphKind, n: number, reps: numbe
     const transport = {
       isLocal: (p: string) => p === 'c0',
       async send(_from: string, _to: string, key: string, payload: Uint8Array) {
+        marks.push([what(key), threadNs() - scriptNs]);
         sent.set(what(key), payload);
       },
       async receive(_to: string, _from: string, key: string) {
         const s = threadNs();
+        marks.push([`(wait ${what(key)})`, s - scriptNs]);
         try {
           return respond(what(key));
         } finally {
@@ -209,6 +214,8 @@ async function clientCell(cell: string, graph: GraphKind, n: number, reps: numbe
     const s0 = threadNs();
     await roles.client(ctx, plan, x);
     const cpu = (threadNs() - s0 - scriptNs) / 1e6;
+    const at: [string, number][] = [['start', s0], ...marks];
+    phases.push(Object.fromEntries(at.slice(1).map(([w, v], j) => [`${at[j]![0]} -> ${w}`, (v - at[j]![1]) / 1e6])));
     const wall = performance.now() - w0 - scriptNs / 1e6;
     if (rep > 0) {
       times.push(cpu);
@@ -218,7 +225,7 @@ async function clientCell(cell: string, graph: GraphKind, n: number, reps: numbe
     setupOut = { k: setup.graph === 'complete' ? n - 1 : setup.k, t: setup.t, bits: enc.bits, neighbours: neighbours.length };
   }
   const bytesSent = Object.values(bytesByMessage).reduce((a, b) => a + b, 0);
-  return { cell, n, ...setupOut!, reps, clientMs: median(times), clientMsAll: times, wallMs: median(walls), bytesSent, bytesByMessage, rawInputBytes: 2 * M, expansion: bytesSent / (2 * M) };
+  return { cell, n, ...setupOut!, reps, clientMs: median(times), phasesMs: Object.fromEntries(Object.keys(phases[0]!).map((k) => [k, median(phases.slice(1).map((p) => p[k]!))])), clientMsAll: times, wallMs: median(walls), bytesSent, bytesByMessage, rawInputBytes: 2 * M, expansion: bytesSent / (2 * M) };
 }
 
 function unmaskAll(alive: number[]): Uint8Array {
@@ -405,6 +412,15 @@ async function parent(): Promise<void> {
   const pick = process.env.SECAGG_CELLS?.split(',').filter(Boolean) ?? Object.keys(CELLS);
   const file = fileURLToPath(import.meta.url);
   const results: Record<string, unknown> = { m: M, cpu: cpus()[0]?.model, cores: cpus().length, loadStart: loadavg()[0], node: process.version, cells: {} as Record<string, unknown> };
+  const out = new URL('results/secagg.json', import.meta.url);
+  // a run of some cells (SECAGG_CELLS) updates those in the last results and keeps the others
+  if (process.env.SECAGG_CELLS !== undefined) {
+    try {
+      results.cells = (JSON.parse(readFileSync(out, 'utf8')) as { cells: Record<string, unknown> }).cells;
+    } catch {
+      // no earlier results
+    }
+  }
   const cells = results.cells as Record<string, Record<string, unknown>>;
   for (const name of pick) {
     if (!(name in CELLS)) throw new Error(`unknown cell '${name}' (known: ${Object.keys(CELLS).join(', ')})`);
@@ -420,7 +436,7 @@ async function parent(): Promise<void> {
     c.bonawitzMs = b ?? null;
     c.speedup = b === undefined ? null : b / ms;
     c.inAesMasks = ms / c.baseline.aesMs;
-    cells[name] = c;
+    cells[name] = { ...c, measuredAt: new Date().toISOString(), load: loadavg()[0] };
     const extra = c.clientMs !== undefined ? `, sends ${c.bytesSent} B (${(c.expansion as number).toFixed(3)}x 16-bit input)` : `, ${c.pairs} pairwise masks removed, exact ${c.exact}, peak RSS ${(c.maxRssMB as number).toFixed(0)} MB`;
     console.log(`${name}: ${ms.toFixed(0)} ms CPU (= ${c.inAesMasks.toFixed(0)} raw AES masks of ${c.baseline.aesMs.toFixed(3)} ms; X25519 ${c.baseline.dhUs.toFixed(1)} µs)${b === undefined ? '' : `; Bonawitz ${b} ms: ${(b / ms).toFixed(1)}x`}${extra}`);
   }
@@ -432,7 +448,7 @@ async function parent(): Promise<void> {
   }
   results.loadEnd = loadavg()[0];
   mkdirSync(new URL('results', import.meta.url), { recursive: true });
-  writeFileSync(new URL('results/secagg.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
 }
 
 if (process.env.SECAGG_CHILD === '1') await child(process.argv[2]!);
