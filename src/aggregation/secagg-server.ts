@@ -249,6 +249,11 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   const seeds = U3.map((u) => secret(seedShares, u, 'self-mask seed'));
   const gone = U2.filter((u) => !inU3.has(u));
   const keys = gone.map((u) => secret(keyShares, u, 'masking key'));
+  // the shares and requests are done with: dropped before the masks are expanded, whose keystream
+  // buffers make V8 collect garbage often (each collection marks what is still live)
+  seedShares.clear();
+  keyShares.clear();
+  requested.clear();
   const label = { round: session, bits: enc.bits };
   U3.forEach((u, j) => sum.addMask(selfMaskKey(seeds[j]!, label, plan.clients[u]!), -1));
   // each survivor's masking key is imported once, however many dropped neighbours it has
