@@ -46,7 +46,7 @@ import { secAggSetup } from './secagg-setup.js';
 import {
   advertiseFromBytes,
   keysToBytes,
-  maskedFromBytes,
+  maskedBody,
   revealFromBytes,
   routeSealed,
   sealedPeers,
@@ -180,8 +180,8 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   // round 2: masked inputs, summed as they arrive
   const sum = new MaskSum(enc.bits, enc.entries);
   const U3 = await collect(U2, 2, async (i) => {
-    const y = maskedFromBytes(await receive(i, 2, 'masked'), enc.bits, enc.entries);
-    return () => sum.addValues(y);
+    const y = maskedBody(await receive(i, 2, 'masked'), enc.bits, enc.entries);
+    return () => sum.addBytes(y);
   });
   checkSurvivors(ctx, plan, U3);
   const inU3 = new Set(U3);

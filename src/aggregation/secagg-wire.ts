@@ -227,11 +227,20 @@ export function maskedToBytes(y: MaskAccumulator): Uint8Array {
 }
 
 export function maskedFromBytes(bytes: Uint8Array, bits: number, entries: number): MaskAccumulator {
+  const body = maskedBody(bytes, bits, entries).slice();
+  return bits <= 32 ? new Uint32Array(body.buffer) : new BigUint64Array(body.buffer);
+}
+
+/**
+ * The masked vector's bytes (entries little-endian, w = 4 or 8 bytes each),
+ * a view into the message after the checks of `maskedFromBytes`: SERVER adds
+ * it into its sum from there (`MaskSum.addBytes`), with no copy per client.
+ */
+export function maskedBody(bytes: Uint8Array, bits: number, entries: number): Uint8Array {
   open(bytes, 'masked');
   const w = bits <= 32 ? 4 : 8;
   if (bytes.length !== 2 + w * entries) throw new RangeError(`secagg masked: ${bytes.length} bytes, expected ${2 + w * entries}`);
-  const body = bytes.slice(2);
-  return w === 4 ? new Uint32Array(body.buffer) : new BigUint64Array(body.buffer);
+  return bytes.subarray(2);
 }
 
 // ---------------------------------------------------------------- round 4: unmasking

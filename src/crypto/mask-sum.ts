@@ -117,6 +117,27 @@ export class MaskSum {
     return this;
   }
 
+  /**
+   * sum += sign * values given as bytes (`length` entries of 4 bytes for
+   * bits <= 32, 8 above, little-endian; any alignment): a masked input added
+   * straight from the message it came in (`maskedBody`), the same as
+   * `addValues` of its words.
+   */
+  addBytes(bytes: Uint8Array, sign: 1 | -1 = 1): this {
+    const fn = 'MaskSum.addBytes';
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: "bytes" expected Uint8Array, got ${describe(bytes)}`);
+    if (bytes.length !== this.length * this.#width) throw new RangeError(`${fn}: "bytes" expected ${this.length * this.#width} bytes, got ${bytes.length}`);
+    if (sign !== 1 && sign !== -1) throw new RangeError(`${fn}: "sign" expected 1 or -1, got ${String(sign)}`);
+    const kernel = this.#width === 4 ? (sign === 1 ? this.#ex.add32 : this.#ex.sub32) : sign === 1 ? this.#ex.add64 : this.#ex.sub64;
+    const mem = new Uint8Array(this.#ex.memory.buffer);
+    for (let off = 0; off < bytes.length; off += CHUNK) {
+      const n = Math.min(CHUNK, bytes.length - off);
+      mem.set(bytes.subarray(off, off + n), this.#ks);
+      kernel(this.#acc + off, this.#ks, n / this.#width);
+    }
+    return this;
+  }
+
   /** The sum modulo 2^bits (a copy: Uint32Array for bits <= 32, BigUint64Array above). */
   result(): MaskAccumulator {
     const bytes = new Uint8Array(this.#ex.memory.buffer, this.#acc, this.length * this.#width).slice();

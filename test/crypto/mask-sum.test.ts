@@ -48,3 +48,22 @@ test('MaskSum: checks by name', () => {
   assert.throws(() => s.addValues(new Uint32Array(3)), is(TypeError, /^MaskSum\.addValues: "values" expected BigUint64Array for bits 40, got Uint32Array$/));
   assert.throws(() => s.addValues(new BigUint64Array(4)), is(RangeError, /^MaskSum\.addValues: "values" expected 3 entries, got 4$/));
 });
+
+test('MaskSum.addBytes: the values as little-endian bytes at any alignment, the same sum as addValues', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 64 }), fc.constantFrom(0, 1, 7, 16384, 16385, 40000), fc.integer({ min: 0, max: 7 }), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.constantFrom<1 | -1>(1, -1), (bits, m, shift, key, sign) => {
+      const v = maskAccumulator(bits, m);
+      addMask(v, key, 1, bits);
+      const raw = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      const msg = new Uint8Array(shift + raw.length);
+      msg.set(raw, shift);
+      const a = new MaskSum(bits, m).addMask(key, 1).addValues(v, sign);
+      const b = new MaskSum(bits, m).addMask(key, 1).addBytes(msg.subarray(shift), sign);
+      assert.deepEqual(b.result(), a.result());
+    }),
+    { numRuns: 40 },
+  );
+  const s = new MaskSum(32, 3);
+  assert.throws(() => s.addBytes(new Uint8Array(11)), is(RangeError, /^MaskSum\.addBytes: "bytes" expected 12 bytes, got 11$/));
+  assert.throws(() => s.addBytes([1, 2] as never), is(TypeError, /^MaskSum\.addBytes: "bytes" expected Uint8Array/));
+});
