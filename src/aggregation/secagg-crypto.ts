@@ -43,8 +43,14 @@ export function planDigest(plan: AggregationPlan): Buffer {
 /** The session id of a round from its plan digest and the advertised keys of U1 (any order; sorted here by index). */
 export function sessionId(digest: Uint8Array, entries: readonly KeyEntry[]): Uint8Array {
   const h = createHash('sha256').update(SESSION_LABEL).update(Buffer.from([0])).update(digest).update(u32(entries.length));
-  for (const e of [...entries].sort((a, b) => a.index - b.index)) h.update(u32(e.index)).update(e.cpk).update(e.spk);
-  return new Uint8Array(h.digest());
+  // the list written into one buffer and hashed at once (the same bytes as an update per field, 3n fewer calls)
+  const list = Buffer.alloc(68 * entries.length);
+  [...entries].sort((a, b) => a.index - b.index).forEach((e, j) => {
+    list.writeUInt32BE(e.index, 68 * j);
+    list.set(e.cpk, 68 * j + 4);
+    list.set(e.spk, 68 * j + 36);
+  });
+  return new Uint8Array(h.update(list).digest());
 }
 
 function shareKey(shared: Uint8Array, session: Uint8Array, from: number, to: number): Buffer {
