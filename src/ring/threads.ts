@@ -15,7 +15,8 @@ import { Worker } from 'node:worker_threads';
 import { RingShapeError } from './errors.js';
 import { getRingBackend } from './backend.js';
 import { RingTensor } from './tensor.js';
-import type { MatmulReply, MatmulRequest } from './matmul-worker.js';
+import type { ConvGeometry, ConvKind, ConvPair } from './conv-kernels.js';
+import type { ConvRequest, MatmulReply, MatmulRequest } from './matmul-worker.js';
 
 function spawn(): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./matmul-worker.js', import.meta.url));
@@ -27,7 +28,7 @@ function spawn(): Worker {
 
 export class RingThread {
   readonly #w: Worker;
-  readonly #pending = new Map<number, { resolve: (t: RingTensor) => void; reject: (e: Error) => void; bits: 64 | 128; shape: number[] }>();
+  readonly #pending = new Map<number, { resolve: (out: ArrayBuffer) => void; reject: (e: Error) => void }>();
   #next = 1;
 
   constructor() {
@@ -42,7 +43,7 @@ export class RingThread {
       if (p === undefined) return;
       this.#pending.delete(r.id);
       if (this.#pending.size === 0) this.#w.unref();
-      if (r.ok) p.resolve(new RingTensor(p.bits, p.shape, new BigUint64Array(r.out)));
+      if (r.ok) p.resolve(r.out);
       else p.reject(new Error(r.message));
     });
     this.#w.on('error', (e) => {
@@ -59,11 +60,25 @@ export class RingThread {
     const [m, k] = a.shape as [number, number];
     const n = b.shape[1]!;
     const id = this.#next++;
-    const req: MatmulRequest = { id, bits: a.bits, m, k, n, a: a.data.slice().buffer as ArrayBuffer, b: b.data.slice().buffer as ArrayBuffer };
+    const req: MatmulRequest = { op: 'matmul', id, bits: a.bits, m, k, n, a: a.data.slice().buffer as ArrayBuffer, b: b.data.slice().buffer as ArrayBuffer };
+    return this.#post(req, [req.a, req.b]).then((out) => new RingTensor(a.bits, [m, n], new BigUint64Array(out)));
+  }
+
+  /**
+   * A fused conv product (conv-kernels.ts's run) in the worker, on copies of
+   * the operands (the caller's slices: conv.ts sends the worker's part of the batch).
+   */
+  conv(kind: ConvKind, bits: 64 | 128, g: ConvGeometry, F: number, pairs: readonly ConvPair[]): Promise<BigUint64Array> {
+    const bufs = pairs.flatMap(([a, b]) => [a.slice().buffer as ArrayBuffer, b.slice().buffer as ArrayBuffer]);
+    const req: ConvRequest = { op: 'conv', id: this.#next++, bits, kind, g, F, pairs: bufs };
+    return this.#post(req, bufs).then((out) => new BigUint64Array(out));
+  }
+
+  #post(req: MatmulRequest | ConvRequest, transfer: ArrayBuffer[]): Promise<ArrayBuffer> {
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, bits: a.bits, shape: [m, n] });
+      this.#pending.set(req.id, { resolve, reject });
       this.#w.ref();
-      this.#w.postMessage(req, [req.a, req.b]);
+      this.#w.postMessage(req, transfer);
     });
   }
 }

@@ -41,7 +41,7 @@ import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
 import { encode, type FixedPointConfig } from '../fixed.js';
 import { ProtocolTensor, PublicTensor, type Encoding, type Sensitivity } from '../tensor.js';
 import { intersectSensitivity, type Parts } from './base.js';
-import { col2im, geometry, im2col, local, strides2, windows, type ConvOptions, type MatmulMaps } from './im2col.js';
+import { col2im, fusedConv, geometry, im2col, local, strides2, windows, type ConvOptions, type MatmulMaps } from './im2col.js';
 
 /** What the conv and pool ops need of their protocol instance (T its arithmetic tensor kind). */
 export interface NNHost<T extends ProtocolTensor> {
@@ -135,7 +135,7 @@ export class ConvOps<T extends ProtocolTensor> {
     const patches = (p: RingTensor): RingTensor => im2col(p, g);
     const y = f instanceof PublicTensor
       ? await this.#matmul(h.arith(local(a, patches), [rows, K], a.encoding, a.sensitivity), { pub: f, shape: [K, F] })
-      : await h.matmulMapped(a, h.arith(local(f, (p) => ring.reshape(p, [K, F])), [K, F], f.encoding, f.sensitivity), { x: { f: patches, shape: [rows, K] } });
+      : await h.matmulMapped(a, h.arith(local(f, (p) => ring.reshape(p, [K, F])), [K, F], f.encoding, f.sensitivity), { x: { f: patches, shape: [rows, K] }, product: fusedConv('forward', g, F) });
     return h.arith(local(y, (p) => ring.reshape(p, [g.B, g.OH, g.OW, F])), [g.B, g.OH, g.OW, F], y.encoding, y.sensitivity);
   }
 
@@ -166,7 +166,7 @@ export class ConvOps<T extends ProtocolTensor> {
       return dy2.encoding === 'fixed' ? h.truncate(t) : t;
     }
     const wT = h.arith(local(f, (p) => ring.transpose(ring.reshape(p, [K, F]), [1, 0])), [F, K], f.encoding, f.sensitivity);
-    return h.matmulMapped(dy2, wT, { out: { f: (z) => col2im(z, g), shape: outShape } });
+    return h.matmulMapped(dy2, wT, { out: { f: (z) => col2im(z, g), shape: outShape }, product: fusedConv('input', g, F) });
   }
 
   /**
@@ -187,9 +187,9 @@ export class ConvOps<T extends ProtocolTensor> {
     if (!same(d.shape, [g.B, g.OH, g.OW, F])) throw new ShapeMismatchError(`${this.#w(fn)}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape([g.B, g.OH, g.OW, F])} for this input, filter, strides and padding`);
     const rows = g.B * g.OH * g.OW;
     const K = KH * KW * C;
-    // dWᵀ = dyᵀ · im2col(x): the transpose of dy [rows, F] and of the small product [F, K], instead of the patch matrix [rows, K]
-    const dyT = h.arith(local(d, (p) => ring.transpose(ring.reshape(p, [rows, F]), [1, 0])), [F, rows], d.encoding, d.sensitivity);
-    const dwT = await h.matmulMapped(dyT, a, { y: { f: (p) => im2col(p, g), shape: [rows, K] } });
+    // dWᵀ = dyᵀ · im2col(x): the transpose of dy [rows, F] (a map of the operand) and of the small product [F, K], instead of the patch matrix [rows, K]
+    const dy2 = h.arith(local(d, (p) => ring.reshape(p, [rows, F])), [rows, F], d.encoding, d.sensitivity);
+    const dwT = await h.matmulMapped(dy2, a, { x: { f: (p) => ring.transpose(p, [1, 0]), shape: [F, rows] }, y: { f: (p) => im2col(p, g), shape: [rows, K] }, product: fusedConv('filter', g, F) });
     return h.arith(local(dwT, (p) => ring.reshape(ring.transpose(p, [1, 0]), [KH, KW, C, F])), [KH, KW, C, F], dwT.encoding, intersectSensitivity([a.sensitivity, d.sensitivity]));
   }
 
