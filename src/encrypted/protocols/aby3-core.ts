@@ -378,7 +378,7 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
           if (p === undefined) return undefined;
           const o = m.f(p);
           if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: 'maps.${arg}.f' must return a ring tensor of shape [${m.shape.join(', ')}]`);
-          return ring.reshape(o, m.shape);
+          return new RingTensor(o.bits, m.shape, o.data); // o is the map's fresh result: a view under the shape
         }),
         shape: m.shape,
       };
@@ -398,7 +398,7 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
       const size = outShape.reduce((a, b) => a * b, 1);
       const check = (o: unknown, what: string): RingTensor => {
         if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: '${what}' must return a ring tensor of shape [${outShape.join(', ')}]`);
-        return ring.reshape(o, outShape);
+        return new RingTensor(o.bits, outShape, o.data); // a fresh result: a view under the shape
       };
       const mapped = await this.#matmulProducts(X.parts, Y.parts, outShape, key, out === undefined ? undefined : (t) => check(out.f(t), 'maps.out.f'),
         fused === undefined ? undefined : (pairs) => fused(pairs).then((o) => check(o, 'maps.product')));
