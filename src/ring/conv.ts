@@ -18,7 +18,11 @@
  * `convProduct` splits the batch between this thread and the ring thread
  * (threads.ts) when there is one and the product is large: the thread gets
  * the second half of the batch (its slice of each operand: the input, not its
- * patches), so both cores work on the same product.
+ * patches), so both cores work on the same product, and writes its result
+ * into shared memory. This thread computes its half, then waits for the
+ * thread's synchronously (Atomics.wait: no yield to the event loop, so the
+ * protocol's messages interleave as if it computed everything itself), or,
+ * with `overlap`, awaits it (other ops run meanwhile).
  */
 import { getRingBackend } from './backend.js';
 import { RingShapeError } from './errors.js';
@@ -46,6 +50,12 @@ function batchSlices(kind: ConvKind, g: ConvGeometry, F: number, L: number): { a
 export interface ConvProductOptions {
   /** Split the batch with the ring thread: 'auto' (default: when there is one and ≥ 2^22 multiply-adds), true, or false. */
   split?: boolean | 'auto';
+  /**
+   * With a split, await the thread's half (the returned promise settles on
+   * its reply; other work runs meanwhile) rather than wait for it
+   * synchronously (the default: the promise is settled on return).
+   */
+  overlap?: boolean;
 }
 
 /**
@@ -70,18 +80,23 @@ export function convProduct(kind: ConvKind, g: ConvGeometry, F: number, pairs: r
   const L = limbsOf(bits);
   const work = g.B * g.OH * g.OW * g.KH * g.KW * g.C * F * pairs.length;
   const th = options.split === false || g.B < 2 || (options.split !== true && work < 2 ** 22) ? null : ringThread();
-  if (th === null) {
+  const overlap = options.overlap === true;
+  // a synchronous wait only once the thread has loaded (the first products of a process run here while it starts)
+  if (th === null || (!overlap && !th.ready)) {
     k.run(kind, bits, g, F, pairs.map(([a, b]) => [a.data, b.data] as const), out.data);
     return Promise.resolve(out);
   }
   const b0 = g.B >> 1;
   const s = batchSlices(kind, g, F, L);
   const part = (t: BigUint64Array, per: number, from: number, to: number): BigUint64Array => (per === 0 ? t : t.subarray(from * per, to * per));
-  const there = th.conv(kind, bits, { ...g, B: g.B - b0 }, F, pairs.map(([a, b]) => [part(a.data, s.a, b0, g.B), part(b.data, s.b, b0, g.B)] as const));
+  const theirs = s.sum ? out.data.length : (g.B - b0) * s.out;
+  const there = th.convStart(kind, bits, { ...g, B: g.B - b0 }, F, pairs.map(([a, b]) => [part(a.data, s.a, b0, g.B), part(b.data, s.b, b0, g.B)] as const), theirs, overlap);
   k.run(kind, bits, { ...g, B: b0 }, F, pairs.map(([a, b]) => [part(a.data, s.a, 0, b0), part(b.data, s.b, 0, b0)] as const), part(out.data, s.out, 0, b0));
-  return there.then((d) => {
-    if (s.sum) addInPlace(out, new RingTensor(bits, sh.out, d));
+  const finish = (): RingTensor => {
+    const d = there.result();
+    if (s.sum) addInPlace(out, new RingTensor(bits, sh.out, d.slice()));
     else out.data.set(d, b0 * s.out);
     return out;
-  });
+  };
+  return there.settled === undefined ? Promise.resolve(finish()) : there.settled.then(finish);
 }

@@ -1,11 +1,12 @@
 // The fused conv kernels (src/ring/conv.ts, conv.wasm) against the JS reference
 // (im2col.ts's im2col / col2im and ring.matmul) on random inputs: both rings,
 // odd shapes, strides, 'valid' and 'same' padding, one to three pairs, on this
-// thread and split with the ring thread.
+// thread and split with the ring thread (waited for synchronously, or awaited).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ring from '../../src/ring/index.js';
 import { convAvailable, convProduct, convShapes, type ConvKind } from '../../src/ring/conv.js';
+import { ringThread } from '../../src/ring/threads.js';
 import { col2im, geometry, im2col } from '../../src/encrypted/protocols/im2col.js';
 
 const rand = (bits: 64 | 128, shape: number[], seed: number): ring.RingTensor => {
@@ -38,6 +39,8 @@ const CASES: { x: [number, number, number, number]; k: [number, number]; F: numb
 ];
 
 test('convProduct equals im2col / ring.matmul / col2im (Z_2^64 and Z_2^128, strides, padding, 1-3 pairs)', { skip: !convAvailable() && 'conv.wasm not built or ts backend' }, async () => {
+  // split: true goes to the ring thread once it has started (until then, and without one, it computes here)
+  await ringThread()?.whenReady();
   let seed = 1;
   for (const bits of [64, 128] as const) {
     for (const c of CASES) {
@@ -48,9 +51,9 @@ test('convProduct equals im2col / ring.matmul / col2im (Z_2^64 and Z_2^128, stri
           const pairs = Array.from({ length: n }, () => [rand(bits, sh.a, seed++), rand(bits, sh.b, seed++)] as const);
           let want = reference(kind, g, c.F, pairs[0]![0], pairs[0]![1]);
           for (const [a, b] of pairs.slice(1)) want = ring.add(want, reference(kind, g, c.F, a, b));
-          for (const split of [false, true]) {
-            const got = await convProduct(kind, g, c.F, pairs, { split });
-            const what = `Z_2^${bits} ${kind} x [${c.x}] k [${c.k}] F ${c.F} strides ${String(c.s)} ${c.p}, ${n} pair(s), split ${split}`;
+          for (const mode of [{ split: false }, { split: true }, { split: true, overlap: true }]) {
+            const got = await convProduct(kind, g, c.F, pairs, mode);
+            const what = `Z_2^${bits} ${kind} x [${c.x}] k [${c.k}] F ${c.F} strides ${String(c.s)} ${c.p}, ${n} pair(s), ${JSON.stringify(mode)}`;
             assert.deepEqual(got.shape, sh.out, what);
             assert.ok(ring.equals(got, ring.reshape(want, sh.out)), what);
           }

@@ -35,6 +35,9 @@ import type { LinearMap, MatmulMaps } from './im2col.js';
 
 const I3 = [0, 1, 2] as const;
 
+/** Whether an [m, k] · [k, n] product is worth the ring thread: its multiply-adds dwarf the copies to and from it (thin products are copy-bound). */
+const worthThread = (m: number, k: number, n: number): boolean => m * k * n >= 2 ** 20 && m * k * n >= 32 * (m * k + k * n + m * n);
+
 /**
  * ABY3's replicated sharing and its arithmetic (above); `ABY3` (aby3.ts)
  * adds the secure-aggregation fast paths and the nonlinear ops.
@@ -232,7 +235,7 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
    * maps.product: the conv kernels) each server's two products, their sum and
    * the maps are one call on the unmapped parts (x, y as they are).
    */
-  async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string, map?: (z: RingTensor) => RingTensor, fused?: MatmulMaps['product']): Promise<(RingTensor | undefined)[]> {
+  async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string, map?: (z: RingTensor) => RingTensor, fused?: { f: NonNullable<MatmulMaps['product']>; mnk: [number, number, number] }): Promise<(RingTensor | undefined)[]> {
     const jobs: { a: RingTensor; b: RingTensor }[] = [];
     for (const i of I3) {
       const me = this.#s(i);
@@ -241,15 +244,15 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
       jobs.push({ a: this.must(x[2 * i], me, 'x'), b: ring.add(yi, this.must(y[2 * i + 1], me, 'y')) }, { a: this.must(x[2 * i + 1], me, 'x'), b: yi });
     }
     if (fused !== undefined) {
-      // the mapped products of each server's pair of jobs in one fused pass (matmulMapped's maps.product); all started before any is awaited
-      const zs = await Promise.all(jobs.filter((_, q) => q % 2 === 0).map((j, s) => fused([[j.a, j.b], [jobs[2 * s + 1]!.a, jobs[2 * s + 1]!.b]])));
+      // the mapped products of each server's pair of jobs in one fused pass (matmulMapped's maps.product); all started before any is awaited,
+      // overlapped with other ops where the plain products would go to the ring thread (the same interleaving of the ops' messages)
+      const overlap = jobs.length > 1 && worthThread(...fused.mnk) && ringThread() !== null;
+      const zs = await Promise.all(jobs.filter((_, q) => q % 2 === 0).map((j, s) => fused.f([[j.a, j.b], [jobs[2 * s + 1]!.a, jobs[2 * s + 1]!.b]], { overlap })));
       return this.#mask(zs, shape, key);
     }
     const [m, k] = jobs[0]?.a.shape ?? [0, 0];
     const n = jobs[0]?.b.shape[1] ?? 0;
-    // worth a thread when the multiply-adds dwarf the copies to and from it (thin products are copy-bound)
-    const big = jobs.length > 1 && m! * k! * n >= 2 ** 20 && m! * k! * n >= 32 * (m! * k! + k! * n + m! * n);
-    const th = big ? ringThread() : null;
+    const th = jobs.length > 1 && worthThread(m!, k!, n) ? ringThread() : null;
     const off = jobs.map((j, q) => (th !== null && q % 2 === 1 ? th.matmul(j.a, j.b) : undefined));
     const here = jobs.map((j, q) => (off[q] === undefined ? ring.matmul(j.a, j.b) : undefined));
     const there = await Promise.all(off);
@@ -401,7 +404,7 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
         return new RingTensor(o.bits, outShape, o.data); // a fresh result: a view under the shape
       };
       const mapped = await this.#matmulProducts(X.parts, Y.parts, outShape, key, out === undefined ? undefined : (t) => check(out.f(t), 'maps.out.f'),
-        fused === undefined ? undefined : (pairs) => fused(pairs).then((o) => check(o, 'maps.product')));
+        fused === undefined ? undefined : { f: (pairs, o) => fused(pairs, o).then((r) => check(r, 'maps.product')), mnk: [X.shape[0]!, X.shape[1]!, Y.shape[1]!] });
       return this.makeTensor(await this.#finish(mapped, outShape, key, trunc), outShape, enc, sens);
     });
   }

@@ -219,8 +219,11 @@ export interface MatmulMaps {
    * from the parts as they are (unmapped), in one pass that never builds the
    * mapped operands (the fused conv kernels, `fusedConv`). It must equal the
    * composition of the maps, which stay the reference (and Pond's path).
+   * `overlap`: the caller awaits the product and lets other ops run
+   * meanwhile (ABY3: where it would give the plain product's matmuls to its
+   * ring thread), else the product is computed before it returns.
    */
-  product?: (pairs: readonly (readonly [RingTensor, RingTensor])[]) => Promise<RingTensor>;
+  product?: (pairs: readonly (readonly [RingTensor, RingTensor])[], options: { overlap: boolean }) => Promise<RingTensor>;
 }
 
 /**
@@ -230,5 +233,5 @@ export interface MatmulMaps {
  */
 export function fusedConv(kind: ConvKind, g: Geometry, F: number): MatmulMaps['product'] {
   if (!convAvailable()) return undefined;
-  return (pairs) => convProduct(kind, g, F, pairs);
+  return (pairs, { overlap }) => convProduct(kind, g, F, pairs, { overlap });
 }
