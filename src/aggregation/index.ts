@@ -26,3 +26,14 @@ export {
   type RelayEvent,
   type ObservedMessage,
 } from './paillier.js';
+export { completeGraph, hararyGraph, hararyRing, type SecAggGraph } from './secagg-graph.js';
+export {
+  SecAggParameterError,
+  autoSecAggParameters,
+  checkCompleteParameters,
+  checkHararyParameters,
+  findHararyParameters,
+  type SecAggAdversary,
+  type SecAggGraphChoice,
+  type SecAggRequirements,
+} from './secagg-params.js';

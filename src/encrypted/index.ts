@@ -17,8 +17,10 @@ export { RingArena, type RingArenaOptions } from './arena.js';
 export { TrustedDealer, type TripleSource, type TripleRequest, type TripleShares, type DealRequest, type Dealt } from './triples.js';
 export { Protocol, type ProtocolOptions, type EncryptOptions, type PublicValue } from './protocols/base.js';
 export { Plaintext, type PlaintextOptions } from './protocols/plaintext.js';
-export { Pond } from './protocols/pond.js';
+export { Pond, type PondOptions } from './protocols/pond.js';
 export { ABY3 } from './protocols/aby3.js';
+export type { ABY3Options } from './protocols/aby3-core.js';
+export type { Truncation } from './protocols/aby3-trunc.js';
 export {
   computation, encryptedComputation, privateComputation, Computation, ConcreteComputation, withProtocol, setProtocol, currentProtocol,
   SignatureError, PlacementError, NoProtocolError, UnknownOpError, SerializationError, Symbolic, ops, OP_NAMES, computationFromJSON,

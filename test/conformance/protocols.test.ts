@@ -1,5 +1,6 @@
 /**
- * One op suite over every protocol (Plaintext, Pond, ABY3) at both
+ * One op suite over every protocol (Plaintext, Pond, ABY3; Pond and ABY3
+ * also with option truncation: 'deterministic') at both
  * precisions: reveal(op(encrypt(x))) equals op(x) computed in float64, within
  * the error bound documented in docs/encrypted.md ("Error bounds"), on random
  * inputs (fast-check). u = 2^-f is one unit in the last place.
@@ -24,6 +25,9 @@ const PROTOCOLS: { name: string; make: (precision: Precision, transport: MemoryT
   { name: 'Plaintext', make: (precision, transport) => new Plaintext({ precision, transport, players: [carol] }) as unknown as AnyProtocol },
   { name: 'Pond', make: (precision, transport) => new Pond(server0, server1, server2, { precision, transport, players: [carol] }) as unknown as AnyProtocol },
   { name: 'ABY3', make: (precision, transport) => new ABY3(server0, server1, server2, { precision, transport, players: [carol] }) as unknown as AnyProtocol },
+  // exact (floor) truncation instead of SecureML's: the same bounds hold (docs/encrypted-ml.md, "Deterministic truncation")
+  { name: 'Pond (truncation deterministic)', make: (precision, transport) => new Pond(server0, server1, server2, { precision, transport, players: [carol], truncation: 'deterministic' }) as unknown as AnyProtocol },
+  { name: 'ABY3 (truncation deterministic)', make: (precision, transport) => new ABY3(server0, server1, server2, { precision, transport, players: [carol], truncation: 'deterministic' }) as unknown as AnyProtocol },
 ];
 
 const FRAC: Record<Precision, number> = { low: 16, high: 32 };

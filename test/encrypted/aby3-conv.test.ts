@@ -1,20 +1,21 @@
 /**
- * ABY3 conv2d (im2col + one matmul) and its gradients, avgPool
- * (src/encrypted/protocols/conv.ts, im2col.ts): against float64 loop references on
- * random inputs (the references checked against tfjs' conv2d and against each
- * other as adjoints), valid and same padding, strides 1 and 2, both
- * precisions, with the error bounds of docs/encrypted-ml.md; rounds and bytes
- * against the formulas; argument checks.
+ * ABY3 conv2d (im2col + one matmul) and its gradients, avgPool, max,
+ * argmax, maxPool2x2 and its mask (src/encrypted/protocols/conv.ts,
+ * im2col.ts, pool.ts), what is not in the conformance suite: the float64
+ * loop references (conv-ref.ts) checked against tfjs' conv2d and against
+ * each other as adjoints, valid and same padding, strides 1 and 2; SPMD (one
+ * simulated process per group of players) for every conv and pool op;
+ * argument checks. The ops' values against the references and their rounds
+ * and bytes, for both protocols and precisions, are in the conformance
+ * suite, test/conformance/nonlinear.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
-import { ABY3, Player, PublicTensor, ShapeMismatchError, type ReplicatedTensor } from '../../src/encrypted/index.js';
+import { ABY3, Player, ShapeMismatchError, type ReplicatedTensor } from '../../src/encrypted/index.js';
 import { geometry } from '../../src/encrypted/protocols/aby3-conv.js';
 import { initTf, tf } from '../../src/learning/tf.js';
-import { MemoryTransport } from '../../src/transport/index.js';
-import { backFilterRef, backInputRef, convRef, data } from './conv-ref.js';
-import { RoundTransport } from './rounds.js';
+import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
+import { backFilterRef, backInputRef, convRef, data, poolRef, reduceRef, tied } from './conv-ref.js';
 
 const [s0, s1, s2, alice] = ['server0', 'server1', 'server2', 'alice'].map((n) => new Player(n)) as [Player, Player, Player, Player];
 
@@ -27,11 +28,6 @@ const maxErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i]!, 0);
 
 interface Case { B: number; H: number; W: number; C: number; KH: number; KW: number; F: number; s: number | [number, number]; pad: 'valid' | 'same'; seed: number }
-const caseArb = fc.record({
-  B: fc.integer({ min: 1, max: 2 }), H: fc.integer({ min: 3, max: 7 }), W: fc.integer({ min: 3, max: 7 }), C: fc.integer({ min: 1, max: 3 }),
-  KH: fc.integer({ min: 1, max: 3 }), KW: fc.integer({ min: 1, max: 3 }), F: fc.integer({ min: 1, max: 3 }),
-  s: fc.constantFrom<number | [number, number]>(1, 2, [1, 2], [2, 1]), pad: fc.constantFrom('valid' as const, 'same' as const), seed: fc.integer({ min: 1, max: 2 ** 30 }),
-});
 const fixedCases: Case[] = [
   { B: 2, H: 6, W: 5, C: 2, KH: 3, KW: 3, F: 3, s: 1, pad: 'valid', seed: 1 },
   { B: 2, H: 6, W: 5, C: 2, KH: 3, KW: 3, F: 3, s: 2, pad: 'valid', seed: 2 },
@@ -63,97 +59,6 @@ describe('conv2d references (float64 loops)', () => {
   });
 });
 
-for (const precision of ['low', 'high'] as const) {
-  const f = precision === 'low' ? 16 : 32;
-  const ulp = 2 ** -f;
-  describe(`ABY3 conv2d and gradients (precision ${precision})`, () => {
-    const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
-    const read = async (t: ReplicatedTensor) => (await p.reveal(t, alice)).read();
-    const run = async (k: Case) => {
-      const g = geometry('t', [k.B, k.H, k.W, k.C], k.KH, k.KW, k.s, k.pad);
-      const xs = data(k.seed, k.B * k.H * k.W * k.C);
-      const ws = data(k.seed + 7, k.KH * k.KW * k.C * k.F);
-      const dys = data(k.seed + 11, k.B * g.OH * g.OW * k.F);
-      const x = await p.encrypt(alice, xs, { shape: [k.B, k.H, k.W, k.C] });
-      const w = await p.encrypt(alice, ws, { shape: [k.KH, k.KW, k.C, k.F] });
-      const dy = await p.encrypt(alice, dys, { shape: [k.B, g.OH, g.OW, k.F] });
-      const o = { strides: k.s, padding: k.pad };
-      const y = await p.conv2d(x, w, o);
-      assert.deepEqual(y.shape, [k.B, g.OH, g.OW, k.F]);
-      const label = `${precision} ${JSON.stringify(k)}`;
-      // one truncation per output element: within one ulp (the inputs are exact in the encoding)
-      assert.ok(maxErr(await read(y), convRef(xs, ws, g, k.F)) <= ulp, `${label}: conv2d`);
-      assert.ok(maxErr(await read(await p.conv2d(x, new PublicTensor(ws, [k.KH, k.KW, k.C, k.F]), o)), convRef(xs, ws, g, k.F)) <= ulp, `${label}: conv2d, public filter`);
-      // col2im runs on the products before their truncation: one truncation per input element
-      const dx = await p.conv2dBackpropInput([k.B, k.H, k.W, k.C], dy, w, o);
-      assert.deepEqual(dx.shape, [k.B, k.H, k.W, k.C]);
-      assert.ok(maxErr(await read(dx), backInputRef(dys, ws, g, k.F)) <= ulp, `${label}: backprop input`);
-      const dxp = await p.conv2dBackpropInput([k.B, k.H, k.W, k.C], dy, new PublicTensor(ws, [k.KH, k.KW, k.C, k.F]), o);
-      assert.ok(maxErr(await read(dxp), backInputRef(dys, ws, g, k.F)) <= ulp, `${label}: backprop input, public filter`);
-      const dw = await p.conv2dBackpropFilter(x, dy, [k.KH, k.KW, k.C, k.F], o);
-      assert.deepEqual(dw.shape, [k.KH, k.KW, k.C, k.F]);
-      assert.ok(maxErr(await read(dw), backFilterRef(xs, dys, g, k.F)) <= ulp, `${label}: backprop filter`);
-    };
-
-    it('conv2d, conv2dBackpropInput and conv2dBackpropFilter against the references: valid/same, strides 1/2, encrypted and public filters', async () => {
-      for (const k of fixedCases) await run(k);
-      await fc.assert(fc.asyncProperty(caseArb, run), { numRuns: 10 });
-    });
-
-    it('avgPool (valid) against the reference: within one ulp plus the encoding of 1/area', async () => {
-      await fc.assert(fc.asyncProperty(fc.record({ B: fc.integer({ min: 1, max: 2 }), H: fc.integer({ min: 2, max: 7 }), W: fc.integer({ min: 2, max: 7 }), C: fc.integer({ min: 1, max: 3 }), kh: fc.integer({ min: 1, max: 3 }), kw: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 3 }), seed: fc.integer({ min: 1, max: 2 ** 30 }) }), async (c) => {
-        const [kh, kw] = [Math.min(c.kh, c.H), Math.min(c.kw, c.W)];
-        const g = geometry('t', [c.B, c.H, c.W, c.C], kh, kw, c.s, 'valid');
-        const xs = data(c.seed, c.B * c.H * c.W * c.C);
-        const x = await p.encrypt(alice, xs, { shape: [c.B, c.H, c.W, c.C] });
-        const y = await p.avgPool(x, { size: [kh, kw], strides: c.s });
-        assert.deepEqual(y.shape, [c.B, g.OH, g.OW, c.C]);
-        const want = convRef(xs, new Float64Array(kh * kw * c.C * c.C).map((_, i) => (i % c.C === Math.floor(i / c.C) % c.C ? 1 / (kh * kw) : 0)), g, c.C);
-        // divPublic: 1/area with f + ceil(log2 area) bits, relative error <= 2^-(f+1), plus one ulp of truncation
-        const bound = ulp + 4 * 2 ** -(f + 1) + 1e-12; // |mean| < 4
-        assert.ok(maxErr(await read(y), want) <= bound, `${precision} ${JSON.stringify(c)}: avgPool`);
-      }), { numRuns: 12 });
-    });
-  });
-}
-
-describe('ABY3 conv2d: rounds and bytes equal one matmul\'s', () => {
-  for (const precision of ['low', 'high'] as const) {
-    it(`secret filter: 2 rounds, E per output element per server; public filter and avgPool: 1 round, E from server0 and server1 (${precision})`, async () => {
-      const E = precision === 'low' ? 8 : 16;
-      const t = new RoundTransport();
-      const p = new ABY3(s0, s1, s2, { precision, transport: t, players: [alice] });
-      for (const k of fixedCases) {
-        const g = geometry('t', [k.B, k.H, k.W, k.C], k.KH, k.KW, k.s, k.pad);
-        const x = await p.encrypt(alice, data(k.seed, k.B * k.H * k.W * k.C), { shape: [k.B, k.H, k.W, k.C] });
-        const ws = data(k.seed + 1, k.KH * k.KW * k.C * k.F);
-        const w = await p.encrypt(alice, ws, { shape: [k.KH, k.KW, k.C, k.F] });
-        const dy = await p.encrypt(alice, data(k.seed + 2, k.B * g.OH * g.OW * k.F), { shape: [k.B, g.OH, g.OW, k.F] });
-        await p.truncate(x); // key set-up done
-        const o = { strides: k.s, padding: k.pad };
-        const check = async (label: string, f: () => Promise<unknown>, rounds: number, bytes: [number, number, number]) => {
-          t.reset();
-          await f();
-          assert.equal(t.rounds(), rounds, `${label} ${JSON.stringify(k)}: rounds`);
-          assert.deepEqual(t.bytes(), bytes, `${label} ${JSON.stringify(k)}: bytes sent by server0..2`);
-          assert.ok(t.log.every((m) => m.from.startsWith('server') && m.to.startsWith('server')), `${label}: only the servers talk`);
-        };
-        const out = k.B * g.OH * g.OW * k.F;
-        await check('conv2d', () => p.conv2d(x, w, o), 2, [out * E, out * E, out * E]);
-        await check('conv2d public filter', () => p.conv2d(x, new PublicTensor(ws, [k.KH, k.KW, k.C, k.F]), o), 1, [out * E, out * E, 0]);
-        const inputs = k.B * k.H * k.W * k.C; // col2im before the truncation: one element per input element
-        await check('conv2dBackpropInput', () => p.conv2dBackpropInput([k.B, k.H, k.W, k.C], dy, w, o), 2, [inputs * E, inputs * E, inputs * E]);
-        await check('conv2dBackpropInput public filter', () => p.conv2dBackpropInput([k.B, k.H, k.W, k.C], dy, new PublicTensor(ws, [k.KH, k.KW, k.C, k.F]), o), 1, [inputs * E, inputs * E, 0]);
-        const dw = k.KH * k.KW * k.C * k.F;
-        await check('conv2dBackpropFilter', () => p.conv2dBackpropFilter(x, dy, [k.KH, k.KW, k.C, k.F], o), 2, [dw * E, dw * E, dw * E]);
-        const gp = geometry('t', [k.B, k.H, k.W, k.C], 2, 2, 2, 'valid');
-        const pooled = k.B * gp.OH * gp.OW * k.C;
-        await check('avgPool', () => p.avgPool(x, { size: 2 }), 1, [pooled * E, pooled * E, 0]);
-      }
-    });
-  }
-});
-
 describe('ABY3 conv2d: argument checks name the argument', () => {
   it('shapes, channels, strides, padding', async () => {
     const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport(), players: [alice] });
@@ -170,5 +75,69 @@ describe('ABY3 conv2d: argument checks name the argument', () => {
     await assert.rejects(p.conv2dBackpropInput([2, 5, 5, 2], dy, w, { padding: 'same' }), (e: Error) => e instanceof ShapeMismatchError && /argument 'dy'/.test(e.message));
     await assert.rejects(p.conv2dBackpropFilter(x, dy, [3, 3, 1, 4]), (e: Error) => e instanceof ShapeMismatchError && /'filterShape' has 1 input channels/.test(e.message));
     await assert.rejects(p.avgPool(x, { size: 6 }), (e: Error) => e instanceof ShapeMismatchError && /larger than the input/.test(e.message));
+  });
+});
+
+describe('ABY3 conv and pool ops, SPMD (one simulated process per group of players)', () => {
+  it('conv2d, both gradients, avgPool, max, argmax, maxPool2x2 with mask and backward: the reference values whatever the grouping', async () => {
+    const shape = [2, 5, 4, 2];
+    const g = geometry('t', shape, 3, 2, 1, 'same');
+    const xs = tied(9, 80, 3);
+    const ws = data(10, 3 * 2 * 2 * 3);
+    const dys = data(11, 2 * g.OH * g.OW * 3);
+    const dps = data(12, 2 * 2 * 2 * 2);
+    const groupings = [[['server0'], ['server1'], ['server2'], ['alice']], [['server0', 'alice'], ['server1', 'server2']], [['server0', 'server1', 'server2', 'alice']]];
+    const ulp = 2 ** -16;
+    for (const groups of groupings) {
+      const hub = new MemoryHub();
+      const label = groups.map((x) => x.join('+')).join(' | ');
+      const results = await Promise.all(groups.map(async (local) => {
+        const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'spmd-conv', timeoutMs: 10000 });
+        const here = local.includes('alice');
+        const x = await p.encrypt(alice, here ? xs : undefined, { shape });
+        const w = await p.encrypt(alice, here ? ws : undefined, { shape: [3, 2, 2, 3] });
+        const dy = await p.encrypt(alice, here ? dys : undefined, { shape: [2, g.OH, g.OW, 3] });
+        const dp = await p.encrypt(alice, here ? dps : undefined, { shape: [2, 2, 2, 2] });
+        const o = { padding: 'same' as const };
+        const pooled = await p.maxPool2x2WithMask(x);
+        const outs = [
+          await p.conv2d(x, w, o), await p.conv2dBackpropInput(shape, dy, w, o), await p.conv2dBackpropFilter(x, dy, [3, 2, 2, 3], o),
+          await p.avgPool(x, { size: 2 }), await p.max(x, 2), await p.argmax(x, 1), pooled.y, pooled.mask, await p.maxPool2x2Backward(pooled.mask, dp),
+        ];
+        const vals = [];
+        for (const t of outs) vals.push(await p.reveal(t, alice));
+        return here ? vals.map((v) => Array.from(v.read())) : undefined;
+      }));
+      const got = results.find((r) => r !== undefined)!;
+      groups.forEach((gr, i) => { if (!gr.includes('alice')) assert.equal(results[i], undefined); });
+      const close = (a: number[], b: ArrayLike<number>, bound: number, what: string) => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= bound, `${label}: ${what} [${i}] ${v} vs ${b[i]}`));
+      close(got[0]!, convRef(xs, ws, g, 3), ulp, 'conv2d');
+      close(got[1]!, backInputRef(dys, ws, g, 3), 6 * ulp, 'backprop input');
+      close(got[2]!, backFilterRef(xs, dys, g, 3), ulp, 'backprop filter');
+      const gp = geometry('t', shape, 2, 2, 2, 'valid');
+      const avg = convRef(xs, Float64Array.from({ length: 16 }, (_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 0.25 : 0)), gp, 2);
+      close(got[3]!, avg, 2 * ulp, 'avgPool');
+      assert.deepEqual(got[4], reduceRef(xs, shape, 2).max, `${label}: max`);
+      assert.deepEqual(got[5], reduceRef(xs, shape, 1).arg, `${label}: argmax`);
+      const pr = poolRef(xs, shape, dps);
+      assert.deepEqual(got[6], pr.y, `${label}: maxPool2x2`);
+      assert.deepEqual(got[7], pr.mask, `${label}: mask`);
+      assert.deepEqual(got[8], pr.dx, `${label}: backward`);
+    }
+  });
+});
+
+describe('ABY3 max and pooling: argument checks', () => {
+  it('axis, shapes and the mask\'s encoding are checked', async () => {
+    const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport(), players: [alice] });
+    const x = await p.encrypt(alice, data(1, 24), { shape: [2, 3, 4] });
+    await assert.rejects(p.max(x, 3), (e: Error) => e instanceof RangeError && /argument 'axis'/.test(e.message));
+    await assert.rejects(p.argmax(x, 1.5), (e: Error) => e instanceof TypeError && /argument 'axis'/.test(e.message));
+    await assert.rejects(p.maxPool2x2(x), (e: Error) => e instanceof ShapeMismatchError && /NHWC/.test(e.message));
+    const x4 = await p.encrypt(alice, data(2, 32), { shape: [1, 4, 4, 2] });
+    const dy = await p.encrypt(alice, data(3, 8), { shape: [1, 2, 2, 2] });
+    assert.throws(() => p.maxPool2x2Backward(x4, dy), (e: Error) => e instanceof TypeError && /argument 'mask' must hold 0\/1 integers/.test(e.message));
+    const r = await p.maxPool2x2WithMask(x4);
+    assert.throws(() => p.maxPool2x2Backward(r.mask, x4), (e: Error) => e instanceof ShapeMismatchError && /argument 'dy'/.test(e.message));
   });
 });

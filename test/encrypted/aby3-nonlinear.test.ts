@@ -1,15 +1,16 @@
 /**
  * ABY3's boolean sharing and first nonlinear ops (aby3-binary.ts,
- * aby3-nonlinear.ts, aby3-boolean.ts): exactness against the plaintext
- * reference on the ring encoding (random and edge inputs, both precisions),
- * rounds and bytes against docs/encrypted-ml.md's formulas, what each server
- * receives (masked words only), SPMD runs with one simulated process per
- * group of players, and argument checks.
+ * aby3-nonlinear.ts, aby3-boolean.ts), what is ABY3's own: the boolean
+ * words API, the sign circuit's size, what each server receives (masked
+ * words only), SPMD runs with one simulated process per group of players,
+ * and argument checks. The ops' values against the plaintext reference and
+ * their rounds and bytes (both protocols, both precisions) are in the
+ * conformance suite, test/conformance/nonlinear.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ABY3, BinaryReplicatedTensor, EncodingRangeError, Player, PrecisionMismatchError, SensitivityError, ShapeMismatchError, type ReplicatedTensor } from '../../src/encrypted/index.js';
+import { ABY3, BinaryReplicatedTensor, Player, PrecisionMismatchError, SensitivityError, ShapeMismatchError } from '../../src/encrypted/index.js';
 import { FIXED_HIGH, FIXED_LOW } from '../../src/encrypted/fixed.js';
 import { msbAndPlanes, msbRounds, planeWords, toPlanes, u32 } from '../../src/encrypted/protocols/aby3-binary.js';
 import * as ring from '../../src/ring/index.js';
@@ -20,82 +21,12 @@ import { RoundTransport } from './rounds.js';
 
 const [s0, s1, s2, alice, bob] = ['server0', 'server1', 'server2', 'alice', 'bob'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
 const SERVERS = ['server0', 'server1', 'server2'];
-
-
-
 const cfgOf = (precision: 'low' | 'high') => (precision === 'low' ? FIXED_LOW : FIXED_HIGH);
-const signed = (v: bigint, l: number) => BigInt.asIntN(l, v);
-const ringOf = (l: 64 | 128, vs: bigint[]) => RingTensor.fromBigInts(l, [vs.length], vs.map((v) => BigInt.asUintN(l, v)));
-const readInts = async (p: ABY3, x: ReplicatedTensor) => (await p.revealRing(x, alice))!.toSignedBigInts();
-
-/** The edge values of an l-bit ring with f fractional bits: 0, one ulp either side, the fixed-point limits, the ring's extremes. */
-function edges(l: number, f: number): bigint[] {
-  const half = 1n << BigInt(l - 1);
-  const lim = (1n << BigInt(l - 1)) - 1n; // largest encoding of a value in range: (2^(l-1-f) - 2^-f) * 2^f
-  return [0n, 1n, -1n, 2n, -2n, 1n << BigInt(f), -(1n << BigInt(f)), lim, -lim, half - 1n, -half, half - 2n, -half + 1n];
-}
-
-const bigintsArb = (l: number) => fc.array(fc.bigInt({ min: -(1n << BigInt(l - 1)), max: (1n << BigInt(l - 1)) - 1n }), { minLength: 1, maxLength: 70 });
 
 for (const precision of ['low', 'high'] as const) {
-  const cfg = cfgOf(precision);
-  const l = cfg.bits;
-  const E = l / 8;
-  describe(`ABY3 nonlinear ops, exact on the encoding (precision ${precision})`, () => {
-    it('isNegative, reluDerivative, relu on random and edge ring values equal the plaintext reference exactly', async () => {
-      const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
-      await fc.assert(fc.asyncProperty(bigintsArb(l), async (rand) => {
-        const vs = [...edges(l, cfg.frac), ...rand];
-        const x = await p.encryptInts(alice, ringOf(l, vs));
-        const [neg, step, relu] = await Promise.all([p.isNegative(x), p.reluDerivative(x), p.relu(x)]);
-        assert.equal(neg.encoding, 'int');
-        assert.equal(relu.encoding, 'int');
-        assert.deepEqual(await readInts(p, neg), vs.map((v) => (v < 0n ? 1n : 0n)));
-        assert.deepEqual(await readInts(p, step), vs.map((v) => (v >= 0n ? 1n : 0n)));
-        assert.deepEqual(await readInts(p, relu), vs.map((v) => (v > 0n ? v : 0n)));
-      }), { numRuns: 12 });
-    });
-
-    it('fixed point: relu of encrypted floats is exactly max(x, 0) of the encoding, with -0, +-ulp and the range limits', async () => {
-      const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
-      const ulp = 2 ** -cfg.frac;
-      const lim = cfg.bound - 2 ** (cfg.boundLog2 - 52); // the largest double below the bound
-      await fc.assert(fc.asyncProperty(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 50 }), async (rand) => {
-        const vs = [0, -0, ulp, -ulp, ulp / 4, -ulp / 4, lim, -lim, ...rand];
-        const x = await p.encrypt(alice, vs);
-        const got = (await p.reveal(await p.relu(x), alice)).read();
-        const enc = vs.map((v) => Math.round(v * 2 ** cfg.frac) / 2 ** cfg.frac); // the encoding (exact in doubles here)
-        assert.deepEqual(Array.from(got), enc.map((v) => (v > 0 ? v : 0)));
-        const neg = (await p.reveal(await p.isNegative(x), alice)).read();
-        assert.deepEqual(Array.from(neg), enc.map((v) => (v < 0 ? 1 : 0)), 'sign of the encoding: -ulp/4 encodes to 0, not negative');
-        assert.ok(x.encoding === 'fixed');
-      }), { numRuns: 8 });
-      assert.throws(() => p.encrypt(alice, [cfg.bound]), EncodingRangeError, 'the range limit itself does not encode');
-    });
-
-    it('greater and less: exact while |x - y| < 2^(l-1) on the encoding; select with a boolean bit and with a 0/1 integer', async () => {
-      const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
-      const q = 1n << BigInt(l - 2);
-      const arb = fc.array(fc.tuple(fc.bigInt({ min: -q + 1n, max: q - 1n }), fc.bigInt({ min: -q + 1n, max: q - 1n })), { minLength: 1, maxLength: 60 });
-      await fc.assert(fc.asyncProperty(arb, async (pairs) => {
-        const xs = [0n, 1n, -1n, 5n, ...pairs.map((t) => t[0])];
-        const ys = [0n, 0n, 0n, 5n, ...pairs.map((t) => t[1])];
-        const x = await p.encryptInts(alice, ringOf(l, xs));
-        const y = await p.encryptInts(alice, ringOf(l, ys));
-        assert.deepEqual(await readInts(p, await p.greater(x, y)), xs.map((v, i) => (v > ys[i]! ? 1n : 0n)));
-        assert.deepEqual(await readInts(p, await p.less(x, y)), xs.map((v, i) => (v < ys[i]! ? 1n : 0n)));
-        const want = xs.map((v, i) => (v < 0n ? v : ys[i]!));
-        assert.deepEqual(await readInts(p, await p.select(await p.boolean.signBit(x), x, y)), want, 'select by a boolean bit');
-        assert.deepEqual(await readInts(p, await p.select(await p.isNegative(x), x, y)), want, 'select by a 0/1 integer');
-      }), { numRuns: 10 });
-      // at the limits the difference wraps: the documented behaviour, not the true comparison
-      const top = (1n << BigInt(l - 1)) - 1n;
-      const x = await p.encryptInts(alice, ringOf(l, [top, -top]));
-      const y = await p.encryptInts(alice, ringOf(l, [-top, top]));
-      assert.deepEqual(await readInts(p, await p.greater(x, y)), [0n, 1n], 'x - y wraps past 2^(l-1): the sign of the ring difference');
-    });
-
-    it('boolean words: xor, not, andPublic, shifts and and equal the plaintext bit ops; reveal to a server and to an outside player', async () => {
+  const l = cfgOf(precision).bits;
+  describe(`ABY3 boolean sharing (precision ${precision})`, () => {
+    it('boolean words: xor, not, andPublic and shifts equal the plaintext bit ops; reveal to a server and to an outside player (and: test/conformance/nonlinear.test.ts)', async () => {
       const p = new ABY3(s0, s1, s2, { precision, transport: new MemoryTransport(), players: [alice] });
       await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.bigInt({ min: 0n, max: (1n << BigInt(l)) - 1n }), fc.bigInt({ min: 0n, max: (1n << BigInt(l)) - 1n })), { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: l - 1 }), fc.bigInt({ min: 0n, max: (1n << BigInt(l)) - 1n }), async (pairs, k, mask) => {
         const X = pairs.map((t) => t[0]);
@@ -106,7 +37,6 @@ for (const precision of ['low', 'high'] as const) {
         const open = async (t: BinaryReplicatedTensor, to: Player = alice) => (await p.boolean.reveal(t, to))!.toBigInts();
         assert.deepEqual(await open(x), X);
         assert.deepEqual(await open(y, s2), Y, 'reveal to a server');
-        assert.deepEqual(await open(await p.boolean.and(x, y)), X.map((v, i) => v & Y[i]!));
         assert.deepEqual(await open(p.boolean.xor(x, y)), X.map((v, i) => v ^ Y[i]!));
         assert.deepEqual(await open(p.boolean.not(x)), X.map((v) => ~v & M));
         assert.deepEqual(await open(p.boolean.andPublic(x, mask)), X.map((v) => v & mask));
@@ -115,43 +45,9 @@ for (const precision of ['low', 'high'] as const) {
       }), { numRuns: 10 });
     });
 
-    it(`rounds and bytes: AND 1 round, l bits per element per server; signBit ${msbRounds(l)} rounds; isNegative/relu ${msbRounds(l) + 2} lock-step rounds; select 2`, async () => {
-      const t = new RoundTransport();
-      const p = new ABY3(s0, s1, s2, { precision, transport: t, players: [alice] });
-      // the formulas, derived by hand (docs/encrypted-ml.md): P ANDed planes, (l - 1) generate + 3(l - 1) - 2 - ceil(log2(l - 1)) tree... in all:
-      const planes = l === 64 ? 181 : 372;
-      const rounds = l === 64 ? 8 : 9;
-      // the critical path (longest chain of messages each sent after receiving the previous; docs/encrypted-ml.md):
-      // signBit's equals its lock-step rounds; the bit injection after it waits on the servers that finish last
-      const path = l === 64 ? { neg: 9, relu: 10 } : { neg: 11, relu: 11 };
-      assert.equal(msbAndPlanes(l), planes);
-      assert.equal(msbRounds(l), rounds);
-      for (const n of [1, 45, 320]) {
-        const W = planeWords(n) * 4; // bytes per bit plane
-        const x = await p.encrypt(alice, Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 50));
-        const y = await p.encrypt(alice, Float64Array.from({ length: n }, (_, i) => Math.cos(i) * 50));
-        const bx = await p.boolean.input(s2, new RingTensor(l, [n]));
-        const by = await p.boolean.input(s0, new RingTensor(l, [n]));
-        const sb = await p.boolean.signBit(x);
-        const check = async (label: string, f: () => Promise<unknown>, r: number, bytes: [number, number, number], lockstep = r) => {
-          t.reset();
-          await f();
-          // lock-step rounds: the op's distinct message stages (input, generate, one per tree level, OT, re-replication)
-          const stages = new Set(t.log.map((m) => m.key.split('/').slice(2, -1).join('/') + (m.key.includes('/inj/') ? (m.key.endsWith('/e0') || m.key.endsWith('/e2') ? '#2' : '#1') : '')));
-          assert.equal(stages.size, lockstep, `${label} (n = ${n}): lock-step rounds`);
-          assert.equal(t.rounds(), r, `${label} (n = ${n}): critical path`);
-          assert.deepEqual(SERVERS.map((s) => t.sentBy(s)), bytes, `${label} (n = ${n}): bytes sent by server0..2`);
-          assert.ok(t.log.every((m) => SERVERS.includes(m.to) && SERVERS.includes(m.from)), `${label}: only the servers talk`);
-        };
-        await check('and', () => p.boolean.and(bx, by), 1, [n * E, n * E, n * E]);
-        const sign: [number, number, number] = [(l + planes) * W, planes * W, planes * W];
-        await check('signBit', () => p.boolean.signBit(x), rounds, sign);
-        await check('isNegative', () => p.isNegative(x), path.neg, [sign[0] + 2 * n * E, sign[1] + n * E, sign[2] + n * E], rounds + 2);
-        await check('reluDerivative', () => p.reluDerivative(x), path.neg, [sign[0] + 2 * n * E, sign[1] + n * E, sign[2] + n * E], rounds + 2);
-        await check('greater', () => p.greater(x, y), path.neg, [sign[0] + 2 * n * E, sign[1] + n * E, sign[2] + n * E], rounds + 2);
-        await check('relu', () => p.relu(x), path.relu, [sign[0] + 3 * n * E, sign[1] + 2 * n * E, sign[2] + 3 * n * E], rounds + 2);
-        await check('select (boolean bit)', () => p.select(sb, x, y), 2, [3 * n * E, 2 * n * E, 3 * n * E]);
-      }
+    it('the sign circuit\'s size: msbAndPlanes and msbRounds are the op table\'s (181 / 372 ANDed planes, 8 / 9 rounds)', () => {
+      assert.equal(msbAndPlanes(l), l === 64 ? 181 : 372);
+      assert.equal(msbRounds(l), l === 64 ? 8 : 9);
     });
   });
 }

@@ -168,7 +168,7 @@ describe('nonlinear ops: protocols without them, JSON', () => {
       const pond = new Pond(s0, s1, s2, { transport: rec, id: `pond-${name}` });
       const x = await pond.encrypt(client, new Float64Array(16), { shape: name === 'conv2d' ? [1, 4, 4, 1] : [4, 4] });
       rec.take();
-      // (Pond has every op of the IR since pond-nonlinear: test/encrypted/pond-conv.test.ts runs them; here it only types)
+      // (Pond has every op of the IR since pond-nonlinear: test/encrypted/pond-nonlinear.test.ts and the conformance suite run them; here it only types)
       assert.doesNotThrow(() => comp.concrete(pond, [TensorSpec.encrypted({ shape: [...x.shape] })]));
       assert.equal(rec.take().length, 0, 'no message');
       const plain = new Plaintext({ transport: rec });

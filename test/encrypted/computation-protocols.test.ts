@@ -168,6 +168,19 @@ for (const precision of ['low', 'high'] as const) {
       assert.throws(() => computationFromJSON(json), /needs option 'protocol'/);
       assert.throws(() => computationFromJSON(edit((j) => (j.format = 'x' as never))), SerializationError);
     });
+
+    it("ABY3's option truncation: 'deterministic' is carried in the JSON; a protocol with the other truncation is refused", () => {
+      const det = new ABY3(s0, s1, s2, { precision, players: [carol], truncation: 'deterministic' });
+      const json = JSON.parse(JSON.stringify(model.concrete(det, signature))) as ComputationJSON;
+      assert.equal(json.concrete?.protocol.truncation, 'deterministic');
+      assert.ok(computationFromJSON(json, { protocol: new ABY3(s0, s1, s2, { precision, players: [carol], truncation: 'deterministic' }) }) instanceof ConcreteComputation);
+      const mismatch = (e: Error) => e instanceof ProtocolMismatchError && /deterministic truncation/.test(e.message) && /option truncation 'probabilistic'/.test(e.message);
+      assert.throws(() => computationFromJSON(json, { protocol: new ABY3(s0, s1, s2, { precision, players: [carol] }) }), mismatch);
+      const prob = JSON.parse(JSON.stringify(model.concrete(new ABY3(s0, s1, s2, { precision, players: [carol] }), signature))) as ComputationJSON;
+      assert.equal(prob.concrete?.protocol.truncation, undefined);
+      assert.throws(() => computationFromJSON(prob, { protocol: det }), ProtocolMismatchError);
+      assert.throws(() => computationFromJSON({ ...json, concrete: { ...json.concrete!, protocol: { ...json.concrete!.protocol, truncation: 'exact' } } }, { protocol: det }), (e: Error) => e instanceof SerializationError && /truncation/.test(e.message));
+    });
   });
 }
 

@@ -1,109 +1,44 @@
 /**
- * Pond's comparisons (pond-binary.ts, pond-nonlinear.ts, pond-boolean.ts):
- * exact on the ring encoding against the plaintext reference (random and
- * edge inputs, both precisions); rounds and bytes per party against
- * docs/encrypted-ml.md's formulas; what each party receives (the dealer
- * nothing; each server only openings masked by dealt randomness: uniform,
- * the same for two inputs, and exactly value XOR the mask drawn from the
- * dealer's key with the receiver lacks); SPMD runs; argument checks.
+ * Pond's comparisons (pond-binary.ts, pond-nonlinear.ts, pond-boolean.ts)
+ * and its conv, pool and smooth ops (the shared conv.ts, pool.ts, approx.ts
+ * over Pond's matmul, truncation and comparisons), what is Pond's own: the
+ * boolean words API; the dealt items against the sign circuit's formulas;
+ * what each party receives (the dealer nothing; each server only openings
+ * masked by dealt randomness: uniform, the same for two inputs, and exactly
+ * value XOR the mask drawn from the dealer's key with the receiver lacks);
+ * SPMD runs; the IR's ops under Pond; argument checks naming Pond. The ops'
+ * values and their rounds and bytes per party (both protocols, both
+ * precisions) are in the conformance suite, test/conformance/nonlinear.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Prg } from '../../src/crypto/prg.js';
-import { BinaryAdditiveTensor, EncodingRangeError, Player, Pond, PrecisionMismatchError, SensitivityError, ShapeMismatchError, TrustedDealer, type AdditiveTensor } from '../../src/encrypted/index.js';
+import { BinaryAdditiveTensor, computation, ops, Player, Pond, PrecisionMismatchError, PrivateTensor, SensitivityError, ShapeMismatchError, TensorSpec, TrustedDealer, type Symbolic } from '../../src/encrypted/index.js';
 import { FIXED_HIGH, FIXED_LOW } from '../../src/encrypted/fixed.js';
 import { planeWords, toPlanes, u32 } from '../../src/encrypted/protocols/aby3-binary.js';
+import { geometry } from '../../src/encrypted/protocols/im2col.js';
 import { draw } from '../../src/encrypted/protocols/pond-binary.js';
 import { msbPlan } from '../../src/encrypted/protocols/pond-nonlinear.js';
 import * as ring from '../../src/ring/index.js';
 import { RingTensor } from '../../src/ring/index.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
+import { pondSign } from '../conformance/nl-costs.js';
+import { backFilterRef, backInputRef, convRef, data, poolRef, reduceRef, tied } from './conv-ref.js';
 import { RoundTransport } from './rounds.js';
 import { assertSameFrequencies, assertUniformBits } from './uniform.js';
 
-const [s0, s1, dealer, alice, bob] = ['server0', 'server1', 'dealer', 'alice', 'bob'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
-const PARTIES = ['server0', 'server1', 'dealer'];
+const [s0, s1, dealer, alice, bob, carol] = ['server0', 'server1', 'dealer', 'alice', 'bob', 'carol'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player, Player];
+const geo = (shape: number[], KH: number, KW: number, s: unknown, pad: unknown) => geometry('t', shape, KH, KW, s, pad);
 
 const cfgOf = (precision: 'low' | 'high') => (precision === 'low' ? FIXED_LOW : FIXED_HIGH);
-const ringOf = (l: 64 | 128, vs: bigint[]) => RingTensor.fromBigInts(l, [vs.length], vs.map((v) => BigInt.asUintN(l, v)));
-const readInts = async (p: Pond, x: AdditiveTensor) => (await p.revealRing(x, alice))!.toSignedBigInts();
-
-/** 0, one ulp either side, the fixed-point limits, the ring's extremes. */
-function edges(l: number, f: number): bigint[] {
-  const half = 1n << BigInt(l - 1);
-  const lim = half - 1n;
-  return [0n, 1n, -1n, 2n, -2n, 1n << BigInt(f), -(1n << BigInt(f)), lim, -lim, -half, half - 2n, -half + 1n];
-}
-const bigintsArb = (l: number) => fc.array(fc.bigInt({ min: -(1n << BigInt(l - 1)), max: (1n << BigInt(l - 1)) - 1n }), { minLength: 1, maxLength: 70 });
-
-/**
- * The formulas of docs/encrypted-ml.md (derived by hand): m = l − 1 generate
- * bits, L = ceil(log2 m) tree levels. Each server opens m planes (generate)
- * and 3(m − 1) − L in the tree (per combination P_hi once, G_lo, and P_lo but
- * for the lowest group); the dealer sends m + 2(m − 1) − L planes of AND
- * shares. Online rounds 1 + L for the sign, + 1 for B2A or the injection.
- */
-function signCost(l: 64 | 128) {
-  const m = l - 1;
-  const L = Math.ceil(Math.log2(m));
-  return { server: 4 * m - 3 - L, dealer: 3 * m - 2 - L, rounds: 1 + L };
-}
 
 for (const precision of ['low', 'high'] as const) {
-  const cfg = cfgOf(precision);
-  const l = cfg.bits;
-  const E = l / 8;
-  describe(`Pond comparisons, exact on the encoding (precision ${precision})`, () => {
+  const l = cfgOf(precision).bits;
+  describe(`Pond boolean sharing (precision ${precision})`, () => {
     const p = new Pond(s0, s1, dealer, { precision, transport: new MemoryTransport(), players: [alice] });
 
-    it('isNegative, reluDerivative, relu on random and edge ring values equal the plaintext reference exactly', async () => {
-      await fc.assert(fc.asyncProperty(bigintsArb(l), async (rand) => {
-        const vs = [...edges(l, cfg.frac), ...rand];
-        const x = await p.encryptInts(alice, ringOf(l, vs));
-        const [neg, step, relu] = await Promise.all([p.isNegative(x), p.reluDerivative(x), p.relu(x)]);
-        assert.equal(neg.encoding, 'int');
-        assert.equal(relu.encoding, 'int');
-        assert.deepEqual(await readInts(p, neg), vs.map((v) => (v < 0n ? 1n : 0n)));
-        assert.deepEqual(await readInts(p, step), vs.map((v) => (v >= 0n ? 1n : 0n)));
-        assert.deepEqual(await readInts(p, relu), vs.map((v) => (v > 0n ? v : 0n)));
-      }), { numRuns: 8 });
-    });
-
-    it('fixed point: relu and isNegative of encrypted floats, with -0, +-ulp, sub-ulp values and the range limits', async () => {
-      const ulp = 2 ** -cfg.frac;
-      const lim = cfg.bound - 2 ** (cfg.boundLog2 - 52);
-      await fc.assert(fc.asyncProperty(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 50 }), async (rand) => {
-        const vs = [0, -0, ulp, -ulp, ulp / 4, -ulp / 4, lim, -lim, ...rand];
-        const x = await p.encrypt(alice, vs);
-        const enc = vs.map((v) => Math.round(v * 2 ** cfg.frac) / 2 ** cfg.frac);
-        assert.deepEqual(Array.from((await p.reveal(await p.relu(x), alice)).read()), enc.map((v) => (v > 0 ? v : 0)));
-        assert.deepEqual(Array.from((await p.reveal(await p.isNegative(x), alice)).read()), enc.map((v) => (v < 0 ? 1 : 0)), '-ulp/4 encodes to 0: not negative');
-      }), { numRuns: 6 });
-      assert.throws(() => p.encrypt(alice, [cfg.bound]), EncodingRangeError);
-    });
-
-    it('greater and less exact while |x - y| < 2^(l-1); select by a boolean bit and by a 0/1 integer', async () => {
-      const q = 1n << BigInt(l - 2);
-      const arb = fc.array(fc.tuple(fc.bigInt({ min: -q + 1n, max: q - 1n }), fc.bigInt({ min: -q + 1n, max: q - 1n })), { minLength: 1, maxLength: 60 });
-      await fc.assert(fc.asyncProperty(arb, async (pairs) => {
-        const xs = [0n, 1n, -1n, 5n, ...pairs.map((t) => t[0])];
-        const ys = [0n, 0n, 0n, 5n, ...pairs.map((t) => t[1])];
-        const x = await p.encryptInts(alice, ringOf(l, xs));
-        const y = await p.encryptInts(alice, ringOf(l, ys));
-        assert.deepEqual(await readInts(p, await p.greater(x, y)), xs.map((v, i) => (v > ys[i]! ? 1n : 0n)));
-        assert.deepEqual(await readInts(p, await p.less(x, y)), xs.map((v, i) => (v < ys[i]! ? 1n : 0n)));
-        const want = xs.map((v, i) => (v < 0n ? v : ys[i]!));
-        assert.deepEqual(await readInts(p, await p.select(await p.boolean.signBit(x), x, y)), want, 'select by a boolean bit');
-        assert.deepEqual(await readInts(p, await p.select(await p.isNegative(x), x, y)), want, 'select by a 0/1 integer');
-      }), { numRuns: 8 });
-      const top = (1n << BigInt(l - 1)) - 1n;
-      const x = await p.encryptInts(alice, ringOf(l, [top, -top]));
-      const y = await p.encryptInts(alice, ringOf(l, [-top, top]));
-      assert.deepEqual(await readInts(p, await p.greater(x, y)), [0n, 1n], 'x - y wraps past 2^(l-1): the sign of the ring difference');
-    });
-
-    it('boolean words: input, xor, not, and; reveal to a server and to an outside player', async () => {
+    it('boolean words: input, xor, not, and of a sharing with two random shares; reveal to a server and to an outside player (and: test/conformance/nonlinear.test.ts)', async () => {
       const M = (1n << BigInt(l)) - 1n;
       await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.bigInt({ min: 0n, max: M }), fc.bigInt({ min: 0n, max: M })), { minLength: 1, maxLength: 40 }), async (pairs) => {
         const X = pairs.map((t) => t[0]);
@@ -113,54 +48,17 @@ for (const precision of ['low', 'high'] as const) {
         const open = async (t: BinaryAdditiveTensor, to: Player = alice) => (await p.boolean.reveal(t, to))!.toBigInts();
         assert.deepEqual(await open(x), X);
         assert.deepEqual(await open(y, s0), Y, 'reveal to a server');
-        assert.deepEqual(await open(await p.boolean.and(x, y)), X.map((v, i) => v & Y[i]!));
         assert.deepEqual(await open(await p.boolean.and(p.boolean.xor(x, y), x)), X.map((v, i) => (v ^ Y[i]!) & v), 'and of a sharing with two random shares');
         assert.deepEqual(await open(p.boolean.not(x)), X.map((v) => ~v & M));
       }), { numRuns: 6 });
     });
-  });
 
-  describe(`Pond comparisons: rounds and bytes per party (precision ${precision})`, () => {
-    it(`sign ${signCost(l).rounds} online rounds; isNegative/relu ${signCost(l).rounds + 1}, + the dealer's one message; select 1`, async () => {
-      const t = new RoundTransport(new MemoryTransport(), { offline: ['dealer'] });
-      const p = new Pond(s0, s1, dealer, { precision, transport: t, players: [alice] });
-      const c = signCost(l);
+    it('the sign circuit\'s size: the dealt items agree with the op table\'s formulas (planes per server and from the producer, rounds)', () => {
+      const c = pondSign(l);
       assert.deepEqual([c.server, c.dealer], l === 64 ? [243, 181] : [498, 372], 'the formulas, evaluated');
-      // the dealt items agree with the formulas: the dealer's planes and the tree's shape
       const items = msbPlan(l, 32);
       assert.equal(items.length, c.rounds);
       assert.equal(items.reduce((a, it) => a + (it.kind === 'known' ? it.words : it.kind === 'and' ? it.ys.reduce((s, y) => s + y.words, 0) : 0), 0), c.dealer);
-      for (const n of [1, 45, 320]) {
-        const P = planeWords(n) * 4; // bytes per bit plane
-        const x = await p.encrypt(alice, Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 50));
-        const y = await p.encrypt(alice, Float64Array.from({ length: n }, (_, i) => Math.cos(i) * 50));
-        await p.mul(x, y); // the dealer's keys are set up
-        const bx = await p.boolean.input(s1, new RingTensor(l, [n]));
-        const by = await p.boolean.input(s0, new RingTensor(l, [n]));
-        const sb = await p.boolean.signBit(x);
-        const b01 = await p.isNegative(x);
-        const check = async (label: string, f: () => Promise<unknown>, online: number, bytes: [number, number, number]) => {
-          t.reset();
-          await f();
-          assert.equal(t.onlineRounds(), online, `${label} (n = ${n}): online rounds`);
-          assert.equal(t.rounds(), online + 1, `${label} (n = ${n}): critical path (the dealer's message first)`);
-          assert.deepEqual(PARTIES.map((s) => t.sentBy(s)), bytes, `${label} (n = ${n}): bytes sent by server0, server1, dealer`);
-          assert.ok(t.log.every((m) => PARTIES.includes(m.from) && PARTIES.includes(m.to)), `${label}: only the parties talk`);
-          assert.ok(t.log.every((m) => m.to !== 'dealer'), `${label}: the dealer receives nothing`);
-          assert.deepEqual(t.log.filter((m) => m.from === 'dealer').map((m) => m.to), ['server1'], `${label}: one dealer message, to server1`);
-        };
-        const sign = c.server * P;
-        const B2A = P;
-        await check('signBit', () => p.boolean.signBit(x), c.rounds, [sign, sign, c.dealer * P]);
-        await check('isNegative', () => p.isNegative(x), c.rounds + 1, [sign + B2A, sign + B2A, c.dealer * P + n * E]);
-        await check('reluDerivative', () => p.reluDerivative(x), c.rounds + 1, [sign + B2A, sign + B2A, c.dealer * P + n * E]);
-        await check('greater', () => p.greater(x, y), c.rounds + 1, [sign + B2A, sign + B2A, c.dealer * P + n * E]);
-        await check('less', () => p.less(x, y), c.rounds + 1, [sign + B2A, sign + B2A, c.dealer * P + n * E]);
-        await check('relu', () => p.relu(x), c.rounds + 1, [sign + B2A + n * E, sign + B2A + n * E, c.dealer * P + 2 * n * E]);
-        await check('select (boolean bit)', () => p.select(sb, x, y), 1, [P + n * E, P + n * E, 2 * n * E]);
-        await check('select (0/1 integer)', () => p.select(b01, x, y), 1, [2 * n * E, 2 * n * E, n * E]);
-        await check('boolean.and', () => p.boolean.and(bx, by), 1, [2 * n * E, 2 * n * E, n * E]);
-      }
     });
   });
 }
@@ -304,5 +202,119 @@ describe('Pond comparisons: argument checks name the argument, before anything i
     const bs = await p.boolean.signBit(y);
     assert.throws(() => p.boolean.reveal(bs, bob), SensitivityError);
     assert.ok(u32(bs.parts[0]!).length > 0);
+  });
+});
+
+const maxErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+
+describe('Pond conv and pool ops, SPMD and in the computation IR', () => {
+  it('conv2d, both gradients, avgPool, max, argmax, maxPool2x2 with mask and backward: the reference values whatever the grouping', async () => {
+    const shape = [2, 5, 4, 2];
+    const g = geo(shape, 3, 2, 1, 'same');
+    const xs = tied(9, 80, 3);
+    const ws = data(10, 3 * 2 * 2 * 3);
+    const dys = data(11, 2 * g.OH * g.OW * 3);
+    const dps = data(12, 2 * 2 * 2 * 2);
+    const ulp = 2 ** -16;
+    for (const groups of [[['server0'], ['server1'], ['dealer'], ['alice']], [['server0', 'dealer', 'alice'], ['server1']]]) {
+      const hub = new MemoryHub();
+      const label = groups.map((x) => x.join('+')).join(' | ');
+      const results = await Promise.all(groups.map(async (local) => {
+        const p = new Pond(s0, s1, dealer, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'spmd-pond-conv', timeoutMs: 10000 });
+        const here = local.includes('alice');
+        const x = await p.encrypt(alice, here ? xs : undefined, { shape });
+        const w = await p.encrypt(alice, here ? ws : undefined, { shape: [3, 2, 2, 3] });
+        const dy = await p.encrypt(alice, here ? dys : undefined, { shape: [2, g.OH, g.OW, 3] });
+        const dp = await p.encrypt(alice, here ? dps : undefined, { shape: [2, 2, 2, 2] });
+        const o = { padding: 'same' as const };
+        const pooled = await p.maxPool2x2WithMask(x);
+        const outs = [
+          await p.conv2d(x, w, o), await p.conv2dBackpropInput(shape, dy, w, o), await p.conv2dBackpropFilter(x, dy, [3, 2, 2, 3], o),
+          await p.avgPool(x, { size: 2 }), await p.max(x, 2), await p.argmax(x, 1), pooled.y, pooled.mask, await p.maxPool2x2Backward(pooled.mask, dp),
+        ];
+        const vals = [];
+        for (const t of outs) vals.push(await p.reveal(t, alice));
+        return here ? vals.map((v) => Array.from(v.read())) : undefined;
+      }));
+      assert.equal(hub.pending(), 0, `${label}: no message left unclaimed`);
+      const got = results.find((r) => r !== undefined)!;
+      const close = (a: number[], b: ArrayLike<number>, bound: number, what: string) => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= bound, `${label}: ${what} [${i}] ${v} vs ${b[i]}`));
+      close(got[0]!, convRef(xs, ws, g, 3), ulp, 'conv2d');
+      close(got[1]!, backInputRef(dys, ws, g, 3), ulp, 'backprop input');
+      close(got[2]!, backFilterRef(xs, dys, g, 3), ulp, 'backprop filter');
+      const gp = geo(shape, 2, 2, 2, 'valid');
+      close(got[3]!, convRef(xs, Float64Array.from({ length: 16 }, (_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 0.25 : 0)), gp, 2), 2 * ulp, 'avgPool');
+      assert.deepEqual(got[4], reduceRef(xs, shape, 2).max, `${label}: max`);
+      assert.deepEqual(got[5], reduceRef(xs, shape, 1).arg, `${label}: argmax`);
+      const pr = poolRef(xs, shape, dps);
+      assert.deepEqual([got[6], got[7], got[8]], [pr.y, pr.mask, pr.dx], `${label}: maxPool2x2, mask, backward`);
+    }
+  });
+
+  it('a computation with conv2d, relu, maxPool2x2, avgPool, greater and argmax, concrete under Pond: the plaintext result', async () => {
+    const [B, H, W, C, F] = [2, 6, 6, 1, 2];
+    const xs = data(21, B * H * W * C);
+    const ws = data(22, 3 * 3 * C * F);
+    const comp = computation(function net(x, w) {
+      const h = ops.relu(ops.conv2d(ops.encrypt(x, { sensitivity: null }), ops.encrypt(w, { sensitivity: null }), { padding: 'same' }));
+      const pooled = ops.maxPool2x2(h);
+      const avg = ops.avgPool(h, { size: 2 });
+      return [ops.reveal(pooled, carol), ops.reveal(ops.argmax(pooled, 3), carol), ops.reveal(ops.greater(pooled, avg), carol)];
+    } as (...a: Symbolic[]) => Symbolic[]);
+    const pond = new Pond(s0, s1, dealer, { transport: new MemoryTransport(), players: [alice, carol] });
+    const c = comp.concrete(pond, [TensorSpec.private(alice, { shape: [B, H, W, C] }), TensorSpec.private(alice, { shape: [3, 3, C, F] })]);
+    const out = (await c.run(new PrivateTensor(alice, [B, H, W, C], xs), new PrivateTensor(alice, [3, 3, C, F], ws))) as PrivateTensor[];
+    const g = geo([B, H, W, C], 3, 3, 1, 'same');
+    const h = convRef(xs, ws, g, F).map((v) => Math.max(v, 0));
+    const want = poolRef(h, [B, H, W, F]).y;
+    assert.ok(maxErr(out[0]!.read(), want) <= 2 ** -16, 'maxPool2x2(relu(conv2d))');
+    // argmax and greater compare the encrypted values (within an ulp of the references): check against the revealed pooled values
+    const got = Array.from(out[0]!.read());
+    assert.deepEqual(Array.from(out[1]!.read()), reduceRef(Float64Array.from(got), [B, 3, 3, F], 3).arg, 'argmax of the pooled values over the channels');
+    // maxPool ≥ avgPool of the same window: greater is 1 unless the window is constant (up to an ulp or two)
+    const avg = convRef(h, Float64Array.from({ length: 4 * F * F }, (_, i) => (i % F === Math.floor(i / F) % F ? 0.25 : 0)), geo([B, H, W, F], 2, 2, 2, 'valid'), F);
+    Array.from(out[2]!.read()).forEach((v, i) => assert.equal(v, want[i]! - avg[i]! > 3 * 2 ** -16 ? 1 : want[i]! - avg[i]! < -(2 ** -16) ? 0 : v, `greater [${i}]`));
+  });
+});
+
+describe('Pond smooth ops in the computation IR', () => {
+  it('softmax(x) and sigmoid(x) concrete under Pond: within the op table\'s bounds', async () => {
+    const xs = Float64Array.from({ length: 3 * 10 }, (_, i) => Math.round(Math.sin(i * 1.3) * 5 * 256) / 256);
+    const comp = computation(function smooth(x) {
+      const e = ops.encrypt(x, { sensitivity: null });
+      return [ops.reveal(ops.softmax(e), carol), ops.reveal(ops.sigmoid(e), carol)];
+    } as (...a: Symbolic[]) => Symbolic[]);
+    const pond = new Pond(s0, s1, dealer, { transport: new MemoryTransport(), players: [alice, carol] });
+    const c = comp.concrete(pond, [TensorSpec.private(alice, { shape: [3, 10] })]);
+    const [sm, sg] = (await c.run(new PrivateTensor(alice, [3, 10], xs))) as PrivateTensor[];
+    const want = Array.from(xs, (_, i) => {
+      const row = Array.from(xs.subarray(Math.floor(i / 10) * 10, Math.floor(i / 10) * 10 + 10));
+      const mx = Math.max(...row);
+      return Math.exp(xs[i]! - mx) / row.reduce((a, v) => a + Math.exp(v - mx), 0);
+    });
+    assert.ok(maxErr(sm!.read(), want) <= 3e-3, 'softmax');
+    assert.ok(maxErr(sg!.read(), Array.from(xs, (v) => 1 / (1 + Math.exp(-v)))) <= 6e-4, 'sigmoid');
+  });
+});
+
+describe('Pond conv and pool: argument checks name Pond and the argument', () => {
+  it('shapes, channels, strides, padding, axis, the mask\'s encoding', async () => {
+    const p = new Pond(s0, s1, dealer, { transport: new MemoryTransport(), players: [alice] });
+    const x = await p.encrypt(alice, data(1, 2 * 5 * 5 * 2), { shape: [2, 5, 5, 2] });
+    const w3 = await p.encrypt(alice, data(2, 3 * 3 * 3 * 4), { shape: [3, 3, 3, 4] });
+    const flat = await p.encrypt(alice, data(3, 10), { shape: [10] });
+    await assert.rejects(p.conv2d(flat, w3), (e: Error) => e instanceof ShapeMismatchError && /^Pond\.conv2d: argument 'x'.*NHWC/.test(e.message));
+    await assert.rejects(p.conv2d(x, w3), (e: Error) => e instanceof ShapeMismatchError && /^Pond\.conv2d: argument 'w' has 3 input channels/.test(e.message));
+    await assert.rejects(p.conv2d(x, x, { strides: 0 }), (e: Error) => e instanceof RangeError && /^Pond\.conv2d: option 'strides'/.test(e.message));
+    await assert.rejects(p.avgPool(x, { size: 6 }), (e: Error) => e instanceof ShapeMismatchError && /^Pond\.avgPool: .*larger than the input/.test(e.message));
+    await assert.rejects(p.max(x, 4), (e: Error) => e instanceof RangeError && /^Pond\.max: argument 'axis'/.test(e.message));
+    const x4 = await p.encrypt(alice, data(2, 32), { shape: [1, 4, 4, 2] });
+    const dy = await p.encrypt(alice, data(3, 8), { shape: [1, 2, 2, 2] });
+    assert.throws(() => p.maxPool2x2Backward(x4, dy), (e: Error) => e instanceof TypeError && /^Pond\.maxPool2x2Backward: argument 'mask' must hold 0\/1 integers/.test(e.message));
   });
 });

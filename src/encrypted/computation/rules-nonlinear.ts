@@ -4,7 +4,7 @@
  * (a conv2d filter may also be public) and gives an encrypted result with the
  * operands' joined sensitivity; comparisons and argmax give 0/1 (index)
  * integers, dtype 'int' (the engine's encoding). A protocol without the
- * method (Pond, Plaintext) is refused when the computation is made concrete
+ * method (Plaintext) is refused when the computation is made concrete
  * (ProtocolMismatchError naming the op and the protocol), before any message.
  */
 import { describe, fmtShape, ProtocolMismatchError, ShapeMismatchError } from '../errors.js';
@@ -46,7 +46,7 @@ function method(ctx: InferCtx, name: string): AnyProtocol {
   const p = ctx.protocol;
   if (p === undefined) throw new NoProtocolError(`${ctx.where}: computes on encrypted values and needs a protocol: call it inside withProtocol(protocol, ...), after setProtocol(protocol), or make it concrete with comp.concrete(protocol, signature)`);
   if (typeof (p as unknown as Record<string, unknown>)[name] !== 'function') {
-    throw new ProtocolMismatchError(`${ctx.where}: op '${name}' is not implemented by protocol '${p.id}' (${p.constructor.name}); it is an ABY3 op`);
+    throw new ProtocolMismatchError(`${ctx.where}: op '${name}' is not implemented by protocol '${p.id}' (${p.constructor.name}); Pond and ABY3 implement it`);
   }
   return p;
 }

@@ -38,7 +38,8 @@ export interface ComputationJSON {
   nodes: { op: string; args: number[]; attrs: Record<string, unknown>; results?: number }[];
   outputs: number[];
   outputForm: OutputForm;
-  concrete?: { protocol: { kind: string; precision: string; holders: string[] }; inputTypes: TypeJSON[] };
+  /** `truncation` only for an ABY3 or Pond instance with option truncation: 'deterministic' (absent: probabilistic). */
+  concrete?: { protocol: { kind: string; precision: string; holders: string[]; truncation?: string }; inputTypes: TypeJSON[] };
 }
 
 const typeJSON = (t: TensorType): TypeJSON => ({
@@ -67,13 +68,16 @@ function toJSON(c: Computation, concrete: ConcreteComputation | undefined): Comp
   if (concrete !== undefined) {
     const p = concrete.protocol;
     out.concrete = {
-      protocol: p === undefined ? { kind: 'none', precision: 'none', holders: [] } : { kind: p.kind, precision: p.precision, holders: holdersOf(p).map((q) => q.name) },
+      protocol: p === undefined ? { kind: 'none', precision: 'none', holders: [] } : { kind: p.kind, precision: p.precision, holders: holdersOf(p).map((q) => q.name), ...(truncationOf(p) === 'deterministic' ? { truncation: 'deterministic' } : {}) },
       inputTypes: concrete.inputTypes.map(typeJSON),
     };
   }
   return out;
 }
 setSerializer(toJSON);
+
+/** A protocol's truncation (ABY3's and Pond's option; the others truncate probabilistically or, Plaintext, floor in the clear). */
+const truncationOf = (p: object): string => ('truncation' in p && typeof p.truncation === 'string' ? p.truncation : 'probabilistic');
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
@@ -139,6 +143,9 @@ export function computationFromJSON(json: unknown, options: { protocol?: AnyProt
     if (p.kind !== d.kind || p.precision !== d.precision || holders.join(',') !== d.holders.join(',')) {
       throw new ProtocolMismatchError(`${fn}: the computation was made concrete for ${d.kind} (precision '${d.precision}', holders ${d.holders.join(', ')}), got ${p.kind} (precision '${p.precision}', holders ${holders.join(', ')})`);
     }
+    if (d.truncation !== undefined && d.truncation !== 'deterministic') throw new SerializationError(`${fn}: 'concrete.protocol.truncation' must be 'deterministic' or absent, got ${JSON.stringify(d.truncation)}`);
+    const want = d.truncation ?? 'probabilistic';
+    if (truncationOf(p) !== want) throw new ProtocolMismatchError(`${fn}: the computation was made concrete for ${d.kind} with ${want} truncation, got a protocol with option truncation '${truncationOf(p)}'`);
   }
   if (!Array.isArray(o.concrete.inputTypes)) throw new SerializationError(`${fn}: 'concrete.inputTypes' must be an array`);
   const types = o.concrete.inputTypes.map((t, i): TensorType => {

@@ -17,6 +17,8 @@
  *   sharing is (a' - m, r, b' + m - r): server0 sends a' - m and server1 sends
  *   b' + m - r to server2. Again one element per product per server, two rounds.
  * - truncate: the same second half, with a = x0 and b = x1 + x2 (no first message).
+ * - option truncation: 'deterministic': every truncation is exact instead
+ *   (rounded to nearest, any value in the ring), by a carry circuit over a and b: aby3-trunc.ts.
  * - reveal: the target receives the components it lacks (one message if it is
  *   a server, three if not), from the servers holding them as first part.
  */
@@ -31,12 +33,25 @@ import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type ProtocolT
 import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
 import type { Aby3Context } from './aby3-boolean.js';
 import { mulProducts } from './aby3-mul.js';
+import { checkTruncation, exactTruncate, type Truncation } from './aby3-trunc.js';
 import type { LinearMap, MatmulMaps } from './im2col.js';
 
 const I3 = [0, 1, 2] as const;
 
 /** Whether an [m, k] · [k, n] product is worth the ring thread: its multiply-adds dwarf the copies to and from it (thin products are copy-bound). */
 const worthThread = (m: number, k: number, n: number): boolean => m * k * n >= 2 ** 20 && m * k * n >= 32 * (m * k + k * n + m * n);
+
+/** ABY3's options: the protocol options and how fixed-point products are truncated. */
+export interface ABY3Options extends ProtocolOptions {
+  /**
+   * 'probabilistic' (default): SecureML's local shift, within one unit but
+   * wrong by 2^(l-f) with probability about |X| 2^(1-l) per element;
+   * 'deterministic': exact, X/2^f rounded to nearest (ties up), for every
+   * value in the ring, by a carry circuit (aby3-trunc.ts; 4 + log2 l rounds
+   * instead of one). Every party of an instance must use the same.
+   */
+  truncation?: Truncation;
+}
 
 /**
  * ABY3's replicated sharing and its arithmetic (above); `ABY3` (aby3.ts)
@@ -45,10 +60,13 @@ const worthThread = (m: number, k: number, n: number): boolean => m * k * n >= 2
 export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   readonly kind = 'aby3';
   readonly servers: readonly [Player, Player, Player];
+  /** How fixed-point products are truncated (option 'truncation'). */
+  readonly truncation: Truncation;
 
-  constructor(server0: Player, server1: Player, server2: Player, options?: ProtocolOptions) {
-    const opts = checkOptions('ABY3', options);
+  constructor(server0: Player, server1: Player, server2: Player, options?: ABY3Options) {
+    const opts = checkOptions('ABY3', options) as ABY3Options;
     super('aby3', 'ABY3', opts);
+    this.truncation = checkTruncation('ABY3', opts.truncation);
     this.servers = checkRoster('ABY3', ['server0', 'server1', 'server2'], [server0, server1, server2]) as [Player, Player, Player];
     this.servers.forEach((p) => this.register(p));
   }
@@ -330,6 +348,15 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   async #finish(z: (RingTensor | undefined)[], shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
     if (!trunc) return this.#reshare(z, shape, key);
     const [p0, p1, p2] = this.servers;
+    if (this.truncation === 'deterministic') {
+      // a = z0 (server0), b = z1 + z2 at servers 1 and 2, which swap z1 and z2 in the circuit's first round
+      const [g2, g1] = [this.move(p2, p1, `${key}/z2`, z[2], shape), this.move(p1, p2, `${key}/z1`, z[1], shape)];
+      const b = Promise.all([g2, g1]).then(([z2, z1]): [RingTensor | undefined, RingTensor | undefined] => [
+        this.isLocal(p1) ? ring.add(this.must(z[1], p1, 'z1'), this.must(z2, p1, 'z2')) : undefined,
+        this.isLocal(p2) ? ring.add(this.must(z1, p2, 'z1'), this.must(z[2], p2, 'z2')) : undefined,
+      ]);
+      return exactTruncate(this.aby3Context().net, this.isLocal(p0) ? z[0] : undefined, b, shape, this.fixed.frac, key);
+    }
     const z2 = await this.move(p2, p1, `${key}/z2`, z[2], shape);
     // z1 is fresh and never sent: accumulate into it (z2 was received: not mutated)
     const b = this.isLocal(p1) ? ring.addInPlace(this.must(z[1], p1, 'z1'), this.must(z2, p1, 'z2')) : undefined;
@@ -410,7 +437,13 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   }
 
   protected truncParts(x: Parts, shape: readonly number[], key: string, shift?: number): Promise<Parts> {
-    const [p0, p1] = this.servers;
+    const [p0, p1, p2] = this.servers;
+    if (this.truncation === 'deterministic') {
+      // a = x0 + x1 (server0), b = x2 (servers 1 and 2)
+      const a = this.isLocal(p0) ? ring.add(this.must(x[0], p0, 'x0'), this.must(x[1], p0, 'x1')) : undefined;
+      const b: [RingTensor | undefined, RingTensor | undefined] = [this.isLocal(p1) ? this.must(x[3], p1, 'x2') : undefined, this.isLocal(p2) ? this.must(x[4], p2, 'x2') : undefined];
+      return exactTruncate(this.aby3Context().net, a, Promise.resolve(b), shape, shift ?? this.fixed.frac, key);
+    }
     const a = this.isLocal(p0) ? x[0] : undefined;
     const b = this.isLocal(p1) ? ring.add(this.must(x[2], p1, 'x1'), this.must(x[3], p1, 'x2')) : undefined;
     return this.#truncate2of2(a, b, shape, key, shift);

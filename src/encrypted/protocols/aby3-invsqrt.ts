@@ -27,7 +27,7 @@
  * negative); above K₁ = lo + hi + √(lo·hi) the first guess is negative and
  * the result is wrong: hi is the caller's promise, as reciprocal's range.
  */
-import { describe } from '../errors.js';
+import { describe, ProtocolMismatchError } from '../errors.js';
 import { ReplicatedTensor } from '../tensor.js';
 import type { ABY3 } from './aby3.js';
 
@@ -89,6 +89,11 @@ async function poly(p: ABY3, e: ReplicatedTensor, st: InvSqrtStep, c = 1): Promi
 /** c/√x for x (fixed point) in the public range [lo, hi] (see the file comment). */
 export async function invSqrt(p: ABY3, x: ReplicatedTensor, options: InvSqrtOptions): Promise<ReplicatedTensor> {
   const fn = 'invSqrt';
+  const kind = (p as { kind?: unknown } | null)?.kind;
+  if (kind !== 'aby3') {
+    const name = p === null || typeof p !== 'object' ? describe(p) : `'${String((p as { id?: unknown }).id)}' (${p.constructor.name})`;
+    throw new ProtocolMismatchError(`ABY3.${fn}: argument 'p' must be an ABY3 protocol, got ${name}; invSqrt is implemented for ABY3 only (Pond and Plaintext do not have it)`);
+  }
   if (!(x instanceof ReplicatedTensor) || x.protocol !== p) throw new TypeError(`ABY3.${fn}: argument 'x' must be a ReplicatedTensor of this protocol, got ${describe(x)}`);
   if (x.encoding !== 'fixed') throw new TypeError(`ABY3.${fn}: argument 'x' must be fixed point, got encoding '${x.encoding}'`);
   if (options === null || typeof options !== 'object') throw new TypeError(`ABY3.${fn}: argument 'options' must be an object with 'range'`);

@@ -13,17 +13,17 @@ import { ShapeMismatchError } from '../errors.js';
 import { checkScaledEncodable, decodeSumInto, encodeSubInto } from '../fixed.js';
 import { checkPlayer, type Player } from '../player.js';
 import { BinaryReplicatedTensor, ReplicatedTensor } from '../tensor.js';
-import type { AddNCollection, Parts, ProtocolOptions } from './base.js';
+import type { AddNCollection, Parts } from './base.js';
 import { ABY3Boolean } from './aby3-boolean.js';
 import { ConvOps, type NNHost } from './conv.js';
 import type { ConvOptions } from './im2col.js';
 import { PoolOps } from './pool.js';
 import type { PublicTensor } from '../tensor.js';
 import { ApproxOps, type ApproxOptions } from './approx.js';
-import { ABY3Core } from './aby3-core.js';
+import { ABY3Core, type ABY3Options } from './aby3-core.js';
 
 export class ABY3 extends ABY3Core {
-  constructor(server0: Player, server1: Player, server2: Player, options?: ProtocolOptions) {
+  constructor(server0: Player, server1: Player, server2: Player, options?: ABY3Options) {
     super(server0, server1, server2, options);
     this.boolean = new ABY3Boolean(this.aby3Context());
     const ctx = this.aby3Context();

@@ -4,7 +4,8 @@
  * `TripleSource` (a trusted dealer, the "crypto producer", by default), and
  * SecureML-style local truncation (each server shifts its own share; off by at
  * most one unit in the last place, except with probability about
- * |x| / 2^(l-1) per element, see docs/encrypted.md).
+ * |x| / 2^(l-1) per element, see docs/encrypted.md), or with option
+ * truncation: 'deterministic' an exact one on dealt material (pond-trunc.ts).
  *
  * Communication (elements of Z_2^l):
  * - encrypt: owner -> server0 a 16-byte seed, owner -> server1 x - PRG(seed).
@@ -31,19 +32,35 @@ import { checkOptions, checkRoster, intersectSensitivity, Protocol, type Parts, 
 import { ApproxOps, type ApproxOptions } from './approx.js';
 import { ConvOps, type MatmulMaps, type NNHost } from './conv.js';
 import type { ConvOptions } from './im2col.js';
-import type { PondNet } from './pond-binary.js';
+import type { PondNet, Ring2 } from './pond-binary.js';
 import { PondBoolean } from './pond-boolean.js';
 import { PoolOps } from './pool.js';
+import { checkTruncation, type Truncation } from './aby3-trunc.js';
+import { pondExactTruncate } from './pond-trunc.js';
+
+/** Pond's options: the protocol options and how fixed-point products are truncated. */
+export interface PondOptions extends ProtocolOptions {
+  /**
+   * 'probabilistic' (default): each server shifts its share (SecureML);
+   * 'deterministic': exact (rounded to nearest, ties up) for every value in
+   * the ring by a carry circuit on dealt material (pond-trunc.ts; 2 + log2 l rounds instead of
+   * none). Needs a crypto producer that deals (a TrustedDealer).
+   */
+  truncation?: Truncation;
+}
 
 export class Pond extends Protocol<AdditiveTensor> {
   readonly kind = 'pond';
   readonly server0: Player;
   readonly server1: Player;
   readonly triples: TripleSource;
+  /** How fixed-point products are truncated (option 'truncation'). */
+  readonly truncation: Truncation;
 
-  constructor(server0: Player, server1: Player, cryptoProducer: Player | TripleSource, options?: ProtocolOptions) {
-    const opts = checkOptions('Pond', options);
+  constructor(server0: Player, server1: Player, cryptoProducer: Player | TripleSource, options?: PondOptions) {
+    const opts = checkOptions('Pond', options) as PondOptions;
     super('pond', 'Pond', opts);
+    this.truncation = checkTruncation('Pond', opts.truncation);
     const isSource = cryptoProducer !== null && typeof cryptoProducer === 'object' && !(cryptoProducer instanceof Player) && typeof (cryptoProducer as TripleSource).triple === 'function';
     if (cryptoProducer === undefined || cryptoProducer === null) throw new TypeError(`Pond: argument 'cryptoProducer' is missing (expected a Player or a TripleSource)`);
     if (!isSource && !(cryptoProducer instanceof Player)) throw new TypeError(`Pond: argument 'cryptoProducer' must be a Player or a TripleSource, got ${describe(cryptoProducer)}`);
@@ -54,6 +71,7 @@ export class Pond extends Protocol<AdditiveTensor> {
       throw new DuplicatePlayerError(`Pond: the crypto producer must differ from the servers`);
     }
     this.triples = isSource ? (cryptoProducer as TripleSource) : new TrustedDealer(cryptoProducer as Player);
+    if (this.truncation === 'deterministic' && typeof this.triples.deal !== 'function') throw new TypeError(`Pond: option truncation: 'deterministic' needs boolean AND triples and random bits from the crypto producer; argument 'cryptoProducer' is a TripleSource without 'deal' (use a TrustedDealer)`);
     roster.forEach((p) => this.register(p));
     const servers = [this.server0, this.server1] as const;
     this.boolean = new PondBoolean({
@@ -285,9 +303,10 @@ export class Pond extends Protocol<AdditiveTensor> {
       if (i === 0) ring.addInPlace(z, product(E, D));
       if (mapC !== undefined) z = mapC(z);
       ring.addInPlace(z, t.c);
-      return trunc ? this.#truncShare(i, z, this.fixed.frac, true) : z;
+      return trunc && this.truncation === 'probabilistic' ? this.#truncShare(i, z, this.fixed.frac, true) : z;
     };
-    return Promise.all([step(0), step(1)]);
+    const z = await Promise.all([step(0), step(1)]);
+    return trunc && this.truncation === 'deterministic' ? pondExactTruncate(this.#net(), z as Ring2, shapeZ, this.fixed.frac, `${key}/trunc`) : z;
   }
 
   protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
@@ -298,7 +317,8 @@ export class Pond extends Protocol<AdditiveTensor> {
     return this.#beaver(x, y, 'matmul', sx, sy, [sx[0]!, sy[1]!], key, trunc);
   }
 
-  protected async truncParts(x: Parts, _shape: readonly number[], _key: string, shift?: number): Promise<Parts> {
+  protected async truncParts(x: Parts, shape: readonly number[], key: string, shift?: number): Promise<Parts> {
+    if (this.truncation === 'deterministic') return pondExactTruncate(this.#net(), x as Ring2, shape, shift ?? this.fixed.frac, key);
     return x.map((p, i) => (p === undefined ? undefined : this.#truncShare(i, p, shift)));
   }
 
