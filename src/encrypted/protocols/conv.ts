@@ -63,6 +63,12 @@ export interface NNHost<T extends ProtocolTensor> {
    */
   matmulMapped(x: T, y: T, maps: MatmulMaps): Promise<T>;
   mul(x: T, y: T): Promise<T>;
+  /**
+   * Optional: mul of the flat concatenations [x^0, x^1, ...] and
+   * [y^0 - ySub^0, y^1 - ySub^1, ...] (ySub absent: y^j) without forming
+   * them: the same result and messages as that mul (ABY3: aby3-mul.ts).
+   */
+  mulCat?(segs: readonly { x: T; y: T; ySub?: T }[]): Promise<T>;
   truncate(x: T): Promise<T>;
   divPublic(x: T, c: number): Promise<T>;
   greater(x: T, y: T): Promise<T>;

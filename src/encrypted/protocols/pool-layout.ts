@@ -14,14 +14,22 @@ import type { Geometry } from './im2col.js';
 import { BitSpace } from './bit-memory.js';
 
 /** `f` on a workspace holding x's words; returns a fresh tensor of `shape` from the block f returns. */
-function inSpace(x: RingTensor, outElems: number, shape: readonly number[], f: (sp: BitSpace, src: number, dst: number) => void): RingTensor {
+function inSpace(x: RingTensor | readonly RingTensor[], outElems: number, shape: readonly number[], f: (sp: BitSpace, src: number, dst: number) => void): RingTensor {
   const sp = new BitSpace();
   try {
-    const bytes = outElems * (x.bits / 8);
-    const src = sp.put(x.data);
+    const xs = Array.isArray(x) ? x : [x as RingTensor];
+    const bits = xs[0]!.bits;
+    const bytes = outElems * (bits / 8);
+    // the inputs one after the other in one block (a list: their concatenation, not formed outside)
+    const src = sp.alloc(xs.reduce((a, t) => a + t.data.byteLength, 0));
+    let off = src;
+    for (const t of xs) {
+      sp.heap.bytes().set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), off);
+      off += t.data.byteLength;
+    }
     const dst = sp.alloc(bytes);
     f(sp, src, dst);
-    return new RingTensor(x.bits, shape, new BigUint64Array(sp.take(dst, bytes).buffer));
+    return new RingTensor(bits, shape, new BigUint64Array(sp.take(dst, bytes).buffer));
   } finally {
     sp.release();
   }
@@ -42,9 +50,15 @@ export function gatherTaps(x: RingTensor, g: Geometry, order: readonly number[] 
  * The adjoint of gatherTaps with the default order: [4·n] back to
  * [B, H, W, C], zero where no window reaches (a last odd row or column).
  * With `same`, one block of n serves all four taps (dy copied to each
- * position of its window: the upsampling of the backward pass).
+ * position of its window: the upsampling of the backward pass). `t` may be
+ * a list of flat tensors: their concatenation, copied block by block into
+ * the workspace (never formed as a ring tensor).
  */
-export function scatterTaps(t: RingTensor, g: Geometry, same = false): RingTensor {
+export function scatterTaps(t: RingTensor | readonly RingTensor[], g: Geometry, same = false): RingTensor {
   const { B, H, W, C, OH, OW } = g;
-  return inSpace(t, B * H * W * C, [B, H, W, C], (sp, src, dst) => sp.k.scatter2x2(src, dst, B, H, W, OH, OW, C * (t.bits / 8), same ? 1 : 0));
+  const ts = Array.isArray(t) ? t : [t as RingTensor];
+  const n = B * OH * OW * C;
+  const got = ts.reduce((a, u) => a + u.size, 0);
+  if (got !== (same ? n : 4 * n)) throw new RangeError(`scatterTaps: argument 't' has ${got} elements, expected ${same ? n : 4 * n}`);
+  return inSpace(ts, B * H * W * C, [B, H, W, C], (sp, src, dst) => sp.k.scatter2x2(src, dst, B, H, W, OH, OW, C * (ts[0]!.bits / 8), same ? 1 : 0));
 }

@@ -135,26 +135,25 @@ export class PoolOps<T extends ProtocolTensor> {
       const catB = this.#cat(Bs.map((b) => b.val), enc);
       const c = await h.greater(catB, catA);
       const cj = Array.from({ length: P }, (_, j) => this.#cut(c, j * n, n, 'int'));
-      // B - A of every pair at once (pair j: elements [j n, (j+1) n))
-      const dAll = this.#sub(catB, catA);
-      // the terms multiplied by c_j, in one mul over their concatenation (all as integers: no truncation)
-      const terms: { j: number; t: T }[] = [];
+      // the terms multiplied by c_j, in one mul of their concatenation (all as integers: no truncation);
+      // a term with ySub is y - ySub (B - A for the value)
+      const terms: { j: number; y: T; ySub?: T }[] = [];
+      const asInt = (t: T): T => this.#map(t, flat, 'int', [n]);
       const plan = As.map((A, j) => {
         const B = Bs[j]!;
-        const at = (t: T): number => terms.push({ j, t: this.#map(t, flat, 'int', [n]) }) - 1;
-        const val = at(this.#cut(dAll, j * n, n));
+        const at = (y: T, ySub?: T): number => terms.push({ j, y: asInt(y), ySub: ySub === undefined ? undefined : asInt(ySub) }) - 1;
+        const val = at(B.val, A.val);
         let idx: number | undefined;
         if (A.idx !== undefined && B.idx !== undefined && !(typeof A.idx === 'number' && typeof B.idx === 'number')) {
           const ia = typeof A.idx === 'number' ? this.#constant(cj[j]!, A.idx) : A.idx;
           const ib = typeof B.idx === 'number' ? this.#constant(cj[j]!, B.idx) : B.idx;
-          idx = at(this.#sub(ib, ia));
+          idx = at(ib, ia);
         }
         const mA = A.mask?.map((m) => (m === 1 ? -1 : at(m)));
         const mB = B.mask?.map((m) => (m === 1 ? -1 : at(m)));
         return { val, idx, mA, mB };
       });
-      // (values only: the terms are dAll and the factors c, both whole: no copies)
-      const prod = await h.mul(this.#cat(terms.map((t) => cj[t.j]!), 'int'), this.#cat(terms.map((t) => t.t), 'int'));
+      const prod = await this.#mulCat(terms.map((t) => ({ x: cj[t.j]!, y: t.y, ySub: t.ySub })));
       const got = (i: number, e: Encoding): T => this.#cut(prod, i * n, n, e);
       // A + c (B - A) of every pair at once where the value terms are the product's first P n elements
       const valsFirst = plan.every((q, j) => q.val === j);
@@ -182,6 +181,14 @@ export class PoolOps<T extends ProtocolTensor> {
 
   #sub(x: T, y: T): T {
     return this.#h.arith(slotwise([x.parts, y.parts], (p, q) => ring.sub(flat(p), flat(q))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
+  }
+
+  /** mul of the concatenations of the x's and of the (y - ySub)'s: the host's mulCat, else formed here. */
+  #mulCat(segs: { x: T; y: T; ySub?: T }[]): Promise<T> {
+    const h = this.#h;
+    if (h.mulCat !== undefined) return h.mulCat(segs);
+    const ys = segs.map((s) => (s.ySub === undefined ? s.y : this.#sub(s.y, s.ySub)));
+    return h.mul(this.#cat(segs.map((s) => s.x), 'int'), this.#cat(ys, 'int'));
   }
 
   #add(x: T, y: T): T {
@@ -248,11 +255,10 @@ export class PoolOps<T extends ProtocolTensor> {
     const { a, g, cands } = this.#pool('maxPool2x2WithMask', x);
     const best = await this.#tree(cands.map((val) => ({ val, mask: [1] })));
     const shape = [g.B, g.OH, g.OW, g.C];
-    const m = this.#cat(best.mask as T[], 'int');
-    return {
-      y: this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape),
-      mask: this.#map(m, (p) => scatterTaps(p, g), 'int', a.shape),
-    };
+    // the four masks are the taps' blocks: scattered from their parts (no concatenation)
+    const ms = best.mask as T[];
+    const mask = this.#h.arith(slotwise(ms.map((m) => m.parts), (...ps) => scatterTaps(ps.map(flat), g)), a.shape, 'int', intersectSensitivity(ms.map((m) => m.sensitivity)));
+    return { y: this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape), mask };
   }
 
   /** dx = mask · upsample(dy): dy [B, OH, OW, C] copied to its window's four positions, times the 0/1 mask (one mul, no truncation). */
