@@ -22,9 +22,14 @@ import { RingTensor } from '../../ring/index.js';
 import { type Aby3Net, I3, mod3, type RingParts } from './aby3-binary.js';
 import { Streams } from './aby3-and.js';
 import { BitSpace } from './bit-memory.js';
+import type { PartMap } from './pool-layout.js';
 
-/** One segment of a segmented product: x times y (minus `ySub` where given), flat parts of `n` elements (n: the whole product's for a single segment). */
-export interface MulSegment { x: RingParts; y: RingParts; ySub?: RingParts; n?: number }
+/**
+ * One segment of a segmented product: x times y (minus `ySub` where given;
+ * or y mapped by `yMap` in the workspace, y then of yMap.inElems elements),
+ * flat parts of `n` elements (n: the whole product's for a single segment).
+ */
+export interface MulSegment { x: RingParts; y: RingParts; ySub?: RingParts; yMap?: PartMap; n?: number }
 
 /** z_i for each executing server i (fresh tensors of `shape`), undefined elsewhere; `segs`: the operands' segments in order (sizes summing to shape's). */
 export async function mulProducts(net: Aby3Net, segs: readonly MulSegment[], shape: readonly number[], key: string): Promise<(RingTensor | undefined)[]> {
@@ -61,9 +66,24 @@ export async function mulProducts(net: Aby3Net, segs: readonly MulSegment[], sha
       }
       return p;
     };
+    const mapped = (f: PartMap, y: RingTensor | undefined, m: number, what: string): number => {
+      const p = sp.alloc(E * m);
+      f.run(sp, put(y, f.inElems, what), p, net.bits);
+      return p;
+    };
     const ops = segs.map((s, t) => {
       const m = sizes[t]!;
-      const yOf = (c: number): number => (s.ySub === undefined ? put(s.y[c], m, `y${c >> 1}[${t}]`) : diff(s.y[c], s.ySub[c], m, `y${c >> 1}[${t}]`));
+      const memo = new Map<RingTensor | undefined, number>();
+      const viaMap = (f: PartMap, c: number): number => {
+        // a component held by two servers here is mapped once
+        const y = s.y[c];
+        const hit = [...memo].find(([u]) => u !== undefined && y !== undefined && u.data.buffer === y.data.buffer && u.data.byteOffset === y.data.byteOffset);
+        if (hit !== undefined) return hit[1];
+        const p = mapped(f, y, m, `y${c >> 1}[${t}]`);
+        memo.set(y, p);
+        return p;
+      };
+      const yOf = (c: number): number => (s.yMap !== undefined ? viaMap(s.yMap, c) : s.ySub === undefined ? put(s.y[c], m, `y${c >> 1}[${t}]`) : diff(s.y[c], s.ySub[c], m, `y${c >> 1}[${t}]`));
       return I3.map((i) => (net.local(i) ? [put(s.x[2 * i], m, `x${i}[${t}]`), put(s.x[2 * i + 1], m, `x${i + 1}[${t}]`), yOf(2 * i), yOf(2 * i + 1)] : undefined));
     });
     const S = await Promise.all(want.map(async (w) => {

@@ -18,6 +18,7 @@ import { ABY3Boolean } from './aby3-boolean.js';
 import { ConvOps, type NNHost } from './conv.js';
 import type { ConvOptions } from './im2col.js';
 import { PoolOps } from './pool.js';
+import type { PartMap } from './pool-layout.js';
 import type { PublicTensor } from '../tensor.js';
 import { ApproxOps, type ApproxOptions } from './approx.js';
 import { ABY3Core, type ABY3Options } from './aby3-core.js';
@@ -58,13 +59,14 @@ export class ABY3 extends ABY3Core {
    * [y^0 - s^0, ...] (flat), the segments multiplied in the workspace
    * (aby3-mul.ts): the messages of mul on the concatenated sharings.
    */
-  #mulCat(segs: readonly { x: ReplicatedTensor; y: ReplicatedTensor; ySub?: ReplicatedTensor }[]): Promise<ReplicatedTensor> {
+  #mulCat(segs: readonly { x: ReplicatedTensor; y: ReplicatedTensor; ySub?: ReplicatedTensor; yMap?: PartMap }[]): Promise<ReplicatedTensor> {
     const fn = 'mulCat';
     if (!Array.isArray(segs) || segs.length === 0) throw new TypeError(`ABY3.${fn}: argument 'segs' must be a non-empty array`);
     const all: ReplicatedTensor[] = [];
     segs.forEach((s, j) => {
       const ts = [this.checkOperand(fn, `segs[${j}].x`, s.x), this.checkOperand(fn, `segs[${j}].y`, s.y), ...(s.ySub === undefined ? [] : [this.checkOperand(fn, `segs[${j}].ySub`, s.ySub)])];
-      if (ts.some((t) => t.size !== s.x.size)) throw new ShapeMismatchError(`ABY3.${fn}: segment ${j} has operands of ${ts.map((t) => t.size).join(', ')} elements, expected equal sizes`);
+      if (s.yMap !== undefined && (s.ySub !== undefined || s.y.size !== s.yMap.inElems)) throw new ShapeMismatchError(`ABY3.${fn}: segment ${j}: 'y' has ${s.y.size} elements, expected yMap's ${s.yMap.inElems} (and no ySub)`);
+      if (ts.some((t, i) => t.size !== s.x.size && !(i === 1 && s.yMap !== undefined))) throw new ShapeMismatchError(`ABY3.${fn}: segment ${j} has operands of ${ts.map((t) => t.size).join(', ')} elements, expected equal sizes`);
       if (s.x.encoding !== segs[0]!.x.encoding || ts.slice(1).some((t) => t.encoding !== segs[0]!.y.encoding)) throw new TypeError(`ABY3.${fn}: segment ${j} mixes encodings`);
       all.push(...ts);
     });
@@ -72,7 +74,7 @@ export class ABY3 extends ABY3Core {
     const enc: Encoding = ex === 'int' && ey === 'int' ? 'int' : 'fixed';
     const shape = [segs.reduce((a, s) => a + s.x.size, 0)];
     const key = this.nextOp();
-    const parts = segs.map((s) => ({ n: s.x.size, x: [...s.x.parts], y: [...s.y.parts], ySub: s.ySub === undefined ? undefined : [...s.ySub.parts] }));
+    const parts = segs.map((s) => ({ n: s.x.size, x: [...s.x.parts], y: [...s.y.parts], ySub: s.ySub === undefined ? undefined : [...s.ySub.parts], yMap: s.yMap }));
     return this.ready().then(async () => this.makeTensor(await this.mulParts([], [], shape, key, ex === 'fixed' && ey === 'fixed', parts), shape, enc, intersectSensitivity(all.map((t) => t.sensitivity))));
   }
 

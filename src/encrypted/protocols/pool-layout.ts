@@ -62,3 +62,25 @@ export function scatterTaps(t: RingTensor | readonly RingTensor[], g: Geometry, 
   if (got !== (same ? n : 4 * n)) throw new RangeError(`scatterTaps: argument 't' has ${got} elements, expected ${same ? n : 4 * n}`);
   return inSpace(ts, B * H * W * C, [B, H, W, C], (sp, src, dst) => sp.k.scatter2x2(src, dst, B, H, W, OH, OW, C * (ts[0]!.bits / 8), same ? 1 : 0));
 }
+
+/**
+ * A public local map of one flat ring part run inside a bit workspace, with
+ * its ring-tensor equivalent: `inElems` elements at `src` to the product's
+ * segment at `dst` (for a product that gathers its operands there, see
+ * aby3-mul.ts), or `ring(p)` outside.
+ */
+export interface PartMap {
+  readonly inElems: number;
+  run(sp: BitSpace, src: number, dst: number, bits: number): void;
+  ring(p: RingTensor): RingTensor;
+}
+
+/** scatterTaps(·, g, true) (the backward pass's upsampling) as a PartMap: [n] to [B·H·W·C]. */
+export function upsampleMap(g: Geometry): PartMap {
+  const { B, H, W, C, OH, OW } = g;
+  return {
+    inElems: B * OH * OW * C,
+    run: (sp, src, dst, bits) => sp.k.scatter2x2(src, dst, B, H, W, OH, OW, C * (bits / 8), 1),
+    ring: (p) => scatterTaps(p, g, true),
+  };
+}

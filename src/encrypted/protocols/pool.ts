@@ -42,7 +42,7 @@ import type { Encoding, ProtocolTensor } from '../tensor.js';
 import { intersectSensitivity, type Parts } from './base.js';
 import type { NNHost } from './conv.js';
 import { geometry, local, type Geometry } from './im2col.js';
-import { gatherTaps, scatterTaps } from './pool-layout.js';
+import { gatherTaps, scatterTaps, upsampleMap, type PartMap } from './pool-layout.js';
 
 type Idx<T> = number | T;
 /** A member's one-hot entry: the public 1 (a single candidate) or a 0/1 integer sharing. */
@@ -184,10 +184,10 @@ export class PoolOps<T extends ProtocolTensor> {
   }
 
   /** mul of the concatenations of the x's and of the (y - ySub)'s: the host's mulCat, else formed here. */
-  #mulCat(segs: { x: T; y: T; ySub?: T }[]): Promise<T> {
+  #mulCat(segs: { x: T; y: T; ySub?: T; yMap?: PartMap }[]): Promise<T> {
     const h = this.#h;
     if (h.mulCat !== undefined) return h.mulCat(segs);
-    const ys = segs.map((s) => (s.ySub === undefined ? s.y : this.#sub(s.y, s.ySub)));
+    const ys = segs.map((s) => (s.yMap !== undefined ? this.#map(s.y, (p) => s.yMap!.ring(flat(p)), s.y.encoding, [s.x.size]) : s.ySub === undefined ? s.y : this.#sub(s.y, s.ySub)));
     return h.mul(this.#cat(segs.map((s) => s.x), 'int'), this.#cat(ys, 'int'));
   }
 
@@ -270,6 +270,11 @@ export class PoolOps<T extends ProtocolTensor> {
     const g = geometry(this.#w(fn), m.shape, 2, 2, 2, 'valid', 'mask');
     const want = [g.B, g.OH, g.OW, g.C];
     if (d.shape.length !== 4 || !d.shape.every((v, i) => v === want[i])) throw new ShapeMismatchError(`${this.#w(fn)}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape(want)} for 'mask' of shape ${fmtShape(m.shape)}`);
+    // the upsampling inside the product's workspace where the host gathers its operands (mulCat)
+    if (this.#h.mulCat !== undefined) {
+      const flatM = this.#map(m, flat, m.encoding, [m.size]);
+      return this.#h.mulCat([{ x: flatM, y: this.#map(d, flat, d.encoding, [d.size]), yMap: upsampleMap(g) }]).then((z) => this.#map(z, (p) => reshaped(p, m.shape), z.encoding, m.shape));
+    }
     const up = this.#map(d, (p) => scatterTaps(p, g, true), d.encoding, m.shape);
     return this.#h.mul(m, up);
   }
