@@ -14,7 +14,7 @@ import type { Geometry } from './im2col.js';
 import { BitSpace } from './bit-memory.js';
 
 /** `f` on a workspace holding x's words; returns a fresh tensor of `shape` from the block f returns. */
-function inSpace(x: RingTensor | readonly RingTensor[], outElems: number, shape: readonly number[], f: (sp: BitSpace, src: number, dst: number) => void): RingTensor {
+function inSpace(x: RingTensor | readonly RingTensor[], outElems: number, shape: readonly number[], f: (sp: BitSpace, src: number, dst: number) => void, into?: RingTensor): RingTensor {
   const sp = new BitSpace();
   try {
     const xs = Array.isArray(x) ? x : [x as RingTensor];
@@ -29,6 +29,11 @@ function inSpace(x: RingTensor | readonly RingTensor[], outElems: number, shape:
     }
     const dst = sp.alloc(bytes);
     f(sp, src, dst);
+    if (into !== undefined) {
+      if (into.data.byteLength !== bytes || into.bits !== bits) throw new RangeError(`pool layout: argument 'into' has ${into.data.byteLength} bytes in Z_2^${into.bits}, expected ${bytes} in Z_2^${bits}`);
+      new Uint8Array(into.data.buffer, into.data.byteOffset, bytes).set(sp.heap.bytes().subarray(dst, dst + bytes));
+      return into;
+    }
     return new RingTensor(bits, shape, new BigUint64Array(sp.take(dst, bytes).buffer));
   } finally {
     sp.release();
@@ -37,13 +42,14 @@ function inSpace(x: RingTensor | readonly RingTensor[], outElems: number, shape:
 
 /**
  * [4·n] (n = B·OH·OW·C): block j (elements [j·n, (j+1)·n)) holds tap
- * order[j] of every window, in output order (b, oy, ox, c).
+ * order[j] of every window, in output order (b, oy, ox, c); written into
+ * `into` (a [4·n] tensor, e.g. from a RingArena) where given.
  */
-export function gatherTaps(x: RingTensor, g: Geometry, order: readonly number[] = [0, 1, 2, 3]): RingTensor {
+export function gatherTaps(x: RingTensor, g: Geometry, order: readonly number[] = [0, 1, 2, 3], into?: RingTensor): RingTensor {
   const { B, H, W, C, OH, OW } = g;
   const n = B * OH * OW * C;
   const packed = order.reduce((a, t, j) => a | (t << (2 * j)), 0);
-  return inSpace(x, 4 * n, [4 * n], (sp, src, dst) => sp.k.gather2x2(src, dst, B, H, W, OH, OW, C * (x.bits / 8), packed));
+  return inSpace(x, 4 * n, [4 * n], (sp, src, dst) => sp.k.gather2x2(src, dst, B, H, W, OH, OW, C * (x.bits / 8), packed), into);
 }
 
 /**

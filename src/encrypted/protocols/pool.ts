@@ -37,6 +37,7 @@
  */
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
+import { RingArena } from '../arena.js';
 import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
 import type { Encoding, ProtocolTensor } from '../tensor.js';
 import { intersectSensitivity, type Parts } from './base.js';
@@ -227,21 +228,31 @@ export class PoolOps<T extends ProtocolTensor> {
     return this.#map(idx, (p) => reshaped(p, shape), 'int', shape);
   }
 
-  #pool(fn: string, x: unknown): { a: T; g: Geometry; cands: T[] } {
+  #pool(fn: string, x: unknown): { a: T; g: Geometry; cands: T[]; arena: RingArena } {
     const a = this.#h.checkArith(fn, 'x', x);
     const g = geometry(this.#w(fn), a.shape, 2, 2, 2, 'valid');
     const n = g.B * g.OH * g.OW * g.C;
     // taps stored (0,0), (1,0), (0,1), (1,1): the tree's level-1 pairs (0,1), (2,3) take their left
-    // candidates from the first half and their right ones from the second, each contiguous
-    const taps = this.#map(a, (p) => gatherTaps(p, g, [0, 2, 1, 3]), a.encoding, [4 * n]);
+    // candidates from the first half and their right ones from the second, each contiguous. The taps
+    // are local (never sent) and dead once the tree is done: their memory is reused (see #done)
+    const arena = new RingArena();
+    const taps = this.#map(a, (p) => gatherTaps(p, g, [0, 2, 1, 3], arena.take(p.bits, [4 * n])), a.encoding, [4 * n]);
     const cands = [0, 2, 1, 3].map((j) => this.#cut(taps, j * n, n));
-    return { a, g, cands };
+    return { a, g, cands, arena };
+  }
+
+  /** The tree's result; the taps' memory goes back to the pool unless a result part is a view of it (an odd candidate passed up). */
+  #done(arena: RingArena, cands: readonly T[], best: Cand<T>): Cand<T> {
+    const tapsOf = new Set(cands.flatMap((c) => c.parts.map((p) => p?.data.buffer)));
+    const out = [best.val, ...(best.mask ?? []).filter((m): m is T => m !== 1)];
+    if (!out.some((t) => t.parts.some((p) => p !== undefined && tapsOf.has(p.data.buffer)))) arena.dispose();
+    return best;
   }
 
   /** 2x2 max pooling, stride 2, valid (NHWC): [B, H, W, C] → [B, floor(H/2), floor(W/2), C]. */
   async maxPool2x2(x: T): Promise<T> {
-    const { g, cands } = this.#pool('maxPool2x2', x);
-    const best = await this.#tree(cands.map((val) => ({ val })));
+    const { g, cands, arena } = this.#pool('maxPool2x2', x);
+    const best = this.#done(arena, cands, await this.#tree(cands.map((val) => ({ val }))));
     const shape = [g.B, g.OH, g.OW, g.C];
     return this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape);
   }
@@ -252,8 +263,8 @@ export class PoolOps<T extends ProtocolTensor> {
    * (1,0), (1,1) among ties), 0 elsewhere.
    */
   async maxPool2x2WithMask(x: T): Promise<{ y: T; mask: T }> {
-    const { a, g, cands } = this.#pool('maxPool2x2WithMask', x);
-    const best = await this.#tree(cands.map((val) => ({ val, mask: [1] })));
+    const { a, g, cands, arena } = this.#pool('maxPool2x2WithMask', x);
+    const best = this.#done(arena, cands, await this.#tree(cands.map((val) => ({ val, mask: [1] }))));
     const shape = [g.B, g.OH, g.OW, g.C];
     // the four masks are the taps' blocks: scattered from their parts (no concatenation)
     const ms = best.mask as T[];
