@@ -32,7 +32,7 @@ import { decodeSumInto } from '../fixed.js';
 import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
 import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
 import type { Aby3Context } from './aby3-boolean.js';
-import { mulProducts } from './aby3-mul.js';
+import { mulProducts, type MulSegment } from './aby3-mul.js';
 import { checkTruncation, exactTruncate, type Truncation } from './aby3-trunc.js';
 import type { LinearMap, MatmulMaps } from './im2col.js';
 
@@ -363,9 +363,9 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     return this.#truncate2of2(this.isLocal(p0) ? z[0] : undefined, b, shape, key, this.fixed.frac, true);
   }
 
-  protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
-    // z_i = x_i y_i + x_i y_(i+1) + x_(i+1) y_i + alpha_i, in one kernel pass (aby3-mul.ts)
-    return mulProducts(this.aby3Context().net, x, y, shape, key).then((z) => this.#finish(z, shape, key, trunc));
+  protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean, segs?: readonly MulSegment[]): Promise<Parts> {
+    // z_i = x_i y_i + x_i y_(i+1) + x_(i+1) y_i + alpha_i, in one kernel pass (aby3-mul.ts); `segs`: the operands in segments instead
+    return mulProducts(this.aby3Context().net, segs ?? [{ x, y }], shape, key).then((z) => this.#finish(z, shape, key, trunc));
   }
 
   protected matmulParts(x: Parts, y: Parts, sx: readonly number[], sy: readonly number[], key: string, trunc: boolean): Promise<Parts> {

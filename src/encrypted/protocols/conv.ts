@@ -63,6 +63,13 @@ export interface NNHost<T extends ProtocolTensor> {
    */
   matmulMapped(x: T, y: T, maps: MatmulMaps): Promise<T>;
   mul(x: T, y: T): Promise<T>;
+  /**
+   * Optional: mul of the flat concatenations [x^0, x^1, ...] and
+   * [y^0 - ySub^0, y^1 - ySub^1, ...] (ySub absent: y^j; yMap: yMap.ring
+   * of y^j's parts) without forming them: the same result and messages as
+   * that mul (ABY3: aby3-mul.ts).
+   */
+  mulCat?(segs: readonly { x: T; y: T; ySub?: T; yMap?: PartMap }[]): Promise<T>;
   truncate(x: T): Promise<T>;
   divPublic(x: T, c: number): Promise<T>;
   greater(x: T, y: T): Promise<T>;
@@ -70,6 +77,7 @@ export interface NNHost<T extends ProtocolTensor> {
 }
 
 export type { LinearMap, MatmulMaps } from './im2col.js';
+import type { PartMap } from './pool-layout.js';
 
 /**
  * The same words under another shape (a view, not ring.reshape's copy): for
