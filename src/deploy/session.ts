@@ -191,7 +191,8 @@ export function checkSecAggPolicy(plan: AggregationPlan, policy: PartyPolicy, me
     throw new PolicyError('secagg', `the plan runs secagg's ${JSON.stringify(adversary)} variant; this player takes part in the malicious-server variant only`, { party: me });
   }
   // (the parameters are checked in full by the role; here only what this player's policy adds)
-  const setup = secAggSetup(secAggParams(secAggOptionsFromParams(plan.params), 'secagg plan').params, plan, me);
+  const options = secAggOptionsFromParams(plan.params);
+  const setup = secAggSetup(secAggParams({ ...options, ...(options.adversary === 'malicious' ? { signingKeys: new Map() } : {}) }, 'secagg plan').params, plan, me);
   if (setup.t < policy.secaggMinThreshold) {
     throw new PolicyError('secagg', `the plan's threshold is t = ${setup.t} for its ${setup.n} clients; this player requires at least ${policy.secaggMinThreshold}`, { party: me, count: setup.t, minimum: policy.secaggMinThreshold });
   }
