@@ -35,7 +35,7 @@ import { hostLearningClients, trainOnContext } from '../../src/learning/stack.js
 import { clientData } from '../../src/runtime/remote/context.js';
 import { frame, frameBatch, unframe, unframeBatch } from '../../src/runtime/remote/wire.js';
 import { planFromBytes, planToBytes } from '../../src/aggregation/plan.js';
-import { revealFromBytes, unmaskFromBytes, unmaskToBytes } from '../../src/aggregation/secagg-wire.js';
+import { revealFromBytes, signaturesFromBytes, signaturesToBytes, unmaskFromBytes, unmaskToBytes } from '../../src/aggregation/secagg-wire.js';
 import { openSession, serveSessions } from '../../src/deploy/session.js';
 import { parseConfigPolicy, resolvePolicy, type LocalPolicyOptions } from '../../src/deploy/policy.js';
 import { secAggPlanParams } from '../../src/deploy/stack-training.js';
@@ -350,6 +350,23 @@ describe('secagg deployed: data owners hosting clients, SERVER at the model owne
     assert.ok(reveals.every((m) => !fromPlayer(m, 'owner1')), reveals.map(sender).join(' '));
     const keyShares = reveals.flatMap((m) => revealFromBytes(m.bytes, OWNERS.length * PER)).filter((x) => x.owner === victim && x.kind === 'key');
     assert.equal(keyShares.length, 0, 'a key share of the victim reached the driver');
+    assert.ok(r.logs.some((l) => /inconsistent-survivors/.test(l)), r.logs.join('\n'));
+  });
+
+  it("malicious-server variant: a hosted client's signature does not stand for another client of the same player", async () => {
+    // the clients of owner0 sign with owner0's one key; SERVER passes owner0:0's signature off as owner0:1's
+    const r = await round({
+      adversary: 'malicious',
+      threshold: 5,
+      tamperProto: (_to, key, payload) => {
+        if (!key.endsWith('/secagg/r4/signatures')) return undefined;
+        const sigs = signaturesFromBytes(payload, OWNERS.length * PER);
+        const a = sigs.find((x) => x.index === 0);
+        return a === undefined ? undefined : signaturesToBytes(sigs.map((x) => (x.index === 1 ? { index: 1, sig: a.sig } : x)));
+      },
+    });
+    assert.ok(r.error !== undefined, 'the round failed');
+    assert.deepEqual(protocolSent(r, /\/secagg\/r4\/reveal$/).map(sender), []);
     assert.ok(r.logs.some((l) => /inconsistent-survivors/.test(l)), r.logs.join('\n'));
   });
 });
