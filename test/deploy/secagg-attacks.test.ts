@@ -77,7 +77,7 @@ interface Run {
  * `local`: a player's own policy options; `crash`: a player whose links die
  * right after its clients sent their masked inputs.
  */
-async function round(o: { tamper?: Tamper; tamperProto?: TamperProto; local?: Record<string, LocalPolicyOptions>; adversary?: 'semi-honest' | 'malicious'; crash?: string; threshold?: number } = {}): Promise<Run> {
+async function round(o: { tamper?: Tamper; tamperProto?: TamperProto; local?: Record<string, LocalPolicyOptions>; adversary?: 'semi-honest' | 'malicious'; crash?: string; crashAt?: 'after-masked' | 'before-advertise'; threshold?: number } = {}): Promise<Run> {
   const adversary = o.adversary ?? 'semi-honest';
   const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-secagg-attacks-'));
   const players: Record<string, unknown> = {};
@@ -96,7 +96,7 @@ async function round(o: { tamper?: Tamper; tamperProto?: TamperProto; local?: Re
     deliver(from, to, key, payload);
   };
   const logs: string[] = [];
-  const crash = o.crash ? new Crash(o.crash) : undefined;
+  const crash = o.crash ? new Crash(o.crash, o.crashAt) : undefined;
   const serving = OWNERS.map((n, i) => {
     const ids = new Map<number, number>();
     let t: Transport = new MemoryTransport({ hub, local: [n, ...Array.from({ length: PER }, (_, j) => `${n}:${j}`)] });
@@ -177,7 +177,7 @@ class Crash {
   dead = false;
   private masked = 0;
   private readonly pending = new Set<(e: Error) => void>();
-  constructor(readonly player: string) {}
+  constructor(readonly player: string, readonly at: 'after-masked' | 'before-advertise' = 'after-masked') {}
   private mine(name: string): boolean {
     return name === this.player || name.startsWith(`${this.player}:`);
   }
@@ -195,9 +195,10 @@ class Crash {
       get: (target, prop, receiver) => {
         if (prop === 'send') {
           return async (from: string, to: string, key: string, payload: Uint8Array) => {
+            if (own && this.at === 'before-advertise' && key.endsWith('/secagg/r0/advertise')) this.kill();
             if (this.dead && (own || this.mine(to))) return;
             await target.send(from, to, key, payload);
-            if (own && key.endsWith('/secagg/r2/masked') && ++this.masked === PER) this.kill();
+            if (own && this.at === 'after-masked' && key.endsWith('/secagg/r2/masked') && ++this.masked === PER) this.kill();
           };
         }
         if (prop === 'receive') {
@@ -267,6 +268,20 @@ describe('secagg deployed: data owners hosting clients, SERVER at the model owne
       tamper: (to, h, blobs) => (h['op'] === 'broadcast' && h['placement'] === 'CLIENTS' && to !== 'owner0' && blobs[0]!.byteLength > 1000 ? [new Uint8Array(blobs[0]!.byteLength)] : undefined),
     });
     refusedByAgreement(r);
+  });
+
+  it('attack: only one data owner gets other weights than the rest (every other player must check it too)', async () => {
+    const r = await round({
+      tamper: (to, h, blobs) => (h['op'] === 'broadcast' && h['placement'] === 'CLIENTS' && to === 'owner2' && blobs[0]!.byteLength > 1000 ? [new Uint8Array(blobs[0]!.byteLength)] : undefined),
+    });
+    refusedByAgreement(r);
+  });
+
+  it('a data owner lost before its clients advertise leaves two data owners in U1: the others refuse at the gate (minContributors), nothing masked is sent', async () => {
+    const r = await round({ crash: 'owner2', crashAt: 'before-advertise' });
+    assert.ok(r.error instanceof PolicyError, `${String(r.error)}\n${r.logs.join('\n')}`);
+    assert.equal(r.error.rule, 'minContributors');
+    assert.deepEqual(protocolSent(r, /\/secagg\/r[234]\//).map((m) => `${sender(m)} ${m.key}`), []);
   });
 
   it('attack: one data owner gets another plan (another threshold) than the rest', async () => {
