@@ -214,22 +214,21 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
    * refuse, so no honest client's input goes out in an aggregation where the
    * honest players were not all sent the same.
    */
-  const peerAgreements = new Map<string, Promise<Uint8Array>>();
-  const peerAgreement = (plan: AggregationPlan, p: string): Promise<Uint8Array> => {
-    const k = `${plan.invocationId}\u0000${p}`;
-    let r = peerAgreements.get(k);
+  /** Each peer's agreement, received once per aggregation (`got`: that aggregate command's, dropped when it ends) for every hosted client asking. */
+  const peerAgreement = (plan: AggregationPlan, got: Map<string, Promise<Uint8Array>>, p: string): Promise<Uint8Array> => {
+    let r = got.get(p);
     if (r === undefined) {
       r = roleTransport.receive(me, p, agreeKey(o.session, plan.invocationId), o.timeoutMs ? { timeoutMs: o.timeoutMs } : {});
       // (a refusal elsewhere must not leave an unhandled rejection behind)
       r.catch(() => undefined);
-      peerAgreements.set(k, r);
+      got.set(p, r);
     }
     return r;
   };
-  const clientAgreement = async (plan: AggregationPlan, own: Buffer, peers: readonly string[]): Promise<void> => {
+  const clientAgreement = async (plan: AggregationPlan, got: Map<string, Promise<Uint8Array>>, own: Buffer, peers: readonly string[]): Promise<void> => {
     for (const c of peers) if (!plan.clients.includes(c)) throw new PolicyError('agreement', `the release gate was asked about '${c}', not a client of the plan`, { party: me });
     const hosts = [...new Set(peers.map(hostOf))].filter((p) => p !== me);
-    const digests = await Promise.all(hosts.map((p) => peerAgreement(plan, p)));
+    const digests = await Promise.all(hosts.map((p) => peerAgreement(plan, got, p)));
     const odd = digests.findIndex((d) => d.length !== AGREE_BYTES || !own.subarray(0, 64).equals(Buffer.from(d).subarray(0, 64)));
     if (odd >= 0) {
       throw new PolicyError('agreement', `'${hosts[odd]}' was not sent the same commands or plan as ${me}; nothing computed from this player's clients' inputs is sent`, { party: me });
@@ -333,7 +332,8 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const agreed = Buffer.concat([transcript.copy().digest(), planDigest, min]);
         // no aggregator to hold the gate (SecAgg): the client players check one another before their clients send their inputs
         const peerGate = r.aggregatorCount === 0 && mine.length > 0;
-        const clientGate = peerGate ? { releaseGate: (peers?: readonly string[]) => clientAgreement(plan, agreed, peers ?? plan.clients) } : {};
+        const got = new Map<string, Promise<Uint8Array>>();
+        const clientGate = peerGate ? { releaseGate: (peers?: readonly string[]) => clientAgreement(plan, got, agreed, peers ?? plan.clients) } : {};
         // every party this player runs is checked (its own policy, its place, a client's input) before any of them sends
         const parties = mine.map((c) => {
           const v = value!.values.get(c);
