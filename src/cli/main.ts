@@ -105,7 +105,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
 
 export function buildCli(): Command {
   const program = new Command();
-  program.name('fedcrypt').description('privacy-preserving federated learning: secure aggregation (ABY3, Pond, Paillier) of tfjs training').showHelpAfterError();
+  program.name('fedcrypt').description('privacy-preserving federated learning: secure aggregation (ABY3, Pond, Paillier, SecAgg) of tfjs training').showHelpAfterError();
   program
     .command('train')
     .description('train a model with a model owner, data owners and secure aggregation')
