@@ -11,6 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTrain, type TrainCliOptions } from '../../src/cli/main.js';
 import { secAggAggregator } from '../../src/learning/secure-aggregators.js';
+import { secAggOptionsFromParams, secAggSetup } from '../../src/aggregation/secagg-setup.js';
+import { secAggPlanParams } from '../../src/deploy/stack-training.js';
+import { checkPlan } from '../../src/aggregation/plan.js';
+import { TensorType } from '../../src/core/types.js';
 
 const base: TrainCliOptions = { epochs: 1, protocol: 'secagg', precision: 'low', owners: 3, mode: 'fedsgd', batchSize: 32, seed: 1, onBadUpdate: 'abort', maxSteps: 2, progress: false, validationLimit: 200 };
 
@@ -37,4 +41,16 @@ test('the in-process secagg aggregator: the weighted mean within the fixed point
   const { mean } = await agg.mean(updates, weights);
   const want = [0, 1, 2].map((j) => updates.reduce((s, u, i) => s + u[j]! * weights[i]!, 0) / 100);
   for (let j = 0; j < 3; j++) assert.ok(Math.abs(mean[j]! - want[j]!) < 1e-6, `${mean[j]} vs ${want[j]}`);
+});
+
+test("the complete graph's default threshold is the smallest its variant's privacy rule allows (malicious: 2t > n + n_C)", () => {
+  const plan = (params: Record<string, unknown>) => checkPlan({
+    protocol: 'secagg', invocationId: 'x', uri: 'federated_secure_sum', target: 'SERVER', bound: 256n, leaves: [{ path: '', type: new TensorType('int32', [1]), size: 1 }],
+    clients: ['a:0', 'a:1', 'b:0', 'b:1', 'c:0', 'c:1'], aggregators: [], server: 'mo', params: params as Record<string, string | number | boolean>,
+  });
+  for (const [adversary, t] of [['semi-honest', 2], ['malicious', 4]] as const) {
+    const params = secAggPlanParams({ graph: 'complete', threshold: null, adversary });
+    assert.equal(secAggOptionsFromParams(params).adversary, adversary);
+    assert.equal(secAggSetup(params as never, plan(params), 'a:0').t, t, adversary);
+  }
 });

@@ -10,7 +10,9 @@
  *    |mean|), times the learning rate);
  *  - `fedcrypt train --config ... --protocol secagg --mode fedavg
  *    --secagg-graph auto` (the driver as its own process) completes a round
- *    and writes its run folder.
+ *    and writes its run folder; so does FedSGD with `--secagg-adversary
+ *    malicious` (each hosted client signs with its player's key, pinned in
+ *    the config as its certificate).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,5 +110,17 @@ describe('secagg across processes: data owners hosting clients, SERVER at the mo
     assert.ok(existsSync(join(out, 'metrics.json')));
     const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { config: { protocol: string } };
     assert.equal(m.config.protocol, 'secagg');
+  });
+
+  test("fedcrypt train --config --protocol secagg --secagg-adversary malicious (FedSGD): the clients sign with their players' pinned certificate keys", async () => {
+    const out = join(dir, 'run-fedsgd-malicious');
+    const driver = startCli('driver', [
+      'train', MODEL, 'mnist', '--config', 'config.json', '--key', join('keys', 'model-owner.key'), '--protocol', 'secagg', '--secagg-adversary', 'malicious',
+      '--epochs', '1', '--max-steps', '2', '--batch-size', '32', '--validation-limit', '200', '--round-timeout', '90', '--out', out,
+    ], dir);
+    const code = await exitedOrHang(driver, 240_000, 'the malicious-variant FedSGD run');
+    assert.equal(code, 0, [...driver.out, ...procs.flatMap((p) => p.out.slice(-8))].join('\n'));
+    assert.ok(driver.out.some((l) => /round 2\/2/.test(l)), driver.out.join('\n'));
+    assert.ok(existsSync(join(out, 'metrics.json')));
   });
 });
