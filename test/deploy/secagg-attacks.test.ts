@@ -111,7 +111,7 @@ async function round(o: { tamper?: Tamper; tamperProto?: TamperProto; local?: Re
       },
       ...(adversary === 'malicious' ? { identity: loadIdentity(join(dir, 'keys', `${n}.key`)) } : {}),
       maxSessions: 1,
-      log: (l) => logs.push(`${Date.now() % 100000} ${l}`),
+      log: (l) => logs.push(l),
       timeoutMs: 30_000,
     }).catch((e: unknown) => logs.push(`${n}: serving failed: ${(e as Error).message}`));
   });
