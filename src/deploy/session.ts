@@ -349,7 +349,7 @@ export interface OpenSessionOptions {
    * client whose box is not in by `collectMs` absent).
    */
   readonly dropout?: boolean;
-  /** Paillier with dropout: how long SERVER waits for the clients' sealed boxes, ms (default 10 s); SecAgg: SERVER's deadline per round (default: the session's timeoutMs with dropout, else none). */
+  /** Paillier with dropout: how long SERVER waits for the clients' sealed boxes, ms (default 10 s); SecAgg: SERVER's deadline per round (default with dropout: the session's timeoutMs; without dropout and collectMs: none, every client must answer). */
   readonly collectMs?: number;
   readonly onDropout?: (d: Dropout) => void;
 }
@@ -403,7 +403,9 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
     ...(o.dropout ? { dropout: true } : {}),
     ...(o.onDropout ? { onDropout: o.onDropout } : {}),
     ...(o.dropout && o.protocol === 'paillier' ? { collectMs: o.collectMs ?? 10_000 } : {}),
-    // SecAgg's SERVER: each round's collection ends at this deadline; a client not in by then dropped out (without dropout: every client must answer)
-    ...(o.protocol === 'secagg' && (o.dropout || o.collectMs !== undefined) ? { collectMs: o.collectMs ?? 10_000 } : {}),
+    // SecAgg's SERVER: each round's collection ends at this deadline; a client not in by then dropped out (without dropout: every client must answer).
+    // By default the session's deadline: a player that dies is dropped at once (its link is lost); the window only bounds one that hangs, and
+    // round 0's window runs while the data owners compute their inputs (FedAvg: local training), so a short one would drop slow honest owners
+    ...(o.protocol === 'secagg' && (o.dropout || o.collectMs !== undefined) ? { collectMs: o.collectMs ?? timeoutMs } : {}),
   });
 }
