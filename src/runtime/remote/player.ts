@@ -349,9 +349,15 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           // (a digest of all of them, this one included) and which plan it runs (the plan's own digest, for
           // an aggregator to compare with its own); the aggregators release nothing unless all agree
           // (and its own minimum of contributors, for the survivors when some drop out)
-          // (SecAgg: to every other client player of the plan, which check it before their clients send their inputs)
-          const to = peerGate ? [...new Set(plan.clients.map(hostOf))].filter((p) => p !== me) : [...new Set(participants.map(hostOf))];
-          await Promise.all(to.map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(agreed))));
+          if (peerGate) {
+            // (SecAgg: to every other client player of the plan, which check it before their clients send their inputs; queued
+            // before this player's clients advertise. Not awaited: a peer that is gone (a dropout) must not fail this player's
+            // part, and one that needs it and does not get it refuses at its own gate: fail closed)
+            for (const a of new Set(plan.clients.map(hostOf))) {
+              if (a === me) continue;
+              roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(agreed)).catch((e: unknown) => o.log?.(`${me}: agreement to ${a} not sent: ${printable((e as Error).message ?? String(e))}`));
+            }
+          } else await Promise.all([...new Set(participants.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(agreed))));
         }
         const results = await Promise.all(parties.map((p) => p.run()));
         if (index >= 0 && plan.target === 'AGGREGATORS') {
