@@ -48,7 +48,11 @@ export interface PartyContext {
    * (remote execution: every client player was sent the same commands). It
    * throws to refuse; nothing is revealed then. `contributors`: the clients
    * the aggregate holds when some dropped out (`collectMs`), else undefined
-   * (all of the plan's).
+   * (all of the plan's). A protocol without aggregators (SecAgg) calls it at
+   * each client instead, before the client sends anything computed from its
+   * input, with the clients whose inputs can be in the aggregate with its
+   * own (SecAgg: U1); deployed, the client's player then checks the other
+   * client players' agreement (runtime/remote/player.ts).
    */
   readonly releaseGate?: (contributors?: readonly string[]) => Promise<void>;
   /**

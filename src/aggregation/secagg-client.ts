@@ -206,6 +206,9 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
     if (opened === undefined) run.refuse('ciphertext', `the shares from client ${r.peer} do not open (tampered, replayed from another round or session, or misrouted)`);
     held.set(r.peer, opened);
   }
+  // the release gate (deployed: every player hosting a client of U1 was sent the same commands and plan as this one's)
+  // before anything computed from the input leaves this client
+  await ctx.releaseGate?.([...U1].map((u) => plan.clients[u]!));
   const label = { round: session, bits: enc.bits };
   const y = new MaskSum(enc.bits, enc.entries);
   y.addValues(x);
@@ -230,12 +233,12 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
     const u3Bytes = await run.receive(3, 'survivors');
     const u3 = run.parse('U3', () => survivorsFromBytes(u3Bytes, n));
     signedU3 = checkSurvivorSet(run, u3, (u) => graph.isNeighbour(i, u), U2);
-    const payload = survivorsPayload(session, [...signedU3]);
-    await run.send(3, 'signature', signatureToBytes(signBytes(signer!, payload)));
+    const u3List = [...signedU3];
+    await run.send(3, 'signature', signatureToBytes(signBytes(signer!, survivorsPayload(session, u3List, i))));
     run.advance('UNMASK');
     const sigBytes = await run.receive(4, 'signatures');
     const sigs = run.parse('signatures of U3', () => signaturesFromBytes(sigBytes, n));
-    checkSignatures(run, sigs, signedU3, payload, pinnedOf);
+    checkSignatures(run, sigs, signedU3, (v) => survivorsPayload(session, u3List, v), pinnedOf);
   } else run.advance('UNMASK');
 
   // UNMASK: seed shares of the alive, key shares of the dead, never both for one peer
@@ -259,6 +262,8 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
     }
   }
   if (setup.graph === 'complete') checkContributors({ ...plan, clients: [ctx.me, ...[...alive].map((u) => plan.clients[u]!)] }, ctx.policy, ctx.me);
+  // (malicious-server variant: the signed U3 is the sum's whole membership, on any graph)
+  if (signedU3 !== undefined) checkContributors({ ...plan, clients: [...signedU3].map((u) => plan.clients[u]!) }, ctx.policy, ctx.me);
   const out: RevealedShare[] = [];
   run.reveal(out, i, 'seed', ownSeedShare);
   for (const u of alive) run.reveal(out, u, 'seed', held.get(u)!.seedShare);

@@ -10,7 +10,10 @@
  *   - round 3 (consistency check): SERVER sends U3 to every client of U3;
  *     each client checks it (itself in it, at least t, its neighbours in it
  *     all in its own U2) and signs it:
- *       consistency signature = Sign(d_v, "fedcrypt/secagg/consistency/v1" || session id || u32 |U3| || u32 ids ascending)
+ *       consistency signature = Sign(d_v, "fedcrypt/secagg/consistency/v1" || session id || u32 |U3| || u32 ids ascending || u32 v)
+ *     (the signer's own index v is bound in: deployed, the clients a player
+ *     hosts sign with their host's one pinned key, and a signature of one of
+ *     them must not count as another's)
  *     SERVER collects at least t signatures (U4) and sends them to every
  *     client of U4, which reveals nothing unless at least t distinct clients
  *     of U3 signed exactly the U3 it signed, and the unmasking request names
@@ -77,9 +80,9 @@ export function advertisePayload(digest: Uint8Array, index: number, cpk: Uint8Ar
   return Buffer.concat([Buffer.from(ADVERTISE_LABEL), Buffer.from([0]), digest, u32(index), cpk, spk]);
 }
 
-export function survivorsPayload(session: Uint8Array, ids: readonly number[]): Buffer {
+export function survivorsPayload(session: Uint8Array, ids: readonly number[], signer: number): Buffer {
   const sorted = [...ids].sort((a, b) => a - b);
-  return Buffer.concat([Buffer.from(CONSISTENCY_LABEL), Buffer.from([0]), session, u32(sorted.length), ...sorted.map(u32)]);
+  return Buffer.concat([Buffer.from(CONSISTENCY_LABEL), Buffer.from([0]), session, u32(sorted.length), ...sorted.map(u32), u32(signer)]);
 }
 
 export function signBytes(key: KeyObject, data: Uint8Array): Uint8Array {
@@ -118,13 +121,13 @@ export function checkSurvivorSet(run: ConsistencyRun, U3: readonly number[], isN
 }
 
 /** At least t distinct clients of U3 signed exactly this U3; any signature that does not verify is refused too. */
-export function checkSignatures(run: ConsistencyRun, sigs: readonly IndexedSignature[], U3: ReadonlySet<number>, payload: Uint8Array, keyOf: (u: number) => KeyObject): void {
+export function checkSignatures(run: ConsistencyRun, sigs: readonly IndexedSignature[], U3: ReadonlySet<number>, payload: (signer: number) => Uint8Array, keyOf: (u: number) => KeyObject): void {
   const seen = new Set<number>();
   for (const s of sigs) {
     if (seen.has(s.index)) run.refuse('repeated-id', `two signatures of client ${s.index}`);
     seen.add(s.index);
     if (!U3.has(s.index)) run.refuse('inconsistent-survivors', `a signature of client ${s.index}, not in U3`);
-    if (!verifyBytes(keyOf(s.index), payload, s.sig)) run.refuse('inconsistent-survivors', `client ${s.index}'s signature is not of the U3 this client signed`);
+    if (!verifyBytes(keyOf(s.index), payload(s.index), s.sig)) run.refuse('inconsistent-survivors', `client ${s.index}'s signature is not of the U3 this client signed`);
   }
   if (seen.size < run.t) run.refuse('inconsistent-survivors', `${seen.size} signature(s) of U3, fewer than t = ${run.t}`);
 }

@@ -191,11 +191,10 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   if (malicious) {
     const u3Msg = survivorsToBytes(U3);
     await Promise.all(U3.map((v) => send(v, 3, 'survivors', u3Msg)));
-    const payload = survivorsPayload(session, U3);
     const sigs = new Map<number, Uint8Array>();
     asked = await collect(U3, 3, async (v) => {
       const sig = signatureFromBytes(await receive(v, 3, 'signature'));
-      if (!verifyBytes(pinnedOf(v), payload, sig)) throw new RangeError(`${plan.clients[v]}: a signature that is not of U3`);
+      if (!verifyBytes(pinnedOf(v), survivorsPayload(session, U3, v), sig)) throw new RangeError(`${plan.clients[v]}: a signature that is not of U3`);
       return () => sigs.set(v, sig);
     });
     const sigMsg = signaturesToBytes(asked.map((v) => ({ index: v, sig: sigs.get(v)! })));

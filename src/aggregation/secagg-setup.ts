@@ -191,7 +191,8 @@ export function secAggSetup(params: SecAggParams, plan: AggregationPlan, me: str
       checkCompleteParameters(n, t, req);
       return { n, graph: 'complete', k: n - 1, t };
     } catch (e) {
-      if (!(e instanceof SecAggParameterError) || e.rule !== 'privacy-threshold') throw e;
+      // (the smallest t meeting the privacy rule of the plan's variant: semi-honest t > n_C, malicious 2t > n + n_C)
+      if (!(e instanceof SecAggParameterError) || (e.rule !== 'privacy-threshold' && e.rule !== 'malicious-threshold')) throw e;
       last = e;
     }
   }

@@ -16,7 +16,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 // a cycle (main.ts registers these commands); safe: runTrain is only called from an action, after both modules are evaluated.
 // (A dynamic import('./main.js') here would wait for main.ts's top-level await when it is the entry point: a deadlock.)
-import { runTrain, type TrainCliOptions } from './main.js';
+import { runTrain, secAggChoices, type TrainCliOptions } from './main.js';
 import { checkTrainOptions, userMessage } from './options.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerComputeCommand } from './compute-command.js';
@@ -63,6 +63,7 @@ export async function runNetworkedTrain(model: string, dataset: string, o: NetTr
     roundTimeoutMs: Math.round((o.roundTimeout ?? 60) * 1000), ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
     ...(o.checkpointDir ? { checkpointDir: o.checkpointDir } : {}), resume: o.resume ?? false,
     ...(o.out !== undefined ? { out: o.out } : {}), ...(o.dropout ? { dropout: true } : {}), log,
+    ...(secAggChoices(o) ? { secagg: secAggChoices(o)! } : {}),
     onRound: (x) => log(`  round ${x.round}/${x.totalRounds}, ${x.ms.toFixed(0)} ms`),
     onEpoch: (m) => log(`${fedavg ? `round ${m.round}` : `epoch ${m.epoch} (round ${m.round})`}: test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}`),
   });
@@ -93,6 +94,9 @@ interface PlayerCli {
   collectTimeout?: number;
   revealTo?: string[];
   ops?: string[];
+  protocols?: string[];
+  secaggAdversary?: 'semi-honest' | 'malicious';
+  secaggMinThreshold?: number;
 }
 
 const listArg = (flag: string) => (v: string): string[] => {
@@ -156,6 +160,9 @@ export function registerDeployCommands(program: Command): void {
     .option('--collect-timeout <seconds>', "compute server: in a session whose protocol tolerates dropouts, wait this long for the data owners' contributions, then complete over those that arrived (docs/DEPLOY.md, \"Dropouts\")", secondsArg('--collect-timeout'))
     .option('--reveal-to <players>', "policy, encrypted computations (fedcrypt compute): the players a value computed from this player's inputs may be revealed to, besides itself (default none; within the config's policy.revealTo)", listArg('--reveal-to'))
     .option('--ops <ops>', "policy, encrypted computations: the only ops this player runs, e.g. matmul,add,relu (default: the config's policy.ops, else every op)", listArg('--ops'))
+    .option('--protocols <names>', "policy: the only aggregation protocols this player takes part in, within the config's policy.protocols (e.g. aby3,secagg)", listArg('--protocols'))
+    .addOption(new Option('--secagg-adversary <mode>', "policy: 'malicious' takes part only in secagg's malicious-server variant (default: the config's policy.secaggAdversary, else either)").choices(['semi-honest', 'malicious']))
+    .option('--secagg-min-threshold <t>', "policy: refuse a secagg plan whose threshold t is below this (default: the config's policy.secaggMinThreshold, else 2; only upward)", intArg('--secagg-min-threshold', 2))
 
     .action(async (o: PlayerCli) => {
       (await import('../deploy/heap.js')).tuneHeapForRounds();
@@ -166,6 +173,8 @@ export function registerDeployCommands(program: Command): void {
       const policy = resolvePolicy(parseConfigPolicy(config.policy, `${o.config}: `), {
         insecureAllowPlaintext: o.insecureAllowPlaintext ?? false, minContributors: o.minContributors, minBatchSize: o.minBatchSize,
         maxRounds: o.maxRounds, model: o.model, dataset: o.dataset, ...(o.revealTo ? { revealTo: o.revealTo } : {}), ...(o.ops ? { ops: o.ops } : {}),
+        ...(o.protocols ? { protocols: o.protocols } : {}), ...(o.secaggAdversary ? { secaggAdversary: o.secaggAdversary } : {}),
+        ...(o.secaggMinThreshold !== undefined ? { secaggMinThreshold: o.secaggMinThreshold } : {}),
       });
       if (policy.insecureAllowPlaintext) console.error(`${o.name}: WARNING: --insecure-allow-plaintext: this player takes part in the plaintext reference, where each data owner's values reach the model owner (or the aggregators) in the clear`);
       // refuse data outside this player's own policy before it listens or sends a byte

@@ -36,6 +36,14 @@ export interface TrainCliOptions {
   epochs: number; protocol: string; precision: 'low' | 'high'; owners: number; mode: 'fedsgd' | 'fedavg'; batchSize: number; seed: number;
   nonIid?: boolean; out?: string; onBadUpdate: 'abort' | 'skip'; maxSteps?: number; lr?: number; optimizer?: 'amsgrad' | 'adam' | 'sgd';
   localEpochs?: number; clientLr?: number; progress?: boolean; insecureAllowPlaintext?: boolean; minContributors?: number; validationLimit?: number;
+  secaggGraph?: 'complete' | 'auto'; secaggThreshold?: number; secaggAdversary?: 'semi-honest' | 'malicious';
+}
+
+/** The run's SecAgg choices from the CLI (undefined unless one was given or the protocol is secagg). */
+export function secAggChoices(o: TrainCliOptions): { graph?: 'complete' | 'auto'; threshold?: number; adversary?: 'semi-honest' | 'malicious' } | undefined {
+  if (String(o.protocol).toLowerCase() !== 'secagg') return undefined;
+  if (o.secaggThreshold !== undefined && o.secaggGraph === 'auto') throw new InvalidArgumentError("--secagg-threshold is for --secagg-graph complete ('auto' derives the threshold from the number of clients)");
+  return { ...(o.secaggGraph ? { graph: o.secaggGraph } : {}), ...(o.secaggThreshold !== undefined ? { threshold: o.secaggThreshold } : {}), ...(o.secaggAdversary ? { adversary: o.secaggAdversary } : {}) };
 }
 
 export async function runTrain(model: string, dataset: string, o: TrainCliOptions, log: (s: string) => void = (s) => console.log(s)): Promise<number> {
@@ -48,6 +56,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
     localEpochs: o.localEpochs, clientLr: o.clientLr, insecureAllowPlaintext: o.insecureAllowPlaintext ?? false,
     ...(o.minContributors !== undefined ? { minContributors: o.minContributors } : {}),
     ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
+    ...(secAggChoices(o) ? { secagg: secAggChoices(o)! } : {}),
     onStart: ({ aggregator, numParams, totalSteps, backend }) => {
       log(`fedcrypt train: ${model} on ${dataset}, ${o.owners} data owners${o.nonIid ? ' (non-IID)' : ''}, ${o.mode}, batch ${o.batchSize}, seed ${o.seed}, tfjs backend ${backend}`);
       log(`aggregation: ${aggregator.description ?? aggregator.name}`);
@@ -96,7 +105,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
 
 export function buildCli(): Command {
   const program = new Command();
-  program.name('fedcrypt').description('privacy-preserving federated learning: secure aggregation (ABY3, Pond, Paillier) of tfjs training').showHelpAfterError();
+  program.name('fedcrypt').description('privacy-preserving federated learning: secure aggregation (ABY3, Pond, Paillier, SecAgg) of tfjs training').showHelpAfterError();
   program
     .command('train')
     .description('train a model with a model owner, data owners and secure aggregation')
@@ -120,6 +129,9 @@ export function buildCli(): Command {
     .option('--no-progress', 'plain progress lines instead of a progress bar')
     .option('--min-contributors <n>', 'secure protocols: the servers / aggregator refuse an aggregate of fewer data owners (default 3)', intArg('--min-contributors', 1))
     .option('--insecure-allow-plaintext', "INSECURE: allow --protocol plaintext, which hands every data owner's update to the model owner (in process; networked players opt in on their own command line)")
+    .addOption(new Option('--secagg-graph <graph>', "--protocol secagg: complete (SecAgg) or auto (SecAgg+'s Harary graph where the number of clients allows one; docs/secagg.md)").choices(['complete', 'auto']))
+    .option('--secagg-threshold <t>', '--protocol secagg, complete graph: the Shamir threshold t (default: the smallest the parameter rules allow)', intArg('--secagg-threshold', 2))
+    .addOption(new Option('--secagg-adversary <mode>', "--protocol secagg: semi-honest (the server follows the protocol) or malicious (clients sign keys and the survivor set; networked: with their players' pinned certificate keys)").choices(['semi-honest', 'malicious']))
     .action(async (model: string, dataset: string, o: TrainCliOptions) => {
       process.exitCode = await runTrain(model, dataset, o);
     });

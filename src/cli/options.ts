@@ -35,7 +35,7 @@ export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'resume', whyNot: (r) => (r.networked ? undefined : IN_PROCESS) },
   {
     key: 'dropout',
-    whyNot: (r) => (!r.networked ? `${IN_PROCESS}: in one process no data owner can drop out` : r.protocol === 'plaintext' ? 'is built for the secure protocols (aby3, pond, paillier)' : undefined),
+    whyNot: (r) => (!r.networked ? `${IN_PROCESS}: in one process no data owner can drop out` : r.protocol === 'plaintext' ? 'is built for the secure protocols (aby3, pond, paillier, secagg)' : undefined),
   },
   { key: 'nonIid', whyNot: (r) => (r.networked ? "is in-process only: with --config each data owner's data is what its player's --data names" : undefined) },
   { key: 'onBadUpdate', whyNot: (r, v) => (r.networked && v !== 'abort' ? 'skip is in-process only: with --config a bad update fails the round, naming the data owner' : undefined) },
@@ -43,9 +43,17 @@ export const TRAIN_OPTION_RULES: readonly Rule[] = [
     key: 'minContributors',
     whyNot: (r) =>
       r.networked ? 'is each player\'s own policy with --config: set "policy": { "minContributors": n } in config.json, or pass it to "fedcrypt player"'
-      : r.protocol === 'plaintext' ? 'applies to the secure protocols only (aby3, pond, paillier)' : undefined,
+      : r.protocol === 'plaintext' ? 'applies to the secure protocols only (aby3, pond, paillier, secagg)' : undefined,
   },
-  { key: 'precision', whyNot: (r) => (r.protocol === 'plaintext' ? 'applies to the secure protocols only (plaintext sends float32 updates as they are)' : undefined) },
+  {
+    key: 'precision',
+    whyNot: (r) =>
+      r.protocol === 'plaintext' ? 'applies to the secure protocols only (plaintext sends float32 updates as they are)'
+      : r.protocol === 'secagg' ? "applies to aby3, pond and paillier (secagg's fixed point has 24 fractional bits; docs/secagg.md, \"Encoding\")" : undefined,
+  },
+  { key: 'secaggGraph', whyNot: (r) => (r.protocol === 'secagg' ? undefined : 'applies to --protocol secagg only') },
+  { key: 'secaggThreshold', whyNot: (r) => (r.protocol === 'secagg' ? undefined : 'applies to --protocol secagg only') },
+  { key: 'secaggAdversary', whyNot: (r) => (r.protocol === 'secagg' ? undefined : 'applies to --protocol secagg only') },
   {
     key: 'insecureAllowPlaintext',
     whyNot: (r) =>
@@ -88,6 +96,7 @@ const FLAG_FOR: Record<string, string> = {
   clientLr: '--client-lr', minContributors: '--min-contributors', validationLimit: '--validation-limit', nonIid: '--non-iid', onBadUpdate: '--on-bad-update',
   insecureAllowPlaintext: '--insecure-allow-plaintext', owners: '--owners', mode: '--mode', protocol: '--protocol', precision: '--precision', epochs: '--epochs',
   seed: '--seed', lr: '--lr', optimizer: '--optimizer', resume: '--resume',
+  secaggGraph: '--secagg-graph', secaggThreshold: '--secagg-threshold', secaggAdversary: '--secagg-adversary',
 };
 const QUOTED = new RegExp(`"(${Object.keys(FLAG_FOR).join('|')})"(?= (?:expected|is|needs|must|larger|smaller|exceeds|\\d))`, 'g');
 // a bare camelCase name, not a config field (policy.minContributors, "minContributors":)

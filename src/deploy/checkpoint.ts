@@ -163,5 +163,11 @@ export function paramDifferences(saved: CheckpointParams, now: CheckpointParams)
     const y = JSON.stringify(b[k]);
     if (x !== y) out.push(`${k}: checkpoint ${x ?? 'none'}, this run ${y ?? 'none'}`);
   }
+  // (SecAgg's choices: recorded by secagg runs only, so older checkpoints keep matching)
+  if (a['secagg'] !== undefined || b['secagg'] !== undefined) {
+    const x = JSON.stringify(a['secagg']);
+    const y = JSON.stringify(b['secagg']);
+    if (x !== y) out.push(`secagg: checkpoint ${x ?? 'none'}, this run ${y ?? 'none'}`);
+  }
   return out;
 }

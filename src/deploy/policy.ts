@@ -26,16 +26,22 @@ import { ConfigError } from '../transport/config.js';
 export { PolicyError };
 
 /** The protocols a networked session may name. */
-export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'paillier', 'plaintext'] as const;
+export const NETWORK_PROTOCOLS = ['aby3', 'pond', 'paillier', 'secagg', 'plaintext'] as const;
 export type NetworkProtocol = (typeof NETWORK_PROTOCOLS)[number];
 /** The secure ones: what a policy accepts unless told otherwise. */
-export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond', 'paillier'];
+export const SECURE_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond', 'paillier', 'secagg'];
+/** SecAgg's adversary modes, weakest first (a policy requiring 'malicious' refuses 'semi-honest' plans). */
+export const SECAGG_ADVERSARIES = ['semi-honest', 'malicious'] as const;
+export type SecAggAdversary = (typeof SECAGG_ADVERSARIES)[number];
 /**
  * What a player takes part in when neither the config nor its operator says
  * otherwise. Paillier is left out: its key holder is the model owner, so one
  * compute server (the aggregation service) colluding with it reads every
- * update, where ABY3 needs two of three servers. A config's
- * `"policy": { "protocols": [...] }` or the operator enables it.
+ * update, where ABY3 needs two of three servers. SecAgg is left out too: its
+ * SERVER is the model owner, and its privacy rests on the model owner
+ * following the protocol (semi-honest variant) or on t honest signers
+ * (malicious variant) and on fewer than t clients colluding with it. A
+ * config's `"policy": { "protocols": [...] }` or the operator enables them.
  */
 export const DEFAULT_PROTOCOLS: readonly NetworkProtocol[] = ['aby3', 'pond'];
 
@@ -62,6 +68,10 @@ export interface PartyPolicy {
   readonly revealTo: readonly string[];
   /** Encrypted computations: the ops this party runs (null: every registered op). */
   readonly ops: readonly string[] | null;
+  /** SecAgg: the weakest adversary mode of a plan this party takes part in ('malicious': only the malicious-server variant). */
+  readonly secaggAdversary: SecAggAdversary;
+  /** SecAgg: no plan whose threshold t (as every party derives it for the plan's clients) is below this. */
+  readonly secaggMinThreshold: number;
   /** What the player should log at start (e.g. a config laxer than the defaults, ignored). */
   readonly warnings?: readonly string[];
 }
@@ -76,6 +86,8 @@ export const DEFAULT_POLICY: PartyPolicy = Object.freeze({
   datasets: null,
   revealTo: Object.freeze([]),
   ops: null,
+  secaggAdversary: 'semi-honest',
+  secaggMinThreshold: 2,
 });
 
 /** The `"policy"` object of config.json, as written (every field optional). */
@@ -90,9 +102,13 @@ export interface ConfigPolicy {
   revealTo?: string[];
   /** Encrypted computations: the ops every player runs. */
   ops?: string[];
+  /** SecAgg: 'malicious' makes every player refuse the semi-honest variant. */
+  secaggAdversary?: SecAggAdversary;
+  /** SecAgg: the smallest threshold t any player accepts. */
+  secaggMinThreshold?: number;
 }
 
-const POLICY_FIELDS = ['minContributors', 'minBatchSize', 'maxRounds', 'protocols', 'models', 'datasets', 'revealTo', 'ops'] as const;
+const POLICY_FIELDS = ['minContributors', 'minBatchSize', 'maxRounds', 'protocols', 'models', 'datasets', 'revealTo', 'ops', 'secaggAdversary', 'secaggMinThreshold'] as const;
 const isList = (v: unknown, re: RegExp): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && re.test(x));
 const PLAYER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const OP_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
@@ -140,6 +156,14 @@ export function parseConfigPolicy(raw: unknown, src = ''): ConfigPolicy {
     if (!isList(o['ops'], OP_NAME)) throw err('ops', `expected a non-empty list of op names (e.g. "matmul", "relu"), got ${JSON.stringify(o['ops'])}`);
     out.ops = [...new Set(o['ops'])];
   }
+  if (o['secaggAdversary'] !== undefined) {
+    if (!(SECAGG_ADVERSARIES as readonly unknown[]).includes(o['secaggAdversary'])) throw err('secaggAdversary', `expected one of ${SECAGG_ADVERSARIES.join(', ')}, got ${JSON.stringify(o['secaggAdversary'])}`);
+    out.secaggAdversary = o['secaggAdversary'] as SecAggAdversary;
+  }
+  if (o['secaggMinThreshold'] !== undefined) {
+    if (!isInt(o['secaggMinThreshold'], 2)) throw err('secaggMinThreshold', `expected an integer >= 2, got ${JSON.stringify(o['secaggMinThreshold'])}`);
+    out.secaggMinThreshold = o['secaggMinThreshold'];
+  }
   return out;
 }
 
@@ -155,6 +179,12 @@ export interface LocalPolicyOptions {
   revealTo?: readonly string[];
   /** Encrypted computations: the ops this party runs (--ops). */
   ops?: readonly string[];
+  /** The protocols this party takes part in, within the config's (--protocols). */
+  protocols?: readonly string[];
+  /** SecAgg: 'malicious' refuses the semi-honest variant (--secagg-adversary; only stricter than the config). */
+  secaggAdversary?: SecAggAdversary;
+  /** SecAgg: the smallest threshold t this party accepts (--secagg-min-threshold; only upward). */
+  secaggMinThreshold?: number;
 }
 
 /**
@@ -210,7 +240,27 @@ export function resolvePolicy(config: ConfigPolicy | undefined, local: LocalPoli
   }
   const ops = within(c.ops, local.ops, '--ops', OP_NAME) ?? (c.ops ? Object.freeze([...c.ops]) : null);
   const insecureAllowPlaintext = local.insecureAllowPlaintext === true;
-  const protocols = [...(c.protocols ?? DEFAULT_PROTOCOLS), ...(insecureAllowPlaintext ? (['plaintext'] as const) : [])];
+  const allowed = c.protocols ?? DEFAULT_PROTOCOLS;
+  let chosen: readonly NetworkProtocol[] = allowed;
+  if (local.protocols !== undefined) {
+    const l = local.protocols;
+    if (!Array.isArray(l) || l.length === 0) throw new RangeError(`"--protocols" expected a non-empty list, got ${JSON.stringify(l)}`);
+    const bad = l.find((x) => !(allowed as readonly string[]).includes(x));
+    if (bad !== undefined) throw new RangeError(`"--protocols" ${bad} is not among the protocols the config's policy allows (${allowed.join(', ')}): the local policy may only be stricter than the config`);
+    chosen = [...new Set(l as NetworkProtocol[])];
+  }
+  const protocols = [...chosen, ...(insecureAllowPlaintext ? (['plaintext'] as const) : [])];
+  const rank = (a: SecAggAdversary) => SECAGG_ADVERSARIES.indexOf(a);
+  const fromConfigAdv = c.secaggAdversary ?? DEFAULT_POLICY.secaggAdversary;
+  if (local.secaggAdversary !== undefined && !(SECAGG_ADVERSARIES as readonly unknown[]).includes(local.secaggAdversary)) throw new RangeError(`"--secagg-adversary" expected one of ${SECAGG_ADVERSARIES.join(', ')}, got ${JSON.stringify(local.secaggAdversary)}`);
+  if (local.secaggAdversary !== undefined && rank(local.secaggAdversary) < rank(fromConfigAdv)) throw new RangeError(`"--secagg-adversary" ${local.secaggAdversary} is laxer than the config's ${fromConfigAdv}: the local policy may only be stricter than the config`);
+  const secaggAdversary = local.secaggAdversary ?? fromConfigAdv;
+  const fromConfigT = c.secaggMinThreshold ?? DEFAULT_POLICY.secaggMinThreshold;
+  if (local.secaggMinThreshold !== undefined) {
+    if (!isInt(local.secaggMinThreshold, 2)) throw new RangeError(`"--secagg-min-threshold" expected an integer >= 2, got ${String(local.secaggMinThreshold)}`);
+    if (local.secaggMinThreshold < fromConfigT) throw new RangeError(`"--secagg-min-threshold" ${local.secaggMinThreshold} is below the config's ${fromConfigT}: the local policy may only be stricter than the config`);
+  }
+  const secaggMinThreshold = local.secaggMinThreshold ?? fromConfigT;
   return Object.freeze({
     protocols: Object.freeze(protocols),
     insecureAllowPlaintext,
@@ -221,6 +271,8 @@ export function resolvePolicy(config: ConfigPolicy | undefined, local: LocalPoli
     datasets: narrow(c.datasets, local.dataset, '--dataset'),
     revealTo,
     ops,
+    secaggAdversary,
+    secaggMinThreshold,
     warnings: Object.freeze(warnings),
   });
 }
@@ -236,5 +288,6 @@ export function describePolicy(p: PartyPolicy): string {
     `datasets ${p.datasets ? p.datasets.join(', ') : 'any'}`,
     `computations reveal its inputs' results to ${p.revealTo.length ? `itself and ${p.revealTo.join(', ')}` : 'itself only'}`,
     `ops ${p.ops ? p.ops.join(', ') : 'any'}`,
+    ...(p.protocols.includes('secagg') ? [`secagg ${p.secaggAdversary === 'malicious' ? 'malicious-server variant only' : 'either variant'}, threshold at least ${p.secaggMinThreshold}`] : []),
   ].join('; ');
 }

@@ -28,7 +28,7 @@ export interface RemoteContextOptions {
   readonly key?: string;
   /** The aggregation protocol of every aggregation (default 'aby3'). */
   readonly protocol?: NetworkProtocol;
-  /** Its public parameters (e.g. { precision: 'high' }). */
+  /** Its public parameters (e.g. { precision: 'high' }; SecAgg: `secAggPlanParams({ graph, threshold, adversary })`). */
   readonly params?: Readonly<Record<string, unknown>>;
   /** INSECURE: the model owner's own opt-in to the plaintext reference (each player needs its own). */
   readonly insecureAllowPlaintext?: boolean;
@@ -42,7 +42,11 @@ export interface RemoteContextOptions {
    * docs/DEPLOY.md, "Dropouts"). Each dropout is in `dropouts`.
    */
   readonly dropout?: boolean;
-  /** Paillier with dropout: how long this process (the router) waits for the clients' sealed boxes, ms (default 10 s). */
+  /**
+   * Paillier with dropout: how long this process (the router) waits for the
+   * clients' sealed boxes, ms (default 10 s). SecAgg: this process's
+   * (SERVER's) deadline per round (default with dropout: timeoutMs).
+   */
   readonly collectMs?: number;
 }
 

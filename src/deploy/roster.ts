@@ -30,6 +30,8 @@ export function configRoles(config: DeployConfig): { modelOwner: string; dataOwn
 
 /** Check the servers a protocol needs are in the config. */
 export function checkServersFor(protocol: NetworkProtocol, servers: readonly string[]): void {
+  // (SecAgg: the clients and SERVER only; compute servers, if any, take no part)
+  if (protocol === 'secagg') return;
   if (protocol === 'paillier' || protocol === 'plaintext') {
     const what = protocol === 'paillier' ? 'the aggregation service' : "the insecure reference's aggregator";
     if (servers.length < 1) throw new ConfigError(`players: ${protocol} needs a player with role "compute-server" (${what})`, 'players');

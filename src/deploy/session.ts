@@ -21,6 +21,9 @@ import type { AggregationRoles, RolePolicy } from '../aggregation/roles.js';
 import { referenceRoles } from '../aggregation/reference.js';
 import { mpcRoles, type MpcRolesOptions } from '../aggregation/mpc-roles.js';
 import { paillierRoles } from '../aggregation/paillier-roles.js';
+import { secAggRoles } from '../aggregation/secagg-roles.js';
+import { secAggOptionsFromParams, secAggParams, secAggSetup } from '../aggregation/secagg-setup.js';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { Identity } from '../crypto/secure-channel.js';
 import { servePlayerExecutor, type DataSource } from '../runtime/remote/player.js';
 import { remoteExecutionContext, type Dropout, type RemoteContext, type RemotePlayer } from '../runtime/remote/context.js';
@@ -42,6 +45,14 @@ export interface PartyKeys {
   readonly config: DeployConfig;
   /** A floor on the Paillier modulus a plan may ask for (default 2048). */
   readonly minPaillierKeyBits?: number;
+  /** This player's Ed25519 key (its TLS key, whose certificate config.json pins): SecAgg's malicious variant signs with it for the clients it hosts. */
+  readonly signingKey?: KeyObject;
+  /** The clients this party runs (SecAgg's malicious variant: the ones it signs for). */
+  readonly hosted?: readonly string[];
+  /** The clients of the plan (SecAgg's malicious variant: whose hosts' keys are pinned). */
+  readonly roster?: readonly string[];
+  /** SecAgg at SERVER: its deadline per round, ms, where no collectMs is set. */
+  readonly roundTimeoutMs?: number;
 }
 
 export interface RoleSet {
@@ -56,7 +67,43 @@ export const ROLE_SETS: Readonly<Record<NetworkProtocol, RoleSet>> = Object.free
   aby3: { name: 'mpc-aby3', make: (p) => mpcRoles({ protocol: 'aby3', ...mpcParams(p) }) },
   pond: { name: 'mpc-pond', make: (p) => mpcRoles({ protocol: 'pond', ...mpcParams(p) }) },
   paillier: { name: 'paillier', make: (p, party) => paillierFor(p, party) },
+  secagg: { name: 'secagg', make: (p, party) => secAggFor(p, party) },
 });
+
+/** The Ed25519 public key of a config player's pinned certificate (SecAgg's malicious variant: the key its hosted clients sign with). */
+export function pinnedSigningKey(config: DeployConfig, player: string): KeyObject {
+  const entry = config.players.find((x) => x.name === player);
+  if (entry?.certificate === undefined) throw new RangeError(`secagg's malicious variant needs player '${player}'s certificate in config.json (its Ed25519 key signs for its clients; "links": "tls" configs have them)`);
+  return new X509Certificate(Buffer.from(entry.certificate)).publicKey;
+}
+
+/**
+ * SecAgg / SecAgg+ for a party of a session: the plan's public parameters
+ * (secAggOptionsFromParams) and, in the malicious-server variant, every
+ * client's key pinned from config.json (a hosted client signs with its host
+ * player's TLS key, whose certificate the config pins; never a key from
+ * SERVER) and this party's own key for the clients it runs.
+ */
+function secAggFor(p: Readonly<Record<string, unknown>>, party: PartyKeys): AggregationRoles {
+  const options = secAggOptionsFromParams(p);
+  const timeout = party.roundTimeoutMs === undefined ? {} : { roundTimeoutMs: party.roundTimeoutMs };
+  if (options.adversary !== 'malicious') return secAggRoles({ ...options, ...timeout });
+  const roster = party.roster ?? [];
+  const signingKeys = new Map<string, KeyObject>();
+  const byHost = new Map<string, KeyObject>();
+  for (const c of roster) {
+    const h = hostOf(c);
+    if (!byHost.has(h)) byHost.set(h, pinnedSigningKey(party.config, h));
+    signingKeys.set(c, byHost.get(h)!);
+  }
+  const signers = new Map<string, KeyObject>();
+  for (const c of party.hosted ?? []) {
+    if (!roster.includes(c)) continue;
+    if (party.signingKey === undefined) throw new RangeError(`${party.me}: secagg's malicious variant needs this player's Ed25519 (TLS) key from its key file`);
+    signers.set(c, party.signingKey);
+  }
+  return secAggRoles({ ...options, ...timeout, signingKeys, signers });
+}
 
 /** The plan's precision and mean scaling (checked by mpcRoles; the protocol itself is the role set's). */
 function mpcParams(p: Readonly<Record<string, unknown>>): MpcRolesOptions {
@@ -128,6 +175,26 @@ export function checkPlanAgainstConfig(plan: AggregationPlan, config: DeployConf
   const owners = new Set(plan.clients.map(hostOf)).size;
   if (owners < policy.minContributors) {
     throw new PolicyError('minContributors', `${owners} distinct data owners among the plan's clients, fewer than the minimum of ${policy.minContributors}`, { party: me, count: owners, minimum: policy.minContributors });
+  }
+  if (protocol === 'secagg') checkSecAggPolicy(plan, policy, me);
+}
+
+/**
+ * A SecAgg plan against this player's policy, before any role runs: its
+ * adversary mode (a policy requiring 'malicious' refuses the semi-honest
+ * variant) and the threshold t every party derives for the plan's clients
+ * (at least the policy's secaggMinThreshold). PolicyError 'secagg'.
+ */
+export function checkSecAggPolicy(plan: AggregationPlan, policy: PartyPolicy, me: string): void {
+  const adversary = plan.params['adversary'];
+  if (policy.secaggAdversary === 'malicious' && adversary !== 'malicious') {
+    throw new PolicyError('secagg', `the plan runs secagg's ${JSON.stringify(adversary)} variant; this player takes part in the malicious-server variant only`, { party: me });
+  }
+  // (the parameters are checked in full by the role; here only what this player's policy adds)
+  const options = secAggOptionsFromParams(plan.params);
+  const setup = secAggSetup(secAggParams({ ...options, ...(options.adversary === 'malicious' ? { signingKeys: new Map() } : {}) }, 'secagg plan').params, plan, me);
+  if (setup.t < policy.secaggMinThreshold) {
+    throw new PolicyError('secagg', `the plan's threshold is t = ${setup.t} for its ${setup.n} clients; this player requires at least ${policy.secaggMinThreshold}`, { party: me, count: setup.t, minimum: policy.secaggMinThreshold });
   }
 }
 
@@ -231,11 +298,18 @@ export async function serveSessions(transport: Transport, config: DeployConfig, 
         ...(o.collectMs !== undefined ? { collectMs: o.collectMs } : {}),
         checkPlan: (plan) => checkPlanAgainstConfig(plan, config, o.policy, me),
         roles: (plan) => {
-          const key = `${plan.protocol} ${JSON.stringify(plan.params)}`;
-          let r = made.get(key);
+          const baseKey = `${plan.protocol} ${JSON.stringify(plan.params)}`;
+          let r: AggregationRoles | undefined;
+          const p = policyProtocolOf(plan.protocol)!;
+          // (secagg's malicious variant pins the keys of the plan's clients: one role set per roster)
+          const key = p === 'secagg' && plan.params['adversary'] === 'malicious' ? `${baseKey} ${plan.clients.join(',')}` : baseKey;
+          r = made.get(key);
           if (r === undefined) {
-            const p = policyProtocolOf(plan.protocol)!;
-            r = ROLE_SETS[p].make(plan.params, { me, config, ...(o.identity ? { identity: o.identity } : {}), ...(o.minPaillierKeyBits ? { minPaillierKeyBits: o.minPaillierKeyBits } : {}) });
+            const signingKey = (o.identity as { tls?: { privateKey?: KeyObject } } | undefined)?.tls?.privateKey;
+            r = ROLE_SETS[p].make(plan.params, {
+              me, config, ...(o.identity ? { identity: o.identity } : {}), ...(o.minPaillierKeyBits ? { minPaillierKeyBits: o.minPaillierKeyBits } : {}),
+              ...(signingKey ? { signingKey } : {}), hosted: clients, roster: plan.clients,
+            });
             made.set(key, r);
             // (only with this player's own opt-in, checked before: said in its log, once per session)
             if (!r.secure) log(`${me}: WARNING: session ${open!.session} runs the INSECURE ${plan.protocol} protocol (opted in locally with --insecure-allow-plaintext): the values of this player's clients reach ${plan.target === 'SERVER' ? plan.server : 'the aggregators'} in the clear`);
@@ -275,7 +349,7 @@ export interface OpenSessionOptions {
    * client whose box is not in by `collectMs` absent).
    */
   readonly dropout?: boolean;
-  /** Paillier with dropout: how long SERVER waits for the clients' sealed boxes, ms (default 10 s). */
+  /** Paillier with dropout: how long SERVER waits for the clients' sealed boxes, ms (default 10 s); SecAgg: SERVER's deadline per round (default with dropout: the session's timeoutMs; without dropout and collectMs: none, every client must answer). */
   readonly collectMs?: number;
   readonly onDropout?: (d: Dropout) => void;
 }
@@ -285,12 +359,13 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
   const roles = configRoles(config);
   const me = roles.modelOwner;
   // the compute servers the protocol needs (its aggregators are the first of them), before anything is sent
-  const needed = o.protocol === 'aby3' || o.protocol === 'pond' ? 3 : 1;
+  const needed = o.protocol === 'aby3' || o.protocol === 'pond' ? 3 : o.protocol === 'secagg' ? 0 : 1;
   if (roles.servers.length < needed) {
     throw new ConfigError(`players: ${o.protocol} needs ${needed === 3 ? '3 players' : 'a player'} with role "compute-server" (${o.protocol === 'paillier' ? 'the aggregation service' : o.protocol === 'plaintext' ? "the insecure reference's aggregator" : 'its compute servers'}), the config has ${roles.servers.length}`, 'players');
   }
   const session = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, '0')).join('');
-  const players = [...roles.dataOwners, ...roles.servers];
+  // (secagg has no aggregator parties: the compute servers, if any, are not asked)
+  const players = [...roles.dataOwners, ...(o.protocol === 'secagg' ? [] : roles.servers)];
   const msg = enc.encode(JSON.stringify({ v: 1, session, configHash: configHash(config) } satisfies OpenMessage));
   await Promise.all(players.map((p) => transport.send(me, p, SESSION_KEY, msg)));
   const timeoutMs = o.timeoutMs ?? 600_000;
@@ -309,8 +384,13 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
   );
   const clientCount = replies.reduce((a, r) => a + r.clients.length, 0);
   if (o.dropout && o.protocol === 'plaintext') throw new RangeError('openSession: dropout tolerance is built for aby3, pond and paillier, not plaintext');
-  const params = o.protocol === 'paillier' ? { maxClients: clientCount, ...(o.params ?? {}) } : { ...(o.params ?? {}), ...(o.dropout ? { dropout: true } : {}) };
-  const rs = ROLE_SETS[o.protocol].make(params, { me, config, ...(o.identity ? { identity: o.identity } : {}), minPaillierKeyBits: 1 });
+  const params =
+    o.protocol === 'paillier' ? { maxClients: clientCount, ...(o.params ?? {}) }
+    // (SecAgg tolerates dropouts by itself: SERVER's deadline per round decides who dropped)
+    : o.protocol === 'secagg' ? { ...(o.params ?? {}) }
+    : { ...(o.params ?? {}), ...(o.dropout ? { dropout: true } : {}) };
+  const roster = replies.flatMap((r) => r.clients);
+  const rs = ROLE_SETS[o.protocol].make(params, { me, config, ...(o.identity ? { identity: o.identity } : {}), minPaillierKeyBits: 1, roster });
   return remoteExecutionContext({
     transport: new HostingTransport(transport),
     server: me,
@@ -323,5 +403,9 @@ export async function openSession(transport: Transport, config: DeployConfig, o:
     ...(o.dropout ? { dropout: true } : {}),
     ...(o.onDropout ? { onDropout: o.onDropout } : {}),
     ...(o.dropout && o.protocol === 'paillier' ? { collectMs: o.collectMs ?? 10_000 } : {}),
+    // SecAgg's SERVER: each round's collection ends at this deadline; a client not in by then dropped out (without dropout: every client must answer).
+    // By default the session's deadline: a player that dies is dropped at once (its link is lost); the window only bounds one that hangs, and
+    // round 0's window runs while the data owners compute their inputs (FedAvg: local training), so a short one would drop slow honest owners
+    ...(o.protocol === 'secagg' && (o.dropout || o.collectMs !== undefined) ? { collectMs: o.collectMs ?? timeoutMs } : {}),
   });
 }

@@ -41,6 +41,15 @@ export interface StackParams {
   /** FedSGD: the CLIENTS members and the rounds of an epoch (from the secure sum of their example counts); FedAvg: null. */
   clients: number | null;
   stepsPerEpoch: number | null;
+  /** SecAgg's choices (protocol 'secagg' only): the graph, a chosen threshold (complete graph; null: the smallest the rules allow), the adversary mode. */
+  secagg?: StackSecAgg;
+}
+
+/** A stack run's SecAgg choices (`--secagg-graph`, `--secagg-threshold`, `--secagg-adversary`). */
+export interface StackSecAgg {
+  graph: 'complete' | 'auto';
+  threshold: number | null;
+  adversary: 'semi-honest' | 'malicious';
 }
 
 export const STACK_KEYS: readonly (keyof StackParams)[] = [
@@ -66,6 +75,26 @@ export interface StackParamOptions {
   readonly clientLr?: number;
   readonly optimizer?: 'amsgrad' | 'adam' | 'sgd';
   readonly lr?: number;
+  /** Protocol 'secagg' only. */
+  readonly secagg?: Partial<StackSecAgg>;
+}
+
+/** SecAgg's choices of a run, validated (RangeError naming the option). */
+export function resolveSecAgg(protocol: NetworkProtocol, o: Partial<StackSecAgg> | undefined): StackSecAgg | undefined {
+  if (protocol !== 'secagg') {
+    if (o !== undefined && Object.values(o).some((v) => v !== undefined)) throw new RangeError(`"secagg" options apply to protocol 'secagg' only, not ${protocol}`);
+    return undefined;
+  }
+  const graph = o?.graph ?? 'complete';
+  if (graph !== 'complete' && graph !== 'auto') throw new RangeError(`"secaggGraph" expected 'complete' or 'auto', got ${JSON.stringify(graph)}`);
+  const adversary = o?.adversary ?? 'semi-honest';
+  if (adversary !== 'semi-honest' && adversary !== 'malicious') throw new RangeError(`"secaggAdversary" expected 'semi-honest' or 'malicious', got ${JSON.stringify(adversary)}`);
+  const threshold = o?.threshold ?? null;
+  if (threshold !== null) {
+    if (!Number.isInteger(threshold) || threshold < 2) throw new RangeError(`"secaggThreshold" expected an integer >= 2, got ${String(threshold)}`);
+    if (graph !== 'complete') throw new RangeError(`"secaggThreshold" is for the complete graph ('auto' derives t from the number of clients)`);
+  }
+  return { graph, threshold, adversary };
 }
 
 const int = (name: string, v: unknown, d: number, min: number): number => {
@@ -104,6 +133,7 @@ export function resolveStackParams(config: DeployConfig, o: StackParamOptions): 
     localEpochs: fedavg ? int('localEpochs', o.localEpochs, 1, 1) : null, clientLr: fedavg ? positive('clientLr', o.clientLr, 0.3) : null,
     optimizer, lr: positive('lr', o.lr, fedavg ? 1.0 : 0.008),
     modelOwner: roles.modelOwner, dataOwners: roles.dataOwners, servers: roles.servers, clients: null, stepsPerEpoch: null,
+    ...(protocol === 'secagg' ? { secagg: resolveSecAgg(protocol, o.secagg)! } : (resolveSecAgg(protocol, o.secagg), {})),
   };
 }
 
@@ -119,7 +149,13 @@ export function checkConfigPolicy(config: DeployConfig, p: StackParams, rounds?:
   const floor = resolvePolicy(parseConfigPolicy(config.policy, 'config.json: '));
   const party = "the config's policy";
   if (p.protocol !== 'plaintext' && !floor.protocols.includes(p.protocol)) {
-    throw new PolicyError('protocol', `every player refuses '${p.protocol}': the config's policy allows ${floor.protocols.join(', ')}${p.protocol === 'paillier' ? ' (Paillier only where "policy": { "protocols": [...] } lists it)' : ''}`, { party });
+    throw new PolicyError('protocol', `every player refuses '${p.protocol}': the config's policy allows ${floor.protocols.join(', ')}${p.protocol === 'paillier' || p.protocol === 'secagg' ? ` (${p.protocol === 'paillier' ? 'Paillier' : 'SecAgg'} only where "policy": { "protocols": [...] } lists it)` : ''}`, { party });
+  }
+  if (p.secagg !== undefined && floor.secaggAdversary === 'malicious' && p.secagg.adversary !== 'malicious') {
+    throw new PolicyError('secagg', `every player refuses secagg's semi-honest variant: the config's policy.secaggAdversary is 'malicious' (--secagg-adversary malicious)`, { party });
+  }
+  if (p.secagg?.threshold != null && p.secagg.threshold < floor.secaggMinThreshold) {
+    throw new PolicyError('secagg', `threshold ${p.secagg.threshold} is below the config's policy.secaggMinThreshold of ${floor.secaggMinThreshold}`, { party });
   }
   if (p.dataOwners.length < floor.minContributors) {
     throw new PolicyError('minContributors', `the config has ${p.dataOwners.length} data owner(s), every player requires at least ${floor.minContributors} in an aggregate`, { party });

@@ -22,7 +22,14 @@ import type { DataSource } from '../runtime/remote/player.js';
 import type { DeployConfig } from '../transport/config.js';
 import { configRoles } from './roster.js';
 import type { NetworkProtocol } from './policy.js';
-import { checkConfigPolicy, resolveStackParams, restoreStack, saveStack, totalRounds, type StackParamOptions, type StackParams } from './stack-params.js';
+import { checkConfigPolicy, resolveSecAgg, resolveStackParams, restoreStack, saveStack, totalRounds, type StackParamOptions, type StackParams, type StackSecAgg } from './stack-params.js';
+import { secAggParams } from '../aggregation/secagg-setup.js';
+
+/** The public parameters of a run's SecAgg plans (every party compares them with its own and derives t from the plan's clients). */
+export function secAggPlanParams(s: StackSecAgg): Record<string, unknown> {
+  const signing = s.adversary === 'malicious' ? { signingKeys: new Map() } : {};
+  return { ...secAggParams({ graph: s.graph, adversary: s.adversary, ...(s.threshold !== null ? { threshold: s.threshold } : {}), ...signing }, '--protocol secagg').params };
+}
 
 export const LEARNING_SOURCE = 'fedcrypt/learning';
 
@@ -86,7 +93,8 @@ export async function runStackTraining(o: StackTrainingOptions): Promise<StackTr
   const log = o.log ?? (() => {});
   const backend = await L.initTf();
   const ctx = remoteContext({
-    config: o.configPath, ...(o.keyPath ? { key: o.keyPath } : {}), protocol: o.protocol ?? 'aby3', params: o.protocol === 'plaintext' ? {} : { precision: o.precision ?? 'low' },
+    config: o.configPath, ...(o.keyPath ? { key: o.keyPath } : {}), protocol: o.protocol ?? 'aby3',
+    params: o.protocol === 'plaintext' ? {} : o.protocol === 'secagg' ? secAggPlanParams(resolveSecAgg('secagg', o.secagg)!) : { precision: o.precision ?? 'low' },
     insecureAllowPlaintext: o.protocol === 'plaintext', timeoutMs: o.roundTimeoutMs ?? 600_000, ...(o.dropout ? { dropout: true } : {}),
   });
   // which round each dropout happened in (the context records them in order)

@@ -52,6 +52,8 @@ export interface TrainOptions {
    * owners, PolicyError 'minContributors'). Lower it only for experiments.
    */
   minContributors?: number;
+  /** Protocol 'secagg' only: the graph ('complete' or 'auto'), a threshold (complete graph), the adversary mode. */
+  secagg?: import('./secure-aggregators.js').SecAggChoices;
   /** Output folder; false to write nothing; default runs/<timestamp>. */
   out?: string | false;
   onRound?: (info: RoundInfo) => void;
@@ -108,7 +110,12 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const data = loadDataset(datasetName);
   const parts = splitForOwners(data.train, nOwners, nonIid);
   const names = parts.map((_, i) => `data-owner-${i}`);
-  const aggregator = options.aggregator ?? (await makeAggregator(protocol, precision, names, options.minContributors === undefined ? undefined : { minContributors: options.minContributors }));
+  const protocolOptions = {
+    ...(options.minContributors === undefined ? {} : { minContributors: options.minContributors }),
+    ...(options.secagg === undefined ? {} : { secagg: options.secagg }),
+  };
+  if (options.secagg !== undefined && protocol.toLowerCase() !== 'secagg') throw new RangeError(`"secagg" options apply to protocol 'secagg' only, not ${protocol}`);
+  const aggregator = options.aggregator ?? (await makeAggregator(protocol, precision, names, Object.keys(protocolOptions).length ? protocolOptions : undefined));
   const dataOwners = parts.map((p, i) => new DataOwner(names[i]!, model, data, p, { batchSize, seed, shuffleSeed: seed * 7919 + i }));
   const stepsPerEpoch = Math.min(...dataOwners.map((d) => d.iterations));
   const totalSteps = mode === 'fedsgd' ? Math.min(epochs * stepsPerEpoch, options.maxSteps ?? Infinity) : epochs;

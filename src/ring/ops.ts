@@ -117,6 +117,19 @@ function broadcastStrides(xShape: readonly number[], shape: readonly number[]): 
 
 function expandTo(x: RingTensor, shape: readonly number[]): RingTensor {
   if (sameShape(x.shape, shape)) return x;
+  // a leading broadcast (x's shape without its leading 1s is shape's tail, e.g. a bias [F] to [B, H, W, F]):
+  // whole copies of x's limbs, doubled each time (log2 copies instead of a copy per row)
+  let lead = 0;
+  while (lead < x.shape.length && x.shape[lead] === 1) lead++;
+  const tail = x.shape.slice(lead);
+  if (x.size > 0 && tail.length <= shape.length && sameShape(tail, shape.slice(shape.length - tail.length))) {
+    const t = emptyTensor(x.bits, shape);
+    const out = t.data;
+    if (out.length === 0) return t;
+    out.set(x.data);
+    for (let filled = x.data.length; filled < out.length; filled *= 2) out.copyWithin(filled, 0, Math.min(filled, out.length - filled));
+    return t;
+  }
   return gather(x.bits, x.data, shape, broadcastStrides(x.shape, shape), 0);
 }
 

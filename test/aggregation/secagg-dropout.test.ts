@@ -22,19 +22,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SecAggAbortError } from '../../src/aggregation/secagg-errors.js';
-import { makeRoles, names, referenceOver, revealedShares, rng, runSecAgg, sumInputs, sumPlan, type RunOutcome } from './secagg-harness.js';
+import { makeRoles, names, referenceOver, revealedShares, rng, runSecAgg, sumInputs, sumPlan, type RunOutcome, type Setting } from './secagg-harness.js';
 
 const ROUNDS = [0, 1, 2, 3, 4];
 const inSum = (round: number) => round >= 3;
 
-interface Setting {
-  readonly label: string;
-  readonly graph: 'complete' | { harary: { k: number; t: number } };
-  readonly n: number;
-  readonly t: number;
-  /** Dropouts stood in any pattern. */
-  readonly tolerance: number;
-}
 const SETTINGS: readonly Setting[] = [
   { label: 'complete n=7 t=4', graph: 'complete', n: 7, t: 4, tolerance: 3 },
   { label: 'harary n=10 k=6 t=3', graph: { harary: { k: 6, t: 3 } }, n: 10, t: 3, tolerance: 4 },

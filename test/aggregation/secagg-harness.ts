@@ -233,3 +233,12 @@ export function revealedShares(o: RunOutcome, n: number): { seed: Map<number, Se
   return { seed, key };
 }
 
+/** A graph setting of the dropout tests: n clients, threshold t, and how many dropouts it stands in any pattern. */
+export interface Setting {
+  readonly label: string;
+  readonly graph: 'complete' | { harary: { k: number; t: number } };
+  readonly n: number;
+  readonly t: number;
+  /** Dropouts stood in any pattern. */
+  readonly tolerance: number;
+}

@@ -13,15 +13,8 @@ import { generateIdentity } from '../../src/crypto/identity.js';
 import { SecAggAbortError, SecAggViolationError, type SecAggRule } from '../../src/aggregation/secagg-errors.js';
 import { keysFromBytes, keysToBytes, roundOfKey, signaturesFromBytes, signaturesToBytes, survivorsFromBytes, survivorsToBytes, unmaskFromBytes, unmaskToBytes } from '../../src/aggregation/secagg-wire.js';
 import type { SecAggRoles } from '../../src/aggregation/secagg-roles.js';
-import { makeRoles, maliciousRoles, names, referenceOver, revealedShares, rng, runSecAgg, sumInputs, sumPlan, type ServerMessage } from './secagg-harness.js';
+import { makeRoles, maliciousRoles, names, referenceOver, revealedShares, rng, runSecAgg, sumInputs, sumPlan, type ServerMessage, type Setting } from './secagg-harness.js';
 
-interface Setting {
-  readonly label: string;
-  readonly graph: 'complete' | { harary: { k: number; t: number } };
-  readonly n: number;
-  readonly t: number;
-  readonly tolerance: number;
-}
 // malicious thresholds at corruptionRate 0: 2t > n on the complete graph, 2t - k > 0 on H(n, k)
 const SETTINGS: readonly Setting[] = [
   { label: 'complete n=7 t=4', graph: 'complete', n: 7, t: 4, tolerance: 3 },

@@ -57,7 +57,7 @@ test('unknown model / dataset / protocol names list the valid ones (exit code 1)
   assert.match(d.stderr, /unknown dataset "cifar"; valid datasets: mnist/);
   const p = cli(['train', 'network_a', 'mnist', '--protocol', 'spdz']);
   assert.notEqual(p.status, 0);
-  assert.match(p.stderr, /Allowed choices are aby3, pond, paillier, plaintext/);
+  assert.match(p.stderr, /Allowed choices are aby3, pond, paillier, secagg, plaintext/);
   const b = cli(['train', 'network_a', '--on-bad-update', 'ignore']);
   assert.notEqual(b.status, 0);
   assert.match(b.stderr, /Allowed choices are abort, skip/);

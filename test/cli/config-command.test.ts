@@ -127,7 +127,7 @@ describe('fedcrypt config', { timeout: 180_000 }, () => {
     assert.match(r.stdout, /^check\.json: valid$/m);
     assert.match(r.stdout, /players \(7\):/);
     assert.match(r.stdout, /owner2 +data-owner +127\.0\.0\.1:4443/);
-    assert.match(r.stdout, /networked training: --protocol aby3, pond, paillier, plaintext \(plaintext only where every data owner opts in with --insecure-allow-plaintext; paillier with --mode fedavg, where the config's policy lists it\)/);
+    assert.match(r.stdout, /networked training: --protocol aby3, pond, paillier, secagg, plaintext \(plaintext only where every data owner opts in with --insecure-allow-plaintext; paillier with --mode fedavg, where the config's policy lists it\)/);
     assert.match(r.stdout, /config hash: [0-9a-f]{16}/);
     for (const n of NAMES) assert.match(r.stdout, new RegExp(`key file keys/${n}\\.key: matches players\\.${n}`));
     // a key that the config does not pin: the player and the file

@@ -31,6 +31,12 @@ describe('train: options that do not apply are errors (CLI)', { timeout: 240_000
     refused(['--mode', 'fedsgd', '--client-lr', '0.1'], /^error: --client-lr applies to --mode fedavg only/m);
   });
 
+  it('the secagg options: named in every refusal', () => {
+    refused(['--protocol', 'secagg', '--secagg-graph', 'auto', '--secagg-threshold', '3'], /^error: --secagg-threshold is for --secagg-graph complete/m);
+    refused(['--protocol', 'secagg', '--secagg-adversary', 'evil'], /option '--secagg-adversary <mode>' argument 'evil' is invalid/);
+    refused(['--secagg-graph', 'auto'], /^error: --secagg-graph applies to --protocol secagg only/m);
+  });
+
   it('networked-only options without --config, each named (several at once listed together)', () => {
     refused(['--round-timeout', '5'], /^error: --round-timeout applies to networked training only \(with --config\)/m);
     refused(['--checkpoint-dir', 'ckpt', '--resume', '--key', 'keys/mo.key'], /3 options do not apply to this run/, /--key applies to networked training only/, /--checkpoint-dir applies/, /--resume applies/);
@@ -70,7 +76,7 @@ describe('the table itself', () => {
 
   it('every option applies somewhere, and each is refused exactly where it does not apply', () => {
     const shapes: RunShape[] = [];
-    for (const mode of ['fedsgd', 'fedavg'] as const) for (const protocol of ['aby3', 'plaintext']) for (const networked of [false, true]) shapes.push({ mode, protocol, networked });
+    for (const mode of ['fedsgd', 'fedavg'] as const) for (const protocol of ['aby3', 'plaintext', 'secagg']) for (const networked of [false, true]) shapes.push({ mode, protocol, networked });
     for (const rule of TRAIN_OPTION_RULES) {
       const flag = `--${rule.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
       const where = shapes.filter((s) => inapplicableOptions(s, (k) => k === rule.key || (rule.key === 'resume' && k === 'checkpointDir'), { onBadUpdate: 'skip' }).length === 0);
@@ -79,13 +85,18 @@ describe('the table itself', () => {
     }
     assert.deepEqual(inapplicableOptions({ mode: 'fedavg', protocol: 'aby3', networked: false }, (k) => ['localEpochs', 'clientLr', 'precision', 'minContributors', 'out', 'onBadUpdate'].includes(k), { onBadUpdate: 'skip' }), []);
     assert.deepEqual(inapplicableOptions({ mode: 'fedsgd', protocol: 'aby3', networked: true }, (k) => ['roundTimeout', 'key', 'checkpointDir', 'resume', 'precision', 'onBadUpdate'].includes(k), { onBadUpdate: 'abort' }), []);
-    assert.deepEqual(all(fedsgd).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--round-timeout', '--key', '--checkpoint-dir', '--resume', '--dropout', '--insecure-allow-plaintext']);
+    assert.deepEqual(all(fedsgd).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--round-timeout', '--key', '--checkpoint-dir', '--resume', '--dropout', '--secagg-graph', '--secagg-threshold', '--secagg-adversary', '--insecure-allow-plaintext']);
     // networked (the execution stack): a run folder and checkpoints in both modes; no --non-iid (each player's --data is its data)
     for (const mode of ['fedsgd', 'fedavg'] as const) {
       assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true }, (k) => ['out', 'checkpointDir', 'resume', 'roundTimeout'].includes(k), {}), []);
       assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true }, (k) => k === 'nonIid', {}).map((m) => m.split(' ')[0]), ['--non-iid']);
     }
-    assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--dropout', '--non-iid', '--on-bad-update', '--min-contributors', '--precision', '--insecure-allow-plaintext']);
+    assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--dropout', '--non-iid', '--on-bad-update', '--min-contributors', '--precision', '--secagg-graph', '--secagg-threshold', '--secagg-adversary', '--insecure-allow-plaintext']);
+    // the secagg options: --protocol secagg only, in process and networked; --precision not with secagg
+    for (const networked of [false, true]) {
+      assert.deepEqual(inapplicableOptions({ mode: 'fedavg', protocol: 'secagg', networked }, (k) => ['secaggGraph', 'secaggThreshold', 'secaggAdversary'].includes(k), {}), []);
+      assert.match(inapplicableOptions({ mode: 'fedsgd', protocol: 'secagg', networked }, (k) => k === 'precision', {})[0]!, /^--precision applies to aby3, pond and paillier/);
+    }
     // --dropout: networked runs with a secure protocol only
     const dropout = (run: RunShape) => inapplicableOptions(run, (k) => k === 'dropout', {});
     for (const mode of ['fedsgd', 'fedavg'] as const) for (const protocol of ['aby3', 'pond', 'paillier']) assert.deepEqual(dropout({ mode, protocol, networked: true }), []);

@@ -119,7 +119,8 @@ const sigmoid: NlOp<number[], number> = {
 };
 
 // ---------- softmax, logSoftmax ----------
-function softmaxRef(xs: readonly number[], rows: number, c: number): { sm: number[]; lsm: number[] } {
+/** Softmax and log-softmax of `rows` rows of c entries in float64 (the max subtracted first). */
+export function softmaxRef(xs: readonly number[], rows: number, c: number): { sm: number[]; lsm: number[] } {
   const sm: number[] = [];
   const lsm: number[] = [];
   for (let r = 0; r < rows; r++) {

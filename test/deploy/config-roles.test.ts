@@ -40,7 +40,7 @@ test('checkServersFor and resolveStackParams: the servers a protocol needs, the 
   assert.throws(() => resolveStackParams(config(ROLES7.filter(([n]) => n !== 'server2')), { protocol: 'aby3' }), /aby3 needs exactly 3 players with role "compute-server", found 2/);
   assert.throws(() => resolveStackParams(config(), { owners: 4 }), /"owners" is 4 but the config has 3 data owners \(owner0, owner1, owner2\)/);
   assert.throws(() => resolveStackParams(config(), { mode: 'fedprox' as never }), (e: unknown) => e instanceof RangeError && /"mode" expected 'fedsgd' or 'fedavg'/.test(e.message));
-  assert.throws(() => resolveStackParams(config(), { protocol: 'spdz' as never }), (e: unknown) => e instanceof RangeError && /"protocol" expected one of aby3, pond, paillier, plaintext/.test(e.message));
+  assert.throws(() => resolveStackParams(config(), { protocol: 'spdz' as never }), (e: unknown) => e instanceof RangeError && /"protocol" expected one of aby3, pond, paillier, secagg, plaintext/.test(e.message));
   assert.throws(() => resolveStackParams(config(), { precision: 'mid' as never }), /"precision" expected 'low' or 'high'/);
   assert.throws(() => resolveStackParams(config(), { batchSize: 0 }), /"batchSize" expected an integer >= 1, got 0/);
   assert.throws(() => resolveStackParams(config(), { lr: 0 }), /"lr" expected a finite number > 0/);

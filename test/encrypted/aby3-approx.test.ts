@@ -13,7 +13,7 @@ import { ABY3, Player, PrecisionMismatchError } from '../../src/encrypted/index.
 import { invSqrt, invSqrtPlan, invSqrtStep } from '../../src/encrypted/protocols/aby3-invsqrt.js';
 import { reciprocalGuess, reciprocalIterations, softmaxRange } from '../../src/encrypted/protocols/approx.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
-import { BOUNDS } from '../conformance/nl-ops-smooth.js';
+import { BOUNDS, softmaxRef } from '../conformance/nl-ops-smooth.js';
 import { RecordingTransport } from './recording.js';
 
 const [s0, s1, s2, alice] = ['server0', 'server1', 'server2', 'alice'].map((n) => new Player(n)) as [Player, Player, Player, Player];
@@ -24,20 +24,6 @@ const RECIP_RANGES: [number, number][] = [[1, 2], softmaxRange(10), softmaxRange
 const maxAbs = (got: ArrayLike<number>, want: readonly number[]): number => want.reduce((m, w, i) => Math.max(m, Math.abs(got[i]! - w)), 0);
 const sigmoidRef = (v: number) => 1 / (1 + Math.exp(-v));
 
-function softmaxRef(xs: readonly number[], rows: number, c: number): { sm: number[]; lsm: number[] } {
-  const sm: number[] = [];
-  const lsm: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    const row = xs.slice(r * c, (r + 1) * c);
-    const m = Math.max(...row);
-    const s = row.reduce((a, v) => a + Math.exp(v - m), 0);
-    for (const v of row) {
-      sm.push(Math.exp(v - m) / s);
-      lsm.push(v - m - Math.log(s));
-    }
-  }
-  return { sm, lsm };
-}
 
 /** Values exactly representable in the encoding. */
 const enc = (f: number) => (v: number) => Math.round(v * 2 ** f) / 2 ** f;

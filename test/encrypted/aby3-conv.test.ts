@@ -14,8 +14,8 @@ import { describe, it } from 'node:test';
 import { ABY3, Player, ShapeMismatchError, type ReplicatedTensor } from '../../src/encrypted/index.js';
 import { geometry } from '../../src/encrypted/protocols/aby3-conv.js';
 import { initTf, tf } from '../../src/learning/tf.js';
-import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
-import { backFilterRef, backInputRef, convRef, data, poolRef, reduceRef, tied } from './conv-ref.js';
+import { MemoryTransport } from '../../src/transport/index.js';
+import { backFilterRef, backInputRef, convRef, data } from './conv-ref.js';
 
 const [s0, s1, s2, alice] = ['server0', 'server1', 'server2', 'alice'].map((n) => new Player(n)) as [Player, Player, Player, Player];
 
@@ -75,55 +75,6 @@ describe('ABY3 conv2d: argument checks name the argument', () => {
     await assert.rejects(p.conv2dBackpropInput([2, 5, 5, 2], dy, w, { padding: 'same' }), (e: Error) => e instanceof ShapeMismatchError && /argument 'dy'/.test(e.message));
     await assert.rejects(p.conv2dBackpropFilter(x, dy, [3, 3, 1, 4]), (e: Error) => e instanceof ShapeMismatchError && /'filterShape' has 1 input channels/.test(e.message));
     await assert.rejects(p.avgPool(x, { size: 6 }), (e: Error) => e instanceof ShapeMismatchError && /larger than the input/.test(e.message));
-  });
-});
-
-describe('ABY3 conv and pool ops, SPMD (one simulated process per group of players)', () => {
-  it('conv2d, both gradients, avgPool, max, argmax, maxPool2x2 with mask and backward: the reference values whatever the grouping', async () => {
-    const shape = [2, 5, 4, 2];
-    const g = geometry('t', shape, 3, 2, 1, 'same');
-    const xs = tied(9, 80, 3);
-    const ws = data(10, 3 * 2 * 2 * 3);
-    const dys = data(11, 2 * g.OH * g.OW * 3);
-    const dps = data(12, 2 * 2 * 2 * 2);
-    const groupings = [[['server0'], ['server1'], ['server2'], ['alice']], [['server0', 'alice'], ['server1', 'server2']], [['server0', 'server1', 'server2', 'alice']]];
-    const ulp = 2 ** -16;
-    for (const groups of groupings) {
-      const hub = new MemoryHub();
-      const label = groups.map((x) => x.join('+')).join(' | ');
-      const results = await Promise.all(groups.map(async (local) => {
-        const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'spmd-conv', timeoutMs: 10000 });
-        const here = local.includes('alice');
-        const x = await p.encrypt(alice, here ? xs : undefined, { shape });
-        const w = await p.encrypt(alice, here ? ws : undefined, { shape: [3, 2, 2, 3] });
-        const dy = await p.encrypt(alice, here ? dys : undefined, { shape: [2, g.OH, g.OW, 3] });
-        const dp = await p.encrypt(alice, here ? dps : undefined, { shape: [2, 2, 2, 2] });
-        const o = { padding: 'same' as const };
-        const pooled = await p.maxPool2x2WithMask(x);
-        const outs = [
-          await p.conv2d(x, w, o), await p.conv2dBackpropInput(shape, dy, w, o), await p.conv2dBackpropFilter(x, dy, [3, 2, 2, 3], o),
-          await p.avgPool(x, { size: 2 }), await p.max(x, 2), await p.argmax(x, 1), pooled.y, pooled.mask, await p.maxPool2x2Backward(pooled.mask, dp),
-        ];
-        const vals = [];
-        for (const t of outs) vals.push(await p.reveal(t, alice));
-        return here ? vals.map((v) => Array.from(v.read())) : undefined;
-      }));
-      const got = results.find((r) => r !== undefined)!;
-      groups.forEach((gr, i) => { if (!gr.includes('alice')) assert.equal(results[i], undefined); });
-      const close = (a: number[], b: ArrayLike<number>, bound: number, what: string) => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= bound, `${label}: ${what} [${i}] ${v} vs ${b[i]}`));
-      close(got[0]!, convRef(xs, ws, g, 3), ulp, 'conv2d');
-      close(got[1]!, backInputRef(dys, ws, g, 3), 6 * ulp, 'backprop input');
-      close(got[2]!, backFilterRef(xs, dys, g, 3), ulp, 'backprop filter');
-      const gp = geometry('t', shape, 2, 2, 2, 'valid');
-      const avg = convRef(xs, Float64Array.from({ length: 16 }, (_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 0.25 : 0)), gp, 2);
-      close(got[3]!, avg, 2 * ulp, 'avgPool');
-      assert.deepEqual(got[4], reduceRef(xs, shape, 2).max, `${label}: max`);
-      assert.deepEqual(got[5], reduceRef(xs, shape, 1).arg, `${label}: argmax`);
-      const pr = poolRef(xs, shape, dps);
-      assert.deepEqual(got[6], pr.y, `${label}: maxPool2x2`);
-      assert.deepEqual(got[7], pr.mask, `${label}: mask`);
-      assert.deepEqual(got[8], pr.dx, `${label}: backward`);
-    }
   });
 });
 

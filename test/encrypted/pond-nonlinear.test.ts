@@ -212,50 +212,7 @@ const maxErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m;
 };
 
-describe('Pond conv and pool ops, SPMD and in the computation IR', () => {
-  it('conv2d, both gradients, avgPool, max, argmax, maxPool2x2 with mask and backward: the reference values whatever the grouping', async () => {
-    const shape = [2, 5, 4, 2];
-    const g = geo(shape, 3, 2, 1, 'same');
-    const xs = tied(9, 80, 3);
-    const ws = data(10, 3 * 2 * 2 * 3);
-    const dys = data(11, 2 * g.OH * g.OW * 3);
-    const dps = data(12, 2 * 2 * 2 * 2);
-    const ulp = 2 ** -16;
-    for (const groups of [[['server0'], ['server1'], ['dealer'], ['alice']], [['server0', 'dealer', 'alice'], ['server1']]]) {
-      const hub = new MemoryHub();
-      const label = groups.map((x) => x.join('+')).join(' | ');
-      const results = await Promise.all(groups.map(async (local) => {
-        const p = new Pond(s0, s1, dealer, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'spmd-pond-conv', timeoutMs: 10000 });
-        const here = local.includes('alice');
-        const x = await p.encrypt(alice, here ? xs : undefined, { shape });
-        const w = await p.encrypt(alice, here ? ws : undefined, { shape: [3, 2, 2, 3] });
-        const dy = await p.encrypt(alice, here ? dys : undefined, { shape: [2, g.OH, g.OW, 3] });
-        const dp = await p.encrypt(alice, here ? dps : undefined, { shape: [2, 2, 2, 2] });
-        const o = { padding: 'same' as const };
-        const pooled = await p.maxPool2x2WithMask(x);
-        const outs = [
-          await p.conv2d(x, w, o), await p.conv2dBackpropInput(shape, dy, w, o), await p.conv2dBackpropFilter(x, dy, [3, 2, 2, 3], o),
-          await p.avgPool(x, { size: 2 }), await p.max(x, 2), await p.argmax(x, 1), pooled.y, pooled.mask, await p.maxPool2x2Backward(pooled.mask, dp),
-        ];
-        const vals = [];
-        for (const t of outs) vals.push(await p.reveal(t, alice));
-        return here ? vals.map((v) => Array.from(v.read())) : undefined;
-      }));
-      assert.equal(hub.pending(), 0, `${label}: no message left unclaimed`);
-      const got = results.find((r) => r !== undefined)!;
-      const close = (a: number[], b: ArrayLike<number>, bound: number, what: string) => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= bound, `${label}: ${what} [${i}] ${v} vs ${b[i]}`));
-      close(got[0]!, convRef(xs, ws, g, 3), ulp, 'conv2d');
-      close(got[1]!, backInputRef(dys, ws, g, 3), ulp, 'backprop input');
-      close(got[2]!, backFilterRef(xs, dys, g, 3), ulp, 'backprop filter');
-      const gp = geo(shape, 2, 2, 2, 'valid');
-      close(got[3]!, convRef(xs, Float64Array.from({ length: 16 }, (_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 0.25 : 0)), gp, 2), 2 * ulp, 'avgPool');
-      assert.deepEqual(got[4], reduceRef(xs, shape, 2).max, `${label}: max`);
-      assert.deepEqual(got[5], reduceRef(xs, shape, 1).arg, `${label}: argmax`);
-      const pr = poolRef(xs, shape, dps);
-      assert.deepEqual([got[6], got[7], got[8]], [pr.y, pr.mask, pr.dx], `${label}: maxPool2x2, mask, backward`);
-    }
-  });
-
+describe('Pond conv and pool ops in the computation IR (SPMD: test/conformance/spmd-nonlinear.test.ts)', () => {
   it('a computation with conv2d, relu, maxPool2x2, avgPool, greater and argmax, concrete under Pond: the plaintext result', async () => {
     const [B, H, W, C, F] = [2, 6, 6, 1, 2];
     const xs = data(21, B * H * W * C);

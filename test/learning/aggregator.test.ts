@@ -64,7 +64,7 @@ test('mean() argument checks name the argument', async () => {
 });
 
 test('unknown protocols and precisions list the valid ones', async () => {
-  await assert.rejects(makeAggregator('spdz'), /unknown protocol "spdz"; valid protocols: aby3, pond, paillier, plaintext/);
+  await assert.rejects(makeAggregator('spdz'), /unknown protocol "spdz"; valid protocols: aby3, pond, paillier, secagg, plaintext/);
   assert.throws(() => secureAggregator({ protocol: 'aby3', precision: 'mid' as 'low' }), /"precision" expected one of low, high/);
   assert.equal((await makeAggregator('plaintext')).secure, false);
   const s = await makeAggregator('aby3', 'high');

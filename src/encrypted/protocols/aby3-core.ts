@@ -32,11 +32,14 @@ import { decodeSumInto } from '../fixed.js';
 import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
 import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
 import type { Aby3Context } from './aby3-boolean.js';
-import { mulProducts } from './aby3-mul.js';
+import { mulProducts, type MulSegment } from './aby3-mul.js';
 import { checkTruncation, exactTruncate, type Truncation } from './aby3-trunc.js';
 import type { LinearMap, MatmulMaps } from './im2col.js';
 
 const I3 = [0, 1, 2] as const;
+
+/** Whether an [m, k] · [k, n] product is worth the ring thread: its multiply-adds dwarf the copies to and from it (thin products are copy-bound). */
+const worthThread = (m: number, k: number, n: number): boolean => m * k * n >= 2 ** 20 && m * k * n >= 32 * (m * k + k * n + m * n);
 
 /** ABY3's options: the protocol options and how fixed-point products are truncated. */
 export interface ABY3Options extends ProtocolOptions {
@@ -246,9 +249,11 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
    * two ring matmuls per server. With the process's ring thread (src/ring/threads.ts),
    * at least 2^20 multiply-adds per product and 32 per word copied to and
    * from the thread, every second one of the local servers' matmuls runs
-   * there while this thread computes the others.
+   * there while this thread computes the others. With `fused` (matmulMapped's
+   * maps.product: the conv kernels) each server's two products, their sum and
+   * the maps are one call on the unmapped parts (x, y as they are).
    */
-  async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string, map?: (z: RingTensor) => RingTensor): Promise<(RingTensor | undefined)[]> {
+  async #matmulProducts(x: Parts, y: Parts, shape: readonly number[], key: string, map?: (z: RingTensor) => RingTensor, fused?: { f: NonNullable<MatmulMaps['product']>; mnk: [number, number, number] }): Promise<(RingTensor | undefined)[]> {
     const jobs: { a: RingTensor; b: RingTensor }[] = [];
     for (const i of I3) {
       const me = this.#s(i);
@@ -256,22 +261,34 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
       const yi = this.must(y[2 * i], me, 'y');
       jobs.push({ a: this.must(x[2 * i], me, 'x'), b: ring.add(yi, this.must(y[2 * i + 1], me, 'y')) }, { a: this.must(x[2 * i + 1], me, 'x'), b: yi });
     }
+    if (fused !== undefined) {
+      // the mapped products of each server's pair of jobs in one fused pass (matmulMapped's maps.product); all started before any is awaited,
+      // overlapped with other ops where the plain products would go to the ring thread (the same interleaving of the ops' messages)
+      const overlap = jobs.length > 1 && worthThread(...fused.mnk) && ringThread() !== null;
+      const zs = await Promise.all(jobs.filter((_, q) => q % 2 === 0).map((j, s) => fused.f([[j.a, j.b], [jobs[2 * s + 1]!.a, jobs[2 * s + 1]!.b]], { overlap })));
+      return this.#mask(zs, shape, key);
+    }
     const [m, k] = jobs[0]?.a.shape ?? [0, 0];
     const n = jobs[0]?.b.shape[1] ?? 0;
-    // worth a thread when the multiply-adds dwarf the copies to and from it (thin products are copy-bound)
-    const big = jobs.length > 1 && m! * k! * n >= 2 ** 20 && m! * k! * n >= 32 * (m! * k! + k! * n + m! * n);
-    const th = big ? ringThread() : null;
+    const th = jobs.length > 1 && worthThread(m!, k!, n) ? ringThread() : null;
     const off = jobs.map((j, q) => (th !== null && q % 2 === 1 ? th.matmul(j.a, j.b) : undefined));
     const here = jobs.map((j, q) => (off[q] === undefined ? ring.matmul(j.a, j.b) : undefined));
     const there = await Promise.all(off);
     const prods = jobs.map((_, q) => here[q] ?? there[q]!);
+    // a local linear map (matmulMapped) before the zero-sharing, which then has the size of what is sent
+    const zs = prods.filter((_, q) => q % 2 === 0).map((p, s) => {
+      const z = ring.addInPlace(p, prods[2 * s + 1]!);
+      return map === undefined ? z : map(z);
+    });
+    return this.#mask(zs, shape, key);
+  }
+
+  /** The local servers' products zs (in server order) + F(k_i) − F(k_(i−1)), placed at their servers' indices. */
+  #mask(zs: RingTensor[], shape: readonly number[], key: string): (RingTensor | undefined)[] {
     let q = 0;
     return I3.map((i) => {
       if (!this.isLocal(this.#s(i))) return undefined;
-      let z = ring.addInPlace(prods[q]!, prods[q + 1]!);
-      q += 2;
-      // a local linear map (matmulMapped) before the zero-sharing, which then has the size of what is sent
-      if (map !== undefined) z = map(z);
+      const z = zs[q++]!;
       const scratch = this.scratch(shape);
       ring.addInPlace(z, this.#prfInto(scratch, this.#k(i), `${key}/alpha`));
       ring.subInPlace(z, this.#prfInto(scratch, this.#k(i - 1), `${key}/alpha`));
@@ -346,9 +363,9 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     return this.#truncate2of2(this.isLocal(p0) ? z[0] : undefined, b, shape, key, this.fixed.frac, true);
   }
 
-  protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean): Promise<Parts> {
-    // z_i = x_i y_i + x_i y_(i+1) + x_(i+1) y_i + alpha_i, in one kernel pass (aby3-mul.ts)
-    return mulProducts(this.aby3Context().net, x, y, shape, key).then((z) => this.#finish(z, shape, key, trunc));
+  protected mulParts(x: Parts, y: Parts, shape: readonly number[], key: string, trunc: boolean, segs?: readonly MulSegment[]): Promise<Parts> {
+    // z_i = x_i y_i + x_i y_(i+1) + x_(i+1) y_i + alpha_i, in one kernel pass (aby3-mul.ts); `segs`: the operands in segments instead
+    return mulProducts(this.aby3Context().net, segs ?? [{ x, y }], shape, key).then((z) => this.#finish(z, shape, key, trunc));
   }
 
   protected matmulParts(x: Parts, y: Parts, sx: readonly number[], sy: readonly number[], key: string, trunc: boolean): Promise<Parts> {
@@ -379,15 +396,19 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
       const m = maps[k];
       if (m !== undefined && (m === null || typeof m.f !== 'function' || !Array.isArray(m.shape))) throw new TypeError(`ABY3.${fn}: option 'maps.${k}' must be { f: function, shape: number[] }`);
     }
+    if (maps.product !== undefined && typeof maps.product !== 'function') throw new TypeError(`ABY3.${fn}: option 'maps.product' must be a function`);
+    const fused = maps.product;
     const operand = (t: ReplicatedTensor, m: LinearMap | undefined, arg: string): { parts: Parts; shape: readonly number[] } => {
       if (m === undefined) return { parts: [...t.parts], shape: t.shape };
+      // the fused product maps the parts itself
+      if (fused !== undefined) return { parts: [...t.parts], shape: m.shape };
       const size = m.shape.reduce((a, b) => a * b, 1);
       return {
         parts: t.parts.map((p) => {
           if (p === undefined) return undefined;
           const o = m.f(p);
           if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: 'maps.${arg}.f' must return a ring tensor of shape [${m.shape.join(', ')}]`);
-          return ring.reshape(o, m.shape);
+          return new RingTensor(o.bits, m.shape, o.data); // o is the map's fresh result: a view under the shape
         }),
         shape: m.shape,
       };
@@ -405,11 +426,12 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     const key = this.nextOp();
     return this.ready().then(async () => {
       const size = outShape.reduce((a, b) => a * b, 1);
-      const mapped = await this.#matmulProducts(X.parts, Y.parts, outShape, key, out === undefined ? undefined : (t) => {
-        const o = out.f(t);
-        if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: 'maps.out.f' must return a ring tensor of shape [${outShape.join(', ')}]`);
-        return ring.reshape(o, outShape);
-      });
+      const check = (o: unknown, what: string): RingTensor => {
+        if (!(o instanceof RingTensor) || o.size !== size) throw new TypeError(`ABY3.${fn}: '${what}' must return a ring tensor of shape [${outShape.join(', ')}]`);
+        return new RingTensor(o.bits, outShape, o.data); // a fresh result: a view under the shape
+      };
+      const mapped = await this.#matmulProducts(X.parts, Y.parts, outShape, key, out === undefined ? undefined : (t) => check(out.f(t), 'maps.out.f'),
+        fused === undefined ? undefined : { f: (pairs, o) => fused(pairs, o).then((r) => check(r, 'maps.product')), mnk: [X.shape[0]!, X.shape[1]!, Y.shape[1]!] });
       return this.makeTensor(await this.#finish(mapped, outShape, key, trunc), outShape, enc, sens);
     });
   }

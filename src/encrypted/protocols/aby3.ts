@@ -12,12 +12,13 @@ import { RingArena } from '../arena.js';
 import { ShapeMismatchError } from '../errors.js';
 import { checkScaledEncodable, decodeSumInto, encodeSubInto } from '../fixed.js';
 import { checkPlayer, type Player } from '../player.js';
-import { BinaryReplicatedTensor, ReplicatedTensor } from '../tensor.js';
-import type { AddNCollection, Parts } from './base.js';
+import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding } from '../tensor.js';
+import { intersectSensitivity, type AddNCollection, type Parts } from './base.js';
 import { ABY3Boolean } from './aby3-boolean.js';
 import { ConvOps, type NNHost } from './conv.js';
 import type { ConvOptions } from './im2col.js';
 import { PoolOps } from './pool.js';
+import type { PartMap } from './pool-layout.js';
 import type { PublicTensor } from '../tensor.js';
 import { ApproxOps, type ApproxOptions } from './approx.js';
 import { ABY3Core, type ABY3Options } from './aby3-core.js';
@@ -35,6 +36,7 @@ export class ABY3 extends ABY3Core {
       matmul: (x, y) => this.matmul(x, y),
       matmulMapped: (x, y, maps) => this.matmulMapped(x, y, maps),
       mul: (x, y) => this.mul(x, y),
+      mulCat: (segs) => this.#mulCat(segs),
       truncate: (x) => this.truncate(x),
       divPublic: (x, c) => this.divPublic(x, c),
       greater: (x, y) => this.greater(x, y),
@@ -50,6 +52,30 @@ export class ABY3 extends ABY3Core {
       addN: (xs) => this.addN(xs), sum: (x, axis, keep) => this.sum(x, axis, keep), reshape: (x, shape) => this.reshape(x, shape), transpose: (x, perm) => this.transpose(x, perm),
       relu: (x) => this.relu(x), isNegative: (x) => this.isNegative(x), signBit: (x) => this.boolean.signBit(x), select: (b, x, y) => this.select(b, x, y),
     });
+  }
+
+  /**
+   * NNHost.mulCat: mul of the concatenations [x^0, x^1, ...] and
+   * [y^0 - s^0, ...] (flat), the segments multiplied in the workspace
+   * (aby3-mul.ts): the messages of mul on the concatenated sharings.
+   */
+  #mulCat(segs: readonly { x: ReplicatedTensor; y: ReplicatedTensor; ySub?: ReplicatedTensor; yMap?: PartMap }[]): Promise<ReplicatedTensor> {
+    const fn = 'mulCat';
+    if (!Array.isArray(segs) || segs.length === 0) throw new TypeError(`ABY3.${fn}: argument 'segs' must be a non-empty array`);
+    const all: ReplicatedTensor[] = [];
+    segs.forEach((s, j) => {
+      const ts = [this.checkOperand(fn, `segs[${j}].x`, s.x), this.checkOperand(fn, `segs[${j}].y`, s.y), ...(s.ySub === undefined ? [] : [this.checkOperand(fn, `segs[${j}].ySub`, s.ySub)])];
+      if (s.yMap !== undefined && (s.ySub !== undefined || s.y.size !== s.yMap.inElems)) throw new ShapeMismatchError(`ABY3.${fn}: segment ${j}: 'y' has ${s.y.size} elements, expected yMap's ${s.yMap.inElems} (and no ySub)`);
+      if (ts.some((t, i) => t.size !== s.x.size && !(i === 1 && s.yMap !== undefined))) throw new ShapeMismatchError(`ABY3.${fn}: segment ${j} has operands of ${ts.map((t) => t.size).join(', ')} elements, expected equal sizes`);
+      if (s.x.encoding !== segs[0]!.x.encoding || ts.slice(1).some((t) => t.encoding !== segs[0]!.y.encoding)) throw new TypeError(`ABY3.${fn}: segment ${j} mixes encodings`);
+      all.push(...ts);
+    });
+    const [ex, ey] = [segs[0]!.x.encoding, segs[0]!.y.encoding];
+    const enc: Encoding = ex === 'int' && ey === 'int' ? 'int' : 'fixed';
+    const shape = [segs.reduce((a, s) => a + s.x.size, 0)];
+    const key = this.nextOp();
+    const parts = segs.map((s) => ({ n: s.x.size, x: [...s.x.parts], y: [...s.y.parts], ySub: s.ySub === undefined ? undefined : [...s.ySub.parts], yMap: s.yMap }));
+    return this.ready().then(async () => this.makeTensor(await this.mulParts([], [], shape, key, ex === 'fixed' && ey === 'fixed', parts), shape, enc, intersectSensitivity(all.map((t) => t.sensitivity))));
   }
 
   readonly #conv: ConvOps<ReplicatedTensor>;

@@ -41,7 +41,7 @@ import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
 import { encode, type FixedPointConfig } from '../fixed.js';
 import { ProtocolTensor, PublicTensor, type Encoding, type Sensitivity } from '../tensor.js';
 import { intersectSensitivity, type Parts } from './base.js';
-import { col2im, geometry, im2col, local, strides2, windows, type ConvOptions, type MatmulMaps } from './im2col.js';
+import { col2im, fusedConv, geometry, im2col, local, strides2, windows, type ConvOptions, type MatmulMaps } from './im2col.js';
 
 /** What the conv and pool ops need of their protocol instance (T its arithmetic tensor kind). */
 export interface NNHost<T extends ProtocolTensor> {
@@ -63,6 +63,13 @@ export interface NNHost<T extends ProtocolTensor> {
    */
   matmulMapped(x: T, y: T, maps: MatmulMaps): Promise<T>;
   mul(x: T, y: T): Promise<T>;
+  /**
+   * Optional: mul of the flat concatenations [x^0, x^1, ...] and
+   * [y^0 - ySub^0, y^1 - ySub^1, ...] (ySub absent: y^j; yMap: yMap.ring
+   * of y^j's parts) without forming them: the same result and messages as
+   * that mul (ABY3: aby3-mul.ts).
+   */
+  mulCat?(segs: readonly { x: T; y: T; ySub?: T; yMap?: PartMap }[]): Promise<T>;
   truncate(x: T): Promise<T>;
   divPublic(x: T, c: number): Promise<T>;
   greater(x: T, y: T): Promise<T>;
@@ -70,7 +77,14 @@ export interface NNHost<T extends ProtocolTensor> {
 }
 
 export type { LinearMap, MatmulMaps } from './im2col.js';
+import type { PartMap } from './pool-layout.js';
 
+/**
+ * The same words under another shape (a view, not ring.reshape's copy): for
+ * operands only read here (the protocols' products read their operands) and
+ * for fresh results this op owns.
+ */
+const view = (p: RingTensor, shape: readonly number[]): RingTensor => new RingTensor(p.bits, shape, p.data);
 const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 
@@ -135,8 +149,8 @@ export class ConvOps<T extends ProtocolTensor> {
     const patches = (p: RingTensor): RingTensor => im2col(p, g);
     const y = f instanceof PublicTensor
       ? await this.#matmul(h.arith(local(a, patches), [rows, K], a.encoding, a.sensitivity), { pub: f, shape: [K, F] })
-      : await h.matmulMapped(a, h.arith(local(f, (p) => ring.reshape(p, [K, F])), [K, F], f.encoding, f.sensitivity), { x: { f: patches, shape: [rows, K] } });
-    return h.arith(local(y, (p) => ring.reshape(p, [g.B, g.OH, g.OW, F])), [g.B, g.OH, g.OW, F], y.encoding, y.sensitivity);
+      : await h.matmulMapped(a, h.arith(local(f, (p) => ring.reshape(p, [K, F])), [K, F], f.encoding, f.sensitivity), { x: { f: patches, shape: [rows, K] }, product: fusedConv('forward', g, F) });
+    return h.arith(local(y, (p) => view(p, [g.B, g.OH, g.OW, F])), [g.B, g.OH, g.OW, F], y.encoding, y.sensitivity);
   }
 
   /**
@@ -156,7 +170,7 @@ export class ConvOps<T extends ProtocolTensor> {
     if (!same(d.shape, [g.B, g.OH, g.OW, F])) throw new ShapeMismatchError(`${this.#w(fn)}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape([g.B, g.OH, g.OW, F])} for this input, filter, strides and padding`);
     const rows = g.B * g.OH * g.OW;
     const K = KH * KW * C;
-    const dy2 = h.arith(local(d, (p) => ring.reshape(p, [rows, F])), [rows, F], d.encoding, d.sensitivity);
+    const dy2 = h.arith(local(d, (p) => view(p, [rows, F])), [rows, F], d.encoding, d.sensitivity);
     const outShape = [g.B, g.H, g.W, g.C];
     // col2im is linear: applied to the products before their truncation (and, ABY3, resharing), which then
     // cover the input's B·H·W·C elements instead of the patch matrix's B·OH·OW·KH·KW·C (one ulp, not one per overlapping tap)
@@ -165,8 +179,8 @@ export class ConvOps<T extends ProtocolTensor> {
       const t = h.arith(local(dy2, (p) => col2im(ring.matmul(p, enc), g)), outShape, 'fixed', dy2.sensitivity);
       return dy2.encoding === 'fixed' ? h.truncate(t) : t;
     }
-    const wT = h.arith(local(f, (p) => ring.transpose(ring.reshape(p, [K, F]), [1, 0])), [F, K], f.encoding, f.sensitivity);
-    return h.matmulMapped(dy2, wT, { out: { f: (z) => col2im(z, g), shape: outShape } });
+    const wT = h.arith(local(f, (p) => ring.transpose(view(p, [K, F]), [1, 0])), [F, K], f.encoding, f.sensitivity);
+    return h.matmulMapped(dy2, wT, { out: { f: (z) => col2im(z, g), shape: outShape }, product: fusedConv('input', g, F) });
   }
 
   /**
@@ -187,10 +201,10 @@ export class ConvOps<T extends ProtocolTensor> {
     if (!same(d.shape, [g.B, g.OH, g.OW, F])) throw new ShapeMismatchError(`${this.#w(fn)}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape([g.B, g.OH, g.OW, F])} for this input, filter, strides and padding`);
     const rows = g.B * g.OH * g.OW;
     const K = KH * KW * C;
-    // dWᵀ = dyᵀ · im2col(x): the transpose of dy [rows, F] and of the small product [F, K], instead of the patch matrix [rows, K]
-    const dyT = h.arith(local(d, (p) => ring.transpose(ring.reshape(p, [rows, F]), [1, 0])), [F, rows], d.encoding, d.sensitivity);
-    const dwT = await h.matmulMapped(dyT, a, { y: { f: (p) => im2col(p, g), shape: [rows, K] } });
-    return h.arith(local(dwT, (p) => ring.reshape(ring.transpose(p, [1, 0]), [KH, KW, C, F])), [KH, KW, C, F], dwT.encoding, intersectSensitivity([a.sensitivity, d.sensitivity]));
+    // dWᵀ = dyᵀ · im2col(x): the transpose of dy [rows, F] (a map of the operand) and of the small product [F, K], instead of the patch matrix [rows, K]
+    const dy2 = h.arith(local(d, (p) => view(p, [rows, F])), [rows, F], d.encoding, d.sensitivity);
+    const dwT = await h.matmulMapped(dy2, a, { x: { f: (p) => ring.transpose(p, [1, 0]), shape: [F, rows] }, y: { f: (p) => im2col(p, g), shape: [rows, K] }, product: fusedConv('filter', g, F) });
+    return h.arith(local(dwT, (p) => view(ring.transpose(p, [1, 0]), [KH, KW, C, F])), [KH, KW, C, F], dwT.encoding, intersectSensitivity([a.sensitivity, d.sensitivity]));
   }
 
   /**
@@ -206,7 +220,7 @@ export class ConvOps<T extends ProtocolTensor> {
     const g = geometry(this.#w(fn), a.shape, KH, KW, options.strides ?? options.size, 'valid');
     const sums = local(a, (p) => {
       const t = windows(p, g);
-      return ring.reshape(ring.sum(t, 0), [g.B, g.OH, g.OW, g.C]);
+      return view(ring.sum(t, 0), [g.B, g.OH, g.OW, g.C]);
     });
     return h.divPublic(h.arith(sums, [g.B, g.OH, g.OW, g.C], a.encoding, a.sensitivity), KH * KW);
   }

@@ -8,6 +8,7 @@
  * pool.ts). Errors are prefixed with `where` (e.g. 'ABY3.conv2d').
  */
 import { RingTensor } from '../../ring/index.js';
+import { convAvailable, convProduct, type ConvKind } from '../../ring/conv.js';
 import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
 import type { ProtocolTensor } from '../tensor.js';
 import type { Parts } from './base.js';
@@ -211,4 +212,26 @@ export interface LinearMap { f: (p: RingTensor) => RingTensor; shape: readonly n
  * applied to the operands' parts (im2col), `out` to the product (col2im),
  * the truncation (fixed · fixed) after `out`.
  */
-export interface MatmulMaps { x?: LinearMap; y?: LinearMap; out?: LinearMap }
+export interface MatmulMaps {
+  x?: LinearMap; y?: LinearMap; out?: LinearMap;
+  /**
+   * Optional fast path (ABY3): Σ over the pairs (a, b) of out(x(a) · y(b)),
+   * from the parts as they are (unmapped), in one pass that never builds the
+   * mapped operands (the fused conv kernels, `fusedConv`). It must equal the
+   * composition of the maps, which stay the reference (and Pond's path).
+   * `overlap`: the caller awaits the product and lets other ops run
+   * meanwhile (ABY3: where it would give the plain product's matmuls to its
+   * ring thread), else the product is computed before it returns.
+   */
+  product?: (pairs: readonly (readonly [RingTensor, RingTensor])[], options: { overlap: boolean }) => Promise<RingTensor>;
+}
+
+/**
+ * MatmulMaps.product for the conv products of `g` with F filters (ring/conv.ts:
+ * 'forward' im2col(x)·w, 'filter' dyᵀ·im2col(x), 'input' col2im(dy·wT)), or
+ * undefined when the wasm conv kernels are not available (ts backend, not built).
+ */
+export function fusedConv(kind: ConvKind, g: Geometry, F: number): MatmulMaps['product'] {
+  if (!convAvailable()) return undefined;
+  return (pairs, { overlap }) => convProduct(kind, g, F, pairs, { overlap });
+}

@@ -342,3 +342,29 @@ export async function injectFinish(net: PondNet, b: Bits2, w: Ring2, opened: Rin
   }
   return out;
 }
+
+/** A list of matrices per server (undefined where the server is not local), and its j-th entry per server. */
+export type Mats = [Mat[] | undefined, Mat[] | undefined];
+export const nth = (mats: Mats, j: number): [Mat | undefined, Mat | undefined] => [mats[0]?.[j], mats[1]?.[j]];
+
+/** Slot-wise concatenation of 2-party bit sharings. */
+export function cat(list: readonly Bits2[]): Bits2 {
+  return I2.map((i) => {
+    if (list[0]![i] === undefined) return undefined;
+    const out = new Uint32Array(list.reduce((a, s) => a + s[i]!.length, 0));
+    let o = 0;
+    for (const s of list) {
+      out.set(s[i]!, o);
+      o += s[i]!.length;
+    }
+    return out;
+  }) as Bits2;
+}
+
+export const xorBits2 = (a: Bits2, b: Bits2): Bits2 => I2.map((i) => {
+  const [p, q] = [a[i], b[i]];
+  if (p === undefined || q === undefined) return undefined;
+  const out = new Uint32Array(p.length);
+  for (let k = 0; k < p.length; k++) out[k] = p[k]! ^ q[k]!;
+  return out;
+}) as Bits2;

@@ -19,10 +19,8 @@
  */
 import * as ring from '../../ring/index.js';
 import { planeWords, toPlanes } from './aby3-binary.js';
-import { andFan, type Bits2, b2a, dealPlan, I2, injectFinish, injectOpen, type Item, knownAnd, type Mat, type PondNet, type Ring2 } from './pond-binary.js';
+import { andFan, type Bits2, b2a, cat, dealPlan, I2, injectFinish, injectOpen, type Item, knownAnd, type Mat, type Mats, nth, type PondNet, type Ring2, xorBits2 } from './pond-binary.js';
 
-type Mats = [Mat[] | undefined, Mat[] | undefined];
-const nth = (mats: Mats, j: number): [Mat | undefined, Mat | undefined] => [mats[0]?.[j], mats[1]?.[j]];
 
 /** Pairs per level of the carry tree over m groups (an odd group passes up). */
 export function treePairs(m: number): number[] {
@@ -41,27 +39,6 @@ export function msbPlan(bits: 64 | 128, n: number): Item[] {
   ];
 }
 
-/** Slot-wise concatenation of 2-party bit sharings. */
-function cat(list: readonly Bits2[]): Bits2 {
-  return I2.map((i) => {
-    if (list[0]![i] === undefined) return undefined;
-    const out = new Uint32Array(list.reduce((a, s) => a + s[i]!.length, 0));
-    let o = 0;
-    for (const s of list) {
-      out.set(s[i]!, o);
-      o += s[i]!.length;
-    }
-    return out;
-  }) as Bits2;
-}
-
-const xorBits2 = (a: Bits2, b: Bits2): Bits2 => I2.map((i) => {
-  const [p, q] = [a[i], b[i]];
-  if (p === undefined || q === undefined) return undefined;
-  const out = new Uint32Array(p.length);
-  for (let k = 0; k < p.length; k++) out[k] = p[k]! ^ q[k]!;
-  return out;
-}) as Bits2;
 
 /** NOT of a sharing: server0 complements its share (padding bits of a plane are never read). */
 export const notBits = (b: Bits2): Bits2 => [b[0]?.map((w) => ~w >>> 0), b[1]];

@@ -21,10 +21,7 @@ import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
 import { planeWords, toPlanes } from './aby3-binary.js';
 import { carryAnds, carryPlan } from './aby3-trunc.js';
-import { andFan, type Bits2, b2a, dealPlan, I2, type Item, knownAnd, type Mat, type PondNet, type Ring2 } from './pond-binary.js';
-
-type Mats = [Mat[] | undefined, Mat[] | undefined];
-const nth = (mats: Mats, j: number): [Mat | undefined, Mat | undefined] => [mats[0]?.[j], mats[1]?.[j]];
+import { andFan, type Bits2, b2a, cat, dealPlan, I2, type Item, knownAnd, type Mat, type Mats, nth, type PondNet, type Ring2, xorBits2 } from './pond-binary.js';
 
 /** carryPlan's merges of each level, those without a propagate (the groups holding bit 0) first. */
 function levels(l: number, s: number) {
@@ -58,30 +55,8 @@ export function pondTruncCost(bits: 64 | 128, s: number, n: number): { rounds: n
   return { rounds: 1 + (ands.length - 1) + 1, server, producer };
 }
 
-/** Slot-wise concatenation of 2-party bit sharings. */
-function cat(list: readonly Bits2[]): Bits2 {
-  return I2.map((i) => {
-    if (list.length === 0 || list[0]![i] === undefined) return undefined;
-    const out = new Uint32Array(list.reduce((a, x) => a + x[i]!.length, 0));
-    let o = 0;
-    for (const x of list) {
-      out.set(x[i]!, o);
-      o += x[i]!.length;
-    }
-    return out;
-  }) as Bits2;
-}
-
-const xorBits2 = (a: Bits2, b: Bits2): Bits2 => I2.map((i) => {
-  const [p, q] = [a[i], b[i]];
-  if (p === undefined || q === undefined) return undefined;
-  const out = new Uint32Array(p.length);
-  for (let k = 0; k < p.length; k++) out[k] = p[k]! ^ q[k]!;
-  return out;
-}) as Bits2;
-
 /**
- * ⌊X/2^s⌋ of X = x[0] + x[1] (server0's and server1's shares, any shape),
+ * X/2^s rounded to nearest (ties up) of X = x[0] + x[1] (server0's and server1's shares, any shape),
  * exactly; the inputs are not modified. Deals its material, then 2 + log2 l
  * rounds (see the header).
  */

@@ -37,12 +37,13 @@
  */
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
+import { RingArena } from '../arena.js';
 import { describe, fmtShape, ShapeMismatchError } from '../errors.js';
 import type { Encoding, ProtocolTensor } from '../tensor.js';
 import { intersectSensitivity, type Parts } from './base.js';
 import type { NNHost } from './conv.js';
 import { geometry, local, type Geometry } from './im2col.js';
-import { gatherTaps, scatterTaps } from './pool-layout.js';
+import { gatherTaps, scatterTaps, upsampleMap, type PartMap } from './pool-layout.js';
 
 type Idx<T> = number | T;
 /** A member's one-hot entry: the public 1 (a single candidate) or a 0/1 integer sharing. */
@@ -135,26 +136,25 @@ export class PoolOps<T extends ProtocolTensor> {
       const catB = this.#cat(Bs.map((b) => b.val), enc);
       const c = await h.greater(catB, catA);
       const cj = Array.from({ length: P }, (_, j) => this.#cut(c, j * n, n, 'int'));
-      // B - A of every pair at once (pair j: elements [j n, (j+1) n))
-      const dAll = this.#sub(catB, catA);
-      // the terms multiplied by c_j, in one mul over their concatenation (all as integers: no truncation)
-      const terms: { j: number; t: T }[] = [];
+      // the terms multiplied by c_j, in one mul of their concatenation (all as integers: no truncation);
+      // a term with ySub is y - ySub (B - A for the value)
+      const terms: { j: number; y: T; ySub?: T }[] = [];
+      const asInt = (t: T): T => this.#map(t, flat, 'int', [n]);
       const plan = As.map((A, j) => {
         const B = Bs[j]!;
-        const at = (t: T): number => terms.push({ j, t: this.#map(t, flat, 'int', [n]) }) - 1;
-        const val = at(this.#cut(dAll, j * n, n));
+        const at = (y: T, ySub?: T): number => terms.push({ j, y: asInt(y), ySub: ySub === undefined ? undefined : asInt(ySub) }) - 1;
+        const val = at(B.val, A.val);
         let idx: number | undefined;
         if (A.idx !== undefined && B.idx !== undefined && !(typeof A.idx === 'number' && typeof B.idx === 'number')) {
           const ia = typeof A.idx === 'number' ? this.#constant(cj[j]!, A.idx) : A.idx;
           const ib = typeof B.idx === 'number' ? this.#constant(cj[j]!, B.idx) : B.idx;
-          idx = at(this.#sub(ib, ia));
+          idx = at(ib, ia);
         }
         const mA = A.mask?.map((m) => (m === 1 ? -1 : at(m)));
         const mB = B.mask?.map((m) => (m === 1 ? -1 : at(m)));
         return { val, idx, mA, mB };
       });
-      // (values only: the terms are dAll and the factors c, both whole: no copies)
-      const prod = await h.mul(this.#cat(terms.map((t) => cj[t.j]!), 'int'), this.#cat(terms.map((t) => t.t), 'int'));
+      const prod = await this.#mulCat(terms.map((t) => ({ x: cj[t.j]!, y: t.y, ySub: t.ySub })));
       const got = (i: number, e: Encoding): T => this.#cut(prod, i * n, n, e);
       // A + c (B - A) of every pair at once where the value terms are the product's first P n elements
       const valsFirst = plan.every((q, j) => q.val === j);
@@ -182,6 +182,14 @@ export class PoolOps<T extends ProtocolTensor> {
 
   #sub(x: T, y: T): T {
     return this.#h.arith(slotwise([x.parts, y.parts], (p, q) => ring.sub(flat(p), flat(q))), [x.size], x.encoding, intersectSensitivity([x.sensitivity, y.sensitivity]));
+  }
+
+  /** mul of the concatenations of the x's and of the (y - ySub)'s: the host's mulCat, else formed here. */
+  #mulCat(segs: { x: T; y: T; ySub?: T; yMap?: PartMap }[]): Promise<T> {
+    const h = this.#h;
+    if (h.mulCat !== undefined) return h.mulCat(segs);
+    const ys = segs.map((s) => (s.yMap !== undefined ? this.#map(s.y, (p) => s.yMap!.ring(flat(p)), s.y.encoding, [s.x.size]) : s.ySub === undefined ? s.y : this.#sub(s.y, s.ySub)));
+    return h.mul(this.#cat(segs.map((s) => s.x), 'int'), this.#cat(ys, 'int'));
   }
 
   #add(x: T, y: T): T {
@@ -220,21 +228,31 @@ export class PoolOps<T extends ProtocolTensor> {
     return this.#map(idx, (p) => reshaped(p, shape), 'int', shape);
   }
 
-  #pool(fn: string, x: unknown): { a: T; g: Geometry; cands: T[] } {
+  #pool(fn: string, x: unknown): { a: T; g: Geometry; cands: T[]; arena: RingArena } {
     const a = this.#h.checkArith(fn, 'x', x);
     const g = geometry(this.#w(fn), a.shape, 2, 2, 2, 'valid');
     const n = g.B * g.OH * g.OW * g.C;
     // taps stored (0,0), (1,0), (0,1), (1,1): the tree's level-1 pairs (0,1), (2,3) take their left
-    // candidates from the first half and their right ones from the second, each contiguous
-    const taps = this.#map(a, (p) => gatherTaps(p, g, [0, 2, 1, 3]), a.encoding, [4 * n]);
+    // candidates from the first half and their right ones from the second, each contiguous. The taps
+    // are local (never sent) and dead once the tree is done: their memory is reused (see #done)
+    const arena = new RingArena();
+    const taps = this.#map(a, (p) => gatherTaps(p, g, [0, 2, 1, 3], arena.take(p.bits, [4 * n])), a.encoding, [4 * n]);
     const cands = [0, 2, 1, 3].map((j) => this.#cut(taps, j * n, n));
-    return { a, g, cands };
+    return { a, g, cands, arena };
+  }
+
+  /** The tree's result; the taps' memory goes back to the pool unless a result part is a view of it (an odd candidate passed up). */
+  #done(arena: RingArena, cands: readonly T[], best: Cand<T>): Cand<T> {
+    const tapsOf = new Set(cands.flatMap((c) => c.parts.map((p) => p?.data.buffer)));
+    const out = [best.val, ...(best.mask ?? []).filter((m): m is T => m !== 1)];
+    if (!out.some((t) => t.parts.some((p) => p !== undefined && tapsOf.has(p.data.buffer)))) arena.dispose();
+    return best;
   }
 
   /** 2x2 max pooling, stride 2, valid (NHWC): [B, H, W, C] → [B, floor(H/2), floor(W/2), C]. */
   async maxPool2x2(x: T): Promise<T> {
-    const { g, cands } = this.#pool('maxPool2x2', x);
-    const best = await this.#tree(cands.map((val) => ({ val })));
+    const { g, cands, arena } = this.#pool('maxPool2x2', x);
+    const best = this.#done(arena, cands, await this.#tree(cands.map((val) => ({ val }))));
     const shape = [g.B, g.OH, g.OW, g.C];
     return this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape);
   }
@@ -245,14 +263,13 @@ export class PoolOps<T extends ProtocolTensor> {
    * (1,0), (1,1) among ties), 0 elsewhere.
    */
   async maxPool2x2WithMask(x: T): Promise<{ y: T; mask: T }> {
-    const { a, g, cands } = this.#pool('maxPool2x2WithMask', x);
-    const best = await this.#tree(cands.map((val) => ({ val, mask: [1] })));
+    const { a, g, cands, arena } = this.#pool('maxPool2x2WithMask', x);
+    const best = this.#done(arena, cands, await this.#tree(cands.map((val) => ({ val, mask: [1] }))));
     const shape = [g.B, g.OH, g.OW, g.C];
-    const m = this.#cat(best.mask as T[], 'int');
-    return {
-      y: this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape),
-      mask: this.#map(m, (p) => scatterTaps(p, g), 'int', a.shape),
-    };
+    // the four masks are the taps' blocks: scattered from their parts (no concatenation)
+    const ms = best.mask as T[];
+    const mask = this.#h.arith(slotwise(ms.map((m) => m.parts), (...ps) => scatterTaps(ps.map(flat), g)), a.shape, 'int', intersectSensitivity(ms.map((m) => m.sensitivity)));
+    return { y: this.#map(best.val, (p) => reshaped(p, shape), best.val.encoding, shape), mask };
   }
 
   /** dx = mask · upsample(dy): dy [B, OH, OW, C] copied to its window's four positions, times the 0/1 mask (one mul, no truncation). */
@@ -264,6 +281,11 @@ export class PoolOps<T extends ProtocolTensor> {
     const g = geometry(this.#w(fn), m.shape, 2, 2, 2, 'valid', 'mask');
     const want = [g.B, g.OH, g.OW, g.C];
     if (d.shape.length !== 4 || !d.shape.every((v, i) => v === want[i])) throw new ShapeMismatchError(`${this.#w(fn)}: argument 'dy' has shape ${fmtShape(d.shape)}, expected ${fmtShape(want)} for 'mask' of shape ${fmtShape(m.shape)}`);
+    // the upsampling inside the product's workspace where the host gathers its operands (mulCat)
+    if (this.#h.mulCat !== undefined) {
+      const flatM = this.#map(m, flat, m.encoding, [m.size]);
+      return this.#h.mulCat([{ x: flatM, y: this.#map(d, flat, d.encoding, [d.size]), yMap: upsampleMap(g) }]).then((z) => this.#map(z, (p) => reshaped(p, m.shape), z.encoding, m.shape));
+    }
     const up = this.#map(d, (p) => scatterTaps(p, g, true), d.encoding, m.shape);
     return this.#h.mul(m, up);
   }

@@ -250,8 +250,15 @@ async function aggregation(c: Call): Promise<RtValue> {
       ]);
     } catch (e) {
       stop();
-      // a failed pipelined command (a broadcast, a map) is the cause of what failed here
-      await s.settle();
+      // a failed pipelined command (a broadcast, a map) is the cause of what failed here; its reply is in by now,
+      // while the players still in the aggregation may wait for this process's stopped role (SecAgg's clients wait
+      // for SERVER): they are not waited for past a moment (the session's failure tells them to stop)
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([s.settle(), new Promise<void>((r) => (timer = setTimeout(r, Math.min(1000, o.timeoutMs ?? 600_000))))]);
+      } finally {
+        clearTimeout(timer);
+      }
       throw e;
     }
     // who contributed: SERVER's own role says, or (target AGGREGATORS) the aggregators, who must agree

@@ -200,6 +200,46 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
       throw new PolicyError('minContributors', `the aggregate holds ${hosts.length} distinct contributors after dropouts, '${hosts[strictest]!}' requires at least ${mins[strictest]!}; nothing is released`, { party: me, count: hosts.length, minimum: mins[strictest]! });
     }
   };
+  /**
+   * The release gate of a protocol without aggregators (SecAgg): the client
+   * players check one another. Each client player sent every other client
+   * player of the plan its agreement directly (their authenticated link, not
+   * through the driver); before a client it hosts sends anything computed
+   * from its input (SecAgg: the masked input, round 2), the player holds the
+   * agreement of every player hosting a client of `peers` (SecAgg: U1, the
+   * clients whose keys it was given: every one of them sent its agreement
+   * before it advertised), each equal to its own (commands and plan), and
+   * the distinct players among them meet the strictest minimum of
+   * contributors stated. Two honest players sent different commands both
+   * refuse, so no honest client's input goes out in an aggregation where the
+   * honest players were not all sent the same.
+   */
+  /** Each peer's agreement, received once per aggregation (`got`: that aggregate command's, dropped when it ends) for every hosted client asking. */
+  const peerAgreement = (plan: AggregationPlan, got: Map<string, Promise<Uint8Array>>, p: string): Promise<Uint8Array> => {
+    let r = got.get(p);
+    if (r === undefined) {
+      r = roleTransport.receive(me, p, agreeKey(o.session, plan.invocationId), o.timeoutMs ? { timeoutMs: o.timeoutMs } : {});
+      // (a refusal elsewhere must not leave an unhandled rejection behind)
+      r.catch(() => undefined);
+      got.set(p, r);
+    }
+    return r;
+  };
+  const clientAgreement = async (plan: AggregationPlan, got: Map<string, Promise<Uint8Array>>, own: Buffer, peers: readonly string[]): Promise<void> => {
+    for (const c of peers) if (!plan.clients.includes(c)) throw new PolicyError('agreement', `the release gate was asked about '${c}', not a client of the plan`, { party: me });
+    const hosts = [...new Set(peers.map(hostOf))].filter((p) => p !== me);
+    const digests = await Promise.all(hosts.map((p) => peerAgreement(plan, got, p)));
+    const odd = digests.findIndex((d) => d.length !== AGREE_BYTES || !own.subarray(0, 64).equals(Buffer.from(d).subarray(0, 64)));
+    if (odd >= 0) {
+      throw new PolicyError('agreement', `'${hosts[odd]}' was not sent the same commands or plan as ${me}; nothing computed from this player's clients' inputs is sent`, { party: me });
+    }
+    const mins = [own, ...digests].map((d) => new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(64));
+    const strictest = Math.max(...mins);
+    const distinct = new Set([me, ...hosts]).size;
+    if (distinct < strictest) {
+      throw new PolicyError('minContributors', `the aggregation's clients are hosted by ${distinct} distinct data owners, a client player requires at least ${strictest}; nothing is sent`, { party: me, count: distinct, minimum: strictest });
+    }
+  };
   const rolesFor = (plan: AggregationPlan): AggregationRoles => {
     if (typeof o.roles === 'function') return o.roles(plan);
     const r = o.roles.find((x) => x.name === plan.protocol);
@@ -286,6 +326,14 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
         const value = mine.length > 0 ? held(h['value'], 'CLIENTS') : undefined;
         const weight = mine.length > 0 && h['weight'] !== undefined ? held(h['weight'], 'CLIENTS') : undefined;
         const common = { roles: r, plan, policy: o.policy, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) };
+        // this player's agreement (the digest of every command it was sent, this one included; of its plan; its own minimum of contributors)
+        const min = Buffer.alloc(4);
+        min.writeUInt32BE(Math.min(o.policy.minContributors, 0xffffffff));
+        const agreed = Buffer.concat([transcript.copy().digest(), planDigest, min]);
+        // no aggregator to hold the gate (SecAgg): the client players check one another before their clients send their inputs
+        const peerGate = r.aggregatorCount === 0 && mine.length > 0;
+        const got = new Map<string, Promise<Uint8Array>>();
+        const clientGate = peerGate ? { releaseGate: (peers?: readonly string[]) => clientAgreement(plan, got, agreed, peers ?? plan.clients) } : {};
         // every party this player runs is checked (its own policy, its place, a client's input) before any of them sends
         const parties = mine.map((c) => {
           const v = value!.values.get(c);
@@ -293,7 +341,7 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           const note = (n: number) => o.log?.(`${c}: ${n} value(s) outside the plan's range or not finite were clipped (not sent to anyone)`);
           // sanitized, and clamped into what the protocol can encode (a refusal there would tell the driver about the value)
           const input = sanitizeForRole(r, plan, { values: leavesOf(v).map((t) => t.data), ...(weight ? { weight: Number(leavesOf(weight.values.get(c)!)[0]!.data[0]!) } : {}) }, note);
-          return prepareRole(protoTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input });
+          return prepareRole(protoTransport, { ...common, role: 'client', index: plan.clients.indexOf(c), input, ...clientGate });
         });
         if (index >= 0) parties.push(prepareRole(protoTransport, { ...common, role: 'aggregator', index, releaseGate: (contributors) => agreement(plan, planDigest, contributors), ...(o.collectMs === undefined ? {} : { collectMs: o.collectMs }) }));
         if (mine.length > 0) {
@@ -301,10 +349,15 @@ export async function servePlayerExecutor(transport: Transport, o: PlayerExecuto
           // (a digest of all of them, this one included) and which plan it runs (the plan's own digest, for
           // an aggregator to compare with its own); the aggregators release nothing unless all agree
           // (and its own minimum of contributors, for the survivors when some drop out)
-          const min = Buffer.alloc(4);
-          min.writeUInt32BE(Math.min(o.policy.minContributors, 0xffffffff));
-          const digest = Buffer.concat([transcript.copy().digest(), planDigest, min]);
-          await Promise.all([...new Set(participants.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(digest))));
+          if (peerGate) {
+            // (SecAgg: to every other client player of the plan, which check it before their clients send their inputs; queued
+            // before this player's clients advertise. Not awaited: a peer that is gone (a dropout) must not fail this player's
+            // part, and one that needs it and does not get it refuses at its own gate: fail closed)
+            for (const a of new Set(plan.clients.map(hostOf))) {
+              if (a === me) continue;
+              roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(agreed)).catch((e: unknown) => o.log?.(`${me}: agreement to ${a} not sent: ${printable((e as Error).message ?? String(e))}`));
+            }
+          } else await Promise.all([...new Set(participants.map(hostOf))].map((a) => roleTransport.send(me, a, agreeKey(o.session, plan.invocationId), new Uint8Array(agreed))));
         }
         const results = await Promise.all(parties.map((p) => p.run()));
         if (index >= 0 && plan.target === 'AGGREGATORS') {
