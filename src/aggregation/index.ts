@@ -28,7 +28,7 @@ export {
 } from './paillier.js';
 export { completeGraph, hararyGraph, hararyRing, type SecAggGraph } from './secagg-graph.js';
 export { secAgg, secAggRoles, type SecAggRoles } from './secagg-roles.js';
-export { SecAggAbortError, SecAggViolationError, SECAGG_RULES, type SecAggRule } from './secagg-errors.js';
+export { SecAggAbortError, SecAggSharesError, SecAggViolationError, SECAGG_RULES, type SecAggRule } from './secagg-errors.js';
 export { SECAGG_INTRINSICS, secAggOptionsFromParams, type SecAggOptions, type SecAggParams } from './secagg-setup.js';
 export type { SecAggResult } from './secagg-server.js';
 export {

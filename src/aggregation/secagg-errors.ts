@@ -11,6 +11,14 @@
  *                         `survivors` how many clients were left there.
  *                         Nothing is revealed: the server asks for no share
  *                         after it aborts and outputs no aggregate.
+ *   SecAggSharesError     (a SecAggAbortError at round 4) the shares of one
+ *                         client's secret are inconsistent: its masking key
+ *                         reconstructs to a key whose public key is not the
+ *                         one it advertised (`verified`), or its self-mask
+ *                         seed's shares do not decode (not `verified`: a
+ *                         seed has no commitment, so wrong-but-decodable
+ *                         seed shares go undetected). `owner` names that
+ *                         client; the server outputs no aggregate.
  */
 
 /** The rules a client refuses a server's message by (docs/secagg.md has the table). */
@@ -61,5 +69,30 @@ export class SecAggAbortError extends Error {
     this.round = round;
     this.survivors = survivors;
     this.threshold = threshold;
+  }
+}
+
+/**
+ * The server's abort at the unmasking round (rule "inconsistent-shares"): the
+ * shares of `owner`'s `secret` do not reconstruct to a valid secret. Either
+ * `owner` dealt inconsistent shares in round 1 or a holder revealed wrong ones
+ * in round 4; the server cannot tell which from t shares, so it names the
+ * owner only. Nothing more is revealed: no mask is removed, no aggregate.
+ */
+export class SecAggSharesError extends SecAggAbortError {
+  override name = 'SecAggSharesError';
+  readonly rule = 'inconsistent-shares' as const;
+  /** The client whose shares were inconsistent. */
+  readonly owner: string;
+  /** Which secret. */
+  readonly secret: 'masking key' | 'self-mask seed';
+  /** true: checked against the advertised masking public key; false: the seed's shares did not decode. */
+  readonly verified: boolean;
+  constructor(owner: string, secret: 'masking key' | 'self-mask seed', verified: boolean, survivors: number, threshold: number) {
+    super(4, survivors, threshold);
+    this.owner = owner;
+    this.secret = secret;
+    this.verified = verified;
+    this.message = `secagg: aborted at round 4 (rule "inconsistent-shares"): the shares of ${owner}'s ${secret} are inconsistent (${verified ? 'the reconstructed key is not the one it advertised' : 'they do not decode to a secret'}); nothing is revealed`;
   }
 }

@@ -29,7 +29,7 @@
  * the revealed shares (O(n k)).
  */
 import type { KeyObject } from 'node:crypto';
-import { identityFromPrivateKey, importPublicKey } from '../crypto/identity.js';
+import { bytesEqual, identityFromPrivateKey, importPublicKey } from '../crypto/identity.js';
 import { pairwiseMaskKey, pairwiseSign, selfMaskKey } from '../crypto/mask-prg.js';
 import { MaskSum } from '../crypto/mask-sum.js';
 import { shamirReconstruct, type IndexedShare, type LagrangeCache } from '../crypto/shamir.js';
@@ -37,7 +37,7 @@ import { checkSurvivors, collectContributions, contributorsField } from './dropo
 import type { AggregationPlan } from './plan.js';
 import type { AggregationResult } from './protocol.js';
 import { enforcePlan, type PartyContext } from './roles.js';
-import { SecAggAbortError } from './secagg-errors.js';
+import { SecAggAbortError, SecAggSharesError } from './secagg-errors.js';
 import { planDigest, sessionId } from './secagg-crypto.js';
 import { secAggEncoding } from './secagg-encoding.js';
 import { graphOf, type SecAggHost } from './secagg-client.js';
@@ -242,12 +242,26 @@ export async function secAggServer(host: SecAggServerHost, ctx: PartyContext, pl
   const secret = (from: Map<number, IndexedShare[]>, u: number, what: string): Uint8Array => {
     const shares = from.get(u) ?? [];
     if (shares.length < t) throw new SecAggAbortError(4, U5.length, t, `${shares.length} share(s) of ${plan.clients[u]}'s ${what}`);
-    return shamirReconstruct(shares, t, host.lagrange);
+    try {
+      return shamirReconstruct(shares, t, host.lagrange);
+    } catch (e) {
+      // shares that do not decode (an element >= p, a chunk out of range): a malicious dealer or holder
+      if (e instanceof RangeError) throw new SecAggSharesError(plan.clients[u]!, what === 'masking key' ? 'masking key' : 'self-mask seed', false, U5.length, t);
+      throw e;
+    }
   };
   // every secret is reconstructed before any mask is removed: an abort leaves nothing half-done
   const seeds = U3.map((u) => secret(seedShares, u, 'self-mask seed'));
   const gone = U2.filter((u) => !inU3.has(u));
-  const keys = gone.map((u) => secret(keyShares, u, 'masking key'));
+  const keys = gone.map((u) => {
+    const raw = secret(keyShares, u, 'masking key');
+    // a masking key is committed to by the public key u advertised (and signed, malicious variant): check it
+    if (!bytesEqual(identityFromPrivateKey(raw).publicKey, advertised.get(u)!.spk)) {
+      raw.fill(0);
+      throw new SecAggSharesError(plan.clients[u]!, 'masking key', true, U5.length, t);
+    }
+    return raw;
+  });
   // the shares and requests are done with: dropped before the masks are expanded, whose keystream
   // buffers make V8 collect garbage often (each collection marks what is still live)
   seedShares.clear();
