@@ -10,6 +10,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateIdentity } from '../../src/crypto/identity.js';
+import { PolicyError } from '../../src/core/errors.js';
+import type { SecAggGraph } from '../../src/aggregation/secagg-graph.js';
 import { SecAggAbortError, SecAggViolationError, type SecAggRule } from '../../src/aggregation/secagg-errors.js';
 import { keysFromBytes, keysToBytes, roundOfKey, signaturesFromBytes, signaturesToBytes, survivorsFromBytes, survivorsToBytes, unmaskFromBytes, unmaskToBytes } from '../../src/aggregation/secagg-wire.js';
 import type { SecAggRoles } from '../../src/aggregation/secagg-roles.js';
@@ -82,6 +84,9 @@ describe('secagg (malicious-server variant): an honest client refuses, sending n
 
   it("'self-dead': U3 without the client", () => expectRefusal('self-dead', 'survivors', at('survivors', (p) => survivorsToBytes(survivorsFromBytes(p, N).filter((u) => u !== 0)))));
 
+  it("'too-few-alive': U3 shown with fewer than t clients (it would sign it without the check; then refuse the signatures)", () =>
+    expectRefusal('too-few-alive', 'survivors', at('survivors', () => survivorsToBytes([0, 1, 2]))));
+
   it("'inconsistent-survivors': fewer than t signatures", () =>
     expectRefusal('inconsistent-survivors', 'signatures', at('signatures', (p) => signaturesToBytes(signaturesFromBytes(p, N).slice(0, T - 1)))));
 
@@ -140,5 +145,49 @@ describe('secagg: the split-view attack (a server that tells some holders a clie
     for (const c of ['c2', 'c3', 'c4']) assert.equal((o.clientErrors.get(c) as SecAggViolationError | undefined)?.rule, 'inconsistent-survivors');
     const { key } = revealedShares(o, N);
     assert.equal(key.get(1)?.size ?? 0, 0);
+  });
+});
+
+describe('secagg (malicious-server variant, Harary graph): the signed U3 is checked at unmasking', () => {
+  // H(10, 6), t = 4: c0 has 6 neighbours and 3 non-neighbours. The server shrinks U3 by discarding masked inputs
+  // (to the clients, indistinguishable from dropouts at round 2: the harness's schedule). It shows every client the
+  // same (smaller) U3 and gathers the signatures: the consistency round passes; c0's checks of what follows from it
+  // at round 4 are what stop it. On H(n, k) the complete graph's alive-list check of minContributors does not apply:
+  // the signed U3 is the only place c0 sees the sum's membership.
+  const HN = 10;
+  const harary = { harary: { k: 6, t: 4 } } as const;
+  const nonNeighbours = (g: SecAggGraph) => names(HN).filter((_, u) => u !== 0 && !g.isNeighbour(0, u));
+  const neighbours = (g: SecAggGraph) => names(HN).filter((_, u) => u !== 0 && g.isNeighbour(0, u));
+  async function run(inv: string, dropAt: (g: SecAggGraph) => Map<string, number>, minContributors?: number) {
+    const honest = maliciousRoles(HN, harary);
+    const roles: SecAggRoles = minContributors === undefined ? honest : { ...honest, client: (ctx, p, input) => honest.client(ctx.me === TARGET ? { ...ctx, policy: { ...ctx.policy, minContributors } } : ctx, p, input) };
+    const plan = sumPlan(roles, HN, inv);
+    return runSecAgg({ roles, plan, inputs: sumInputs(plan, rng(31)), dropAt });
+  }
+  const reveals = (o: Awaited<ReturnType<typeof run>>) => o.sent.get(TARGET)!.filter((k) => k.endsWith('/r4/reveal'));
+
+  it("'minContributors': c0's signed U3 (7 clients) is below its policy of 8: it refuses, revealing no share", async () => {
+    const o = await run('mal-harary/min-contributors', (g) => new Map(nonNeighbours(g).map((c) => [c, 2])), 8);
+    assert.equal(o.graph!.neighbours(0).length, 6);
+    const e = o.clientErrors.get(TARGET);
+    assert.ok(e instanceof PolicyError, `expected a PolicyError, got ${String(e)}`);
+    assert.equal(e.rule, 'minContributors');
+    assert.equal(e.count, 7);
+    assert.equal(e.minimum, 8);
+    assert.ok(o.sent.get(TARGET)!.some((k) => k.endsWith('/r3/signature')), 'c0 signed U3 (it passed the consistency round)');
+    assert.deepEqual(reveals(o), [], 'c0 sent unmasking shares');
+    // the same run with c0's policy met (7) completes: the refusal is the policy's, nothing else
+    const ok = await run('mal-harary/min-contributors-met', (g) => new Map(nonNeighbours(g).map((c) => [c, 2])), 7);
+    assert.equal(ok.clientErrors.get(TARGET), undefined, String(ok.clientErrors.get(TARGET)));
+    assert.equal(reveals(ok).length, 1);
+  });
+
+  it("'too-few-alive': the signed U3 (6 >= t clients) leaves c0 only 2 neighbours, fewer than t - 1: it refuses, revealing no share", async () => {
+    const o = await run('mal-harary/too-few-neighbours', (g) => new Map(neighbours(g).slice(0, 4).map((c) => [c, 2])));
+    const e = o.clientErrors.get(TARGET);
+    assert.ok(e instanceof SecAggViolationError, `expected a refusal, got ${String(e)}`);
+    assert.equal(e.rule, 'too-few-alive', String(e));
+    assert.ok(o.sent.get(TARGET)!.some((k) => k.endsWith('/r3/signature')), 'c0 signed U3 (|U3| >= t)');
+    assert.deepEqual(reveals(o), [], 'c0 sent unmasking shares');
   });
 });
