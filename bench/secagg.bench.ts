@@ -459,7 +459,7 @@ async function parent(): Promise<void> {
     c.inAesMasks = ms / c.baseline.aesMs;
     cells[name] = { ...c, measuredAt: new Date().toISOString(), load: loadavg()[0] };
     const extra = c.clientMs !== undefined ? `, sends ${c.bytesSent} B (${(c.expansion as number).toFixed(3)}x 16-bit input)` : `, ${c.pairs} pairwise masks removed, exact ${c.exact}, peak RSS ${(c.maxRssMB as number).toFixed(0)} MB`;
-    console.log(`${name}: ${ms.toFixed(0)} ms CPU (= ${c.inAesMasks.toFixed(0)} raw AES masks of ${c.baseline.aesMs.toFixed(3)} ms; X25519 ${c.baseline.dhUs.toFixed(1)} µs)${b === undefined ? '' : `; Bonawitz ${b} ms: ${(b / ms).toFixed(1)}x`}${extra}`);
+    console.log(`${name}: ${ms.toFixed(0)} ms CPU (= ${(c.inAesMasks as number).toFixed(0)} raw AES masks of ${c.baseline.aesMs.toFixed(3)} ms; X25519 ${c.baseline.dhUs.toFixed(1)} µs)${b === undefined ? '' : `; Bonawitz ${b} ms: ${(b / ms).toFixed(1)}x`}${extra}`);
   }
   const c1 = (cells['client-10000-hosted'] ?? cells['client-10000']) as { clientMs: number } | undefined;
   const s1 = cells['server-10000-10'] as { serverMs: number } | undefined;

@@ -30,17 +30,7 @@ import { PeerError } from '../../src/transport/errors.js';
 import { TensorType } from '../../src/core/types.js';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 
-/** A seeded PRNG (mulberry32) for reproducible inputs and schedules. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../encrypted/computation-data.js';
 
 export const SERVER = 'server';
 export const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `c${i}`);

@@ -162,3 +162,25 @@ export async function startStackPlayers(dir: string, ranges: readonly (readonly 
     }),
   );
 }
+
+/**
+ * A player's data module (its `--data`) for the dropout tests: temperatures and
+ * small vectors per data owner; with FEDCRYPT_BLOCK_DATA=1 a player says so
+ * and blocks in its data source (the tests kill it there).
+ */
+export const BLOCKING_DATA_MODULE = `
+const TEMPS = [68.5, 70.25, 69.5, 71.75];
+const owner = (n) => Number(/^owner(\\d)/.exec(n)[1]);
+export async function data(source, client) {
+  const k = owner(client.name);
+  if (process.env.FEDCRYPT_BLOCK_DATA === '1') {
+    console.error(client.name + ': data requested, blocking');
+    await new Promise(() => {});
+  }
+  if (source === 'temps') return TEMPS[k];
+  if (source === 'vecs') return [k, 10 * k + 1];
+  throw new RangeError('no data source ' + source);
+}
+`;
+/** BLOCKING_DATA_MODULE's temperatures, by owner number. */
+export const TEMPS = [68.5, 70.25, 69.5, 71.75];

@@ -18,7 +18,7 @@ import { remoteContext } from '../../src/deploy/remote.js';
 import { clientData, RemotePlayerError } from '../../src/runtime/remote/context.js';
 import { secureSumComputation, temperatureComputations } from '../../src/runtime/index.js';
 import { withContext } from '../../src/core/index.js';
-import { writeTlsDeployment, startCli, stop, waitFor, type Proc } from './helpers.js';
+import { writeTlsDeployment, startCli, stop, waitFor, type Proc, BLOCKING_DATA_MODULE as DATA_MODULE, TEMPS } from './helpers.js';
 
 const ROLES8: [string, string][] = [
   ['model-owner', 'model-owner'],
@@ -26,21 +26,6 @@ const ROLES8: [string, string][] = [
   ['owner0', 'data-owner'], ['owner1', 'data-owner'], ['owner2', 'data-owner'], ['owner3', 'data-owner'],
 ];
 // owner3 blocks in its data source after saying so (the test kills it there)
-const DATA_MODULE = `
-const TEMPS = [68.5, 70.25, 69.5, 71.75];
-const owner = (n) => Number(/^owner(\\d)/.exec(n)[1]);
-export async function data(source, client) {
-  const k = owner(client.name);
-  if (process.env.FEDCRYPT_BLOCK_DATA === '1') {
-    console.error(client.name + ': data requested, blocking');
-    await new Promise(() => {});
-  }
-  if (source === 'temps') return TEMPS[k];
-  if (source === 'vecs') return [k, 10 * k + 1];
-  throw new RangeError('no data source ' + source);
-}
-`;
-const TEMPS = [68.5, 70.25, 69.5, 71.75];
 
 describe('a data owner killed mid-round', { timeout: 240_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-dropout-'));
