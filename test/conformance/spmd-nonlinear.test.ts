@@ -1,5 +1,6 @@
 /**
- * The conv and pool ops SPMD, over every protocol that has them (Pond, ABY3):
+ * The comparisons and the conv and pool ops SPMD, over every protocol that
+ * has them (Pond, ABY3):
  * each group of players runs in its own simulated process (one MemoryHub),
  * and the values revealed to the input owner equal the plaintext reference
  * whatever the grouping; only the owner's group gets them, and no message is
@@ -9,30 +10,76 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ABY3, Player, Pond } from '../../src/encrypted/index.js';
 import { geometry } from '../../src/encrypted/protocols/im2col.js';
+import { RingTensor } from '../../src/ring/index.js';
 import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
 import { backFilterRef, backInputRef, convRef, data, poolRef, reduceRef, tied } from '../encrypted/conv-ref.js';
 
 const [s0, s1, s2, dealer, alice] = ['server0', 'server1', 'server2', 'dealer', 'alice'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
 type Any = ABY3 | Pond;
 
-const PROTOCOLS: { name: string; make: (t: MemoryTransport) => Any; groupings: string[][][]; backInputUlps: number }[] = [
+interface SpmdProtocol {
+  name: string;
+  make: (t: MemoryTransport, id: string) => Any;
+  groupings: string[][][];
+  /** Extra groupings of the comparison test. */
+  cmpGroupings: string[][][];
+  /** The server that inputs the second boolean operand (the first is server0). */
+  second: Player;
+  backInputUlps: number;
+}
+const PROTOCOLS: SpmdProtocol[] = [
   {
     name: 'ABY3',
-    make: (transport) => new ABY3(s0, s1, s2, { transport, players: [alice], id: 'spmd-conv', timeoutMs: 10000 }),
+    make: (transport, id) => new ABY3(s0, s1, s2, { transport, players: [alice], id, timeoutMs: 10000 }),
     groupings: [[['server0'], ['server1'], ['server2'], ['alice']], [['server0', 'alice'], ['server1', 'server2']], [['server0', 'server1', 'server2', 'alice']]],
+    cmpGroupings: [],
+    second: s2,
     // the gradient's truncation after col2im: within a few ulps of the float reference on these inputs
     backInputUlps: 6,
   },
   {
     name: 'Pond',
-    make: (transport) => new Pond(s0, s1, dealer, { transport, players: [alice], id: 'spmd-pond-conv', timeoutMs: 10000 }),
+    make: (transport, id) => new Pond(s0, s1, dealer, { transport, players: [alice], id, timeoutMs: 10000 }),
     groupings: [[['server0'], ['server1'], ['dealer'], ['alice']], [['server0', 'dealer', 'alice'], ['server1']]],
+    cmpGroupings: [[['server0', 'alice'], ['server1', 'dealer']], [['server0', 'dealer'], ['server1', 'alice']], [['server0', 'server1', 'dealer', 'alice']]],
+    second: s1,
     backInputUlps: 1,
   },
 ];
 
-describe('conv and pool ops, SPMD (one simulated process per group of players)', () => {
+describe('comparisons, conv and pool ops, SPMD (one simulated process per group of players)', () => {
   for (const proto of PROTOCOLS) {
+    it(`${proto.name}: relu, isNegative, greater, select and boolean and give the same results whatever the grouping`, async () => {
+      const n = 50;
+      const xs = Float64Array.from({ length: n }, (_, i) => (i - 25) * 1.25);
+      const ys = Float64Array.from({ length: n }, (_, i) => Math.round(Math.cos(i) * 20 * 2 ** 16) / 2 ** 16); // exact in the encoding
+      const want = [...xs.map((v) => Math.max(v, 0)), ...xs.map((v) => (v < 0 ? 1 : 0)), ...xs.map((v, i) => (v > ys[i]! ? 1 : 0)), ...xs.map((v, i) => (v < 0 ? v : ys[i]!))];
+      for (const groups of [proto.groupings[0]!, ...proto.cmpGroupings, ...proto.groupings.slice(1)]) {
+        const hub = new MemoryHub();
+        const results = await Promise.all(groups.map(async (local) => {
+          const p = proto.make(new MemoryTransport({ hub, local }), `spmd-nl-${proto.name}`) as ABY3;
+          const here = local.includes('alice');
+          const x = await p.encrypt(alice, here ? xs : undefined, { shape: [n] });
+          const y = await p.encrypt(alice, here ? ys : undefined, { shape: [n] });
+          const outs = [await p.relu(x), await p.isNegative(x), await p.greater(x, y), await p.select(await p.boolean.signBit(x), x, y)];
+          const vals = await Promise.all(outs.map((o) => p.reveal(o, alice)));
+          const b = await p.boolean.and(
+            await p.boolean.input(s0, local.includes('server0') ? RingTensor.fromBigInts(64, [2], [0xf0n, 7n]) : undefined, { shape: [2] }),
+            await p.boolean.input(proto.second, local.includes(proto.second.name) ? RingTensor.fromBigInts(64, [2], [0x3cn, 5n]) : undefined, { shape: [2] }),
+          );
+          const bv = await p.boolean.reveal(b, alice);
+          return here ? [vals.flatMap((v) => Array.from(v.read())), bv!.toBigInts()] as const : undefined;
+        }));
+        groups.forEach((g, i) => {
+          if (!g.includes('alice')) assert.equal(results[i], undefined);
+          else {
+            assert.deepEqual(results[i]![0], want, groups.map((q) => q.join('+')).join(' | '));
+            assert.deepEqual(results[i]![1], [0x30n, 5n]);
+          }
+        });
+      }
+    });
+
     it(`${proto.name}: conv2d, both gradients, avgPool, max, argmax, maxPool2x2 with mask and backward: the reference values whatever the grouping`, async () => {
       const shape = [2, 5, 4, 2];
       const g = geometry('t', shape, 3, 2, 1, 'same');
@@ -45,7 +92,7 @@ describe('conv and pool ops, SPMD (one simulated process per group of players)',
         const hub = new MemoryHub();
         const label = `${proto.name} ${groups.map((x) => x.join('+')).join(' | ')}`;
         const results = await Promise.all(groups.map(async (local) => {
-          const p = proto.make(new MemoryTransport({ hub, local }));
+          const p = proto.make(new MemoryTransport({ hub, local }), proto.name === 'ABY3' ? 'spmd-conv' : 'spmd-pond-conv');
           const here = local.includes('alice');
           const x = await p.encrypt(alice, here ? xs : undefined, { shape });
           const w = await p.encrypt(alice, here ? ws : undefined, { shape: [3, 2, 2, 3] });

@@ -15,7 +15,7 @@ import { FIXED_HIGH, FIXED_LOW } from '../../src/encrypted/fixed.js';
 import { msbAndPlanes, msbRounds, planeWords, toPlanes, u32 } from '../../src/encrypted/protocols/aby3-binary.js';
 import * as ring from '../../src/ring/index.js';
 import { RingTensor } from '../../src/ring/index.js';
-import { MemoryHub, MemoryTransport } from '../../src/transport/index.js';
+import { MemoryTransport } from '../../src/transport/index.js';
 import { assertSameFrequencies, assertUniformBits } from './uniform.js';
 import { RoundTransport } from './rounds.js';
 
@@ -109,37 +109,6 @@ describe('ABY3 boolean sharing: what each server receives', () => {
           assert.equal((planes[j * W + (e >>> 5)]! >>> (e & 31)) & 1, Number((vs[e]! >> BigInt(j)) & 1n), `l ${l}, n ${n}, bit ${j} of element ${e}`);
         }
       }
-    }
-  });
-});
-
-describe('ABY3 nonlinear ops, SPMD (one simulated process per group of players)', () => {
-  it('relu, isNegative, greater, select and boolean and give the same results whatever the grouping', async () => {
-    const n = 50;
-    const xs = Float64Array.from({ length: n }, (_, i) => (i - 25) * 1.25);
-    const ys = Float64Array.from({ length: n }, (_, i) => Math.round(Math.cos(i) * 20 * 2 ** 16) / 2 ** 16); // exact in the encoding
-    const groupings = [[['server0'], ['server1'], ['server2'], ['alice']], [['server0', 'alice'], ['server1', 'server2']], [['server0', 'server1', 'server2', 'alice']]];
-    const want = [...xs.map((v) => Math.max(v, 0)), ...xs.map((v) => (v < 0 ? 1 : 0)), ...xs.map((v, i) => (v > ys[i]! ? 1 : 0)), ...xs.map((v, i) => (v < 0 ? v : ys[i]!))];
-    for (const groups of groupings) {
-      const hub = new MemoryHub();
-      const results = await Promise.all(groups.map(async (local) => {
-        const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'spmd-nl', timeoutMs: 10000 });
-        const here = local.includes('alice');
-        const x = await p.encrypt(alice, here ? xs : undefined, { shape: [n] });
-        const y = await p.encrypt(alice, here ? ys : undefined, { shape: [n] });
-        const outs = [await p.relu(x), await p.isNegative(x), await p.greater(x, y), await p.select(await p.boolean.signBit(x), x, y)];
-        const vals = await Promise.all(outs.map((o) => p.reveal(o, alice)));
-        const b = await p.boolean.and(await p.boolean.input(s0, local.includes('server0') ? RingTensor.fromBigInts(64, [2], [0xf0n, 7n]) : undefined, { shape: [2] }), await p.boolean.input(s2, local.includes('server2') ? RingTensor.fromBigInts(64, [2], [0x3cn, 5n]) : undefined, { shape: [2] }));
-        const bv = await p.boolean.reveal(b, alice);
-        return here ? [vals.flatMap((v) => Array.from(v.read())), bv!.toBigInts()] as const : undefined;
-      }));
-      groups.forEach((g, i) => {
-        if (!g.includes('alice')) assert.equal(results[i], undefined);
-        else {
-          assert.deepEqual(results[i]![0], want, groups.map((x) => x.join('+')).join(' | '));
-          assert.deepEqual(results[i]![1], [0x30n, 5n]);
-        }
-      });
     }
   });
 });
