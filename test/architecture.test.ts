@@ -17,6 +17,7 @@ export const RANK: Record<string, number> = {
   transport: 2,
   encrypted: 3, paillier: 3,
   aggregation: 4,
+  dp: 4.5, // differential privacy: the accountant and samplers (pure), the DP aggregation wrappers over aggregation roles
   runtime: 5,
   learning: 6,
   deploy: 7,
