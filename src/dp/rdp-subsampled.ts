@@ -159,19 +159,28 @@ function worLogAInt(q: number, sigma: number, alpha: number): number {
  * RDP at order α ≥ 1 of the Gaussian mechanism on a fixed-size sample drawn
  * without replacement (q = m/n), replace-one relation ([WBK19] Thm 27; at a
  * fractional α the CGF is interpolated linearly between ⌊α⌋ and ⌈α⌉, [WBK19]
- * Corollary 10). 0 when q = 0, α/(2σ²) when q = 1.
+ * Corollary 10). 0 when q = 0, α/(2σ²) when q = 1. The result is min'd with
+ * the unsampled Gaussian's α/(2σ²) (subsampling never hurts: couple the two
+ * samples so they differ in at most one record, and use the joint convexity of
+ * e^((α−1)D_α)); the [WBK19] bound exceeds it only for large q, where
+ * dp_accounting returns the larger value.
  */
 export function rdpSampledWorGaussian(q: number, sigma: number, alpha: number): number {
   if (q === 0) return 0;
   if (sigma === 0 || alpha === Infinity) return Infinity;
   if (q === 1) return alpha / (2 * sigma * sigma);
-  if (isInteger(alpha)) return worLogAInt(q, sigma, alpha) / (alpha - 1);
-  const lo = Math.floor(alpha);
-  const hi = Math.ceil(alpha);
-  const x = worLogAInt(q, sigma, lo);
-  const y = worLogAInt(q, sigma, hi);
-  const t = alpha - lo;
-  return ((1 - t) * x + t * y) / (alpha - 1);
+  const unsampled = alpha / (2 * sigma * sigma);
+  let bound: number;
+  if (isInteger(alpha)) bound = worLogAInt(q, sigma, alpha) / (alpha - 1);
+  else {
+    const lo = Math.floor(alpha);
+    const hi = Math.ceil(alpha);
+    const x = worLogAInt(q, sigma, lo);
+    const y = worLogAInt(q, sigma, hi);
+    const t = alpha - lo;
+    bound = ((1 - t) * x + t * y) / (alpha - 1);
+  }
+  return Math.min(bound, unsampled);
 }
 
 /**
