@@ -77,6 +77,12 @@ test('[ZW19] Theorem 5 bound: an upper bound on the exact subsampled Gaussian, e
       }
     }
   }
+  // the bound itself at α = 3 (and ⌈2.5⌉ = 3), written out: ε(x) = x/2, γ = 0.1
+  const g = 0.1;
+  const e = (x: number) => x / 2;
+  const want = Math.log((1 - g) ** 2 * (3 * g - g + 1) + 3 * g * g * (1 - g) * Math.exp(e(2)) + 3 * g ** 3 * Math.exp(2 * e(3))) / 2;
+  near(rdpPoissonSubsampledGeneric(g, 3, e), want, 1e-12);
+  near(rdpPoissonSubsampledGeneric(g, 2.5, e), Math.min(want, e(2.5)), 1e-12);
   assert.equal(rdpPoissonSubsampledGeneric(0, 5, (x) => x), 0);
   assert.equal(rdpPoissonSubsampledGeneric(1, 5, (x) => x), 5);
 });
