@@ -73,3 +73,25 @@ export function deltaFromRdp(orders: readonly number[], rdp: ArrayLike<number>, 
   }
   return { delta: Math.min(Math.exp(best), 1), order: orders[bestIdx]! };
 }
+
+/**
+ * The classic conversion (Mironov 2017, "Rényi Differential Privacy", Prop. 3):
+ * ε = min_α r(α) − log δ/(α − 1). Looser than `epsilonFromRdp`; kept to compare
+ * with figures computed before TF Privacy / dp_accounting moved to [CKS20]
+ * Prop. 12 (e.g. TF Privacy's compute_noise_from_budget_test targets).
+ */
+export function epsilonFromRdpClassic(orders: readonly number[], rdp: ArrayLike<number>, delta: number): { epsilon: number; order: number } {
+  if (!(delta > 0 && delta <= 1)) throw new RangeError(`epsilonFromRdpClassic: "delta" expected in (0, 1], got ${delta}`);
+  checkOrdersRdp(orders, rdp, 'epsilonFromRdpClassic');
+  let best = Infinity;
+  let bestIdx = 0;
+  for (let i = 0; i < orders.length; i++) {
+    const a = orders[i]!;
+    const eps = a > 1 ? rdp[i]! - Math.log(delta) / (a - 1) : Infinity;
+    if (eps < best) {
+      best = eps;
+      bestIdx = i;
+    }
+  }
+  return { epsilon: Math.max(0, best), order: orders[bestIdx]! };
+}

@@ -8,6 +8,8 @@
 //   Gaussian(z)), steps) in dp_accounting's RdpAccountant.
 // - [TFP-old] tensorflow/privacy, tensorflow_privacy/privacy/analysis/rdp_accountant_test.py
 //   at 38fe4aa984ca5da36416c8b5b4197fbad105b020 (before its removal in favour of dp_accounting).
+// - [TFP-noise] tensorflow/privacy, tensorflow_privacy/privacy/analysis/compute_noise_from_budget_test.py
+//   at 03035d5d4a271ac795dab80f5bc1cef82fc3d462: target ε values computed with the classic conversion.
 // - [DPA] google/differential-privacy, python/dp_accounting/dp_accounting/rdp/rdp_privacy_accountant_test.py
 //   at b5b0286e313b64a692abfc8c528d54ef47d960a0.
 import { test } from 'node:test';
@@ -19,7 +21,7 @@ import {
 } from '../../src/dp/rdp-accountant.js';
 import { gaussianEvent, poissonSampled, sampledWithoutReplacement, selfComposed } from '../../src/dp/events.js';
 import { rdpPoissonGaussian, rdpSampledWorGaussian } from '../../src/dp/rdp-subsampled.js';
-import { epsilonFromRdp, deltaFromRdp } from '../../src/dp/rdp-conversion.js';
+import { epsilonFromRdp, epsilonFromRdpClassic, deltaFromRdp } from '../../src/dp/rdp-conversion.js';
 
 function dpSgdEpsilon(q: number, z: number, steps: number, delta: number, orders?: readonly number[]) {
   const acc = new RdpAccountant({ orders });
@@ -42,6 +44,22 @@ test('issue 16 table, rows 1-3 ([TFP] test_compute_dp_sgd_privacy Test0-2): TF P
   const r2 = dpSgdEpsilon(1024 / 1e8, 0.1, steps2, 1e-7, TF_PRIVACY_ORDERS);
   assert.ok(Math.abs(r2.epsilon - 5907982.3113984) / 5907982.3113984 <= 1e-9, `row 3: ${r2.epsilon}`);
   assert.equal(r2.order, 1.25);
+});
+
+test('[TFP-noise] the same RDP through the classic conversion (Mironov 2017 Prop. 3) gives TF Privacy\'s older ε values (9 digits given)', () => {
+  const cases: [number, number, number, number, number][] = [
+    // n, batch, z, epochs, δ → ε (Test0-2)
+    [60000, 150, 1.3, 15, 1e-5, 0.941870567],
+    [100000, 100, 1.0, 30, 1e-7, 1.70928734],
+    [100000000, 1024, 0.1, 10, 1e-7, 5907984.81339406],
+  ].map(([n, b, z, e, d, eps]) => [b! / n!, z!, Math.ceil((e! * n!) / b!), d!, eps!]);
+  for (const [q, z, steps, delta, want] of cases) {
+    const acc = new RdpAccountant({ orders: TF_PRIVACY_ORDERS });
+    acc.compose(selfComposed(poissonSampled(q, gaussianEvent(z)), steps));
+    const got = epsilonFromRdpClassic(acc.orders, acc.rdp, delta).epsilon;
+    assert.ok(Math.abs(got - want) <= 5e-9 * Math.max(1, want), `q=${q}: ${got} vs ${want}`);
+    assert.ok(acc.getEpsilon(delta).epsilon < got, 'the improved conversion is tighter');
+  }
 });
 
 test('issue 16 table, rows 4-5 ([TFP] test_compute_dp_sgd_example_privacy, RDP, no microbatching): dp_accounting default orders, at the precision given (|Δε| ≤ 5e-8)', () => {
