@@ -81,3 +81,31 @@ export function rdpSkellam(p: SkellamParams, alpha: number): number {
   const base = (alpha * l2 * l2) / (2 * mu);
   return base + Math.min(((2 * alpha - 1) * l2 * l2 + 6 * l1) / (4 * mu * mu), (3 * l1) / (2 * mu));
 }
+
+/**
+ * L2 norm bound after conditional stochastic rounding to the integer grid
+ * ([KLS21] Sec. 4.1, Theorem 1 / Proposition 22; google-research/federated
+ * `rounded_l2_norm_bound`): for a vector of L2 norm ≤ c (already scaled) in
+ * dimension d, rounding is retried until the rounded norm is at most
+ *   min{ c + √d,  √(c² + d/4 + √(2 log(1/β)) · (c + √d/2)) },
+ * which happens with probability ≥ 1 − β (β = 0: the first, unconditional bound).
+ */
+export function roundedL2NormBound(c: number, beta: number, dimension: number): number {
+  if (!(c >= 0) || !Number.isFinite(c)) throw new RangeError(`roundedL2NormBound: "c" expected a finite number ≥ 0, got ${c}`);
+  if (!(beta >= 0 && beta < 1)) throw new RangeError(`roundedL2NormBound: "beta" expected in [0, 1), got ${beta}`);
+  if (!Number.isSafeInteger(dimension) || dimension < 1) throw new RangeError(`roundedL2NormBound: "dimension" expected an integer ≥ 1, got ${dimension}`);
+  const b1 = c + Math.sqrt(dimension);
+  if (beta === 0) return b1;
+  const sq = c * c + 0.25 * dimension + Math.sqrt(2 * Math.log(1 / beta)) * (c + 0.5 * Math.sqrt(dimension));
+  return Math.min(b1, Math.sqrt(sq));
+}
+
+/**
+ * L1 bound of an integer vector of L2 norm ≤ c2 in dimension d:
+ * c2 · min(√d, c2) (‖x‖₁ ≤ √d‖x‖₂; and ‖x‖₁ ≤ ‖x‖₂² for integer coordinates).
+ */
+export function integerL1NormBound(c2: number, dimension: number): number {
+  if (!(c2 >= 0) || !Number.isFinite(c2)) throw new RangeError(`integerL1NormBound: "c2" expected a finite number ≥ 0, got ${c2}`);
+  if (!Number.isSafeInteger(dimension) || dimension < 1) throw new RangeError(`integerL1NormBound: "dimension" expected an integer ≥ 1, got ${dimension}`);
+  return c2 * Math.min(Math.sqrt(dimension), c2);
+}

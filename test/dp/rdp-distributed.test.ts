@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RdpAccountant } from '../../src/dp/rdp-accountant.js';
 import { distributedDiscreteGaussian, gaussianEvent, poissonSampled, selfComposed, skellamEvent } from '../../src/dp/events.js';
-import { ddgTau, rdpDistributedDiscreteGaussian, rdpSkellam } from '../../src/dp/rdp-distributed.js';
+import { ddgTau, integerL1NormBound, rdpDistributedDiscreteGaussian, rdpSkellam, roundedL2NormBound } from '../../src/dp/rdp-distributed.js';
 import { rdpPoissonGaussian, rdpPoissonSubsampledGeneric } from '../../src/dp/rdp-subsampled.js';
 
 const near = (got: number, want: number, rel = 1e-12) => assert.ok(Math.abs(got - want) <= rel * Math.abs(want), `${got} vs ${want}`);
@@ -105,4 +105,16 @@ test('accountant: Poisson-sampled distributed events (q·ε(α) scaling in the s
   sk.compose(poissonSampled(0.05, skellamEvent({ mu: 1e6, l2Sensitivity: 300, dimension: 1000 })), 200);
   const { epsilon } = sk.getEpsilon(1e-5);
   assert.ok(epsilon > 0 && Number.isFinite(epsilon));
+});
+
+test('[KLS21] rounding inflation: β = 0 gives c + √d; β > 0 the tighter conditional bound when d is large', () => {
+  assert.equal(roundedL2NormBound(100, 0, 10_000), 200);
+  // c = 100, d = 10000, β = e^(−0.5): √(2·0.5) = 1 → √(10000 + 2500 + 150) = √12650
+  near(roundedL2NormBound(100, Math.exp(-0.5), 10_000), Math.sqrt(12650));
+  // small d: the unconditional bound is the smaller one
+  near(roundedL2NormBound(100, 1e-9, 4), 102);
+  assert.equal(integerL1NormBound(10, 10_000), 100);
+  assert.equal(integerL1NormBound(1000, 100), 10_000);
+  assert.throws(() => roundedL2NormBound(1, 1, 4), /"beta"/);
+  assert.throws(() => integerL1NormBound(1, 0), /"dimension"/);
 });
