@@ -169,6 +169,7 @@ export function skellamEvent(p: { mu: number; l2Sensitivity: number; l1Sensitivi
 
 /** A short human-readable name of an event, for errors and reports. */
 export function describeEvent(e: DpEvent): string {
+  if (e === null || typeof e !== 'object') return `not an event (${String(e)})`;
   switch (e.kind) {
     case 'gaussian':
       return `Gaussian(z=${e.noiseMultiplier})`;

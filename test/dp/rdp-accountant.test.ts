@@ -133,6 +133,7 @@ test('relations: Poisson only under add-remove, fixed-size only under replace-on
   assert.throws(() => replace.compose(skWor), (e: unknown) => e instanceof UnsupportedDpEventError && /Skellam/.test(e.message));
   // garbage
   assert.throws(() => addRemove.compose({ kind: 'laplace' } as unknown as DpEvent), UnsupportedDpEventError);
+  assert.throws(() => addRemove.compose(composed([null as unknown as DpEvent])), /not an event \(null\)/);
   assert.throws(() => new RdpAccountant({ neighboringRelation: 'replace-special' as never }), /"neighboringRelation"/);
   assert.throws(() => new RdpAccountant({ orders: [0.5, 2] }), /"orders"/);
 });
