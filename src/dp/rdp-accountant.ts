@@ -60,6 +60,16 @@ export interface RdpAccountantOptions {
 
 type Leaf = { rdp: (alpha: number) => number; count: number };
 
+/** A JSON-safe snapshot of an accountant (for checkpoints); ∞ (an order or an RDP value) is stored as null. */
+export interface RdpAccountantState {
+  readonly version: 1;
+  readonly orders: readonly (number | null)[];
+  readonly neighboringRelation: NeighboringRelation;
+  readonly rdp: readonly (number | null)[];
+  readonly samplingSchemes: readonly SamplingScheme[];
+  readonly ledger: readonly { event: DpEvent; count: number }[];
+}
+
 export class RdpAccountant {
   readonly orders: readonly number[];
   readonly neighboringRelation: NeighboringRelation;
@@ -134,6 +144,41 @@ export class RdpAccountant {
       throw new RangeError(`RdpAccountant.getDelta: "epsilon" expected ≥ 0, got ${String(epsilon)}`);
     }
     return deltaFromRdp(this.orders, this._rdp, epsilon);
+  }
+
+  /** State to store with a checkpoint; `RdpAccountant.restore` reads it back. */
+  snapshot(): RdpAccountantState {
+    return {
+      version: 1,
+      orders: this.orders.map((a) => (a === Infinity ? null : a)),
+      neighboringRelation: this.neighboringRelation,
+      rdp: Array.from(this._rdp, (r) => (Number.isFinite(r) ? r : null)),
+      samplingSchemes: [...this._sampling],
+      ledger: this.ledger,
+    };
+  }
+
+  /** An accountant in the state `snapshot()` returned (checked). */
+  static restore(state: RdpAccountantState): RdpAccountant {
+    if (state === null || typeof state !== 'object' || state.version !== 1) {
+      throw new RangeError('RdpAccountant.restore: "state" expected a snapshot with version 1');
+    }
+    const orders: number[] = Array.isArray(state.orders) ? state.orders.map((a) => (a === null ? Infinity : a)) : [];
+    const acc = new RdpAccountant({ orders, neighboringRelation: state.neighboringRelation });
+    if (!Array.isArray(state.rdp) || state.rdp.length !== acc.orders.length) {
+      throw new RangeError(`RdpAccountant.restore: "state.rdp" expected ${acc.orders.length} values, got ${String(state.rdp?.length)}`);
+    }
+    state.rdp.forEach((r, i) => {
+      if (r === null) acc._rdp[i] = Infinity;
+      else if (typeof r === 'number' && r >= 0) acc._rdp[i] = r;
+      else throw new RangeError(`RdpAccountant.restore: "state.rdp[${i}]" expected a number ≥ 0 or null, got ${String(r)}`);
+    });
+    for (const s of state.samplingSchemes ?? []) {
+      if (s !== 'poisson' && s !== 'fixed-size') throw new RangeError(`RdpAccountant.restore: "state.samplingSchemes" has an unknown scheme ${JSON.stringify(s)}`);
+      acc._sampling.add(s);
+    }
+    for (const l of state.ledger ?? []) acc._ledger.push({ event: l.event, count: l.count });
+    return acc;
   }
 
   // ---- traversal ----

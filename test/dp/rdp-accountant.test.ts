@@ -159,3 +159,19 @@ test('ledger and sampling flags record what was composed', () => {
   assert.equal(acc.ledger.length, 2);
   assert.equal(acc.ledger[0]!.count, 10);
 });
+
+test('snapshot / restore round-trips through JSON (∞ RDP included) and goes on composing', () => {
+  const acc = new RdpAccountant({ orders: [1.5, 2, 8, Infinity] });
+  acc.compose(poissonSampled(0.02, gaussianEvent(1.1)), 50);
+  const back = RdpAccountant.restore(JSON.parse(JSON.stringify(acc.snapshot())));
+  assert.deepEqual(back.rdp, acc.rdp);
+  assert.deepEqual(back.getEpsilon(1e-5), acc.getEpsilon(1e-5));
+  assert.deepEqual([...back.samplingSchemes], ['poisson']);
+  assert.equal(back.ledger.length, 1);
+  acc.compose(gaussianEvent(3));
+  back.compose(gaussianEvent(3));
+  assert.deepEqual(back.rdp, acc.rdp);
+  const bad = { ...acc.snapshot(), rdp: [1, 2] };
+  assert.throws(() => RdpAccountant.restore(bad), /"state.rdp" expected 4 values/);
+  assert.throws(() => RdpAccountant.restore({ ...acc.snapshot(), rdp: [1, -2, 3, null] }), /"state.rdp\[1\]"/);
+});
