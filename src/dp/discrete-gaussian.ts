@@ -43,18 +43,25 @@ export interface DGaussPlan {
   readonly Df: number;
   /** p, t·q below 2^53: the numerator |Y|·t·q − p is computed in Number while |Y|·t·q < 2^53 */
   readonly fast: boolean;
+  /** tests only: widen the float filter's undecided band by this much (forces the exact branch) */
+  readonly widen: number;
 }
 
 export type Sigma2 = number | { num: bigint; den: bigint };
 
-export function dgaussPlan(sigma2: Sigma2, fn = 'discreteGaussian'): DGaussPlan {
+/**
+ * Constants for σ²; `mode` (tests) is 'filtered' (default), 'exact' (BigInt for every γ) or
+ * 'widened' (the float filter's fraction test never decides: its exact branch settles each draw).
+ */
+export function dgaussPlan(sigma2: Sigma2, fn = 'discreteGaussian', mode: 'filtered' | 'exact' | 'widened' = 'filtered'): DGaussPlan {
   const r = parsePositiveRational(sigma2, fn, 'sigma2');
   const t = isqrt(r.num / r.den) + 1n;
   if (t > BigInt(TWO53 / 4)) throw new RangeError(`${fn}: "sigma2" too large (σ ≥ 2^51), got ${r.num}/${r.den}`);
   const tq = t * r.den;
   const D = 2n * r.num * r.den * t * t;
-  const fast = r.num < BigInt(TWO53) && tq < BigInt(TWO53);
-  return { sigma2: r, t: Number(t), tq: Number(tq), p: Number(r.num), tqBig: tq, D, Df: Number(D), fast };
+  const fast = mode !== 'exact' && r.num < BigInt(TWO53) && tq < BigInt(TWO53);
+  const widen = mode === 'widened' ? 2 : 0;
+  return { sigma2: r, t: Number(t), tq: Number(tq), p: Number(r.num), tqBig: tq, D, Df: Number(D), fast, widen };
 }
 
 /** Discrete Laplace with scale t (Algorithm 2 with s = 1). */
@@ -85,8 +92,8 @@ function bernGauss(rng: CryptoRandom, plan: DGaussPlan, a: number): 0 | 1 {
   let K = 1;
   for (;;) {
     const u = rng.uint53();
-    const lo = ((f - ef) / K) * (1 - 1e-15);
-    const hi = ((f + ef) / K) * (1 + 1e-15);
+    const lo = ((f - ef) / K) * (1 - 1e-15) - plan.widen;
+    const hi = ((f + ef) / K) * (1 + 1e-15) + plan.widen;
     let accept: boolean;
     if ((u + 1) / TWO53 <= lo) accept = true;
     else if (u / TWO53 >= hi) accept = false;

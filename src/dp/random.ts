@@ -56,6 +56,8 @@ export class CryptoRandom {
   readonly #bytes: Uint8Array;
   readonly #words: Uint32Array;
   #pos = WORDS;
+  #bitWord = 0;
+  #bitsLeft = 0;
   readonly kind: 'system' | 'keyed';
 
   private constructor(t: symbol, kind: 'system' | 'keyed', refill: (buf: Uint8Array) => void) {
@@ -102,6 +104,18 @@ export class CryptoRandom {
       this.#pos = 0;
     }
     return this.#words[this.#pos++]!;
+  }
+
+  /** A uniform bit (buffered: 32 bits per word drawn). */
+  bit(): 0 | 1 {
+    if (this.#bitsLeft === 0) {
+      this.#bitWord = this.uint32();
+      this.#bitsLeft = 32;
+    }
+    this.#bitsLeft--;
+    const b = this.#bitWord & 1;
+    this.#bitWord >>>= 1;
+    return b as 0 | 1;
   }
 
   /** Uniform integer in [0, 2^53). */
