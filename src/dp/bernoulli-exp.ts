@@ -10,10 +10,26 @@ import type { CryptoRandom } from './random.js';
 
 const TWO53 = 9007199254740992;
 
+// Bernoulli(1/k) without a division: u uniform in [0, 2^32) is kept when u < k·⌊2^32/k⌋, and then
+// u < ⌊2^32/k⌋ has probability exactly 1/k.
+const TWO32 = 4294967296;
+const SMALL = 64;
+const QUOT = Array.from({ length: SMALL }, (_, k) => (k === 0 ? 0 : Math.floor(TWO32 / k)));
+const LIMIT = QUOT.map((q, k) => q * k);
+
+/** Bernoulli(1/k) for an integer k ≥ 1, exactly. */
+export function bernInv(rng: CryptoRandom, k: number): boolean {
+  if (k >= SMALL) return rng.int(k) === 0;
+  const limit = LIMIT[k]!;
+  let u = rng.uint32();
+  while (u >= limit) u = rng.uint32();
+  return u < QUOT[k]!;
+}
+
 /** Bernoulli(e^{-1}) (Algorithm 1 with γ = 1: the first draw Bernoulli(1) always succeeds). */
 export function bernExp1(rng: CryptoRandom): 0 | 1 {
   let k = 2;
-  while (rng.int(k) === 0) k++;
+  while (bernInv(rng, k)) k++;
   return (k & 1) as 0 | 1;
 }
 

@@ -56,6 +56,8 @@ export class CryptoRandom {
   readonly #bytes: Uint8Array;
   readonly #words: Uint32Array;
   #pos = WORDS;
+  #lastN = 1;
+  #lastLimit = TWO32;
   #bitWord = 0;
   #bitsLeft = 0;
   readonly kind: 'system' | 'keyed';
@@ -127,8 +129,13 @@ export class CryptoRandom {
   int(n: number): number {
     if (n <= TWO32) {
       if (n === TWO32) return this.uint32();
-      // limit = largest multiple of n not above 2^32
-      const limit = TWO32 - (TWO32 % n);
+      // limit = largest multiple of n not above 2^32 (cached for repeated bounds)
+      let limit = this.#lastLimit;
+      if (n !== this.#lastN) {
+        limit = TWO32 - (TWO32 % n);
+        this.#lastN = n;
+        this.#lastLimit = limit;
+      }
       let x = this.uint32();
       while (x >= limit) x = this.uint32();
       return x % n;
