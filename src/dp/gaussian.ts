@@ -20,7 +20,8 @@
  * The guarantee that remains, stated honestly:
  * - `addGaussianNoise` rounds each value to the grid Δℤ first and then adds Δ·Z: the exact sum
  *   is a lattice point whose law is the discrete Gaussian mechanism on Δℤ^d, which satisfies
- *   ρ-zCDP with ρ = S'²/(2σ'²) (CKS 2020, Theorem 4 / §3 for the multivariate case), where
+ *   ρ-zCDP with ρ = S'²/(2σ'²) (CKS 2020, Theorem 4: Rényi divergence αΔ²/(2σ²) for an integer
+ *   shift Δ, added over independent coordinates), where
  *   S' ≤ S + Δ·√d is the L2 sensitivity after rounding (each coordinate moves by ≤ Δ/2). The
  *   floating-point result is a deterministic rounding of that lattice point (post-processing);
  *   for |values| < 2^24·Δ (Float32) or 2^53·Δ (Float64) it is the lattice point itself.
