@@ -137,7 +137,11 @@ function accept(rng: CryptoRandom, plan: PoissonPlan, k: number, J: number): boo
   if (!plan.exactOnly) {
     const [lr, tol] = lnRatio(plan, k);
     const a = Math.exp(lr + J * LN2 - plan.lnK);
-    const lo = a * (1 - 2 * tol - 1e-14), hi = a * (1 + 2 * tol + 1e-14);
+    // relative bounds hold while a is a normal double; below 1e-290 (including underflow to a
+    // subnormal or 0, where A < e^{-700}) only "reject when U ≥ 1e-290" is used
+    const small = a < 1e-290;
+    const lo = small ? 0 : a * (1 - 2 * tol - 1e-14);
+    const hi = small ? 1e-290 : a * (1 + 2 * tol + 1e-14);
     if ((u + 1) / TWO53 <= lo) return true;
     if (u / TWO53 >= hi) return false;
   }

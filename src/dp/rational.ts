@@ -66,20 +66,17 @@ export function parsePositiveRational(x: unknown, fn: string, arg: string, allow
   throw new TypeError(`${fn}: "${arg}" expected a number or { num: bigint, den: bigint }, got ${describe(x)}`);
 }
 
-/** floor(sqrt(n)) for n ≥ 0 (Newton's method on BigInt). */
+/** floor(sqrt(n)) for n ≥ 0 (Newton's method on BigInt from a start above the root). */
 export function isqrt(n: bigint): bigint {
   if (n < 0n) throw new RangeError(`isqrt: "n" expected ≥ 0, got ${n}`);
   if (n < 2n) return n;
-  let x = BigInt(Math.floor(Math.sqrt(Number(n))));
-  // correct the float estimate (Number(n) may round, sqrt may be off by a few units)
+  // 2^⌈bits/2⌉ > √n; Newton's iterates then decrease monotonically to ⌊√n⌋
+  let x = 1n << BigInt(Math.ceil(n.toString(2).length / 2));
   for (;;) {
     const y = (x + n / x) >> 1n;
-    if (y >= x) break;
+    if (y >= x) return x;
     x = y;
   }
-  while (x * x > n) x--;
-  while ((x + 1n) * (x + 1n) <= n) x++;
-  return x;
 }
 
 /** The product lo·(lo+1)·…·hi (1 when hi < lo), by a balanced product tree. */

@@ -98,6 +98,8 @@ test('argument checks name their argument: σ² ≤ 0, NaN, ±Infinity, μ < 0, 
   assert.throws(() => poisson(r, { num: -3n, den: 2n }, new Int32Array(1)), /poisson: "mu" expected ≥ 0/);
   assert.throws(() => poisson(r, 2 ** 41, new Float64Array(1)), /"mu" expected ≤ 2\^40/);
   assert.throws(() => discreteGaussian(r, 2 ** 104, new Float64Array(1)), /"sigma2" too large/);
+  assert.throws(() => discreteGaussian(r, 1.7e308, new Float64Array(1)), /"sigma2" too large/);
+  assert.throws(() => discreteGaussianOne(r, { num: 10n ** 400n + 1n, den: 3n }), /"sigma2" too large/);
   for (const [name, call] of [
     ['discreteGaussian', (o: unknown) => discreteGaussian(r, 1, o as never)],
     ['poisson', (o: unknown) => poisson(r, 1, o as never)],
