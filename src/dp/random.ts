@@ -18,7 +18,8 @@
  * - `uint32()`: uniform in [0, 2^32);
  * - `int(n)`: uniform in [0, n), n an integer in [1, 2^53];
  * - `bigBelow(n)`: uniform BigInt in [0, n);
- * - `bernoulli(num, den)`: 1 with probability exactly num/den (numbers or BigInts).
+ * - `bernoulli(num, den)`: 1 with probability exactly num/den (safe-integer numbers or BigInts,
+ *   0 ≤ num ≤ den, den ≥ 1).
  *
  * `assertCryptoRandom(x, arg, fn)` is a brand check (a private field, so neither a
  * look-alike object nor a subclass-free copy passes) throwing `NotCryptoRandomError`.
@@ -132,6 +133,7 @@ export class CryptoRandom {
       // limit = largest multiple of n not above 2^32 (cached for repeated bounds)
       let limit = this.#lastLimit;
       if (n !== this.#lastN) {
+        if (!Number.isInteger(n) || n < 1) throw new RangeError(`CryptoRandom.int: "n" expected integer in [1, 2^53], got ${n}`);
         limit = TWO32 - (TWO32 % n);
         this.#lastN = n;
         this.#lastLimit = limit;
@@ -165,10 +167,15 @@ export class CryptoRandom {
 
   /** 1 with probability exactly num/den (0 ≤ num ≤ den, den ≥ 1; numbers must be safe integers), else 0. */
   bernoulli(num: number | bigint, den: number | bigint): 0 | 1 {
-    if (typeof num === 'number' && typeof den === 'number' && den <= TWO53) {
+    if (typeof num === 'number' && typeof den === 'number' && Number.isSafeInteger(num) && Number.isSafeInteger(den) && num >= 0 && num <= den && den >= 1) {
       return this.int(den) < num ? 1 : 0;
     }
-    return this.bigBelow(BigInt(den)) < BigInt(num) ? 1 : 0;
+    if ((typeof num === 'number' && !Number.isSafeInteger(num)) || (typeof den === 'number' && !Number.isSafeInteger(den))) {
+      throw new RangeError(`CryptoRandom.bernoulli: "num" and "den" expected safe integers or BigInts, got ${num}/${den}`);
+    }
+    const n = BigInt(num), d = BigInt(den);
+    if (d < 1n || n < 0n || n > d) throw new RangeError(`CryptoRandom.bernoulli: expected 0 ≤ num ≤ den and den ≥ 1, got ${n}/${d}`);
+    return this.bigBelow(d) < n ? 1 : 0;
   }
 
   /** A uniform double in [0, 1) on the grid 2^-53 (for the inexact baselines and filters only). */

@@ -102,6 +102,11 @@ test('bigBelow(n) is uniform for bounds beyond 2^53 (χ², false failure 1e-6) a
     if (n > 30n) assert.ok(chiUniform(counts) < chi2Critical(cells - 1, 1e-6), `n = ${n}`);
   }
   assert.throws(() => rng.bigBelow(0n), /"n" expected ≥ 1/);
+  assert.throws(() => rng.int(2.5), /"n" expected integer in \[1, 2\^53\], got 2.5/);
+  assert.throws(() => rng.int(0), /"n" expected integer/);
+  assert.throws(() => rng.bernoulli(0.5, 1), /expected safe integers or BigInts, got 0.5\/1/);
+  assert.throws(() => rng.bernoulli(3, 2), /expected 0 ≤ num ≤ den and den ≥ 1, got 3\/2/);
+  assert.throws(() => rng.bernoulli(1n, 0n), /expected 0 ≤ num ≤ den/);
   const N = 100_000;
   for (const [num, den] of [[1, 3], [2, 7], [5n, 12n], [2n ** 80n, 3n * 2n ** 80n], [0, 5], [5, 5]] as const) {
     let s = 0;
