@@ -17,39 +17,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TensorType } from '../../src/core/types.js';
-import { checkPlan, type AggregationPlan } from '../../src/aggregation/plan.js';
+import { checkPlan } from '../../src/aggregation/plan.js';
 import { referenceRoles } from '../../src/aggregation/reference.js';
-import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
-import { paillierRoles } from '../../src/aggregation/paillier-roles.js';
-import { secAggRoles } from '../../src/aggregation/secagg-roles.js';
-import { generateIdentity } from '../../src/crypto/secure-channel.js';
 import { simulateRoles } from '../../src/aggregation/simulate.js';
-import type { AggregationRoles } from '../../src/aggregation/roles.js';
 import { distributedDp, type DistributedDpOptions } from '../../src/dp/distributed.js';
+import { CLIENTS, D_RAW, innerRoleSets, planFor } from './ddp-harness.js';
 import { testNoise } from './test-noise.js';
 
-const CLIENTS = ['c0', 'c1', 'c2', 'c3'];
-const SHAPES = [[3, 5], [7]];
-const D_RAW = 22;
-
-export function innerRoleSets(): [string, () => AggregationRoles, boolean][] {
-  const ids = new Map([...CLIENTS, 'server', 'aggregator'].map((n) => [n, generateIdentity()]));
-  return [
-    ['insecure-reference', () => referenceRoles(), true],
-    ['mpc-aby3', () => mpcRoles({ protocol: 'aby3' }), false],
-    ['mpc-pond', () => mpcRoles({ protocol: 'pond' }), false],
-    ['paillier', () => paillierRoles({ maxClients: 8, keyBits: 512, workers: false, identities: ids }), false],
-    ['secagg', () => secAggRoles({ corruptionRate: 0, dropoutRate: 0 }), false],
-  ];
-}
-
-export function planFor(roles: AggregationRoles, id: string, uri: 'federated_sum_at_aggregators' | 'federated_mean_at_aggregators', target: 'SERVER' | 'AGGREGATORS' = 'SERVER', clients = CLIENTS): AggregationPlan {
-  return checkPlan({
-    protocol: roles.name, invocationId: id, uri, target,
-    leaves: SHAPES.map((s, j) => ({ path: `.w${j}`, type: new TensorType('float32', s), size: s.reduce((a, b) => a * b, 1) })),
-    clients, aggregators: roles.aggregatorNames, server: 'server', params: roles.params,
-  });
-}
 
 const base: DistributedDpOptions = { mechanism: 'skellam', bits: 16, clip: 1, noiseMultiplier: 0, expectedClients: 4, rotation: 'hadamard' };
 const updates = (seed: number, n: number) => fc.sample(fc.array(fc.float({ min: -2, max: 2, noNaN: true, noDefaultInfinity: true }), { minLength: D_RAW, maxLength: D_RAW }), { seed, numRuns: n });

@@ -24,7 +24,7 @@ import { mpcInstanceId } from '../../src/aggregation/mpc-roles.js';
 import { distributedDp } from '../../src/dp/distributed.js';
 import type { NoiseSource } from '../../src/dp/noise.js';
 import { wrapRoles, type DpRolePolicy } from '../../src/dp/wrap.js';
-import { innerRoleSets, planFor } from './distributed.test.js';
+import { innerRoleSets, planFor } from './ddp-harness.js';
 import { testNoise } from './test-noise.js';
 
 const CLIENTS = ['c0', 'c1', 'c2', 'c3'];
