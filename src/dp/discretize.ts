@@ -59,15 +59,10 @@ export function stochasticRound(x: Float64Array, random: Pick<NoiseSource, 'unif
   if (!(beta >= 0 && beta < 1)) throw new RangeError(`stochasticRound: "beta" expected a number in [0, 1), got ${String(beta)}`);
   const maxTries = options.maxTries ?? 1000;
   if (!(Number.isInteger(maxTries) && maxTries >= 1)) throw new RangeError(`stochasticRound: "maxTries" expected an integer >= 1, got ${String(maxTries)}`);
-  const floors = new Float64Array(x.length);
-  const fracs = new Float64Array(x.length);
   let sq = 0;
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     if (!(Math.abs(v) < 2 ** 31 - 1)) throw new RangeError(`stochasticRound: "x[${i}]" = ${v} is not finite or does not fit an int32`);
-    const f = Math.floor(v);
-    floors[i] = f;
-    fracs[i] = v - f;
     sq += v * v;
   }
   const normBound = options.normBound ?? Math.sqrt(sq);
@@ -79,7 +74,10 @@ export function stochasticRound(x: Float64Array, random: Pick<NoiseSource, 'unif
     random.uniform(u);
     let n2 = 0;
     for (let i = 0; i < x.length; i++) {
-      const r = floors[i]! + (u[i]! < fracs[i]! ? 1 : 0);
+      const v = x[i]!;
+      const f = Math.floor(v);
+      // up with probability v - floor(v): E[r] = v
+      const r = u[i]! < v - f ? f + 1 : f;
       out[i] = r;
       n2 += r * r;
     }

@@ -34,10 +34,10 @@ import { TensorType } from '../core/types.js';
 import type { AggregationPlan } from '../aggregation/plan.js';
 import type { AggregationLeaf, AggregationResult, AggregationUri } from '../aggregation/protocol.js';
 import type { AggregationRoles, ClientInput } from '../aggregation/roles.js';
-import { clipL2, l1Norm, l2Norm } from './clip.js';
+import { l2Norm } from './clip.js';
 import { ddpParams, type DdpMechanism, type DdpParams } from './ddp-params.js';
 import { stochasticRound } from './discretize.js';
-import { modClip, signedSum, toResidues } from './modclip.js';
+import { modResidues, signedSum } from './modclip.js';
 import { checkNoiseSource, type NoiseSource } from './noise.js';
 import { ROTATION_SEED_DERIVATION, rotate, rotationSeed, unrotate, type RotationKind } from './rotation.js';
 import { wrapRoles, type DpStatement, type InnerShape, type RoleTransform, type WrapOptions, type WrappedRoles } from './wrap.js';
@@ -177,15 +177,21 @@ export interface EncodedUpdate {
 /** One client's steps 1-5 (see the module comment) on its flattened update `x` (d = p.dim values). */
 export function encodeUpdate(p: DdpParams, x: Float64Array, seed: Uint8Array, noise: NoiseSource): EncodedUpdate {
   if (x.length !== p.dim) throw new RangeError(`encodeUpdate: "x" has ${x.length} values, the parameters are for ${p.dim}`);
+  // (one fresh array from the rotation on: clipped and scaled in place)
   const y = rotate(p.rotation, x, seed);
-  const c = clipL2(y, p.clip);
-  const scaled = c.values;
-  for (let i = 0; i < scaled.length; i++) scaled[i]! *= p.scale;
-  const r = stochasticRound(scaled, noise, { beta: p.beta, normBound: p.clip * p.scale });
+  const norm = l2Norm(y);
+  if (!Number.isFinite(norm)) throw new RangeError('encodeUpdate: "x" has a non-finite value');
+  const clipped = norm > p.clip;
+  // clip (rounded down a hair, as clipL2) and scale in one pass
+  const f = (clipped ? (p.clip / norm) * (1 - 2 ** -50) : 1) * p.scale;
+  const len = y.length;
+  for (let i = 0; i < len; i++) y[i] = y[i]! * f;
+  const r = stochasticRound(y, noise, { beta: p.beta, normBound: p.clip * p.scale });
   const q = r.values;
   // the sensitivities the noise is calibrated to (TF Privacy's queries assert the same)
-  if (!(l2Norm(q) <= p.scaledInflatedL2)) throw new RangeError(`encodeUpdate: rounded norm ${l2Norm(q)} above Δ2 = ${p.scaledInflatedL2}`);
-  if (p.mechanism === 'skellam' && !(l1Norm(q) <= p.scaledL1)) throw new RangeError(`encodeUpdate: rounded L1 norm ${l1Norm(q)} above Δ1 = ${p.scaledL1}`);
+  const { l1, l2 } = intNorms(q);
+  if (!(l2 <= p.scaledInflatedL2)) throw new RangeError(`encodeUpdate: rounded norm ${l2} above Δ2 = ${p.scaledInflatedL2}`);
+  if (p.mechanism === 'skellam' && !(l1 <= p.scaledL1)) throw new RangeError(`encodeUpdate: rounded L1 norm ${l1} above Δ1 = ${p.scaledL1}`);
   if (p.localVariance > 0) {
     const z = new Int32Array(q.length);
     if (p.mechanism === 'dgauss') noise.dgauss(z, p.localVariance);
@@ -196,8 +202,19 @@ export function encodeUpdate(p: DdpParams, x: Float64Array, seed: Uint8Array, no
       q[i] = v;
     }
   }
-  const m = modClip(q, p.bits);
-  return { residues: toResidues(m.values, p.bits), noised: q, clipped: c.clipped, wraps: m.wraps, tries: r.tries };
+  const m = modResidues(q, p.bits);
+  return { residues: m.residues, noised: q, clipped, wraps: m.wraps, tries: r.tries };
+}
+
+/** ||q||_1 and ||q||_2 of an integer vector (exact: |q_i| < 2^31, sums below 2^53 for D < 2^22). */
+function intNorms(q: Int32Array): { l1: number; l2: number } {
+  let l1 = 0, sq = 0;
+  for (let i = 0; i < q.length; i++) {
+    const v = q[i]!;
+    l1 += Math.abs(v);
+    sq += v * v;
+  }
+  return { l1, l2: Math.sqrt(sq) };
 }
 
 /** The target's decoding: the exact sums mod 2^bits, signed, / s, unrotated, cut to d. */

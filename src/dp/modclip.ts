@@ -32,6 +32,22 @@ export function modClip(x: Int32Array, bits: number): { values: Int32Array; wrap
   return { values: out, wraps };
 }
 
+/** `modClip` and `toResidues` in one pass: x mod 2^bits in [0, 2^bits), and the count of x outside the signed range. */
+export function modResidues(x: Int32Array, bits: number): { residues: Int32Array; wraps: number } {
+  checkBits('modResidues', bits);
+  if (!(x instanceof Int32Array)) throw new TypeError('modResidues: "x" expected an Int32Array');
+  const mask = 2 ** bits - 1, lo = -(2 ** (bits - 1)), hi = 2 ** (bits - 1);
+  const out = new Int32Array(x.length);
+  let wraps = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v < lo || v >= hi) wraps++;
+    // two's complement: v & (2^bits - 1) = v mod 2^bits in [0, 2^bits) for bits <= 31
+    out[i] = v & mask;
+  }
+  return { residues: out, wraps };
+}
+
 /** Values of the signed range as residues in [0, 2^bits) (what the inner secure sum takes). */
 export function toResidues(x: Int32Array, bits: number): Int32Array {
   checkBits('toResidues', bits);

@@ -61,17 +61,29 @@ function checkSeed(fn: string, seed: unknown): asserts seed is Uint8Array {
   if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new TypeError(`${fn}: "seed" expected 32 bytes (rotationSeed)`);
 }
 
-/** In-place unnormalized fast Walsh–Hadamard transform (length a power of 2). */
+/** In-place unnormalized fast Walsh–Hadamard transform (length a power of 2): two butterfly stages per pass. */
 export function fwht(a: Float64Array): void {
   const n = a.length;
   if (n & (n - 1)) throw new RangeError(`fwht: length expected a power of 2, got ${n}`);
-  for (let h = 1; h < n; h <<= 1) {
-    for (let i = 0; i < n; i += h << 1) {
+  let h = 1;
+  for (; 4 * h <= n; h *= 4) {
+    const h2 = 2 * h, h4 = 4 * h;
+    for (let i = 0; i < n; i += h4) {
       for (let j = i; j < i + h; j++) {
-        const x = a[j]!, y = a[j + h]!;
-        a[j] = x + y;
-        a[j + h] = x - y;
+        const x0 = a[j]!, x1 = a[j + h]!, x2 = a[j + h2]!, x3 = a[j + h2 + h]!;
+        const s01 = x0 + x1, d01 = x0 - x1, s23 = x2 + x3, d23 = x2 - x3;
+        a[j] = s01 + s23;
+        a[j + h] = d01 + d23;
+        a[j + h2] = s01 - s23;
+        a[j + h2 + h] = d01 - d23;
       }
+    }
+  }
+  if (h < n) {
+    for (let j = 0; j < h; j++) {
+      const x = a[j]!, y = a[j + h]!;
+      a[j] = x + y;
+      a[j + h] = x - y;
     }
   }
 }
@@ -79,7 +91,7 @@ export function fwht(a: Float64Array): void {
 /** ±1 signs: bit i of the keystream (1 → -1). */
 function applySigns(a: Float64Array, seed: Uint8Array): void {
   const words = seedStream(seed, Math.ceil(a.length / 32));
-  for (let i = 0; i < a.length; i++) if ((words[i >>> 5]! >>> (i & 31)) & 1) a[i] = -a[i]!;
+  for (let i = 0; i < a.length; i++) a[i]! *= 1 - 2 * ((words[i >>> 5]! >>> (i & 31)) & 1);
 }
 
 /** U·x for a `kind` rotation with `seed`: length paddedDim(kind, x.length). */
@@ -162,7 +174,23 @@ export function dft(re: Float64Array, im: Float64Array, inverse: boolean): void 
   bluestein(re, im, inverse);
 }
 
-/** Iterative radix-2 FFT, in place. */
+/** cos / sin of 2πk/n for k < n/2, per n (public constants; a few sizes kept). */
+const twiddles = new Map<number, { c: Float64Array; s: Float64Array }>();
+function twiddleTable(n: number): { c: Float64Array; s: Float64Array } {
+  let t = twiddles.get(n);
+  if (t === undefined) {
+    const c = new Float64Array(n >> 1), s = new Float64Array(n >> 1);
+    for (let k = 0; k < n >> 1; k++) {
+      c[k] = Math.cos((2 * Math.PI * k) / n);
+      s[k] = Math.sin((2 * Math.PI * k) / n);
+    }
+    if (twiddles.size >= 8) twiddles.clear();
+    twiddles.set(n, (t = { c, s }));
+  }
+  return t;
+}
+
+/** Iterative radix-2 FFT, in place (forward e^{-2πi jk/n}; inverse e^{+2πi jk/n}, unnormalized). */
 function fft2(re: Float64Array, im: Float64Array, inverse: boolean): void {
   const n = re.length;
   for (let i = 1, j = 0; i < n; i++) {
@@ -174,28 +202,51 @@ function fft2(re: Float64Array, im: Float64Array, inverse: boolean): void {
       t = im[i]!; im[i] = im[j]!; im[j] = t;
     }
   }
+  const { c, s } = twiddleTable(n);
   const sgn = inverse ? 1 : -1;
   for (let len = 2; len <= n; len <<= 1) {
-    const ang = (sgn * 2 * Math.PI) / len;
-    const half = len >> 1;
-    // twiddles computed directly (no recurrence drift)
-    const wr = new Float64Array(half), wi = new Float64Array(half);
-    for (let k = 0; k < half; k++) {
-      wr[k] = Math.cos(ang * k);
-      wi[k] = Math.sin(ang * k);
-    }
+    const half = len >> 1, step = n / len;
     for (let i = 0; i < n; i += len) {
       for (let k = 0; k < half; k++) {
+        const wr = c[k * step]!, wi = sgn * s[k * step]!;
         const a = i + k, b = a + half;
-        const xr = re[b]! * wr[k]! - im[b]! * wi[k]!;
-        const xi = re[b]! * wi[k]! + im[b]! * wr[k]!;
+        const xr = re[b]! * wr - im[b]! * wi;
+        const xi = re[b]! * wi + im[b]! * wr;
         re[b] = re[a]! - xr;
         im[b] = im[a]! - xi;
-        re[a]! += xr;
-        im[a]! += xi;
+        re[a] = re[a]! + xr;
+        im[a] = im[a]! + xi;
       }
     }
   }
+}
+
+/** Bluestein's chirp and the FFT of its conjugate kernel, per (m, direction): public constants, a few kept. */
+const chirps = new Map<string, { cr: Float64Array; ci: Float64Array; br: Float64Array; bi: Float64Array }>();
+function chirp(m: number, n: number, inverse: boolean): { cr: Float64Array; ci: Float64Array; br: Float64Array; bi: Float64Array } {
+  const key = `${m}/${inverse ? 1 : 0}`;
+  let ch = chirps.get(key);
+  if (ch === undefined) {
+    const sgn = inverse ? 1 : -1;
+    const cr = new Float64Array(m), ci = new Float64Array(m);
+    // q = j² mod 2m, kept exact incrementally (j² - (j-1)² = 2j - 1): the angle stays small
+    for (let j = 0, q = 0; j < m; j++, q = (q + 2 * j - 1) % (2 * m)) {
+      const t = (sgn * Math.PI * q) / m;
+      cr[j] = Math.cos(t);
+      ci[j] = Math.sin(t);
+    }
+    const br = new Float64Array(n), bi = new Float64Array(n);
+    br[0] = cr[0]!;
+    bi[0] = -ci[0]!;
+    for (let j = 1; j < m; j++) {
+      br[j] = br[n - j] = cr[j]!;
+      bi[j] = bi[n - j] = -ci[j]!;
+    }
+    fft2(br, bi, false);
+    if (chirps.size >= 8) chirps.clear();
+    chirps.set(key, (ch = { cr, ci, br, bi }));
+  }
+  return ch;
 }
 
 /**
@@ -207,27 +258,13 @@ function bluestein(re: Float64Array, im: Float64Array, inverse: boolean): void {
   const m = re.length;
   let n = 1;
   while (n < 2 * m - 1) n <<= 1;
-  const sgn = inverse ? 1 : -1;
-  const cr = new Float64Array(m), ci = new Float64Array(m);
-  // q = j² mod 2m, kept exact incrementally (j² - (j-1)² = 2j - 1): the angle stays small
-  for (let j = 0, q = 0; j < m; j++, q = (q + 2 * j - 1) % (2 * m)) {
-    const t = (sgn * Math.PI * q) / m;
-    cr[j] = Math.cos(t);
-    ci[j] = Math.sin(t);
-  }
-  const ar = new Float64Array(n), ai = new Float64Array(n), br = new Float64Array(n), bi = new Float64Array(n);
+  const { cr, ci, br, bi } = chirp(m, n, inverse);
+  const ar = new Float64Array(n), ai = new Float64Array(n);
   for (let j = 0; j < m; j++) {
     ar[j] = re[j]! * cr[j]! - im[j]! * ci[j]!;
     ai[j] = re[j]! * ci[j]! + im[j]! * cr[j]!;
   }
-  br[0] = cr[0]!;
-  bi[0] = -ci[0]!;
-  for (let j = 1; j < m; j++) {
-    br[j] = br[n - j] = cr[j]!;
-    bi[j] = bi[n - j] = -ci[j]!;
-  }
   fft2(ar, ai, false);
-  fft2(br, bi, false);
   for (let i = 0; i < n; i++) {
     const xr = ar[i]! * br[i]! - ai[i]! * bi[i]!;
     const xi = ar[i]! * bi[i]! + ai[i]! * br[i]!;
