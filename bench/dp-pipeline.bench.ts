@@ -12,6 +12,11 @@
  *
  * Times are minima over DP_BENCH_REPS runs (the machine is shared; medians
  * are in the JSON too). Also measured: the target's decoding (mod 2^bits, unscale, unrotate).
+ * Wrap rate: the modular clipping's measured wrap rate at the computed
+ * scale (n = 16 clients, D = 4096, bits 12, modclipProb 1e-4), over
+ * DP_BENCH_WRAP_ROUNDS rounds (default 150): aligned updates (every client
+ * the same update of norm c: the heuristic's worst case) and independent ones.
+ *
  * Writes bench/results/dp-pipeline.json. DP_BENCH_REPS (default 15).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,7 +25,8 @@ import { clipL2 } from '../src/dp/clip.js';
 import { ddpParams, type DdpMechanism } from '../src/dp/ddp-params.js';
 import { decodeSum, encodeUpdate } from '../src/dp/distributed.js';
 import { stochasticRound } from '../src/dp/discretize.js';
-import { modClip, toResidues } from '../src/dp/modclip.js';
+import { countWraps, modClip, toResidues } from '../src/dp/modclip.js';
+import { distributedDp } from '../src/dp/distributed.js';
 import { rotate, rotationSeed, type RotationKind } from '../src/dp/rotation.js';
 import { testNoise } from '../test/dp/test-noise.js';
 
@@ -87,6 +93,28 @@ async function main(): Promise<void> {
     rows.push(row);
     console.log(`${mechanism}/${rotation}: rotate ${stages.rotateMs.toFixed(2)}, clip ${stages.clipMs.toFixed(2)}, discretize ${stages.discretizeMs.toFixed(2)}, noise (test source) ${stages.noiseMsTestSource.toFixed(2)}, modclip ${stages.modclipMs.toFixed(2)} ms; pipeline ${totalMs.toFixed(2)} ms = ${(100 * row.pipelineShareOfStep).toFixed(1)}% of the step (${(100 * row.pipelineWithoutNoiseShareOfStep).toFixed(1)}% without noise); decode at the target ${decodeMs.toFixed(2)} ms`);
   }
+  const wrapRounds = Number(process.env.DP_BENCH_WRAP_ROUNDS ?? 150);
+  const wrapRates: Record<string, unknown>[] = [];
+  for (const [mechanism, rotation] of [['skellam', 'hadamard'], ['dgauss', 'dft']] as [DdpMechanism, RotationKind][]) {
+    for (const aligned of [true, false]) {
+      const n = 16, D = 4096, modclipProb = 1e-4;
+      const p = distributedDp({ mechanism, rotation, bits: 12, clip: 1, noiseMultiplier: 0.5, expectedClients: n, modclipProb }).params(D);
+      const noise = testNoise(`wrap rate ${mechanism} ${rotation} ${aligned}`);
+      let wraps = 0;
+      for (let t = 0; t < wrapRounds; t++) {
+        const seed = rotationSeed(`bench/wraps/${t}`);
+        const sum = new Float64Array(p.paddedDim);
+        for (let c = 0; c < n; c++) {
+          const u = Float64Array.from({ length: D }, (_, i) => Math.cos(i * 0.37 + (aligned ? 1 : 7.1 * c + t)) + 0.3);
+          encodeUpdate(p, u, seed, noise).noised.forEach((v, i) => (sum[i]! += v));
+        }
+        wraps += countWraps(sum, p.bits);
+      }
+      const N = wrapRounds * p.paddedDim;
+      wrapRates.push({ mechanism, rotation, updates: aligned ? 'aligned (worst case)' : 'independent', clients: n, paddedDim: p.paddedDim, bits: p.bits, modclipProb, wraps, coordinates: N, rate: wraps / N, expectedAtModclipProb: N * modclipProb, sdAtModclipProb: Math.sqrt(N * modclipProb) });
+      console.log(`wrap rate ${mechanism}/${rotation}, ${aligned ? 'aligned' : 'independent'} updates: ${wraps}/${N} = ${(wraps / N).toExponential(2)} (modclipProb ${modclipProb}: ${(N * modclipProb).toFixed(0)} ± ${Math.sqrt(N * modclipProb).toFixed(0)})`);
+    }
+  }
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   const out = {
     date: new Date().toISOString(),
@@ -102,6 +130,8 @@ async function main(): Promise<void> {
     timing: 'minimum over reps (shared 2-core machine); medianMs has the medians of the step and of each pipeline',
     medianMs: medians,
     rows,
+    wrapRateNoise: 'TEST-ONLY noise source',
+    wrapRates,
   };
   writeFileSync(join(root, 'bench/results/dp-pipeline.json'), JSON.stringify(out, null, 2) + '\n');
 }
