@@ -59,28 +59,32 @@ export function stochasticRound(x: Float64Array, random: Pick<NoiseSource, 'unif
   if (!(beta >= 0 && beta < 1)) throw new RangeError(`stochasticRound: "beta" expected a number in [0, 1), got ${String(beta)}`);
   const maxTries = options.maxTries ?? 1000;
   if (!(Number.isInteger(maxTries) && maxTries >= 1)) throw new RangeError(`stochasticRound: "maxTries" expected an integer >= 1, got ${String(maxTries)}`);
-  let sq = 0;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    if (!(Math.abs(v) < 2 ** 31 - 1)) throw new RangeError(`stochasticRound: "x[${i}]" = ${v} is not finite or does not fit an int32`);
-    sq += v * v;
+  let normBound = options.normBound;
+  if (normBound === undefined) {
+    let sq = 0;
+    for (let i = 0; i < x.length; i++) sq += x[i]! * x[i]!;
+    normBound = Math.sqrt(sq);
   }
-  const normBound = options.normBound ?? Math.sqrt(sq);
-  if (!(normBound >= 0 && Number.isFinite(normBound))) throw new RangeError(`stochasticRound: "normBound" expected a finite number >= 0, got ${String(normBound)}`);
-  const bound = inflatedL2NormBound(normBound, 1, beta, Math.max(1, x.length));
+  if (!(normBound >= 0)) throw new RangeError(`stochasticRound: "normBound" expected a finite number >= 0, got ${String(normBound)}`);
+  // (an infinite norm bound: x has a non-finite value, refused below)
+  const bound = Number.isFinite(normBound) ? inflatedL2NormBound(normBound, 1, beta, Math.max(1, x.length)) : Infinity;
   const u = new Float64Array(x.length);
   const out = new Int32Array(x.length);
+  const LIMIT = 2 ** 31 - 1;
   for (let tries = 1; ; tries++) {
     random.uniform(u);
     let n2 = 0;
+    let bad = -1;
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
+      if (!(v > -LIMIT && v < LIMIT)) bad = i;
       const f = Math.floor(v);
       // up with probability v - floor(v): E[r] = v
       const r = u[i]! < v - f ? f + 1 : f;
       out[i] = r;
       n2 += r * r;
     }
+    if (bad >= 0) throw new RangeError(`stochasticRound: "x[${bad}]" = ${x[bad]} is not finite or does not fit an int32`);
     if (beta === 0 || Math.sqrt(n2) <= bound) return { values: out, tries, bound };
     if (tries >= maxTries) throw new RangeError(`stochasticRound: conditional rounding (beta ${beta}) found no rounding within norm ${bound} in ${maxTries} tries`);
   }

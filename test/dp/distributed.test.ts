@@ -19,7 +19,10 @@ import fc from 'fast-check';
 import { TensorType } from '../../src/core/types.js';
 import { checkPlan } from '../../src/aggregation/plan.js';
 import { referenceRoles } from '../../src/aggregation/reference.js';
-import { simulateRoles } from '../../src/aggregation/simulate.js';
+import { rolesAsProtocol, simulateRoles } from '../../src/aggregation/simulate.js';
+import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
+import { AGGREGATORS, CLIENTS as CLIENTS_PLACEMENT, federated, federatedComputation, federatedMean, tensor } from '../../src/core/index.js';
+import { localContext } from '../../src/runtime/index.js';
 import { distributedDp, type DistributedDpOptions } from '../../src/dp/distributed.js';
 import { CLIENTS, D_RAW, innerRoleSets, planFor } from './ddp-harness.js';
 import { testNoise } from './test-noise.js';
@@ -97,5 +100,20 @@ describe('distributedDp arguments', () => {
     const roles = distributedDp({ ...base, noise: testNoise() }).over(referenceRoles());
     const plan = checkPlan({ ...planFor(roles, 'ddp-int', 'federated_sum_at_aggregators'), leaves: [{ path: '', type: new TensorType('int32', [4]), size: 4 }] });
     await assert.rejects(simulateRoles(roles, plan, CLIENTS.map(() => ({ values: [new Int32Array(4)] })), { policy }), /float leaves only/);
+  });
+});
+
+describe('distributedDp bound to the runtime (rolesAsProtocol, localContext)', () => {
+  it('a federatedMean at AGGREGATORS over ABY3 returns the clipped mean within the quantization bound', async () => {
+    const ddp = distributedDp({ ...base, noise: testNoise('runtime') });
+    const roles = ddp.over(mpcRoles({ protocol: 'aby3' }));
+    const X = federated(tensor('float32', [6]), CLIENTS_PLACEMENT);
+    const comp = federatedComputation([X], (x) => federatedMean(x, { placement: AGGREGATORS }));
+    const values = [[3, 0, 0, 4, 0, 0], [0.1, 0.2, 0.3, 0, 0, 0], [0, 0, 0, 0, 0, -0.5]];
+    const out = (await localContext({ aggregation: rolesAsProtocol(roles) }).invoke(comp, [values])) as number[];
+    const want = [0.6 + 0.1, 0.2, 0.3, 0.8, 0, -0.5].map((v) => v / 3);
+    const p = ddp.params(6);
+    const err = Math.hypot(...out.map((v, i) => v - want[i]!));
+    assert.ok(err <= Math.sqrt(p.paddedDim) / p.scale, `error ${err}`);
   });
 });
