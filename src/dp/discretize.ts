@@ -5,7 +5,10 @@
  *
  * A value x (already multiplied by the scale s, i.e. rounding granularity
  * γ = 1/s in the unscaled domain) becomes floor(x) + Bernoulli(x - floor(x)):
- * unbiased, E[round(x)] = x, each coordinate moved by less than 1. For a
+ * unbiased, E[round(x)] = x, each coordinate moved by less than 1. (The coin
+ * is a uniform 32-bit word u < (x - floor(x)) 2^32: its probability exceeds
+ * x - floor(x) by less than 2^-32, a bias far below the noise; TFF flips
+ * float32 coins. The norm bounds below hold for any coin.) For a
  * vector of L2 norm <= c (scaled units) in dimension D:
  *
  *   always                  ||round(x)||_2 <= c + sqrt(D)                        (bound 1)
@@ -53,7 +56,7 @@ export interface RoundingOptions {
  * `random` (a CSPRNG source). `tries`: rounding attempts made; `bound`: the
  * norm bound the result satisfies.
  */
-export function stochasticRound(x: Float64Array, random: Pick<NoiseSource, 'uniform'>, options: RoundingOptions = {}): { values: Int32Array; tries: number; bound: number } {
+export function stochasticRound(x: Float64Array, random: Pick<NoiseSource, 'randomUint32'>, options: RoundingOptions = {}): { values: Int32Array; tries: number; bound: number } {
   if (!(x instanceof Float64Array)) throw new TypeError('stochasticRound: "x" expected a Float64Array');
   const beta = options.beta ?? 0;
   if (!(beta >= 0 && beta < 1)) throw new RangeError(`stochasticRound: "beta" expected a number in [0, 1), got ${String(beta)}`);
@@ -68,19 +71,19 @@ export function stochasticRound(x: Float64Array, random: Pick<NoiseSource, 'unif
   if (!(normBound >= 0)) throw new RangeError(`stochasticRound: "normBound" expected a finite number >= 0, got ${String(normBound)}`);
   // (an infinite norm bound: x has a non-finite value, refused below)
   const bound = Number.isFinite(normBound) ? inflatedL2NormBound(normBound, 1, beta, Math.max(1, x.length)) : Infinity;
-  const u = new Float64Array(x.length);
+  const u = new Uint32Array(x.length);
   const out = new Int32Array(x.length);
   const LIMIT = 2 ** 31 - 1;
   for (let tries = 1; ; tries++) {
-    random.uniform(u);
+    random.randomUint32(u);
     let n2 = 0;
     let bad = -1;
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
       if (!(v > -LIMIT && v < LIMIT)) bad = i;
       const f = Math.floor(v);
-      // up with probability v - floor(v): E[r] = v
-      const r = u[i]! < v - f ? f + 1 : f;
+      // up with probability ceil((v - f) 2^32) / 2^32: E[r] = v up to < 2^-32
+      const r = u[i]! < (v - f) * 4294967296 ? f + 1 : f;
       out[i] = r;
       n2 += r * r;
     }

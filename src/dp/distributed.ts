@@ -37,7 +37,7 @@ import type { AggregationRoles, ClientInput } from '../aggregation/roles.js';
 import { l2Norm } from './clip.js';
 import { ddpParams, type DdpMechanism, type DdpParams } from './ddp-params.js';
 import { stochasticRound } from './discretize.js';
-import { modResidues, signedSum } from './modclip.js';
+import { signedSum } from './modclip.js';
 import { checkNoiseSource, type NoiseSource } from './noise.js';
 import { ROTATION_SEED_DERIVATION, rotate, rotationSeed, unrotate, type RotationKind } from './rotation.js';
 import { wrapRoles, type DpStatement, type InnerShape, type RoleTransform, type WrapOptions, type WrappedRoles } from './wrap.js';
@@ -192,18 +192,24 @@ export function encodeUpdate(p: DdpParams, x: Float64Array, seed: Uint8Array, no
   const { l1, l2 } = intNorms(q);
   if (!(l2 <= p.scaledInflatedL2)) throw new RangeError(`encodeUpdate: rounded norm ${l2} above Δ2 = ${p.scaledInflatedL2}`);
   if (p.mechanism === 'skellam' && !(l1 <= p.scaledL1)) throw new RangeError(`encodeUpdate: rounded L1 norm ${l1} above Δ1 = ${p.scaledL1}`);
+  let z: Int32Array | undefined;
   if (p.localVariance > 0) {
-    const z = new Int32Array(q.length);
+    z = new Int32Array(q.length);
     if (p.mechanism === 'dgauss') noise.dgauss(z, p.localVariance);
     else noise.skellam(z, p.skellamMu);
-    for (let i = 0; i < q.length; i++) {
-      const v = q[i]! + z[i]!;
-      if (!(Math.abs(v) < 2 ** 31)) throw new RangeError(`encodeUpdate: a noised value ${v} does not fit an int32`);
-      q[i] = v;
-    }
   }
-  const m = modResidues(q, p.bits);
-  return { residues: m.residues, noised: q, clipped, wraps: m.wraps, tries: r.tries };
+  // noise, modular clipping (wraps counted) and residues in one pass (modclip.ts's modResidues, fused)
+  const mask = 2 ** p.bits - 1, lo = -(2 ** (p.bits - 1)), hi = 2 ** (p.bits - 1);
+  const residues = new Int32Array(q.length);
+  let wraps = 0;
+  for (let i = 0; i < q.length; i++) {
+    const v = z === undefined ? q[i]! : q[i]! + z[i]!;
+    if (!(v > -2147483648 && v < 2147483648)) throw new RangeError(`encodeUpdate: a noised value ${v} does not fit an int32`);
+    q[i] = v;
+    if (v < lo || v >= hi) wraps++;
+    residues[i] = v & mask;
+  }
+  return { residues, noised: q, clipped, wraps, tries: r.tries };
 }
 
 /** ||q||_1 and ||q||_2 of an integer vector (exact: |q_i| < 2^31, sums below 2^53 for D < 2^22). */

@@ -20,15 +20,15 @@ export interface NoiseSource {
    * a local standard deviation σ).
    */
   skellam(out: Int32Array, mu: number): void;
-  /** Fill `out` with independent uniforms in [0, 1) (multiples of 2^-53). */
-  uniform(out: Float64Array): void;
+  /** Fill `out` with independent uniform 32-bit words (random bytes; stochastic rounding's coins). */
+  randomUint32(out: Uint32Array): void;
 }
 
 /** Refuse anything that is not a CSPRNG-backed NoiseSource (TypeError naming `what`). */
 export function checkNoiseSource(fn: string, what: string, s: unknown): NoiseSource {
   const o = s as Partial<NoiseSource> | null;
-  if (o === null || typeof o !== 'object' || typeof o.dgauss !== 'function' || typeof o.skellam !== 'function' || typeof o.uniform !== 'function') {
-    throw new TypeError(`${fn}: "${what}" expected a NoiseSource (dgauss, skellam, uniform), got ${o === null ? 'null' : typeof o}`);
+  if (o === null || typeof o !== 'object' || typeof o.dgauss !== 'function' || typeof o.skellam !== 'function' || typeof o.randomUint32 !== 'function') {
+    throw new TypeError(`${fn}: "${what}" expected a NoiseSource (dgauss, skellam, randomUint32), got ${o === null ? 'null' : typeof o}`);
   }
   if (o.csprng !== true) throw new TypeError(`${fn}: "${what}" is not a CSPRNG source (csprng !== true): DP noise and rounding must come from node:crypto`);
   return o as NoiseSource;

@@ -43,7 +43,10 @@ export function seedStream(seed: Uint8Array, n: number): Uint32Array {
   if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new TypeError('seedStream: "seed" expected 32 bytes');
   const c = createCipheriv('aes-256-ctr', seed, Buffer.alloc(16));
   const b = c.update(Buffer.alloc(4 * n));
-  return new Uint32Array(b.buffer, b.byteOffset, n).slice();
+  // (a copy: a small Buffer may sit at an unaligned offset of Node's pool)
+  const out = new Uint32Array(n);
+  new Uint8Array(out.buffer).set(b.subarray(0, 4 * n));
+  return out;
 }
 
 /** The padded dimension of a `kind` rotation of d values. */

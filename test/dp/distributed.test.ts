@@ -90,7 +90,7 @@ describe('distributedDp arguments', () => {
       [{ modclipProb: 0 }, /"modclipProb"/],
       [{ rotation: 'random' as never }, /"rotation"/],
       [{ beta: 1 }, /"beta"/],
-      [{ noise: { dgauss() {}, skellam() {}, uniform() {} } as never }, /"noise" is not a CSPRNG/],
+      [{ noise: { dgauss() {}, skellam() {}, randomUint32() {} } as never }, /"noise" is not a CSPRNG/],
       [{ noise: Math.random as never }, /"noise" expected a NoiseSource/],
     ];
     for (const [o, re] of bad) assert.throws(() => distributedDp({ ...base, ...o }), re, JSON.stringify(o));

@@ -45,7 +45,7 @@ function spyNoise(inner: NoiseSource, drawn: Int32Array[]): NoiseSource {
     csprng: true,
     dgauss: (out, s) => (inner.dgauss(out, s), drawn.push(out.slice())),
     skellam: (out, m) => (inner.skellam(out, m), drawn.push(out.slice())),
-    uniform: (out) => inner.uniform(out),
+    randomUint32: (out) => inner.randomUint32(out),
   } as NoiseSource;
 }
 

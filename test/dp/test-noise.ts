@@ -27,7 +27,8 @@ export function testNoise(seed = 'fedcrypt test noise'): TestNoiseSource {
   const word = (): number => {
     if (at >= pool.length) {
       const b = aes.update(Buffer.alloc(1 << 16));
-      pool = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
+      pool = new Uint32Array(b.length >>> 2);
+      new Uint8Array(pool.buffer).set(b);
       at = 0;
     }
     return pool[at++]!;
@@ -61,8 +62,9 @@ export function testNoise(seed = 'fedcrypt test noise'): TestNoiseSource {
     skellam(out: Int32Array, mu: number): void {
       for (let i = 0; i < out.length; i++) out[i] = poisson(mu) - poisson(mu);
     },
-    uniform(out: Float64Array): void {
-      for (let i = 0; i < out.length; i++) out[i] = u53();
+    randomUint32(out: Uint32Array): void {
+      const b = aes.update(Buffer.alloc(4 * out.length));
+      new Uint8Array(out.buffer, out.byteOffset, 4 * out.length).set(b.subarray(0, 4 * out.length));
     },
     varianceOf(kind, p) {
       if (kind === 'dgauss') return p === 0 ? 0 : p + 1 / 12;
