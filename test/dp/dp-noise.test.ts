@@ -92,6 +92,17 @@ describe('distributed DP noise', () => {
     });
   }
 
+  it('a client counts its local wraps and sends the residues of its noised values', () => {
+    const ddp = distributedDp({ mechanism: 'dgauss', bits: 8, clip: 1, noiseMultiplier: 1, expectedClients: 4 });
+    // a scale 50 times the computed one (test only): the client's own values leave the 8-bit range
+    const p0 = ddp.params(256);
+    const p = { ...p0, scale: p0.scale * 50, scaledInflatedL2: p0.scaledInflatedL2 * 51 };
+    const r = encodeUpdate(p, Float64Array.from({ length: 256 }, (_, i) => Math.sin(i)), rotationSeed('local wraps'), testNoise('local wraps'));
+    assert.equal(r.wraps, countWraps(r.noised, 8));
+    assert.ok(r.wraps > 0);
+    r.residues.forEach((v, i) => assert.ok(v >= 0 && v < 256 && (v - r.noised[i]!) % 256 === 0, `residue ${i}`));
+  });
+
   it('wrap rate at the computed scale is at most modclipProb (worst case: aligned updates)', () => {
     const rows: string[] = [];
     for (const [mechanism, rotation, modclipProb] of [
