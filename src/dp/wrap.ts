@@ -105,8 +105,8 @@ export interface RoleTransform {
   innerShape(outer: AggregationPlan): InnerShape;
   /** At a client: its own (checked) input as the inner role's input. */
   encode(outer: AggregationPlan, inner: AggregationPlan, input: ClientInput, me: string): { input: ClientInput; report?: ClientReport } | Promise<{ input: ClientInput; report?: ClientReport }>;
-  /** At the target: the inner aggregate as the outer one (one leaf per outer leaf). */
-  decode(outer: AggregationPlan, inner: AggregationPlan, result: AggregationResult): AggregationResult | Promise<AggregationResult>;
+  /** At the target (`me`: SERVER, or the aggregator decoding): the inner aggregate as the outer one (one leaf per outer leaf). */
+  decode(outer: AggregationPlan, inner: AggregationPlan, result: AggregationResult, me: string): AggregationResult | Promise<AggregationResult>;
 }
 
 export interface WrapOptions {
@@ -238,12 +238,12 @@ export function wrapRoles(inner: AggregationRoles, transform: RoleTransform, opt
     async aggregator(ctx: PartyContext, plan: AggregationPlan, index: number): Promise<AggregationResult | undefined> {
       const ip = enter(ctx, plan, 'aggregator', index);
       const r = await inner.aggregator(ctx, ip, index);
-      return r === undefined || plan.target !== 'AGGREGATORS' ? undefined : transform.decode(plan, ip, r);
+      return r === undefined || plan.target !== 'AGGREGATORS' ? undefined : transform.decode(plan, ip, r, ctx.me);
     },
     async server(ctx: PartyContext, plan: AggregationPlan): Promise<AggregationResult | undefined> {
       const ip = enter(ctx, plan, 'server');
       const r = await inner.server(ctx, ip);
-      return r === undefined || plan.target !== 'SERVER' ? undefined : transform.decode(plan, ip, r);
+      return r === undefined || plan.target !== 'SERVER' ? undefined : transform.decode(plan, ip, r, ctx.me);
     },
     async close(): Promise<void> {
       await inner.close?.();
