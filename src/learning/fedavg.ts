@@ -229,6 +229,12 @@ export interface RunFedAvgOptions {
   validationLimit?: number;
   onRound?: (info: RoundInfo) => void;
   onEpoch?: (m: EpochMetrics) => void;
+  /**
+   * The clients taking part in round r (1-based), e.g. Poisson sampling for
+   * DP (src/dp/sampling.ts); default every data owner. A round with none
+   * leaves the model unchanged and is reported with 0 clients.
+   */
+  clientsForRound?: (round: number, all: readonly DataOwner[]) => readonly DataOwner[];
 }
 
 /** Run FedAvg rounds with the model owner's weights and server optimizer; validates after every round. */
@@ -241,7 +247,18 @@ export async function runFedAvg(modelOwner: ModelOwner, dataOwners: readonly Dat
   let state: FedAvgState = { round: 0, weights: modelOwner.shareWeights(), optimizerState: modelOwner.optimizer.snapshot() };
   const out: EpochMetrics[] = [];
   for (let r = 1; r <= o.rounds; r++) {
-    const { state: s, metrics } = await proc.next(state, dataOwners);
+    const chosen = o.clientsForRound ? o.clientsForRound(r, dataOwners) : dataOwners;
+    if (chosen.length === 0) {
+      // nobody sampled: no aggregation, the model stays (the accountant still counts the round)
+      state = { ...state, round: state.round + 1 };
+      o.onRound?.({ round: r, epoch: r, step: 1, stepsPerEpoch: 1, totalSteps: o.rounds, trainLoss: NaN, localMs: 0, aggregationMs: 0, owners: 0 });
+      const v = modelOwner.validateModel(o.validationLimit);
+      const m: EpochMetrics = { epoch: r, round: r, accuracy: v.accuracy, loss: v.loss, trainLoss: NaN, localMs: 0, aggregationMs: 0, serverMs: 0, bytesByRole: {}, skipped: [] };
+      out.push(m);
+      o.onEpoch?.(m);
+      continue;
+    }
+    const { state: s, metrics } = await proc.next(state, chosen);
     state = s;
     modelOwner.setWeights(state.weights);
     o.onRound?.({ round: r, epoch: r, step: 1, stepsPerEpoch: 1, totalSteps: o.rounds, trainLoss: metrics.trainLoss, localMs: metrics.localMs, aggregationMs: metrics.aggregationMs, owners: metrics.clients });

@@ -13,6 +13,7 @@
  * naming the module.
  */
 import { type Aggregator, type AggregateResult, checkMeanArgs } from './aggregator.js';
+import { rolesAggregator } from './roles-aggregator.js';
 
 export const PROTOCOL_NAMES = ['aby3', 'pond', 'paillier', 'secagg', 'plaintext'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
@@ -124,50 +125,27 @@ export interface SecAggChoices {
 export function secAggAggregator(choices: SecAggChoices = {}, minContributors?: number): Aggregator {
   const graph = choices.graph ?? 'complete';
   const adversary = choices.adversary ?? 'semi-honest';
-  let cached: { n: number; m: number; run: (u: Float32Array[], w: number[]) => Promise<Float32Array> } | undefined;
-  return {
-    name: 'secagg',
-    secure: true,
-    description: `secure aggregation with SecAgg${graph === 'auto' ? '/SecAgg+ (graph auto)' : ' (complete graph)'}, ${adversary} server, simulated in this process`,
-    async mean(updates, weights): Promise<AggregateResult> {
-      checkMeanArgs(updates, weights);
-      const n = updates.length;
-      const m = updates[0]!.length;
-      if (cached === undefined || cached.n !== n || cached.m !== m) {
-        const { secAgg } = await import('../aggregation/secagg-roles.js');
-        const core = await import('../core/index.js');
-        const { localContext } = await import('../runtime/index.js');
-        let signing = {};
-        if (adversary === 'malicious') {
-          const { generateKeyPairSync } = await import('node:crypto');
-          const signingKeys = new Map<string, import('node:crypto').KeyObject>();
-          const signers = new Map<string, import('node:crypto').KeyObject>();
-          for (let i = 0; i < n; i++) {
-            const k = generateKeyPairSync('ed25519');
-            signingKeys.set(`client-${i}`, k.publicKey);
-            signers.set(`client-${i}`, k.privateKey);
-          }
-          signing = { signingKeys, signers };
-        }
-        const aggregation = secAgg({ graph, adversary, ...(choices.threshold !== undefined ? { threshold: choices.threshold } : {}), ...signing }, minContributors === undefined ? {} : { minContributors });
-        const ctx = localContext({ aggregation });
-        const comp = core.federatedComputation(
-          [core.federated(core.tensor('float32', [m]), core.CLIENTS), core.federated(core.tensor('float32'), core.CLIENTS)],
-          (x, w) => core.federatedMean(x, { weights: w }),
-          { name: 'secagg_mean' },
-        );
-        cached = {
-          n, m,
-          run: async (u, w) => {
-            const r = (await core.withContext(ctx, () => comp(u, w))) as unknown;
-            return r instanceof Float32Array ? r : Float32Array.from(r as ArrayLike<number>);
-          },
-        };
+  const roles = async (n: number) => {
+    const { secAggRoles } = await import('../aggregation/secagg-roles.js');
+    let signing = {};
+    if (adversary === 'malicious') {
+      const { generateKeyPairSync } = await import('node:crypto');
+      const signingKeys = new Map<string, import('node:crypto').KeyObject>();
+      const signers = new Map<string, import('node:crypto').KeyObject>();
+      for (let i = 0; i < n; i++) {
+        const k = generateKeyPairSync('ed25519');
+        signingKeys.set(`client-${i}`, k.publicKey);
+        signers.set(`client-${i}`, k.privateKey);
       }
-      const mean = await cached.run([...updates], [...weights]);
-      return { mean, bytesByRole: {} };
-    },
+      signing = { signingKeys, signers };
+    }
+    return secAggRoles({ graph, adversary, ...(choices.threshold !== undefined ? { threshold: choices.threshold } : {}), ...signing });
   };
+  return rolesAggregator(roles, {
+    name: 'secagg',
+    description: `secure aggregation with SecAgg${graph === 'auto' ? '/SecAgg+ (graph auto)' : ' (complete graph)'}, ${adversary} server, simulated in this process`,
+    ...(minContributors === undefined ? {} : { minContributors }),
+  });
 }
 
 /** An aggregator by protocol name; 'plaintext' is the (insecure) baseline. */
