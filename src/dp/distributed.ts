@@ -40,6 +40,8 @@ import { stochasticRound } from './discretize.js';
 import { signedSum } from './modclip.js';
 import { checkNoiseSource, type NoiseSource } from './noise.js';
 import { ROTATION_SEED_DERIVATION, rotate, rotationSeed, unrotate, type RotationKind } from './rotation.js';
+import { distributedDiscreteGaussian, skellamEvent, type DpEvent } from './events.js';
+import { RdpAccountant } from './rdp-accountant.js';
 import { wrapRoles, type DpStatement, type InnerShape, type RoleTransform, type WrapOptions, type WrappedRoles } from './wrap.js';
 
 export interface DistributedDpOptions {
@@ -60,7 +62,11 @@ export interface DistributedDpOptions {
   beta?: number;
   /** The clients' randomness (noise shares and rounding): a CSPRNG source. Needed where client roles run. */
   noise?: NoiseSource;
-  /** ε of one aggregation at δ, from an accountant (the discrete Gaussian / Skellam RDP bounds), for parties' `maxEpsilonPerRound`. */
+  /**
+   * ε of one aggregation at δ, for parties' `maxEpsilonPerRound`. Default:
+   * the RDP accountant (rdp-accountant.ts) on `ddpEvent(params, clients)`,
+   * dp_accounting's default orders, add/remove adjacency.
+   */
   epsilon?: (params: DdpParams, clients: number, delta: number) => number;
 }
 
@@ -122,8 +128,8 @@ export function distributedDp(options: DistributedDpOptions): DistributedDp {
       const n = plan.clients.length;
       // noise stddev of the aggregate over the (inflated) sensitivity, both scaled
       const z = Math.sqrt(n * p.localVariance) / p.scaledInflatedL2;
-      const eps = options.epsilon;
-      return { mechanism: p.mechanism, noiseMultiplier: z, clip: p.clip, noiseAt: 'clients', ...(eps === undefined ? {} : { epsilon: (delta: number) => eps(p, n, delta) }) };
+      const eps = options.epsilon ?? roundEpsilon;
+      return { mechanism: p.mechanism, noiseMultiplier: z, clip: p.clip, noiseAt: 'clients', epsilon: (delta: number) => eps(p, n, delta) };
     },
     innerShape(plan: AggregationPlan): InnerShape {
       if (!URIS.includes(plan.uri)) throw new RangeError(`${FN}: runs ${URIS.join(' and ')}, not ${plan.uri}`);
@@ -150,6 +156,30 @@ export function distributedDp(options: DistributedDpOptions): DistributedDp {
   });
 
   return Object.freeze({ transform, params, over: (inner: AggregationRoles, o?: WrapOptions) => wrapRoles(inner, transform, o) });
+}
+
+/**
+ * The DP event of one aggregation of `clients` clients (integer domain: the
+ * scaled, inflated sensitivities Δ2, Δ1 and the clients' noise):
+ * dgauss: the sum of n N_Z(0, (σ_local s)²) (KLS21; the accountant's
+ * `distributedDiscreteGaussian`); Skellam: aggregate variance n (σ_local s)²
+ * (AKL21; `skellamEvent`). Undefined without noise (no DP). The dgauss bound
+ * needs σ_local s >= 1/2 (KLS21): below it, undefined too.
+ */
+export function ddpEvent(p: DdpParams, clients: number): DpEvent | undefined {
+  if (!(p.localVariance > 0)) return undefined;
+  if (p.mechanism === 'dgauss') {
+    const sigma = Math.sqrt(p.localVariance);
+    if (sigma < 0.5) return undefined;
+    return distributedDiscreteGaussian({ sigma, clients, l2Sensitivity: p.scaledInflatedL2, l1Sensitivity: p.scaledL1, dimension: p.paddedDim });
+  }
+  return skellamEvent({ mu: clients * p.localVariance, l2Sensitivity: p.scaledInflatedL2, l1Sensitivity: p.scaledL1 });
+}
+
+/** ε at δ of one aggregation (`ddpEvent` through the RDP accountant); Infinity without a DP event. */
+export function roundEpsilon(p: DdpParams, clients: number, delta: number): number {
+  const e = ddpEvent(p, clients);
+  return e === undefined ? Infinity : new RdpAccountant().compose(e).getEpsilon(delta).epsilon;
 }
 
 function flatten(input: ClientInput): Float64Array {

@@ -23,6 +23,8 @@ import type { Transport } from '../../src/transport/channel.js';
 import { mpcInstanceId } from '../../src/aggregation/mpc-roles.js';
 import { distributedDp } from '../../src/dp/distributed.js';
 import type { NoiseSource } from '../../src/dp/noise.js';
+import { RdpAccountant } from '../../src/dp/rdp-accountant.js';
+import { skellamEvent } from '../../src/dp/events.js';
 import { wrapRoles, type DpRolePolicy } from '../../src/dp/wrap.js';
 import { innerRoleSets, planFor } from './ddp-harness.js';
 import { testNoise } from './test-noise.js';
@@ -140,5 +142,31 @@ describe('refusals before any value moves', () => {
     const lenient = (p: string): DpRolePolicy => (p === 'c2' ? { ...policy, dp: { minNoiseMultiplier: z * 0.99, maxClip: 1, mechanisms: ['skellam'], noiseAt: ['clients'] } } : policy);
     await simulateRoles(roles, plan, inputs, { policyOf: lenient, transportOf });
     assert.ok(sentBy.has('c2'));
+  });
+
+  it('ε per round from the RDP accountant: a client with a lower maximum refuses before it sends', async () => {
+    const plan = planFor(roles, 'policy/eps', 'federated_mean_at_aggregators');
+    const p = ddp.params(22);
+    const eps = ddp.transform.statement(plan).epsilon!(1e-5);
+    // the accountant on the Skellam event: aggregate variance n (σ_local s)², the scaled inflated sensitivities
+    assert.equal(eps, new RdpAccountant().compose(skellamEvent({ mu: 4 * p.localVariance, l2Sensitivity: p.scaledInflatedL2, l1Sensitivity: p.scaledL1 })).getEpsilon(1e-5).epsilon);
+    assert.ok(eps > 1 && eps < 20, `ε ${eps}`);
+    const sentBy = new Set<string>();
+    const transportOf = (party: string, t: Transport): Transport =>
+      new Proxy(t, {
+        get(target, prop, receiver) {
+          if (prop === 'send') return async (...a: Parameters<Transport['send']>) => (sentBy.add(party), target.send(...a));
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const withMax = (m: number) => (q: string): DpRolePolicy => (q === 'c1' ? { ...policy, dp: { maxEpsilonPerRound: m, delta: 1e-5 } } : policy);
+    await assert.rejects(simulateRoles(roles, plan, inputs, { policyOf: withMax(eps * 0.99), transportOf }), (e: unknown) => e instanceof PolicyError && e.rule === 'dp' && e.party === 'c1' && /ε =/.test(e.message));
+    assert.ok(!sentBy.has('c1'));
+    await simulateRoles(roles, plan, inputs, { policyOf: withMax(eps * 1.01), transportOf });
+    assert.ok(sentBy.has('c1'));
+    // no noise, no ε: any maximum refuses
+    const none = distributedDp({ mechanism: 'skellam', bits: 16, clip: 1, noiseMultiplier: 0, expectedClients: 4 });
+    assert.equal(none.transform.statement(plan).epsilon!(1e-5), Infinity);
   });
 });

@@ -17,6 +17,7 @@ import { clipL2, l2Norm } from '../../src/dp/clip.js';
 import { inflatedL2NormBound, stochasticRound } from '../../src/dp/discretize.js';
 import { countWraps, modClip, signedSum, toResidues } from '../../src/dp/modclip.js';
 import { ddpParams, heuristicScale, kStddevs } from '../../src/dp/ddp-params.js';
+import { roundedL2NormBound } from '../../src/dp/rdp-distributed.js';
 import { testNoise } from './test-noise.js';
 
 const floats = (d: number) => fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: d, maxLength: d });
@@ -155,6 +156,8 @@ describe('stochastic rounding', () => {
     assert.equal(inflatedL2NormBound(2, 0.5, 0, 16), 4);
     const b2 = Math.sqrt(4 + (0.25 * 16) / 4 + Math.sqrt(2 * Math.log(1 / 0.5)) * 0.5 * (2 + 1));
     close(inflatedL2NormBound(2, 0.5, 0.5, 16), Math.min(4, b2), 1e-15, 'β = 0.5');
+    // the accountant's integer-domain bound (rdp-distributed.ts) is the same at γ = 1
+    for (const [c, beta, dim] of [[3, 0, 10], [40.5, Math.exp(-0.5), 4096], [1e4, 0.99, 131072]] as const) assert.equal(inflatedL2NormBound(c, 1, beta, dim), roundedL2NormBound(c, beta, dim));
     assert.throws(() => inflatedL2NormBound(1, 0, 0, 4), /"gamma"/);
     assert.throws(() => inflatedL2NormBound(1, 1, 1, 4), /"beta"/);
     assert.throws(() => stochasticRound(Float64Array.of(2 ** 40), testNoise()), /"x\[0\]"/);
