@@ -15,14 +15,14 @@ export const CLIENTS = ['c0', 'c1', 'c2', 'c3'];
 export const SHAPES = [[3, 5], [7]];
 export const D_RAW = 22;
 
-export function innerRoleSets(): [string, () => AggregationRoles, boolean][] {
+export function innerRoleSets(): [string, () => AggregationRoles][] {
   const ids = new Map([...CLIENTS, 'server', 'aggregator'].map((n) => [n, generateIdentity()]));
   return [
-    ['insecure-reference', () => referenceRoles(), true],
-    ['mpc-aby3', () => mpcRoles({ protocol: 'aby3' }), false],
-    ['mpc-pond', () => mpcRoles({ protocol: 'pond' }), false],
-    ['paillier', () => paillierRoles({ maxClients: 8, keyBits: 512, workers: false, identities: ids }), false],
-    ['secagg', () => secAggRoles({ corruptionRate: 0, dropoutRate: 0 }), false],
+    ['insecure-reference', () => referenceRoles()],
+    ['mpc-aby3', () => mpcRoles({ protocol: 'aby3' })],
+    ['mpc-pond', () => mpcRoles({ protocol: 'pond' })],
+    ['paillier', () => paillierRoles({ maxClients: 8, keyBits: 512, workers: false, identities: ids })],
+    ['secagg', () => secAggRoles({ corruptionRate: 0, dropoutRate: 0 })],
   ];
 }
 
