@@ -14,7 +14,7 @@
  * With adaptive clipping the values' noise multiplier is z_v (quantile.ts),
  * so σ_values = z_v C, and the clipped count gets σ_b. Pure.
  */
-import { checkClipNorm } from './clip.js';
+import { checkClipNorm } from './central-clip.js';
 import { adaptiveNoiseParams, ADAPTIVE_DEFAULTS, checkTargetQuantile } from './quantile.js';
 
 export type NoiseAt = 'server' | 'aggregators';

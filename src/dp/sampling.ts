@@ -19,7 +19,7 @@
  * update; it never redraws (redrawing until non-empty changes the sampling
  * distribution the accountant assumes).
  */
-import { checkUniformRandom, type UniformRandom } from './noise.js';
+import { checkUniformRandom, type UniformRandom } from './central-random.js';
 
 export type SamplingKind = 'poisson' | 'fixed-size';
 

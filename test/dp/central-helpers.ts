@@ -6,7 +6,7 @@
  * reproducible tests.
  */
 import { createCipheriv, createHash } from 'node:crypto';
-import type { GaussianNoise, UniformRandom } from '../../src/dp/noise.js';
+import type { GaussianNoise, UniformRandom } from '../../src/dp/central-random.js';
 
 export class TestCsprng implements GaussianNoise, UniformRandom {
   readonly #cipher;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { clipByGlobalNorm, globalL2Norm } from '../../src/dp/clip.js';
+import { clipByGlobalNorm, globalL2Norm } from '../../src/dp/central-clip.js';
 import { TestCsprng } from './central-helpers.js';
 
 const leavesArb = fc.array(
