@@ -17,13 +17,13 @@ test('value noise multiplier z_v = (z^-2 - (2 sigma_b)^-2)^(-1/2), hand-computed
   // z = 1, n = 100: sigma_b = 5, z_v = (1 - 1/100)^(-1/2)
   const a = adaptiveNoiseParams(1, 100);
   assert.equal(a.clippedCountStddev, 5);
-  assert.ok(Math.abs(a.valueNoiseMultiplier - 1.005037815259212) < 1e-15);
+  assert.ok(Math.abs(a.valueNoiseMultiplier - 1.005037815259212) < 1e-15, `z_v ${a.valueNoiseMultiplier}`);
   // z = 0.5, sigma_b = 5: (4 - 0.01)^(-1/2)
-  assert.ok(Math.abs(adaptiveNoiseParams(0.5, 7, 5).valueNoiseMultiplier - 0.5006261743217588) < 1e-15);
+  assert.ok(Math.abs(adaptiveNoiseParams(0.5, 7, 5).valueNoiseMultiplier - 0.5006261743217588) < 1e-15, 'z_v at z = 0.5, sigma_b = 5');
   // z = 0: no noise anywhere
   assert.deepEqual(adaptiveNoiseParams(0, 100), { noiseMultiplier: 0, valueNoiseMultiplier: 0, clippedCountStddev: 0 });
   // the raised multiplier is above z
-  assert.ok(a.valueNoiseMultiplier > 1);
+  assert.ok(a.valueNoiseMultiplier > 1, 'z_v > z');
 });
 
 test('parameters where z_v is undefined are refused with the rule named', () => {
@@ -38,16 +38,16 @@ test('parameters where z_v is undefined are refused with the rule named', () => 
 test("the geometric update C' = C exp(-eta (b - gamma)) on hand-computed steps", () => {
   // 10 expected clients, 8 below the clip (sum of b - 1/2 = 3), noise +0.5: b = 3.5/10 + 0.5 = 0.85
   const s = quantileStep({ clip: 0.1, noisedBelowSum: 3.5, expectedClients: 10, targetQuantile: 0.5, learningRate: 0.2 });
-  assert.ok(Math.abs(s.belowFraction - 0.85) < 1e-15);
-  assert.ok(Math.abs(s.nextClip - 0.09323938199059484) < 1e-17);
+  assert.ok(Math.abs(s.belowFraction - 0.85) < 1e-15, `b ${s.belowFraction}`);
+  assert.ok(Math.abs(s.nextClip - 0.09323938199059484) < 1e-17, `C' ${s.nextClip}`);
   // clamped to [0, 1]: b = 1, C' = 0.1 exp(-0.1)
   const hi = quantileStep({ clip: 0.1, noisedBelowSum: 20, expectedClients: 10, targetQuantile: 0.5, learningRate: 0.2 });
   assert.equal(hi.belowFraction, 1);
-  assert.ok(Math.abs(hi.nextClip - 0.09048374180359596) < 1e-17);
+  assert.ok(Math.abs(hi.nextClip - 0.09048374180359596) < 1e-17, `C' ${hi.nextClip}`);
   // b = 0: the clip grows by exp(eta gamma)
   const lo = quantileStep({ clip: 2, noisedBelowSum: -9, expectedClients: 10, targetQuantile: 0.5, learningRate: 0.2 });
   assert.equal(lo.belowFraction, 0);
-  assert.ok(Math.abs(lo.nextClip - 2 * Math.exp(0.1)) < 1e-15);
+  assert.ok(Math.abs(lo.nextClip - 2 * Math.exp(0.1)) < 1e-15, `C' ${lo.nextClip}`);
   // at the target: unchanged
   assert.equal(quantileStep({ clip: 0.7, noisedBelowSum: 0, expectedClients: 10, targetQuantile: 0.5, learningRate: 0.2 }).nextClip, 0.7);
   assert.equal(belowIndicator(1, 1), 0.5);

@@ -22,7 +22,7 @@ test('Poisson sampling: inclusion rate q (binomial z test and per-client chi-squ
     assert.equal(s.sampling, 'poisson');
     assert.equal(s.expected, 10);
     assert.deepEqual(s.clients, s.indices.map((i) => population[i]));
-    for (let k = 1; k < s.indices.length; k++) assert.ok(s.indices[k]! > s.indices[k - 1]!);
+    for (let k = 1; k < s.indices.length; k++) assert.ok(s.indices[k]! > s.indices[k - 1]!, 'indices in order');
     for (const i of s.indices) counts[i]!++;
     sizes += s.indices.length;
   }

@@ -102,7 +102,7 @@ describe('dpGaussianFixed with noise 0: the sum of clipped updates over the expe
     const inputs = inputsOf(rng, [10], 4);
     const r = await simulateRoles(roles, planOf(roles, 'SERVER', [10], 4, 'federated_sum_at_aggregators'), inputs, { policy: INSECURE });
     const want = clippedSum(inputs, 0.5)[0]!;
-    (r.result.leaves[0] as Float64Array).forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-12));
+    (r.result.leaves[0] as Float64Array).forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-12, `element ${i}: ${g} vs ${want[i]}`));
   });
 });
 
@@ -149,7 +149,7 @@ describe('with noise: the empirical variance of the aggregate matches (z C / n)Â
     const rng = new TestCsprng('variance/adaptive');
     const n = 100;
     const roles = dpGaussianAdaptive(referenceRoles(), { noiseMultiplier: 1, clientsPerRound: n, noiseAt: 'server', noise: new TestCsprng('variance-noise/adaptive') });
-    assert.ok(Math.abs(roles.dp.valueNoiseMultiplier - 1.005037815259212) < 1e-15);
+    assert.ok(Math.abs(roles.dp.valueNoiseMultiplier - 1.005037815259212) < 1e-15, `z_v ${roles.dp.valueNoiseMultiplier}`);
     const rounds = 300;
     let sqV = 0;
     let M = 0;
@@ -171,7 +171,7 @@ describe('with noise: the empirical variance of the aggregate matches (z C / n)Â
       const trueS = inputs.reduce((a, x) => a + (clipByGlobalNorm(x.values as FloatLeaf[], C).norm <= C ? 0.5 : -0.5), 0);
       sqB += ((h.belowFraction! - 0.5) * n - trueS) ** 2;
       // TFF's update on the released fraction
-      assert.ok(Math.abs(h.nextClip! - C * Math.exp(-0.2 * (h.belowFraction! - 0.5))) < 1e-15 * C);
+      assert.ok(Math.abs(h.nextClip! - C * Math.exp(-0.2 * (h.belowFraction! - 0.5))) < 1e-15 * C, `round ${r}: next clip ${h.nextClip} from C ${C}, b ${h.belowFraction}`);
       assert.equal(roles.clipState().clip, h.nextClip);
     }
     const rv = sqV / M;
@@ -237,7 +237,7 @@ describe('noise at the aggregators', () => {
       assert.equal(opened.length, 1, 'one opening of the leaf');
       opened[0]!.forEach((x, i) => assert.ok(Math.abs(x - got[i]!) < 1e-9, `opening element ${i}: ${x} vs the result ${got[i]}`));
       // the un-noised sum is nowhere in it: the noise moves every element by far more than the fixed-point error
-      assert.ok(opened[0]!.every((x, i) => Math.abs(x - clean[i]!) > 1e-3 || Math.abs(drawn.reduce((a, d) => a + d.v[i]!, 0)) < 2e-3));
+      assert.ok(opened[0]!.every((x, i) => Math.abs(x - clean[i]!) > 1e-3 || Math.abs(drawn.reduce((a, d) => a + d.v[i]!, 0)) < 2e-3), 'the opening is not the un-noised sum');
     });
   }
 });
@@ -285,11 +285,11 @@ describe('refusals', () => {
     const plan = planOf(ad, 'SERVER', [6], 3, undefined, { params: { ...ad.params, dpClip: 0.3 } });
     const r = await simulateRoles(ad, plan, inputs, { policyOf: () => ({ ...INSECURE, dp: { maxClip: 0.5 } }) });
     const want = clippedSum(inputs, 0.3)[0]!;
-    (r.result.leaves[0] as Float64Array).forEach((g, i) => assert.ok(Math.abs(g - want[i]! / 3) < 1e-12));
+    (r.result.leaves[0] as Float64Array).forEach((g, i) => assert.ok(Math.abs(g - want[i]! / 3) < 1e-12, `element ${i}: ${g} vs ${want[i]! / 3}`));
     // noise 0: the update from the exact count of clients below 0.3
     const below = inputs.filter((x) => clipByGlobalNorm(x.values as FloatLeaf[], 0.3).norm <= 0.3).length;
     const b = Math.min(1, Math.max(0, (below - 1.5) / 3 + 0.5));
-    assert.ok(Math.abs(ad.clipState().clip - 0.3 * Math.exp(-0.2 * (b - 0.5))) < 1e-16);
+    assert.ok(Math.abs(ad.clipState().clip - 0.3 * Math.exp(-0.2 * (b - 0.5))) < 1e-16, `next clip ${ad.clipState().clip}, b ${b}`);
     await assert.rejects(simulateRoles(ad, planOf(ad, 'SERVER', [6], 3, undefined, { params: { ...ad.params, dpClip: -1 } }), inputs, { policy: INSECURE }), /dpClip -1 is not a clip/);
   });
 
