@@ -69,13 +69,39 @@ const OUTER_URIS: readonly AggregationUri[] = Object.freeze(['federated_mean_at_
 export interface CentralDpWrapOptions extends WrapOptions {
   /** The CSPRNG Gaussian source of the party (SERVER or each aggregator) that adds noise; required when noiseMultiplier > 0. */
   readonly noise?: GaussianNoise;
+  /**
+   * The inner protocol's fixed-point step u (its encoding rounds each
+   * element to a multiple of u): clients clip to C − √d u/2 so that the
+   * ENCODED update's norm stays within C (d: elements of the value leaves).
+   * Default from the inner role set: 2^-fracBits (Paillier, SecAgg),
+   * 2^-16 / 2^-32 (mpcRoles precision 'low' / 'high'), 0 for the insecure
+   * reference (float64 sums of the values as given); any other: required.
+   */
+  readonly encodingStep?: number;
+}
+
+/** The fixed-point step of an inner role set's encoding (see CentralDpWrapOptions.encodingStep). */
+export function encodingStepOf(fn: string, inner: AggregationRoles, given?: number): number {
+  if (given !== undefined) {
+    if (typeof given !== 'number' || !(given >= 0 && given < 1)) throw new RangeError(`${fn}: "encodingStep" expected a number in [0, 1), got ${String(given)}`);
+    return given;
+  }
+  const fb = inner.params['fracBits'];
+  if (typeof fb === 'number' && Number.isInteger(fb) && fb >= 0) return 2 ** -fb;
+  const precision = inner.params['precision'];
+  if (precision === 'low') return 2 ** -16;
+  if (precision === 'high') return 2 ** -32;
+  if (inner.name === 'insecure-reference') return 0;
+  throw new RangeError(`${fn}: the fixed-point step of '${inner.name}' is not known; pass "encodingStep" (0 when its sums are exact floats)`);
 }
 
 /** One round as the decoding party saw it (public: derived from the released aggregate). */
 export interface CentralDpRound {
   readonly invocationId: string;
-  /** The clip C of the round. */
+  /** The clip C of the round (the sensitivity the noise is set for). */
   readonly clip: number;
+  /** What the clients clipped to: C − √d u/2 (the fixed-point margin; = C for exact inner sums). */
+  readonly clientClip: number;
   /** σ of the noise on each coordinate of the released sum (k aggregators: √k z_v C). */
   readonly sumNoiseStd: number;
   /** The fixed denominator n of a mean. */
@@ -142,6 +168,9 @@ function centralDp(fn: string, inner: AggregationRoles, p: CentralDpParams, opti
   const wrapOptions: WrapOptions = { ...(options.localPolicy === undefined ? {} : { localPolicy: options.localPolicy }), ...(options.onClientReport === undefined ? {} : { onClientReport: options.onClientReport }) };
   const fixed = fixedParams(p);
   const k = p.noiseAt === 'aggregators' ? inner.aggregatorCount : 1;
+  const u = encodingStepOf(fn, inner, options.encodingStep);
+  /** The clip a client applies for a plan at clip c: c − √d u/2, d the elements of its value leaves. */
+  const clientClip = (outer: AggregationPlan, c: number): number => c - (Math.sqrt(outer.leaves.reduce((a, l) => a + l.size, 0)) * u) / 2;
   let clip = p.clip;
   const history: CentralDpRound[] = [];
   const decoded = new Set<string>();
@@ -168,11 +197,15 @@ function centralDp(fn: string, inner: AggregationRoles, p: CentralDpParams, opti
       outer.leaves.forEach((l, j) => {
         if (l.type.dtype !== 'float32' && l.type.dtype !== 'float64') throw new RangeError(`${fn}: leaf ${j} (${l.path || 'value'}) is ${l.type.dtype}; DP-FedAvg clips and noises float leaves only`);
       });
+      const cc = clientClip(outer, c);
+      if (!(cc > 0)) throw new RangeError(`${fn}: the clip ${c} is not above the fixed-point margin sqrt(d) u/2 = ${c - cc} of ${outer.leaves.reduce((a, l) => a + l.size, 0)} elements at step u = ${u}; raise the clip or the inner precision`);
       const leaves = adaptive ? [...outer.leaves, { path: BELOW_LEAF_PATH, type: new TensorType('float64', [1]), size: 1 }] : outer.leaves;
       return { uri: 'federated_sum_at_aggregators', leaves };
     },
-    encode(_outer, _inner, input: ClientInput) {
-      const r = clipByGlobalNorm(input.values as readonly FloatLeaf[], c);
+    encode(outer, _inner, input: ClientInput) {
+      // (clipped to C − √d u/2: the encoding's rounding, at most u/2 per element, keeps the encoded norm within C;
+      // the adaptive indicator compares the norm with C itself)
+      const r = clipByGlobalNorm(input.values as readonly FloatLeaf[], clientClip(outer, c));
       const values = adaptive ? [...r.values, Float64Array.of(belowIndicator(r.norm, c))] : r.values;
       return { input: { values }, report: { clipped: r.clipped ? 1 : 0, norm: r.norm } };
     },
@@ -180,7 +213,7 @@ function centralDp(fn: string, inner: AggregationRoles, p: CentralDpParams, opti
       const sums = result.leaves.map((v: AggregateLeafValue) => (v instanceof Float64Array ? Float64Array.from(v) : Float64Array.from(v as ArrayLike<number | bigint>, Number)));
       if (p.noiseAt === 'server') sums.forEach((s, j) => addNoise(s, sigmaOf(j, outer.leaves.length, c)));
       const contributors = result.contributors?.length ?? outer.clients.length;
-      let round: CentralDpRound = { invocationId: outer.invocationId, clip: c, sumNoiseStd: Math.sqrt(k) * p.valueNoiseMultiplier * c, denominator: p.clientsPerRound, planClients: outer.clients.length, contributors };
+      let round: CentralDpRound = { invocationId: outer.invocationId, clip: c, clientClip: clientClip(outer, c), sumNoiseStd: Math.sqrt(k) * p.valueNoiseMultiplier * c, denominator: p.clientsPerRound, planClients: outer.clients.length, contributors };
       if (adaptive) {
         const below = sums.pop()!;
         const step = quantileStep({ clip: c, noisedBelowSum: below[0]!, expectedClients: p.clientsPerRound, targetQuantile: p.targetQuantile!, learningRate: p.learningRate! });

@@ -18,7 +18,8 @@ import { simulateRoles, type ReceivedMessage } from '../../src/aggregation/simul
 import type { AggregationRoles, ClientInput, RolePolicy } from '../../src/aggregation/roles.js';
 import type { Transport } from '../../src/transport/channel.js';
 import { clipByGlobalNorm, type FloatLeaf } from '../../src/dp/central-clip.js';
-import { dpGaussianAdaptive, dpGaussianFixed, BELOW_LEAF_PATH, type CentralDpRoles } from '../../src/dp/central.js';
+import { dpGaussianAdaptive, dpGaussianFixed, encodingStepOf, BELOW_LEAF_PATH, type CentralDpRoles } from '../../src/dp/central.js';
+import { globalL2Norm } from '../../src/dp/central-clip.js';
 import type { DpRolePolicy } from '../../src/dp/wrap.js';
 import { TestCsprng, Z_BOUND } from './central-helpers.js';
 
@@ -77,9 +78,12 @@ describe('dpGaussianFixed with noise 0: the sum of clipped updates over the expe
           const inputs = inputsOf(rng, sizes, 5);
           const plan = planOf(roles, target, sizes, 5);
           const r = await simulateRoles(roles, plan, inputs, { policy });
-          const want = clippedSum(inputs, 1);
+          // the clients clip to C - sqrt(d) u/2 (the fixed-point margin: u = 2^-16 for MPC at 'low', 0 for the reference)
+          const cc = roles.clipState().history.at(-1)!.clientClip;
+          assert.equal(cc, name === 'reference' ? 1 : 1 - Math.sqrt(43) * 2 ** -17);
+          const want = clippedSum(inputs, cc);
           // some clients were clipped, some not
-          const clipped = inputs.map((x) => clipByGlobalNorm(x.values as FloatLeaf[], 1).clipped);
+          const clipped = inputs.map((x) => clipByGlobalNorm(x.values as FloatLeaf[], cc).clipped);
           assert.ok(clipped.includes(true) && clipped.includes(false), `clipped: ${clipped.join(',')}`);
           for (const res of r.atAggregators ?? [r.result]) {
             assert.equal(res.leaves.length, 2);
@@ -132,7 +136,7 @@ describe('with noise: the empirical variance of the aggregate matches (z C / n)Â
       for (let r = 0; r < rounds; r++) {
         const inputs = inputsOf(rng, sizes, 4);
         const res = await simulateRoles(roles, planOf(roles, 'SERVER', sizes, 4), inputs, { policy });
-        const want = clippedSum(inputs, C);
+        const want = clippedSum(inputs, roles.clipState().history.at(-1)!.clientClip);
         res.result.leaves.forEach((l, j) => (l as Float64Array).forEach((g, i) => {
           sq += (g - want[j]![i]! / n) ** 2;
           M++;
@@ -223,7 +227,7 @@ describe('noise at the aggregators', () => {
       // every aggregator party drew once for the leaf, each with its full sigma
       assert.deepEqual(drawn.map((d) => d.party).sort(), [...plan.aggregators].sort());
       for (const d of drawn) assert.ok(d.v.some((x) => Math.abs(x) > 0.1), `${d.party}'s noise is not zero`);
-      const clean = clippedSum(inputs, C)[0]!;
+      const clean = clippedSum(inputs, roles.clipState().history.at(-1)!.clientClip)[0]!;
       const got = r.result.leaves[0] as Float64Array;
       for (let i = 0; i < sizes[0]!; i++) {
         const noise = drawn.reduce((a, d) => a + d.v[i]!, 0);
@@ -307,5 +311,38 @@ describe('refusals', () => {
     const ad = dpGaussianAdaptive(referenceRoles(), { noiseMultiplier: 0, clientsPerRound: 3, noiseAt: 'server' });
     const adPlan = planOf(ad, 'SERVER', [2], 3);
     assert.deepEqual(ad.wrappedFor(adPlan).innerPlan(adPlan).leaves.map((l) => `${l.path}:${l.type.dtype}:${l.size}`), ['[0]:float32:2', `${BELOW_LEAF_PATH}:float64:1`]);
+  });
+});
+
+describe('the fixed-point margin', () => {
+  it("the inner role set's step: MPC 'low' / 'high', Paillier's fracBits, the reference 0; other role sets must say", () => {
+    assert.equal(encodingStepOf('t', mpcRoles()), 2 ** -16);
+    assert.equal(encodingStepOf('t', mpcRoles({ precision: 'high' })), 2 ** -32);
+    assert.equal(encodingStepOf('t', referenceRoles()), 0);
+    // (Paillier's and SecAgg's params name their fracBits)
+    assert.equal(encodingStepOf('t', { ...referenceRoles(), name: 'paillier', params: { fracBits: 20 } }), 2 ** -20);
+    assert.throws(() => encodingStepOf('t', { ...referenceRoles(), name: 'other', params: {} }), /the fixed-point step of 'other' is not known; pass "encodingStep"/);
+    assert.equal(encodingStepOf('t', referenceRoles(), 2 ** -10), 2 ** -10);
+  });
+
+  it('a clipped update, rounded to the encoding step, has norm <= C (random updates far above C)', () => {
+    const rng = new TestCsprng('margin');
+    const u = 2 ** -16;
+    for (const [d, C] of [[10, 0.01], [1000, 0.1], [50_000, 1]] as const) {
+      for (let t = 0; t < 5; t++) {
+        const x = new Float64Array(d);
+        rng.gaussian(x, 1);
+        const cc = C - (Math.sqrt(d) * u) / 2;
+        const y = clipByGlobalNorm([x], cc).values[0]!;
+        const enc = y.map((v) => Math.round(v / u) * u);
+        assert.ok(globalL2Norm([enc]) <= C, `d ${d}: encoded norm ${globalL2Norm([enc])} > C ${C}`);
+      }
+    }
+  });
+
+  it('a clip at or below the margin is refused before anything moves', async () => {
+    const roles = dpGaussianFixed(mpcRoles(), { noiseMultiplier: 0, clip: 1e-4, clientsPerRound: 3, noiseAt: 'server' });
+    const inputs = inputsOf(new TestCsprng('m'), [10_000], 3);
+    await assert.rejects(simulateRoles(roles, planOf(roles, 'SERVER', [10_000], 3), inputs, { policy: SECURE }), /the clip 0.0001 is not above the fixed-point margin/);
   });
 });
