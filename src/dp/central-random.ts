@@ -9,9 +9,19 @@
  * Math.random.
  */
 
-/** Gaussian noise from a CSPRNG: fills `out` with i.i.d. N(0, sigma²) (sigma ≥ 0; 0 fills zeros). */
+/**
+ * Gaussian noise from a CSPRNG. `gaussian` fills `out` with i.i.d. noise of
+ * standard deviation sigma > 0 (called only with sigma > 0). `addTo`, when
+ * present, adds such noise to `values` in place in a way that keeps the
+ * guarantee in floating point (src/dp/gaussian.ts' addGaussianNoise: the
+ * values rounded to the noise's grid first, then exact lattice noise);
+ * SERVER's noise goes through it where it exists. At merge:
+ *   { gaussian: (out, s) => gaussian(rng, s, out), addTo: (v, s) => addGaussianNoise(rng, s, v) }
+ * for a CryptoRandom `rng` (its brand checked there).
+ */
 export interface GaussianNoise {
   gaussian(out: Float64Array | Float32Array, sigma: number): void;
+  addTo?(values: Float64Array, sigma: number): void;
 }
 
 /** Uniform draws from a CSPRNG: `uniform()` in [0, 1) with 53 random bits. */

@@ -180,6 +180,7 @@ function centralDp(fn: string, inner: AggregationRoles, p: CentralDpParams, opti
 
   const addNoise = (sum: Float64Array, sigma: number): void => {
     if (sigma === 0) return;
+    if (typeof noise!.addTo === 'function') return noise!.addTo(sum, sigma);
     const n = new Float64Array(sum.length);
     noise!.gaussian(n, sigma);
     for (let i = 0; i < sum.length; i++) sum[i]! += n[i]!;

@@ -144,6 +144,7 @@ describe('with noise: the empirical variance of the aggregate matches (z C / n)Â
       }
       const s2 = (k * (z * C) ** 2) / n ** 2;
       const ratio = sq / M / s2;
+      if (process.env.DP_VERBOSE) console.log(`${name} noise at ${noiseAt}: variance ratio ${ratio.toFixed(4)} over ${M} samples (bound Â±${(Z_BOUND * Math.sqrt(2 / M)).toFixed(4)})`);
       assert.ok(Math.abs(ratio - 1) < Z_BOUND * Math.sqrt(2 / M), `variance ratio ${ratio} over ${M} samples (bound Â±${Z_BOUND * Math.sqrt(2 / M)})`);
       assert.equal(roles.clipState().history.at(-1)!.sumNoiseStd, Math.sqrt(k) * z * C);
     });
@@ -181,6 +182,7 @@ describe('with noise: the empirical variance of the aggregate matches (z C / n)Â
     const rv = sqV / M;
     assert.ok(Math.abs(rv - 1) < Z_BOUND * Math.sqrt(2 / M), `value variance ratio ${rv} over ${M}`);
     const rb = sqB / rounds / 25;
+    if (process.env.DP_VERBOSE) console.log(`adaptive: value variance ratio ${rv.toFixed(4)} over ${M}, count variance ratio ${rb.toFixed(4)} over ${rounds} rounds`);
     assert.ok(Math.abs(rb - 1) < Z_BOUND * Math.sqrt(2 / rounds), `count variance ratio ${rb} over ${rounds} rounds (sigma_b = 5)`);
   });
 });
@@ -345,4 +347,13 @@ describe('the fixed-point margin', () => {
     const inputs = inputsOf(new TestCsprng('m'), [10_000], 3);
     await assert.rejects(simulateRoles(roles, planOf(roles, 'SERVER', [10_000], 3), inputs, { policy: SECURE }), /the clip 0.0001 is not above the fixed-point margin/);
   });
+});
+
+it("SERVER's noise goes through the source's addTo where it has one (the grid-safe addition), one call per leaf at sigma z_v C", async () => {
+  const calls: { size: number; sigma: number }[] = [];
+  const noise = { gaussian: () => { throw new Error('gaussian() must not be used when addTo exists'); }, addTo: (v: Float64Array, sigma: number) => { calls.push({ size: v.length, sigma }); } };
+  const roles = dpGaussianAdaptive(referenceRoles(), { noiseMultiplier: 1, clientsPerRound: 100, initialClip: 0.5, noiseAt: 'server', noise });
+  await simulateRoles(roles, planOf(roles, 'SERVER', [5, 2], 3), inputsOf(new TestCsprng('addTo'), [5, 2], 3), { policy: INSECURE });
+  const zv = roles.dp.valueNoiseMultiplier;
+  assert.deepEqual(calls, [{ size: 5, sigma: zv * 0.5 }, { size: 2, sigma: zv * 0.5 }, { size: 1, sigma: 5 }]);
 });
