@@ -12,8 +12,9 @@
  * (float rounding of x_i · s may otherwise land a hair above C). Values with
  * ‖x‖ ≤ C are returned as they are (the same arrays, not copied).
  *
- * The norm is computed in float64 with a max-abs rescaling, so no finite
- * input overflows it. Pure: no import from another layer.
+ * The norm is computed in float64 (a plain sum of squares; with a max-abs
+ * rescaling when that would overflow or reach the subnormal range), so no
+ * finite input overflows it. Pure: no import from another layer.
  */
 
 export type FloatLeaf = Float32Array | Float64Array;
@@ -40,6 +41,29 @@ function checkLeaves(fn: string, values: unknown): asserts values is readonly Fl
  */
 export function globalL2Norm(values: readonly FloatLeaf[]): number {
   checkLeaves('globalL2Norm', values);
+  // fast path: the plain sum of squares, when it neither overflows nor comes near the subnormal range
+  let s = 0;
+  for (let j = 0; j < values.length; j++) {
+    const v = values[j]!;
+    for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  }
+  if (s < Infinity && (s > 2 ** -900 || s === 0)) {
+    if (s === 0) checkFinite(values);
+    return Math.sqrt(s);
+  }
+  return scaledNorm(values);
+}
+
+/** RangeError naming the first non-finite element. */
+function checkFinite(values: readonly FloatLeaf[]): void {
+  for (let j = 0; j < values.length; j++) {
+    const v = values[j]!;
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) throw new RangeError(`globalL2Norm: "values[${j}]" element ${i} is ${v[i]}, not finite`);
+  }
+}
+
+/** The norm with a max-abs rescaling (no overflow or underflow of the partial sums). */
+function scaledNorm(values: readonly FloatLeaf[]): number {
   let m = 0;
   for (let j = 0; j < values.length; j++) {
     const v = values[j]!;

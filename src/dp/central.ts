@@ -211,7 +211,8 @@ function centralDp(fn: string, inner: AggregationRoles, p: CentralDpParams, opti
       return { input: { values }, report: { clipped: r.clipped ? 1 : 0, norm: r.norm } };
     },
     decode(outer, _inner, result: AggregationResult): AggregationResult {
-      const sums = result.leaves.map((v: AggregateLeafValue) => (v instanceof Float64Array ? Float64Array.from(v) : Float64Array.from(v as ArrayLike<number | bigint>, Number)));
+      // (fresh float64 copies: the noise is added in place)
+      const sums = result.leaves.map((v: AggregateLeafValue) => (v instanceof Float64Array || v instanceof Float32Array ? new Float64Array(v) : Float64Array.from(v as ArrayLike<bigint>, Number)));
       if (p.noiseAt === 'server') sums.forEach((s, j) => addNoise(s, sigmaOf(j, outer.leaves.length, c)));
       const contributors = result.contributors?.length ?? outer.clients.length;
       let round: CentralDpRound = { invocationId: outer.invocationId, clip: c, clientClip: clientClip(outer, c), sumNoiseStd: Math.sqrt(k) * p.valueNoiseMultiplier * c, denominator: p.clientsPerRound, planClients: outer.clients.length, contributors };

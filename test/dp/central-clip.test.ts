@@ -17,7 +17,10 @@ test('globalL2Norm: the norm over all leaves, no overflow for huge finite values
   assert.equal(globalL2Norm([new Float64Array(3)]), 0);
   const big = globalL2Norm([Float64Array.of(1e300, 1e300)]);
   assert.ok(Math.abs(big / (Math.SQRT2 * 1e300) - 1) < 1e-15, `norm ${big}`);
+  const tiny = globalL2Norm([Float64Array.of(1e-200, 1e-200)]);
+  assert.ok(Math.abs(tiny / (Math.SQRT2 * 1e-200) - 1) < 1e-15, `norm ${tiny}`);
   assert.throws(() => globalL2Norm([Float64Array.of(1, NaN)]), /values\[0\]" element 1 is NaN/);
+  assert.throws(() => globalL2Norm([Float32Array.of(0, -Infinity)]), /values\[0\]" element 1 is -Infinity/);
 });
 
 test('clipByGlobalNorm: norm <= C, unchanged below C, direction kept (property, random inputs)', () => {
