@@ -357,3 +357,33 @@ it("SERVER's noise goes through the source's addTo where it has one (the grid-sa
   const zv = roles.dp.valueNoiseMultiplier;
   assert.deepEqual(calls, [{ size: 5, sigma: zv * 0.5 }, { size: 2, sigma: zv * 0.5 }, { size: 1, sigma: 5 }]);
 });
+
+describe('adaptive clipping over ABY3 and Pond with noise at the aggregators', () => {
+  for (const protocol of ['aby3', 'pond'] as const) {
+    for (const target of ['SERVER', 'AGGREGATORS'] as const) {
+      it(`${protocol}, target ${target}: noise 0 gives the clipped mean and TFF's update from the exact count; the next plan carries the new clip`, async () => {
+        const roles = dpGaussianAdaptive(mpcRoles({ protocol, aggregatorAddends: true }), { noiseMultiplier: 0, clientsPerRound: 6, initialClip: 1, noiseAt: 'aggregators' });
+        const sizes = [30, 2];
+        for (let round = 0; round < 3; round++) {
+          const inputs = inputsOf(new TestCsprng(`adaptive-mpc/${protocol}/${target}/${round}`), sizes, 5);
+          const C = roles.clipState().clip;
+          const plan = planOf(roles, target, sizes, 5);
+          assert.equal(plan.params['dpClip'], C);
+          const r = await simulateRoles(roles, plan, inputs, { policy: SECURE });
+          const h = roles.clipState().history.at(-1)!;
+          assert.equal(h.clip, C);
+          const want = clippedSum(inputs, h.clientClip);
+          for (const res of r.atAggregators ?? [r.result]) {
+            assert.equal(res.leaves.length, 2, 'the indicator leaf is not released as a leaf');
+            res.leaves.forEach((l, j) => (l as Float64Array).forEach((g, i) => assert.ok(Math.abs(g - want[j]![i]! / 6) <= (5 * 2 ** -17) / 6 + 1e-12, `round ${round} leaf ${j}[${i}]: ${g} vs ${want[j]![i]! / 6}`)));
+          }
+          const below = inputs.filter((x) => clipByGlobalNorm(x.values as FloatLeaf[], h.clientClip).norm <= C).length;
+          const b = Math.min(1, Math.max(0, (below - 2.5) / 6 + 0.5));
+          assert.ok(Math.abs(h.belowFraction! - b) < 1e-12, `round ${round}: b ${h.belowFraction} vs ${b}`);
+          assert.ok(Math.abs(roles.clipState().clip - C * Math.exp(-0.2 * (b - 0.5))) < 1e-12 * C, `round ${round}: next clip ${roles.clipState().clip}`);
+        }
+        assert.equal(roles.clipState().history.length, 3, 'one record per round, however many aggregators decode it');
+      });
+    }
+  }
+});
