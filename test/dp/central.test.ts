@@ -297,6 +297,9 @@ describe('refusals', () => {
     const b = Math.min(1, Math.max(0, (below - 1.5) / 3 + 0.5));
     assert.ok(Math.abs(ad.clipState().clip - 0.3 * Math.exp(-0.2 * (b - 0.5))) < 1e-16, `next clip ${ad.clipState().clip}, b ${b}`);
     await assert.rejects(simulateRoles(ad, planOf(ad, 'SERVER', [6], 3, undefined, { params: { ...ad.params, dpClip: -1 } }), inputs, { policy: INSECURE }), /dpClip -1 is not a clip/);
+    // the clip a party checks is the plan's (the state of the rounds so far), not the initial one
+    const grown = planOf(ad, 'SERVER', [6], 3, undefined, { params: { ...ad.params, dpClip: 2 } });
+    await assert.rejects(simulateRoles(ad, grown, inputs, { policyOf: () => ({ ...INSECURE, dp: { maxClip: 0.5 } }) }), (e: unknown) => e instanceof PolicyError && e.rule === 'dp' && /clip 2 is above this party's maximum 0\.5/.test(e.message));
   });
 
   it('arguments and plans the mechanism cannot run, refused by name', async () => {
