@@ -83,6 +83,16 @@ export interface MpcRolesOptions {
    * complete over it (src/aggregation/dropout.ts). Default false.
    */
   dropout?: boolean;
+  /**
+   * Every aggregator party (ABY3's three servers; Pond's two servers and its
+   * dealer) secret-shares its own private addend (`PartyContext.aggregatorAddend`)
+   * into each float leaf's sum before the opening, as an input of its own:
+   * the opened value holds every aggregator's addend and no party sees
+   * another's (central DP noise at the aggregators, src/dp/central.ts). A
+   * public parameter (`aggAddends`); the plans take the generic program (no
+   * fused path); weighted means are refused. Default false.
+   */
+  aggregatorAddends?: boolean;
 }
 
 /** Validate a protocol name option. */
@@ -99,6 +109,12 @@ export function checkMeanScaling(fn: string, s: unknown): MeanScaling {
   throw new RangeError(`${fn}: option 'meanScaling' must be 'owners' or 'servers', got ${JSON.stringify(s)}`);
 }
 
+function checkAddends(d: unknown): boolean {
+  if (d === undefined) return false;
+  if (typeof d !== 'boolean') throw new TypeError(`${FN}: option 'aggregatorAddends' must be a boolean, got ${typeof d}`);
+  return d;
+}
+
 function checkDropout(d: unknown): boolean {
   if (d === undefined) return false;
   if (typeof d !== 'boolean') throw new TypeError(`${FN}: option 'dropout' must be a boolean, got ${typeof d}`);
@@ -110,6 +126,7 @@ interface Setup {
   readonly precision: Precision;
   readonly scaling: MeanScaling;
   readonly dropout: boolean;
+  readonly addends: boolean;
 }
 
 type MpcProto = ABY3 | Pond;
@@ -126,6 +143,7 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     precision: fixedConfig(options.precision ?? 'low', FN).precision,
     scaling: checkMeanScaling(FN, options.meanScaling),
     dropout: checkDropout(options.dropout),
+    addends: checkAddends(options.aggregatorAddends),
   });
   const self: AggregationRoles = Object.freeze({
     name: `mpc-${setup.kind}`,
@@ -133,7 +151,8 @@ export function mpcRoles(options: MpcRolesOptions = {}): AggregationRoles {
     intrinsics: AGGREGATION_URIS,
     aggregatorCount: 3,
     aggregatorNames: Object.freeze(setup.kind === 'aby3' ? ['server0', 'server1', 'server2'] : ['server0', 'server1', 'crypto-producer']),
-    params: Object.freeze({ protocol: setup.kind, precision: setup.precision, meanScaling: setup.scaling, ...(setup.dropout ? { dropout: true } : {}) }),
+    params: Object.freeze({ protocol: setup.kind, precision: setup.precision, meanScaling: setup.scaling, ...(setup.dropout ? { dropout: true } : {}), ...(setup.addends ? { aggAddends: true } : {}) }),
+    ...(setup.addends ? { aggregatorAddends: true } : {}),
     clamp: (plan: AggregationPlan, input: ClientInput) => clampMpcInput(setup, plan, input),
     // ABY3's fused path: server2 takes no part (no share, no key, no opening)
     participants: (plan: AggregationPlan) => (fusedPath(setup, plan) !== undefined ? plan.aggregators.slice(0, 2) : plan.aggregators),
@@ -216,6 +235,8 @@ function leafPlans(plan: AggregationPlan): LeafPlan[] {
  * party derives the same.
  */
 function fusedPath(setup: Setup, plan: AggregationPlan): 'float' | 'exact' | undefined {
+  // (the aggregators' addends are inputs of the generic program)
+  if (setup.addends) return undefined;
   if (fusedApplies(setup.kind, setup.scaling, plan)) return 'float';
   if (setup.kind !== 'aby3' || plan.target !== 'SERVER' || plan.leaves.length === 0) return undefined;
   const lp = leafPlans(plan);
@@ -359,6 +380,16 @@ function toRingInts(values: NumericArray, bits: 64 | 128): RingTensor {
 
 // ------------------------------------------------------------------ the SPMD program
 
+/** Aggregator k's own addend of leaf j (it runs only where aggregator k executes). */
+function ownAddend(ctx: PartyContext, plan: AggregationPlan, k: number, j: number, size: number): Float64Array {
+  if (plan.aggregators[k] !== ctx.me) throw new Error(`${FN}: internal error: the addend of aggregator '${plan.aggregators[k]}' asked at '${ctx.me}'`);
+  const f = ctx.aggregatorAddend;
+  if (typeof f !== 'function') throw new TypeError(`${ctx.me}: the plan runs ${FN} with aggregatorAddends, and this aggregator party has no addend (PartyContext.aggregatorAddend)`);
+  const v = f(j, size);
+  if (!(v instanceof Float64Array) || v.length !== size) throw new TypeError(`${ctx.me}: PartyContext.aggregatorAddend(${j}, ${size}) must return a Float64Array of ${size} elements`);
+  return v;
+}
+
 /** A protocol instance id every party derives alike from the invocation (and the ring). */
 export function mpcInstanceId(invocationId: string, precision: Precision): string {
   const hash = createHash('sha256').update(invocationId).digest('hex').slice(0, 16);
@@ -403,6 +434,7 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
   const receivers = plan.target === 'SERVER' ? [server] : [a, b, c];
   const receiving = receivers.some((r) => r.name === ctx.me);
   const lp = leafPlans(plan);
+  if (setup.addends && isWeighted(plan)) throw new RangeError(`${ctx.me}: ${FN} with aggregatorAddends does not run weighted means (an addend to a weighted sum would be divided by the private total weight)`);
   const protos = new Map<Precision, MpcProto>();
   const proto = (p: Precision): MpcProto => {
     let x = protos.get(p);
@@ -461,6 +493,15 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
       return track(later((pr as ABY3).encryptAddN(clients, (i) => toRingInts(ownAt(i).values[j]!, pr.bits), [leaf.size], withCollect({ encoding: 'int' as const })) as Promise<Shared>));
     });
 
+    // aggregatorAddends: each aggregator party shares its own addend of every float leaf (where it executes:
+    // its PartyContext.aggregatorAddend), started after the clients' sums, in program order at every party
+    const aggregatorPlayers = [a, b, c];
+    const addends: (Promise<Shared> | undefined)[] = plan.leaves.map((leaf, j) => {
+      if (!setup.addends || lp[j]!.exact) return undefined;
+      const pr = proto(setup.precision);
+      return later((pr as ABY3).encryptAddN(aggregatorPlayers, (k, cfg) => encode(ownAddend(ctx, plan, k, j, leaf.size), [leaf.size], cfg, FN), [leaf.size]) as Promise<Shared>);
+    });
+
     // weighted means: the sum of the private weights, opened like the values
     let totalWeight: Promise<RingTensor | undefined> | undefined;
     if (weightSum !== undefined) {
@@ -489,6 +530,8 @@ async function runProgram(setup: Setup, ctx: PartyContext, plan: AggregationPlan
         const got = setup.dropout ? await survivors() : undefined;
         sum = await (pr as ABY3).divPublic(sum as ReplicatedTensor, got?.length ?? plan.clients.length);
       }
+      const addend = addends[j];
+      if (addend !== undefined) sum = (pr as ABY3).add(sum as ReplicatedTensor, (await addend) as ReplicatedTensor);
       await gate();
       leaves.push(later(open(pr, sum).then((r): Float64Array | undefined => (r === undefined ? undefined : decode<Float64Array>(r, pr.fixed)))));
     }

@@ -67,6 +67,15 @@ export interface PartyContext {
    * nothing. Undefined: every client of the plan must contribute.
    */
   readonly collectMs?: number;
+  /**
+   * At an aggregator party of a role set with `aggregatorAddends` (mpcRoles
+   * with that option): this party's own private addend of float leaf
+   * `leaf` (`size` elements), which the role secret-shares into that leaf's
+   * sum before anything is opened, so that the opened aggregate holds every
+   * aggregator's addend and no party learns another's (central DP noise at
+   * the aggregators: src/dp/central.ts). Called once per float leaf.
+   */
+  readonly aggregatorAddend?: (leaf: number, size: number) => Float64Array;
 }
 
 /** The rules a party checks a plan against before it takes part. */
@@ -93,6 +102,12 @@ export interface AggregationRoles {
   readonly aggregatorCount: number;
   /** Default names of the aggregator parties (simulation). */
   readonly aggregatorNames: readonly string[];
+  /**
+   * Whether every aggregator party adds its own private addend
+   * (`PartyContext.aggregatorAddend`) into each float leaf's secret-shared
+   * sum before the opening (mpcRoles({ aggregatorAddends: true })).
+   */
+  readonly aggregatorAddends?: boolean;
   /** Public parameters of this instance that every party must agree on; copied into every plan and compared by `enforcePlan`. */
   readonly params: Readonly<Record<string, string | number | boolean>>;
   client(ctx: PartyContext, plan: AggregationPlan, input: ClientInput): Promise<void>;

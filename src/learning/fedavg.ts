@@ -27,6 +27,7 @@ import {
 import { localContext } from '../runtime/index.js';
 import type { AggregationProtocol, AggregationRequest, AggregationResult, AggregationUri } from '../aggregation/protocol.js';
 import type { BadUpdatePolicy, EpochMetrics, RoundInfo } from './fedsgd.js';
+import { sampleClients, type ClientSampling } from '../dp/sampling.js';
 
 export interface FedAvgState {
   readonly round: number;
@@ -230,11 +231,14 @@ export interface RunFedAvgOptions {
   onRound?: (info: RoundInfo) => void;
   onEpoch?: (m: EpochMetrics) => void;
   /**
-   * The clients taking part in round r (1-based), e.g. Poisson sampling for
-   * DP (src/dp/sampling.ts); default every data owner. A round with none
-   * leaves the model unchanged and is reported with 0 clients.
+   * Choose each round's participants from `dataOwners` (src/dp/sampling.ts):
+   * Poisson with probability q from a CSPRNG (the DP accountant's
+   * assumption), or a fixed size m flagged 'fixed-size'. A round that draws
+   * no one (Poisson) leaves the model unchanged and is reported with
+   * `sample.empty` (the accountant still counts it); it is never redrawn.
+   * Default: every data owner every round.
    */
-  clientsForRound?: (round: number, all: readonly DataOwner[]) => readonly DataOwner[];
+  sampling?: ClientSampling;
 }
 
 /** Run FedAvg rounds with the model owner's weights and server optimizer; validates after every round. */
@@ -247,23 +251,23 @@ export async function runFedAvg(modelOwner: ModelOwner, dataOwners: readonly Dat
   let state: FedAvgState = { round: 0, weights: modelOwner.shareWeights(), optimizerState: modelOwner.optimizer.snapshot() };
   const out: EpochMetrics[] = [];
   for (let r = 1; r <= o.rounds; r++) {
-    const chosen = o.clientsForRound ? o.clientsForRound(r, dataOwners) : dataOwners;
-    if (chosen.length === 0) {
-      // nobody sampled: no aggregation, the model stays (the accountant still counts the round)
-      state = { ...state, round: state.round + 1 };
+    const drawn = o.sampling === undefined ? undefined : sampleClients(dataOwners, o.sampling);
+    const sample = drawn === undefined ? undefined : { sampling: drawn.sampling, rate: drawn.rate, expected: drawn.expected, size: drawn.clients.length, empty: drawn.empty };
+    if (drawn?.empty === true) {
+      // nobody sampled: no aggregation (the core aggregates over at least one client); the model is unchanged
       o.onRound?.({ round: r, epoch: r, step: 1, stepsPerEpoch: 1, totalSteps: o.rounds, trainLoss: NaN, localMs: 0, aggregationMs: 0, owners: 0 });
       const v = modelOwner.validateModel(o.validationLimit);
-      const m: EpochMetrics = { epoch: r, round: r, accuracy: v.accuracy, loss: v.loss, trainLoss: NaN, localMs: 0, aggregationMs: 0, serverMs: 0, bytesByRole: {}, skipped: [] };
+      const m: EpochMetrics = { epoch: r, round: r, accuracy: v.accuracy, loss: v.loss, trainLoss: NaN, localMs: 0, aggregationMs: 0, serverMs: 0, bytesByRole: {}, skipped: [], sample: sample! };
       out.push(m);
       o.onEpoch?.(m);
       continue;
     }
-    const { state: s, metrics } = await proc.next(state, chosen);
+    const { state: s, metrics } = await proc.next(state, drawn?.clients ?? dataOwners);
     state = s;
     modelOwner.setWeights(state.weights);
     o.onRound?.({ round: r, epoch: r, step: 1, stepsPerEpoch: 1, totalSteps: o.rounds, trainLoss: metrics.trainLoss, localMs: metrics.localMs, aggregationMs: metrics.aggregationMs, owners: metrics.clients });
     const v = modelOwner.validateModel(o.validationLimit);
-    const m: EpochMetrics = { epoch: r, round: r, accuracy: v.accuracy, loss: v.loss, trainLoss: metrics.trainLoss, localMs: metrics.localMs, aggregationMs: metrics.aggregationMs, serverMs: metrics.serverMs, bytesByRole: metrics.bytesByRole, skipped: metrics.skipped.map((k) => ({ round: r, ...k })) };
+    const m: EpochMetrics = { epoch: r, round: r, accuracy: v.accuracy, loss: v.loss, trainLoss: metrics.trainLoss, localMs: metrics.localMs, aggregationMs: metrics.aggregationMs, serverMs: metrics.serverMs, bytesByRole: metrics.bytesByRole, skipped: metrics.skipped.map((k) => ({ round: r, ...k })), ...(sample === undefined ? {} : { sample }) };
     out.push(m);
     o.onEpoch?.(m);
   }

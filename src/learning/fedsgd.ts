@@ -31,6 +31,8 @@ export interface EpochMetrics {
   /** Bytes sent per role during this epoch. */
   bytesByRole: Record<string, number>;
   skipped: { round: number; owner: string; reason: string }[];
+  /** Client sampling of this round (runFedAvg with `sampling`): how, at which rate, how many expected and drawn. */
+  sample?: { sampling: 'poisson' | 'fixed-size'; rate: number; expected: number; size: number; empty: boolean };
 }
 
 export interface RoundInfo {

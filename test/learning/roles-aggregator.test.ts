@@ -1,22 +1,14 @@
 /**
  * rolesAggregator: any aggregation role set as the learning layer's
  * Aggregator (each mean a federatedMean at SERVER over the roles,
- * simulated in this process), and FedAvg's per-round client choice.
+ * simulated in this process).
  */
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rolesAggregator } from '../../src/learning/roles-aggregator.js';
 import { referenceRoles } from '../../src/aggregation/reference.js';
 import { mpcRoles } from '../../src/aggregation/mpc-roles.js';
 import type { AggregationRoles } from '../../src/aggregation/roles.js';
-import { initTf } from '../../src/learning/tf.js';
-import { loadMnist, slice } from '../../src/learning/mnist.js';
-import { DataOwner, ModelOwner } from '../../src/learning/roles.js';
-import { runFedAvg } from '../../src/learning/fedavg.js';
-import { plaintextAggregator } from '../../src/learning/aggregator.js';
-import { sgd } from '../../src/learning/optimizers.js';
-
-before(async () => { await initTf(); });
 
 function rand(seed: number) {
   let s = seed >>> 0;
@@ -50,26 +42,6 @@ for (const [label, make, tol] of [
 
 test('rolesAggregator: argument checks name the argument', () => {
   assert.throws(() => rolesAggregator(42 as never), /"roles" expected/);
-});
-
-test('runFedAvg clientsForRound: only the chosen clients train and are averaged; an empty round leaves the model unchanged', async () => {
-  const data = loadMnist();
-  const owners = [0, 1, 2, 3].map((i) => new DataOwner(`data-owner-${i}`, 'logistic_regression', data, slice(i * 100, i * 100 + 100), { batchSize: 50, shuffleSeed: i }));
-  const inner = plaintextAggregator();
-  const seen: number[][] = [];
-  const agg = { name: 'recording', secure: false, async mean(u: readonly Float32Array[], w: readonly number[], names?: readonly string[]) { seen.push([u.length, ...(names ?? []).map((n) => Number(n.slice(-1)))]); return inner.mean(u, w); } };
-  const mo = new ModelOwner('model-owner', 'logistic_regression', data, { seed: 1, optimizer: sgd({ lr: 1 }) });
-  const before0 = mo.shareWeights().slice();
-  const picks: Record<number, number[]> = { 1: [1, 3], 2: [], 3: [0, 1, 2, 3] };
-  const metrics = await runFedAvg(mo, owners, agg, { rounds: 3, clientLr: 0.1, validationLimit: 100, clientsForRound: (r, all) => picks[r]!.map((i) => all[i]!) });
-  assert.deepEqual(seen, [[2, 1, 3], [4, 0, 1, 2, 3]]);
-  assert.equal(metrics.length, 3);
-  assert.deepEqual(metrics[1]!.bytesByRole, {});
-  assert.ok(Number.isNaN(metrics[1]!.trainLoss));
-  assert.equal(metrics[1]!.accuracy, metrics[0]!.accuracy, 'the empty round changes nothing');
-  assert.notDeepEqual(mo.shareWeights(), before0);
-  mo.dispose();
-  owners.forEach((o) => o.dispose());
 });
 
 test('rolesAggregator over SecAgg with the client count changing between means (Poisson-sampled rounds): each mean is the exact mean of its clients', async () => {
