@@ -1,15 +1,16 @@
 /**
  * Any aggregation role set (`AggregationRoles`: SecAgg, a DP wrapper over
  * ABY3 / Pond / Paillier / SecAgg, ...) as the learning layer's `Aggregator`,
- * in one process: each `mean` is a `federatedMean` at SERVER run by
- * `localContext({ aggregation: rolesAsProtocol(roles) })`, so every party's
- * role runs on its own transport view of one MemoryHub (the same role code
- * as deployed). Weighted means pass each client's weight; `weighted: false`
+ * in one process: each `mean` is one plan (uri federated_[weighted_]mean_at_aggregators,
+ * target SERVER, as a federatedMean at SERVER run by the protocol in a remote
+ * context) run by `simulateRoles`, so every party's role runs on its own
+ * transport view of one MemoryHub (the same role code as deployed). (A
+ * federatedMean at SERVER in a local context would be computed by the
+ * runtime in the clear, never by the role set.) Weighted means pass each client's weight; `weighted: false`
  * runs the unweighted mean (DP-FedAvg: every clipped update counts the same,
  * and the role set decides the denominator).
  */
 import { randomBytes } from 'node:crypto';
-import type { AggregationProtocol } from '../aggregation/protocol.js';
 import type { AggregationRoles } from '../aggregation/roles.js';
 import { type Aggregator, type AggregateResult, checkMeanArgs } from './aggregator.js';
 
@@ -28,19 +29,18 @@ export interface RolesAggregatorOptions {
   onResult?: (info: { clients: number }) => void;
 }
 
-type Run = (u: Float32Array[], w: number[]) => Promise<Float32Array>;
-
 export function rolesAggregator(roles: AggregationRoles | ((n: number) => AggregationRoles | Promise<AggregationRoles>), options: RolesAggregatorOptions = {}): Aggregator {
   if (typeof roles !== 'function' && (roles === null || typeof roles !== 'object' || typeof (roles as AggregationRoles).client !== 'function')) {
     throw new TypeError('rolesAggregator: "roles" expected an AggregationRoles or a function of the client count returning one');
   }
   const weighted = options.weighted ?? true;
   const fixed = typeof roles === 'function' ? undefined : roles;
-  let cached: { n: number; m: number; run: Run; close?: () => Promise<void> } | undefined;
-  let lastBytes: Readonly<Record<string, number>> | undefined;
+  let cached: { n: number; roles: AggregationRoles } | undefined;
   const prefix = randomBytes(6).toString('hex');
   let count = 0;
   const name = options.name ?? fixed?.name ?? 'roles';
+  const uri = weighted ? 'federated_weighted_mean_at_aggregators' : 'federated_mean_at_aggregators';
+  const policy = Object.freeze({ minContributors: options.minContributors ?? 1, allowInsecure: options.allowInsecure ?? false });
   return {
     name,
     secure: fixed?.secure ?? true,
@@ -49,42 +49,28 @@ export function rolesAggregator(roles: AggregationRoles | ((n: number) => Aggreg
       checkMeanArgs(updates, weights);
       const n = updates.length;
       const m = updates[0]!.length;
-      if (cached === undefined || cached.n !== n || cached.m !== m) {
-        await cached?.close?.();
-        const r = typeof roles === 'function' ? await roles(n) : roles;
-        const core = await import('../core/index.js');
-        const { localContext } = await import('../runtime/index.js');
-        const { rolesAsProtocol } = await import('../aggregation/simulate.js');
-        const inner = rolesAsProtocol(r, {
-          ...(options.minContributors === undefined ? {} : { minContributors: options.minContributors }),
-          ...(options.allowInsecure === undefined ? {} : { allowInsecure: options.allowInsecure }),
-        });
-        // every aggregation gets an id of its own across contexts (a fresh local context numbers from 1 again; SecAgg refuses a repeated round id)
-        const aggregation: AggregationProtocol = {
-          name: inner.name, secure: inner.secure, intrinsics: inner.intrinsics,
-          aggregate: (req) => inner.aggregate({ ...req, invocationId: `${req.invocationId}#${prefix}.${count++}` }),
-        };
-        const ctx = localContext({ aggregation });
-        const X = core.federated(core.tensor('float32', [m]), core.CLIENTS);
-        const comp = weighted
-          ? core.federatedComputation([X, core.federated(core.tensor('float32'), core.CLIENTS)], (x, w) => core.federatedMean(x, { weights: w }), { name: `${name}_weighted_mean` })
-          : core.federatedComputation([X], (x) => core.federatedMean(x), { name: `${name}_mean` });
-        cached = {
-          n, m,
-          run: async (u, w) => {
-            const out = (await core.withContext(ctx, () => (weighted ? comp(u, w) : comp(u)))) as unknown;
-            lastBytes = inner.lastBytesSent;
-            return out instanceof Float32Array ? out : Float32Array.from(out as ArrayLike<number>);
-          },
-          ...(r.close ? { close: () => r.close!() } : {}),
-        };
+      if (fixed === undefined && (cached === undefined || cached.n !== n)) {
+        await cached?.roles.close?.();
+        cached = { n, roles: await (roles as (n: number) => AggregationRoles | Promise<AggregationRoles>)(n) };
       }
-      const mean = await cached.run([...updates], [...weights]);
+      const r = fixed ?? cached!.roles;
+      if (!r.intrinsics.includes(uri)) throw new RangeError(`rolesAggregator: '${r.name}' does not run ${uri}${weighted ? ' (a weighted mean; DP role sets take { weighted: false })' : ''}`);
+      const [{ simulateRoles }, { checkPlan }, { TensorType }] = await Promise.all([import('../aggregation/simulate.js'), import('../aggregation/plan.js'), import('../core/types.js')]);
+      // every aggregation gets an id of its own (SecAgg refuses a repeated round id)
+      const plan = checkPlan({
+        protocol: r.name, invocationId: `roles-agg.${prefix}.${count++}`, uri, target: 'SERVER',
+        leaves: [{ path: '', type: new TensorType('float32', [m]), size: m }],
+        clients: updates.map((_, i) => `client-${i}`), aggregators: r.aggregatorNames, server: 'server', params: r.params,
+      });
+      const inputs = updates.map((u, i) => (weighted ? { values: [u], weight: weights[i]! } : { values: [u] }));
+      const res = await simulateRoles(r, plan, inputs, { policy });
+      const out = res.result.leaves[0];
+      const mean = out instanceof Float32Array ? out : Float32Array.from(out as ArrayLike<number>, Number);
       options.onResult?.({ clients: n });
-      return { mean, bytesByRole: byRole(lastBytes) };
+      return { mean, bytesByRole: byRole(res.bytesSent) };
     },
     async close() {
-      await cached?.close?.();
+      await (fixed ?? cached?.roles)?.close?.();
       cached = undefined;
     },
   };

@@ -58,3 +58,15 @@ test('rolesAggregator over SecAgg with the client count changing between means (
   }
   await agg.close?.();
 });
+
+test('rolesAggregator runs the role set itself (each client role is called once per mean, bytes are counted), weighted and unweighted', async () => {
+  for (const weighted of [true, false]) {
+    const inner = referenceRoles();
+    let calls = 0;
+    const spy: AggregationRoles = { ...inner, client: async (ctx, plan, input) => { calls++; return inner.client(ctx, plan, input); } };
+    const agg = rolesAggregator(spy, { weighted, allowInsecure: true });
+    const { bytesByRole } = await agg.mean([Float32Array.of(1, 2), Float32Array.of(3, 4), Float32Array.of(5, 6)], [1, 2, 3]);
+    assert.equal(calls, 3, `weighted=${weighted}: the client roles ran`);
+    assert.ok((bytesByRole['data-owners'] ?? 0) > 0, `weighted=${weighted}: bytes counted ${JSON.stringify(bytesByRole)}`);
+  }
+});
