@@ -12,6 +12,7 @@ import { registerDeployCommands } from './deploy.js';
 import { registerPrivatePredict } from './private-predict.js';
 import { registerPrivateTrain } from './private-train.js';
 import { userMessage } from './options.js';
+import { addDpOptions, dpFinalLines, dpRoundSuffix, dpTrainOptions, type DpCliOptions } from './dp-options.js';
 import { train, type TrainOptions, MODEL_NAMES, DATASET_NAMES, PROTOCOL_NAMES, type EpochMetrics, type RoundInfo } from '../learning/index.js';
 
 function intArg(name: string, min: number) {
@@ -32,7 +33,7 @@ function numArg(name: string) {
 const fmtBytes = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : b >= 1 << 10 ? `${(b / 1024).toFixed(1)} KiB` : `${b} B`);
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
-export interface TrainCliOptions {
+export interface TrainCliOptions extends DpCliOptions {
   epochs: number; protocol: string; precision: 'low' | 'high'; owners: number; mode: 'fedsgd' | 'fedavg'; batchSize: number; seed: number;
   nonIid?: boolean; out?: string; onBadUpdate: 'abort' | 'skip'; maxSteps?: number; lr?: number; optimizer?: 'amsgrad' | 'adam' | 'sgd';
   localEpochs?: number; clientLr?: number; progress?: boolean; insecureAllowPlaintext?: boolean; minContributors?: number; validationLimit?: number;
@@ -57,6 +58,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
     ...(o.minContributors !== undefined ? { minContributors: o.minContributors } : {}),
     ...(o.validationLimit !== undefined ? { validationLimit: o.validationLimit } : {}),
     ...(secAggChoices(o) ? { secagg: secAggChoices(o)! } : {}),
+    ...(o.dp !== undefined ? { dp: dpTrainOptions(o)!, ...(o.compareNoDp ? { compareNoDp: true } : {}) } : {}),
     onStart: ({ aggregator, numParams, totalSteps, backend }) => {
       log(`fedcrypt train: ${model} on ${dataset}, ${o.owners} data owners${o.nonIid ? ' (non-IID)' : ''}, ${o.mode}, batch ${o.batchSize}, seed ${o.seed}, tfjs backend ${backend}`);
       log(`aggregation: ${aggregator.description ?? aggregator.name}`);
@@ -82,7 +84,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
       };
     })(),
     onEpoch: (m: EpochMetrics) => {
-      const line = `${o.mode === 'fedsgd' ? 'epoch' : 'round'} ${m.epoch}: test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}, train loss ${m.trainLoss.toFixed(4)}; local training ${(m.localMs / 1000).toFixed(2)}s, aggregation ${(m.aggregationMs / 1000).toFixed(2)}s` + (m.skipped.length ? `; skipped ${m.skipped.length} bad update(s): ${[...new Set(m.skipped.map((s) => s.owner))].join(', ')}` : '');
+      const line = `${o.mode === 'fedsgd' ? 'epoch' : 'round'} ${m.epoch}: test accuracy ${pct(m.accuracy)}, test loss ${m.loss.toFixed(4)}, train loss ${m.trainLoss.toFixed(4)}; local training ${(m.localMs / 1000).toFixed(2)}s, aggregation ${(m.aggregationMs / 1000).toFixed(2)}s` + (m.skipped.length ? `; skipped ${m.skipped.length} bad update(s): ${[...new Set(m.skipped.map((s) => s.owner))].join(', ')}` : '') + dpRoundSuffix(m.dp, o.targetDelta ?? 1e-5);
       if (bar) bar.stop();
       log(line);
       if (bar && m.round < bar.getTotal()) bar.start(bar.getTotal(), m.round, { epoch: m.epoch + 1, loss: m.trainLoss.toFixed(4), local: '-', agg: '-' });
@@ -100,6 +102,7 @@ export async function runTrain(model: string, dataset: string, o: TrainCliOption
     return 1;
   }
   log(`final test accuracy: ${pct(r.metrics.final.accuracy)}`);
+  for (const line of dpFinalLines(r.metrics.dp)) log(line);
   return 0;
 }
 
@@ -135,6 +138,7 @@ export function buildCli(): Command {
     .action(async (model: string, dataset: string, o: TrainCliOptions) => {
       process.exitCode = await runTrain(model, dataset, o);
     });
+  addDpOptions(program.commands.find((c) => c.name() === 'train')!);
   program
     .command('demo')
     .description("the Federated Core's demo (runCoreDemo from the runtime layer)")

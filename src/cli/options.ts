@@ -15,6 +15,8 @@ export interface RunShape {
   protocol: string;
   /** --config given: the networked driver (the execution stack over the config's players). */
   networked: boolean;
+  /** --dp's mechanism, if given. */
+  dp?: string;
 }
 
 interface Rule {
@@ -25,6 +27,10 @@ interface Rule {
 }
 
 const IN_PROCESS = 'applies to networked training only (with --config)';
+const CENTRAL_DP = ['gaussian', 'adaptive'];
+/** A DP option's reason not to apply: no --dp, or a mechanism it is not for. */
+const needsDp = (r: RunShape, mechanisms?: readonly string[], what?: string): string | undefined =>
+  r.dp === undefined ? 'applies with --dp only' : mechanisms && !mechanisms.includes(r.dp) ? `applies to --dp ${what ?? mechanisms.join('|')} only, not --dp ${r.dp}` : undefined;
 
 export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'localEpochs', whyNot: (r) => (r.mode === 'fedavg' ? undefined : 'applies to --mode fedavg only (FedSGD takes one gradient step per round)') },
@@ -55,6 +61,23 @@ export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'secaggThreshold', whyNot: (r) => (r.protocol === 'secagg' ? undefined : 'applies to --protocol secagg only') },
   { key: 'secaggAdversary', whyNot: (r) => (r.protocol === 'secagg' ? undefined : 'applies to --protocol secagg only') },
   {
+    key: 'dp',
+    whyNot: (r) => (r.networked ? 'is in-process only (the networked driver does not run DP-FedAvg yet)' : r.mode !== 'fedavg' ? 'applies to --mode fedavg only (DP-FedAvg)' : undefined),
+  },
+  { key: 'noiseMultiplier', whyNot: (r) => needsDp(r) },
+  { key: 'targetDelta', whyNot: (r) => needsDp(r) },
+  { key: 'samplingRate', whyNot: (r) => needsDp(r) },
+  { key: 'dpSeed', whyNot: (r) => needsDp(r) },
+  { key: 'compareNoDp', whyNot: (r) => needsDp(r) },
+  { key: 'clip', whyNot: (r) => needsDp(r, ['gaussian', 'skellam', 'dgauss'], "gaussian|skellam|dgauss (adaptive clipping starts at --initial-clip)") },
+  { key: 'initialClip', whyNot: (r) => needsDp(r, ['adaptive']) },
+  { key: 'clientsPerRound', whyNot: (r) => needsDp(r, CENTRAL_DP, 'gaussian|adaptive (fixed-size sampling is accounted for the Gaussian mechanisms only; use --sampling-rate)') },
+  { key: 'dpBits', whyNot: (r) => needsDp(r, ['skellam', 'dgauss']) },
+  {
+    key: 'noiseAt',
+    whyNot: (r, v) => needsDp(r, CENTRAL_DP, 'gaussian|adaptive (distributed DP: every client adds its share)') ?? (v === 'aggregators' && r.protocol !== 'aby3' && r.protocol !== 'pond' ? `aggregators applies to --protocol aby3 or pond only (each of their 3 aggregator parties adds its own secret-shared noise), not ${r.protocol}` : undefined),
+  },
+  {
     key: 'insecureAllowPlaintext',
     whyNot: (r) =>
       r.protocol !== 'plaintext' ? 'applies to --protocol plaintext only'
@@ -73,6 +96,11 @@ export function inapplicableOptions(run: RunShape, given: (key: string) => boole
     if (why !== undefined) out.push(`${flagOf(r.key)} ${why}`);
   }
   if (run.networked && given('resume') && !given('checkpointDir')) out.push('--resume needs --checkpoint-dir (the folder the checkpoint is in)');
+  if (run.dp !== undefined && !run.networked && run.mode === 'fedavg') {
+    if (!given('noiseMultiplier')) out.push('--dp needs --noise-multiplier z (0: no noise, ε = ∞)');
+    if (run.dp !== 'adaptive' && !given('clip')) out.push(`--dp ${run.dp} needs --clip c (the L2 clip of each update)`);
+    if (given('samplingRate') === given('clientsPerRound')) out.push('--dp needs exactly one of --sampling-rate q (Poisson) and --clients-per-round m (fixed size, flagged)');
+  }
   return out;
 }
 
@@ -81,7 +109,7 @@ export function inapplicableOptions(run: RunShape, given: (key: string) => boole
  * that do not apply to this run (InvalidArgumentError listing each).
  */
 export function checkTrainOptions(cmd: Command, o: Record<string, unknown> & { mode: RunShape['mode']; protocol: string; config?: string }): void {
-  const run: RunShape = { mode: o.mode, protocol: String(o.protocol).toLowerCase(), networked: o.config !== undefined };
+  const run: RunShape = { mode: o.mode, protocol: String(o.protocol).toLowerCase(), networked: o.config !== undefined, ...(typeof o['dp'] === 'string' ? { dp: o['dp'] } : {}) };
   const problems = inapplicableOptions(run, (k) => cmd.getOptionValueSource(k) === 'cli', o);
   if (problems.length === 1) throw new InvalidArgumentError(problems[0]!);
   if (problems.length > 1) throw new InvalidArgumentError(`${problems.length} options do not apply to this run:\n  ${problems.join('\n  ')}`);
@@ -97,6 +125,8 @@ const FLAG_FOR: Record<string, string> = {
   insecureAllowPlaintext: '--insecure-allow-plaintext', owners: '--owners', mode: '--mode', protocol: '--protocol', precision: '--precision', epochs: '--epochs',
   seed: '--seed', lr: '--lr', optimizer: '--optimizer', resume: '--resume',
   secaggGraph: '--secagg-graph', secaggThreshold: '--secagg-threshold', secaggAdversary: '--secagg-adversary',
+  noiseMultiplier: '--noise-multiplier', clip: '--clip', initialClip: '--initial-clip', targetDelta: '--target-delta', samplingRate: '--sampling-rate',
+  clientsPerRound: '--clients-per-round', bits: '--dp-bits', noiseAt: '--noise-at', dp: '--dp',
 };
 const QUOTED = new RegExp(`"(${Object.keys(FLAG_FOR).join('|')})"(?= (?:expected|is|needs|must|larger|smaller|exceeds|\\d))`, 'g');
 // a bare camelCase name, not a config field (policy.minContributors, "minContributors":)

@@ -33,6 +33,8 @@ export interface EpochMetrics {
   skipped: { round: number; owner: string; reason: string }[];
   /** Client sampling of this round (runFedAvg with `sampling`): how, at which rate, how many expected and drawn. */
   sample?: { sampling: 'poisson' | 'fixed-size'; rate: number; expected: number; size: number; empty: boolean };
+  /** DP-FedAvg (train's `dp`): the round's accounting, ε so far. */
+  dp?: import('./dp-train.js').DpRoundRecord;
 }
 
 export interface RoundInfo {

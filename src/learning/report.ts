@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { EpochMetrics } from './fedsgd.js';
+import { DP_PLOT_SCRIPT, renderDpSection } from './dp-report.js';
 
 export interface RunConfig {
   model: string;
@@ -41,6 +42,8 @@ export interface RunMetrics {
   error?: string;
   /** Networked runs with dropout tolerance: the rounds a data owner dropped out of (completed over the others). */
   dropouts?: { round: number; clients: string[]; players: string[] }[];
+  /** DP-FedAvg runs (train's `dp`): mechanism, sampling, accounting, per-round ε, and the run without DP when given. */
+  dp?: import('./dp-train.js').DpRunMetrics;
 }
 
 export function summarize(epochs: readonly EpochMetrics[], wallMs: number): RunMetrics['totals'] {
@@ -121,6 +124,7 @@ ${(m.dropouts ?? []).map((d) => `<p class="warn">Round ${d.round}: ${esc(d.playe
 <div class="plot" id="plot-time"></div>
 <div class="plot" id="plot-bytes"></div>
 </div>
+${m.dp ? renderDpSection(m.dp, m.final.accuracy) : ''}
 <h2>Per ${m.unit}</h2>
 <table><tr><th>${m.unit}</th><th>rounds so far</th><th>test accuracy</th><th>test loss</th><th>train loss</th><th>local s</th><th>aggregation s</th><th>skipped updates</th></tr>${epochRows}</table>
 <h2>Bytes sent per role</h2>
@@ -161,6 +165,7 @@ ${(m.dropouts ?? []).map((d) => `<p class="warn">Round ${d.round}: ${esc(d.playe
     [roles.map(function(_, i){ return i; }), roles.map(function(r){ return m.totals.bytesByRole[r] / 1048576; })],
     { width: 1060, axes: [{ values: function(u, vals){ return vals.map(function(v){ return Number.isInteger(v) && roles[v] !== undefined ? roles[v] : ''; }); } }, {}],
       scales: { x: { time: false, range: [-0.5, Math.max(0.5, roles.length - 0.5)] }, y: { range: function(u, min, max){ return [0, max > 0 ? max * 1.1 : 1]; } } } });
+${m.dp ? DP_PLOT_SCRIPT : ''}
   // uPlot sizes and draws its canvases after a microtask; check once that has happened
   setTimeout(function(){
     var canvases = Array.prototype.map.call(document.querySelectorAll('.uplot canvas'), function(c){ return [c.width, c.height]; });

@@ -14,6 +14,10 @@ import { runFedAvg } from './fedavg.js';
 import { adam, sgd, cosineDecay, type FlatOptimizer } from './optimizers.js';
 import { makeAggregator, type Precision, PROTOCOL_NAMES } from './secure-aggregators.js';
 import { type RunMetrics, summarize, writeRunFolder, defaultRunDir } from './report.js';
+import { checkDpOptions, dpSetup, freshSamplingKey, dpSeedKey, type DpTrainOptions, type DpSetup } from './dp-train.js';
+import type { ClientSampling } from '../dp/sampling.js';
+import { CryptoRandom } from '../dp/random.js';
+import { legacy } from './dp-legacy-random.js';
 
 export interface TrainOptions {
   model?: ModelSpec;
@@ -54,6 +58,20 @@ export interface TrainOptions {
   minContributors?: number;
   /** Protocol 'secagg' only: the graph ('complete' or 'auto'), a threshold (complete graph), the adversary mode. */
   secagg?: import('./secure-aggregators.js').SecAggChoices;
+  /**
+   * DP-FedAvg (mode 'fedavg' only): central ('gaussian', 'adaptive') or
+   * distributed ('skellam', 'dgauss') DP around the protocol's secure sum,
+   * client sampling per round, ε so far each round (src/learning/dp-train.ts).
+   */
+  dp?: DpTrainOptions;
+  /** With `dp`: also run the same training without DP (same seed, same sampled clients) and report both accuracies. */
+  compareNoDp?: boolean;
+  /** With `dp`: the run without DP's accuracy, measured elsewhere (e.g. by a benchmark), for the report. */
+  noDpBaseline?: { accuracy: number; loss: number; perRound: number[]; clients?: number[] };
+  /** FedAvg without DP: sample each round's clients (the DP run's twin). */
+  sampling?: ClientSampling;
+  /** FedAvg, server optimizer 'sgd': momentum (default 0). */
+  serverMomentum?: number;
   /** Output folder; false to write nothing; default runs/<timestamp>. */
   out?: string | false;
   onRound?: (info: RoundInfo) => void;
@@ -64,17 +82,20 @@ export interface TrainOptions {
 
 export interface TrainResult {
   metrics: RunMetrics;
+  /** The model owner's final weights. */
+  weights?: Float32Array;
   paths?: { dir: string; metrics: string; report: string };
   error?: Error;
 }
 
 /** The model owner's optimizer as every training path builds it (cosine decay to 2% over the planned steps). */
-export function serverOptimizer(kind: string, lr: number, totalSteps: number): FlatOptimizer {
+export function serverOptimizer(kind: string, lr: number, totalSteps: number, momentum = 0): FlatOptimizer {
   const decay = cosineDecay(Math.max(1, totalSteps), 0.02);
+  if (momentum !== 0 && kind !== 'sgd') throw new RangeError(`"serverMomentum" applies to optimizer 'sgd' only, not '${kind}'`);
   switch (kind) {
     case 'amsgrad': return adam({ lr, amsgrad: true, decay });
     case 'adam': return adam({ lr, decay });
-    case 'sgd': return sgd({ lr });
+    case 'sgd': return sgd({ lr, ...(momentum ? { momentum } : {}) });
     default: throw new RangeError(`unknown optimizer "${kind}"; valid optimizers: amsgrad, adam, sgd`);
   }
 }
@@ -98,6 +119,14 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const precision = options.precision ?? 'low';
   const nOwners = options.owners ?? 3;
   if (!Number.isInteger(nOwners) || nOwners < 1) throw new RangeError(`"owners" expected integer >= 1, got ${nOwners}`);
+  if (options.dp !== undefined) {
+    if (options.aggregator) throw new RangeError('"dp" builds its own aggregator around "protocol"; do not pass "aggregator" with it');
+    checkDpOptions(options.dp, { mode, protocol, owners: nOwners });
+  } else {
+    for (const k of ['compareNoDp', 'noDpBaseline'] as const) if (options[k] !== undefined && options[k] !== false) throw new RangeError(`"${k}" applies to a run with "dp" only`);
+  }
+  if (options.sampling !== undefined && (options.dp !== undefined || mode !== 'fedavg')) throw new RangeError(`"sampling" is for FedAvg without "dp" (with "dp" the sampling is dp.samplingRate / dp.clientsPerRound)`);
+  if (options.serverMomentum !== undefined && mode !== 'fedavg') throw new RangeError(`"serverMomentum" applies to mode 'fedavg' only`);
   const batchSize = options.batchSize ?? 128;
   const epochs = options.epochs ?? 5;
   const seed = options.seed ?? 1;
@@ -115,16 +144,28 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     ...(options.secagg === undefined ? {} : { secagg: options.secagg }),
   };
   if (options.secagg !== undefined && protocol.toLowerCase() !== 'secagg') throw new RangeError(`"secagg" options apply to protocol 'secagg' only, not ${protocol}`);
-  const aggregator = options.aggregator ?? (await makeAggregator(protocol, precision, names, Object.keys(protocolOptions).length ? protocolOptions : undefined));
   const dataOwners = parts.map((p, i) => new DataOwner(names[i]!, model, data, p, { batchSize, seed, shuffleSeed: seed * 7919 + i }));
   const stepsPerEpoch = Math.min(...dataOwners.map((d) => d.iterations));
   const totalSteps = mode === 'fedsgd' ? Math.min(epochs * stepsPerEpoch, options.maxSteps ?? Infinity) : epochs;
-  const modelOwner = new ModelOwner('model-owner', model, data, { seed, optimizer: serverOptimizer(optName, lr, totalSteps) });
+  const modelOwner = new ModelOwner('model-owner', model, data, { seed, optimizer: serverOptimizer(optName, lr, totalSteps, options.serverMomentum ?? 0) });
+  // the twin without DP draws the same clients: the sampler's key is kept for it (a fresh random key unless --dp-seed)
+  const samplingKey = options.dp !== undefined && options.compareNoDp === true ? (options.dp.seed !== undefined ? dpSeedKey(options.dp.seed) : freshSamplingKey()) : undefined;
+  let dp: DpSetup | undefined;
+  if (options.dp !== undefined) {
+    dp = await dpSetup({
+      dp: options.dp, protocol, precision, population: nOwners, dim: modelOwner.numParams, insecureAllowPlaintext: options.insecureAllowPlaintext,
+      ...(options.minContributors === undefined ? {} : { minContributors: options.minContributors }), ...(samplingKey ? { samplingKey } : {}),
+    });
+  }
+  const aggregator = options.aggregator ?? dp?.aggregator ?? (await makeAggregator(protocol, precision, names, Object.keys(protocolOptions).length ? protocolOptions : undefined));
   const config: RunMetrics['config'] = {
     model: modelName(model), dataset: datasetName, protocol: aggregator.name, precision, owners: nOwners, mode, batchSize, epochs, seed, nonIid,
     maxSteps: options.maxSteps, onBadUpdate, optimizer: optName, lr, aggregation: aggregator.description ?? aggregator.name, backend,
     ...(plaintext ? { insecurePlaintextOptIn: true } : {}),
     ...(mode === 'fedavg' ? { localEpochs: options.localEpochs ?? 1, clientLr: options.clientLr ?? 0.3 } : {}),
+    ...(options.serverMomentum ? { serverMomentum: options.serverMomentum } : {}),
+    ...(options.sampling ? { sampling: options.sampling.kind, samplingRate: options.sampling.kind === 'poisson' ? options.sampling.q : options.sampling.m / nOwners } : {}),
+    ...(dp ? { dp: dp.options.mechanism } : {}),
   };
   options.onStart?.({ aggregator, numParams: modelOwner.numParams, stepsPerEpoch, totalSteps, backend });
   const t0 = performance.now();
@@ -137,10 +178,15 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
         onEpoch: (m) => { epochMetrics.push(m); options.onEpoch?.(m); },
       });
     } else {
+      const sampling = dp?.sampling ?? options.sampling;
       await runFedAvg(modelOwner, dataOwners, aggregator, {
         rounds: epochs, localEpochs: options.localEpochs ?? 1, clientLr: options.clientLr ?? 0.3, maxLocalSteps: options.maxSteps, onBadUpdate,
-        validationLimit: options.validationLimit, onRound: options.onRound,
-        onEpoch: (m) => { epochMetrics.push(m); options.onEpoch?.(m); },
+        validationLimit: options.validationLimit, onRound: options.onRound, ...(sampling ? { sampling } : {}),
+        onEpoch: (m) => {
+          if (dp) m.dp = dp.afterRound(m);
+          epochMetrics.push(m);
+          options.onEpoch?.(m);
+        },
       });
     }
   } catch (e) {
@@ -149,14 +195,31 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const wallMs = performance.now() - t0;
   const last = epochMetrics[epochMetrics.length - 1];
   const final = last ? { accuracy: last.accuracy, loss: last.loss } : modelOwner.validateModel(options.validationLimit);
-  const metrics: RunMetrics = {
-    version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), config, numParams: modelOwner.numParams,
-    epochs: epochMetrics, unit: mode === 'fedsgd' ? 'epoch' : 'round', final, totals: summarize(epochMetrics, wallMs),
-    ...(error ? { error: error.message } : {}),
-  };
+  const weights = modelOwner.shareWeights().slice();
+  const numParams = modelOwner.numParams;
   modelOwner.dispose();
   dataOwners.forEach((d) => d.dispose());
   await aggregator.close?.();
+  let dpMetrics = dp?.summary();
+  if (dpMetrics) {
+    let noDp = options.noDpBaseline;
+    if (options.compareNoDp === true && !error) {
+      // the same run without DP: same seed and data order, the same sampled clients (the sampler's key), FedAvg's weighted mean
+      const { dp: _dp, compareNoDp: _c, noDpBaseline: _b, onEpoch: _e, onRound: _r, onStart: _s, ...rest } = options;
+      const d = dp!.options;
+      const rng = legacy(CryptoRandom.fromKey(samplingKey!, 'fedcrypt/dp/sampling')).uniform;
+      const twin = await train({ ...rest, out: false, sampling: d.samplingRate !== undefined ? { kind: 'poisson', q: d.samplingRate, rng } : { kind: 'fixed-size', m: d.clientsPerRound!, rng } });
+      if (twin.error) throw twin.error;
+      noDp = { accuracy: twin.metrics.final.accuracy, loss: twin.metrics.final.loss, perRound: twin.metrics.epochs.map((e) => e.accuracy), clients: twin.metrics.epochs.map((e) => e.sample?.size ?? nOwners) };
+    }
+    if (noDp) dpMetrics = { ...dpMetrics, noDp, accuracyGap: noDp.accuracy - final.accuracy };
+  }
+  const metrics: RunMetrics = {
+    version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), config, numParams,
+    epochs: epochMetrics, unit: mode === 'fedsgd' ? 'epoch' : 'round', final, totals: summarize(epochMetrics, wallMs),
+    ...(error ? { error: error.message } : {}),
+    ...(dpMetrics ? { dp: dpMetrics } : {}),
+  };
   const paths = options.out === false ? undefined : writeRunFolder(options.out ?? defaultRunDir(startedAt), metrics);
-  return { metrics, paths, error };
+  return { metrics, weights, paths, error };
 }
