@@ -29,8 +29,8 @@ interface Rule {
 const IN_PROCESS = 'applies to networked training only (with --config)';
 const CENTRAL_DP = ['gaussian', 'adaptive'];
 /** A DP option's reason not to apply: no --dp, or a mechanism it is not for. */
-const needsDp = (r: RunShape, mechanisms?: readonly string[], what?: string): string | undefined =>
-  r.dp === undefined ? 'applies with --dp only' : mechanisms && !mechanisms.includes(r.dp) ? `applies to --dp ${what ?? mechanisms.join('|')} only, not --dp ${r.dp}` : undefined;
+const needsDp = (r: RunShape, mechanisms?: readonly string[], why?: string): string | undefined =>
+  r.dp === undefined ? 'applies with --dp only' : mechanisms && !mechanisms.includes(r.dp) ? `applies to --dp ${mechanisms.join('|')} only, not --dp ${r.dp}${why ? ` (${why})` : ''}` : undefined;
 
 export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'localEpochs', whyNot: (r) => (r.mode === 'fedavg' ? undefined : 'applies to --mode fedavg only (FedSGD takes one gradient step per round)') },
@@ -69,13 +69,13 @@ export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'samplingRate', whyNot: (r) => needsDp(r) },
   { key: 'dpSeed', whyNot: (r) => needsDp(r) },
   { key: 'compareNoDp', whyNot: (r) => needsDp(r) },
-  { key: 'clip', whyNot: (r) => needsDp(r, ['gaussian', 'skellam', 'dgauss'], "gaussian|skellam|dgauss (adaptive clipping starts at --initial-clip)") },
+  { key: 'clip', whyNot: (r) => needsDp(r, ['gaussian', 'skellam', 'dgauss'], 'adaptive clipping starts at --initial-clip') },
   { key: 'initialClip', whyNot: (r) => needsDp(r, ['adaptive']) },
-  { key: 'clientsPerRound', whyNot: (r) => needsDp(r, CENTRAL_DP, 'gaussian|adaptive (fixed-size sampling is accounted for the Gaussian mechanisms only; use --sampling-rate)') },
+  { key: 'clientsPerRound', whyNot: (r) => needsDp(r, CENTRAL_DP, 'fixed-size sampling is accounted for the Gaussian mechanisms only; use --sampling-rate') },
   { key: 'dpBits', whyNot: (r) => needsDp(r, ['skellam', 'dgauss']) },
   {
     key: 'noiseAt',
-    whyNot: (r, v) => needsDp(r, CENTRAL_DP, 'gaussian|adaptive (distributed DP: every client adds its share)') ?? (v === 'aggregators' && r.protocol !== 'aby3' && r.protocol !== 'pond' ? `aggregators applies to --protocol aby3 or pond only (each of their 3 aggregator parties adds its own secret-shared noise), not ${r.protocol}` : undefined),
+    whyNot: (r, v) => needsDp(r, CENTRAL_DP, 'distributed DP: every client adds its share of the noise') ?? (v === 'aggregators' && r.protocol !== 'aby3' && r.protocol !== 'pond' ? `aggregators applies to --protocol aby3 or pond only (each of their 3 aggregator parties adds its own secret-shared noise), not ${r.protocol}` : undefined),
   },
   {
     key: 'insecureAllowPlaintext',
