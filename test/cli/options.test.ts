@@ -76,22 +76,22 @@ describe('the table itself', () => {
 
   it('every option applies somewhere, and each is refused exactly where it does not apply', () => {
     const shapes: RunShape[] = [];
-    for (const mode of ['fedsgd', 'fedavg'] as const) for (const protocol of ['aby3', 'plaintext', 'secagg']) for (const networked of [false, true]) shapes.push({ mode, protocol, networked });
+    for (const mode of ['fedsgd', 'fedavg'] as const) for (const protocol of ['aby3', 'plaintext', 'secagg']) for (const networked of [false, true]) for (const dp of [undefined, 'gaussian', 'adaptive', 'dgauss']) shapes.push({ mode, protocol, networked, ...(dp ? { dp } : {}) });
     for (const rule of TRAIN_OPTION_RULES) {
       const flag = `--${rule.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-      const where = shapes.filter((s) => inapplicableOptions(s, (k) => k === rule.key || (rule.key === 'resume' && k === 'checkpointDir'), { onBadUpdate: 'skip' }).length === 0);
+      const where = shapes.filter((s) => inapplicableOptions(s, (k) => k === rule.key || (rule.key === 'resume' && k === 'checkpointDir') || (s.dp !== undefined && ['noiseMultiplier', 'samplingRate', ...(s.dp === 'adaptive' ? [] : ['clip'])].includes(k)), { onBadUpdate: 'skip', noiseAt: 'server' }).length === 0);
       assert.ok(where.length > 0, `${flag} applies to some run`);
       assert.ok(where.length < shapes.length, `${flag} does not apply to some run`);
     }
     assert.deepEqual(inapplicableOptions({ mode: 'fedavg', protocol: 'aby3', networked: false }, (k) => ['localEpochs', 'clientLr', 'precision', 'minContributors', 'out', 'onBadUpdate'].includes(k), { onBadUpdate: 'skip' }), []);
     assert.deepEqual(inapplicableOptions({ mode: 'fedsgd', protocol: 'aby3', networked: true }, (k) => ['roundTimeout', 'key', 'checkpointDir', 'resume', 'precision', 'onBadUpdate'].includes(k), { onBadUpdate: 'abort' }), []);
-    assert.deepEqual(all(fedsgd).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--round-timeout', '--key', '--checkpoint-dir', '--resume', '--dropout', '--secagg-graph', '--secagg-threshold', '--secagg-adversary', '--insecure-allow-plaintext']);
+    assert.deepEqual(all(fedsgd).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--round-timeout', '--key', '--checkpoint-dir', '--resume', '--dropout', '--secagg-graph', '--secagg-threshold', '--secagg-adversary', '--dp', '--noise-multiplier', '--target-delta', '--sampling-rate', '--dp-seed', '--compare-no-dp', '--clip', '--initial-clip', '--clients-per-round', '--dp-bits', '--noise-at', '--insecure-allow-plaintext']);
     // networked (the execution stack): a run folder and checkpoints in both modes; no --non-iid (each player's --data is its data)
     for (const mode of ['fedsgd', 'fedavg'] as const) {
       assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true }, (k) => ['out', 'checkpointDir', 'resume', 'roundTimeout'].includes(k), {}), []);
       assert.deepEqual(inapplicableOptions({ mode, protocol: 'aby3', networked: true }, (k) => k === 'nonIid', {}).map((m) => m.split(' ')[0]), ['--non-iid']);
     }
-    assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--dropout', '--non-iid', '--on-bad-update', '--min-contributors', '--precision', '--secagg-graph', '--secagg-threshold', '--secagg-adversary', '--insecure-allow-plaintext']);
+    assert.deepEqual(all({ mode: 'fedsgd', protocol: 'plaintext', networked: true }).map((m) => m.split(' ')[0]), ['--local-epochs', '--client-lr', '--dropout', '--non-iid', '--on-bad-update', '--min-contributors', '--precision', '--secagg-graph', '--secagg-threshold', '--secagg-adversary', '--dp', '--noise-multiplier', '--target-delta', '--sampling-rate', '--dp-seed', '--compare-no-dp', '--clip', '--initial-clip', '--clients-per-round', '--dp-bits', '--noise-at', '--insecure-allow-plaintext']);
     // the secagg options: --protocol secagg only, in process and networked; --precision not with secagg
     for (const networked of [false, true]) {
       assert.deepEqual(inapplicableOptions({ mode: 'fedavg', protocol: 'secagg', networked }, (k) => ['secaggGraph', 'secaggThreshold', 'secaggAdversary'].includes(k), {}), []);
