@@ -34,6 +34,7 @@ import type { ClientSampling } from '../dp/sampling.js';
 import type { AggregationRoles } from '../aggregation/roles.js';
 import type { ClientReport } from '../dp/wrap.js';
 import type { Aggregator } from './aggregator.js';
+import type { SecAggChoices } from './secure-aggregators.js';
 import { rolesAggregator } from './roles-aggregator.js';
 import { legacy } from './dp-legacy-random.js';
 import type { EpochMetrics } from './fedsgd.js';
@@ -207,6 +208,8 @@ export interface DpSetupInput {
   dim: number;
   minContributors?: number;
   insecureAllowPlaintext?: boolean;
+  /** Protocol 'secagg': the graph and threshold (semi-honest server). */
+  secagg?: SecAggChoices;
   /** Sampling key for a run whose twin must draw the same clients (default: the seed's, or the system CSPRNG). */
   samplingKey?: Uint8Array;
 }
@@ -222,7 +225,7 @@ export interface DpSetup {
   roundEvent(clients: number): DpEvent | undefined;
 }
 
-async function innerRoles(protocol: string, precision: 'low' | 'high', population: number, addends: boolean): Promise<AggregationRoles> {
+async function innerRoles(protocol: string, precision: 'low' | 'high', population: number, addends: boolean, secagg?: SecAggChoices): Promise<AggregationRoles> {
   switch (protocol) {
     case 'aby3':
     case 'pond': {
@@ -237,7 +240,8 @@ async function innerRoles(protocol: string, precision: 'low' | 'high', populatio
     }
     case 'secagg': {
       const { secAggRoles } = await import('../aggregation/secagg-roles.js');
-      return secAggRoles({});
+      if (secagg?.adversary === 'malicious') throw new RangeError('dp: SecAgg\'s malicious-server mode is not wired into DP runs yet (its clients need signing keys); use the semi-honest server');
+      return secAggRoles({ ...(secagg?.graph ? { graph: secagg.graph } : {}), ...(secagg?.threshold !== undefined ? { threshold: secagg.threshold } : {}) });
     }
     case 'plaintext': {
       const { referenceRoles } = await import('../aggregation/reference.js');
@@ -273,7 +277,7 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
     clipped += r['clipped'] ?? 0;
     wrapped += r['wraps'] ?? 0;
   };
-  const inner = await innerRoles(protocol, input.precision, N, isCentral && o.noiseAt === 'aggregators');
+  const inner = await innerRoles(protocol, input.precision, N, isCentral && o.noiseAt === 'aggregators', input.secagg);
   let roles: AggregationRoles;
   let centralRoles: CentralDpRoles | undefined;
   let ddp: ReturnType<typeof distributedDp> | undefined;

@@ -155,6 +155,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     dp = await dpSetup({
       dp: options.dp, protocol, precision, population: nOwners, dim: modelOwner.numParams, insecureAllowPlaintext: options.insecureAllowPlaintext,
       ...(options.minContributors === undefined ? {} : { minContributors: options.minContributors }), ...(samplingKey ? { samplingKey } : {}),
+      ...(options.secagg === undefined ? {} : { secagg: options.secagg }),
     });
   }
   const aggregator = options.aggregator ?? dp?.aggregator ?? (await makeAggregator(protocol, precision, names, Object.keys(protocolOptions).length ? protocolOptions : undefined));
