@@ -15,7 +15,8 @@
 //   DP_MOMENTUM (0) server SGD momentum   DP_BITS (16)   DP_SPLIT iid|noniid   DP_PROTOCOL (plaintext: the insecure
 //   reference as the secure sum, the same DP arithmetic; aby3, pond, paillier, secagg run the real protocol, slower)
 //   DP_VALIDATION (10000) test images per round   DP_SEED (bench) --dp-seed of every cell (same sampled clients in each)
-//   DP_OUT (bench/results/dp-accuracy.json)   DP_TAG a label stored with the results
+//   DP_OUT (bench/results/dp-accuracy.json; the accuracy-vs-ε page next to it, .html)   DP_TAG a label stored with the results
+//   DP_MERGE=a.json,b.json  merge the cells of other runs of this bench (e.g. run in parallel); DP_CELLS= (empty) only merges and renders
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { train, type TrainOptions } from '../src/learning/train.js';
@@ -27,6 +28,8 @@ import { ddpParams } from '../src/dp/ddp-params.js';
 import { CryptoRandom } from '../src/dp/random.js';
 import { dpSeedKey } from '../src/learning/dp-train.js';
 import { legacy } from '../src/learning/dp-legacy-random.js';
+import { renderAccuracyEpsilonPage } from '../src/learning/dp-report.js';
+import { uplotAssets } from '../src/learning/report.js';
 
 const env = (k: string, d: string): string => process.env[k] ?? d;
 const ROUNDS = Number(env('DP_ROUNDS', '30'));
@@ -42,7 +45,7 @@ const NON_IID = env('DP_SPLIT', 'iid') === 'noniid';
 const PROTOCOL = env('DP_PROTOCOL', 'plaintext');
 const VALIDATION = Number(env('DP_VALIDATION', '10000'));
 const SEED = env('DP_SEED', 'bench');
-const CELLS = env('DP_CELLS', 'nodp,gaussian-8,dgauss-8,gaussian-4,adaptive-8,skellam-8,gaussian-2').split(',').map((s) => s.trim()).filter(Boolean);
+const CELLS = env('DP_CELLS', 'nodp,gaussian-8,dgauss-8,dgauss@gauss-8,gaussian-4,adaptive-8,skellam-8,gaussian-2').split(',').map((s) => s.trim()).filter(Boolean);
 const OUT = env('DP_OUT', new URL('results/dp-accuracy.json', import.meta.url).pathname);
 const N = 100;
 const DELTA = 1e-5;
@@ -79,10 +82,21 @@ results.config = {
   localEpochs: LOCAL_EPOCHS, serverOptimizer: `sgd lr ${SERVER_LR}${MOMENTUM ? ` momentum ${MOMENTUM}` : ''}`, bits: BITS, protocol: PROTOCOL, delta: DELTA, validation: VALIDATION,
   dpSeed: SEED, tag: process.env.DP_TAG, cpu: cpus()[0]?.model, load: loadavg()[0],
 };
+// DP_MERGE=a.json,b.json: the cells of other runs of this bench (same configuration) join this one's results
+for (const f of (process.env.DP_MERGE ?? '').split(',').filter(Boolean)) {
+  const other = JSON.parse(readFileSync(f, 'utf8')) as typeof results;
+  for (const c of other.cells) results.cells = results.cells.filter((x) => x.cell !== c.cell).concat(c);
+}
 const save = () => {
   mkdirSync(new URL('results', import.meta.url), { recursive: true });
   writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
+  const base = results.cells.find((c) => c.cell === 'nodp');
+  const points = results.cells.filter((c) => c.epsilon !== undefined).map((c) => ({ label: `${c.cell} (z ${c.noiseMultiplier!.toFixed(3)})`, mechanism: c.mechanism, epsilon: c.epsilon!, accuracy: c.accuracy }));
+  const cfg = results.config;
+  const notes = `<p>network_a, MNIST, ${cfg['owners']} data owners (${cfg['split']}), Poisson q ${cfg['q']}, ${cfg['rounds']} rounds, δ ${cfg['delta']}, clip ${cfg['clip']}, client lr ${cfg['clientLr']}, batch ${cfg['batch']}, ${cfg['localEpochs']} local epoch(s), server ${cfg['serverOptimizer']}, distributed DP at ${cfg['bits']} bits; secure sum: ${cfg['protocol']}.${base ? ` Without DP: ${(base.accuracy * 100).toFixed(2)}%.` : ''}</p>`;
+  writeFileSync(OUT.replace(/\.json$/, '.html'), renderAccuracyEpsilonPage('DP-FedAvg: accuracy vs ε', points, base?.accuracy, uplotAssets(), notes));
 };
+if (CELLS.length === 0) save();
 
 const common: TrainOptions = {
   model: 'network_a', dataset: 'mnist', mode: 'fedavg', owners: N, epochs: ROUNDS, batchSize: BATCH, localEpochs: LOCAL_EPOCHS, clientLr: CLIENT_LR,

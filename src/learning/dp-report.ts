@@ -89,3 +89,33 @@ export const DP_PLOT_SCRIPT = `
     }
   }
 `;
+
+/** One point of an accuracy-vs-ε comparison (a benchmark cell). */
+export interface AccuracyEpsilonPoint {
+  label: string;
+  mechanism: string;
+  epsilon: number;
+  accuracy: number;
+}
+
+/**
+ * A self-contained page (uPlot inlined by the caller's `assets`) with final
+ * accuracy against ε per mechanism, and the run without DP as a line.
+ */
+export function renderAccuracyEpsilonPage(title: string, points: readonly AccuracyEpsilonPoint[], noDpAccuracy: number | undefined, assets: { js: string; css: string }, notes = ''): string {
+  const mechs = [...new Set(points.map((p) => p.mechanism))];
+  const finite = points.filter((p) => Number.isFinite(p.epsilon));
+  const xs = [...new Set(finite.map((p) => p.epsilon))].sort((a, b) => a - b);
+  const series = mechs.map((m) => xs.map((x) => finite.find((p) => p.mechanism === m && p.epsilon === x)?.accuracy ?? null));
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+  const rows = points.map((p) => `<tr><td>${esc(p.label)}</td><td>${esc(p.mechanism)}</td><td>${fmtEpsilon(p.epsilon)}</td><td>${pct(p.accuracy)}</td><td>${noDpAccuracy === undefined ? '–' : ((noDpAccuracy - p.accuracy) * 100).toFixed(2)}</td></tr>`).join('');
+  const data = JSON.stringify([xs, ...series.map((s) => s.map((v) => (v === null ? null : v * 100))), ...(noDpAccuracy === undefined ? [] : [xs.map(() => noDpAccuracy * 100)])]).replace(/</g, '\\u003c');
+  const ser = JSON.stringify([{ label: 'ε' }, ...mechs.map((m, i) => ({ label: m, stroke: colors[i % colors.length], width: 2, points: { show: true, size: 8 }, spanGaps: true })), ...(noDpAccuracy === undefined ? [] : [{ label: 'without DP', stroke: '#7f7f7f', dash: [5, 5], width: 1 }])]).replace(/</g, '\\u003c');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${assets.css}</style>
+<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}</style></head><body>
+<h1>${esc(title)}</h1>${notes}<div id="plot-accuracy-epsilon"></div>
+<table id="cells"><tr><th>cell</th><th>mechanism</th><th>ε</th><th>accuracy</th><th>points below no DP</th></tr>${rows}</table>
+<script>${assets.js}</script><script>new uPlot({ title: 'Final test accuracy (%) vs ε', width: 900, height: 400, scales: { x: { time: false } }, series: ${ser} }, ${data}, document.getElementById('plot-accuracy-epsilon'));</script>
+</body></html>
+`;
+}

@@ -64,7 +64,8 @@ export function defaultRunDir(now = new Date(), base = 'runs'): string {
   return join(base, now.toISOString().replace(/[:.]/g, '-'));
 }
 
-function uplotAssets(): { js: string; css: string } {
+/** uPlot's JS and CSS from node_modules (inlined in every page). */
+export function uplotAssets(): { js: string; css: string } {
   const require = createRequire(import.meta.url);
   let dir: string;
   try {
