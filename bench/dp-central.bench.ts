@@ -25,13 +25,13 @@ const inputs = Array.from({ length: N }, () => {
   rng.gaussian(v, 0.005);
   return { values: [v] };
 });
-const noise = new TestCsprng('bench-noise');
+const noise = new TestCsprng('bench-noise').rng;
 const contenders: Record<string, AggregationRoles> = {
   'aby3 (no DP, baseline)': mpcRoles(),
-  'aby3 + DP, noise at SERVER': dpGaussianFixed(mpcRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: N, noiseAt: 'server', noise }),
-  'aby3 + DP, noise at aggregators': dpGaussianFixed(mpcRoles({ aggregatorAddends: true }), { noiseMultiplier: 1, clip: 1, clientsPerRound: N, noiseAt: 'aggregators', noise }),
+  'aby3 + DP, noise at SERVER': dpGaussianFixed(mpcRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: N, noiseAt: 'server', rng: noise }),
+  'aby3 + DP, noise at aggregators': dpGaussianFixed(mpcRoles({ aggregatorAddends: true }), { noiseMultiplier: 1, clip: 1, clientsPerRound: N, noiseAt: 'aggregators', rng: noise }),
   'pond (no DP, baseline)': mpcRoles({ protocol: 'pond' }),
-  'pond + DP, noise at aggregators': dpGaussianFixed(mpcRoles({ protocol: 'pond', aggregatorAddends: true }), { noiseMultiplier: 1, clip: 1, clientsPerRound: N, noiseAt: 'aggregators', noise }),
+  'pond + DP, noise at aggregators': dpGaussianFixed(mpcRoles({ protocol: 'pond', aggregatorAddends: true }), { noiseMultiplier: 1, clip: 1, clientsPerRound: N, noiseAt: 'aggregators', rng: noise }),
 };
 let id = 0;
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));

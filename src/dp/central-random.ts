@@ -1,52 +1,38 @@
 /**
- * The randomness the central-DP wrappers and client sampling take, as small
- * interfaces: the CSPRNG and its exact samplers are another module's
- * (src/dp/random.ts, `CryptoRandom`, and `gaussian(rng, sigma, out)`); these
- * modules are written against the interfaces and refuse anything that is not
- * an object implementing them (a bare function such as Math.random, a
- * seeded non-crypto generator without the method) with a TypeError naming the
- * argument. Every mechanism here draws from one of these, never from
- * Math.random.
+ * The randomness of the central-DP wrappers and client sampling, from a
+ * `CryptoRandom` only (src/dp/random.ts: node:crypto's CSPRNG, or AES-CTR
+ * under a chosen key for reproducible runs), brand-checked: Math.random, a
+ * seeded non-crypto generator or a look-alike object is refused with
+ * `NotCryptoRandomError` naming the argument.
+ *
+ * SERVER's noise goes through `addGaussianNoise` (gaussian.ts): the values
+ * rounded to the noise's grid first, then exact lattice noise Δ·N_Z, so the
+ * floating-point attacks on Gaussian noise do not apply; an aggregator's
+ * secret-shared noise share is drawn with `gaussian` (the share is added on
+ * the fixed-point ring, not to floats).
  */
+import { addGaussianNoise, gaussian } from './gaussian.js';
+import { assertCryptoRandom, type CryptoRandom } from './random.js';
 
-/**
- * Gaussian noise from a CSPRNG. `gaussian` fills `out` with i.i.d. noise of
- * standard deviation sigma > 0 (called only with sigma > 0). `addTo`, when
- * present, adds such noise to `values` in place in a way that keeps the
- * guarantee in floating point (src/dp/gaussian.ts' addGaussianNoise: the
- * values rounded to the noise's grid first, then exact lattice noise);
- * SERVER's noise goes through it where it exists. At merge:
- *   { gaussian: (out, s) => gaussian(rng, s, out), addTo: (v, s) => addGaussianNoise(rng, s, v) }
- * for a CryptoRandom `rng` (its brand checked there).
- */
+/** Gaussian noise of one party, from its CryptoRandom. */
 export interface GaussianNoise {
+  /** Fill `out` with i.i.d. noise of standard deviation sigma > 0. */
   gaussian(out: Float64Array | Float32Array, sigma: number): void;
-  addTo?(values: Float64Array, sigma: number): void;
+  /** Add such noise to `values` in place, the values rounded to the noise's grid first. */
+  addTo(values: Float64Array, sigma: number): void;
 }
 
-/** Uniform draws from a CSPRNG: `uniform()` in [0, 1) with 53 random bits. */
-export interface UniformRandom {
-  uniform(): number;
+/** The GaussianNoise of `rng` (refused unless a CryptoRandom). */
+export function gaussianNoiseFrom(rng: CryptoRandom, fn: string, name = 'rng'): GaussianNoise {
+  assertCryptoRandom(rng, name, fn);
+  return Object.freeze({
+    gaussian: (out: Float64Array | Float32Array, sigma: number) => void gaussian(rng, sigma, out),
+    addTo: (values: Float64Array, sigma: number) => void addGaussianNoise(rng, sigma, values),
+  });
 }
 
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (typeof x === 'function') return `a function (${(x as { name?: string }).name || 'anonymous'}): pass a CSPRNG object, not Math.random`;
-  return typeof x;
-}
-
-/** Check a GaussianNoise argument; TypeError naming `name` otherwise. */
-export function checkGaussianNoise(fn: string, name: string, x: unknown): GaussianNoise {
-  if (x === null || typeof x !== 'object' || typeof (x as GaussianNoise).gaussian !== 'function') {
-    throw new TypeError(`${fn}: "${name}" expected a CSPRNG Gaussian source { gaussian(out, sigma) }, got ${describe(x)}`);
-  }
-  return x as GaussianNoise;
-}
-
-/** Check a UniformRandom argument; TypeError naming `name` otherwise. */
-export function checkUniformRandom(fn: string, name: string, x: unknown): UniformRandom {
-  if (x === null || typeof x !== 'object' || typeof (x as UniformRandom).uniform !== 'function') {
-    throw new TypeError(`${fn}: "${name}" expected a CSPRNG { uniform(): number in [0, 1) }, got ${describe(x)}`);
-  }
-  return x as UniformRandom;
+/** A uniform double in [0, 1) with 53 random bits from `rng` (refused unless a CryptoRandom). */
+export function uniformFrom(rng: CryptoRandom, fn: string, name = 'rng'): () => number {
+  assertCryptoRandom(rng, name, fn);
+  return () => rng.float53();
 }

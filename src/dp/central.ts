@@ -44,8 +44,8 @@
  * byte (wrap.ts' checkDpPolicy). The privacy of a round does not depend on C
  * (the noise scales with it); a policy bounds C for the utility it costs.
  *
- * Noise comes from a `GaussianNoise` (central-random.ts; src/dp/random.ts'
- * CSPRNG sampler at merge). Fixed point: inner protocols round each
+ * Noise comes from the noising party's `CryptoRandom` (central-random.ts:
+ * exact lattice Gaussian noise, gaussian.ts). Fixed point: inner protocols round each
  * encoded element by at most u/2 (u = 2^-16 at MPC precision 'low',
  * 2^-32 at 'high'), which can raise a clipped update's norm by up to
  * √d u/2; docs/dp-central.md has the figure and the advice ('high').
@@ -57,7 +57,8 @@ import type { AggregateLeafValue, AggregationResult, AggregationUri } from '../a
 import type { AggregationRoles, ClientInput, PartyContext } from '../aggregation/roles.js';
 import { clipByGlobalNorm, type FloatLeaf } from './central-clip.js';
 import { gaussianAdaptiveParams, gaussianFixedParams, type CentralDpParams, type GaussianAdaptiveOptions, type GaussianFixedOptions } from './central-params.js';
-import { checkGaussianNoise, type GaussianNoise } from './central-random.js';
+import { gaussianNoiseFrom } from './central-random.js';
+import type { CryptoRandom } from './random.js';
 import { belowIndicator, quantileStep } from './quantile.js';
 import { wrapRoles, type DpStatement, type PlanParams, type RoleTransform, type WrapOptions, type WrappedRoles } from './wrap.js';
 
@@ -67,8 +68,8 @@ export const BELOW_LEAF_PATH = '#dp-below';
 const OUTER_URIS: readonly AggregationUri[] = Object.freeze(['federated_mean_at_aggregators', 'federated_sum_at_aggregators']);
 
 export interface CentralDpWrapOptions extends WrapOptions {
-  /** The CSPRNG Gaussian source of the party (SERVER or each aggregator) that adds noise; required when noiseMultiplier > 0. */
-  readonly noise?: GaussianNoise;
+  /** The CSPRNG of the party (SERVER or each aggregator) that adds noise; required when noiseMultiplier > 0. */
+  readonly rng?: CryptoRandom;
   /**
    * The inner protocol's fixed-point step u (its encoding rounds each
    * element to a multiple of u): clients clip to C − √d u/2 so that the
@@ -157,7 +158,7 @@ function fixedParams(p: CentralDpParams): PlanParams {
 
 function centralDp(fn: string, inner: AggregationRoles, p: CentralDpParams, options: CentralDpWrapOptions): CentralDpRoles {
   if (inner === null || typeof inner !== 'object' || typeof inner.client !== 'function') throw new TypeError(`${fn}: "inner" expected an AggregationRoles`);
-  const noise = options.noise === undefined && p.noiseMultiplier === 0 ? undefined : checkGaussianNoise(fn, 'noise', options.noise);
+  const noise = options.rng === undefined && p.noiseMultiplier === 0 ? undefined : gaussianNoiseFrom(options.rng!, fn, 'rng');
   if (p.noiseAt === 'aggregators' && inner.aggregatorAddends !== true) {
     throw new RangeError(
       `${fn}: noiseAt 'aggregators' needs an inner role set whose aggregator parties add their own secret-shared noise before the opening ` +
@@ -180,10 +181,7 @@ function centralDp(fn: string, inner: AggregationRoles, p: CentralDpParams, opti
 
   const addNoise = (sum: Float64Array, sigma: number): void => {
     if (sigma === 0) return;
-    if (typeof noise!.addTo === 'function') return noise!.addTo(sum, sigma);
-    const n = new Float64Array(sum.length);
-    noise!.gaussian(n, sigma);
-    for (let i = 0; i < sum.length; i++) sum[i]! += n[i]!;
+    noise!.addTo(sum, sigma);
   };
 
   const transformAt = (c: number): RoleTransform => ({

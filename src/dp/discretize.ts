@@ -21,7 +21,7 @@
  * at the cost of a small bias. β = 0: plain unbiased stochastic rounding,
  * bound 1.
  */
-import type { NoiseSource } from './noise.js';
+import { checkNoiseSource, type NoiseSource } from './noise.js';
 
 /**
  * The inflated L2 norm bound after stochastic rounding at granularity
@@ -56,8 +56,9 @@ export interface RoundingOptions {
  * `random` (a CSPRNG source). `tries`: rounding attempts made; `bound`: the
  * norm bound the result satisfies.
  */
-export function stochasticRound(x: Float64Array, random: Pick<NoiseSource, 'randomUint32'>, options: RoundingOptions = {}): { values: Int32Array; tries: number; bound: number } {
+export function stochasticRound(x: Float64Array, random: NoiseSource, options: RoundingOptions = {}): { values: Int32Array; tries: number; bound: number } {
   if (!(x instanceof Float64Array)) throw new TypeError('stochasticRound: "x" expected a Float64Array');
+  checkNoiseSource('stochasticRound', 'random', random);
   const beta = options.beta ?? 0;
   if (!(beta >= 0 && beta < 1)) throw new RangeError(`stochasticRound: "beta" expected a number in [0, 1), got ${String(beta)}`);
   const maxTries = options.maxTries ?? 1000;

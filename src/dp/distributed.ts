@@ -38,7 +38,8 @@ import { l2Norm } from './clip.js';
 import { ddpParams, type DdpMechanism, type DdpParams } from './ddp-params.js';
 import { stochasticRound } from './discretize.js';
 import { signedSum } from './modclip.js';
-import { checkNoiseSource, type NoiseSource } from './noise.js';
+import { checkNoiseSource, noiseSourceFrom, type NoiseSource } from './noise.js';
+import type { CryptoRandom } from './random.js';
 import { ROTATION_SEED_DERIVATION, rotate, rotationSeed, unrotate, type RotationKind } from './rotation.js';
 import { distributedDiscreteGaussian, skellamEvent, type DpEvent } from './events.js';
 import { RdpAccountant } from './rdp-accountant.js';
@@ -60,7 +61,9 @@ export interface DistributedDpOptions {
   expectedClients: number;
   /** Conditional rounding β in [0, 1) (default 0, TFF's default). */
   beta?: number;
-  /** The clients' randomness (noise shares and rounding): a CSPRNG source. Needed where client roles run. */
+  /** The clients' randomness (noise shares and rounding coins): a CSPRNG (`CryptoRandom`). Needed where client roles run. */
+  rng?: CryptoRandom;
+  /** Instead of `rng`: a NoiseSource made by `noiseSourceFrom` (or `observedNoiseSource`); anything else is refused. */
   noise?: NoiseSource;
   /**
    * ε of one aggregation at δ, for parties' `maxEpsilonPerRound`. Default:
@@ -84,7 +87,8 @@ const FN = 'distributedDp';
 export function distributedDp(options: DistributedDpOptions): DistributedDp {
   if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: "options" expected an object, got ${options === null ? 'null' : typeof options}`);
   const rotation = options.rotation ?? 'hadamard';
-  const noise = options.noise === undefined ? undefined : checkNoiseSource(FN, 'noise', options.noise);
+  if (options.rng !== undefined && options.noise !== undefined) throw new TypeError(`${FN}: give "rng" or "noise", not both`);
+  const noise = options.rng !== undefined ? noiseSourceFrom(options.rng, FN, 'rng') : options.noise !== undefined ? checkNoiseSource(FN, 'noise', options.noise) : undefined;
   if (options.epsilon !== undefined && typeof options.epsilon !== 'function') throw new TypeError(`${FN}: "epsilon" expected a function`);
   const base = { mechanism: options.mechanism, bits: options.bits, expectedClients: options.expectedClients, clip: options.clip, noiseMultiplier: options.noiseMultiplier, modclipProb: options.modclipProb ?? 1e-4, beta: options.beta ?? 0, rotation };
   // every argument checked now (dimension 1 stands in for the plan's)
@@ -138,7 +142,7 @@ export function distributedDp(options: DistributedDpOptions): DistributedDp {
       return { uri: plan.target === 'AGGREGATORS' ? 'federated_secure_sum_at_aggregators' : 'federated_secure_sum', leaves: [leaf], bound: 1n << BigInt(p.bits) };
     },
     encode(plan: AggregationPlan, _inner: AggregationPlan, input: ClientInput, me: string) {
-      if (noise === undefined) throw new TypeError(`${FN}: ${me}: a client role needs the option "noise" (a CSPRNG NoiseSource)`);
+      if (noise === undefined) throw new TypeError(`${FN}: ${me}: a client role needs the option "rng" (a CryptoRandom)`);
       const r = encodeUpdate(params(dimOf(plan)), flatten(input), rotationSeed(plan.invocationId), noise);
       return { input: { values: [r.residues] }, report: { clipped: r.clipped ? 1 : 0, wraps: r.wraps, roundingTries: r.tries } };
     },
@@ -147,8 +151,8 @@ export function distributedDp(options: DistributedDpOptions): DistributedDp {
       const sums = result.leaves[0];
       if (sums === undefined || sums instanceof Float64Array || sums instanceof Float32Array || sums.length !== p.paddedDim) throw new RangeError(`${FN}: the inner aggregate is not ${p.paddedDim} exact integer sums`);
       const x = decodeSum(p, sums, rotationSeed(plan.invocationId));
-      const count = result.contributors?.length ?? plan.clients.length;
-      if (plan.uri === 'federated_mean_at_aggregators') for (let i = 0; i < x.length; i++) x[i]! /= count;
+      // DP-FedAvg's fixed denominator: the expected clients per round, never the realised count (as central DP)
+      if (plan.uri === 'federated_mean_at_aggregators') for (let i = 0; i < x.length; i++) x[i]! /= p.expectedClients;
       let at = 0;
       const leaves = plan.leaves.map((l) => x.slice(at, (at += l.size)));
       return { leaves, ...(result.contributors === undefined ? {} : { contributors: result.contributors }) };
@@ -206,6 +210,7 @@ export interface EncodedUpdate {
 
 /** One client's steps 1-5 (see the module comment) on its flattened update `x` (d = p.dim values). */
 export function encodeUpdate(p: DdpParams, x: Float64Array, seed: Uint8Array, noise: NoiseSource): EncodedUpdate {
+  checkNoiseSource('encodeUpdate', 'noise', noise);
   if (x.length !== p.dim) throw new RangeError(`encodeUpdate: "x" has ${x.length} values, the parameters are for ${p.dim}`);
   // (one fresh array from the rotation on: clipped and scaled in place)
   const y = rotate(p.rotation, x, seed);

@@ -7,6 +7,9 @@
  * CryptoRandom with `discreteGaussian` and `skellam`, plug in here; this
  * interface is what the pipeline needs of them.)
  */
+import { discreteGaussian } from './discrete-gaussian.js';
+import { skellam } from './poisson.js';
+import { assertCryptoRandom, type CryptoRandom } from './random.js';
 
 export interface NoiseSource {
   /** The source draws from a CSPRNG (node:crypto, or a keyed AES-CTR stream in tests). */
@@ -24,12 +27,62 @@ export interface NoiseSource {
   randomUint32(out: Uint32Array): void;
 }
 
-/** Refuse anything that is not a CSPRNG-backed NoiseSource (TypeError naming `what`). */
+/** The sources `noiseSourceFrom` made: the only ones the pipeline accepts (a brand, not duck typing). */
+const made = new WeakSet<object>();
+
+/**
+ * The pipeline's NoiseSource over a `CryptoRandom` (refused otherwise, with
+ * `NotCryptoRandomError` naming `what`): the exact discrete Gaussian and
+ * Skellam samplers (discrete-gaussian.ts, poisson.ts) and the CSPRNG's words.
+ */
+export function noiseSourceFrom(rng: CryptoRandom, fn = 'noiseSourceFrom', what = 'rng'): NoiseSource {
+  assertCryptoRandom(rng, what, fn);
+  const src: NoiseSource = Object.freeze({
+    csprng: true as const,
+    dgauss(out: Int32Array, sigma2: number): void {
+      if (sigma2 === 0) out.fill(0);
+      else discreteGaussian(rng, sigma2, out);
+    },
+    skellam(out: Int32Array, mu: number): void {
+      if (mu === 0) out.fill(0);
+      else skellam(rng, mu, out);
+    },
+    randomUint32(out: Uint32Array): void {
+      for (let i = 0; i < out.length; i++) out[i] = rng.uint32();
+    },
+  });
+  made.add(src);
+  return src;
+}
+
+/**
+ * `src` with every noise vector it draws handed to `observe` (a copy) after
+ * the draw: the same CSPRNG draws, so the result is a source the pipeline
+ * accepts. For tests and audits of what a client adds.
+ */
+export function observedNoiseSource(src: NoiseSource, observe: (kind: 'dgauss' | 'skellam', noise: Int32Array) => void): NoiseSource {
+  const inner = checkNoiseSource('observedNoiseSource', 'src', src);
+  if (typeof observe !== 'function') throw new TypeError('observedNoiseSource: "observe" expected a function');
+  const out: NoiseSource = Object.freeze({
+    csprng: true as const,
+    dgauss(o: Int32Array, s2: number): void {
+      inner.dgauss(o, s2);
+      observe('dgauss', o.slice());
+    },
+    skellam(o: Int32Array, mu: number): void {
+      inner.skellam(o, mu);
+      observe('skellam', o.slice());
+    },
+    randomUint32: (o: Uint32Array) => inner.randomUint32(o),
+  });
+  made.add(out);
+  return out;
+}
+
+/** Refuse anything but a source made by `noiseSourceFrom` (a CryptoRandom's): TypeError naming `what`. */
 export function checkNoiseSource(fn: string, what: string, s: unknown): NoiseSource {
-  const o = s as Partial<NoiseSource> | null;
-  if (o === null || typeof o !== 'object' || typeof o.dgauss !== 'function' || typeof o.skellam !== 'function' || typeof o.randomUint32 !== 'function') {
-    throw new TypeError(`${fn}: "${what}" expected a NoiseSource (dgauss, skellam, randomUint32), got ${o === null ? 'null' : typeof o}`);
+  if (s === null || typeof s !== 'object' || !made.has(s)) {
+    throw new TypeError(`${fn}: "${what}" expected a NoiseSource made by noiseSourceFrom(CryptoRandom), got ${s === null ? 'null' : typeof s === 'function' ? 'a function' : typeof s}: DP noise and rounding must come from node:crypto`);
   }
-  if (o.csprng !== true) throw new TypeError(`${fn}: "${what}" is not a CSPRNG source (csprng !== true): DP noise and rounding must come from node:crypto`);
-  return o as NoiseSource;
+  return s as NoiseSource;
 }

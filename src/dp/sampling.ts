@@ -19,7 +19,8 @@
  * update; it never redraws (redrawing until non-empty changes the sampling
  * distribution the accountant assumes).
  */
-import { checkUniformRandom, type UniformRandom } from './central-random.js';
+import { uniformFrom } from './central-random.js';
+import { assertCryptoRandom, type CryptoRandom } from './random.js';
 
 export type SamplingKind = 'poisson' | 'fixed-size';
 
@@ -42,33 +43,30 @@ function checkPopulation<T>(fn: string, population: readonly T[]): void {
 }
 
 /** Poisson sampling: each client independently with probability q. */
-export function poissonSample<T>(population: readonly T[], q: number, rng: UniformRandom): ClientSample<T> {
+export function poissonSample<T>(population: readonly T[], q: number, rng: CryptoRandom): ClientSample<T> {
   const fn = 'poissonSample';
   checkPopulation(fn, population);
   if (typeof q !== 'number' || !(q >= 0 && q <= 1)) throw new RangeError(`${fn}: "q" expected a probability in [0, 1], got ${String(q)}`);
-  const r = checkUniformRandom(fn, 'rng', rng);
+  const uniform = uniformFrom(rng, fn, 'rng');
   const indices: number[] = [];
   for (let i = 0; i < population.length; i++) {
-    const u = r.uniform();
-    if (!(u >= 0 && u < 1)) throw new RangeError(`${fn}: "rng".uniform() returned ${u}, outside [0, 1)`);
+    const u = uniform();
     if (u < q) indices.push(i);
   }
   return freeze('poisson', population, indices, q, q * population.length);
 }
 
 /** Fixed-size sampling: m clients uniformly without replacement (flagged 'fixed-size'). */
-export function fixedSizeSample<T>(population: readonly T[], m: number, rng: UniformRandom): ClientSample<T> {
+export function fixedSizeSample<T>(population: readonly T[], m: number, rng: CryptoRandom): ClientSample<T> {
   const fn = 'fixedSizeSample';
   checkPopulation(fn, population);
   const N = population.length;
   if (!Number.isInteger(m) || m < 0 || m > N) throw new RangeError(`${fn}: "m" expected an integer in [0, ${N}], got ${String(m)}`);
-  const r = checkUniformRandom(fn, 'rng', rng);
+  assertCryptoRandom(rng, 'rng', fn);
   const idx = Array.from({ length: N }, (_, i) => i);
   for (let k = 0; k < m; k++) {
-    // j uniform in [k, N): floor(u (N − k)) is uniform up to 2^-53 relative bias
-    const u = r.uniform();
-    if (!(u >= 0 && u < 1)) throw new RangeError(`${fn}: "rng".uniform() returned ${u}, outside [0, 1)`);
-    const j = k + Math.floor(u * (N - k));
+    // j uniform in [k, N), exactly (rejection sampling, no modulo bias)
+    const j = k + rng.int(N - k);
     [idx[k], idx[j]] = [idx[j]!, idx[k]!];
   }
   const indices = idx.slice(0, m).sort((a, b) => a - b);
@@ -88,7 +86,7 @@ function freeze<T>(sampling: SamplingKind, population: readonly T[], indices: nu
 }
 
 /** A per-round sampler, as a learning loop takes it. */
-export type ClientSampling = { readonly kind: 'poisson'; readonly q: number; readonly rng: UniformRandom } | { readonly kind: 'fixed-size'; readonly m: number; readonly rng: UniformRandom };
+export type ClientSampling = { readonly kind: 'poisson'; readonly q: number; readonly rng: CryptoRandom } | { readonly kind: 'fixed-size'; readonly m: number; readonly rng: CryptoRandom };
 
 /** Draw one round's clients with `s`. */
 export function sampleClients<T>(population: readonly T[], s: ClientSampling): ClientSample<T> {

@@ -5,6 +5,7 @@ export * from './models.js';
 export * from './optimizers.js';
 export * from './aggregator.js';
 export * from './secure-aggregators.js';
+export { rolesAggregator, type RolesAggregatorOptions } from './roles-aggregator.js';
 export * from './roles.js';
 export * from './fedsgd.js';
 export * from './fedavg.js';

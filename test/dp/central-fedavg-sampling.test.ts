@@ -24,9 +24,9 @@ test('runFedAvg with Poisson sampling: each round aggregates exactly the drawn c
   const agg: Aggregator = { name: 'recording', secure: false, async mean(u, w, names) { seen.push([...(names ?? [])]); return inner.mean(u, w, names); } };
   const q = 0.5;
   const rounds = 5;
-  const metrics = await runFedAvg(modelOwner, owners, agg, { rounds, maxLocalSteps: 1, validationLimit: 100, sampling: { kind: 'poisson', q, rng: new TestCsprng('fedavg-sampling') } });
+  const metrics = await runFedAvg(modelOwner, owners, agg, { rounds, maxLocalSteps: 1, validationLimit: 100, sampling: { kind: 'poisson', q, rng: new TestCsprng('fedavg-sampling').rng } });
   // the same draws from the same deterministic CSPRNG
-  const replay = new TestCsprng('fedavg-sampling');
+  const replay = new TestCsprng('fedavg-sampling').rng;
   const want = Array.from({ length: rounds }, () => poissonSample(owners, q, replay).clients.map((o) => o.name));
   assert.ok(new Set(want.map((w) => w.join())).size > 1, `the draws differ between rounds: ${JSON.stringify(want)}`);
   assert.deepEqual(seen, want.filter((w) => w.length > 0));
@@ -35,10 +35,10 @@ test('runFedAvg with Poisson sampling: each round aggregates exactly the drawn c
   });
   // q = 0: every round is empty, the model does not move
   const before = modelOwner.shareWeights().slice();
-  const empty = await runFedAvg(modelOwner, owners, agg, { rounds: 2, validationLimit: 100, sampling: { kind: 'poisson', q: 0, rng: new TestCsprng('x') } });
+  const empty = await runFedAvg(modelOwner, owners, agg, { rounds: 2, validationLimit: 100, sampling: { kind: 'poisson', q: 0, rng: new TestCsprng('x').rng } });
   assert.ok(empty.every((m) => m.sample?.empty === true && Number.isNaN(m.trainLoss)), 'empty rounds reported');
   assert.deepEqual(modelOwner.shareWeights(), before);
-  await assert.rejects(runFedAvg(modelOwner, owners, agg, { rounds: 1, sampling: { kind: 'poisson', q: 0.5, rng: Math.random as never } }), /"rng" expected a CSPRNG/);
+  await assert.rejects(runFedAvg(modelOwner, owners, agg, { rounds: 1, sampling: { kind: 'poisson', q: 0.5, rng: Math.random as never } }), /"rng" expected a CryptoRandom/);
   owners.forEach((o) => o.dispose());
   modelOwner.dispose();
 });

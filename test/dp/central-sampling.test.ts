@@ -12,7 +12,7 @@ const population = Array.from({ length: 100 }, (_, i) => `owner${i}`);
  * (Wilson–Hilferty at z = 5).
  */
 test('Poisson sampling: inclusion rate q (binomial z test and per-client chi-square)', () => {
-  const rng = new TestCsprng('poisson');
+  const rng = new TestCsprng('poisson').rng;
   const q = 0.1;
   const R = 2000;
   const counts = new Array<number>(population.length).fill(0);
@@ -37,7 +37,7 @@ test('Poisson sampling: inclusion rate q (binomial z test and per-client chi-squ
 });
 
 test('Poisson sampling: the empty round is a result (not redrawn), q = 0 and q = 1', () => {
-  const rng = new TestCsprng('empty');
+  const rng = new TestCsprng('empty').rng;
   const e = poissonSample(population, 0, rng);
   assert.equal(e.empty, true);
   assert.deepEqual(e.clients, []);
@@ -52,7 +52,7 @@ test('Poisson sampling: the empty round is a result (not redrawn), q = 0 and q =
 });
 
 test("fixed-size sampling: m distinct clients, each with rate m/N, flagged 'fixed-size'", () => {
-  const rng = new TestCsprng('fixed');
+  const rng = new TestCsprng('fixed').rng;
   const m = 10;
   const R = 2000;
   const counts = new Array<number>(population.length).fill(0);
@@ -73,9 +73,9 @@ test("fixed-size sampling: m distinct clients, each with rate m/N, flagged 'fixe
 });
 
 test('sampling refuses a non-CSPRNG source and bad rates, naming the argument', () => {
-  assert.throws(() => poissonSample(population, 0.1, Math.random as never), /"rng" expected a CSPRNG .* not Math.random/);
-  assert.throws(() => poissonSample(population, 0.1, { next: () => 0.5 } as never), /"rng" expected a CSPRNG/);
-  assert.throws(() => poissonSample(population, 1.5, new TestCsprng('x')), /"q" expected a probability in \[0, 1\], got 1.5/);
-  assert.throws(() => fixedSizeSample(population, 101, new TestCsprng('x')), /"m" expected an integer in \[0, 100\]/);
+  assert.throws(() => poissonSample(population, 0.1, Math.random as never), /"rng" expected a CryptoRandom .* got Math.random/);
+  assert.throws(() => poissonSample(population, 0.1, { next: () => 0.5 } as never), /"rng" expected a CryptoRandom/);
+  assert.throws(() => poissonSample(population, 1.5, new TestCsprng('x').rng), /"q" expected a probability in \[0, 1\], got 1.5/);
+  assert.throws(() => fixedSizeSample(population, 101, new TestCsprng('x').rng), /"m" expected an integer in \[0, 100\]/);
   assert.throws(() => sampleClients(population, { kind: 'shuffle' } as never), /"sampling.kind"/);
 });

@@ -22,6 +22,7 @@ import { dpGaussianAdaptive, dpGaussianFixed, encodingStepOf, BELOW_LEAF_PATH, t
 import { globalL2Norm } from '../../src/dp/central-clip.js';
 import type { DpRolePolicy } from '../../src/dp/wrap.js';
 import { TestCsprng, Z_BOUND } from './central-helpers.js';
+import { gaussianGrid } from '../../src/dp/gaussian.js';
 
 const SECURE: RolePolicy = { minContributors: 1, allowInsecure: false };
 const INSECURE: RolePolicy = { minContributors: 1, allowInsecure: true };
@@ -128,7 +129,7 @@ describe('with noise: the empirical variance of the aggregate matches (z C / n)Â
       const z = 1.3;
       const C = 0.8;
       const n = 7;
-      const roles = dpGaussianFixed(make(), { noiseMultiplier: z, clip: C, clientsPerRound: n, noiseAt, noise: new TestCsprng(`variance-noise/${name}`) });
+      const roles = dpGaussianFixed(make(), { noiseMultiplier: z, clip: C, clientsPerRound: n, noiseAt, rng: new TestCsprng(`variance-noise/${name}`).rng });
       const sizes = [300, 100];
       const rounds = 50;
       let sq = 0;
@@ -153,7 +154,7 @@ describe('with noise: the empirical variance of the aggregate matches (z C / n)Â
   it('adaptive: values at z_v C_r / n each round, the count at sigma_b', async () => {
     const rng = new TestCsprng('variance/adaptive');
     const n = 100;
-    const roles = dpGaussianAdaptive(referenceRoles(), { noiseMultiplier: 1, clientsPerRound: n, noiseAt: 'server', noise: new TestCsprng('variance-noise/adaptive') });
+    const roles = dpGaussianAdaptive(referenceRoles(), { noiseMultiplier: 1, clientsPerRound: n, noiseAt: 'server', rng: new TestCsprng('variance-noise/adaptive').rng });
     assert.ok(Math.abs(roles.dp.valueNoiseMultiplier - 1.005037815259212) < 1e-15, `z_v ${roles.dp.valueNoiseMultiplier}`);
     const rounds = 300;
     let sqV = 0;
@@ -220,7 +221,7 @@ describe('noise at the aggregators', () => {
       const z = 2;
       const C = 1;
       const n = 5;
-      const roles = dpGaussianFixed(spy, { noiseMultiplier: z, clip: C, clientsPerRound: n, noiseAt: 'aggregators', noise: new TestCsprng(`spy-noise/${protocol}`) });
+      const roles = dpGaussianFixed(spy, { noiseMultiplier: z, clip: C, clientsPerRound: n, noiseAt: 'aggregators', rng: new TestCsprng(`spy-noise/${protocol}`).rng });
       const sizes = [24];
       const inputs = inputsOf(new TestCsprng(`spy/${protocol}`), sizes, 4);
       const plan = planOf(roles, 'SERVER', sizes, 4, 'federated_sum_at_aggregators');
@@ -266,10 +267,10 @@ describe('refusals', () => {
     for (const [what, dp, message] of refusing) {
       it(`${adaptive ? 'adaptive' : 'fixed'}: a client whose local policy demands ${what} refuses before it sends a byte`, async () => {
         const inner = mpcRoles({ protocol: 'aby3' });
-        const noise = new TestCsprng('refuse');
+        const rng = new TestCsprng('refuse').rng;
         const roles: CentralDpRoles = adaptive
-          ? dpGaussianAdaptive(inner, { noiseMultiplier: 1, clientsPerRound: 100, initialClip: 1, noiseAt: 'server', noise })
-          : dpGaussianFixed(inner, { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', noise });
+          ? dpGaussianAdaptive(inner, { noiseMultiplier: 1, clientsPerRound: 100, initialClip: 1, noiseAt: 'server', rng })
+          : dpGaussianFixed(inner, { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', rng });
         const plan = planOf(roles, 'SERVER', [6], 3);
         const sent: string[] = [];
         const policyOf = (p: string): DpRolePolicy => (p === 'owner1' ? { ...SECURE, dp } : SECURE);
@@ -281,7 +282,7 @@ describe('refusals', () => {
   }
 
   it('a plan with other DP parameters is refused by every party (enforcePlan); an adaptive plan with another clip is taken within the policy', async () => {
-    const roles = dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', noise: new TestCsprng('x') });
+    const roles = dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', rng: new TestCsprng('x').rng });
     const inputs = inputsOf(new TestCsprng('tamper'), [6], 3);
     for (const [k, v] of [['dpZ', 0.5], ['dpClip', 2], ['dpN', 40], ['dpNoiseAt', 'aggregators']] as const) {
       const plan = planOf(roles, 'SERVER', [6], 3, undefined, { params: { ...roles.params, [k]: v } });
@@ -303,12 +304,13 @@ describe('refusals', () => {
   });
 
   it('arguments and plans the mechanism cannot run, refused by name', async () => {
-    assert.throws(() => dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'aggregators', noise: new TestCsprng('x') }), /noiseAt 'aggregators' needs an inner role set .*mpcRoles\(\{ aggregatorAddends: true \}\)/);
-    assert.throws(() => dpGaussianFixed(mpcRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'aggregators', noise: new TestCsprng('x') }), /noiseAt 'aggregators' needs/);
-    assert.throws(() => dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', noise: Math.random as never }), /"noise" expected a CSPRNG Gaussian source .* not Math.random/);
-    assert.throws(() => dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server' }), /"noise" expected a CSPRNG/);
-    assert.throws(() => dpGaussianAdaptive(referenceRoles(), { noiseMultiplier: 1, clientsPerRound: 10, noiseAt: 'server', noise: new TestCsprng('x') }), /rule 'noiseMultiplier < 2 \* clippedCountStddev' fails/);
-    const roles = dpGaussianFixed(mpcRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', noise: new TestCsprng('x') });
+    assert.throws(() => dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'aggregators', rng: new TestCsprng('x').rng }), /noiseAt 'aggregators' needs an inner role set .*mpcRoles\(\{ aggregatorAddends: true \}\)/);
+    assert.throws(() => dpGaussianFixed(mpcRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'aggregators', rng: new TestCsprng('x').rng }), /noiseAt 'aggregators' needs/);
+    assert.throws(() => dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', rng: Math.random as never }), /"rng" expected a CryptoRandom .* got Math.random/);
+    assert.throws(() => dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', rng: { float53: () => 0.5, uint32: () => 7 } as never }), /"rng" expected a CryptoRandom/);
+    assert.throws(() => dpGaussianFixed(referenceRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server' }), /"rng" expected a CryptoRandom/);
+    assert.throws(() => dpGaussianAdaptive(referenceRoles(), { noiseMultiplier: 1, clientsPerRound: 10, noiseAt: 'server', rng: new TestCsprng('x').rng }), /rule 'noiseMultiplier < 2 \* clippedCountStddev' fails/);
+    const roles = dpGaussianFixed(mpcRoles(), { noiseMultiplier: 1, clip: 1, clientsPerRound: 4, noiseAt: 'server', rng: new TestCsprng('x').rng });
     const inputs = inputsOf(new TestCsprng('y'), [6], 3);
     await assert.rejects(simulateRoles(roles, planOf(roles, 'AGGREGATORS', [6], 3), inputs, { policy: SECURE }), /noiseAt 'server' needs the aggregate to go to SERVER/);
     const ints = checkPlan({ ...planOf(roles, 'SERVER', [6], 3), leaves: [{ path: '', type: new TensorType('int32', [6]), size: 6 }] });
@@ -352,13 +354,17 @@ describe('the fixed-point margin', () => {
   });
 });
 
-it("SERVER's noise goes through the source's addTo where it has one (the grid-safe addition), one call per leaf at sigma z_v C", async () => {
-  const calls: { size: number; sigma: number }[] = [];
-  const noise = { gaussian: () => { throw new Error('gaussian() must not be used when addTo exists'); }, addTo: (v: Float64Array, sigma: number) => { calls.push({ size: v.length, sigma }); } };
-  const roles = dpGaussianAdaptive(referenceRoles(), { noiseMultiplier: 1, clientsPerRound: 100, initialClip: 0.5, noiseAt: 'server', noise });
-  await simulateRoles(roles, planOf(roles, 'SERVER', [5, 2], 3), inputsOf(new TestCsprng('addTo'), [5, 2], 3), { policy: INSECURE });
-  const zv = roles.dp.valueNoiseMultiplier;
-  assert.deepEqual(calls, [{ size: 5, sigma: zv * 0.5 }, { size: 2, sigma: zv * 0.5 }, { size: 1, sigma: 5 }]);
+it("SERVER's noise is the grid-safe addition (gaussian.ts addGaussianNoise): every released sum lies on the noise's grid Î”â„¤", async () => {
+  const z = 1, C = 0.5, n = 4;
+  const roles = dpGaussianFixed(referenceRoles(), { noiseMultiplier: z, clip: C, clientsPerRound: n, noiseAt: 'server', rng: new TestCsprng('grid').rng });
+  const r = await simulateRoles(roles, planOf(roles, 'SERVER', [5, 2], 3), inputsOf(new TestCsprng('grid-in'), [5, 2], 3), { policy: INSECURE });
+  const { delta } = gaussianGrid(z * C, 'float64');
+  for (const leaf of r.result!.leaves) {
+    for (const v of leaf as Float64Array) {
+      const k = (v * n) / delta; // the mean is the noised sum over the expected count
+      assert.ok(Math.abs(k - Math.round(k)) < 1e-6, `sum ${v * n} is not on the grid ${delta}`);
+    }
+  }
 });
 
 describe('adaptive clipping over ABY3 and Pond with noise at the aggregators', () => {

@@ -25,7 +25,7 @@ import { AGGREGATORS, CLIENTS as CLIENTS_PLACEMENT, federated, federatedComputat
 import { localContext } from '../../src/runtime/index.js';
 import { distributedDp, type DistributedDpOptions } from '../../src/dp/distributed.js';
 import { CLIENTS, D_RAW, innerRoleSets, planFor } from './ddp-harness.js';
-import { testNoise } from './test-noise.js';
+import { testNoise, testRng } from './test-noise.js';
 
 
 const base: DistributedDpOptions = { mechanism: 'skellam', bits: 16, clip: 1, noiseMultiplier: 0, expectedClients: 4, rotation: 'hadamard' };
@@ -52,7 +52,7 @@ describe('distributedDp with noise zero: the clipped sum / mean within the quant
         ['skellam', 'hadamard', 'federated_mean_at_aggregators', 'SERVER'],
         ['dgauss', 'dft', 'federated_sum_at_aggregators', name === 'secagg' ? 'SERVER' : 'AGGREGATORS'],
       ] as const).entries()) {
-        const ddp = distributedDp({ ...base, mechanism, rotation, noise: testNoise(`e2e ${name} ${k}`) });
+        const ddp = distributedDp({ ...base, mechanism, rotation, rng: testRng(`e2e ${name} ${k}`) });
         const roles = ddp.over(roles0);
         const plan = planFor(roles, `ddp-e2e/${name}/${k}`, uri, target);
         // raw values are float32: the reference uses what the clients hold
@@ -90,28 +90,31 @@ describe('distributedDp arguments', () => {
       [{ modclipProb: 0 }, /"modclipProb"/],
       [{ rotation: 'random' as never }, /"rotation"/],
       [{ beta: 1 }, /"beta"/],
-      [{ noise: { dgauss() {}, skellam() {}, randomUint32() {} } as never }, /"noise" is not a CSPRNG/],
-      [{ noise: Math.random as never }, /"noise" expected a NoiseSource/],
+      [{ noise: { csprng: true, dgauss() {}, skellam() {}, randomUint32() {} } as never }, /"noise" expected a NoiseSource made by noiseSourceFrom\(CryptoRandom\)/],
+      [{ noise: Math.random as never }, /"noise" expected a NoiseSource made by noiseSourceFrom/],
+      [{ rng: Math.random as never }, /"rng" expected a CryptoRandom .* got Math.random/],
+      [{ rng: { uint32: () => 4 } as never }, /"rng" expected a CryptoRandom/],
     ];
     for (const [o, re] of bad) assert.throws(() => distributedDp({ ...base, ...o }), re, JSON.stringify(o));
   });
 
   it('refuses integer leaves and other uris at every party', async () => {
-    const roles = distributedDp({ ...base, noise: testNoise() }).over(referenceRoles());
+    const roles = distributedDp({ ...base, rng: testRng() }).over(referenceRoles());
     const plan = checkPlan({ ...planFor(roles, 'ddp-int', 'federated_sum_at_aggregators'), leaves: [{ path: '', type: new TensorType('int32', [4]), size: 4 }] });
     await assert.rejects(simulateRoles(roles, plan, CLIENTS.map(() => ({ values: [new Int32Array(4)] })), { policy }), /float leaves only/);
   });
 });
 
 describe('distributedDp bound to the runtime (rolesAsProtocol, localContext)', () => {
-  it('a federatedMean at AGGREGATORS over ABY3 returns the clipped mean within the quantization bound', async () => {
-    const ddp = distributedDp({ ...base, noise: testNoise('runtime') });
+  it('a federatedMean at AGGREGATORS over ABY3 returns the clipped sum over the EXPECTED clients (fixed denominator) within the quantization bound', async () => {
+    const ddp = distributedDp({ ...base, rng: testRng('runtime') });
     const roles = ddp.over(mpcRoles({ protocol: 'aby3' }));
     const X = federated(tensor('float32', [6]), CLIENTS_PLACEMENT);
     const comp = federatedComputation([X], (x) => federatedMean(x, { placement: AGGREGATORS }));
     const values = [[3, 0, 0, 4, 0, 0], [0.1, 0.2, 0.3, 0, 0, 0], [0, 0, 0, 0, 0, -0.5]];
     const out = (await localContext({ aggregation: rolesAsProtocol(roles) }).invoke(comp, [values])) as number[];
-    const want = [0.6 + 0.1, 0.2, 0.3, 0.8, 0, -0.5].map((v) => v / 3);
+    // 3 clients took part, 4 were expected: DP-FedAvg divides by the expected count (the realised one is data-dependent)
+    const want = [0.6 + 0.1, 0.2, 0.3, 0.8, 0, -0.5].map((v) => v / base.expectedClients);
     const p = ddp.params(6);
     const err = Math.hypot(...out.map((v, i) => v - want[i]!));
     assert.ok(err <= Math.sqrt(p.paddedDim) / p.scale, `error ${err}`);

@@ -27,7 +27,7 @@ import { simulateRoles } from '../../src/aggregation/simulate.js';
 import { distributedDp, encodeUpdate } from '../../src/dp/distributed.js';
 import { countWraps } from '../../src/dp/modclip.js';
 import { rotationSeed } from '../../src/dp/rotation.js';
-import { testNoise } from './test-noise.js';
+import { testNoise, varianceOf } from './test-noise.js';
 
 const d = 4000;
 const policy = { minContributors: 1, allowInsecure: true };
@@ -78,7 +78,7 @@ describe('distributed DP noise', () => {
       const variance = s2 / d;
       const p = ddp.params(d);
       const central = (z * clip) ** 2 * (nPlan / nExpected);
-      const local = mechanism === 'dgauss' ? noise.varianceOf('dgauss', p.localVariance) : noise.varianceOf('skellam', p.skellamMu);
+      const local = mechanism === 'dgauss' ? varianceOf('dgauss', p.localVariance) : varianceOf('skellam', p.skellamMu);
       const drawn = (nPlan * local) / p.scale ** 2;
       // the configured σ², exactly what the source draws, and the rounding's share on top (at most n/4 s²)
       assert.ok(Math.abs(drawn / central - 1) < 1e-3, `the source draws ${drawn}, configured ${central}`);

@@ -22,12 +22,12 @@ import { simulateRoles, type ReceivedMessage } from '../../src/aggregation/simul
 import type { Transport } from '../../src/transport/channel.js';
 import { mpcInstanceId } from '../../src/aggregation/mpc-roles.js';
 import { distributedDp } from '../../src/dp/distributed.js';
-import type { NoiseSource } from '../../src/dp/noise.js';
+import { observedNoiseSource, type NoiseSource } from '../../src/dp/noise.js';
 import { RdpAccountant } from '../../src/dp/rdp-accountant.js';
 import { skellamEvent } from '../../src/dp/events.js';
 import { wrapRoles, type DpRolePolicy } from '../../src/dp/wrap.js';
 import { innerRoleSets, planFor } from './ddp-harness.js';
-import { testNoise } from './test-noise.js';
+import { testNoise, testRng } from './test-noise.js';
 
 const CLIENTS = ['c0', 'c1', 'c2', 'c3'];
 const policy: DpRolePolicy = { minContributors: 1, allowInsecure: true };
@@ -43,12 +43,7 @@ const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a
 
 /** A noise source that remembers every noise vector it hands out (the test's spy on the client's own randomness). */
 function spyNoise(inner: NoiseSource, drawn: Int32Array[]): NoiseSource {
-  return {
-    csprng: true,
-    dgauss: (out, s) => (inner.dgauss(out, s), drawn.push(out.slice())),
-    skellam: (out, m) => (inner.skellam(out, m), drawn.push(out.slice())),
-    randomUint32: (out) => inner.randomUint32(out),
-  } as NoiseSource;
+  return observedNoiseSource(inner, (_kind, noise) => drawn.push(noise));
 }
 
 describe('what each party receives', () => {
@@ -101,7 +96,7 @@ describe('what each party receives', () => {
 });
 
 describe('refusals before any value moves', () => {
-  const ddp = distributedDp({ mechanism: 'skellam', bits: 16, clip: 1, noiseMultiplier: 0.8, expectedClients: 4, noise: testNoise('refusals') });
+  const ddp = distributedDp({ mechanism: 'skellam', bits: 16, clip: 1, noiseMultiplier: 0.8, expectedClients: 4, rng: testRng('refusals') });
   const roles = ddp.over(referenceRoles());
   const inputs = CLIENTS.map((_, k) => inputOf(k));
 

@@ -27,8 +27,8 @@ const toy = (noiseMultiplier: number): RoleTransform => ({
     leaves: [{ path: '', type: new TensorType('int32', [outer.leaves[0]!.size]), size: outer.leaves[0]!.size }],
     bound: 1n << 20n,
   }),
-  encode: (_o, _i, input) => ({ input: { values: [Int32Array.from(input.values[0]!, (x) => Math.round(Number(x)) + OFFSET)] }, report: { encoded: 1 } }),
-  decode: (outer, _i, r) => ({ leaves: [Float64Array.from(r.leaves[0] as bigint[], (s) => Number(s) - OFFSET * outer.clients.length)] }),
+  encode: (_o, _i, input) => ({ input: { values: [Int32Array.from(Array.from(input.values[0]! as ArrayLike<number>, (x) => Math.round(Number(x)) + OFFSET))] }, report: { encoded: 1 } }),
+  decode: (outer, _i, r) => ({ leaves: [Float64Array.from((r.leaves[0] as bigint[]).map((s) => Number(s) - OFFSET * outer.clients.length))] }),
 });
 
 const OPEN: DpRolePolicy = { minContributors: 1, allowInsecure: true };
