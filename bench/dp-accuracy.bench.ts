@@ -27,7 +27,6 @@ import { ddpEvent } from '../src/dp/distributed.js';
 import { ddpParams } from '../src/dp/ddp-params.js';
 import { CryptoRandom } from '../src/dp/random.js';
 import { dpSeedKey } from '../src/learning/dp-train.js';
-import { legacy } from '../src/learning/dp-legacy-random.js';
 import { renderAccuracyEpsilonPage } from '../src/learning/dp-report.js';
 import { uplotAssets } from '../src/learning/report.js';
 
@@ -114,7 +113,7 @@ for (const cell of CELLS) {
   let r: CellResult;
   if (cell === 'nodp') {
     console.log(`== ${cell}: FedAvg without DP, Poisson q ${Q} (the same sampled clients as the DP cells)`);
-    const rng = legacy(CryptoRandom.fromKey(dpSeedKey(SEED), 'fedcrypt/dp/sampling')).uniform;
+    const rng = CryptoRandom.fromKey(dpSeedKey(SEED), 'fedcrypt/dp/sampling');
     const t = await train({ ...common, out, sampling: { kind: 'poisson', q: Q, rng }, onEpoch: progress });
     r = { cell, mechanism: 'none', accuracy: t.metrics.final.accuracy, loss: t.metrics.final.loss, perRound: t.metrics.epochs.map((e) => e.accuracy), wallS: (performance.now() - t0) / 1000, report: t.paths?.report, ...(t.error ? { error: t.error.message } : {}) };
     baseline = r;

@@ -36,7 +36,6 @@ import type { ClientReport } from '../dp/wrap.js';
 import type { Aggregator } from './aggregator.js';
 import type { SecAggChoices } from './secure-aggregators.js';
 import { rolesAggregator } from './roles-aggregator.js';
-import { legacy } from './dp-legacy-random.js';
 import type { EpochMetrics } from './fedsgd.js';
 
 export const DP_MECHANISMS = ['gaussian', 'adaptive', 'skellam', 'dgauss'] as const;
@@ -265,7 +264,7 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
   const key = seeded ? dpSeedKey(o.seed!) : undefined;
   const samplingRng = input.samplingKey !== undefined ? CryptoRandom.fromKey(input.samplingKey, 'fedcrypt/dp/sampling') : key ? CryptoRandom.fromKey(key, 'fedcrypt/dp/sampling') : CryptoRandom.system();
   const rng = key ? CryptoRandom.fromKey(key, 'fedcrypt/dp/noise') : CryptoRandom.system();
-  const sampling: ClientSampling = poisson ? { kind: 'poisson', q, rng: legacy(samplingRng).uniform } : { kind: 'fixed-size', m: o.clientsPerRound!, rng: legacy(samplingRng).uniform };
+  const sampling: ClientSampling = poisson ? { kind: 'poisson', q, rng: samplingRng } : { kind: 'fixed-size', m: o.clientsPerRound!, rng: samplingRng };
   const relation: NeighboringRelation = poisson ? 'add-remove' : 'replace-one';
   const accountant = new RdpAccountant({ neighboringRelation: relation });
   const z = o.noiseMultiplier;
@@ -283,14 +282,14 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
   let ddp: ReturnType<typeof distributedDp> | undefined;
   let ddpParams: DdpParams | undefined;
   if (isCentral) {
-    const common = { noiseMultiplier: z, clientsPerRound: expected, noiseAt: o.noiseAt, noise: legacy(rng).gaussianNoise, onClientReport };
+    const common = { noiseMultiplier: z, clientsPerRound: expected, noiseAt: o.noiseAt, rng, onClientReport };
     centralRoles = o.mechanism === 'gaussian'
       ? dpGaussianFixed(inner, { ...common, clip: o.clip! })
       : dpGaussianAdaptive(inner, { ...common, ...(o.initialClip === undefined ? {} : { initialClip: o.initialClip }), ...(o.targetQuantile === undefined ? {} : { targetQuantile: o.targetQuantile }) });
     roles = centralRoles;
   } else {
     const n = Math.max(1, Math.round(expected));
-    ddp = distributedDp({ mechanism: o.mechanism as 'skellam' | 'dgauss', bits: o.bits, modclipProb: o.modclipProb, rotation: o.rotation, clip: o.clip!, noiseMultiplier: z, expectedClients: n, noise: legacy(rng).noiseSource });
+    ddp = distributedDp({ mechanism: o.mechanism as 'skellam' | 'dgauss', bits: o.bits, modclipProb: o.modclipProb, rotation: o.rotation, clip: o.clip!, noiseMultiplier: z, expectedClients: n, rng });
     ddpParams = ddp.params(input.dim);
     roles = ddp.over(inner, { onClientReport });
   }

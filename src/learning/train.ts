@@ -17,7 +17,6 @@ import { type RunMetrics, summarize, writeRunFolder, defaultRunDir } from './rep
 import { checkDpOptions, dpSetup, freshSamplingKey, dpSeedKey, type DpTrainOptions, type DpSetup } from './dp-train.js';
 import type { ClientSampling } from '../dp/sampling.js';
 import { CryptoRandom } from '../dp/random.js';
-import { legacy } from './dp-legacy-random.js';
 
 export interface TrainOptions {
   model?: ModelSpec;
@@ -208,7 +207,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       // the same run without DP: same seed and data order, the same sampled clients (the sampler's key), FedAvg's weighted mean
       const { dp: _dp, compareNoDp: _c, noDpBaseline: _b, onEpoch: _e, onRound: _r, onStart: _s, ...rest } = options;
       const d = dp!.options;
-      const rng = legacy(CryptoRandom.fromKey(samplingKey!, 'fedcrypt/dp/sampling')).uniform;
+      const rng = CryptoRandom.fromKey(samplingKey!, 'fedcrypt/dp/sampling');
       const twin = await train({ ...rest, out: false, sampling: d.samplingRate !== undefined ? { kind: 'poisson', q: d.samplingRate, rng } : { kind: 'fixed-size', m: d.clientsPerRound!, rng } });
       if (twin.error) throw twin.error;
       noDp = { accuracy: twin.metrics.final.accuracy, loss: twin.metrics.final.loss, perRound: twin.metrics.epochs.map((e) => e.accuracy), clients: twin.metrics.epochs.map((e) => e.sample?.size ?? nOwners) };
