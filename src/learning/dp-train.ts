@@ -240,7 +240,7 @@ async function innerRoles(protocol: string, precision: 'low' | 'high', populatio
     case 'secagg': {
       const { secAggRoles } = await import('../aggregation/secagg-roles.js');
       if (secagg?.adversary === 'malicious') throw new RangeError('dp: SecAgg\'s malicious-server mode is not wired into DP runs yet (its clients need signing keys); use the semi-honest server');
-      return secAggRoles({ ...(secagg?.graph ? { graph: secagg.graph } : {}), ...(secagg?.threshold !== undefined ? { threshold: secagg.threshold } : {}) });
+      return secAggRoles({ dropoutRate: 0, ...(secagg?.graph ? { graph: secagg.graph } : {}), ...(secagg?.threshold !== undefined ? { threshold: secagg.threshold } : {}) });
     }
     case 'plaintext': {
       const { referenceRoles } = await import('../aggregation/reference.js');

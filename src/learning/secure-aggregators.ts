@@ -139,7 +139,8 @@ export function secAggAggregator(choices: SecAggChoices = {}, minContributors?: 
       }
       signing = { signingKeys, signers };
     }
-    return secAggRoles({ graph, adversary, ...(choices.threshold !== undefined ? { threshold: choices.threshold } : {}), ...signing });
+    // (in one process no data owner can drop out: dropoutRate 0, so the parameter rules admit small client counts)
+    return secAggRoles({ graph, adversary, dropoutRate: 0, ...(choices.threshold !== undefined ? { threshold: choices.threshold } : {}), ...signing });
   };
   return rolesAggregator(roles, {
     name: 'secagg',
