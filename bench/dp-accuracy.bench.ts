@@ -106,7 +106,7 @@ let baseline: CellResult | undefined = results.cells.find((c) => c.cell === 'nod
 
 for (const cell of CELLS) {
   const t0 = performance.now();
-  const tag = `${cell}${NON_IID ? '-noniid' : ''}`;
+  const tag = `${process.env.DP_TAG ? `${process.env.DP_TAG}-` : ''}${cell}${NON_IID ? '-noniid' : ''}`;
   const out = new URL(`results/dp-accuracy/${tag}`, import.meta.url).pathname;
   const progress = (m: { round: number; accuracy: number; dp?: { epsilon: number } }) =>
     console.log(`  [${cell}] round ${m.round}/${ROUNDS}: accuracy ${(m.accuracy * 100).toFixed(2)}%${m.dp ? `, ε so far ${m.dp.epsilon.toFixed(3)}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
