@@ -130,8 +130,10 @@ export function distributedDp(options: DistributedDpOptions): DistributedDp {
     statement(plan: AggregationPlan): DpStatement {
       const p = params(dimOf(plan));
       const n = plan.clients.length;
-      // noise stddev of the aggregate over the (inflated) sensitivity, both scaled
-      const z = Math.sqrt(n * p.localVariance) / p.scaledInflatedL2;
+      // noise stddev of the aggregate over the (inflated) sensitivity, both scaled; 0 for the discrete Gaussian
+      // below σ_local s = 1/2, where N_Z(0, σ²) is 0 with probability >= 1 - 2 exp(-1/(2σ²)) (its variance far below σ²)
+      // and KLS21's bound does not apply (ddpEvent: no event): a minNoiseMultiplier policy refuses such a plan
+      const z = p.mechanism === 'dgauss' && p.localVariance < 0.25 ? 0 : Math.sqrt(n * p.localVariance) / p.scaledInflatedL2;
       const eps = options.epsilon ?? roundEpsilon;
       return { mechanism: p.mechanism, noiseMultiplier: z, clip: p.clip, noiseAt: 'clients', epsilon: (delta: number) => eps(p, n, delta) };
     },

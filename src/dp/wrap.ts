@@ -14,7 +14,14 @@
  *   inner plan   derived deterministically from the outer plan (public: the
  *                same at every party): the transform's uri, leaves and bound,
  *                the same roster and target, the inner role set's params,
- *                invocation id `<outer id>/<transform name>`;
+ *                invocation id `<outer id>/<transform name>/<digest>`, the
+ *                digest the first 128 bits (base64url) of SHA-256 of the
+ *                WHOLE outer plan (planDigest): parties handed different
+ *                outer plans (another adaptive clip, another roster, ...)
+ *                that derive the same inner shape run different inner
+ *                instances, and no aggregate is released (without it a
+ *                SERVER could give the aggregators a plan with less noise
+ *                than the clients', test/dp/dp-attacks.test.ts);
  *   client       enforcePlan (outer), the party's own DP policy, its input
  *                check, then `transform.encode` of ITS OWN input (nothing of
  *                it leaves the party but the encoded value), then the inner
@@ -32,6 +39,7 @@
 import { PolicyError } from '../core/errors.js';
 import type { AggregationPlan } from '../aggregation/plan.js';
 import { checkPlan } from '../aggregation/plan.js';
+import { planDigest } from '../aggregation/secagg-crypto.js';
 import type { AggregationLeaf, AggregationResult, AggregationUri } from '../aggregation/protocol.js';
 import { checkClientInput, enforcePlan, participantsOf, sanitizeClientInput, type AggregationRoles, type ClientInput, type PartyContext, type RoleName, type RolePolicy } from '../aggregation/roles.js';
 
@@ -183,7 +191,8 @@ export function wrapRoles(inner: AggregationRoles, transform: RoleTransform, opt
       const shape = transform.innerShape(outer);
       p = checkPlan({
         protocol: inner.name,
-        invocationId: `${outer.invocationId}/${transform.name}`,
+        // (bound to the whole outer plan: see the module comment)
+        invocationId: `${outer.invocationId}/${transform.name}/${planDigest(outer).subarray(0, 16).toString('base64url')}`,
         uri: shape.uri,
         target: outer.target,
         leaves: shape.leaves,
