@@ -16,7 +16,11 @@
  *   Fix of 1-2: the inner plan's invocation id carries a digest of the whole
  *   outer plan (wrap.ts), so parties holding different outer plans run
  *   different inner instances and no aggregate is released.
- *   3. the discrete Gaussian below σ = 1/2 (scaled units): a published config
+ *   3. a malicious aggregator that adds no noise (central, noise at the
+ *      aggregators, ABY3): the released sum still holds the two honest
+ *      aggregators' noises (variance 2 (zC)²; one honest aggregator suffices).
+ *      Holds before and after the fixes (no fix needed).
+ *   4. the discrete Gaussian below σ = 1/2 (scaled units): a published config
  *      (bits 4, 8 clients, z 0.5) whose statement claimed noise multiplier
  *      0.075 while each client's N_Z(0, σ²), σ = 0.18, is 0 with probability
  *      1 − 2e-7: the aggregate held no noise. The statement now gives 0 there
@@ -32,12 +36,12 @@ import { referenceRoles } from '../../src/aggregation/reference.js';
 import { simulateRoles } from '../../src/aggregation/simulate.js';
 import type { AggregationRoles, ClientInput, RolePolicy } from '../../src/aggregation/roles.js';
 import type { Transport } from '../../src/transport/channel.js';
-import { dpGaussianAdaptive } from '../../src/dp/central.js';
+import { dpGaussianAdaptive, dpGaussianFixed } from '../../src/dp/central.js';
 import { clipByGlobalNorm, type FloatLeaf } from '../../src/dp/central-clip.js';
 import { distributedDp } from '../../src/dp/distributed.js';
 import { observedNoiseSource } from '../../src/dp/noise.js';
 import type { DpRolePolicy } from '../../src/dp/wrap.js';
-import { TestCsprng } from './central-helpers.js';
+import { chiSquareBound, TestCsprng, Z_BOUND } from './central-helpers.js';
 import { testNoise } from './test-noise.js';
 
 const SECURE: RolePolicy = { minContributors: 1, allowInsecure: false };
@@ -131,6 +135,34 @@ describe('a malicious SERVER against the DP wrappers', () => {
     const ids = [victims, forAggregators].map((p) => mpcInstanceId(roles.innerPlan(p).invocationId, 'low'));
     assert.ok(sent.some((m) => m.from === 'owner0') && sent.some((m) => m.from === 'owner1'), 'the victims sent (to their own instance)');
     assert.ok(sent.filter((m) => m.from.startsWith('owner')).every((m) => m.key.includes(ids[0]!) && !m.key.includes(ids[1]!)));
+  });
+
+  it('central, noise at the aggregators: an aggregator that adds no noise leaves the honest ones\' in the released sum', async () => {
+    const rng = new TestCsprng('attack zero addend');
+    const z = 1, C = 1, d = 256;
+    const roles = dpGaussianFixed(mpcRoles({ protocol: 'aby3', aggregatorAddends: true }), { noiseMultiplier: z, clip: C, clientsPerRound: 3, noiseAt: 'aggregators', rng: rng.rng });
+    const clients = ['owner0', 'owner1', 'owner2'];
+    const plan = planOf(roles, 'attack/zero-addend', clients, [d]);
+    let asked = 0;
+    // aggregator 0 runs the honest protocol with an addend of zeros (it skips its noise share)
+    const malicious: AggregationRoles = {
+      ...splitRoles(roles, plan),
+      aggregator: (ctx, p, i) => (i === 0 ? roles.wrappedFor(p).aggregator({ ...ctx, aggregatorAddend: (_j: number, size: number) => (asked++, new Float64Array(size)) }, p, i) : roles.aggregator(ctx, p, i)),
+    };
+    const inputs: ClientInput[] = clients.map(() => {
+      const v = new Float64Array(d);
+      rng.gaussian(v, 0.1);
+      return { values: [v] };
+    });
+    const r = await simulateRoles(malicious, plan, inputs, { policy: SECURE });
+    const clipped = inputs.map((x) => clipByGlobalNorm(x.values as FloatLeaf[], C).values[0]!);
+    const got = r.result.leaves[0] as Float64Array;
+    let ss = 0;
+    for (let i = 0; i < d; i++) ss += (got[i]! - clipped.reduce((a, v) => a + v[i]!, 0)) ** 2;
+    // ss / (2 (zC)²) ~ chi-square(d): within the Z_BOUND quantiles (false failure ~1e-6 each side)
+    const k = ss / (2 * (z * C) ** 2);
+    assert.ok(k <= chiSquareBound(d) && k >= chiSquareBound(d, -Z_BOUND), `noise energy ${k.toFixed(1)} for chi-square(${d})`);
+    assert.equal(asked, 1, 'the malicious aggregator was asked for its addend');
   });
 
   it('the discrete Gaussian below σ = 1/2: a client whose policy asks a noise multiplier refuses before it sends', async () => {
