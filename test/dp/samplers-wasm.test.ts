@@ -111,6 +111,17 @@ test('wasm path: χ² of the discrete Gaussian (σ² = 0.5, 25, 1e6), Poisson (�
   }
 });
 
+test('σ² with a large denominator (659053.1234567 = p/2^32, as ddpParams gives: |Y|·t·q passes 2^53 for |Y| > 2582, the rounded-a filter): χ² for TypeScript and wasm (false failure 1e-6 each)', () => {
+  const s2 = 659053.1234567;
+  assert.ok(dgaussPlan(s2).tq * 2582 < 2 ** 53 && dgaussPlan(s2).tq * 2583 > 2 ** 53);
+  const hi = Math.ceil(10 * Math.sqrt(s2)) + 3;
+  for (const f of [discreteGaussian, discreteGaussianWasm]) {
+    const xs = f(rngFor(`chi big-q ${f.name}`), s2, new Int32Array(100_000));
+    const r = chiSquare(Array.from(xs, (x) => x + hi), 0, dgaussPmf(s2, hi));
+    assert.ok(r.stat < chi2Critical(r.df, 1e-6), `${f.name}: χ² = ${r.stat.toFixed(1)} on ${r.df}`);
+  }
+});
+
 test('wasm path at distributed DP\'s noise levels: variance of dgauss (σ² = 6.6e5) and Skellam (μ = 3.3e5) (z-tests, false failure 1e-6 each)', () => {
   const n = 131_072, z = zUpper(0.25e-6);
   const g = meanVar(discreteGaussianWasm(rngFor('v g'), 6.6e5, new Int32Array(n)));

@@ -157,13 +157,13 @@ function dlap(t: u64): i64 {
 }
 
 // bernGauss: Bernoulli(exp(-a²/D)) with the float filter
-function bernGauss(a: f64, Df: f64, widen: f64): u32 {
+function bernGauss(a: f64, absErr: f64, Df: f64, widen: f64): u32 {
   const g = (a * a) / Df;
   if (!isFinite(g)) {
     fail = true;
     return 0;
   }
-  const err = g * REL + 1e-300;
+  const err = g * REL + (absErr == 0 ? 0 : ((2 * Math.abs(a) + absErr) * absErr / Df) * 1.001) + 1e-300;
   const k = Math.floor(g);
   if (Math.floor(g - err) != k || Math.floor(g + err) != k) {
     fail = true;
@@ -200,9 +200,9 @@ function dgaussSample(t: u64, tq: f64, p: f64, Df: f64, widen: f64): i64 {
     const y = dlap(t);
     if (fail) return 0;
     const ay = y < 0 ? -y : y;
-    const ayf = <f64>ay;
-    if (ayf * tq < TWO53F) {
-      const b = bernGauss(ayf * tq - p, Df, widen);
+    const prod = (<f64>ay) * tq;
+    if (prod < TWO53F * TWO53F) {
+      const b = bernGauss(prod - p, prod < TWO53F ? 0 : prod * 8.881784197001252e-16, Df, widen);
       if (fail) return 0;
       if (b == 1) return y;
     } else {
