@@ -143,7 +143,16 @@ function accept(rng: CryptoRandom, plan: PoissonPlan, k: number, J: number): boo
   const u = rng.uint53();
   if (!plan.exactOnly) {
     const [lr, tol] = lnRatio(plan, k);
-    const a = Math.exp(lr + J * LN2 - plan.lnK);
+    const e = lr + J * LN2 - plan.lnK;
+    // squeeze (no exp): (1 + e/4)^4 ≤ e^e ≤ (1 − e/4)^-4 for −4 ≤ e ≤ 0; with 2e-15 of slack for
+    // their ≤ 6 roundings and Math.exp's, each threshold lies beyond the full test's (monotone
+    // rounding), so a draw it settles is settled the same way by the full test below.
+    if (e >= -50 && e <= 0) {
+      const s = 1 + e / 4, s2 = s * s, t = 1 - e / 4, t2 = t * t;
+      if (s >= 0 && (u + 1) / TWO53 <= s2 * s2 * (1 - 2e-15) * (1 - 2 * tol - 1e-14)) return true;
+      if (u / TWO53 >= (1 / (t2 * t2)) * (1 + 2e-15) * (1 + 2 * tol + 1e-14)) return false;
+    }
+    const a = Math.exp(e);
     // relative bounds hold while a is a normal double; below 1e-290 (including underflow to a
     // subnormal or 0, where A < e^{-700}) only "reject when U ≥ 1e-290" is used
     const small = a < 1e-290;

@@ -297,7 +297,14 @@ function accept(k: f64, J: f64): bool {
   if (fail) return false;
   const lr = lnRatio(k);
   const tol = tolOut;
-  const a = hostExp(lr + J * LN2 - pLnK);
+  const e = lr + J * LN2 - pLnK;
+  // poisson.ts' squeeze (no exp), the same operations
+  if (e >= -50 && e <= 0) {
+    const s = 1 + e / 4, s2 = s * s, t = 1 - e / 4, t2 = t * t;
+    if (s >= 0 && (u + 1) / TWO53F <= s2 * s2 * (1 - 2e-15) * (1 - 2 * tol - 1e-14)) return true;
+    if (u / TWO53F >= (1 / (t2 * t2)) * (1 + 2e-15) * (1 + 2 * tol + 1e-14)) return false;
+  }
+  const a = hostExp(e);
   const small = a < 1e-290;
   const lo = small ? 0 : a * (1 - 2 * tol - 1e-14);
   const hi = small ? 1e-290 : a * (1 + 2 * tol + 1e-14);
