@@ -72,16 +72,19 @@ export function bitCount(): i32 { return bitsLeft; }
 
 // CryptoRandom.int(n) for 1 ≤ n ≤ 2^53
 function intN(n: u64): u64 {
-  if (n <= TWO32) {
-    if (n == TWO32) return <u64>next();
-    const limit = TWO32 - (TWO32 % n);
-    let x = <u64>next();
-    while (x >= limit) {
+  if (n < TWO32) {
+    // CryptoRandom.int rejects x ≥ limit = 2^32 − (2^32 mod n) and returns x mod n. With
+    // r = x mod n (32-bit), x − r is a multiple of n, and it is ≥ limit iff x − r + n > 2^32:
+    // the same test with one division instead of two.
+    const n32 = <u32>n;
+    for (;;) {
+      const x = next();
       if (fail) return 0;
-      x = <u64>next();
+      const r = x % n32;
+      if (<u64>(x - r) + n <= TWO32) return <u64>r;
     }
-    return x % n;
   }
+  if (n == TWO32) return <u64>next();
   if (n == TWO53) return uint53();
   const limit = TWO53 - (TWO53 % n);
   let x = uint53();
