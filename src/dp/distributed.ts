@@ -39,6 +39,7 @@ import { ddpParams, type DdpMechanism, type DdpParams } from './ddp-params.js';
 import { stochasticRound } from './discretize.js';
 import { signedSum } from './modclip.js';
 import { checkNoiseSource, noiseSourceFrom, type NoiseSource } from './noise.js';
+import { dpPipelineWasmAvailable, encodeUpdateWasm } from './pipeline-wasm.js';
 import type { CryptoRandom } from './random.js';
 import { ROTATION_SEED_DERIVATION, rotate, rotationSeed, unrotate, type RotationKind } from './rotation.js';
 import { distributedDiscreteGaussian, skellamEvent, type DpEvent } from './events.js';
@@ -210,9 +211,20 @@ export interface EncodedUpdate {
   readonly tries: number;
 }
 
-/** One client's steps 1-5 (see the module comment) on its flattened update `x` (d = p.dim values). */
+/**
+ * One client's steps 1-5 (see the module comment) on its flattened update `x` (d = p.dim values).
+ * With the Hadamard rotation and dist/wasm/dp-pipeline.wasm built, the passes run in wasm over
+ * reused buffers (pipeline-wasm.ts), bit-for-bit `encodeUpdateTs`; otherwise `encodeUpdateTs`.
+ */
 export function encodeUpdate(p: DdpParams, x: Float64Array, seed: Uint8Array, noise: NoiseSource): EncodedUpdate {
   checkNoiseSource('encodeUpdate', 'noise', noise);
+  if (x.length !== p.dim) throw new RangeError(`encodeUpdate: "x" has ${x.length} values, the parameters are for ${p.dim}`);
+  if (p.rotation === 'hadamard' && dpPipelineWasmAvailable()) return encodeUpdateWasm(p, x, seed, noise);
+  return encodeUpdateTs(p, x, seed, noise);
+}
+
+/** `encodeUpdate` in TypeScript (the reference of the wasm passes; the DFT rotation). */
+export function encodeUpdateTs(p: DdpParams, x: Float64Array, seed: Uint8Array, noise: NoiseSource): EncodedUpdate {
   if (x.length !== p.dim) throw new RangeError(`encodeUpdate: "x" has ${x.length} values, the parameters are for ${p.dim}`);
   // (one fresh array from the rotation on: clipped and scaled in place)
   const y = rotate(p.rotation, x, seed);
