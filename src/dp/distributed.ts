@@ -62,6 +62,13 @@ export interface DistributedDpOptions {
   expectedClients: number;
   /** Conditional rounding β in [0, 1) (default 0, TFF's default). */
   beta?: number;
+  /**
+   * Every party refuses a plan of fewer than ⌈minClientsFraction · expectedClients⌉
+   * clients (default 0.5): the aggregate's noise is the sum of the clients'
+   * shares, so a SERVER that plans a few clients would otherwise shrink it
+   * (with half the clients, the noise multiplier is z/√2).
+   */
+  minClientsFraction?: number;
   /** The clients' randomness (noise shares and rounding coins): a CSPRNG (`CryptoRandom`). Needed where client roles run. */
   rng?: CryptoRandom;
   /** Instead of `rng`: a NoiseSource made by `noiseSourceFrom` (or `observedNoiseSource`); anything else is refused. */
@@ -88,12 +95,15 @@ const FN = 'distributedDp';
 export function distributedDp(options: DistributedDpOptions): DistributedDp {
   if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: "options" expected an object, got ${options === null ? 'null' : typeof options}`);
   const rotation = options.rotation ?? 'hadamard';
+  const fraction = options.minClientsFraction ?? 0.5;
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) throw new RangeError(`${FN}: "minClientsFraction" expected a number in [0, 1], got ${String(fraction)}`);
   if (options.rng !== undefined && options.noise !== undefined) throw new TypeError(`${FN}: give "rng" or "noise", not both`);
   const noise = options.rng !== undefined ? noiseSourceFrom(options.rng, FN, 'rng') : options.noise !== undefined ? checkNoiseSource(FN, 'noise', options.noise) : undefined;
   if (options.epsilon !== undefined && typeof options.epsilon !== 'function') throw new TypeError(`${FN}: "epsilon" expected a function`);
   const base = { mechanism: options.mechanism, bits: options.bits, expectedClients: options.expectedClients, clip: options.clip, noiseMultiplier: options.noiseMultiplier, modclipProb: options.modclipProb ?? 1e-4, beta: options.beta ?? 0, rotation };
   // every argument checked now (dimension 1 stands in for the plan's)
   const checked = ddpParams({ ...base, dim: 1 });
+  const minClients = Math.ceil(fraction * checked.expectedClients);
   const cache = new Map<number, DdpParams>();
   const params = (dim: number): DdpParams => {
     let p = cache.get(dim);
@@ -126,6 +136,7 @@ export function distributedDp(options: DistributedDpOptions): DistributedDp {
       dpNoiseMultiplier: checked.noiseMultiplier,
       dpExpectedClients: checked.expectedClients,
       dpBeta: checked.beta,
+      dpMinClients: minClients,
     }),
     intrinsics: URIS,
     statement(plan: AggregationPlan): DpStatement {
@@ -136,7 +147,7 @@ export function distributedDp(options: DistributedDpOptions): DistributedDp {
       // and KLS21's bound does not apply (ddpEvent: no event): a minNoiseMultiplier policy refuses such a plan
       const z = p.mechanism === 'dgauss' && p.localVariance < 0.25 ? 0 : Math.sqrt(n * p.localVariance) / p.scaledInflatedL2;
       const eps = options.epsilon ?? roundEpsilon;
-      return { mechanism: p.mechanism, noiseMultiplier: z, clip: p.clip, noiseAt: 'clients', epsilon: (delta: number) => eps(p, n, delta) };
+      return { mechanism: p.mechanism, noiseMultiplier: z, clip: p.clip, noiseAt: 'clients', epsilon: (delta: number) => eps(p, n, delta), clients: n, minClients };
     },
     innerShape(plan: AggregationPlan): InnerShape {
       if (!URIS.includes(plan.uri)) throw new RangeError(`${FN}: runs ${URIS.join(' and ')}, not ${plan.uri}`);

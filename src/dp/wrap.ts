@@ -67,6 +67,13 @@ export interface DpStatement {
   readonly noiseAt: 'clients' | 'aggregators' | 'server';
   /** ε of one aggregation at δ, where the transform can bound it (else a policy with `maxEpsilonPerRound` refuses). */
   epsilon?(delta: number): number;
+  /**
+   * The mechanism's own floor, checked by every party whatever its policy:
+   * distributed DP's noise is the sum of the clients' shares, so a plan of
+   * fewer clients than this (`clients` < `minClients`) holds too little of it.
+   */
+  readonly clients?: number;
+  readonly minClients?: number;
 }
 
 /** A party's own rules on the privacy of the aggregations it takes part in (never taken from the plan). */
@@ -135,10 +142,13 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
 
 /** Refuse `statement` where `policy` asks more (PolicyError, rule 'dp'). */
 export function checkDpPolicy(me: string, policy: DpPolicy | undefined, s: DpStatement): void {
-  if (policy === undefined) return;
   const refuse = (msg: string): never => {
     throw new PolicyError('dp', msg, { party: me });
   };
+  if (s.minClients !== undefined && !((s.clients ?? 0) >= s.minClients)) {
+    refuse(`the plan has ${String(s.clients)} client(s), fewer than the ${s.minClients} the mechanism needs for its noise (each client adds its share)`);
+  }
+  if (policy === undefined) return;
   if (policy.mechanisms !== undefined && !policy.mechanisms.includes(s.mechanism)) refuse(`mechanism '${s.mechanism}' is not among this party's (${policy.mechanisms.join(', ')})`);
   if (policy.noiseAt !== undefined && !policy.noiseAt.includes(s.noiseAt)) refuse(`noise added at ${s.noiseAt}, this party accepts it at ${policy.noiseAt.join(', ')} only`);
   if (policy.minNoiseMultiplier !== undefined && !(s.noiseMultiplier >= policy.minNoiseMultiplier)) {

@@ -131,10 +131,26 @@ describe('a malicious SERVER against the DP wrappers', () => {
     const run = simulateRoles(splitRoles(roles, forAggregators), victims, inputs, { policyOf: (party) => (party.startsWith('owner') ? policy : SECURE), timeoutMs: SPLIT_TIMEOUT_MS, absent: eight.slice(2), transportOf: sendSpy(sent) });
     const outcome = await run.then((r) => ({ ok: true as const, r }), (error: unknown) => ({ ok: false as const, error }));
     assert.ok(!outcome.ok, 'SERVER received a sum of 2 clients with 2 of the 8 noise shares the victim counted on');
-    assert.match(String(outcome.error), /nothing from 'owner\d'/);
+    // the aggregators refuse the 2-client plan by the mechanism's own floor (⌈8/2⌉ = 4 clients), or wait for the victims in vain
+    assert.match(String(outcome.error), /nothing from 'owner\d'|fewer than the 4 the mechanism needs/);
     const ids = [victims, forAggregators].map((p) => mpcInstanceId(roles.innerPlan(p).invocationId, 'low'));
     assert.ok(sent.some((m) => m.from === 'owner0') && sent.some((m) => m.from === 'owner1'), 'the victims sent (to their own instance)');
     assert.ok(sent.filter((m) => m.from.startsWith('owner')).every((m) => m.key.includes(ids[0]!) && !m.key.includes(ids[1]!)));
+  });
+
+  it('distributed DP: a party with no DP policy of its own still refuses a plan of fewer than half the expected clients, before sending', async () => {
+    const ddp = distributedDp({ mechanism: 'skellam', bits: 16, clip: 1, noiseMultiplier: 1, expectedClients: 10, noise: testNoise('floor') });
+    const roles = ddp.over(mpcRoles({ protocol: 'aby3' }));
+    const four = ['owner0', 'owner1', 'owner2', 'owner3'];
+    const plan = planOf(roles, 'attack/few-clients', four, [5]);
+    assert.equal(roles.transform.statement(plan).minClients, 5);
+    const sent: { from: string; key: string }[] = [];
+    const inputs: ClientInput[] = four.map(() => ({ values: [new Float64Array(5)] }));
+    await assert.rejects(simulateRoles(roles, plan, inputs, { policy: SECURE, transportOf: sendSpy(sent) }), (e: unknown) => e instanceof PolicyError && e.rule === 'dp' && /4 client\(s\), fewer than the 5 the mechanism needs/.test(e.message));
+    assert.deepEqual(sent, [], 'nobody sent a byte');
+    // five of ten expected is enough
+    const five = planOf(roles, 'attack/five-clients', [...four, 'owner4'], [5]);
+    assert.equal(roles.transform.statement(five).clients, 5);
   });
 
   it('central, noise at the aggregators: an aggregator that adds no noise leaves the honest ones\' in the released sum', async () => {
