@@ -3,6 +3,7 @@
 // Gaussian for central DP (Float32 / Float64), against the INEXACT baseline in the same run:
 // floating-point Box-Muller on the same CSPRNG (53-bit uniforms), which is neither an exact
 // sampler nor safe against the floating-point attack. Also the raw rate of 32-bit draws.
+// The wasm hot loops (src/dp/wasm-samplers.ts; bit-for-bit the TypeScript samplers) are raced too.
 // Medians of interleaved rounds (process CPU time), N samples per call. Writes bench/results/dp-samplers.json.
 //   npm run bench -- dp-samplers        (or: node --import tsx bench/dp-samplers.bench.ts)
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { CryptoRandom } from '../src/dp/random.js';
 import { discreteGaussian } from '../src/dp/discrete-gaussian.js';
 import { poisson, skellam } from '../src/dp/poisson.js';
 import { gaussian } from '../src/dp/gaussian.js';
+import { discreteGaussianWasm, skellamWasm } from '../src/dp/wasm-samplers.js';
 
 const N = Number(process.env['N'] ?? 200_000);
 const ROUNDS = Number(process.env['ROUNDS'] ?? 7);
@@ -67,6 +69,8 @@ for (const sigma of [1, 10, 1e3, 1e5]) {
   const ms = race({
     dgauss: () => discreteGaussian(rng, sigma * sigma, i32),
     dgaussSystem: () => discreteGaussian(sys, sigma * sigma, i32),
+    dgaussWasm: () => discreteGaussianWasm(rng, sigma * sigma, i32),
+    skellamWasm: () => skellamWasm(rng, mu, i32),
     poisson: () => poisson(rng, mu, f64),
     skellam: () => skellam(rng, mu, i32),
     latticeGaussian64: () => gaussian(rng, sigma, f64),
@@ -78,6 +82,8 @@ for (const sigma of [1, 10, 1e3, 1e5]) {
     sigma, mu,
     dgaussPerS: perS(ms['dgauss']!),
     dgaussSystemPerS: perS(ms['dgaussSystem']!),
+    dgaussWasmPerS: perS(ms['dgaussWasm']!),
+    skellamWasmPerS: perS(ms['skellamWasm']!),
     poissonPerS: perS(ms['poisson']!),
     skellamPerS: perS(ms['skellam']!),
     latticeGaussianF64PerS: perS(ms['latticeGaussian64']!),
@@ -93,6 +99,8 @@ results['rows'] = rows;
 const big = new Int32Array(1_000_000);
 results['dgauss1M_sigma1e3_ms'] = cpuMs(() => discreteGaussian(rng, 1e6, big));
 results['skellam1M_mu5e5_ms'] = cpuMs(() => skellam(rng, 5e5, big));
+results['dgaussWasm1M_sigma1e3_ms'] = cpuMs(() => discreteGaussianWasm(rng, 1e6, big));
+results['skellamWasm1M_mu5e5_ms'] = cpuMs(() => skellamWasm(rng, 5e5, big));
 results['loadEnd'] = loadavg()[0];
 results['sink'] = sink & 1;
 console.log(`uint32/s keyed ${results['uint32PerS']}, system ${results['uint32SystemPerS']}; 1M dgauss σ=1e3: ${(results['dgauss1M_sigma1e3_ms'] as number).toFixed(0)} ms; 1M skellam μ=5e5: ${(results['skellam1M_mu5e5_ms'] as number).toFixed(0)} ms`);

@@ -78,13 +78,24 @@ export function discreteLaplaceT(rng: CryptoRandom, t: number): number {
   }
 }
 
-/** Bernoulli(exp(-a²/D)) for a safe integer a, with the float filter described above. */
-function bernGauss(rng: CryptoRandom, plan: DGaussPlan, a: number): 0 | 1 {
+/** The exact integer a = ay·t·q − p (`a` itself when it is exact, absErr = 0). */
+function exactA(plan: DGaussPlan, a: number, ay: number, absErr: number): bigint {
+  return absErr === 0 ? BigInt(a) : BigInt(ay) * plan.tqBig - plan.sigma2.num;
+}
+
+/**
+ * Bernoulli(exp(-a²/D)) for the integer a = |Y|·t·q − p, with the float filter described above.
+ * `a` is that integer as a double, exact when `ay·tq` < 2^53; above, `a` is fl(fl(ay·tq) − p), within
+ * `absErr` = 2^-50·fl(ay·tq) (≥ 2 ulps of the product plus the subtraction's rounding) of the exact
+ * integer, which is then only built in BigInt (from ay) for the exact branches.
+ */
+function bernGauss(rng: CryptoRandom, plan: DGaussPlan, a: number, ay: number, absErr: number): 0 | 1 {
   const g = (a * a) / plan.Df;
-  if (!Number.isFinite(g)) return bernExpBig(rng, BigInt(a) ** 2n, plan.D);
-  const err = g * REL + 1e-300;
+  if (!Number.isFinite(g)) return bernExpBig(rng, exactA(plan, a, ay, absErr) ** 2n, plan.D);
+  // |a² − fl(a)²| ≤ 2|a|·absErr + absErr² (relative slack 1e-3 for the roundings of this bound)
+  const err = g * REL + (absErr === 0 ? 0 : ((2 * Math.abs(a) + absErr) * absErr / plan.Df) * 1.001) + 1e-300;
   const k = Math.floor(g);
-  if (Math.floor(g - err) !== k || Math.floor(g + err) !== k) return bernExpBig(rng, BigInt(a) ** 2n, plan.D);
+  if (Math.floor(g - err) !== k || Math.floor(g + err) !== k) return bernExpBig(rng, exactA(plan, a, ay, absErr) ** 2n, plan.D);
   for (let i = 0; i < k; i++) if (bernExp1(rng) === 0) return 0;
   const f = g - k;
   const ef = err + g * 2.3e-16;
@@ -99,7 +110,7 @@ function bernGauss(rng: CryptoRandom, plan: DGaussPlan, a: number): 0 | 1 {
     else if (u / TWO53 >= hi) accept = false;
     else {
       // exact: U = (u + V)/2^53 < rem/(D·K)  ⇔  V < (rem·2^53 − u·D·K)/(D·K)
-      rem ??= BigInt(a) ** 2n - BigInt(k) * plan.D;
+      rem ??= exactA(plan, a, ay, absErr) ** 2n - BigInt(k) * plan.D;
       const den = plan.D * BigInt(K);
       const num = rem * BigInt(TWO53) - BigInt(u) * den;
       accept = num <= 0n ? false : num >= den ? true : rng.bigBelow(den) < num;
@@ -115,8 +126,12 @@ export function dgaussSample(rng: CryptoRandom, plan: DGaussPlan): number {
   for (;;) {
     const y = discreteLaplaceT(rng, plan.t);
     const ay = Math.abs(y);
-    if (plan.fast && ay * plan.tq < TWO53) {
-      if (bernGauss(rng, plan, ay * plan.tq - plan.p) === 1) return y;
+    const prod = ay * plan.tq;
+    if (plan.fast && prod < TWO53) {
+      if (bernGauss(rng, plan, prod - plan.p, ay, 0) === 1) return y;
+    } else if (plan.fast && prod < TWO53 * TWO53) {
+      // a rounded: the filter widens by its error bound, the exact branches use BigInt
+      if (bernGauss(rng, plan, prod - plan.p, ay, prod * 2 ** -50) === 1) return y;
     } else {
       const a = BigInt(ay) * plan.tqBig - plan.sigma2.num;
       if (bernExpBig(rng, a * a, plan.D) === 1) return y;

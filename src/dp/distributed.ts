@@ -39,6 +39,7 @@ import { ddpParams, type DdpMechanism, type DdpParams } from './ddp-params.js';
 import { stochasticRound } from './discretize.js';
 import { signedSum } from './modclip.js';
 import { checkNoiseSource, noiseSourceFrom, type NoiseSource } from './noise.js';
+import { dpPipelineWasmAvailable, encodeUpdateWasm } from './pipeline-wasm.js';
 import type { CryptoRandom } from './random.js';
 import { ROTATION_SEED_DERIVATION, rotate, rotationSeed, unrotate, type RotationKind } from './rotation.js';
 import { distributedDiscreteGaussian, skellamEvent, type DpEvent } from './events.js';
@@ -61,6 +62,13 @@ export interface DistributedDpOptions {
   expectedClients: number;
   /** Conditional rounding β in [0, 1) (default 0, TFF's default). */
   beta?: number;
+  /**
+   * Every party refuses a plan of fewer than ⌈minClientsFraction · expectedClients⌉
+   * clients (default 0.5): the aggregate's noise is the sum of the clients'
+   * shares, so a SERVER that plans a few clients would otherwise shrink it
+   * (with half the clients, the noise multiplier is z/√2).
+   */
+  minClientsFraction?: number;
   /** The clients' randomness (noise shares and rounding coins): a CSPRNG (`CryptoRandom`). Needed where client roles run. */
   rng?: CryptoRandom;
   /** Instead of `rng`: a NoiseSource made by `noiseSourceFrom` (or `observedNoiseSource`); anything else is refused. */
@@ -87,12 +95,15 @@ const FN = 'distributedDp';
 export function distributedDp(options: DistributedDpOptions): DistributedDp {
   if (options === null || typeof options !== 'object') throw new TypeError(`${FN}: "options" expected an object, got ${options === null ? 'null' : typeof options}`);
   const rotation = options.rotation ?? 'hadamard';
+  const fraction = options.minClientsFraction ?? 0.5;
+  if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) throw new RangeError(`${FN}: "minClientsFraction" expected a number in [0, 1], got ${String(fraction)}`);
   if (options.rng !== undefined && options.noise !== undefined) throw new TypeError(`${FN}: give "rng" or "noise", not both`);
   const noise = options.rng !== undefined ? noiseSourceFrom(options.rng, FN, 'rng') : options.noise !== undefined ? checkNoiseSource(FN, 'noise', options.noise) : undefined;
   if (options.epsilon !== undefined && typeof options.epsilon !== 'function') throw new TypeError(`${FN}: "epsilon" expected a function`);
   const base = { mechanism: options.mechanism, bits: options.bits, expectedClients: options.expectedClients, clip: options.clip, noiseMultiplier: options.noiseMultiplier, modclipProb: options.modclipProb ?? 1e-4, beta: options.beta ?? 0, rotation };
   // every argument checked now (dimension 1 stands in for the plan's)
   const checked = ddpParams({ ...base, dim: 1 });
+  const minClients = Math.ceil(fraction * checked.expectedClients);
   const cache = new Map<number, DdpParams>();
   const params = (dim: number): DdpParams => {
     let p = cache.get(dim);
@@ -125,15 +136,18 @@ export function distributedDp(options: DistributedDpOptions): DistributedDp {
       dpNoiseMultiplier: checked.noiseMultiplier,
       dpExpectedClients: checked.expectedClients,
       dpBeta: checked.beta,
+      dpMinClients: minClients,
     }),
     intrinsics: URIS,
     statement(plan: AggregationPlan): DpStatement {
       const p = params(dimOf(plan));
       const n = plan.clients.length;
-      // noise stddev of the aggregate over the (inflated) sensitivity, both scaled
-      const z = Math.sqrt(n * p.localVariance) / p.scaledInflatedL2;
+      // noise stddev of the aggregate over the (inflated) sensitivity, both scaled; 0 for the discrete Gaussian
+      // below σ_local s = 1/2, where N_Z(0, σ²) is 0 with probability >= 1 - 2 exp(-1/(2σ²)) (its variance far below σ²)
+      // and KLS21's bound does not apply (ddpEvent: no event): a minNoiseMultiplier policy refuses such a plan
+      const z = p.mechanism === 'dgauss' && p.localVariance < 0.25 ? 0 : Math.sqrt(n * p.localVariance) / p.scaledInflatedL2;
       const eps = options.epsilon ?? roundEpsilon;
-      return { mechanism: p.mechanism, noiseMultiplier: z, clip: p.clip, noiseAt: 'clients', epsilon: (delta: number) => eps(p, n, delta) };
+      return { mechanism: p.mechanism, noiseMultiplier: z, clip: p.clip, noiseAt: 'clients', epsilon: (delta: number) => eps(p, n, delta), clients: n, minClients };
     },
     innerShape(plan: AggregationPlan): InnerShape {
       if (!URIS.includes(plan.uri)) throw new RangeError(`${FN}: runs ${URIS.join(' and ')}, not ${plan.uri}`);
@@ -208,9 +222,20 @@ export interface EncodedUpdate {
   readonly tries: number;
 }
 
-/** One client's steps 1-5 (see the module comment) on its flattened update `x` (d = p.dim values). */
+/**
+ * One client's steps 1-5 (see the module comment) on its flattened update `x` (d = p.dim values).
+ * With the Hadamard rotation and dist/wasm/dp-pipeline.wasm built, the passes run in wasm over
+ * reused buffers (pipeline-wasm.ts), bit-for-bit `encodeUpdateTs`; otherwise `encodeUpdateTs`.
+ */
 export function encodeUpdate(p: DdpParams, x: Float64Array, seed: Uint8Array, noise: NoiseSource): EncodedUpdate {
   checkNoiseSource('encodeUpdate', 'noise', noise);
+  if (x.length !== p.dim) throw new RangeError(`encodeUpdate: "x" has ${x.length} values, the parameters are for ${p.dim}`);
+  if (p.rotation === 'hadamard' && dpPipelineWasmAvailable()) return encodeUpdateWasm(p, x, seed, noise);
+  return encodeUpdateTs(p, x, seed, noise);
+}
+
+/** `encodeUpdate` in TypeScript (the reference of the wasm passes; the DFT rotation). */
+export function encodeUpdateTs(p: DdpParams, x: Float64Array, seed: Uint8Array, noise: NoiseSource): EncodedUpdate {
   if (x.length !== p.dim) throw new RangeError(`encodeUpdate: "x" has ${x.length} values, the parameters are for ${p.dim}`);
   // (one fresh array from the rotation on: clipped and scaled in place)
   const y = rotate(p.rotation, x, seed);

@@ -28,6 +28,8 @@ export { discreteGaussian, discreteGaussianOne, type Sigma2 } from './discrete-g
 export { poisson, poissonOne, skellam, skellamOne } from './poisson.js';
 export { gaussian, addGaussianNoise, gaussianGrid } from './gaussian.js';
 export { noiseSourceFrom, observedNoiseSource, type NoiseSource } from './noise.js';
+export { exactNoise, type ExactNoiseSource, type SamplerBackend } from './exact-noise.js';
+export { discreteGaussianWasm, poissonWasm, skellamWasm, dpSamplersWasmAvailable } from './wasm-samplers.js';
 
 export { wrapRoles, checkDpPolicy, type DpPolicy, type DpRolePolicy, type DpStatement, type RoleTransform, type WrapOptions, type WrappedRoles, type InnerShape } from './wrap.js';
 export { distributedDp, ddpEvent, roundEpsilon, encodeUpdate, decodeSum, type DistributedDp, type DistributedDpOptions, type EncodedUpdate } from './distributed.js';

@@ -7,8 +7,7 @@
  * CryptoRandom with `discreteGaussian` and `skellam`, plug in here; this
  * interface is what the pipeline needs of them.)
  */
-import { discreteGaussian } from './discrete-gaussian.js';
-import { skellam } from './poisson.js';
+import { exactNoise } from './exact-noise.js';
 import { assertCryptoRandom, type CryptoRandom } from './random.js';
 
 export interface NoiseSource {
@@ -33,24 +32,16 @@ const made = new WeakSet<object>();
 /**
  * The pipeline's NoiseSource over a `CryptoRandom` (refused otherwise, with
  * `NotCryptoRandomError` naming `what`): the exact discrete Gaussian and
- * Skellam samplers (discrete-gaussian.ts, poisson.ts) and the CSPRNG's words.
+ * Skellam samplers (exact-noise.ts: their wasm kernels where built, else the
+ * TypeScript ones, bit for bit the same) and the CSPRNG's words.
  */
 export function noiseSourceFrom(rng: CryptoRandom, fn = 'noiseSourceFrom', what = 'rng'): NoiseSource {
   assertCryptoRandom(rng, what, fn);
-  const src: NoiseSource = Object.freeze({
-    csprng: true as const,
-    dgauss(out: Int32Array, sigma2: number): void {
-      if (sigma2 === 0) out.fill(0);
-      else discreteGaussian(rng, sigma2, out);
-    },
-    skellam(out: Int32Array, mu: number): void {
-      if (mu === 0) out.fill(0);
-      else skellam(rng, mu, out);
-    },
-    randomUint32(out: Uint32Array): void {
-      for (let i = 0; i < out.length; i++) out[i] = rng.uint32();
-    },
-  });
+  return exactNoise(rng);
+}
+
+/** Mark `src` as a source the pipeline accepts (exact-noise.ts only: its randomness is a CryptoRandom's). */
+export function registerNoiseSource<T extends NoiseSource>(src: T): T {
   made.add(src);
   return src;
 }

@@ -59,6 +59,10 @@ export interface PoissonPlan {
   readonly lnMu: number;
   /** μ − (m + 1), computed from the exact rational */
   readonly muMinusX: number;
+  /** log1p((μ − (m + 1))/(m + 1)) = ln(μ/(m + 1)) (once per μ) */
+  readonly lnMuX: number;
+  /** ln(m + 1) */
+  readonly lnX: number;
   readonly m: number;
   readonly w: number;
   /** K = kNum / 2^KBITS */
@@ -74,15 +78,18 @@ export function lnRatio(plan: PoissonPlan, k: number): [value: number, tol: numb
   const d = k - m;
   if (d === 0) return [0, 0];
   const x = m + 1, y = k + 1;
-  let v: number;
+  let v: number, lnMax: number;
   if (x > 18 && y > 18) {
-    const L = Math.log1p(d / x);
+    const L = Math.log1p(d / x); // ln(y/x)
     const s = stirlingTail(y) - stirlingTail(x);
-    v = d * Math.log1p(plan.muMinusX / x) + d - (y - 0.5) * L - s;
+    v = d * plan.lnMuX + d - (y - 0.5) * L - s;
+    lnMax = plan.lnX + Math.max(0, L);
   } else {
     v = d * plan.lnMu - (lnGammaInt(y) - lnGammaInt(x));
+    lnMax = plan.lnX + Math.max(0, d) / x; // ≥ ln max(x, y): ln(1 + d/x) ≤ d/x
   }
-  const tol = 1e-10 + 1e-14 * (Math.abs(d) + 1) * (Math.abs(plan.lnMu) + Math.log(Math.max(x, y)) + 4);
+  // (the error bound uses ln max(x, y) from these, without a second log per proposal)
+  const tol = 1e-10 + 1e-14 * (Math.abs(d) + 1) * (Math.abs(plan.lnMu) + lnMax + 4);
   return [v, tol];
 }
 
@@ -94,7 +101,7 @@ export function poissonPlan(mu: number | Rational, fn = 'poisson', exactOnly = f
   const frac = Number(r.num - mBig * r.den) / Number(r.den); // μ − m in [0, 1)
   const muF = m + frac;
   const w = Math.max(1, Math.ceil(Math.sqrt(muF)));
-  const plan0 = { mu: r, muF, lnMu: Math.log(muF), muMinusX: frac - 1, m, w, kNum: 0n, lnK: 0, exactOnly };
+  const plan0 = { mu: r, muF, lnMu: Math.log(muF), muMinusX: frac - 1, lnMuX: Math.log1p((frac - 1) / (m + 1)), lnX: Math.log(m + 1), m, w, kNum: 0n, lnK: 0, exactOnly };
   let best = 0;
   if (r.num !== 0n) {
     for (const side of [1, -1]) {
@@ -136,7 +143,16 @@ function accept(rng: CryptoRandom, plan: PoissonPlan, k: number, J: number): boo
   const u = rng.uint53();
   if (!plan.exactOnly) {
     const [lr, tol] = lnRatio(plan, k);
-    const a = Math.exp(lr + J * LN2 - plan.lnK);
+    const e = lr + J * LN2 - plan.lnK;
+    // squeeze (no exp): (1 + e/4)^4 ≤ e^e ≤ (1 − e/4)^-4 for −4 ≤ e ≤ 0; with 2e-15 of slack for
+    // their ≤ 6 roundings and Math.exp's, each threshold lies beyond the full test's (monotone
+    // rounding), so a draw it settles is settled the same way by the full test below.
+    if (e >= -50 && e <= 0) {
+      const s = 1 + e / 4, s2 = s * s, t = 1 - e / 4, t2 = t * t;
+      if (s >= 0 && (u + 1) / TWO53 <= s2 * s2 * (1 - 2e-15) * (1 - 2 * tol - 1e-14)) return true;
+      if (u / TWO53 >= (1 / (t2 * t2)) * (1 + 2e-15) * (1 + 2 * tol + 1e-14)) return false;
+    }
+    const a = Math.exp(e);
     // relative bounds hold while a is a normal double; below 1e-290 (including underflow to a
     // subnormal or 0, where A < e^{-700}) only "reject when U ≥ 1e-290" is used
     const small = a < 1e-290;

@@ -50,7 +50,38 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
+/**
+ * INTERNAL (src/dp/wasm-samplers.ts only; not for the dp facade): the unread words of a
+ * CryptoRandom's current buffer and its bit buffer, and moving its position FORWARD over words
+ * read elsewhere. Words are never handed out twice: `advance` refuses to move back.
+ */
+export interface WordWindow {
+  /** the current buffer (refilled first if it was used up); words[pos..] are unread */
+  readonly words: Uint32Array;
+  readonly pos: number;
+  readonly bitWord: number;
+  readonly bitsLeft: number;
+}
+export let cryptoRandomWindow: (r: CryptoRandom) => WordWindow;
+export let cryptoRandomAdvance: (r: CryptoRandom, pos: number, bitWord: number, bitsLeft: number) => void;
+
 export class CryptoRandom {
+  static {
+    cryptoRandomWindow = (r) => {
+      if (r.#pos === WORDS) {
+        r.#refill(r.#bytes);
+        r.#pos = 0;
+      }
+      return { words: r.#words, pos: r.#pos, bitWord: r.#bitWord, bitsLeft: r.#bitsLeft };
+    };
+    cryptoRandomAdvance = (r, pos, bitWord, bitsLeft) => {
+      if (!(Number.isInteger(pos) && pos >= r.#pos && pos <= WORDS)) throw new RangeError(`CryptoRandom: internal error, cannot move from word ${r.#pos} to ${pos}`);
+      r.#pos = pos;
+      r.#bitWord = bitWord >>> 0;
+      r.#bitsLeft = bitsLeft;
+    };
+  }
+
   // brand: only objects built by this class's constructor have this private field
   readonly #brand = true;
   readonly #refill: (buf: Uint8Array) => void;
@@ -107,6 +138,22 @@ export class CryptoRandom {
       this.#pos = 0;
     }
     return this.#words[this.#pos++]!;
+  }
+
+  /** Fill `out` with the next `out.length` words: the same as that many `uint32()` calls. */
+  fillUint32(out: Uint32Array): Uint32Array {
+    let at = 0;
+    while (at < out.length) {
+      if (this.#pos === WORDS) {
+        this.#refill(this.#bytes);
+        this.#pos = 0;
+      }
+      const k = Math.min(out.length - at, WORDS - this.#pos);
+      out.set(this.#words.subarray(this.#pos, this.#pos + k), at);
+      this.#pos += k;
+      at += k;
+    }
+    return out;
   }
 
   /** A uniform bit (buffered: 32 bits per word drawn). */

@@ -14,7 +14,14 @@
  *   inner plan   derived deterministically from the outer plan (public: the
  *                same at every party): the transform's uri, leaves and bound,
  *                the same roster and target, the inner role set's params,
- *                invocation id `<outer id>/<transform name>`;
+ *                invocation id `<outer id>/<transform name>/<digest>`, the
+ *                digest the first 128 bits (base64url) of SHA-256 of the
+ *                WHOLE outer plan (planDigest): parties handed different
+ *                outer plans (another adaptive clip, another roster, ...)
+ *                that derive the same inner shape run different inner
+ *                instances, and no aggregate is released (without it a
+ *                SERVER could give the aggregators a plan with less noise
+ *                than the clients', test/dp/dp-attacks.test.ts);
  *   client       enforcePlan (outer), the party's own DP policy, its input
  *                check, then `transform.encode` of ITS OWN input (nothing of
  *                it leaves the party but the encoded value), then the inner
@@ -32,6 +39,7 @@
 import { PolicyError } from '../core/errors.js';
 import type { AggregationPlan } from '../aggregation/plan.js';
 import { checkPlan } from '../aggregation/plan.js';
+import { planDigest } from '../aggregation/secagg-crypto.js';
 import type { AggregationLeaf, AggregationResult, AggregationUri } from '../aggregation/protocol.js';
 import { checkClientInput, enforcePlan, participantsOf, sanitizeClientInput, type AggregationRoles, type ClientInput, type PartyContext, type RoleName, type RolePolicy } from '../aggregation/roles.js';
 
@@ -59,6 +67,13 @@ export interface DpStatement {
   readonly noiseAt: 'clients' | 'aggregators' | 'server';
   /** ε of one aggregation at δ, where the transform can bound it (else a policy with `maxEpsilonPerRound` refuses). */
   epsilon?(delta: number): number;
+  /**
+   * The mechanism's own floor, checked by every party whatever its policy:
+   * distributed DP's noise is the sum of the clients' shares, so a plan of
+   * fewer clients than this (`clients` < `minClients`) holds too little of it.
+   */
+  readonly clients?: number;
+  readonly minClients?: number;
 }
 
 /** A party's own rules on the privacy of the aggregations it takes part in (never taken from the plan). */
@@ -127,10 +142,13 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
 
 /** Refuse `statement` where `policy` asks more (PolicyError, rule 'dp'). */
 export function checkDpPolicy(me: string, policy: DpPolicy | undefined, s: DpStatement): void {
-  if (policy === undefined) return;
   const refuse = (msg: string): never => {
     throw new PolicyError('dp', msg, { party: me });
   };
+  if (s.minClients !== undefined && !((s.clients ?? 0) >= s.minClients)) {
+    refuse(`the plan has ${String(s.clients)} client(s), fewer than the ${s.minClients} the mechanism needs for its noise (each client adds its share)`);
+  }
+  if (policy === undefined) return;
   if (policy.mechanisms !== undefined && !policy.mechanisms.includes(s.mechanism)) refuse(`mechanism '${s.mechanism}' is not among this party's (${policy.mechanisms.join(', ')})`);
   if (policy.noiseAt !== undefined && !policy.noiseAt.includes(s.noiseAt)) refuse(`noise added at ${s.noiseAt}, this party accepts it at ${policy.noiseAt.join(', ')} only`);
   if (policy.minNoiseMultiplier !== undefined && !(s.noiseMultiplier >= policy.minNoiseMultiplier)) {
@@ -183,7 +201,8 @@ export function wrapRoles(inner: AggregationRoles, transform: RoleTransform, opt
       const shape = transform.innerShape(outer);
       p = checkPlan({
         protocol: inner.name,
-        invocationId: `${outer.invocationId}/${transform.name}`,
+        // (bound to the whole outer plan: see the module comment)
+        invocationId: `${outer.invocationId}/${transform.name}/${planDigest(outer).subarray(0, 16).toString('base64url')}`,
         uri: shape.uri,
         target: outer.target,
         leaves: shape.leaves,

@@ -41,6 +41,18 @@ function containsRun(hay: Uint8Array, needle: Uint8Array): boolean {
 }
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
+/** A `transportOf` for simulateRoles that adds to `sentBy` every party that sends anything. */
+function recordSenders(sentBy: Set<string>) {
+  return (party: string, t: Transport): Transport =>
+    new Proxy(t, {
+      get(target, prop, receiver) {
+        if (prop === 'send') return async (...a: Parameters<Transport['send']>) => (sentBy.add(party), target.send(...a));
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+}
+
 /** A noise source that remembers every noise vector it hands out (the test's spy on the client's own randomness). */
 function spyNoise(inner: NoiseSource, drawn: Int32Array[]): NoiseSource {
   return observedNoiseSource(inner, (_kind, noise) => drawn.push(noise));
@@ -121,14 +133,7 @@ describe('refusals before any value moves', () => {
     const plan = planFor(roles, 'policy/1', 'federated_mean_at_aggregators');
     const z = ddp.transform.statement(plan).noiseMultiplier;
     const sentBy = new Set<string>();
-    const transportOf = (party: string, t: Transport): Transport =>
-      new Proxy(t, {
-        get(target, prop, receiver) {
-          if (prop === 'send') return async (...a: Parameters<Transport['send']>) => (sentBy.add(party), target.send(...a));
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
-        },
-      });
+    const transportOf = recordSenders(sentBy);
     const strict = (p: string): DpRolePolicy => (p === 'c2' ? { ...policy, dp: { minNoiseMultiplier: z * 1.01 } } : policy);
     await assert.rejects(simulateRoles(roles, plan, inputs, { policyOf: strict, transportOf }), (e: unknown) => e instanceof PolicyError && e.rule === 'dp' && e.party === 'c2');
     assert.ok(!sentBy.has('c2'));
@@ -147,14 +152,7 @@ describe('refusals before any value moves', () => {
     assert.equal(eps, new RdpAccountant().compose(skellamEvent({ mu: 4 * p.localVariance, l2Sensitivity: p.scaledInflatedL2, l1Sensitivity: p.scaledL1 })).getEpsilon(1e-5).epsilon);
     assert.ok(eps > 1 && eps < 20, `ε ${eps}`);
     const sentBy = new Set<string>();
-    const transportOf = (party: string, t: Transport): Transport =>
-      new Proxy(t, {
-        get(target, prop, receiver) {
-          if (prop === 'send') return async (...a: Parameters<Transport['send']>) => (sentBy.add(party), target.send(...a));
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
-        },
-      });
+    const transportOf = recordSenders(sentBy);
     const withMax = (m: number) => (q: string): DpRolePolicy => (q === 'c1' ? { ...policy, dp: { maxEpsilonPerRound: m, delta: 1e-5 } } : policy);
     await assert.rejects(simulateRoles(roles, plan, inputs, { policyOf: withMax(eps * 0.99), transportOf }), (e: unknown) => e instanceof PolicyError && e.rule === 'dp' && e.party === 'c1' && /ε =/.test(e.message));
     assert.ok(!sentBy.has('c1'));

@@ -12,6 +12,7 @@ import { TensorType } from '../../src/core/types.js';
 import { PolicyError } from '../../src/core/errors.js';
 import { checkPlan, type AggregationPlan } from '../../src/aggregation/plan.js';
 import { referenceRoles } from '../../src/aggregation/reference.js';
+import { planDigest } from '../../src/aggregation/secagg-crypto.js';
 import { simulateRoles } from '../../src/aggregation/simulate.js';
 import type { Transport } from '../../src/transport/channel.js';
 import { wrapRoles, type DpRolePolicy, type RoleTransform } from '../../src/dp/wrap.js';
@@ -53,7 +54,9 @@ describe('wrapRoles', () => {
       const plan = planOf(roles, target);
       const ip = roles.innerPlan(plan);
       assert.equal(ip, roles.innerPlan(plan), 'one inner plan per outer plan object');
-      assert.equal(ip.invocationId, 'round/1/toy');
+      // (bound to the whole outer plan: 128 bits of its SHA-256 digest)
+      assert.equal(ip.invocationId, `round/1/toy/${planDigest(plan).subarray(0, 16).toString('base64url')}`);
+      assert.notEqual(roles.innerPlan(planOf(roles, target, { params: { ...roles.params, toyZ: 2 } })).invocationId, ip.invocationId);
       assert.equal(ip.protocol, 'insecure-reference');
       const r = await simulateRoles(roles, plan, inputs, { policy: OPEN });
       assert.deepEqual([...(r.result.leaves[0] as Float64Array)], [11, 1, 10, 3, 8]);
