@@ -64,13 +64,18 @@ export function gaussianGrid(sigma: number, kind: 'float32' | 'float64'): { delt
   return { delta, sigmaZ, sigmaEffective: sigmaZ * delta };
 }
 
+/** The arguments checked, and the grid Δ and discrete-Gaussian plan of σ for `arr`'s dtype (both samplers below). */
+function latticePlan(rng: CryptoRandom, sigma: number, arr: Float32Array | Float64Array, fn: string, arg: string): { delta: number; plan: ReturnType<typeof dgaussPlan> } {
+  assertCryptoRandom(rng, 'rng', fn);
+  checkSigma(sigma, fn);
+  checkOut(arr, fn, arg);
+  const { delta, sigmaZ } = gaussianGrid(sigma, gridBits(arr) === 16 ? 'float32' : 'float64');
+  return { delta, plan: dgaussPlan(sigmaZ * sigmaZ, fn) };
+}
+
 /** Fill `out` with Gaussian noise of standard deviation σ' ∈ [σ, σ(1 + 2^-b)), exactly Δ·N_Z(0, σ_Z²) (see above). */
 export function gaussian(rng: CryptoRandom, sigma: number, out: Float32Array | Float64Array): Float32Array | Float64Array {
-  assertCryptoRandom(rng, 'rng', 'gaussian');
-  checkSigma(sigma, 'gaussian');
-  checkOut(out, 'gaussian', 'out');
-  const { delta, sigmaZ } = gaussianGrid(sigma, gridBits(out) === 16 ? 'float32' : 'float64');
-  const plan = dgaussPlan(sigmaZ * sigmaZ, 'gaussian');
+  const { delta, plan } = latticePlan(rng, sigma, out, 'gaussian', 'out');
   for (let i = 0; i < out.length; i++) out[i] = dgaussSample(rng, plan) * delta;
   return out;
 }
@@ -80,11 +85,7 @@ export function gaussian(rng: CryptoRandom, sigma: number, out: Float32Array | F
  * Gaussian mechanism on the grid Δℤ, with the guarantee stated above.
  */
 export function addGaussianNoise(rng: CryptoRandom, sigma: number, values: Float32Array | Float64Array): Float32Array | Float64Array {
-  assertCryptoRandom(rng, 'rng', 'addGaussianNoise');
-  checkSigma(sigma, 'addGaussianNoise');
-  checkOut(values, 'addGaussianNoise', 'values');
-  const { delta, sigmaZ } = gaussianGrid(sigma, gridBits(values) === 16 ? 'float32' : 'float64');
-  const plan = dgaussPlan(sigmaZ * sigmaZ, 'addGaussianNoise');
+  const { delta, plan } = latticePlan(rng, sigma, values, 'addGaussianNoise', 'values');
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (!Number.isFinite(v)) throw new RangeError(`addGaussianNoise: "values[${i}]" expected finite, got ${v}`);
