@@ -26,6 +26,8 @@ export interface PrivateTrainCliOptions {
   precision?: 'low' | 'high'; seed: number; evalLimit?: number; progress?: boolean;
   /** ABY3's truncation of fixed-point products (default 'probabilistic'). */
   truncation?: 'probabilistic' | 'deterministic';
+  /** ABY3's comparisons' bit length k (default the ring's bits): exact for |x| < 2^(k-1-f). */
+  comparisonBits?: number;
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
@@ -58,11 +60,17 @@ export async function runPrivateTrain(modelName: string, dataset: string, o: Pri
   const [s0, s1, s2, dataOwner, modelOwner] = ['server0', 'server1', 'server2', 'data-owner', 'model-owner'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
   const transport = new MemoryTransport();
   const truncation = o.truncation ?? 'probabilistic';
-  const prot = new ABY3(s0, s1, s2, { precision, transport, truncation });
+  let prot: ABY3;
+  try {
+    prot = new ABY3(s0, s1, s2, { precision, transport, truncation, ...(o.comparisonBits === undefined ? {} : { comparisonBits: o.comparisonBits }) });
+  } catch (e) {
+    throw e instanceof RangeError && /comparisonBits/.test(e.message) ? new RangeError(`--comparison-bits ${o.comparisonBits}: ${e.message}`) : e;
+  }
+  const comparisons = prot.comparisonBits === prot.bits ? '' : `, comparisons on ${prot.comparisonBits} bits (|x| < 2^${prot.comparisonBits - 1 - prot.fixed.frac})`;
   const perEpoch = Math.floor(data.train.count / o.batchSize);
   const total = Math.min(perEpoch * o.epochs, o.maxSteps ?? Infinity);
   const numParams = converted.weights.flat().reduce((a, w) => a + w.length, 0);
-  log(`fedcrypt private-train: ${modelName} on ${dataset} under ABY3 (${precision} precision, ${truncation} truncation), three servers, data owner and model owner in this process; tfjs backend ${backend}`);
+  log(`fedcrypt private-train: ${modelName} on ${dataset} under ABY3 (${precision} precision, ${truncation} truncation${comparisons}), three servers, data owner and model owner in this process; tfjs backend ${backend}`);
   log(`model: ${numParams} parameters; optimizer ${o.optimizer} (lr ${lr}${o.optimizer === 'amsgrad' ? `, inverse square root in ${amsgradIterations({}, 1 / o.batchSize, prot.fixed.frac)} iterations` : ''}); batch ${o.batchSize}; ${total} steps; evaluation on ${evalCount} test images, accuracy and loss revealed to the model owner only`);
   const fancy = o.progress !== false && process.stdout.isTTY === true && !process.env['CI'];
   let bar: cliProgress.SingleBar | undefined;
@@ -119,7 +127,7 @@ export async function runPrivateTrain(modelName: string, dataset: string, o: Pri
   const metrics: RunMetrics = {
     version: 1, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
     config: {
-      model: modelName, dataset, protocol: 'aby3', precision, truncation, owners: 1, mode: 'private-training' as unknown as 'fedsgd', batchSize: o.batchSize, epochs: o.epochs, seed: o.seed, nonIid: false,
+      model: modelName, dataset, protocol: 'aby3', precision, truncation, comparisonBits: prot.comparisonBits, owners: 1, mode: 'private-training' as unknown as 'fedsgd', batchSize: o.batchSize, epochs: o.epochs, seed: o.seed, nonIid: false,
       maxSteps: o.maxSteps, onBadUpdate: 'n/a', optimizer: o.optimizer, lr, backend,
       aggregation: 'none: private training under ABY3 (the data owner\'s images and labels and the model owner\'s weights secret-shared among three servers; "local training" below is the servers\' training time, "aggregation" their private evaluation time)',
       evaluation: `private, on ${evalCount} test images; accuracy and loss revealed to the model owner`, medianStepMs: median(stepMs),
@@ -162,6 +170,7 @@ export function registerPrivateTrain(program: Command): void {
     .option('--max-steps <n>', 'stop after n steps', intArg('--max-steps', 1))
     .addOption(new Option('--precision <p>', 'fixed-point precision (default: low for sgd, high for amsgrad, whose truncations fail at low over a long run)').choices(['low', 'high']))
     .addOption(new Option('--truncation <t>', 'truncation of fixed-point products: probabilistic (one round, fails with probability about |x| 2^(1-l) per value) or deterministic (exact, 4 + log2 l rounds; docs/encrypted-ml.md)').choices(['probabilistic', 'deterministic']).default('probabilistic'))
+    .option('--comparison-bits <k>', 'bit length of the comparisons (relu, max pooling): exact for |x| < 2^(k-1-f), f the fractional bits; k in [f + 2, l] (default l, the ring\'s bits; docs/encrypted-ml.md "Comparison bit length")', intArg('--comparison-bits', 1))
     .option('--seed <n>', 'seed of the initial weights and of the data owner\'s shuffling', intArg('--seed', 0), 1)
     .option('--eval-limit <n>', 'evaluate on the first n test images (default all 10000)', intArg('--eval-limit', 1))
     .option('--out <dir>', 'run folder (default runs/<timestamp>)')

@@ -53,3 +53,18 @@ test('private-train --truncation deterministic: the ABY3 instance truncates exac
     rmSync(dir, { recursive: true });
   }
 });
+
+test('private-train --comparison-bits 32: the ABY3 instance compares on 32 bits; the run and its metrics say so; a k outside [f + 2, l] is refused naming the flag', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedcrypt-private-train-cb-'));
+  try {
+    const lines: string[] = [];
+    const code = await runPrivateTrain('network_a', 'mnist', { protocol: 'aby3', optimizer: 'sgd', epochs: 1, batchSize: 16, maxSteps: 1, evalLimit: 16, precision: 'low', seed: 1, progress: false, out: join(dir, 'run'), comparisonBits: 32 }, (s) => lines.push(s));
+    const out = lines.join('\n');
+    assert.equal(code, 0, out);
+    assert.match(out, /under ABY3 \(low precision, probabilistic truncation, comparisons on 32 bits \(\|x\| < 2\^15\)\)/);
+    assert.equal(JSON.parse(readFileSync(join(dir, 'run', 'metrics.json'), 'utf8')).config.comparisonBits, 32);
+    await assert.rejects(runPrivateTrain('network_a', 'mnist', { protocol: 'aby3', optimizer: 'sgd', epochs: 1, batchSize: 16, maxSteps: 1, precision: 'low', seed: 1, progress: false, comparisonBits: 8 }, () => {}), /--comparison-bits 8: .*option 'comparisonBits' must be an integer in \[18, 64\]/);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});

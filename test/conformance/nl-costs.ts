@@ -30,10 +30,10 @@ const NONE: Seq = { rounds: 0, bytes: [0, 0, 0] };
 /** A protocol's primitive rows for n elements (rounds: ABY3 lock-step, Pond online). */
 interface Prims { mul(n: number): Seq; mulInt(n: number): Seq; trunc(n: number): Seq; sign(n: number): Seq; isNegative(n: number): Seq; relu(n: number): Seq; selectBit(n: number): Seq }
 
-function aby3Prims(l: 64 | 128): Prims {
+function aby3Prims(l: 64 | 128, k: number = l): Prims {
   const E = l / 8;
-  const P = msbAndPlanes(l);
-  const sign = (n: number): Seq => ({ rounds: msbRounds(l), bytes: [(l + P) * W(n), P * W(n), P * W(n)] });
+  const P = msbAndPlanes(k);
+  const sign = (n: number): Seq => ({ rounds: msbRounds(k), bytes: [(k + P) * W(n), P * W(n), P * W(n)] });
   const inject = (n: number, one: boolean): Seq => ({ rounds: 2, bytes: one ? [2 * n * E, n * E, n * E] : [3 * n * E, 2 * n * E, 3 * n * E] });
   return {
     mul: (n) => ({ rounds: 2, bytes: [n * E, n * E, n * E] }), // fixed × fixed, truncation fused
@@ -114,16 +114,20 @@ function treeTerms(k: number, carry: 'none' | 'index' | 'mask'): { pairs: number
 
 export type Carry = 'none' | 'index' | 'mask';
 
-/** ABY3's rows, for precision l. */
-export function aby3Costs(l: 64 | 128) {
+/**
+ * ABY3's rows, for precision l and comparisons on k bits (option comparisonBits, default l: the sign
+ * circuit on k planes). The critical paths are stated for k = l only (undefined otherwise: not asserted).
+ */
+export function aby3Costs(l: 64 | 128, k: number = l) {
   const E = l / 8;
-  const S = msbRounds(l);
-  const P = msbAndPlanes(l);
-  const sm = smooth(l, aby3Prims(l));
+  const S = msbRounds(k);
+  const P = msbAndPlanes(k);
+  const sm = smooth(l, aby3Prims(l, k));
   const seq = (s: Seq): Cost => ({ lockstep: s.rounds, bytes: s.bytes });
-  const signBytes = (n: number): Bytes => [(l + P) * W(n), P * W(n), P * W(n)];
+  const signBytes = (n: number): Bytes => [(k + P) * W(n), P * W(n), P * W(n)];
+  const at = (path: number): number | undefined => (k === l ? path : undefined);
   const plus = (b: Bytes, c: Bytes): Bytes => [b[0] + c[0], b[1] + c[1], b[2] + c[2]];
-  const compare = (n: number): Cost => ({ lockstep: S + 2, path: l === 64 ? 9 : 11, bytes: plus(signBytes(n), [2 * n * E, n * E, n * E]) });
+  const compare = (n: number): Cost => ({ lockstep: S + 2, path: at(l === 64 ? 9 : 11), bytes: plus(signBytes(n), [2 * n * E, n * E, n * E]) });
   const tree = (k: number, n: number, carry: Carry): Cost => {
     const lv = treeTerms(k, carry);
     const bytes: Bytes = [0, 0, 0];
@@ -135,12 +139,12 @@ export function aby3Costs(l: 64 | 128) {
     // per level: greater (lock-step S + 2) and the mul (2), the mul's first round with greater's last (lock-step S + 3);
     // critical path: greater's (9 / 11) and the mul's 1 per level; at 'high' the next level's chain starts at server0,
     // which waits only for server1's mul message: one round overlaps
-    return { lockstep: (S + 3) * L, path: l === 64 ? 10 * L : 11 * L + 1, bytes };
+    return { lockstep: (S + 3) * L, path: at(l === 64 ? 10 * L : 11 * L + 1), bytes };
   };
   return {
     signBit: (n: number): Cost => ({ lockstep: S, path: S, bytes: signBytes(n) }),
     compare,
-    relu: (n: number): Cost => ({ lockstep: S + 2, path: l === 64 ? 10 : 11, bytes: plus(signBytes(n), [3 * n * E, 2 * n * E, 3 * n * E]) }),
+    relu: (n: number): Cost => ({ lockstep: S + 2, path: at(l === 64 ? 10 : 11), bytes: plus(signBytes(n), [3 * n * E, 2 * n * E, 3 * n * E]) }),
     selectBit: (n: number): Cost => ({ lockstep: 2, path: 2, bytes: [3 * n * E, 2 * n * E, 3 * n * E] }),
     selectInt: (n: number): Cost => ({ lockstep: 1, path: 1, bytes: [n * E, n * E, n * E] }),
     and: (n: number): Cost => ({ lockstep: 1, path: 1, bytes: [n * E, n * E, n * E] }),

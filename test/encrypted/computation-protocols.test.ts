@@ -181,6 +181,23 @@ for (const precision of ['low', 'high'] as const) {
       assert.throws(() => computationFromJSON(prob, { protocol: det }), ProtocolMismatchError);
       assert.throws(() => computationFromJSON({ ...json, concrete: { ...json.concrete!, protocol: { ...json.concrete!.protocol, truncation: 'exact' } } }, { protocol: det }), (e: Error) => e instanceof SerializationError && /truncation/.test(e.message));
     });
+
+    it("ABY3's option comparisonBits below the ring's bits is carried in the JSON; a protocol comparing on other bits is refused", () => {
+      const k = precision === 'low' ? 32 : 64;
+      const short = new ABY3(s0, s1, s2, { precision, players: [carol], comparisonBits: k });
+      const json = JSON.parse(JSON.stringify(model.concrete(short, signature))) as ComputationJSON;
+      assert.equal(json.concrete?.protocol.comparisonBits, k);
+      assert.ok(computationFromJSON(json, { protocol: new ABY3(s0, s1, s2, { precision, players: [carol], comparisonBits: k }) }) instanceof ConcreteComputation);
+      const mismatch = (e: Error) => e instanceof ProtocolMismatchError && new RegExp(`comparisons on ${k} bits`).test(e.message) && /option comparisonBits/.test(e.message);
+      assert.throws(() => computationFromJSON(json, { protocol: new ABY3(s0, s1, s2, { precision, players: [carol] }) }), mismatch);
+      assert.throws(() => computationFromJSON(json, { protocol: new ABY3(s0, s1, s2, { precision, players: [carol], comparisonBits: k + 1 }) }), mismatch);
+      const full = JSON.parse(JSON.stringify(model.concrete(new ABY3(s0, s1, s2, { precision, players: [carol] }), signature))) as ComputationJSON;
+      assert.equal(full.concrete?.protocol.comparisonBits, undefined, 'the default (the ring\'s bits) is not written');
+      assert.throws(() => computationFromJSON(full, { protocol: short }), ProtocolMismatchError);
+      for (const bad of [1.5, 'x', precision === 'low' ? 64 : 128]) {
+        assert.throws(() => computationFromJSON({ ...json, concrete: { ...json.concrete!, protocol: { ...json.concrete!.protocol, comparisonBits: bad as number } } }, { protocol: short }), (e: Error) => e instanceof SerializationError && /comparisonBits/.test(e.message));
+      }
+    });
   });
 }
 

@@ -38,8 +38,11 @@ export interface ComputationJSON {
   nodes: { op: string; args: number[]; attrs: Record<string, unknown>; results?: number }[];
   outputs: number[];
   outputForm: OutputForm;
-  /** `truncation` only for an ABY3 or Pond instance with option truncation: 'deterministic' (absent: probabilistic). */
-  concrete?: { protocol: { kind: string; precision: string; holders: string[]; truncation?: string }; inputTypes: TypeJSON[] };
+  /**
+   * `truncation` only for an ABY3 or Pond instance with option truncation: 'deterministic' (absent: probabilistic);
+   * `comparisonBits` only for an ABY3 instance whose option comparisonBits is below the ring's bits (absent: the ring's).
+   */
+  concrete?: { protocol: { kind: string; precision: string; holders: string[]; truncation?: string; comparisonBits?: number }; inputTypes: TypeJSON[] };
 }
 
 const typeJSON = (t: TensorType): TypeJSON => ({
@@ -68,7 +71,7 @@ function toJSON(c: Computation, concrete: ConcreteComputation | undefined): Comp
   if (concrete !== undefined) {
     const p = concrete.protocol;
     out.concrete = {
-      protocol: p === undefined ? { kind: 'none', precision: 'none', holders: [] } : { kind: p.kind, precision: p.precision, holders: holdersOf(p).map((q) => q.name), ...(truncationOf(p) === 'deterministic' ? { truncation: 'deterministic' } : {}) },
+      protocol: p === undefined ? { kind: 'none', precision: 'none', holders: [] } : { kind: p.kind, precision: p.precision, holders: holdersOf(p).map((q) => q.name), ...(truncationOf(p) === 'deterministic' ? { truncation: 'deterministic' } : {}), ...(cmpBitsOf(p) < p.bits ? { comparisonBits: cmpBitsOf(p) } : {}) },
       inputTypes: concrete.inputTypes.map(typeJSON),
     };
   }
@@ -78,6 +81,8 @@ setSerializer(toJSON);
 
 /** A protocol's truncation (ABY3's and Pond's option; the others truncate probabilistically or, Plaintext, floor in the clear). */
 const truncationOf = (p: object): string => ('truncation' in p && typeof p.truncation === 'string' ? p.truncation : 'probabilistic');
+/** A protocol's comparison bit length (ABY3's option comparisonBits; the others compare on the ring's bits). */
+const cmpBitsOf = (p: { readonly bits: 64 | 128 }): number => ('comparisonBits' in p && typeof p.comparisonBits === 'number' ? p.comparisonBits : p.bits);
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
@@ -146,6 +151,9 @@ export function computationFromJSON(json: unknown, options: { protocol?: AnyProt
     if (d.truncation !== undefined && d.truncation !== 'deterministic') throw new SerializationError(`${fn}: 'concrete.protocol.truncation' must be 'deterministic' or absent, got ${JSON.stringify(d.truncation)}`);
     const want = d.truncation ?? 'probabilistic';
     if (truncationOf(p) !== want) throw new ProtocolMismatchError(`${fn}: the computation was made concrete for ${d.kind} with ${want} truncation, got a protocol with option truncation '${truncationOf(p)}'`);
+    if (d.comparisonBits !== undefined && !(isInt(d.comparisonBits) && d.comparisonBits < p.bits)) throw new SerializationError(`${fn}: 'concrete.protocol.comparisonBits' must be an integer below the ring's ${p.bits} bits, or absent, got ${JSON.stringify(d.comparisonBits)}`);
+    const k = d.comparisonBits ?? p.bits;
+    if (cmpBitsOf(p) !== k) throw new ProtocolMismatchError(`${fn}: the computation was made concrete for ${d.kind} with comparisons on ${k} bits, got a protocol with option comparisonBits ${cmpBitsOf(p)}`);
   }
   if (!Array.isArray(o.concrete.inputTypes)) throw new SerializationError(`${fn}: 'concrete.inputTypes' must be an array`);
   const types = o.concrete.inputTypes.map((t, i): TensorType => {

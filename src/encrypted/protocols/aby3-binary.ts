@@ -36,6 +36,8 @@ export type RingParts = (RingTensor | undefined)[];
 export interface Aby3Net {
   readonly id: string;
   readonly bits: 64 | 128;
+  /** The sign circuit's bit length k (ABY3's option comparisonBits; l by default): the msb of x mod 2^k. */
+  readonly cmpBits: number;
   /** Whether server i executes in this process. */
   local(i: number): boolean;
   /** The PRF key shared by servers i and i+1 (indices mod 3), where one of them executes. */
@@ -180,6 +182,25 @@ export function wordsToPlane(t: RingTensor, n: number, bits: 64 | 128): Uint32Ar
 export function msbAndPlanes(bits: number): number {
   const m = bits - 1;
   return 3 * m - 2 - Math.ceil(Math.log2(m));
+}
+
+/**
+ * ABY3's option comparisonBits k (default l, the ring's bits): the sign
+ * circuit (every comparison: sign, relu, max, pooling, select's condition)
+ * takes the msb of x mod 2^k, that is of the low k bits of the shares
+ * (reduction mod 2^k is a ring map, so the shares reduce locally). It equals
+ * the sign of x for every x with |x| < 2^(k-1) in ring units (|value| <
+ * 2^(k-1-f)); outside, the result is wrong, as a probabilistic truncation of
+ * too large a value is (MP-SPDZ's comparisons take the same bit length k,
+ * sfix's k = 31 by default). Cost: k planes instead of l, ceil(log2(k - 1))
+ * tree rounds. An integer in [f + 2, l].
+ */
+export function checkComparisonBits(fn: string, v: unknown, bits: 64 | 128, frac: number): number {
+  if (v === undefined) return bits;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < frac + 2 || v > bits) {
+    throw new RangeError(`${fn}: option 'comparisonBits' must be an integer in [${frac + 2}, ${bits}] (f + 2 to the ring's ${bits} bits at this precision), got ${typeof v === 'number' ? v : typeof v}`);
+  }
+  return v;
 }
 
 /** Rounds of `msbShares`: the input round, the generate round, ceil(log2(l - 1)) tree rounds. */

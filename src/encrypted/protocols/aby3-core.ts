@@ -34,24 +34,16 @@ import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions }
 import type { Aby3Context } from './aby3-boolean.js';
 import { mulProducts, type MulSegment } from './aby3-mul.js';
 import { checkTruncation, exactTruncate, type Truncation } from './aby3-trunc.js';
+import { checkComparisonBits } from './aby3-binary.js';
+import type { ABY3Options } from './aby3-options.js';
+
+export type { ABY3Options } from './aby3-options.js';
 import type { LinearMap, MatmulMaps } from './im2col.js';
 
 const I3 = [0, 1, 2] as const;
 
 /** Whether an [m, k] · [k, n] product is worth the ring thread: its multiply-adds dwarf the copies to and from it (thin products are copy-bound). */
 const worthThread = (m: number, k: number, n: number): boolean => m * k * n >= 2 ** 20 && m * k * n >= 32 * (m * k + k * n + m * n);
-
-/** ABY3's options: the protocol options and how fixed-point products are truncated. */
-export interface ABY3Options extends ProtocolOptions {
-  /**
-   * 'probabilistic' (default): SecureML's local shift, within one unit but
-   * wrong by 2^(l-f) with probability about |X| 2^(1-l) per element;
-   * 'deterministic': exact, X/2^f rounded to nearest (ties up), for every
-   * value in the ring, by a carry circuit (aby3-trunc.ts; 4 + log2 l rounds
-   * instead of one). Every party of an instance must use the same.
-   */
-  truncation?: Truncation;
-}
 
 /**
  * ABY3's replicated sharing and its arithmetic (above); `ABY3` (aby3.ts)
@@ -62,11 +54,14 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   readonly servers: readonly [Player, Player, Player];
   /** How fixed-point products are truncated (option 'truncation'). */
   readonly truncation: Truncation;
+  /** The comparisons' bit length (option 'comparisonBits'). */
+  readonly comparisonBits: number;
 
   constructor(server0: Player, server1: Player, server2: Player, options?: ABY3Options) {
     const opts = checkOptions('ABY3', options) as ABY3Options;
     super('aby3', 'ABY3', opts);
     this.truncation = checkTruncation('ABY3', opts.truncation);
+    this.comparisonBits = checkComparisonBits('ABY3', opts.comparisonBits, this.bits, this.fixed.frac);
     this.servers = checkRoster('ABY3', ['server0', 'server1', 'server2'], [server0, server1, server2]) as [Player, Player, Player];
     this.servers.forEach((p) => this.register(p));
   }
@@ -77,6 +72,7 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
       net: {
         id: this.id,
         bits: this.bits,
+        cmpBits: this.comparisonBits,
         local: (i) => this.isLocal(this.#s(i)),
         key: (i) => this.#k(i),
         moveBytes: (f, t, key, b) => this.moveBytes(this.#s(f), this.#s(t), key, b),

@@ -12,6 +12,10 @@
  *
  *   server0: a (a0, a1), b (0, 0);  server1: a (a1, 0), b (0, b2);  server2: a (0, a0), b (b2, 0).
  *
+ * With option comparisonBits k < l the circuit runs on the low k bits of a
+ * and b (l below stands for k): msb(x mod 2^k), the sign of x for |x| <
+ * 2^(k-1) (aby3-binary.ts checkComparisonBits).
+ *
  * msb(a + b) = a_(l-1) ^ b_(l-1) ^ c, c the carry into bit l-1 = the group
  * generate of bits 0..l-2. Generate g_j = a_j & b_j (j < l-1, one AND round);
  * with the zero components the cross terms are: server0 none (its message
@@ -49,8 +53,8 @@ export async function msbShares(net: Aby3Net, x: RingParts, n: number, key: stri
   }
 }
 
-/** The bit planes of a ring tensor t (n elements), or of t - u, in a new block of the workspace. */
-function planesOf(sp: BitSpace, t: RingTensor, u: RingTensor | undefined, n: number, W: number): number {
+/** The low `planes` bit planes of a ring tensor t (n elements), or of t - u, in a new block of the workspace. */
+function planesOf(sp: BitSpace, t: RingTensor, u: RingTensor | undefined, n: number, W: number, planes: number): number {
   const L = t.bits / 64;
   const src = sp.put(t.data);
   if (u !== undefined) {
@@ -59,15 +63,16 @@ function planesOf(sp: BitSpace, t: RingTensor, u: RingTensor | undefined, n: num
     sp.free(q);
   }
   const tmp = sp.alloc(1024);
-  const out = sp.alloc(4 * t.bits * W);
-  sp.k.toPlanes(src, n, L, t.bits, W, out, tmp);
+  const out = sp.alloc(4 * planes * W);
+  sp.k.toPlanes(src, n, L, planes, W, out, tmp);
   sp.free(src);
   sp.free(tmp);
   return out;
 }
 
 async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, x: RingParts, y: RingParts | undefined, n: number, key: string): Promise<BitParts> {
-  const l = net.bits;
+  // the circuit's bit length: k = comparisonBits planes of the shares (their low k bits: x mod 2^k), msb at plane k - 1
+  const l = net.cmpBits;
   const W = planeWords(n);
   const m = l - 1;
   const plane = 4 * W; // bytes per plane
@@ -82,7 +87,7 @@ async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, x: RingPart
   // a = x0 + x1 (- y0 - y1) at server0, as planes, input as (a0, a1, 0): one message, server0 to server2 (PRF nonce `${key}/a/in`)
   let a0 = 0;
   if (l0) {
-    const L = l / 64;
+    const L = net.bits / 64;
     const [p0, p1] = [sp.put(x[0]!.data), sp.put(x[1]!.data)];
     k.addRing(p0, p0, p1, n, L);
     if (y !== undefined) {
@@ -98,8 +103,8 @@ async function circuit(net: Aby3Net, sp: BitSpace, streams: Streams, x: RingPart
   }
   // b = x2 (- y2) at servers 1 (slot 3) and 2 (slot 4)
   let b2 = 0;
-  if (l1) b2 = planesOf(sp, x[3]!, y?.[3], n, W);
-  if (l2 && !(l1 && sameWords(x[3]!, x[4]!) && (y === undefined || sameWords(y[3]!, y[4]!)))) b2 = planesOf(sp, x[4]!, y?.[4], n, W);
+  if (l1) b2 = planesOf(sp, x[3]!, y?.[3], n, W, l);
+  if (l2 && !(l1 && sameWords(x[3]!, x[4]!) && (y === undefined || sameWords(y[3]!, y[4]!)))) b2 = planesOf(sp, x[4]!, y?.[4], n, W, l);
 
   let a1 = 0;
   if (a1Stream !== undefined) {

@@ -61,6 +61,7 @@ export class Pond extends Protocol<AdditiveTensor> {
     const opts = checkOptions('Pond', options) as PondOptions;
     super('pond', 'Pond', opts);
     this.truncation = checkTruncation('Pond', opts.truncation);
+    if ((opts as { comparisonBits?: unknown }).comparisonBits !== undefined) throw new RangeError(`Pond: option 'comparisonBits' is ABY3's (Pond's comparisons take the ring's ${this.bits} bits)`);
     const isSource = cryptoProducer !== null && typeof cryptoProducer === 'object' && !(cryptoProducer instanceof Player) && typeof (cryptoProducer as TripleSource).triple === 'function';
     if (cryptoProducer === undefined || cryptoProducer === null) throw new TypeError(`Pond: argument 'cryptoProducer' is missing (expected a Player or a TripleSource)`);
     if (!isSource && !(cryptoProducer instanceof Player)) throw new TypeError(`Pond: argument 'cryptoProducer' must be a Player or a TripleSource, got ${describe(cryptoProducer)}`);
