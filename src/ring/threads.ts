@@ -142,6 +142,9 @@ const copy = (t: BigUint64Array): ArrayBuffer => {
   return c.buffer;
 };
 
+/** Whether an [m, k] · [k, n] product is worth the ring thread: its multiply-adds dwarf the copies to and from it (thin products are copy-bound). */
+export const worthRingThread = (m: number, k: number, n: number): boolean => m * k * n >= 2 ** 20 && m * k * n >= 32 * (m * k + k * n + m * n);
+
 let thread: RingThread | null | undefined;
 
 /** The process's ring matmul thread, or null (see the file comment). */

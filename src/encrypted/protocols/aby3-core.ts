@@ -16,16 +16,14 @@
  *   (SecureML); then with r, m = F(k_0, .) known to servers 0 and 1 the new
  *   sharing is (a' - m, r, b' + m - r): server0 sends a' - m and server1 sends
  *   b' + m - r to server2. Again one element per product per server, two rounds.
- * - truncate: the same second half, with a = x0 and b = x1 + x2 (no first message).
- * - option truncation: 'deterministic': every truncation is exact instead
- *   (rounded to nearest, any value in the ring), by a carry circuit over a and b: aby3-trunc.ts.
- * - reveal: the target receives the components it lacks (one message if it is
- *   a server, three if not), from the servers holding them as first part.
+ * - truncate: the same second half, with a = x0 and b = x1 + x2 (no first message);
+ *   option truncation 'deterministic': exact instead, by a carry circuit over a and b (aby3-trunc.ts).
+ * - reveal: the target receives the components it lacks (one message if it is a server, three if not).
  */
 import { Prg } from '../../crypto/prg.js';
 import * as ring from '../../ring/index.js';
 import { RingTensor } from '../../ring/index.js';
-import { ringThread } from '../../ring/threads.js';
+import { ringThread, worthRingThread as worthThread } from '../../ring/threads.js';
 import type { Player } from '../player.js';
 import { ShapeMismatchError } from '../errors.js';
 import { decodeSumInto } from '../fixed.js';
@@ -42,8 +40,6 @@ import type { LinearMap, MatmulMaps } from './im2col.js';
 
 const I3 = [0, 1, 2] as const;
 
-/** Whether an [m, k] · [k, n] product is worth the ring thread: its multiply-adds dwarf the copies to and from it (thin products are copy-bound). */
-const worthThread = (m: number, k: number, n: number): boolean => m * k * n >= 2 ** 20 && m * k * n >= 32 * (m * k + k * n + m * n);
 
 /**
  * ABY3's replicated sharing and its arithmetic (above); `ABY3` (aby3.ts)
@@ -224,19 +220,31 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   }
 
   /**
-   * z_i (3-out-of-3, re-randomised by alpha_i = F(k_i) - F(k_(i-1))) from the
-   * replicated operands, for each local server. `f` returns a fresh tensor and
-   * its second argument is a fresh scratch tensor it may overwrite.
+   * z_i (3-out-of-3, re-randomised by alpha_i = F(k_i) - F(k_(i-1))) from the replicated operands, for each
+   * local server. `f` returns a fresh tensor and its second argument is a fresh scratch tensor it may overwrite.
    */
   #localProducts(x: Parts, y: Parts, shape: readonly number[], key: string, f: (xi: RingTensor, xj: RingTensor, yi: RingTensor, yj: RingTensor) => [RingTensor, RingTensor]): (RingTensor | undefined)[] {
-    return I3.map((i) => {
+    let scratch: RingTensor | undefined;
+    const zs = I3.map((i) => {
       const me = this.#s(i);
       if (!this.isLocal(me)) return undefined;
-      const [z, scratch] = f(this.must(x[2 * i], me, 'x'), this.must(x[2 * i + 1], me, 'x'), this.must(y[2 * i], me, 'y'), this.must(y[2 * i + 1], me, 'y'));
-      ring.addInPlace(z, this.#prfInto(scratch, this.#k(i), `${key}/alpha`));
-      ring.subInPlace(z, this.#prfInto(scratch, this.#k(i - 1), `${key}/alpha`));
+      const [z, sc] = f(this.must(x[2 * i], me, 'x'), this.must(x[2 * i + 1], me, 'x'), this.must(y[2 * i], me, 'y'), this.must(y[2 * i + 1], me, 'y'));
+      scratch ??= sc;
       return z;
     });
+    return this.#alpha(zs, scratch!, key);
+  }
+
+  /** z_i += F(k_i) − F(k_(i−1)) at each local server i; F(k_j) computed once where servers j and j+1 both execute here. */
+  #alpha(zs: (RingTensor | undefined)[], scratch: RingTensor, key: string): (RingTensor | undefined)[] {
+    for (const j of I3) {
+      const [plus, minus] = [zs[j], zs[(j + 1) % 3]];
+      if (plus === undefined && minus === undefined) continue;
+      this.#prfInto(scratch, this.#k(j), `${key}/alpha`);
+      if (plus !== undefined) ring.addInPlace(plus, scratch);
+      if (minus !== undefined) ring.subInPlace(minus, scratch);
+    }
+    return zs;
   }
 
   /**
@@ -282,14 +290,8 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
   /** The local servers' products zs (in server order) + F(k_i) − F(k_(i−1)), placed at their servers' indices. */
   #mask(zs: RingTensor[], shape: readonly number[], key: string): (RingTensor | undefined)[] {
     let q = 0;
-    return I3.map((i) => {
-      if (!this.isLocal(this.#s(i))) return undefined;
-      const z = zs[q++]!;
-      const scratch = this.scratch(shape);
-      ring.addInPlace(z, this.#prfInto(scratch, this.#k(i), `${key}/alpha`));
-      ring.subInPlace(z, this.#prfInto(scratch, this.#k(i - 1), `${key}/alpha`));
-      return z;
-    });
+    const placed = I3.map((i) => (this.isLocal(this.#s(i)) ? zs[q++]! : undefined));
+    return this.#alpha(placed, this.scratch(shape), key);
   }
 
   /** Re-replicate a 3-out-of-3 sharing: server i sends z_i to server i-1. */
@@ -316,16 +318,19 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     let s0: RingTensor | undefined;
     let s1: RingTensor | undefined;
     let s2: RingTensor | undefined;
+    let mask: RingTensor | undefined;
     if (this.isLocal(p0)) {
       const a0 = this.must(a, p0, 'a');
       s0 = ownA ? ring.shrLogicalInPlace(a0, f) : ring.shrLogical(a0, f);
-      ring.subInPlace(s0, this.#prfInto(this.scratch(shape), this.#k(0), `${key}/m`));
+      mask = this.#prfInto(this.scratch(shape), this.#k(0), `${key}/m`);
+      ring.subInPlace(s0, mask);
       s1 = this.prfRing(this.#k(0), `${key}/r`, shape);
     }
     if (this.isLocal(p1)) {
-      const r = this.prfRing(this.#k(0), `${key}/r`, shape);
+      // F(k0, r) and F(k0, m): the streams server0 computed above where it executes here (both hold k0)
+      const r = s1 ?? this.prfRing(this.#k(0), `${key}/r`, shape);
       const bt = ring.negInPlace(ring.shrLogicalInPlace(ring.negInPlace(this.must(b, p1, 'b')), f));
-      ring.addInPlace(bt, this.#prfInto(this.scratch(shape), this.#k(0), `${key}/m`));
+      ring.addInPlace(bt, mask ?? this.#prfInto(this.scratch(shape), this.#k(0), `${key}/m`));
       ring.subInPlace(bt, r);
       s1 = r;
       s2 = bt;
