@@ -21,11 +21,13 @@ import { CriticalPathTransport, MemoryTransport } from '../transport/index.js';
 export interface PrivatePredictOptions {
   model: string; weights?: string; trainEpochs?: number; trainLimit?: number; save?: string;
   batchSize: number; limit?: number; precision: 'low' | 'high'; output: 'class' | 'logits'; seed: number; json?: string; progress?: boolean;
+  /** ABY3's comparisons' bit length k (default the ring's bits): exact for |x| < 2^(k-1-f). */
+  comparisonBits?: number;
 }
 
 /** What a run measured (also written by --json). */
 export interface PrivatePredictReport {
-  model: string; dataset: string; images: number; batchSize: number; precision: 'low' | 'high'; parameters: number;
+  model: string; dataset: string; images: number; batchSize: number; precision: 'low' | 'high'; comparisonBits: number; parameters: number;
   accuracy: number; plaintextAccuracy: number; agreement: number;
   imagesPerSecond: number; plaintextImagesPerSecond: number; seconds: number; plaintextSeconds: number;
   bytesPerImage: number; serverBytesPerImage: number; clientBytesPerImage: number; weightSharingBytes: number;
@@ -94,8 +96,14 @@ export async function runPrivatePredict(dataset: string, o: PrivatePredictOption
 
   const [s0, s1, s2, owner, client] = ['server0', 'server1', 'server2', 'model-owner', 'client'].map((p) => new Player(p)) as [Player, Player, Player, Player, Player];
   const t = new CriticalPathTransport(new MemoryTransport());
-  const prot = new ABY3(s0, s1, s2, { precision: o.precision, transport: t, players: [owner, client] });
-  log(`fedcrypt private-predict: ${what} on ${dataset} test images [0, ${n}), ABY3 '${o.precision}', batch ${o.batchSize}, output ${o.output}; three servers in this process (in-memory transport)`);
+  let prot: ABY3;
+  try {
+    prot = new ABY3(s0, s1, s2, { precision: o.precision, transport: t, players: [owner, client], ...(o.comparisonBits === undefined ? {} : { comparisonBits: o.comparisonBits }) });
+  } catch (e) {
+    throw e instanceof RangeError && /comparisonBits/.test(e.message) ? new RangeError(`--comparison-bits ${o.comparisonBits}: ${e.message}`) : e;
+  }
+  const comparisons = prot.comparisonBits === prot.bits ? '' : `, comparisons on ${prot.comparisonBits} bits`;
+  log(`fedcrypt private-predict: ${what} on ${dataset} test images [0, ${n}), ABY3 '${o.precision}'${comparisons}, batch ${o.batchSize}, output ${o.output}; three servers in this process (in-memory transport)`);
   const em = await encryptModel(converted, prot, { owner });
   const weightSharingBytes = t.bytesSentBy(owner.name);
   log(`model: ${converted.spec.layers.length} layer specs, ${em.parameterCount} weights secret-shared by the model owner (${fmtBytes(weightSharingBytes)} sent once)`);
@@ -150,7 +158,7 @@ export async function runPrivatePredict(dataset: string, o: PrivatePredictOption
   }
   const roundsPerBatch = rounds.reduce((a, b) => a + b, 0) / rounds.length;
   const r: PrivatePredictReport = {
-    model: what, dataset, images: n, batchSize: o.batchSize, precision: o.precision, parameters: em.parameterCount,
+    model: what, dataset, images: n, batchSize: o.batchSize, precision: o.precision, comparisonBits: prot.comparisonBits, parameters: em.parameterCount,
     accuracy: correct / n, plaintextAccuracy: plainCorrect / n, agreement: agree / n,
     imagesPerSecond: n / seconds, plaintextImagesPerSecond: n / plaintextSeconds, seconds, plaintextSeconds,
     bytesPerImage: bytes / n, serverBytesPerImage: serverBytes / n, clientBytesPerImage: clientBytes / n, weightSharingBytes,
@@ -180,6 +188,7 @@ export function registerPrivatePredict(program: Command): void {
     .option('--limit <n>', 'the first n test images (default all)', intArg('--limit', 1))
     .addOption(new Option('--precision <p>', 'fixed-point precision').choices(['low', 'high']).default('low'))
     .addOption(new Option('--output <what>', 'what the client learns: the class, or the model\'s output').choices(['class', 'logits']).default('class'))
+    .option('--comparison-bits <k>', 'bit length of the comparisons: exact for |x| < 2^(k-1-f); k in [f + 2, l] (default l; docs/encrypted-ml.md "Comparison bit length")', intArg('--comparison-bits', 1))
     .option('--seed <n>', 'seed of the named network\'s initializers', intArg('--seed', 0), 1)
     .option('--json <file>', 'also write the figures as JSON')
     .option('--no-progress', 'no progress lines')

@@ -58,3 +58,16 @@ test('private-predict --model network_a --weights: the flat float32 weights of t
   assert.equal(r.parameters, 118282);
   assert.ok(r.agreement >= 0.9, `agreement ${r.agreement}`); // untrained: near-ties between logits are possible
 });
+
+test('private-predict --comparison-bits 32: the same predictions as at 64 bits, fewer bytes per image; a k outside [f + 2, l] is refused naming the flag', async () => {
+  const lines: string[] = [];
+  const at32 = await runPrivatePredict('mnist', { ...base, model: saved, limit: 64, comparisonBits: 32 }, (s) => lines.push(s));
+  const at64 = await runPrivatePredict('mnist', { ...base, model: saved, limit: 64 }, quiet);
+  assert.match(lines.join('\n'), /ABY3 'low', comparisons on 32 bits, batch 32/);
+  assert.equal(at32.comparisonBits, 32);
+  assert.equal(at64.comparisonBits, 64);
+  assert.equal(at32.accuracy, at64.accuracy);
+  assert.ok(at32.agreement >= 0.995, `agreement ${at32.agreement}`);
+  assert.ok(at32.serverBytesPerImage < at64.serverBytesPerImage, `${at32.serverBytesPerImage} < ${at64.serverBytesPerImage}`);
+  await assert.rejects(runPrivatePredict('mnist', { ...base, model: saved, limit: 8, comparisonBits: 65 }, quiet), /--comparison-bits 65: .*option 'comparisonBits' must be an integer in \[18, 64\]/);
+});
