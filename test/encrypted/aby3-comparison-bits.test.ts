@@ -93,20 +93,20 @@ for (const precision of ['low', 'high'] as const) {
 
 describe('ABY3 option comparisonBits across processes', () => {
   it('servers in separate processes on the same k compare correctly; a server configured with another k makes the sign circuit fail with a TransportError naming the message, never a wrong result', async () => {
-    const run = async (ks: [number, number, number]) => {
+    const run = async (ks: [number, number, number], timeoutMs: number) => {
       const hub = new MemoryHub();
       const groups = [['server0', 'alice'], ['server1'], ['server2']];
       return Promise.allSettled(groups.map(async (local, g) => {
-        const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'cb-spmd', timeoutMs: 5000, comparisonBits: ks[g]! });
+        const p = new ABY3(s0, s1, s2, { transport: new MemoryTransport({ hub, local }), players: [alice], id: 'cb-spmd', timeoutMs, comparisonBits: ks[g]! });
         const x = await p.encrypt(alice, local.includes('alice') ? [-3, 0, 2.5, -0.25] : undefined, { shape: [4] });
         const r = await p.reveal(await p.isNegative(x), alice);
         return r.isLocal ? Array.from(r.read()) : undefined;
       }));
     };
-    const ok = await run([32, 32, 32]);
+    const ok = await run([32, 32, 32], 60000);
     assert.deepEqual(ok.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled']);
     assert.deepEqual((ok[0] as PromiseFulfilledResult<number[] | undefined>).value, [1, 0, 0, 1]);
-    const bad = await run([32, 64, 64]);
+    const bad = await run([32, 64, 64], 3000); // (the servers left waiting for a message time out)
     const errors = bad.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
     assert.ok(errors.length > 0, 'a mismatch is an error somewhere');
     assert.ok(errors.some((e) => e instanceof TransportError && /has \d+ bytes, expected \d+/.test(e.message)), errors.map((e) => `${e.name}: ${e.message}`).join('; '));
