@@ -170,7 +170,7 @@ export function registerPrivateTrain(program: Command): void {
     .option('--max-steps <n>', 'stop after n steps', intArg('--max-steps', 1))
     .addOption(new Option('--precision <p>', 'fixed-point precision (default: low for sgd, high for amsgrad, whose truncations fail at low over a long run)').choices(['low', 'high']))
     .addOption(new Option('--truncation <t>', 'truncation of fixed-point products: probabilistic (one round, fails with probability about |x| 2^(1-l) per value) or deterministic (exact, 4 + log2 l rounds; docs/encrypted-ml.md)').choices(['probabilistic', 'deterministic']).default('probabilistic'))
-    .option('--comparison-bits <k>', 'bit length of the comparisons (relu, max pooling): exact for |x| < 2^(k-1-f), f the fractional bits; k in [f + 2, l] (default l, the ring\'s bits; docs/encrypted-ml.md "Comparison bit length")', intArg('--comparison-bits', 1))
+    .option('--comparison-bits <k>', 'bit length of the comparisons (relu, max pooling, the loss\'s max over the logits, AMSgrad\'s second moments): exact for |x| < 2^(k-1-f), f the fractional bits; k in [f + 2, l] (default l, the ring\'s bits; docs/encrypted-ml.md "Comparison bit length")', intArg('--comparison-bits', 1))
     .option('--seed <n>', 'seed of the initial weights and of the data owner\'s shuffling', intArg('--seed', 0), 1)
     .option('--eval-limit <n>', 'evaluate on the first n test images (default all 10000)', intArg('--eval-limit', 1))
     .option('--out <dir>', 'run folder (default runs/<timestamp>)')

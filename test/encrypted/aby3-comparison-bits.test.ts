@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { ABY3, Player, Pond, type ReplicatedTensor } from '../../src/encrypted/index.js';
 import { FIXED_HIGH, FIXED_LOW } from '../../src/encrypted/fixed.js';
 import { MemoryHub, MemoryTransport, TransportError } from '../../src/transport/index.js';
+import { amsgrad } from '../../src/encrypted/nn/optimizers.js';
 import { aby3Costs } from '../conformance/nl-costs.js';
 import { RoundTransport } from './rounds.js';
 
@@ -20,8 +21,8 @@ const SERVERS = ['server0', 'server1', 'server2'];
 
 for (const precision of ['low', 'high'] as const) {
   const { bits: l, frac: f } = precision === 'low' ? FIXED_LOW : FIXED_HIGH;
-  // k - 1 ≤ 53: every ring value in range is an exact double (r · 2^-f)
-  const KS = precision === 'low' ? [f + 2, 32, 40] : [f + 2, 48, 54];
+  // k = 96 at 'high': the circuit's planes span both 64-bit limbs (values beyond 2^53: the edges are exact doubles near them)
+  const KS = precision === 'low' ? [f + 2, 32, 40] : [f + 2, 48, 54, 96];
   describe(`ABY3 option comparisonBits (precision ${precision})`, () => {
     it(`is an integer in [f + 2, l] = [${f + 2}, ${l}]: anything else is refused naming the option; Pond refuses it`, () => {
       for (const bad of [f + 1, l + 1, 31.5, '32', -1]) {
@@ -31,15 +32,30 @@ for (const precision of ['low', 'high'] as const) {
       assert.throws(() => new Pond(s0, s1, dealer, { precision, comparisonBits: 32 } as never), (e: Error) => e instanceof RangeError && /comparisonBits/.test(e.message) && /ABY3/.test(e.message));
     });
 
+    it('AMSgrad refuses, before its messages, a k whose range its second moments exceed (v̂ up to maxSecondMoment / gradScale²), naming the k it needs', async () => {
+      const k = precision === 'low' ? 24 : 40; // ranges 2^7 and 2^7, below 0.0625 · 128² = 1024
+      const t = new RoundTransport();
+      const p = new ABY3(s0, s1, s2, { precision, transport: t, players: [alice], comparisonBits: k });
+      const w = await p.encrypt(alice, [0.1, -0.2, 0.3, 0.05]);
+      const g = await p.encrypt(alice, [1, -2, 0.5, 0.25]);
+      t.reset();
+      await assert.rejects(amsgrad().update(p, w, g, { gradScale: 1 / 128, step: 1 }), (e: Error) => e instanceof RangeError && new RegExp(`option comparisonBits ${k}: raise it to at least ${f + 13}`).test(e.message));
+      assert.equal(t.log.length, 0, 'no message');
+      const ok = new ABY3(s0, s1, s2, { precision, players: [alice], comparisonBits: f + 13 });
+      const [w2, g2] = [await ok.encrypt(alice, [0.1, -0.2, 0.3, 0.05]), await ok.encrypt(alice, [1, -2, 0.5, 0.25])];
+      assert.equal((await amsgrad().update(ok, w2, g2, { gradScale: 1 / 128, step: 1 })).size, 4);
+    });
+
     for (const k of KS) {
       const half = 2 ** (k - 1); // |r| < half: in range
+      const ulp = 2 ** Math.max(0, k - 54); // the step of exact doubles just below half
       const val = (r: number) => r * 2 ** -f;
       const make = (transport = new MemoryTransport()) => new ABY3(s0, s1, s2, { precision, transport, players: [alice], comparisonBits: k });
       const open = async (p: ABY3, t: ReplicatedTensor) => Array.from((await p.reveal(t, alice)).read());
 
       it(`k = ${k}: isNegative, relu, greater and maxPool2x2 are exact for |x| < 2^(k-1) ring units, random and at the ends of the range`, async () => {
         const p = make();
-        const edges = [0, 1, -1, half - 1, -half, -(half - 1), half / 2, -half / 2];
+        const edges = [0, 1, -1, half - ulp, -half, -(half - ulp), half / 2, -half / 2];
         const ring = fc.integer({ min: -(2 ** Math.min(k - 1, 31)) + 1, max: 2 ** Math.min(k - 1, 31) - 1 }).map((r) => r * 2 ** Math.max(0, k - 32)); // spread over the range
         await fc.assert(fc.asyncProperty(fc.array(ring, { minLength: 32, maxLength: 32 }), fc.array(ring, { minLength: 32, maxLength: 32 }), async (rs, qs) => {
           const R = [...rs, ...edges];
@@ -62,7 +78,7 @@ for (const precision of ['low', 'high'] as const) {
 
       it(`k = ${k}: one beyond the range the sign is wrong, as documented (2^(k-1) ring units reads as negative)`, async () => {
         const p = make();
-        const x = await p.encrypt(alice, [val(half), val(half - 1)]);
+        const x = await p.encrypt(alice, [val(half), val(half - ulp)]);
         assert.deepEqual(await open(p, await p.isNegative(x)), [1, 0]);
       });
 

@@ -74,12 +74,12 @@ describe('ABY3 boolean sharing: what each server receives', () => {
     }
   });
 
-  it('sign (A2B) and bit injection: every message is uniform, identically for different inputs; server2 never gets x0 + x1 unmasked', async () => {
+  for (const k of [64, 32]) it(`sign (A2B) and bit injection, comparisons on ${k} bits: every message is uniform, identically for different inputs; server2 never gets x0 + x1 unmasked`, async () => {
     const n = 16384; // the smallest message (one bit plane) has 256 64-bit words
     const views: Record<string, Uint8Array[]>[] = [];
     for (const v of [0, 1000.5]) {
       const t = new RoundTransport();
-      const p = new ABY3(s0, s1, s2, { transport: t, players: [alice] });
+      const p = new ABY3(s0, s1, s2, { transport: t, players: [alice], comparisonBits: k });
       const x = await p.encrypt(alice, new Float64Array(n).fill(v));
       t.reset();
       await p.relu(x);
@@ -90,8 +90,9 @@ describe('ABY3 boolean sharing: what each server receives', () => {
         assertUniformBits([m.payload], `relu of ${v}: ${stage}`);
       }
       views.push(byStage);
-      const a = toPlanes(ring.add(x.parts[0]!, x.parts[1]!), n, 64); // x0 + x1, held by server0 only
+      const a = toPlanes(ring.add(x.parts[0]!, x.parts[1]!), n, 64, k); // the low k bits of x0 + x1, held by server0 only
       const input = t.log.find((m) => m.to === 'server2' && m.key.endsWith('/a/in0'))!;
+      assert.equal(input.payload.byteLength, k * n / 8, 'k planes of n bits');
       const diff = new Uint32Array(input.payload.slice().buffer).map((w, k) => w ^ a[k]!);
       assertUniformBits([new Uint8Array(diff.buffer)], 'server2\'s input message XOR x0 + x1 (the PRF mask)');
     }

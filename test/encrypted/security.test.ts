@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ABY3, Player, Plaintext, Pond } from '../../src/encrypted/index.js';
 import { MemoryHub, MemoryTransport, type PlayerStats } from '../../src/transport/index.js';
+import * as ring from '../../src/ring/index.js';
+import { RingTensor } from '../../src/ring/index.js';
 import { RecordingTransport } from './recording.js';
 import { assertUniformBits, bitFrequencies } from './uniform.js';
 
@@ -117,6 +119,31 @@ for (const precision of ['low', 'high'] as const) {
       const log = rec.take();
       assert.equal(log.length, 3);
       for (const m of log) assertUniformBits([m.bytes], `${m.from}->${m.to}`);
+    });
+
+    it('matmul of zeros, as the receiving server would attack it: it knows all three shares of x (x2 = -(x0 + x1)) and so the unmasked product share z_i; what it receives minus that is uniform (the zero-sharing mask it cannot remove)', async () => {
+      const rec = new RecordingTransport();
+      const aby3 = new ABY3(s0, s1, s2, { transport: rec, precision });
+      const l = precision === 'low' ? 64 : 128;
+      const x = await aby3.encryptInts(alice, new Array(64 * 64).fill(0), { shape: [64, 64] });
+      await aby3.mul(x, x); // key set-up
+      rec.take();
+      await aby3.matmul(x, x);
+      const log = rec.take();
+      assert.equal(log.length, 3, 'one resharing message per server');
+      const names = ['server0', 'server1', 'server2'];
+      for (const m of log) {
+        const i = names.indexOf(m.from);
+        const r = (i + 2) % 3;
+        assert.equal(m.to, names[r], 'server i sends z_i to server i-1');
+        // the receiver holds (x_r, x_(r+1)) = (x_(i-1), x_i); x sums to 0, so it knows x_(i+1) too
+        const [xr, xi] = [x.parts[2 * r]!, x.parts[2 * r + 1]!];
+        const xj = ring.neg(ring.add(xr, xi));
+        const z = ring.add(ring.matmul(xi, ring.add(xi, xj)), ring.matmul(xj, xi));
+        const got = RingTensor.fromBytes(l, [64, 64], m.bytes);
+        const rest = ring.sub(got, z);
+        assertUniformBits([rest.toBytes()], `what ${m.to} receives from ${m.from}, less the product share it can compute`);
+      }
     });
   });
 

@@ -142,6 +142,7 @@ export function computationFromJSON(json: unknown, options: { protocol?: AnyProt
   const p = options.protocol;
   if (d.kind === 'none') {
     if (p !== undefined) throw new ProtocolMismatchError(`${fn}: the computation was made concrete without a protocol; option 'protocol' must be omitted`);
+    if (d.comparisonBits !== undefined) throw new SerializationError(`${fn}: 'concrete.protocol.comparisonBits' must be absent without a protocol, got ${JSON.stringify(d.comparisonBits)}`);
   } else {
     if (!(p instanceof Protocol)) throw new TypeError(`${fn}: a concrete computation needs option 'protocol' (a ${d.kind} protocol, precision '${d.precision}', holders ${d.holders.join(', ')}), got ${describe(p)}`);
     const holders = holdersOf(p).map((q) => q.name);

@@ -144,6 +144,9 @@ export function amsgrad(options: AmsgradOptions = {}): EncryptedOptimizer {
       const lo = (eps / info.gradScale) ** 2;
       const hi = vmax / info.gradScale ** 2 + lo;
       if (lo < 4 * 2 ** -prot.fixed.frac) throw new RangeError(`${fn}: epsilon ${eps} is too small for ${prot.precision} precision at gradScale ${info.gradScale}: (ε/gradScale)² = ${lo} is below 4 ulps (2^-${prot.fixed.frac - 2})`);
+      // [v1 > v̂] compares second moments up to hi: their difference must be within the comparisons' range (option comparisonBits)
+      const cmpRange = 2 ** (prot.comparisonBits - 1 - prot.fixed.frac);
+      if (hi >= cmpRange) throw new RangeError(`${fn}: the second moments reach ${hi} (maxSecondMoment ${vmax} / gradScale² ${info.gradScale ** 2}), beyond the comparisons' range 2^${prot.comparisonBits - 1 - prot.fixed.frac} of option comparisonBits ${prot.comparisonBits}: raise it to at least ${Math.ceil(Math.log2(hi)) + 2 + prot.fixed.frac}`);
       if (state === undefined) {
         const zero = await prot.mulPublic(params, 0);
         state = { m: zero, v: zero, vhat: zero };

@@ -150,9 +150,10 @@ export class ABY3Boolean {
   }
 
   /**
-   * The sign bit of an arithmetic sharing: [x < 0] (two's complement msb of
-   * the encoding) as a boolean sharing in bit 0 of each word (the other bits
-   * zero). Rounds and bytes: aby3-binary.ts msbShares.
+   * The sign bit of an arithmetic sharing: [x < 0] (the two's complement msb
+   * of the encoding mod 2^k, k the option comparisonBits: the sign for |x| <
+   * 2^(k-1) ring units) as a boolean sharing in bit 0 of each word (the other
+   * bits zero). Rounds and bytes: aby3-binary.ts msbShares.
    */
   signBit(x: ReplicatedTensor): Promise<BinaryReplicatedTensor> {
     const a = this.#c.checkArith('boolean.signBit', 'x', x);
@@ -224,7 +225,7 @@ export class ABY3Boolean {
   /** max(x, 0), exactly (the encoding times the step). */
   relu(x: ReplicatedTensor): Promise<ReplicatedTensor> { return this.#unary('relu', x, 'relu'); }
 
-  /** [x > y] as 0/1 ring integers: the sign of y - x (exact while |x - y| < 2^(l-1) on the encoding). */
+  /** [x > y] as 0/1 ring integers: the sign of y - x (exact while |x - y| < 2^(k-1) on the encoding, k the option comparisonBits). */
   greater(x: ReplicatedTensor, y: ReplicatedTensor): Promise<ReplicatedTensor> {
     return this.#compare('greater', x, y, true);
   }

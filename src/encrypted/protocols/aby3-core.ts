@@ -219,22 +219,6 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
     return t;
   }
 
-  /**
-   * z_i (3-out-of-3, re-randomised by alpha_i = F(k_i) - F(k_(i-1))) from the replicated operands, for each
-   * local server. `f` returns a fresh tensor and its second argument is a fresh scratch tensor it may overwrite.
-   */
-  #localProducts(x: Parts, y: Parts, shape: readonly number[], key: string, f: (xi: RingTensor, xj: RingTensor, yi: RingTensor, yj: RingTensor) => [RingTensor, RingTensor]): (RingTensor | undefined)[] {
-    let scratch: RingTensor | undefined;
-    const zs = I3.map((i) => {
-      const me = this.#s(i);
-      if (!this.isLocal(me)) return undefined;
-      const [z, sc] = f(this.must(x[2 * i], me, 'x'), this.must(x[2 * i + 1], me, 'x'), this.must(y[2 * i], me, 'y'), this.must(y[2 * i + 1], me, 'y'));
-      scratch ??= sc;
-      return z;
-    });
-    return this.#alpha(zs, scratch!, key);
-  }
-
   /** z_i += F(k_i) − F(k_(i−1)) at each local server i; F(k_j) computed once where servers j and j+1 both execute here. */
   #alpha(zs: (RingTensor | undefined)[], scratch: RingTensor, key: string): (RingTensor | undefined)[] {
     for (const j of I3) {
@@ -249,7 +233,7 @@ export abstract class ABY3Core extends Protocol<ReplicatedTensor> {
 
   /**
    * Each local server's share of x·y before its re-randomisation,
-   * xi·(yi + yj) + xj·yi, and then + F(k_i) − F(k_(i−1)) as #localProducts:
+   * xi·(yi + yj) + xj·yi, and then + F(k_i) − F(k_(i−1)) (#alpha):
    * two ring matmuls per server. With the process's ring thread (src/ring/threads.ts),
    * at least 2^20 multiply-adds per product and 32 per word copied to and
    * from the thread, every second one of the local servers' matmuls runs

@@ -207,7 +207,7 @@ export class ApproxOps<T extends ProtocolTensor, B> {
     return this.#reciprocal(b, range).then((r) => this.#p.mul(a, r));
   }
 
-  /** sigmoid(x) = 1/(1 + exp(−x)), for every x in the encoding's range (see the header). */
+  /** sigmoid(x) = 1/(1 + exp(−x)), for every x in the encoding's range (see the header; ABY3 with option comparisonBits k: |x| < 2^(k-1-f)). */
   sigmoid(x: T): Promise<T> {
     return this.#sigmoid(this.#fixed('sigmoid', 'x', x));
   }

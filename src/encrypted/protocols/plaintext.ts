@@ -23,6 +23,7 @@ export class Plaintext extends Protocol<PlaintextTensor> {
   constructor(options?: PlaintextOptions) {
     const opts = checkOptions('Plaintext', options) as PlaintextOptions;
     super('plaintext', 'Plaintext', opts);
+    if ((opts as { comparisonBits?: unknown }).comparisonBits !== undefined) throw new RangeError(`Plaintext: option 'comparisonBits' is ABY3's (Plaintext compares the values themselves)`);
     this.evaluator = opts.evaluator === undefined ? new Player('evaluator') : checkPlayer('Plaintext', 'options.evaluator', opts.evaluator);
     this.register(this.evaluator);
   }
