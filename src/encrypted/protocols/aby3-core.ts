@@ -28,15 +28,15 @@ import type { Player } from '../player.js';
 import { ShapeMismatchError } from '../errors.js';
 import { decodeSumInto } from '../fixed.js';
 import { BinaryReplicatedTensor, ReplicatedTensor, type Encoding, type ProtocolTensor, type Sensitivity } from '../tensor.js';
-import { checkOptions, checkRoster, Protocol, type Parts, type ProtocolOptions } from './base.js';
+import { checkOptions, checkRoster, Protocol, type Parts } from './base.js';
 import type { Aby3Context } from './aby3-boolean.js';
 import { mulProducts, type MulSegment } from './aby3-mul.js';
 import { checkTruncation, exactTruncate, type Truncation } from './aby3-trunc.js';
 import { checkComparisonBits } from './aby3-binary.js';
 import type { ABY3Options } from './aby3-options.js';
+import type { LinearMap, MatmulMaps } from './im2col.js';
 
 export type { ABY3Options } from './aby3-options.js';
-import type { LinearMap, MatmulMaps } from './im2col.js';
 
 const I3 = [0, 1, 2] as const;
 
