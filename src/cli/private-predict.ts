@@ -13,7 +13,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ABY3, Player } from '../encrypted/index.js';
+import { Player } from '../encrypted/index.js';
+import { aby3ForCli } from './aby3-cli.js';
 import { convertModel, encryptModel, loadModel, saveModel, type ConvertedModel } from '../encrypted/nn/index.js';
 import { buildModel, DATASET_NAMES, initTf, layersModelFromSpec, loadDataset, MODEL_NAMES, setFlatWeights, tf, weightLayout } from '../learning/index.js';
 import { CriticalPathTransport, MemoryTransport } from '../transport/index.js';
@@ -96,12 +97,7 @@ export async function runPrivatePredict(dataset: string, o: PrivatePredictOption
 
   const [s0, s1, s2, owner, client] = ['server0', 'server1', 'server2', 'model-owner', 'client'].map((p) => new Player(p)) as [Player, Player, Player, Player, Player];
   const t = new CriticalPathTransport(new MemoryTransport());
-  let prot: ABY3;
-  try {
-    prot = new ABY3(s0, s1, s2, { precision: o.precision, transport: t, players: [owner, client], ...(o.comparisonBits === undefined ? {} : { comparisonBits: o.comparisonBits }) });
-  } catch (e) {
-    throw e instanceof RangeError && /comparisonBits/.test(e.message) ? new RangeError(`--comparison-bits ${o.comparisonBits}: ${e.message}`) : e;
-  }
+  const prot = aby3ForCli([s0, s1, s2], { precision: o.precision, transport: t, players: [owner, client] }, o.comparisonBits);
   const comparisons = prot.comparisonBits === prot.bits ? '' : `, comparisons on ${prot.comparisonBits} bits`;
   log(`fedcrypt private-predict: ${what} on ${dataset} test images [0, ${n}), ABY3 '${o.precision}'${comparisons}, batch ${o.batchSize}, output ${o.output}; three servers in this process (in-memory transport)`);
   const em = await encryptModel(converted, prot, { owner });

@@ -13,7 +13,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { join } from 'node:path';
-import { ABY3, Player } from '../encrypted/index.js';
+import { Player } from '../encrypted/index.js';
+import { aby3ForCli } from './aby3-cli.js';
 import { convertModel } from '../encrypted/nn/convert.js';
 import { saveModel } from '../encrypted/nn/io.js';
 import { amsgrad, amsgradIterations, sgd } from '../encrypted/nn/optimizers.js';
@@ -60,12 +61,7 @@ export async function runPrivateTrain(modelName: string, dataset: string, o: Pri
   const [s0, s1, s2, dataOwner, modelOwner] = ['server0', 'server1', 'server2', 'data-owner', 'model-owner'].map((n) => new Player(n)) as [Player, Player, Player, Player, Player];
   const transport = new MemoryTransport();
   const truncation = o.truncation ?? 'probabilistic';
-  let prot: ABY3;
-  try {
-    prot = new ABY3(s0, s1, s2, { precision, transport, truncation, ...(o.comparisonBits === undefined ? {} : { comparisonBits: o.comparisonBits }) });
-  } catch (e) {
-    throw e instanceof RangeError && /comparisonBits/.test(e.message) ? new RangeError(`--comparison-bits ${o.comparisonBits}: ${e.message}`) : e;
-  }
+  const prot = aby3ForCli([s0, s1, s2], { precision, transport, truncation }, o.comparisonBits);
   const comparisons = prot.comparisonBits === prot.bits ? '' : `, comparisons on ${prot.comparisonBits} bits (|x| < 2^${prot.comparisonBits - 1 - prot.fixed.frac})`;
   const perEpoch = Math.floor(data.train.count / o.batchSize);
   const total = Math.min(perEpoch * o.epochs, o.maxSteps ?? Infinity);
