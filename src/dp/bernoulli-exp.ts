@@ -1,60 +1,48 @@
 /**
- * Exact Bernoulli(exp(-γ)) for rational γ ≥ 0: Canonne, Kamath, Steinke 2020,
- * "The Discrete Gaussian for Differential Privacy", Algorithm 1:
- * - γ ∈ [0, 1]: K ← 1; repeat A ← Bernoulli(γ/K), K ← K + 1 while A = 1; return 1 iff the
- *   final K is odd (P = Σ_k odd … = e^{-γ}, the alternating series of e^{-γ});
- * - γ > 1: ⌊γ⌋ draws of Bernoulli(e^{-1}) (return 0 at the first 0), then Bernoulli(e^{-(γ-⌊γ⌋)}).
- * Only integer comparisons of uniform draws (`CryptoRandom.int` / `bigBelow`): no floating point.
+ * Exact Bernoulli(e^{-γ}) for rational γ ≥ 0, and the float filter the samplers decide
+ * "U < e^{-γ}" with.
+ *
+ * A draw is U < e^{-γ} for a uniform U whose first 32 bits w are drawn. When a float
+ * approximation g of γ (|g − γ| ≤ err, proven by the caller) puts the whole interval
+ * [w, w + 1)·2^-32 on one side of e^{-g}·(1 ± η) (η covering err, the rounding of
+ * Math.exp and of the products), the side decides; otherwise `LazyUniform` (exp-bounds.ts)
+ * decides it exactly from w plus fresh bits. The float only chooses which exact comparison
+ * settles the draw; the law is exactly Bernoulli(e^{-γ}). (This replaces Canonne-Kamath-
+ * Steinke's Algorithm 1, a loop of Bernoulli(γ/k) draws with the same law.)
  */
 import type { CryptoRandom } from './random.js';
+import { LazyUniform } from './exp-bounds.js';
 
-const TWO53 = 9007199254740992;
+export const TWO32 = 4294967296;
+export const TWO53 = 9007199254740992;
+/** relative error bound the callers' float γ is held to (≥ 100× any few roundings' worst case) */
+export const REL = 1e-13;
 
-// Bernoulli(1/k) without a division: u uniform in [0, 2^32) is kept when u < k·⌊2^32/k⌋, and then
-// u < ⌊2^32/k⌋ has probability exactly 1/k.
-const TWO32 = 4294967296;
-const SMALL = 64;
-const QUOT = Array.from({ length: SMALL }, (_, k) => (k === 0 ? 0 : Math.floor(TWO32 / k)));
-const LIMIT = QUOT.map((q, k) => q * k);
-
-/** Bernoulli(1/k) for an integer k ≥ 1, exactly. */
-export function bernInv(rng: CryptoRandom, k: number): boolean {
-  if (k >= SMALL) return rng.int(k) === 0;
-  const limit = LIMIT[k]!;
-  let u = rng.uint32();
-  while (u >= limit) u = rng.uint32();
-  return u < QUOT[k]!;
-}
-
-/** Bernoulli(e^{-1}) (Algorithm 1 with γ = 1: the first draw Bernoulli(1) always succeeds). */
-export function bernExp1(rng: CryptoRandom): 0 | 1 {
-  let k = 2;
-  while (bernInv(rng, k)) k++;
-  return (k & 1) as 0 | 1;
-}
-
-/** Bernoulli(exp(-n/d)) for safe integers 0 ≤ n ≤ d, d ≥ 1 (Algorithm 1, γ ∈ [0, 1]). */
-export function bernExpFrac(rng: CryptoRandom, n: number, d: number): 0 | 1 {
-  if (n === 0) return 1;
-  let k = 1;
-  for (;;) {
-    const dk = d * k;
-    const a = dk <= TWO53 ? rng.int(dk) < n : rng.bigBelow(BigInt(d) * BigInt(k)) < BigInt(n);
-    if (!a) break;
-    k++;
+/**
+ * Where U ∈ [u, u + 1)·scale lies against e^{-γ}, given a float g with |g − γ| ≤ err
+ * (scale a power of two, u + 1 ≤ 2^53, scale ≥ 2^-64): 1 when wholly below, 0 when wholly
+ * at or above, -1 when the float cannot tell (then decide exactly).
+ */
+export function expNegSide(u: number, scale: number, g: number, err: number): 1 | 0 | -1 {
+  if (!(g >= 0 && err >= 0 && err < 1e-3)) return -1;
+  // e^{-γ} < e^{-690} < 2^-64 ≤ u·scale for u ≥ 1 (and Math.exp stays normal below 690)
+  if (g - err > 690) return u >= 1 ? 0 : -1;
+  const below = (u + 1) * scale, above = u * scale;
+  // squeeze, no exp: (1 − γ/4)^4 ≤ e^{-γ} ≤ (1 + γ/4)^{-4}; both sides move by at most |Δγ|
+  // (slopes within [−1, 0]), so err is an additive margin; 1e-14 covers their roundings
+  if (g < 3.99) {
+    const s = 1 - g / 4, s2 = s * s;
+    if (below <= s2 * s2 * (1 - 1e-14) - err * 1.01) return 1;
   }
-  return (k & 1) as 0 | 1;
-}
-
-/** Bernoulli(exp(-num/den)) for BigInt num ≥ 0, den ≥ 1 (Algorithm 1, all BigInt). */
-export function bernExpBig(rng: CryptoRandom, num: bigint, den: bigint): 0 | 1 {
-  const whole = num / den;
-  for (let i = 0n; i < whole; i++) if (bernExp1(rng) === 0) return 0;
-  const r = num - whole * den;
-  if (r === 0n) return 1;
-  let k = 1n;
-  while (rng.bigBelow(den * k) < r) k++;
-  return (k & 1n) === 1n ? 1 : 0;
+  const r = 1 + g / 4, r2 = r * r;
+  if (above >= (1 / (r2 * r2)) * (1 + 1e-14) + err * 1.01) return 0;
+  const p = Math.exp(-g);
+  // e^{-γ} ∈ p·[1 − η, 1 + η]: e^{±err} (err < 1e-3: expm1(err) < 1.0006·err), the exp's
+  // < 1 ulp, the two products' roundings
+  const eta = err * 1.01 + 1e-14;
+  if (below <= p * (1 - eta)) return 1;
+  if (above >= p * (1 + eta)) return 0;
+  return -1;
 }
 
 /**
@@ -62,15 +50,22 @@ export function bernExpBig(rng: CryptoRandom, num: bigint, den: bigint): 0 | 1 {
  * safe integers, or BigInts).
  */
 export function bernoulliExp(rng: CryptoRandom, num: number | bigint, den: number | bigint): 0 | 1 {
+  let g: number;
   if (typeof num === 'number' && typeof den === 'number' && Number.isSafeInteger(num) && Number.isSafeInteger(den)) {
     if (num < 0 || den < 1) throw new RangeError(`bernoulliExp: expected num ≥ 0 and den ≥ 1, got ${num}/${den}`);
-    const whole = Math.floor(num / den);
-    if (whole * den <= num && num - whole * den < den) {
-      for (let i = 0; i < whole; i++) if (bernExp1(rng) === 0) return 0;
-      return bernExpFrac(rng, num - whole * den, den);
-    }
+    g = num / den;
+  } else {
+    const n = BigInt(num), d = BigInt(den);
+    if (n < 0n || d < 1n) throw new RangeError(`bernoulliExp: expected num ≥ 0 and den ≥ 1, got ${n}/${d}`);
+    g = Number(n) / Number(d);
   }
-  const n = BigInt(num), d = BigInt(den);
-  if (n < 0n || d < 1n) throw new RangeError(`bernoulliExp: expected num ≥ 0 and den ≥ 1, got ${n}/${d}`);
-  return bernExpBig(rng, n, d);
+  const w = rng.uint32();
+  const side = expNegSide(w, 1 / TWO32, g, g * REL);
+  if (side !== -1) return side;
+  return new LazyUniform(rng, w, 32).belowExpNeg(BigInt(num), BigInt(den)) ? 1 : 0;
+}
+
+/** Bernoulli(e^{-1}). */
+export function bernExp1(rng: CryptoRandom): 0 | 1 {
+  return bernoulliExp(rng, 1, 1);
 }

@@ -2,38 +2,42 @@
  * Exact discrete Gaussian N_Z(0, σ²): P[X = x] ∝ exp(-x²/(2σ²)) on the integers.
  *
  * Canonne, Kamath, Steinke 2020, "The Discrete Gaussian for Differential Privacy"
- * (NeurIPS 2020, arXiv:2004.00010), §5:
- * - Algorithm 2, discrete Laplace with scale t (P[Y = y] ∝ e^{-|y|/t}): U uniform in
- *   {0, …, t-1}; accept U with Bernoulli(e^{-U/t}); V = number of successes of
- *   Bernoulli(e^{-1}) before the first failure; X = U + t·V; sign bit B; reject (B = 1, X = 0);
- * - Algorithm 3, the discrete Gaussian: t = ⌊σ⌋ + 1; repeat Y ← DLap(t) until
- *   Bernoulli(exp(-(|Y| - σ²/t)² / (2σ²))) = 1; return Y.
- * With σ² = p/q exactly, the exponent of Algorithm 3 is the rational
- *   γ = (|Y|·t·q − p)² / (2·p·q·t²).
+ * (NeurIPS 2020, arXiv:2004.00010), §5, Algorithm 3: t = ⌊σ⌋ + 1; repeat Y ← DLap(t) until
+ * Bernoulli(exp(-(|Y| - σ²/t)² / (2σ²))) = 1; return Y. With σ² = p/q exactly, the exponent
+ * is the rational γ = (|Y|·t·q − p)² / (2·p·q·t²).
  *
- * Exactness. Every random decision is a comparison of uniform integers (from
- * `CryptoRandom`) with exact integers. The last Bernoulli(e^{-γ}) has a fast path: γ is
- * first approximated in floating point with a rigorous error bound (relative 1e-13,
- * ≥ 30× the ≤ 4 roundings' worst case) and used only to (a) pick k = ⌊γ⌋ when the bound
- * proves it, and (b) decide each Bernoulli(f/K) of Algorithm 1 (f = γ − k) from the
- * first 53 bits u of the uniform U when the interval [u, u+1)·2^-53 lies wholly on one
- * side of the interval around f/K. Otherwise the decision is made exactly with BigInt
- * from the same u plus fresh bits (U < f/K ⇔ V < (r·2^53 − u·D·K)/(D·K), r = γ's exact
- * remainder numerator, D its denominator). Floats thus only choose which exact
- * comparison settles the draw; no floating-point exp/log is used.
+ * The discrete Laplace DLap(t) (P[Y = y] ∝ e^{-|y|/t}) is drawn as a sign bit B and a
+ * geometric G with P[G ≥ x] = e^{-x/t}, rejecting (B = 1, G = 0): the same law as CKS's
+ * Algorithm 2. G is max{x : U < e^{-x/t}} = ⌊−t·ln U⌋ for one uniform U (53 bits drawn):
+ * the float ⌊−t·ln U⌋ is accepted when its error bound proves it for the whole interval of
+ * U; otherwise `LazyUniform.geometric` finds G exactly. The acceptance Bernoulli is one 32-bit word against e^{-γ} through the same
+ * filter (bernoulli-exp.ts `expNegSide`), else exactly.
+ *
+ * Exactness. Every decision is U < e^{-γ} for a uniform U and a rational γ, settled either
+ * by float bounds that prove it (γ's float within a proven error, Math.exp's < 1 ulp, all
+ * covered by a relative margin ≥ 100× their sum) or by exact integer brackets of e^{-γ}
+ * (exp-bounds.ts). No float decides anything it has not proven. The filtered and the
+ * all-exact modes therefore draw the SAME samples from the same stream.
  */
 import { assertCryptoRandom, type CryptoRandom } from './random.js';
-import { bernExp1, bernExpBig, bernExpFrac } from './bernoulli-exp.js';
+import { expNegSide, REL, TWO53 } from './bernoulli-exp.js';
+import { LazyUniform } from './exp-bounds.js';
 import { isqrt, parsePositiveRational, type Rational } from './rational.js';
 
-const TWO53 = 9007199254740992;
 const INT32_MAX = 2147483647;
-const REL = 1e-13;
+// (module-local copies: the hot loop reads no imported binding)
+const TWO53_ = 9007199254740992;
+const INV32 = 1 / 4294967296;
+const INV53 = 1 / TWO53_;
+const REL_ = REL;
+/** the float geometric stays below this (x + 1 exact, x/t's error bound valid) */
+const GEO_MAX = 2 ** 52;
 
 /** Precomputed constants of Algorithm 3 for σ² = p/q. */
 export interface DGaussPlan {
   readonly sigma2: Rational;
   readonly t: number;
+  readonly tBig: bigint;
   /** t·q (exact if `fast`) */
   readonly tq: number;
   readonly p: number;
@@ -43,15 +47,15 @@ export interface DGaussPlan {
   readonly Df: number;
   /** p, t·q below 2^53: the numerator |Y|·t·q − p is computed in Number while |Y|·t·q < 2^53 */
   readonly fast: boolean;
-  /** tests only: widen the float filter's undecided band by this much (forces the exact branch) */
+  /** 'exact' / 'widened' (tests): the float filters decide nothing, every draw is exact */
   readonly widen: number;
 }
 
 export type Sigma2 = number | { num: bigint; den: bigint };
 
 /**
- * Constants for σ²; `mode` (tests) is 'filtered' (default), 'exact' (BigInt for every γ) or
- * 'widened' (the float filter's fraction test never decides: its exact branch settles each draw).
+ * Constants for σ²; `mode` (tests) is 'filtered' (default) or 'exact' / 'widened' (the
+ * float filters never decide: every decision through exp-bounds.ts; the same samples).
  */
 export function dgaussPlan(sigma2: Sigma2, fn = 'discreteGaussian', mode: 'filtered' | 'exact' | 'widened' = 'filtered'): DGaussPlan {
   const r = parsePositiveRational(sigma2, fn, 'sigma2');
@@ -59,83 +63,85 @@ export function dgaussPlan(sigma2: Sigma2, fn = 'discreteGaussian', mode: 'filte
   if (t > BigInt(TWO53 / 4)) throw new RangeError(`${fn}: "sigma2" too large (σ ≥ 2^51), got ${r.num}/${r.den}`);
   const tq = t * r.den;
   const D = 2n * r.num * r.den * t * t;
-  const fast = mode !== 'exact' && r.num < BigInt(TWO53) && tq < BigInt(TWO53);
-  const widen = mode === 'widened' ? 2 : 0;
-  return { sigma2: r, t: Number(t), tq: Number(tq), p: Number(r.num), tqBig: tq, D, Df: Number(D), fast, widen };
+  const fast = r.num < BigInt(TWO53) && tq < BigInt(TWO53);
+  const widen = mode === 'filtered' ? 0 : 2;
+  return { sigma2: r, t: Number(t), tBig: t, tq: Number(tq), p: Number(r.num), tqBig: tq, D, Df: Number(D), fast, widen };
 }
 
-/** Discrete Laplace with scale t (Algorithm 2 with s = 1). */
-export function discreteLaplaceT(rng: CryptoRandom, t: number): number {
+/**
+ * The float geometric for U ∈ [u, u + 1)·2^-53: G = ⌊z⌋ for z = −t·ln U (G = max{x : U <
+ * e^{-x/t}} ⇔ x < z). z is computed at the interval's midpoint; over the interval the true z
+ * moves by at most t/(2u) from it, (u + 0.5)'s rounding adds t/(2u), Math.log's < 1 ulp and
+ * the product's rounding |z|·3.3e-16: δ = 1.01·t/u + |z|·1e-14 bounds them all. G = ⌊z⌋ is
+ * returned when [z − δ, z + δ] holds no integer, else -1 (decide exactly).
+ */
+export function geometricFloat(u: number, t: number): number {
+  if (u === 0) return -1;
+  const z = -t * Math.log((u + 0.5) * INV53);
+  const x = Math.floor(z);
+  const d = (1.01 * t) / u + z * 1e-14;
+  if (!(x >= 0 && x < GEO_MAX && z - d > x && z + d < x + 1)) return -1;
+  return x;
+}
+
+/** Discrete Laplace with scale t (P[Y = y] ∝ e^{-|y|/t}), exactly. */
+export function discreteLaplaceT(rng: CryptoRandom, t: number, plan?: DGaussPlan): number {
+  const exactOnly = plan !== undefined && plan.widen !== 0;
   for (;;) {
-    const u = t === 1 ? 0 : rng.int(t);
-    if (u !== 0 && bernExpFrac(rng, u, t) === 0) continue;
-    let v = 0;
-    while (bernExp1(rng) === 1) v++;
-    const neg = rng.uint32() & 1;
-    const x = u + t * v;
+    const neg = rng.bit();
+    const u = rng.uint53();
+    let x = exactOnly ? -1 : geometricFloat(u, t);
+    if (x < 0) x = Number(new LazyUniform(rng, u, 53).geometric(plan?.tBig ?? BigInt(t)));
     if (neg === 1 && x === 0) continue;
     return neg === 1 ? -x : x;
   }
 }
 
-/** The exact integer a = ay·t·q − p (`a` itself when it is exact, absErr = 0). */
-function exactA(plan: DGaussPlan, a: number, ay: number, absErr: number): bigint {
-  return absErr === 0 ? BigInt(a) : BigInt(ay) * plan.tqBig - plan.sigma2.num;
+/** γ's exact numerator a² for a = |Y|·t·q − p. */
+function gammaNum(plan: DGaussPlan, ay: number): bigint {
+  const A = BigInt(ay) * plan.tqBig - plan.sigma2.num;
+  return A * A;
 }
 
+/** the absolute error bound of the last `gammaFloat` */
+let gErr = 0;
+
 /**
- * Bernoulli(exp(-a²/D)) for the integer a = |Y|·t·q − p, with the float filter described above.
- * `a` is that integer as a double, exact when `ay·tq` < 2^53; above, `a` is fl(fl(ay·tq) − p), within
- * `absErr` = 2^-50·fl(ay·tq) (≥ 2 ulps of the product plus the subtraction's rounding) of the exact
- * integer, which is then only built in BigInt (from ay) for the exact branches.
+ * γ = a²/D as a float g, its error bound |g − γ| ≤ `gErr`:
+ * - a·t·q < 2^53: a exact, then a·a, D's conversion, the division: ≤ 3 roundings (g·REL);
+ * - below 2^100: a = fl(fl(|Y|·tq) − p) within absErr = 2^-50·fl(|Y|·tq) (≥ 2 ulps of the
+ *   product plus the subtraction's rounding), so |a² − fl(a)²| ≤ (2|a| + absErr)·absErr;
+ * - beyond: ⌊a²·2^64/D⌋/2^64 in BigInt (below γ by < 2^-64), one rounding to a double.
  */
-function bernGauss(rng: CryptoRandom, plan: DGaussPlan, a: number, ay: number, absErr: number): 0 | 1 {
-  const g = (a * a) / plan.Df;
-  if (!Number.isFinite(g)) return bernExpBig(rng, exactA(plan, a, ay, absErr) ** 2n, plan.D);
-  // |a² − fl(a)²| ≤ 2|a|·absErr + absErr² (relative slack 1e-3 for the roundings of this bound)
-  const err = g * REL + (absErr === 0 ? 0 : ((2 * Math.abs(a) + absErr) * absErr / plan.Df) * 1.001) + 1e-300;
-  const k = Math.floor(g);
-  if (Math.floor(g - err) !== k || Math.floor(g + err) !== k) return bernExpBig(rng, exactA(plan, a, ay, absErr) ** 2n, plan.D);
-  for (let i = 0; i < k; i++) if (bernExp1(rng) === 0) return 0;
-  const f = g - k;
-  const ef = err + g * 2.3e-16;
-  let rem: bigint | undefined;
-  let K = 1;
-  for (;;) {
-    const u = rng.uint53();
-    const lo = ((f - ef) / K) * (1 - 1e-15) - plan.widen;
-    const hi = ((f + ef) / K) * (1 + 1e-15) + plan.widen;
-    let accept: boolean;
-    if ((u + 1) / TWO53 <= lo) accept = true;
-    else if (u / TWO53 >= hi) accept = false;
-    else {
-      // exact: U = (u + V)/2^53 < rem/(D·K)  ⇔  V < (rem·2^53 − u·D·K)/(D·K)
-      rem ??= exactA(plan, a, ay, absErr) ** 2n - BigInt(k) * plan.D;
-      const den = plan.D * BigInt(K);
-      const num = rem * BigInt(TWO53) - BigInt(u) * den;
-      accept = num <= 0n ? false : num >= den ? true : rng.bigBelow(den) < num;
-    }
-    if (!accept) break;
-    K++;
+function gammaFloat(plan: DGaussPlan, ay: number): number {
+  const prod = ay * plan.tq;
+  if (plan.fast && prod < TWO53_) {
+    const a = prod - plan.p;
+    const g = (a * a) / plan.Df;
+    gErr = g * REL_;
+    return g;
   }
-  return (K & 1) as 0 | 1;
+  if (plan.fast && prod < 1.2676506002282294e30) {
+    const a = prod - plan.p, absErr = prod * 8.881784197001252e-16;
+    const g = (a * a) / plan.Df;
+    gErr = g * REL_ + ((2 * Math.abs(a) + absErr) * absErr / plan.Df) * 1.001;
+    return g;
+  }
+  const g = Number((gammaNum(plan, ay) << 64n) / plan.D) / 2 ** 64;
+  gErr = g * REL_ + 8.7e-19;
+  return g;
 }
 
 /** One draw of Algorithm 3 for a plan. */
 export function dgaussSample(rng: CryptoRandom, plan: DGaussPlan): number {
   for (;;) {
-    const y = discreteLaplaceT(rng, plan.t);
+    const y = discreteLaplaceT(rng, plan.t, plan);
     const ay = Math.abs(y);
-    const prod = ay * plan.tq;
-    if (plan.fast && prod < TWO53) {
-      if (bernGauss(rng, plan, prod - plan.p, ay, 0) === 1) return y;
-    } else if (plan.fast && prod < TWO53 * TWO53) {
-      // a rounded: the filter widens by its error bound, the exact branches use BigInt
-      if (bernGauss(rng, plan, prod - plan.p, ay, prod * 2 ** -50) === 1) return y;
-    } else {
-      const a = BigInt(ay) * plan.tqBig - plan.sigma2.num;
-      if (bernExpBig(rng, a * a, plan.D) === 1) return y;
-    }
+    const g = gammaFloat(plan, ay);
+    const w = rng.uint32();
+    let side = plan.widen !== 0 ? -1 : expNegSide(w, INV32, g, gErr);
+    if (side === -1) side = new LazyUniform(rng, w, 32).belowExpNeg(gammaNum(plan, ay), plan.D) ? 1 : 0;
+    if (side === 1) return y;
   }
 }
 

@@ -4,7 +4,7 @@
  * BIT-FOR-BIT the output of `discreteGaussian`, `poisson`, `skellam` (the TypeScript
  * samplers) for the same `CryptoRandom` stream, and leave the stream at the same position.
  *
- * How: the kernel runs the same algorithms (Canonne-Kamath-Steinke 2020 Algorithms 1-3;
+ * How: the kernel runs the same algorithms (Canonne-Kamath-Steinke 2020 Algorithm 3 over a geometric drawn by inversion;
  * poisson.ts' mode-centred rejection) over the CryptoRandom's own buffer of words, copied
  * into wasm memory (`cryptoRandomWindow`), and the CryptoRandom's position is then moved
  * forward over the words the completed samples used (`cryptoRandomAdvance`). Where the
@@ -39,7 +39,7 @@ interface Exports {
   consumed(): number;
   bitState(): number;
   bitCount(): number;
-  dgaussRun(out: number, i0: number, n: number, words: number, nWords: number, bw: number, bl: number, t: bigint, tq: number, p: number, Df: number, widen: number): number;
+  dgaussRun(out: number, i0: number, n: number, words: number, nWords: number, bw: number, bl: number, t: number, tq: number, p: number, Df: number, widen: number): number;
   poissonSetup(m: number, w: number, lnMu: number, lnMuX: number, lnX: number, lnK: number, kNum: number, halfLn2Pi: number, lnFact: number): void;
   poissonRun(out: number, i0: number, n: number, words: number, nWords: number, skellam: number, bw: number, bl: number): number;
 }
@@ -158,9 +158,8 @@ export function discreteGaussianWasm(rng: CryptoRandom, sigma2: Sigma2, out: Out
     for (let i = 0; i < out.length; i++) store(fn, out, isInt, i, dgaussSample(rng, plan), what);
     return out;
   }
-  const t = BigInt(plan.t);
   drive(fn, rng, out, what,
-    (k, i0, n, nWords, bw, bl) => k.ex.dgaussRun(k.out, i0, n, k.words, nWords, bw, bl, t, plan.tq, plan.p, plan.Df, plan.widen),
+    (k, i0, n, nWords, bw, bl) => k.ex.dgaussRun(k.out, i0, n, k.words, nWords, bw, bl, plan.t, plan.tq, plan.p, plan.Df, plan.widen),
     () => dgaussSample(rng, plan));
   return out;
 }

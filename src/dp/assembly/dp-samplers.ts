@@ -3,10 +3,11 @@
 // the TypeScript samplers (src/dp/discrete-gaussian.ts, bernoulli-exp.ts, poisson.ts) over a
 // window of CSPRNG words that JS copies into this memory: the same words give the same draws.
 //
-// Integers only decide draws: every Bernoulli is a comparison of uniform words with exact
-// integers (u64 here), and the float filters are the same IEEE-754 operations as in
-// TypeScript (the Poisson filter calls the host's Math.log / log1p / exp, imported, so its
-// doubles are bit-for-bit the TypeScript ones). Whenever the TypeScript sampler would leave
+// Every draw is a comparison of uniform words: with exact integers (u64 here), or with
+// e^{-γ} through a float filter that decides only what its error bounds prove. The filters
+// are the same IEEE-754 operations as in TypeScript and call the host's Math.log / log1p /
+// exp (imported), so their doubles are bit-for-bit the TypeScript ones. Whenever the
+// TypeScript sampler would leave
 // the fast path (BigInt arithmetic, the filter's undecided band, an exhausted word window, a
 // sample beyond int32), the kernel abandons the current sample, restores the window position
 // (and bit buffer) of its start and returns: JS replays that one sample with the TypeScript
@@ -21,6 +22,9 @@ const TWO53: u64 = 0x20000000000000;
 const TWO53F: f64 = 9007199254740992.0;
 const REL: f64 = 1e-13;
 const LN2: f64 = 0.6931471805599453;
+const INV32: f64 = 1.0 / 4294967296.0;
+const INV53: f64 = 1.0 / 9007199254740992.0;
+const GEO_MAX: f64 = 4503599627370496.0; // 2^52
 
 let W: usize = 0;       // the word window (u32)
 let pos: i32 = 0;
@@ -28,11 +32,6 @@ let end: i32 = 0;
 let fail: bool = false;
 let bitWord: u32 = 0;
 let bitsLeft: i32 = 0;
-
-// ⌊2^32 / k⌋ for k < 64 (bernoulli-exp.ts's QUOT)
-// (static data, below __heap_base: JS lays out its buffers from heapBase())
-const QUOT: usize = memory.data(64 * 8);
-for (let k = 1; k < 64; k++) store<u64>(QUOT + ((<usize>k) << 3), TWO32 / <u64>k);
 
 export function heapBase(): usize {
   return (__heap_base + 63) & ~(<usize>63);
@@ -95,145 +94,108 @@ function intN(n: u64): u64 {
   return x % n;
 }
 
-// bernInv: Bernoulli(1/k)
-@inline function bernInv(k: u32): bool {
-  if (k >= 64) return intN(<u64>k) == 0;
-  const q = load<u64>(QUOT + ((<usize>k) << 3));
-  const limit = q * <u64>k;
-  let u = <u64>next();
-  while (u >= limit) u = <u64>next(); // (an exhausted window reads 0: the loop ends)
-  return !fail && u < q;
-}
-
-// bernExp1: Bernoulli(e^-1)
-function bernExp1(): u32 {
-  let k: u32 = 2;
-  while (bernInv(k)) k++;
-  return k & 1;
-}
-
-// bernExpFrac: Bernoulli(exp(-n/d)), 0 ≤ n ≤ d; leaves (fail) where TypeScript goes to BigInt
-function bernExpFrac(n: u64, d: u64): u32 {
-  if (n == 0) return 1;
-  let k: u64 = 1;
-  for (;;) {
-    const dk = d * k;
-    if (dk > (TWO53 >> 1)) { // TypeScript: BigInt beyond 2^53 (and a rounded product near it)
-      fail = true;
-      return 0;
-    }
-    const a = intN(dk) < n;
-    if (fail) return 0;
-    if (!a) break;
-    k++;
+// bernoulli-exp.ts expNegSide: U ∈ [u, u + 1)·scale against e^{-γ}, |g − γ| ≤ err:
+// 1 wholly below, 0 wholly at or above, -1 undecided (TypeScript decides it exactly)
+function expNegSide(u: f64, scale: f64, g: f64, err: f64): i32 {
+  if (!(g >= 0 && err >= 0 && err < 1e-3)) return -1;
+  if (g - err > 690) return u >= 1 ? 0 : -1;
+  const below = (u + 1) * scale, above = u * scale;
+  // squeeze, no exp: (1 − γ/4)^4 ≤ e^{-γ} ≤ (1 + γ/4)^{-4}; both sides move by at most |Δγ|
+  // (slopes within [−1, 0]), so err is an additive margin; 1e-14 covers their roundings
+  if (g < 3.99) {
+    const s = 1 - g / 4, s2 = s * s;
+    if (below <= s2 * s2 * (1 - 1e-14) - err * 1.01) return 1;
   }
-  return <u32>(k & 1);
+  const r = 1 + g / 4, r2 = r * r;
+  if (above >= (1 / (r2 * r2)) * (1 + 1e-14) + err * 1.01) return 0;
+  const p = NativeMath.exp(-g);
+  // e^{-γ} ∈ p·[1 − η, 1 + η]: e^{±err} (err < 1e-3: expm1(err) < 1.0006·err), the exp's
+  // < 1 ulp, the two products' roundings
+  const eta = err * 1.01 + 1e-14;
+  if (below <= p * (1 - eta)) return 1;
+  if (above >= p * (1 + eta)) return 0;
+  return -1;
 }
 
-// discreteLaplaceT
-function dlap(t: u64): i64 {
+// discrete-gaussian.ts geometricFloat (NativeMath.log: its own < 1 ulp, within the same bound)
+function geometricFloat(u: f64, t: f64): f64 {
+  if (u == 0) return -1;
+  const z = -t * NativeMath.log((u + 0.5) * INV53);
+  const x = Math.floor(z);
+  const d = (1.01 * t) / u + z * 1e-14;
+  if (!(x >= 0 && x < GEO_MAX && z - d > x && z + d < x + 1)) return -1;
+  return x;
+}
+
+// discrete-gaussian.ts discreteLaplaceT (fail where TypeScript goes exact)
+function dlap(t: f64, widen: f64): f64 {
   for (;;) {
-    const u: u64 = t == 1 ? 0 : intN(t);
+    const neg = bit();
+    const u = <f64>uint53();
     if (fail) return 0;
-    if (u != 0) {
-      const b = bernExpFrac(u, t);
-      if (fail) return 0;
-      if (b == 0) continue;
-    }
-    let v: u64 = 0;
-    for (;;) {
-      const b = bernExp1();
-      if (fail) return 0;
-      if (b != 1) break;
-      v++;
-    }
-    const neg = next() & 1;
-    if (fail) return 0;
-    const x = u + t * v;
-    if (x > (TWO53 >> 2)) { // far beyond int32: TypeScript's doubles
+    const x = widen != 0 ? -1 : geometricFloat(u, t);
+    if (x < 0) {
       fail = true;
       return 0;
     }
     if (neg == 1 && x == 0) continue;
-    return neg == 1 ? -(<i64>x) : <i64>x;
+    return neg == 1 ? -x : x;
   }
 }
 
-// bernGauss: Bernoulli(exp(-a²/D)) with the float filter
-function bernGauss(a: f64, absErr: f64, Df: f64, widen: f64): u32 {
-  const g = (a * a) / Df;
-  if (!isFinite(g)) {
-    fail = true;
-    return 0;
-  }
-  const err = g * REL + (absErr == 0 ? 0 : ((2 * Math.abs(a) + absErr) * absErr / Df) * 1.001) + 1e-300;
-  const k = Math.floor(g);
-  if (Math.floor(g - err) != k || Math.floor(g + err) != k) {
-    fail = true;
-    return 0;
-  }
-  for (let i: f64 = 0; i < k; i++) {
-    const b = bernExp1();
-    if (fail) return 0;
-    if (b == 0) return 0;
-  }
-  const f = g - k;
-  const ef = err + g * 2.3e-16;
-  let K: f64 = 1;
+// discrete-gaussian.ts dgaussSample with gammaFloat's first two cases (the third is BigInt: TypeScript)
+function dgaussSample(t: f64, tq: f64, p: f64, Df: f64, widen: f64): f64 {
   for (;;) {
-    const u = <f64>uint53();
+    const y = dlap(t, widen);
     if (fail) return 0;
-    const lo = ((f - ef) / K) * (1 - 1e-15) - widen;
-    const hi = ((f + ef) / K) * (1 + 1e-15) + widen;
-    if ((u + 1) / TWO53F <= lo) {
-      // accept: K + 1
-    } else if (u / TWO53F >= hi) {
-      break;
-    } else {
-      fail = true; // the exact (BigInt) branch: TypeScript
-      return 0;
-    }
-    K++;
-  }
-  return (<u32>(<i64>K)) & 1;
-}
-
-function dgaussSample(t: u64, tq: f64, p: f64, Df: f64, widen: f64): i64 {
-  for (;;) {
-    const y = dlap(t);
-    if (fail) return 0;
-    const ay = y < 0 ? -y : y;
-    const prod = (<f64>ay) * tq;
-    if (prod < TWO53F * TWO53F) {
-      const b = bernGauss(prod - p, prod < TWO53F ? 0 : prod * 8.881784197001252e-16, Df, widen);
-      if (fail) return 0;
-      if (b == 1) return y;
+    const ay = Math.abs(y);
+    const prod = ay * tq;
+    let g: f64, err: f64;
+    if (prod < TWO53F) {
+      const a = prod - p;
+      g = (a * a) / Df;
+      err = g * REL;
+    } else if (prod < 1.2676506002282294e30) {
+      const a = prod - p, absErr = prod * 8.881784197001252e-16;
+      g = (a * a) / Df;
+      err = g * REL + ((2 * Math.abs(a) + absErr) * absErr / Df) * 1.001;
     } else {
       fail = true;
       return 0;
     }
+    const w = <f64>next();
+    if (fail) return 0;
+    const side = widen != 0 ? -1 : expNegSide(w, INV32, g, err);
+    if (side == -1) {
+      fail = true;
+      return 0;
+    }
+    if (side == 1) return y;
   }
   return 0; // (unreachable)
 }
 
 /**
  * Discrete Gaussian samples out[i0..n) (i32) from the nWords words at `words`, for a plan with
- * `fast` set (dgaussPlan); the bit buffer (bw, bl) passes through unused. Returns the index of the first sample not produced; `consumed()` is
- * the window position after the last produced sample.
+ * `fast` set (dgaussPlan), the bit buffer (bw, bl) carried in and out (`bitState`, `bitCount`).
+ * Returns the index of the first sample not produced; `consumed()` is the window position
+ * after the last produced sample.
  */
-export function dgaussRun(out: usize, i0: i32, n: i32, words: usize, nWords: i32, bw: u32, bl: i32, t: u64, tq: f64, p: f64, Df: f64, widen: f64): i32 {
+export function dgaussRun(out: usize, i0: i32, n: i32, words: usize, nWords: i32, bw: u32, bl: i32, t: f64, tq: f64, p: f64, Df: f64, widen: f64): i32 {
   W = words;
   pos = 0;
   end = nWords;
-  bitWord = bw; // (untouched: handed back as it came)
+  bitWord = bw;
   bitsLeft = bl;
   let i = i0;
   for (; i < n; i++) {
-    const start = pos;
+    const start = pos, sw = bitWord, sl = bitsLeft;
     fail = false;
     const y = dgaussSample(t, tq, p, Df, widen);
     if (fail || y > 2147483647 || y < -2147483648) {
       pos = start;
+      bitWord = sw;
+      bitsLeft = sl;
       break;
     }
     store<i32>(out + ((<usize>i) << 2), <i32>y);
