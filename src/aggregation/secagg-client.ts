@@ -29,14 +29,14 @@ import { shamirSplit } from '../crypto/shamir.js';
 import type { AggregationPlan } from './plan.js';
 import { checkClientInput, checkContributors, enforcePlan, type AggregationRoles, type ClientInput, type PartyContext } from './roles.js';
 import { SecAggViolationError, type SecAggRule } from './secagg-errors.js';
-import { openShares, planDigest, sealShares, sessionId } from './secagg-crypto.js';
+import { openShares, sealShares } from './secagg-crypto.js';
+import { cachedGraph, cachedPlanDigest, cachedSessionId, keysView, type KeysView } from './secagg-round-cache.js';
 import { secAggEncoding } from './secagg-encoding.js';
-import { completeGraph, hararyGraph, type SecAggGraph } from './secagg-graph.js';
+import type { SecAggGraph } from './secagg-graph.js';
 import { secAggSetup, type SecAggParams, type SecAggSetup } from './secagg-setup.js';
 import { advertisePayload, checkSignatures, checkSurvivorSet, signBytes, survivorsPayload, verifyBytes, type SecAggSigning } from './secagg-consistency.js';
 import {
   advertiseToBytes,
-  keysFromBytes,
   maskedToBytes,
   revealToBytes,
   sealedFromBytes,
@@ -67,7 +67,7 @@ export type ClientStage = (typeof CLIENT_STAGES)[number];
 
 /** The graph of a session (the Harary graph's positions come from the session id). */
 export function graphOf(setup: SecAggSetup, session: Uint8Array): SecAggGraph {
-  return setup.graph === 'complete' ? completeGraph(setup.n) : hararyGraph(setup.n, setup.k, session);
+  return cachedGraph(setup, session);
 }
 
 /** One client's run of one aggregation. */
@@ -155,23 +155,24 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
   // ADVERTISE: fresh key pairs for this round only
   const c: Identity = generateIdentity();
   const s: Identity = generateIdentity();
-  const digest = planDigest(plan);
+  const digest = cachedPlanDigest(plan);
   const sig = signer === undefined ? {} : { sig: signBytes(signer, advertisePayload(digest, i, c.publicKey, s.publicKey)) };
   await run.send(0, 'advertise', advertiseToBytes({ cpk: c.publicKey, spk: s.publicKey, ...sig }));
 
   // SHARE: the keys of U1
   run.advance('SHARE');
   const keyBytes = await run.receive(1, 'keys');
-  const entries = run.parse('keys of U1', () => keysFromBytes(keyBytes, n, malicious));
-  const U1 = checkKeys(run, entries, c, s);
+  // the parse and the checks every client of this round makes alike: once per process (secagg-round-cache.ts)
+  const view = run.parse('keys of U1', () => keysView(keyBytes, n, malicious));
+  const U1 = checkKeys(run, view, c, s);
   if (malicious) {
-    for (const e of entries) if (!verifyBytes(pinnedOf(e.index), advertisePayload(digest, e.index, e.cpk, e.spk), e.sig!)) run.refuse('bad-signature', `client ${e.index}'s keys are not signed by its pinned key`);
+    for (const e of view.entries) if (!verifyBytes(pinnedOf(e.index), advertisePayload(digest, e.index, e.cpk, e.spk), e.sig!)) run.refuse('bad-signature', `client ${e.index}'s keys are not signed by its pinned key`);
   }
-  const session = sessionId(digest, entries);
-  const graph = graphOf(setup, session);
+  const session = cachedSessionId(view, digest);
+  const graph = cachedGraph(setup, session);
   const neighbours = graph.neighbours(i).filter((u) => U1.has(u));
   if (neighbours.length + 1 < t) run.refuse('too-few-alive', `${neighbours.length} neighbour(s) in U1 and itself, fewer than t = ${t}`);
-  const byIndex = new Map(entries.map((e) => [e.index, e]));
+  const byIndex = view.byIndex;
   const agreed = new Map<number, Uint8Array>();
   for (const u of neighbours) {
     try {
@@ -272,36 +273,15 @@ export async function secAggClient(host: SecAggHost, ctx: PartyContext, plan: Ag
   run.advance('DONE');
 }
 
-/** The checks of the keys of U1: each index once, this client's own keys as it sent them, no key twice, at least t clients. */
-function checkKeys(run: ClientRun, entries: readonly KeyEntry[], c: Identity, s: Identity): Set<number> {
-  const U1 = new Set<number>();
-  // every key seen, by its first 6 bytes as a number (a string per key costs more at n = 10^4); equal prefixes compared in full
-  const keys = new Map<number, Uint8Array | Uint8Array[]>();
-  const prefix = (k: Uint8Array): number => k[0]! + 2 ** 8 * k[1]! + 2 ** 16 * k[2]! + 2 ** 24 * k[3]! + 2 ** 32 * k[4]! + 2 ** 40 * k[5]!;
-  let own = false;
-  for (const e of entries) {
-    if (U1.has(e.index)) run.refuse('repeated-id', `the keys of U1 list client ${e.index} twice`);
-    U1.add(e.index);
-    for (const k of [e.cpk, e.spk]) {
-      const p = prefix(k);
-      const seen = keys.get(p);
-      if (seen === undefined) {
-        keys.set(p, k);
-        continue;
-      }
-      const list = Array.isArray(seen) ? seen : [seen];
-      if (list.some((x) => bytesEqual(x, k))) run.refuse('duplicate-key', `the keys of U1 list one public key twice (client ${e.index})`);
-      list.push(k);
-      keys.set(p, list);
-    }
-    if (e.index === run.i) {
-      own = true;
-      if (Buffer.compare(Buffer.from(e.cpk), Buffer.from(c.publicKey)) !== 0 || Buffer.compare(Buffer.from(e.spk), Buffer.from(s.publicKey)) !== 0) {
-        run.refuse('own-keys', "the keys of U1 list this client with keys it did not advertise");
-      }
-    }
-  }
-  if (!own) run.refuse('self-dead', 'the keys of U1 leave this client out');
-  if (U1.size < run.t) run.refuse('too-few-alive', `${U1.size} client(s) in U1, fewer than t = ${run.t}`);
-  return U1;
+/**
+ * The checks of the keys of U1: each index once and no key twice (the view's, the same for every
+ * client of the round), this client's own keys as it sent them, at least t clients.
+ */
+function checkKeys(run: ClientRun, view: KeysView, c: Identity, s: Identity): ReadonlySet<number> {
+  if (view.refusal !== undefined) run.refuse(view.refusal.rule, view.refusal.message);
+  const own = view.byIndex.get(run.i);
+  if (own === undefined) run.refuse('self-dead', 'the keys of U1 leave this client out');
+  if (!bytesEqual(own.cpk, c.publicKey) || !bytesEqual(own.spk, s.publicKey)) run.refuse('own-keys', 'the keys of U1 list this client with keys it did not advertise');
+  if (view.U1.size < run.t) run.refuse('too-few-alive', `${view.U1.size} client(s) in U1, fewer than t = ${run.t}`);
+  return view.U1;
 }
