@@ -50,17 +50,20 @@ export function expNegSide(u: number, scale: number, g: number, err: number): 1 
  * safe integers, or BigInts).
  */
 export function bernoulliExp(rng: CryptoRandom, num: number | bigint, den: number | bigint): 0 | 1 {
-  let g: number;
+  let g: number, err: number;
   if (typeof num === 'number' && typeof den === 'number' && Number.isSafeInteger(num) && Number.isSafeInteger(den)) {
     if (num < 0 || den < 1) throw new RangeError(`bernoulliExp: expected num ≥ 0 and den ≥ 1, got ${num}/${den}`);
-    g = num / den;
+    g = num / den; // one rounding
+    err = g * REL;
   } else {
     const n = BigInt(num), d = BigInt(den);
     if (n < 0n || d < 1n) throw new RangeError(`bernoulliExp: expected num ≥ 0 and den ≥ 1, got ${n}/${d}`);
-    g = Number(n) / Number(d);
+    // ⌊n·2^64/d⌋/2^64: below γ by < 2^-64, then one rounding (Number(n)/Number(d) would overflow for d ≥ 2^1024)
+    g = Number((n << 64n) / d) / 2 ** 64;
+    err = g * REL + 8.7e-19;
   }
   const w = rng.uint32();
-  const side = expNegSide(w, 1 / TWO32, g, g * REL);
+  const side = expNegSide(w, 1 / TWO32, g, err);
   if (side !== -1) return side;
   return new LazyUniform(rng, w, 32).belowExpNeg(BigInt(num), BigInt(den)) ? 1 : 0;
 }

@@ -60,7 +60,8 @@ export type Sigma2 = number | { num: bigint; den: bigint };
 export function dgaussPlan(sigma2: Sigma2, fn = 'discreteGaussian', mode: 'filtered' | 'exact' | 'widened' = 'filtered'): DGaussPlan {
   const r = parsePositiveRational(sigma2, fn, 'sigma2');
   const t = isqrt(r.num / r.den) + 1n;
-  if (t > BigInt(TWO53 / 4)) throw new RangeError(`${fn}: "sigma2" too large (σ ≥ 2^51), got ${r.num}/${r.den}`);
+  // (σ < 2^47: a sample beyond 2^53, which a double cannot hold, has probability below 2^-1400)
+  if (t > BigInt(2 ** 47)) throw new RangeError(`${fn}: "sigma2" too large (σ ≥ 2^47), got ${r.num}/${r.den}`);
   const tq = t * r.den;
   const D = 2n * r.num * r.den * t * t;
   const fast = r.num < BigInt(TWO53) && tq < BigInt(TWO53);
@@ -72,14 +73,14 @@ export function dgaussPlan(sigma2: Sigma2, fn = 'discreteGaussian', mode: 'filte
  * The float geometric for U ∈ [u, u + 1)·2^-53: G = ⌊z⌋ for z = −t·ln U (G = max{x : U <
  * e^{-x/t}} ⇔ x < z). z is computed at the interval's midpoint; over the interval the true z
  * moves by at most t/(2u) from it, (u + 0.5)'s rounding adds t/(2u), Math.log's < 1 ulp and
- * the product's rounding |z|·3.3e-16: δ = 1.01·t/u + |z|·1e-14 bounds them all. G = ⌊z⌋ is
- * returned when [z − δ, z + δ] holds no integer, else -1 (decide exactly).
+ * the product's rounding |z|·3.3e-16: δ = 1.01·t/u + |z|·1e-15 bounds them all (3× on the last
+ * term). G = ⌊z⌋ is returned when [z − δ, z + δ] holds no integer, else -1 (decide exactly).
  */
 export function geometricFloat(u: number, t: number): number {
   if (u === 0) return -1;
   const z = -t * Math.log((u + 0.5) * INV53);
   const x = Math.floor(z);
-  const d = (1.01 * t) / u + z * 1e-14;
+  const d = (1.01 * t) / u + z * 1e-15;
   if (!(x >= 0 && x < GEO_MAX && z - d > x && z + d < x + 1)) return -1;
   return x;
 }

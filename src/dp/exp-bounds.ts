@@ -122,11 +122,14 @@ export class LazyUniform {
 
   /**
    * G = max{x ≥ 0 : U < e^{-x/t}}, so P[G ≥ x] = e^{-x/t}: a geometric variable, exactly.
-   * A float estimate −t·ln U (at the middle of U's interval) starts the search, which walks
-   * to G by exact comparisons: bits are drawn only when a comparison needs them.
+   * U is first refined until u ≥ 2t (its interval then spans at most about one step of the
+   * walk: −t·ln U moves by t/u over it); a float estimate −t·ln U at the middle of the interval
+   * starts the search, which walks to G by exact comparisons. (Where `geometricFloat` decides,
+   * u > 2.02·t already: the refinement draws nothing, and both paths use the same bits.)
    */
   geometric(t: bigint): bigint {
     if (t < 1n) throw new RangeError(`LazyUniform.geometric: "t" expected ≥ 1, got ${t}`);
+    while (this.#u < 2n * t) this.#extend();
     const sh = Math.max(0, bitLength(this.#u) - 60);
     const lnU = Math.log(Number(this.#u >> BigInt(sh)) + 0.5) + (sh - this.#bits) * LN2;
     const est = -Number(t) * lnU;

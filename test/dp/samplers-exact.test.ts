@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CryptoRandom } from '../../src/dp/random.js';
 import { expNegBounds, LazyUniform } from '../../src/dp/exp-bounds.js';
-import { expNegSide, REL } from '../../src/dp/bernoulli-exp.js';
+import { bernoulliExp, expNegSide, REL } from '../../src/dp/bernoulli-exp.js';
 import { dgaussPlan, dgaussSample, geometricFloat } from '../../src/dp/discrete-gaussian.js';
 import { chi2Critical, chiSquare, zUpper } from './stats.js';
 
@@ -161,4 +161,22 @@ test('the filtered and the all-exact discrete Gaussian draw the same samples fro
     // and the streams stand at the same place
     assert.equal(a.uint32(), b.uint32());
   }
+});
+
+test('regressions from the audit: a BigInt γ whose denominator overflows a double, a geometric from a tiny head at t = 2^40, σ ≥ 2^47 refused', () => {
+  const rng = rngFor('audit');
+  // γ = 2^1023/2^1024 = 1/2: Number(den) is Infinity; the draw must still be Bernoulli(e^-1/2)
+  const N = 20_000;
+  let c = 0;
+  for (let i = 0; i < N; i++) c += bernoulliExp(rng, 1n << 1023n, 1n << 1024n);
+  assert.ok(Math.abs(binomZ(c, N, Math.exp(-0.5))) < zUpper(0.5e-6), `${c / N} vs ${Math.exp(-0.5)}`);
+  // U ∈ [1, 2)·2^-53 at t = 2^40: the walk once took ~10^5 steps from a stale estimate; U is refined first now
+  const t = 2n ** 40n;
+  for (let k = 0; k < 5; k++) {
+    const g = Number(new LazyUniform(rng, 1, 53).geometric(t));
+    const lo = Math.floor(2 ** 40 * 52 * Math.LN2) - 1, hi = Math.ceil(2 ** 40 * 53 * Math.LN2) + 1;
+    assert.ok(g >= lo && g <= hi, `G = ${g} outside [${lo}, ${hi}]`);
+  }
+  assert.throws(() => dgaussPlan(2 ** 94), /"sigma2" too large \(σ ≥ 2\^47\)/);
+  assert.ok(dgaussPlan(2 ** 92).t > 0);
 });

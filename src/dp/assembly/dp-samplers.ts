@@ -5,10 +5,11 @@
 //
 // Every draw is a comparison of uniform words: with exact integers (u64 here), or with
 // e^{-γ} through a float filter that decides only what its error bounds prove. The filters
-// are the same IEEE-754 operations as in TypeScript and call the host's Math.log / log1p /
-// exp (imported), so their doubles are bit-for-bit the TypeScript ones. Whenever the
-// TypeScript sampler would leave
-// the fast path (BigInt arithmetic, the filter's undecided band, an exhausted word window, a
+// are the same IEEE-754 operations as in TypeScript. The Poisson filter calls the host's
+// Math.log / log1p / exp (imported), so its doubles are bit-for-bit the TypeScript ones; the
+// discrete Gaussian's use AssemblyScript's own log / exp (< 1 ulp, within the filters' bounds:
+// where both filters decide they decide alike, see docs/dp-samplers.md). Whenever the
+// TypeScript sampler would leave the fast path (BigInt arithmetic, the filter's undecided band, an exhausted word window, a
 // sample beyond int32), the kernel abandons the current sample, restores the window position
 // (and bit buffer) of its start and returns: JS replays that one sample with the TypeScript
 // sampler from the same position of the same CSPRNG stream.
@@ -122,7 +123,7 @@ function geometricFloat(u: f64, t: f64): f64 {
   if (u == 0) return -1;
   const z = -t * NativeMath.log((u + 0.5) * INV53);
   const x = Math.floor(z);
-  const d = (1.01 * t) / u + z * 1e-14;
+  const d = (1.01 * t) / u + z * 1e-15;
   if (!(x >= 0 && x < GEO_MAX && z - d > x && z + d < x + 1)) return -1;
   return x;
 }
