@@ -336,6 +336,7 @@ async function hostedClientCell(cell: string, graph: GraphKind, n: number, R: nu
   const w0 = performance.now();
   // each client starts when the one before it waits for the keys (one at a time from the start)
   const runs: Promise<void>[] = [];
+  const failures: string[] = [];
   for (const c of clients) {
     const prev = chain;
     let mine!: () => void;
@@ -344,11 +345,17 @@ async function hostedClientCell(cell: string, graph: GraphKind, n: number, R: nu
       await prev;
       release = mine;
       c.start();
-      await roles.client(c.ctx, plan, c.x);
-      release();
+      try {
+        await roles.client(c.ctx, plan, c.x);
+      } catch (e) {
+        failures.push(`${c.name}: ${String(e)}`);
+      } finally {
+        release();
+      }
     })());
   }
   await Promise.all(runs);
+  if (failures.length > 0) throw new Error(`hosted clients failed: ${failures.join('; ')}`);
   const wall = performance.now() - w0;
   const rest = Array.from(cpu).slice(1);
   const bytesByMessage = sentBytes[1]!;

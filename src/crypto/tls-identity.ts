@@ -7,8 +7,8 @@
  * serializes to `{}`); the PEM that grpc-js needs is produced only by the
  * explicit `exportTlsPrivateKeyPem`.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { checkName, describe } from './identity.js';
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { checkName, describe, freshPrivateKey } from './identity.js';
 import { selfSignedCertificate, type Certificate } from './x509.js';
 
 export interface TlsIdentity {
@@ -22,7 +22,7 @@ export interface TlsIdentity {
 /** A fresh Ed25519 key and a self-signed certificate for `name`. */
 export function generateTlsIdentity(name: string, options: { validDays?: number } = {}): TlsIdentity {
   checkName(name, 'name', 'generateTlsIdentity', 64);
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const privateKey = freshPrivateKey('ed25519'); // (not the key-generation job's key: see identity.ts)
   const certificate = selfSignedCertificate({ privateKey, commonName: name, ...(options.validDays !== undefined ? { validDays: options.validDays } : {}) });
   return { name, privateKey, certificate };
 }
