@@ -26,20 +26,53 @@ import { completeGraph, hararyGraph, type SecAggGraph } from './secagg-graph.js'
 import type { SecAggSetup } from './secagg-setup.js';
 import { keysFromBytes, type KeyEntry } from './secagg-wire.js';
 
-/** The keys of U1 as every client of a round sees them. */
+/** The keys of U1 as every client of a round sees them (frozen; its key bytes must not be written). */
 export interface KeysView {
   readonly entries: readonly KeyEntry[];
   readonly byIndex: ReadonlyMap<number, KeyEntry>;
   readonly U1: ReadonlySet<number>;
   /** the first violation of the client-independent checks, if any */
   readonly refusal: { readonly rule: SecAggRule; readonly message: string } | undefined;
-  readonly sessions: Map<string, Uint8Array>;
+}
+
+/** A Set that cannot be changed through any reference (a ReadonlySet over a private Set). */
+class FrozenSet<T> implements ReadonlySet<T> {
+  readonly #s: Set<T>;
+  constructor(s: Set<T>) {
+    this.#s = s;
+    Object.freeze(this);
+  }
+  get size(): number { return this.#s.size; }
+  has(x: T): boolean { return this.#s.has(x); }
+  forEach(f: (v: T, v2: T, s: ReadonlySet<T>) => void): void { for (const v of this.#s) f(v, v, this); }
+  entries(): SetIterator<[T, T]> { return this.#s.entries(); }
+  keys(): SetIterator<T> { return this.#s.keys(); }
+  values(): SetIterator<T> { return this.#s.values(); }
+  [Symbol.iterator](): SetIterator<T> { return this.#s.values(); }
+}
+
+/** A Map that cannot be changed through any reference (a ReadonlyMap over a private Map). */
+class FrozenMap<K, V> implements ReadonlyMap<K, V> {
+  readonly #m: Map<K, V>;
+  constructor(m: Map<K, V>) {
+    this.#m = m;
+    Object.freeze(this);
+  }
+  get size(): number { return this.#m.size; }
+  has(k: K): boolean { return this.#m.has(k); }
+  get(k: K): V | undefined { return this.#m.get(k); }
+  forEach(f: (v: V, k: K, m: ReadonlyMap<K, V>) => void): void { for (const [k, v] of this.#m) f(v, k, this); }
+  entries(): MapIterator<[K, V]> { return this.#m.entries(); }
+  keys(): MapIterator<K> { return this.#m.keys(); }
+  values(): MapIterator<V> { return this.#m.values(); }
+  [Symbol.iterator](): MapIterator<[K, V]> { return this.#m.entries(); }
 }
 
 const MAX_ROUNDS = 4;
 const views = new Map<string, KeysView>();
 const graphs = new Map<string, SecAggGraph>();
 const digests = new WeakMap<AggregationPlan, { digest: Buffer; leaves: string }>();
+const sessionsOf = new WeakMap<KeysView, Map<string, Uint8Array>>();
 
 function remember<V>(m: Map<string, V>, key: string, v: V): V {
   if (m.size >= MAX_ROUNDS) m.delete(m.keys().next().value as string);
@@ -80,24 +113,34 @@ function sharedChecks(entries: readonly KeyEntry[]): { U1: Set<number>; refusal:
 
 /** The keys of U1 from the bytes received (throws as `keysFromBytes` on bytes that do not parse). */
 export function keysView(bytes: Uint8Array, n: number, signed: boolean): KeysView {
-  const key = `${n}:${signed ? 1 : 0}:${createHash('sha256').update(bytes).digest('hex')}`;
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`keysView: "bytes" expected a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
+  const own = new Uint8Array(bytes); // a private copy, hashed and parsed (the entries are views into it)
+  const key = `${n}:${signed ? 1 : 0}:${createHash('sha256').update(own).digest('hex')}`;
   const hit = views.get(key);
   if (hit !== undefined) return hit;
-  const own = new Uint8Array(bytes); // a private copy: the entries are views into it
-  const entries = Object.freeze(keysFromBytes(own, n, signed));
+  const entries = Object.freeze(keysFromBytes(own, n, signed).map((e) => Object.freeze(e)));
   const { U1, refusal } = sharedChecks(entries);
-  const byIndex = new Map(entries.map((e) => [e.index, e]));
-  return remember(views, key, { entries, byIndex, U1, refusal, sessions: new Map() });
+  const view: KeysView = Object.freeze({
+    entries,
+    byIndex: new FrozenMap(new Map(entries.map((e) => [e.index, e]))),
+    U1: new FrozenSet(U1),
+    refusal: refusal === undefined ? undefined : Object.freeze(refusal),
+  });
+  sessionsOf.set(view, new Map());
+  return remember(views, key, view);
 }
 
-/** `sessionId(digest, view.entries)`, once per view and digest. */
+/** `sessionId(digest, view.entries)`, once per view and digest (a copy each call). */
 export function cachedSessionId(view: KeysView, digest: Uint8Array): Uint8Array {
   const key = Buffer.from(digest).toString('hex');
-  let s = view.sessions.get(key);
+  const sessions = sessionsOf.get(view);
+  let s = sessions?.get(key);
   if (s === undefined) {
     s = sessionId(digest, view.entries);
-    if (view.sessions.size >= MAX_ROUNDS) view.sessions.clear();
-    view.sessions.set(key, s);
+    if (sessions !== undefined) {
+      if (sessions.size >= MAX_ROUNDS) sessions.clear();
+      sessions.set(key, s);
+    }
   }
   return new Uint8Array(s);
 }

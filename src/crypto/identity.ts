@@ -153,7 +153,25 @@ export interface Identity {
  */
 export function freshPrivateKey(type: 'x25519' | 'ed25519'): KeyObject {
   const { privateKey: jwk } = generateKeyPairSync(type as 'x25519', { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } }) as unknown as { privateKey: JsonWebKey };
-  return createPrivateKey({ key: jwk, format: 'jwk' });
+  const key = createPrivateKey({ key: jwk, format: 'jwk' });
+  wipePooledCopy(jwk.d!);
+  return key;
+}
+
+/**
+ * node's JWK import decodes "d" with `Buffer.from(d, 'base64')`, which for 32 bytes is a slice of
+ * node's shared 8 KiB Buffer pool: the raw private key would stay there, reachable through the
+ * `.buffer` of any later small Buffer. That copy is found in the current pool slab and zeroed
+ * (the decode buffer is dead once the import returned, and no live Buffer holds these 32 random
+ * bytes). The base64url string `d` itself stays in the JS heap until collected (strings cannot be
+ * wiped).
+ */
+function wipePooledCopy(d: string): void {
+  const raw = Buffer.alloc(KEY_BYTES); // (Buffer.alloc never takes from the pool)
+  raw.write(d, 'base64url');
+  const slab = Buffer.from(Buffer.allocUnsafe(1).buffer); // the current pool slab, whole
+  for (let i = slab.indexOf(raw); i >= 0; i = slab.indexOf(raw, i + 1)) slab.fill(0, i, i + KEY_BYTES);
+  raw.fill(0);
 }
 
 /** A fresh static X25519 identity (from the node:crypto CSPRNG). */
@@ -165,7 +183,16 @@ export function generateIdentity(): Identity {
 /** Rebuild an identity from the 32 raw private-key bytes. */
 export function identityFromPrivateKey(raw: Uint8Array): Identity {
   checkBytes(raw, 'raw', 'identityFromPrivateKey', KEY_BYTES);
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  // (Buffer.alloc, not Buffer.concat: a 48-byte concat is a slice of node's shared pool, left holding the key)
+  const der = Buffer.alloc(PKCS8_PREFIX.length + KEY_BYTES);
+  der.set(PKCS8_PREFIX, 0);
+  der.set(raw, PKCS8_PREFIX.length);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+  }
   const sk = PrivateKey.fromKeyObject(key);
   return { publicKey: sk.publicKey, privateKey: sk };
 }

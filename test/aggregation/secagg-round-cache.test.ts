@@ -58,6 +58,19 @@ describe('secagg round cache', () => {
     assert.throws(() => keysView(bytes, N, false), 'the zeroed buffer is another list (and does not parse as one)');
   });
 
+  it('a shared view cannot be changed through any reference (an in-process holder cannot clear a refusal or swap a key), and only Uint8Arrays are taken', () => {
+    const good = keysFromBytes(keyList(N), N);
+    const bad = good.map((x) => (x.index === 2 ? { ...x, spk: good[1]!.spk } : x));
+    const v = keysView(keysToBytes(bad), N, false);
+    assert.ok(Object.isFrozen(v) && Object.isFrozen(v.entries) && v.entries.every((e) => Object.isFrozen(e)) && Object.isFrozen(v.refusal));
+    assert.throws(() => { (v as { refusal: unknown }).refusal = undefined; }, TypeError);
+    assert.equal(keysView(keysToBytes(bad), N, false).refusal?.rule, 'duplicate-key');
+    for (const m of ['add', 'delete', 'clear']) assert.equal((v.U1 as unknown as Record<string, unknown>)[m], undefined, `U1.${m}`);
+    for (const m of ['set', 'delete', 'clear']) assert.equal((v.byIndex as unknown as Record<string, unknown>)[m], undefined, `byIndex.${m}`);
+    assert.ok(Object.isFrozen(v.U1) && Object.isFrozen(v.byIndex));
+    assert.throws(() => keysView(Uint16Array.from(keysToBytes(good)) as unknown as Uint8Array, N, false), /"bytes" expected a Uint8Array/);
+  });
+
   it('different lists, different views; a duplicate key is the bad list\'s refusal only', () => {
     const good = keysFromBytes(keyList(N), N);
     const bad = good.map((x) => (x.index === 2 ? { ...x, spk: good[1]!.spk } : x));
