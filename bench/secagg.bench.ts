@@ -147,34 +147,35 @@ const input = (r: () => number): Int32Array => Int32Array.from({ length: M }, ()
 const what = (key: string): string => key.slice(key.lastIndexOf('/') + 1);
 const policy = { minContributors: 1, allowInsecure: false };
 
-// ------------------------------------------------------------------ one client
-
-interface ClientCell { cell: string; phasesMs: Record<string, number>; n: number; k: number; t: number; bits: number; reps: number; clientMs: number; clientMsAll: number[]; wallMs: number; bytesSent: number; bytesByMessage: Record<string, number>; expansion: number; rawInputBytes: number; neighbours: number }
-
-/**
- * hosted = false: a client alone (a fresh plan every run, as a process hosting one client sees it);
- * hosted = true: clients c0, c1, ... of ONE plan in one process, as the one-process simulation of all n
- * runs them (what a process does once per plan, e.g. the roster check, is paid by the first, not timed).
- */
-async function clientCell(cell: string, graph: GraphKind, n: number, reps: number, hosted = false): Promise<ClientCell> {
-  const roles = rolesFor(graph, n);
-  const r = rng(1);
-  // the other clients' keys (index 0 is the measured client)
+/** Every client's two key pairs (encryption C, masking S), as the script plays the other clients. */
+function identities(n: number): { C: Identity[]; S: Identity[] } {
   const C: Identity[] = [], S: Identity[] = [];
   for (let j = 0; j < n; j++) {
     C.push(generateIdentity());
     S.push(generateIdentity());
   }
+  return { C, S };
+}
+
+// ------------------------------------------------------------------ one client
+
+interface ClientCell { cell: string; phasesMs: Record<string, number>; n: number; k: number; t: number; bits: number; reps: number; clientMs: number; clientMsAll: number[]; wallMs: number; bytesSent: number; bytesByMessage: Record<string, number>; expansion: number; rawInputBytes: number; neighbours: number }
+
+/** A client alone: a fresh plan every run, as a process hosting one client sees it (hosted clients: `hostedClientCell`). */
+async function clientCell(cell: string, graph: GraphKind, n: number, reps: number): Promise<ClientCell> {
+  const roles = rolesFor(graph, n);
+  const r = rng(1);
+  // the other clients' keys (index 0 is the measured client)
+  const { C, S } = identities(n);
   const share = new Uint8Array(SHAMIR_SHARE_BYTES);
   const times: number[] = [];
   const walls: number[] = [];
   const phases: Record<string, number>[] = [];
-  let hostedPlan: AggregationPlan | undefined;
   let bytesByMessage: Record<string, number> = {};
   let setupOut: { k: number; t: number; bits: number; neighbours: number } | undefined;
   for (let rep = 0; rep < reps + 1; rep++) {
-    const plan = hosted ? (hostedPlan ??= planFor(roles, n, 'bench/client/hosted')) : planFor(roles, n, `bench/client/${rep}`);
-    const me = hosted ? rep : 0;
+    const plan = planFor(roles, n, `bench/client/${rep}`);
+    const me = 0;
     const name = plan.clients[me]!;
     const setup = secAggSetup(roles.params, plan, 'bench');
     const enc = secAggEncoding(plan, roles.params);
@@ -256,11 +257,7 @@ async function hostedClientCell(cell: string, graph: GraphKind, n: number, R: nu
   const setup = secAggSetup(roles.params, plan, 'bench');
   const enc = secAggEncoding(plan, roles.params);
   const r = rng(1);
-  const C: Identity[] = [], S: Identity[] = [];
-  for (let j = 0; j < n; j++) {
-    C.push(generateIdentity());
-    S.push(generateIdentity());
-  }
+  const { C, S } = identities(n);
   const share = new Uint8Array(SHAMIR_SHARE_BYTES);
   const advertised = new Map<number, { cpk: Uint8Array; spk: Uint8Array }>();
   let keyBytes: Uint8Array | undefined;
@@ -391,11 +388,7 @@ async function serverCell(cell: string, graph: GraphKind, n: number, dropFrac: n
   const enc = secAggEncoding(plan, roles.params);
   const t = setup.t;
   const r = rng(2);
-  const C: Identity[] = [], S: Identity[] = [];
-  for (let j = 0; j < n; j++) {
-    C.push(generateIdentity());
-    S.push(generateIdentity());
-  }
+  const { C, S } = identities(n);
   const entries: KeyEntry[] = Array.from({ length: n }, (_, j) => ({ index: j, cpk: C[j]!.publicKey, spk: S[j]!.publicKey }));
   const session = sessionId(planDigest(plan), entries);
   const g = graphOf(setup, session);
