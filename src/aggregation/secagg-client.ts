@@ -32,7 +32,6 @@ import { SecAggViolationError, type SecAggRule } from './secagg-errors.js';
 import { openShares, sealShares } from './secagg-crypto.js';
 import { cachedGraph, cachedPlanDigest, cachedSessionId, keysView, type KeysView } from './secagg-round-cache.js';
 import { secAggEncoding } from './secagg-encoding.js';
-import type { SecAggGraph } from './secagg-graph.js';
 import { secAggSetup, type SecAggParams, type SecAggSetup } from './secagg-setup.js';
 import { advertisePayload, checkSignatures, checkSurvivorSet, signBytes, survivorsPayload, verifyBytes, type SecAggSigning } from './secagg-consistency.js';
 import {
@@ -47,7 +46,6 @@ import {
   survivorsFromBytes,
   UnknownIndexError,
   unmaskFromBytes,
-  type KeyEntry,
   type RevealedShare,
   type ShareKind,
 } from './secagg-wire.js';
@@ -65,10 +63,8 @@ export interface SecAggHost {
 export const CLIENT_STAGES = ['ADVERTISE', 'SHARE', 'MASK', 'CONSISTENCY', 'UNMASK', 'DONE'] as const;
 export type ClientStage = (typeof CLIENT_STAGES)[number];
 
-/** The graph of a session (the Harary graph's positions come from the session id). */
-export function graphOf(setup: SecAggSetup, session: Uint8Array): SecAggGraph {
-  return cachedGraph(setup, session);
-}
+/** The graph of a session (the Harary graph's positions come from the session id): `cachedGraph`. */
+export { cachedGraph as graphOf };
 
 /** One client's run of one aggregation. */
 class ClientRun {

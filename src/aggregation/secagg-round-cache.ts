@@ -19,6 +19,7 @@
  * for each client from the same bytes, and the caches are bounded (a few rounds).
  */
 import { createHash } from 'node:crypto';
+import { bytesEqual } from '../crypto/identity.js';
 import type { AggregationPlan } from './plan.js';
 import type { SecAggRule } from './secagg-errors.js';
 import { planDigest, sessionId } from './secagg-crypto.js';
@@ -80,12 +81,6 @@ function remember<V>(m: Map<string, V>, key: string, v: V): V {
   return v;
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** The client-independent checks of the keys of U1: each index once, no public key twice. */
 function sharedChecks(entries: readonly KeyEntry[]): { U1: Set<number>; refusal: KeysView['refusal'] } {
   const U1 = new Set<number>();
@@ -133,14 +128,12 @@ export function keysView(bytes: Uint8Array, n: number, signed: boolean): KeysVie
 /** `sessionId(digest, view.entries)`, once per view and digest (a copy each call). */
 export function cachedSessionId(view: KeysView, digest: Uint8Array): Uint8Array {
   const key = Buffer.from(digest).toString('hex');
-  const sessions = sessionsOf.get(view);
-  let s = sessions?.get(key);
+  const sessions = sessionsOf.get(view)!; // (every view is registered by keysView)
+  let s = sessions.get(key);
   if (s === undefined) {
     s = sessionId(digest, view.entries);
-    if (sessions !== undefined) {
-      if (sessions.size >= MAX_ROUNDS) sessions.clear();
-      sessions.set(key, s);
-    }
+    if (sessions.size >= MAX_ROUNDS) sessions.clear();
+    sessions.set(key, s);
   }
   return new Uint8Array(s);
 }

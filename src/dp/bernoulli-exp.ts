@@ -13,8 +13,7 @@
 import type { CryptoRandom } from './random.js';
 import { LazyUniform } from './exp-bounds.js';
 
-export const TWO32 = 4294967296;
-export const TWO53 = 9007199254740992;
+const TWO32 = 4294967296;
 /** relative error bound the callers' float γ is held to (≥ 100× any few roundings' worst case) */
 export const REL = 1e-13;
 

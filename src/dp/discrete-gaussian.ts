@@ -20,7 +20,7 @@
  * all-exact modes therefore draw the SAME samples from the same stream.
  */
 import { assertCryptoRandom, type CryptoRandom } from './random.js';
-import { expNegSide, REL, TWO53 } from './bernoulli-exp.js';
+import { expNegSide, REL } from './bernoulli-exp.js';
 import { LazyUniform } from './exp-bounds.js';
 import { isqrt, parsePositiveRational, type Rational } from './rational.js';
 
@@ -64,7 +64,7 @@ export function dgaussPlan(sigma2: Sigma2, fn = 'discreteGaussian', mode: 'filte
   if (t > BigInt(2 ** 47)) throw new RangeError(`${fn}: "sigma2" too large (σ ≥ 2^47), got ${r.num}/${r.den}`);
   const tq = t * r.den;
   const D = 2n * r.num * r.den * t * t;
-  const fast = r.num < BigInt(TWO53) && tq < BigInt(TWO53);
+  const fast = r.num < BigInt(TWO53_) && tq < BigInt(TWO53_);
   const widen = mode === 'filtered' ? 0 : 2;
   return { sigma2: r, t: Number(t), tBig: t, tq: Number(tq), p: Number(r.num), tqBig: tq, D, Df: Number(D), fast, widen };
 }
