@@ -12,7 +12,8 @@
 //   DP_CELLS        comma list of cells: nodp, <mechanism>-<ε> with mechanism gaussian|adaptive|dgauss|skellam (default
 //                   nodp,gaussian-8,dgauss-8,gaussian-4,adaptive-8,skellam-8,gaussian-2)
 //   DP_ROUNDS (30)  DP_Q (0.5)  DP_CLIP (0.2)  DP_CLIENT_LR (0.1)  DP_BATCH (32)  DP_LOCAL_EPOCHS (1)  DP_SERVER_LR (1)
-//   DP_MOMENTUM (0) server SGD momentum   DP_BITS (16)   DP_SPLIT iid|noniid   DP_PROTOCOL (plaintext: the insecure
+//   DP_MOMENTUM (0) server SGD momentum   DP_BITS (16)   DP_BETA (0) conditional rounding (distributed; e.g. 0.6065 = e^-0.5)
+//   DP_ACCOUNTANT (best: exact μ-GDP at q = 1, else RDP; rdp: RDP only) for the Gaussian cells   DP_SPLIT iid|noniid   DP_PROTOCOL (plaintext: the insecure
 //   reference as the secure sum, the same DP arithmetic; aby3, pond, paillier, secagg run the real protocol, slower)
 //   DP_VALIDATION (10000) test images per round   DP_SEED (bench) --dp-seed of every cell (same sampled clients in each)
 //   DP_OUT (bench/results/dp-accuracy.json; the accuracy-vs-ε page next to it, .html)   DP_TAG a label stored with the results
@@ -40,6 +41,8 @@ const LOCAL_EPOCHS = Number(env('DP_LOCAL_EPOCHS', '1'));
 const SERVER_LR = Number(env('DP_SERVER_LR', '1'));
 const MOMENTUM = Number(env('DP_MOMENTUM', '0'));
 const BITS = Number(env('DP_BITS', '16'));
+const BETA = Number(env('DP_BETA', '0'));
+const ACCOUNTANT = env('DP_ACCOUNTANT', 'best') as 'best' | 'rdp';
 const NON_IID = env('DP_SPLIT', 'iid') === 'noniid';
 const PROTOCOL = env('DP_PROTOCOL', 'plaintext');
 const VALIDATION = Number(env('DP_VALIDATION', '10000'));
@@ -54,7 +57,7 @@ const MODEL_DIM = 118_282; // network_a
 function ddpNoiseFor(mechanism: 'dgauss' | 'skellam', eps: number): { z: number; epsilon: number } {
   const n = Math.round(Q * N);
   const epsAt = (z: number): number => {
-    const p = ddpParams({ mechanism, bits: BITS, expectedClients: n, clip: CLIP, noiseMultiplier: z, dim: MODEL_DIM, rotation: 'hadamard' });
+    const p = ddpParams({ mechanism, bits: BITS, expectedClients: n, clip: CLIP, noiseMultiplier: z, beta: BETA, dim: MODEL_DIM, rotation: 'hadamard' });
     const e = ddpEvent(p, n);
     if (e === undefined) return Infinity;
     return new RdpAccountant().compose(selfComposed(poissonSampled(Q, e), ROUNDS)).getEpsilon(DELTA).epsilon;
@@ -69,7 +72,7 @@ function ddpNoiseFor(mechanism: 'dgauss' | 'skellam', eps: number): { z: number;
 }
 
 interface CellResult {
-  cell: string; mechanism: string; targetEpsilon?: number; noiseMultiplier?: number; epsilon?: number; order?: number;
+  cell: string; mechanism: string; targetEpsilon?: number; noiseMultiplier?: number; epsilon?: number; order?: number; accountant?: string;
   accuracy: number; loss: number; perRound: number[]; epsilonPerRound?: number[]; clipPerRound?: number[]; wallS: number; report?: string; error?: string;
 }
 
@@ -78,7 +81,7 @@ const results: { config: Record<string, unknown>; cells: CellResult[] } = exists
   : { config: {}, cells: [] };
 results.config = {
   model: 'network_a', dataset: 'mnist', owners: N, split: NON_IID ? 'non-IID' : 'IID', rounds: ROUNDS, q: Q, clip: CLIP, clientLr: CLIENT_LR, batch: BATCH,
-  localEpochs: LOCAL_EPOCHS, serverOptimizer: `sgd lr ${SERVER_LR}${MOMENTUM ? ` momentum ${MOMENTUM}` : ''}`, bits: BITS, protocol: PROTOCOL, delta: DELTA, validation: VALIDATION,
+  localEpochs: LOCAL_EPOCHS, serverOptimizer: `sgd lr ${SERVER_LR}${MOMENTUM ? ` momentum ${MOMENTUM}` : ''}`, bits: BITS, beta: BETA, accountant: ACCOUNTANT, protocol: PROTOCOL, delta: DELTA, validation: VALIDATION,
   dpSeed: SEED, tag: process.env.DP_TAG, cpu: cpus()[0]?.model, load: loadavg()[0],
 };
 // DP_MERGE=a.json,b.json: the cells of other runs of this bench (same configuration) join this one's results
@@ -125,24 +128,24 @@ for (const cell of CELLS) {
     const mech = m[1] as 'gaussian' | 'adaptive' | 'dgauss' | 'skellam';
     const target = Number(m[3]);
     const z = mech === 'gaussian' || mech === 'adaptive' || m[2] === '@gauss-'
-      ? noiseMultiplierFor({ q: Q, rounds: ROUNDS, delta: DELTA, targetEpsilon: target, relativeTolerance: 1e-4 }).noiseMultiplier
+      ? noiseMultiplierFor({ q: Q, rounds: ROUNDS, delta: DELTA, targetEpsilon: target, relativeTolerance: 1e-4, accountant: ACCOUNTANT }).noiseMultiplier
       : ddpNoiseFor(mech, target).z;
     console.log(`== ${cell}: ${mech} at ${m[2] === '@gauss-' ? `the Gaussian mechanism's noise for ε ${target}` : `ε ≤ ${target}`} (δ ${DELTA}), z = ${z.toFixed(4)}, q ${Q}, ${ROUNDS} rounds`);
     const t = await train({
       ...common, out,
-      dp: { mechanism: mech, noiseMultiplier: z, samplingRate: Q, targetDelta: DELTA, seed: SEED, ...(mech === 'adaptive' ? {} : { clip: CLIP }), ...(mech === 'dgauss' || mech === 'skellam' ? { bits: BITS } : {}) },
+      dp: { mechanism: mech, noiseMultiplier: z, samplingRate: Q, targetDelta: DELTA, seed: SEED, ...(mech === 'adaptive' ? {} : { clip: CLIP }), ...(mech === 'dgauss' || mech === 'skellam' ? { bits: BITS, beta: BETA } : { accountant: ACCOUNTANT }) },
       ...(baseline ? { noDpBaseline: { accuracy: baseline.accuracy, loss: baseline.loss, perRound: baseline.perRound } } : {}),
       onEpoch: progress,
     });
     const d = t.metrics.dp!;
     r = {
-      cell, mechanism: mech, targetEpsilon: target, noiseMultiplier: z, epsilon: d.epsilon, order: d.order, accuracy: t.metrics.final.accuracy, loss: t.metrics.final.loss,
+      cell, mechanism: mech, targetEpsilon: target, noiseMultiplier: z, epsilon: d.epsilon, order: d.order, accountant: d.accountant, accuracy: t.metrics.final.accuracy, loss: t.metrics.final.loss,
       perRound: t.metrics.epochs.map((e) => e.accuracy), epsilonPerRound: d.perRound.map((p) => p.epsilon), clipPerRound: d.perRound.map((p) => p.clip),
       wallS: (performance.now() - t0) / 1000, report: t.paths?.report, ...(t.error ? { error: t.error.message } : {}),
     };
   }
   results.cells = results.cells.filter((c) => c.cell !== cell).concat(r);
   save();
-  console.log(`== ${cell}: accuracy ${(r.accuracy * 100).toFixed(2)}%${r.epsilon !== undefined ? ` at ε ${r.epsilon.toFixed(3)} (order ${r.order})` : ''}${baseline && cell !== 'nodp' ? `, ${((baseline.accuracy - r.accuracy) * 100).toFixed(2)} points below the run without DP` : ''}; ${r.wallS.toFixed(0)} s${r.error ? `; ERROR ${r.error}` : ''}`);
+  console.log(`== ${cell}: accuracy ${(r.accuracy * 100).toFixed(2)}%${r.epsilon !== undefined ? ` at ε ${r.epsilon.toFixed(3)} (${r.accountant === 'gdp' ? 'exact Gaussian composition' : `RDP order ${r.order}`})` : ''}${baseline && cell !== 'nodp' ? `, ${((baseline.accuracy - r.accuracy) * 100).toFixed(2)} points below the run without DP` : ''}; ${r.wallS.toFixed(0)} s${r.error ? `; ERROR ${r.error}` : ''}`);
 }
 console.table(results.cells.map((c) => ({ cell: c.cell, z: c.noiseMultiplier?.toFixed(4), epsilon: c.epsilon?.toFixed(3), accuracy: (c.accuracy * 100).toFixed(2), gap: baseline && c.cell !== 'nodp' ? ((baseline.accuracy - c.accuracy) * 100).toFixed(2) : '', wallS: c.wallS.toFixed(0) })));

@@ -17,6 +17,8 @@ export interface DpCliOptions {
   samplingRate?: number;
   clientsPerRound?: number;
   dpBits?: number;
+  dpBeta?: number;
+  dpAccountant?: 'best' | 'rdp';
   noiseAt?: 'server' | 'aggregators';
   dpSeed?: string;
   compareNoDp?: boolean;
@@ -41,6 +43,8 @@ export function addDpOptions(cmd: Command): Command {
     .option('--sampling-rate <q>', '--dp: Poisson sampling, each data owner with probability q per round', num('--sampling-rate', (x) => x > 0 && x <= 1, 'a probability in (0, 1]'))
     .option('--clients-per-round <m>', '--dp gaussian|adaptive: fixed-size sampling of m data owners per round (flagged: replace-one accounting)', num('--clients-per-round', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1'))
     .option('--dp-bits <b>', '--dp skellam|dgauss: bits of the secure sum modulus (default 16)', num('--dp-bits', (x) => Number.isInteger(x) && x >= 1 && x <= 31, 'an integer in [1, 31]'))
+    .option('--dp-beta <β>', '--dp skellam|dgauss: conditional rounding β in [0, 1) (default 0: unconditional; Kairouz et al. use e^-0.5 = 0.6065, a smaller sensitivity)', num('--dp-beta', (x) => x >= 0 && x < 1, 'a number in [0, 1)'))
+    .addOption(new Option('--dp-accountant <a>', '--dp: best (default: exact Gaussian composition when no client is subsampled, q = 1; else RDP) or rdp').choices(['best', 'rdp']))
     .addOption(new Option('--noise-at <where>', '--dp gaussian|adaptive: SERVER adds the noise (trusted), or each aggregator adds its own (aby3, pond)').choices(['server', 'aggregators']))
     .option('--dp-seed <s>', '--dp: reproducible DP draws (sampling, noise) from this seed: experiments only, no privacy against whoever knows it')
     .option('--compare-no-dp', '--dp: also run the same training without DP (same seed and sampled clients) and report both accuracies');
@@ -58,6 +62,8 @@ export function dpTrainOptions(o: DpCliOptions): DpTrainOptions | undefined {
     ...(o.samplingRate !== undefined ? { samplingRate: o.samplingRate } : {}),
     ...(o.clientsPerRound !== undefined ? { clientsPerRound: o.clientsPerRound } : {}),
     ...(o.dpBits !== undefined ? { bits: o.dpBits } : {}),
+    ...(o.dpBeta !== undefined ? { beta: o.dpBeta } : {}),
+    ...(o.dpAccountant !== undefined ? { accountant: o.dpAccountant } : {}),
     ...(o.noiseAt !== undefined ? { noiseAt: o.noiseAt } : {}),
     ...(o.dpSeed !== undefined ? { seed: o.dpSeed } : {}),
   };
@@ -67,13 +73,13 @@ export function dpTrainOptions(o: DpCliOptions): DpTrainOptions | undefined {
 export function dpRoundSuffix(r: DpRoundRecord | undefined, delta: number): string {
   if (r === undefined) return '';
   const clip = r.nextClip !== undefined ? `, clip ${r.clip.toPrecision(4)} → ${r.nextClip.toPrecision(4)}` : '';
-  return `; ε so far ${fmtEpsilon(r.epsilon)} at δ ${delta}${Number.isFinite(r.order) ? ` (order ${r.order})` : ''}, ${r.clients} client(s)${r.clipped ? `, ${r.clipped} clipped` : ''}${r.wrapped ? `, ${r.wrapped} wrapped` : ''}${clip}`;
+  return `; ε so far ${fmtEpsilon(r.epsilon)} at δ ${delta}${Number.isFinite(r.order) ? ` (order ${r.order})` : r.accountant === 'gdp' ? ' (exact)' : ''}, ${r.clients} client(s)${r.clipped ? `, ${r.clipped} clipped` : ''}${r.wrapped ? `, ${r.wrapped} wrapped` : ''}${clip}`;
 }
 
 /** The run's closing DP lines. */
 export function dpFinalLines(d: DpRunMetrics | undefined): string[] {
   if (d === undefined) return [];
-  const out = [`differential privacy: (ε, δ) = (${fmtEpsilon(d.epsilon)}, ${d.delta}) after ${d.rounds} round(s)${Number.isFinite(d.order) ? `, RDP order ${d.order}` : ''}; ${d.mechanism}, ${d.adjacency}, ${d.sampling === 'poisson' ? `Poisson sampling q = ${d.q}` : `FIXED-SIZE sampling ${d.clientsPerRound} of ${d.population} (replace-one)`}`];
+  const out = [`differential privacy: (ε, δ) = (${fmtEpsilon(d.epsilon)}, ${d.delta}) after ${d.rounds} round(s)${Number.isFinite(d.order) ? `, RDP order ${d.order}` : d.accountant === 'gdp' ? `, exact Gaussian composition (μ-GDP, μ = ${d.mu!.toPrecision(5)})` : ''}; ${d.mechanism}, ${d.adjacency}, ${d.sampling === 'poisson' ? `Poisson sampling q = ${d.q}` : `FIXED-SIZE sampling ${d.clientsPerRound} of ${d.population} (replace-one)`}`];
   out.push(`must be honest: ${d.honest.join('; ')}`);
   if (d.noDp) out.push(`without DP (same seed and sampling): test accuracy ${(d.noDp.accuracy * 100).toFixed(2)}% (DP costs ${((d.accuracyGap ?? 0) * 100).toFixed(2)} points)`);
   if (d.seeded) out.push(`WARNING: ${d.seeded}`);

@@ -73,6 +73,8 @@ export const TRAIN_OPTION_RULES: readonly Rule[] = [
   { key: 'initialClip', whyNot: (r) => needsDp(r, ['adaptive']) },
   { key: 'clientsPerRound', whyNot: (r) => needsDp(r, CENTRAL_DP, 'fixed-size sampling is accounted for the Gaussian mechanisms only; use --sampling-rate') },
   { key: 'dpBits', whyNot: (r) => needsDp(r, ['skellam', 'dgauss']) },
+  { key: 'dpBeta', whyNot: (r) => needsDp(r, ['skellam', 'dgauss']) },
+  { key: 'dpAccountant', whyNot: (r) => needsDp(r) },
   {
     key: 'noiseAt',
     whyNot: (r, v) => needsDp(r, CENTRAL_DP, 'distributed DP: every client adds its share of the noise') ?? (v === 'aggregators' && r.protocol !== 'aby3' && r.protocol !== 'pond' ? `aggregators applies to --protocol aby3 or pond only (each of their 3 aggregator parties adds its own secret-shared noise), not ${r.protocol}` : undefined),
@@ -126,7 +128,7 @@ const FLAG_FOR: Record<string, string> = {
   seed: '--seed', lr: '--lr', optimizer: '--optimizer', resume: '--resume',
   secaggGraph: '--secagg-graph', secaggThreshold: '--secagg-threshold', secaggAdversary: '--secagg-adversary',
   noiseMultiplier: '--noise-multiplier', clip: '--clip', initialClip: '--initial-clip', targetDelta: '--target-delta', samplingRate: '--sampling-rate',
-  clientsPerRound: '--clients-per-round', bits: '--dp-bits', noiseAt: '--noise-at', dp: '--dp',
+  clientsPerRound: '--clients-per-round', bits: '--dp-bits', beta: '--dp-beta', accountant: '--dp-accountant', noiseAt: '--noise-at', dp: '--dp',
 };
 const QUOTED = new RegExp(`"(${Object.keys(FLAG_FOR).join('|')})"(?= (?:expected|is|needs|must|larger|smaller|exceeds|\\d))`, 'g');
 // a bare camelCase name, not a config field (policy.minContributors, "minContributors":)

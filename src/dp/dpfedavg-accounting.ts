@@ -8,9 +8,12 @@
 // One round is PoissonSampled(q, Gaussian(z)) under add/remove-one-client,
 // or SampledWithoutReplacement(N, qN, Gaussian(z)) under replace-one-client
 // (z then relative to the replace-one sensitivity, 2C for a sum).
+// ε comes from PrivacyAccountant: exact (μ-GDP, μ = √T/z) when nothing is
+// subsampled (q = 1), the RDP bound otherwise.
 
 import { gaussianEvent, poissonSampled, sampledWithoutReplacement, selfComposed, type DpEvent } from './events.js';
-import { RdpAccountant, type NeighboringRelation } from './rdp-accountant.js';
+import { PrivacyAccountant, type AccountantKind } from './accountant.js';
+import type { NeighboringRelation } from './rdp-accountant.js';
 
 export interface DpFedAvgAccountingInput {
   /** Client sampling rate per round, in [0, 1]. */
@@ -25,11 +28,22 @@ export interface DpFedAvgAccountingInput {
   readonly population?: number;
   /** RDP orders (default: dp_accounting's defaults). */
   readonly orders?: readonly number[];
+  /**
+   * 'best' (default): without subsampling (q = 1, or a fixed-size sample of
+   * everyone) the exact Gaussian composition (μ-GDP, gdp.ts), else RDP;
+   * 'rdp': the RDP bound only.
+   */
+  readonly accountant?: 'best' | 'rdp';
 }
 
 export interface DpFedAvgEpsilon {
   readonly epsilon: number;
+  /** The RDP order achieving ε (NaN when the exact Gaussian composition gave it). */
   readonly order: number;
+  /** Which bound gave ε. */
+  readonly accountant: AccountantKind;
+  /** μ of the run when it is an exact Gaussian composition (q = 1). */
+  readonly mu?: number;
   readonly delta: number;
   readonly sampling: 'poisson' | 'fixed-size';
   readonly neighboringRelation: NeighboringRelation;
@@ -64,10 +78,10 @@ export function dpFedAvgEpsilon(input: DpFedAvgAccountingInput & { readonly nois
     throw new RangeError(`${who}: "noiseMultiplier" expected a finite number ≥ 0, got ${String(input.noiseMultiplier)}`);
   }
   const { event, relation } = roundEvent(who, input, input.noiseMultiplier);
-  const acc = new RdpAccountant({ orders: input.orders, neighboringRelation: relation });
+  const acc = new PrivacyAccountant({ orders: input.orders, neighboringRelation: relation, accountant: input.accountant ?? 'best' });
   acc.compose(selfComposed(event, input.rounds));
-  const { epsilon, order } = acc.getEpsilon(input.delta);
-  return { epsilon, order, delta: input.delta, sampling: input.sampling ?? 'poisson', neighboringRelation: relation };
+  const r = acc.getEpsilon(input.delta);
+  return { ...r, delta: input.delta, sampling: input.sampling ?? 'poisson', neighboringRelation: relation };
 }
 
 export interface NoiseMultiplierResult {
@@ -75,6 +89,8 @@ export interface NoiseMultiplierResult {
   /** ε at the returned noise multiplier (≤ targetEpsilon). */
   readonly epsilon: number;
   readonly order: number;
+  /** Which bound gave ε (see dpFedAvgEpsilon). */
+  readonly accountant: AccountantKind;
 }
 
 const Z_MAX = 1e6;
@@ -96,7 +112,10 @@ export function noiseMultiplierFor(input: DpFedAvgAccountingInput & { readonly t
   const tol = input.relativeTolerance ?? 1e-6;
   if (!(tol > 0 && tol < 1)) throw new RangeError(`${who}: "relativeTolerance" expected in (0, 1), got ${String(tol)}`);
   const eps = (z: number): DpFedAvgEpsilon => dpFedAvgEpsilon({ ...input, noiseMultiplier: z });
-  if (input.q === 0 || input.rounds === 0) return { noiseMultiplier: 0, epsilon: 0, order: eps(0).order };
+  if (input.q === 0 || input.rounds === 0) {
+    const at0 = eps(0);
+    return { noiseMultiplier: 0, epsilon: 0, order: at0.order, accountant: at0.accountant };
+  }
   // Bracket: ε(lo) > target ≥ ε(hi).
   let hi = 1;
   let atHi = eps(hi);
@@ -107,7 +126,7 @@ export function noiseMultiplierFor(input: DpFedAvgAccountingInput & { readonly t
       hi = lo;
       atHi = eps(hi);
       lo /= 2;
-      if (lo < Z_MIN) return { noiseMultiplier: hi, epsilon: atHi.epsilon, order: atHi.order };
+      if (lo < Z_MIN) return { noiseMultiplier: hi, epsilon: atHi.epsilon, order: atHi.order, accountant: atHi.accountant };
     }
   } else {
     lo = hi;
@@ -126,5 +145,5 @@ export function noiseMultiplierFor(input: DpFedAvgAccountingInput & { readonly t
       atHi = at;
     } else lo = mid;
   }
-  return { noiseMultiplier: hi, epsilon: atHi.epsilon, order: atHi.order };
+  return { noiseMultiplier: hi, epsilon: atHi.epsilon, order: atHi.order, accountant: atHi.accountant };
 }

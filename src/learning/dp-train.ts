@@ -25,7 +25,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { CryptoRandom } from '../dp/random.js';
-import { RdpAccountant, type NeighboringRelation } from '../dp/rdp-accountant.js';
+import type { NeighboringRelation } from '../dp/rdp-accountant.js';
+import { PrivacyAccountant, type AccountantKind, type EpsilonReading } from '../dp/accountant.js';
 import { composed, gaussianEvent, poissonSampled, sampledWithoutReplacement, type DpEvent } from '../dp/events.js';
 import { dpGaussianAdaptive, dpGaussianFixed, type CentralDpRoles } from '../dp/central.js';
 import { distributedDp, ddpEvent } from '../dp/distributed.js';
@@ -61,6 +62,18 @@ export interface DpTrainOptions {
   bits?: number;
   modclipProb?: number;
   rotation?: 'hadamard' | 'dft';
+  /**
+   * Distributed: conditional stochastic rounding β in [0, 1) (default 0, TFF's
+   * default: unconditional rounding). β > 0 re-rounds until the norm is within
+   * the tighter bound of KLS21 §4.1; Kairouz et al. use β = e^{-1/2}.
+   */
+  beta?: number;
+  /**
+   * Which bound ε is read from: 'best' (default: exact μ-GDP when no client
+   * is subsampled, q = 1 or every client each round; the RDP bound otherwise)
+   * or 'rdp'.
+   */
+  accountant?: 'best' | 'rdp';
   /** Central: who adds the noise (default 'server'); 'aggregators' needs ABY3 or Pond. */
   noiseAt?: 'server' | 'aggregators';
   /**
@@ -74,9 +87,10 @@ export interface DpTrainOptions {
 /** One round's accounting, in the round's EpochMetrics (`dp`) and the run's metrics. */
 export interface DpRoundRecord {
   round: number;
-  /** ε after this round at the run's δ (Infinity without noise) and the RDP order achieving it. */
+  /** ε after this round at the run's δ (Infinity without noise), the bound that gave it and its RDP order (NaN for 'gdp'). */
   epsilon: number;
   order: number;
+  accountant?: AccountantKind;
   /** The clip C of this round (adaptive: the state before the round's update) and the clients' own clip (fixed-point margin). */
   clip: number;
   clientClip?: number;
@@ -108,6 +122,9 @@ export interface DpRunMetrics {
   delta: number;
   epsilon: number;
   order: number;
+  /** 'gdp': ε is the exact Gaussian composition's (μ = `mu`); 'rdp': the RDP bound at `order`. */
+  accountant: AccountantKind;
+  mu?: number;
   noiseMultiplier: number;
   /** Adaptive: z_v of the values and σ_b of the clipped count. */
   valueNoiseMultiplier?: number;
@@ -162,6 +179,7 @@ export function checkDpOptions(dp: DpTrainOptions, run: { mode: string; protocol
     if (dp.targetQuantile !== undefined) throw new RangeError(`dp: "targetQuantile" is for mechanism 'adaptive' only`);
   }
   const targetDelta = num('targetDelta', dp.targetDelta ?? DP_DEFAULTS.targetDelta, (x) => x > 0 && x < 1, 'a number in (0, 1)');
+  if (dp.accountant !== undefined && dp.accountant !== 'best' && dp.accountant !== 'rdp') throw new RangeError(`dp: "accountant" expected 'best' or 'rdp', got ${JSON.stringify(dp.accountant)}`);
   if ((dp.samplingRate === undefined) === (dp.clientsPerRound === undefined)) throw new RangeError('dp: give exactly one of "samplingRate" (Poisson, q) and "clientsPerRound" (fixed size, m)');
   if (dp.samplingRate !== undefined) num('samplingRate', dp.samplingRate, (x) => x > 0 && x <= 1, 'a probability in (0, 1]');
   if (dp.clientsPerRound !== undefined) {
@@ -170,7 +188,7 @@ export function checkDpOptions(dp: DpTrainOptions, run: { mode: string; protocol
   }
   const protocol = run.protocol.toLowerCase();
   if (isCentral) {
-    for (const k of ['bits', 'modclipProb', 'rotation'] as const) if (dp[k] !== undefined) throw new RangeError(`dp: "${k}" is for the distributed mechanisms (skellam, dgauss), not '${dp.mechanism}'`);
+    for (const k of ['bits', 'modclipProb', 'rotation', 'beta'] as const) if (dp[k] !== undefined) throw new RangeError(`dp: "${k}" is for the distributed mechanisms (skellam, dgauss), not '${dp.mechanism}'`);
     const noiseAt = dp.noiseAt ?? DP_DEFAULTS.noiseAt;
     if (noiseAt !== 'server' && noiseAt !== 'aggregators') throw new RangeError(`dp: "noiseAt" expected 'server' or 'aggregators', got ${JSON.stringify(noiseAt)}`);
     if (noiseAt === 'aggregators' && protocol !== 'aby3' && protocol !== 'pond') throw new RangeError(`dp: "noiseAt" 'aggregators' needs protocol aby3 or pond (each of the 3 aggregator parties secret-shares its own noise into the sum), not ${protocol}`);
@@ -181,6 +199,7 @@ export function checkDpOptions(dp: DpTrainOptions, run: { mode: string; protocol
   const modclipProb = num('modclipProb', dp.modclipProb ?? DP_DEFAULTS.modclipProb, (x) => x > 0 && x < 1, 'a number in (0, 1)');
   const rotation = dp.rotation ?? DP_DEFAULTS.rotation;
   if (rotation !== 'hadamard' && rotation !== 'dft') throw new RangeError(`dp: "rotation" expected 'hadamard' or 'dft', got ${JSON.stringify(rotation)}`);
+  if (dp.beta !== undefined) num('beta', dp.beta, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
   return { ...dp, targetDelta, noiseAt: DP_DEFAULTS.noiseAt, bits, modclipProb, rotation };
 }
 
@@ -266,7 +285,7 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
   const rng = key ? CryptoRandom.fromKey(key, 'fedcrypt/dp/noise') : CryptoRandom.system();
   const sampling: ClientSampling = poisson ? { kind: 'poisson', q, rng: samplingRng } : { kind: 'fixed-size', m: o.clientsPerRound!, rng: samplingRng };
   const relation: NeighboringRelation = poisson ? 'add-remove' : 'replace-one';
-  const accountant = new RdpAccountant({ neighboringRelation: relation });
+  const accountant = new PrivacyAccountant({ neighboringRelation: relation, accountant: o.accountant ?? 'best' });
   const z = o.noiseMultiplier;
 
   // per-round client reports (clipped, wraps), reset by afterRound
@@ -289,7 +308,7 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
     roles = centralRoles;
   } else {
     const n = Math.max(1, Math.round(expected));
-    ddp = distributedDp({ mechanism: o.mechanism as 'skellam' | 'dgauss', bits: o.bits, modclipProb: o.modclipProb, rotation: o.rotation, clip: o.clip!, noiseMultiplier: z, expectedClients: n, rng });
+    ddp = distributedDp({ mechanism: o.mechanism as 'skellam' | 'dgauss', bits: o.bits, modclipProb: o.modclipProb, rotation: o.rotation, beta: o.beta ?? 0, clip: o.clip!, noiseMultiplier: z, expectedClients: n, rng });
     ddpParams = ddp.params(input.dim);
     roles = ddp.over(inner, { onClientReport });
   }
@@ -323,7 +342,7 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
 
   const perRound: DpRoundRecord[] = [];
   let unaccountable = false;
-  let last = { epsilon: 0, order: NaN };
+  let last: EpsilonReading = { epsilon: 0, order: NaN, accountant: o.accountant === 'rdp' ? 'rdp' : 'gdp', mu: 0 };
   const totals = { clipped: 0, wrapped: 0, clientUpdates: 0, emptyRounds: 0 };
   let historySeen = 0;
 
@@ -333,7 +352,7 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
     const e = roundEvent(clients);
     if (e === undefined) unaccountable = true;
     else accountant.compose(e);
-    last = unaccountable ? { epsilon: Infinity, order: NaN } : accountant.getEpsilon(o.targetDelta);
+    last = unaccountable ? { epsilon: Infinity, order: NaN, accountant: 'rdp' } : accountant.getEpsilon(o.targetDelta);
     let clip = o.clip ?? p?.clip ?? NaN;
     let extra: Partial<DpRoundRecord> = {};
     let sumNoiseStd: number;
@@ -348,7 +367,7 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
       sumNoiseStd = Math.sqrt(Math.max(clients, 0)) * ddpParams!.localStddev;
       extra = { wrapped };
     }
-    const rec: DpRoundRecord = { round: m.round, epsilon: last.epsilon, order: last.order, clip, ...extra, clients, clipped, empty, sumNoiseStd };
+    const rec: DpRoundRecord = { round: m.round, epsilon: last.epsilon, order: last.order, accountant: last.accountant, clip, ...extra, clients, clipped, empty, sumNoiseStd };
     totals.clipped += clipped;
     totals.wrapped += wrapped;
     totals.clientUpdates += reports;
@@ -372,6 +391,7 @@ export async function dpSetup(input: DpSetupInput): Promise<DpSetup> {
       sampling: poisson ? 'poisson' : 'fixed-size',
       ...(poisson ? {} : { samplingFlag: 'FIXED-SIZE sampling without replacement: accounted under replace-one adjacency (Wang, Balle, Kasiviswanathan AISTATS\'19), not the Poisson add/remove bound' }),
       q, population: N, clientsPerRound: expected, rounds: perRound.length, delta: o.targetDelta, epsilon: last.epsilon, order: last.order,
+      accountant: last.accountant, ...(last.mu === undefined ? {} : { mu: last.mu }),
       noiseMultiplier: z,
       ...(o.mechanism === 'adaptive' ? { valueNoiseMultiplier: p!.valueNoiseMultiplier, clippedCountStddev: p!.clippedCountStddev, initialClip: p!.clip, targetQuantile: p!.targetQuantile! } : {}),
       ...(o.clip !== undefined ? { clip: o.clip } : {}),

@@ -31,6 +31,9 @@ test('the DP flags parse into train({ dp })', () => {
     mechanism: 'dgauss', noiseMultiplier: 0, clip: 1, clientsPerRound: 10, bits: 20,
   });
   assert.deepEqual(dpTrainOptions(parse(['--dp', 'adaptive', '--noise-multiplier', '1', '--initial-clip', '0.3', '--sampling-rate', '1'])), { mechanism: 'adaptive', noiseMultiplier: 1, initialClip: 0.3, samplingRate: 1 });
+  assert.deepEqual(dpTrainOptions(parse(['--dp', 'dgauss', '--noise-multiplier', '2', '--clip', '1', '--sampling-rate', '1', '--dp-beta', '0.6065', '--dp-accountant', 'rdp'])), {
+    mechanism: 'dgauss', noiseMultiplier: 2, clip: 1, samplingRate: 1, beta: 0.6065, accountant: 'rdp',
+  });
   assert.equal(dpTrainOptions(parse([])), undefined);
   for (const [args, re] of [
     [['--dp', 'laplace'], /argument 'laplace' is invalid/],
@@ -40,6 +43,8 @@ test('the DP flags parse into train({ dp })', () => {
     [['--target-delta', '1'], /--target-delta expected a number in \(0, 1\)/],
     [['--clients-per-round', '2.5'], /--clients-per-round expected an integer >= 1/],
     [['--dp-bits', '40'], /--dp-bits expected an integer in \[1, 31\]/],
+    [['--dp-beta', '1'], /--dp-beta expected a number in \[0, 1\)/],
+    [['--dp-accountant', 'pld'], /argument 'pld' is invalid/],
     [['--noise-at', 'clients'], /argument 'clients' is invalid/],
   ] as [string[], RegExp][]) {
     assert.throws(() => parse(args), re, args.join(' '));
@@ -65,6 +70,8 @@ test('DP flags that do not apply, and missing ones, are named', () => {
     [run({ dp: 'adaptive' }), ['dp', 'noiseMultiplier', 'samplingRate', 'clip'], /^--clip applies to --dp gaussian\|skellam\|dgauss only, not --dp adaptive \(adaptive clipping starts at --initial-clip\)/],
     [run({ dp: 'gaussian' }), [...full, 'initialClip'], /^--initial-clip applies to --dp adaptive only, not --dp gaussian/],
     [run({ dp: 'gaussian' }), [...full, 'dpBits'], /^--dp-bits applies to --dp skellam\|dgauss only/],
+    [run({ dp: 'gaussian' }), [...full, 'dpBeta'], /^--dp-beta applies to --dp skellam\|dgauss only/],
+    [run(), ['dpAccountant'], /^--dp-accountant applies with --dp only/],
     [run({ dp: 'skellam' }), [...full, 'noiseAt'], /^--noise-at applies to --dp gaussian\|adaptive/, { noiseAt: 'server' }],
     [run({ dp: 'gaussian', protocol: 'paillier' }), [...full, 'noiseAt'], /^--noise-at aggregators applies to --protocol aby3 or pond only/, { noiseAt: 'aggregators' }],
     [run({ dp: 'dgauss' }), ['dp', 'noiseMultiplier', 'clip', 'clientsPerRound'], /^--clients-per-round applies to --dp gaussian\|adaptive only, not --dp dgauss \(fixed-size sampling/],

@@ -14,6 +14,7 @@ import type { Aggregator } from '../../src/learning/aggregator.js';
 import { dpFedAvgEpsilon } from '../../src/dp/dpfedavg-accounting.js';
 import { RdpAccountant } from '../../src/dp/rdp-accountant.js';
 import { gaussianEvent, poissonSampled } from '../../src/dp/events.js';
+import { gaussianEpsilon } from '../../src/dp/gdp.js';
 import { ddpEvent } from '../../src/dp/distributed.js';
 import { ddpParams } from '../../src/dp/ddp-params.js';
 
@@ -53,11 +54,16 @@ test('adaptive: the values at z_v and the count at 2σ_b compose to exactly z ea
   const d = r.metrics.dp!;
   const sigmaB = 0.05 * 6;
   assert.ok(close(d.valueNoiseMultiplier!, (z ** -2 - (2 * sigmaB) ** -2) ** -0.5, 1e-12), `z_v ${d.valueNoiseMultiplier}`);
+  // q = 1: no subsampling, so ε is the exact Gaussian composition's, μ = √rounds / z (not the RDP bound)
   const acc = new RdpAccountant();
   d.perRound.forEach((rec, i) => {
     acc.compose(poissonSampled(q, gaussianEvent(z)));
-    assert.ok(close(rec.epsilon, acc.getEpsilon(DELTA).epsilon), `round ${i + 1}`);
+    assert.equal(rec.accountant, 'gdp');
+    assert.ok(close(rec.epsilon, gaussianEpsilon(Math.sqrt(i + 1) / z, DELTA)), `round ${i + 1}`);
+    assert.ok(rec.epsilon < acc.getEpsilon(DELTA).epsilon, `round ${i + 1}: below the RDP bound`);
   });
+  assert.equal(d.accountant, 'gdp');
+  assert.ok(close(d.mu!, Math.sqrt(2) / z, 1e-12));
   assert.equal(d.perRound[0]!.clip, 0.05);
   assert.equal(d.perRound[1]!.clip, d.perRound[0]!.nextClip, 'round 2 runs at the clip round 1 computed');
   assert.ok(d.perRound[0]!.nextClip! !== 0.05);
