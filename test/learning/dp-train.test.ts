@@ -84,6 +84,23 @@ test('dgauss: ε each round equals the accountant on PoissonSampled(q, ddpEvent(
     assert.ok(close(d.perRound[i]!.epsilon, acc.getEpsilon(DELTA).epsilon), `round ${i + 1}`);
   });
   assert.ok(Number.isFinite(d.epsilon) && d.epsilon > 0);
+  assert.equal(d.accountant, 'rdp', 'discrete noise: the RDP bound');
+});
+
+test('dgauss with conditional rounding (β = e^-1/2): the clients re-round to the smaller Δ2 the accountant is given', async () => {
+  const q = 1, z = 0.8, clip = 1, beta = Math.exp(-0.5);
+  const r = await train({ ...base, epochs: 1, dp: { mechanism: 'dgauss', noiseMultiplier: z, clip, samplingRate: q, bits: 18, beta, seed: 'ddp-beta' } });
+  assert.equal(r.error, undefined);
+  const d = r.metrics.dp!;
+  const withBeta = ddpParams({ mechanism: 'dgauss', bits: 18, expectedClients: 6, clip, noiseMultiplier: z, beta, dim: r.metrics.numParams, rotation: 'hadamard' });
+  const without = ddpParams({ mechanism: 'dgauss', bits: 18, expectedClients: 6, clip, noiseMultiplier: z, dim: r.metrics.numParams, rotation: 'hadamard' });
+  assert.ok(withBeta.scaledInflatedL2 / withBeta.scale < without.scaledInflatedL2 / without.scale, 'β > 0: a smaller inflated sensitivity');
+  const e = new RdpAccountant().compose(poissonSampled(q, ddpEvent(withBeta, 6)!)).getEpsilon(DELTA).epsilon;
+  assert.ok(close(d.epsilon, e), `${d.epsilon} against ${e}`);
+  assert.ok(d.epsilon < new RdpAccountant().compose(poissonSampled(q, ddpEvent(without, 6)!)).getEpsilon(DELTA).epsilon);
+  await assert.rejects(train({ ...base, dp: { mechanism: 'dgauss', noiseMultiplier: z, clip, samplingRate: q, beta: 1 } }), /dp: "beta" expected a number in \[0, 1\)/);
+  await assert.rejects(train({ ...base, dp: { mechanism: 'gaussian', noiseMultiplier: z, clip, samplingRate: q, beta } }), /dp: "beta" is for the distributed mechanisms/);
+  await assert.rejects(train({ ...base, dp: { mechanism: 'gaussian', noiseMultiplier: z, clip, samplingRate: q, accountant: 'pld' as never } }), /dp: "accountant" expected 'best' or 'rdp'/);
 });
 
 test('noise 0: the DP run equals the clipped non-DP run (exact sums: float rounding; ABY3: within the fixed-point bound)', async () => {
