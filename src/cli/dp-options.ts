@@ -73,13 +73,13 @@ export function dpTrainOptions(o: DpCliOptions): DpTrainOptions | undefined {
 export function dpRoundSuffix(r: DpRoundRecord | undefined, delta: number): string {
   if (r === undefined) return '';
   const clip = r.nextClip !== undefined ? `, clip ${r.clip.toPrecision(4)} → ${r.nextClip.toPrecision(4)}` : '';
-  return `; ε so far ${fmtEpsilon(r.epsilon)} at δ ${delta}${Number.isFinite(r.order) ? ` (order ${r.order})` : r.accountant === 'gdp' ? ' (exact)' : ''}, ${r.clients} client(s)${r.clipped ? `, ${r.clipped} clipped` : ''}${r.wrapped ? `, ${r.wrapped} wrapped` : ''}${clip}`;
+  return `; ε so far ${fmtEpsilon(r.epsilon)} at δ ${delta}${Number.isFinite(r.order) ? ` (order ${r.order})` : r.accountant === 'gdp' ? ' (exact)' : r.accountant === 'pld' ? ' (PLD)' : ''}, ${r.clients} client(s)${r.clipped ? `, ${r.clipped} clipped` : ''}${r.wrapped ? `, ${r.wrapped} wrapped` : ''}${clip}`;
 }
 
 /** The run's closing DP lines. */
 export function dpFinalLines(d: DpRunMetrics | undefined): string[] {
   if (d === undefined) return [];
-  const out = [`differential privacy: (ε, δ) = (${fmtEpsilon(d.epsilon)}, ${d.delta}) after ${d.rounds} round(s)${Number.isFinite(d.order) ? `, RDP order ${d.order}` : d.accountant === 'gdp' ? `, exact Gaussian composition (μ-GDP, μ = ${d.mu!.toPrecision(5)})` : ''}; ${d.mechanism}, ${d.adjacency}, ${d.sampling === 'poisson' ? `Poisson sampling q = ${d.q}` : `FIXED-SIZE sampling ${d.clientsPerRound} of ${d.population} (replace-one)`}`];
+  const out = [`differential privacy: (ε, δ) = (${fmtEpsilon(d.epsilon)}, ${d.delta}) after ${d.rounds} round(s)${Number.isFinite(d.order) ? `, RDP order ${d.order}` : d.accountant === 'gdp' ? `, exact Gaussian composition (μ-GDP, μ = ${d.mu!.toPrecision(5)})` : d.accountant === 'pld' ? ', privacy loss distribution (pessimistic)' : ''}; ${d.mechanism}, ${d.adjacency}, ${d.sampling === 'poisson' ? `Poisson sampling q = ${d.q}` : `FIXED-SIZE sampling ${d.clientsPerRound} of ${d.population} (replace-one)`}`];
   out.push(`must be honest: ${d.honest.join('; ')}`);
   if (d.noDp) out.push(`without DP (same seed and sampling): test accuracy ${(d.noDp.accuracy * 100).toFixed(2)}% (DP costs ${((d.accuracyGap ?? 0) * 100).toFixed(2)} points)`);
   if (d.seeded) out.push(`WARNING: ${d.seeded}`);

@@ -30,7 +30,7 @@ export function dpSummaryRows(d: DpRunMetrics): [string, string][] {
     ['rounds', String(d.rounds)],
     ['δ', String(d.delta)],
     ['ε', fmtEpsilon(d.epsilon)],
-    ['accountant', d.accountant === 'gdp' ? `exact: a Gaussian composition without subsampling is μ-GDP, μ = ${fmt(d.mu, 6)} (Dong, Roth, Su; δ(ε) of Balle & Wang)` : 'RDP (dp_accounting\'s orders)'],
+    ['accountant', d.accountant === 'gdp' ? `exact: a Gaussian composition without subsampling is μ-GDP, μ = ${fmt(d.mu, 6)} (Dong, Roth, Su; δ(ε) of Balle & Wang)` : d.accountant === 'pld' ? 'privacy loss distribution of the Poisson-subsampled Gaussian, pessimistic (grid 1e-4, below the RDP bound here)' : 'RDP (dp_accounting\'s orders)'],
     ['RDP order of ε', Number.isFinite(d.order) ? String(d.order) : '–'],
     ['noise multiplier z', fmt(d.noiseMultiplier)],
   ];
@@ -59,7 +59,7 @@ export function renderDpSection(d: DpRunMetrics, finalAccuracy: number): string 
   const flag = d.sampling === 'fixed-size' ? `<p class="warn" id="dp-fixed-size">Fixed-size sampling: ${esc(d.samplingFlag ?? '')}.</p>` : '';
   const seeded = d.seeded ? `<p class="warn" id="dp-seeded">${esc(d.seeded)}.</p>` : '';
   return `<h2 id="dp">Differential privacy</h2>
-<p class="big" id="dp-guarantee">(ε, δ) = (<b>${fmtEpsilon(d.epsilon)}</b>, ${d.delta}) after ${d.rounds} round${d.rounds === 1 ? '' : 's'}, ${esc(d.adjacency)}${Number.isFinite(d.order) ? ` (RDP order ${d.order})` : d.accountant === 'gdp' ? ' (exact Gaussian composition)' : ''}; final accuracy ${pct(finalAccuracy)}${d.noDp ? `, without DP ${pct(d.noDp.accuracy)}` : ''}.</p>
+<p class="big" id="dp-guarantee">(ε, δ) = (<b>${fmtEpsilon(d.epsilon)}</b>, ${d.delta}) after ${d.rounds} round${d.rounds === 1 ? '' : 's'}, ${esc(d.adjacency)}${Number.isFinite(d.order) ? ` (RDP order ${d.order})` : d.accountant === 'gdp' ? ' (exact Gaussian composition)' : d.accountant === 'pld' ? ' (privacy loss distribution)' : ''}; final accuracy ${pct(finalAccuracy)}${d.noDp ? `, without DP ${pct(d.noDp.accuracy)}` : ''}.</p>
 ${flag}${seeded}
 <h3>Who must be honest</h3>
 <ul id="dp-honest">${d.honest.map((h) => `<li>${esc(h)}</li>`).join('')}</ul>
