@@ -185,7 +185,7 @@ export function composePld(a: Pld, b: Pld, o: PldOptions = {}): Pld {
     // for the radix-4 butterflies), and Σ|error| ≤ √len·‖error‖₂
     fftSlack = Math.sqrt(len) * 24 * 2 ** -52 * Math.log2(n) * Math.max(Math.sqrt(a2) * b1, a1 * Math.sqrt(b2));
   }
-  return truncate(a.h, a.offset + b.offset, out, 1 - (1 - a.infinity) * (1 - b.infinity) + fftSlack, tail);
+  return truncate(a.h, a.offset + b.offset, out, a.infinity + b.infinity - a.infinity * b.infinity + fftSlack, tail);
 }
 
 /** Clamp rounding noise to 0, then move up to tail/2 of each tail: the low one onto the first kept point, the high one to +∞. */

@@ -5,7 +5,14 @@
 // to (ε, δ) on demand (rdp-conversion.ts). Events are data (events.ts).
 
 import {
+  composed,
   describeEvent,
+  distributedDiscreteGaussian,
+  gaussianEvent,
+  poissonSampled,
+  sampledWithoutReplacement,
+  selfComposed,
+  skellamEvent,
   UnsupportedDpEventError,
   type DpEvent,
 } from './events.js';
@@ -185,6 +192,10 @@ export class RdpAccountant {
 
   /** null when supported, else the error for the first offending subevent. */
   private check(event: DpEvent, count: number): UnsupportedDpEventError | null {
+    // an event built by hand or read from JSON is checked as its constructor checks it (a negative
+    // count or multiplier would lower ε)
+    const bad = malformed(event);
+    if (bad !== null) return new UnsupportedDpEventError(event, `malformed: ${bad}`);
     switch (event?.kind) {
       case 'gaussian':
       case 'distributed-discrete-gaussian':
@@ -259,6 +270,39 @@ export class RdpAccountant {
       }
     }
   }
+}
+
+/** Why `event`'s own fields would not pass its constructor (the subevents are checked on their own), or null. */
+function malformed(event: DpEvent): string | null {
+  if (event === null || typeof event !== 'object') return null; // reported as an unknown kind
+  try {
+    switch (event.kind) {
+      case 'gaussian':
+        gaussianEvent(event.noiseMultiplier);
+        break;
+      case 'poisson-sampled':
+        poissonSampled(event.samplingProbability, event.event);
+        break;
+      case 'sampled-without-replacement':
+        sampledWithoutReplacement(event.sourceSize, event.sampleSize, event.event);
+        break;
+      case 'self-composed':
+        selfComposed(event.event, event.count);
+        break;
+      case 'composed':
+        composed(event.events);
+        break;
+      case 'distributed-discrete-gaussian':
+        distributedDiscreteGaussian(event);
+        break;
+      case 'skellam':
+        skellamEvent(event);
+        break;
+    }
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
 }
 
 /**

@@ -16,6 +16,8 @@ import {
 } from '../../src/dp/events.js';
 import { logAFrac, logAInt } from '../../src/dp/rdp-subsampled.js';
 import { logAdd } from '../../src/dp/rdp-numerics.js';
+import { PrivacyAccountant } from '../../src/dp/accountant.js';
+import { gaussianEpsilon } from '../../src/dp/gdp.js';
 
 /**
  * log A_α = log ∫ φ_σ(x) · (1 − q + q·exp((2x − 1)/(2σ²)))^α dx by composite
@@ -174,4 +176,25 @@ test('snapshot / restore round-trips through JSON (∞ RDP included) and goes on
   const bad = { ...acc.snapshot(), rdp: [1, 2] };
   assert.throws(() => RdpAccountant.restore(bad), /"state.rdp" expected 4 values/);
   assert.throws(() => RdpAccountant.restore({ ...acc.snapshot(), rdp: [1, -2, 3, null] }), /"state.rdp\[1\]"/);
+});
+
+test('hand-built or JSON events are checked as their constructors check them: a negative count, multiplier or rate is refused, state unchanged', () => {
+  const acc = new RdpAccountant();
+  acc.compose(gaussianEvent(1), 4);
+  const before = acc.getEpsilon(1e-5).epsilon;
+  const bad: unknown[] = [
+    { kind: 'self-composed', count: -3, event: { kind: 'gaussian', noiseMultiplier: 1 } },
+    { kind: 'gaussian', noiseMultiplier: -1 },
+    { kind: 'poisson-sampled', samplingProbability: 1.5, event: { kind: 'gaussian', noiseMultiplier: 1 } },
+    { kind: 'composed', events: [{ kind: 'gaussian', noiseMultiplier: 1 }, { kind: 'self-composed', count: 0.5, event: { kind: 'gaussian', noiseMultiplier: 1 } }] },
+    { kind: 'skellam', mu: -1, l2Sensitivity: 1, l1Sensitivity: 1 },
+  ];
+  for (const e of bad) {
+    assert.throws(() => acc.compose(e as DpEvent), /malformed/, JSON.stringify(e));
+    assert.equal(acc.supports(e as DpEvent), false);
+  }
+  assert.equal(acc.getEpsilon(1e-5).epsilon, before);
+  const p = new PrivacyAccountant().compose(gaussianEvent(1), 4);
+  assert.throws(() => p.compose(bad[0] as DpEvent), /malformed/);
+  assert.equal(p.getEpsilon(1e-5).epsilon, gaussianEpsilon(2, 1e-5), 'the exact reading is unchanged too');
 });
