@@ -4,18 +4,8 @@
 // composed so far (RDP composes additively, Mironov 2017 Prop. 1) and converts
 // to (ε, δ) on demand (rdp-conversion.ts). Events are data (events.ts).
 
-import {
-  composed,
-  describeEvent,
-  distributedDiscreteGaussian,
-  gaussianEvent,
-  poissonSampled,
-  sampledWithoutReplacement,
-  selfComposed,
-  skellamEvent,
-  UnsupportedDpEventError,
-  type DpEvent,
-} from './events.js';
+import * as events from './events.js';
+import { describeEvent, UnsupportedDpEventError, type DpEvent } from './events.js';
 import { epsilonFromRdp, deltaFromRdp } from './rdp-conversion.js';
 import { rdpDistributedDiscreteGaussian, rdpSkellam } from './rdp-distributed.js';
 import { rdpPoissonGaussian, rdpPoissonSubsampledGeneric, rdpSampledWorGaussian } from './rdp-subsampled.js';
@@ -278,25 +268,25 @@ function malformed(event: DpEvent): string | null {
   try {
     switch (event.kind) {
       case 'gaussian':
-        gaussianEvent(event.noiseMultiplier);
+        events.gaussianEvent(event.noiseMultiplier);
         break;
       case 'poisson-sampled':
-        poissonSampled(event.samplingProbability, event.event);
+        events.poissonSampled(event.samplingProbability, event.event);
         break;
       case 'sampled-without-replacement':
-        sampledWithoutReplacement(event.sourceSize, event.sampleSize, event.event);
+        events.sampledWithoutReplacement(event.sourceSize, event.sampleSize, event.event);
         break;
       case 'self-composed':
-        selfComposed(event.event, event.count);
+        events.selfComposed(event.event, event.count);
         break;
       case 'composed':
-        composed(event.events);
+        events.composed(event.events);
         break;
       case 'distributed-discrete-gaussian':
-        distributedDiscreteGaussian(event);
+        events.distributedDiscreteGaussian(event);
         break;
       case 'skellam':
-        skellamEvent(event);
+        events.skellamEvent(event);
         break;
     }
   } catch (e) {
