@@ -1,7 +1,8 @@
 /**
  * fedcrypt/dp: differential privacy for federated learning (docs/dp.md).
  *
- * - Accounting: exact for unsampled Gaussian compositions (μ-GDP), else an RDP accountant over events a user composes (Gaussian,
+ * - Accounting: exact for unsampled Gaussian compositions (μ-GDP), the privacy loss distribution of
+ *   Poisson-subsampled Gaussians, and an RDP accountant over events a user composes (Gaussian,
  *   Poisson-sampled, sampled without replacement, self-composed, composed,
  *   the distributed discrete Gaussian and Skellam), ε from δ and δ from ε
  *   with the order achieving them; DP-FedAvg helpers.
@@ -20,6 +21,7 @@ export * from './events.js';
 export { RdpAccountant, DP_ACCOUNTING_DEFAULT_ORDERS, TF_PRIVACY_ORDERS, effectiveNoiseMultiplier, type NeighboringRelation, type SamplingScheme, type RdpAccountantOptions, type RdpAccountantState } from './rdp-accountant.js';
 export { PrivacyAccountant, type AccountantKind, type EpsilonReading, type PrivacyAccountantOptions } from './accountant.js';
 export { gaussianDelta, gaussianEpsilon, gdpMu, gdpMuSquared } from './gdp.js';
+export { subsampledGaussianPld, composePld, selfComposePld, identityPld, pldDelta, pldEpsilon, type Pld, type PldOptions } from './pld.js';
 export { epsilonFromRdp, deltaFromRdp, epsilonFromRdpClassic } from './rdp-conversion.js';
 export { rdpPoissonGaussian, rdpSampledWorGaussian } from './rdp-subsampled.js';
 export { rdpDistributedDiscreteGaussian, rdpSkellam, ddgTau, roundedL2NormBound, integerL1NormBound } from './rdp-distributed.js';
