@@ -70,6 +70,7 @@ export class PrivacyAccountant {
   #pldOk: boolean;
   #pending: Step[] = [];
   #pld: { remove: Pld; add: Pld } | undefined;
+  readonly #steps = new Map<string, { remove: Pld; add: Pld }>();
 
   constructor(options: PrivacyAccountantOptions = {}) {
     const mode = options.accountant ?? 'best';
@@ -112,6 +113,19 @@ export class PrivacyAccountant {
     this.#pldOk = false;
     this.#pending = [];
     this.#pld = undefined;
+    this.#steps.clear();
+  }
+
+  /** One run's PLDs, kept per (q, z): a training run composes the same round every round. */
+  #stepPld(q: number, z: number): { remove: Pld; add: Pld } {
+    const key = `${q}/${z}`;
+    let p = this.#steps.get(key);
+    if (p === undefined) {
+      if (this.#steps.size >= 8) this.#steps.clear();
+      const o = { h: this.pldGrid };
+      this.#steps.set(key, (p = { remove: subsampledGaussianPld(q, z, 'remove', o), add: subsampledGaussianPld(q, z, 'add', o) }));
+    }
+    return p;
   }
 
   /** The composed PLDs (both directions), or undefined when they do not apply. */
@@ -119,11 +133,12 @@ export class PrivacyAccountant {
     if (!this.#pldOk) return undefined;
     try {
       let cur = this.#pld ?? { remove: identityPld(this.pldGrid), add: identityPld(this.pldGrid) };
+      const o = { h: this.pldGrid };
       for (const s of this.#pending) {
-        const o = { h: this.pldGrid };
+        const step = this.#stepPld(s.q, s.z);
         cur = {
-          remove: composePld(cur.remove, selfComposePld(subsampledGaussianPld(s.q, s.z, 'remove', o), s.count, o), o),
-          add: composePld(cur.add, selfComposePld(subsampledGaussianPld(s.q, s.z, 'add', o), s.count, o), o),
+          remove: composePld(cur.remove, selfComposePld(step.remove, s.count, o), o),
+          add: composePld(cur.add, selfComposePld(step.add, s.count, o), o),
         };
       }
       this.#pending = [];
