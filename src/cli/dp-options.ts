@@ -44,7 +44,7 @@ export function addDpOptions(cmd: Command): Command {
     .option('--clients-per-round <m>', '--dp gaussian|adaptive: fixed-size sampling of m data owners per round (flagged: replace-one accounting)', num('--clients-per-round', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1'))
     .option('--dp-bits <b>', '--dp skellam|dgauss: bits of the secure sum modulus (default 16)', num('--dp-bits', (x) => Number.isInteger(x) && x >= 1 && x <= 31, 'an integer in [1, 31]'))
     .option('--dp-beta <β>', '--dp skellam|dgauss: conditional rounding β in [0, 1) (default 0: unconditional; Kairouz et al. use e^-0.5 = 0.6065, a smaller sensitivity)', num('--dp-beta', (x) => x >= 0 && x < 1, 'a number in [0, 1)'))
-    .addOption(new Option('--dp-accountant <a>', '--dp: best (default: exact Gaussian composition when no client is subsampled, q = 1; else RDP) or rdp').choices(['best', 'rdp']))
+    .addOption(new Option('--dp-accountant <a>', '--dp: best (default: the exact Gaussian composition when no client is subsampled, q = 1; the privacy loss distribution or RDP, whichever is smaller, otherwise) or rdp').choices(['best', 'rdp']))
     .addOption(new Option('--noise-at <where>', '--dp gaussian|adaptive: SERVER adds the noise (trusted), or each aggregator adds its own (aby3, pond)').choices(['server', 'aggregators']))
     .option('--dp-seed <s>', '--dp: reproducible DP draws (sampling, noise) from this seed: experiments only, no privacy against whoever knows it')
     .option('--compare-no-dp', '--dp: also run the same training without DP (same seed and sampled clients) and report both accuracies');

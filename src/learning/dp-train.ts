@@ -69,9 +69,9 @@ export interface DpTrainOptions {
    */
   beta?: number;
   /**
-   * Which bound ε is read from: 'best' (default: exact μ-GDP when no client
-   * is subsampled, q = 1 or every client each round; the RDP bound otherwise)
-   * or 'rdp'.
+   * Which bound ε is read from: 'best' (default: the smallest that applies of
+   * exact μ-GDP when no client is subsampled, the PLD of Poisson-subsampled
+   * Gaussians, and RDP) or 'rdp'.
    */
   accountant?: 'best' | 'rdp';
   /** Central: who adds the noise (default 'server'); 'aggregators' needs ABY3 or Pond. */
@@ -87,7 +87,7 @@ export interface DpTrainOptions {
 /** One round's accounting, in the round's EpochMetrics (`dp`) and the run's metrics. */
 export interface DpRoundRecord {
   round: number;
-  /** ε after this round at the run's δ (Infinity without noise), the bound that gave it and its RDP order (NaN for 'gdp'). */
+  /** ε after this round at the run's δ (Infinity without noise), the bound that gave it and its RDP order (NaN for 'gdp' and 'pld'). */
   epsilon: number;
   order: number;
   accountant?: AccountantKind;
@@ -122,7 +122,7 @@ export interface DpRunMetrics {
   delta: number;
   epsilon: number;
   order: number;
-  /** 'gdp': ε is the exact Gaussian composition's (μ = `mu`); 'rdp': the RDP bound at `order`. */
+  /** 'gdp': ε is the exact Gaussian composition's (μ = `mu`); 'pld': the privacy loss distribution's; 'rdp': the RDP bound at `order`. */
   accountant: AccountantKind;
   mu?: number;
   noiseMultiplier: number;
